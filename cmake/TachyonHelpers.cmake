@@ -1,0 +1,48 @@
+# One target per concept, declared the same way everywhere (as Abseil's
+# absl_cc_library does), so module dependencies read straight from CMake.
+include_guard(GLOBAL)
+
+# tachyon_library(NAME name SRCS ... [HDRS ...] [DEPS ...] [PUBLIC_INCLUDE dir])
+# Creates tachyon_<name> and alias tachyon::<name>. Header-only when no SRCS.
+function(tachyon_library)
+  cmake_parse_arguments(T "" "NAME" "SRCS;HDRS;DEPS" ${ARGN})
+  set(target tachyon_${T_NAME})
+  if(T_SRCS)
+    add_library(${target} STATIC ${T_SRCS} ${T_HDRS})
+    target_include_directories(${target} PUBLIC
+      $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}/include>
+      $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}/src>)
+    target_link_libraries(${target} PUBLIC ${T_DEPS} tachyon_build_flags)
+    set_target_properties(${target} PROPERTIES POSITION_INDEPENDENT_CODE ON)
+  else()
+    add_library(${target} INTERFACE)
+    target_include_directories(${target} INTERFACE
+      $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}/include>
+      $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}/src>)
+    target_link_libraries(${target} INTERFACE ${T_DEPS})
+  endif()
+  add_library(tachyon::${T_NAME} ALIAS ${target})
+endfunction()
+
+# tachyon_test(NAME name SRCS ... [DEPS ...] [LABELS ...] [TIMEOUT s])
+# A GoogleTest binary registered with CTest (one CTest entry per binary, so a
+# 2-core CI machine runs whole binaries in parallel).
+function(tachyon_test)
+  cmake_parse_arguments(T "" "NAME;TIMEOUT" "SRCS;DEPS;LABELS" ${ARGN})
+  if(NOT TACHYON_BUILD_TESTS)
+    return()
+  endif()
+  set(target ${T_NAME})
+  add_executable(${target} ${T_SRCS})
+  target_link_libraries(${target} PRIVATE ${T_DEPS} GTest::gtest GTest::gmock
+                        GTest::gtest_main tachyon_build_flags)
+  target_compile_definitions(${target} PRIVATE
+    TACHYON_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
+    TACHYON_BINARY_DIR="${PROJECT_BINARY_DIR}")
+  add_test(NAME ${target} COMMAND ${target})
+  if(NOT T_TIMEOUT)
+    set(T_TIMEOUT 300)
+  endif()
+  set_tests_properties(${target} PROPERTIES TIMEOUT ${T_TIMEOUT}
+                       LABELS "${T_LABELS}")
+endfunction()
