@@ -1,0 +1,143 @@
+#include "core/socket.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <sched.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "core/log.h"
+#include "core/strings.h"
+
+namespace tachyon::core {
+namespace {
+
+absl::Status Errno(std::string_view what, int err) {
+  return absl::InternalError(absl::StrCat(AbslView(what), ": ", std::strerror(err)));
+}
+
+// One flag per option so each failure is logged once per process.
+enum Option { kNoDelay, kPriority, kIncomingCpu, kBusyPoll, kSndBuf, kRcvBuf, kCount };
+std::atomic<bool> g_logged[kCount];
+
+absl::Status SetOpt(int fd, int level, int name, int value, Option which,
+                    const char* label, bool strict) {
+  if (::setsockopt(fd, level, name, &value, sizeof value) == 0) {
+    return absl::OkStatus();
+  }
+  const int err = errno;
+  if (strict) {
+    return Errno(absl::StrCat("setsockopt(", label, "=", value, ")"), err);
+  }
+  if (!g_logged[which].exchange(true, std::memory_order_relaxed)) {
+    TACHYON_LOG(kWarn) << "socket option " << label << "=" << value
+                       << " not applied: " << std::strerror(err)
+                       << " (further failures of this option are not logged)";
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<int> CreateTcpListener(const std::string& bind,
+                                      std::uint16_t port, int backlog) {
+  sockaddr_storage addr{};
+  socklen_t len = 0;
+  int family = AF_INET;
+  auto* v4 = reinterpret_cast<sockaddr_in*>(&addr);
+  auto* v6 = reinterpret_cast<sockaddr_in6*>(&addr);
+  if (::inet_pton(AF_INET, bind.c_str(), &v4->sin_addr) == 1) {
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons(port);
+    len = sizeof *v4;
+  } else if (::inet_pton(AF_INET6, bind.c_str(), &v6->sin6_addr) == 1) {
+    family = AF_INET6;
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons(port);
+    len = sizeof *v6;
+  } else {
+    return absl::InvalidArgumentError(
+        absl::StrCat("bind address '", bind, "' is not an IP literal"));
+  }
+  const int fd =
+      ::socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return Errno("socket", errno);
+  const int one = 1;
+  if (::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+      ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
+    const int err = errno;
+    ::close(fd);
+    return Errno("setsockopt(SO_REUSEPORT)", err);
+  }
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), len) != 0) {
+    const int err = errno;
+    ::close(fd);
+    return Errno(absl::StrCat("bind ", bind, ":", port), err);
+  }
+  if (::listen(fd, backlog) != 0) {
+    const int err = errno;
+    ::close(fd);
+    return Errno("listen", err);
+  }
+  return fd;
+}
+
+absl::StatusOr<std::uint16_t> LocalPort(int fd) {
+  sockaddr_storage addr{};
+  socklen_t len = sizeof addr;
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    return Errno("getsockname", errno);
+  }
+  if (addr.ss_family == AF_INET6) {
+    return ntohs(reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port);
+  }
+  return ntohs(reinterpret_cast<sockaddr_in*>(&addr)->sin_port);
+}
+
+absl::Status TuneSocket(int fd, const config::SocketOptions& o, int cpu) {
+  absl::Status s;
+  if (o.tcp_nodelay) {
+    s.Update(SetOpt(fd, IPPROTO_TCP, TCP_NODELAY, 1, kNoDelay, "TCP_NODELAY",
+                    o.strict));
+  }
+  if (o.priority > 0) {
+    s.Update(SetOpt(fd, SOL_SOCKET, SO_PRIORITY, o.priority, kPriority,
+                    "SO_PRIORITY", o.strict));
+  }
+  if (o.incoming_cpu && cpu >= 0) {
+    s.Update(SetOpt(fd, SOL_SOCKET, SO_INCOMING_CPU, cpu, kIncomingCpu,
+                    "SO_INCOMING_CPU", o.strict));
+  }
+  if (o.busy_poll_us > 0) {
+    s.Update(SetOpt(fd, SOL_SOCKET, SO_BUSY_POLL, o.busy_poll_us, kBusyPoll,
+                    "SO_BUSY_POLL", o.strict));
+  }
+  if (o.send_buffer_bytes > 0) {
+    s.Update(SetOpt(fd, SOL_SOCKET, SO_SNDBUF, o.send_buffer_bytes, kSndBuf,
+                    "SO_SNDBUF", o.strict));
+  }
+  if (o.recv_buffer_bytes > 0) {
+    s.Update(SetOpt(fd, SOL_SOCKET, SO_RCVBUF, o.recv_buffer_bytes, kRcvBuf,
+                    "SO_RCVBUF", o.strict));
+  }
+  return s;
+}
+
+absl::Status PinThreadToCpu(int cpu) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  const int rc = ::pthread_setaffinity_np(::pthread_self(), sizeof set, &set);
+  if (rc != 0) return Errno(absl::StrCat("pin to CPU ", cpu), rc);
+  return absl::OkStatus();
+}
+
+}  // namespace tachyon::core

@@ -1,0 +1,37 @@
+// Socket set-up: listeners and per-connection tuning from config.
+//
+// Each tuning option that fails is logged once per process with the reason
+// (a container without CAP_NET_ADMIN cannot raise SO_PRIORITY above 6, a
+// kernel without busy polling rejects SO_BUSY_POLL) and is otherwise ignored,
+// unless the config sets socket.strict, in which case it is an error.
+#ifndef TACHYON_CORE_SOCKET_H_
+#define TACHYON_CORE_SOCKET_H_
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "config/config.h"
+
+namespace tachyon::core {
+
+/// A non-blocking TCP listener on bind:port with SO_REUSEADDR and
+/// SO_REUSEPORT, so each worker can own one and the kernel spreads
+/// connections across them. Returns the fd.
+absl::StatusOr<int> CreateTcpListener(const std::string& bind,
+                                      std::uint16_t port, int backlog);
+
+/// The local port a bound socket ended up on (for port 0).
+absl::StatusOr<std::uint16_t> LocalPort(int fd);
+
+/// Applies TCP_NODELAY, SO_PRIORITY, SO_INCOMING_CPU (when `cpu` >= 0),
+/// SO_BUSY_POLL and buffer sizes. Non-strict failures are logged once and
+/// return OK.
+absl::Status TuneSocket(int fd, const config::SocketOptions& options, int cpu);
+
+/// Pins the calling thread to `cpu`.
+absl::Status PinThreadToCpu(int cpu);
+
+}  // namespace tachyon::core
+
+#endif  // TACHYON_CORE_SOCKET_H_

@@ -1,0 +1,115 @@
+#include "session/gateway.h"
+
+#include <unistd.h>
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "core/log.h"
+#include "core/socket.h"
+
+namespace tachyon::session {
+
+Gateway::Gateway(config::GatewayConfig config)
+    : config_(std::move(config)),
+      registry_(std::make_unique<stream::StreamRegistry>(config_)) {}
+
+Gateway::~Gateway() {
+  RequestStop();
+  Wait();
+  workers_.clear();
+  for (int fd : listen_fds_) ::close(fd);
+}
+
+absl::Status Gateway::Start() {
+  if (started_) return absl::FailedPreconditionError("already started");
+  started_ = true;
+  const int n = config_.workers;
+  backend_descriptions_.assign(static_cast<std::size_t>(n), "");
+  std::uint16_t port = config_.port;
+  for (int i = 0; i < n; ++i) {
+    absl::StatusOr<int> fd = core::CreateTcpListener(config_.bind, port, 4096);
+    if (!fd.ok()) {
+      return absl::Status(fd.status().code(),
+                          absl::StrCat("listener for worker ", i, ": ",
+                                       fd.status().message()));
+    }
+    listen_fds_.push_back(*fd);
+    if (port == 0) {
+      absl::StatusOr<std::uint16_t> p = core::LocalPort(*fd);
+      if (!p.ok()) return p.status();
+      port = *p;
+    }
+  }
+  port_ = port;
+  for (int i = 0; i < n; ++i) {
+    workers_.push_back(std::make_unique<Worker>(*this, i, listen_fds_[i]));
+  }
+  for (int i = 0; i < n; ++i) {
+    if (absl::Status s = workers_[i]->Start(); !s.ok()) {
+      RequestStop();
+      Wait();
+      return absl::Status(s.code(), absl::StrCat("worker ", i, ": ", s.message()));
+    }
+  }
+  return absl::OkStatus();
+}
+
+void Gateway::RequestStop() {
+  for (auto& w : workers_) w->RequestStop();
+}
+
+void Gateway::Wait() {
+  for (auto& w : workers_) w->Join();
+}
+
+bool Gateway::TryAddConnection() {
+  int cur = connections_.load(std::memory_order_relaxed);
+  while (cur < config_.max_connections) {
+    if (connections_.compare_exchange_weak(cur, cur + 1,
+                                           std::memory_order_relaxed)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+void Gateway::WakeWorkers(std::uint64_t mask, int self) {
+  mask &= ~(std::uint64_t{1} << self);
+  while (mask != 0) {
+    const int i = __builtin_ctzll(mask);
+    mask &= mask - 1;
+    if (static_cast<std::size_t>(i) < workers_.size()) workers_[i]->Wake();
+  }
+}
+
+void Gateway::WakeAll() {
+  for (auto& w : workers_) w->Wake();
+}
+
+void Gateway::SetBackendDescription(int worker, std::string description) {
+  backend_descriptions_[static_cast<std::size_t>(worker)] = std::move(description);
+}
+
+GatewayStats Gateway::Stats() const {
+  GatewayStats s;
+  for (const auto& w : workers_) {
+    WorkerCounters& c = w->counters();
+    auto get = [](const auto& a) { return a.load(std::memory_order_relaxed); };
+    s.connections_accepted += get(c.connections_accepted);
+    s.connections_refused += get(c.connections_refused);
+    s.sessions_open += get(c.sessions_open);
+    s.logons_rejected += get(c.logons_rejected);
+    s.frames_in += get(c.frames_in);
+    s.bytes_in += get(c.bytes_in);
+    s.bytes_out += get(c.bytes_out);
+    s.publishes += get(c.publishes);
+    s.publishes_refused += get(c.publishes_refused);
+    s.malformed_frames += get(c.malformed_frames);
+    s.slow_consumers += get(c.slow_consumers);
+  }
+  s.streams = registry_->size();
+  return s;
+}
+
+}  // namespace tachyon::session

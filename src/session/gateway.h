@@ -1,0 +1,103 @@
+// Gateway: the whole server — config, stream registry and worker threads.
+//
+// Overview
+//   Start() binds one SO_REUSEPORT listener per worker (all on the same
+//   port; with port 0 the first listener picks it), starts the workers and
+//   returns once every worker's reactor is running. RequestStop() begins a
+//   graceful shutdown: stop accepting, deliver what is queued, LOGOUT every
+//   session, close; Wait() joins the workers.
+//
+// Example
+//   tachyon::session::Gateway gw(config);
+//   if (auto s = gw.Start(); !s.ok()) return Fail(s);
+//   std::printf("listening on %u\n", gw.port());
+//   WaitForSignal();
+//   gw.RequestStop();
+//   gw.Wait();
+//
+// Threading: Start/Wait from one thread; RequestStop and the accessors from
+// any thread.
+#ifndef TACHYON_SESSION_GATEWAY_H_
+#define TACHYON_SESSION_GATEWAY_H_
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "config/config.h"
+#include "session/worker.h"
+#include "stream/stream_registry.h"
+#include "tachyon/common/types.h"
+
+namespace tachyon::session {
+
+/// A snapshot of the workers' counters, summed.
+struct GatewayStats {
+  std::uint64_t connections_accepted = 0;
+  std::uint64_t connections_refused = 0;
+  std::int64_t sessions_open = 0;
+  std::uint64_t logons_rejected = 0;
+  std::uint64_t frames_in = 0;
+  std::uint64_t bytes_in = 0;
+  std::uint64_t bytes_out = 0;
+  std::uint64_t publishes = 0;
+  std::uint64_t publishes_refused = 0;
+  std::uint64_t malformed_frames = 0;
+  std::uint64_t slow_consumers = 0;
+  std::uint32_t streams = 0;
+};
+
+class Gateway {
+ public:
+  explicit Gateway(config::GatewayConfig config);
+  ~Gateway();
+  Gateway(const Gateway&) = delete;
+  Gateway& operator=(const Gateway&) = delete;
+
+  absl::Status Start();
+  void RequestStop();
+  void Wait();
+
+  /// The TCP port the listeners are bound to (after Start).
+  [[nodiscard]] std::uint16_t port() const { return port_; }
+  /// One line per worker describing its io backend and why it was chosen.
+  [[nodiscard]] const std::vector<std::string>& backend_descriptions() const {
+    return backend_descriptions_;
+  }
+  [[nodiscard]] const config::GatewayConfig& config() const { return config_; }
+  [[nodiscard]] stream::StreamRegistry& registry() { return *registry_; }
+  [[nodiscard]] GatewayStats Stats() const;
+
+  // For workers.
+  SessionId NextSessionId() {
+    return SessionId{next_session_id_.fetch_add(1, std::memory_order_relaxed)};
+  }
+  /// Reserves a connection slot; false at max_connections.
+  bool TryAddConnection();
+  void ReleaseConnection() {
+    connections_.fetch_sub(1, std::memory_order_relaxed);
+  }
+  /// Wakes the workers whose bits are set in `mask`, except `self`.
+  void WakeWorkers(std::uint64_t mask, int self);
+  /// Wakes every worker (a stream was created).
+  void WakeAll();
+  void SetBackendDescription(int worker, std::string description);
+
+ private:
+  config::GatewayConfig config_;
+  std::unique_ptr<stream::StreamRegistry> registry_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::vector<int> listen_fds_;
+  std::vector<std::string> backend_descriptions_;
+  std::uint16_t port_ = 0;
+  std::atomic<std::uint64_t> next_session_id_{1};
+  std::atomic<int> connections_{0};
+  bool started_ = false;
+};
+
+}  // namespace tachyon::session
+
+#endif  // TACHYON_SESSION_GATEWAY_H_

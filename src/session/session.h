@@ -1,0 +1,184 @@
+// Session: one client connection's protocol state machine and output queue.
+//
+// Overview
+//   A session decodes frames in place from the bytes its reactor hands it
+//   (copying only a trailing partial frame), answers control requests through
+//   a small control queue, appends publishes to stream logs, and sends each
+//   subscribed stream straight from its log: the bytes [cursor, tail) of each
+//   stream go into one writev/sendmsg together with pending control frames.
+//   No DATA frame is ever copied per subscriber.
+//
+//   Ordering on the socket. Frames never interleave: a send that stops inside
+//   a frame "pins" its source, and the next send starts by finishing that
+//   source. A stream's first bytes go out only after the SUBSCRIBE_ACK (and
+//   any GAP) queued for it, by remembering how much control output must
+//   precede them.
+//
+//   Bad input: a malformed or disallowed frame earns an ERROR frame with its
+//   code and a text, then this connection alone is closed (after the ERROR is
+//   flushed and the write side shut down, so the peer reads it before EOF).
+//
+// Threading: a session belongs to one worker and is only touched by that
+// worker's thread. It reads stream logs lock-free and appends to them.
+#ifndef TACHYON_SESSION_SESSION_H_
+#define TACHYON_SESSION_SESSION_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "core/reactor.h"
+#include "stream/stream_log.h"
+#include "tachyon/common/types.h"
+#include "tachyon/protocol/protocol.h"
+
+namespace tachyon::session {
+
+class Worker;
+
+class Session final : public core::ConnectionHandler {
+ public:
+  enum class State : std::uint8_t {
+    kAwaitLogon,  ///< connected; only LOGON is acceptable
+    kActive,      ///< logged on
+    kDraining,    ///< gateway stopping: input ignored, output flushed
+    kClosing,     ///< final frame queued; close once it is flushed
+    kLingering,   ///< write side shut down; waiting for the peer's EOF
+    kClosed,      ///< Close() called; waiting for OnReleased
+  };
+
+  Session(Worker& worker, std::int64_t now_ns);
+  ~Session() override;
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  /// Binds the reactor connection (right after AddConnection).
+  void Attach(core::Connection* conn) { conn_ = conn; }
+
+  // core::ConnectionHandler
+  void OnData(std::span<const std::byte> data) override;
+  void OnSendComplete(ssize_t result) override;
+  void OnPeerClosed(int error) override;
+  void OnReleased() override;
+
+  /// Sends whatever is ready (control frames, new log bytes). Worker thread.
+  void Flush();
+  /// Periodic checks: heartbeats, idle and logon timeouts, close deadlines.
+  void Tick(std::int64_t now_ns);
+  /// Gateway shutdown: stop reading, deliver what is queued, LOGOUT, close.
+  void BeginDrain(std::int64_t now_ns);
+  /// Closes the connection at once, without a final frame.
+  void Abort() { CloseNow(); }
+  /// A stream created after a pattern SUBSCRIBE: deliver it if it matches.
+  void OnNewStream(stream::StreamLog* log);
+
+  [[nodiscard]] State state() const { return state_; }
+  [[nodiscard]] bool has_patterns() const { return pattern_count_ > 0; }
+  [[nodiscard]] SessionId id() const { return session_id_; }
+
+  /// Worker bookkeeping: queued on the worker's flush list.
+  bool dirty = false;
+
+ private:
+  // One stream being delivered to this session.
+  struct Delivery {
+    stream::StreamLog* log = nullptr;
+    stream::ReaderSlot slot;      // published position (back-pressure)
+    std::uint64_t position = 0;   // next byte to hand to the kernel
+    std::uint64_t ready_after_ctl = 0;  // control bytes that must go first
+    int coverage = 0;             // subscriptions that match this stream
+    bool removing = false;        // unsubscribed; drop once not pinned
+  };
+  struct Subscription {
+    std::string name;  // stream name or pattern (with '*')
+    bool pattern = false;
+    std::vector<StreamId> streams;  // deliveries this subscription covers
+  };
+  // Which source a send's iovec came from.
+  struct Source {
+    Delivery* delivery = nullptr;  // nullptr: the control queue
+    std::size_t length = 0;
+    std::uint64_t start = 0;       // delivery: log position of the bytes
+  };
+
+  void HandleFrame(protocol::FrameView frame);
+  void HandleLogon(const protocol::LogonView& m);
+  void HandleOpenStream(const protocol::OpenStreamView& m);
+  void HandleSubscribe(const protocol::SubscribeView& m);
+  void HandleUnsubscribe(const protocol::UnsubscribeView& m);
+  void HandlePublish(const protocol::PublishView& m);
+  void HandleRequest(const protocol::RequestView& m);
+
+  // Starts delivering `log` for subscription `sub` (or adds coverage).
+  void Cover(SubscriptionId sub_id, Subscription& sub, stream::StreamLog* log,
+             protocol::StartMode mode, Sequence start, bool announce);
+  void Uncover(StreamId stream);
+  void RemoveDelivery(Delivery* d);
+
+  // Control output.
+  std::span<std::byte> ReserveControl(std::size_t bytes);
+  void CommitControl(std::size_t bytes);
+  void QueueError(protocol::ErrorCode code, bool fatal, std::string_view text,
+                  std::uint64_t context = 0, StreamId stream = StreamId{});
+  void Fatal(protocol::ErrorCode code, std::string_view text,
+             StreamId stream = StreamId{});
+  void QueuePublishAck(StreamId stream, std::uint64_t correlation,
+                       Sequence seq, protocol::ErrorCode status);
+  void CloseAfterFlush();
+  void CloseNow();
+
+  void HandleSent(std::size_t bytes);
+  bool OutputIdle() const;
+  void MarkDirty();
+
+  Worker& worker_;
+  core::Connection* conn_ = nullptr;
+  State state_ = State::kAwaitLogon;
+  SessionId session_id_;
+  std::uint32_t max_frame_length_;
+  std::int64_t heartbeat_ns_ = 0;
+  std::int64_t created_ns_;
+  std::int64_t last_recv_ns_;
+  std::int64_t last_send_ns_;
+  std::int64_t deadline_ns_ = 0;  // closing/lingering/draining deadline
+
+  // Receive: bytes of a frame split across reads.
+  std::vector<std::byte> partial_;
+
+  // Control output, double-buffered: `ctl_out_` may be referenced by an
+  // in-flight send and is never modified then; new frames go to ctl_next_.
+  std::vector<std::byte> ctl_out_;
+  std::size_t ctl_off_ = 0;
+  std::vector<std::byte> ctl_next_;
+  std::uint64_t ctl_queued_total_ = 0;  // bytes ever queued
+  std::uint64_t ctl_sent_total_ = 0;    // bytes ever handed to the kernel
+  std::size_t last_reserve_ = 0;        // size of the open reservation
+
+  // Send state.
+  bool send_in_flight_ = false;
+  bool send_blocked_ = false;  // epoll: waiting for writable
+  std::vector<Source> sources_;
+  std::vector<iovec> iov_;
+  Source pinned_;               // source a partial send stopped inside
+  bool pinned_valid_ = false;
+
+  // Subscriptions and deliveries.
+  absl::flat_hash_map<std::uint32_t, Subscription> subscriptions_;
+  absl::flat_hash_map<std::uint32_t, std::unique_ptr<Delivery>> deliveries_;
+  std::vector<Delivery*> delivery_order_;
+  int pattern_count_ = 0;
+  absl::flat_hash_set<std::uint32_t> opened_streams_;
+
+  // Publish rate limit (token bucket); disabled when rate == 0.
+  double publish_tokens_ = 0;
+  std::int64_t tokens_at_ns_ = 0;
+};
+
+}  // namespace tachyon::session
+
+#endif  // TACHYON_SESSION_SESSION_H_

@@ -1,0 +1,137 @@
+// Worker: one thread, one reactor, one SO_REUSEPORT listener, its sessions.
+//
+// Overview
+//   The duty cycle: poll the reactor (receive, accept, send completions),
+//   notice stream tails that moved since the last look and mark their local
+//   readers dirty, flush dirty sessions, run timers, then ask the idle
+//   strategy whether to spin or block. State is shared-nothing except the
+//   stream registry and logs; a publisher on another worker wakes this one
+//   through its WakeSignal only when it is blocked.
+//
+// Threading: everything except Wake(), RequestStop() and counters() runs on
+// the worker's own thread.
+#ifndef TACHYON_SESSION_WORKER_H_
+#define TACHYON_SESSION_WORKER_H_
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/status.h"
+#include "config/config.h"
+#include "core/idle.h"
+#include "core/reactor.h"
+#include "stream/stream_registry.h"
+#include "tachyon/common/types.h"
+
+namespace tachyon::session {
+
+class Session;
+class Gateway;
+
+/// Counters a worker publishes (relaxed atomics; one writer, any reader).
+struct WorkerCounters {
+  std::atomic<std::uint64_t> connections_accepted{0};
+  std::atomic<std::uint64_t> connections_refused{0};
+  std::atomic<std::int64_t> sessions_open{0};
+  std::atomic<std::uint64_t> logons_rejected{0};
+  std::atomic<std::uint64_t> frames_in{0};
+  std::atomic<std::uint64_t> bytes_in{0};
+  std::atomic<std::uint64_t> bytes_out{0};
+  std::atomic<std::uint64_t> publishes{0};
+  std::atomic<std::uint64_t> publishes_refused{0};
+  std::atomic<std::uint64_t> malformed_frames{0};
+  std::atomic<std::uint64_t> slow_consumers{0};
+};
+
+class Worker final : public core::AcceptHandler {
+ public:
+  Worker(Gateway& gateway, int index, int listen_fd);
+  ~Worker() override;
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  /// Starts the thread; returns once the reactor is up (or failed).
+  absl::Status Start();
+  /// Any thread: begin graceful shutdown (stop accepting, drain, close).
+  void RequestStop();
+  /// Joins the thread.
+  void Join();
+  /// Any thread: the worker has new work (a stream it reads grew).
+  void Wake() { if (wake_) wake_->Notify(); }
+
+  // For sessions (worker thread only).
+  [[nodiscard]] const config::GatewayConfig& config() const;
+  [[nodiscard]] stream::StreamRegistry& registry() const;
+  [[nodiscard]] core::Reactor& reactor() const { return *reactor_; }
+  [[nodiscard]] WorkerCounters& counters() { return counters_; }
+  [[nodiscard]] std::int64_t now_ns() const { return now_ns_; }
+  /// CLOCK_REALTIME at the current loop iteration's receive (DATA stamps).
+  [[nodiscard]] std::int64_t receive_time_ns();
+  [[nodiscard]] bool stopping() const {
+    return stop_requested_.load(std::memory_order_acquire);
+  }
+  SessionId NextSessionId();
+  /// registry().Open, waking every worker when a stream is created so that
+  /// pattern subscriptions pick it up at once.
+  absl::StatusOr<stream::StreamLog*> OpenStream(std::string_view name);
+  void AddReader(Session* s, stream::StreamLog* log);
+  void RemoveReader(Session* s, stream::StreamLog* log);
+  void AddPatternSession(Session* s) { pattern_sessions_.insert(s); }
+  void RemovePatternSession(Session* s) { pattern_sessions_.erase(s); }
+  void MarkDirty(Session* s);
+  void OnAppended(stream::StreamLog* log);
+  void CloseConnection(core::Connection* conn);
+  void DestroySession(Session* s);
+
+  // core::AcceptHandler
+  void OnAccept(int fd) override;
+
+  [[nodiscard]] int index() const { return index_; }
+
+ private:
+  struct LocalStream {
+    stream::StreamLog* log = nullptr;
+    std::uint64_t seen_tail = 0;
+    std::vector<Session*> readers;
+  };
+
+  void Run();
+  int PollStreams();
+  int CheckNewStreams();
+  int FlushDirty();
+  void Tick();
+
+  Gateway& gateway_;
+  const int index_;
+  const int listen_fd_;
+  const int cpu_;
+  std::thread thread_;
+  std::unique_ptr<core::Reactor> reactor_;
+  std::unique_ptr<core::WakeSignal> wake_;
+  WorkerCounters counters_;
+  std::atomic<bool> stop_requested_{false};
+  bool draining_ = false;
+  std::int64_t drain_deadline_ns_ = 0;
+
+  std::int64_t now_ns_ = 0;
+  std::int64_t realtime_ns_ = 0;
+  bool realtime_valid_ = false;
+  std::int64_t next_tick_ns_ = 0;
+
+  absl::flat_hash_set<Session*> sessions_;
+  absl::flat_hash_map<std::uint32_t, std::unique_ptr<LocalStream>> local_streams_;
+  std::vector<LocalStream*> local_order_;
+  absl::flat_hash_set<Session*> pattern_sessions_;
+  std::uint32_t known_streams_ = 0;
+  std::vector<Session*> dirty_;
+  std::vector<Session*> flushing_;
+};
+
+}  // namespace tachyon::session
+
+#endif  // TACHYON_SESSION_WORKER_H_
