@@ -370,8 +370,10 @@ class UringReactor final : public Reactor {
     MaybeRelease(c);
   }
 
+  // Idempotent: both Close() and the completion that dropped the last
+  // operation may get here for the same connection.
   void MaybeRelease(UringConn* c) {
-    if (c->closed && c->ops_in_flight == 0) {
+    if (c->closed && c->ops_in_flight == 0 && !c->fd_closed) {
       ::close(c->fd());
       c->fd_closed = true;
       released_.push_back(c);

@@ -322,6 +322,7 @@ void Session::Cover(SubscriptionId sub_id, Subscription& sub,
       d->coverage = 1;
       const stream::StartPoint sp = log->Attach(&d->slot, mode, start);
       d->position = sp.position;
+      d->allowed_lag = std::max(log->window(), sp.tail - sp.position);
       ack_sequence = sp.next_sequence;
       if (announce) {
         const std::string_view name = log->name();
@@ -553,6 +554,26 @@ void Session::MarkDirty() { worker_.MarkDirty(this); }
 void Session::Flush() {
   if (state_ == State::kClosed || state_ == State::kLingering) return;
   // Bounded: each round sends at most kMaxIov sources.
+  if (send_in_flight_ || send_blocked_) {
+    // The socket is full (io_uring keeps the send pending; epoll waits for
+    // EPOLLOUT), so nothing is sent and the usual check below never runs:
+    // enforce the slow-consumer window here. No ERROR can be put in order
+    // behind a blocked send, so the connection is closed outright.
+    for (Delivery* d : delivery_order_) {
+      const std::uint64_t tail = d->log->tail();
+      if (d->log->Lapped(d->position, tail) ||
+          (d->log->policy() == config::SlowConsumerPolicy::kDisconnect &&
+           tail - d->position > d->allowed_lag)) {
+        worker_.counters().slow_consumers.fetch_add(1, std::memory_order_relaxed);
+        TACHYON_LOG(kDebug) << "session " << session_id_.value()
+                            << ": slow consumer on '" << d->log->name()
+                            << "' while its socket is full; closing";
+        CloseNow();
+        return;
+      }
+    }
+    return;
+  }
   for (int round = 0; round < 4; ++round) {
     if (send_in_flight_ || send_blocked_ || conn_ == nullptr) return;
     sources_.clear();
@@ -605,7 +626,7 @@ void Session::Flush() {
         const std::uint64_t lag = tail - d->position;
         if (d->log->Lapped(d->position, tail) ||
             (d->log->policy() == config::SlowConsumerPolicy::kDisconnect &&
-             lag > d->log->window())) {
+             lag > d->allowed_lag)) {
           worker_.counters().slow_consumers.fetch_add(1, std::memory_order_relaxed);
           const std::string text = absl::StrCat(
               "subscriber fell ", lag, " bytes behind stream '",
@@ -617,6 +638,7 @@ void Session::Flush() {
           restart = true;
           break;
         }
+        d->allowed_lag = std::max(d->log->window(), std::min(d->allowed_lag, lag));
         const std::span<const std::byte> bytes = d->log->Readable(d->position, tail);
         add(d, bytes.data(), bytes.size(), d->position);
       }

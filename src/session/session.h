@@ -91,6 +91,10 @@ class Session final : public core::ConnectionHandler {
     stream::ReaderSlot slot;      // published position (back-pressure)
     std::uint64_t position = 0;   // next byte to hand to the kernel
     std::uint64_t ready_after_ctl = 0;  // control bytes that must go first
+    // Lag tolerated before the slow-consumer policy applies: the window,
+    // or more for a replay that started further back, shrinking back to
+    // the window as the reader catches up.
+    std::uint64_t allowed_lag = 0;
     int coverage = 0;             // subscriptions that match this stream
     bool removing = false;        // unsubscribed; drop once not pinned
   };

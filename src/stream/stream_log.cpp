@@ -103,6 +103,7 @@ StartPoint StreamLog::Attach(ReaderSlot* slot, protocol::StartMode mode,
   core::SpinLockGuard guard(lock_);
   const std::uint64_t tail = tail_.load(std::memory_order_relaxed);
   StartPoint sp;
+  sp.tail = tail;
   auto start_latest = [&] {
     sp.position = tail;
     sp.next_sequence = Sequence{next_sequence_};

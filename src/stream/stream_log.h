@@ -84,6 +84,7 @@ struct AppendResult {
 /// Where Attach placed a reader.
 struct StartPoint {
   std::uint64_t position = 0;
+  std::uint64_t tail = 0;  ///< the log's tail when the reader attached
   Sequence next_sequence;  ///< the first sequence the reader will receive
   Sequence gap_from;       ///< if non-zero, [gap_from, gap_to] is not retained
   Sequence gap_to;

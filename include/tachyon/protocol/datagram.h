@@ -98,7 +98,9 @@ class DatagramView {
   [[nodiscard]] std::uint64_t source_id() const {
     return LoadU64(bytes_.data() + 16);
   }
+  /// The frames after the header (empty for a default-constructed view).
   [[nodiscard]] std::span<const std::byte> frames() const {
+    if (bytes_.size() < kDatagramHeaderLength) return {};
     return bytes_.subspan(kDatagramHeaderLength);
   }
   [[nodiscard]] Iterator begin() const {

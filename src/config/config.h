@@ -1,0 +1,177 @@
+// Gateway configuration: the model, loading from TOML, and flag overrides.
+//
+// Overview
+//   GatewayConfig is the validated, immutable configuration the gateway runs
+//   on. LoadConfigFile parses config/gateway.toml-style TOML with toml++ and
+//   validates every key; errors name the file, the line and the key
+//   ("config/gateway.toml:12: session.heartbeat_interval_ms: must be between
+//   10 and 60000, got 5"). LoadConfigWithOverrides lets individual keys be
+//   replaced after the file is read; config/flags.h uses it so that any
+//   command-line flag (absl flags, one per key, e.g. --workers=2 --io=uring)
+//   replaces the file's value, and the result is validated once, with errors
+//   naming the flag ("--workers: must be between 1 and 64, got 0").
+//
+//   The file has the tables [gateway], [limits], [session], [socket] and
+//   [streams], plus an array of tables [[streams.policies]] whose entries
+//   (first match wins) inherit every key they omit from [streams]. Byte
+//   sizes are an integer or a string with a binary unit ("512KiB", "16MiB").
+//   Every problem is reported (one line each, in file order) as an
+//   InvalidArgument status; a missing file is NotFound.
+//
+// Example
+//   absl::StatusOr<GatewayConfig> config =
+//   LoadConfigFile("config/gateway.toml"); if (!config.ok()) return
+//   config.status(); const StreamPolicy& policy =
+//   config->PolicyFor("md.eq.AAPL");
+//
+// Threading: plain data; build it on one thread, then share it read-only. The
+// loaders are reentrant.
+#ifndef TACHYON_CONFIG_CONFIG_H_
+#define TACHYON_CONFIG_CONFIG_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace tachyon::config {
+
+/// Which event core the workers run.
+enum class IoBackend { kAuto, kEpoll, kUring };
+/// What a worker does when a loop iteration found no work.
+enum class IdleStrategy { kSpin, kBackoff, kBlock };
+/// What happens when a subscriber falls more than `window` behind.
+enum class SlowConsumerPolicy { kDisconnect, kBackpressure };
+
+/// Stream log sizing and slow-consumer policy for streams matching `match`
+/// (an exact name, or a prefix pattern ending in '*'; "*" matches all).
+struct StreamPolicy {
+  std::string match = "*";
+  std::size_t capacity_bytes = 16u << 20;  ///< ring size, power of two
+  std::size_t window_bytes = 8u << 20;     ///< <= capacity_bytes / 2
+  SlowConsumerPolicy policy = SlowConsumerPolicy::kDisconnect;
+
+  /// True if `stream_name` is `match`, or starts with the prefix of a
+  /// pattern `match` ("md.*" matches "md.eq"; "*" matches every name).
+  bool Matches(std::string_view stream_name) const;
+
+  bool operator==(const StreamPolicy&) const = default;
+};
+
+struct SocketOptions {
+  bool tcp_nodelay = true;
+  int priority = 0;           ///< SO_PRIORITY 0..6 (0: leave unset)
+  bool incoming_cpu = true;   ///< SO_INCOMING_CPU = the worker's CPU, if pinned
+  int busy_poll_us = 0;       ///< SO_BUSY_POLL (0: off)
+  int send_buffer_bytes = 0;  ///< SO_SNDBUF (0: kernel default)
+  int recv_buffer_bytes = 0;  ///< SO_RCVBUF (0: kernel default)
+  bool strict = false;        ///< fail start if an option cannot be set
+
+  bool operator==(const SocketOptions&) const = default;
+};
+
+struct GatewayConfig {
+  // [gateway]
+  std::string bind = "127.0.0.1";
+  std::uint16_t port = 7400;
+  int workers = 1;        ///< 1..64
+  std::vector<int> cpus;  ///< worker i pinned to cpus[i]; empty: none
+  IoBackend io = IoBackend::kAuto;
+  IdleStrategy idle = IdleStrategy::kBackoff;
+  int uring_entries = 1024;        ///< SQ size, power of two, 64..32768
+  std::string log_level = "info";  ///< error | warn | info | debug
+  // [limits]
+  std::uint32_t max_frame_length = 64 * 1024;  ///< 64..16 MiB
+  int max_connections = 10000;
+  int max_subscriptions_per_session = 1024;
+  int max_streams = 4096;
+  std::uint32_t max_publish_rate = 0;  ///< messages/s per session; 0 = none
+  std::size_t max_outbound_queue_bytes = 1u << 20;  ///< control frames queued
+  /// Total ring capacity of all stream logs; creating a stream beyond it
+  /// fails with LIMIT_EXCEEDED. Bounds memory whatever clients do.
+  /// >= every stream's capacity_bytes, <= 1 TiB.
+  std::size_t max_log_memory_bytes = std::size_t{4} << 30;
+  // [session]
+  std::uint32_t heartbeat_interval_ms = 1000;  ///< default granted
+  std::uint32_t min_heartbeat_interval_ms = 10;
+  std::uint32_t max_heartbeat_interval_ms = 60000;
+  /// Close a session after this many silent heartbeat intervals.
+  std::uint32_t idle_timeout_heartbeats = 3;
+  std::uint32_t logon_timeout_ms = 5000;
+  std::string token;  ///< shared LOGON token; empty: not required
+  std::uint32_t shutdown_drain_ms = 2000;  ///< SIGTERM: time to flush queues
+  // [socket]
+  SocketOptions socket;
+  // [streams]: defaults, then [[streams.policies]] entries, first match wins.
+  StreamPolicy default_stream;
+  std::vector<StreamPolicy> stream_policies;
+
+  /// The policy for `stream_name`: the first matching entry, else default.
+  /// The reference lives as long as this config.
+  const StreamPolicy& PolicyFor(std::string_view stream_name) const;
+
+  bool operator==(const GatewayConfig&) const = default;
+};
+
+/// Parses and validates a TOML file. Unknown keys are errors (a typo must not
+/// silently fall back to a default). NotFound if the file cannot be read;
+/// InvalidArgument, one "file:line: key: problem" line per problem, otherwise.
+absl::StatusOr<GatewayConfig> LoadConfigFile(const std::string& path);
+/// Same, from a string; `source_name` stands in for the file in errors.
+absl::StatusOr<GatewayConfig> ParseConfig(std::string_view toml,
+                                          const std::string& source_name);
+/// Cross-field and range validation (also run by the loaders). On a config
+/// not loaded from a file, errors name the dotted key without a line
+/// ("gateway.workers: must be between 1 and 64, got 0").
+absl::Status Validate(const GatewayConfig& config);
+
+/// A value that replaces one key after the file is read (a command-line
+/// flag, typically). `value` takes the same forms the TOML key accepts: an
+/// integer or a size string for byte sizes, a lower-case name for enums, a
+/// list of integers for gateway.cpus.
+struct KeyOverride {
+  using Value =
+      std::variant<bool, std::int64_t, std::string, std::vector<std::int64_t>>;
+  std::string key;     ///< dotted TOML key, "table.name" ("gateway.workers")
+  std::string origin;  ///< how errors name the source ("--workers")
+  Value value;
+};
+
+/// Loads `path` (or starts from the defaults if `path` is empty), applies
+/// `overrides` in order, then validates. Overriding a [streams] key also
+/// changes every [[streams.policies]] entry that inherited it. Errors about an
+/// overridden key name its origin instead of a file line; the error kinds are
+/// those of LoadConfigFile.
+absl::StatusOr<GatewayConfig> LoadConfigWithOverrides(
+    const std::string& path, std::span<const KeyOverride> overrides);
+
+/// Lower-case names as the config file spells them ("auto", "spin", ...).
+std::string_view IoBackendName(IoBackend io);
+std::string_view IdleStrategyName(IdleStrategy idle);
+std::string_view SlowConsumerPolicyName(SlowConsumerPolicy policy);
+/// Inverses of the *Name functions; nullopt for any other spelling.
+std::optional<IoBackend> ParseIoBackend(std::string_view name);
+std::optional<IdleStrategy> ParseIdleStrategy(std::string_view name);
+std::optional<SlowConsumerPolicy> ParseSlowConsumerPolicy(
+    std::string_view name);
+
+/// "4096", "4096B", "512KiB", "16 MiB", "1GiB", "1TiB" (unit case-insensitive)
+/// to bytes. InvalidArgument, naming the accepted forms, for anything else.
+absl::StatusOr<std::uint64_t> ParseByteSize(std::string_view text);
+/// The shortest exact spelling ParseByteSize accepts: 65536 -> "64KiB",
+/// 1000 -> "1000".
+std::string FormatByteSize(std::uint64_t bytes);
+
+/// CPUs online on this machine; gateway.cpus entries must be below it.
+int MachineCpuCount();
+
+}  // namespace tachyon::config
+
+#endif  // TACHYON_CONFIG_CONFIG_H_

@@ -1,0 +1,62 @@
+// Starts an in-process gateway on an ephemeral loopback port, parameterised
+// over io backend and worker count, for integration tests.
+#ifndef TACHYON_TESTS_INTEGRATION_GATEWAY_FIXTURE_H_
+#define TACHYON_TESTS_INTEGRATION_GATEWAY_FIXTURE_H_
+
+#include <memory>
+#include <string>
+#include <tuple>
+
+#include "config/config.h"
+#include "gtest/gtest.h"
+#include "session/gateway.h"
+
+namespace tachyon::testing {
+
+struct GatewayParam {
+  config::IoBackend io;
+  int workers;
+};
+
+inline std::string ParamName(const ::testing::TestParamInfo<GatewayParam>& p) {
+  return std::string(p.param.io == config::IoBackend::kEpoll ? "Epoll"
+                                                             : "Uring") +
+         "Workers" + std::to_string(p.param.workers);
+}
+
+/// A config suitable for tests: loopback, port 0, small rings.
+inline config::GatewayConfig TestConfig(const GatewayParam& p) {
+  config::GatewayConfig c;
+  c.bind = "127.0.0.1";
+  c.port = 0;
+  c.workers = p.workers;
+  c.io = p.io;
+  c.idle = config::IdleStrategy::kBackoff;
+  c.default_stream.capacity_bytes = 1u << 20;
+  c.default_stream.window_bytes = 512u << 10;
+  c.shutdown_drain_ms = 1000;
+  return c;
+}
+
+/// Starts a gateway or fails the test (skips if io_uring is unavailable).
+inline std::unique_ptr<session::Gateway> StartGateway(
+    const config::GatewayConfig& c) {
+  auto gw = std::make_unique<session::Gateway>(c);
+  absl::Status s = gw->Start();
+  if (!s.ok()) {
+    ADD_FAILURE() << "gateway failed to start: " << s.message();
+    return nullptr;
+  }
+  return gw;
+}
+
+#define TACHYON_ALL_GATEWAY_PARAMS                                        \
+  ::testing::Values(                                                      \
+      ::tachyon::testing::GatewayParam{::tachyon::config::IoBackend::kEpoll, 1}, \
+      ::tachyon::testing::GatewayParam{::tachyon::config::IoBackend::kEpoll, 2}, \
+      ::tachyon::testing::GatewayParam{::tachyon::config::IoBackend::kUring, 1}, \
+      ::tachyon::testing::GatewayParam{::tachyon::config::IoBackend::kUring, 2})
+
+}  // namespace tachyon::testing
+
+#endif  // TACHYON_TESTS_INTEGRATION_GATEWAY_FIXTURE_H_

@@ -1,0 +1,474 @@
+// End-to-end publish/subscribe through a real gateway on loopback, run for
+// every io backend and for one and two workers.
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/reactor.h"
+#include "gateway_fixture.h"
+#include "gtest/gtest.h"
+#include "test_client.h"
+
+namespace tachyon::testing {
+namespace {
+
+namespace tp = ::tachyon::protocol;
+using ::tachyon::protocol::MessageType;
+using ::tachyon::protocol::StartMode;
+using namespace std::chrono_literals;
+
+class PubSubTest : public ::testing::TestWithParam<GatewayParam> {
+ protected:
+  void SetUp() override {
+    if (GetParam().io == config::IoBackend::kUring &&
+        !core::CreateUringReactor({}).ok()) {
+      GTEST_SKIP() << "io_uring is not available on this kernel";
+    }
+  }
+  void Start(config::GatewayConfig c) {
+    gateway_ = StartGateway(c);
+    ASSERT_NE(gateway_, nullptr);
+  }
+  void Start() { Start(TestConfig(GetParam())); }
+
+  std::unique_ptr<TestClient> Client(int rcvbuf = 0) {
+    auto c = TestClient::Connect(gateway_->port(), rcvbuf);
+    EXPECT_NE(c, nullptr);
+    auto ack = c->Logon();
+    EXPECT_TRUE(ack.has_value());
+    if (ack) {
+      EXPECT_EQ(ack->type(), MessageType::kLogonAck);
+    }
+    return c;
+  }
+
+  std::unique_ptr<session::Gateway> gateway_;
+};
+
+TEST_P(PubSubTest, LogonAckGrantsSessionAndLimits) {
+  Start();
+  auto c = TestClient::Connect(gateway_->port());
+  ASSERT_NE(c, nullptr);
+  auto ack = c->Logon("", 250);
+  ASSERT_TRUE(ack);
+  ASSERT_EQ(ack->type(), MessageType::kLogonAck);
+  tp::LogonAckView v(ack->view());
+  EXPECT_EQ(v.negotiated_version(), 1);
+  EXPECT_EQ(v.heartbeat_interval_ms(), 250u);
+  EXPECT_NE(v.session_id().value(), 0u);
+  EXPECT_EQ(v.max_frame_length(), tp::kDefaultMaxFrameLength);
+}
+
+TEST_P(PubSubTest, ManySubscribersReceiveInterleavedStreamsInOrder) {
+  Start();
+  constexpr int kStreams = 3;
+  constexpr int kSubscribers = 6;
+  constexpr int kMessages = 300;
+  std::vector<std::unique_ptr<TestClient>> subs;
+  for (int i = 0; i < kSubscribers; ++i) {
+    subs.push_back(Client());
+    // Subscriber i takes streams (i % 3) and ((i + 1) % 3).
+    for (int k = 0; k < 2; ++k) {
+      const int s = (i + k) % kStreams;
+      auto ack = subs.back()->Subscribe(k + 1, "s." + std::to_string(s));
+      ASSERT_TRUE(ack);
+      ASSERT_EQ(ack->type(), MessageType::kSubscribeAck);
+      EXPECT_EQ(tp::StreamAckView(ack->view()).next_sequence().value(), 1u);
+    }
+  }
+  auto pub = Client();
+  std::vector<StreamId> ids;
+  for (int s = 0; s < kStreams; ++s) {
+    ids.push_back(pub->Open("s." + std::to_string(s), s + 1));
+    ASSERT_NE(ids.back().value(), 0u);
+  }
+  for (int m = 0; m < kMessages; ++m) {
+    const int s = m % kStreams;
+    ASSERT_TRUE(pub->Publish(ids[s], "m" + std::to_string(m)));
+  }
+  for (int i = 0; i < kSubscribers; ++i) {
+    std::map<std::uint32_t, std::uint64_t> next_seq;
+    std::map<std::uint32_t, int> next_msg;
+    for (int k = 0; k < 2; ++k) {
+      const int s = (i + k) % kStreams;
+      next_seq[ids[s].value()] = 1;
+      next_msg[ids[s].value()] = s;
+    }
+    const int expected = 2 * kMessages / kStreams;
+    for (int got = 0; got < expected; ++got) {
+      auto f = subs[i]->ReadSkippingHeartbeats();
+      ASSERT_TRUE(f) << "subscriber " << i << " got " << got << " of "
+                     << expected;
+      ASSERT_EQ(f->type(), MessageType::kData);
+      tp::DataView d(f->view());
+      const std::uint32_t sid = d.stream_id().value();
+      ASSERT_TRUE(next_seq.contains(sid));
+      EXPECT_EQ(d.sequence().value(), next_seq[sid]++);
+      EXPECT_EQ(PayloadText(*f), "m" + std::to_string(next_msg[sid]));
+      next_msg[sid] += kStreams;
+      EXPECT_GT(d.timestamp_ns(), 0);
+    }
+  }
+}
+
+TEST_P(PubSubTest, PublishAckCarriesAssignedSequence) {
+  Start();
+  auto pub = Client();
+  const StreamId id = pub->Open("acks");
+  ASSERT_NE(id.value(), 0u);
+  for (std::uint64_t i = 1; i <= 5; ++i) {
+    ASSERT_TRUE(pub->Publish(id, "x", 1000 + i, /*ack=*/true));
+    auto f = pub->ReadSkippingHeartbeats();
+    ASSERT_TRUE(f);
+    ASSERT_EQ(f->type(), MessageType::kPublishAck);
+    tp::PublishAckView a(f->view());
+    EXPECT_EQ(a.correlation_id(), 1000 + i);
+    EXPECT_EQ(a.sequence().value(), i);
+    EXPECT_EQ(a.status(), tp::ErrorCode::kNone);
+  }
+}
+
+TEST_P(PubSubTest, PublishToUnopenedStreamIsRefusedNotFatal) {
+  Start();
+  auto pub = Client();
+  ASSERT_TRUE(pub->Publish(StreamId{77}, "x", 5));
+  auto f = pub->ReadSkippingHeartbeats();
+  ASSERT_TRUE(f);
+  ASSERT_EQ(f->type(), MessageType::kPublishAck);
+  EXPECT_EQ(tp::PublishAckView(f->view()).status(), tp::ErrorCode::kUnknownStream);
+  // The session is still usable.
+  EXPECT_NE(pub->Open("after").value(), 0u);
+}
+
+// Publishers on separate connections (spread over the workers by
+// SO_REUSEPORT) hammer one stream; every subscriber sees each publisher's
+// messages in its order, and one contiguous sequence for all.
+TEST_P(PubSubTest, ConcurrentPublishersGetContiguousSequences) {
+  Start();
+  constexpr int kPublishers = 4;
+  constexpr int kPerPublisher = 500;
+  auto sub = Client();
+  ASSERT_TRUE(sub->Subscribe(1, "shared"));
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int p = 0; p < kPublishers; ++p) {
+    threads.emplace_back([&, p] {
+      auto c = TestClient::Connect(gateway_->port());
+      if (!c || !c->Logon()) {
+        ++failures;
+        return;
+      }
+      const StreamId id = c->Open("shared");
+      for (int i = 0; i < kPerPublisher; ++i) {
+        if (!c->Publish(id, std::to_string(p) + ":" + std::to_string(i))) {
+          ++failures;
+        }
+      }
+      // Wait for the acks of a final acked publish so every message is in.
+      c->Publish(id, std::to_string(p) + ":end", 1, true);
+      auto f = c->ReadSkippingHeartbeats();
+      if (!f || f->type() != MessageType::kPublishAck) ++failures;
+    });
+  }
+  for (auto& t : threads) t.join();
+  ASSERT_EQ(failures.load(), 0);
+  std::vector<int> next(kPublishers, 0);
+  const int total = kPublishers * (kPerPublisher + 1);
+  for (int n = 1; n <= total; ++n) {
+    auto f = sub->ReadSkippingHeartbeats();
+    ASSERT_TRUE(f) << "after " << n - 1 << " messages";
+    ASSERT_EQ(f->type(), MessageType::kData);
+    tp::DataView d(f->view());
+    EXPECT_EQ(d.sequence().value(), static_cast<std::uint64_t>(n));
+    const std::string text = PayloadText(*f);
+    const int p = std::stoi(text.substr(0, text.find(':')));
+    const std::string rest = text.substr(text.find(':') + 1);
+    if (rest == "end") {
+      EXPECT_EQ(next[p], kPerPublisher);
+    } else {
+      EXPECT_EQ(std::stoi(rest), next[p]++);
+    }
+  }
+}
+
+TEST_P(PubSubTest, SubscribeFromEarliestLatestAndSequenceReplays) {
+  Start();
+  auto pub = Client();
+  const StreamId id = pub->Open("replay");
+  for (int i = 1; i <= 10; ++i) ASSERT_TRUE(pub->Publish(id, std::to_string(i)));
+  ASSERT_TRUE(pub->Publish(id, "sync", 1, true));
+  ASSERT_TRUE(pub->ReadSkippingHeartbeats());  // all 11 are in the log
+
+  auto earliest = Client();
+  auto ack = earliest->Subscribe(1, "replay", StartMode::kEarliest);
+  ASSERT_TRUE(ack);
+  EXPECT_EQ(tp::StreamAckView(ack->view()).next_sequence().value(), 1u);
+  for (int i = 1; i <= 10; ++i) {
+    auto f = earliest->ReadSkippingHeartbeats();
+    ASSERT_TRUE(f);
+    EXPECT_EQ(tp::DataView(f->view()).sequence().value(), static_cast<std::uint64_t>(i));
+    EXPECT_EQ(PayloadText(*f), std::to_string(i));
+  }
+
+  auto from7 = Client();
+  ack = from7->Subscribe(1, "replay", StartMode::kSequence, 7);
+  ASSERT_TRUE(ack);
+  EXPECT_EQ(tp::StreamAckView(ack->view()).next_sequence().value(), 7u);
+  auto f = from7->ReadSkippingHeartbeats();
+  ASSERT_TRUE(f);
+  EXPECT_EQ(PayloadText(*f), "7");
+
+  auto latest = Client();
+  ack = latest->Subscribe(1, "replay", StartMode::kLatest);
+  ASSERT_TRUE(ack);
+  EXPECT_EQ(tp::StreamAckView(ack->view()).next_sequence().value(), 12u);
+  ASSERT_TRUE(pub->Publish(id, "new"));
+  f = latest->ReadSkippingHeartbeats();
+  ASSERT_TRUE(f);
+  EXPECT_EQ(tp::DataView(f->view()).sequence().value(), 12u);
+  EXPECT_EQ(PayloadText(*f), "new");
+
+  // A start beyond the end begins at the next sequence.
+  auto future = Client();
+  ack = future->Subscribe(1, "replay", StartMode::kSequence, 1000);
+  ASSERT_TRUE(ack);
+  EXPECT_EQ(tp::StreamAckView(ack->view()).next_sequence().value(), 13u);
+}
+
+TEST_P(PubSubTest, GapReportedWhenRequestedRangeWasOverwritten) {
+  config::GatewayConfig c = TestConfig(GetParam());
+  c.default_stream.capacity_bytes = 64u << 10;  // ~2000 small frames
+  c.default_stream.window_bytes = 32u << 10;
+  c.max_frame_length = 4096;
+  Start(c);
+  auto pub = Client();
+  const StreamId id = pub->Open("lapped");
+  constexpr int kMessages = 5000;  // laps the 64 KiB ring
+  for (int i = 1; i <= kMessages; ++i) {
+    ASSERT_TRUE(pub->Publish(id, std::to_string(i)));
+  }
+  ASSERT_TRUE(pub->Publish(id, "sync", 1, true));
+  auto sync = pub->ReadSkippingHeartbeats();
+  ASSERT_TRUE(sync);
+  const std::uint64_t last = tp::PublishAckView(sync->view()).sequence().value();
+
+  auto sub = Client();
+  auto ack = sub->Subscribe(1, "lapped", StartMode::kSequence, 1);
+  ASSERT_TRUE(ack);
+  ASSERT_EQ(ack->type(), MessageType::kSubscribeAck);
+  EXPECT_EQ(tp::StreamAckView(ack->view()).next_sequence().value(), 1u);
+  auto gap = sub->ReadSkippingHeartbeats();
+  ASSERT_TRUE(gap);
+  ASSERT_EQ(gap->type(), MessageType::kGap);
+  tp::GapView g(gap->view());
+  EXPECT_EQ(g.from_sequence().value(), 1u);
+  const std::uint64_t first_kept = g.to_sequence().value() + 1;
+  EXPECT_GT(first_kept, 1000u);
+  for (std::uint64_t s = first_kept; s <= last; ++s) {
+    auto f = sub->ReadSkippingHeartbeats();
+    ASSERT_TRUE(f) << "sequence " << s;
+    ASSERT_EQ(f->type(), MessageType::kData);
+    ASSERT_EQ(tp::DataView(f->view()).sequence().value(), s);
+  }
+}
+
+TEST_P(PubSubTest, PatternSubscriptionCoversExistingAndLaterStreams) {
+  Start();
+  auto pub = Client();
+  const StreamId a = pub->Open("md.eq.AAPL");
+  const StreamId other = pub->Open("md.fx.EURUSD");
+  ASSERT_TRUE(pub->Publish(a, "a1"));
+  ASSERT_TRUE(pub->Publish(a, "a2", 1, true));
+  ASSERT_TRUE(pub->ReadSkippingHeartbeats());
+
+  auto sub = Client();
+  ASSERT_TRUE(sub->SendSubscribe(9, "md.eq.*", StartMode::kEarliest));
+  auto pattern_ack = sub->ReadSkippingHeartbeats();
+  ASSERT_TRUE(pattern_ack);
+  ASSERT_EQ(pattern_ack->type(), MessageType::kSubscribeAck);
+  EXPECT_EQ(pattern_ack->view().stream_id().value(), 0u);
+  EXPECT_EQ(tp::StreamAckView(pattern_ack->view()).name(), "md.eq.*");
+  auto stream_ack = sub->ReadSkippingHeartbeats();
+  ASSERT_TRUE(stream_ack);
+  ASSERT_EQ(stream_ack->type(), MessageType::kSubscribeAck);
+  EXPECT_EQ(stream_ack->view().stream_id(), a);
+  EXPECT_EQ(tp::StreamAckView(stream_ack->view()).name(), "md.eq.AAPL");
+  for (const char* want : {"a1", "a2"}) {
+    auto f = sub->ReadSkippingHeartbeats();
+    ASSERT_TRUE(f);
+    ASSERT_EQ(f->type(), MessageType::kData);
+    EXPECT_EQ(PayloadText(*f), want);
+  }
+  // A stream created later is announced and delivered from its start; a
+  // non-matching stream is not delivered.
+  ASSERT_TRUE(pub->Publish(other, "fx"));
+  const StreamId b = pub->Open("md.eq.MSFT", 2);
+  ASSERT_NE(b.value(), 0u);
+  ASSERT_TRUE(pub->Publish(b, "b1"));
+  auto later_ack = sub->ReadSkippingHeartbeats();
+  ASSERT_TRUE(later_ack);
+  ASSERT_EQ(later_ack->type(), MessageType::kSubscribeAck);
+  EXPECT_EQ(later_ack->view().stream_id(), b);
+  auto f = sub->ReadSkippingHeartbeats();
+  ASSERT_TRUE(f);
+  ASSERT_EQ(f->type(), MessageType::kData);
+  EXPECT_EQ(f->view().stream_id(), b);
+  EXPECT_EQ(PayloadText(*f), "b1");
+  EXPECT_EQ(tp::DataView(f->view()).sequence().value(), 1u);
+}
+
+TEST_P(PubSubTest, UnsubscribeStopsDeliveryAndUnknownIdIsAnError) {
+  Start();
+  auto pub = Client();
+  const StreamId id = pub->Open("u");
+  auto sub = Client();
+  ASSERT_TRUE(sub->Subscribe(1, "u"));
+  ASSERT_TRUE(pub->Publish(id, "before"));
+  auto f = sub->ReadSkippingHeartbeats();
+  ASSERT_TRUE(f);
+  EXPECT_EQ(PayloadText(*f), "before");
+  std::array<std::byte, 64> buf;
+  std::size_t n = tp::EncodeUnsubscribe(buf, SubscriptionId{1});
+  ASSERT_TRUE(sub->SendRaw({buf.data(), n}));
+  n = tp::EncodeUnsubscribe(buf, SubscriptionId{1});
+  ASSERT_TRUE(sub->SendRaw({buf.data(), n}));
+  auto err = sub->ReadSkippingHeartbeats();
+  ASSERT_TRUE(err);
+  ASSERT_EQ(err->type(), MessageType::kError);
+  EXPECT_EQ(tp::ErrorView(err->view()).code(), tp::ErrorCode::kUnknownSubscription);
+  EXPECT_FALSE(tp::ErrorView(err->view()).fatal());
+  ASSERT_TRUE(pub->Publish(id, "after"));
+  EXPECT_FALSE(sub->ReadSkippingHeartbeats(300ms));
+  EXPECT_FALSE(sub->eof());
+}
+
+TEST_P(PubSubTest, DuplicateAndInvalidSubscriptionsAreNonFatalErrors) {
+  Start();
+  auto sub = Client();
+  ASSERT_TRUE(sub->Subscribe(1, "ok"));
+  auto dup = sub->Subscribe(1, "other");
+  ASSERT_TRUE(dup);
+  ASSERT_EQ(dup->type(), MessageType::kError);
+  EXPECT_EQ(tp::ErrorView(dup->view()).code(), tp::ErrorCode::kDuplicateSubscription);
+  EXPECT_EQ(tp::ErrorView(dup->view()).context(), 1u);
+  auto bad = sub->Subscribe(2, "bad name!");
+  ASSERT_TRUE(bad);
+  ASSERT_EQ(bad->type(), MessageType::kError);
+  EXPECT_EQ(tp::ErrorView(bad->view()).code(), tp::ErrorCode::kInvalidName);
+  auto badpat = sub->Subscribe(3, "a*b*");
+  ASSERT_TRUE(badpat);
+  EXPECT_EQ(tp::ErrorView(badpat->view()).code(), tp::ErrorCode::kInvalidName);
+  EXPECT_NE(sub->Open("still.fine").value(), 0u);
+}
+
+TEST_P(PubSubTest, RequestIsAnsweredNoSuchService) {
+  Start();
+  auto c = Client();
+  std::array<std::byte, 128> buf;
+  const std::size_t n = tp::EncodeRequest(
+      buf, {.correlation_id = 42, .service_id = 3, .payload = tp::AsBytes("q")});
+  ASSERT_TRUE(c->SendRaw({buf.data(), n}));
+  auto f = c->ReadSkippingHeartbeats();
+  ASSERT_TRUE(f);
+  ASSERT_EQ(f->type(), MessageType::kResponse);
+  tp::ResponseView r(f->view());
+  EXPECT_EQ(r.correlation_id(), 42u);
+  EXPECT_EQ(r.service_id(), 3u);
+  EXPECT_EQ(r.status(), tp::ResponseStatus::kNoSuchService);
+  EXPECT_NE(std::string(tp::AsText(r.payload())).find("service"), std::string::npos);
+}
+
+TEST_P(PubSubTest, LogonRejectedForVersionAndToken) {
+  config::GatewayConfig c = TestConfig(GetParam());
+  c.token = "sesame";
+  Start(c);
+  auto v = TestClient::Connect(gateway_->port());
+  auto r = v->Logon("sesame", 1000, 2, 3);
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->type(), MessageType::kLogonReject);
+  EXPECT_EQ(tp::ErrorView(r->view()).code(), tp::ErrorCode::kUnsupportedVersion);
+  EXPECT_TRUE(v->WaitForEof());
+
+  auto t = TestClient::Connect(gateway_->port());
+  r = t->Logon("wrong");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->type(), MessageType::kLogonReject);
+  EXPECT_EQ(tp::ErrorView(r->view()).code(), tp::ErrorCode::kNotAuthorized);
+  EXPECT_TRUE(t->WaitForEof());
+
+  auto ok = TestClient::Connect(gateway_->port());
+  r = ok->Logon("sesame");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->type(), MessageType::kLogonAck);
+}
+
+TEST_P(PubSubTest, FramesBeforeLogonAndGatewayOnlyFramesAreFatal) {
+  Start();
+  auto early = TestClient::Connect(gateway_->port());
+  ASSERT_TRUE(early->Publish(StreamId{1}, "x"));
+  auto e = early->ReadSkippingHeartbeats();
+  ASSERT_TRUE(e);
+  ASSERT_EQ(e->type(), MessageType::kError);
+  EXPECT_EQ(tp::ErrorView(e->view()).code(), tp::ErrorCode::kUnexpectedMessage);
+  EXPECT_TRUE(tp::ErrorView(e->view()).fatal());
+  EXPECT_TRUE(early->WaitForEof());
+
+  auto c = Client();
+  std::array<std::byte, 64> buf;
+  const std::size_t n = tp::EncodeData(buf, StreamId{1}, Sequence{1}, 0, {});
+  ASSERT_TRUE(c->SendRaw({buf.data(), n}));
+  e = c->ReadSkippingHeartbeats();
+  ASSERT_TRUE(e);
+  EXPECT_EQ(tp::ErrorView(e->view()).code(), tp::ErrorCode::kUnexpectedMessage);
+  EXPECT_TRUE(c->WaitForEof());
+}
+
+TEST_P(PubSubTest, HeartbeatsFlowAndSilentClientsTimeOut) {
+  Start();
+  auto c = TestClient::Connect(gateway_->port());
+  auto ack = c->Logon("", 50);  // 50 ms interval; timeout after 3 silent
+  ASSERT_TRUE(ack);
+  ASSERT_EQ(ack->type(), MessageType::kLogonAck);
+  auto hb = c->Read(1000ms);
+  ASSERT_TRUE(hb);
+  EXPECT_EQ(hb->type(), MessageType::kHeartbeat);
+  // Keep the session alive for a while by heartbeating...
+  for (int i = 0; i < 6; ++i) {
+    std::this_thread::sleep_for(40ms);
+    ASSERT_TRUE(c->SendHeartbeat());
+  }
+  // ...then go silent: an ERROR HEARTBEAT_TIMEOUT, then EOF.
+  std::optional<Frame> err;
+  for (int i = 0; i < 50 && !err; ++i) {
+    auto f = c->Read(1000ms);
+    if (!f) break;
+    if (f->type() == MessageType::kError) err = f;
+  }
+  ASSERT_TRUE(err);
+  EXPECT_EQ(tp::ErrorView(err->view()).code(), tp::ErrorCode::kHeartbeatTimeout);
+  EXPECT_TRUE(c->WaitForEof());
+}
+
+TEST_P(PubSubTest, ClientLogoutIsAnsweredAndClosed) {
+  Start();
+  auto c = Client();
+  std::array<std::byte, 64> buf;
+  const std::size_t n = tp::EncodeLogout(buf, tp::ErrorCode::kNone);
+  ASSERT_TRUE(c->SendRaw({buf.data(), n}));
+  auto f = c->ReadSkippingHeartbeats();
+  ASSERT_TRUE(f);
+  EXPECT_EQ(f->type(), MessageType::kLogout);
+  EXPECT_TRUE(c->WaitForEof());
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, PubSubTest, TACHYON_ALL_GATEWAY_PARAMS,
+                         ParamName);
+
+}  // namespace
+}  // namespace tachyon::testing

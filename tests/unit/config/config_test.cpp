@@ -1,0 +1,904 @@
+// The config module against real files in a temporary directory: the shipped
+// configs, one failing case per validation rule (file, line and key in the
+// message), unknown keys, type errors, byte sizes, PolicyFor, overrides and
+// flags.
+#include "config/config.h"
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <ostream>
+#include <regex>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/reflection.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/string_view.h"
+#include "config/flags.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "toml++/toml.h"
+
+namespace tachyon::config {
+namespace {
+
+using ::testing::AllOf;
+using ::testing::HasSubstr;
+using ::testing::Not;
+using ::testing::StartsWith;
+
+// Messages as std::string, which gMock's string matchers take (Debian's
+// Abseil has its own absl::string_view).
+std::string Msg(const absl::Status& status) {
+  return std::string(status.message());
+}
+template <typename T>
+std::string Msg(const absl::StatusOr<T>& result) {
+  return Msg(result.status());
+}
+
+std::string SourcePath(const std::string& relative) {
+  return std::string(TACHYON_SOURCE_DIR) + "/" + relative;
+}
+
+// Gives each test its own directory of config files.
+class ConfigFileTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string pattern =
+        (std::filesystem::temp_directory_path() / "tachyon_config_XXXXXX")
+            .string();
+    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
+    dir_ = pattern;
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  std::string Write(const std::string& name, const std::string& text) {
+    const std::string path = (dir_ / name).string();
+    std::ofstream(path) << text;
+    return path;
+  }
+  absl::StatusOr<GatewayConfig> Load(const std::string& text) {
+    path_ = Write("gateway.toml", text);
+    return LoadConfigFile(path_);
+  }
+  // "path:line: key: message", as every located error starts.
+  std::string At(int line, const std::string& key) const {
+    return absl::StrCat(path_, ":", line, ": ", key, ": ");
+  }
+
+  std::filesystem::path dir_;
+  std::string path_;
+};
+
+// --- The shipped files -----------------------------------------------------
+
+TEST_F(ConfigFileTest, EmptyFileGivesTheStructDefaults) {
+  absl::StatusOr<GatewayConfig> config = Load("");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(*config, GatewayConfig{});
+  EXPECT_TRUE(Validate(GatewayConfig{}).ok()) << Validate(GatewayConfig{});
+}
+
+TEST(ShippedConfigTest, DefaultFileEqualsTheStructDefaults) {
+  absl::StatusOr<GatewayConfig> config =
+      LoadConfigFile(SourcePath("config/gateway.toml"));
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(*config, GatewayConfig{});
+}
+
+TEST(ShippedConfigTest, DefaultFileListsEveryKeyWithAComment) {
+  const std::string path = SourcePath("config/gateway.toml");
+  const toml::table root = toml::parse_file(path);
+  std::set<std::string> keys_in_file;
+  for (auto&& [table_name, table] : root) {
+    ASSERT_TRUE(table.is_table()) << table_name.str();
+    for (auto&& [key, value] : *table.as_table()) {
+      keys_in_file.insert(absl::StrCat(std::string(table_name.str()), ".",
+                                       std::string(key.str())));
+    }
+  }
+  std::set<std::string> all_keys;
+  for (const ConfigFlag& flag : ConfigFlags()) {
+    all_keys.insert(std::string(flag.key));
+  }
+  EXPECT_EQ(keys_in_file, all_keys);
+
+  // The line above every `key = value` is part of its comment.
+  std::ifstream in(path);
+  std::string previous;
+  std::string line;
+  const std::regex assignment(R"(^[a-z_]+ = )");
+  int assignments = 0;
+  while (std::getline(in, line)) {
+    if (std::regex_search(line, assignment)) {
+      ++assignments;
+      EXPECT_THAT(previous, StartsWith("#")) << "no comment above: " << line;
+    }
+    previous = line;
+  }
+  EXPECT_EQ(assignments, static_cast<int>(all_keys.size()));
+}
+
+TEST(ShippedConfigTest, TradingExampleLoads) {
+  if (MachineCpuCount() < 2) GTEST_SKIP() << "trading.toml pins two CPUs";
+  absl::StatusOr<GatewayConfig> config =
+      LoadConfigFile(SourcePath("config/examples/trading.toml"));
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->idle, IdleStrategy::kSpin);
+  EXPECT_EQ(config->workers, 2);
+  EXPECT_EQ(config->cpus, (std::vector<int>{0, 1}));
+  EXPECT_EQ(config->io, IoBackend::kAuto);
+  EXPECT_EQ(config->default_stream.capacity_bytes, 4u << 20);
+  EXPECT_EQ(config->default_stream.window_bytes, 1u << 20);
+  EXPECT_EQ(config->default_stream.policy, SlowConsumerPolicy::kDisconnect);
+  EXPECT_EQ(config->socket.busy_poll_us, 50);
+  EXPECT_LT(config->heartbeat_interval_ms,
+            GatewayConfig{}.heartbeat_interval_ms);
+}
+
+TEST(ShippedConfigTest, TelemetryExampleLoads) {
+  absl::StatusOr<GatewayConfig> config =
+      LoadConfigFile(SourcePath("config/examples/telemetry.toml"));
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->idle, IdleStrategy::kBlock);
+  EXPECT_EQ(config->default_stream.capacity_bytes, std::size_t{256} << 20);
+  EXPECT_EQ(config->default_stream.window_bytes, std::size_t{128} << 20);
+  const StreamPolicy& telemetry = config->PolicyFor("telemetry.cpu");
+  EXPECT_EQ(telemetry.policy, SlowConsumerPolicy::kBackpressure);
+  EXPECT_EQ(telemetry.capacity_bytes, std::size_t{256} << 20);  // inherited
+  EXPECT_EQ(config->PolicyFor("orders").policy,
+            SlowConsumerPolicy::kDisconnect);
+  EXPECT_GT(config->socket.send_buffer_bytes, 0);
+  EXPECT_GT(config->socket.recv_buffer_bytes, 0);
+}
+
+TEST_F(ConfigFileTest, MissingFileIsNotFound) {
+  absl::StatusOr<GatewayConfig> config =
+      LoadConfigFile((dir_ / "absent.toml").string());
+  EXPECT_EQ(config.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(Msg(config), HasSubstr("absent.toml"));
+}
+
+// --- One failing case per rule --------------------------------------------
+
+struct BadCase {
+  std::string name;
+  std::string toml;
+  int line;
+  std::string key;
+  std::string message;  // what follows "file:line: key: "
+};
+
+std::vector<BadCase> BadCases() {
+  const int cpus = MachineCpuCount();
+  return {
+      // [gateway]
+      {"BindNotALiteral", "[gateway]\nbind = \"localhost\"\n", 2,
+       "gateway.bind", "must be an IPv4 or IPv6 address literal"},
+      {"PortTooLarge", "[gateway]\n\nport = 70000\n", 3, "gateway.port",
+       "must be between 0 and 65535, got 70000"},
+      {"WorkersZero", "[gateway]\nworkers = 0\n", 2, "gateway.workers",
+       "must be between 1 and 64, got 0"},
+      {"WorkersTooMany", "[gateway]\nworkers = 65\n", 2, "gateway.workers",
+       "must be between 1 and 64, got 65"},
+      {"CpuNegative", "[gateway]\ncpus = [-1]\n", 2, "gateway.cpus[0]",
+       absl::StrCat("must be between 0 and ", cpus - 1)},
+      {"CpuBeyondMachine",
+       absl::StrCat("[gateway]\ncpus = [\n  0,\n  ", cpus, ",\n]\n"), 4,
+       "gateway.cpus[1]",
+       absl::StrCat("must be between 0 and ", cpus - 1, " (this machine has ",
+                    cpus, " CPUs), got ", cpus)},
+      {"CpuListedTwice", "[gateway]\ncpus = [0, 0]\n", 2, "gateway.cpus[1]",
+       "CPU 0 is already listed at gateway.cpus[0]"},
+      {"FewerCpusThanWorkers", "[gateway]\nworkers = 2\ncpus = [0]\n", 3,
+       "gateway.cpus", "lists 1 CPUs for 2 workers"},
+      {"IoUnknown", "[gateway]\nio = \"kqueue\"\n", 2, "gateway.io",
+       "must be one of auto, epoll, uring, got 'kqueue'"},
+      {"IdleUnknown", "[gateway]\nidle = \"sleep\"\n", 2, "gateway.idle",
+       "must be one of spin, backoff, block, got 'sleep'"},
+      {"UringEntriesNotPowerOfTwo", "[gateway]\nuring_entries = 1000\n", 2,
+       "gateway.uring_entries",
+       "must be a power of two between 64 and 32768, got 1000"},
+      {"UringEntriesTooFew", "[gateway]\nuring_entries = 32\n", 2,
+       "gateway.uring_entries", "got 32"},
+      {"UringEntriesTooMany", "[gateway]\nuring_entries = 65536\n", 2,
+       "gateway.uring_entries", "got 65536"},
+      {"LogLevelUnknown", "[gateway]\nlog_level = \"trace\"\n", 2,
+       "gateway.log_level",
+       "must be one of error, warn, info, debug, got 'trace'"},
+      // [limits]
+      {"FrameLengthTooSmall", "[limits]\nmax_frame_length = 32\n", 2,
+       "limits.max_frame_length", "must be between 64 and 16MiB, got 32"},
+      {"FrameLengthTooLarge", "[limits]\nmax_frame_length = \"32MiB\"\n", 2,
+       "limits.max_frame_length", "must be between 64 and 16MiB, got 32MiB"},
+      {"NoConnections", "[limits]\nmax_connections = 0\n", 2,
+       "limits.max_connections", "must be between 1 and 1048576, got 0"},
+      {"NoSubscriptions", "[limits]\nmax_subscriptions_per_session = 0\n", 2,
+       "limits.max_subscriptions_per_session",
+       "must be between 1 and 65536, got 0"},
+      {"NoStreams", "[limits]\nmax_streams = 0\n", 2, "limits.max_streams",
+       "must be between 1 and 1048576, got 0"},
+      {"NegativePublishRate", "[limits]\nmax_publish_rate = -1\n", 2,
+       "limits.max_publish_rate", "must be between 0 and 4294967295, got -1"},
+      {"TinyOutboundQueue", "[limits]\nmax_outbound_queue_bytes = 100\n", 2,
+       "limits.max_outbound_queue_bytes",
+       "must be between 4KiB and 1GiB, got 100"},
+      {"LogMemoryBelowAStream",
+       "[limits]\nmax_log_memory_bytes = \"8MiB\"\n\n[[streams.policies]]\n"
+       "match = \"big.*\"\ncapacity_bytes = \"32MiB\"\n",
+       2, "limits.max_log_memory_bytes",
+       "must be at least the largest stream capacity_bytes (32MiB), got 8MiB"},
+      {"LogMemoryTooLarge", "[limits]\nmax_log_memory_bytes = \"2TiB\"\n", 2,
+       "limits.max_log_memory_bytes",
+       "must be between 64KiB and 1TiB, got 2TiB"},
+      // [session]
+      {"HeartbeatBelowMin", "[session]\nheartbeat_interval_ms = 5\n", 2,
+       "session.heartbeat_interval_ms", "must be between 10 and 60000, got 5"},
+      {"HeartbeatAboveMax", "[session]\nmax_heartbeat_interval_ms = 500\n", 1,
+       "session.heartbeat_interval_ms", "must be between 10 and 500, got 1000"},
+      {"HeartbeatMinAboveMax",
+       "[session]\nmin_heartbeat_interval_ms = 100\n"
+       "max_heartbeat_interval_ms = 50\n",
+       3, "session.max_heartbeat_interval_ms",
+       "must be at least session.min_heartbeat_interval_ms (100), got 50"},
+      {"HeartbeatMinZero", "[session]\nmin_heartbeat_interval_ms = 0\n", 2,
+       "session.min_heartbeat_interval_ms",
+       "must be between 1 and 3600000, got 0"},
+      {"HeartbeatNegative", "[session]\nheartbeat_interval_ms = -1\n", 2,
+       "session.heartbeat_interval_ms", "got -1"},
+      {"IdleTimeoutZero", "[session]\nidle_timeout_heartbeats = 0\n", 2,
+       "session.idle_timeout_heartbeats", "must be between 1 and 1000, got 0"},
+      {"LogonTimeoutZero", "[session]\nlogon_timeout_ms = 0\n", 2,
+       "session.logon_timeout_ms", "must be between 1 and 600000, got 0"},
+      {"TokenTooLong",
+       absl::StrCat("[session]\ntoken = \"", std::string(256, 'x'), "\"\n"), 2,
+       "session.token", "must be at most 255 bytes"},
+      {"DrainTooLong", "[session]\nshutdown_drain_ms = 700000\n", 2,
+       "session.shutdown_drain_ms", "must be between 0 and 600000"},
+      // [socket]
+      {"PriorityTooHigh", "[socket]\npriority = 7\n", 2, "socket.priority",
+       "must be between 0 and 6, got 7"},
+      {"PriorityNegative", "[socket]\npriority = -1\n", 2, "socket.priority",
+       "must be between 0 and 6, got -1"},
+      {"BusyPollNegative", "[socket]\nbusy_poll_us = -1\n", 2,
+       "socket.busy_poll_us", "must be between 0 and 1000000, got -1"},
+      {"SendBufferTooLarge", "[socket]\nsend_buffer_bytes = \"1TiB\"\n", 2,
+       "socket.send_buffer_bytes", "must be between 0 and 1GiB, got 1TiB"},
+      {"RecvBufferNegative", "[socket]\nrecv_buffer_bytes = -5\n", 2,
+       "socket.recv_buffer_bytes", "must not be negative, got -5"},
+      // [streams]
+      {"CapacityNotPowerOfTwo", "[streams]\ncapacity_bytes = \"100KiB\"\n", 2,
+       "streams.capacity_bytes",
+       "must be a power of two between 64KiB and 4GiB, got 100KiB"},
+      {"CapacityTooSmall", "[streams]\ncapacity_bytes = \"32KiB\"\n", 2,
+       "streams.capacity_bytes", "got 32KiB"},
+      {"CapacityTooLarge", "[streams]\ncapacity_bytes = \"8GiB\"\n", 2,
+       "streams.capacity_bytes", "got 8GiB"},
+      {"CapacityBelowFourFrames",
+       "[limits]\nmax_frame_length = \"1MiB\"\n[streams]\n"
+       "capacity_bytes = \"2MiB\"\nwindow_bytes = \"2MiB\"\n",
+       4, "streams.capacity_bytes",
+       "must be at least 4 * limits.max_frame_length (4MiB), got 2MiB"},
+      {"WindowBelowTwoFrames", "[streams]\nwindow_bytes = \"64KiB\"\n", 2,
+       "streams.window_bytes",
+       "must be at least 2 * limits.max_frame_length (128KiB), got 64KiB"},
+      {"WindowAboveHalfCapacity", "[streams]\nwindow_bytes = \"16MiB\"\n", 2,
+       "streams.window_bytes",
+       "must be at most capacity_bytes / 2 (8MiB), got 16MiB"},
+      {"PolicyUnknown", "[streams]\npolicy = \"drop\"\n", 2, "streams.policy",
+       "must be one of disconnect, backpressure, got 'drop'"},
+      {"MatchInvalid",
+       "[[streams.policies]]\nmatch = \"md.*\"\n\n[[streams.policies]]\n"
+       "match = \"bad name!\"\n",
+       5, "streams.policies[1].match",
+       "must be a stream name (1..255 of A-Z a-z 0-9 . _ -) or a prefix "
+       "pattern ending in '*', got 'bad name!'"},
+      {"MatchStarInTheMiddle", "[[streams.policies]]\nmatch = \"md.*.x\"\n", 2,
+       "streams.policies[0].match", "got 'md.*.x'"},
+      {"MatchMissing", "[[streams.policies]]\npolicy = \"backpressure\"\n", 1,
+       "streams.policies[0].match", "required"},
+      {"MatchShadowed",
+       "[[streams.policies]]\nmatch = \"md.*\"\n[[streams.policies]]\n"
+       "match = \"md.eq.*\"\n",
+       4, "streams.policies[1].match",
+       "'md.eq.*' can never apply: streams.policies[0] ('md.*') comes first"},
+      {"EntryPolicyUnknown",
+       "[[streams.policies]]\nmatch = \"a\"\npolicy = \"drop\"\n", 3,
+       "streams.policies[0].policy", "must be one of disconnect, backpressure"},
+      {"EntryInheritsTooLargeWindow",
+       "[streams]\nwindow_bytes = \"4MiB\"\n\n[[streams.policies]]\n"
+       "match = \"small.*\"\ncapacity_bytes = \"1MiB\"\n",
+       4, "streams.policies[0].window_bytes",
+       "must be at most capacity_bytes / 2 (512KiB), got 4MiB "
+       "(inherited from streams.window_bytes)"},
+      // Unknown keys and tables.
+      {"UnknownKeyWithSuggestion", "[gateway]\nwrokers = 2\n", 2,
+       "gateway.wrokers", "unknown key; did you mean 'workers'?"},
+      {"UnknownKeyInEntry", "[[streams.policies]]\nmatch = \"a\"\nwindow = 1\n",
+       3, "streams.policies[0].window", "unknown key"},
+      {"UnknownTableWithSuggestion", "\n[gatway]\nworkers = 2\n", 2, "gatway",
+       "unknown table; did you mean 'gateway'?"},
+      {"KeyOutsideItsTable", "port = 7400\n", 1, "port",
+       "unknown key; 'port' belongs in [gateway] (gateway.port)"},
+      {"PoliciesSpelledAsPolicy",
+       "[streams]\n[[streams.policy]]\nmatch = \"a\"\n", 2, "streams.policy",
+       "expected a string, got an array; per-stream policies go in "
+       "[[streams.policies]]"},
+      // Wrong types.
+      {"IntegerAsString", "[gateway]\nworkers = \"2\"\n", 2, "gateway.workers",
+       "expected an integer, got a string"},
+      {"BoolAsInteger", "[socket]\ntcp_nodelay = 1\n", 2, "socket.tcp_nodelay",
+       "expected a boolean, got an integer"},
+      {"StringAsInteger", "[gateway]\nbind = 127\n", 2, "gateway.bind",
+       "expected a string, got an integer"},
+      {"ListAsInteger", "[gateway]\ncpus = 1\n", 2, "gateway.cpus",
+       "expected an array of integers, got an integer"},
+      {"ListElementAsString", "[gateway]\ncpus = [0, \"1\"]\n", 2,
+       "gateway.cpus[1]", "expected an integer, got a string"},
+      {"SizeAsFloat", "[streams]\ncapacity_bytes = 1.5\n", 2,
+       "streams.capacity_bytes",
+       "expected an integer or a size string such as \"16MiB\", got a float"},
+      {"SizeWithDecimalUnit", "[streams]\ncapacity_bytes = \"16MB\"\n", 2,
+       "streams.capacity_bytes",
+       "expected a byte size: an integer with an optional unit B, KiB, MiB, "
+       "GiB or TiB"},
+      {"NegativeSize", "[limits]\nmax_frame_length = -64\n", 2,
+       "limits.max_frame_length", "must not be negative, got -64"},
+      {"TableAsValue", "gateway = 5\n", 1, "gateway",
+       "expected a table, got an integer"},
+      {"PoliciesNotAnArray", "[streams]\npolicies = \"a\"\n", 2,
+       "streams.policies",
+       "expected an array of tables ([[streams.policies]]), got a string"},
+      {"EntryNotATable", "[streams]\npolicies = [1]\n", 2,
+       "streams.policies[0]", "expected a table, got an integer"},
+  };
+}
+
+void PrintTo(const BadCase& c, std::ostream* os) { *os << c.name; }
+
+class BadConfigTest : public ConfigFileTest,
+                      public ::testing::WithParamInterface<BadCase> {};
+
+TEST_P(BadConfigTest, NamesFileLineAndKey) {
+  const BadCase& c = GetParam();
+  absl::StatusOr<GatewayConfig> config = Load(c.toml);
+  ASSERT_FALSE(config.ok()) << c.toml;
+  EXPECT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument);
+  // One problem per line; the one for this key carries the message.
+  const std::string located = At(c.line, c.key);
+  std::string problem;
+  for (absl::string_view line : absl::StrSplit(Msg(config), '\n')) {
+    if (absl::StartsWith(line, located)) problem = std::string(line);
+  }
+  EXPECT_THAT(problem, HasSubstr(c.message))
+      << "expected a problem starting '" << located << "' in:\n"
+      << Msg(config);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    EveryRule, BadConfigTest, ::testing::ValuesIn(BadCases()),
+    [](const ::testing::TestParamInfo<BadCase>& param_info) {
+      return param_info.param.name;
+    });
+
+TEST_F(ConfigFileTest, SuggestsNothingForAFarOffKey) {
+  absl::StatusOr<GatewayConfig> config = Load("[gateway]\nfrobnicate = 1\n");
+  ASSERT_FALSE(config.ok());
+  EXPECT_EQ(Msg(config), At(2, "gateway.frobnicate") + "unknown key");
+}
+
+TEST_F(ConfigFileTest, ReportsTheSpecExampleExactly) {
+  absl::StatusOr<GatewayConfig> config =
+      Load("[gateway]\nworkers = 1\n\n[session]\nheartbeat_interval_ms = 5\n");
+  ASSERT_FALSE(config.ok());
+  EXPECT_EQ(Msg(config), At(5, "session.heartbeat_interval_ms") +
+                             "must be between 10 and 60000, got 5");
+}
+
+TEST_F(ConfigFileTest, ReportsEveryProblemInFileOrder) {
+  absl::StatusOr<GatewayConfig> config =
+      Load("[socket]\npriority = 9\n[gateway]\nworkers = 0\nuring_entries = 100\n");
+  ASSERT_FALSE(config.ok());
+  EXPECT_EQ(Msg(config),
+            absl::StrCat(
+                At(2, "socket.priority"), "must be between 0 and 6, got 9\n",
+                At(4, "gateway.workers"), "must be between 1 and 64, got 0\n",
+                At(5, "gateway.uring_entries"),
+                "must be a power of two between 64 and 32768, got 100"));
+}
+
+TEST_F(ConfigFileTest, ReportsTypeErrorsBeforeValidating) {
+  // The bad type stops loading; the range problem would be noise.
+  absl::StatusOr<GatewayConfig> config =
+      Load("[gateway]\nworkers = 0\nport = \"x\"\n");
+  ASSERT_FALSE(config.ok());
+  EXPECT_EQ(Msg(config),
+            At(3, "gateway.port") + "expected an integer, got a string");
+}
+
+TEST_F(ConfigFileTest, DefaultedKeyInCrossFieldErrorPointsAtItsTable) {
+  // capacity_bytes keeps its 16MiB default, which a 8MiB frame limit breaks.
+  absl::StatusOr<GatewayConfig> config = Load(
+      "[limits]\nmax_frame_length = \"8MiB\"\n\n[streams]\n"
+      "window_bytes = \"16MiB\"\n");
+  ASSERT_FALSE(config.ok());
+  EXPECT_THAT(Msg(config),
+              HasSubstr(At(4, "streams.capacity_bytes") +
+                        "must be at least 4 * limits.max_frame_length "
+                        "(32MiB), got 16MiB"));
+}
+
+TEST_F(ConfigFileTest, SyntaxErrorNamesLineAndColumn) {
+  absl::StatusOr<GatewayConfig> config =
+      Load("[gateway]\nworkers = 2\nport = = 1\n");
+  ASSERT_FALSE(config.ok());
+  EXPECT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(Msg(config)),
+              ::testing::MatchesRegex(path_ + ":3:[0-9]+: .+"));
+}
+
+TEST_F(ConfigFileTest, SyntaxErrorOnRedefinedKey) {
+  absl::StatusOr<GatewayConfig> config =
+      Load("[gateway]\nworkers = 2\nworkers = 3\n");
+  ASSERT_FALSE(config.ok());
+  EXPECT_THAT(Msg(config), StartsWith(path_ + ":3:"));
+}
+
+TEST(ValidateTest, NamesKeysWithoutALineForConfigsBuiltInCode) {
+  GatewayConfig config;
+  config.workers = 0;
+  EXPECT_EQ(Msg(Validate(config)),
+            "gateway.workers: must be between 1 and 64, got 0");
+  EXPECT_THAT(Msg(Validate(config)),
+              HasSubstr("workers: must be between 1 and 64, got 0"));
+  EXPECT_EQ(Validate(config).code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(ValidateTest, ChecksStreamPoliciesBuiltInCode) {
+  GatewayConfig config;
+  config.stream_policies.push_back({.match = "a b"});
+  config.stream_policies.push_back(
+      {.match = "ok", .capacity_bytes = 1u << 20, .window_bytes = 1u << 20});
+  EXPECT_EQ(
+      Msg(Validate(config)),
+      "streams.policies[0].match: must be a stream name (1..255 of A-Z a-z "
+      "0-9 . _ -) or a prefix pattern ending in '*', got 'a b'\n"
+      "streams.policies[1].window_bytes: must be at most capacity_bytes / 2 "
+      "(512KiB), got 1MiB");
+}
+
+TEST(ValidateTest, AcceptsIpv6Bind) {
+  GatewayConfig config;
+  config.bind = "::1";
+  EXPECT_TRUE(Validate(config).ok());
+  config.bind = "0.0.0.0";
+  EXPECT_TRUE(Validate(config).ok());
+  config.bind = "::ffff:10.0.0.1";
+  EXPECT_TRUE(Validate(config).ok());
+}
+
+TEST(ParseConfigTest, UsesTheSourceNameInErrors) {
+  absl::StatusOr<GatewayConfig> config =
+      ParseConfig("[gateway]\nworkers = 99\n", "inline.toml");
+  ASSERT_FALSE(config.ok());
+  EXPECT_EQ(Msg(config),
+            "inline.toml:2: gateway.workers: must be between 1 and 64, got 99");
+}
+
+// --- Values ------------------------------------------------------------------
+
+TEST_F(ConfigFileTest, ReadsEveryKindOfValue) {
+  absl::StatusOr<GatewayConfig> config = Load(R"(
+[gateway]
+bind = "::"
+port = 9000
+workers = 1
+cpus = [0]
+io = "epoll"
+idle = "block"
+uring_entries = 64
+log_level = "debug"
+[limits]
+max_frame_length = 1024
+max_publish_rate = 100000
+max_outbound_queue_bytes = "256KiB"
+[session]
+token = "s3cret"
+heartbeat_interval_ms = 250
+[socket]
+tcp_nodelay = false
+priority = 6
+send_buffer_bytes = "4MiB"
+strict = true
+[streams]
+capacity_bytes = 1048576
+window_bytes = "512 KiB"
+policy = "backpressure"
+)");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->bind, "::");
+  EXPECT_EQ(config->port, 9000);
+  EXPECT_EQ(config->cpus, std::vector<int>{0});
+  EXPECT_EQ(config->io, IoBackend::kEpoll);
+  EXPECT_EQ(config->idle, IdleStrategy::kBlock);
+  EXPECT_EQ(config->uring_entries, 64);
+  EXPECT_EQ(config->log_level, "debug");
+  EXPECT_EQ(config->max_frame_length, 1024u);
+  EXPECT_EQ(config->max_publish_rate, 100000u);
+  EXPECT_EQ(config->max_outbound_queue_bytes, 256u * 1024);
+  EXPECT_EQ(config->token, "s3cret");
+  EXPECT_EQ(config->heartbeat_interval_ms, 250u);
+  EXPECT_FALSE(config->socket.tcp_nodelay);
+  EXPECT_EQ(config->socket.priority, 6);
+  EXPECT_EQ(config->socket.send_buffer_bytes, 4 << 20);
+  EXPECT_TRUE(config->socket.strict);
+  EXPECT_EQ(config->default_stream.capacity_bytes, 1u << 20);
+  EXPECT_EQ(config->default_stream.window_bytes, 512u << 10);
+  EXPECT_EQ(config->default_stream.policy, SlowConsumerPolicy::kBackpressure);
+}
+
+TEST(ByteSizeTest, ParsesIntegersAndBinaryUnits) {
+  const std::pair<std::string_view, std::uint64_t> cases[] = {
+      {"4096", 4096},
+      {"4096B", 4096},
+      {"512KiB", 512u << 10},
+      {"16MiB", 16u << 20},
+      {"1GiB", 1u << 30},
+      {"2TiB", std::uint64_t{2} << 40},
+      {" 16 MiB ", 16u << 20},
+      {"16mib", 16u << 20},
+      {"0", 0},
+  };
+  for (const auto& [text, bytes] : cases) {
+    absl::StatusOr<std::uint64_t> parsed = ParseByteSize(text);
+    ASSERT_TRUE(parsed.ok()) << text << ": " << parsed.status();
+    EXPECT_EQ(*parsed, bytes) << text;
+  }
+}
+
+TEST(ByteSizeTest, RejectsOtherForms) {
+  for (std::string_view text :
+       {"", "MiB", "16MB", "16 M", "1.5GiB", "-1", "16MiBs", "0x10",
+        "99999999999999999999", "20000000TiB"}) {
+    absl::StatusOr<std::uint64_t> parsed = ParseByteSize(text);
+    EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument)
+        << text;
+    EXPECT_THAT(Msg(parsed), HasSubstr(std::string(text)));
+  }
+}
+
+TEST(ByteSizeTest, FormatsTheShortestExactUnit) {
+  EXPECT_EQ(FormatByteSize(0), "0");
+  EXPECT_EQ(FormatByteSize(1000), "1000");
+  EXPECT_EQ(FormatByteSize(65536), "64KiB");
+  EXPECT_EQ(FormatByteSize(16u << 20), "16MiB");
+  EXPECT_EQ(FormatByteSize(std::uint64_t{3} << 30), "3GiB");
+  EXPECT_EQ(FormatByteSize((1u << 20) + 1024), "1025KiB");
+}
+
+TEST(EnumNameTest, RoundTrips) {
+  for (IoBackend io :
+       {IoBackend::kAuto, IoBackend::kEpoll, IoBackend::kUring}) {
+    EXPECT_EQ(ParseIoBackend(IoBackendName(io)), io);
+  }
+  for (IdleStrategy idle :
+       {IdleStrategy::kSpin, IdleStrategy::kBackoff, IdleStrategy::kBlock}) {
+    EXPECT_EQ(ParseIdleStrategy(IdleStrategyName(idle)), idle);
+  }
+  for (SlowConsumerPolicy policy :
+       {SlowConsumerPolicy::kDisconnect, SlowConsumerPolicy::kBackpressure}) {
+    EXPECT_EQ(ParseSlowConsumerPolicy(SlowConsumerPolicyName(policy)), policy);
+  }
+  EXPECT_EQ(ParseIoBackend("EPOLL"), std::nullopt);
+}
+
+// --- PolicyFor
+// ----------------------------------------------------------------
+
+TEST_F(ConfigFileTest, PolicyForTakesTheFirstMatchInFileOrder) {
+  absl::StatusOr<GatewayConfig> config = Load(R"(
+[streams]
+capacity_bytes = "1MiB"
+window_bytes = "256KiB"
+
+[[streams.policies]]
+match = "md.eq.AAPL"
+capacity_bytes = "2MiB"
+
+[[streams.policies]]
+match = "md.eq.*"
+capacity_bytes = "4MiB"
+
+[[streams.policies]]
+match = "md.*"
+capacity_bytes = "8MiB"
+window_bytes = "1MiB"
+policy = "backpressure"
+)");
+  ASSERT_TRUE(config.ok()) << config.status();
+  ASSERT_EQ(config->stream_policies.size(), 3u);
+  EXPECT_EQ(config->PolicyFor("md.eq.AAPL").capacity_bytes, 2u << 20);
+  EXPECT_EQ(config->PolicyFor("md.eq.AAPLX").capacity_bytes, 4u << 20);
+  EXPECT_EQ(config->PolicyFor("md.eq.MSFT").capacity_bytes, 4u << 20);
+  EXPECT_EQ(config->PolicyFor("md.fx.EURUSD").capacity_bytes, 8u << 20);
+  EXPECT_EQ(config->PolicyFor("md.fx.EURUSD").policy,
+            SlowConsumerPolicy::kBackpressure);
+  EXPECT_EQ(&config->PolicyFor("orders"), &config->default_stream);
+  EXPECT_EQ(&config->PolicyFor("md"), &config->default_stream);
+  // Omitted keys are inherited from [streams].
+  EXPECT_EQ(config->PolicyFor("md.eq.MSFT").window_bytes, 256u << 10);
+  EXPECT_EQ(config->PolicyFor("md.eq.MSFT").policy,
+            SlowConsumerPolicy::kDisconnect);
+}
+
+TEST(PolicyForTest, StarMatchesEveryStream) {
+  GatewayConfig config;
+  config.stream_policies.push_back({.match = "*", .window_bytes = 1u << 20});
+  EXPECT_EQ(config.PolicyFor("anything").window_bytes, 1u << 20);
+  EXPECT_TRUE(StreamPolicy{.match = "md.*"}.Matches("md."));
+  EXPECT_FALSE(StreamPolicy{.match = "md.*"}.Matches("md"));
+  EXPECT_FALSE(StreamPolicy{.match = "md"}.Matches("md.eq"));
+}
+
+// --- Overrides
+// ----------------------------------------------------------------
+
+TEST_F(ConfigFileTest, OverridesReplaceFileValues) {
+  path_ = Write("gateway.toml", "[gateway]\nworkers = 2\nio = \"epoll\"\n");
+  const KeyOverride overrides[] = {
+      {"gateway.workers", "--workers", std::int64_t{4}},
+      {"gateway.cpus", "--cpus", std::vector<std::int64_t>{0}},
+      {"streams.capacity_bytes", "--stream_capacity_bytes", "32MiB"},
+      {"socket.tcp_nodelay", "--tcp_nodelay", false},
+  };
+  // One CPU for four workers is invalid; drop the list.
+  absl::StatusOr<GatewayConfig> config =
+      LoadConfigWithOverrides(path_, std::span(overrides).first(1));
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->workers, 4);
+  EXPECT_EQ(config->io, IoBackend::kEpoll);
+
+  config = LoadConfigWithOverrides(path_, overrides);
+  ASSERT_FALSE(config.ok());
+  EXPECT_EQ(Msg(config),
+            "--cpus: lists 1 CPUs for 4 workers; list at least one per worker "
+            "(or none)");
+
+  config = LoadConfigWithOverrides(path_, std::span(overrides).subspan(2));
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->default_stream.capacity_bytes, 32u << 20);
+  EXPECT_FALSE(config->socket.tcp_nodelay);
+}
+
+TEST_F(ConfigFileTest, OverrideErrorsNameTheOrigin) {
+  path_ = Write("gateway.toml", "[gateway]\nworkers = 2\n");
+  const KeyOverride bad_range[] = {
+      {"gateway.workers", "--workers", std::int64_t{0}}};
+  EXPECT_EQ(Msg(LoadConfigWithOverrides(path_, bad_range)),
+            "--workers: must be between 1 and 64, got 0");
+  const KeyOverride bad_enum[] = {{"gateway.io", "--io", "kqueue"}};
+  EXPECT_EQ(Msg(LoadConfigWithOverrides(path_, bad_enum)),
+            "--io: must be one of auto, epoll, uring, got 'kqueue'");
+  const KeyOverride bad_size[] = {
+      {"streams.window_bytes", "--stream_window_bytes", "lots"}};
+  EXPECT_THAT(Msg(LoadConfigWithOverrides(path_, bad_size)),
+              StartsWith("--stream_window_bytes: expected a byte size"));
+  const KeyOverride bad_type[] = {{"gateway.port", "--port", "80"}};
+  EXPECT_EQ(Msg(LoadConfigWithOverrides(path_, bad_type)),
+            "--port: expected an integer, got a string");
+  const KeyOverride bad_key[] = {{"gateway", "--x", true}};
+  EXPECT_THAT(Msg(LoadConfigWithOverrides(path_, bad_key)),
+              StartsWith("--x: cannot override 'gateway'"));
+}
+
+TEST_F(ConfigFileTest, StreamOverridesReachEntriesThatInherit) {
+  path_ = Write("gateway.toml", R"([[streams.policies]]
+match = "a.*"
+capacity_bytes = "64MiB"
+
+[[streams.policies]]
+match = "b.*"
+capacity_bytes = "64MiB"
+window_bytes = "2MiB"
+)");
+  const KeyOverride overrides[] = {
+      {"streams.window_bytes", "--stream_window_bytes", "4MiB"},
+      {"streams.policy", "--stream_policy", "backpressure"}};
+  absl::StatusOr<GatewayConfig> config =
+      LoadConfigWithOverrides(path_, overrides);
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->PolicyFor("a.x").window_bytes, 4u << 20);  // inherited
+  EXPECT_EQ(config->PolicyFor("b.x").window_bytes, 2u << 20);  // its own
+  EXPECT_EQ(config->PolicyFor("a.x").policy, SlowConsumerPolicy::kBackpressure);
+  EXPECT_EQ(config->PolicyFor("b.x").capacity_bytes, 64u << 20);
+
+  // A value an entry inherits and cannot hold is blamed on the entry, with
+  // the flag it came from.
+  const KeyOverride too_big[] = {
+      {"streams.capacity_bytes", "--stream_capacity_bytes", "128MiB"},
+      {"streams.window_bytes", "--stream_window_bytes", "64MiB"}};
+  config = LoadConfigWithOverrides(path_, too_big);
+  ASSERT_FALSE(config.ok());
+  EXPECT_EQ(Msg(config),
+            absl::StrCat(path_,
+                         ":1: streams.policies[0].window_bytes: must be at "
+                         "most capacity_bytes / 2 (32MiB), got 64MiB "
+                         "(inherited from --stream_window_bytes)"));
+}
+
+TEST(OverrideTest, WithoutAFileStartsFromDefaults) {
+  const KeyOverride overrides[] = {{"gateway.port", "--port", std::int64_t{1}}};
+  absl::StatusOr<GatewayConfig> config = LoadConfigWithOverrides("", overrides);
+  ASSERT_TRUE(config.ok()) << config.status();
+  GatewayConfig expected;
+  expected.port = 1;
+  EXPECT_EQ(*config, expected);
+}
+
+// --- Flags
+// --------------------------------------------------------------------
+
+TEST(FlagsTest, EveryKeyHasAFlagWhoseHelpNamesIt) {
+  std::set<std::string_view> keys;
+  for (const ConfigFlag& flag : ConfigFlags()) {
+    const absl::CommandLineFlag* f =
+        absl::FindCommandLineFlag(std::string(flag.flag));
+    ASSERT_NE(f, nullptr) << flag.flag;
+    EXPECT_THAT(f->Help(),
+                StartsWith(absl::StrCat(std::string(flag.key), ":")));
+    EXPECT_THAT(f->Help(), HasSubstr("(default "));
+    EXPECT_TRUE(keys.insert(flag.key).second) << flag.key;
+  }
+  EXPECT_EQ(keys.size(), 32u);
+  EXPECT_NE(absl::FindCommandLineFlag("config"), nullptr);
+}
+
+TEST(FlagsTest, HelpStatesTheBuiltInDefaults) {
+  const GatewayConfig d;
+  auto help = [](const char* flag) {
+    return absl::FindCommandLineFlag(flag)->Help();
+  };
+  EXPECT_THAT(help("workers"), HasSubstr(absl::StrCat("(default ", d.workers)));
+  EXPECT_THAT(help("port"), HasSubstr(absl::StrCat("(default ", d.port)));
+  EXPECT_THAT(help("io"), HasSubstr(absl::StrCat(
+                              "(default ", std::string(IoBackendName(d.io)))));
+  EXPECT_THAT(help("idle"),
+              HasSubstr(absl::StrCat("(default ",
+                                     std::string(IdleStrategyName(d.idle)))));
+  EXPECT_THAT(help("max_frame_length"),
+              HasSubstr("(default " + FormatByteSize(d.max_frame_length)));
+  EXPECT_THAT(
+      help("stream_capacity_bytes"),
+      HasSubstr("(default " + FormatByteSize(d.default_stream.capacity_bytes)));
+  EXPECT_THAT(
+      help("stream_window_bytes"),
+      HasSubstr("(default " + FormatByteSize(d.default_stream.window_bytes)));
+  EXPECT_THAT(help("heartbeat_interval_ms"),
+              HasSubstr(absl::StrCat("(default ", d.heartbeat_interval_ms)));
+}
+
+class FlagsFileTest : public ConfigFileTest {
+ protected:
+  // Every config flag back to unset ("" parses as nullopt).
+  void TearDown() override {
+    std::vector<std::string> names = {"config"};
+    for (const ConfigFlag& flag : ConfigFlags()) {
+      names.emplace_back(flag.flag);
+    }
+    for (const std::string& name : names) {
+      std::string error;
+      EXPECT_TRUE(absl::FindCommandLineFlag(name)->ParseFrom("", &error))
+          << name << ": " << error;
+    }
+    ConfigFileTest::TearDown();
+  }
+};
+
+TEST_F(FlagsFileTest, UnsetFlagsLeaveTheFileAlone) {
+  path_ = Write("gateway.toml", "[gateway]\nworkers = 2\n");
+  absl::SetFlag(&FLAGS_config, path_);
+  EXPECT_TRUE(SpecifiedConfigFlags().empty());
+  absl::StatusOr<GatewayConfig> config = LoadFromFlags();
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->workers, 2);
+}
+
+TEST_F(FlagsFileTest, SetFlagsOverrideTheFile) {
+  path_ = Write("gateway.toml", "[gateway]\nworkers = 2\ncpus = [0]\n");
+  absl::SetFlag(&FLAGS_config, path_);
+  absl::SetFlag(&FLAGS_workers, 1);
+  absl::SetFlag(&FLAGS_cpus, "none");
+  absl::SetFlag(&FLAGS_io, "epoll");
+  absl::SetFlag(&FLAGS_stream_capacity_bytes, "64MiB");
+  absl::SetFlag(&FLAGS_tcp_nodelay, false);
+  absl::SetFlag(&FLAGS_token, "t");
+  EXPECT_THAT(SpecifiedConfigFlags(),
+              ::testing::ElementsAre("workers", "cpus", "io", "token",
+                                     "tcp_nodelay", "stream_capacity_bytes"));
+  absl::StatusOr<GatewayConfig> config = LoadFromFlags();
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->workers, 1);
+  EXPECT_TRUE(config->cpus.empty());
+  EXPECT_EQ(config->io, IoBackend::kEpoll);
+  EXPECT_EQ(config->default_stream.capacity_bytes, 64u << 20);
+  EXPECT_FALSE(config->socket.tcp_nodelay);
+  EXPECT_EQ(config->token, "t");
+}
+
+TEST_F(FlagsFileTest, BadFlagValuesNameTheFlag) {
+  path_ = Write("gateway.toml", "");
+  absl::SetFlag(&FLAGS_config, path_);
+  absl::SetFlag(&FLAGS_io, "kqueue");
+  EXPECT_EQ(Msg(LoadFromFlags()),
+            "--io: must be one of auto, epoll, uring, got 'kqueue'");
+  absl::SetFlag(&FLAGS_io, std::nullopt);
+
+  absl::SetFlag(&FLAGS_cpus, "0,x");
+  EXPECT_EQ(Msg(LoadFromFlags()),
+            "--cpus: expected a comma-separated list of CPU ids such as 0,1 "
+            "(or none), got '0,x'");
+  absl::SetFlag(&FLAGS_cpus, std::nullopt);
+
+  absl::SetFlag(&FLAGS_priority, 9);
+  absl::SetFlag(&FLAGS_stream_window_bytes, "1GiB");
+  EXPECT_EQ(Msg(LoadFromFlags()),
+            absl::StrCat("--priority: must be between 0 and 6, got 9\n"
+                         "--stream_window_bytes: must be at most "
+                         "capacity_bytes / 2 (8MiB), got 1GiB"));
+}
+
+TEST_F(FlagsFileTest, ExplicitMissingConfigIsNotFound) {
+  absl::SetFlag(&FLAGS_config, (dir_ / "absent.toml").string());
+  EXPECT_EQ(LoadFromFlags().status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(FlagsFileTest, WithoutConfigFallsBackToTheDefaults) {
+  const std::filesystem::path cwd = std::filesystem::current_path();
+  std::filesystem::current_path(dir_);
+  EXPECT_EQ(ConfigPathFromFlags(), "");
+  absl::StatusOr<GatewayConfig> config = LoadFromFlags();
+  std::filesystem::create_directory(dir_ / "config");
+  Write("config/gateway.toml", "[gateway]\nworkers = 3\n");
+  EXPECT_EQ(ConfigPathFromFlags(), "config/gateway.toml");
+  absl::StatusOr<GatewayConfig> from_file = LoadFromFlags();
+  std::filesystem::current_path(cwd);
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(*config, GatewayConfig{});
+  ASSERT_TRUE(from_file.ok()) << from_file.status();
+  EXPECT_EQ(from_file->workers, 3);
+}
+
+TEST_F(FlagsFileTest, ParsesARealCommandLine) {
+  path_ = Write("gateway.toml", "[gateway]\nworkers = 2\n");
+  const std::string config_arg = "--config=" + path_;
+  std::vector<const char*> argv = {"tachyon-gateway",
+                                   config_arg.c_str(),
+                                   "--port=9100",
+                                   "--idle=spin",
+                                   "--stream_capacity_bytes=32MiB",
+                                   "--socket_strict=true",
+                                   "--max_publish_rate=5000"};
+  absl::ParseCommandLine(static_cast<int>(argv.size()),
+                         const_cast<char**>(argv.data()));
+  absl::StatusOr<GatewayConfig> config = LoadFromFlags();
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->workers, 2);  // from the file
+  EXPECT_EQ(config->port, 9100);
+  EXPECT_EQ(config->idle, IdleStrategy::kSpin);
+  EXPECT_EQ(config->default_stream.capacity_bytes, 32u << 20);
+  EXPECT_TRUE(config->socket.strict);
+  EXPECT_EQ(config->max_publish_rate, 5000u);
+}
+
+}  // namespace
+}  // namespace tachyon::config
