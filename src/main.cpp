@@ -43,11 +43,13 @@ int Run() {
                  std::string(s.message()).c_str());
     return 1;
   }
-  std::printf("tachyon-gateway listening on %s:%u (workers=%d, idle=%s)\n",
-              config->bind.c_str(), gateway.port(), config->workers,
-              std::string(tachyon::config::IdleStrategyName(config->idle)).c_str());
+  std::printf(
+      "tachyon-gateway listening on %s:%u (workers=%d, idle=%s)\n",
+      config->bind.c_str(), gateway.port(), config->workers,
+      std::string(tachyon::config::IdleStrategyName(config->idle)).c_str());
   for (std::size_t i = 0; i < gateway.backend_descriptions().size(); ++i) {
-    std::printf("  worker %zu: %s\n", i, gateway.backend_descriptions()[i].c_str());
+    std::printf("  worker %zu: %s\n", i,
+                gateway.backend_descriptions()[i].c_str());
   }
   std::fflush(stdout);
 

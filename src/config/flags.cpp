@@ -28,7 +28,8 @@ ABSL_FLAG(std::optional<std::string>, bind, std::nullopt,
           "gateway.bind: IPv4 or IPv6 address literal to listen on "
           "(default 127.0.0.1)");
 ABSL_FLAG(std::optional<std::int64_t>, port, std::nullopt,
-          "gateway.port: TCP port to listen on, 0..65535, 0 = ephemeral (default 7400)");
+          "gateway.port: TCP port to listen on, 0..65535, 0 = ephemeral "
+          "(default 7400)");
 ABSL_FLAG(std::optional<std::int64_t>, workers, std::nullopt,
           "gateway.workers: worker threads, one reactor each, 1..64 "
           "(default 1)");

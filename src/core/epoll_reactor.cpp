@@ -26,8 +26,6 @@
 
 namespace tachyon::core {
 
-
-
 namespace {
 
 class EpollConn final : public Connection {
@@ -49,7 +47,8 @@ struct ListenerEntry {
 };
 
 absl::Status Errno(std::string_view what) {
-  return absl::InternalError(absl::StrCat(AbslView(what), ": ", std::strerror(errno)));
+  return absl::InternalError(
+      absl::StrCat(AbslView(what), ": ", std::strerror(errno)));
 }
 
 class EpollReactor final : public Reactor {
@@ -154,8 +153,10 @@ class EpollReactor final : public Reactor {
     if (!ready_.empty() || !pending_accept_.empty()) timeout_us = 0;
     std::array<epoll_event, kMaxEvents> events;
     int timeout_ms = 0;
-    if (timeout_us > 0) timeout_ms = static_cast<int>((timeout_us + 999) / 1000);
-    const int n = ::epoll_wait(epoll_fd_, events.data(), kMaxEvents, timeout_ms);
+    if (timeout_us > 0)
+      timeout_ms = static_cast<int>((timeout_us + 999) / 1000);
+    const int n =
+        ::epoll_wait(epoll_fd_, events.data(), kMaxEvents, timeout_ms);
     for (int i = 0; i < n; ++i) {
       void* ptr = events[i].data.ptr;
       const std::uint32_t ev = events[i].events;
@@ -245,7 +246,8 @@ class EpollReactor final : public Reactor {
         const ssize_t got =
             ::recv(c->fd(), read_buffer_.data(), read_buffer_.size(), 0);
         if (got > 0) {
-          c->handler()->OnData({read_buffer_.data(), static_cast<std::size_t>(got)});
+          c->handler()->OnData(
+              {read_buffer_.data(), static_cast<std::size_t>(got)});
           continue;
         }
         if (got == 0) {

@@ -32,11 +32,16 @@ void SetLogLevel(LogLevel level) {
 }
 
 bool ParseLogLevel(std::string_view name, LogLevel* out) {
-  if (name == "error") *out = LogLevel::kError;
-  else if (name == "warn") *out = LogLevel::kWarn;
-  else if (name == "info") *out = LogLevel::kInfo;
-  else if (name == "debug") *out = LogLevel::kDebug;
-  else return false;
+  if (name == "error")
+    *out = LogLevel::kError;
+  else if (name == "warn")
+    *out = LogLevel::kWarn;
+  else if (name == "info")
+    *out = LogLevel::kInfo;
+  else if (name == "debug")
+    *out = LogLevel::kDebug;
+  else
+    return false;
   return true;
 }
 

@@ -55,8 +55,7 @@ class Connection {
   [[nodiscard]] ConnectionHandler* handler() const { return handler_; }
 
  protected:
-  Connection(int fd, ConnectionHandler* handler)
-      : fd_(fd), handler_(handler) {}
+  Connection(int fd, ConnectionHandler* handler) : fd_(fd), handler_(handler) {}
   ~Connection() = default;
   int fd_;
   ConnectionHandler* handler_;

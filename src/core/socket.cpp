@@ -21,11 +21,20 @@ namespace tachyon::core {
 namespace {
 
 absl::Status Errno(std::string_view what, int err) {
-  return absl::InternalError(absl::StrCat(AbslView(what), ": ", std::strerror(err)));
+  return absl::InternalError(
+      absl::StrCat(AbslView(what), ": ", std::strerror(err)));
 }
 
 // One flag per option so each failure is logged once per process.
-enum Option { kNoDelay, kPriority, kIncomingCpu, kBusyPoll, kSndBuf, kRcvBuf, kCount };
+enum Option {
+  kNoDelay,
+  kPriority,
+  kIncomingCpu,
+  kBusyPoll,
+  kSndBuf,
+  kRcvBuf,
+  kCount
+};
 std::atomic<bool> g_logged[kCount];
 
 absl::Status SetOpt(int fd, int level, int name, int value, Option which,

@@ -30,9 +30,9 @@ absl::Status Gateway::Start() {
   for (int i = 0; i < n; ++i) {
     absl::StatusOr<int> fd = core::CreateTcpListener(config_.bind, port, 4096);
     if (!fd.ok()) {
-      return absl::Status(fd.status().code(),
-                          absl::StrCat("listener for worker ", i, ": ",
-                                       fd.status().message()));
+      return absl::Status(
+          fd.status().code(),
+          absl::StrCat("listener for worker ", i, ": ", fd.status().message()));
     }
     listen_fds_.push_back(*fd);
     if (port == 0) {
@@ -49,7 +49,8 @@ absl::Status Gateway::Start() {
     if (absl::Status s = workers_[i]->Start(); !s.ok()) {
       RequestStop();
       Wait();
-      return absl::Status(s.code(), absl::StrCat("worker ", i, ": ", s.message()));
+      return absl::Status(s.code(),
+                          absl::StrCat("worker ", i, ": ", s.message()));
     }
   }
   return absl::OkStatus();
@@ -88,7 +89,8 @@ void Gateway::WakeAll() {
 }
 
 void Gateway::SetBackendDescription(int worker, std::string description) {
-  backend_descriptions_[static_cast<std::size_t>(worker)] = std::move(description);
+  backend_descriptions_[static_cast<std::size_t>(worker)] =
+      std::move(description);
 }
 
 GatewayStats Gateway::Stats() const {

@@ -100,7 +100,8 @@ void Session::HandleFrame(tp::FrameView frame) {
   const MessageType type = frame.type();
   if (state_ == State::kAwaitLogon && type != MessageType::kLogon) {
     Fatal(ErrorCode::kUnexpectedMessage,
-          absl::StrCat("expected LOGON, got ", AbslView(tp::MessageTypeName(type))));
+          absl::StrCat("expected LOGON, got ",
+                       AbslView(tp::MessageTypeName(type))));
     return;
   }
   switch (type) {
@@ -189,10 +190,11 @@ void Session::HandleLogon(const tp::LogonView& m) {
   heartbeat_ns_ = std::int64_t{hb} * 1'000'000;
   session_id_ = worker_.NextSessionId();
   std::span<std::byte> out = ReserveControl(tp::LogonAckView::kFixedLength);
-  CommitControl(tp::EncodeLogonAck(out, {.version = tp::kProtocolVersion,
-                                         .heartbeat_interval_ms = hb,
-                                         .session_id = session_id_,
-                                         .max_frame_length = max_frame_length_}));
+  CommitControl(
+      tp::EncodeLogonAck(out, {.version = tp::kProtocolVersion,
+                               .heartbeat_interval_ms = hb,
+                               .session_id = session_id_,
+                               .max_frame_length = max_frame_length_}));
   state_ = State::kActive;
   if (cfg.max_publish_rate > 0) {
     publish_tokens_ = cfg.max_publish_rate;
@@ -203,9 +205,10 @@ void Session::HandleLogon(const tp::LogonView& m) {
 void Session::HandleOpenStream(const tp::OpenStreamView& m) {
   const std::string_view name = m.name();
   if (!tp::IsValidStreamName(name)) {
-    QueueError(ErrorCode::kInvalidName, false,
-               absl::StrCat("'", AbslView(name), "' is not a valid stream name"),
-               m.request_id());
+    QueueError(
+        ErrorCode::kInvalidName, false,
+        absl::StrCat("'", AbslView(name), "' is not a valid stream name"),
+        m.request_id());
     return;
   }
   absl::StatusOr<stream::StreamLog*> log = worker_.OpenStream(name);
@@ -219,11 +222,11 @@ void Session::HandleOpenStream(const tp::OpenStreamView& m) {
   opened_streams_.insert((*log)->id().value());
   std::span<std::byte> out =
       ReserveControl(tp::StreamAckView::kFixedLength + name.size() + 8);
-  CommitControl(tp::EncodeOpenStreamAck(
-      out, {.stream_id = (*log)->id(),
-            .id = m.request_id(),
-            .next_sequence = (*log)->next_sequence(),
-            .name = name}));
+  CommitControl(
+      tp::EncodeOpenStreamAck(out, {.stream_id = (*log)->id(),
+                                    .id = m.request_id(),
+                                    .next_sequence = (*log)->next_sequence(),
+                                    .name = name}));
 }
 
 void Session::HandleSubscribe(const tp::SubscribeView& m) {
@@ -243,12 +246,13 @@ void Session::HandleSubscribe(const tp::SubscribeView& m) {
     return;
   }
   if (subscriptions_.size() >=
-      static_cast<std::size_t>(worker_.config().max_subscriptions_per_session)) {
-    QueueError(ErrorCode::kLimitExceeded, false,
-               absl::StrCat("at most ",
-                            worker_.config().max_subscriptions_per_session,
-                            " subscriptions per session"),
-               id);
+      static_cast<std::size_t>(
+          worker_.config().max_subscriptions_per_session)) {
+    QueueError(
+        ErrorCode::kLimitExceeded, false,
+        absl::StrCat("at most ", worker_.config().max_subscriptions_per_session,
+                     " subscriptions per session"),
+        id);
     return;
   }
   stream::StreamLog* exact = nullptr;
@@ -276,9 +280,10 @@ void Session::HandleSubscribe(const tp::SubscribeView& m) {
   // The pattern's own ack (stream id 0), then one per matching stream.
   std::span<std::byte> out =
       ReserveControl(tp::StreamAckView::kFixedLength + name.size() + 8);
-  CommitControl(tp::EncodeSubscribeAck(
-      out, {.stream_id = StreamId{}, .id = id, .next_sequence = Sequence{},
-            .name = name}));
+  CommitControl(tp::EncodeSubscribeAck(out, {.stream_id = StreamId{},
+                                             .id = id,
+                                             .next_sequence = Sequence{},
+                                             .name = name}));
   const std::uint32_t n = worker_.registry().size();
   for (std::uint32_t s = 1; s <= n; ++s) {
     stream::StreamLog* log = worker_.registry().Find(StreamId{s});
@@ -326,7 +331,8 @@ void Session::Cover(SubscriptionId sub_id, Subscription& sub,
       ack_sequence = sp.next_sequence;
       if (announce) {
         const std::string_view name = log->name();
-        Sequence first = sp.gap_from.value() != 0 ? sp.gap_from : sp.next_sequence;
+        Sequence first =
+            sp.gap_from.value() != 0 ? sp.gap_from : sp.next_sequence;
         std::span<std::byte> out =
             ReserveControl(tp::StreamAckView::kFixedLength + name.size() + 8);
         CommitControl(tp::EncodeSubscribeAck(out, {.stream_id = log->id(),
@@ -411,7 +417,8 @@ void Session::HandlePublish(const tp::PublishView& m) {
         publish_tokens_ + (now - tokens_at_ns_) * 1e-9 * cfg.max_publish_rate);
     tokens_at_ns_ = now;
     if (publish_tokens_ < 1.0) {
-      worker_.counters().publishes_refused.fetch_add(1, std::memory_order_relaxed);
+      worker_.counters().publishes_refused.fetch_add(1,
+                                                     std::memory_order_relaxed);
       QueuePublishAck(stream, m.correlation_id(), Sequence{},
                       ErrorCode::kLimitExceeded);
       return;
@@ -425,16 +432,19 @@ void Session::HandlePublish(const tp::PublishView& m) {
       worker_.counters().publishes.fetch_add(1, std::memory_order_relaxed);
       worker_.OnAppended(log);
       if (m.ack_requested()) {
-        QueuePublishAck(stream, m.correlation_id(), r.sequence, ErrorCode::kNone);
+        QueuePublishAck(stream, m.correlation_id(), r.sequence,
+                        ErrorCode::kNone);
       }
       return;
     case stream::AppendStatus::kBackPressured:
-      worker_.counters().publishes_refused.fetch_add(1, std::memory_order_relaxed);
+      worker_.counters().publishes_refused.fetch_add(1,
+                                                     std::memory_order_relaxed);
       QueuePublishAck(stream, m.correlation_id(), Sequence{},
                       ErrorCode::kBackPressured);
       return;
     case stream::AppendStatus::kTooLarge:
-      worker_.counters().publishes_refused.fetch_add(1, std::memory_order_relaxed);
+      worker_.counters().publishes_refused.fetch_add(1,
+                                                     std::memory_order_relaxed);
       QueuePublishAck(stream, m.correlation_id(), Sequence{},
                       ErrorCode::kLimitExceeded);
       return;
@@ -446,10 +456,11 @@ void Session::HandleRequest(const tp::RequestView& m) {
                                         m.service_id(), " is configured");
   std::span<std::byte> out =
       ReserveControl(tp::ResponseView::kFixedLength + text.size() + 8);
-  CommitControl(tp::EncodeResponse(out, {.correlation_id = m.correlation_id(),
-                                         .service_id = m.service_id(),
-                                         .status = tp::ResponseStatus::kNoSuchService,
-                                         .payload = tp::AsBytes(text)}));
+  CommitControl(
+      tp::EncodeResponse(out, {.correlation_id = m.correlation_id(),
+                               .service_id = m.service_id(),
+                               .status = tp::ResponseStatus::kNoSuchService,
+                               .payload = tp::AsBytes(text)}));
 }
 
 // ---------------------------------------------------------------- control
@@ -536,8 +547,8 @@ void Session::BeginDrain(std::int64_t now_ns) {
   }
   if (state_ != State::kActive) return;
   state_ = State::kDraining;
-  deadline_ns_ = now_ns + std::int64_t{worker_.config().shutdown_drain_ms} *
-                              1'000'000;
+  deadline_ns_ =
+      now_ns + std::int64_t{worker_.config().shutdown_drain_ms} * 1'000'000;
   partial_.clear();
   MarkDirty();
 }
@@ -564,10 +575,11 @@ void Session::Flush() {
       if (d->log->Lapped(d->position, tail) ||
           (d->log->policy() == config::SlowConsumerPolicy::kDisconnect &&
            tail - d->position > d->allowed_lag)) {
-        worker_.counters().slow_consumers.fetch_add(1, std::memory_order_relaxed);
-        TACHYON_LOG(kDebug) << "session " << session_id_.value()
-                            << ": slow consumer on '" << d->log->name()
-                            << "' while its socket is full; closing";
+        worker_.counters().slow_consumers.fetch_add(1,
+                                                    std::memory_order_relaxed);
+        TACHYON_LOG(kDebug)
+            << "session " << session_id_.value() << ": slow consumer on '"
+            << d->log->name() << "' while its socket is full; closing";
         CloseNow();
         return;
       }
@@ -594,7 +606,8 @@ void Session::Flush() {
         const std::uint64_t tail = d->log->tail();
         if (d->log->Lapped(d->position, tail)) {
           // Overwritten mid-frame: the byte stream cannot be repaired.
-          worker_.counters().slow_consumers.fetch_add(1, std::memory_order_relaxed);
+          worker_.counters().slow_consumers.fetch_add(
+              1, std::memory_order_relaxed);
           CloseNow();
           return;
         }
@@ -627,10 +640,11 @@ void Session::Flush() {
         if (d->log->Lapped(d->position, tail) ||
             (d->log->policy() == config::SlowConsumerPolicy::kDisconnect &&
              lag > d->allowed_lag)) {
-          worker_.counters().slow_consumers.fetch_add(1, std::memory_order_relaxed);
-          const std::string text = absl::StrCat(
-              "subscriber fell ", lag, " bytes behind stream '",
-              d->log->name(), "' (window ", d->log->window(), ")");
+          worker_.counters().slow_consumers.fetch_add(
+              1, std::memory_order_relaxed);
+          const std::string text =
+              absl::StrCat("subscriber fell ", lag, " bytes behind stream '",
+                           d->log->name(), "' (window ", d->log->window(), ")");
           // The ERROR follows whatever is already on the wire.
           sources_.clear();
           iov_.clear();
@@ -638,8 +652,10 @@ void Session::Flush() {
           restart = true;
           break;
         }
-        d->allowed_lag = std::max(d->log->window(), std::min(d->allowed_lag, lag));
-        const std::span<const std::byte> bytes = d->log->Readable(d->position, tail);
+        d->allowed_lag =
+            std::max(d->log->window(), std::min(d->allowed_lag, lag));
+        const std::span<const std::byte> bytes =
+            d->log->Readable(d->position, tail);
         add(d, bytes.data(), bytes.size(), d->position);
       }
     }
@@ -655,7 +671,8 @@ void Session::Flush() {
           if (d->log->tail() != d->position) caught_up = false;
         }
         if (caught_up) {
-          std::span<std::byte> out = ReserveControl(tp::LogoutView::kFixedLength);
+          std::span<std::byte> out =
+              ReserveControl(tp::LogoutView::kFixedLength);
           CommitControl(tp::EncodeLogout(out, ErrorCode::kShuttingDown));
           state_ = State::kClosing;
           deadline_ns_ = worker_.now_ns() + kCloseFlushNs;
@@ -709,7 +726,8 @@ void Session::HandleSent(std::size_t bytes) {
       Delivery* d = s.delivery;
       if (d->log->Overwritten(s.start)) {
         // The writer lapped these bytes while the kernel was copying them.
-        worker_.counters().slow_consumers.fetch_add(1, std::memory_order_relaxed);
+        worker_.counters().slow_consumers.fetch_add(1,
+                                                    std::memory_order_relaxed);
         CloseNow();
         return;
       }
@@ -750,8 +768,8 @@ void Session::Tick(std::int64_t now_ns) {
       if (now_ns - created_ns_ >
           std::int64_t{worker_.config().logon_timeout_ms} * 1'000'000) {
         Fatal(ErrorCode::kHeartbeatTimeout,
-              absl::StrCat("no LOGON within ", worker_.config().logon_timeout_ms,
-                           " ms"));
+              absl::StrCat("no LOGON within ",
+                           worker_.config().logon_timeout_ms, " ms"));
       }
       return;
     case State::kActive: {
@@ -763,7 +781,8 @@ void Session::Tick(std::int64_t now_ns) {
         return;
       }
       if (now_ns - last_send_ns_ >= heartbeat_ns_ && OutputIdle()) {
-        std::span<std::byte> out = ReserveControl(tp::HeartbeatView::kFixedLength);
+        std::span<std::byte> out =
+            ReserveControl(tp::HeartbeatView::kFixedLength);
         CommitControl(tp::EncodeHeartbeat(out, worker_.receive_time_ns()));
         last_send_ns_ = now_ns;
       }

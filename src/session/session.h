@@ -88,15 +88,15 @@ class Session final : public core::ConnectionHandler {
   // One stream being delivered to this session.
   struct Delivery {
     stream::StreamLog* log = nullptr;
-    stream::ReaderSlot slot;      // published position (back-pressure)
-    std::uint64_t position = 0;   // next byte to hand to the kernel
+    stream::ReaderSlot slot;            // published position (back-pressure)
+    std::uint64_t position = 0;         // next byte to hand to the kernel
     std::uint64_t ready_after_ctl = 0;  // control bytes that must go first
     // Lag tolerated before the slow-consumer policy applies: the window,
     // or more for a replay that started further back, shrinking back to
     // the window as the reader catches up.
     std::uint64_t allowed_lag = 0;
-    int coverage = 0;             // subscriptions that match this stream
-    bool removing = false;        // unsubscribed; drop once not pinned
+    int coverage = 0;       // subscriptions that match this stream
+    bool removing = false;  // unsubscribed; drop once not pinned
   };
   struct Subscription {
     std::string name;  // stream name or pattern (with '*')
@@ -107,7 +107,7 @@ class Session final : public core::ConnectionHandler {
   struct Source {
     Delivery* delivery = nullptr;  // nullptr: the control queue
     std::size_t length = 0;
-    std::uint64_t start = 0;       // delivery: log position of the bytes
+    std::uint64_t start = 0;  // delivery: log position of the bytes
   };
 
   void HandleFrame(protocol::FrameView frame);
@@ -131,8 +131,8 @@ class Session final : public core::ConnectionHandler {
                   std::uint64_t context = 0, StreamId stream = StreamId{});
   void Fatal(protocol::ErrorCode code, std::string_view text,
              StreamId stream = StreamId{});
-  void QueuePublishAck(StreamId stream, std::uint64_t correlation,
-                       Sequence seq, protocol::ErrorCode status);
+  void QueuePublishAck(StreamId stream, std::uint64_t correlation, Sequence seq,
+                       protocol::ErrorCode status);
   void CloseAfterFlush();
   void CloseNow();
 
@@ -168,7 +168,7 @@ class Session final : public core::ConnectionHandler {
   bool send_blocked_ = false;  // epoll: waiting for writable
   std::vector<Source> sources_;
   std::vector<iovec> iov_;
-  Source pinned_;               // source a partial send stopped inside
+  Source pinned_;  // source a partial send stopped inside
   bool pinned_valid_ = false;
 
   // Subscriptions and deliveries.

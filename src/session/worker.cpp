@@ -49,7 +49,9 @@ Worker::~Worker() {
   for (Session* s : sessions_) delete s;
 }
 
-const config::GatewayConfig& Worker::config() const { return gateway_.config(); }
+const config::GatewayConfig& Worker::config() const {
+  return gateway_.config();
+}
 stream::StreamRegistry& Worker::registry() const { return gateway_.registry(); }
 SessionId Worker::NextSessionId() { return gateway_.NextSessionId(); }
 

@@ -62,7 +62,9 @@ class Worker final : public core::AcceptHandler {
   /// Joins the thread.
   void Join();
   /// Any thread: the worker has new work (a stream it reads grew).
-  void Wake() { if (wake_) wake_->Notify(); }
+  void Wake() {
+    if (wake_) wake_->Notify();
+  }
 
   // For sessions (worker thread only).
   [[nodiscard]] const config::GatewayConfig& config() const;
@@ -124,7 +126,8 @@ class Worker final : public core::AcceptHandler {
   std::int64_t next_tick_ns_ = 0;
 
   absl::flat_hash_set<Session*> sessions_;
-  absl::flat_hash_map<std::uint32_t, std::unique_ptr<LocalStream>> local_streams_;
+  absl::flat_hash_map<std::uint32_t, std::unique_ptr<LocalStream>>
+      local_streams_;
   std::vector<LocalStream*> local_order_;
   absl::flat_hash_set<Session*> pattern_sessions_;
   std::uint32_t known_streams_ = 0;

@@ -14,24 +14,24 @@ namespace tp = ::tachyon::protocol;
 absl::StatusOr<std::unique_ptr<StreamLog>> StreamLog::Create(
     StreamId id, std::string name, const config::StreamPolicy& policy,
     std::uint32_t max_frame_length) {
-  if (policy.window_bytes == 0 || policy.window_bytes > policy.capacity_bytes / 2) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("stream '", name, "': window ", policy.window_bytes,
-                     " must be in 1..capacity/2 (", policy.capacity_bytes / 2,
-                     ")"));
+  if (policy.window_bytes == 0 ||
+      policy.window_bytes > policy.capacity_bytes / 2) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "stream '", name, "': window ", policy.window_bytes,
+        " must be in 1..capacity/2 (", policy.capacity_bytes / 2, ")"));
   }
   if (max_frame_length < tp::DataView::kFixedLength ||
       tp::PaddedLength(max_frame_length) > policy.window_bytes) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "stream '", name, "': max_frame_length ", max_frame_length,
-        " must fit in the window (", policy.window_bytes, ")"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("stream '", name, "': max_frame_length ", max_frame_length,
+                     " must fit in the window (", policy.window_bytes, ")"));
   }
   absl::StatusOr<MirroredBuffer> buffer =
       MirroredBuffer::Create(policy.capacity_bytes);
   if (!buffer.ok()) {
-    return absl::Status(buffer.status().code(),
-                        absl::StrCat("stream '", name, "': ",
-                                     buffer.status().message()));
+    return absl::Status(
+        buffer.status().code(),
+        absl::StrCat("stream '", name, "': ", buffer.status().message()));
   }
   return std::unique_ptr<StreamLog>(new StreamLog(
       id, std::move(name), *std::move(buffer), policy, max_frame_length));
@@ -62,12 +62,11 @@ AppendResult StreamLog::Append(std::span<const std::byte> payload,
   const std::uint64_t new_tail = tail + padded;
   if (policy_ == config::SlowConsumerPolicy::kBackpressure &&
       new_tail > append_limit_) {
-    append_limit_ = readers_.empty() ? ~std::uint64_t{0}
-                                     : SlowestReader() + window_;
+    append_limit_ =
+        readers_.empty() ? ~std::uint64_t{0} : SlowestReader() + window_;
     if (new_tail > append_limit_) {
-      back_pressured_.store(
-          back_pressured_.load(std::memory_order_relaxed) + 1,
-          std::memory_order_relaxed);
+      back_pressured_.store(back_pressured_.load(std::memory_order_relaxed) + 1,
+                            std::memory_order_relaxed);
       return {AppendStatus::kBackPressured, {}};
     }
   }
@@ -110,8 +109,8 @@ StartPoint StreamLog::Attach(ReaderSlot* slot, protocol::StartMode mode,
   };
   auto start_earliest = [&] {
     sp.next_sequence = Sequence{oldest_sequence_};
-    sp.position = oldest_sequence_ < next_sequence_ ? PositionOf(sp.next_sequence)
-                                                    : tail;
+    sp.position =
+        oldest_sequence_ < next_sequence_ ? PositionOf(sp.next_sequence) : tail;
   };
   switch (mode) {
     case protocol::StartMode::kLatest:

@@ -163,7 +163,8 @@ class StreamLog {
             const config::StreamPolicy& policy, std::uint32_t max_frame_length);
 
   std::uint64_t SlowestReader() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(lock_);
-  std::uint64_t PositionOf(Sequence s) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(lock_);
+  std::uint64_t PositionOf(Sequence s) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(lock_);
 
   const StreamId id_;
   const std::string name_;

@@ -25,17 +25,18 @@ absl::StatusOr<StreamLog*> StreamRegistry::Open(std::string_view name) {
         absl::StrCat("'", AbslView(name), "' is not a valid stream name"));
   }
   absl::MutexLock lock(&mu_);
-  if (auto it = by_name_.find(std::string(name)); it != by_name_.end()) return it->second;
+  if (auto it = by_name_.find(std::string(name)); it != by_name_.end())
+    return it->second;
   const std::uint32_t n = size_.load(std::memory_order_relaxed);
   if (n >= max_streams_) {
-    return absl::ResourceExhaustedError(
-        absl::StrCat("stream limit reached (max_streams = ", max_streams_, ")"));
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "stream limit reached (max_streams = ", max_streams_, ")"));
   }
   const config::StreamPolicy& policy = config_.PolicyFor(name);
   if (log_memory_ + policy.capacity_bytes > config_.max_log_memory_bytes) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "stream log memory limit reached (max_log_memory_bytes = ",
-        config_.max_log_memory_bytes, ")"));
+    return absl::ResourceExhaustedError(
+        absl::StrCat("stream log memory limit reached (max_log_memory_bytes = ",
+                     config_.max_log_memory_bytes, ")"));
   }
   absl::StatusOr<std::unique_ptr<StreamLog>> log = StreamLog::Create(
       StreamId{n + 1}, std::string(name), policy, config_.max_frame_length);
@@ -57,7 +58,8 @@ StreamLog* StreamRegistry::FindByName(std::string_view name) const {
 
 bool MatchesPattern(std::string_view pattern, std::string_view name) {
   if (!pattern.empty() && pattern.back() == '*') {
-    return name.substr(0, pattern.size() - 1) == pattern.substr(0, pattern.size() - 1);
+    return name.substr(0, pattern.size() - 1) ==
+           pattern.substr(0, pattern.size() - 1);
   }
   return pattern == name;
 }

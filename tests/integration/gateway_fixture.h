@@ -50,12 +50,16 @@ inline std::unique_ptr<session::Gateway> StartGateway(
   return gw;
 }
 
-#define TACHYON_ALL_GATEWAY_PARAMS                                        \
-  ::testing::Values(                                                      \
-      ::tachyon::testing::GatewayParam{::tachyon::config::IoBackend::kEpoll, 1}, \
-      ::tachyon::testing::GatewayParam{::tachyon::config::IoBackend::kEpoll, 2}, \
-      ::tachyon::testing::GatewayParam{::tachyon::config::IoBackend::kUring, 1}, \
-      ::tachyon::testing::GatewayParam{::tachyon::config::IoBackend::kUring, 2})
+#define TACHYON_ALL_GATEWAY_PARAMS                                           \
+  ::testing::Values(                                                         \
+      ::tachyon::testing::GatewayParam{::tachyon::config::IoBackend::kEpoll, \
+                                       1},                                   \
+      ::tachyon::testing::GatewayParam{::tachyon::config::IoBackend::kEpoll, \
+                                       2},                                   \
+      ::tachyon::testing::GatewayParam{::tachyon::config::IoBackend::kUring, \
+                                       1},                                   \
+      ::tachyon::testing::GatewayParam{::tachyon::config::IoBackend::kUring, \
+                                       2})
 
 }  // namespace tachyon::testing
 

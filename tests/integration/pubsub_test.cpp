@@ -141,7 +141,8 @@ TEST_P(PubSubTest, PublishToUnopenedStreamIsRefusedNotFatal) {
   auto f = pub->ReadSkippingHeartbeats();
   ASSERT_TRUE(f);
   ASSERT_EQ(f->type(), MessageType::kPublishAck);
-  EXPECT_EQ(tp::PublishAckView(f->view()).status(), tp::ErrorCode::kUnknownStream);
+  EXPECT_EQ(tp::PublishAckView(f->view()).status(),
+            tp::ErrorCode::kUnknownStream);
   // The session is still usable.
   EXPECT_NE(pub->Open("after").value(), 0u);
 }
@@ -201,7 +202,8 @@ TEST_P(PubSubTest, SubscribeFromEarliestLatestAndSequenceReplays) {
   Start();
   auto pub = Client();
   const StreamId id = pub->Open("replay");
-  for (int i = 1; i <= 10; ++i) ASSERT_TRUE(pub->Publish(id, std::to_string(i)));
+  for (int i = 1; i <= 10; ++i)
+    ASSERT_TRUE(pub->Publish(id, std::to_string(i)));
   ASSERT_TRUE(pub->Publish(id, "sync", 1, true));
   ASSERT_TRUE(pub->ReadSkippingHeartbeats());  // all 11 are in the log
 
@@ -212,7 +214,8 @@ TEST_P(PubSubTest, SubscribeFromEarliestLatestAndSequenceReplays) {
   for (int i = 1; i <= 10; ++i) {
     auto f = earliest->ReadSkippingHeartbeats();
     ASSERT_TRUE(f);
-    EXPECT_EQ(tp::DataView(f->view()).sequence().value(), static_cast<std::uint64_t>(i));
+    EXPECT_EQ(tp::DataView(f->view()).sequence().value(),
+              static_cast<std::uint64_t>(i));
     EXPECT_EQ(PayloadText(*f), std::to_string(i));
   }
 
@@ -256,7 +259,8 @@ TEST_P(PubSubTest, GapReportedWhenRequestedRangeWasOverwritten) {
   ASSERT_TRUE(pub->Publish(id, "sync", 1, true));
   auto sync = pub->ReadSkippingHeartbeats();
   ASSERT_TRUE(sync);
-  const std::uint64_t last = tp::PublishAckView(sync->view()).sequence().value();
+  const std::uint64_t last =
+      tp::PublishAckView(sync->view()).sequence().value();
 
   auto sub = Client();
   auto ack = sub->Subscribe(1, "lapped", StartMode::kSequence, 1);
@@ -341,7 +345,8 @@ TEST_P(PubSubTest, UnsubscribeStopsDeliveryAndUnknownIdIsAnError) {
   auto err = sub->ReadSkippingHeartbeats();
   ASSERT_TRUE(err);
   ASSERT_EQ(err->type(), MessageType::kError);
-  EXPECT_EQ(tp::ErrorView(err->view()).code(), tp::ErrorCode::kUnknownSubscription);
+  EXPECT_EQ(tp::ErrorView(err->view()).code(),
+            tp::ErrorCode::kUnknownSubscription);
   EXPECT_FALSE(tp::ErrorView(err->view()).fatal());
   ASSERT_TRUE(pub->Publish(id, "after"));
   EXPECT_FALSE(sub->ReadSkippingHeartbeats(300ms));
@@ -355,7 +360,8 @@ TEST_P(PubSubTest, DuplicateAndInvalidSubscriptionsAreNonFatalErrors) {
   auto dup = sub->Subscribe(1, "other");
   ASSERT_TRUE(dup);
   ASSERT_EQ(dup->type(), MessageType::kError);
-  EXPECT_EQ(tp::ErrorView(dup->view()).code(), tp::ErrorCode::kDuplicateSubscription);
+  EXPECT_EQ(tp::ErrorView(dup->view()).code(),
+            tp::ErrorCode::kDuplicateSubscription);
   EXPECT_EQ(tp::ErrorView(dup->view()).context(), 1u);
   auto bad = sub->Subscribe(2, "bad name!");
   ASSERT_TRUE(bad);
@@ -372,7 +378,8 @@ TEST_P(PubSubTest, RequestIsAnsweredNoSuchService) {
   auto c = Client();
   std::array<std::byte, 128> buf;
   const std::size_t n = tp::EncodeRequest(
-      buf, {.correlation_id = 42, .service_id = 3, .payload = tp::AsBytes("q")});
+      buf,
+      {.correlation_id = 42, .service_id = 3, .payload = tp::AsBytes("q")});
   ASSERT_TRUE(c->SendRaw({buf.data(), n}));
   auto f = c->ReadSkippingHeartbeats();
   ASSERT_TRUE(f);
@@ -381,7 +388,8 @@ TEST_P(PubSubTest, RequestIsAnsweredNoSuchService) {
   EXPECT_EQ(r.correlation_id(), 42u);
   EXPECT_EQ(r.service_id(), 3u);
   EXPECT_EQ(r.status(), tp::ResponseStatus::kNoSuchService);
-  EXPECT_NE(std::string(tp::AsText(r.payload())).find("service"), std::string::npos);
+  EXPECT_NE(std::string(tp::AsText(r.payload())).find("service"),
+            std::string::npos);
 }
 
 TEST_P(PubSubTest, LogonRejectedForVersionAndToken) {
@@ -392,7 +400,8 @@ TEST_P(PubSubTest, LogonRejectedForVersionAndToken) {
   auto r = v->Logon("sesame", 1000, 2, 3);
   ASSERT_TRUE(r);
   ASSERT_EQ(r->type(), MessageType::kLogonReject);
-  EXPECT_EQ(tp::ErrorView(r->view()).code(), tp::ErrorCode::kUnsupportedVersion);
+  EXPECT_EQ(tp::ErrorView(r->view()).code(),
+            tp::ErrorCode::kUnsupportedVersion);
   EXPECT_TRUE(v->WaitForEof());
 
   auto t = TestClient::Connect(gateway_->port());
@@ -451,7 +460,8 @@ TEST_P(PubSubTest, HeartbeatsFlowAndSilentClientsTimeOut) {
     if (f->type() == MessageType::kError) err = f;
   }
   ASSERT_TRUE(err);
-  EXPECT_EQ(tp::ErrorView(err->view()).code(), tp::ErrorCode::kHeartbeatTimeout);
+  EXPECT_EQ(tp::ErrorView(err->view()).code(),
+            tp::ErrorCode::kHeartbeatTimeout);
   EXPECT_TRUE(c->WaitForEof());
 }
 

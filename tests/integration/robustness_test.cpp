@@ -64,7 +64,8 @@ std::int64_t RssBytes() {
 // socket after LOGON: the sender gets an ERROR with exactly the vector's
 // code, flagged fatal, then EOF — and a bystander session on the same
 // gateway keeps receiving as if nothing happened.
-TEST_P(RobustnessTest, MalformedVectorsEarnTheirErrorAndCloseOnlyThatConnection) {
+TEST_P(RobustnessTest,
+       MalformedVectorsEarnTheirErrorAndCloseOnlyThatConnection) {
   Start(TestConfig(GetParam()));
   std::vector<tp::golden::Vector> vectors;
   std::string error;
@@ -92,7 +93,8 @@ TEST_P(RobustnessTest, MalformedVectorsEarnTheirErrorAndCloseOnlyThatConnection)
     ASSERT_TRUE(f);
     ASSERT_EQ(f->type(), MessageType::kError);
     tp::ErrorView e(f->view());
-    EXPECT_EQ(e.code(), want) << tp::ErrorCodeName(e.code()) << ": " << e.text();
+    EXPECT_EQ(e.code(), want)
+        << tp::ErrorCodeName(e.code()) << ": " << e.text();
     EXPECT_TRUE(e.fatal());
     EXPECT_TRUE(c->WaitForEof(3000ms));
     // The bystander is untouched.
@@ -104,7 +106,8 @@ TEST_P(RobustnessTest, MalformedVectorsEarnTheirErrorAndCloseOnlyThatConnection)
     ++sent;
   }
   EXPECT_GT(sent, 50);
-  EXPECT_GE(gateway_->Stats().malformed_frames, static_cast<std::uint64_t>(sent));
+  EXPECT_GE(gateway_->Stats().malformed_frames,
+            static_cast<std::uint64_t>(sent));
 }
 
 // Policy "disconnect": a subscriber that stops reading is sent ERROR
@@ -144,7 +147,8 @@ TEST_P(RobustnessTest, SlowConsumerIsDisconnectedWhileOthersLoseNothing) {
   for (int i = 0; i < kMessages; ++i) {
     ASSERT_TRUE(pub->Publish(id, payload));
     if (i % 500 == 499) {
-      for (int w = 0; w < 10000 && received.load() < i - 1000 && in_order; ++w) {
+      for (int w = 0; w < 10000 && received.load() < i - 1000 && in_order;
+           ++w) {
         std::this_thread::sleep_for(1ms);
       }
     }

@@ -37,7 +37,8 @@ std::unique_ptr<TestClient> TestClient::Connect(std::uint16_t port,
 
 TestClient::TestClient(int fd)
     : fd_(fd),
-      storage_(2 * tp::FrameDecoder::MinStorage(tp::kMaxFrameLengthCeiling / 64)),
+      storage_(2 *
+               tp::FrameDecoder::MinStorage(tp::kMaxFrameLengthCeiling / 64)),
       decoder_(storage_, tp::kMaxFrameLengthCeiling / 64),
       out_(tp::kMaxFrameLengthCeiling / 64 + 64) {}
 
@@ -116,12 +117,12 @@ std::optional<Frame> TestClient::Logon(std::string_view token,
                                        std::uint32_t heartbeat_ms,
                                        std::uint16_t min_version,
                                        std::uint16_t max_version) {
-  const std::size_t n = tp::EncodeLogon(
-      out_, {.min_version = min_version,
-             .max_version = max_version,
-             .heartbeat_interval_ms = heartbeat_ms,
-             .token = token,
-             .client_name = "test-client"});
+  const std::size_t n =
+      tp::EncodeLogon(out_, {.min_version = min_version,
+                             .max_version = max_version,
+                             .heartbeat_interval_ms = heartbeat_ms,
+                             .token = token,
+                             .client_name = "test-client"});
   if (!SendRaw({out_.data(), n})) return std::nullopt;
   return ReadSkippingHeartbeats();
 }
@@ -137,11 +138,11 @@ StreamId TestClient::Open(std::string_view name, std::uint32_t request_id) {
 bool TestClient::SendSubscribe(std::uint32_t sub_id, std::string_view name,
                                tp::StartMode mode,
                                std::uint64_t start_sequence) {
-  const std::size_t n = tp::EncodeSubscribe(
-      out_, {.subscription_id = SubscriptionId{sub_id},
-             .start = mode,
-             .start_sequence = Sequence{start_sequence},
-             .name = name});
+  const std::size_t n =
+      tp::EncodeSubscribe(out_, {.subscription_id = SubscriptionId{sub_id},
+                                 .start = mode,
+                                 .start_sequence = Sequence{start_sequence},
+                                 .name = name});
   return SendRaw({out_.data(), n});
 }
 

@@ -39,14 +39,14 @@ class TestClient {
 
   /// The next frame within `timeout`, or nullopt on timeout, EOF or a
   /// malformed frame (see eof() / decode_error()).
-  std::optional<Frame> Read(std::chrono::milliseconds timeout =
-                                std::chrono::milliseconds(5000));
+  std::optional<Frame> Read(
+      std::chrono::milliseconds timeout = std::chrono::milliseconds(5000));
   /// The next frame that is not a HEARTBEAT.
   std::optional<Frame> ReadSkippingHeartbeats(
       std::chrono::milliseconds timeout = std::chrono::milliseconds(5000));
   /// True once the gateway closed the connection.
-  bool WaitForEof(std::chrono::milliseconds timeout =
-                      std::chrono::milliseconds(5000));
+  bool WaitForEof(
+      std::chrono::milliseconds timeout = std::chrono::milliseconds(5000));
   bool eof() const { return eof_; }
   protocol::ErrorCode decode_error() const { return decoder_.error(); }
 
@@ -62,10 +62,10 @@ class TestClient {
                      protocol::StartMode mode = protocol::StartMode::kLatest,
                      std::uint64_t start_sequence = 0);
   /// SUBSCRIBE then wait for its first SUBSCRIBE_ACK.
-  std::optional<Frame> Subscribe(std::uint32_t sub_id, std::string_view name,
-                                 protocol::StartMode mode =
-                                     protocol::StartMode::kLatest,
-                                 std::uint64_t start_sequence = 0);
+  std::optional<Frame> Subscribe(
+      std::uint32_t sub_id, std::string_view name,
+      protocol::StartMode mode = protocol::StartMode::kLatest,
+      std::uint64_t start_sequence = 0);
   bool Publish(StreamId stream, std::span<const std::byte> payload,
                std::uint64_t correlation = 0, bool ack = false);
   bool Publish(StreamId stream, std::string_view payload,

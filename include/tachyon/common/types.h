@@ -1,4 +1,5 @@
-// tachyon/common/types.h — strong value types shared by the gateway and clients.
+// tachyon/common/types.h — strong value types shared by the gateway and
+// clients.
 //
 // Overview
 //   Identifiers that travel on the wire are distinct types so that a stream id

@@ -168,8 +168,8 @@ class DataView : public FrameView {
 /// Writes a DATA header for a payload of `payload_size` bytes (and zeroes the
 /// padding) and returns the payload area, or an empty span if `out` is too
 /// small. Used by the stream log to build frames in place.
-inline std::span<std::byte> BeginData(std::span<std::byte> out,
-                                      StreamId stream, Sequence sequence,
+inline std::span<std::byte> BeginData(std::span<std::byte> out, StreamId stream,
+                                      Sequence sequence,
                                       std::int64_t timestamp_ns,
                                       std::size_t payload_size) {
   const std::size_t len = DataView::kFixedLength + payload_size;

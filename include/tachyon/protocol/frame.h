@@ -18,7 +18,8 @@
 //        header reserved != 0                       -> BAD_FIELD
 //     5. fewer than PaddedLength(length) bytes      -> kIncomplete
 //     6. a padding byte != 0                        -> BAD_PADDING
-//     7. the type's body checks                     -> BAD_BODY_LENGTH/BAD_FIELD
+//     7. the type's body checks                     ->
+//     BAD_BODY_LENGTH/BAD_FIELD
 //   Steps 2 and 4 answer before the whole frame has arrived, so a peer that
 //   announces a 4 GiB frame is refused after 4 bytes.
 //
@@ -143,8 +144,8 @@ inline DecodeResult DecodeFrame(std::span<const std::byte> bytes,
     return r;
   }
   const std::span<const std::byte> frame = bytes.first(length);
-  if (ErrorCode e =
-          ValidateBody(static_cast<MessageType>(LoadU8(p + kTypeOffset)), frame);
+  if (ErrorCode e = ValidateBody(
+          static_cast<MessageType>(LoadU8(p + kTypeOffset)), frame);
       e != ErrorCode::kNone) {
     r.status = DecodeStatus::kError;
     r.error = e;

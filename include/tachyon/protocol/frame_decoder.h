@@ -67,7 +67,9 @@ class FrameDecoder {
   }
 
   /// Records that `n` bytes were written at the start of WritableSpan().
-  void Commit(std::size_t n) { write_ += std::min(n, storage_.size() - write_); }
+  void Commit(std::size_t n) {
+    write_ += std::min(n, storage_.size() - write_);
+  }
 
   /// Copies as much of `bytes` as fits (for callers that do not receive in
   /// place, and for tests). Returns the number of bytes taken.

@@ -32,7 +32,8 @@ class FrameView {
   FrameView() = default;
   /// `frame` must span exactly the unpadded frame and must have passed
   /// DecodeFrame (or have been produced by an encoder). Borrows `frame`.
-  explicit FrameView(std::span<const std::byte> frame ABSL_ATTRIBUTE_LIFETIME_BOUND)
+  explicit FrameView(
+      std::span<const std::byte> frame ABSL_ATTRIBUTE_LIFETIME_BOUND)
       : frame_(frame) {}
 
   [[nodiscard]] std::uint32_t length() const {

@@ -12,14 +12,14 @@
 #ifndef TACHYON_PROTOCOL_PROTOCOL_H_
 #define TACHYON_PROTOCOL_PROTOCOL_H_
 
-#include "tachyon/protocol/data_messages.h"       // IWYU pragma: export
-#include "tachyon/protocol/datagram.h"            // IWYU pragma: export
-#include "tachyon/protocol/frame.h"               // IWYU pragma: export
-#include "tachyon/protocol/frame_decoder.h"       // IWYU pragma: export
-#include "tachyon/protocol/frame_view.h"          // IWYU pragma: export
-#include "tachyon/protocol/request_messages.h"    // IWYU pragma: export
-#include "tachyon/protocol/session_messages.h"    // IWYU pragma: export
-#include "tachyon/protocol/stream_messages.h"     // IWYU pragma: export
-#include "tachyon/protocol/wire.h"                // IWYU pragma: export
+#include "tachyon/protocol/data_messages.h"     // IWYU pragma: export
+#include "tachyon/protocol/datagram.h"          // IWYU pragma: export
+#include "tachyon/protocol/frame.h"             // IWYU pragma: export
+#include "tachyon/protocol/frame_decoder.h"     // IWYU pragma: export
+#include "tachyon/protocol/frame_view.h"        // IWYU pragma: export
+#include "tachyon/protocol/request_messages.h"  // IWYU pragma: export
+#include "tachyon/protocol/session_messages.h"  // IWYU pragma: export
+#include "tachyon/protocol/stream_messages.h"   // IWYU pragma: export
+#include "tachyon/protocol/wire.h"              // IWYU pragma: export
 
 #endif  // TACHYON_PROTOCOL_PROTOCOL_H_

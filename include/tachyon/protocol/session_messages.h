@@ -11,7 +11,8 @@
 // Example
 //   std::array<std::byte, 128> buf;
 //   std::size_t n = tachyon::protocol::EncodeLogon(
-//       buf, {.min_version = 1, .max_version = 1, .heartbeat_interval_ms = 1000,
+//       buf, {.min_version = 1, .max_version = 1, .heartbeat_interval_ms =
+//       1000,
 //             .token = "secret", .client_name = "md-feed-1"});
 #ifndef TACHYON_PROTOCOL_SESSION_MESSAGES_H_
 #define TACHYON_PROTOCOL_SESSION_MESSAGES_H_
@@ -26,13 +27,11 @@
 namespace tachyon::protocol {
 
 // LOGON (0x01), client -> gateway. Stream id 0, flags 0.
-//   16 u16 min_version            lowest protocol version the client speaks (>= 1)
-//   18 u16 max_version            highest (>= min_version)
-//   20 u32 heartbeat_interval_ms  requested interval; 0 = gateway default
-//   24 u16 token_length           0..255
-//   26 u16 client_name_length     0..255
-//   28 u32 reserved               zero
-//   32 token bytes, then client name bytes
+//   16 u16 min_version            lowest protocol version the client speaks (>=
+//   1) 18 u16 max_version            highest (>= min_version) 20 u32
+//   heartbeat_interval_ms  requested interval; 0 = gateway default 24 u16
+//   token_length           0..255 26 u16 client_name_length     0..255 28 u32
+//   reserved               zero 32 token bytes, then client name bytes
 class LogonView : public FrameView {
  public:
   static constexpr MessageType kType = MessageType::kLogon;
@@ -124,8 +123,7 @@ class LogonAckView : public FrameView {
         LoadU32(f.data() + kStreamIdOffset) != 0 ||
         LoadU16(f.data() + 18) != 0 || LoadU32(f.data() + 36) != 0 ||
         LoadU16(f.data() + 16) == 0 || LoadU32(f.data() + 20) == 0 ||
-        LoadU64(f.data() + 24) == 0 ||
-        LoadU32(f.data() + 32) < kHeaderLength) {
+        LoadU64(f.data() + 24) == 0 || LoadU32(f.data() + 32) < kHeaderLength) {
       return ErrorCode::kBadField;
     }
     return ErrorCode::kNone;
@@ -190,9 +188,8 @@ class ErrorView : public FrameView {
         e != ErrorCode::kNone) {
       return e;
     }
-    const bool is_error =
-        LoadU8(f.data() + kTypeOffset) ==
-        static_cast<std::uint8_t>(MessageType::kError);
+    const bool is_error = LoadU8(f.data() + kTypeOffset) ==
+                          static_cast<std::uint8_t>(MessageType::kError);
     const std::uint16_t allowed_flags = is_error ? kFlagFatal : 0;
     if ((LoadU16(f.data() + kFlagsOffset) & ~allowed_flags) != 0 ||
         (!is_error && LoadU32(f.data() + kStreamIdOffset) != 0) ||
@@ -231,9 +228,9 @@ inline std::size_t EncodeErrorLike(std::span<std::byte> out, MessageType type,
       m.text.size() < kMaxErrorTextLength ? m.text.size() : kMaxErrorTextLength;
   const std::size_t len = ErrorView::kFixedLength + text;
   const bool is_error = type == MessageType::kError;
-  std::byte* p = BeginFrame(out, len, type,
-                            (is_error && m.fatal) ? kFlagFatal : 0,
-                            is_error ? m.stream_id.value() : 0);
+  std::byte* p =
+      BeginFrame(out, len, type, (is_error && m.fatal) ? kFlagFatal : 0,
+                 is_error ? m.stream_id.value() : 0);
   if (p == nullptr) return 0;
   StoreU16(p + 16, static_cast<std::uint16_t>(m.code));
   StoreU16(p + 18, static_cast<std::uint16_t>(text));

@@ -72,8 +72,7 @@ inline std::size_t EncodeOpenStream(std::span<std::byte> out,
                                     std::string_view name) {
   if (name.empty() || name.size() > kMaxNameLength) return 0;
   const std::size_t len = OpenStreamView::kFixedLength + name.size();
-  std::byte* p =
-      internal::BeginFrame(out, len, MessageType::kOpenStream, 0, 0);
+  std::byte* p = internal::BeginFrame(out, len, MessageType::kOpenStream, 0, 0);
   if (p == nullptr) return 0;
   StoreU32(p + 16, request_id);
   StoreU16(p + 20, 0);
@@ -107,8 +106,9 @@ class StreamAckView : public FrameView {
         e != ErrorCode::kNone) {
       return e;
     }
-    const bool open_ack = LoadU8(f.data() + kTypeOffset) ==
-                          static_cast<std::uint8_t>(MessageType::kOpenStreamAck);
+    const bool open_ack =
+        LoadU8(f.data() + kTypeOffset) ==
+        static_cast<std::uint8_t>(MessageType::kOpenStreamAck);
     if (LoadU16(f.data() + kFlagsOffset) != 0 ||
         (open_ack && LoadU32(f.data() + kStreamIdOffset) == 0) ||
         LoadU16(f.data() + 20) != 0 || name == 0 || name > kMaxNameLength) {
@@ -228,8 +228,8 @@ inline std::size_t EncodeSubscribe(std::span<std::byte> out,
   StoreU8(p + 20, static_cast<std::uint8_t>(m.start));
   StoreU8(p + 21, 0);
   StoreU16(p + 22, static_cast<std::uint16_t>(m.name.size()));
-  StoreU64(p + 24, m.start == StartMode::kSequence ? m.start_sequence.value()
-                                                   : 0);
+  StoreU64(p + 24,
+           m.start == StartMode::kSequence ? m.start_sequence.value() : 0);
   internal::CopyBytes(p + 32, AsBytes(m.name));
   return PaddedLength(len);
 }

@@ -1,4 +1,5 @@
-// tachyon/protocol/wire.h — wire constants, enums and little-endian field access.
+// tachyon/protocol/wire.h — wire constants, enums and little-endian field
+// access.
 //
 // Overview
 //   Every Tachyon frame starts with the same 16-byte header and is padded with

@@ -406,8 +406,8 @@ TEST_F(ConfigFileTest, ReportsTheSpecExampleExactly) {
 }
 
 TEST_F(ConfigFileTest, ReportsEveryProblemInFileOrder) {
-  absl::StatusOr<GatewayConfig> config =
-      Load("[socket]\npriority = 9\n[gateway]\nworkers = 0\nuring_entries = 100\n");
+  absl::StatusOr<GatewayConfig> config = Load(
+      "[socket]\npriority = 9\n[gateway]\nworkers = 0\nuring_entries = 100\n");
   ASSERT_FALSE(config.ok());
   EXPECT_EQ(Msg(config),
             absl::StrCat(
