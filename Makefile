@@ -9,9 +9,10 @@ CONFIG     ?= config/gateway.toml
 GATEWAY_ARGS ?=
 CMAKE_ARGS ?=
 
-.PHONY: run test deps build bench asan tsan fuzz format format-check clean
+.PHONY: run test deps configure build bench asan tsan fuzz format format-check clean
 
-run: deps build
+run: deps configure
+	cmake --build $(BUILD) -j $(JOBS) --target tachyon-gateway
 	@./scripts/run-gateway.sh $(BUILD) $(CONFIG) $(GATEWAY_ARGS)
 
 test: deps build
@@ -20,8 +21,10 @@ test: deps build
 deps:
 	@./scripts/install-deps.sh
 
-build:
+configure:
 	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release $(CMAKE_ARGS)
+
+build: configure
 	cmake --build $(BUILD) -j $(JOBS)
 
 bench: deps build

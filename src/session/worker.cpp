@@ -83,6 +83,7 @@ absl::Status Worker::Start() {
     }
     reactor_ = *std::move(reactor);
     wake_ = std::make_unique<core::WakeSignal>(reactor_.get());
+    wake_ready_.store(true, std::memory_order_release);
     gateway_.SetBackendDescription(index_, reason);
     if (absl::Status s = reactor_->AddListener(listen_fd_, this); !s.ok()) {
       started.set_value(s);

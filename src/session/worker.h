@@ -63,7 +63,8 @@ class Worker final : public core::AcceptHandler {
   void Join();
   /// Any thread: the worker has new work (a stream it reads grew).
   void Wake() {
-    if (wake_) wake_->Notify();
+    // Another worker may call this while this one is still starting.
+    if (wake_ready_.load(std::memory_order_acquire)) wake_->Notify();
   }
 
   // For sessions (worker thread only).
@@ -115,6 +116,7 @@ class Worker final : public core::AcceptHandler {
   std::thread thread_;
   std::unique_ptr<core::Reactor> reactor_;
   std::unique_ptr<core::WakeSignal> wake_;
+  std::atomic<bool> wake_ready_{false};  // wake_ is set (release)
   WorkerCounters counters_;
   std::atomic<bool> stop_requested_{false};
   bool draining_ = false;

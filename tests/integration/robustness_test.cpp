@@ -268,6 +268,65 @@ TEST_P(RobustnessTest, ThousandConnectionsOpenAndCloseWithoutLeaking) {
       << "RSS grew from " << baseline << " to " << after;
 }
 
+// Configured limits answer with LIMIT_EXCEEDED and hurt nobody else.
+TEST_P(RobustnessTest, LimitsOnConnectionsSubscriptionsAndPublishRate) {
+  config::GatewayConfig c = TestConfig(GetParam());
+  c.max_connections = 3;
+  c.max_subscriptions_per_session = 2;
+  c.max_publish_rate = 50;  // per second, burst of 50
+  Start(c);
+  auto a = Client();
+  auto b = Client();
+  auto d = Client();
+  // A fourth connection is told why, then closed.
+  auto refused = TestClient::Connect(gateway_->port());
+  ASSERT_NE(refused, nullptr);
+  auto err = refused->Read(3000ms);
+  ASSERT_TRUE(err);
+  ASSERT_EQ(err->type(), MessageType::kError);
+  EXPECT_EQ(tp::ErrorView(err->view()).code(), tp::ErrorCode::kLimitExceeded);
+  EXPECT_TRUE(refused->WaitForEof());
+  EXPECT_GE(gateway_->Stats().connections_refused, 1u);
+
+  ASSERT_TRUE(a->Subscribe(1, "x"));
+  ASSERT_TRUE(a->Subscribe(2, "y"));
+  auto third = a->Subscribe(3, "z");
+  ASSERT_TRUE(third);
+  ASSERT_EQ(third->type(), MessageType::kError);
+  EXPECT_EQ(tp::ErrorView(third->view()).code(), tp::ErrorCode::kLimitExceeded);
+  EXPECT_FALSE(tp::ErrorView(third->view()).fatal());
+
+  const StreamId id = b->Open("x");
+  int accepted = 0;
+  int limited = 0;
+  for (int i = 0; i < 120; ++i) {
+    ASSERT_TRUE(b->Publish(id, "r", i, /*ack=*/true));
+    auto f = b->ReadSkippingHeartbeats();
+    ASSERT_TRUE(f);
+    ASSERT_EQ(f->type(), MessageType::kPublishAck);
+    const tp::ErrorCode st = tp::PublishAckView(f->view()).status();
+    if (st == tp::ErrorCode::kNone) ++accepted;
+    if (st == tp::ErrorCode::kLimitExceeded) ++limited;
+  }
+  EXPECT_GE(accepted, 50);
+  EXPECT_LT(accepted, 100);  // the loop takes far less than a second
+  EXPECT_EQ(accepted + limited, 120);
+  // Only accepted messages reach the subscriber, in order.
+  for (int s = 1; s <= accepted; ++s) {
+    auto f = a->ReadSkippingHeartbeats();
+    ASSERT_TRUE(f);
+    ASSERT_EQ(f->type(), MessageType::kData);
+    EXPECT_EQ(tp::DataView(f->view()).sequence().value(),
+              static_cast<std::uint64_t>(s));
+  }
+  // The other session is unaffected by b's rate limit.
+  const StreamId id2 = d->Open("x");
+  ASSERT_TRUE(d->Publish(id2, "fine", 1, true));
+  auto ok = d->ReadSkippingHeartbeats();
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(tp::PublishAckView(ok->view()).status(), tp::ErrorCode::kNone);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, RobustnessTest, TACHYON_ALL_GATEWAY_PARAMS,
                          ParamName);
 
