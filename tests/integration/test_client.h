@@ -52,8 +52,11 @@ class TestClient {
 
   // Helpers that send one request and (where the protocol answers) wait for
   // the answer, skipping heartbeats. They return nullopt/0 on failure.
+  // Test clients never heartbeat on their own, so Logon asks for a 10 s
+  // interval by default: sanitizer builds can be slow enough to reach the
+  // gateway's (correct) idle timeout of three silent intervals otherwise.
   std::optional<Frame> Logon(std::string_view token = "",
-                             std::uint32_t heartbeat_ms = 1000,
+                             std::uint32_t heartbeat_ms = 10000,
                              std::uint16_t min_version = 1,
                              std::uint16_t max_version = 1);
   /// OPEN_STREAM; returns the stream id (0 on failure).
