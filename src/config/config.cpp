@@ -121,7 +121,8 @@ constexpr Range kPortRange{0, 65535};
 constexpr Range kWorkersRange{1, 64};
 constexpr Range kCpuIdRange{0, std::numeric_limits<int>::max()};
 constexpr Range kUringEntriesRange{64, 32768};
-constexpr Range kMaxFrameLengthRange{64, protocol::kMaxFrameLengthCeiling};
+// At least 1056: an ERROR with the longest text (32 + 1024 bytes) must fit.
+constexpr Range kMaxFrameLengthRange{1056, protocol::kMaxFrameLengthCeiling};
 constexpr Range kMaxConnectionsRange{1, 1 << 20};
 constexpr Range kMaxSubscriptionsRange{1, 1 << 16};
 constexpr Range kMaxStreamsRange{1, 1 << 20};

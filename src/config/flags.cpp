@@ -49,7 +49,7 @@ ABSL_FLAG(std::optional<std::string>, log_level, std::nullopt,
 // [limits]
 ABSL_FLAG(std::optional<std::string>, max_frame_length, std::nullopt,
           "limits.max_frame_length: largest frame accepted, bytes or a size "
-          "such as 64KiB, 64..16MiB (default 64KiB)");
+          "such as 64KiB, 1056..16MiB (default 64KiB)");
 ABSL_FLAG(std::optional<std::int64_t>, max_connections, std::nullopt,
           "limits.max_connections: concurrent client connections, all "
           "workers, 1..1048576 (default 10000)");

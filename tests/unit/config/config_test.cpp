@@ -218,9 +218,9 @@ std::vector<BadCase> BadCases() {
        "must be one of error, warn, info, debug, got 'trace'"},
       // [limits]
       {"FrameLengthTooSmall", "[limits]\nmax_frame_length = 32\n", 2,
-       "limits.max_frame_length", "must be between 64 and 16MiB, got 32"},
+       "limits.max_frame_length", "must be between 1056 and 16MiB, got 32"},
       {"FrameLengthTooLarge", "[limits]\nmax_frame_length = \"32MiB\"\n", 2,
-       "limits.max_frame_length", "must be between 64 and 16MiB, got 32MiB"},
+       "limits.max_frame_length", "must be between 1056 and 16MiB, got 32MiB"},
       {"NoConnections", "[limits]\nmax_connections = 0\n", 2,
        "limits.max_connections", "must be between 1 and 1048576, got 0"},
       {"NoSubscriptions", "[limits]\nmax_subscriptions_per_session = 0\n", 2,
@@ -509,7 +509,7 @@ idle = "block"
 uring_entries = 64
 log_level = "debug"
 [limits]
-max_frame_length = 1024
+max_frame_length = 2048
 max_publish_rate = 100000
 max_outbound_queue_bytes = "256KiB"
 [session]
@@ -533,7 +533,7 @@ policy = "backpressure"
   EXPECT_EQ(config->idle, IdleStrategy::kBlock);
   EXPECT_EQ(config->uring_entries, 64);
   EXPECT_EQ(config->log_level, "debug");
-  EXPECT_EQ(config->max_frame_length, 1024u);
+  EXPECT_EQ(config->max_frame_length, 2048u);
   EXPECT_EQ(config->max_publish_rate, 100000u);
   EXPECT_EQ(config->max_outbound_queue_bytes, 256u * 1024);
   EXPECT_EQ(config->token, "s3cret");
