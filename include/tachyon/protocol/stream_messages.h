@@ -89,8 +89,11 @@ inline std::size_t EncodeOpenStream(std::span<std::byte> out,
 //   20 u16 reserved        zero
 //   22 u16 name_length     1..255
 //   24 u64 next_sequence   OPEN_STREAM_ACK: the sequence the next publish will
-//                          get. SUBSCRIBE_ACK: the first sequence this
-//                          subscription delivers (0 for the pattern ack).
+//                          get (>= 1). SUBSCRIBE_ACK: the first sequence this
+//                          subscription delivers; 0 for the pattern ack (whose
+//                          name must end in '*') and for a stream the session
+//                          is already being sent (delivery continues).
+// A SUBSCRIBE_ACK's id (the subscription id) is never 0.
 //   32 name bytes (the stream's name; the pattern for the pattern ack)
 class StreamAckView : public FrameView {
  public:
@@ -109,10 +112,25 @@ class StreamAckView : public FrameView {
     const bool open_ack =
         LoadU8(f.data() + kTypeOffset) ==
         static_cast<std::uint8_t>(MessageType::kOpenStreamAck);
-    if (LoadU16(f.data() + kFlagsOffset) != 0 ||
-        (open_ack && LoadU32(f.data() + kStreamIdOffset) == 0) ||
-        LoadU16(f.data() + 20) != 0 || name == 0 || name > kMaxNameLength) {
+    const std::uint32_t stream = LoadU32(f.data() + kStreamIdOffset);
+    const std::uint64_t next = LoadU64(f.data() + 24);
+    if (LoadU16(f.data() + kFlagsOffset) != 0 || LoadU16(f.data() + 20) != 0 ||
+        name == 0 || name > kMaxNameLength) {
       return ErrorCode::kBadField;
+    }
+    if (open_ack) {
+      // A bound stream and the sequence its next publish will get.
+      if (stream == 0 || next == 0) return ErrorCode::kBadField;
+    } else {
+      // Subscription ids are never 0; the pattern ack (stream 0) carries
+      // the pattern itself and no position.
+      const bool pattern_ack = stream == 0;
+      if (LoadU32(f.data() + 16) == 0 ||
+          (pattern_ack &&
+           (next != 0 || LoadU8(f.data() + kFixedLength + name - 1) !=
+                             static_cast<std::uint8_t>('*')))) {
+        return ErrorCode::kBadField;
+      }
     }
     return ErrorCode::kNone;
   }

@@ -1079,8 +1079,23 @@ std::vector<MalformedCase> MalformedCases() {
   }
   add("SubscribeAckShorterThanFixedPart", WithLength(sub_ack, 31), kLen);
   add("SubscribeAckNameLengthUnderruns", Mutated(sub_ack, set16(22, 9)), kLen);
-  add("SubscribeAckStreamZeroAllowed",
-      Mutated(sub_ack, set32(kStreamIdOffset, 0)), kOk);
+  // Stream id 0 is the pattern ack: name "md.eq.AAP*", next_sequence 0.
+  auto pattern_ack = [](Bytes& b) {
+    SetU32(b, kStreamIdOffset, 0);
+    SetU64(b, 24, 0);
+    SetU8(b, 41, '*');
+  };
+  add("SubscribeAckPatternAckAllowed", Mutated(sub_ack, pattern_ack), kOk);
+  add("SubscribeAckStreamZeroWithoutPattern",
+      Mutated(Mutated(sub_ack, pattern_ack), set8(41, 'L')), kField);
+  add("SubscribeAckPatternAckWithPosition",
+      Mutated(Mutated(sub_ack, pattern_ack), set64(24, 5)), kField);
+  add("SubscribeAckSharedDeliveryNextZeroAllowed",
+      Mutated(sub_ack, set64(24, 0)), kOk);
+  add("SubscribeAckSubscriptionIdZero", Mutated(sub_ack, set32(16, 0)),
+      kField);
+  add("OpenStreamAckNextSequenceZero", Mutated(open_ack, set64(24, 0)),
+      kField);
   add("SubscribeAckFlagsSet", Mutated(sub_ack, set16(kFlagsOffset, 1)), kField);
   add("SubscribeAckReservedSet", Mutated(sub_ack, set16(20, 1)), kField);
   add("SubscribeAckEmptyName", Mutated(WithLength(sub_ack, 32), set16(22, 0)),
@@ -1295,8 +1310,8 @@ TEST(RandomRoundTrip, SessionMessagesSurviveRandomFields) {
           .version = static_cast<std::uint16_t>(rnd.U16() | 1),
           .heartbeat_interval_ms = rnd.NonZero32(),
           .session_id = SessionId{rnd.NonZero64()},
-          .max_frame_length =
-              static_cast<std::uint32_t>(16 + rnd.Below(0xFFFFFFF0u))};
+          .max_frame_length = static_cast<std::uint32_t>(
+              16 + rnd.Below(kMaxFrameLengthCeiling - 15))};
       const std::size_t n = EncodeLogonAck(buf, m);
       const FrameView f =
           Decode(std::span(buf).first(n), MessageType::kLogonAck);
