@@ -8,8 +8,10 @@
 #include <tuple>
 
 #include "config/config.h"
+#include "core/reactor.h"
 #include "gtest/gtest.h"
 #include "session/gateway.h"
+#include "test_client.h"
 
 namespace tachyon::testing {
 
@@ -49,6 +51,36 @@ inline std::unique_ptr<session::Gateway> StartGateway(
   }
   return gw;
 }
+
+/// Base fixture: skips io_uring cases on kernels without it, starts the
+/// gateway, and opens logged-on clients.
+class GatewayTest : public ::testing::TestWithParam<GatewayParam> {
+ protected:
+  void SetUp() override {
+    if (GetParam().io == config::IoBackend::kUring &&
+        !core::CreateUringReactor({}).ok()) {
+      GTEST_SKIP() << "io_uring is not available on this kernel";
+    }
+  }
+  void Start(const config::GatewayConfig& c) {
+    gateway_ = StartGateway(c);
+    ASSERT_NE(gateway_, nullptr);
+  }
+  void Start() { Start(TestConfig(GetParam())); }
+
+  /// A connected client that has completed LOGON (nullptr on failure,
+  /// recorded as a test failure).
+  std::unique_ptr<TestClient> Client(int rcvbuf = 0) {
+    auto c = TestClient::Connect(gateway_->port(), rcvbuf);
+    EXPECT_NE(c, nullptr);
+    if (c == nullptr) return c;
+    auto ack = c->Logon();
+    EXPECT_TRUE(ack && ack->type() == protocol::MessageType::kLogonAck);
+    return c;
+  }
+
+  std::unique_ptr<session::Gateway> gateway_;
+};
 
 #define TACHYON_ALL_GATEWAY_PARAMS                                           \
   ::testing::Values(                                                         \

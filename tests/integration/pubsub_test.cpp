@@ -10,7 +10,6 @@
 #include <thread>
 #include <vector>
 
-#include "core/reactor.h"
 #include "gateway_fixture.h"
 #include "gtest/gtest.h"
 #include "test_client.h"
@@ -23,33 +22,7 @@ using ::tachyon::protocol::MessageType;
 using ::tachyon::protocol::StartMode;
 using namespace std::chrono_literals;
 
-class PubSubTest : public ::testing::TestWithParam<GatewayParam> {
- protected:
-  void SetUp() override {
-    if (GetParam().io == config::IoBackend::kUring &&
-        !core::CreateUringReactor({}).ok()) {
-      GTEST_SKIP() << "io_uring is not available on this kernel";
-    }
-  }
-  void Start(config::GatewayConfig c) {
-    gateway_ = StartGateway(c);
-    ASSERT_NE(gateway_, nullptr);
-  }
-  void Start() { Start(TestConfig(GetParam())); }
-
-  std::unique_ptr<TestClient> Client(int rcvbuf = 0) {
-    auto c = TestClient::Connect(gateway_->port(), rcvbuf);
-    EXPECT_NE(c, nullptr);
-    auto ack = c->Logon();
-    EXPECT_TRUE(ack.has_value());
-    if (ack) {
-      EXPECT_EQ(ack->type(), MessageType::kLogonAck);
-    }
-    return c;
-  }
-
-  std::unique_ptr<session::Gateway> gateway_;
-};
+class PubSubTest : public GatewayTest {};
 
 TEST_P(PubSubTest, LogonAckGrantsSessionAndLimits) {
   Start();

@@ -10,7 +10,6 @@
 #include <thread>
 #include <vector>
 
-#include "core/reactor.h"
 #include "gateway_fixture.h"
 #include "gtest/gtest.h"
 #include "test_client.h"
@@ -24,28 +23,7 @@ using ::tachyon::protocol::MessageType;
 using ::tachyon::protocol::StartMode;
 using namespace std::chrono_literals;
 
-class RobustnessTest : public ::testing::TestWithParam<GatewayParam> {
- protected:
-  void SetUp() override {
-    if (GetParam().io == config::IoBackend::kUring &&
-        !core::CreateUringReactor({}).ok()) {
-      GTEST_SKIP() << "io_uring is not available on this kernel";
-    }
-  }
-  void Start(config::GatewayConfig c) {
-    gateway_ = StartGateway(c);
-    ASSERT_NE(gateway_, nullptr);
-  }
-  std::unique_ptr<TestClient> Client(int rcvbuf = 0) {
-    auto c = TestClient::Connect(gateway_->port(), rcvbuf);
-    EXPECT_NE(c, nullptr);
-    if (c == nullptr) return c;
-    auto ack = c->Logon();
-    EXPECT_TRUE(ack && ack->type() == MessageType::kLogonAck);
-    return c;
-  }
-  std::unique_ptr<session::Gateway> gateway_;
-};
+class RobustnessTest : public GatewayTest {};
 
 // ASan and TSan keep freed memory in quarantine and shadow maps, so process
 // RSS says nothing about the gateway there; LeakSanitizer checks leaks in
