@@ -24,7 +24,7 @@ absl::StatusOr<StreamLog*> StreamRegistry::Open(std::string_view name) {
     return absl::InvalidArgumentError(
         absl::StrCat("'", AbslView(name), "' is not a valid stream name"));
   }
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   if (auto it = by_name_.find(std::string(name)); it != by_name_.end())
     return it->second;
   const std::uint32_t n = size_.load(std::memory_order_relaxed);
@@ -51,7 +51,7 @@ absl::StatusOr<StreamLog*> StreamRegistry::Open(std::string_view name) {
 }
 
 StreamLog* StreamRegistry::FindByName(std::string_view name) const {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   auto it = by_name_.find(std::string(name));
   return it == by_name_.end() ? nullptr : it->second;
 }

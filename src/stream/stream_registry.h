@@ -19,6 +19,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -26,7 +27,6 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "config/config.h"
 #include "stream/stream_log.h"
 #include "tachyon/common/types.h"
@@ -67,7 +67,11 @@ class StreamRegistry {
   std::unique_ptr<std::atomic<StreamLog*>[]> streams_;
   std::atomic<std::uint32_t> size_{0};
 
-  mutable absl::Mutex mu_;
+  // std::mutex rather than absl::Mutex: Debian's Abseil is a prebuilt library
+  // without TSan instrumentation, so under TSan absl::Mutex orders nothing
+  // and every pair of Opens is reported as a race on by_name_; pthread
+  // mutexes are intercepted. Control path only, so the cost is irrelevant.
+  mutable std::mutex mu_;
   std::vector<std::unique_ptr<StreamLog>> owned_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, StreamLog*> by_name_ ABSL_GUARDED_BY(mu_);
   std::size_t log_memory_ ABSL_GUARDED_BY(mu_) = 0;
