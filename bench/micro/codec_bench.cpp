@@ -20,107 +20,16 @@
 #include <span>
 #include <vector>
 
+#include "alloc_counter.h"
 #include "benchmark/benchmark.h"
 #include "tachyon/protocol/protocol.h"
-
-// ---------------------------------------------------------------------------
-// Allocation counting. Replacing the global allocation functions is the only
-// way to see every heap allocation (std containers, the library, benchmark
-// itself) without a custom allocator threaded through the code under test.
-
-namespace {
-
-std::atomic<std::uint64_t> g_allocations{0};
-
-void* CountedMalloc(std::size_t size) {
-  g_allocations.fetch_add(1, std::memory_order_relaxed);
-  return std::malloc(size == 0 ? 1 : size);
-}
-
-void* CountedAlignedMalloc(std::size_t size, std::align_val_t align) {
-  g_allocations.fetch_add(1, std::memory_order_relaxed);
-  std::size_t alignment = static_cast<std::size_t>(align);
-  if (alignment < sizeof(void*)) alignment = sizeof(void*);
-  // aligned_alloc wants the size to be a multiple of the alignment.
-  const std::size_t rounded =
-      size == 0 ? alignment : (size + alignment - 1) / alignment * alignment;
-  return std::aligned_alloc(alignment, rounded);
-}
-
-void* OrThrow(void* p) {
-  if (p == nullptr) throw std::bad_alloc();
-  return p;
-}
-
-}  // namespace
-
-void* operator new(std::size_t size) { return OrThrow(CountedMalloc(size)); }
-void* operator new[](std::size_t size) { return OrThrow(CountedMalloc(size)); }
-void* operator new(std::size_t size, const std::nothrow_t&) noexcept {
-  return CountedMalloc(size);
-}
-void* operator new[](std::size_t size, const std::nothrow_t&) noexcept {
-  return CountedMalloc(size);
-}
-void* operator new(std::size_t size, std::align_val_t align) {
-  return OrThrow(CountedAlignedMalloc(size, align));
-}
-void* operator new[](std::size_t size, std::align_val_t align) {
-  return OrThrow(CountedAlignedMalloc(size, align));
-}
-void* operator new(std::size_t size, std::align_val_t align,
-                   const std::nothrow_t&) noexcept {
-  return CountedAlignedMalloc(size, align);
-}
-void* operator new[](std::size_t size, std::align_val_t align,
-                     const std::nothrow_t&) noexcept {
-  return CountedAlignedMalloc(size, align);
-}
-
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
-void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
-void operator delete[](void* p, const std::nothrow_t&) noexcept {
-  std::free(p);
-}
-void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t, std::align_val_t) noexcept {
-  std::free(p);
-}
-void operator delete[](void* p, std::size_t, std::align_val_t) noexcept {
-  std::free(p);
-}
-void operator delete(void* p, std::align_val_t,
-                     const std::nothrow_t&) noexcept {
-  std::free(p);
-}
-void operator delete[](void* p, std::align_val_t,
-                       const std::nothrow_t&) noexcept {
-  std::free(p);
-}
 
 namespace tachyon::protocol {
 namespace {
 
 constexpr std::uint32_t kMaxFrame = kDefaultMaxFrameLength;
 
-// Snapshot of the allocation count; Report() publishes the delta since.
-class AllocationCounter {
- public:
-  AllocationCounter() : start_(g_allocations.load(std::memory_order_relaxed)) {}
-  void Report(benchmark::State& state) const {
-    const std::uint64_t allocs =
-        g_allocations.load(std::memory_order_relaxed) - start_;
-    state.counters["allocs_per_op"] = benchmark::Counter(
-        static_cast<double>(allocs), benchmark::Counter::kAvgIterations);
-  }
-
- private:
-  std::uint64_t start_;
-};
+using ::tachyon::bench::AllocationCounter;
 
 // Publishes the per-frame figures for `frames` frames processed in total.
 void ReportFrames(benchmark::State& state, std::int64_t frames) {

@@ -26,99 +26,11 @@
 #include <span>
 #include <vector>
 
+#include "alloc_counter.h"
 #include "benchmark/benchmark.h"
 #include "config/config.h"
 #include "stream/stream_log.h"
 #include "tachyon/protocol/protocol.h"
-
-// ---------------------------------------------------------------------------
-// Allocation counting (as in codec_bench.cpp; every benchmark binary needs
-// its own replacement). Replacing the global allocation functions is the only
-// way to see every heap allocation without threading a custom allocator
-// through the code under test. Unlike codec_bench.cpp the count is per
-// thread: in BM_AppendContended each thread must count only its own
-// allocations, not the benchmark framework's on the other thread as it
-// enters or leaves the timed loop.
-
-namespace {
-
-thread_local std::uint64_t t_allocations = 0;
-
-void* CountedMalloc(std::size_t size) {
-  ++t_allocations;
-  return std::malloc(size == 0 ? 1 : size);
-}
-
-void* CountedAlignedMalloc(std::size_t size, std::align_val_t align) {
-  ++t_allocations;
-  std::size_t alignment = static_cast<std::size_t>(align);
-  if (alignment < sizeof(void*)) alignment = sizeof(void*);
-  // aligned_alloc wants the size to be a multiple of the alignment.
-  const std::size_t rounded =
-      size == 0 ? alignment : (size + alignment - 1) / alignment * alignment;
-  return std::aligned_alloc(alignment, rounded);
-}
-
-// Out of line: with the deletes below inlined, GCC 12 sees free() applied to
-// the result of operator new and reports -Wmismatched-new-delete.
-[[gnu::noinline]] void CountedFree(void* p) noexcept { std::free(p); }
-
-void* OrThrow(void* p) {
-  if (p == nullptr) throw std::bad_alloc();
-  return p;
-}
-
-}  // namespace
-
-void* operator new(std::size_t size) { return OrThrow(CountedMalloc(size)); }
-void* operator new[](std::size_t size) { return OrThrow(CountedMalloc(size)); }
-void* operator new(std::size_t size, const std::nothrow_t&) noexcept {
-  return CountedMalloc(size);
-}
-void* operator new[](std::size_t size, const std::nothrow_t&) noexcept {
-  return CountedMalloc(size);
-}
-void* operator new(std::size_t size, std::align_val_t align) {
-  return OrThrow(CountedAlignedMalloc(size, align));
-}
-void* operator new[](std::size_t size, std::align_val_t align) {
-  return OrThrow(CountedAlignedMalloc(size, align));
-}
-void* operator new(std::size_t size, std::align_val_t align,
-                   const std::nothrow_t&) noexcept {
-  return CountedAlignedMalloc(size, align);
-}
-void* operator new[](std::size_t size, std::align_val_t align,
-                     const std::nothrow_t&) noexcept {
-  return CountedAlignedMalloc(size, align);
-}
-
-void operator delete(void* p) noexcept { CountedFree(p); }
-void operator delete[](void* p) noexcept { CountedFree(p); }
-void operator delete(void* p, std::size_t) noexcept { CountedFree(p); }
-void operator delete[](void* p, std::size_t) noexcept { CountedFree(p); }
-void operator delete(void* p, const std::nothrow_t&) noexcept {
-  CountedFree(p);
-}
-void operator delete[](void* p, const std::nothrow_t&) noexcept {
-  CountedFree(p);
-}
-void operator delete(void* p, std::align_val_t) noexcept { CountedFree(p); }
-void operator delete[](void* p, std::align_val_t) noexcept { CountedFree(p); }
-void operator delete(void* p, std::size_t, std::align_val_t) noexcept {
-  CountedFree(p);
-}
-void operator delete[](void* p, std::size_t, std::align_val_t) noexcept {
-  CountedFree(p);
-}
-void operator delete(void* p, std::align_val_t,
-                     const std::nothrow_t&) noexcept {
-  CountedFree(p);
-}
-void operator delete[](void* p, std::align_val_t,
-                       const std::nothrow_t&) noexcept {
-  CountedFree(p);
-}
 
 namespace tachyon::stream {
 namespace {
@@ -127,20 +39,7 @@ namespace tp = ::tachyon::protocol;
 
 constexpr std::int64_t kTimestamp = 1'700'000'000'000'000'000;
 
-// Snapshot of this thread's allocation count; Report() publishes the delta
-// since (summed over threads, divided by all threads' iterations).
-class AllocationCounter {
- public:
-  AllocationCounter() : start_(t_allocations) {}
-  void Report(benchmark::State& state) const {
-    const std::uint64_t allocs = t_allocations - start_;
-    state.counters["allocs_per_op"] = benchmark::Counter(
-        static_cast<double>(allocs), benchmark::Counter::kAvgIterations);
-  }
-
- private:
-  std::uint64_t start_;
-};
+using ::tachyon::bench::AllocationCounter;
 
 // Publishes the per-message figures for `messages` messages in total.
 void ReportMessages(benchmark::State& state, std::int64_t messages) {

@@ -1,0 +1,193 @@
+// The floor: the same ping-pong as W1 without a gateway, over plain TCP and
+// UDP sockets between two processes on loopback. Every gateway figure is
+// printed beside these, measured in the same run.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+#include "harness.h"
+#include "workloads.h"
+
+namespace tachyon::bench {
+namespace {
+
+using namespace std::chrono_literals;
+
+sockaddr_in Loopback(std::uint16_t port) {
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  return a;
+}
+
+std::uint16_t PortOf(int fd) {
+  sockaddr_in a{};
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  return ntohs(a.sin_port);
+}
+
+// Reads exactly `n` bytes; spinning with MSG_DONTWAIT or blocking.
+bool ReadExactly(int fd, std::byte* p, std::size_t n, bool spin) {
+  std::size_t got = 0;
+  while (got < n) {
+    const ssize_t r = ::recv(fd, p + got, n - got, spin ? MSG_DONTWAIT : 0);
+    if (r > 0) {
+      got += static_cast<std::size_t>(r);
+    } else if (r == 0) {
+      return false;
+    } else if (errno != EAGAIN && errno != EINTR) {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool WriteAll(int fd, const std::byte* p, std::size_t n) {
+  std::size_t off = 0;
+  while (off < n) {
+    const ssize_t w = ::send(fd, p + off, n - off, MSG_NOSIGNAL);
+    if (w <= 0 && errno != EINTR && errno != EAGAIN) return false;
+    if (w > 0) off += static_cast<std::size_t>(w);
+  }
+  return true;
+}
+
+void NoDelay(int fd) {
+  const int one = 1;
+  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
+}  // namespace
+
+Result RunTcpFloor(const WorkloadOptions& o) {
+  Result r{.workload = "floor-tcp", .system = "floor", .payload = o.payload};
+  const int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr = Loopback(0);
+  if (listener < 0 ||
+      ::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+      ::listen(listener, 1) != 0) {
+    r.ok = false;
+    r.note = std::string("listener: ") + std::strerror(errno);
+    return r;
+  }
+  const std::uint16_t port = PortOf(listener);
+  const std::int64_t total = o.warmup + o.count;
+  auto echo = Child::Spawn([&](Child::Channel&) {
+    const int fd = ::accept(listener, nullptr, nullptr);
+    if (fd < 0) return 1;
+    NoDelay(fd);
+    std::vector<std::byte> buf(o.payload);
+    for (std::int64_t i = 0; i < total; ++i) {
+      if (!ReadExactly(fd, buf.data(), buf.size(), o.spin) ||
+          !WriteAll(fd, buf.data(), buf.size())) {
+        return 2;
+      }
+    }
+    ::close(fd);
+    return 0;
+  });
+  ::close(listener);
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  addr = Loopback(port);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    r.ok = false;
+    r.note = std::string("connect: ") + std::strerror(errno);
+    ::close(fd);
+    return r;
+  }
+  NoDelay(fd);
+  std::vector<std::byte> buf(o.payload, std::byte{0x5a});
+  const std::int64_t start = MonotonicNs();
+  for (std::int64_t i = 0; i < total; ++i) {
+    const std::int64_t t0 = MonotonicNs();
+    if (!WriteAll(fd, buf.data(), buf.size()) ||
+        !ReadExactly(fd, buf.data(), buf.size(), o.spin)) {
+      r.ok = false;
+      r.note = "echo process went away";
+      break;
+    }
+    if (i >= o.warmup) r.latency.Record(MonotonicNs() - t0);
+  }
+  r.seconds = static_cast<double>(MonotonicNs() - start) * 1e-9;
+  r.sent = r.received = static_cast<std::uint64_t>(total);
+  ::close(fd);
+  if (!echo || echo->Wait(5s).value_or(-1) != 0) {
+    r.ok = false;
+    r.note = "echo process failed";
+  }
+  return r;
+}
+
+Result RunUdpFloor(const WorkloadOptions& o) {
+  Result r{.workload = "floor-udp", .system = "floor", .payload = o.payload};
+  const int server = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  const int client = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  sockaddr_in any = Loopback(0);
+  if (::bind(server, reinterpret_cast<sockaddr*>(&any), sizeof any) != 0 ||
+      ::bind(client, reinterpret_cast<sockaddr*>(&any), sizeof any) != 0) {
+    r.ok = false;
+    r.note = std::string("bind: ") + std::strerror(errno);
+    return r;
+  }
+  const sockaddr_in server_addr = Loopback(PortOf(server));
+  const sockaddr_in client_addr = Loopback(PortOf(client));
+  ::connect(client, reinterpret_cast<const sockaddr*>(&server_addr),
+            sizeof server_addr);
+  ::connect(server, reinterpret_cast<const sockaddr*>(&client_addr),
+            sizeof client_addr);
+  const std::int64_t total = o.warmup + o.count;
+  auto echo = Child::Spawn([&](Child::Channel&) {
+    std::vector<std::byte> buf(o.payload + 64);
+    for (std::int64_t i = 0; i < total; ++i) {
+      ssize_t n;
+      do {
+        n = ::recv(server, buf.data(), buf.size(), o.spin ? MSG_DONTWAIT : 0);
+      } while (n < 0 && (errno == EAGAIN || errno == EINTR));
+      if (n < 0 ||
+          ::send(server, buf.data(), static_cast<std::size_t>(n), 0) != n) {
+        return 2;
+      }
+    }
+    return 0;
+  });
+  // A datagram lost on loopback would hang a strict ping-pong: each wait is
+  // bounded, and a timeout is counted as a loss.
+  timeval tv{.tv_sec = 1, .tv_usec = 0};
+  if (!o.spin) ::setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  std::vector<std::byte> buf(o.payload + 64, std::byte{0x5a});
+  const std::int64_t start = MonotonicNs();
+  for (std::int64_t i = 0; i < total; ++i) {
+    const std::int64_t t0 = MonotonicNs();
+    ::send(client, buf.data(), o.payload, 0);
+    ssize_t n;
+    do {
+      n = ::recv(client, buf.data(), buf.size(), o.spin ? MSG_DONTWAIT : 0);
+    } while (n < 0 && errno == EAGAIN && o.spin &&
+             MonotonicNs() - t0 < 1'000'000'000);
+    if (n != static_cast<ssize_t>(o.payload)) {
+      ++r.lost;
+      continue;
+    }
+    ++r.received;
+    if (i >= o.warmup) r.latency.Record(MonotonicNs() - t0);
+  }
+  r.seconds = static_cast<double>(MonotonicNs() - start) * 1e-9;
+  r.sent = static_cast<std::uint64_t>(total);
+  ::close(client);
+  ::close(server);
+  if (r.lost == 0 && (!echo || echo->Wait(5s).value_or(-1) != 0)) {
+    r.ok = false;
+    r.note = "echo process failed";
+  }
+  return r;
+}
+
+}  // namespace tachyon::bench

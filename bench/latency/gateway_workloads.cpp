@@ -1,0 +1,372 @@
+// W1-W4: the gateway measured through the client library, every role in its
+// own process. Payloads carry a message index and a timestamp (CLOCK_MONOTONIC,
+// shared by all processes on the host) in their first 16 bytes.
+#include <sys/mman.h>
+#include <time.h>
+
+#include <atomic>
+#include <cstring>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "harness.h"
+#include "tachyon/client/client.h"
+#include "workloads.h"
+
+namespace tachyon::bench {
+namespace {
+
+using namespace std::chrono_literals;
+using client::Client;
+using client::ClientOptions;
+using client::Message;
+using client::StartPosition;
+
+constexpr std::size_t kStampBytes = 16;
+
+std::size_t PayloadSize(const WorkloadOptions& o) {
+  return std::max(o.payload, kStampBytes);
+}
+
+void Stamp(std::vector<std::byte>& p, std::uint64_t index, std::int64_t ns) {
+  std::memcpy(p.data(), &index, 8);
+  std::memcpy(p.data() + 8, &ns, 8);
+}
+
+void ReadStamp(std::span<const std::byte> p, std::uint64_t* index,
+               std::int64_t* ns) {
+  std::memcpy(index, p.data(), 8);
+  std::memcpy(ns, p.data() + 8, 8);
+}
+
+absl::StatusOr<std::unique_ptr<Client>> Connect(const WorkloadOptions& o,
+                                                const char* name) {
+  ClientOptions options;
+  options.client_name = name;
+  options.heartbeat_interval = 1000ms;
+
+  return Client::Connect("127.0.0.1", o.port, options);
+}
+
+// One Poll in the configured idle strategy.
+absl::StatusOr<int> PollOnce(Client& c, const WorkloadOptions& o) {
+  return c.Poll(Client::kDefaultPollLimit, o.spin ? 0ms : 50ms);
+}
+
+Result Failed(Result r, std::string why) {
+  r.ok = false;
+  r.note = std::move(why);
+  return r;
+}
+
+// Tracks exactly which message indices arrived, in which order.
+class DeliveryLedger {
+ public:
+  explicit DeliveryLedger(std::uint64_t total) : seen_(total, false) {}
+  void Add(std::uint64_t index) {
+    if (index >= seen_.size()) {
+      ++duplicated_;  // not a message we sent; count it as an anomaly
+      return;
+    }
+    if (seen_[index]) {
+      ++duplicated_;
+      return;
+    }
+    seen_[index] = true;
+    ++unique_;
+    if (index < highest_ && unique_ > 1) ++reordered_;
+    highest_ = std::max(highest_, index);
+  }
+  [[nodiscard]] std::uint64_t unique() const { return unique_; }
+  [[nodiscard]] std::string Summary() const {
+    return std::to_string(unique_) + " " + std::to_string(duplicated_) + " " +
+           std::to_string(reordered_);
+  }
+
+ private:
+  std::vector<bool> seen_;
+  std::uint64_t unique_ = 0;
+  std::uint64_t duplicated_ = 0;
+  std::uint64_t reordered_ = 0;
+  std::uint64_t highest_ = 0;
+};
+
+}  // namespace
+
+Result RunPingPong(const WorkloadOptions& o) {
+  Result r{.workload = "W1", .payload = o.payload};
+  const std::int64_t total = o.warmup + o.count;
+  // B: republish every ping on pong. Forked before this process has any
+  // client (no threads, no sockets to share).
+  auto b = Child::Spawn([&](Child::Channel& ch) {
+    auto c = Connect(o, "bench-w1-b");
+    if (!c.ok()) return 1;
+    auto pong = (*c)->OpenStream("bench.pong");
+    if (!pong.ok()) return 2;
+    std::int64_t echoed = 0;
+    Client* cp = c->get();
+    const StreamId pong_id = *pong;
+    auto sub = (*c)->Subscribe("bench.ping", StartPosition::Latest(),
+                               [&](const Message& m) {
+                                 if (cp->Publish(pong_id, m.payload).ok()) {
+                                   ++echoed;
+                                 }
+                               });
+    if (!sub.ok()) return 3;
+    ch.Send("ready");
+    const std::int64_t deadline = MonotonicNs() + 120'000'000'000;
+    while (echoed < total && MonotonicNs() < deadline) {
+      if (!PollOnce(**c, o).ok()) return 4;
+    }
+    (void)(*c)->Close();  // best effort: the run is over
+    return echoed == total ? 0 : 5;
+  });
+  if (!b || b->Receive(10s) != "ready")
+    return Failed(r, "W1: echo process did not start");
+  auto c = Connect(o, "bench-w1-a");
+  if (!c.ok()) return Failed(r, std::string(c.status().message()));
+  auto ping = (*c)->OpenStream("bench.ping");
+  if (!ping.ok()) return Failed(r, std::string(ping.status().message()));
+  bool got = false;
+  std::int64_t t0 = 0;
+  std::int64_t i = 0;
+  auto sub = (*c)->Subscribe("bench.pong", StartPosition::Latest(),
+                             [&](const Message&) {
+                               const std::int64_t rtt = MonotonicNs() - t0;
+                               if (i >= o.warmup) r.latency.Record(rtt);
+                               got = true;
+                             });
+  if (!sub.ok()) return Failed(r, std::string(sub.status().message()));
+  std::vector<std::byte> payload(PayloadSize(o), std::byte{0x42});
+  const std::int64_t start = MonotonicNs();
+  for (i = 0; i < total; ++i) {
+    got = false;
+    t0 = MonotonicNs();
+    Stamp(payload, static_cast<std::uint64_t>(i), t0);
+    if (absl::Status s = (*c)->Publish(*ping, payload); !s.ok()) {
+      return Failed(r, std::string(s.message()));
+    }
+    const std::int64_t limit = t0 + 5'000'000'000;
+    while (!got) {
+      auto n = PollOnce(**c, o);
+      if (!n.ok()) return Failed(r, std::string(n.status().message()));
+      if (MonotonicNs() > limit) return Failed(r, "W1: a pong never came back");
+    }
+  }
+  r.seconds = static_cast<double>(MonotonicNs() - start) * 1e-9;
+  r.sent = r.received = static_cast<std::uint64_t>(total);
+  (void)(*c)->Close();  // best effort: the run is over
+  if (b->Wait(10s).value_or(-1) != 0)
+    return Failed(r, "W1: echo process failed");
+  return r;
+}
+
+Result RunFanOut(const WorkloadOptions& o) {
+  Result r{.workload = "W2", .payload = o.payload};
+  const auto measured = static_cast<std::int64_t>(o.rate * o.duration_s);
+  const std::int64_t total = o.warmup + measured;
+  std::vector<std::unique_ptr<Child>> subs;
+  for (int k = 0; k < o.subscribers; ++k) {
+    subs.push_back(Child::Spawn([&, k](Child::Channel& ch) {
+      auto c = Connect(o, "bench-w2-sub");
+      if (!c.ok()) return 1;
+      LatencyHistogram h;
+      DeliveryLedger ledger(static_cast<std::uint64_t>(total));
+      auto sub = (*c)->Subscribe(
+          "bench.fanout", StartPosition::Latest(), [&](const Message& m) {
+            const std::int64_t now = MonotonicNs();
+            std::uint64_t index;
+            std::int64_t scheduled;
+            ReadStamp(m.payload, &index, &scheduled);
+            ledger.Add(index);
+            if (index >= static_cast<std::uint64_t>(o.warmup)) {
+              h.Record(now - scheduled);
+            }
+          });
+      if (!sub.ok()) return 2;
+      ch.Send("ready");
+      // Until everything arrived, or the publisher said it is done and a
+      // grace period passed (then the shortfall is reported as lost).
+      std::int64_t done_at = 0;
+      while (ledger.unique() < static_cast<std::uint64_t>(total)) {
+        if (!PollOnce(**c, o).ok()) break;
+        if (done_at == 0 && ch.Receive(0ms).has_value()) {
+          done_at = MonotonicNs();
+        }
+        if (done_at != 0 && MonotonicNs() - done_at > 5'000'000'000) break;
+      }
+      ch.Send(ledger.Summary() + " " + h.Serialize());
+      (void)(*c)->Close();  // best effort: the run is over
+      (void)k;
+      return 0;
+    }));
+    if (!subs.back() || subs.back()->Receive(10s) != "ready") {
+      return Failed(r, "W2: subscriber process did not start");
+    }
+  }
+  auto c = Connect(o, "bench-w2-pub");
+  if (!c.ok()) return Failed(r, std::string(c.status().message()));
+  auto stream = (*c)->OpenStream("bench.fanout");
+  if (!stream.ok()) return Failed(r, std::string(stream.status().message()));
+  std::vector<std::byte> payload(PayloadSize(o), std::byte{0x42});
+  const double interval_ns = 1e9 / o.rate;
+  const std::int64_t start = MonotonicNs() + 10'000'000;
+  for (std::int64_t i = 0; i < total; ++i) {
+    const std::int64_t scheduled =
+        start + static_cast<std::int64_t>(static_cast<double>(i) * interval_ns);
+    // Wait for the scheduled time: spin, or sleep most of the way.
+    for (std::int64_t now = MonotonicNs(); now < scheduled;
+         now = MonotonicNs()) {
+      // Sleep most of the way, then spin: a sleeping sender wakes late on a
+      // loaded host, and its lateness would count as gateway latency.
+      if (!o.spin && scheduled - now > 100'000) {
+        const timespec ts{0, scheduled - now - 50'000};
+        ::nanosleep(&ts, nullptr);
+      }
+    }
+    Stamp(payload, static_cast<std::uint64_t>(i), scheduled);
+    if (absl::Status s = (*c)->Publish(*stream, payload); !s.ok()) {
+      return Failed(r, std::string(s.message()));
+    }
+    if ((i & 1023) == 0) (void)(*c)->Poll(16, 0ms);  // heartbeats, acks
+  }
+  r.seconds = static_cast<double>(MonotonicNs() - start) * 1e-9;
+  r.sent = static_cast<std::uint64_t>(total) *
+           static_cast<std::uint64_t>(o.subscribers);
+  for (auto& s : subs) s->Send("done");
+  for (auto& s : subs) {
+    std::optional<std::string> line = s->Receive(60s);
+    if (!line) return Failed(r, "W2: a subscriber never reported");
+    std::istringstream in(*line);
+    std::uint64_t unique, dup, reorder;
+    in >> unique >> dup >> reorder;
+    std::string rest;
+    std::getline(in, rest);
+    LatencyHistogram h;
+    if (!h.Parse(rest)) return Failed(r, "W2: unreadable subscriber histogram");
+    r.latency.Merge(h);
+    r.received += unique;
+    r.lost += static_cast<std::uint64_t>(total) - unique;
+    r.duplicated += dup;
+    r.reordered += reorder;
+    s->Wait(10s);
+  }
+  (void)(*c)->Close();  // best effort: the run is over
+  r.messages_per_second = static_cast<double>(total) / r.seconds;
+  return r;
+}
+
+Result RunThroughput(const WorkloadOptions& o) {
+  Result r{.workload = "W3", .payload = o.payload};
+  // The subscriber's progress, shared with the publisher for flow control.
+  auto* received = static_cast<std::atomic<std::uint64_t>*>(
+      ::mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+             -1, 0));
+  if (received == MAP_FAILED) return Failed(r, "W3: mmap failed");
+  new (received) std::atomic<std::uint64_t>(0);
+  const std::size_t size = PayloadSize(o);
+  auto sub = Child::Spawn([&](Child::Channel& ch) {
+    auto c = Connect(o, "bench-w3-sub");
+    if (!c.ok()) return 1;
+    std::uint64_t expected = 0, lost = 0, dup = 0, count = 0;
+    auto s = (*c)->Subscribe(
+        "bench.tput", StartPosition::Latest(), [&](const Message& m) {
+          std::uint64_t index;
+          std::int64_t ns;
+          ReadStamp(m.payload, &index, &ns);
+          if (index == expected) {
+            ++expected;
+          } else if (index > expected) {
+            lost += index - expected;
+            expected = index + 1;
+          } else {
+            ++dup;
+          }
+          ++count;
+          if ((count & 255) == 0) {
+            received->store(count, std::memory_order_release);
+          }
+        });
+    if (!s.ok()) return 2;
+    ch.Send("ready");
+    std::uint64_t total = 0;
+    for (;;) {
+      if (!PollOnce(**c, o).ok()) break;
+      received->store(count, std::memory_order_release);
+      if (total == 0) {
+        if (auto line = ch.Receive(0ms)) total = std::stoull(*line);
+      }
+      if (total != 0 && count >= total) break;
+    }
+    ch.Send(std::to_string(count) + " " + std::to_string(lost) + " " +
+            std::to_string(dup));
+    (void)(*c)->Close();  // best effort: the run is over
+    return 0;
+  });
+  if (!sub || sub->Receive(10s) != "ready") {
+    ::munmap(received, 4096);
+    return Failed(r, "W3: subscriber process did not start");
+  }
+  auto c = Connect(o, "bench-w3-pub");
+  if (!c.ok()) return Failed(r, std::string(c.status().message()));
+  auto stream = (*c)->OpenStream("bench.tput");
+  if (!stream.ok()) return Failed(r, std::string(stream.status().message()));
+  std::vector<std::byte> payload(size, std::byte{0x42});
+  // Keep at most 8 MiB of frames in flight: well inside the stream's 32 MiB
+  // window, so the subscriber is never a slow consumer.
+  const std::uint64_t max_in_flight =
+      (8u << 20) / (protocol::PaddedLength(size + 32));
+  const std::int64_t start = MonotonicNs();
+  const std::int64_t stop =
+      start + static_cast<std::int64_t>(o.duration_s * 1e9);
+  std::uint64_t sent = 0;
+  while (MonotonicNs() < stop) {
+    for (int burst = 0; burst < 256; ++burst) {
+      while (sent - received->load(std::memory_order_acquire) > max_in_flight) {
+        (void)(*c)->Poll(16, 0ms);
+      }
+      Stamp(payload, sent, 0);
+      if (absl::Status s = (*c)->Publish(*stream, payload); !s.ok()) {
+        return Failed(r, std::string(s.message()));
+      }
+      ++sent;
+    }
+  }
+  sub->Send(std::to_string(sent));
+  const std::int64_t wait_until = MonotonicNs() + 30'000'000'000;
+  while (received->load(std::memory_order_acquire) < sent &&
+         MonotonicNs() < wait_until) {
+    (void)(*c)->Poll(16, 0ms);
+  }
+  const std::int64_t end = MonotonicNs();
+  std::optional<std::string> line = sub->Receive(30s);
+  ::munmap(received, 4096);
+  if (!line) return Failed(r, "W3: subscriber never reported");
+  std::istringstream in(*line);
+  std::uint64_t count, lost, dup;
+  in >> count >> lost >> dup;
+  r.sent = sent;
+  r.received = count - dup;
+  r.lost = sent > r.received ? sent - r.received : 0;
+  (void)lost;  // the subscriber's own gap count; the exact figure is above
+  r.duplicated = dup;
+  r.seconds = static_cast<double>(end - start) * 1e-9;
+  r.messages_per_second = static_cast<double>(r.received) / r.seconds;
+  r.megabytes_per_second =
+      r.messages_per_second * static_cast<double>(size) / 1e6;
+  (void)(*c)->Close();  // best effort: the run is over
+  sub->Wait(10s);
+  return r;
+}
+
+Result RunRequestResponse(const WorkloadOptions& o) {
+  Result r{.workload = "W4", .payload = o.payload};
+  r.available = false;
+  r.note = "not available: the gateway has no backend services yet";
+  return r;
+}
+
+}  // namespace tachyon::bench

@@ -1,0 +1,239 @@
+// tachyon-bench: the end-to-end latency suite. Starts the gateway from the
+// build as a separate process on a generated config, runs each workload
+// through the client library after a discarded warm-up, and prints every
+// figure beside the floor (plain TCP/UDP ping-pong) measured in the same run.
+//
+//   tachyon-bench --suite quick                 # <= 60 s, a smoke test
+//   tachyon-bench --suite full --json r.json --plot bench/results/plot
+//   tachyon-bench --workload W1 --payload 32,1024 --io epoll,uring --idle spin
+//
+// Exit status: 0 when every measured workload delivered exactly what was
+// sent; 1 when a workload failed or lost, duplicated or reordered anything.
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <ctime>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "harness.h"
+#include "report.h"
+#include "workloads.h"
+
+ABSL_FLAG(std::string, suite, "quick",
+          "quick (<= 60 s, payload 32, one backend, blocking idle), full "
+          "(payloads 32/256/1024, epoll and io_uring, spin and block) or "
+          "custom (exactly the flags below)");
+ABSL_FLAG(std::string, workload, "floor,W1,W2,W3,W4",
+          "comma list of floor, W1 (ping-pong), W2 (fan-out), W3 "
+          "(throughput), W4 (request/response)");
+ABSL_FLAG(std::string, payload, "", "comma list of payload sizes in bytes");
+ABSL_FLAG(double, rate, 0, "W2 offered rate, messages/s (default 50000)");
+ABSL_FLAG(int, subscribers, 0, "W2 subscriber processes (default 4)");
+ABSL_FLAG(double, duration, 0, "W2/W3 measured seconds");
+ABSL_FLAG(std::int64_t, count, 0, "measured round trips for W1 and floors");
+ABSL_FLAG(std::int64_t, warmup, -1, "discarded messages before measuring");
+ABSL_FLAG(std::string, io, "",
+          "comma list of gateway io backends: epoll, uring, auto");
+ABSL_FLAG(std::string, idle, "", "comma list of idle strategies: spin, block");
+ABSL_FLAG(std::string, cpus, "",
+          "comma list of CPUs to pin gateway workers to");
+ABSL_FLAG(std::string, json, "", "also write the results as JSON to this file");
+ABSL_FLAG(std::string, plot, "",
+          "write a percentile plot to PREFIX.svg and PREFIX.png (gnuplot)");
+ABSL_FLAG(std::string, gateway, "",
+          "tachyon-gateway binary (default: the one built beside this tool)");
+
+namespace tachyon::bench {
+namespace {
+
+std::vector<std::string> SplitList(const std::string& s) {
+  std::vector<std::string> out;
+  for (absl::string_view part : absl::StrSplit(s, ',', absl::SkipEmpty())) {
+    out.emplace_back(part);
+  }
+  return out;
+}
+
+std::string DefaultGateway() {
+  char buf[4096];
+  const ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+  if (n <= 0) return "tachyon-gateway";
+  std::string self(buf, static_cast<std::size_t>(n));
+  const std::string dir = self.substr(0, self.rfind('/'));
+  return dir + "/../../src/tachyon-gateway";
+}
+
+std::string UtcNow() {
+  std::time_t t = std::time(nullptr);
+  std::tm tm;
+  ::gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+bool Has(const std::vector<std::string>& v, const std::string& x) {
+  return std::find(v.begin(), v.end(), x) != v.end();
+}
+
+int Main() {
+  const std::string suite = absl::GetFlag(FLAGS_suite);
+  if (suite != "quick" && suite != "full" && suite != "custom") {
+    std::fprintf(stderr,
+                 "tachyon-bench: --suite must be quick, full or custom\n");
+    return 2;
+  }
+  const bool full = suite == "full";
+  // Suite defaults; any flag given explicitly wins.
+  std::vector<std::string> payloads = SplitList(absl::GetFlag(FLAGS_payload));
+  if (payloads.empty())
+    payloads = full ? std::vector<std::string>{"32", "256", "1024"}
+                    : std::vector<std::string>{"32"};
+  std::vector<std::string> ios = SplitList(absl::GetFlag(FLAGS_io));
+  if (ios.empty())
+    ios = full ? std::vector<std::string>{"epoll", "uring"}
+               : std::vector<std::string>{"auto"};
+  std::vector<std::string> idles = SplitList(absl::GetFlag(FLAGS_idle));
+  if (idles.empty())
+    idles = full ? std::vector<std::string>{"spin", "block"}
+                 : std::vector<std::string>{"block"};
+  const std::vector<std::string> workloads =
+      SplitList(absl::GetFlag(FLAGS_workload));
+  WorkloadOptions base;
+  base.rate = absl::GetFlag(FLAGS_rate) > 0 ? absl::GetFlag(FLAGS_rate)
+                                            : (full ? 50000 : 20000);
+  base.subscribers = absl::GetFlag(FLAGS_subscribers) > 0
+                         ? absl::GetFlag(FLAGS_subscribers)
+                         : 4;
+  base.duration_s = absl::GetFlag(FLAGS_duration) > 0
+                        ? absl::GetFlag(FLAGS_duration)
+                        : (full ? 5.0 : 2.0);
+  base.count = absl::GetFlag(FLAGS_count) > 0 ? absl::GetFlag(FLAGS_count)
+                                              : (full ? 20000 : 5000);
+  base.warmup = absl::GetFlag(FLAGS_warmup) >= 0 ? absl::GetFlag(FLAGS_warmup)
+                                                 : (full ? 2000 : 1000);
+  std::vector<int> cpus;
+  for (const std::string& c : SplitList(absl::GetFlag(FLAGS_cpus))) {
+    cpus.push_back(std::stoi(c));
+  }
+  const std::string gateway_bin = absl::GetFlag(FLAGS_gateway).empty()
+                                      ? DefaultGateway()
+                                      : absl::GetFlag(FLAGS_gateway);
+
+  RunInfo info;
+  info.machine = DescribeMachine();
+  info.date = UtcNow();
+  info.suite = suite;
+  info.settings = "workloads=" + absl::StrJoin(workloads, ",") +
+                  " payloads=" + absl::StrJoin(payloads, ",") +
+                  " io=" + absl::StrJoin(ios, ",") +
+                  " idle=" + absl::StrJoin(idles, ",") +
+                  " rate=" + std::to_string(static_cast<long>(base.rate)) +
+                  " subscribers=" + std::to_string(base.subscribers) +
+                  " duration=" + std::to_string(base.duration_s) + "s" +
+                  " count=" + std::to_string(base.count) +
+                  " warmup=" + std::to_string(base.warmup) +
+                  (cpus.empty() ? "" : " cpus=" + absl::StrJoin(cpus, ","));
+  std::fprintf(stderr, "tachyon-bench: %s\n", info.settings.c_str());
+
+  std::vector<Result> results;
+  auto note = [&](const Result& r) {
+    std::fprintf(
+        stderr, "  %-9s %-22s %5zu B  %s\n", r.workload.c_str(),
+        r.system.c_str(), r.payload,
+        !r.available ? "not available"
+        : !r.ok      ? ("FAILED: " + r.note).c_str()
+                     : ("p50 " +
+                   std::to_string(r.latency.ValueAtPercentile(50) / 1000.0) +
+                   " us, count " + std::to_string(r.latency.count()))
+                      .c_str());
+    results.push_back(r);
+  };
+  for (const std::string& idle : idles) {
+    for (const std::string& p : payloads) {
+      WorkloadOptions o = base;
+      o.payload = static_cast<std::size_t>(std::stoul(p));
+      o.spin = idle == "spin";
+      if (Has(workloads, "floor")) {
+        Result t = RunTcpFloor(o);
+        t.system = "floor " + idle;
+        note(t);
+        Result u = RunUdpFloor(o);
+        u.system = "floor " + idle;
+        note(u);
+      }
+    }
+    for (const std::string& io : ios) {
+      GatewaySettings gs{.io = io, .idle = idle, .workers = 1, .cpus = cpus};
+      std::string error;
+      auto gw = GatewayUnderTest::Start(gateway_bin, gs, &error);
+      const std::string system = "tachyon " + io + "/" + idle;
+      for (const std::string& p : payloads) {
+        WorkloadOptions o = base;
+        o.payload = static_cast<std::size_t>(std::stoul(p));
+        o.spin = idle == "spin";
+        if (!gw) {
+          Result r{.workload = "gateway",
+                   .system = system,
+                   .payload = o.payload,
+                   .ok = false,
+                   .note = error};
+          note(r);
+          continue;
+        }
+        o.port = gw->port();
+        auto run = [&](const char* name, Result (*fn)(const WorkloadOptions&)) {
+          if (!Has(workloads, name)) return;
+          Result r = fn(o);
+          r.system = system;
+          note(r);
+        };
+        run("W1", RunPingPong);
+        run("W2", RunFanOut);
+        run("W3", RunThroughput);
+        run("W4", RunRequestResponse);
+      }
+      if (gw && !gw->Stop()) {
+        std::fprintf(stderr, "tachyon-bench: gateway %s did not stop cleanly\n",
+                     system.c_str());
+      }
+    }
+  }
+
+  std::printf("%s", MarkdownReport(info, results).c_str());
+  if (const std::string path = absl::GetFlag(FLAGS_json); !path.empty()) {
+    std::ofstream(path) << JsonReport(info, results);
+  }
+  if (const std::string prefix = absl::GetFlag(FLAGS_plot); !prefix.empty()) {
+    if (std::string err = WritePlot(prefix, results); !err.empty()) {
+      std::fprintf(stderr, "tachyon-bench: plot: %s\n", err.c_str());
+    }
+  }
+  // Exact delivery is the one thing this tool asserts.
+  int rc = 0;
+  for (const Result& r : results) {
+    if (!r.available) continue;
+    if (!r.ok || r.lost != 0 || r.duplicated != 0 || r.reordered != 0) rc = 1;
+  }
+  return rc;
+}
+
+}  // namespace
+}  // namespace tachyon::bench
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "End-to-end latency suite: the gateway beside a plain TCP/UDP floor.\n"
+      "  tachyon-bench --suite quick|full [--json FILE] [--plot PREFIX]");
+  absl::ParseCommandLine(argc, argv);
+  signal(SIGPIPE, SIG_IGN);
+  return tachyon::bench::Main();
+}

@@ -1,0 +1,213 @@
+#include "report.h"
+
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+namespace tachyon::bench {
+namespace {
+
+constexpr double kPercentiles[] = {50, 90, 99, 99.9, 99.99};
+
+std::string Micros(std::int64_t ns) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f", static_cast<double>(ns) / 1000.0);
+  return buf;
+}
+
+std::string Fixed(double v, int digits) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*f", digits, v);
+  return buf;
+}
+
+std::string Escape(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '"' || c == '\\') out += '\\';
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
+    out += c;
+  }
+  return out;
+}
+
+// The floor a workload is compared with: the TCP ping-pong of the same
+// payload size (the gateway's clients speak TCP).
+const Result* FloorFor(const std::vector<Result>& rs, const Result& r) {
+  for (const Result& f : rs) {
+    if (f.workload == "floor-tcp" && f.payload == r.payload && f.ok) return &f;
+  }
+  return nullptr;
+}
+
+std::string Ratio(std::int64_t v, std::int64_t floor) {
+  if (floor <= 0) return "–";
+  return Fixed(static_cast<double>(v) / static_cast<double>(floor), 2) + "×";
+}
+
+}  // namespace
+
+std::string MarkdownReport(const RunInfo& info, const std::vector<Result>& rs) {
+  std::ostringstream out;
+  out << "## tachyon-bench (" << info.suite << ")\n\n"
+      << "- machine: " << info.machine.cpu_model << ", " << info.machine.cores
+      << " cores, " << info.machine.kernel << "\n"
+      << "- commit: " << info.machine.commit << "\n"
+      << "- date: " << info.date << "\n"
+      << "- settings: " << info.settings << "\n\n"
+      << "Latency in µs (W1 and floors: round trip; W2: one way from the "
+         "scheduled send time). Ratios are to the TCP floor of the same "
+         "payload, measured in this run.\n\n"
+      << "| workload | system | payload B | p50 | p90 | p99 | p99.9 | p99.99 "
+         "| max | mean | count | p50 vs floor | p99.9 vs floor |\n"
+      << "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
+  for (const Result& r : rs) {
+    if (!r.available || !r.ok || r.latency.count() == 0) continue;
+    const Result* floor = FloorFor(rs, r);
+    out << "| " << r.workload << " | " << r.system << " | " << r.payload;
+    for (double p : kPercentiles)
+      out << " | " << Micros(r.latency.ValueAtPercentile(p));
+    out << " | " << Micros(r.latency.max()) << " | "
+        << Fixed(r.latency.mean() / 1000.0, 1) << " | " << r.latency.count();
+    if (floor != nullptr && r.workload != "floor-tcp") {
+      out << " | "
+          << Ratio(r.latency.ValueAtPercentile(50),
+                   floor->latency.ValueAtPercentile(50))
+          << " | "
+          << Ratio(r.latency.ValueAtPercentile(99.9),
+                   floor->latency.ValueAtPercentile(99.9));
+    } else {
+      out << " | | ";
+    }
+    out << " |\n";
+  }
+  bool delivery = false;
+  for (const Result& r : rs)
+    delivery |= (r.workload == "W2" || r.workload == "W3") && r.ok;
+  if (delivery) {
+    out << "\nDelivery (exact counts):\n\n"
+        << "| workload | system | payload B | sent | received | lost | "
+           "duplicated | reordered | msgs/s | MB/s |\n"
+        << "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n";
+    for (const Result& r : rs) {
+      if (!r.ok || (r.workload != "W2" && r.workload != "W3")) continue;
+      out << "| " << r.workload << " | " << r.system << " | " << r.payload
+          << " | " << r.sent << " | " << r.received << " | " << r.lost << " | "
+          << r.duplicated << " | " << r.reordered << " | "
+          << Fixed(r.messages_per_second, 0) << " | "
+          << (r.megabytes_per_second > 0 ? Fixed(r.megabytes_per_second, 1)
+                                         : "–")
+          << " |\n";
+    }
+  }
+  bool notes = false;
+  for (const Result& r : rs) {
+    if (r.available && r.ok) continue;
+    if (!notes) out << "\nNot measured:\n\n";
+    notes = true;
+    out << "- " << r.workload << " (" << r.system << ", " << r.payload
+        << " B): " << (r.available ? "FAILED: " : "") << r.note << "\n";
+  }
+  return out.str();
+}
+
+std::string JsonReport(const RunInfo& info, const std::vector<Result>& rs) {
+  std::ostringstream out;
+  out << "{\n  \"machine\": {\"cpu\": \"" << Escape(info.machine.cpu_model)
+      << "\", \"cores\": " << info.machine.cores << ", \"kernel\": \""
+      << Escape(info.machine.kernel) << "\", \"host\": \""
+      << Escape(info.machine.hostname) << "\"},\n  \"commit\": \""
+      << Escape(info.machine.commit) << "\",\n  \"date\": \"" << info.date
+      << "\",\n  \"suite\": \"" << info.suite << "\",\n  \"settings\": \""
+      << Escape(info.settings) << "\",\n  \"results\": [";
+  for (std::size_t i = 0; i < rs.size(); ++i) {
+    const Result& r = rs[i];
+    out << (i ? "," : "") << "\n    {\"workload\": \"" << r.workload
+        << "\", \"system\": \"" << Escape(r.system)
+        << "\", \"payload\": " << r.payload
+        << ", \"available\": " << (r.available ? "true" : "false")
+        << ", \"ok\": " << (r.ok ? "true" : "false") << ", \"note\": \""
+        << Escape(r.note) << "\", \"latency_ns\": {";
+    for (double p : kPercentiles) {
+      out << "\"p" << Fixed(p, p == std::floor(p) ? 0 : 2)
+          << "\": " << r.latency.ValueAtPercentile(p) << ", ";
+    }
+    out << "\"max\": " << r.latency.max()
+        << ", \"mean\": " << Fixed(r.latency.mean(), 1)
+        << ", \"count\": " << r.latency.count() << "}, \"sent\": " << r.sent
+        << ", \"received\": " << r.received << ", \"lost\": " << r.lost
+        << ", \"duplicated\": " << r.duplicated
+        << ", \"reordered\": " << r.reordered
+        << ", \"seconds\": " << Fixed(r.seconds, 3)
+        << ", \"messages_per_second\": " << Fixed(r.messages_per_second, 0)
+        << ", \"megabytes_per_second\": " << Fixed(r.megabytes_per_second, 2)
+        << "}";
+  }
+  out << "\n  ]\n}\n";
+  return out.str();
+}
+
+std::string WritePlot(const std::string& prefix,
+                      const std::vector<Result>& rs) {
+  // One data block per latency series: x = 1 / (1 - p) (the "nines" axis),
+  // y = latency in µs.
+  const std::string data_path = prefix + ".dat";
+  std::ofstream data(data_path);
+  if (!data) return "cannot write " + data_path;
+  std::vector<std::string> titles;
+  for (const Result& r : rs) {
+    if (!r.ok || !r.available || r.latency.count() == 0 || r.workload == "W3") {
+      continue;
+    }
+    titles.push_back(r.workload + " " + r.system + " " +
+                     std::to_string(r.payload) + "B");
+    data << "# " << titles.back() << "\n";
+    const double max_nines = std::log10(
+        std::max<double>(10, static_cast<double>(r.latency.count())));
+    for (double nines = 0; nines <= max_nines + 1e-9; nines += 0.05) {
+      const double p = 100.0 * (1.0 - std::pow(10.0, -nines));
+      data << std::pow(10.0, nines) << " "
+           << static_cast<double>(r.latency.ValueAtPercentile(p)) / 1000.0
+           << "\n";
+    }
+    data << "\n\n";
+  }
+  data.close();
+  if (titles.empty()) return "nothing to plot";
+  std::ostringstream script;
+  script << "set logscale x\nset logscale y\n"
+         << "set xtics (\"0%\" 1, \"90%\" 10, \"99%\" 100, \"99.9%\" 1000, "
+            "\"99.99%\" 10000, \"99.999%\" 100000)\n"
+         << "set xlabel 'percentile'\nset ylabel 'latency (µs)'\n"
+         << "set title 'tachyon-bench: latency by percentile'\n"
+         << "set key left top\nset grid\n";
+  auto plot = [&](const std::string& terminal, const std::string& file) {
+    script << "set terminal " << terminal << "\nset output '" << file << "'\n"
+           << "plot ";
+    for (std::size_t i = 0; i < titles.size(); ++i) {
+      script << (i ? ", " : "") << "'" << data_path << "' index " << i
+             << " with lines lw 2 title '" << titles[i] << "'";
+    }
+    script << "\n";
+  };
+  plot("svg size 1000,600 dynamic", prefix + ".svg");
+  plot("pngcairo size 1000,600", prefix + ".png");
+  const std::string script_path = prefix + ".gp";
+  std::ofstream(script_path) << script.str();
+  const std::string cmd = "gnuplot '" + script_path + "' 2>&1";
+  FILE* p = ::popen(cmd.c_str(), "r");
+  if (p == nullptr) return "cannot run gnuplot";
+  std::string output;
+  char buf[256];
+  while (std::fgets(buf, sizeof buf, p) != nullptr) output += buf;
+  const int rc = ::pclose(p);
+  if (rc != 0) return "gnuplot failed: " + output;
+  return "";
+}
+
+}  // namespace tachyon::bench

@@ -1,0 +1,64 @@
+// The workloads tachyon-bench runs, each returning a Result measured with the
+// same harness and histogram:
+//
+//   floor-tcp  plain TCP ping-pong between two processes (TCP_NODELAY)
+//   floor-udp  plain UDP ping-pong between two processes
+//   W1         ping-pong through the gateway: A publishes on `ping`, B
+//              (another process) republishes on `pong`, A records the RTT
+//   W2         fan-out: one publisher at a fixed offered rate to K subscriber
+//              processes; latency from the *scheduled* send time, so a
+//              stalled sender counts as latency (coordinated omission)
+//   W3         throughput: one publisher as fast as flow control allows to
+//              one subscriber; messages/s, MB/s, and proof nothing was lost
+//   W4         request/response through a backend service (not available
+//              until backends exist; reported as such, never a figure)
+#ifndef TACHYON_BENCH_LATENCY_WORKLOADS_H_
+#define TACHYON_BENCH_LATENCY_WORKLOADS_H_
+
+#include <cstdint>
+#include <string>
+
+#include "histogram.h"
+
+namespace tachyon::bench {
+
+struct WorkloadOptions {
+  std::size_t payload = 32;    // bytes per message
+  bool spin = false;           // busy-poll instead of blocking waits
+  std::int64_t warmup = 2000;  // messages discarded before measuring
+  std::int64_t count = 20000;  // measured messages (ping-pong workloads)
+  double rate = 50000;         // W2 offered rate, messages/s
+  int subscribers = 4;         // W2 subscriber processes
+  double duration_s = 5;       // W2/W3 measured duration
+  std::uint16_t port = 0;      // gateway port (gateway workloads)
+};
+
+struct Result {
+  std::string workload;  // "floor-tcp", "W1", ...
+  std::string system;    // "floor", "tachyon epoll/block", ...
+  std::size_t payload = 0;
+  bool available = true;  // false: `note` says why (W4 before backends)
+  bool ok = true;         // false: `note` holds the error
+  std::string note;
+  LatencyHistogram latency;
+  // Delivery accounting (W2, W3): exact counts, never estimated.
+  std::uint64_t sent = 0;
+  std::uint64_t received = 0;
+  std::uint64_t lost = 0;
+  std::uint64_t duplicated = 0;
+  std::uint64_t reordered = 0;
+  double seconds = 0;
+  double messages_per_second = 0;
+  double megabytes_per_second = 0;
+};
+
+Result RunTcpFloor(const WorkloadOptions& o);
+Result RunUdpFloor(const WorkloadOptions& o);
+Result RunPingPong(const WorkloadOptions& o);         // W1
+Result RunFanOut(const WorkloadOptions& o);           // W2
+Result RunThroughput(const WorkloadOptions& o);       // W3
+Result RunRequestResponse(const WorkloadOptions& o);  // W4
+
+}  // namespace tachyon::bench
+
+#endif  // TACHYON_BENCH_LATENCY_WORKLOADS_H_
