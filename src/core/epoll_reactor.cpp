@@ -33,7 +33,8 @@ class EpollConn final : public Connection {
   EpollConn(int fd, ConnectionHandler* h) : Connection(fd, h) {}
   bool closed = false;
   bool on_ready_list = false;
-  bool want_write = false;  // EPOLLOUT armed
+  bool hangup_seen = false;  // EPOLLRDHUP/HUP/ERR: read on to the EOF
+  bool want_write = false;   // EPOLLOUT armed
 };
 
 constexpr std::size_t kReadChunk = 64 * 1024;
@@ -179,6 +180,7 @@ class EpollReactor final : public Reactor {
         c->handler()->OnSendComplete(0);
         if (c->closed) continue;
       }
+      if ((ev & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0) c->hangup_seen = true;
       if ((ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0 &&
           !c->on_ready_list) {
         c->on_ready_list = true;
@@ -248,6 +250,16 @@ class EpollReactor final : public Reactor {
         if (got > 0) {
           c->handler()->OnData(
               {read_buffer_.data(), static_cast<std::size_t>(got)});
+          // A short read emptied the socket: with edge triggering, bytes
+          // that arrive later raise a new edge, so the usual extra recv()
+          // that only returns EAGAIN is a wasted syscall per wake-up. Not
+          // so for a FIN that came with the data: it raises no new edge,
+          // so after a hang-up event we read on until recv() says EOF.
+          if (static_cast<std::size_t>(got) < read_buffer_.size() &&
+              !c->hangup_seen) {
+            drained = true;
+            break;
+          }
           continue;
         }
         if (got == 0) {
