@@ -11,6 +11,13 @@ constexpr int kYieldIterations = 100;
 }  // namespace
 
 std::int64_t IdleStrategy::Next(int work, std::int64_t max_block_us) {
+  if (kind_ == config::IdleStrategy::kBlock) {
+    // Block even right after work: the caller re-checks for new work after
+    // PrepareToSleep, the reactor returns at once if events are already
+    // pending, and io_uring submits the sends just queued in the same
+    // io_uring_enter that waits — one syscall per message instead of two.
+    return max_block_us;
+  }
   if (work > 0) {
     idle_iterations_ = 0;
     return 0;

@@ -2,7 +2,8 @@
 //
 //   spin     poll again at once (lowest latency, burns the core)
 //   backoff  spin a while, then yield, then block in the reactor
-//   block    block in the reactor until an event, a wake-up or a timer
+//   block    block in the reactor until an event, a wake-up or a timer,
+//            including right after an iteration that did work
 //
 // A worker that blocks first announces it (Sleeping), so publishers on other
 // workers know to wake it with a syscall; a spinning worker is never sent
