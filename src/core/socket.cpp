@@ -56,23 +56,66 @@ absl::Status SetOpt(int fd, int level, int name, int value, Option which,
 
 }  // namespace
 
-absl::StatusOr<int> CreateTcpListener(const std::string& bind,
-                                      std::uint16_t port, int backlog) {
-  sockaddr_storage addr{};
-  socklen_t len = 0;
-  int family = AF_INET;
-  auto* v4 = reinterpret_cast<sockaddr_in*>(&addr);
-  auto* v6 = reinterpret_cast<sockaddr_in6*>(&addr);
+namespace {
+
+// Fills `addr` for an IPv4 or IPv6 literal; false if `bind` is neither.
+bool ResolveLiteral(const std::string& bind, std::uint16_t port,
+                    sockaddr_storage* addr, socklen_t* len, int* family) {
+  *addr = {};
+  auto* v4 = reinterpret_cast<sockaddr_in*>(addr);
+  auto* v6 = reinterpret_cast<sockaddr_in6*>(addr);
   if (::inet_pton(AF_INET, bind.c_str(), &v4->sin_addr) == 1) {
     v4->sin_family = AF_INET;
     v4->sin_port = htons(port);
-    len = sizeof *v4;
-  } else if (::inet_pton(AF_INET6, bind.c_str(), &v6->sin6_addr) == 1) {
-    family = AF_INET6;
+    *len = sizeof *v4;
+    *family = AF_INET;
+    return true;
+  }
+  if (::inet_pton(AF_INET6, bind.c_str(), &v6->sin6_addr) == 1) {
     v6->sin6_family = AF_INET6;
     v6->sin6_port = htons(port);
-    len = sizeof *v6;
-  } else {
+    *len = sizeof *v6;
+    *family = AF_INET6;
+    return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+absl::Status CheckPortFree(const std::string& bind, std::uint16_t port) {
+  if (port == 0) return absl::OkStatus();
+  sockaddr_storage addr;
+  socklen_t len;
+  int family;
+  if (!ResolveLiteral(bind, port, &addr, &len, &family)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("bind address '", bind, "' is not an IP literal"));
+  }
+  const int fd = ::socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return Errno("socket", errno);
+  // SO_REUSEADDR (not SO_REUSEPORT): connections in TIME_WAIT from an
+  // earlier run do not count, a live listener does.
+  const int one = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  const int rc = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), len);
+  const int err = errno;
+  ::close(fd);
+  if (rc != 0 && err == EADDRINUSE) {
+    return absl::AlreadyExistsError(absl::StrCat(
+        bind, ":", port,
+        " is already in use (another gateway or server listens there)"));
+  }
+  if (rc != 0) return Errno(absl::StrCat("bind ", bind, ":", port), err);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<int> CreateTcpListener(const std::string& bind,
+                                      std::uint16_t port, int backlog) {
+  sockaddr_storage addr;
+  socklen_t len;
+  int family;
+  if (!ResolveLiteral(bind, port, &addr, &len, &family)) {
     return absl::InvalidArgumentError(
         absl::StrCat("bind address '", bind, "' is not an IP literal"));
   }

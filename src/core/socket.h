@@ -21,6 +21,13 @@ namespace tachyon::core {
 absl::StatusOr<int> CreateTcpListener(const std::string& bind,
                                       std::uint16_t port, int backlog);
 
+/// Fails with ALREADY_EXISTS if another socket (another gateway process, say)
+/// already listens on bind:port. SO_REUSEPORT lets any process of the same
+/// user join a port's listener group and silently take a share of its
+/// connections; binding a probe without SO_REUSEPORT first turns that into a
+/// clear start-up error. Port 0 always passes.
+absl::Status CheckPortFree(const std::string& bind, std::uint16_t port);
+
 /// The local port a bound socket ended up on (for port 0).
 absl::StatusOr<std::uint16_t> LocalPort(int fd);
 

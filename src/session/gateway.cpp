@@ -27,6 +27,9 @@ absl::Status Gateway::Start() {
   const int n = config_.workers;
   backend_descriptions_.assign(static_cast<std::size_t>(n), "");
   std::uint16_t port = config_.port;
+  if (absl::Status s = core::CheckPortFree(config_.bind, port); !s.ok()) {
+    return s;
+  }
   for (int i = 0; i < n; ++i) {
     absl::StatusOr<int> fd = core::CreateTcpListener(config_.bind, port, 4096);
     if (!fd.ok()) {

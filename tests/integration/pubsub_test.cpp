@@ -450,6 +450,21 @@ TEST_P(PubSubTest, ClientLogoutIsAnsweredAndClosed) {
   EXPECT_TRUE(c->WaitForEof());
 }
 
+// SO_REUSEPORT would let a second gateway join the first one's port and
+// take a share of its connections; it must refuse to start instead.
+TEST_P(PubSubTest, SecondGatewayOnTheSamePortRefusesToStart) {
+  Start();
+  config::GatewayConfig c = TestConfig(GetParam());
+  c.port = gateway_->port();
+  session::Gateway second(c);
+  const absl::Status s = second.Start();
+  EXPECT_EQ(s.code(), absl::StatusCode::kAlreadyExists) << s;
+  EXPECT_NE(std::string(s.message()).find("already in use"), std::string::npos);
+  // The first gateway still serves.
+  auto client = Client();
+  EXPECT_NE(client->Open("still.here").value(), 0u);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, PubSubTest, TACHYON_ALL_GATEWAY_PARAMS,
                          ParamName);
 
