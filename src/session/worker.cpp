@@ -137,6 +137,11 @@ void Worker::Run() {
           now_ns_ + std::int64_t{config().shutdown_drain_ms} * 1'000'000 +
           2'000'000'000;  // plus the close/linger allowance
       reactor_->RemoveListener(listen_fd_);
+      // Leave the SO_REUSEPORT group now: an io_uring ring tears down
+      // asynchronously and its multishot accept would keep the socket
+      // listening a while, so a gateway restarted on this port would get
+      // (and reset) some of its first connections.
+      ::shutdown(listen_fd_, SHUT_RDWR);
       for (Session* s : sessions_) s->BeginDrain(now_ns_);
       ++work;
     }

@@ -1,0 +1,266 @@
+// tachyon/client/client.h — the blocking Tachyon client.
+//
+// Overview
+//   A Client is one TCP session with a Tachyon gateway. Connect opens the
+//   socket and logs on; the Client then publishes to streams, subscribes to
+//   streams or prefix patterns, and sends requests to backend services.
+//
+//   Receiving is a duty cycle, as in Aeron: the application calls Poll()
+//   regularly (at least once per heartbeat interval); Poll reads what the
+//   socket has, decodes frames in place and calls each subscription's handler
+//   with a zero-copy Message view. Heartbeats are sent and the gateway's
+//   liveness checked inside Poll. Calls that wait for an answer (OpenStream,
+//   Subscribe, PublishWithAck, Request, Close) run the same receive loop
+//   while they wait, so handlers of existing subscriptions may run inside
+//   them.
+//
+//   Publishing has two paths. Publish copies the payload into a preallocated
+//   send buffer behind a PUBLISH header and writes it to the socket.
+//   TryClaim / Commit avoids that copy: TryClaim returns the payload area of
+//   a PUBLISH frame inside the send buffer, the caller writes the payload
+//   there, and Commit sends it. PublishWithAck waits for the gateway's
+//   PUBLISH_ACK and returns the assigned sequence.
+//
+//   The publish and receive paths do not allocate: buffers are sized at
+//   Connect from the gateway's announced frame limit. Every blocking call is
+//   bounded by a timeout from ClientOptions.
+//
+//   With ClientOptions::reconnect enabled, a lost connection is re-made
+//   inside Poll (exponential backoff with jitter); streams are re-opened
+//   (the ids OpenStream returned stay valid) and every subscription resumes
+//   from the next sequence it expects, so handlers see no gap and no
+//   duplicate while the gateway retains the data, and a Gap when it does
+//   not. Meanwhile Publish follows ReconnectOptions::publish (an immediate
+//   UNAVAILABLE, or a bounded queue sent after the reconnect) and the other
+//   calls return UNAVAILABLE.
+//
+// Errors
+//   Control-plane calls return absl::Status / absl::StatusOr with the
+//   gateway's text where it sent one:
+//     UNAVAILABLE         the connection is gone (refused, closed, heartbeat
+//                         timeout, gateway shutdown); the Client is closed,
+//                         or, with reconnect enabled, reconnecting
+//     PERMISSION_DENIED   LOGON_REJECT NOT_AUTHORIZED (bad token)
+//     FAILED_PRECONDITION LOGON_REJECT UNSUPPORTED_VERSION; a call made in the
+//                         wrong state (closed client, claim outstanding,
+//                         stream not opened, receiving call from a handler)
+//     INVALID_ARGUMENT    bad stream name / pattern, payload too long
+//     RESOURCE_EXHAUSTED  BACK_PRESSURED or LIMIT_EXCEEDED
+//     NOT_FOUND           NO_SUCH_SERVICE, unknown subscription
+//     DEADLINE_EXCEEDED   no answer within the configured timeout
+//     DATA_LOSS           the peer sent malformed frames (not a gateway?)
+//   After any error that closes the connection, every later call returns
+//   the same status.
+//
+// Threading
+//   A Client is thread-compatible: it has no internal locks, and all calls
+//   on one Client must be serialised by the caller (typically: one thread
+//   owns it). Different Clients are independent. Handlers run on the thread
+//   inside Poll (or a waiting call) and may call the send-only methods
+//   (Publish, TryClaim, Commit, Abort, Unsubscribe) but not the receiving
+//   ones, which return FAILED_PRECONDITION when called from a handler.
+//
+// Example
+//   namespace tc = tachyon::client;
+//   auto client = tc::Client::Connect("127.0.0.1", 7400);
+//   if (!client.ok()) return Fail(client.status());
+//   auto stream = (*client)->OpenStream("md.eq.AAPL");
+//   (*client)->Subscribe("md.eq.*", tc::StartPosition::Latest(),
+//                        [](const tc::Message& m) { Handle(m.payload); });
+//   (void)(*client)->Publish(*stream, "bid 101.25");
+//   while (running) {
+//     auto n = (*client)->Poll(/*max_messages=*/64);
+//     if (!n.ok()) return Fail(n.status());
+//   }
+//   (void)(*client)->Close();
+#ifndef TACHYON_CLIENT_CLIENT_H_
+#define TACHYON_CLIENT_CLIENT_H_
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/base/attributes.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "tachyon/client/message.h"
+#include "tachyon/client/options.h"
+#include "tachyon/common/types.h"
+
+namespace tachyon::client {
+
+/// Running totals of one Client, for tools and monitoring.
+struct ClientStats {
+  std::uint64_t messages_received = 0;   ///< DATA frames delivered
+  std::uint64_t gaps = 0;                ///< gap events (GAP or detected)
+  std::uint64_t messages_lost = 0;       ///< sequences covered by gaps
+  std::uint64_t duplicates_dropped = 0;  ///< DATA below the expected seq
+  std::uint64_t publishes = 0;           ///< PUBLISH frames sent
+  std::uint64_t publishes_refused = 0;   ///< PUBLISH_ACKs with a refusal
+  std::uint64_t heartbeats_sent = 0;
+  std::uint64_t async_errors = 0;  ///< errors reported via on_error
+  std::uint64_t bytes_sent = 0;
+  std::uint64_t bytes_received = 0;
+  std::uint64_t reconnects = 0;          ///< successful reconnections
+  std::uint64_t reconnect_attempts = 0;  ///< including failed ones
+  std::uint64_t publishes_queued = 0;    ///< queued while disconnected
+};
+
+class Client {
+ public:
+  /// Poll's default bound on messages dispatched per call.
+  static constexpr int kDefaultPollLimit = 256;
+
+  /// Connects to `host:port` (a name or an IPv4/IPv6 literal), sends LOGON
+  /// and waits for the answer, all within options.connect_timeout.
+  /// Errors: UNAVAILABLE naming host:port and the errno text when the TCP
+  /// connection fails; PERMISSION_DENIED / FAILED_PRECONDITION with the
+  /// gateway's text on LOGON_REJECT; DEADLINE_EXCEEDED if nothing answers;
+  /// DATA_LOSS if the peer answers with something that is not a gateway's
+  /// logon answer. Thread-safe (creates an independent Client).
+  static absl::StatusOr<std::unique_ptr<Client>> Connect(
+      std::string_view host, std::uint16_t port,
+      const ClientOptions& options = {});
+
+  /// Sends LOGOUT without waiting for the answer and closes the socket.
+  /// Prefer Close(), which waits for the gateway's LOGOUT.
+  ~Client();
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  // ---------------------------------------------------------------- publish
+
+  /// Binds `name` for publishing (creating the stream if needed) and
+  /// returns its id. Cached: a second call for the same name answers from
+  /// memory without a round trip (also while reconnecting). The id stays
+  /// valid for this Client across reconnects, even to a restarted gateway
+  /// that numbers its streams differently. Blocks for OPEN_STREAM_ACK up to
+  /// response_timeout. INVALID_ARGUMENT for a malformed name (checked
+  /// locally) or the gateway's INVALID_NAME; RESOURCE_EXHAUSTED at the
+  /// gateway's max_streams. Receiving call (see Threading).
+  absl::StatusOr<StreamId> OpenStream(std::string_view name);
+
+  /// Sends one message on `stream` (from OpenStream). Returns once the frame
+  /// is in the kernel's send buffer; the gateway's verdict is not awaited
+  /// (a refusal is reported to ClientOptions::on_error from a later Poll).
+  /// While reconnecting: UNAVAILABLE, or queued (RESOURCE_EXHAUSTED when
+  /// the queue is full), per ReconnectOptions::publish.
+  /// INVALID_ARGUMENT if longer than max_payload_length();
+  /// FAILED_PRECONDITION if `stream` was not opened by this client or a
+  /// claim is outstanding. No allocation. Send-only: callable from handlers.
+  absl::Status Publish(StreamId stream, std::span<const std::byte> payload);
+  absl::Status Publish(StreamId stream, std::string_view payload);
+
+  /// Publishes with ACK_REQUESTED and waits for the PUBLISH_ACK (up to
+  /// response_timeout). Returns the sequence the gateway assigned.
+  /// RESOURCE_EXHAUSTED when BACK_PRESSURED (retry later, with backoff) or
+  /// LIMIT_EXCEEDED; other errors as Publish. Receiving call.
+  absl::StatusOr<Sequence> PublishWithAck(StreamId stream,
+                                          std::span<const std::byte> payload);
+  absl::StatusOr<Sequence> PublishWithAck(StreamId stream,
+                                          std::string_view payload);
+
+  /// Zero-copy publish, step 1: reserves a PUBLISH frame for a payload of
+  /// exactly `length` bytes in the send buffer and returns its payload area.
+  /// Write the payload there, then Commit() (or Abort()). The span is valid
+  /// until Commit or Abort; at most one claim is outstanding. Errors as
+  /// Publish. No allocation. Send-only: callable from handlers.
+  absl::StatusOr<std::span<std::byte>> TryClaim(
+      StreamId stream, std::size_t length) ABSL_ATTRIBUTE_LIFETIME_BOUND;
+  /// Zero-copy publish, step 2: sends the claimed frame. FAILED_PRECONDITION
+  /// without a claim. Send-only.
+  absl::Status Commit();
+  /// Drops the outstanding claim, if any; nothing is sent.
+  void Abort();
+
+  // -------------------------------------------------------------- subscribe
+
+  /// Subscribes to a stream name, or to every stream whose name starts with
+  /// a prefix when `name_or_pattern` ends in '*' ("md.eq.*", "*"). Blocks
+  /// until the gateway acknowledges (up to response_timeout). `on_message`
+  /// then runs, inside Poll, for every message of every covered stream, in
+  /// sequence order per stream; `on_gap` (optional) for every range that
+  /// will not be delivered. A stream covered by several subscriptions is
+  /// delivered once per subscription's handler, positioned by the first.
+  /// INVALID_ARGUMENT for a malformed name, pattern or start sequence 0;
+  /// RESOURCE_EXHAUSTED at the gateway's subscription or stream limit.
+  /// Receiving call.
+  absl::StatusOr<SubscriptionId> Subscribe(std::string_view name_or_pattern,
+                                           StartPosition start,
+                                           MessageHandler on_message,
+                                           GapHandler on_gap = nullptr);
+
+  /// Ends a subscription: its handlers are not called again (messages
+  /// already buffered for it are dropped). NOT_FOUND for an unknown id.
+  /// Send-only: callable from handlers, including the subscription's own.
+  absl::Status Unsubscribe(SubscriptionId id);
+
+  /// The duty cycle: sends a heartbeat if one is due, reads what the socket
+  /// holds and dispatches up to `max_messages` messages to handlers. With
+  /// `timeout` > 0 and nothing to do, waits up to `timeout` for data
+  /// (returning as soon as something was dispatched); with 0 it never
+  /// blocks (busy-poll). Returns the number of messages dispatched.
+  /// UNAVAILABLE once the connection is gone (gateway closed, LOGOUT,
+  /// heartbeat timeout after 3 silent intervals); DATA_LOSS on a malformed
+  /// frame. With reconnect enabled a lost connection is instead reported to
+  /// on_error and re-made here (each attempt may block up to
+  /// connect_timeout); Poll returns 0 while disconnected and UNAVAILABLE
+  /// only once it gives up. Call at least once per heartbeat_interval(). No
+  /// allocation. Receiving call.
+  absl::StatusOr<int> Poll(
+      int max_messages = kDefaultPollLimit,
+      std::chrono::milliseconds timeout = std::chrono::milliseconds(0));
+
+  // ---------------------------------------------------------------- request
+
+  /// Sends REQUEST to backend service `service_id` (>= 1) and waits up to
+  /// `timeout` for its RESPONSE; the gateway is asked to give up after the
+  /// same time. Returns the response payload. NOT_FOUND with the gateway's
+  /// text for NO_SUCH_SERVICE; DEADLINE_EXCEEDED for a timeout (either
+  /// side); UNAVAILABLE when no backend is reachable; UNKNOWN for a backend
+  /// error. Allocates the returned bytes. Receiving call.
+  absl::StatusOr<std::vector<std::byte>> Request(
+      std::uint32_t service_id, std::span<const std::byte> payload,
+      std::chrono::milliseconds timeout);
+
+  // -------------------------------------------------------------- lifecycle
+
+  /// Orderly close: sends LOGOUT, waits up to close_timeout for the
+  /// gateway's LOGOUT (discarding other frames), closes the socket. Later
+  /// calls return FAILED_PRECONDITION. Idempotent. Receiving call.
+  absl::Status Close();
+
+  // -------------------------------------------------------------- accessors
+  // Cheap and non-blocking; same threading rule as the rest of the Client.
+
+  /// True until the connection is closed, by Close() or by an error; false
+  /// while reconnecting.
+  [[nodiscard]] bool connected() const;
+  /// "host:port" as given to Connect, for messages.
+  [[nodiscard]] const std::string& peer() const;
+  [[nodiscard]] SessionId session_id() const;
+  /// The interval the gateway granted; Poll at least this often.
+  [[nodiscard]] std::chrono::milliseconds heartbeat_interval() const;
+  /// The session's frame limit, from LOGON_ACK.
+  [[nodiscard]] std::uint32_t max_frame_length() const;
+  /// Largest payload Publish / TryClaim accept (frame limit - 32).
+  [[nodiscard]] std::size_t max_payload_length() const;
+  /// The socket, for integrating with an external poll loop (wait for
+  /// POLLIN, then Poll()). Do not read or write it directly. -1 when closed.
+  [[nodiscard]] int fd() const;
+  [[nodiscard]] const ClientStats& stats() const;
+
+ private:
+  class Impl;
+  explicit Client(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace tachyon::client
+
+#endif  // TACHYON_CLIENT_CLIENT_H_

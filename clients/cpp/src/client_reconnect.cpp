@@ -1,0 +1,269 @@
+// tachyon::client::Client — automatic reconnection (ReconnectOptions):
+// backoff with jitter, logging on again, re-opening streams, resuming each
+// subscription from the next sequence it expects, and the bounded queue of
+// publishes made while disconnected.
+//
+// Resuming relies on PROTOCOL.md 11.3 and 11.6: SUBSCRIBE from sequence N
+// accounts for every sequence >= N exactly once (DATA, or GAP where no
+// longer retained), and the first subscription covering a stream positions
+// it. So each stream we were receiving is re-subscribed by exact name from
+// its expected sequence before any pattern that covers it is renewed.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "client_impl.h"
+#include "socket.h"
+#include "tachyon/client/client.h"
+#include "tachyon/protocol/protocol.h"
+
+namespace tachyon::client {
+
+namespace tp = ::tachyon::protocol;
+using internal::Clock;
+using internal::ReplyKind;
+using internal::StreamState;
+using internal::Subscription;
+
+namespace {
+
+// Queue entry header: [u32 stream id as OpenStream returned it][u32 length].
+constexpr std::size_t kQueueEntryHeader = 8;
+
+}  // namespace
+
+bool Client::Impl::ShouldReconnect(const absl::Status& status) const {
+  return options_.reconnect.enabled && ever_logged_on_ && !closing_ &&
+         !reconnect_in_progress_ &&
+         status.code() == absl::StatusCode::kUnavailable;
+}
+
+void Client::Impl::TryReconnect() {
+  ++attempts_;
+  ++stats_.reconnect_attempts;
+  reconnect_in_progress_ = true;
+  const Clock::time_point deadline = Clock::now() + options_.connect_timeout;
+  absl::Status status;
+  absl::StatusOr<internal::UniqueFd> fd =
+      internal::ConnectTcp(host_, port_, options_, deadline);
+  if (fd.ok()) {
+    fd_ = std::move(*fd);
+    open_ = true;
+    logged_on_ = false;
+    closing_ = false;
+    pending_ = {};
+    sent_since_check_ = received_since_check_ = false;
+    // The receive storage was sized for the last session's limit (at least
+    // 1056), which covers every frame a gateway sends before LOGON_ACK.
+    decoder_.emplace(
+        std::span<std::byte>(rx_.get(), rx_size_),
+        std::max(max_frame_length_, internal::kMinSessionFrameLength));
+    status = Logon(deadline);
+    if (status.ok()) status = ResumeSession();
+  } else {
+    status = fd.status();
+  }
+  reconnect_in_progress_ = false;
+  if (status.ok() && open_) {
+    reconnecting_ = false;
+    attempts_ = 0;
+    ++stats_.reconnects;
+    closed_status_ = absl::OkStatus();
+    return;
+  }
+  if (open_) {
+    fd_.reset();
+    open_ = false;
+  }
+  // A gateway that refuses us (bad token, version, protocol violation) will
+  // refuse again: stop. Anything else may heal.
+  const bool transient = status.code() == absl::StatusCode::kUnavailable ||
+                         status.code() == absl::StatusCode::kDeadlineExceeded ||
+                         status.code() == absl::StatusCode::kResourceExhausted;
+  if (!transient) {
+    reconnecting_ = false;
+    closed_status_ = status;
+    return;
+  }
+  ScheduleRetry(status);
+}
+
+void Client::Impl::ScheduleRetry(const absl::Status& why) {
+  const ReconnectOptions& r = options_.reconnect;
+  if (r.max_attempts > 0 && attempts_ >= r.max_attempts) {
+    reconnecting_ = false;
+    closed_status_ = absl::UnavailableError(
+        absl::StrCat("gave up reconnecting to ", peer_, " after ", attempts_,
+                     " attempts; last error: ", why.message()));
+    return;
+  }
+  reconnecting_ = true;
+  const double base_ms =
+      std::min<double>(static_cast<double>(r.max_backoff.count()),
+                       static_cast<double>(r.initial_backoff.count()) *
+                           std::pow(2.0, std::min(attempts_ - 1, 30)));
+  const double jitter = std::clamp(r.jitter, 0.0, 1.0);
+  std::uniform_real_distribution<double> factor(1.0 - jitter, 1.0 + jitter);
+  const auto delay = std::chrono::duration_cast<Clock::duration>(
+      std::chrono::duration<double, std::milli>(base_ms * factor(rng_)));
+  next_attempt_ = Clock::now() + delay;
+  closed_status_ = absl::UnavailableError(
+      absl::StrCat("not connected to ", peer_, " (reconnect attempt ",
+                   attempts_, " failed: ", why.message(), ")"));
+}
+
+absl::Status Client::Impl::ResubscribeOne(std::uint32_t id,
+                                          std::string_view name,
+                                          StartPosition start) {
+  const std::size_t n =
+      tp::EncodeSubscribe(ctl(), {.subscription_id = SubscriptionId{id},
+                                  .start = start.mode(),
+                                  .start_sequence = start.sequence(),
+                                  .name = name});
+  if (absl::Status s = SendFrame({ctl_.data(), n}); !s.ok()) return s;
+  pending_ = {.kind = ReplyKind::kSubscribe, .id = id};
+  return AwaitReply(Clock::now() + options_.response_timeout,
+                    absl::StrCat("SUBSCRIBE_ACK for \"", std::string(name),
+                                 "\" while resuming"));
+}
+
+absl::Status Client::Impl::ResumeSession() {
+  // Delivery positions of the lost session, by name: stream ids belong to
+  // one gateway run. A previous failed attempt may have re-keyed some.
+  for (auto& [id, state] : streams_) {
+    std::string name = state.name;
+    resume_states_.insert_or_assign(std::move(name), std::move(state));
+  }
+  streams_.clear();
+  aliases_.clear();
+  for (auto& [id, sub] : subs_) sub->aliases.clear();
+
+  // Streams opened for publishing keep the ids OpenStream returned; map
+  // them to this session's ids.
+  for (const auto& [name, user_id] : open_by_name_) {
+    const std::uint32_t request_id = NextId();
+    const std::size_t n = tp::EncodeOpenStream(ctl(), request_id, name);
+    if (absl::Status s = SendFrame({ctl_.data(), n}); !s.ok()) return s;
+    pending_ = {.kind = ReplyKind::kOpenStream, .id = request_id};
+    absl::Status s =
+        AwaitReply(Clock::now() + options_.response_timeout,
+                   absl::StrCat("OPEN_STREAM_ACK for \"", name, "\""));
+    if (!open_) return closed_status_;
+    if (!s.ok()) {
+      wire_ids_[user_id.value()] = 0;
+      ReportAsync(absl::Status(
+          s.code(), absl::StrCat("re-opening stream \"", name,
+                                 "\" after reconnecting: ", s.message())));
+      continue;
+    }
+    wire_ids_[user_id.value()] = pending_.stream.value();
+  }
+
+  // Exact-name subscriptions, from the next sequence each expects.
+  for (auto& [id, sub] : subs_) {
+    if (!sub->active || sub->pattern) continue;
+    const auto state = resume_states_.find(sub->name);
+    const StartPosition start =
+        state == resume_states_.end()
+            ? sub->start
+            : StartPosition::From(state->second.expected);
+    absl::Status s = ResubscribeOne(id, sub->name, start);
+    if (!open_) return closed_status_;
+    if (!s.ok()) ReportAsync(s);
+  }
+
+  // Patterns: first pin every stream they were delivering at its position
+  // (aliases), then renew the pattern from the earliest retained message,
+  // so that a matching stream created meanwhile is delivered from its start.
+  for (auto& [id, sub] : subs_) {
+    if (!sub->active || !sub->pattern) continue;
+    std::vector<std::pair<std::string, Sequence>> covered;
+    for (const auto& [name, state] : resume_states_) {
+      if (std::find(state.subscribers.begin(), state.subscribers.end(),
+                    sub.get()) != state.subscribers.end()) {
+        covered.emplace_back(name, state.expected);
+      }
+    }
+    for (const auto& [name, expected] : covered) {
+      const std::uint32_t alias = NextId();
+      sub->aliases.push_back(alias);
+      aliases_[alias] = sub.get();
+      absl::Status s =
+          ResubscribeOne(alias, name, StartPosition::From(expected));
+      if (!open_) return closed_status_;
+      if (!s.ok()) ReportAsync(s);
+    }
+    absl::Status s = ResubscribeOne(id, sub->name, StartPosition::Earliest());
+    if (!open_) return closed_status_;
+    if (!s.ok()) ReportAsync(s);
+  }
+  // Positions no subscription wants any more.
+  resume_states_.clear();
+
+  FlushQueue();
+  return open_ ? absl::OkStatus() : closed_status_;
+}
+
+absl::Status Client::Impl::PublishDisconnected(
+    StreamId stream, std::span<const std::byte> payload) {
+  if (!reconnecting_ ||
+      options_.reconnect.publish == DisconnectedPublish::kError) {
+    return closed_status_;
+  }
+  const absl::StatusOr<std::uint32_t> wire =
+      CheckPublish(stream, payload.size());
+  if (!wire.ok()) return wire.status();
+  const std::size_t entry =
+      kQueueEntryHeader + tp::PaddedLength(payload.size());
+  if (queue_.size() + entry > options_.reconnect.queue_bytes) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("not connected to ", peer_, " and the publish queue (",
+                     options_.reconnect.queue_bytes, " bytes) is full"));
+  }
+  // Within the capacity reserved at construction: no allocation.
+  const std::size_t at = queue_.size();
+  queue_.resize(at + entry);
+  tp::StoreU32(queue_.data() + at, stream.value());
+  tp::StoreU32(queue_.data() + at + 4,
+               static_cast<std::uint32_t>(payload.size()));
+  if (!payload.empty()) {
+    std::memcpy(queue_.data() + at + kQueueEntryHeader, payload.data(),
+                payload.size());
+  }
+  ++stats_.publishes_queued;
+  return absl::OkStatus();
+}
+
+void Client::Impl::FlushQueue() {
+  std::size_t at = 0;
+  while (at < queue_.size() && open_) {
+    const std::uint32_t stream = tp::LoadU32(queue_.data() + at);
+    const std::uint32_t length = tp::LoadU32(queue_.data() + at + 4);
+    const std::span<const std::byte> payload(
+        queue_.data() + at + kQueueEntryHeader, length);
+    const auto wire = wire_ids_.find(stream);
+    if (wire == wire_ids_.end() || wire->second == 0 || length > max_payload_) {
+      ReportAsync(absl::FailedPreconditionError(absl::StrCat(
+          "queued publish to stream ", stream,
+          " not sent: the stream could not be re-opened or the gateway's "
+          "frame limit shrank")));
+    } else {
+      const std::size_t n = tp::EncodePublish(tx(), StreamId{wire->second},
+                                              next_correlation_++, payload);
+      ++stats_.publishes;
+      if (!SendFrame({tx_.get(), n}).ok()) break;
+    }
+    at += kQueueEntryHeader + tp::PaddedLength(length);
+  }
+  // What a new loss of the connection interrupted stays queued.
+  queue_.erase(queue_.begin(),
+               queue_.begin() +
+                   static_cast<std::ptrdiff_t>(std::min(at, queue_.size())));
+}
+
+}  // namespace tachyon::client

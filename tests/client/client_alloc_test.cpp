@@ -1,0 +1,119 @@
+// The publish and receive paths must not allocate (issue 4: "allocations per
+// op = 0"). This binary replaces the global operator new with a counting one
+// and counts, on the test thread only (the in-process gateway's threads are
+// not ours), every allocation made while publishing and delivering messages
+// in steady state.
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+#include "client_test_util.h"
+#include "gateway_fixture.h"
+#include "gtest/gtest.h"
+#include "tachyon/client/client.h"
+
+namespace {
+thread_local bool counting = false;
+thread_local long allocations = 0;
+
+void* CountedAlloc(std::size_t size) {
+  if (counting) ++allocations;
+  if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
+  throw std::bad_alloc();
+}
+void* CountedAlignedAlloc(std::size_t size, std::align_val_t align) {
+  if (counting) ++allocations;
+  void* p = nullptr;
+  if (posix_memalign(&p, static_cast<std::size_t>(align),
+                     size == 0 ? 1 : size) != 0) {
+    throw std::bad_alloc();
+  }
+  return p;
+}
+}  // namespace
+
+void* operator new(std::size_t size) { return CountedAlloc(size); }
+void* operator new[](std::size_t size) { return CountedAlloc(size); }
+void* operator new(std::size_t size, std::align_val_t a) {
+  return CountedAlignedAlloc(size, a);
+}
+void* operator new[](std::size_t size, std::align_val_t a) {
+  return CountedAlignedAlloc(size, a);
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete[](void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::align_val_t) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t, std::align_val_t) noexcept {
+  std::free(p);
+}
+void operator delete[](void* p, std::size_t, std::align_val_t) noexcept {
+  std::free(p);
+}
+
+namespace tachyon::testing {
+namespace {
+
+using ::tachyon::client::Client;
+using ::tachyon::client::Message;
+using ::tachyon::client::StartPosition;
+
+class CountAllocations {
+ public:
+  CountAllocations() {
+    allocations = 0;
+    counting = true;
+  }
+  ~CountAllocations() { counting = false; }
+  long count() const { return allocations; }
+};
+
+TEST(ClientAllocationTest, PublishAndReceivePathsDoNotAllocate) {
+  auto gateway = StartGateway(TestConfig({config::IoBackend::kEpoll, 1}));
+  ASSERT_NE(gateway, nullptr);
+  auto pub = Client::Connect("127.0.0.1", gateway->port());
+  auto sub = Client::Connect("127.0.0.1", gateway->port());
+  ASSERT_TRUE(pub.ok() && sub.ok());
+  std::uint64_t received = 0;
+  std::size_t bytes = 0;
+  ASSERT_TRUE((*sub)
+                  ->Subscribe("alloc", StartPosition::Latest(),
+                              [&](const Message& m) {
+                                ++received;
+                                bytes +=
+                                    m.payload.size() + m.stream_name.size();
+                              })
+                  .ok());
+  auto stream = (*pub)->OpenStream("alloc");
+  ASSERT_TRUE(stream.ok());
+  char payload[64];
+  std::memset(payload, 'x', sizeof payload);
+
+  auto round = [&](int messages) {
+    const std::uint64_t want = received + 2 * messages;
+    for (int i = 0; i < messages; ++i) {
+      ASSERT_TRUE((*pub)->Publish(*stream, std::string_view(payload, 64)).ok());
+      auto claim = (*pub)->TryClaim(*stream, 32);
+      ASSERT_TRUE(claim.ok());
+      std::memset(claim->data(), 'c', claim->size());
+      ASSERT_TRUE((*pub)->Commit().ok());
+      ASSERT_TRUE((*pub)->Poll(64).ok());
+    }
+    const auto deadline = std::chrono::steady_clock::now() + 5s;
+    while (received < want && std::chrono::steady_clock::now() < deadline) {
+      ASSERT_TRUE((*sub)->Poll(256, 10ms).ok());
+    }
+    ASSERT_EQ(received, want);
+  };
+  round(100);  // warm-up: first-use paths in libc and the gateway
+  CountAllocations counter;
+  round(2000);
+  EXPECT_EQ(counter.count(), 0)
+      << "allocations while publishing and receiving 4000 messages";
+  EXPECT_GT(bytes, 0u);
+}
+
+}  // namespace
+}  // namespace tachyon::testing
