@@ -154,9 +154,24 @@ absl::Status Client::Impl::Publish(StreamId stream,
   const absl::StatusOr<std::uint32_t> wire =
       CheckPublish(stream, payload.size());
   if (!wire.ok()) return wire.status();
+  ++stats_.publishes;
+  if (batch_limit_ > 0) {
+    // Coalescing: encode straight into the batch; send when it is full.
+    const std::size_t frame =
+        tp::PaddedLength(tp::PublishView::kFixedLength + payload.size());
+    if (batch_.size() + frame > batch_limit_ && !batch_.empty()) {
+      if (absl::Status s = FlushBatch(); !s.ok()) return s;
+    }
+    if (frame <= batch_limit_) {
+      const std::size_t used = batch_.size();
+      batch_.resize(used + frame);  // within the reserved capacity
+      tp::EncodePublish({batch_.data() + used, frame}, StreamId{*wire},
+                        next_correlation_++, payload);
+      return batch_.size() >= batch_limit_ ? FlushBatch() : absl::OkStatus();
+    }
+  }
   const std::size_t n =
       tp::EncodePublish(tx(), StreamId{*wire}, next_correlation_++, payload);
-  ++stats_.publishes;
   return SendFrame({tx_.get(), n});
 }
 
@@ -445,6 +460,7 @@ absl::StatusOr<std::span<std::byte>> Client::TryClaim(
   return impl_->TryClaim(stream, length);
 }
 absl::Status Client::Commit() { return impl_->Commit(); }
+absl::Status Client::Flush() { return impl_->FlushBatch(); }
 void Client::Abort() { impl_->Abort(); }
 absl::StatusOr<SubscriptionId> Client::Subscribe(
     std::string_view name_or_pattern, StartPosition start,

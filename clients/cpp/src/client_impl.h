@@ -101,6 +101,8 @@ class Client::Impl {
   absl::StatusOr<std::span<std::byte>> TryClaim(StreamId stream,
                                                 std::size_t length);
   absl::Status Commit();
+  /// Sends the coalesced PUBLISH frames, if any (Client::Flush).
+  absl::Status FlushBatch();
   void Abort() { claimed_ = false; }
   absl::StatusOr<SubscriptionId> Subscribe(std::string_view name,
                                            StartPosition start,
@@ -146,7 +148,10 @@ class Client::Impl {
   std::span<std::byte> ctl() { return ctl_; }
   /// Writes all of `frame`, waiting for socket space up to send_timeout.
   /// On failure the connection is closed and the sticky status returned.
+  /// Sends `frame` after any coalesced PUBLISH frames (so order is kept).
   absl::Status SendFrame(std::span<const std::byte> frame);
+  /// The send loop behind SendFrame and FlushBatch.
+  absl::Status SendBytes(std::span<const std::byte> bytes);
   /// One best-effort non-blocking write, for frames sent on the way out.
   void SendBestEffort(std::span<const std::byte> frame);
   /// One non-blocking receive into the decoder; false if nothing arrived
@@ -255,6 +260,13 @@ class Client::Impl {
   std::size_t rx_size_ = 0;
   std::optional<protocol::FrameDecoder> decoder_;
   std::unique_ptr<std::byte[]> tx_;  // PUBLISH, claims, REQUEST
+  // Coalesced PUBLISH frames (publish_batch_bytes > 0); capacity reserved
+  // once at Connect, never reallocated.
+  std::vector<std::byte> batch_;
+  std::size_t batch_limit_ = 0;
+  // The last read left the socket empty (a short read or EAGAIN): a blocking
+  // Poll waits for data first instead of trying a read that would fail.
+  bool socket_drained_ = true;
   std::size_t tx_size_ = 0;
   std::array<std::byte, internal::kControlBufferBytes>
       ctl_{};  // everything else

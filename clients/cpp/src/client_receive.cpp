@@ -88,12 +88,20 @@ absl::StatusOr<int> Client::Impl::Poll(int max_messages,
   }
   if (absl::Status s = CheckReceivingCall("Poll"); !s.ok()) return s;
   if (needs_cleanup_) Cleanup();
+  if (!batch_.empty()) (void)FlushBatch();  // a failure shows below
   int delivered = DispatchBuffered(max_messages, false);
   bool waiting = false;
   Clock::time_point deadline;
   while (open_ && delivered < max_messages) {
-    if (ReceiveAvailable()) {
+    // Each syscall counts on the latency path. A blocking Poll whose last
+    // read left the socket empty waits first rather than try a read that
+    // can only fail; a read that left it empty (short) ends the Poll once
+    // something was delivered, instead of reading again for an EAGAIN.
+    const bool wait_first =
+        socket_drained_ && timeout.count() > 0 && delivered == 0 && !waiting;
+    if (!wait_first && ReceiveAvailable()) {
       delivered += DispatchBuffered(max_messages - delivered, false);
+      if (socket_drained_ && delivered > 0) break;
       continue;
     }
     if (!open_ || delivered > 0 || timeout.count() <= 0) break;
@@ -165,6 +173,7 @@ bool Client::Impl::ReceiveAvailable() {
   if (!open_) return false;
   const std::span<std::byte> space = decoder_->WritableSpan();
   const internal::IoResult r = internal::ReceiveSome(fd_.get(), space);
+  socket_drained_ = r.bytes < space.size();
   if (r.bytes > 0) {
     decoder_->Commit(r.bytes);
     received_since_check_ = true;
@@ -185,6 +194,20 @@ bool Client::Impl::ReceiveAvailable() {
 }
 
 absl::Status Client::Impl::SendFrame(std::span<const std::byte> frame) {
+  if (!batch_.empty()) {
+    if (absl::Status s = FlushBatch(); !s.ok()) return s;
+  }
+  return SendBytes(frame);
+}
+
+absl::Status Client::Impl::FlushBatch() {
+  if (batch_.empty()) return open_ ? absl::OkStatus() : closed_status_;
+  const absl::Status s = SendBytes(batch_);
+  batch_.clear();  // sent, or lost with the connection (reported by `s`)
+  return s;
+}
+
+absl::Status Client::Impl::SendBytes(std::span<const std::byte> frame) {
   if (!open_) return closed_status_;
   std::size_t sent = 0;
   std::optional<Clock::time_point> deadline;
@@ -298,6 +321,9 @@ void Client::Impl::SizeBuffersForSession(std::uint32_t max_frame_length) {
   decoder_->Commit(carried);
   tx_size_ = tp::PaddedLength(max_frame_length);
   tx_ = std::make_unique<std::byte[]>(tx_size_);
+  batch_limit_ = options_.publish_batch_bytes;
+  batch_.clear();
+  batch_.reserve(batch_limit_);
 }
 
 // ======================================================================

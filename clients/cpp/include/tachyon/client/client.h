@@ -178,6 +178,10 @@ class Client {
   /// Drops the outstanding claim, if any; nothing is sent.
   void Abort();
 
+  /// Sends the PUBLISH frames collected with publish_batch_bytes > 0 (a
+  /// no-op otherwise). UNAVAILABLE if the connection is gone. Send-only.
+  absl::Status Flush();
+
   // -------------------------------------------------------------- subscribe
 
   /// Subscribes to a stream name, or to every stream whose name starts with

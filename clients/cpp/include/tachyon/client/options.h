@@ -98,6 +98,14 @@ struct ClientOptions {
   /// Receive buffer the frame decoder works in. Raised to two maximal frames
   /// if smaller. Larger lets one read syscall carry more messages.
   std::size_t receive_buffer_bytes = 256 * 1024;
+  /// Publish coalescing. 0 (the default) sends every Publish at once: one
+  /// send(2) per message, the lowest latency. N > 0 collects PUBLISH frames
+  /// in an N-byte buffer and sends them together when it fills, on Flush(),
+  /// at the start of every Poll(), and before any other request — far fewer
+  /// syscalls for high-rate publishers. Messages still in the buffer when
+  /// the connection fails are not sent; the call that finds the failure
+  /// (Publish, Flush, Poll, ...) returns UNAVAILABLE.
+  std::size_t publish_batch_bytes = 0;
 
   // --- Socket --------------------------------------------------------------
   /// Disable Nagle's algorithm (TCP_NODELAY). Leave on for latency.
