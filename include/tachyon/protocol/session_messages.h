@@ -123,8 +123,7 @@ class LogonAckView : public FrameView {
         LoadU32(f.data() + kStreamIdOffset) != 0 ||
         LoadU16(f.data() + 18) != 0 || LoadU32(f.data() + 36) != 0 ||
         LoadU16(f.data() + 16) == 0 || LoadU32(f.data() + 20) == 0 ||
-        LoadU64(f.data() + 24) == 0 ||
-        LoadU32(f.data() + 32) < kHeaderLength ||
+        LoadU64(f.data() + 24) == 0 || LoadU32(f.data() + 32) < kHeaderLength ||
         LoadU32(f.data() + 32) > kMaxFrameLengthCeiling) {
       return ErrorCode::kBadField;
     }

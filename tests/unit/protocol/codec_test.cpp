@@ -1092,10 +1092,8 @@ std::vector<MalformedCase> MalformedCases() {
       Mutated(Mutated(sub_ack, pattern_ack), set64(24, 5)), kField);
   add("SubscribeAckSharedDeliveryNextZeroAllowed",
       Mutated(sub_ack, set64(24, 0)), kOk);
-  add("SubscribeAckSubscriptionIdZero", Mutated(sub_ack, set32(16, 0)),
-      kField);
-  add("OpenStreamAckNextSequenceZero", Mutated(open_ack, set64(24, 0)),
-      kField);
+  add("SubscribeAckSubscriptionIdZero", Mutated(sub_ack, set32(16, 0)), kField);
+  add("OpenStreamAckNextSequenceZero", Mutated(open_ack, set64(24, 0)), kField);
   add("SubscribeAckFlagsSet", Mutated(sub_ack, set16(kFlagsOffset, 1)), kField);
   add("SubscribeAckReservedSet", Mutated(sub_ack, set16(20, 1)), kField);
   add("SubscribeAckEmptyName", Mutated(WithLength(sub_ack, 32), set16(22, 0)),
