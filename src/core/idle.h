@@ -31,7 +31,10 @@ class WakeSignal {
     // Pairs with the fence in PrepareToSleep: either the worker sees the
     // work we published, or we see it asleep and wake it.
     std::atomic_thread_fence(std::memory_order_seq_cst);
-    if (sleeping_.load(std::memory_order_relaxed)) {
+    // Only the first notifier pays for the syscall: it clears the flag, so
+    // a burst of appends while the worker sleeps costs one eventfd write.
+    if (sleeping_.load(std::memory_order_relaxed) &&
+        sleeping_.exchange(false, std::memory_order_acq_rel)) {
       reactor_->Wake();
     }
   }

@@ -35,15 +35,12 @@ Session::Session(Worker& worker, std::int64_t now_ns)
   ctl_next_.reserve(kControlReserve);
   sources_.reserve(core::Reactor::kMaxIov);
   iov_.reserve(core::Reactor::kMaxIov);
-  worker_.counters().sessions_open.fetch_add(1, std::memory_order_relaxed);
+  Bump<std::int64_t>(worker_.counters().sessions_open, 1);
 }
 
 Session::~Session() {
-  for (auto& [id, d] : deliveries_) {
-    d->log->Detach(&d->slot);
-    worker_.RemoveReader(this, d->log);
-  }
-  worker_.counters().sessions_open.fetch_sub(1, std::memory_order_relaxed);
+  DetachAll();
+  Bump<std::int64_t>(worker_.counters().sessions_open, -1);
 }
 
 // ---------------------------------------------------------------- receive
@@ -51,7 +48,7 @@ Session::~Session() {
 void Session::OnData(std::span<const std::byte> data) {
   if (state_ != State::kAwaitLogon && state_ != State::kActive) return;
   last_recv_ns_ = worker_.now_ns();
-  worker_.counters().bytes_in.fetch_add(data.size(), std::memory_order_relaxed);
+  Bump<std::uint64_t>(worker_.counters().bytes_in, data.size());
   // Finish a frame split across reads: top up `partial_` with just enough
   // bytes to learn the frame's length, then to complete it.
   while (!partial_.empty() && !data.empty()) {
@@ -96,7 +93,7 @@ void Session::OnData(std::span<const std::byte> data) {
 }
 
 void Session::HandleFrame(tp::FrameView frame) {
-  worker_.counters().frames_in.fetch_add(1, std::memory_order_relaxed);
+  Bump<std::uint64_t>(worker_.counters().frames_in);
   const MessageType type = frame.type();
   if (state_ == State::kAwaitLogon && type != MessageType::kLogon) {
     Fatal(ErrorCode::kUnexpectedMessage,
@@ -164,7 +161,7 @@ void Session::HandleLogon(const tp::LogonView& m) {
     std::span<std::byte> out =
         ReserveControl(tp::ErrorView::kFixedLength + text.size() + 8);
     CommitControl(tp::EncodeLogonReject(out, {.code = code, .text = text}));
-    worker_.counters().logons_rejected.fetch_add(1, std::memory_order_relaxed);
+    Bump<std::uint64_t>(worker_.counters().logons_rejected);
     CloseAfterFlush();
   };
   if (m.min_version() > tp::kProtocolVersion ||
@@ -327,7 +324,13 @@ void Session::Cover(SubscriptionId sub_id, Subscription& sub,
       d->coverage = 1;
       const stream::StartPoint sp = log->Attach(&d->slot, mode, start);
       d->position = sp.position;
-      d->allowed_lag = std::max(log->window(), sp.tail - sp.position);
+      // A replay starting further back than the window gets one window of
+      // headroom beyond its start distance, so appends racing the first
+      // send do not make it a slow consumer at once. Attach starts replays
+      // at most capacity - window back, so this never exceeds capacity: the
+      // reader is cut off before the writer can overwrite bytes it is
+      // still sending.
+      d->allowed_lag = sp.tail - sp.position + log->window();
       ack_sequence = sp.next_sequence;
       if (announce) {
         const std::string_view name = log->name();
@@ -393,8 +396,10 @@ void Session::Uncover(StreamId stream) {
 }
 
 void Session::RemoveDelivery(Delivery* d) {
-  d->log->Detach(&d->slot);
-  worker_.RemoveReader(this, d->log);
+  if (!d->detached) {
+    d->log->Detach(&d->slot);
+    worker_.RemoveReader(this, d->log);
+  }
   std::erase(delivery_order_, d);
   deliveries_.erase(d->log->id().value());
 }
@@ -417,8 +422,7 @@ void Session::HandlePublish(const tp::PublishView& m) {
         publish_tokens_ + (now - tokens_at_ns_) * 1e-9 * cfg.max_publish_rate);
     tokens_at_ns_ = now;
     if (publish_tokens_ < 1.0) {
-      worker_.counters().publishes_refused.fetch_add(1,
-                                                     std::memory_order_relaxed);
+      Bump<std::uint64_t>(worker_.counters().publishes_refused);
       QueuePublishAck(stream, m.correlation_id(), Sequence{},
                       ErrorCode::kLimitExceeded);
       return;
@@ -429,7 +433,7 @@ void Session::HandlePublish(const tp::PublishView& m) {
       log->Append(m.payload(), worker_.receive_time_ns());
   switch (r.status) {
     case stream::AppendStatus::kOk:
-      worker_.counters().publishes.fetch_add(1, std::memory_order_relaxed);
+      Bump<std::uint64_t>(worker_.counters().publishes);
       worker_.OnAppended(log);
       if (m.ack_requested()) {
         QueuePublishAck(stream, m.correlation_id(), r.sequence,
@@ -437,14 +441,12 @@ void Session::HandlePublish(const tp::PublishView& m) {
       }
       return;
     case stream::AppendStatus::kBackPressured:
-      worker_.counters().publishes_refused.fetch_add(1,
-                                                     std::memory_order_relaxed);
+      Bump<std::uint64_t>(worker_.counters().publishes_refused);
       QueuePublishAck(stream, m.correlation_id(), Sequence{},
                       ErrorCode::kBackPressured);
       return;
     case stream::AppendStatus::kTooLarge:
-      worker_.counters().publishes_refused.fetch_add(1,
-                                                     std::memory_order_relaxed);
+      Bump<std::uint64_t>(worker_.counters().publishes_refused);
       QueuePublishAck(stream, m.correlation_id(), Sequence{},
                       ErrorCode::kLimitExceeded);
       return;
@@ -482,7 +484,7 @@ void Session::CommitControl(std::size_t bytes) {
           worker_.config().max_outbound_queue_bytes &&
       state_ != State::kClosing && state_ != State::kLingering) {
     // The peer does not read its control frames: a slow consumer.
-    worker_.counters().slow_consumers.fetch_add(1, std::memory_order_relaxed);
+    Bump<std::uint64_t>(worker_.counters().slow_consumers);
     CloseNow();
   }
 }
@@ -504,7 +506,7 @@ void Session::Fatal(ErrorCode code, std::string_view text, StreamId stream) {
     return;
   }
   if (code <= ErrorCode::kBadField) {
-    worker_.counters().malformed_frames.fetch_add(1, std::memory_order_relaxed);
+    Bump<std::uint64_t>(worker_.counters().malformed_frames);
   }
   TACHYON_LOG(kDebug) << "session " << session_id_.value() << ": "
                       << tp::ErrorCodeName(code) << ": " << text;
@@ -523,11 +525,24 @@ void Session::QueuePublishAck(StreamId stream, std::uint64_t correlation,
                                            .status = status}));
 }
 
+void Session::DetachAll() {
+  // No more DATA will be sent (a pinned frame finishes from bytes that are
+  // still checked for lapping): stop holding back publishers on
+  // back-pressure streams and stop being woken for these streams.
+  for (Delivery* d : delivery_order_) {
+    if (d->detached) continue;
+    d->log->Detach(&d->slot);
+    worker_.RemoveReader(this, d->log);
+    d->detached = true;
+  }
+}
+
 void Session::CloseAfterFlush() {
   if (state_ == State::kClosing || state_ == State::kLingering ||
       state_ == State::kClosed) {
     return;
   }
+  DetachAll();
   state_ = State::kClosing;
   deadline_ns_ = worker_.now_ns() + kCloseFlushNs;
   partial_.clear();
@@ -536,6 +551,7 @@ void Session::CloseAfterFlush() {
 
 void Session::CloseNow() {
   if (state_ == State::kClosed) return;
+  DetachAll();
   state_ = State::kClosed;
   worker_.CloseConnection(conn_);
 }
@@ -568,18 +584,23 @@ void Session::Flush() {
   if (send_in_flight_ || send_blocked_) {
     // The socket is full (io_uring keeps the send pending; epoll waits for
     // EPOLLOUT), so nothing is sent and the usual check below never runs:
-    // enforce the slow-consumer window here. No ERROR can be put in order
-    // behind a blocked send, so the connection is closed outright.
+    // enforce the slow-consumer window here, and close at once. No ERROR
+    // can follow: an io_uring send still pending may copy its log bytes
+    // only when the socket drains, and waiting for that would let the
+    // writer overwrite them first (garbage on the wire). Closing cancels it.
+    if (state_ != State::kActive && state_ != State::kDraining) return;
     for (Delivery* d : delivery_order_) {
+      if (d->detached) continue;
       const std::uint64_t tail = d->log->tail();
+      const std::uint64_t lag = tail - d->position;
       if (d->log->Lapped(d->position, tail) ||
           (d->log->policy() == config::SlowConsumerPolicy::kDisconnect &&
-           tail - d->position > d->allowed_lag)) {
-        worker_.counters().slow_consumers.fetch_add(1,
-                                                    std::memory_order_relaxed);
+           lag > d->allowed_lag)) {
+        Bump<std::uint64_t>(worker_.counters().slow_consumers);
         TACHYON_LOG(kDebug)
             << "session " << session_id_.value() << ": slow consumer on '"
-            << d->log->name() << "' while its socket is full; closing";
+            << d->log->name() << "' (" << lag << " bytes behind) with its "
+            << "socket full; closing";
         CloseNow();
         return;
       }
@@ -587,7 +608,10 @@ void Session::Flush() {
     return;
   }
   for (int round = 0; round < 4; ++round) {
-    if (send_in_flight_ || send_blocked_ || conn_ == nullptr) return;
+    if (send_in_flight_ || send_blocked_ || conn_ == nullptr ||
+        state_ == State::kClosed) {
+      return;
+    }
     sources_.clear();
     iov_.clear();
     auto add = [&](Delivery* d, const std::byte* p, std::size_t len,
@@ -606,8 +630,7 @@ void Session::Flush() {
         const std::uint64_t tail = d->log->tail();
         if (d->log->Lapped(d->position, tail)) {
           // Overwritten mid-frame: the byte stream cannot be repaired.
-          worker_.counters().slow_consumers.fetch_add(
-              1, std::memory_order_relaxed);
+          Bump<std::uint64_t>(worker_.counters().slow_consumers);
           CloseNow();
           return;
         }
@@ -640,8 +663,7 @@ void Session::Flush() {
         if (d->log->Lapped(d->position, tail) ||
             (d->log->policy() == config::SlowConsumerPolicy::kDisconnect &&
              lag > d->allowed_lag)) {
-          worker_.counters().slow_consumers.fetch_add(
-              1, std::memory_order_relaxed);
+          Bump<std::uint64_t>(worker_.counters().slow_consumers);
           const std::string text =
               absl::StrCat("subscriber fell ", lag, " bytes behind stream '",
                            d->log->name(), "' (window ", d->log->window(), ")");
@@ -652,8 +674,10 @@ void Session::Flush() {
           restart = true;
           break;
         }
-        d->allowed_lag =
-            std::max(d->log->window(), std::min(d->allowed_lag, lag));
+        // Shrinks back to the window as the reader catches up, always
+        // keeping a window of headroom over its current lag.
+        d->allowed_lag = std::max(
+            d->log->window(), std::min(d->allowed_lag, lag + d->log->window()));
         const std::span<const std::byte> bytes =
             d->log->Readable(d->position, tail);
         add(d, bytes.data(), bytes.size(), d->position);
@@ -714,7 +738,7 @@ void Session::OnSendComplete(ssize_t result) {
 
 void Session::HandleSent(std::size_t bytes) {
   last_send_ns_ = worker_.now_ns();
-  worker_.counters().bytes_out.fetch_add(bytes, std::memory_order_relaxed);
+  Bump<std::uint64_t>(worker_.counters().bytes_out, bytes);
   pinned_valid_ = false;
   for (const Source& s : sources_) {
     const std::size_t k = std::min(bytes, s.length);
@@ -724,10 +748,9 @@ void Session::HandleSent(std::size_t bytes) {
       ctl_sent_total_ += k;
     } else {
       Delivery* d = s.delivery;
-      if (d->log->Overwritten(s.start)) {
+      if (k > 0 && d->log->Overwritten(s.start)) {
         // The writer lapped these bytes while the kernel was copying them.
-        worker_.counters().slow_consumers.fetch_add(1,
-                                                    std::memory_order_relaxed);
+        Bump<std::uint64_t>(worker_.counters().slow_consumers);
         CloseNow();
         return;
       }

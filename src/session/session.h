@@ -97,6 +97,7 @@ class Session final : public core::ConnectionHandler {
     std::uint64_t allowed_lag = 0;
     int coverage = 0;       // subscriptions that match this stream
     bool removing = false;  // unsubscribed; drop once not pinned
+    bool detached = false;  // no longer a reader of the log (closing)
   };
   struct Subscription {
     std::string name;  // stream name or pattern (with '*')
@@ -134,6 +135,7 @@ class Session final : public core::ConnectionHandler {
   void QueuePublishAck(StreamId stream, std::uint64_t correlation, Sequence seq,
                        protocol::ErrorCode status);
   void CloseAfterFlush();
+  void DetachAll();
   void CloseNow();
 
   void HandleSent(std::size_t bytes);

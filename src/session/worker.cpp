@@ -161,6 +161,7 @@ void Worker::Run() {
       if (PollStreams() > 0 || !dirty_.empty() || stopping() != draining_ ||
           registry().size() != known_streams_) {
         timeout_us = 0;
+        wake_->Awake();  // not sleeping after all: spare publishers a wake
       }
     }
   }
@@ -253,9 +254,9 @@ void Worker::RemoveReader(Session* s, stream::StreamLog* log) {
 }
 
 void Worker::OnAccept(int fd) {
-  counters_.connections_accepted.fetch_add(1, std::memory_order_relaxed);
+  Bump(counters_.connections_accepted);
   if (stopping() || !gateway_.TryAddConnection()) {
-    counters_.connections_refused.fetch_add(1, std::memory_order_relaxed);
+    Bump(counters_.connections_refused);
     // Tell the client why before closing; best effort, the socket is new
     // and its send buffer empty.
     std::array<std::byte, 128> buf;

@@ -48,6 +48,14 @@ struct WorkerCounters {
   std::atomic<std::uint64_t> slow_consumers{0};
 };
 
+/// Adds to a counter only its worker writes: a relaxed load and store, not a
+/// locked read-modify-write, since no other thread ever writes it.
+template <typename T>
+inline void Bump(std::atomic<T>& counter, T n = 1) {
+  counter.store(counter.load(std::memory_order_relaxed) + n,
+                std::memory_order_relaxed);
+}
+
 class Worker final : public core::AcceptHandler {
  public:
   Worker(Gateway& gateway, int index, int listen_fd);

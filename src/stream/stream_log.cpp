@@ -107,10 +107,30 @@ StartPoint StreamLog::Attach(ReaderSlot* slot, protocol::StartMode mode,
     sp.position = tail;
     sp.next_sequence = Sequence{next_sequence_};
   };
+  // Replays start no further back than capacity - window: a reader that
+  // deep would be a window away from being lapped, with no room left to
+  // tell a slow consumer from a lapped one before its pending sends are
+  // overwritten. Frames older than that count as no longer retained.
+  const std::uint64_t replay_floor =
+      tail > capacity_ - window_ ? tail - (capacity_ - window_) : 0;
+  std::uint64_t replayable = oldest_sequence_;
+  {
+    // Positions grow with sequences: binary-search the first frame at or
+    // after the floor.
+    std::uint64_t hi = next_sequence_;
+    while (replayable < hi) {
+      const std::uint64_t mid = replayable + (hi - replayable) / 2;
+      if (PositionOf(Sequence{mid}) < replay_floor) {
+        replayable = mid + 1;
+      } else {
+        hi = mid;
+      }
+    }
+  }
   auto start_earliest = [&] {
-    sp.next_sequence = Sequence{oldest_sequence_};
+    sp.next_sequence = Sequence{replayable};
     sp.position =
-        oldest_sequence_ < next_sequence_ ? PositionOf(sp.next_sequence) : tail;
+        replayable < next_sequence_ ? PositionOf(sp.next_sequence) : tail;
   };
   switch (mode) {
     case protocol::StartMode::kLatest:
@@ -122,9 +142,9 @@ StartPoint StreamLog::Attach(ReaderSlot* slot, protocol::StartMode mode,
     case protocol::StartMode::kSequence:
       if (sequence.value() >= next_sequence_) {
         start_latest();
-      } else if (sequence.value() < oldest_sequence_) {
+      } else if (sequence.value() < replayable) {
         sp.gap_from = sequence;
-        sp.gap_to = Sequence{oldest_sequence_ - 1};
+        sp.gap_to = Sequence{replayable - 1};
         start_earliest();
       } else {
         sp.next_sequence = sequence;

@@ -23,7 +23,9 @@
 //   Replay. Every append records its frame's position in a sequence index, so
 //   Attach can start a reader at the latest position, at the earliest frame
 //   still retained, or at a given sequence, and reports the sequences it asked
-//   for that are gone (for a GAP frame).
+//   for that are gone (for a GAP frame). Replays reach back at most
+//   capacity - window bytes, so even a reader that starts at the oldest
+//   replayable frame has a window of room before it could be lapped.
 //
 // Threading
 //   Append, Attach and Detach may be called from any thread; they serialise

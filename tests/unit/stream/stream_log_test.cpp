@@ -333,6 +333,16 @@ class RetentionModel {
     }
     return frames_.size() + 1;
   }
+  // Sequence of the oldest frame a replay may start at: retained and no
+  // more than capacity - window behind the tail (next sequence if none).
+  std::uint64_t ReplayableSequence(std::uint64_t window) const {
+    const std::uint64_t floor =
+        tail_ > capacity_ - window ? tail_ - (capacity_ - window) : 0;
+    for (std::size_t k = 0; k < frames_.size(); ++k) {
+      if (Retained(k) && frames_[k].position >= floor) return k + 1;
+    }
+    return frames_.size() + 1;
+  }
   bool Retained(std::size_t k) const {
     const std::uint64_t from = tail_ > capacity_ ? tail_ - capacity_ : 0;
     return frames_[k].position >= from &&
@@ -380,11 +390,12 @@ TEST(StreamLogTest, OldestSequenceFollowsTheRingAsItLaps) {
       const StartPoint earliest =
           log->Attach(&slot, tp::StartMode::kEarliest, Sequence{});
       log->Detach(&slot);
-      EXPECT_EQ(earliest.next_sequence.value(), model.OldestSequence());
-      EXPECT_EQ(earliest.position, model.PositionOf(model.OldestSequence()));
+      const std::uint64_t replayable = model.ReplayableSequence(capacity / 2);
+      EXPECT_EQ(earliest.next_sequence.value(), replayable);
+      EXPECT_EQ(earliest.position, model.PositionOf(replayable));
       EXPECT_EQ(slot.Get(), earliest.position);
       std::uniform_int_distribution<std::uint64_t> seq(
-          model.OldestSequence(), model.next_sequence() - 1);
+          replayable, model.next_sequence() - 1);
       const std::uint64_t s = seq(rng);
       const StartPoint at =
           log->Attach(&slot, tp::StartMode::kSequence, Sequence{s});
@@ -420,10 +431,11 @@ TEST(StreamLogTest, IndexCoversARingFullOfMinimumFrames) {
   const StartPoint sp =
       log->Attach(&slot, tp::StartMode::kEarliest, Sequence{});
   log->Detach(&slot);
-  EXPECT_EQ(sp.tail - sp.position, capacity);
+  // Replays reach back capacity - window (here half the ring).
+  EXPECT_EQ(sp.tail - sp.position, capacity / 2);
   const std::vector<Decoded> frames =
       DecodeAll(log->Readable(sp.position, sp.tail));
-  ASSERT_EQ(frames.size(), per_ring);
+  ASSERT_EQ(frames.size(), per_ring / 2);
   EXPECT_EQ(frames.front().sequence, sp.next_sequence.value());
 }
 
@@ -474,22 +486,24 @@ TEST_F(StreamLogAttachTest, LatestStartsAtTheTail) {
   log_->Detach(&slot_);
 }
 
-TEST_F(StreamLogAttachTest, EarliestStartsAtTheOldestRetainedFrame) {
+// Replays reach back at most capacity - window (here half the 4 KiB ring),
+// so a replaying reader always has a window of room before it is lapped.
+TEST_F(StreamLogAttachTest, EarliestStartsAtTheOldestReplayableFrame) {
   AppendFrames(10);
   StartPoint sp = log_->Attach(&slot_, tp::StartMode::kEarliest, Sequence{});
   log_->Detach(&slot_);
   EXPECT_EQ(sp.position, 0u);
   EXPECT_EQ(sp.next_sequence, Sequence{1});
 
-  // 64 frames of 64 bytes fill a 4 KiB ring; with 100 the first 36 are gone.
+  // 64 frames of 64 bytes fill a 4 KiB ring; replays reach the last 32.
   const std::uint64_t per_ring = PageSize() / 64;
   AppendFrames(static_cast<int>(per_ring + 26));
   const std::uint64_t appended = per_ring + 36;
   sp = log_->Attach(&slot_, tp::StartMode::kEarliest, Sequence{});
   log_->Detach(&slot_);
-  EXPECT_EQ(sp.next_sequence, Sequence{appended - per_ring + 1});
-  EXPECT_EQ(sp.position, PositionOf(appended - per_ring + 1));
-  EXPECT_EQ(sp.tail - sp.position, PageSize());
+  EXPECT_EQ(sp.next_sequence, Sequence{appended - per_ring / 2 + 1});
+  EXPECT_EQ(sp.position, PositionOf(appended - per_ring / 2 + 1));
+  EXPECT_EQ(sp.tail - sp.position, PageSize() / 2);
   EXPECT_EQ(sp.gap_from, Sequence{});
 }
 
@@ -523,8 +537,9 @@ TEST_F(StreamLogAttachTest, SequenceBeyondTheEndStartsAtLatest) {
 TEST_F(StreamLogAttachTest, SequenceOlderThanRetainedReportsAGap) {
   const std::uint64_t per_ring = PageSize() / 64;
   AppendFrames(static_cast<int>(per_ring + 20));
-  const std::uint64_t oldest = log_->oldest_sequence().value();
-  ASSERT_EQ(oldest, 21u);
+  ASSERT_EQ(log_->oldest_sequence().value(), 21u);
+  // Retained from 21, but replays reach back only half the ring.
+  const std::uint64_t oldest = per_ring + 20 - per_ring / 2 + 1;
   const StartPoint sp =
       log_->Attach(&slot_, tp::StartMode::kSequence, Sequence{5});
   log_->Detach(&slot_);
@@ -534,7 +549,7 @@ TEST_F(StreamLogAttachTest, SequenceOlderThanRetainedReportsAGap) {
   EXPECT_EQ(sp.position, PositionOf(oldest));
   const std::vector<Decoded> frames =
       DecodeAll(log_->Readable(sp.position, sp.tail));
-  ASSERT_EQ(frames.size(), per_ring);
+  ASSERT_EQ(frames.size(), per_ring / 2);
   EXPECT_EQ(frames.front().sequence, oldest);
 }
 
