@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sched.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -45,6 +46,8 @@ bool ReadExactly(int fd, std::byte* p, std::size_t n, bool spin) {
       return false;
     } else if (errno != EAGAIN && errno != EINTR) {
       return false;
+    } else if (spin) {
+      ::sched_yield();  // as the gateway workloads' clients do
     }
   }
   return true;
@@ -148,9 +151,11 @@ Result RunUdpFloor(const WorkloadOptions& o) {
     std::vector<std::byte> buf(o.payload + 64);
     for (std::int64_t i = 0; i < total; ++i) {
       ssize_t n;
-      do {
+      for (;;) {
         n = ::recv(server, buf.data(), buf.size(), o.spin ? MSG_DONTWAIT : 0);
-      } while (n < 0 && (errno == EAGAIN || errno == EINTR));
+        if (n >= 0 || (errno != EAGAIN && errno != EINTR)) break;
+        if (o.spin) ::sched_yield();
+      }
       if (n < 0 ||
           ::send(server, buf.data(), static_cast<std::size_t>(n), 0) != n) {
         return 2;
@@ -168,10 +173,14 @@ Result RunUdpFloor(const WorkloadOptions& o) {
     const std::int64_t t0 = MonotonicNs();
     ::send(client, buf.data(), o.payload, 0);
     ssize_t n;
-    do {
+    for (;;) {
       n = ::recv(client, buf.data(), buf.size(), o.spin ? MSG_DONTWAIT : 0);
-    } while (n < 0 && errno == EAGAIN && o.spin &&
-             MonotonicNs() - t0 < 1'000'000'000);
+      if (n >= 0 || errno != EAGAIN || !o.spin ||
+          MonotonicNs() - t0 >= 1'000'000'000) {
+        break;
+      }
+      ::sched_yield();
+    }
     if (n != static_cast<ssize_t>(o.payload)) {
       ++r.lost;
       continue;

@@ -1,6 +1,7 @@
 // W1-W4: the gateway measured through the client library, every role in its
 // own process. Payloads carry a message index and a timestamp (CLOCK_MONOTONIC,
 // shared by all processes on the host) in their first 16 bytes.
+#include <sched.h>
 #include <sys/mman.h>
 #include <time.h>
 
@@ -52,9 +53,16 @@ absl::StatusOr<std::unique_ptr<Client>> Connect(const WorkloadOptions& o,
   return Client::Connect("127.0.0.1", o.port, options);
 }
 
-// One Poll in the configured idle strategy.
+// One Poll in the configured idle strategy. A spinning role yields the CPU
+// when it found nothing: with more spinning processes than cores (the
+// gateway plus two or five clients on a 2-core box) pure spinning starves
+// the process that holds the message; with spare cores sched_yield returns
+// at once. The floors spin the same way.
 absl::StatusOr<int> PollOnce(Client& c, const WorkloadOptions& o) {
-  return c.Poll(Client::kDefaultPollLimit, o.spin ? 0ms : 50ms);
+  absl::StatusOr<int> n =
+      c.Poll(Client::kDefaultPollLimit, o.spin ? 0ms : 50ms);
+  if (o.spin && n.ok() && *n == 0) ::sched_yield();
+  return n;
 }
 
 Result Failed(Result r, std::string why) {

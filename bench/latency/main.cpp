@@ -165,9 +165,11 @@ int Main() {
       if (Has(workloads, "floor")) {
         Result t = RunTcpFloor(o);
         t.system = "floor " + idle;
+        t.idle = idle;
         note(t);
         Result u = RunUdpFloor(o);
         u.system = "floor " + idle;
+        u.idle = idle;
         note(u);
       }
     }
@@ -194,6 +196,7 @@ int Main() {
           if (!Has(workloads, name)) return;
           Result r = fn(o);
           r.system = system;
+          r.idle = idle;
           note(r);
         };
         run("W1", RunPingPong);

@@ -37,10 +37,13 @@ std::string Escape(const std::string& s) {
 }
 
 // The floor a workload is compared with: the TCP ping-pong of the same
-// payload size (the gateway's clients speak TCP).
+// payload size and idle strategy (the gateway's clients speak TCP).
 const Result* FloorFor(const std::vector<Result>& rs, const Result& r) {
   for (const Result& f : rs) {
-    if (f.workload == "floor-tcp" && f.payload == r.payload && f.ok) return &f;
+    if (f.workload == "floor-tcp" && f.payload == r.payload &&
+        f.idle == r.idle && f.ok) {
+      return &f;
+    }
   }
   return nullptr;
 }
@@ -181,11 +184,12 @@ std::string WritePlot(const std::string& prefix,
   if (titles.empty()) return "nothing to plot";
   std::ostringstream script;
   script << "set logscale x\nset logscale y\n"
-         << "set xtics (\"0%\" 1, \"90%\" 10, \"99%\" 100, \"99.9%\" 1000, "
-            "\"99.99%\" 10000, \"99.999%\" 100000)\n"
+         // Tick labels are format strings to gnuplot: '%' is written '%%'.
+         << "set xtics (\"0%%\" 1, \"90%%\" 10, \"99%%\" 100, "
+            "\"99.9%%\" 1000, \"99.99%%\" 10000, \"99.999%%\" 100000)\n"
          << "set xlabel 'percentile'\nset ylabel 'latency (µs)'\n"
          << "set title 'tachyon-bench: latency by percentile'\n"
-         << "set key left top\nset grid\n";
+         << "set key outside right top font ',8'\nset grid\n";
   auto plot = [&](const std::string& terminal, const std::string& file) {
     script << "set terminal " << terminal << "\nset output '" << file << "'\n"
            << "plot ";
@@ -195,8 +199,8 @@ std::string WritePlot(const std::string& prefix,
     }
     script << "\n";
   };
-  plot("svg size 1000,600 dynamic", prefix + ".svg");
-  plot("pngcairo size 1000,600", prefix + ".png");
+  plot("svg size 1400,700 dynamic", prefix + ".svg");
+  plot("pngcairo size 1400,700", prefix + ".png");
   const std::string script_path = prefix + ".gp";
   std::ofstream(script_path) << script.str();
   const std::string cmd = "gnuplot '" + script_path + "' 2>&1";

@@ -37,6 +37,7 @@ struct Result {
   std::string workload;  // "floor-tcp", "W1", ...
   std::string system;    // "floor", "tachyon epoll/block", ...
   std::size_t payload = 0;
+  std::string idle;       // spin | block: floors compare within one strategy
   bool available = true;  // false: `note` says why (W4 before backends)
   bool ok = true;         // false: `note` holds the error
   std::string note;
