@@ -12,7 +12,8 @@ CMAKE_ARGS ?=
 .PHONY: run test deps configure build bench asan tsan fuzz format format-check clean
 
 run: deps configure
-	cmake --build $(BUILD) -j $(JOBS) --target tachyon-gateway
+	cmake --build $(BUILD) -j $(JOBS) --target tachyon-gateway tachyon-pub \
+	  tachyon-sub tachyon-ping
 	@./scripts/run-gateway.sh $(BUILD) $(CONFIG) $(GATEWAY_ARGS)
 
 test: deps build
