@@ -13,22 +13,10 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "print_to.h"
 #include "tachyon/protocol/protocol.h"
 
 namespace tachyon::protocol {
-
-// Readable gtest failure messages for the codec's enums. Identical inline
-// definitions appear in each codec test file (one binary, ODR-safe).
-inline void PrintTo(ErrorCode code, std::ostream* os) {
-  *os << ErrorCodeName(code) << " (" << static_cast<int>(code) << ")";
-}
-inline void PrintTo(MessageType type, std::ostream* os) {
-  *os << MessageTypeName(type) << " (" << static_cast<int>(type) << ")";
-}
-inline void PrintTo(DecodeStatus status, std::ostream* os) {
-  static constexpr const char* kNames[] = {"kFrame", "kIncomplete", "kError"};
-  *os << kNames[static_cast<int>(status)];
-}
 
 namespace {
 
