@@ -134,6 +134,9 @@ void Session::HandleFrame(tp::FrameView frame) {
     case MessageType::kUnsubscribe:
       HandleUnsubscribe(tp::UnsubscribeView(frame));
       return;
+    case MessageType::kUdpSubscribe:
+      HandleUdpSubscribe(tp::UdpSubscribeView(frame));
+      return;
     case MessageType::kPublish:
       HandlePublish(tp::PublishView(frame));
       return;
@@ -379,6 +382,12 @@ void Session::HandleUnsubscribe(const tp::UnsubscribeView& m) {
     worker_.RemovePatternSession(this);
   }
   subscriptions_.erase(it);
+}
+
+void Session::HandleUdpSubscribe(const tp::UdpSubscribeView& m) {
+  const std::uint32_t id = m.subscription_id().value();
+  QueueError(ErrorCode::kUdpRefused, false, "this gateway has no UDP egress",
+             id);
 }
 
 void Session::Uncover(StreamId stream) {

@@ -116,6 +116,7 @@ class Session final : public core::ConnectionHandler {
   void HandleOpenStream(const protocol::OpenStreamView& m);
   void HandleSubscribe(const protocol::SubscribeView& m);
   void HandleUnsubscribe(const protocol::UnsubscribeView& m);
+  void HandleUdpSubscribe(const protocol::UdpSubscribeView& m);
   void HandlePublish(const protocol::PublishView& m);
   void HandleRequest(const protocol::RequestView& m);
 
