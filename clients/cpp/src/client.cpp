@@ -319,10 +319,7 @@ absl::StatusOr<SubscriptionId> Client::Impl::Subscribe(
 absl::Status Client::Impl::Unsubscribe(SubscriptionId id) {
   if (!open_ && !reconnecting_) return closed_status_;
   auto it = subs_.find(id.value());
-  if (it == subs_.end() || !it->second->active) {
-    return absl::NotFoundError(
-        absl::StrCat("no active subscription with id ", id.value()));
-  }
+  if (it == subs_.end() || !it->second->active) return UnsubscribeUdp(id);
   Subscription& sub = *it->second;
   sub.active = false;
   needs_cleanup_ = true;

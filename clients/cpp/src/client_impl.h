@@ -68,6 +68,7 @@ enum class ReplyKind : std::uint8_t {
   kLogon,
   kOpenStream,
   kSubscribe,
+  kUdpSubscribe,
   kPublishAck,
   kResponse,
   kLogout,
@@ -109,6 +110,12 @@ class Client::Impl {
                                            MessageHandler on_message,
                                            GapHandler on_gap);
   absl::Status Unsubscribe(SubscriptionId id);
+  // --- UDP deliveries (client_udp.cpp) -------------------------------------
+  absl::StatusOr<UdpDelivery> SubscribeUdp(std::string_view name,
+                                           std::array<std::uint8_t, 4> address,
+                                           std::uint16_t port);
+  /// Unsubscribe for a SubscribeUdp id; NOT_FOUND for any other id.
+  absl::Status UnsubscribeUdp(SubscriptionId id);
   absl::StatusOr<int> Poll(int max_messages, std::chrono::milliseconds timeout);
   absl::StatusOr<std::vector<std::byte>> Request(
       std::uint32_t service_id, std::span<const std::byte> payload,
@@ -285,6 +292,9 @@ class Client::Impl {
   absl::flat_hash_map<std::uint32_t, internal::Subscription*> aliases_;
   absl::flat_hash_map<std::uint32_t, internal::StreamState> streams_;
   bool needs_cleanup_ = false;
+  // SubscribeUdp deliveries: {subscription id, stats_.reconnects when made}
+  // (a delivery ends with the session that made it).
+  std::vector<std::pair<std::uint32_t, std::uint64_t>> udp_deliveries_;
 
   internal::PendingReply pending_;
   std::uint32_t next_id_ = 1;

@@ -487,6 +487,12 @@ void Client::Impl::ReportGap(StreamState& stream, StreamId id, Sequence from,
 }
 
 void Client::Impl::HandleSubscribeAck(const tp::StreamAckView& ack) {
+  if (pending_.kind == ReplyKind::kUdpSubscribe && pending_.id == ack.id()) {
+    pending_.stream = ack.stream_id();
+    pending_.sequence = ack.next_sequence();
+    pending_.done = true;
+    return;
+  }
   Subscription* sub = nullptr;
   if (const auto sit = subs_.find(ack.id()); sit != subs_.end()) {
     sub = sit->second.get();
@@ -590,7 +596,8 @@ void Client::Impl::HandleError(const tp::ErrorView& error) {
   }
   // A non-fatal ERROR answers an OPEN_STREAM or SUBSCRIBE by its context.
   if ((pending_.kind == ReplyKind::kOpenStream ||
-       pending_.kind == ReplyKind::kSubscribe) &&
+       pending_.kind == ReplyKind::kSubscribe ||
+       pending_.kind == ReplyKind::kUdpSubscribe) &&
       pending_.id == error.context()) {
     pending_.done = true;
     pending_.status =

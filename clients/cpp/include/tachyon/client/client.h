@@ -76,6 +76,7 @@
 #ifndef TACHYON_CLIENT_CLIENT_H_
 #define TACHYON_CLIENT_CLIENT_H_
 
+#include <array>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -109,6 +110,13 @@ struct ClientStats {
   std::uint64_t reconnects = 0;          ///< successful reconnections
   std::uint64_t reconnect_attempts = 0;  ///< including failed ones
   std::uint64_t publishes_queued = 0;    ///< queued while disconnected
+};
+
+/// The gateway's answer to Client::SubscribeUdp.
+struct UdpDelivery {
+  SubscriptionId subscription_id;  ///< ends the delivery: Unsubscribe(id)
+  StreamId stream_id;              ///< the stream id the datagrams carry
+  Sequence next_sequence;          ///< the first sequence they carry
 };
 
 class Client {
@@ -200,9 +208,22 @@ class Client {
                                            GapHandler on_gap = nullptr);
 
   /// Ends a subscription: its handlers are not called again (messages
-  /// already buffered for it are dropped). NOT_FOUND for an unknown id.
-  /// Send-only: callable from handlers, including the subscription's own.
+  /// already buffered for it are dropped). Also ends a SubscribeUdp
+  /// delivery. NOT_FOUND for an unknown id. Send-only: callable from handlers, including the subscription's own.
   absl::Status Unsubscribe(SubscriptionId id);
+
+  /// Asks the gateway to send the stream `name` (an exact name) as UDP
+  /// datagrams (PROTOCOL.md 16) to `address`:`port` (`address` in network
+  /// order; all zero means this session's own address) and waits for the
+  /// answer (up to response_timeout). Datagrams are not read by the Client:
+  /// UdpSubscriber (udp_subscriber.h) receives them. The delivery lasts
+  /// until Unsubscribe(subscription_id) or the end of the session; it is
+  /// not renewed on reconnect. PERMISSION_DENIED for UDP_REFUSED (egress
+  /// disabled, destination not allowed); other errors as Subscribe.
+  /// Receiving call.
+  absl::StatusOr<UdpDelivery> SubscribeUdp(std::string_view name,
+                                           std::array<std::uint8_t, 4> address,
+                                           std::uint16_t port);
 
   /// The duty cycle: sends a heartbeat if one is due, reads what the socket
   /// holds and dispatches up to `max_messages` messages to handlers. With

@@ -1,0 +1,775 @@
+// tachyon::client::UdpSubscriber — the UDP socket (bind, multicast join,
+// recvmmsg batches), datagram validation, and per-stream sequencing with
+// TCP recovery through the Client. See udp_subscriber.h for the contract.
+#include "tachyon/client/udp_subscriber.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "socket.h"
+#include "tachyon/protocol/protocol.h"
+
+namespace tachyon::client {
+
+namespace tp = ::tachyon::protocol;
+using internal::Clock;
+
+namespace {
+
+constexpr int kMaxBatch = 1024;
+
+// How a stream is being delivered.
+enum class Path : std::uint8_t {
+  kUdp,              // from datagrams
+  kRecovering,       // from a TCP recovery subscription
+  kRecoveryPending,  // lost sequences, but the recovery could not start yet
+};
+
+struct UdpStream {
+  std::string name;
+  // 0 while unknown: after a gateway restart, until TCP names the new id.
+  StreamId id;
+  // Added with Subscribe (UDP_SUBSCRIBE) rather than Join.
+  bool requested = false;
+  SubscriptionId delivery;
+  // Next sequence owed to the handlers; 0 = position on the first datagram.
+  Sequence expected;
+  Path path = Path::kUdp;
+  SubscriptionId recovery;
+  Clock::time_point retry_at;
+  MessageHandler on_message;
+  GapHandler on_gap;
+  bool active = true;
+};
+
+std::string Dotted(in_addr address) {
+  char text[INET_ADDRSTRLEN] = {};
+  ::inet_ntop(AF_INET, &address, text, sizeof text);
+  return text;
+}
+
+absl::StatusOr<in_addr> ParseIpv4(std::string_view text, const char* what) {
+  in_addr address{};
+  const std::string copy(text);
+  if (::inet_pton(AF_INET, copy.c_str(), &address) != 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        what, ": \"", std::string(text), "\" is not an IPv4 address (dotted quad)"));
+  }
+  return address;
+}
+
+}  // namespace
+
+class UdpSubscriber::Impl {
+ public:
+  Impl(Client& client, const UdpSubscriberOptions& options)
+      : client_(client), options_(options) {}
+  ~Impl();
+
+  absl::Status Open();
+  absl::StatusOr<StreamId> Add(std::string_view name, StartPosition start,
+                               MessageHandler on_message, GapHandler on_gap,
+                               bool request);
+  absl::Status Unsubscribe(StreamId stream);
+  absl::StatusOr<int> Poll(int max_messages, std::chrono::milliseconds timeout);
+
+  std::uint16_t local_port() const { return local_port_; }
+  const std::string& local_address() const { return local_text_; }
+  int fd() const { return fd_.get(); }
+  const UdpSubscriberStats& stats() const { return stats_; }
+
+ private:
+  // --- Datagrams -----------------------------------------------------------
+  /// Delivers datagrams already read, then reads more, until `budget`
+  /// messages were delivered or the socket is empty.
+  int ReceiveDatagrams(int budget);
+  int HandleDatagram(std::span<const std::byte> bytes, int flags);
+  int HandleData(UdpStream& stream, const tp::DatagramView& datagram);
+  void HandleHeartbeat(UdpStream& stream, Sequence next);
+  void SourceChanged(std::uint64_t source);
+  UdpStream* Find(StreamId id);
+
+  // --- TCP side ------------------------------------------------------------
+  /// Starts the TCP recovery of `stream` from its expected sequence.
+  void StartRecovery(UdpStream& stream);
+  /// Back to UDP: ends the recovery subscription.
+  void EndRecovery(UdpStream& stream);
+  void OnTcpMessage(UdpStream& stream, const Message& message);
+  void OnTcpGap(UdpStream& stream, const Gap& gap);
+  /// UDP_SUBSCRIBE for `stream`; on success sets its id and returns the
+  /// first sequence the datagrams carry.
+  absl::StatusOr<Sequence> Request(UdpStream& stream);
+  /// After the Client reconnected: request the UDP deliveries again.
+  void RenewDeliveries();
+  /// Retries recoveries that could not start.
+  void RetryPending();
+  void Deliver(UdpStream& stream, const Message& message);
+  void ReportGap(UdpStream& stream, Sequence from, Sequence to,
+                 GapOrigin origin);
+  void Report(absl::Status status);
+  void Cleanup();
+
+  Client& client_;
+  UdpSubscriberOptions options_;
+  internal::UniqueFd fd_;
+  in_addr local_{};
+  std::string local_text_;
+  std::uint16_t local_port_ = 0;
+  bool multicast_ = false;
+  // The address to name in UDP_SUBSCRIBE: zero when the gateway sees this
+  // socket's address as the session's own.
+  std::array<std::uint8_t, 4> request_address_{};
+
+  // --- recvmmsg batch, allocated once --------------------------------------
+  std::size_t slot_ = 0;
+  std::vector<std::byte> buffers_;
+  std::vector<iovec> iovecs_;
+  std::vector<mmsghdr> headers_;
+  // SO_RXQ_OVFL control messages, one per slot.
+  using Control = std::array<std::byte, CMSG_SPACE(sizeof(std::uint32_t))>;
+  std::vector<Control> controls_;
+  int filled_ = 0;     // datagrams in the batch
+  int next_slot_ = 0;  // the first not yet handled
+
+  // --- Streams -------------------------------------------------------------
+  // Few streams per socket: a linear scan beats hashing, and the states
+  // must not move (recovery handlers hold pointers to them).
+  std::vector<std::unique_ptr<UdpStream>> streams_;
+  bool needs_cleanup_ = false;
+  int pending_recoveries_ = 0;
+  std::uint64_t source_ = 0;           // the current gateway instance
+  std::uint64_t previous_source_ = 0;  // the one it replaced
+  std::uint64_t reconnects_seen_ = 0;
+  int in_poll_ = 0;
+  UdpSubscriberStats stats_;
+};
+
+// ======================================================================
+// Socket
+
+absl::Status UdpSubscriber::Impl::Open() {
+  if (options_.batch < 1 || options_.batch > kMaxBatch) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("batch must be 1..", kMaxBatch, ", got ", options_.batch));
+  }
+  if (options_.max_datagram_length < tp::kDatagramHeaderLength ||
+      options_.max_datagram_length > 65535) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("max_datagram_length must be ", tp::kDatagramHeaderLength,
+                     "..65535, got ", options_.max_datagram_length));
+  }
+  if (!client_.connected()) {
+    return absl::FailedPreconditionError(
+        "UdpSubscriber needs a connected Client");
+  }
+  multicast_ = !options_.multicast_group.empty();
+  in_addr bind{};
+  bind.s_addr = htonl(INADDR_ANY);
+  in_addr tcp_local{};
+  bool tcp_ipv4 = false;
+  {
+    sockaddr_storage ss{};
+    socklen_t len = sizeof ss;
+    if (::getsockname(client_.fd(), reinterpret_cast<sockaddr*>(&ss), &len) ==
+            0 &&
+        ss.ss_family == AF_INET) {
+      tcp_local = reinterpret_cast<const sockaddr_in*>(&ss)->sin_addr;
+      tcp_ipv4 = true;
+    }
+  }
+  in_addr group{};
+  in_addr interface{};
+  interface.s_addr = htonl(INADDR_ANY);
+  if (multicast_) {
+    absl::StatusOr<in_addr> g =
+        ParseIpv4(options_.multicast_group, "multicast_group");
+    if (!g.ok()) return g.status();
+    if (!IN_MULTICAST(ntohl(g->s_addr))) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("multicast_group: ", options_.multicast_group,
+                       " is not a multicast address (224.0.0.0/4)"));
+    }
+    if (options_.port == 0) {
+      return absl::InvalidArgumentError(
+          "a multicast group needs the port the gateway sends to");
+    }
+    group = *g;
+    bind = group;
+    if (!options_.multicast_interface.empty()) {
+      absl::StatusOr<in_addr> i =
+          ParseIpv4(options_.multicast_interface, "multicast_interface");
+      if (!i.ok()) return i.status();
+      interface = *i;
+    }
+  } else if (!options_.bind_address.empty()) {
+    absl::StatusOr<in_addr> b = ParseIpv4(options_.bind_address, "bind_address");
+    if (!b.ok()) return b.status();
+    bind = *b;
+  } else if (tcp_ipv4) {
+    bind = tcp_local;
+  }
+
+  fd_ = internal::UniqueFd(
+      ::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (!fd_.valid()) {
+    return absl::UnavailableError(
+        absl::StrCat("UDP socket: ", internal::ErrnoText(errno)));
+  }
+  const int one = 1;
+  if (multicast_ && ::setsockopt(fd_.get(), SOL_SOCKET, SO_REUSEADDR, &one,
+                                 sizeof one) != 0) {
+    return absl::UnavailableError(
+        absl::StrCat("SO_REUSEADDR: ", internal::ErrnoText(errno)));
+  }
+  if (options_.socket_receive_buffer > 0 &&
+      ::setsockopt(fd_.get(), SOL_SOCKET, SO_RCVBUF,
+                   &options_.socket_receive_buffer,
+                   sizeof options_.socket_receive_buffer) != 0) {
+    return absl::UnavailableError(
+        absl::StrCat("SO_RCVBUF ", options_.socket_receive_buffer, ": ",
+                     internal::ErrnoText(errno)));
+  }
+  // Kernel drops are worth knowing but not worth failing for.
+  (void)::setsockopt(fd_.get(), SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof one);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr = bind;
+  addr.sin_port = htons(options_.port);
+  if (::bind(fd_.get(), reinterpret_cast<const sockaddr*>(&addr),
+             sizeof addr) != 0) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot bind UDP ", Dotted(bind), ":", options_.port,
+                     ": ", internal::ErrnoText(errno)));
+  }
+  if (multicast_) {
+    ip_mreqn join{};
+    join.imr_multiaddr = group;
+    join.imr_address = interface;
+    if (::setsockopt(fd_.get(), IPPROTO_IP, IP_ADD_MEMBERSHIP, &join,
+                     sizeof join) != 0) {
+      return absl::UnavailableError(absl::StrCat(
+          "cannot join multicast group ", options_.multicast_group, " on ",
+          Dotted(interface), ": ", internal::ErrnoText(errno)));
+    }
+  }
+  socklen_t len = sizeof addr;
+  ::getsockname(fd_.get(), reinterpret_cast<sockaddr*>(&addr), &len);
+  local_ = addr.sin_addr;
+  local_port_ = ntohs(addr.sin_port);
+  local_text_ = Dotted(local_);
+  if (local_.s_addr != htonl(INADDR_ANY) &&
+      !(tcp_ipv4 && local_.s_addr == tcp_local.s_addr)) {
+    std::memcpy(request_address_.data(), &local_.s_addr, 4);
+  }
+  reconnects_seen_ = client_.stats().reconnects;
+
+  slot_ = options_.max_datagram_length;
+  const auto batch = static_cast<std::size_t>(options_.batch);
+  buffers_.resize(batch * slot_);
+  iovecs_.resize(batch);
+  headers_.resize(batch);
+  controls_.resize(batch);
+  return absl::OkStatus();
+}
+
+UdpSubscriber::Impl::~Impl() {
+  if (!client_.connected()) return;
+  for (const auto& stream : streams_) {
+    if (!stream->active) continue;
+    if (stream->path == Path::kRecovering) {
+      (void)client_.Unsubscribe(stream->recovery);
+    }
+    if (stream->requested) (void)client_.Unsubscribe(stream->delivery);
+  }
+}
+
+// ======================================================================
+// Streams
+
+UdpStream* UdpSubscriber::Impl::Find(StreamId id) {
+  for (const auto& stream : streams_) {
+    if (stream->id == id && stream->active) return stream.get();
+  }
+  return nullptr;
+}
+
+absl::StatusOr<StreamId> UdpSubscriber::Impl::Add(std::string_view name,
+                                                  StartPosition start,
+                                                  MessageHandler on_message,
+                                                  GapHandler on_gap,
+                                                  bool request) {
+  if (in_poll_ > 0) {
+    return absl::FailedPreconditionError(
+        "UdpSubscriber: Subscribe and Join cannot be called from a handler");
+  }
+  if (!on_message) {
+    return absl::InvalidArgumentError("UDP subscription needs a handler");
+  }
+  if (start.mode() == tp::StartMode::kEarliest) {
+    return absl::InvalidArgumentError(
+        "UDP subscriptions start at Latest or From(n); for everything the "
+        "gateway retains use From(1)");
+  }
+  if (start.mode() == tp::StartMode::kSequence &&
+      start.sequence().value() == 0) {
+    return absl::InvalidArgumentError(
+        "start sequence must be >= 1 (sequences start at 1)");
+  }
+  if (request && multicast_) {
+    return absl::FailedPreconditionError(
+        "multicast groups are configured at the gateway ([[udp.groups]]); "
+        "use Join");
+  }
+  if (needs_cleanup_) Cleanup();
+  for (const auto& s : streams_) {
+    if (s->name == name) {
+      return absl::AlreadyExistsError(absl::StrCat(
+          "stream \"", std::string(name), "\" is already received by this UdpSubscriber"));
+    }
+  }
+  auto stream = std::make_unique<UdpStream>();
+  stream->name = std::string(name);
+  stream->requested = request;
+  stream->on_message = std::move(on_message);
+  stream->on_gap = std::move(on_gap);
+  Sequence first;  // the first sequence UDP will carry, if known
+  if (request) {
+    absl::StatusOr<Sequence> next = Request(*stream);
+    if (!next.ok()) return next.status();
+    first = *next;
+  } else {
+    absl::StatusOr<StreamId> id = client_.OpenStream(name);
+    if (!id.ok()) return id.status();
+    stream->id = *id;
+  }
+  UdpStream& s = *streams_.emplace_back(std::move(stream));
+  if (start.mode() == tp::StartMode::kSequence) {
+    s.expected = start.sequence();
+    // Replay what precedes the datagrams (when it is known to).
+    if (first.value() != 0 && s.expected < first) StartRecovery(s);
+  } else {
+    s.expected = first;  // 0 for Join: the first datagram positions it
+  }
+  return s.id;
+}
+
+absl::StatusOr<Sequence> UdpSubscriber::Impl::Request(UdpStream& stream) {
+  absl::StatusOr<UdpDelivery> d =
+      client_.SubscribeUdp(stream.name, request_address_, local_port_);
+  if (!d.ok()) return d.status();
+  stream.delivery = d->subscription_id;
+  stream.id = d->stream_id;
+  return d->next_sequence;
+}
+
+absl::Status UdpSubscriber::Impl::Unsubscribe(StreamId id) {
+  UdpStream* stream = Find(id);
+  if (stream == nullptr) {
+    return absl::NotFoundError(
+        absl::StrCat("stream ", id.value(), " is not received here"));
+  }
+  stream->active = false;
+  needs_cleanup_ = true;
+  absl::Status status;
+  if (stream->path == Path::kRecovering) {
+    status = client_.Unsubscribe(stream->recovery);
+  } else if (stream->path == Path::kRecoveryPending) {
+    --pending_recoveries_;
+  }
+  stream->path = Path::kUdp;
+  if (stream->requested) {
+    absl::Status s = client_.Unsubscribe(stream->delivery);
+    if (status.ok()) status = std::move(s);
+  }
+  if (in_poll_ == 0) Cleanup();
+  return status;
+}
+
+void UdpSubscriber::Impl::Cleanup() {
+  needs_cleanup_ = false;
+  streams_.erase(
+      std::remove_if(streams_.begin(), streams_.end(),
+                     [](const auto& s) { return !s->active; }),
+      streams_.end());
+}
+
+// ======================================================================
+// The duty cycle
+
+absl::StatusOr<int> UdpSubscriber::Impl::Poll(
+    int max_messages, std::chrono::milliseconds timeout) {
+  if (max_messages <= 0) {
+    return absl::InvalidArgumentError("Poll: max_messages must be >= 1");
+  }
+  if (in_poll_ > 0) {
+    return absl::FailedPreconditionError(
+        "UdpSubscriber::Poll called from a handler");
+  }
+  ++in_poll_;
+  struct Exit {
+    int* depth;
+    ~Exit() { --*depth; }
+  } exit{&in_poll_};
+  if (needs_cleanup_) Cleanup();
+  if (client_.stats().reconnects != reconnects_seen_ && client_.connected()) {
+    reconnects_seen_ = client_.stats().reconnects;
+    RenewDeliveries();
+  }
+  if (pending_recoveries_ > 0) RetryPending();
+
+  int delivered = 0;
+  bool waited = false;
+  for (;;) {
+    // TCP first: recovery data precedes the datagrams that end it.
+    absl::StatusOr<int> tcp =
+        client_.Poll(max_messages - delivered, std::chrono::milliseconds(0));
+    if (!tcp.ok()) return tcp.status();
+    delivered += *tcp;
+    if (delivered < max_messages) {
+      delivered += ReceiveDatagrams(max_messages - delivered);
+    }
+    if (delivered > 0 || timeout.count() <= 0 || waited) break;
+    waited = true;
+    // Both sockets, but wake at least once per heartbeat interval so that
+    // the Client's Poll can send ours.
+    pollfd fds[2] = {{fd_.get(), POLLIN, 0}, {client_.fd(), POLLIN, 0}};
+    const auto wait = std::min(timeout, client_.heartbeat_interval());
+    (void)::poll(fds, 2, static_cast<int>(wait.count()));
+  }
+  return delivered;
+}
+
+int UdpSubscriber::Impl::ReceiveDatagrams(int budget) {
+  int delivered = 0;
+  for (;;) {
+    while (next_slot_ < filled_ && delivered < budget) {
+      const mmsghdr& h = headers_[static_cast<std::size_t>(next_slot_)];
+      const std::span<const std::byte> bytes(
+          static_cast<const std::byte*>(h.msg_hdr.msg_iov->iov_base),
+          std::min<std::size_t>(h.msg_len, slot_));
+      ++next_slot_;
+      delivered += HandleDatagram(bytes, h.msg_hdr.msg_flags);
+    }
+    if (delivered >= budget) break;
+    // The previous batch was not full: the socket was drained then.
+    if (filled_ > 0 && filled_ < options_.batch) {
+      filled_ = next_slot_ = 0;
+      break;
+    }
+    for (int i = 0; i < options_.batch; ++i) {
+      const auto u = static_cast<std::size_t>(i);
+      iovecs_[u] = {buffers_.data() + u * slot_, slot_};
+      msghdr& m = headers_[u].msg_hdr;
+      m = {};
+      m.msg_iov = &iovecs_[u];
+      m.msg_iovlen = 1;
+      m.msg_control = controls_[u].data();
+      m.msg_controllen = controls_[u].size();
+    }
+    const int n = ::recvmmsg(fd_.get(), headers_.data(),
+                             static_cast<unsigned>(options_.batch),
+                             MSG_DONTWAIT, nullptr);
+    next_slot_ = 0;
+    filled_ = n > 0 ? n : 0;
+    if (filled_ == 0) break;  // EAGAIN, EINTR: no work
+    // The drop counter is the socket's running total; the last datagram
+    // of the batch carries the newest.
+    msghdr& last = headers_[static_cast<std::size_t>(filled_ - 1)].msg_hdr;
+    for (cmsghdr* c = CMSG_FIRSTHDR(&last); c != nullptr;
+         c = CMSG_NXTHDR(&last, c)) {
+      if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL) {
+        std::uint32_t drops = 0;
+        std::memcpy(&drops, CMSG_DATA(c), sizeof drops);
+        stats_.kernel_drops = drops;
+      }
+    }
+  }
+  return delivered;
+}
+
+int UdpSubscriber::Impl::HandleDatagram(std::span<const std::byte> bytes,
+                                        int flags) {
+  ++stats_.datagrams;
+  if ((flags & MSG_TRUNC) != 0) [[unlikely]] {
+    ++stats_.malformed;
+    return 0;
+  }
+  const tp::DatagramResult r =
+      tp::DecodeDatagram(bytes, client_.max_frame_length());
+  // PUBLISH datagrams go to the gateway, never to a subscriber.
+  if (r.error != tp::ErrorCode::kNone ||
+      r.view.kind() == tp::DatagramKind::kPublish) [[unlikely]] {
+    ++stats_.malformed;
+    return 0;
+  }
+  const std::uint64_t source = r.view.source_id();
+  if (source != source_) [[unlikely]] {
+    if (source == previous_source_) {
+      ++stats_.stale_source;
+      return 0;
+    }
+    SourceChanged(source);
+  }
+  UdpStream* stream = Find(r.view.stream_id());
+  if (stream == nullptr) {
+    ++stats_.unknown_stream;
+    return 0;
+  }
+  if (r.view.kind() == tp::DatagramKind::kHeartbeat) {
+    ++stats_.heartbeats;
+    HandleHeartbeat(*stream, r.view.first_sequence());
+    return 0;
+  }
+  return HandleData(*stream, r.view);
+}
+
+int UdpSubscriber::Impl::HandleData(UdpStream& stream,
+                                    const tp::DatagramView& datagram) {
+  const Sequence first = datagram.first_sequence();
+  const std::uint64_t count = datagram.message_count();
+  if (stream.expected.value() == 0) stream.expected = first;
+  if (first.value() + count <= stream.expected.value()) {
+    stats_.duplicates += count;
+    return 0;
+  }
+  if (first > stream.expected) {
+    // Lost datagrams before this one: TCP carries the stream, this
+    // datagram's messages included, until a datagram covers `expected`.
+    if (stream.path == Path::kUdp) StartRecovery(stream);
+    return 0;
+  }
+  if (stream.path != Path::kUdp) EndRecovery(stream);
+  int delivered = 0;
+  for (const tp::FrameView frame : datagram) {
+    const tp::DataView data(frame);
+    if (data.sequence() < stream.expected) {
+      ++stats_.duplicates;
+      continue;
+    }
+    // A handler may have ended the stream.
+    if (!stream.active) break;
+    Deliver(stream, Message{.stream_id = stream.id,
+                            .stream_name = stream.name,
+                            .sequence = data.sequence(),
+                            .timestamp_ns = data.timestamp_ns(),
+                            .payload = data.payload()});
+    ++stats_.messages;
+    ++delivered;
+  }
+  return delivered;
+}
+
+void UdpSubscriber::Impl::HandleHeartbeat(UdpStream& stream, Sequence next) {
+  if (stream.expected.value() == 0) {
+    stream.expected = next;
+    return;
+  }
+  if (next > stream.expected) {
+    if (stream.path == Path::kUdp) StartRecovery(stream);
+  } else if (next == stream.expected && stream.path != Path::kUdp) {
+    // TCP delivered everything sent so far; the next datagram carries
+    // `expected`.
+    EndRecovery(stream);
+  }
+}
+
+void UdpSubscriber::Impl::SourceChanged(std::uint64_t source) {
+  const bool first = source_ == 0;
+  previous_source_ = source_;
+  source_ = source;
+  if (first) return;
+  ++stats_.source_changes;
+  Report(absl::AbortedError(absl::StrCat(
+      "UDP datagrams now come from gateway instance ", source,
+      " (was ", previous_source_,
+      "): the gateway restarted; re-syncing every stream over TCP from "
+      "sequence 1")));
+  for (const auto& s : streams_) {
+    if (!s->active) continue;
+    UdpStream& stream = *s;
+    EndRecovery(stream);
+    if (stream.path == Path::kRecoveryPending) --pending_recoveries_;
+    stream.path = Path::kUdp;
+    // Requested streams were renewed on reconnect, which named their ids in
+    // the new instance; joined ones learn theirs from the recovery's DATA.
+    if (!stream.requested) stream.id = StreamId{};
+    stream.expected = Sequence{1};
+    StartRecovery(stream);
+  }
+}
+
+// ======================================================================
+// TCP recovery
+
+void UdpSubscriber::Impl::StartRecovery(UdpStream& stream) {
+  if (stream.path == Path::kUdp) ++stats_.gaps_detected;
+  if (stream.path == Path::kRecoveryPending) --pending_recoveries_;
+  UdpStream* s = &stream;
+  absl::StatusOr<SubscriptionId> id = client_.Subscribe(
+      stream.name, StartPosition::From(stream.expected),
+      [this, s](const Message& m) { OnTcpMessage(*s, m); },
+      [this, s](const Gap& g) { OnTcpGap(*s, g); });
+  if (id.ok()) {
+    ++stats_.recoveries;
+    stream.path = Path::kRecovering;
+    stream.recovery = *id;
+    return;
+  }
+  stream.path = Path::kRecoveryPending;
+  ++pending_recoveries_;
+  stream.retry_at = Clock::now() + options_.recovery_retry_interval;
+  Report(absl::Status(
+      id.status().code(),
+      absl::StrCat("cannot recover \"", stream.name, "\" from sequence ",
+                   stream.expected.value(), " over TCP (retrying): ",
+                   id.status().message())));
+}
+
+void UdpSubscriber::Impl::EndRecovery(UdpStream& stream) {
+  if (stream.path == Path::kRecovering) {
+    // NOT_FOUND or UNAVAILABLE: the subscription is gone already.
+    (void)client_.Unsubscribe(stream.recovery);
+  } else if (stream.path == Path::kRecoveryPending) {
+    --pending_recoveries_;
+  }
+  stream.path = Path::kUdp;
+}
+
+void UdpSubscriber::Impl::RetryPending() {
+  if (!client_.connected()) return;
+  const Clock::time_point now = Clock::now();
+  for (const auto& s : streams_) {
+    if (s->active && s->path == Path::kRecoveryPending && now >= s->retry_at) {
+      StartRecovery(*s);
+    }
+  }
+}
+
+void UdpSubscriber::Impl::RenewDeliveries() {
+  for (const auto& s : streams_) {
+    if (!s->active || !s->requested) continue;
+    UdpStream& stream = *s;
+    absl::StatusOr<Sequence> next = Request(stream);
+    if (!next.ok()) {
+      Report(absl::Status(next.status().code(),
+                          absl::StrCat("cannot renew the UDP delivery of \"",
+                                       stream.name, "\" after reconnecting: ",
+                                       next.status().message())));
+      continue;
+    }
+    if (*next < stream.expected) {
+      // The stream is behind our position: a restarted gateway whose
+      // stream began again. Everything of the new instance is owed.
+      EndRecovery(stream);
+      stream.expected = Sequence{1};
+    }
+    if (*next > stream.expected && stream.path == Path::kUdp) {
+      StartRecovery(stream);
+    }
+  }
+}
+
+void UdpSubscriber::Impl::OnTcpMessage(UdpStream& stream, const Message& m) {
+  // After the switch back to UDP, or a replay of what UDP delivered.
+  if (stream.path != Path::kRecovering || !stream.active ||
+      m.sequence < stream.expected) {
+    ++stats_.duplicates;
+    return;
+  }
+  if (stream.id.value() == 0) stream.id = m.stream_id;
+  if (m.sequence > stream.expected) {
+    // Not a loss the gateway reported: the session positioned the stream
+    // elsewhere (see Threading in the header).
+    ReportGap(stream, stream.expected, Sequence{m.sequence.value() - 1},
+              GapOrigin::kDetected);
+  }
+  ++stats_.recovered;
+  Deliver(stream, m);
+}
+
+void UdpSubscriber::Impl::OnTcpGap(UdpStream& stream, const Gap& gap) {
+  if (stream.path != Path::kRecovering || !stream.active ||
+      gap.to < stream.expected) {
+    return;
+  }
+  if (stream.id.value() == 0) stream.id = gap.stream_id;
+  ReportGap(stream, std::max(gap.from, stream.expected), gap.to, gap.origin);
+}
+
+void UdpSubscriber::Impl::Deliver(UdpStream& stream, const Message& message) {
+  stream.expected = message.sequence.Next();
+  stream.on_message(message);
+}
+
+void UdpSubscriber::Impl::ReportGap(UdpStream& stream, Sequence from,
+                                    Sequence to, GapOrigin origin) {
+  stream.expected = to.Next();
+  const Gap gap{.stream_id = stream.id,
+                .stream_name = stream.name,
+                .from = from,
+                .to = to,
+                .origin = origin};
+  ++stats_.gaps;
+  stats_.messages_lost += gap.count();
+  if (stream.on_gap) stream.on_gap(gap);
+}
+
+void UdpSubscriber::Impl::Report(absl::Status status) {
+  if (options_.on_error) options_.on_error(status);
+}
+
+// ======================================================================
+// UdpSubscriber: forwards to Impl.
+
+absl::StatusOr<std::unique_ptr<UdpSubscriber>> UdpSubscriber::Create(
+    Client& client, const UdpSubscriberOptions& options) {
+  auto impl = std::make_unique<Impl>(client, options);
+  if (absl::Status s = impl->Open(); !s.ok()) return s;
+  return std::unique_ptr<UdpSubscriber>(new UdpSubscriber(std::move(impl)));
+}
+
+UdpSubscriber::UdpSubscriber(std::unique_ptr<Impl> impl)
+    : impl_(std::move(impl)) {}
+UdpSubscriber::~UdpSubscriber() = default;
+
+absl::StatusOr<StreamId> UdpSubscriber::Subscribe(std::string_view name,
+                                                  StartPosition start,
+                                                  MessageHandler on_message,
+                                                  GapHandler on_gap) {
+  return impl_->Add(name, start, std::move(on_message), std::move(on_gap),
+                    /*request=*/true);
+}
+absl::StatusOr<StreamId> UdpSubscriber::Join(std::string_view name,
+                                             StartPosition start,
+                                             MessageHandler on_message,
+                                             GapHandler on_gap) {
+  return impl_->Add(name, start, std::move(on_message), std::move(on_gap),
+                    /*request=*/false);
+}
+absl::Status UdpSubscriber::Unsubscribe(StreamId stream) {
+  return impl_->Unsubscribe(stream);
+}
+absl::StatusOr<int> UdpSubscriber::Poll(int max_messages,
+                                        std::chrono::milliseconds timeout) {
+  return impl_->Poll(max_messages, timeout);
+}
+std::uint16_t UdpSubscriber::local_port() const { return impl_->local_port(); }
+const std::string& UdpSubscriber::local_address() const {
+  return impl_->local_address();
+}
+int UdpSubscriber::fd() const { return impl_->fd(); }
+const UdpSubscriberStats& UdpSubscriber::stats() const {
+  return impl_->stats();
+}
+
+}  // namespace tachyon::client
