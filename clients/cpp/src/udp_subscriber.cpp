@@ -598,8 +598,6 @@ void UdpSubscriber::Impl::SourceChanged(std::uint64_t source) {
     if (!s->active) continue;
     UdpStream& stream = *s;
     EndRecovery(stream);
-    if (stream.path == Path::kRecoveryPending) --pending_recoveries_;
-    stream.path = Path::kUdp;
     // Requested streams were renewed on reconnect, which named their ids in
     // the new instance; joined ones learn theirs from the recovery's DATA.
     if (!stream.requested) stream.id = StreamId{};

@@ -1,0 +1,402 @@
+// UdpSubscriber against a real in-process gateway on loopback. Datagrams come
+// from a lossy relay fed by the gateway's own DATA frames (udp_relay.h), so
+// that loss, duplication and reordering are chosen by the test; the lost
+// sequences are recovered from the same gateway over TCP.
+#include "tachyon/client/udp_subscriber.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <numeric>
+#include <string>
+#include <vector>
+
+#include "client_test_util.h"
+#include "gateway_fixture.h"
+#include "gtest/gtest.h"
+#include "tachyon/client/client.h"
+#include "udp_relay.h"
+
+namespace tachyon::testing {
+namespace {
+
+using ::tachyon::client::Client;
+using ::tachyon::client::Gap;
+using ::tachyon::client::GapOrigin;
+using ::tachyon::client::Message;
+using ::tachyon::client::StartPosition;
+using ::tachyon::client::UdpSubscriber;
+using ::tachyon::client::UdpSubscriberOptions;
+
+constexpr char kStream[] = "md.udp";
+
+std::vector<std::uint64_t> Range(std::uint64_t from, std::uint64_t to) {
+  std::vector<std::uint64_t> v(to - from + 1);
+  std::iota(v.begin(), v.end(), from);
+  return v;
+}
+
+std::string PayloadOf(std::uint64_t i) { return "m" + std::to_string(i); }
+
+class UdpSubscriberTest : public ::testing::Test {
+ protected:
+  void Start(config::GatewayConfig c = TestConfig(
+                 {.io = config::IoBackend::kEpoll, .workers = 1})) {
+    gateway_ = StartGateway(c);
+    ASSERT_NE(gateway_, nullptr);
+    publisher_ = Connect();
+    ASSERT_NE(publisher_, nullptr);
+    auto stream = publisher_->OpenStream(kStream);
+    ASSERT_TRUE(stream.ok()) << stream.status();
+    stream_ = *stream;
+    client_ = Connect();
+    ASSERT_NE(client_, nullptr);
+  }
+
+  std::unique_ptr<Client> Connect() {
+    auto c = Client::Connect("127.0.0.1", gateway_->port());
+    EXPECT_TRUE(c.ok()) << c.status();
+    return c.ok() ? std::move(*c) : nullptr;
+  }
+
+  /// Creates the subscriber and the relay aimed at it.
+  void Receive(UdpSubscriberOptions options = {}) {
+    auto udp = UdpSubscriber::Create(*client_, options);
+    ASSERT_TRUE(udp.ok()) << udp.status();
+    udp_ = std::move(*udp);
+    EXPECT_EQ(udp_->local_address(), "127.0.0.1");
+    relay_ = UdpRelay::Start(gateway_->port(), kStream, udp_->local_port());
+    ASSERT_NE(relay_, nullptr);
+  }
+
+  /// Joins the relayed stream from sequence 1, recording what arrives.
+  void Join() {
+    auto id = udp_->Join(
+        kStream, StartPosition::From(Sequence{1}),
+        [this](const Message& m) {
+          sequences_.push_back(m.sequence.value());
+          EXPECT_EQ(m.text(), PayloadOf(m.sequence.value()));
+          EXPECT_EQ(m.stream_name, kStream);
+          EXPECT_EQ(m.stream_id, stream_);
+        },
+        [this](const Gap& g) { gaps_.push_back(g); });
+    ASSERT_TRUE(id.ok()) << id.status();
+    EXPECT_EQ(*id, stream_);
+  }
+
+  /// Publishes messages from .. to (acknowledged) and has the relay
+  /// collect their frames.
+  void Publish(std::uint64_t from, std::uint64_t to) {
+    for (std::uint64_t i = from; i <= to; ++i) {
+      auto seq = publisher_->PublishWithAck(stream_, PayloadOf(i));
+      ASSERT_TRUE(seq.ok()) << seq.status();
+      ASSERT_EQ(seq->value(), i);
+    }
+    ASSERT_TRUE(relay_->Collect(to));
+  }
+
+  /// Polls the subscriber until `n` messages arrived (bounded in time).
+  bool PollUntilReceived(std::size_t n,
+                         std::chrono::milliseconds timeout = 5000ms) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (sequences_.size() < n) {
+      if (std::chrono::steady_clock::now() > deadline) return false;
+      auto r = udp_->Poll(Client::kDefaultPollLimit, 10ms);
+      if (!r.ok()) {
+        ADD_FAILURE() << "Poll: " << r.status();
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /// Polls for `duration` (to show that nothing more arrives).
+  void PollFor(std::chrono::milliseconds duration) {
+    const auto deadline = std::chrono::steady_clock::now() + duration;
+    while (std::chrono::steady_clock::now() < deadline) {
+      ASSERT_TRUE(udp_->Poll(Client::kDefaultPollLimit, 10ms).ok());
+    }
+  }
+
+  std::unique_ptr<session::Gateway> gateway_;
+  std::unique_ptr<Client> publisher_;
+  std::unique_ptr<Client> client_;
+  std::unique_ptr<UdpSubscriber> udp_;
+  std::unique_ptr<UdpRelay> relay_;
+  StreamId stream_;
+  std::vector<std::uint64_t> sequences_;
+  std::vector<Gap> gaps_;
+};
+
+TEST_F(UdpSubscriberTest, DeliversInOrderDatagramsWithoutTcp) {
+  Start();
+  Receive();
+  Join();
+  Publish(1, 12);
+  for (std::uint64_t first = 1; first <= 12; first += 4) {
+    ASSERT_TRUE(relay_->SendData(first, 4));
+  }
+  ASSERT_TRUE(PollUntilReceived(12));
+  EXPECT_EQ(sequences_, Range(1, 12));
+  const auto& s = udp_->stats();
+  EXPECT_EQ(s.datagrams, 3u);
+  EXPECT_EQ(s.messages, 12u);
+  EXPECT_EQ(s.recovered, 0u);
+  EXPECT_EQ(s.recoveries, 0u);
+  EXPECT_EQ(s.gaps_detected, 0u);
+  EXPECT_EQ(s.malformed, 0u);
+  EXPECT_TRUE(gaps_.empty());
+}
+
+// Datagrams of 3 messages: d(k) carries 3k+1 .. 3k+3.
+TEST_F(UdpSubscriberTest, LostDuplicatedAndReorderedDatagramsRecoveredExactly) {
+  Start();
+  Receive();
+  Join();
+  Publish(1, 30);
+  const auto d = [&](int k) { ASSERT_TRUE(relay_->SendData(3 * k + 1, 3)); };
+  d(0);
+  d(1);
+  d(1);  // duplicate
+  d(3);  // d(2) late: 7..9 missing, recovery from 7 starts
+  d(2);  // covers 7 again: back to UDP
+  d(4);  // d(3) was left to TCP and ended with it: recovery from 10
+  // d(5) lost
+  d(6);
+  d(7);
+  d(8);
+  d(9);
+  ASSERT_TRUE(PollUntilReceived(30)) << sequences_.size();
+  EXPECT_EQ(sequences_, Range(1, 30));
+  const auto& s = udp_->stats();
+  EXPECT_EQ(s.gaps_detected, 2u);
+  EXPECT_EQ(s.recoveries, 2u);
+  EXPECT_EQ(s.messages, 9u);    // 1..9 from datagrams
+  EXPECT_EQ(s.recovered, 21u);  // 10..30 over TCP
+  EXPECT_GE(s.duplicates, 3u);  // d(1) again
+  EXPECT_TRUE(gaps_.empty());
+
+  // While the recovery is live, TCP carries new messages and datagrams
+  // repeat them; whichever path comes second is dropped as duplicate.
+  Publish(31, 36);
+  ASSERT_TRUE(PollUntilReceived(36));
+  ASSERT_TRUE(relay_->SendData(34, 3));
+  Publish(37, 39);
+  ASSERT_TRUE(relay_->SendData(37, 3));
+  ASSERT_TRUE(PollUntilReceived(39));
+  PollFor(100ms);
+  EXPECT_EQ(sequences_, Range(1, 39));
+  EXPECT_TRUE(gaps_.empty());
+}
+
+TEST_F(UdpSubscriberTest, TailLossRevealedByHeartbeatThenBackToUdp) {
+  Start();
+  Receive();
+  Join();
+  Publish(1, 12);
+  ASSERT_TRUE(relay_->SendData(1, 3));
+  ASSERT_TRUE(relay_->SendData(4, 3));
+  // 7..12 lost at the tail; the stream is idle, the heartbeat tells.
+  ASSERT_TRUE(relay_->SendHeartbeat(13));
+  ASSERT_TRUE(PollUntilReceived(12));
+  EXPECT_EQ(udp_->stats().gaps_detected, 1u);
+  EXPECT_EQ(udp_->stats().recovered, 6u);
+  // A heartbeat at the expected sequence ends the recovery: new messages
+  // then come from datagrams only.
+  ASSERT_TRUE(relay_->SendHeartbeat(13));
+  PollFor(50ms);
+  Publish(13, 15);
+  PollFor(200ms);
+  EXPECT_EQ(sequences_.size(), 12u) << "TCP recovery still delivering";
+  ASSERT_TRUE(relay_->SendData(13, 3));
+  ASSERT_TRUE(PollUntilReceived(15));
+  EXPECT_EQ(sequences_, Range(1, 15));
+  EXPECT_EQ(udp_->stats().messages, 9u);
+  EXPECT_EQ(udp_->stats().recovered, 6u);
+  EXPECT_EQ(udp_->stats().heartbeats, 2u);
+}
+
+TEST_F(UdpSubscriberTest, LatestStartsAtTheFirstDatagram) {
+  Start();
+  Receive();
+  ASSERT_TRUE(udp_->Join(kStream, StartPosition::Latest(),
+                         [this](const Message& m) {
+                           sequences_.push_back(m.sequence.value());
+                         })
+                  .ok());
+  Publish(1, 6);
+  ASSERT_TRUE(relay_->SendData(4, 3));
+  ASSERT_TRUE(PollUntilReceived(3));
+  PollFor(50ms);
+  EXPECT_EQ(sequences_, Range(4, 6));
+  EXPECT_EQ(udp_->stats().recoveries, 0u);
+}
+
+TEST_F(UdpSubscriberTest, MalformedDatagramsCountedNeverDelivered) {
+  Start();
+  UdpSubscriberOptions options;
+  options.max_datagram_length = 256;
+  Receive(options);
+  Join();
+  Publish(1, 7);
+  const std::vector<std::byte> good = relay_->Data(1, 3);
+  std::vector<std::vector<std::byte>> bad;
+  bad.emplace_back(good.begin(), good.begin() + 10);  // shorter than header
+  auto corrupt = [&](std::size_t offset, std::uint8_t value) {
+    auto b = good;
+    b[offset] = std::byte{value};
+    bad.push_back(b);
+  };
+  corrupt(0, 2);   // version
+  corrupt(1, 9);   // kind
+  corrupt(1, 2);   // PUBLISH kind: DATA frames inside, and not for us
+  corrupt(2, 0);   // DATA with message_count 0
+  corrupt(2, 4);   // count beyond the frames
+  corrupt(8, 2);   // first_sequence != the first frame's
+  corrupt(16, 0);  // source_id 0 ...
+  bad.back()[17] = bad.back()[18] = bad.back()[19] = bad.back()[20] =
+      bad.back()[21] = bad.back()[22] = bad.back()[23] = std::byte{0};
+  corrupt(24 + 5, 0x77);  // frame type
+  bad.emplace_back(good.begin(), good.end() - 8);  // last frame truncated
+  {
+    auto b = good;  // bytes after the last frame
+    b.insert(b.end(), 8, std::byte{0});
+    bad.push_back(b);
+  }
+  {
+    auto b = relay_->Heartbeat(4);  // HEARTBEAT with a count
+    b[2] = std::byte{1};
+    bad.push_back(b);
+  }
+  bad.push_back(relay_->Data(1, 7));  // longer than the receive slot
+  for (const auto& b : bad) ASSERT_TRUE(relay_->Send(b));
+  {
+    auto b = good;  // valid, for a stream this subscriber does not receive
+    const std::uint32_t other = stream_.value() + 100;
+    protocol::StoreU32(b.data() + 4, other);
+    for (std::size_t frame = protocol::kDatagramHeaderLength; frame < b.size();
+         frame += protocol::PaddedLength(protocol::LoadU32(b.data() + frame))) {
+      protocol::StoreU32(b.data() + frame + protocol::kStreamIdOffset, other);
+    }
+    ASSERT_EQ(protocol::DecodeDatagram(b, protocol::kDefaultMaxFrameLength).error,
+              protocol::ErrorCode::kNone);
+    ASSERT_TRUE(relay_->Send(b));
+  }
+  ASSERT_TRUE(relay_->Send(good));
+  ASSERT_TRUE(PollUntilReceived(3));
+  PollFor(50ms);
+  EXPECT_EQ(sequences_, Range(1, 3));
+  const auto& s = udp_->stats();
+  EXPECT_EQ(s.malformed, bad.size());
+  EXPECT_EQ(s.unknown_stream, 1u);
+  EXPECT_EQ(s.datagrams, bad.size() + 2);
+  EXPECT_EQ(s.recoveries, 0u);
+}
+
+TEST_F(UdpSubscriberTest, GapWhenTheLostRangeIsNoLongerRetained) {
+  config::GatewayConfig c =
+      TestConfig({.io = config::IoBackend::kEpoll, .workers = 1});
+  c.max_frame_length = 4096;
+  c.default_stream.capacity_bytes = 64u << 10;
+  c.default_stream.window_bytes = 16u << 10;
+  Start(c);
+  Receive();
+  Join();
+  // 40-byte frames: the gateway replays at most 48 KiB of them (capacity
+  // less window), about 1200; 3000 overwrite the first 1800 or so.
+  constexpr std::uint64_t kMessages = 3000;
+  for (std::uint64_t i = 1; i <= kMessages; i += 100) {
+    Publish(i, i + 99);
+    ASSERT_TRUE(udp_->Poll().ok());  // keeps the session's heartbeats going
+  }
+  // Only the last datagram arrives: everything before it is lost.
+  ASSERT_TRUE(relay_->SendData(kMessages - 2, 3));
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  while ((sequences_.empty() || sequences_.back() != kMessages) &&
+         std::chrono::steady_clock::now() < deadline) {
+    ASSERT_TRUE(udp_->Poll(Client::kDefaultPollLimit, 10ms).ok());
+  }
+  ASSERT_EQ(gaps_.size(), 1u);
+  const Gap& g = gaps_[0];
+  EXPECT_EQ(g.origin, GapOrigin::kGateway);
+  EXPECT_EQ(g.from.value(), 1u);
+  EXPECT_EQ(g.stream_name, kStream);
+  EXPECT_EQ(g.stream_id, stream_);
+  EXPECT_GT(g.to.value(), 1000u);
+  EXPECT_EQ(sequences_, Range(g.to.value() + 1, kMessages));
+  EXPECT_EQ(udp_->stats().gaps, 1u);
+  EXPECT_EQ(udp_->stats().messages_lost, g.count());
+  EXPECT_EQ(udp_->stats().recoveries, 1u);
+}
+
+TEST_F(UdpSubscriberTest, GatewaySourceChangeReportedAndResyncedOverTcp) {
+  Start();
+  std::vector<absl::Status> errors;
+  UdpSubscriberOptions options;
+  options.on_error = [&](const absl::Status& s) { errors.push_back(s); };
+  Receive(options);
+  Join();
+  Publish(1, 6);
+  ASSERT_TRUE(relay_->SendData(1, 3));
+  ASSERT_TRUE(PollUntilReceived(3));
+  // Datagrams from another instance id: the old positions no longer apply,
+  // so the stream is replayed from 1 over TCP.
+  relay_->source_id = UdpRelay::kSourceId + 1;
+  ASSERT_TRUE(relay_->SendData(4, 3));
+  ASSERT_TRUE(PollUntilReceived(9));
+  std::vector<std::uint64_t> want = Range(1, 3);
+  for (std::uint64_t i : Range(1, 6)) want.push_back(i);
+  EXPECT_EQ(sequences_, want);
+  EXPECT_EQ(udp_->stats().source_changes, 1u);
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].code(), absl::StatusCode::kAborted);
+  // Stragglers from the old instance are dropped.
+  relay_->source_id = UdpRelay::kSourceId;
+  ASSERT_TRUE(relay_->SendData(4, 3));
+  PollFor(50ms);
+  EXPECT_EQ(udp_->stats().stale_source, 1u);
+  EXPECT_EQ(sequences_.size(), 9u);
+}
+
+TEST_F(UdpSubscriberTest, CreateRejectsBadOptions) {
+  Start();
+  UdpSubscriberOptions options;
+  options.bind_address = "not-an-address";
+  EXPECT_EQ(UdpSubscriber::Create(*client_, options).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  options = {};
+  options.multicast_group = "10.0.0.1";
+  options.port = 9999;
+  EXPECT_EQ(UdpSubscriber::Create(*client_, options).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  options = {};
+  options.batch = 0;
+  EXPECT_EQ(UdpSubscriber::Create(*client_, options).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  auto udp = UdpSubscriber::Create(*client_, {});
+  ASSERT_TRUE(udp.ok());
+  EXPECT_EQ((*udp)
+                ->Join(kStream, StartPosition::Earliest(),
+                       [](const Message&) {})
+                .status()
+                .code(),
+            absl::StatusCode::kInvalidArgument);
+  ASSERT_TRUE(
+      (*udp)->Join(kStream, StartPosition::Latest(), [](const Message&) {})
+          .ok());
+  EXPECT_EQ((*udp)
+                ->Join(kStream, StartPosition::Latest(), [](const Message&) {})
+                .status()
+                .code(),
+            absl::StatusCode::kAlreadyExists);
+  EXPECT_TRUE((*udp)->Unsubscribe(stream_).ok());
+  EXPECT_EQ((*udp)->Unsubscribe(stream_).code(), absl::StatusCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace tachyon::testing
