@@ -1,15 +1,18 @@
 // tachyon-sub: subscribes to a stream or a prefix pattern and prints each
 // message on one line — as text, hex or JSON — with its sequence and its
 // latency (now minus the gateway's append timestamp). Gaps are reported on
-// stderr. Exits after --count messages, or on Ctrl-C.
+// stderr. Exits after --count messages, or on Ctrl-C. With --udp the
+// messages arrive as UDP datagrams, lost ones recovered over TCP.
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
 #include <string>
 
 #include "absl/flags/flag.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "tachyon/client/udp_subscriber.h"
 #include "tool_common.h"
 
 ABSL_FLAG(std::string, stream, "",
@@ -23,6 +26,18 @@ ABSL_FLAG(std::string, format, "text",
           "object per line).");
 ABSL_FLAG(int64_t, count, 0,
           "Exit after this many messages (0: run until interrupted).");
+ABSL_FLAG(bool, udp, false,
+          "Receive over UDP: ask the gateway to send the stream to this "
+          "host (UDP_SUBSCRIBE); lost datagrams are recovered over TCP. "
+          "--stream must name one stream; --start is latest or a sequence.");
+ABSL_FLAG(int32_t, udp_port, 0,
+          "With --udp: the local UDP port (0: an ephemeral port).");
+ABSL_FLAG(bool, udp_join, false,
+          "With --udp: do not ask; receive datagrams the gateway's "
+          "[[udp.groups]] already sends to --udp_port.");
+ABSL_FLAG(std::string, udp_group, "",
+          "With --udp: join this IPv4 multicast group on --udp_port (a "
+          "[[udp.groups]] group; implies --udp_join).");
 
 namespace {
 
@@ -34,7 +49,9 @@ enum class Format { kText, kHex, kJson };
 constexpr char kUsage[] =
     "Prints the messages of a Tachyon stream.\n\n"
     "  tachyon-sub --stream=md.eq.AAPL [--start=earliest] "
-    "[--format=text|hex|json] [--count=N]\n\n"
+    "[--format=text|hex|json] [--count=N]\n"
+    "  tachyon-sub --stream=md.eq.AAPL --udp [--udp_port=N] "
+    "[--udp_join] [--udp_group=239.1.1.1]\n\n"
     "Each line: <stream> <sequence> <latency> <payload>; with --format=json,"
     "\none JSON object per line with stream, stream_id, sequence, "
     "timestamp_ns,\nlatency_ns and payload.";
@@ -99,6 +116,33 @@ class Printer {
   std::string line_;
 };
 
+std::unique_ptr<tc::UdpSubscriber> SubscribeUdp(tc::Client& client,
+                                                const std::string& stream,
+                                                tc::StartPosition start,
+                                                tc::MessageHandler on_message,
+                                                tc::GapHandler on_gap) {
+  const std::int32_t port = absl::GetFlag(FLAGS_udp_port);
+  if (port < 0 || port > 65535) {
+    tt::Die("--udp_port: must be 0..65535", tt::kExitUsage);
+  }
+  tc::UdpSubscriberOptions options;
+  options.port = static_cast<std::uint16_t>(port);
+  options.multicast_group = absl::GetFlag(FLAGS_udp_group);
+  options.on_error = [](const absl::Status& s) { tt::Warn(s); };
+  const bool join =
+      absl::GetFlag(FLAGS_udp_join) || !options.multicast_group.empty();
+  auto udp = tc::UdpSubscriber::Create(client, options);
+  if (!udp.ok()) tt::Die(udp.status());
+  auto added = join ? (*udp)->Join(stream, start, std::move(on_message),
+                                   std::move(on_gap))
+                    : (*udp)->Subscribe(stream, start, std::move(on_message),
+                                        std::move(on_gap));
+  if (!added.ok()) tt::Die(added.status());
+  tt::Warn(absl::StrCat("receiving ", stream, " over UDP on ",
+                        (*udp)->local_address(), ":", (*udp)->local_port()));
+  return std::move(*udp);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -116,32 +160,41 @@ int main(int argc, char** argv) {
 
   Printer printer(format);
   std::int64_t received = 0;
-  auto subscribed = client->Subscribe(
-      stream, start,
-      [&](const tc::Message& m) {
-        printer.Print(m);
-        ++received;
-      },
-      [](const tc::Gap& g) {
-        tt::Warn(absl::StrFormat(
-            "gap on %s: sequences %d..%d (%d messages) %s",
-            std::string(g.stream_name), g.from.value(), g.to.value(), g.count(),
-            g.origin == tc::GapOrigin::kGateway
-                ? "are no longer retained by the gateway"
-                : "were skipped (detected by the client)"));
-      });
-  if (!subscribed.ok()) tt::Die(subscribed.status());
+  tc::MessageHandler on_message = [&](const tc::Message& m) {
+    printer.Print(m);
+    ++received;
+  };
+  tc::GapHandler on_gap = [](const tc::Gap& g) {
+    tt::Warn(absl::StrFormat(
+        "gap on %s: sequences %d..%d (%d messages) %s",
+        std::string(g.stream_name), g.from.value(), g.to.value(), g.count(),
+        g.origin == tc::GapOrigin::kGateway
+            ? "are no longer retained by the gateway"
+            : "were skipped (detected by the client)"));
+  };
+  std::unique_ptr<tc::UdpSubscriber> udp;
+  if (absl::GetFlag(FLAGS_udp)) {
+    udp = SubscribeUdp(*client, stream, start, std::move(on_message),
+                       std::move(on_gap));
+  } else {
+    auto subscribed = client->Subscribe(stream, start, std::move(on_message),
+                                        std::move(on_gap));
+    if (!subscribed.ok()) tt::Die(subscribed.status());
+  }
 
   while (!tt::StopRequested() && (count == 0 || received < count)) {
     const int budget =
         count == 0 ? tc::Client::kDefaultPollLimit
                    : static_cast<int>(std::min<std::int64_t>(
                          count - received, tc::Client::kDefaultPollLimit));
-    auto n = client->Poll(budget, std::chrono::milliseconds(100));
+    auto n = udp != nullptr
+                 ? udp->Poll(budget, std::chrono::milliseconds(100))
+                 : client->Poll(budget, std::chrono::milliseconds(100));
     if (!n.ok()) tt::Die(n.status());
     if (*n > 0) std::fflush(stdout);
   }
   std::fflush(stdout);
+  udp = nullptr;
   (void)client->Close();
   return 0;
 }
