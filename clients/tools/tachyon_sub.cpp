@@ -165,12 +165,12 @@ int main(int argc, char** argv) {
     ++received;
   };
   tc::GapHandler on_gap = [](const tc::Gap& g) {
-    tt::Warn(absl::StrFormat(
-        "gap on %s: sequences %d..%d (%d messages) %s",
-        std::string(g.stream_name), g.from.value(), g.to.value(), g.count(),
-        g.origin == tc::GapOrigin::kGateway
-            ? "are no longer retained by the gateway"
-            : "were skipped (detected by the client)"));
+    tt::Warn(absl::StrFormat("gap on %s: sequences %d..%d (%d messages) %s",
+                             std::string(g.stream_name), g.from.value(),
+                             g.to.value(), g.count(),
+                             g.origin == tc::GapOrigin::kGateway
+                                 ? "are no longer retained by the gateway"
+                                 : "were skipped (detected by the client)"));
   };
   std::unique_ptr<tc::UdpSubscriber> udp;
   if (absl::GetFlag(FLAGS_udp)) {

@@ -67,9 +67,9 @@ class UdpRelay {
   /// A DATA datagram of sequences first .. first + count - 1.
   std::vector<std::byte> Data(std::uint64_t first, int count) const {
     std::vector<std::byte> d(protocol::kDatagramHeaderLength);
-    protocol::EncodeDatagramHeader(
-        d, protocol::DatagramKind::kData, static_cast<std::uint16_t>(count),
-        stream_, Sequence{first}, source_id);
+    protocol::EncodeDatagramHeader(d, protocol::DatagramKind::kData,
+                                   static_cast<std::uint16_t>(count), stream_,
+                                   Sequence{first}, source_id);
     for (std::uint64_t s = first; s < first + count; ++s) {
       const auto& f = frames_.at(s - 1);
       d.insert(d.end(), f.begin(), f.end());
@@ -93,9 +93,7 @@ class UdpRelay {
   bool SendData(std::uint64_t first, int count) const {
     return Send(Data(first, count));
   }
-  bool SendHeartbeat(std::uint64_t next) const {
-    return Send(Heartbeat(next));
-  }
+  bool SendHeartbeat(std::uint64_t next) const { return Send(Heartbeat(next)); }
 
  private:
   UdpRelay(std::unique_ptr<TestClient> tcp, StreamId stream,

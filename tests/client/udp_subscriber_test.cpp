@@ -45,8 +45,8 @@ std::string PayloadOf(std::uint64_t i) { return "m" + std::to_string(i); }
 
 class UdpSubscriberTest : public ::testing::Test {
  protected:
-  void Start(config::GatewayConfig c = TestConfig(
-                 {.io = config::IoBackend::kEpoll, .workers = 1})) {
+  void Start(config::GatewayConfig c =
+                 TestConfig({.io = config::IoBackend::kEpoll, .workers = 1})) {
     gateway_ = StartGateway(c);
     ASSERT_NE(gateway_, nullptr);
     publisher_ = Connect();
@@ -261,7 +261,7 @@ TEST_F(UdpSubscriberTest, MalformedDatagramsCountedNeverDelivered) {
   corrupt(16, 0);  // source_id 0 ...
   bad.back()[17] = bad.back()[18] = bad.back()[19] = bad.back()[20] =
       bad.back()[21] = bad.back()[22] = bad.back()[23] = std::byte{0};
-  corrupt(24 + 5, 0x77);  // frame type
+  corrupt(24 + 5, 0x77);                           // frame type
   bad.emplace_back(good.begin(), good.end() - 8);  // last frame truncated
   {
     auto b = good;  // bytes after the last frame
@@ -283,8 +283,9 @@ TEST_F(UdpSubscriberTest, MalformedDatagramsCountedNeverDelivered) {
          frame += protocol::PaddedLength(protocol::LoadU32(b.data() + frame))) {
       protocol::StoreU32(b.data() + frame + protocol::kStreamIdOffset, other);
     }
-    ASSERT_EQ(protocol::DecodeDatagram(b, protocol::kDefaultMaxFrameLength).error,
-              protocol::ErrorCode::kNone);
+    ASSERT_EQ(
+        protocol::DecodeDatagram(b, protocol::kDefaultMaxFrameLength).error,
+        protocol::ErrorCode::kNone);
     ASSERT_TRUE(relay_->Send(b));
   }
   ASSERT_TRUE(relay_->Send(good));
@@ -380,14 +381,15 @@ TEST_F(UdpSubscriberTest, CreateRejectsBadOptions) {
             absl::StatusCode::kInvalidArgument);
   auto udp = UdpSubscriber::Create(*client_, {});
   ASSERT_TRUE(udp.ok());
-  EXPECT_EQ((*udp)
-                ->Join(kStream, StartPosition::Earliest(),
-                       [](const Message&) {})
-                .status()
-                .code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      (*udp)
+          ->Join(kStream, StartPosition::Earliest(), [](const Message&) {})
+          .status()
+          .code(),
+      absl::StatusCode::kInvalidArgument);
   ASSERT_TRUE(
-      (*udp)->Join(kStream, StartPosition::Latest(), [](const Message&) {})
+      (*udp)
+          ->Join(kStream, StartPosition::Latest(), [](const Message&) {})
           .ok());
   EXPECT_EQ((*udp)
                 ->Join(kStream, StartPosition::Latest(), [](const Message&) {})

@@ -29,17 +29,17 @@ absl::StatusOr<UdpDelivery> Client::Impl::SubscribeUdp(
     return absl::InvalidArgumentError("UDP destination port must be >= 1");
   }
   const std::uint32_t id = NextId();
-  const std::size_t n = tp::EncodeUdpSubscribe(
-      ctl(), {.subscription_id = SubscriptionId{id},
-              .address = address,
-              .port = port,
-              .name = name});
+  const std::size_t n =
+      tp::EncodeUdpSubscribe(ctl(), {.subscription_id = SubscriptionId{id},
+                                     .address = address,
+                                     .port = port,
+                                     .name = name});
   absl::Status s = SendFrame({ctl_.data(), n});
   if (s.ok()) {
     pending_ = {.kind = ReplyKind::kUdpSubscribe, .id = id};
     s = AwaitReply(Clock::now() + options_.response_timeout,
-                   absl::StrCat("SUBSCRIBE_ACK for UDP delivery of \"", std::string(name),
-                                "\""));
+                   absl::StrCat("SUBSCRIBE_ACK for UDP delivery of \"",
+                                std::string(name), "\""));
   }
   if (!s.ok()) {
     if (open_ && s.code() == absl::StatusCode::kDeadlineExceeded) {
@@ -47,8 +47,9 @@ absl::StatusOr<UdpDelivery> Client::Impl::SubscribeUdp(
       const std::size_t u = tp::EncodeUnsubscribe(ctl(), SubscriptionId{id});
       (void)SendFrame({ctl_.data(), u});
     }
-    return absl::Status(s.code(), absl::StrCat("UDP subscribe to \"", std::string(name),
-                                               "\": ", s.message()));
+    return absl::Status(s.code(),
+                        absl::StrCat("UDP subscribe to \"", std::string(name),
+                                     "\": ", s.message()));
   }
   udp_deliveries_.emplace_back(id, stats_.reconnects);
   return UdpDelivery{.subscription_id = SubscriptionId{id},

@@ -62,8 +62,9 @@ absl::StatusOr<in_addr> ParseIpv4(std::string_view text, const char* what) {
   in_addr address{};
   const std::string copy(text);
   if (::inet_pton(AF_INET, copy.c_str(), &address) != 1) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        what, ": \"", std::string(text), "\" is not an IPv4 address (dotted quad)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, ": \"", std::string(text),
+                     "\" is not an IPv4 address (dotted quad)"));
   }
   return address;
 }
@@ -188,7 +189,7 @@ absl::Status UdpSubscriber::Impl::Open() {
     }
   }
   in_addr group{};
-  in_addr interface{};
+  in_addr interface {};
   interface.s_addr = htonl(INADDR_ANY);
   if (multicast_) {
     absl::StatusOr<in_addr> g =
@@ -212,7 +213,8 @@ absl::Status UdpSubscriber::Impl::Open() {
       interface = *i;
     }
   } else if (!options_.bind_address.empty()) {
-    absl::StatusOr<in_addr> b = ParseIpv4(options_.bind_address, "bind_address");
+    absl::StatusOr<in_addr> b =
+        ParseIpv4(options_.bind_address, "bind_address");
     if (!b.ok()) return b.status();
     bind = *b;
   } else if (tcp_ipv4) {
@@ -247,9 +249,9 @@ absl::Status UdpSubscriber::Impl::Open() {
   addr.sin_port = htons(options_.port);
   if (::bind(fd_.get(), reinterpret_cast<const sockaddr*>(&addr),
              sizeof addr) != 0) {
-    return absl::UnavailableError(
-        absl::StrCat("cannot bind UDP ", Dotted(bind), ":", options_.port,
-                     ": ", internal::ErrnoText(errno)));
+    return absl::UnavailableError(absl::StrCat("cannot bind UDP ", Dotted(bind),
+                                               ":", options_.port, ": ",
+                                               internal::ErrnoText(errno)));
   }
   if (multicast_) {
     ip_mreqn join{};
@@ -333,8 +335,9 @@ absl::StatusOr<StreamId> UdpSubscriber::Impl::Add(std::string_view name,
   if (needs_cleanup_) Cleanup();
   for (const auto& s : streams_) {
     if (s->name == name) {
-      return absl::AlreadyExistsError(absl::StrCat(
-          "stream \"", std::string(name), "\" is already received by this UdpSubscriber"));
+      return absl::AlreadyExistsError(
+          absl::StrCat("stream \"", std::string(name),
+                       "\" is already received by this UdpSubscriber"));
     }
   }
   auto stream = std::make_unique<UdpStream>();
@@ -397,10 +400,9 @@ absl::Status UdpSubscriber::Impl::Unsubscribe(StreamId id) {
 
 void UdpSubscriber::Impl::Cleanup() {
   needs_cleanup_ = false;
-  streams_.erase(
-      std::remove_if(streams_.begin(), streams_.end(),
-                     [](const auto& s) { return !s->active; }),
-      streams_.end());
+  streams_.erase(std::remove_if(streams_.begin(), streams_.end(),
+                                [](const auto& s) { return !s->active; }),
+                 streams_.end());
 }
 
 // ======================================================================
@@ -590,8 +592,8 @@ void UdpSubscriber::Impl::SourceChanged(std::uint64_t source) {
   if (first) return;
   ++stats_.source_changes;
   Report(absl::AbortedError(absl::StrCat(
-      "UDP datagrams now come from gateway instance ", source,
-      " (was ", previous_source_,
+      "UDP datagrams now come from gateway instance ", source, " (was ",
+      previous_source_,
       "): the gateway restarted; re-syncing every stream over TCP from "
       "sequence 1")));
   for (const auto& s : streams_) {
@@ -629,8 +631,8 @@ void UdpSubscriber::Impl::StartRecovery(UdpStream& stream) {
   Report(absl::Status(
       id.status().code(),
       absl::StrCat("cannot recover \"", stream.name, "\" from sequence ",
-                   stream.expected.value(), " over TCP (retrying): ",
-                   id.status().message())));
+                   stream.expected.value(),
+                   " over TCP (retrying): ", id.status().message())));
 }
 
 void UdpSubscriber::Impl::EndRecovery(UdpStream& stream) {
@@ -659,10 +661,10 @@ void UdpSubscriber::Impl::RenewDeliveries() {
     UdpStream& stream = *s;
     absl::StatusOr<Sequence> next = Request(stream);
     if (!next.ok()) {
-      Report(absl::Status(next.status().code(),
-                          absl::StrCat("cannot renew the UDP delivery of \"",
-                                       stream.name, "\" after reconnecting: ",
-                                       next.status().message())));
+      Report(absl::Status(
+          next.status().code(),
+          absl::StrCat("cannot renew the UDP delivery of \"", stream.name,
+                       "\" after reconnecting: ", next.status().message())));
       continue;
     }
     if (*next < stream.expected) {

@@ -209,7 +209,8 @@ class Client {
 
   /// Ends a subscription: its handlers are not called again (messages
   /// already buffered for it are dropped). Also ends a SubscribeUdp
-  /// delivery. NOT_FOUND for an unknown id. Send-only: callable from handlers, including the subscription's own.
+  /// delivery. NOT_FOUND for an unknown id. Send-only: callable from handlers,
+  /// including the subscription's own.
   absl::Status Unsubscribe(SubscriptionId id);
 
   /// Asks the gateway to send the stream `name` (an exact name) as UDP

@@ -73,7 +73,7 @@
 //                     [](const tc::Message& m) { Handle(m.payload); },
 //                     [](const tc::Gap& g) { Alert(g.from, g.to); });
 //   while (running) {
-//     auto n = (*udp)->Poll(/*max_messages=*/256, std::chrono::milliseconds(100));
+//     auto n = (*udp)->Poll(256, std::chrono::milliseconds(100));
 //     if (!n.ok()) return Fail(n.status());
 //   }
 #ifndef TACHYON_CLIENT_UDP_SUBSCRIBER_H_
@@ -129,20 +129,20 @@ struct UdpSubscriberOptions {
 
 /// Running totals, for tools and monitoring.
 struct UdpSubscriberStats {
-  std::uint64_t datagrams = 0;        ///< received, valid or not
-  std::uint64_t heartbeats = 0;       ///< valid HEARTBEAT datagrams
-  std::uint64_t messages = 0;         ///< delivered from datagrams
-  std::uint64_t recovered = 0;        ///< delivered from TCP recovery
-  std::uint64_t duplicates = 0;       ///< messages already delivered
-  std::uint64_t gaps_detected = 0;    ///< losses seen in the sequences
-  std::uint64_t recoveries = 0;       ///< TCP recovery subscriptions made
-  std::uint64_t gaps = 0;             ///< Gaps reported to handlers
-  std::uint64_t messages_lost = 0;    ///< sequences inside those Gaps
-  std::uint64_t malformed = 0;        ///< failed 16.2 validation or truncated
-  std::uint64_t unknown_stream = 0;   ///< valid, for a stream not added
-  std::uint64_t stale_source = 0;     ///< from a replaced gateway instance
-  std::uint64_t source_changes = 0;   ///< gateway instances replaced
-  std::uint64_t kernel_drops = 0;     ///< socket overflows (SO_RXQ_OVFL)
+  std::uint64_t datagrams = 0;       ///< received, valid or not
+  std::uint64_t heartbeats = 0;      ///< valid HEARTBEAT datagrams
+  std::uint64_t messages = 0;        ///< delivered from datagrams
+  std::uint64_t recovered = 0;       ///< delivered from TCP recovery
+  std::uint64_t duplicates = 0;      ///< messages already delivered
+  std::uint64_t gaps_detected = 0;   ///< losses seen in the sequences
+  std::uint64_t recoveries = 0;      ///< TCP recovery subscriptions made
+  std::uint64_t gaps = 0;            ///< Gaps reported to handlers
+  std::uint64_t messages_lost = 0;   ///< sequences inside those Gaps
+  std::uint64_t malformed = 0;       ///< failed 16.2 validation or truncated
+  std::uint64_t unknown_stream = 0;  ///< valid, for a stream not added
+  std::uint64_t stale_source = 0;    ///< from a replaced gateway instance
+  std::uint64_t source_changes = 0;  ///< gateway instances replaced
+  std::uint64_t kernel_drops = 0;    ///< socket overflows (SO_RXQ_OVFL)
 };
 
 class UdpSubscriber {
@@ -167,8 +167,7 @@ class UdpSubscriber {
   /// for From(1). Returns the stream's id. FAILED_PRECONDITION on a
   /// multicast subscriber (groups come from the gateway's configuration:
   /// use Join). Receiving call (not from a handler).
-  absl::StatusOr<StreamId> Subscribe(std::string_view name,
-                                     StartPosition start,
+  absl::StatusOr<StreamId> Subscribe(std::string_view name, StartPosition start,
                                      MessageHandler on_message,
                                      GapHandler on_gap = nullptr);
 
