@@ -115,8 +115,9 @@ class UdpSubscriber::Impl {
   /// Retries recoveries that could not start.
   void RetryPending();
   void Deliver(UdpStream& stream, const Message& message);
-  void ReportGap(UdpStream& stream, Sequence from, Sequence to,
-                 GapOrigin origin);
+  /// Counts `gap` (of `stream`, from its expected sequence), passes it to
+  /// the handler and moves past it.
+  void ReportGap(UdpStream& stream, const Gap& gap);
   void Report(absl::Status status);
   void Cleanup();
 
@@ -690,8 +691,11 @@ void UdpSubscriber::Impl::OnTcpMessage(UdpStream& stream, const Message& m) {
   if (m.sequence > stream.expected) {
     // Not a loss the gateway reported: the session positioned the stream
     // elsewhere (see Threading in the header).
-    ReportGap(stream, stream.expected, Sequence{m.sequence.value() - 1},
-              GapOrigin::kDetected);
+    ReportGap(stream, {.stream_id = m.stream_id,
+                       .stream_name = stream.name,
+                       .from = stream.expected,
+                       .to = Sequence{m.sequence.value() - 1},
+                       .origin = GapOrigin::kDetected});
   }
   ++stats_.recovered;
   Deliver(stream, m);
@@ -703,7 +707,9 @@ void UdpSubscriber::Impl::OnTcpGap(UdpStream& stream, const Gap& gap) {
     return;
   }
   if (stream.id.value() == 0) stream.id = gap.stream_id;
-  ReportGap(stream, std::max(gap.from, stream.expected), gap.to, gap.origin);
+  Gap rest = gap;  // the part not delivered already
+  rest.from = std::max(gap.from, stream.expected);
+  ReportGap(stream, rest);
 }
 
 void UdpSubscriber::Impl::Deliver(UdpStream& stream, const Message& message) {
@@ -711,14 +717,8 @@ void UdpSubscriber::Impl::Deliver(UdpStream& stream, const Message& message) {
   stream.on_message(message);
 }
 
-void UdpSubscriber::Impl::ReportGap(UdpStream& stream, Sequence from,
-                                    Sequence to, GapOrigin origin) {
-  stream.expected = to.Next();
-  const Gap gap{.stream_id = stream.id,
-                .stream_name = stream.name,
-                .from = from,
-                .to = to,
-                .origin = origin};
+void UdpSubscriber::Impl::ReportGap(UdpStream& stream, const Gap& gap) {
+  stream.expected = gap.to.Next();
   ++stats_.gaps;
   stats_.messages_lost += gap.count();
   if (stream.on_gap) stream.on_gap(gap);
