@@ -27,6 +27,9 @@ using internal::Clock;
 namespace {
 
 constexpr int kMaxBatch = 1024;
+// recvmmsg calls per Poll at most: datagrams that deliver nothing
+// (duplicates, heartbeats, garbage) must not keep a Poll from returning.
+constexpr int kMaxReadsPerPoll = 4;
 
 // How a stream is being delivered.
 enum class Path : std::uint8_t {
@@ -454,6 +457,7 @@ absl::StatusOr<int> UdpSubscriber::Impl::Poll(
 
 int UdpSubscriber::Impl::ReceiveDatagrams(int budget) {
   int delivered = 0;
+  int reads = 0;
   for (;;) {
     while (next_slot_ < filled_ && delivered < budget) {
       const mmsghdr& h = headers_[static_cast<std::size_t>(next_slot_)];
@@ -464,11 +468,9 @@ int UdpSubscriber::Impl::ReceiveDatagrams(int budget) {
       delivered += HandleDatagram(bytes, h.msg_hdr.msg_flags);
     }
     if (delivered >= budget) break;
-    // The previous batch was not full: the socket was drained then.
-    if (filled_ > 0 && filled_ < options_.batch) {
-      filled_ = next_slot_ = 0;
-      break;
-    }
+    // A batch this call read that was not full left the socket empty.
+    if (reads > 0 && filled_ < options_.batch) break;
+    if (reads++ == kMaxReadsPerPoll) break;
     for (int i = 0; i < options_.batch; ++i) {
       const auto u = static_cast<std::size_t>(i);
       iovecs_[u] = {buffers_.data() + u * slot_, slot_};
@@ -660,6 +662,8 @@ void UdpSubscriber::Impl::RenewDeliveries() {
   for (const auto& s : streams_) {
     if (!s->active || !s->requested) continue;
     UdpStream& stream = *s;
+    // The old delivery ended with its session; forget its id.
+    (void)client_.Unsubscribe(stream.delivery);
     absl::StatusOr<Sequence> next = Request(stream);
     if (!next.ok()) {
       Report(absl::Status(
