@@ -400,5 +400,21 @@ TEST_F(UdpSubscriberTest, CreateRejectsBadOptions) {
   EXPECT_EQ((*udp)->Unsubscribe(stream_).code(), absl::StatusCode::kNotFound);
 }
 
+TEST_F(UdpSubscriberTest, SubscribeRefusedWithoutUdpEgressKeepsTheSession) {
+  Start();  // [udp] disabled
+  Receive();
+  auto id =
+      udp_->Subscribe(kStream, StartPosition::Latest(), [](const Message&) {});
+  EXPECT_EQ(id.status().code(), absl::StatusCode::kPermissionDenied)
+      << id.status();
+  EXPECT_TRUE(client_->connected());
+  // The refusal is not fatal: the stream can still be joined and received.
+  Join();
+  Publish(1, 3);
+  ASSERT_TRUE(relay_->SendData(1, 3));
+  ASSERT_TRUE(PollUntilReceived(3));
+  EXPECT_EQ(sequences_, Range(1, 3));
+}
+
 }  // namespace
 }  // namespace tachyon::testing
