@@ -14,6 +14,7 @@
 #include <memory>
 #include <numeric>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "client_test_util.h"
@@ -414,6 +415,250 @@ TEST_F(UdpSubscriberTest, SubscribeRefusedWithoutUdpEgressKeepsTheSession) {
   ASSERT_TRUE(relay_->SendData(1, 3));
   ASSERT_TRUE(PollUntilReceived(3));
   EXPECT_EQ(sequences_, Range(1, 3));
+}
+
+// ---------------------------------------------------------------------------
+// End to end: datagrams from the gateway's own UDP egress.
+
+/// A loopback UDP port nothing is bound to (bound, then closed).
+std::uint16_t UnusedUdpPort() {
+  const int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  socklen_t len = sizeof addr;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+config::GatewayConfig UdpConfig() {
+  config::GatewayConfig c =
+      TestConfig({.io = config::IoBackend::kEpoll, .workers = 1});
+  c.udp.enabled = true;
+  c.udp.port = 0;
+  c.udp.heartbeat_interval_ms = 20;
+  return c;
+}
+
+class UdpEndToEndTest : public UdpSubscriberTest {
+ protected:
+  /// The subscriber alone (datagrams come from the gateway).
+  void Create(UdpSubscriberOptions options = {}) {
+    auto udp = UdpSubscriber::Create(*client_, options);
+    ASSERT_TRUE(udp.ok()) << udp.status();
+    udp_ = std::move(*udp);
+  }
+  client::MessageHandler Record() {
+    return [this](const Message& m) {
+      sequences_.push_back(m.sequence.value());
+      EXPECT_EQ(m.text(), PayloadOf(m.sequence.value()));
+      EXPECT_EQ(m.stream_id, stream_);
+    };
+  }
+  client::GapHandler RecordGaps() {
+    return [this](const Gap& g) { gaps_.push_back(g); };
+  }
+  /// Publishes from .. to without waiting for acknowledgements.
+  void Burst(std::uint64_t from, std::uint64_t to) {
+    for (std::uint64_t i = from; i <= to; ++i) {
+      ASSERT_TRUE(publisher_->Publish(stream_, PayloadOf(i)).ok());
+    }
+    ASSERT_TRUE(publisher_->Poll().ok());
+  }
+};
+
+TEST_F(UdpEndToEndTest, UdpSubscribeDeliversExactlyWithTheBacklogOverTcp) {
+  Start(UdpConfig());
+  Create();
+  Burst(1, 5);
+  ASSERT_TRUE(publisher_->PublishWithAck(stream_, PayloadOf(6)).ok());
+  // From(1): 1..6 precede the datagrams and come over TCP.
+  auto id = udp_->Subscribe(kStream, StartPosition::From(Sequence{1}), Record(),
+                            RecordGaps());
+  ASSERT_TRUE(id.ok()) << id.status();
+  EXPECT_EQ(*id, stream_);
+  Burst(7, 50);
+  ASSERT_TRUE(PollUntilReceived(50)) << sequences_.size();
+  EXPECT_GE(udp_->stats().recovered, 6u);
+  // Idle: a heartbeat at the expected sequence ends the recovery, and what
+  // follows comes over UDP.
+  PollFor(100ms);
+  const std::uint64_t recovered = udp_->stats().recovered;
+  Burst(51, 500);
+  ASSERT_TRUE(PollUntilReceived(500)) << sequences_.size();
+  PollFor(100ms);
+  EXPECT_EQ(sequences_, Range(1, 500));
+  EXPECT_TRUE(gaps_.empty());
+  const auto& s = udp_->stats();
+  EXPECT_GT(s.messages, 0u) << "nothing arrived over UDP";
+  EXPECT_EQ(s.messages + s.recovered, 500u);
+  if (s.kernel_drops == 0) {
+    EXPECT_EQ(s.recovered, recovered);
+  }
+  EXPECT_EQ(s.malformed, 0u);
+  EXPECT_GT(s.heartbeats, 0u);
+
+  // UNSUBSCRIBE ends the datagrams (heartbeats included).
+  ASSERT_TRUE(udp_->Unsubscribe(stream_).ok());
+  PollFor(100ms);
+  const std::uint64_t datagrams = udp_->stats().datagrams;
+  Burst(501, 600);
+  PollFor(200ms);
+  EXPECT_EQ(udp_->stats().datagrams, datagrams);
+  EXPECT_EQ(sequences_.size(), 500u);
+}
+
+TEST_F(UdpEndToEndTest, KernelDropsInABurstRecoveredOverTcp) {
+  Start(UdpConfig());
+  UdpSubscriberOptions options;
+  options.socket_receive_buffer = 1;  // the kernel's minimum
+  Create(options);
+  ASSERT_TRUE(
+      udp_->Subscribe(kStream, StartPosition::Latest(), Record(), RecordGaps())
+          .ok());
+  // A burst the socket cannot hold while nobody reads it.
+  constexpr std::uint64_t kMessages = 3000;
+  Burst(1, kMessages);
+  ASSERT_TRUE(
+      publisher_->PublishWithAck(stream_, PayloadOf(kMessages + 1)).ok());
+  std::this_thread::sleep_for(100ms);
+  ASSERT_TRUE(PollUntilReceived(kMessages + 1, 10s)) << sequences_.size();
+  PollFor(100ms);
+  EXPECT_EQ(sequences_, Range(1, kMessages + 1));
+  EXPECT_TRUE(gaps_.empty());
+  const auto& s = udp_->stats();
+  EXPECT_GT(s.kernel_drops, 0u);
+  EXPECT_GE(s.gaps_detected, 1u);
+  EXPECT_GT(s.recovered, 0u);
+}
+
+TEST_F(UdpEndToEndTest, ConfiguredUnicastGroupJoinedWithLossRecovered) {
+  const std::uint16_t port = UnusedUdpPort();
+  config::GatewayConfig c = UdpConfig();
+  c.udp.groups.push_back(
+      {.stream = kStream,
+       .destinations = {"127.0.0.1:" + std::to_string(port)}});
+  Start(c);
+  UdpSubscriberOptions options;
+  options.bind_address = "127.0.0.1";
+  options.port = port;
+  options.socket_receive_buffer = 1;
+  Create(options);
+  ASSERT_TRUE(udp_->Join(kStream, StartPosition::From(Sequence{1}), Record(),
+                         RecordGaps())
+                  .ok());
+  constexpr std::uint64_t kMessages = 2000;
+  Burst(1, kMessages);
+  std::this_thread::sleep_for(100ms);
+  ASSERT_TRUE(PollUntilReceived(kMessages, 10s)) << sequences_.size();
+  Burst(kMessages + 1, kMessages + 10);
+  ASSERT_TRUE(PollUntilReceived(kMessages + 10));
+  PollFor(100ms);
+  EXPECT_EQ(sequences_, Range(1, kMessages + 10));
+  EXPECT_TRUE(gaps_.empty());
+  const auto& stats = udp_->stats();
+  EXPECT_GT(stats.messages, 0u);
+  EXPECT_GT(stats.kernel_drops, 0u);
+  EXPECT_GE(stats.gaps_detected, 1u);
+  EXPECT_GT(stats.recovered, 0u);
+}
+
+TEST_F(UdpEndToEndTest, RemoteDestinationRefusedUnlessAllowed) {
+  Start(UdpConfig());
+  UdpSubscriberOptions options;
+  options.bind_address = "127.0.0.2";  // not the session's own address
+  Create(options);
+  EXPECT_EQ(udp_->local_address(), "127.0.0.2");
+  auto id = udp_->Subscribe(kStream, StartPosition::Latest(), Record());
+  EXPECT_EQ(id.status().code(), absl::StatusCode::kPermissionDenied)
+      << id.status();
+  EXPECT_TRUE(client_->connected());
+}
+
+TEST_F(UdpEndToEndTest, RemoteDestinationNamedWhenAllowed) {
+  config::GatewayConfig c = UdpConfig();
+  c.udp.allow_remote_destinations = true;
+  Start(c);
+  UdpSubscriberOptions options;
+  options.bind_address = "127.0.0.2";
+  Create(options);
+  ASSERT_TRUE(
+      udp_->Subscribe(kStream, StartPosition::Latest(), Record(), RecordGaps())
+          .ok());
+  Burst(1, 50);
+  ASSERT_TRUE(PollUntilReceived(50)) << sequences_.size();
+  EXPECT_EQ(sequences_, Range(1, 50));
+  EXPECT_GT(udp_->stats().messages, 0u);
+}
+
+/// True if a datagram sent to `group` on the loopback interface reaches a
+/// socket that joined it there (it does not where lo lacks MULTICAST or a
+/// route).
+bool LoopbackMulticastWorks(const std::string& group, std::uint16_t port) {
+  const int rx = ::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+  const int tx = ::socket(AF_INET, SOCK_DGRAM, 0);
+  const int one = 1;
+  ::setsockopt(rx, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  ::inet_pton(AF_INET, group.c_str(), &addr.sin_addr);
+  bool ok = ::bind(rx, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  ip_mreqn join{};
+  join.imr_multiaddr = addr.sin_addr;
+  join.imr_address.s_addr = htonl(INADDR_LOOPBACK);
+  ok = ok &&
+       ::setsockopt(rx, IPPROTO_IP, IP_ADD_MEMBERSHIP, &join, sizeof join) == 0;
+  in_addr lo{};
+  lo.s_addr = htonl(INADDR_LOOPBACK);
+  ok = ok &&
+       ::setsockopt(tx, IPPROTO_IP, IP_MULTICAST_IF, &lo, sizeof lo) == 0 &&
+       ::sendto(tx, "probe", 5, 0, reinterpret_cast<sockaddr*>(&addr),
+                sizeof addr) == 5;
+  bool received = false;
+  for (int i = 0; ok && !received && i < 50; ++i) {
+    char buf[8];
+    received = ::recv(rx, buf, sizeof buf, 0) == 5;
+    if (!received) std::this_thread::sleep_for(10ms);
+  }
+  ::close(rx);
+  ::close(tx);
+  return received;
+}
+
+TEST_F(UdpEndToEndTest, MulticastGroupOnLoopback) {
+  const std::string group = "239.255.77.1";
+  const std::uint16_t port = UnusedUdpPort();
+  if (!LoopbackMulticastWorks(group, port)) {
+    GTEST_SKIP() << "multicast to " << group
+                 << " on the loopback interface does not arrive on this "
+                    "host (lo without MULTICAST, or no route)";
+  }
+  config::GatewayConfig c = UdpConfig();
+  c.udp.groups.push_back({.stream = kStream,
+                          .multicast = group + ":" + std::to_string(port),
+                          .interface = "127.0.0.1",
+                          .loopback = true});
+  Start(c);
+  UdpSubscriberOptions options;
+  options.multicast_group = group;
+  options.multicast_interface = "127.0.0.1";
+  options.port = port;
+  Create(options);
+  EXPECT_EQ(udp_->Subscribe(kStream, StartPosition::Latest(), Record())
+                .status()
+                .code(),
+            absl::StatusCode::kFailedPrecondition);
+  ASSERT_TRUE(udp_->Join(kStream, StartPosition::From(Sequence{1}), Record(),
+                         RecordGaps())
+                  .ok());
+  Burst(1, 300);
+  ASSERT_TRUE(PollUntilReceived(300)) << sequences_.size();
+  PollFor(100ms);
+  EXPECT_EQ(sequences_, Range(1, 300));
+  EXPECT_GT(udp_->stats().messages, 0u);
 }
 
 }  // namespace
