@@ -102,6 +102,25 @@ TEST_F(ToolsTest, SubReceivesWhatAConcurrentPubGenerates) {
   }
 }
 
+TEST_F(ToolsTest, SubOverUdpReceivesEveryMessageInOrder) {
+  StartGateway({"--udp_port", "0"});
+  // From 1: whatever is published before the UDP delivery starts comes
+  // over TCP, the rest as datagrams.
+  Process sub = Tool(TACHYON_SUB_BIN, {"--stream", "udp.gen", "--udp",
+                                       "--start", "1", "--count", "40"});
+  Process pub = Tool(TACHYON_PUB_BIN, {"--stream", "udp.gen", "--count", "40",
+                                       "--rate", "2000", "--size", "20"});
+  ASSERT_EQ(pub.Wait(20s), 0) << pub.err();
+  ASSERT_EQ(sub.Wait(20s), 0) << sub.err();
+  EXPECT_THAT(sub.err(), HasSubstr("receiving udp.gen over UDP on 127.0.0.1:"));
+  const auto lines = Lines(sub.out());
+  ASSERT_EQ(lines.size(), 40u) << sub.out();
+  for (int i = 0; i < 40; ++i) {
+    EXPECT_THAT(lines[i], ::testing::StartsWith("udp.gen " +
+                                                std::to_string(i + 1) + " "));
+  }
+}
+
 TEST_F(ToolsTest, PingPrintsPercentiles) {
   StartGateway();
   for (const char* connections : {"1", "2"}) {
