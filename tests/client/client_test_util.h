@@ -45,9 +45,10 @@ inline bool PollUntil(client::Client& c, const std::function<bool()>& done,
   return true;
 }
 
-/// A loopback TCP port nothing listens on (bound, then closed).
-inline std::uint16_t UnusedPort() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+/// A loopback port (TCP, or UDP with SOCK_DGRAM) nothing is bound to
+/// (bound, then closed).
+inline std::uint16_t UnusedPort(int type = SOCK_STREAM) {
+  const int fd = ::socket(AF_INET, type, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
