@@ -1,23 +1,19 @@
-// tachyon::client::UdpSubscriber — the UDP socket (bind, multicast join,
-// recvmmsg batches), datagram validation, and per-stream sequencing with
-// TCP recovery through the Client. See udp_subscriber.h for the contract.
+// tachyon::client::UdpSubscriber — datagram validation and per-stream
+// sequencing with TCP recovery through the Client; the socket is
+// udp_receiver.h's. See udp_subscriber.h for the contract.
 #include "tachyon/client/udp_subscriber.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <poll.h>
-#include <sys/socket.h>
 
 #include <algorithm>
-#include <array>
-#include <cerrno>
-#include <cstring>
+#include <optional>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "socket.h"
 #include "tachyon/protocol/protocol.h"
+#include "udp_receiver.h"
 
 namespace tachyon::client {
 
@@ -25,11 +21,6 @@ namespace tp = ::tachyon::protocol;
 using internal::Clock;
 
 namespace {
-
-constexpr int kMaxBatch = 1024;
-// recvmmsg calls per Poll at most: datagrams that deliver nothing
-// (duplicates, heartbeats, garbage) must not keep a Poll from returning.
-constexpr int kMaxReadsPerPoll = 4;
 
 // How a stream is being delivered.
 enum class Path : std::uint8_t {
@@ -55,23 +46,6 @@ struct UdpStream {
   bool active = true;
 };
 
-std::string Dotted(in_addr address) {
-  char text[INET_ADDRSTRLEN] = {};
-  ::inet_ntop(AF_INET, &address, text, sizeof text);
-  return text;
-}
-
-absl::StatusOr<in_addr> ParseIpv4(std::string_view text, const char* what) {
-  in_addr address{};
-  const std::string copy(text);
-  if (::inet_pton(AF_INET, copy.c_str(), &address) != 1) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(what, ": \"", std::string(text),
-                     "\" is not an IPv4 address (dotted quad)"));
-  }
-  return address;
-}
-
 }  // namespace
 
 class UdpSubscriber::Impl {
@@ -87,9 +61,9 @@ class UdpSubscriber::Impl {
   absl::Status Unsubscribe(StreamId stream);
   absl::StatusOr<int> Poll(int max_messages, std::chrono::milliseconds timeout);
 
-  std::uint16_t local_port() const { return local_port_; }
-  const std::string& local_address() const { return local_text_; }
-  int fd() const { return fd_.get(); }
+  std::uint16_t local_port() const { return receiver_.local_port(); }
+  const std::string& local_address() const { return receiver_.local_address(); }
+  int fd() const { return receiver_.fd(); }
   const UdpSubscriberStats& stats() const { return stats_; }
 
  private:
@@ -97,7 +71,7 @@ class UdpSubscriber::Impl {
   /// Delivers datagrams already read, then reads more, until `budget`
   /// messages were delivered or the socket is empty.
   int ReceiveDatagrams(int budget);
-  int HandleDatagram(std::span<const std::byte> bytes, int flags);
+  int HandleDatagram(std::span<const std::byte> bytes, bool truncated);
   int HandleData(UdpStream& stream, const tp::DatagramView& datagram);
   void HandleHeartbeat(UdpStream& stream, Sequence next);
   void SourceChanged(std::uint64_t source);
@@ -126,25 +100,7 @@ class UdpSubscriber::Impl {
 
   Client& client_;
   UdpSubscriberOptions options_;
-  internal::UniqueFd fd_;
-  in_addr local_{};
-  std::string local_text_;
-  std::uint16_t local_port_ = 0;
-  bool multicast_ = false;
-  // The address to name in UDP_SUBSCRIBE: zero when the gateway sees this
-  // socket's address as the session's own.
-  std::array<std::uint8_t, 4> request_address_{};
-
-  // --- recvmmsg batch, allocated once --------------------------------------
-  std::size_t slot_ = 0;
-  std::vector<std::byte> buffers_;
-  std::vector<iovec> iovecs_;
-  std::vector<mmsghdr> headers_;
-  // SO_RXQ_OVFL control messages, one per slot.
-  using Control = std::array<std::byte, CMSG_SPACE(sizeof(std::uint32_t))>;
-  std::vector<Control> controls_;
-  int filled_ = 0;     // datagrams in the batch
-  int next_slot_ = 0;  // the first not yet handled
+  internal::UdpReceiver receiver_;
 
   // --- Streams -------------------------------------------------------------
   // Few streams per socket: a linear scan beats hashing, and the states
@@ -160,132 +116,15 @@ class UdpSubscriber::Impl {
 };
 
 // ======================================================================
-// Socket
+// Setup
 
 absl::Status UdpSubscriber::Impl::Open() {
-  if (options_.batch < 1 || options_.batch > kMaxBatch) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("batch must be 1..", kMaxBatch, ", got ", options_.batch));
-  }
-  if (options_.max_datagram_length < tp::kDatagramHeaderLength ||
-      options_.max_datagram_length > 65535) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("max_datagram_length must be ", tp::kDatagramHeaderLength,
-                     "..65535, got ", options_.max_datagram_length));
-  }
   if (!client_.connected()) {
     return absl::FailedPreconditionError(
         "UdpSubscriber needs a connected Client");
   }
-  multicast_ = !options_.multicast_group.empty();
-  in_addr bind{};
-  bind.s_addr = htonl(INADDR_ANY);
-  in_addr tcp_local{};
-  bool tcp_ipv4 = false;
-  {
-    sockaddr_storage ss{};
-    socklen_t len = sizeof ss;
-    if (::getsockname(client_.fd(), reinterpret_cast<sockaddr*>(&ss), &len) ==
-            0 &&
-        ss.ss_family == AF_INET) {
-      tcp_local = reinterpret_cast<const sockaddr_in*>(&ss)->sin_addr;
-      tcp_ipv4 = true;
-    }
-  }
-  in_addr group{};
-  in_addr interface {};
-  interface.s_addr = htonl(INADDR_ANY);
-  if (multicast_) {
-    absl::StatusOr<in_addr> g =
-        ParseIpv4(options_.multicast_group, "multicast_group");
-    if (!g.ok()) return g.status();
-    if (!IN_MULTICAST(ntohl(g->s_addr))) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("multicast_group: ", options_.multicast_group,
-                       " is not a multicast address (224.0.0.0/4)"));
-    }
-    if (options_.port == 0) {
-      return absl::InvalidArgumentError(
-          "a multicast group needs the port the gateway sends to");
-    }
-    group = *g;
-    bind = group;
-    if (!options_.multicast_interface.empty()) {
-      absl::StatusOr<in_addr> i =
-          ParseIpv4(options_.multicast_interface, "multicast_interface");
-      if (!i.ok()) return i.status();
-      interface = *i;
-    }
-  } else if (!options_.bind_address.empty()) {
-    absl::StatusOr<in_addr> b =
-        ParseIpv4(options_.bind_address, "bind_address");
-    if (!b.ok()) return b.status();
-    bind = *b;
-  } else if (tcp_ipv4) {
-    bind = tcp_local;
-  }
-
-  fd_ = internal::UniqueFd(
-      ::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-  if (!fd_.valid()) {
-    return absl::UnavailableError(
-        absl::StrCat("UDP socket: ", internal::ErrnoText(errno)));
-  }
-  const int one = 1;
-  if (multicast_ && ::setsockopt(fd_.get(), SOL_SOCKET, SO_REUSEADDR, &one,
-                                 sizeof one) != 0) {
-    return absl::UnavailableError(
-        absl::StrCat("SO_REUSEADDR: ", internal::ErrnoText(errno)));
-  }
-  if (options_.socket_receive_buffer > 0 &&
-      ::setsockopt(fd_.get(), SOL_SOCKET, SO_RCVBUF,
-                   &options_.socket_receive_buffer,
-                   sizeof options_.socket_receive_buffer) != 0) {
-    return absl::UnavailableError(
-        absl::StrCat("SO_RCVBUF ", options_.socket_receive_buffer, ": ",
-                     internal::ErrnoText(errno)));
-  }
-  // Kernel drops are worth knowing but not worth failing for.
-  (void)::setsockopt(fd_.get(), SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof one);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr = bind;
-  addr.sin_port = htons(options_.port);
-  if (::bind(fd_.get(), reinterpret_cast<const sockaddr*>(&addr),
-             sizeof addr) != 0) {
-    return absl::UnavailableError(absl::StrCat("cannot bind UDP ", Dotted(bind),
-                                               ":", options_.port, ": ",
-                                               internal::ErrnoText(errno)));
-  }
-  if (multicast_) {
-    ip_mreqn join{};
-    join.imr_multiaddr = group;
-    join.imr_address = interface;
-    if (::setsockopt(fd_.get(), IPPROTO_IP, IP_ADD_MEMBERSHIP, &join,
-                     sizeof join) != 0) {
-      return absl::UnavailableError(absl::StrCat(
-          "cannot join multicast group ", options_.multicast_group, " on ",
-          Dotted(interface), ": ", internal::ErrnoText(errno)));
-    }
-  }
-  socklen_t len = sizeof addr;
-  ::getsockname(fd_.get(), reinterpret_cast<sockaddr*>(&addr), &len);
-  local_ = addr.sin_addr;
-  local_port_ = ntohs(addr.sin_port);
-  local_text_ = Dotted(local_);
-  if (local_.s_addr != htonl(INADDR_ANY) &&
-      !(tcp_ipv4 && local_.s_addr == tcp_local.s_addr)) {
-    std::memcpy(request_address_.data(), &local_.s_addr, 4);
-  }
   reconnects_seen_ = client_.stats().reconnects;
-
-  slot_ = options_.max_datagram_length;
-  const auto batch = static_cast<std::size_t>(options_.batch);
-  buffers_.resize(batch * slot_);
-  iovecs_.resize(batch);
-  headers_.resize(batch);
-  controls_.resize(batch);
-  return absl::OkStatus();
+  return receiver_.Open(options_, client_.fd());
 }
 
 UdpSubscriber::Impl::~Impl() {
@@ -331,7 +170,7 @@ absl::StatusOr<StreamId> UdpSubscriber::Impl::Add(std::string_view name,
     return absl::InvalidArgumentError(
         "start sequence must be >= 1 (sequences start at 1)");
   }
-  if (request && multicast_) {
+  if (request && receiver_.multicast()) {
     return absl::FailedPreconditionError(
         "multicast groups are configured at the gateway ([[udp.groups]]); "
         "use Join");
@@ -371,8 +210,8 @@ absl::StatusOr<StreamId> UdpSubscriber::Impl::Add(std::string_view name,
 }
 
 absl::StatusOr<Sequence> UdpSubscriber::Impl::Request(UdpStream& stream) {
-  absl::StatusOr<UdpDelivery> d =
-      client_.SubscribeUdp(stream.name, request_address_, local_port_);
+  absl::StatusOr<UdpDelivery> d = client_.SubscribeUdp(
+      stream.name, receiver_.request_address(), receiver_.local_port());
   if (!d.ok()) return d.status();
   stream.delivery = d->subscription_id;
   stream.id = d->stream_id;
@@ -448,7 +287,7 @@ absl::StatusOr<int> UdpSubscriber::Impl::Poll(
     waited = true;
     // Both sockets, but wake at least once per heartbeat interval so that
     // the Client's Poll can send ours.
-    pollfd fds[2] = {{fd_.get(), POLLIN, 0}, {client_.fd(), POLLIN, 0}};
+    pollfd fds[2] = {{receiver_.fd(), POLLIN, 0}, {client_.fd(), POLLIN, 0}};
     const auto wait = std::min(timeout, client_.heartbeat_interval());
     (void)::poll(fds, 2, static_cast<int>(wait.count()));
   }
@@ -457,55 +296,20 @@ absl::StatusOr<int> UdpSubscriber::Impl::Poll(
 
 int UdpSubscriber::Impl::ReceiveDatagrams(int budget) {
   int delivered = 0;
-  int reads = 0;
-  for (;;) {
-    while (next_slot_ < filled_ && delivered < budget) {
-      const mmsghdr& h = headers_[static_cast<std::size_t>(next_slot_)];
-      const std::span<const std::byte> bytes(
-          static_cast<const std::byte*>(h.msg_hdr.msg_iov->iov_base),
-          std::min<std::size_t>(h.msg_len, slot_));
-      ++next_slot_;
-      delivered += HandleDatagram(bytes, h.msg_hdr.msg_flags);
-    }
-    if (delivered >= budget) break;
-    // A batch this call read that was not full left the socket empty.
-    if (reads > 0 && filled_ < options_.batch) break;
-    if (reads++ == kMaxReadsPerPoll) break;
-    for (int i = 0; i < options_.batch; ++i) {
-      const auto u = static_cast<std::size_t>(i);
-      iovecs_[u] = {buffers_.data() + u * slot_, slot_};
-      msghdr& m = headers_[u].msg_hdr;
-      m = {};
-      m.msg_iov = &iovecs_[u];
-      m.msg_iovlen = 1;
-      m.msg_control = controls_[u].data();
-      m.msg_controllen = controls_[u].size();
-    }
-    const int n = ::recvmmsg(fd_.get(), headers_.data(),
-                             static_cast<unsigned>(options_.batch),
-                             MSG_DONTWAIT, nullptr);
-    next_slot_ = 0;
-    filled_ = n > 0 ? n : 0;
-    if (filled_ == 0) break;  // EAGAIN, EINTR: no work
-    // The drop counter is the socket's running total; the last datagram
-    // of the batch carries the newest.
-    msghdr& last = headers_[static_cast<std::size_t>(filled_ - 1)].msg_hdr;
-    for (cmsghdr* c = CMSG_FIRSTHDR(&last); c != nullptr;
-         c = CMSG_NXTHDR(&last, c)) {
-      if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL) {
-        std::uint32_t drops = 0;
-        std::memcpy(&drops, CMSG_DATA(c), sizeof drops);
-        stats_.kernel_drops = drops;
-      }
-    }
+  receiver_.BeginRound();
+  while (delivered < budget) {
+    const std::optional<internal::ReceivedDatagram> d = receiver_.Next();
+    if (!d) break;
+    delivered += HandleDatagram(d->bytes, d->truncated);
   }
+  stats_.kernel_drops = receiver_.kernel_drops();
   return delivered;
 }
 
 int UdpSubscriber::Impl::HandleDatagram(std::span<const std::byte> bytes,
-                                        int flags) {
+                                        bool truncated) {
   ++stats_.datagrams;
-  if ((flags & MSG_TRUNC) != 0) [[unlikely]] {
+  if (truncated) [[unlikely]] {
     ++stats_.malformed;
     return 0;
   }
