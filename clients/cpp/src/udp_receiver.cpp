@@ -42,7 +42,7 @@ absl::StatusOr<in_addr> ParseIpv4(std::string_view text, const char* what) {
 }  // namespace
 
 absl::Status UdpReceiver::Open(const UdpSubscriberOptions& options,
-                                int tcp_fd) {
+                               int tcp_fd) {
   if (options.batch < 1 || options.batch > kMaxBatch) {
     return absl::InvalidArgumentError(
         absl::StrCat("batch must be 1..", kMaxBatch, ", got ", options.batch));
@@ -61,8 +61,7 @@ absl::Status UdpReceiver::Open(const UdpSubscriberOptions& options,
   {
     sockaddr_storage ss{};
     socklen_t len = sizeof ss;
-    if (::getsockname(tcp_fd, reinterpret_cast<sockaddr*>(&ss), &len) ==
-            0 &&
+    if (::getsockname(tcp_fd, reinterpret_cast<sockaddr*>(&ss), &len) == 0 &&
         ss.ss_family == AF_INET) {
       tcp_local = reinterpret_cast<const sockaddr_in*>(&ss)->sin_addr;
       tcp_ipv4 = true;
@@ -93,16 +92,15 @@ absl::Status UdpReceiver::Open(const UdpSubscriberOptions& options,
       interface = *i;
     }
   } else if (!options.bind_address.empty()) {
-    absl::StatusOr<in_addr> b =
-        ParseIpv4(options.bind_address, "bind_address");
+    absl::StatusOr<in_addr> b = ParseIpv4(options.bind_address, "bind_address");
     if (!b.ok()) return b.status();
     bind = *b;
   } else if (tcp_ipv4) {
     bind = tcp_local;
   }
 
-  fd_ = UniqueFd(
-      ::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  fd_ =
+      UniqueFd(::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (!fd_.valid()) {
     return absl::UnavailableError(
         absl::StrCat("UDP socket: ", ErrnoText(errno)));
@@ -117,9 +115,8 @@ absl::Status UdpReceiver::Open(const UdpSubscriberOptions& options,
       ::setsockopt(fd_.get(), SOL_SOCKET, SO_RCVBUF,
                    &options.socket_receive_buffer,
                    sizeof options.socket_receive_buffer) != 0) {
-    return absl::UnavailableError(
-        absl::StrCat("SO_RCVBUF ", options.socket_receive_buffer, ": ",
-                     ErrnoText(errno)));
+    return absl::UnavailableError(absl::StrCat(
+        "SO_RCVBUF ", options.socket_receive_buffer, ": ", ErrnoText(errno)));
   }
   // Kernel drops are worth knowing but not worth failing for.
   (void)::setsockopt(fd_.get(), SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof one);
@@ -139,9 +136,9 @@ absl::Status UdpReceiver::Open(const UdpSubscriberOptions& options,
     join.imr_address = interface;
     if (::setsockopt(fd_.get(), IPPROTO_IP, IP_ADD_MEMBERSHIP, &join,
                      sizeof join) != 0) {
-      return absl::UnavailableError(absl::StrCat(
-          "cannot join multicast group ", options.multicast_group, " on ",
-          Dotted(interface), ": ", ErrnoText(errno)));
+      return absl::UnavailableError(
+          absl::StrCat("cannot join multicast group ", options.multicast_group,
+                       " on ", Dotted(interface), ": ", ErrnoText(errno)));
     }
   }
   socklen_t len = sizeof addr;
@@ -189,9 +186,9 @@ bool UdpReceiver::ReadBatch() {
     m.msg_control = controls_[u].data();
     m.msg_controllen = controls_[u].size();
   }
-  const int n = ::recvmmsg(fd_.get(), headers_.data(),
-                           static_cast<unsigned>(batch_), MSG_DONTWAIT,
-                           nullptr);
+  const int n =
+      ::recvmmsg(fd_.get(), headers_.data(), static_cast<unsigned>(batch_),
+                 MSG_DONTWAIT, nullptr);
   next_slot_ = 0;
   filled_ = n > 0 ? n : 0;
   if (filled_ == 0) return false;

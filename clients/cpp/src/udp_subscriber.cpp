@@ -103,8 +103,8 @@ class UdpSubscriber::Impl {
   internal::UdpReceiver receiver_;
 
   // --- Streams -------------------------------------------------------------
-  // Few streams per socket: a linear scan beats hashing, and the states
-  // must not move (recovery handlers hold pointers to them).
+  // Few streams per socket, so a linear scan serves; the states must not
+  // move (recovery handlers hold pointers to them).
   std::vector<std::unique_ptr<UdpStream>> streams_;
   bool needs_cleanup_ = false;
   int pending_recoveries_ = 0;
