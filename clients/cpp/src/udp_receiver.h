@@ -47,9 +47,7 @@ class UdpReceiver {
 
   [[nodiscard]] int fd() const { return fd_.get(); }
   [[nodiscard]] std::uint16_t local_port() const { return local_port_; }
-  [[nodiscard]] const std::string& local_address() const {
-    return local_text_;
-  }
+  [[nodiscard]] const std::string& local_address() const { return local_text_; }
   [[nodiscard]] bool multicast() const { return multicast_; }
   /// The address to name in UDP_SUBSCRIBE: all zero when the gateway sees
   /// this socket's address as the TCP session's own.
