@@ -230,14 +230,36 @@ void Session::HandleOpenStream(const tp::OpenStreamView& m) {
                                     .name = name}));
 }
 
+bool Session::RefuseDuplicateSubscription(std::uint32_t id) {
+  if (!subscriptions_.contains(id)) return false;
+  QueueError(ErrorCode::kDuplicateSubscription, false,
+             absl::StrCat("subscription id ", id, " is already in use"), id);
+  return true;
+}
+
+bool Session::RefuseSubscriptionOverLimit(std::uint32_t id) {
+  const int limit = worker_.config().max_subscriptions_per_session;
+  if (subscriptions_.size() < static_cast<std::size_t>(limit)) return false;
+  QueueError(ErrorCode::kLimitExceeded, false,
+             absl::StrCat("at most ", limit, " subscriptions per session"), id);
+  return true;
+}
+
+stream::StreamLog* Session::OpenForSubscription(std::string_view name,
+                                                std::uint32_t id) {
+  absl::StatusOr<stream::StreamLog*> log = worker_.OpenStream(name);
+  if (log.ok()) return *log;
+  QueueError(log.status().code() == absl::StatusCode::kResourceExhausted
+                 ? ErrorCode::kLimitExceeded
+                 : ErrorCode::kInternal,
+             false, StdView(log.status().message()), id);
+  return nullptr;
+}
+
 void Session::HandleSubscribe(const tp::SubscribeView& m) {
   const std::uint32_t id = m.subscription_id().value();
   const std::string_view name = m.name();
-  if (subscriptions_.contains(id)) {
-    QueueError(ErrorCode::kDuplicateSubscription, false,
-               absl::StrCat("subscription id ", id, " is already in use"), id);
-    return;
-  }
+  if (RefuseDuplicateSubscription(id)) return;
   const bool pattern = m.is_pattern();
   if (pattern ? !tp::IsValidPattern(name) : !tp::IsValidStreamName(name)) {
     QueueError(ErrorCode::kInvalidName, false,
@@ -246,27 +268,11 @@ void Session::HandleSubscribe(const tp::SubscribeView& m) {
                id);
     return;
   }
-  if (subscriptions_.size() >=
-      static_cast<std::size_t>(
-          worker_.config().max_subscriptions_per_session)) {
-    QueueError(
-        ErrorCode::kLimitExceeded, false,
-        absl::StrCat("at most ", worker_.config().max_subscriptions_per_session,
-                     " subscriptions per session"),
-        id);
-    return;
-  }
+  if (RefuseSubscriptionOverLimit(id)) return;
   stream::StreamLog* exact = nullptr;
   if (!pattern) {
-    absl::StatusOr<stream::StreamLog*> log = worker_.OpenStream(name);
-    if (!log.ok()) {
-      QueueError(log.status().code() == absl::StatusCode::kResourceExhausted
-                     ? ErrorCode::kLimitExceeded
-                     : ErrorCode::kInternal,
-                 false, StdView(log.status().message()), id);
-      return;
-    }
-    exact = *log;
+    exact = OpenForSubscription(name, id);
+    if (exact == nullptr) return;
   }
   Subscription& sub = subscriptions_[id];
   sub.name = std::string(name);
@@ -391,11 +397,7 @@ void Session::HandleUdpSubscribe(const tp::UdpSubscribeView& m) {
   const std::uint32_t id = m.subscription_id().value();
   const std::string_view name = m.name();
   // Checks in the order of PROTOCOL.md 16.6.
-  if (subscriptions_.contains(id)) {
-    QueueError(ErrorCode::kDuplicateSubscription, false,
-               absl::StrCat("subscription id ", id, " is already in use"), id);
-    return;
-  }
+  if (RefuseDuplicateSubscription(id)) return;
   if (!tp::IsValidStreamName(name)) {
     QueueError(ErrorCode::kInvalidName, false,
                absl::StrCat("'", AbslView(name),
@@ -440,30 +442,17 @@ void Session::HandleUdpSubscribe(const tp::UdpSubscribeView& m) {
                id);
     return;
   }
-  if (subscriptions_.size() >=
-      static_cast<std::size_t>(cfg.max_subscriptions_per_session)) {
-    QueueError(ErrorCode::kLimitExceeded, false,
-               absl::StrCat("at most ", cfg.max_subscriptions_per_session,
-                            " subscriptions per session"),
-               id);
-    return;
-  }
-  absl::StatusOr<stream::StreamLog*> log = worker_.OpenStream(name);
-  if (!log.ok()) {
-    QueueError(log.status().code() == absl::StatusCode::kResourceExhausted
-                   ? ErrorCode::kLimitExceeded
-                   : ErrorCode::kInternal,
-               false, StdView(log.status().message()), id);
-    return;
-  }
+  if (RefuseSubscriptionOverLimit(id)) return;
+  stream::StreamLog* log = OpenForSubscription(name, id);
+  if (log == nullptr) return;
   Subscription& sub = subscriptions_[id];
   sub.name = std::string(name);
   sub.udp = true;
-  sub.udp_stream = (*log)->id();
+  sub.udp_stream = log->id();
   sub.udp_destination = dest;
   // The stream's next sequence now: the owner starts the destination
   // exactly there, whenever it gets to the command.
-  const Sequence next = (*log)->next_sequence();
+  const Sequence next = log->next_sequence();
   worker_.RouteUdpCommand({.kind = UdpCommand::Kind::kAdd,
                            .stream = sub.udp_stream,
                            .destination = dest,

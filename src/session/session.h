@@ -123,6 +123,12 @@ class Session final : public core::ConnectionHandler {
   void HandleSubscribe(const protocol::SubscribeView& m);
   void HandleUnsubscribe(const protocol::UnsubscribeView& m);
   void HandleUdpSubscribe(const protocol::UdpSubscribeView& m);
+  // Checks shared by SUBSCRIBE and UDP_SUBSCRIBE: each queues the
+  // non-fatal ERROR (context = id) and returns true / nullptr on refusal.
+  bool RefuseDuplicateSubscription(std::uint32_t id);
+  bool RefuseSubscriptionOverLimit(std::uint32_t id);
+  stream::StreamLog* OpenForSubscription(std::string_view name,
+                                         std::uint32_t id);
   void HandlePublish(const protocol::PublishView& m);
   void HandleRequest(const protocol::RequestView& m);
 
