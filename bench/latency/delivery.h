@@ -29,10 +29,13 @@ inline void ReadStamp(std::span<const std::byte> p, std::uint64_t* index,
 }
 
 /// Tracks exactly which message indices in [0, total) arrived, in which
-/// order. An index out of range counts as a duplicate (an anomaly).
+/// order. An index out of range counts as a duplicate (an anomaly). With
+/// several senders, sender k of `lanes` sends indices k, k + lanes, ...;
+/// order is checked per sender (senders do not order among themselves).
 class DeliveryLedger {
  public:
-  explicit DeliveryLedger(std::uint64_t total) : seen_(total, false) {}
+  explicit DeliveryLedger(std::uint64_t total, std::uint64_t lanes = 1)
+      : seen_(total, false), highest_(std::max<std::uint64_t>(lanes, 1), 0) {}
   void Add(std::uint64_t index) {
     if (index >= seen_.size()) {
       ++duplicated_;  // not a message we sent; count it as an anomaly
@@ -43,9 +46,11 @@ class DeliveryLedger {
       return;
     }
     seen_[index] = true;
+    std::uint64_t& highest = highest_[index % highest_.size()];
+    // highest + 1: the lane's next index; 0 before its first arrival.
+    if (index + 1 < highest) ++reordered_;
     ++unique_;
-    if (index < highest_ && unique_ > 1) ++reordered_;
-    highest_ = std::max(highest_, index);
+    highest = std::max(highest, index + 1);
   }
   [[nodiscard]] std::uint64_t unique() const { return unique_; }
   /// "unique duplicated reordered".
@@ -59,7 +64,7 @@ class DeliveryLedger {
   std::uint64_t unique_ = 0;
   std::uint64_t duplicated_ = 0;
   std::uint64_t reordered_ = 0;
-  std::uint64_t highest_ = 0;
+  std::vector<std::uint64_t> highest_;  // per lane: highest index seen + 1
 };
 
 }  // namespace tachyon::bench

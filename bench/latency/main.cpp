@@ -49,6 +49,9 @@ ABSL_FLAG(std::int64_t, udp_payload, 0,
           "W5 payload bytes (default 16: a 64-byte PUBLISH datagram)");
 ABSL_FLAG(double, udp_duration, 0,
           "W5/W6 seconds (default --duration; quick 0.5)");
+ABSL_FLAG(int, udp_producers, 1,
+          "W5 producer processes, each with its share of the rate (one "
+          "loopback sender tops out near 1 M datagrams/s on a fast core)");
 ABSL_FLAG(std::int64_t, udp_max_messages, 0,
           "W5-max sends at most this many (default 20 M; quick 20000)");
 ABSL_FLAG(std::int64_t, count, 0, "measured round trips for W1 and floors");
@@ -143,6 +146,7 @@ int Main() {
   base.udp_max_messages = absl::GetFlag(FLAGS_udp_max_messages) > 0
                               ? absl::GetFlag(FLAGS_udp_max_messages)
                               : (suite == "quick" ? 20000 : 20'000'000);
+  base.udp_producers = std::max(1, absl::GetFlag(FLAGS_udp_producers));
   const double udp_duration = absl::GetFlag(FLAGS_udp_duration) > 0
                                   ? absl::GetFlag(FLAGS_udp_duration)
                                   : (suite == "quick" ? 0.5 : base.duration_s);
@@ -170,6 +174,7 @@ int Main() {
       " udp_rate=" + std::to_string(static_cast<long>(base.udp_rate)) +
       " udp_payload=" + std::to_string(base.udp_payload) +
       " udp_duration=" + std::to_string(udp_duration) + "s" +
+      " udp_producers=" + std::to_string(base.udp_producers) +
       " udp_max_messages=" + std::to_string(base.udp_max_messages) +
       (cpus.empty() ? "" : " cpus=" + absl::StrJoin(cpus, ","));
   std::fprintf(stderr, "tachyon-bench: %s\n", info.settings.c_str());

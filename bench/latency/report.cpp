@@ -127,14 +127,20 @@ std::string MarkdownReport(const RunInfo& info, const std::vector<Result>& rs) {
   if (udp) {
     out << "\nUDP delivery (exact counts; W5: into the stream log, counted "
            "by a TCP subscriber; W6: per receiver, K receivers; -max: the "
-           "producer as fast as it can send, loss expected):\n\n"
-        << "| workload | system | payload B | offered msgs/s | sent | "
+           "producer as fast as it can send, loss expected; offered below "
+           "target: "
+           "the producers could not keep the schedule on this machine, and "
+           "their lateness counts as latency):\n\n"
+        << "| workload | system | payload B | target msgs/s | offered msgs/s | "
+           "sent | "
            "received | lost | loss % | duplicated | reordered | malformed | "
            "delivered msgs/s |\n"
-        << "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
+        << "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
     for (const Result& r : rs) {
       if (!IsUdp(r) || !r.ok || !r.available) continue;
       out << "| " << r.workload << " | " << r.system << " | " << r.payload
+          << " | "
+          << (r.target_per_second > 0 ? Fixed(r.target_per_second, 0) : "max")
           << " | " << Fixed(r.offered_per_second, 0) << " | " << r.sent << " | "
           << r.received << " | " << r.lost << " | "
           << (r.sent > 0 ? Fixed(100.0 * static_cast<double>(r.lost) /
@@ -185,6 +191,7 @@ std::string JsonReport(const RunInfo& info, const std::vector<Result>& rs) {
         << ", \"reordered\": " << r.reordered
         << ", \"malformed\": " << r.malformed
         << ", \"best_effort\": " << (r.best_effort ? "true" : "false")
+        << ", \"target_per_second\": " << Fixed(r.target_per_second, 0)
         << ", \"offered_per_second\": " << Fixed(r.offered_per_second, 0)
         << ", \"seconds\": " << Fixed(r.seconds, 3)
         << ", \"messages_per_second\": " << Fixed(r.messages_per_second, 0)

@@ -24,6 +24,7 @@
 #include <cmath>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <random>
 #include <sstream>
 #include <string>
@@ -119,6 +120,9 @@ struct ProducerPlan {
   double duration_s = 0;    // at rate 0: stop after this long
   std::size_t payload = kStampBytes;
   bool spin = false;
+  // Producer `lane` of `lanes` sends message indices lane, lane + lanes, ...
+  std::uint64_t lane = 0;
+  std::uint64_t lanes = 1;
 };
 
 // The producer process: says "ready" once it knows the stream id, starts on
@@ -206,11 +210,11 @@ int ProduceUdp(const ProducerPlan& p, Child::Channel& ch) {
     const int n = static_cast<int>(std::min<std::uint64_t>(kBatch, due - sent));
     for (int i = 0; i < n; ++i) {
       std::byte* d = storage.data() + static_cast<std::size_t>(i) * size;
-      const std::uint64_t index = sent + static_cast<std::uint64_t>(i);
-      tp::StoreU64(d + 8, index + 1);  // producer sequence, from 1
-      Stamp(d + kPayloadOffset, index,
+      const std::uint64_t nth = sent + static_cast<std::uint64_t>(i);
+      tp::StoreU64(d + 8, nth + 1);  // producer sequence, from 1
+      Stamp(d + kPayloadOffset, p.lane + nth * p.lanes,
             p.rate > 0 ? start + static_cast<std::int64_t>(
-                                     static_cast<double>(index) * interval_ns)
+                                     static_cast<double>(nth) * interval_ns)
                        : now);
     }
     const int r = ::sendmmsg(fd, msgs.data(), static_cast<unsigned>(n), 0);
@@ -232,8 +236,11 @@ int ProduceUdp(const ProducerPlan& p, Child::Channel& ch) {
 // indices from `warmup` (when `record`), and the first and last arrival.
 class Tally {
  public:
-  Tally(std::uint64_t capacity, std::uint64_t warmup, bool record)
-      : ledger_(capacity), warmup_(warmup), record_(record) {}
+  // `lanes`: senders (order is checked per sender); latency is recorded
+  // for indices from `warmup`, or not at all.
+  Tally(std::uint64_t capacity, std::uint64_t lanes, bool record,
+        std::uint64_t warmup = 0)
+      : ledger_(capacity, lanes), warmup_(warmup), record_(record) {}
   void Add(std::span<const std::byte> payload, std::int64_t now) {
     if (payload.size() < kStampBytes) {
       ++malformed_;
@@ -314,30 +321,71 @@ bool MergeReceiver(Result& r, const std::string& line, std::uint64_t sent,
   return true;
 }
 
-// The producer's report: "sent start_ns end_ns".
-bool ParseProducer(const std::optional<std::string>& line, std::uint64_t* sent,
-                   std::int64_t* start, std::int64_t* end) {
-  if (!line) return false;
-  std::istringstream in(*line);
-  in >> *sent >> *start >> *end;
-  return !in.fail();
+// What the producers sent, together.
+struct Produced {
+  std::uint64_t sent = 0;
+  std::int64_t start = 0;  // the earliest first send
+  std::int64_t end = 0;    // the latest last send
+};
+
+// Runs `plan.lanes` producer processes of `plan`, started together, and
+// sums their reports ("sent start_ns end_ns"). Empty on a failure, which
+// `*error` names.
+std::optional<Produced> Produce(ProducerPlan plan, std::string* error) {
+  std::vector<std::unique_ptr<Child>> producers;
+  for (std::uint64_t lane = 0; lane < plan.lanes; ++lane) {
+    plan.lane = lane;
+    producers.push_back(
+        Child::Spawn([&](Child::Channel& ch) { return ProduceUdp(plan, ch); }));
+    if (!producers.back() || producers.back()->Receive(10s) != "ready") {
+      *error = "producer process did not start";
+      return std::nullopt;
+    }
+  }
+  for (auto& p : producers) p->Send("go");
+  const auto budget = std::chrono::seconds(
+      30 + static_cast<int>(
+               plan.rate > 0 ? 2 * static_cast<double>(plan.total) / plan.rate
+                             : plan.duration_s));
+  Produced all;
+  for (auto& p : producers) {
+    const std::optional<std::string> line = p->Receive(budget);
+    std::uint64_t sent = 0;
+    std::int64_t start = 0, end = 0;
+    std::istringstream in(line.value_or(""));
+    in >> sent >> start >> end;
+    if (!line || in.fail()) {
+      *error = "a producer never reported";
+      return std::nullopt;
+    }
+    all.sent += sent;
+    all.start = all.start == 0 ? start : std::min(all.start, start);
+    all.end = std::max(all.end, end);
+    p->Wait(10s);
+  }
+  return all;
 }
 
-void SetRates(Result& r, std::uint64_t sent, std::int64_t start,
-              std::int64_t end, std::int64_t last_arrival) {
-  r.sent = sent;
-  r.seconds = static_cast<double>(end - start) * 1e-9;
+// Offered: what the producers sent per second of sending. Delivered: what
+// arrived per second from the first send to the last arrival.
+void SetRates(Result& r, const Produced& p, std::int64_t last_arrival) {
+  r.sent = p.sent;
+  r.seconds = static_cast<double>(p.end - p.start) * 1e-9;
   r.offered_per_second =
-      r.seconds > 0 ? static_cast<double>(sent) / r.seconds : 0;
-  const double span = static_cast<double>(last_arrival - start) * 1e-9;
+      r.seconds > 0 ? static_cast<double>(p.sent) / r.seconds : 0;
+  const double span = static_cast<double>(last_arrival - p.start) * 1e-9;
   r.messages_per_second = span > 0 ? static_cast<double>(r.received) / span : 0;
 }
 
+// Each of o.udp_producers producers sends its share of the messages at its
+// share of the rate; plan.total is one producer's count.
 ProducerPlan PlanFor(const WorkloadOptions& o, bool max_rate) {
   ProducerPlan p;
-  p.rate = max_rate ? 0 : o.udp_rate;
-  p.total = max_rate ? static_cast<std::uint64_t>(o.udp_max_messages)
-                     : static_cast<std::uint64_t>(o.udp_rate * o.duration_s);
+  p.lanes = static_cast<std::uint64_t>(std::max(o.udp_producers, 1));
+  p.rate = max_rate ? 0 : o.udp_rate / static_cast<double>(p.lanes);
+  p.total = (max_rate ? static_cast<std::uint64_t>(o.udp_max_messages)
+                      : static_cast<std::uint64_t>(o.udp_rate * o.duration_s)) /
+            p.lanes;
   p.duration_s = o.duration_s;
   p.payload = std::max(o.udp_payload, kStampBytes);
   p.spin = o.spin;
@@ -369,10 +417,10 @@ Result RunUdpIngressFloor(const WorkloadOptions& o, bool max_rate) {
   ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   plan.udp_port = ntohs(addr.sin_port);
   auto receiver = Child::Spawn([&](Child::Channel& ch) {
-    Tally tally(plan.total, 0, !max_rate);
+    Tally tally(plan.total * plan.lanes, plan.lanes, !max_rate);
     ReceiveBatch batch;
     ch.Send("ready");
-    ReceiveUntilDone(ch, tally, max_rate ? 0 : plan.total, [&] {
+    ReceiveUntilDone(ch, tally, max_rate ? 0 : plan.total * plan.lanes, [&] {
       const int n = batch.Receive(fd);
       const std::int64_t now = MonotonicNs();
       for (int i = 0; i < n; ++i) {
@@ -393,30 +441,18 @@ Result RunUdpIngressFloor(const WorkloadOptions& o, bool max_rate) {
   if (!receiver || receiver->Receive(10s) != "ready") {
     return Failed(r, "receiver process did not start");
   }
-  auto producer =
-      Child::Spawn([&](Child::Channel& ch) { return ProduceUdp(plan, ch); });
-  if (!producer || producer->Receive(10s) != "ready") {
-    return Failed(r, "producer process did not start");
-  }
-  producer->Send("go");
-  std::uint64_t sent = 0;
-  std::int64_t start = 0, end = 0;
-  const auto budget = std::chrono::seconds(
-      30 + static_cast<int>(
-               plan.rate > 0 ? 2 * static_cast<double>(plan.total) / plan.rate
-                             : plan.duration_s));
-  if (!ParseProducer(producer->Receive(budget), &sent, &start, &end)) {
-    return Failed(r, "producer never reported");
-  }
-  producer->Wait(10s);
-  receiver->Send("done " + std::to_string(sent));
+  std::string error;
+  const std::optional<Produced> sent = Produce(plan, &error);
+  if (!sent) return Failed(r, error);
+  receiver->Send("done " + std::to_string(sent->sent));
   const std::optional<std::string> line = receiver->Receive(30s);
   std::int64_t first = 0, last = 0;
-  if (!line || !MergeReceiver(r, *line, sent, &first, &last)) {
+  if (!line || !MergeReceiver(r, *line, sent->sent, &first, &last)) {
     return Failed(r, "receiver never reported");
   }
   receiver->Wait(10s);
-  SetRates(r, sent, start, end, last);
+  SetRates(r, *sent, last);
+  r.target_per_second = max_rate ? 0 : o.udp_rate;
   return r;
 }
 
@@ -437,14 +473,14 @@ Result RunUdpIngress(const WorkloadOptions& o, bool max_rate) {
   auto sub = Child::Spawn([&](Child::Channel& ch) {
     auto c = Connect(o.port, "bench-w5-sub");
     if (!c.ok()) return 1;
-    Tally tally(plan.total, 0, !max_rate);
+    Tally tally(plan.total * plan.lanes, plan.lanes, !max_rate);
     auto s = (*c)->Subscribe(
         plan.stream, StartPosition::Latest(),
         [&](const Message& m) { tally.Add(m.payload, MonotonicNs()); });
     if (!s.ok()) return 2;
     ch.Send("ready");
     bool failed = false;
-    ReceiveUntilDone(ch, tally, max_rate ? 0 : plan.total, [&] {
+    ReceiveUntilDone(ch, tally, max_rate ? 0 : plan.total * plan.lanes, [&] {
       failed = !(*c)->Poll(Client::kDefaultPollLimit, 50ms).ok();
       return !failed;
     });
@@ -455,30 +491,18 @@ Result RunUdpIngress(const WorkloadOptions& o, bool max_rate) {
   if (!sub || sub->Receive(10s) != "ready") {
     return Failed(r, "W5: subscriber process did not start");
   }
-  auto producer =
-      Child::Spawn([&](Child::Channel& ch) { return ProduceUdp(plan, ch); });
-  if (!producer || producer->Receive(10s) != "ready") {
-    return Failed(r, "W5: producer process did not start");
-  }
-  producer->Send("go");
-  std::uint64_t sent = 0;
-  std::int64_t start = 0, end = 0;
-  const auto budget = std::chrono::seconds(
-      30 + static_cast<int>(
-               plan.rate > 0 ? 2 * static_cast<double>(plan.total) / plan.rate
-                             : plan.duration_s));
-  if (!ParseProducer(producer->Receive(budget), &sent, &start, &end)) {
-    return Failed(r, "W5: producer never reported");
-  }
-  producer->Wait(10s);
-  sub->Send("done " + std::to_string(sent));
+  std::string error;
+  const std::optional<Produced> sent = Produce(plan, &error);
+  if (!sent) return Failed(r, "W5: " + error);
+  sub->Send("done " + std::to_string(sent->sent));
   const std::optional<std::string> line = sub->Receive(60s);
   std::int64_t first = 0, last = 0;
-  if (!line || !MergeReceiver(r, *line, sent, &first, &last)) {
+  if (!line || !MergeReceiver(r, *line, sent->sent, &first, &last)) {
     return Failed(r, "W5: subscriber never reported");
   }
   sub->Wait(10s);
-  SetRates(r, sent, start, end, last);
+  SetRates(r, *sent, last);
+  r.target_per_second = max_rate ? 0 : o.udp_rate;
   return r;
 }
 
@@ -497,8 +521,8 @@ Result RunUdpFanOut(const WorkloadOptions& o) {
       SetBuffer(fd, SO_RCVBUF, SO_RCVBUFFORCE, kSocketBuffer);
       const timeval tv{.tv_sec = 0, .tv_usec = 50'000};
       ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-      Tally tally(static_cast<std::uint64_t>(total),
-                  static_cast<std::uint64_t>(o.warmup), true);
+      Tally tally(static_cast<std::uint64_t>(total), 1, true,
+                  static_cast<std::uint64_t>(o.warmup));
       ReceiveBatch batch;
       // The sockets outlive one run (the gateway's destinations are fixed at
       // its start): a previous run's heartbeats and stragglers go first.
@@ -569,7 +593,8 @@ Result RunUdpFanOut(const WorkloadOptions& o) {
   // are per stream, as W2's.
   r.sent = static_cast<std::uint64_t>(total) * receivers.size();
   r.seconds = static_cast<double>(end - start) * 1e-9;
-  r.offered_per_second = o.rate;
+  r.offered_per_second = static_cast<double>(total) / r.seconds;
+  r.target_per_second = o.rate;
   r.messages_per_second =
       r.seconds > 0 ? static_cast<double>(total) / r.seconds : 0;
   return r;

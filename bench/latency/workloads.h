@@ -45,6 +45,7 @@ struct WorkloadOptions {
   double udp_rate = 350000;           // W5 offered rate, messages/s
   std::size_t udp_payload = 16;       // W5: 16 B is a 64-byte datagram
   std::int64_t udp_max_messages = 0;  // W5-max: at most this many
+  int udp_producers = 1;              // W5 producer processes
   std::uint16_t udp_port = 0;         // gateway UDP ingress port
   std::vector<int> udp_receivers;     // W6: bound sockets the gateway's
                                       // [[udp.groups]] destinations name
@@ -73,7 +74,8 @@ struct Result {
   // faster than the receiver must lose).
   bool best_effort = false;
   double seconds = 0;
-  double offered_per_second = 0;  // UDP: what the producer sent, per second
+  double target_per_second = 0;   // UDP: the rate asked for; 0 = max
+  double offered_per_second = 0;  // UDP: what was sent, per second
   double messages_per_second = 0;
   double megabytes_per_second = 0;
 };
