@@ -46,6 +46,7 @@ MESSAGE_TYPES = {
     "SUBSCRIBE_ACK": 0x13,
     "UNSUBSCRIBE": 0x14,
     "GAP": 0x15,
+    "UDP_SUBSCRIBE": 0x16,
     "PUBLISH": 0x20,
     "PUBLISH_ACK": 0x21,
     "DATA": 0x22,
@@ -75,6 +76,7 @@ ERROR_CODES = {
     "INVALID_NAME": 35,
     "BACK_PRESSURED": 36,
     "UNAVAILABLE": 37,
+    "UDP_REFUSED": 38,
     "INTERNAL": 255,
 }
 START_MODES = {"LATEST": 0, "EARLIEST": 1, "SEQUENCE": 2}
@@ -373,6 +375,24 @@ def unsubscribe(*, subscription_id, reserved=0, **hdr):
                  **hdr)
 
 
+def udp_subscribe(*, subscription_id, port, address, name, name_length=None,
+                  reserved=0, **hdr):
+    # 16 u32 subscription_id, 20 u16 port, 22 u16 name_length,
+    # 24 4 bytes IPv4 address (network byte order), 28 u32 reserved,
+    # 32 name bytes.
+    body = [
+        u32(subscription_id, "subscription_id"),
+        u16(port, "port"),
+        u16(len(name) if name_length is None else name_length, "name_length"),
+        Seg(address, "address " + ".".join(str(b) for b in address)),
+        u32(reserved, "reserved"),
+        *blob(name, "name"),
+    ]
+    fields = [("subscription_id", subscription_id), ("port", port),
+              ("address", address), ("name", name)]
+    return frame("UDP_SUBSCRIBE", body, fields, **hdr)
+
+
 def gap(*, from_sequence, to_sequence, **hdr):
     # Length 32: 16 u64 from_sequence, 24 u64 to_sequence (inclusive).
     body = [u64(from_sequence, "from_sequence"), u64(to_sequence, "to_sequence")]
@@ -542,6 +562,7 @@ def datagram(name, doc, kind, *, stream_id, first_sequence, source_id,
 # --- The vectors, by file ----------------------------------------------------
 
 MD = b"md.eq.AAPL"
+LOOP = bytes([127, 0, 0, 1])  # 127.0.0.1 in network byte order
 SOURCE = 0x5441434859304E31  # any non-zero id
 
 
@@ -658,6 +679,16 @@ def stream_vectors():
                             name=b"md.eq.MSFT")),
         valid("unsubscribe", "UNSUBSCRIBE subscription 3.",
               unsubscribe(subscription_id=3)),
+        valid("udp_subscribe_address",
+              "UDP_SUBSCRIBE 6: send stream md.eq.AAPL as UDP datagrams to "
+              "10.1.2.3:7500.",
+              udp_subscribe(subscription_id=6, port=7500,
+                            address=bytes([10, 1, 2, 3]), name=MD)),
+        valid("udp_subscribe_peer",
+              "UDP_SUBSCRIBE with address 0.0.0.0: the TCP peer's own "
+              "address, port 65535.",
+              udp_subscribe(subscription_id=0xFFFFFFFF, port=65535,
+                            address=bytes(4), name=b"t")),
         valid("gap_range", "GAP: sequences 5..9 of stream 7 are gone.",
               gap(stream_id=7, from_sequence=5, to_sequence=9)),
         valid("gap_single", "GAP of a single sequence (from == to).",
@@ -928,8 +959,8 @@ def malformed_vectors():
                   raw_header(24, version=7), "UNSUPPORTED_VERSION",
                   before=[d_hi]),
         malformed("trailing_unknown_type",
-                  "Two valid frames, then a header of unknown type 0x16.",
-                  raw_header(24, type_code=0x16), "UNKNOWN_TYPE",
+                  "Two valid frames, then a header of unknown type 0x17.",
+                  raw_header(24, type_code=0x17), "UNKNOWN_TYPE",
                   before=[hb, d_hi]),
         malformed("trailing_partial_length",
                   "A valid DATA frame, then 3 stray bytes.",
@@ -1173,6 +1204,39 @@ def malformed_vectors():
         malformed("unsubscribe_reserved_set",
                   "UNSUBSCRIBE with reserved (20) = 1.",
                   unsubscribe(subscription_id=3, reserved=1), "BAD_FIELD"),
+        malformed("udp_subscribe_length_24",
+                  "UDP_SUBSCRIBE shorter than its 32-byte fixed part.",
+                  frame("UDP_SUBSCRIBE", [u32(1, "subscription_id"),
+                                          u16(7500, "port"),
+                                          u16(0, "name_length")], []),
+                  "BAD_BODY_LENGTH"),
+        malformed("udp_subscribe_name_length_mismatch",
+                  "UDP_SUBSCRIBE declaring an 11-byte name with 10 present.",
+                  udp_subscribe(subscription_id=1, port=7500, address=LOOP,
+                                name=MD, name_length=11),
+                  "BAD_BODY_LENGTH"),
+        malformed("udp_subscribe_id_0",
+                  "UDP_SUBSCRIBE with subscription id 0.",
+                  udp_subscribe(subscription_id=0, port=7500, address=LOOP,
+                                name=MD), "BAD_FIELD"),
+        malformed("udp_subscribe_port_0", "UDP_SUBSCRIBE to port 0.",
+                  udp_subscribe(subscription_id=1, port=0, address=LOOP,
+                                name=MD), "BAD_FIELD"),
+        malformed("udp_subscribe_reserved_set",
+                  "UDP_SUBSCRIBE with reserved (28) = 1.",
+                  udp_subscribe(subscription_id=1, port=7500, address=LOOP,
+                                name=MD, reserved=1), "BAD_FIELD"),
+        malformed("udp_subscribe_stream_id_set",
+                  "UDP_SUBSCRIBE with stream id 7.",
+                  udp_subscribe(subscription_id=1, port=7500, address=LOOP,
+                                name=MD, stream_id=7), "BAD_FIELD"),
+        malformed("udp_subscribe_flags_set", "UDP_SUBSCRIBE with flags 1.",
+                  udp_subscribe(subscription_id=1, port=7500, address=LOOP,
+                                name=MD, flags=1), "BAD_FIELD"),
+        malformed("udp_subscribe_empty_name",
+                  "UDP_SUBSCRIBE with an empty name.",
+                  udp_subscribe(subscription_id=1, port=7500, address=LOOP,
+                                name=b""), "BAD_FIELD"),
         malformed("gap_stream_id_0", "GAP with stream id 0.",
                   gap(stream_id=0, from_sequence=5, to_sequence=9),
                   "BAD_FIELD"),
@@ -1378,7 +1442,7 @@ FILES = [
     ("session.vec", "Session control: LOGON, LOGON_ACK, LOGON_REJECT, "
      "HEARTBEAT, LOGOUT, ERROR.", session_vectors),
     ("streams.vec", "Streams: OPEN_STREAM, OPEN_STREAM_ACK, SUBSCRIBE, "
-     "SUBSCRIBE_ACK, UNSUBSCRIBE, GAP.", stream_vectors),
+     "SUBSCRIBE_ACK, UNSUBSCRIBE, UDP_SUBSCRIBE, GAP.", stream_vectors),
     ("data.vec", "The hot path: PUBLISH, PUBLISH_ACK, DATA.", data_vectors),
     ("request.vec", "REQUEST and RESPONSE.", request_vectors),
     ("multi.vec", "Several frames in one buffer, and frames at the "

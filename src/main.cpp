@@ -47,6 +47,12 @@ int Run() {
       "tachyon-gateway listening on %s:%u (workers=%d, idle=%s)\n",
       config->bind.c_str(), gateway.port(), config->workers,
       std::string(tachyon::config::IdleStrategyName(config->idle)).c_str());
+  if (config->udp.enabled) {
+    // Printed like the TCP line so scripts and tests can parse the port.
+    std::printf("tachyon-gateway udp datagrams on %s:%u (source id %016llx)\n",
+                config->UdpBind().c_str(), gateway.udp_port(),
+                static_cast<unsigned long long>(gateway.udp_source_id()));
+  }
   for (std::size_t i = 0; i < gateway.backend_descriptions().size(); ++i) {
     std::printf("  worker %zu: %s\n", i,
                 gateway.backend_descriptions()[i].c_str());
@@ -65,6 +71,14 @@ int Run() {
                      << st.streams << " streams, " << st.malformed_frames
                      << " malformed frames, " << st.slow_consumers
                      << " slow consumers";
+  if (config->udp.enabled) {
+    const tachyon::udp::UdpStats u = gateway.UdpStats();
+    TACHYON_LOG(kInfo) << "udp: " << u.datagrams_received << " datagrams in, "
+                       << u.messages_appended << " messages appended, "
+                       << u.malformed_total() << " malformed, " << u.duplicates
+                       << " duplicates, " << u.kernel_drops << " kernel drops; "
+                       << u.datagrams_sent << " datagrams out";
+  }
   return 0;
 }
 

@@ -138,6 +138,11 @@ constexpr Range kBusyPollRange{0, 1'000'000};
 constexpr Range kSocketBufferRange{0, kGiB};
 constexpr Range kCapacityRange{64 * kKiB, 4 * kGiB};
 constexpr Range kWindowRange{0, 2 * kGiB};
+constexpr Range kBatchRange{1, 1024};  // udp.recv_batch, udp.send_batch
+// One datagram header and the smallest DATA frame, up to the IPv4 limit.
+constexpr Range kDatagramRange{56, 65507};
+constexpr Range kUdpHeartbeatRange{1, 60'000};
+constexpr Range kTtlRange{0, 255};
 
 constexpr std::string_view kLogLevels[] = {"error", "warn", "info", "debug"};
 
@@ -365,6 +370,21 @@ class Reader {
     }
   }
 
+  void StringList(const toml::node& node, std::vector<std::string>* out) {
+    const toml::array* array = node.as_array();
+    if (array == nullptr) return FailType("an array of strings", node);
+    const std::string list_key = key_;
+    std::vector<std::string> values;
+    for (std::size_t i = 0; i < array->size(); ++i) {
+      Visit(Cat(list_key, "[", i, "]"), (*array)[i]);
+      std::string value;
+      String((*array)[i], &value);
+      values.push_back(std::move(value));
+    }
+    key_ = list_key;
+    *out = std::move(values);
+  }
+
   void IntList(const toml::node& node, std::vector<int>* out, Range range) {
     const toml::array* array = node.as_array();
     if (array == nullptr) return FailType("an array of integers", node);
@@ -456,9 +476,15 @@ void ReadStreamPolicy(Reader& r, const toml::node& n, StreamPolicy& stream) {
   r.Enum(n, &stream.policy, kPolicyNames);
 }
 
+void ReadDestinations(Reader& r, const toml::node& n, UdpGroup& group) {
+  r.StringList(n, &group.destinations);
+}
+
 using G = GatewayConfig;
 using S = SocketOptions;
 using P = StreamPolicy;
+using U = UdpOptions;
+using UG = UdpGroup;
 
 constexpr KeyRule<GatewayConfig> kGatewayRules[] = {
     {"bind", &StringField<&G::bind>},
@@ -521,6 +547,31 @@ constexpr KeyRule<StreamPolicy> kStreamEntryRules[] = {
     kStreamRules[0],
     kStreamRules[1],
     kStreamRules[2],
+};
+
+constexpr KeyRule<UdpOptions> kUdpRules[] = {
+    {"enabled", &BoolField<&U::enabled>},
+    {"bind", &StringField<&U::bind>},
+    {"port", &IntField<&U::port, kPortRange>},
+    {"recv_batch", &IntField<&U::recv_batch, kBatchRange>},
+    {"recv_buffer_bytes",
+     &BytesField<&U::recv_buffer_bytes, kSocketBufferRange>},
+    {"send_buffer_bytes",
+     &BytesField<&U::send_buffer_bytes, kSocketBufferRange>},
+    {"max_datagram_bytes", &BytesField<&U::max_datagram_bytes, kDatagramRange>},
+    {"send_batch", &IntField<&U::send_batch, kBatchRange>},
+    {"heartbeat_interval_ms",
+     &IntField<&U::heartbeat_interval_ms, kUdpHeartbeatRange>},
+    {"gso", &BoolField<&U::gso>},
+    {"allow_remote_destinations", &BoolField<&U::allow_remote_destinations>},
+};
+constexpr KeyRule<UdpGroup> kUdpGroupRules[] = {
+    {"stream", &StringField<&UG::stream>},
+    {"destinations", &ReadDestinations},
+    {"multicast", &StringField<&UG::multicast>},
+    {"ttl", &IntField<&UG::ttl, kTtlRange>},
+    {"interface", &StringField<&UG::interface>},
+    {"loopback", &BoolField<&UG::loopback>},
 };
 
 template <typename Target, std::size_t N>
@@ -592,8 +643,37 @@ void ReadStreams(Reader& reader, const toml::table& table,
   }
 }
 
-constexpr std::string_view kTables[] = {"gateway", "limits", "session",
-                                        "socket", "streams"};
+void ReadUdp(Reader& reader, const toml::table& table, GatewayConfig& config) {
+  static constexpr std::string_view kGroups[] = {"groups"};
+  ReadTable(reader, table, "udp", kUdpRules, config.udp, kGroups);
+  const toml::node* groups = table.get("groups");
+  if (groups == nullptr) return;
+  reader.Visit("udp.groups", *groups);
+  const toml::array* entries = groups->as_array();
+  if (entries == nullptr) {
+    return reader.FailType("an array of tables ([[udp.groups]])", *groups);
+  }
+  config.udp.groups.clear();
+  for (std::size_t i = 0; i < entries->size(); ++i) {
+    const std::string prefix = Cat("udp.groups[", i, "]");
+    reader.Visit(prefix, (*entries)[i]);
+    const toml::table* entry = (*entries)[i].as_table();
+    if (entry == nullptr) {
+      reader.FailType("a table", (*entries)[i]);
+      continue;
+    }
+    UdpGroup group;
+    ReadTable(reader, *entry, prefix, kUdpGroupRules, group);
+    if (!entry->contains("stream")) {
+      reader.Visit(prefix + ".stream", *entry);
+      reader.Fail("required: the stream this group receives");
+    }
+    config.udp.groups.push_back(std::move(group));
+  }
+}
+
+constexpr std::string_view kTables[] = {"gateway", "limits",  "session",
+                                        "socket",  "streams", "udp"};
 
 // The table a misplaced top-level key belongs in, if it is a known key.
 std::string_view TableOwning(std::string_view name) {
@@ -606,6 +686,7 @@ std::string_view TableOwning(std::string_view name) {
   if (in(kSessionRules)) return "session";
   if (in(kSocketRules)) return "socket";
   if (in(kStreamRules) || name == "policies") return "streams";
+  if (in(kUdpRules) || name == "groups") return "udp";
   return {};
 }
 
@@ -638,6 +719,8 @@ void ReadRoot(Reader& reader, const toml::table& root, GatewayConfig& config) {
       ReadTable(reader, *table, n, kSessionRules, config);
     } else if (n == "socket") {
       ReadTable(reader, *table, n, kSocketRules, config.socket);
+    } else if (n == "udp") {
+      ReadUdp(reader, *table, config);
     } else {
       ReadStreams(reader, *table, config);
     }
@@ -704,6 +787,108 @@ void ValidateStream(Problems& p, const std::string& prefix,
     p.Add(window, Cat("must be at most capacity_bytes / 2 (",
                       FormatByteSize(s.capacity_bytes / 2), "), got ",
                       FormatByteSize(s.window_bytes)));
+  }
+}
+
+bool IsMulticast(std::uint32_t address_be) {
+  return (ntohl(address_be) >> 28) == 0xE;  // 224.0.0.0/4
+}
+
+void ValidateUdp(const GatewayConfig& c, Problems& p) {
+  const UdpOptions& u = c.udp;
+  {
+    in_addr addr;
+    if (!u.bind.empty() && inet_pton(AF_INET, u.bind.c_str(), &addr) != 1) {
+      p.Add("udp.bind", Cat("must be an IPv4 address literal such as 0.0.0.0 "
+                            "(or empty for gateway.bind), got ",
+                            Quoted(u.bind)));
+    } else if (u.enabled && u.bind.empty() &&
+               inet_pton(AF_INET, c.bind.c_str(), &addr) != 1) {
+      p.Add("udp.bind",
+            Cat("UDP is IPv4 only and gateway.bind is ", Quoted(c.bind),
+                "; set udp.bind to an IPv4 address literal"));
+    }
+  }
+  CheckRange(p, "udp.port", u.port, kPortRange);
+  CheckRange(p, "udp.recv_batch", u.recv_batch, kBatchRange);
+  CheckRange(p, "udp.send_batch", u.send_batch, kBatchRange);
+  CheckBufferSize(p, "udp.recv_buffer_bytes", u.recv_buffer_bytes);
+  CheckBufferSize(p, "udp.send_buffer_bytes", u.send_buffer_bytes);
+  CheckRange(p, "udp.max_datagram_bytes", u.max_datagram_bytes, kDatagramRange);
+  CheckRange(p, "udp.heartbeat_interval_ms", u.heartbeat_interval_ms,
+             kUdpHeartbeatRange);
+  // Every (stream, destination) pair once across all groups.
+  std::vector<std::pair<std::string, std::string>> seen;
+  auto check_duplicate = [&](const std::string& key, const UdpGroup& g,
+                             const std::string& endpoint) {
+    const auto it =
+        std::find(seen.begin(), seen.end(), std::make_pair(g.stream, endpoint));
+    if (it != seen.end()) {
+      p.Add(key, Cat(Quoted(endpoint), " is listed twice for stream ",
+                     Quoted(g.stream)));
+      return;
+    }
+    seen.emplace_back(g.stream, endpoint);
+  };
+  for (std::size_t i = 0; i < u.groups.size(); ++i) {
+    const UdpGroup& g = u.groups[i];
+    const std::string prefix = Cat("udp.groups[", i, "]");
+    if (!protocol::IsValidStreamName(g.stream)) {
+      p.Add(prefix + ".stream",
+            Cat("must be a stream name (1..255 of A-Z a-z 0-9 . _ -), got ",
+                Quoted(g.stream)));
+    }
+    if (g.destinations.empty() && g.multicast.empty()) {
+      p.Add(prefix, "needs destinations, a multicast group, or both");
+    }
+    for (std::size_t j = 0; j < g.destinations.size(); ++j) {
+      const std::string key = Cat(prefix, ".destinations[", j, "]");
+      std::uint32_t addr = 0;
+      std::uint16_t port = 0;
+      if (!ParseIpv4Endpoint(g.destinations[j], &addr, &port)) {
+        p.Add(key, Cat("must be an IPv4 unicast \"address:port\" with port "
+                       "1..65535, such as \"127.0.0.1:7500\", got ",
+                       Quoted(g.destinations[j])));
+      } else if (IsMulticast(addr)) {
+        p.Add(key, Cat(Quoted(g.destinations[j]),
+                       " is a multicast address; use multicast = \"...\" "
+                       "for a group"));
+      } else {
+        check_duplicate(key, g, g.destinations[j]);
+      }
+    }
+    if (!g.multicast.empty()) {
+      std::uint32_t addr = 0;
+      std::uint16_t port = 0;
+      if (!ParseIpv4Endpoint(g.multicast, &addr, &port)) {
+        p.Add(prefix + ".multicast",
+              Cat("must be an IPv4 multicast \"address:port\" such as "
+                  "\"239.1.1.1:7500\", got ",
+                  Quoted(g.multicast)));
+      } else if (!IsMulticast(addr)) {
+        p.Add(prefix + ".multicast",
+              Cat(Quoted(g.multicast),
+                  " is not a multicast address (224.0.0.0 to "
+                  "239.255.255.255)"));
+      } else {
+        check_duplicate(prefix + ".multicast", g, g.multicast);
+      }
+    }
+    CheckRange(p, prefix + ".ttl", g.ttl, kTtlRange);
+    in_addr ifaddr;
+    if (!g.interface.empty() &&
+        inet_pton(AF_INET, g.interface.c_str(), &ifaddr) != 1) {
+      p.Add(prefix + ".interface",
+            Cat("must be the IPv4 address of a local interface, such as "
+                "\"127.0.0.1\", got ",
+                Quoted(g.interface)));
+    }
+    if (g.multicast.empty() &&
+        (!g.interface.empty() || g.ttl != 1 || !g.loopback)) {
+      p.Add(prefix,
+            "ttl, interface and loopback apply only to a multicast "
+            "group; set multicast or remove them");
+    }
   }
 }
 
@@ -833,6 +1018,8 @@ void ValidateInto(const GatewayConfig& c, Problems& p) {
     }
     ValidateStream(p, prefix, s, c.max_frame_length);
   }
+  // [udp]
+  ValidateUdp(c, p);
 }
 
 // ---------------------------------------------------------------------------
@@ -1057,6 +1244,26 @@ std::string FormatByteSize(std::uint64_t bytes) {
     }
   }
   return Cat(bytes);
+}
+
+bool ParseIpv4Endpoint(std::string_view text, std::uint32_t* address_be,
+                       std::uint16_t* port) {
+  const std::size_t colon = text.rfind(':');
+  if (colon == std::string_view::npos) return false;
+  const std::string host(text.substr(0, colon));
+  std::uint32_t p = 0;
+  const std::string_view digits = text.substr(colon + 1);
+  if (digits.empty() || digits.size() > 5 ||
+      !std::all_of(digits.begin(), digits.end(),
+                   [](char ch) { return ch >= '0' && ch <= '9'; }) ||
+      !absl::SimpleAtoi(Absl(digits), &p) || p == 0 || p > 65535) {
+    return false;
+  }
+  in_addr addr;
+  if (inet_pton(AF_INET, host.c_str(), &addr) != 1) return false;
+  *address_be = addr.s_addr;
+  *port = static_cast<std::uint16_t>(p);
+  return true;
 }
 
 int MachineCpuCount() {

@@ -11,9 +11,10 @@
 //   replaces the file's value, and the result is validated once, with errors
 //   naming the flag ("--workers: must be between 1 and 64, got 0").
 //
-//   The file has the tables [gateway], [limits], [session], [socket] and
-//   [streams], plus an array of tables [[streams.policies]] whose entries
-//   (first match wins) inherit every key they omit from [streams]. Byte
+//   The file has the tables [gateway], [limits], [session], [socket],
+//   [streams] and [udp], plus the arrays of tables [[streams.policies]]
+//   (entries, first match wins, inherit every key they omit from [streams])
+//   and [[udp.groups]] (UDP destinations per stream). Byte
 //   sizes are an integer or a string with a binary unit ("512KiB", "16MiB").
 //   Every problem is reported (one line each, in file order) as an
 //   InvalidArgument status; a missing file is NotFound.
@@ -77,6 +78,42 @@ struct SocketOptions {
   bool operator==(const SocketOptions&) const = default;
 };
 
+/// One [[udp.groups]] entry: a stream sent as UDP datagrams to fixed
+/// destinations for as long as the gateway runs.
+struct UdpGroup {
+  std::string stream;                     ///< exact stream name
+  std::vector<std::string> destinations;  ///< unicast "ip:port" (IPv4)
+  std::string multicast;  ///< multicast group "ip:port"; empty: none
+  int ttl = 1;            ///< IP_MULTICAST_TTL, 0..255
+  std::string interface;  ///< IP_MULTICAST_IF (IPv4); empty: kernel route
+  bool loopback = true;   ///< IP_MULTICAST_LOOP
+
+  bool operator==(const UdpGroup&) const = default;
+};
+
+/// [udp]: datagram ingress (PUBLISH datagrams from producers) and egress
+/// (DATA datagrams to UDP subscribers), PROTOCOL.md section 16.
+struct UdpOptions {
+  bool enabled = false;
+  std::string bind;           ///< IPv4 literal; empty: gateway.bind
+  std::uint16_t port = 7401;  ///< ingress port; 0 = ephemeral
+  int recv_batch = 64;        ///< datagrams per recvmmsg, 1..1024
+  int recv_buffer_bytes = 0;  ///< SO_RCVBUF of the ingress socket (0: kernel)
+  int send_buffer_bytes = 0;  ///< SO_SNDBUF of egress sockets (0: kernel)
+  /// Largest datagram sent or accepted: one 24-byte header and at least one
+  /// 32-byte frame, at most 65507 (the IPv4 UDP payload limit).
+  std::uint32_t max_datagram_bytes = 1472;
+  int send_batch = 64;  ///< datagrams per sendmmsg, 1..1024
+  /// HEARTBEAT datagrams for a stream idle this long, ms.
+  std::uint32_t heartbeat_interval_ms = 100;
+  bool gso = true;  ///< UDP_SEGMENT for single-destination streams
+  /// UDP_SUBSCRIBE may name any address (else only the TCP peer's own).
+  bool allow_remote_destinations = false;
+  std::vector<UdpGroup> groups;
+
+  bool operator==(const UdpOptions&) const = default;
+};
+
 struct GatewayConfig {
   // [gateway]
   std::string bind = "127.0.0.1";
@@ -112,6 +149,13 @@ struct GatewayConfig {
   // [streams]: defaults, then [[streams.policies]] entries, first match wins.
   StreamPolicy default_stream;
   std::vector<StreamPolicy> stream_policies;
+  // [udp] and [[udp.groups]]
+  UdpOptions udp;
+
+  /// udp.bind, or gateway.bind when udp.bind is empty.
+  [[nodiscard]] const std::string& UdpBind() const {
+    return udp.bind.empty() ? bind : udp.bind;
+  }
 
   /// The policy for `stream_name`: the first matching entry, else default.
   /// The reference lives as long as this config.
@@ -168,6 +212,11 @@ absl::StatusOr<std::uint64_t> ParseByteSize(std::string_view text);
 /// The shortest exact spelling ParseByteSize accepts: 65536 -> "64KiB",
 /// 1000 -> "1000".
 std::string FormatByteSize(std::uint64_t bytes);
+
+/// Parses "a.b.c.d:port" (IPv4, port 1..65535) into the address octets in
+/// network order and the port; false for anything else.
+bool ParseIpv4Endpoint(std::string_view text, std::uint32_t* address_be,
+                       std::uint16_t* port);
 
 /// CPUs online on this machine; gateway.cpus entries must be below it.
 int MachineCpuCount();

@@ -124,6 +124,37 @@ ABSL_FLAG(std::optional<std::string>, stream_window_bytes, std::nullopt,
 ABSL_FLAG(std::optional<std::string>, stream_policy, std::nullopt,
           "streams.policy: slow-consumer policy: disconnect or backpressure "
           "(default disconnect)");
+ABSL_FLAG(std::optional<bool>, udp_enabled, std::nullopt,
+          "udp.enabled: serve UDP datagram ingress and egress, true|false "
+          "(default false)");
+ABSL_FLAG(std::optional<std::string>, udp_bind, std::nullopt,
+          "udp.bind: IPv4 address literal for the UDP ingress socket, empty "
+          "for gateway.bind (default empty)");
+ABSL_FLAG(std::optional<std::int64_t>, udp_port, std::nullopt,
+          "udp.port: UDP ingress port, 0..65535, 0 = ephemeral (default "
+          "7401)");
+ABSL_FLAG(std::optional<std::int64_t>, udp_recv_batch, std::nullopt,
+          "udp.recv_batch: datagrams read per recvmmsg, 1..1024 (default 64)");
+ABSL_FLAG(std::optional<std::string>, udp_recv_buffer_bytes, std::nullopt,
+          "udp.recv_buffer_bytes: SO_RCVBUF of the UDP ingress socket, bytes "
+          "or a size such as 8MiB, 0 (kernel default)..1GiB (default 0)");
+ABSL_FLAG(std::optional<std::string>, udp_send_buffer_bytes, std::nullopt,
+          "udp.send_buffer_bytes: SO_SNDBUF of the UDP egress sockets, bytes "
+          "or a size such as 8MiB, 0 (kernel default)..1GiB (default 0)");
+ABSL_FLAG(std::optional<std::string>, udp_max_datagram_bytes, std::nullopt,
+          "udp.max_datagram_bytes: largest datagram sent or accepted, "
+          "56..65507 (default 1472)");
+ABSL_FLAG(std::optional<std::int64_t>, udp_send_batch, std::nullopt,
+          "udp.send_batch: datagrams per sendmmsg, 1..1024 (default 64)");
+ABSL_FLAG(std::optional<std::int64_t>, udp_heartbeat_interval_ms, std::nullopt,
+          "udp.heartbeat_interval_ms: HEARTBEAT datagrams for a stream idle "
+          "this long, ms, 1..60000 (default 100)");
+ABSL_FLAG(std::optional<bool>, udp_gso, std::nullopt,
+          "udp.gso: UDP generic segmentation offload for single-destination "
+          "streams where the kernel has it, true|false (default true)");
+ABSL_FLAG(std::optional<bool>, udp_allow_remote_destinations, std::nullopt,
+          "udp.allow_remote_destinations: let UDP_SUBSCRIBE name any address, "
+          "not just the TCP peer's own, true|false (default false)");
 
 namespace tachyon::config {
 namespace {
@@ -214,6 +245,22 @@ constexpr Binding kBindings[] = {
     {{"stream_window_bytes", "streams.window_bytes"},
      &Get<FLAGS_stream_window_bytes>},
     {{"stream_policy", "streams.policy"}, &Get<FLAGS_stream_policy>},
+    {{"udp_enabled", "udp.enabled"}, &Get<FLAGS_udp_enabled>},
+    {{"udp_bind", "udp.bind"}, &Get<FLAGS_udp_bind>},
+    {{"udp_port", "udp.port"}, &Get<FLAGS_udp_port>},
+    {{"udp_recv_batch", "udp.recv_batch"}, &Get<FLAGS_udp_recv_batch>},
+    {{"udp_recv_buffer_bytes", "udp.recv_buffer_bytes"},
+     &Get<FLAGS_udp_recv_buffer_bytes>},
+    {{"udp_send_buffer_bytes", "udp.send_buffer_bytes"},
+     &Get<FLAGS_udp_send_buffer_bytes>},
+    {{"udp_max_datagram_bytes", "udp.max_datagram_bytes"},
+     &Get<FLAGS_udp_max_datagram_bytes>},
+    {{"udp_send_batch", "udp.send_batch"}, &Get<FLAGS_udp_send_batch>},
+    {{"udp_heartbeat_interval_ms", "udp.heartbeat_interval_ms"},
+     &Get<FLAGS_udp_heartbeat_interval_ms>},
+    {{"udp_gso", "udp.gso"}, &Get<FLAGS_udp_gso>},
+    {{"udp_allow_remote_destinations", "udp.allow_remote_destinations"},
+     &Get<FLAGS_udp_allow_remote_destinations>},
 };
 
 }  // namespace

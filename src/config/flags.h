@@ -78,6 +78,18 @@ ABSL_DECLARE_FLAG(std::optional<bool>, socket_strict);
 ABSL_DECLARE_FLAG(std::optional<std::string>, stream_capacity_bytes);
 ABSL_DECLARE_FLAG(std::optional<std::string>, stream_window_bytes);
 ABSL_DECLARE_FLAG(std::optional<std::string>, stream_policy);
+// [udp]
+ABSL_DECLARE_FLAG(std::optional<bool>, udp_enabled);
+ABSL_DECLARE_FLAG(std::optional<std::string>, udp_bind);
+ABSL_DECLARE_FLAG(std::optional<std::int64_t>, udp_port);
+ABSL_DECLARE_FLAG(std::optional<std::int64_t>, udp_recv_batch);
+ABSL_DECLARE_FLAG(std::optional<std::string>, udp_recv_buffer_bytes);
+ABSL_DECLARE_FLAG(std::optional<std::string>, udp_send_buffer_bytes);
+ABSL_DECLARE_FLAG(std::optional<std::string>, udp_max_datagram_bytes);
+ABSL_DECLARE_FLAG(std::optional<std::int64_t>, udp_send_batch);
+ABSL_DECLARE_FLAG(std::optional<std::int64_t>, udp_heartbeat_interval_ms);
+ABSL_DECLARE_FLAG(std::optional<bool>, udp_gso);
+ABSL_DECLARE_FLAG(std::optional<bool>, udp_allow_remote_destinations);
 
 namespace tachyon::config {
 

@@ -46,6 +46,11 @@ struct ListenerEntry {
   int fd;
   AcceptHandler* handler;
 };
+struct ReadableEntry {
+  int fd;
+  ReadinessHandler* handler;
+  bool removed = false;
+};
 
 absl::Status Errno(std::string_view what) {
   return absl::InternalError(
@@ -95,6 +100,29 @@ class EpollReactor final : public Reactor {
     // would not report them, so accept once now.
     AcceptReady(*listeners_[fd]);
     return absl::OkStatus();
+  }
+
+  absl::Status AddReadable(int fd, ReadinessHandler* handler) override {
+    auto entry = std::make_unique<ReadableEntry>(ReadableEntry{fd, handler});
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLET;
+    ev.data.ptr = entry.get();
+    if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
+      return Errno("epoll_ctl(readable)");
+    }
+    // Datagrams that arrived before registration raise no edge.
+    pending_readable_.push_back(entry.get());
+    readables_.push_back(std::move(entry));
+    return absl::OkStatus();
+  }
+
+  void RemoveReadable(int fd) override {
+    for (auto& r : readables_) {
+      if (r->fd == fd && !r->removed) {
+        r->removed = true;
+        ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
+      }
+    }
   }
 
   void RemoveListener(int fd) override {
@@ -151,7 +179,13 @@ class EpollReactor final : public Reactor {
 
   int Poll(std::int64_t timeout_us) override {
     int handled = ReleaseClosed();
-    if (!ready_.empty() || !pending_accept_.empty()) timeout_us = 0;
+    if (!ready_.empty() || !pending_accept_.empty() ||
+        !pending_readable_.empty()) {
+      timeout_us = 0;
+    }
+    for (ReadableEntry* r : std::exchange(pending_readable_, {})) {
+      if (!r->removed) r->handler->OnReadable();
+    }
     std::array<epoll_event, kMaxEvents> events;
     int timeout_ms = 0;
     if (timeout_us > 0)
@@ -169,6 +203,10 @@ class EpollReactor final : public Reactor {
         continue;
       }
       if (IsRetiredListener(ptr)) continue;
+      if (ReadableEntry* r = FindReadable(ptr); r != nullptr) {
+        if (!r->removed) r->handler->OnReadable();
+        continue;
+      }
       if (auto* l = FindListener(ptr)) {
         AcceptReady(*l);
         continue;
@@ -201,6 +239,13 @@ class EpollReactor final : public Reactor {
   ListenerEntry* FindListener(void* ptr) {
     for (auto& [fd, l] : listeners_) {
       if (l.get() == ptr) return l.get();
+    }
+    return nullptr;
+  }
+
+  ReadableEntry* FindReadable(void* ptr) {
+    for (auto& r : readables_) {
+      if (r.get() == ptr) return r.get();
     }
     return nullptr;
   }
@@ -315,6 +360,10 @@ class EpollReactor final : public Reactor {
   absl::flat_hash_map<int, std::unique_ptr<ListenerEntry>> listeners_;
   std::vector<std::unique_ptr<ListenerEntry>> retired_listeners_;
   std::vector<int> pending_accept_;
+  // Entries live as long as the reactor (a removed one may still be named by
+  // an event of the current batch); there are a few per worker.
+  std::vector<std::unique_ptr<ReadableEntry>> readables_;
+  std::vector<ReadableEntry*> pending_readable_;
   std::deque<EpollConn*> ready_;
   std::vector<EpollConn*> released_;
   std::vector<EpollConn*> all_;

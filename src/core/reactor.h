@@ -23,6 +23,11 @@
 //   follows exactly once, from a later Poll, after which the reactor holds no
 //   reference to the handler and the handler may be destroyed.
 //
+//   Readiness: AddReadable(fd, handler) reports only that a socket the
+//   caller reads itself (a UDP socket drained with recvmmsg) has become
+//   readable (epoll: EPOLLIN edge; io_uring: multishot poll). The reactor
+//   never reads such a socket and never closes it.
+//
 // What blocks: only Poll, and only for up to its timeout. Every other call
 // returns at once. Nothing here is thread-safe except Wake(), which any thread
 // may call to end a blocking Poll early.
@@ -78,6 +83,17 @@ class ConnectionHandler {
   virtual void OnReleased() = 0;
 };
 
+/// Callback for a socket its owner reads itself.
+class ReadinessHandler {
+ public:
+  virtual ~ReadinessHandler() = default;
+  /// The socket became readable (or was already readable when registered).
+  /// Edge semantics: the handler should read until EAGAIN; if it stops
+  /// earlier (a fairness budget) it must come back to the socket on its
+  /// own, since the reactor reports only new arrivals.
+  virtual void OnReadable() = 0;
+};
+
 /// Callback for a listening socket.
 class AcceptHandler {
  public:
@@ -105,6 +121,13 @@ class Reactor {
   /// Registers a connected non-blocking socket; the reactor owns the fd from
   /// now on and closes it after Close. Returns nullptr on failure (fd closed).
   virtual Connection* AddConnection(int fd, ConnectionHandler* handler) = 0;
+  /// Reports readability of a non-blocking socket that the caller keeps
+  /// owning and reads itself; OnReadable follows from Poll (at least once
+  /// soon after registration, in case data already waits).
+  virtual absl::Status AddReadable(int fd, ReadinessHandler* handler) = 0;
+  /// Stops reporting `fd`: no OnReadable for it after this returns. The
+  /// caller closes the fd afterwards.
+  virtual void RemoveReadable(int fd) = 0;
   /// Sends `iov` (at most kMaxIov entries; copied, but the bytes they point to
   /// must stay valid until completion).
   virtual SendResult Send(Connection* conn, std::span<const iovec> iov) = 0;

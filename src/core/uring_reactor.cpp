@@ -15,6 +15,7 @@
 // (completion work then runs only inside our own io_uring_enter, never by
 // interrupting the worker), falling back flag by flag.
 #include <liburing.h>
+#include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -50,6 +51,7 @@ enum Tag : std::uintptr_t {
   kRecv = 2,
   kSend = 3,
   kWake = 4,
+  kPoll = 5,
 };
 constexpr std::uintptr_t kTagMask = 7;
 
@@ -57,6 +59,13 @@ constexpr unsigned kBufferCount = 256;   // power of two
 constexpr unsigned kBufferSize = 16384;  // bytes per provided buffer
 constexpr unsigned kFallbackRecvSize = 65536;
 constexpr int kBufferGroup = 0;
+
+struct Readable {
+  int fd;
+  ReadinessHandler* handler;
+  bool removed = false;
+  bool armed = false;
+};
 
 struct Listener {
   int fd;
@@ -141,6 +150,27 @@ class UringReactor final : public Reactor {
     ArmAccept(l.get());
     listeners_.push_back(std::move(l));
     return absl::OkStatus();
+  }
+
+  absl::Status AddReadable(int fd, ReadinessHandler* handler) override {
+    auto r = std::make_unique<Readable>(Readable{fd, handler});
+    ArmPoll(r.get());
+    readables_.push_back(std::move(r));
+    return absl::OkStatus();
+  }
+
+  void RemoveReadable(int fd) override {
+    for (auto& r : readables_) {
+      if (r->fd == fd && !r->removed) {
+        r->removed = true;
+        if (!r->armed) continue;
+        io_uring_sqe* sqe = GetSqe();
+        io_uring_prep_poll_remove(sqe, Pack(r.get(), kPoll));
+        io_uring_sqe_set_data64(sqe, 0);
+        // Make the removal effective before the caller closes the fd.
+        io_uring_submit(&ring_);
+      }
+    }
   }
 
   void RemoveListener(int fd) override {
@@ -265,6 +295,16 @@ class UringReactor final : public Reactor {
     io_uring_sqe_set_data64(sqe, Pack(&wake_value_, kWake));
   }
 
+  // A multishot poll posts a completion for every wake-up of the socket, so
+  // it behaves like an edge-triggered EPOLLIN; it is re-armed if the kernel
+  // ends it.
+  void ArmPoll(Readable* r) {
+    io_uring_sqe* sqe = GetSqe();
+    io_uring_prep_poll_multishot(sqe, r->fd, POLLIN);
+    io_uring_sqe_set_data64(sqe, Pack(r, kPoll));
+    r->armed = true;
+  }
+
   void ArmAccept(Listener* l) {
     io_uring_sqe* sqe = GetSqe();
     if (l->multishot) {
@@ -313,6 +353,14 @@ class UringReactor final : public Reactor {
         case kRecv:
           OnRecvCompletion(static_cast<UringConn*>(ptr), res, flags);
           break;
+        case kPoll: {
+          auto* r = static_cast<Readable*>(ptr);
+          if ((flags & IORING_CQE_F_MORE) == 0) r->armed = false;
+          if (r->removed) break;
+          if (res > 0) r->handler->OnReadable();
+          if (!r->armed && !r->removed) ArmPoll(r);
+          break;
+        }
         case kSend: {
           auto* c = static_cast<UringConn*>(ptr);
           --c->ops_in_flight;
@@ -402,6 +450,8 @@ class UringReactor final : public Reactor {
   std::size_t buf_ring_bytes_ = 0;
   std::unique_ptr<std::byte[]> buffers_;
   std::vector<std::unique_ptr<Listener>> listeners_;
+  // Kept for the reactor's life: a removed entry may still get a completion.
+  std::vector<std::unique_ptr<Readable>> readables_;
   std::vector<UringConn*> released_;
   std::vector<UringConn*> all_;
 };

@@ -8,7 +8,7 @@
 namespace tachyon::protocol {
 namespace {
 
-constexpr std::array<std::pair<MessageType, std::string_view>, 17> kTypeNames{{
+constexpr std::array<std::pair<MessageType, std::string_view>, 18> kTypeNames{{
     {MessageType::kLogon, "LOGON"},
     {MessageType::kLogonAck, "LOGON_ACK"},
     {MessageType::kLogonReject, "LOGON_REJECT"},
@@ -21,6 +21,7 @@ constexpr std::array<std::pair<MessageType, std::string_view>, 17> kTypeNames{{
     {MessageType::kSubscribeAck, "SUBSCRIBE_ACK"},
     {MessageType::kUnsubscribe, "UNSUBSCRIBE"},
     {MessageType::kGap, "GAP"},
+    {MessageType::kUdpSubscribe, "UDP_SUBSCRIBE"},
     {MessageType::kPublish, "PUBLISH"},
     {MessageType::kPublishAck, "PUBLISH_ACK"},
     {MessageType::kData, "DATA"},
@@ -28,7 +29,7 @@ constexpr std::array<std::pair<MessageType, std::string_view>, 17> kTypeNames{{
     {MessageType::kResponse, "RESPONSE"},
 }};
 
-constexpr std::array<std::pair<ErrorCode, std::string_view>, 21> kErrorNames{{
+constexpr std::array<std::pair<ErrorCode, std::string_view>, 22> kErrorNames{{
     {ErrorCode::kNone, "NONE"},
     {ErrorCode::kFrameTooShort, "FRAME_TOO_SHORT"},
     {ErrorCode::kFrameTooLong, "FRAME_TOO_LONG"},
@@ -49,6 +50,7 @@ constexpr std::array<std::pair<ErrorCode, std::string_view>, 21> kErrorNames{{
     {ErrorCode::kInvalidName, "INVALID_NAME"},
     {ErrorCode::kBackPressured, "BACK_PRESSURED"},
     {ErrorCode::kUnavailable, "UNAVAILABLE"},
+    {ErrorCode::kUdpRefused, "UDP_REFUSED"},
     {ErrorCode::kInternal, "INTERNAL"},
 }};
 

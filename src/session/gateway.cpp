@@ -2,11 +2,13 @@
 
 #include <unistd.h>
 
+#include <random>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "core/log.h"
 #include "core/socket.h"
+#include "udp/udp_socket.h"
 
 namespace tachyon::session {
 
@@ -19,6 +21,7 @@ Gateway::~Gateway() {
   Wait();
   workers_.clear();
   for (int fd : listen_fds_) ::close(fd);
+  for (int fd : udp_fds_) ::close(fd);
 }
 
 absl::Status Gateway::Start() {
@@ -45,8 +48,11 @@ absl::Status Gateway::Start() {
     }
   }
   port_ = port;
+  if (absl::Status s = StartUdp(); !s.ok()) return s;
   for (int i = 0; i < n; ++i) {
-    workers_.push_back(std::make_unique<Worker>(*this, i, listen_fds_[i]));
+    workers_.push_back(std::make_unique<Worker>(
+        *this, i, listen_fds_[i],
+        udp_fds_.empty() ? -1 : udp_fds_[static_cast<std::size_t>(i)]));
   }
   for (int i = 0; i < n; ++i) {
     if (absl::Status s = workers_[i]->Start(); !s.ok()) {
@@ -57,6 +63,58 @@ absl::Status Gateway::Start() {
     }
   }
   return absl::OkStatus();
+}
+
+absl::Status Gateway::StartUdp() {
+  const config::UdpOptions& u = config_.udp;
+  if (!u.enabled) return absl::OkStatus();
+  // A random instance id: receivers tell a restarted gateway (whose
+  // sequences and stream ids start over) by its change (PROTOCOL.md 16.4).
+  std::random_device rd;
+  while (udp_source_id_ == 0) {
+    udp_source_id_ = (std::uint64_t{rd()} << 32) | rd();
+  }
+  std::uint16_t port = u.port;
+  for (int i = 0; i < config_.workers; ++i) {
+    absl::StatusOr<int> fd =
+        udp::CreateIngressSocket(config_.UdpBind(), port, config_);
+    if (!fd.ok()) {
+      return absl::Status(fd.status().code(),
+                          absl::StrCat("UDP ingress for worker ", i, ": ",
+                                       fd.status().message()));
+    }
+    udp_fds_.push_back(*fd);
+    if (port == 0) {
+      absl::StatusOr<std::uint16_t> p = core::LocalPort(*fd);
+      if (!p.ok()) return p.status();
+      port = *p;
+    }
+  }
+  udp_port_ = port;
+  for (const config::UdpGroup& g : u.groups) {
+    if (absl::StatusOr<stream::StreamLog*> log = registry_->Open(g.stream);
+        !log.ok()) {
+      return absl::Status(log.status().code(),
+                          absl::StrCat("udp group stream '", g.stream,
+                                       "': ", log.status().message()));
+    }
+  }
+  return absl::OkStatus();
+}
+
+void Gateway::PostUdpCommand(const UdpCommand& command) {
+  workers_[static_cast<std::size_t>(UdpOwner(command.stream))]->PostUdpCommand(
+      command);
+}
+
+udp::UdpStats Gateway::UdpStats() const {
+  udp::UdpStats total;
+  for (const auto& w : workers_) total += w->udp_counters().Snapshot();
+  return total;
+}
+
+udp::UdpStats Gateway::WorkerUdpStats(int index) const {
+  return workers_[static_cast<std::size_t>(index)]->udp_counters().Snapshot();
 }
 
 void Gateway::RequestStop() {

@@ -2,8 +2,11 @@
 //
 // Overview
 //   Start() binds one SO_REUSEPORT listener per worker (all on the same
-//   port; with port 0 the first listener picks it), starts the workers and
-//   returns once every worker's reactor is running. RequestStop() begins a
+//   port; with port 0 the first listener picks it), and with udp.enabled one
+//   SO_REUSEPORT UDP ingress socket per worker likewise, creates the streams
+//   of [[udp.groups]], starts the workers and returns once every worker's
+//   reactor is running. The UDP egress of a stream is served by one worker,
+//   UdpOwner(stream). RequestStop() begins a
 //   graceful shutdown: stop accepting, deliver what is queued, LOGOUT every
 //   session, close; Wait() joins the workers.
 //
@@ -63,6 +66,20 @@ class Gateway {
 
   /// The TCP port the listeners are bound to (after Start).
   [[nodiscard]] std::uint16_t port() const { return port_; }
+  /// The UDP ingress port (after Start; 0 when udp.enabled is false).
+  [[nodiscard]] std::uint16_t udp_port() const { return udp_port_; }
+  /// The non-zero source_id of this gateway instance's UDP datagrams.
+  [[nodiscard]] std::uint64_t udp_source_id() const { return udp_source_id_; }
+  /// The UDP counters of every worker, summed. Any thread, lock-free.
+  [[nodiscard]] udp::UdpStats UdpStats() const;
+  /// The UDP counters of worker `index` (0 <= index < workers).
+  [[nodiscard]] udp::UdpStats WorkerUdpStats(int index) const;
+  /// The worker that serves `stream`'s UDP egress.
+  [[nodiscard]] int UdpOwner(StreamId stream) const {
+    return static_cast<int>(stream.value() % workers_.size());
+  }
+  /// Any thread: hands a UDP destination change to the stream's owner.
+  void PostUdpCommand(const UdpCommand& command);
   /// One line per worker describing its io backend and why it was chosen.
   [[nodiscard]] const std::vector<std::string>& backend_descriptions() const {
     return backend_descriptions_;
@@ -88,9 +105,14 @@ class Gateway {
 
  private:
   config::GatewayConfig config_;
+  absl::Status StartUdp();
+
   std::unique_ptr<stream::StreamRegistry> registry_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<int> listen_fds_;
+  std::vector<int> udp_fds_;
+  std::uint16_t udp_port_ = 0;
+  std::uint64_t udp_source_id_ = 0;
   std::vector<std::string> backend_descriptions_;
   std::uint16_t port_ = 0;
   std::atomic<std::uint64_t> next_session_id_{1};

@@ -1,5 +1,6 @@
 #include "session/session.h"
 
+#include <netinet/in.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -133,6 +134,9 @@ void Session::HandleFrame(tp::FrameView frame) {
       return;
     case MessageType::kUnsubscribe:
       HandleUnsubscribe(tp::UnsubscribeView(frame));
+      return;
+    case MessageType::kUdpSubscribe:
+      HandleUdpSubscribe(tp::UdpSubscribeView(frame));
       return;
     case MessageType::kPublish:
       HandlePublish(tp::PublishView(frame));
@@ -375,10 +379,109 @@ void Session::HandleUnsubscribe(const tp::UnsubscribeView& m) {
     return;
   }
   for (StreamId s : it->second.streams) Uncover(s);
+  ReleaseUdp(it->second);
   if (it->second.pattern && --pattern_count_ == 0) {
     worker_.RemovePatternSession(this);
   }
   subscriptions_.erase(it);
+}
+
+void Session::HandleUdpSubscribe(const tp::UdpSubscribeView& m) {
+  const config::GatewayConfig& cfg = worker_.config();
+  const std::uint32_t id = m.subscription_id().value();
+  const std::string_view name = m.name();
+  // Checks in the order of PROTOCOL.md 16.6.
+  if (subscriptions_.contains(id)) {
+    QueueError(ErrorCode::kDuplicateSubscription, false,
+               absl::StrCat("subscription id ", id, " is already in use"), id);
+    return;
+  }
+  if (!tp::IsValidStreamName(name)) {
+    QueueError(ErrorCode::kInvalidName, false,
+               absl::StrCat("'", AbslView(name),
+                            "' is not a valid stream name (UDP_SUBSCRIBE "
+                            "takes no patterns)"),
+               id);
+    return;
+  }
+  if (!cfg.udp.enabled) {
+    QueueError(ErrorCode::kUdpRefused, false,
+               "UDP egress is not enabled on this gateway", id);
+    return;
+  }
+  sockaddr_storage peer{};
+  socklen_t peer_len = sizeof peer;
+  const bool peer_v4 =
+      ::getpeername(conn_->fd(), reinterpret_cast<sockaddr*>(&peer),
+                    &peer_len) == 0 &&
+      peer.ss_family == AF_INET;
+  const std::uint32_t peer_addr =
+      peer_v4 ? reinterpret_cast<const sockaddr_in*>(&peer)->sin_addr.s_addr
+              : 0;
+  udp::Endpoint dest;
+  dest.port = m.port();
+  std::memcpy(&dest.address_be, m.address().data(), sizeof dest.address_be);
+  if (m.address_is_peer()) {
+    if (!peer_v4) {
+      QueueError(ErrorCode::kUdpRefused, false,
+                 "address 0.0.0.0 names this session's peer, which is not "
+                 "IPv4",
+                 id);
+      return;
+    }
+    dest.address_be = peer_addr;
+  }
+  if (!cfg.udp.allow_remote_destinations &&
+      (!peer_v4 || dest.address_be != peer_addr)) {
+    QueueError(ErrorCode::kUdpRefused, false,
+               absl::StrCat("destination ", dest.ToString(),
+                            " is not this session's own address "
+                            "(udp.allow_remote_destinations is false)"),
+               id);
+    return;
+  }
+  if (subscriptions_.size() >=
+      static_cast<std::size_t>(cfg.max_subscriptions_per_session)) {
+    QueueError(ErrorCode::kLimitExceeded, false,
+               absl::StrCat("at most ", cfg.max_subscriptions_per_session,
+                            " subscriptions per session"),
+               id);
+    return;
+  }
+  absl::StatusOr<stream::StreamLog*> log = worker_.OpenStream(name);
+  if (!log.ok()) {
+    QueueError(log.status().code() == absl::StatusCode::kResourceExhausted
+                   ? ErrorCode::kLimitExceeded
+                   : ErrorCode::kInternal,
+               false, StdView(log.status().message()), id);
+    return;
+  }
+  Subscription& sub = subscriptions_[id];
+  sub.name = std::string(name);
+  sub.udp = true;
+  sub.udp_stream = (*log)->id();
+  sub.udp_destination = dest;
+  // The stream's next sequence now: the owner starts the destination
+  // exactly there, whenever it gets to the command.
+  const Sequence next = (*log)->next_sequence();
+  worker_.RouteUdpCommand({.kind = UdpCommand::Kind::kAdd,
+                           .stream = sub.udp_stream,
+                           .destination = dest,
+                           .from = next});
+  std::span<std::byte> out =
+      ReserveControl(tp::StreamAckView::kFixedLength + name.size() + 8);
+  CommitControl(tp::EncodeSubscribeAck(out, {.stream_id = sub.udp_stream,
+                                             .id = id,
+                                             .next_sequence = next,
+                                             .name = name}));
+}
+
+void Session::ReleaseUdp(Subscription& sub) {
+  if (!sub.udp) return;
+  worker_.RouteUdpCommand({.kind = UdpCommand::Kind::kRemove,
+                           .stream = sub.udp_stream,
+                           .destination = sub.udp_destination});
+  sub.udp = false;
 }
 
 void Session::Uncover(StreamId stream) {
@@ -526,6 +629,8 @@ void Session::QueuePublishAck(StreamId stream, std::uint64_t correlation,
 }
 
 void Session::DetachAll() {
+  // UDP destinations of this session's UDP_SUBSCRIBEs end with it.
+  for (auto& [id, sub] : subscriptions_) ReleaseUdp(sub);
   // No more DATA will be sent (a pinned frame finishes from bytes that are
   // still checked for lapping): stop holding back publishers on
   // back-pressure streams and stop being woken for these streams.

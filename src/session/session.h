@@ -36,6 +36,7 @@
 #include "stream/stream_log.h"
 #include "tachyon/common/types.h"
 #include "tachyon/protocol/protocol.h"
+#include "udp/udp_socket.h"
 
 namespace tachyon::session {
 
@@ -103,6 +104,11 @@ class Session final : public core::ConnectionHandler {
     std::string name;  // stream name or pattern (with '*')
     bool pattern = false;
     std::vector<StreamId> streams;  // deliveries this subscription covers
+    // UDP_SUBSCRIBE: the stream goes to `udp_destination` as datagrams
+    // (served by the stream's UDP owner worker), not over this connection.
+    bool udp = false;
+    StreamId udp_stream;
+    udp::Endpoint udp_destination;
   };
   // Which source a send's iovec came from.
   struct Source {
@@ -116,6 +122,7 @@ class Session final : public core::ConnectionHandler {
   void HandleOpenStream(const protocol::OpenStreamView& m);
   void HandleSubscribe(const protocol::SubscribeView& m);
   void HandleUnsubscribe(const protocol::UnsubscribeView& m);
+  void HandleUdpSubscribe(const protocol::UdpSubscribeView& m);
   void HandlePublish(const protocol::PublishView& m);
   void HandleRequest(const protocol::RequestView& m);
 
@@ -124,6 +131,8 @@ class Session final : public core::ConnectionHandler {
              protocol::StartMode mode, Sequence start, bool announce);
   void Uncover(StreamId stream);
   void RemoveDelivery(Delivery* d);
+  // Asks the owner to stop the UDP destination of subscription `sub`.
+  void ReleaseUdp(Subscription& sub);
 
   // Control output.
   std::span<std::byte> ReserveControl(std::size_t bytes);

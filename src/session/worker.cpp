@@ -35,13 +35,14 @@ std::int64_t RealtimeNs() {
 
 }  // namespace
 
-Worker::Worker(Gateway& gateway, int index, int listen_fd)
+Worker::Worker(Gateway& gateway, int index, int listen_fd, int udp_fd)
     : gateway_(gateway),
       index_(index),
       listen_fd_(listen_fd),
       cpu_(static_cast<std::size_t>(index) < gateway.config().cpus.size()
                ? gateway.config().cpus[index]
-               : -1) {}
+               : -1),
+      udp_fd_(udp_fd) {}
 
 Worker::~Worker() {
   Join();
@@ -89,12 +90,87 @@ absl::Status Worker::Start() {
       started.set_value(s);
       return;
     }
+    if (absl::Status s = StartUdp(); !s.ok()) {
+      started.set_value(s);
+      return;
+    }
     started.set_value(absl::OkStatus());
     Run();
   });
   absl::Status s = result.get();
   if (!s.ok()) Join();
   return s;
+}
+
+absl::Status Worker::StartUdp() {
+  const config::GatewayConfig& c = config();
+  if (!c.udp.enabled) return absl::OkStatus();
+  udp_egress_ = std::make_unique<udp::UdpEgress>(c, gateway_.udp_source_id(),
+                                                 udp_counters_);
+  if (absl::Status s = udp_egress_->Init(); !s.ok()) return s;
+  for (const config::UdpGroup& g : c.udp.groups) {
+    stream::StreamLog* log = registry().FindByName(g.stream);
+    if (log == nullptr || gateway_.UdpOwner(log->id()) != index_) continue;
+    if (absl::Status s = udp_egress_->AddGroup(log, g); !s.ok()) return s;
+    UpdateInterest(log);
+  }
+  if (udp_fd_ >= 0) {
+    udp_ingress_ = std::make_unique<udp::UdpIngress>(
+        udp_fd_, c.udp.recv_batch, c.udp.max_datagram_bytes, c.max_frame_length,
+        registry(), *this, udp_counters_);
+    if (absl::Status s = reactor_->AddReadable(udp_fd_, udp_ingress_.get());
+        !s.ok()) {
+      return s;
+    }
+  }
+  return absl::OkStatus();
+}
+
+void Worker::PostUdpCommand(const UdpCommand& command) {
+  {
+    std::lock_guard<std::mutex> lock(udp_mu_);
+    udp_commands_.push_back(command);
+  }
+  udp_commands_pending_.store(true, std::memory_order_release);
+  Wake();
+}
+
+void Worker::RouteUdpCommand(const UdpCommand& command) {
+  gateway_.PostUdpCommand(command);
+}
+
+int Worker::RunUdpCommands() {
+  if (!udp_commands_pending_.load(std::memory_order_acquire)) return 0;
+  {
+    std::lock_guard<std::mutex> lock(udp_mu_);
+    udp_running_.swap(udp_commands_);
+    udp_commands_pending_.store(false, std::memory_order_relaxed);
+  }
+  for (const UdpCommand& cmd : udp_running_) {
+    stream::StreamLog* log = registry().Find(cmd.stream);
+    if (log == nullptr || udp_egress_ == nullptr) continue;
+    if (cmd.kind == UdpCommand::Kind::kAdd) {
+      udp_egress_->Add(log, cmd.destination, cmd.from);
+    } else {
+      udp_egress_->Remove(cmd.stream, cmd.destination);
+    }
+    UpdateInterest(log);
+  }
+  const int n = static_cast<int>(udp_running_.size());
+  udp_running_.clear();
+  return n;
+}
+
+void Worker::UpdateInterest(stream::StreamLog* log) {
+  const std::uint64_t bit = std::uint64_t{1} << index_;
+  const bool wanted =
+      local_streams_.contains(log->id().value()) ||
+      (udp_egress_ != nullptr && udp_egress_->Serves(log->id()));
+  if (wanted) {
+    log->interested_workers().fetch_or(bit, std::memory_order_acq_rel);
+  } else {
+    log->interested_workers().fetch_and(~bit, std::memory_order_acq_rel);
+  }
 }
 
 void Worker::RequestStop() {
@@ -125,8 +201,13 @@ void Worker::Run() {
     wake_->Awake();
     now_ns_ = MonotonicNs();
     work += CheckNewStreams();
+    work += RunUdpCommands();
+    if (udp_ingress_ != nullptr && udp_ingress_->pending()) {
+      work += udp_ingress_->Drain();
+    }
     work += PollStreams();
     work += FlushDirty();
+    if (udp_egress_ != nullptr) work += udp_egress_->DoWork(now_ns_);
     if (now_ns_ >= next_tick_ns_) {
       Tick();
       next_tick_ns_ = now_ns_ + kTickNs;
@@ -142,6 +223,8 @@ void Worker::Run() {
       // listening a while, so a gateway restarted on this port would get
       // (and reset) some of its first connections.
       ::shutdown(listen_fd_, SHUT_RDWR);
+      if (udp_ingress_ != nullptr) reactor_->RemoveReadable(udp_fd_);
+      udp_ingress_.reset();
       for (Session* s : sessions_) s->BeginDrain(now_ns_);
       ++work;
     }
@@ -159,7 +242,10 @@ void Worker::Run() {
       // Re-check after announcing sleep: a publisher that appended before
       // seeing us asleep did not wake us.
       if (PollStreams() > 0 || !dirty_.empty() || stopping() != draining_ ||
-          registry().size() != known_streams_) {
+          registry().size() != known_streams_ ||
+          udp_commands_pending_.load(std::memory_order_acquire) ||
+          (udp_ingress_ != nullptr && udp_ingress_->pending()) ||
+          (udp_egress_ != nullptr && udp_egress_->HasBacklog())) {
         timeout_us = 0;
         wake_->Awake();  // not sleeping after all: spare publishers a wake
       }
@@ -246,10 +332,9 @@ void Worker::RemoveReader(Session* s, stream::StreamLog* log) {
   LocalStream* ls = it->second.get();
   std::erase(ls->readers, s);
   if (ls->readers.empty()) {
-    log->interested_workers().fetch_and(~(std::uint64_t{1} << index_),
-                                        std::memory_order_acq_rel);
     std::erase(local_order_, ls);
     local_streams_.erase(it);
+    UpdateInterest(log);  // UDP egress may still want the wake-ups
   }
 }
 

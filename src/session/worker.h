@@ -16,6 +16,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -23,10 +24,15 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "config/config.h"
+#include "core/counter.h"
 #include "core/idle.h"
 #include "core/reactor.h"
 #include "stream/stream_registry.h"
 #include "tachyon/common/types.h"
+#include "udp/egress.h"
+#include "udp/ingress.h"
+#include "udp/udp_counters.h"
+#include "udp/udp_socket.h"
 
 namespace tachyon::session {
 
@@ -48,17 +54,22 @@ struct WorkerCounters {
   std::atomic<std::uint64_t> slow_consumers{0};
 };
 
-/// Adds to a counter only its worker writes: a relaxed load and store, not a
-/// locked read-modify-write, since no other thread ever writes it.
-template <typename T>
-inline void Bump(std::atomic<T>& counter, T n = 1) {
-  counter.store(counter.load(std::memory_order_relaxed) + n,
-                std::memory_order_relaxed);
-}
+using core::Bump;
 
-class Worker final : public core::AcceptHandler {
+/// A change to a UDP destination of a stream, for the worker that owns the
+/// stream's egress (from a session on any worker).
+struct UdpCommand {
+  enum class Kind : std::uint8_t { kAdd, kRemove };
+  Kind kind = Kind::kAdd;
+  StreamId stream;
+  udp::Endpoint destination;
+  Sequence from;  ///< kAdd: the first sequence the destination is owed
+};
+
+class Worker final : public core::AcceptHandler, public udp::IngressSink {
  public:
-  Worker(Gateway& gateway, int index, int listen_fd);
+  /// `udp_fd`: this worker's UDP ingress socket, or -1 without UDP.
+  Worker(Gateway& gateway, int index, int listen_fd, int udp_fd = -1);
   ~Worker() override;
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
@@ -80,6 +91,16 @@ class Worker final : public core::AcceptHandler {
   [[nodiscard]] stream::StreamRegistry& registry() const;
   [[nodiscard]] core::Reactor& reactor() const { return *reactor_; }
   [[nodiscard]] WorkerCounters& counters() { return counters_; }
+  /// Any thread (relaxed loads of single-writer counters).
+  [[nodiscard]] const udp::UdpCounters& udp_counters() const {
+    return udp_counters_;
+  }
+  /// Any thread: queue a UDP destination change for this worker's egress
+  /// (this worker must own the stream) and wake it.
+  void PostUdpCommand(const UdpCommand& command);
+  /// Worker thread: hands `command` to the worker that owns the stream's
+  /// UDP egress (possibly this one).
+  void RouteUdpCommand(const UdpCommand& command);
   [[nodiscard]] std::int64_t now_ns() const { return now_ns_; }
   /// CLOCK_REALTIME at the current loop iteration's receive (DATA stamps).
   [[nodiscard]] std::int64_t receive_time_ns();
@@ -95,7 +116,9 @@ class Worker final : public core::AcceptHandler {
   void AddPatternSession(Session* s) { pattern_sessions_.insert(s); }
   void RemovePatternSession(Session* s) { pattern_sessions_.erase(s); }
   void MarkDirty(Session* s);
-  void OnAppended(stream::StreamLog* log);
+  void OnAppended(stream::StreamLog* log) override;
+  // udp::IngressSink
+  std::int64_t ReceiveTimeNs() override { return receive_time_ns(); }
   void CloseConnection(core::Connection* conn);
   void DestroySession(Session* s);
 
@@ -116,6 +139,9 @@ class Worker final : public core::AcceptHandler {
   int CheckNewStreams();
   int FlushDirty();
   void Tick();
+  absl::Status StartUdp();
+  int RunUdpCommands();
+  void UpdateInterest(stream::StreamLog* log);
 
   Gateway& gateway_;
   const int index_;
@@ -143,6 +169,18 @@ class Worker final : public core::AcceptHandler {
   std::uint32_t known_streams_ = 0;
   std::vector<Session*> dirty_;
   std::vector<Session*> flushing_;
+
+  // UDP (when udp.enabled).
+  const int udp_fd_;
+  udp::UdpCounters udp_counters_;
+  std::unique_ptr<udp::UdpIngress> udp_ingress_;
+  std::unique_ptr<udp::UdpEgress> udp_egress_;
+  // Commands from sessions on any worker; the flag spares the lock on the
+  // loop's every iteration.
+  std::mutex udp_mu_;
+  std::vector<UdpCommand> udp_commands_;  // guarded by udp_mu_
+  std::vector<UdpCommand> udp_running_;   // worker thread only
+  std::atomic<bool> udp_commands_pending_{false};
 };
 
 }  // namespace tachyon::session

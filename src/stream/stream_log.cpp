@@ -100,6 +100,23 @@ AppendResult StreamLog::Append(std::span<const std::byte> payload,
 StartPoint StreamLog::Attach(ReaderSlot* slot, protocol::StartMode mode,
                              Sequence sequence) {
   core::SpinLockGuard guard(lock_);
+  const StartPoint sp = LocateLocked(mode, sequence);
+  slot->Set(sp.position);
+  readers_.push_back(slot);
+  if (policy_ == config::SlowConsumerPolicy::kBackpressure) {
+    append_limit_ = SlowestReader() + window_;
+  }
+  return sp;
+}
+
+StartPoint StreamLog::Locate(protocol::StartMode mode,
+                             Sequence sequence) const {
+  core::SpinLockGuard guard(lock_);
+  return LocateLocked(mode, sequence);
+}
+
+StartPoint StreamLog::LocateLocked(protocol::StartMode mode,
+                                   Sequence sequence) const {
   const std::uint64_t tail = tail_.load(std::memory_order_relaxed);
   StartPoint sp;
   sp.tail = tail;
@@ -151,11 +168,6 @@ StartPoint StreamLog::Attach(ReaderSlot* slot, protocol::StartMode mode,
         sp.position = PositionOf(sequence);
       }
       break;
-  }
-  slot->Set(sp.position);
-  readers_.push_back(slot);
-  if (policy_ == config::SlowConsumerPolicy::kBackpressure) {
-    append_limit_ = SlowestReader() + window_;
   }
   return sp;
 }

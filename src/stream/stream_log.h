@@ -133,6 +133,10 @@ class StreamLog {
   /// `sequence` for kSequence). Control path; takes the append lock.
   StartPoint Attach(ReaderSlot* slot, protocol::StartMode mode,
                     Sequence sequence);
+  /// Where Attach would place a reader, without registering one: for a
+  /// reader that back-pressure must not consider (UDP egress, which drops
+  /// rather than waits). Control path; takes the append lock.
+  StartPoint Locate(protocol::StartMode mode, Sequence sequence) const;
   /// Unregisters `slot`; back-pressure no longer considers it.
   void Detach(ReaderSlot* slot);
 
@@ -165,6 +169,8 @@ class StreamLog {
             const config::StreamPolicy& policy, std::uint32_t max_frame_length);
 
   std::uint64_t SlowestReader() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(lock_);
+  StartPoint LocateLocked(protocol::StartMode mode, Sequence sequence) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(lock_);
   std::uint64_t PositionOf(Sequence s) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(lock_);
 

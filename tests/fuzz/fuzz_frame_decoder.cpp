@@ -142,6 +142,17 @@ std::size_t ReadAndReencode(FrameView frame, std::span<std::byte> out) {
       n = EncodeUnsubscribe(out, v.subscription_id());
       break;
     }
+    case MessageType::kUdpSubscribe: {
+      const UdpSubscribeView v(frame);
+      s += v.subscription_id().value() + v.port() + Sum(v.address()) +
+           v.address_is_peer() + Sum(v.name());
+      UdpSubscribeFields m{.subscription_id = v.subscription_id(),
+                           .port = v.port(),
+                           .name = v.name()};
+      std::memcpy(m.address.data(), v.address().data(), m.address.size());
+      n = EncodeUdpSubscribe(out, m);
+      break;
+    }
     case MessageType::kGap: {
       const GapView v(frame);
       s += v.from_sequence().value() + v.to_sequence().value();

@@ -386,6 +386,7 @@ bool Client::Impl::HandleFrame(tp::FrameView frame) {
     case MessageType::kOpenStream:
     case MessageType::kSubscribe:
     case MessageType::kUnsubscribe:
+    case MessageType::kUdpSubscribe:
     case MessageType::kPublish:
     case MessageType::kRequest:
       break;

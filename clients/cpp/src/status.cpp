@@ -45,6 +45,8 @@ absl::StatusCode StatusCodeFor(ErrorCode code) {
       return absl::StatusCode::kInvalidArgument;
     case ErrorCode::kUnavailable:
       return absl::StatusCode::kOutOfRange;
+    case ErrorCode::kUdpRefused:
+      return absl::StatusCode::kPermissionDenied;
     case ErrorCode::kInternal:
       return absl::StatusCode::kInternal;
   }

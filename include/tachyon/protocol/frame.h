@@ -91,6 +91,8 @@ inline ErrorCode ValidateBody(MessageType type,
       return SubscribeView::Validate(frame);
     case MessageType::kUnsubscribe:
       return UnsubscribeView::Validate(frame);
+    case MessageType::kUdpSubscribe:
+      return UdpSubscribeView::Validate(frame);
     case MessageType::kGap:
       return GapView::Validate(frame);
     case MessageType::kRequest:

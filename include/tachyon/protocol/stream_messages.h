@@ -1,13 +1,14 @@
 // tachyon/protocol/stream_messages.h — OPEN_STREAM, OPEN_STREAM_ACK,
-// SUBSCRIBE, SUBSCRIBE_ACK, UNSUBSCRIBE and GAP.
+// SUBSCRIBE, SUBSCRIBE_ACK, UNSUBSCRIBE, UDP_SUBSCRIBE and GAP.
 //
 // Overview
 //   Streams are named (1..255 bytes of [A-Za-z0-9._-]) and the gateway maps
 //   each name to a numeric stream id. A publisher binds a name with
 //   OPEN_STREAM; a consumer subscribes to a name or to a prefix pattern (a
 //   name ending in '*', such as "md.eq.*") and learns each matching stream's
-//   id from SUBSCRIBE_ACK before its first DATA. GAP reports sequences that a
-//   subscription asked for but the gateway no longer retains.
+//   id from SUBSCRIBE_ACK before its first DATA. UDP_SUBSCRIBE asks for one
+//   stream as UDP datagrams to an IPv4 destination instead. GAP reports
+//   sequences that a subscription asked for but the gateway no longer retains.
 //
 // Example
 //   std::size_t n = tachyon::protocol::EncodeSubscribe(
@@ -18,8 +19,10 @@
 #ifndef TACHYON_PROTOCOL_STREAM_MESSAGES_H_
 #define TACHYON_PROTOCOL_STREAM_MESSAGES_H_
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <span>
 #include <string_view>
 
@@ -284,6 +287,84 @@ inline std::size_t EncodeUnsubscribe(std::span<std::byte> out,
   StoreU32(p + 16, id.value());
   StoreU32(p + 20, 0);
   return UnsubscribeView::kFixedLength;
+}
+
+// UDP_SUBSCRIBE (0x16), client -> gateway. Stream id 0, flags 0. Asks the
+// gateway to send one stream's DATA as UDP datagrams (PROTOCOL.md 16) to an
+// IPv4 destination for the life of the subscription. Answered by
+// SUBSCRIBE_ACK (next_sequence = the first sequence the datagrams carry) or
+// a non-fatal ERROR (context = subscription_id); ended by UNSUBSCRIBE.
+//   16 u32 subscription_id   non-zero; shares the session's id space with
+//                            SUBSCRIBE
+//   20 u16 port              UDP destination port, non-zero
+//   22 u16 name_length       1..255; an exact stream name
+//   24 4 bytes address       IPv4, network byte order (as sockaddr_in's
+//                            sin_addr); 0.0.0.0 = the TCP session's peer
+//   28 u32 reserved          zero
+//   32 name bytes
+class UdpSubscribeView : public FrameView {
+ public:
+  static constexpr MessageType kType = MessageType::kUdpSubscribe;
+  static constexpr std::size_t kFixedLength = 32;
+  using FrameView::FrameView;
+  explicit UdpSubscribeView(FrameView f) : FrameView(f) {}
+
+  static ErrorCode Validate(std::span<const std::byte> f) {
+    if (f.size() < kFixedLength) return ErrorCode::kBadBodyLength;
+    const std::uint16_t name = LoadU16(f.data() + 22);
+    if (ErrorCode e =
+            internal::CheckVariableLength(f.size(), kFixedLength, name);
+        e != ErrorCode::kNone) {
+      return e;
+    }
+    if (LoadU16(f.data() + kFlagsOffset) != 0 ||
+        LoadU32(f.data() + kStreamIdOffset) != 0 ||
+        LoadU32(f.data() + 16) == 0 || LoadU16(f.data() + 20) == 0 ||
+        LoadU32(f.data() + 28) != 0 || name == 0 || name > kMaxNameLength) {
+      return ErrorCode::kBadField;
+    }
+    return ErrorCode::kNone;
+  }
+  [[nodiscard]] SubscriptionId subscription_id() const {
+    return SubscriptionId{LoadU32(at(16))};
+  }
+  /// The destination UDP port (host byte order).
+  [[nodiscard]] std::uint16_t port() const { return LoadU16(at(20)); }
+  /// The destination IPv4 address: 4 bytes in network byte order, ready to
+  /// copy into sockaddr_in::sin_addr. All zero means "the TCP peer's address".
+  [[nodiscard]] std::span<const std::byte, 4> address() const {
+    return slice(24, 4).first<4>();
+  }
+  [[nodiscard]] bool address_is_peer() const { return LoadU32(at(24)) == 0; }
+  /// The exact stream name (never a pattern once the session accepted it).
+  [[nodiscard]] std::string_view name() const {
+    return AsText(slice(kFixedLength, LoadU16(at(22))));
+  }
+};
+
+struct UdpSubscribeFields {
+  SubscriptionId subscription_id;
+  /// IPv4 address octets in network order ({127, 0, 0, 1}); all zero means
+  /// "the address of this TCP session's peer".
+  std::array<std::uint8_t, 4> address{};
+  std::uint16_t port = 0;
+  std::string_view name;
+};
+
+inline std::size_t EncodeUdpSubscribe(std::span<std::byte> out,
+                                      const UdpSubscribeFields& m) {
+  if (m.name.empty() || m.name.size() > kMaxNameLength) return 0;
+  const std::size_t len = UdpSubscribeView::kFixedLength + m.name.size();
+  std::byte* p =
+      internal::BeginFrame(out, len, MessageType::kUdpSubscribe, 0, 0);
+  if (p == nullptr) return 0;
+  StoreU32(p + 16, m.subscription_id.value());
+  StoreU16(p + 20, m.port);
+  StoreU16(p + 22, static_cast<std::uint16_t>(m.name.size()));
+  std::memcpy(p + 24, m.address.data(), m.address.size());
+  StoreU32(p + 28, 0);
+  internal::CopyBytes(p + 32, AsBytes(m.name));
+  return PaddedLength(len);
 }
 
 // GAP (0x15), gateway -> client. Stream id non-zero, flags 0. Length 32.

@@ -77,6 +77,7 @@ enum class MessageType : std::uint8_t {
   kSubscribeAck = 0x13,
   kUnsubscribe = 0x14,
   kGap = 0x15,
+  kUdpSubscribe = 0x16,
   kPublish = 0x20,
   kPublishAck = 0x21,
   kData = 0x22,
@@ -110,6 +111,7 @@ enum class ErrorCode : std::uint16_t {
   kInvalidName = 35,            ///< stream name or pattern not well formed
   kBackPressured = 36,          ///< publish refused; retry later
   kUnavailable = 37,            ///< the requested position is not retained
+  kUdpRefused = 38,             ///< UDP_SUBSCRIBE refused (egress, address)
   kInternal = 255,              ///< gateway bug; reported, never expected
 };
 
@@ -139,6 +141,7 @@ constexpr bool IsKnownMessageType(std::uint8_t raw) {
     case MessageType::kSubscribeAck:
     case MessageType::kUnsubscribe:
     case MessageType::kGap:
+    case MessageType::kUdpSubscribe:
     case MessageType::kPublish:
     case MessageType::kPublishAck:
     case MessageType::kData:

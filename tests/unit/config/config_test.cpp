@@ -89,11 +89,15 @@ TEST_F(ConfigFileTest, EmptyFileGivesTheStructDefaults) {
   EXPECT_TRUE(Validate(GatewayConfig{}).ok()) << Validate(GatewayConfig{});
 }
 
-TEST(ShippedConfigTest, DefaultFileEqualsTheStructDefaults) {
+TEST(ShippedConfigTest, DefaultFileEqualsTheStructDefaultsWithUdpOn) {
   absl::StatusOr<GatewayConfig> config =
       LoadConfigFile(SourcePath("config/gateway.toml"));
   ASSERT_TRUE(config.ok()) << config.status();
-  EXPECT_EQ(*config, GatewayConfig{});
+  // The one departure: the shipped file serves UDP (so that `make run`
+  // does), while a config built in code leaves it off.
+  GatewayConfig expected;
+  expected.udp.enabled = true;
+  EXPECT_EQ(*config, expected);
 }
 
 TEST(ShippedConfigTest, DefaultFileListsEveryKeyWithAComment) {
@@ -162,6 +166,66 @@ TEST(ShippedConfigTest, TelemetryExampleLoads) {
   EXPECT_GT(config->socket.recv_buffer_bytes, 0);
 }
 
+TEST_F(ConfigFileTest, ReadsTheUdpTableAndGroups) {
+  absl::StatusOr<GatewayConfig> config = Load(
+      "[udp]\nenabled = true\nbind = \"127.0.0.1\"\nport = 0\n"
+      "recv_batch = 32\nrecv_buffer_bytes = \"8MiB\"\n"
+      "send_buffer_bytes = 65536\nmax_datagram_bytes = 9000\n"
+      "send_batch = 16\nheartbeat_interval_ms = 250\ngso = false\n"
+      "allow_remote_destinations = true\n"
+      "[[udp.groups]]\nstream = \"md.eq.AAPL\"\n"
+      "destinations = [\"127.0.0.1:7500\", \"10.0.0.2:7501\"]\n"
+      "[[udp.groups]]\nstream = \"md.eq.MSFT\"\n"
+      "multicast = \"239.1.2.3:7600\"\nttl = 4\ninterface = \"127.0.0.1\"\n"
+      "loopback = false\n");
+  ASSERT_TRUE(config.ok()) << config.status();
+  const UdpOptions& u = config->udp;
+  EXPECT_TRUE(u.enabled);
+  EXPECT_EQ(config->UdpBind(), "127.0.0.1");
+  EXPECT_EQ(u.port, 0);
+  EXPECT_EQ(u.recv_batch, 32);
+  EXPECT_EQ(u.recv_buffer_bytes, 8 << 20);
+  EXPECT_EQ(u.send_buffer_bytes, 65536);
+  EXPECT_EQ(u.max_datagram_bytes, 9000u);
+  EXPECT_EQ(u.send_batch, 16);
+  EXPECT_EQ(u.heartbeat_interval_ms, 250u);
+  EXPECT_FALSE(u.gso);
+  EXPECT_TRUE(u.allow_remote_destinations);
+  ASSERT_EQ(u.groups.size(), 2u);
+  EXPECT_EQ(u.groups[0].stream, "md.eq.AAPL");
+  EXPECT_EQ(u.groups[0].destinations,
+            (std::vector<std::string>{"127.0.0.1:7500", "10.0.0.2:7501"}));
+  EXPECT_TRUE(u.groups[0].multicast.empty());
+  EXPECT_EQ(u.groups[1].multicast, "239.1.2.3:7600");
+  EXPECT_EQ(u.groups[1].ttl, 4);
+  EXPECT_EQ(u.groups[1].interface, "127.0.0.1");
+  EXPECT_FALSE(u.groups[1].loopback);
+}
+
+TEST(UdpConfigTest, BindDefaultsToTheGatewayBind) {
+  GatewayConfig c;
+  c.bind = "0.0.0.0";
+  EXPECT_EQ(c.UdpBind(), "0.0.0.0");
+  c.udp.bind = "127.0.0.1";
+  EXPECT_EQ(c.UdpBind(), "127.0.0.1");
+}
+
+TEST(UdpConfigTest, ParsesIpv4EndpointsOnly) {
+  std::uint32_t addr = 0;
+  std::uint16_t port = 0;
+  ASSERT_TRUE(ParseIpv4Endpoint("127.0.0.1:7500", &addr, &port));
+  EXPECT_EQ(port, 7500);
+  const auto* octets = reinterpret_cast<const unsigned char*>(&addr);
+  EXPECT_EQ(octets[0], 127);
+  EXPECT_EQ(octets[3], 1);
+  EXPECT_FALSE(ParseIpv4Endpoint("127.0.0.1", &addr, &port));
+  EXPECT_FALSE(ParseIpv4Endpoint("127.0.0.1:", &addr, &port));
+  EXPECT_FALSE(ParseIpv4Endpoint("127.0.0.1:65536", &addr, &port));
+  EXPECT_FALSE(ParseIpv4Endpoint("127.0.0.1:+80", &addr, &port));
+  EXPECT_FALSE(ParseIpv4Endpoint("localhost:80", &addr, &port));
+  EXPECT_FALSE(ParseIpv4Endpoint("[::1]:80", &addr, &port));
+}
+
 TEST_F(ConfigFileTest, MissingFileIsNotFound) {
   absl::StatusOr<GatewayConfig> config =
       LoadConfigFile((dir_ / "absent.toml").string());
@@ -216,6 +280,71 @@ std::vector<BadCase> BadCases() {
       {"LogLevelUnknown", "[gateway]\nlog_level = \"trace\"\n", 2,
        "gateway.log_level",
        "must be one of error, warn, info, debug, got 'trace'"},
+      // [udp]
+      {"UdpBindNotIpv4", "[udp]\nbind = \"::1\"\n", 2, "udp.bind",
+       "must be an IPv4 address literal"},
+      {"UdpOnIpv6Gateway", "[gateway]\nbind = \"::1\"\n[udp]\nenabled = true\n",
+       3, "udp.bind", "UDP is IPv4 only and gateway.bind is '::1'"},
+      {"UdpPortTooLarge", "[udp]\nport = 65536\n", 2, "udp.port",
+       "must be between 0 and 65535, got 65536"},
+      {"UdpRecvBatchZero", "[udp]\nrecv_batch = 0\n", 2, "udp.recv_batch",
+       "must be between 1 and 1024, got 0"},
+      {"UdpSendBatchTooLarge", "[udp]\nsend_batch = 2000\n", 2,
+       "udp.send_batch", "must be between 1 and 1024, got 2000"},
+      {"UdpDatagramTooSmall", "[udp]\nmax_datagram_bytes = 55\n", 2,
+       "udp.max_datagram_bytes", "must be between 56 and 65507, got 55"},
+      {"UdpDatagramTooLarge", "[udp]\nmax_datagram_bytes = \"64KiB\"\n", 2,
+       "udp.max_datagram_bytes", "must be between 56 and 65507, got 65536"},
+      {"UdpHeartbeatZero", "[udp]\nheartbeat_interval_ms = 0\n", 2,
+       "udp.heartbeat_interval_ms", "must be between 1 and 60000, got 0"},
+      {"UdpUnknownKey", "[udp]\nrecv_bach = 8\n", 2, "udp.recv_bach",
+       "unknown key; did you mean 'recv_batch'?"},
+      {"UdpGroupWithoutStream",
+       "[[udp.groups]]\ndestinations = [\"127.0.0.1:9\"]\n", 1,
+       "udp.groups[0].stream", "required: the stream this group receives"},
+      {"UdpGroupBadStream",
+       "[[udp.groups]]\nstream = \"md.*\"\n"
+       "destinations = [\"127.0.0.1:9\"]\n",
+       2, "udp.groups[0].stream", "must be a stream name"},
+      {"UdpGroupNoDestination", "[[udp.groups]]\nstream = \"s\"\n", 1,
+       "udp.groups[0]", "needs destinations, a multicast group, or both"},
+      {"UdpDestinationNotAnEndpoint",
+       "[[udp.groups]]\nstream = \"s\"\n"
+       "destinations = [\"127.0.0.1\"]\n",
+       3, "udp.groups[0].destinations[0]",
+       "must be an IPv4 unicast \"address:port\""},
+      {"UdpDestinationPortZero",
+       "[[udp.groups]]\nstream = \"s\"\n"
+       "destinations = [\"127.0.0.1:0\"]\n",
+       3, "udp.groups[0].destinations[0]", "with port 1..65535"},
+      {"UdpDestinationMulticast",
+       "[[udp.groups]]\nstream = \"s\"\n"
+       "destinations = [\"239.1.1.1:9000\"]\n",
+       3, "udp.groups[0].destinations[0]",
+       "'239.1.1.1:9000' is a multicast address"},
+      {"UdpDestinationTwice",
+       "[[udp.groups]]\nstream = \"s\"\n"
+       "destinations = [\"127.0.0.1:9000\"]\n"
+       "[[udp.groups]]\nstream = \"s\"\n"
+       "destinations = [\"127.0.0.1:9000\"]\n",
+       6, "udp.groups[1].destinations[0]",
+       "'127.0.0.1:9000' is listed twice for stream 's'"},
+      {"UdpMulticastNotMulticast",
+       "[[udp.groups]]\nstream = \"s\"\nmulticast = \"10.0.0.1:9000\"\n", 3,
+       "udp.groups[0].multicast", "is not a multicast address"},
+      {"UdpTtlTooLarge",
+       "[[udp.groups]]\nstream = \"s\"\nmulticast = \"239.0.0.1:9000\"\n"
+       "ttl = 256\n",
+       4, "udp.groups[0].ttl", "must be between 0 and 255, got 256"},
+      {"UdpInterfaceNotIpv4",
+       "[[udp.groups]]\nstream = \"s\"\nmulticast = \"239.0.0.1:9000\"\n"
+       "interface = \"eth0\"\n",
+       4, "udp.groups[0].interface",
+       "must be the IPv4 address of a local interface"},
+      {"UdpMulticastOptionsWithoutGroup",
+       "[[udp.groups]]\nstream = \"s\"\ndestinations = [\"127.0.0.1:9\"]\n"
+       "ttl = 3\n",
+       1, "udp.groups[0]", "apply only to a multicast group"},
       // [limits]
       {"FrameLengthTooSmall", "[limits]\nmax_frame_length = 32\n", 2,
        "limits.max_frame_length", "must be between 1056 and 16MiB, got 32"},
@@ -759,7 +888,7 @@ TEST(FlagsTest, EveryKeyHasAFlagWhoseHelpNamesIt) {
     EXPECT_THAT(f->Help(), HasSubstr("(default "));
     EXPECT_TRUE(keys.insert(flag.key).second) << flag.key;
   }
-  EXPECT_EQ(keys.size(), 32u);
+  EXPECT_EQ(keys.size(), 43u);
   EXPECT_NE(absl::FindCommandLineFlag("config"), nullptr);
 }
 

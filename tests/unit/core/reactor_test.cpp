@@ -6,6 +6,7 @@
 // Every wait is bounded by a deadline; every loop by a count or a deadline.
 #include "core/reactor.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -669,6 +670,104 @@ TEST_P(ReactorTest, RemoveListenerStopsAccepting) {
   listener_ = -1;
   PollFor(milliseconds(20));
   EXPECT_EQ(acceptor_.fds.size(), 1u);
+}
+
+// --- Readiness (AddReadable): UDP sockets the owner drains itself ---------
+
+// Drains its UDP socket to EAGAIN on every OnReadable, counting datagrams.
+class DrainingReader : public ReadinessHandler {
+ public:
+  explicit DrainingReader(int fd) : fd_(fd) {}
+  void OnReadable() override {
+    ++calls;
+    std::array<std::byte, 2048> buf;
+    for (int i = 0; i < 100000; ++i) {
+      const ssize_t n = ::recv(fd_, buf.data(), buf.size(), MSG_DONTWAIT);
+      if (n < 0) return;
+      ++datagrams;
+    }
+  }
+  int calls = 0;
+  int datagrams = 0;
+
+ private:
+  int fd_;
+};
+
+// A bound non-blocking UDP socket on loopback and its port.
+int UdpSocket(std::uint16_t* port) {
+  const int fd =
+      ::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  absl::StatusOr<std::uint16_t> p = LocalPort(fd);
+  *port = p.ok() ? *p : 0;
+  return fd;
+}
+
+void SendDatagrams(std::uint16_t port, int count) {
+  const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  const char byte = 'x';
+  for (int i = 0; i < count; ++i) {
+    ::sendto(fd, &byte, 1, 0, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  }
+  ::close(fd);
+}
+
+TEST_P(ReactorTest, ReadableReportsDatagramsQueuedBeforeRegistration) {
+  std::uint16_t port = 0;
+  const int fd = UdpSocket(&port);
+  ASSERT_GE(fd, 0) << std::strerror(errno);
+  SendDatagrams(port, 3);
+  DrainingReader reader(fd);
+  ASSERT_TRUE(reactor_->AddReadable(fd, &reader).ok());
+  EXPECT_TRUE(PollUntil([&] { return reader.datagrams == 3; }));
+  reactor_->RemoveReadable(fd);
+  ::close(fd);
+}
+
+TEST_P(ReactorTest, ReadableFiresForEveryLaterArrival) {
+  std::uint16_t port = 0;
+  const int fd = UdpSocket(&port);
+  ASSERT_GE(fd, 0) << std::strerror(errno);
+  DrainingReader reader(fd);
+  ASSERT_TRUE(reactor_->AddReadable(fd, &reader).ok());
+  PollFor(milliseconds(20));
+  for (int round = 1; round <= 5; ++round) {
+    SendDatagrams(port, 10);
+    ASSERT_TRUE(PollUntil([&] { return reader.datagrams == 10 * round; }))
+        << "round " << round << ": " << reader.datagrams;
+  }
+  EXPECT_GE(reader.calls, 5);
+  reactor_->RemoveReadable(fd);
+  ::close(fd);
+}
+
+TEST_P(ReactorTest, RemoveReadableStopsCallbacks) {
+  std::uint16_t port = 0;
+  const int fd = UdpSocket(&port);
+  ASSERT_GE(fd, 0) << std::strerror(errno);
+  DrainingReader reader(fd);
+  ASSERT_TRUE(reactor_->AddReadable(fd, &reader).ok());
+  SendDatagrams(port, 1);
+  ASSERT_TRUE(PollUntil([&] { return reader.datagrams == 1; }));
+  reactor_->RemoveReadable(fd);
+  const int calls = reader.calls;
+  SendDatagrams(port, 5);
+  PollFor(milliseconds(100));
+  EXPECT_EQ(reader.calls, calls);
+  EXPECT_EQ(reader.datagrams, 1);
+  ::close(fd);
 }
 
 // 200 clients at once: each sends 32 KiB before the server side is even

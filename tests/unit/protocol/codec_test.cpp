@@ -3,6 +3,7 @@
 // documented order, and every fault each Validate() looks for yields its
 // exact ErrorCode.
 #include <algorithm>
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -151,6 +152,15 @@ Bytes ValidSubscribe(StartMode mode = StartMode::kSequence) {
 Bytes ValidUnsubscribe() {
   return Encode([](std::span<std::byte> out) {
     return EncodeUnsubscribe(out, SubscriptionId{1});
+  });
+}
+// UDP_SUBSCRIBE: id 4, 127.0.0.1:9000, name "md.eq.AAPL" (10), length 42.
+Bytes ValidUdpSubscribe() {
+  return Encode([](std::span<std::byte> out) {
+    return EncodeUdpSubscribe(out, {.subscription_id = SubscriptionId{4},
+                                    .address = {127, 0, 0, 1},
+                                    .port = 9000,
+                                    .name = "md.eq.AAPL"});
   });
 }
 Bytes ValidGap() {
@@ -370,6 +380,35 @@ TEST(CodecRoundTrip, UnsubscribeFieldsSurvive) {
   const FrameView f = Decode(b, MessageType::kUnsubscribe);
   ASSERT_FALSE(f.empty());
   EXPECT_EQ(UnsubscribeView(f).subscription_id(), SubscriptionId{1});
+}
+
+TEST(CodecRoundTrip, UdpSubscribeFieldsSurvive) {
+  const Bytes b = ValidUdpSubscribe();
+  EXPECT_EQ(b.size(), 48u);
+  const FrameView f = Decode(b, MessageType::kUdpSubscribe);
+  ASSERT_FALSE(f.empty());
+  const UdpSubscribeView v(f);
+  EXPECT_EQ(v.length(), 42u);
+  EXPECT_EQ(v.subscription_id(), SubscriptionId{4});
+  EXPECT_EQ(v.port(), 9000);
+  EXPECT_EQ(v.address()[0], std::byte{127});
+  EXPECT_EQ(v.address()[3], std::byte{1});
+  EXPECT_FALSE(v.address_is_peer());
+  EXPECT_EQ(v.name(), "md.eq.AAPL");
+  // The address is stored as sockaddr_in's sin_addr would hold it.
+  EXPECT_EQ(std::to_integer<int>(b[24]), 127);
+  EXPECT_EQ(std::to_integer<int>(b[27]), 1);
+}
+
+TEST(CodecRoundTrip, UdpSubscribeZeroAddressMeansThePeer) {
+  std::array<std::byte, 64> buf{};
+  const std::size_t n = EncodeUdpSubscribe(
+      buf, {.subscription_id = SubscriptionId{1}, .port = 1, .name = "s"});
+  ASSERT_EQ(n, 40u);
+  const FrameView f =
+      Decode(std::span(buf).first(n), MessageType::kUdpSubscribe);
+  ASSERT_FALSE(f.empty());
+  EXPECT_TRUE(UdpSubscribeView(f).address_is_peer());
 }
 
 TEST(CodecRoundTrip, GapFieldsSurvive) {
@@ -603,6 +642,15 @@ std::vector<EncoderCase> AllEncoders() {
          return EncodeUnsubscribe(out, SubscriptionId{1});
        },
        false},
+      {"UdpSubscribe",
+       [=](std::span<std::byte> out, std::size_t k) {
+         const std::string n = name(k);
+         return EncodeUdpSubscribe(out, {.subscription_id = SubscriptionId{1},
+                                         .address = {10, 0, 0, 1},
+                                         .port = 7401,
+                                         .name = n});
+       },
+       true},
       {"Gap",
        [](std::span<std::byte> out, std::size_t) {
          return EncodeGap(out, StreamId{1}, Sequence{1}, Sequence{2});
@@ -858,7 +906,7 @@ TEST(DecodeOrder, ReportsEveryUnknownTypeAfterSixteenBytes) {
       EXPECT_EQ(r.error, ErrorCode::kUnknownType) << type;
     }
   }
-  EXPECT_EQ(unknown, 256 - 17);
+  EXPECT_EQ(unknown, 256 - 18);
 }
 
 TEST(DecodeOrder, VersionIsCheckedBeforeTypeAndTypeBeforeReserved) {
@@ -1138,6 +1186,26 @@ std::vector<MalformedCase> MalformedCases() {
       kField);
   add("UnsubscribeIdZero", Mutated(unsub, set32(16, 0)), kField);
   add("UnsubscribeReservedSet", Mutated(unsub, set32(20, 1)), kField);
+
+  // UDP_SUBSCRIBE: name "md.eq.AAPL" (10), length 42.
+  const Bytes udp_sub = ValidUdpSubscribe();
+  add("UdpSubscribeShorterThanFixedPart", WithLength(udp_sub, 31), kLen);
+  add("UdpSubscribeNameLengthOverruns", Mutated(udp_sub, set16(22, 11)), kLen);
+  add("UdpSubscribeNameLengthUnderruns", Mutated(udp_sub, set16(22, 9)), kLen);
+  add("UdpSubscribeFlagsSet", Mutated(udp_sub, set16(kFlagsOffset, 1)), kField);
+  add("UdpSubscribeStreamIdSet", Mutated(udp_sub, set32(kStreamIdOffset, 1)),
+      kField);
+  add("UdpSubscribeIdZero", Mutated(udp_sub, set32(16, 0)), kField);
+  add("UdpSubscribePortZero", Mutated(udp_sub, set16(20, 0)), kField);
+  add("UdpSubscribeReservedSet", Mutated(udp_sub, set32(28, 1)), kField);
+  add("UdpSubscribeAddressZeroAllowed", Mutated(udp_sub, set32(24, 0)), kOk);
+  add("UdpSubscribeEmptyName", Mutated(WithLength(udp_sub, 32), set16(22, 0)),
+      kField);
+  {
+    Bytes name_256 = WithLength(udp_sub, 32 + 256);
+    SetU16(name_256, 22, 256);
+    add("UdpSubscribeName256Bytes", name_256, kField);
+  }
 
   // GAP: exactly 32 bytes, from 5 to 9.
   const Bytes gap = ValidGap();
@@ -1535,7 +1603,7 @@ TEST(Names, EveryMessageTypeHasANameThatParsesBack) {
     ASSERT_TRUE(ParseMessageType(name, &parsed)) << name;
     EXPECT_EQ(parsed, type);
   }
-  EXPECT_EQ(known, 17);
+  EXPECT_EQ(known, 18);
   EXPECT_EQ(MessageTypeName(MessageType::kSubscribeAck), "SUBSCRIBE_ACK");
   MessageType unused{};
   EXPECT_FALSE(ParseMessageType("data", &unused));

@@ -284,6 +284,14 @@ void CheckFrameFields(const Expectation& e, FrameView frame) {
       c.Unsigned("subscription_id",
                  UnsubscribeView(frame).subscription_id().value());
       break;
+    case MessageType::kUdpSubscribe: {
+      const UdpSubscribeView v(frame);
+      c.Unsigned("subscription_id", v.subscription_id().value());
+      c.Unsigned("port", v.port());
+      c.Bytes("address", v.address());
+      c.Text("name", v.name());
+      break;
+    }
     case MessageType::kGap: {
       const GapView v(frame);
       c.Unsigned("from_sequence", v.from_sequence().value());
@@ -397,6 +405,14 @@ std::size_t EncodeFromView(FrameView frame, std::span<std::byte> out) {
     }
     case MessageType::kUnsubscribe:
       return EncodeUnsubscribe(out, UnsubscribeView(frame).subscription_id());
+    case MessageType::kUdpSubscribe: {
+      const UdpSubscribeView v(frame);
+      UdpSubscribeFields fields{.subscription_id = v.subscription_id(),
+                                .port = v.port(),
+                                .name = v.name()};
+      std::memcpy(fields.address.data(), v.address().data(), 4);
+      return EncodeUdpSubscribe(out, fields);
+    }
     case MessageType::kGap: {
       const GapView v(frame);
       return EncodeGap(out, v.stream_id(), v.from_sequence(), v.to_sequence());

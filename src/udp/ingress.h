@@ -1,0 +1,104 @@
+// UdpIngress: one worker's UDP ingress — PUBLISH datagrams into stream logs.
+//
+// Overview
+//   The worker registers the ingress socket with its reactor (AddReadable).
+//   On readiness, Drain() reads with recvmmsg, `recv_batch` datagrams at a
+//   time, into buffers allocated once. Each datagram is validated whole by
+//   DecodeDatagram (PROTOCOL.md 16.2) and dropped and counted if malformed.
+//   Producers are tracked per (source_id, stream): a frame whose producer
+//   sequence is not above the highest accepted one is a duplicate, a jump
+//   forward counts the skipped sequences as a gap (16.5). Every accepted
+//   PUBLISH payload is appended to its stream's log exactly as a TCP PUBLISH
+//   is (same size and back-pressure refusals, which here are counted, since
+//   UDP has no return path). The kernel's drop count (SO_RXQ_OVFL) is read
+//   from each datagram's control data.
+//
+//   Fairness: one Drain reads at most kBatchesPerTurn batches; if the socket
+//   still had datagrams, pending() stays true and the worker calls Drain()
+//   again on its next loop iteration (edge-triggered readiness would not
+//   report them again).
+//
+// Threading: worker thread only, except counters (see udp_counters.h).
+// Nothing on the receive path allocates, except the first datagram of a new
+// (producer, stream) pair, bounded by kMaxProducers.
+#ifndef TACHYON_UDP_INGRESS_H_
+#define TACHYON_UDP_INGRESS_H_
+
+#include <sys/socket.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "core/reactor.h"
+#include "stream/stream_registry.h"
+#include "udp/udp_counters.h"
+
+namespace tachyon::udp {
+
+/// What the ingress needs from its worker.
+class IngressSink {
+ public:
+  virtual ~IngressSink() = default;
+  /// CLOCK_REALTIME for DATA timestamps (the worker's per-iteration value).
+  virtual std::int64_t ReceiveTimeNs() = 0;
+  /// `log` grew: wake the workers that read it.
+  virtual void OnAppended(stream::StreamLog* log) = 0;
+};
+
+class UdpIngress final : public core::ReadinessHandler {
+ public:
+  /// Producers tracked at once; datagrams of further (source, stream) pairs
+  /// are refused (counted) rather than let a flood of forged source ids
+  /// grow memory without bound.
+  static constexpr std::size_t kMaxProducers = 1 << 16;
+  static constexpr int kBatchesPerTurn = 8;
+
+  /// `fd` stays owned by the caller.
+  UdpIngress(int fd, int batch, std::uint32_t max_datagram_bytes,
+             std::uint32_t max_frame_length, stream::StreamRegistry& registry,
+             IngressSink& sink, UdpCounters& counters);
+
+  // core::ReadinessHandler
+  void OnReadable() override;
+
+  /// Reads and appends up to kBatchesPerTurn batches. Returns datagrams read.
+  int Drain();
+  /// True if the socket may still hold datagrams (the last Drain stopped at
+  /// its budget).
+  [[nodiscard]] bool pending() const { return pending_; }
+
+ private:
+  struct ProducerKey {
+    std::uint64_t source_id;
+    std::uint32_t stream;
+    bool operator==(const ProducerKey&) const = default;
+    template <typename H>
+    friend H AbslHashValue(H h, const ProducerKey& k) {
+      return H::combine(std::move(h), k.source_id, k.stream);
+    }
+  };
+
+  void Handle(std::span<const std::byte> datagram, bool truncated);
+
+  const int fd_;
+  const int batch_;
+  const std::uint32_t max_datagram_;
+  const std::uint32_t max_frame_length_;
+  stream::StreamRegistry& registry_;
+  IngressSink& sink_;
+  UdpCounters& counters_;
+  bool pending_ = false;
+  std::uint32_t kernel_drops_seen_ = 0;  // SO_RXQ_OVFL is cumulative
+
+  std::vector<std::byte> buffers_;  // batch_ * max_datagram_
+  std::vector<std::byte> control_;  // batch_ * kControlSpace
+  std::vector<iovec> iov_;
+  std::vector<mmsghdr> msgs_;
+  absl::flat_hash_map<ProducerKey, std::uint64_t> highest_;
+};
+
+}  // namespace tachyon::udp
+
+#endif  // TACHYON_UDP_INGRESS_H_

@@ -1,0 +1,90 @@
+// UdpCounters: what one worker's UDP ingress and egress did, for stats,
+// tests and the admin plane.
+//
+// Each worker owns one UdpCounters and is its only writer (core::Bump);
+// any thread may read it at any time with relaxed loads, without locks.
+// Snapshot() copies it into plain integers; UdpStats adds snapshots up.
+//
+// Example
+//   udp::UdpStats s = gateway.UdpStats();
+//   EXPECT_EQ(s.messages_appended, 200000u);
+#ifndef TACHYON_UDP_UDP_COUNTERS_H_
+#define TACHYON_UDP_UDP_COUNTERS_H_
+
+#include <array>
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+#include "tachyon/protocol/wire.h"
+
+namespace tachyon::udp {
+
+/// Decoding errors a datagram can earn (PROTOCOL.md 16.2) are codes 1..7.
+inline constexpr std::size_t kMalformedCodes = 8;
+
+/// A plain copy of the counters (one worker's, or a sum).
+struct UdpStats {
+  // Ingress.
+  std::uint64_t datagrams_received = 0;  ///< every datagram read
+  std::uint64_t messages_appended = 0;   ///< PUBLISH frames now in a log
+  /// Datagrams dropped by PROTOCOL.md 16.2, by ErrorCode (index = code);
+  /// a datagram longer than udp.max_datagram_bytes counts as FRAME_TOO_LONG.
+  std::array<std::uint64_t, kMalformedCodes> malformed{};
+  std::uint64_t wrong_kind = 0;      ///< valid DATA/HEARTBEAT sent to ingress
+  std::uint64_t duplicates = 0;      ///< frames at or below the producer's
+                                     ///< highest accepted sequence
+  std::uint64_t gaps = 0;            ///< producer sequences skipped over
+  std::uint64_t unknown_stream = 0;  ///< datagrams for a stream id not open
+  std::uint64_t refused = 0;         ///< frames the log refused (size,
+                              ///< back-pressure) or over the producer limit
+  std::uint64_t kernel_drops = 0;  ///< SO_RXQ_OVFL: dropped by the kernel
+  // Egress.
+  std::uint64_t datagrams_sent = 0;    ///< DATA datagrams, per destination
+  std::uint64_t messages_sent = 0;     ///< DATA frames, per destination
+  std::uint64_t heartbeats_sent = 0;   ///< HEARTBEAT datagrams, per destination
+  std::uint64_t gso_sends = 0;         ///< sends that used UDP_SEGMENT
+  std::uint64_t send_would_block = 0;  ///< EAGAIN/ENOBUFS, retried later
+  std::uint64_t send_errors = 0;       ///< other send failures (dropped)
+  std::uint64_t frames_too_large = 0;  ///< frames skipped: no datagram fits
+  std::uint64_t lapped = 0;  ///< egress cursor overtaken by the writer
+
+  [[nodiscard]] std::uint64_t malformed_total() const {
+    std::uint64_t n = 0;
+    for (std::uint64_t m : malformed) n += m;
+    return n;
+  }
+  [[nodiscard]] std::uint64_t malformed_by(protocol::ErrorCode code) const {
+    const auto i = static_cast<std::size_t>(code);
+    return i < kMalformedCodes ? malformed[i] : 0;
+  }
+  UdpStats& operator+=(const UdpStats& o);
+};
+
+/// One worker's live counters. Written only by that worker.
+struct UdpCounters {
+  std::atomic<std::uint64_t> datagrams_received{0};
+  std::atomic<std::uint64_t> messages_appended{0};
+  std::array<std::atomic<std::uint64_t>, kMalformedCodes> malformed{};
+  std::atomic<std::uint64_t> wrong_kind{0};
+  std::atomic<std::uint64_t> duplicates{0};
+  std::atomic<std::uint64_t> gaps{0};
+  std::atomic<std::uint64_t> unknown_stream{0};
+  std::atomic<std::uint64_t> refused{0};
+  std::atomic<std::uint64_t> kernel_drops{0};
+  std::atomic<std::uint64_t> datagrams_sent{0};
+  std::atomic<std::uint64_t> messages_sent{0};
+  std::atomic<std::uint64_t> heartbeats_sent{0};
+  std::atomic<std::uint64_t> gso_sends{0};
+  std::atomic<std::uint64_t> send_would_block{0};
+  std::atomic<std::uint64_t> send_errors{0};
+  std::atomic<std::uint64_t> frames_too_large{0};
+  std::atomic<std::uint64_t> lapped{0};
+
+  /// Any thread.
+  [[nodiscard]] UdpStats Snapshot() const;
+};
+
+}  // namespace tachyon::udp
+
+#endif  // TACHYON_UDP_UDP_COUNTERS_H_
