@@ -11,7 +11,10 @@
 // sent; 1 when a workload failed or lost, duplicated or reordered anything
 // (W5-max excepted: a producer faster than the gateway must lose, and the
 // loss is reported, not failed).
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -99,6 +102,42 @@ std::string UtcNow() {
 bool Has(const std::vector<std::string>& v, const std::string& x) {
   return std::find(v.begin(), v.end(), x) != v.end();
 }
+
+// UDP sockets bound to 127.0.0.1 on ephemeral ports, closed with this
+// object; W6's receiver processes inherit them.
+class UdpReceivers {
+ public:
+  explicit UdpReceivers(int count) {
+    for (int i = 0; i < count; ++i) {
+      const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+      if (fd < 0) return;
+      fds_.push_back(fd);
+      sockaddr_in a{};
+      a.sin_family = AF_INET;
+      a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      socklen_t len = sizeof a;
+      if (::bind(fd, reinterpret_cast<const sockaddr*>(&a), sizeof a) != 0 ||
+          ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+        return;
+      }
+      ports_.push_back(ntohs(a.sin_port));
+    }
+  }
+  ~UdpReceivers() {
+    for (const int fd : fds_) ::close(fd);
+  }
+  UdpReceivers(const UdpReceivers&) = delete;
+  UdpReceivers& operator=(const UdpReceivers&) = delete;
+  [[nodiscard]] bool ok() const { return ports_.size() == fds_.size(); }
+  [[nodiscard]] const std::vector<int>& fds() const { return fds_; }
+  [[nodiscard]] const std::vector<std::uint16_t>& ports() const {
+    return ports_;
+  }
+
+ private:
+  std::vector<int> fds_;
+  std::vector<std::uint16_t> ports_;
+};
 
 int Main() {
   const std::string suite = absl::GetFlag(FLAGS_suite);
@@ -228,8 +267,17 @@ int Main() {
     }
     for (const std::string& io : ios) {
       GatewaySettings gs{.io = io, .idle = idle, .workers = 1, .cpus = cpus};
+      gs.udp = Has(workloads, "W5") || Has(workloads, "W6");
+      // W6's receivers are bound before the gateway starts: their ports are
+      // the destinations of its [[udp.groups]] entry.
+      UdpReceivers receivers(Has(workloads, "W6") ? base.subscribers : 0);
+      gs.udp_group_stream = kUdpFanOutStream;
+      gs.udp_destinations = receivers.ports();
       std::string error;
-      auto gw = GatewayUnderTest::Start(gateway_bin, gs, &error);
+      auto gw = receivers.ok()
+                    ? GatewayUnderTest::Start(gateway_bin, gs, &error)
+                    : nullptr;
+      if (!receivers.ok()) error = "cannot bind the W6 UDP receivers";
       const std::string system = "tachyon " + io + "/" + idle;
       for (const std::string& p : payloads) {
         WorkloadOptions o = base;
@@ -245,6 +293,7 @@ int Main() {
           continue;
         }
         o.port = gw->port();
+        o.udp_receivers = receivers.fds();
         auto run = [&](const char* name, Result (*fn)(const WorkloadOptions&)) {
           if (!Has(workloads, name)) return;
           Result r = fn(o);
@@ -270,6 +319,7 @@ int Main() {
         WorkloadOptions o = base;
         o.spin = idle == "spin";
         o.port = gw->port();
+        o.udp_port = gw->udp_port();
         o.duration_s = udp_duration;
         for (const bool max_rate : {false, true}) {
           Result r = RunUdpIngress(o, max_rate);
@@ -281,6 +331,9 @@ int Main() {
       if (gw && !gw->Stop()) {
         std::fprintf(stderr, "tachyon-bench: gateway %s did not stop cleanly\n",
                      system.c_str());
+      }
+      if (gw && !gw->udp_counters().empty()) {
+        info.udp_counters.emplace_back(system, gw->udp_counters());
       }
     }
   }

@@ -151,6 +151,14 @@ std::string MarkdownReport(const RunInfo& info, const std::vector<Result>& rs) {
           << r.malformed << " | " << Fixed(r.messages_per_second, 0) << " |\n";
     }
   }
+  if (!info.udp_counters.empty()) {
+    out << "\nGateway UDP counters (logged at shutdown, cumulative over each "
+           "gateway's W5, W5-max and W6 runs; kernel drops from "
+           "SO_RXQ_OVFL):\n\n";
+    for (const auto& [system, counters] : info.udp_counters) {
+      out << "- " << system << ": " << counters << "\n";
+    }
+  }
   bool notes = false;
   for (const Result& r : rs) {
     if (r.available && r.ok) continue;
@@ -170,7 +178,12 @@ std::string JsonReport(const RunInfo& info, const std::vector<Result>& rs) {
       << Escape(info.machine.hostname) << "\"},\n  \"commit\": \""
       << Escape(info.machine.commit) << "\",\n  \"date\": \"" << info.date
       << "\",\n  \"suite\": \"" << info.suite << "\",\n  \"settings\": \""
-      << Escape(info.settings) << "\",\n  \"results\": [";
+      << Escape(info.settings) << "\",\n  \"gateway_udp_counters\": {";
+  for (std::size_t i = 0; i < info.udp_counters.size(); ++i) {
+    out << (i ? ", " : "") << "\"" << Escape(info.udp_counters[i].first)
+        << "\": \"" << Escape(info.udp_counters[i].second) << "\"";
+  }
+  out << "},\n  \"results\": [";
   for (std::size_t i = 0; i < rs.size(); ++i) {
     const Result& r = rs[i];
     out << (i ? "," : "") << "\n    {\"workload\": \"" << r.workload
