@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "delivery.h"
 #include "harness.h"
 #include "tachyon/client/client.h"
 #include "workloads.h"
@@ -26,21 +27,12 @@ using client::ClientOptions;
 using client::Message;
 using client::StartPosition;
 
-constexpr std::size_t kStampBytes = 16;
-
 std::size_t PayloadSize(const WorkloadOptions& o) {
   return std::max(o.payload, kStampBytes);
 }
 
 void Stamp(std::vector<std::byte>& p, std::uint64_t index, std::int64_t ns) {
-  std::memcpy(p.data(), &index, 8);
-  std::memcpy(p.data() + 8, &ns, 8);
-}
-
-void ReadStamp(std::span<const std::byte> p, std::uint64_t* index,
-               std::int64_t* ns) {
-  std::memcpy(index, p.data(), 8);
-  std::memcpy(ns, p.data() + 8, 8);
+  ::tachyon::bench::Stamp(p.data(), index, ns);
 }
 
 absl::StatusOr<std::unique_ptr<Client>> Connect(const WorkloadOptions& o,
@@ -70,38 +62,6 @@ Result Failed(Result r, std::string why) {
   r.note = std::move(why);
   return r;
 }
-
-// Tracks exactly which message indices arrived, in which order.
-class DeliveryLedger {
- public:
-  explicit DeliveryLedger(std::uint64_t total) : seen_(total, false) {}
-  void Add(std::uint64_t index) {
-    if (index >= seen_.size()) {
-      ++duplicated_;  // not a message we sent; count it as an anomaly
-      return;
-    }
-    if (seen_[index]) {
-      ++duplicated_;
-      return;
-    }
-    seen_[index] = true;
-    ++unique_;
-    if (index < highest_ && unique_ > 1) ++reordered_;
-    highest_ = std::max(highest_, index);
-  }
-  [[nodiscard]] std::uint64_t unique() const { return unique_; }
-  [[nodiscard]] std::string Summary() const {
-    return std::to_string(unique_) + " " + std::to_string(duplicated_) + " " +
-           std::to_string(reordered_);
-  }
-
- private:
-  std::vector<bool> seen_;
-  std::uint64_t unique_ = 0;
-  std::uint64_t duplicated_ = 0;
-  std::uint64_t reordered_ = 0;
-  std::uint64_t highest_ = 0;
-};
 
 }  // namespace
 

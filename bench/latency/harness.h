@@ -69,6 +69,11 @@ struct GatewaySettings {
   std::string idle = "block";  // spin | backoff | block
   int workers = 1;
   std::vector<int> cpus;  // worker pinning; empty: none
+  // [udp]: ingress on an ephemeral port, and one [[udp.groups]] entry
+  // sending `udp_group_stream` to 127.0.0.1:<each port>.
+  bool udp = false;
+  std::string udp_group_stream;
+  std::vector<std::uint16_t> udp_destinations;
 };
 
 /// A tachyon-gateway process started from the build on a generated config.
@@ -79,16 +84,28 @@ class GatewayUnderTest {
                                                  std::string* error);
   ~GatewayUnderTest();
   [[nodiscard]] std::uint16_t port() const { return port_; }
+  /// The UDP ingress port the gateway printed; 0 when it serves no UDP.
+  [[nodiscard]] std::uint16_t udp_port() const { return udp_port_; }
   /// The backend line the gateway printed ("io_uring (configured): ...").
   [[nodiscard]] const std::string& backend() const { return backend_; }
   /// SIGTERM, then wait (bounded); true if it exited 0.
   bool Stop();
+  /// After Stop(): the UDP counters the gateway logged at shutdown
+  /// ("N datagrams in, ... kernel drops; M datagrams out"), cumulative over
+  /// its life; empty when it logged none.
+  [[nodiscard]] const std::string& udp_counters() const {
+    return udp_counters_;
+  }
 
  private:
+  void ReadShutdownLog();
+
   pid_t pid_ = -1;
   int out_fd_ = -1;
   std::uint16_t port_ = 0;
+  std::uint16_t udp_port_ = 0;
   std::string backend_;
+  std::string udp_counters_;
   std::string config_path_;
 };
 

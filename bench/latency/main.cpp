@@ -8,8 +8,13 @@
 //   tachyon-bench --workload W1 --payload 32,1024 --io epoll,uring --idle spin
 //
 // Exit status: 0 when every measured workload delivered exactly what was
-// sent; 1 when a workload failed or lost, duplicated or reordered anything.
+// sent; 1 when a workload failed or lost, duplicated or reordered anything
+// (W5-max excepted: a producer faster than the gateway must lose, and the
+// loss is reported, not failed).
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -31,13 +36,27 @@ ABSL_FLAG(std::string, suite, "quick",
           "quick (<= 60 s, payload 32, one backend, blocking idle), full "
           "(payloads 32/256/1024, epoll and io_uring, spin and block) or "
           "custom (exactly the flags below)");
-ABSL_FLAG(std::string, workload, "floor,W1,W2,W3,W4",
+ABSL_FLAG(std::string, workload, "floor,W1,W2,W3,W4,W5,W6",
           "comma list of floor, W1 (ping-pong), W2 (fan-out), W3 "
-          "(throughput), W4 (request/response)");
+          "(throughput), W4 (request/response), W5 (UDP ingress at "
+          "--udp_rate and at max rate), W6 (UDP egress fan-out)");
 ABSL_FLAG(std::string, payload, "", "comma list of payload sizes in bytes");
-ABSL_FLAG(double, rate, 0, "W2 offered rate, messages/s (default 50000)");
-ABSL_FLAG(int, subscribers, 0, "W2 subscriber processes (default 4)");
+ABSL_FLAG(double, rate, 0,
+          "W2 and W6 offered rate, messages/s (default 50000; quick 20000)");
+ABSL_FLAG(int, subscribers, 0,
+          "W2 subscriber processes and W6 UDP receivers (default 4)");
 ABSL_FLAG(double, duration, 0, "W2/W3 measured seconds");
+ABSL_FLAG(double, udp_rate, 0,
+          "W5 offered rate, messages/s (default 350000; quick 20000)");
+ABSL_FLAG(std::int64_t, udp_payload, 0,
+          "W5 payload bytes (default 16: a 64-byte PUBLISH datagram)");
+ABSL_FLAG(double, udp_duration, 0,
+          "W5/W6 seconds (default --duration; quick 0.5)");
+ABSL_FLAG(int, udp_producers, 1,
+          "W5 producer processes, each with its share of the rate (one "
+          "loopback sender tops out near 1 M datagrams/s on a fast core)");
+ABSL_FLAG(std::int64_t, udp_max_messages, 0,
+          "W5-max sends at most this many (default 20 M; quick 20000)");
 ABSL_FLAG(std::int64_t, count, 0, "measured round trips for W1 and floors");
 ABSL_FLAG(std::int64_t, warmup, -1, "discarded messages before measuring");
 ABSL_FLAG(std::string, io, "",
@@ -84,6 +103,42 @@ bool Has(const std::vector<std::string>& v, const std::string& x) {
   return std::find(v.begin(), v.end(), x) != v.end();
 }
 
+// UDP sockets bound to 127.0.0.1 on ephemeral ports, closed with this
+// object; W6's receiver processes inherit them.
+class UdpReceivers {
+ public:
+  explicit UdpReceivers(int count) {
+    for (int i = 0; i < count; ++i) {
+      const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+      if (fd < 0) return;
+      fds_.push_back(fd);
+      sockaddr_in a{};
+      a.sin_family = AF_INET;
+      a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      socklen_t len = sizeof a;
+      if (::bind(fd, reinterpret_cast<const sockaddr*>(&a), sizeof a) != 0 ||
+          ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+        return;
+      }
+      ports_.push_back(ntohs(a.sin_port));
+    }
+  }
+  ~UdpReceivers() {
+    for (const int fd : fds_) ::close(fd);
+  }
+  UdpReceivers(const UdpReceivers&) = delete;
+  UdpReceivers& operator=(const UdpReceivers&) = delete;
+  [[nodiscard]] bool ok() const { return ports_.size() == fds_.size(); }
+  [[nodiscard]] const std::vector<int>& fds() const { return fds_; }
+  [[nodiscard]] const std::vector<std::uint16_t>& ports() const {
+    return ports_;
+  }
+
+ private:
+  std::vector<int> fds_;
+  std::vector<std::uint16_t> ports_;
+};
+
 int Main() {
   const std::string suite = absl::GetFlag(FLAGS_suite);
   if (suite != "quick" && suite != "full" && suite != "custom") {
@@ -120,6 +175,20 @@ int Main() {
                                               : (full ? 20000 : 5000);
   base.warmup = absl::GetFlag(FLAGS_warmup) >= 0 ? absl::GetFlag(FLAGS_warmup)
                                                  : (full ? 2000 : 1000);
+  base.udp_rate = absl::GetFlag(FLAGS_udp_rate) > 0
+                      ? absl::GetFlag(FLAGS_udp_rate)
+                      : (suite == "quick" ? 20000 : 350000);
+  base.udp_payload =
+      absl::GetFlag(FLAGS_udp_payload) > 0
+          ? static_cast<std::size_t>(absl::GetFlag(FLAGS_udp_payload))
+          : 16;
+  base.udp_max_messages = absl::GetFlag(FLAGS_udp_max_messages) > 0
+                              ? absl::GetFlag(FLAGS_udp_max_messages)
+                              : (suite == "quick" ? 20000 : 20'000'000);
+  base.udp_producers = std::max(1, absl::GetFlag(FLAGS_udp_producers));
+  const double udp_duration = absl::GetFlag(FLAGS_udp_duration) > 0
+                                  ? absl::GetFlag(FLAGS_udp_duration)
+                                  : (suite == "quick" ? 0.5 : base.duration_s);
   std::vector<int> cpus;
   for (const std::string& c : SplitList(absl::GetFlag(FLAGS_cpus))) {
     cpus.push_back(std::stoi(c));
@@ -132,16 +201,21 @@ int Main() {
   info.machine = DescribeMachine();
   info.date = UtcNow();
   info.suite = suite;
-  info.settings = "workloads=" + absl::StrJoin(workloads, ",") +
-                  " payloads=" + absl::StrJoin(payloads, ",") +
-                  " io=" + absl::StrJoin(ios, ",") +
-                  " idle=" + absl::StrJoin(idles, ",") +
-                  " rate=" + std::to_string(static_cast<long>(base.rate)) +
-                  " subscribers=" + std::to_string(base.subscribers) +
-                  " duration=" + std::to_string(base.duration_s) + "s" +
-                  " count=" + std::to_string(base.count) +
-                  " warmup=" + std::to_string(base.warmup) +
-                  (cpus.empty() ? "" : " cpus=" + absl::StrJoin(cpus, ","));
+  info.settings =
+      "workloads=" + absl::StrJoin(workloads, ",") +
+      " payloads=" + absl::StrJoin(payloads, ",") +
+      " io=" + absl::StrJoin(ios, ",") + " idle=" + absl::StrJoin(idles, ",") +
+      " rate=" + std::to_string(static_cast<long>(base.rate)) +
+      " subscribers=" + std::to_string(base.subscribers) +
+      " duration=" + std::to_string(base.duration_s) + "s" +
+      " count=" + std::to_string(base.count) +
+      " warmup=" + std::to_string(base.warmup) +
+      " udp_rate=" + std::to_string(static_cast<long>(base.udp_rate)) +
+      " udp_payload=" + std::to_string(base.udp_payload) +
+      " udp_duration=" + std::to_string(udp_duration) + "s" +
+      " udp_producers=" + std::to_string(base.udp_producers) +
+      " udp_max_messages=" + std::to_string(base.udp_max_messages) +
+      (cpus.empty() ? "" : " cpus=" + absl::StrJoin(cpus, ","));
   std::fprintf(stderr, "tachyon-bench: %s\n", info.settings.c_str());
 
   std::vector<Result> results;
@@ -153,7 +227,14 @@ int Main() {
         : !r.ok      ? ("FAILED: " + r.note).c_str()
                      : ("p50 " +
                    std::to_string(r.latency.ValueAtPercentile(50) / 1000.0) +
-                   " us, count " + std::to_string(r.latency.count()))
+                   " us, count " + std::to_string(r.latency.count()) +
+                   (r.offered_per_second > 0
+                             ? ", received " + std::to_string(r.received) + " of " +
+                              std::to_string(r.sent) + ", " +
+                              std::to_string(
+                                       static_cast<long>(r.messages_per_second)) +
+                              " msgs/s"
+                             : std::string()))
                       .c_str());
     results.push_back(r);
   };
@@ -173,10 +254,30 @@ int Main() {
         note(u);
       }
     }
+    if (Has(workloads, "floor") && Has(workloads, "W5")) {
+      WorkloadOptions o = base;
+      o.spin = idle == "spin";
+      o.duration_s = udp_duration;
+      for (const bool max_rate : {false, true}) {
+        Result f = RunUdpIngressFloor(o, max_rate);
+        f.system = "floor " + idle;
+        f.idle = idle;
+        note(f);
+      }
+    }
     for (const std::string& io : ios) {
       GatewaySettings gs{.io = io, .idle = idle, .workers = 1, .cpus = cpus};
+      gs.udp = Has(workloads, "W5") || Has(workloads, "W6");
+      // W6's receivers are bound before the gateway starts: their ports are
+      // the destinations of its [[udp.groups]] entry.
+      UdpReceivers receivers(Has(workloads, "W6") ? base.subscribers : 0);
+      gs.udp_group_stream = kUdpFanOutStream;
+      gs.udp_destinations = receivers.ports();
       std::string error;
-      auto gw = GatewayUnderTest::Start(gateway_bin, gs, &error);
+      auto gw = receivers.ok()
+                    ? GatewayUnderTest::Start(gateway_bin, gs, &error)
+                    : nullptr;
+      if (!receivers.ok()) error = "cannot bind the W6 UDP receivers";
       const std::string system = "tachyon " + io + "/" + idle;
       for (const std::string& p : payloads) {
         WorkloadOptions o = base;
@@ -192,6 +293,7 @@ int Main() {
           continue;
         }
         o.port = gw->port();
+        o.udp_receivers = receivers.fds();
         auto run = [&](const char* name, Result (*fn)(const WorkloadOptions&)) {
           if (!Has(workloads, name)) return;
           Result r = fn(o);
@@ -203,10 +305,35 @@ int Main() {
         run("W2", RunFanOut);
         run("W3", RunThroughput);
         run("W4", RunRequestResponse);
+        if (Has(workloads, "W6")) {
+          WorkloadOptions u = o;
+          u.duration_s = udp_duration;
+          Result r = RunUdpFanOut(u);
+          r.system = system;
+          r.idle = idle;
+          note(r);
+        }
+      }
+      // W5 sends its own payload size (--udp_payload), once per gateway.
+      if (gw && Has(workloads, "W5")) {
+        WorkloadOptions o = base;
+        o.spin = idle == "spin";
+        o.port = gw->port();
+        o.udp_port = gw->udp_port();
+        o.duration_s = udp_duration;
+        for (const bool max_rate : {false, true}) {
+          Result r = RunUdpIngress(o, max_rate);
+          r.system = system;
+          r.idle = idle;
+          note(r);
+        }
       }
       if (gw && !gw->Stop()) {
         std::fprintf(stderr, "tachyon-bench: gateway %s did not stop cleanly\n",
                      system.c_str());
+      }
+      if (gw && !gw->udp_counters().empty()) {
+        info.udp_counters.emplace_back(system, gw->udp_counters());
       }
     }
   }
@@ -224,7 +351,10 @@ int Main() {
   int rc = 0;
   for (const Result& r : results) {
     if (!r.available) continue;
-    if (!r.ok || r.lost != 0 || r.duplicated != 0 || r.reordered != 0) rc = 1;
+    if (!r.ok || (r.lost != 0 && !r.best_effort) || r.duplicated != 0 ||
+        r.reordered != 0 || r.malformed != 0) {
+      rc = 1;
+    }
   }
   return rc;
 }

@@ -1,5 +1,6 @@
 #include "report.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -36,16 +37,28 @@ std::string Escape(const std::string& s) {
   return out;
 }
 
-// The floor a workload is compared with: the TCP ping-pong of the same
-// payload size and idle strategy (the gateway's clients speak TCP).
+bool IsUdp(const Result& r) {
+  return r.workload.rfind("W5", 0) == 0 || r.workload == "W6" ||
+         r.workload.rfind("floor-udp-in", 0) == 0;
+}
+
+// The floor a workload is compared with: the ping-pong of the same idle
+// strategy and payload size (the nearest one for the UDP workloads, whose
+// payloads may differ), over TCP for the gateway's TCP clients and over UDP
+// for the UDP workloads.
 const Result* FloorFor(const std::vector<Result>& rs, const Result& r) {
+  const bool udp = IsUdp(r);
+  const char* kind = udp ? "floor-udp" : "floor-tcp";
+  auto distance = [&](const Result& f) {
+    return std::max(f.payload, r.payload) - std::min(f.payload, r.payload);
+  };
+  const Result* best = nullptr;
   for (const Result& f : rs) {
-    if (f.workload == "floor-tcp" && f.payload == r.payload &&
-        f.idle == r.idle && f.ok) {
-      return &f;
-    }
+    if (f.workload != kind || f.idle != r.idle || !f.ok) continue;
+    if (distance(f) == 0) return &f;
+    if (udp && (best == nullptr || distance(f) < distance(*best))) best = &f;
   }
-  return nullptr;
+  return best;
 }
 
 std::string Ratio(std::int64_t v, std::int64_t floor) {
@@ -63,9 +76,10 @@ std::string MarkdownReport(const RunInfo& info, const std::vector<Result>& rs) {
       << "- commit: " << info.machine.commit << "\n"
       << "- date: " << info.date << "\n"
       << "- settings: " << info.settings << "\n\n"
-      << "Latency in µs (W1 and floors: round trip; W2: one way from the "
-         "scheduled send time). Ratios are to the TCP floor of the same "
-         "payload, measured in this run.\n\n"
+      << "Latency in µs (W1 and ping-pong floors: round trip; W2, W5, W6 "
+         "and floor-udp-in: one way from the scheduled send time). Ratios "
+         "are to the ping-pong floor of the same payload measured in this "
+         "run: TCP for W1-W3, UDP for W5 and W6.\n\n"
       << "| workload | system | payload B | p50 | p90 | p99 | p99.9 | p99.99 "
          "| max | mean | count | p50 vs floor | p99.9 vs floor |\n"
       << "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
@@ -77,7 +91,7 @@ std::string MarkdownReport(const RunInfo& info, const std::vector<Result>& rs) {
       out << " | " << Micros(r.latency.ValueAtPercentile(p));
     out << " | " << Micros(r.latency.max()) << " | "
         << Fixed(r.latency.mean() / 1000.0, 1) << " | " << r.latency.count();
-    if (floor != nullptr && r.workload != "floor-tcp") {
+    if (floor != nullptr && r.workload.rfind("floor", 0) != 0) {
       out << " | "
           << Ratio(r.latency.ValueAtPercentile(50),
                    floor->latency.ValueAtPercentile(50))
@@ -108,6 +122,43 @@ std::string MarkdownReport(const RunInfo& info, const std::vector<Result>& rs) {
           << " |\n";
     }
   }
+  bool udp = false;
+  for (const Result& r : rs) udp |= IsUdp(r) && r.ok && r.available;
+  if (udp) {
+    out << "\nUDP delivery (exact counts; W5: into the stream log, counted "
+           "by a TCP subscriber; W6: per receiver, K receivers; -max: the "
+           "producer as fast as it can send, loss expected; offered below "
+           "target: "
+           "the producers could not keep the schedule on this machine, and "
+           "their lateness counts as latency):\n\n"
+        << "| workload | system | payload B | target msgs/s | offered msgs/s | "
+           "sent | "
+           "received | lost | loss % | duplicated | reordered | malformed | "
+           "delivered msgs/s |\n"
+        << "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
+    for (const Result& r : rs) {
+      if (!IsUdp(r) || !r.ok || !r.available) continue;
+      out << "| " << r.workload << " | " << r.system << " | " << r.payload
+          << " | "
+          << (r.target_per_second > 0 ? Fixed(r.target_per_second, 0) : "max")
+          << " | " << Fixed(r.offered_per_second, 0) << " | " << r.sent << " | "
+          << r.received << " | " << r.lost << " | "
+          << (r.sent > 0 ? Fixed(100.0 * static_cast<double>(r.lost) /
+                                     static_cast<double>(r.sent),
+                                 3)
+                         : "–")
+          << " | " << r.duplicated << " | " << r.reordered << " | "
+          << r.malformed << " | " << Fixed(r.messages_per_second, 0) << " |\n";
+    }
+  }
+  if (!info.udp_counters.empty()) {
+    out << "\nGateway UDP counters (logged at shutdown, cumulative over each "
+           "gateway's W5, W5-max and W6 runs; kernel drops from "
+           "SO_RXQ_OVFL):\n\n";
+    for (const auto& [system, counters] : info.udp_counters) {
+      out << "- " << system << ": " << counters << "\n";
+    }
+  }
   bool notes = false;
   for (const Result& r : rs) {
     if (r.available && r.ok) continue;
@@ -127,7 +178,12 @@ std::string JsonReport(const RunInfo& info, const std::vector<Result>& rs) {
       << Escape(info.machine.hostname) << "\"},\n  \"commit\": \""
       << Escape(info.machine.commit) << "\",\n  \"date\": \"" << info.date
       << "\",\n  \"suite\": \"" << info.suite << "\",\n  \"settings\": \""
-      << Escape(info.settings) << "\",\n  \"results\": [";
+      << Escape(info.settings) << "\",\n  \"gateway_udp_counters\": {";
+  for (std::size_t i = 0; i < info.udp_counters.size(); ++i) {
+    out << (i ? ", " : "") << "\"" << Escape(info.udp_counters[i].first)
+        << "\": \"" << Escape(info.udp_counters[i].second) << "\"";
+  }
+  out << "},\n  \"results\": [";
   for (std::size_t i = 0; i < rs.size(); ++i) {
     const Result& r = rs[i];
     out << (i ? "," : "") << "\n    {\"workload\": \"" << r.workload
@@ -146,6 +202,10 @@ std::string JsonReport(const RunInfo& info, const std::vector<Result>& rs) {
         << ", \"received\": " << r.received << ", \"lost\": " << r.lost
         << ", \"duplicated\": " << r.duplicated
         << ", \"reordered\": " << r.reordered
+        << ", \"malformed\": " << r.malformed
+        << ", \"best_effort\": " << (r.best_effort ? "true" : "false")
+        << ", \"target_per_second\": " << Fixed(r.target_per_second, 0)
+        << ", \"offered_per_second\": " << Fixed(r.offered_per_second, 0)
         << ", \"seconds\": " << Fixed(r.seconds, 3)
         << ", \"messages_per_second\": " << Fixed(r.messages_per_second, 0)
         << ", \"megabytes_per_second\": " << Fixed(r.megabytes_per_second, 2)

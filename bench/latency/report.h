@@ -5,6 +5,7 @@
 #define TACHYON_BENCH_LATENCY_REPORT_H_
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "harness.h"
@@ -17,6 +18,9 @@ struct RunInfo {
   std::string date;      // UTC, ISO 8601
   std::string suite;     // quick | full | custom
   std::string settings;  // the command-line settings, one line
+  /// Per gateway system ("tachyon epoll/block"): the UDP counters it logged
+  /// at shutdown, cumulative over its W5/W6 runs.
+  std::vector<std::pair<std::string, std::string>> udp_counters;
 };
 
 /// The Markdown report: machine, settings, latency table with ratios to the

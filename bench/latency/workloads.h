@@ -12,11 +12,21 @@
 //              one subscriber; messages/s, MB/s, and proof nothing was lost
 //   W4         request/response through a backend service (not available
 //              until backends exist; reported as such, never a figure)
+//   floor-udp-in  a UDP producer process into a plain recvmmsg receiver
+//              process: what the kernel alone delivers (udp_workloads.cpp)
+//   W5         UDP ingress: a producer process sends PUBLISH datagrams to
+//              the gateway's UDP port at a fixed offered rate (W5) and as
+//              fast as it can (W5-max); a TCP subscriber counts exactly what
+//              reached the log
+//   W6         UDP egress fan-out: a TCP publisher at a fixed offered rate,
+//              K UDP receiver processes on the gateway's destination list;
+//              latency from the scheduled send time, loss counted exactly
 #ifndef TACHYON_BENCH_LATENCY_WORKLOADS_H_
 #define TACHYON_BENCH_LATENCY_WORKLOADS_H_
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "histogram.h"
 
@@ -31,7 +41,18 @@ struct WorkloadOptions {
   int subscribers = 4;         // W2 subscriber processes
   double duration_s = 5;       // W2/W3 measured duration
   std::uint16_t port = 0;      // gateway port (gateway workloads)
+  // UDP workloads.
+  double udp_rate = 350000;           // W5 offered rate, messages/s
+  std::size_t udp_payload = 16;       // W5: 16 B is a 64-byte datagram
+  std::int64_t udp_max_messages = 0;  // W5-max: at most this many
+  int udp_producers = 1;              // W5 producer processes
+  std::uint16_t udp_port = 0;         // gateway UDP ingress port
+  std::vector<int> udp_receivers;     // W6: bound sockets the gateway's
+                                      // [[udp.groups]] destinations name
 };
+
+/// The stream W6 publishes and the gateway's UDP group sends.
+inline constexpr char kUdpFanOutStream[] = "bench.udp-out";
 
 struct Result {
   std::string workload;  // "floor-tcp", "W1", ...
@@ -48,7 +69,13 @@ struct Result {
   std::uint64_t lost = 0;
   std::uint64_t duplicated = 0;
   std::uint64_t reordered = 0;
+  std::uint64_t malformed = 0;  // datagrams a UDP receiver could not decode
+  // UDP: loss is reported but does not fail the run (W5-max: a producer
+  // faster than the receiver must lose).
+  bool best_effort = false;
   double seconds = 0;
+  double target_per_second = 0;   // UDP: the rate asked for; 0 = max
+  double offered_per_second = 0;  // UDP: what was sent, per second
   double messages_per_second = 0;
   double megabytes_per_second = 0;
 };
@@ -59,6 +86,9 @@ Result RunPingPong(const WorkloadOptions& o);         // W1
 Result RunFanOut(const WorkloadOptions& o);           // W2
 Result RunThroughput(const WorkloadOptions& o);       // W3
 Result RunRequestResponse(const WorkloadOptions& o);  // W4
+Result RunUdpIngressFloor(const WorkloadOptions& o, bool max_rate);
+Result RunUdpIngress(const WorkloadOptions& o, bool max_rate);  // W5
+Result RunUdpFanOut(const WorkloadOptions& o);                  // W6
 
 }  // namespace tachyon::bench
 
