@@ -83,7 +83,8 @@ bool ResolveLiteral(const std::string& bind, std::uint16_t port,
 
 }  // namespace
 
-absl::Status CheckPortFree(const std::string& bind, std::uint16_t port) {
+absl::Status CheckPortFree(const std::string& bind, std::uint16_t port,
+                           int kind) {
   if (port == 0) return absl::OkStatus();
   sockaddr_storage addr;
   socklen_t len;
@@ -92,18 +93,21 @@ absl::Status CheckPortFree(const std::string& bind, std::uint16_t port) {
     return absl::InvalidArgumentError(
         absl::StrCat("bind address '", bind, "' is not an IP literal"));
   }
-  const int fd = ::socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  const int fd = ::socket(family, kind | SOCK_CLOEXEC, 0);
   if (fd < 0) return Errno("socket", errno);
-  // SO_REUSEADDR (not SO_REUSEPORT): connections in TIME_WAIT from an
-  // earlier run do not count, a live listener does.
-  const int one = 1;
-  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (kind == SOCK_STREAM) {
+    // SO_REUSEADDR (not SO_REUSEPORT): connections in TIME_WAIT from an
+    // earlier run do not count, a live listener does. UDP has no TIME_WAIT,
+    // and there SO_REUSEADDR would let the probe share a bound port.
+    const int one = 1;
+    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  }
   const int rc = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), len);
   const int err = errno;
   ::close(fd);
   if (rc != 0 && err == EADDRINUSE) {
     return absl::AlreadyExistsError(absl::StrCat(
-        bind, ":", port,
+        bind, ":", port, kind == SOCK_DGRAM ? " (UDP)" : "",
         " is already in use (another gateway or server listens there)"));
   }
   if (rc != 0) return Errno(absl::StrCat("bind ", bind, ":", port), err);

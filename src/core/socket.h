@@ -7,6 +7,8 @@
 #ifndef TACHYON_CORE_SOCKET_H_
 #define TACHYON_CORE_SOCKET_H_
 
+#include <sys/socket.h>
+
 #include <cstdint>
 #include <string>
 
@@ -25,8 +27,11 @@ absl::StatusOr<int> CreateTcpListener(const std::string& bind,
 /// already listens on bind:port. SO_REUSEPORT lets any process of the same
 /// user join a port's listener group and silently take a share of its
 /// connections; binding a probe without SO_REUSEPORT first turns that into a
-/// clear start-up error. Port 0 always passes.
-absl::Status CheckPortFree(const std::string& bind, std::uint16_t port);
+/// clear start-up error. Port 0 always passes. `kind` is SOCK_STREAM (a TCP
+/// listener) or SOCK_DGRAM (a UDP port, where a second process joining the
+/// group would receive a share of the datagrams).
+absl::Status CheckPortFree(const std::string& bind, std::uint16_t port,
+                           int kind = SOCK_STREAM);
 
 /// The local port a bound socket ended up on (for port 0).
 absl::StatusOr<std::uint16_t> LocalPort(int fd);

@@ -75,6 +75,10 @@ absl::Status Gateway::StartUdp() {
     udp_source_id_ = (std::uint64_t{rd()} << 32) | rd();
   }
   std::uint16_t port = u.port;
+  if (absl::Status s = core::CheckPortFree(config_.UdpBind(), port, SOCK_DGRAM);
+      !s.ok()) {
+    return s;
+  }
   for (int i = 0; i < config_.workers; ++i) {
     absl::StatusOr<int> fd =
         udp::CreateIngressSocket(config_.UdpBind(), port, config_);

@@ -165,16 +165,24 @@ class Process {
 
 /// Starts `gateway_binary` (tachyon-gateway) with the default config on an
 /// ephemeral loopback port (epoll, warnings only, plus `extra` flags) and
-/// waits for it to print where it listens. Returns the port, or "" (with a
+/// waits for it to print where it listens (UDP, which the default config
+/// enables, on an ephemeral port too). Returns the port, or "" (with a
 /// test failure) if it did not start within 10 s.
 inline std::string StartGatewayProcess(Process* gateway,
                                        const std::string& gateway_binary,
                                        const std::string& source_dir,
                                        std::vector<std::string> extra = {}) {
-  std::vector<std::string> argv = {
-      gateway_binary, "--config",    source_dir + "/config/gateway.toml",
-      "--port",       "0",           "--io",
-      "epoll",        "--log_level", "warn"};
+  std::vector<std::string> argv = {gateway_binary,
+                                   "--config",
+                                   source_dir + "/config/gateway.toml",
+                                   "--port",
+                                   "0",
+                                   "--udp_port",
+                                   "0",
+                                   "--io",
+                                   "epoll",
+                                   "--log_level",
+                                   "warn"};
   argv.insert(argv.end(), extra.begin(), extra.end());
   *gateway = Process::Start(argv);
   auto m = gateway->WaitForOutput(

@@ -103,7 +103,7 @@ TEST_F(ToolsTest, SubReceivesWhatAConcurrentPubGenerates) {
 }
 
 TEST_F(ToolsTest, SubOverUdpReceivesEveryMessageInOrder) {
-  StartGateway({"--udp_port", "0"});
+  StartGateway();
   // From 1: whatever is published before the UDP delivery starts comes
   // over TCP, the rest as datagrams.
   Process sub = Tool(TACHYON_SUB_BIN, {"--stream", "udp.gen", "--udp",

@@ -61,8 +61,8 @@ TEST_P(ShutdownTest, SigtermDeliversQueuedDataBeforeClosing) {
   std::string out;
   auto gw = GatewayProcess::Start(
       GatewayBinary(),
-      {"--config=" + DefaultConfig(), "--port=0", "--io=" + io, "--workers=2",
-       "--shutdown_drain_ms=5000"},
+      {"--config=" + DefaultConfig(), "--port=0", "--udp_port=0", "--io=" + io,
+       "--workers=2", "--shutdown_drain_ms=5000"},
       &out);
   ASSERT_NE(gw, nullptr) << out;
   auto sub = TestClient::Connect(gw->port(), /*rcvbuf=*/4096);

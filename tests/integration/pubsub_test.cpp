@@ -465,6 +465,27 @@ TEST_P(PubSubTest, SecondGatewayOnTheSamePortRefusesToStart) {
   EXPECT_NE(client->Open("still.here").value(), 0u);
 }
 
+// The same for the UDP port: a second process in its SO_REUSEPORT group would
+// receive a share of the producers' datagrams.
+TEST_P(PubSubTest, SecondGatewayOnTheSameUdpPortRefusesToStart) {
+  config::GatewayConfig first = TestConfig(GetParam());
+  first.udp.enabled = true;
+  first.udp.port = 0;
+  session::Gateway gateway(first);
+  ASSERT_TRUE(gateway.Start().ok());
+  config::GatewayConfig c = TestConfig(GetParam());
+  c.udp.enabled = true;
+  c.udp.port = gateway.udp_port();
+  session::Gateway second(c);
+  const absl::Status s = second.Start();
+  EXPECT_EQ(s.code(), absl::StatusCode::kAlreadyExists) << s;
+  EXPECT_NE(std::string(s.message()).find("(UDP) is already in use"),
+            std::string::npos)
+      << s;
+  gateway.RequestStop();
+  gateway.Wait();
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, PubSubTest, TACHYON_ALL_GATEWAY_PARAMS,
                          ParamName);
 
