@@ -63,7 +63,7 @@
 //
 //   Background mode: StartBackgroundPolling starts a thread that runs Poll
 //   for you; handlers and on_error then run on that thread, one at a time.
-//   While it runs, every method except the accessors, Start- and
+//   While it runs, every method except Close, the accessors, Start- and
 //   StopBackgroundPolling may be called from any thread, concurrently: each
 //   call takes the Client's lock (held by the poller while it reads and
 //   dispatches, released while it waits for data), so a call may wait for a
@@ -71,7 +71,9 @@
 //   calls, or a reconnect attempt). Receiving calls (OpenStream, Subscribe,
 //   PublishWithAck, Request) made from other threads are answered by the
 //   poller; they run one at a time. Poll itself returns FAILED_PRECONDITION
-//   in this mode; Close and the destructor stop the poller first. A
+//   in this mode. Close and the destructor stop the poller first; call them
+//   (like Start- and StopBackgroundPolling) from the owning thread once no
+//   other thread uses the Client. A
 //   TryClaim'd span may be written by the claiming thread only, and another
 //   thread's Publish fails with FAILED_PRECONDITION until it is committed.
 //   Accessors (stats(), connected(), ...) read without the lock: call them
