@@ -283,6 +283,53 @@ TEST(ClientFakeServerTest, DetectsSequenceGapsAndDropsDuplicates) {
   EXPECT_EQ((*c)->stats().messages_lost, 5u);
 }
 
+// Regression: a SUBSCRIBE_ACK with next_sequence 0 ("already being
+// delivered", PROTOCOL.md 11.6) for a stream the client holds no state for
+// used to set the expected sequence to 0, so the next DATA reported a gap
+// of every sequence before it. Now the first DATA positions the stream and
+// gap detection works from there.
+TEST(ClientFakeServerTest, SubscribeAckWithNextSequenceZeroPositionsNothing) {
+  FakeServer server([](FakePeer& peer) {
+    ASSERT_TRUE(peer.AcceptLogon());
+    auto sub = peer.ReadFrame();
+    ASSERT_TRUE(sub);
+    const tp::SubscribeView s{tp::FrameView(*sub)};
+    const StreamId stream{9};
+    peer.SendFrame([&](std::span<std::byte> out) {
+      return tp::EncodeSubscribeAck(out, {.stream_id = stream,
+                                          .id = s.subscription_id().value(),
+                                          .next_sequence = Sequence{0},
+                                          .name = "shared"});
+    });
+    for (std::uint64_t seq : {7, 8, 7, 10}) {
+      peer.SendFrame([&](std::span<std::byte> out) {
+        return tp::EncodeData(out, stream, Sequence{seq}, 1000,
+                              tp::AsBytes(std::to_string(seq)));
+      });
+    }
+    peer.WaitForClose();
+  });
+  auto c = Client::Connect("127.0.0.1", server.port(), Fast());
+  ASSERT_TRUE(c.ok());
+  std::vector<std::uint64_t> seqs;
+  std::vector<Gap> gaps;
+  ASSERT_TRUE(
+      (*c)->Subscribe(
+              "shared", StartPosition::Latest(),
+              [&](const Message& m) { seqs.push_back(m.sequence.value()); },
+              [&](const Gap& g) { gaps.push_back(g); })
+          .ok());
+  ASSERT_TRUE(PollUntil(
+      **c, [&] { return seqs.size() == 3; }, 2000ms));
+  EXPECT_EQ(seqs, (std::vector<std::uint64_t>{7, 8, 10}));
+  ASSERT_EQ(gaps.size(), 1u);
+  EXPECT_EQ(gaps[0].origin, GapOrigin::kDetected);
+  EXPECT_EQ(gaps[0].from.value(), 9u);
+  EXPECT_EQ(gaps[0].to.value(), 9u);
+  EXPECT_EQ((*c)->stats().messages_lost, 1u);
+  EXPECT_EQ((*c)->stats().duplicates_dropped, 1u);
+}
+
 TEST(ClientFakeServerTest, FatalSlowConsumerErrorIsUnavailableWithText) {
   FakeServer server([](FakePeer& peer) {
     ASSERT_TRUE(peer.AcceptLogon());

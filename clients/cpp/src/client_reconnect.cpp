@@ -18,6 +18,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "client_impl.h"
+#include "session_core.h"
 #include "socket.h"
 #include "tachyon/client/client.h"
 #include "tachyon/protocol/protocol.h"
@@ -27,8 +28,6 @@ namespace tachyon::client {
 namespace tp = ::tachyon::protocol;
 using internal::Clock;
 using internal::ReplyKind;
-using internal::StreamState;
-using internal::Subscription;
 
 namespace {
 
@@ -45,7 +44,7 @@ bool Client::Impl::ShouldReconnect(const absl::Status& status) const {
 
 void Client::Impl::TryReconnect() {
   ++attempts_;
-  ++stats_.reconnect_attempts;
+  ++core_.stats().reconnect_attempts;
   reconnect_in_progress_ = true;
   const Clock::time_point deadline = Clock::now() + options_.connect_timeout;
   absl::Status status;
@@ -54,15 +53,9 @@ void Client::Impl::TryReconnect() {
   if (fd.ok()) {
     fd_ = std::move(*fd);
     open_ = true;
-    logged_on_ = false;
     closing_ = false;
     pending_ = {};
-    sent_since_check_ = received_since_check_ = false;
-    // The receive storage was sized for the last session's limit (at least
-    // 1056), which covers every frame a gateway sends before LOGON_ACK.
-    decoder_.emplace(
-        std::span<std::byte>(rx_.get(), rx_size_),
-        std::max(max_frame_length_, internal::kMinSessionFrameLength));
+    core_.BeginConnection();
     status = Logon(deadline);
     if (status.ok()) status = ResumeSession();
   } else {
@@ -72,13 +65,14 @@ void Client::Impl::TryReconnect() {
   if (status.ok() && open_) {
     reconnecting_ = false;
     attempts_ = 0;
-    ++stats_.reconnects;
+    ++core_.stats().reconnects;
     closed_status_ = absl::OkStatus();
     return;
   }
   if (open_) {
     fd_.reset();
     open_ = false;
+    core_.MarkClosed();
   }
   // A gateway that refuses us (bad token, version, protocol violation) will
   // refuse again: stop. Anything else may heal.
@@ -98,8 +92,8 @@ void Client::Impl::ScheduleRetry(const absl::Status& why) {
   if (r.max_attempts > 0 && attempts_ >= r.max_attempts) {
     reconnecting_ = false;
     closed_status_ = absl::UnavailableError(
-        absl::StrCat("gave up reconnecting to ", peer_, " after ", attempts_,
-                     " attempts; last error: ", why.message()));
+        absl::StrCat("gave up reconnecting to ", core_.peer(), " after ",
+                     attempts_, " attempts; last error: ", why.message()));
     return;
   }
   reconnecting_ = true;
@@ -113,97 +107,75 @@ void Client::Impl::ScheduleRetry(const absl::Status& why) {
       std::chrono::duration<double, std::milli>(base_ms * factor(rng_)));
   next_attempt_ = Clock::now() + delay;
   closed_status_ = absl::UnavailableError(
-      absl::StrCat("not connected to ", peer_, " (reconnect attempt ",
+      absl::StrCat("not connected to ", core_.peer(), " (reconnect attempt ",
                    attempts_, " failed: ", why.message(), ")"));
 }
 
 absl::Status Client::Impl::ResubscribeOne(std::uint32_t id,
                                           std::string_view name,
                                           StartPosition start) {
-  const std::size_t n =
-      tp::EncodeSubscribe(ctl(), {.subscription_id = SubscriptionId{id},
-                                  .start = start.mode(),
-                                  .start_sequence = start.sequence(),
-                                  .name = name});
+  const std::size_t n = core_.EncodeSubscribe(ctl_, id, name, start);
   if (absl::Status s = SendFrame({ctl_.data(), n}); !s.ok()) return s;
-  pending_ = {.kind = ReplyKind::kSubscribe, .id = id};
-  return AwaitReply(Clock::now() + options_.response_timeout,
+  return AwaitReply(ReplyKind::kSubscribe, id,
+                    Clock::now() + options_.response_timeout,
                     absl::StrCat("SUBSCRIBE_ACK for \"", std::string(name),
                                  "\" while resuming"));
 }
 
 absl::Status Client::Impl::ResumeSession() {
   // Delivery positions of the lost session, by name: stream ids belong to
-  // one gateway run. A previous failed attempt may have re-keyed some.
-  for (auto& [id, state] : streams_) {
-    std::string name = state.name;
-    resume_states_.insert_or_assign(std::move(name), std::move(state));
-  }
-  streams_.clear();
-  aliases_.clear();
-  for (auto& [id, sub] : subs_) sub->aliases.clear();
+  // one gateway run.
+  core_.PrepareResume();
 
   // Streams opened for publishing keep the ids OpenStream returned; map
   // them to this session's ids.
-  for (const auto& [name, user_id] : open_by_name_) {
-    const std::uint32_t request_id = NextId();
-    const std::size_t n = tp::EncodeOpenStream(ctl(), request_id, name);
+  for (const auto& [name, user_id] : core_.opened()) {
+    const std::uint32_t request_id = core_.NextId();
+    const std::size_t n = core_.EncodeOpenStream(ctl_, request_id, name);
     if (absl::Status s = SendFrame({ctl_.data(), n}); !s.ok()) return s;
-    pending_ = {.kind = ReplyKind::kOpenStream, .id = request_id};
     absl::Status s =
-        AwaitReply(Clock::now() + options_.response_timeout,
+        AwaitReply(ReplyKind::kOpenStream, request_id,
+                   Clock::now() + options_.response_timeout,
                    absl::StrCat("OPEN_STREAM_ACK for \"", name, "\""));
     if (!open_) return closed_status_;
     if (!s.ok()) {
-      wire_ids_[user_id.value()] = 0;
-      ReportAsync(absl::Status(
+      core_.SetWireId(user_id, 0);
+      core_.ReportAsync(absl::Status(
           s.code(), absl::StrCat("re-opening stream \"", name,
                                  "\" after reconnecting: ", s.message())));
       continue;
     }
-    wire_ids_[user_id.value()] = pending_.stream.value();
+    core_.SetWireId(user_id, pending_.stream.value());
   }
 
+  auto& subs = core_.subscriptions();
   // Exact-name subscriptions, from the next sequence each expects.
-  for (auto& [id, sub] : subs_) {
+  for (auto& [id, sub] : subs) {
     if (!sub->active || sub->pattern) continue;
-    const auto state = resume_states_.find(sub->name);
-    const StartPosition start =
-        state == resume_states_.end()
-            ? sub->start
-            : StartPosition::From(state->second.expected);
-    absl::Status s = ResubscribeOne(id, sub->name, start);
+    absl::Status s = ResubscribeOne(
+        id, sub->name, core_.ResumePosition(sub->name, sub->start));
     if (!open_) return closed_status_;
-    if (!s.ok()) ReportAsync(s);
+    if (!s.ok()) core_.ReportAsync(s);
   }
 
   // Patterns: first pin every stream they were delivering at its position
   // (aliases), then renew the pattern from the earliest retained message,
   // so that a matching stream created meanwhile is delivered from its start.
-  for (auto& [id, sub] : subs_) {
+  for (auto& [id, sub] : subs) {
     if (!sub->active || !sub->pattern) continue;
-    std::vector<std::pair<std::string, Sequence>> covered;
-    for (const auto& [name, state] : resume_states_) {
-      if (std::find(state.subscribers.begin(), state.subscribers.end(),
-                    sub.get()) != state.subscribers.end()) {
-        covered.emplace_back(name, state.expected);
-      }
-    }
-    for (const auto& [name, expected] : covered) {
-      const std::uint32_t alias = NextId();
-      sub->aliases.push_back(alias);
-      aliases_[alias] = sub.get();
+    for (const auto& [name, expected] : core_.CoveredStreams(*sub)) {
+      const std::uint32_t alias = core_.NextId();
+      core_.AddAlias(*sub, alias);
       absl::Status s =
           ResubscribeOne(alias, name, StartPosition::From(expected));
       if (!open_) return closed_status_;
-      if (!s.ok()) ReportAsync(s);
+      if (!s.ok()) core_.ReportAsync(s);
     }
     absl::Status s = ResubscribeOne(id, sub->name, StartPosition::Earliest());
     if (!open_) return closed_status_;
-    if (!s.ok()) ReportAsync(s);
+    if (!s.ok()) core_.ReportAsync(s);
   }
-  // Positions no subscription wants any more.
-  resume_states_.clear();
+  core_.ClearResume();
 
   FlushQueue();
   return open_ ? absl::OkStatus() : closed_status_;
@@ -221,9 +193,9 @@ absl::Status Client::Impl::PublishDisconnected(
   const std::size_t entry =
       kQueueEntryHeader + tp::PaddedLength(payload.size());
   if (queue_.size() + entry > options_.reconnect.queue_bytes) {
-    return absl::ResourceExhaustedError(
-        absl::StrCat("not connected to ", peer_, " and the publish queue (",
-                     options_.reconnect.queue_bytes, " bytes) is full"));
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "not connected to ", core_.peer(), " and the publish queue (",
+        options_.reconnect.queue_bytes, " bytes) is full"));
   }
   // Within the capacity reserved at construction: no allocation.
   const std::size_t at = queue_.size();
@@ -235,7 +207,7 @@ absl::Status Client::Impl::PublishDisconnected(
     std::memcpy(queue_.data() + at + kQueueEntryHeader, payload.data(),
                 payload.size());
   }
-  ++stats_.publishes_queued;
+  ++core_.stats().publishes_queued;
   return absl::OkStatus();
 }
 
@@ -246,16 +218,15 @@ void Client::Impl::FlushQueue() {
     const std::uint32_t length = tp::LoadU32(queue_.data() + at + 4);
     const std::span<const std::byte> payload(
         queue_.data() + at + kQueueEntryHeader, length);
-    const auto wire = wire_ids_.find(stream);
-    if (wire == wire_ids_.end() || wire->second == 0 || length > max_payload_) {
-      ReportAsync(absl::FailedPreconditionError(absl::StrCat(
+    const std::uint32_t wire = core_.WireId(StreamId{stream});
+    if (wire == 0 || length > core_.max_payload()) {
+      core_.ReportAsync(absl::FailedPreconditionError(absl::StrCat(
           "queued publish to stream ", stream,
           " not sent: the stream could not be re-opened or the gateway's "
           "frame limit shrank")));
     } else {
-      const std::size_t n = tp::EncodePublish(tx(), StreamId{wire->second},
-                                              next_correlation_++, payload);
-      ++stats_.publishes;
+      const std::size_t n =
+          core_.EncodePublish(tx(), wire, core_.NextCorrelation(), payload);
       if (!SendFrame({tx_.get(), n}).ok()) break;
     }
     at += kQueueEntryHeader + tp::PaddedLength(length);

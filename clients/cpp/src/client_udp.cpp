@@ -28,30 +28,26 @@ absl::StatusOr<UdpDelivery> Client::Impl::SubscribeUdp(
   if (port == 0) {
     return absl::InvalidArgumentError("UDP destination port must be >= 1");
   }
-  const std::uint32_t id = NextId();
-  const std::size_t n =
-      tp::EncodeUdpSubscribe(ctl(), {.subscription_id = SubscriptionId{id},
-                                     .address = address,
-                                     .port = port,
-                                     .name = name});
+  const std::uint32_t id = core_.NextId();
+  const std::size_t n = core_.EncodeUdpSubscribe(ctl_, id, name, address, port);
   absl::Status s = SendFrame({ctl_.data(), n});
   if (s.ok()) {
-    pending_ = {.kind = ReplyKind::kUdpSubscribe, .id = id};
-    s = AwaitReply(Clock::now() + options_.response_timeout,
+    s = AwaitReply(ReplyKind::kUdpSubscribe, id,
+                   Clock::now() + options_.response_timeout,
                    absl::StrCat("SUBSCRIBE_ACK for UDP delivery of \"",
                                 std::string(name), "\""));
   }
   if (!s.ok()) {
     if (open_ && s.code() == absl::StatusCode::kDeadlineExceeded) {
       // The gateway may still act on it; make sure it stops.
-      const std::size_t u = tp::EncodeUnsubscribe(ctl(), SubscriptionId{id});
+      const std::size_t u = tp::EncodeUnsubscribe(ctl_, SubscriptionId{id});
       (void)SendFrame({ctl_.data(), u});
     }
     return absl::Status(s.code(),
                         absl::StrCat("UDP subscribe to \"", std::string(name),
                                      "\": ", s.message()));
   }
-  udp_deliveries_.emplace_back(id, stats_.reconnects);
+  udp_deliveries_.emplace_back(id, core_.stats().reconnects);
   return UdpDelivery{.subscription_id = SubscriptionId{id},
                      .stream_id = pending_.stream,
                      .next_sequence = pending_.sequence};
@@ -65,17 +61,18 @@ absl::Status Client::Impl::UnsubscribeUdp(SubscriptionId id) {
     return absl::NotFoundError(
         absl::StrCat("no active subscription with id ", id.value()));
   }
-  const bool same_session = it->second == stats_.reconnects;
+  const bool same_session = it->second == core_.stats().reconnects;
   udp_deliveries_.erase(it);
   // A delivery made by an earlier session ended with it.
   if (!open_ || !same_session) return absl::OkStatus();
-  const std::size_t n = tp::EncodeUnsubscribe(ctl(), id);
+  const std::size_t n = tp::EncodeUnsubscribe(ctl_, id);
   return SendFrame({ctl_.data(), n});
 }
 
 absl::StatusOr<UdpDelivery> Client::SubscribeUdp(
     std::string_view name, std::array<std::uint8_t, 4> address,
     std::uint16_t port) {
+  Impl::CallGuard guard(*impl_, /*receiving=*/true);
   return impl_->SubscribeUdp(name, address, port);
 }
 

@@ -44,8 +44,6 @@ std::string PeerName(std::string_view host, std::uint16_t port) {
               : absl::StrCat(std::string(host), ":", port);
 }
 
-namespace {
-
 // Option failures are not fatal: the connection works without them, only
 // slower (Nagle) or with kernel-default buffers. SO_BUSY_POLL in particular
 // needs privileges above the sysctl default.
@@ -67,8 +65,6 @@ void TuneSocket(int fd, const ClientOptions& options) {
                  sizeof options.busy_poll_us);
   }
 }
-
-}  // namespace
 
 absl::StatusOr<UniqueFd> ConnectTcp(std::string_view host, std::uint16_t port,
                                     const ClientOptions& options,

@@ -55,6 +55,11 @@ absl::StatusOr<UniqueFd> ConnectTcp(std::string_view host, std::uint16_t port,
                                     const ClientOptions& options,
                                     Clock::time_point deadline);
 
+/// Applies TCP_NODELAY, SO_RCVBUF, SO_SNDBUF and SO_BUSY_POLL from
+/// `options` to a connected socket. Failures are ignored: the connection
+/// works without them, only slower.
+void TuneSocket(int fd, const ClientOptions& options);
+
 /// Outcome of one non-blocking send or receive.
 struct IoResult {
   std::size_t bytes = 0;  ///< transferred (0: would block)

@@ -18,8 +18,8 @@
 #include "core/socket.h"
 #include "gtest/gtest.h"
 #include "stream/stream_registry.h"
-#include "tachyon/protocol/datagram.h"
 #include "tachyon/protocol/data_messages.h"
+#include "tachyon/protocol/datagram.h"
 #include "udp/udp_counters.h"
 #include "udp/udp_socket.h"
 

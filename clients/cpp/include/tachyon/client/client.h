@@ -53,13 +53,32 @@
 //   the same status.
 //
 // Threading
-//   A Client is thread-compatible: it has no internal locks, and all calls
-//   on one Client must be serialised by the caller (typically: one thread
-//   owns it). Different Clients are independent. Handlers run on the thread
-//   inside Poll (or a waiting call) and may call the send-only methods
-//   (Publish, TryClaim, Commit, Abort, Unsubscribe) but not the receiving
-//   ones, which return FAILED_PRECONDITION when called from a handler.
+//   By default a Client is thread-compatible: it has no internal locks, and
+//   all calls on one Client must be serialised by the caller (typically: one
+//   thread owns it). Different Clients are independent. Handlers run on the
+//   thread inside Poll (or a waiting call) and may call the send-only
+//   methods (Publish, TryClaim, Commit, Abort, Flush, Unsubscribe) but not
+//   the receiving ones, which return FAILED_PRECONDITION when called from a
+//   handler.
 //
+//   Background mode: StartBackgroundPolling starts a thread that runs Poll
+//   for you; handlers and on_error then run on that thread, one at a time.
+//   While it runs, every method except Close, the accessors, Start- and
+//   StopBackgroundPolling may be called from any thread, concurrently: each
+//   call takes the Client's lock (held by the poller while it reads and
+//   dispatches, released while it waits for data), so a call may wait for a
+//   Poll round (at most BackgroundPollingOptions::max_messages handler
+//   calls, or a reconnect attempt). Receiving calls (OpenStream, Subscribe,
+//   PublishWithAck, Request) made from other threads are answered by the
+//   poller; they run one at a time. Poll itself returns FAILED_PRECONDITION
+//   in this mode. Close and the destructor stop the poller first; call them
+//   (like Start- and StopBackgroundPolling) from the owning thread once no
+//   other thread uses the Client. A
+//   TryClaim'd span may be written by the claiming thread only, and another
+//   thread's Publish fails with FAILED_PRECONDITION until it is committed.
+//   Accessors (stats(), connected(), ...) read without the lock: call them
+//   from handlers, or after StopBackgroundPolling.
+
 // Example
 //   namespace tc = tachyon::client;
 //   auto client = tc::Client::Connect("127.0.0.1", 7400);
@@ -73,6 +92,12 @@
 //     if (!n.ok()) return Fail(n.status());
 //   }
 //   (void)(*client)->Close();
+//
+//   // Or let the client poll on a thread of its own and publish from any:
+//   (void)(*client)->StartBackgroundPolling({.idle =
+//   tc::BackgroundIdle::kBlock}); std::thread producer([&] {
+//   (void)(*client)->Publish(*stream, "ask"); }); producer.join();
+//   (void)(*client)->StopBackgroundPolling();
 #ifndef TACHYON_CLIENT_CLIENT_H_
 #define TACHYON_CLIENT_CLIENT_H_
 
@@ -91,26 +116,10 @@
 #include "absl/status/statusor.h"
 #include "tachyon/client/message.h"
 #include "tachyon/client/options.h"
+#include "tachyon/client/session_info.h"
 #include "tachyon/common/types.h"
 
 namespace tachyon::client {
-
-/// Running totals of one Client, for tools and monitoring.
-struct ClientStats {
-  std::uint64_t messages_received = 0;   ///< DATA frames delivered
-  std::uint64_t gaps = 0;                ///< gap events (GAP or detected)
-  std::uint64_t messages_lost = 0;       ///< sequences covered by gaps
-  std::uint64_t duplicates_dropped = 0;  ///< DATA below the expected seq
-  std::uint64_t publishes = 0;           ///< PUBLISH frames sent
-  std::uint64_t publishes_refused = 0;   ///< PUBLISH_ACKs with a refusal
-  std::uint64_t heartbeats_sent = 0;
-  std::uint64_t async_errors = 0;  ///< errors reported via on_error
-  std::uint64_t bytes_sent = 0;
-  std::uint64_t bytes_received = 0;
-  std::uint64_t reconnects = 0;          ///< successful reconnections
-  std::uint64_t reconnect_attempts = 0;  ///< including failed ones
-  std::uint64_t publishes_queued = 0;    ///< queued while disconnected
-};
 
 /// The gateway's answer to Client::SubscribeUdp.
 struct UdpDelivery {
@@ -119,7 +128,7 @@ struct UdpDelivery {
   Sequence next_sequence;          ///< the first sequence they carry
 };
 
-class Client {
+class Client : public SessionInfo {
  public:
   /// Poll's default bound on messages dispatched per call.
   static constexpr int kDefaultPollLimit = 256;
@@ -135,8 +144,9 @@ class Client {
       std::string_view host, std::uint16_t port,
       const ClientOptions& options = {});
 
-  /// Sends LOGOUT without waiting for the answer and closes the socket.
-  /// Prefer Close(), which waits for the gateway's LOGOUT.
+  /// Stops background polling, sends LOGOUT without waiting for the answer
+  /// and closes the socket. Prefer Close(), which waits for the gateway's
+  /// LOGOUT. Not from a handler.
   ~Client();
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;
@@ -254,32 +264,49 @@ class Client {
       std::uint32_t service_id, std::span<const std::byte> payload,
       std::chrono::milliseconds timeout);
 
+  // ------------------------------------------------------ background mode
+
+  /// Starts a thread that calls Poll(options.max_messages) in a loop
+  /// (waiting for data per options.idle, waking at least once per
+  /// heartbeat interval), so that handlers run without the application
+  /// polling; see Threading for what other threads may then call. The loop
+  /// ends when the Client closes for good (the final status is reported to
+  /// on_error and returned by StopBackgroundPolling). FAILED_PRECONDITION if
+  /// already running, called from a handler, or the client is closed;
+  /// INVALID_ARGUMENT for max_messages < 1; INTERNAL if no thread or
+  /// eventfd could be made. Call from the thread that owns the Client, while
+  /// no other thread uses it.
+  absl::Status StartBackgroundPolling(
+      const BackgroundPollingOptions& options = {});
+
+  /// Stops and joins the poller thread (within one Poll round). Returns OK,
+  /// or the status that ended the loop early (the connection closed for
+  /// good). A no-op returning OK when not running. Never call it from a
+  /// handler (FAILED_PRECONDITION). Call from the thread that owns the
+  /// Client; afterwards the Client is single-threaded again.
+  absl::Status StopBackgroundPolling();
+
   // -------------------------------------------------------------- lifecycle
 
   /// Orderly close: sends LOGOUT, waits up to close_timeout for the
   /// gateway's LOGOUT (discarding other frames), closes the socket. Later
-  /// calls return FAILED_PRECONDITION. Idempotent. Receiving call.
+  /// calls return FAILED_PRECONDITION. Idempotent. Stops background polling
+  /// first (not callable from a handler). Receiving call.
   absl::Status Close();
 
   // -------------------------------------------------------------- accessors
-  // Cheap and non-blocking; same threading rule as the rest of the Client.
+  // Cheap and non-blocking; they take no lock: in background mode call them
+  // from handlers or after StopBackgroundPolling. peer(), session_id(),
+  // heartbeat_interval() (Poll at least this often), max_frame_length(),
+  // max_payload_length() (the limit of Publish / TryClaim) and stats() come
+  // from SessionInfo.
 
   /// True until the connection is closed, by Close() or by an error; false
   /// while reconnecting.
   [[nodiscard]] bool connected() const;
-  /// "host:port" as given to Connect, for messages.
-  [[nodiscard]] const std::string& peer() const;
-  [[nodiscard]] SessionId session_id() const;
-  /// The interval the gateway granted; Poll at least this often.
-  [[nodiscard]] std::chrono::milliseconds heartbeat_interval() const;
-  /// The session's frame limit, from LOGON_ACK.
-  [[nodiscard]] std::uint32_t max_frame_length() const;
-  /// Largest payload Publish / TryClaim accept (frame limit - 32).
-  [[nodiscard]] std::size_t max_payload_length() const;
   /// The socket, for integrating with an external poll loop (wait for
   /// POLLIN, then Poll()). Do not read or write it directly. -1 when closed.
   [[nodiscard]] int fd() const;
-  [[nodiscard]] const ClientStats& stats() const;
 
  private:
   class Impl;

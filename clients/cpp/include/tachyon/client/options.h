@@ -127,6 +127,24 @@ struct ClientOptions {
   ErrorHandler on_error;
 };
 
+/// How the poller thread of Client::StartBackgroundPolling waits for data.
+enum class BackgroundIdle : std::uint8_t {
+  kBlock,  ///< sleep in poll(2) until data arrives (shared hosts, telemetry)
+  kSpin,   ///< never sleep: Poll without waiting, over and over (a
+           ///< dedicated core, lowest latency)
+};
+
+/// The background-thread mode of the blocking Client.
+struct BackgroundPollingOptions {
+  /// Messages dispatched per Poll before the poller lets other threads in.
+  int max_messages = 256;
+  BackgroundIdle idle = BackgroundIdle::kBlock;
+  /// Pin the poller to this CPU (PinThisThreadToCpu, affinity.h); -1 leaves
+  /// it unpinned. A failure to pin is reported to on_error; polling goes
+  /// on unpinned.
+  int cpu = -1;
+};
+
 /// Where a subscription starts delivering (PROTOCOL.md section 11.3).
 class StartPosition {
  public:

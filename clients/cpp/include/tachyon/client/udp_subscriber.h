@@ -63,7 +63,9 @@
 //   send-only methods and UdpSubscriber::Unsubscribe, nothing else. The
 //   Client must outlive the UdpSubscriber and should not subscribe over TCP
 //   to the same streams itself (one delivery per stream per session,
-//   PROTOCOL.md 11.6, would bypass the recovery position).
+//   PROTOCOL.md 11.6, would bypass the recovery position). Its Poll drives
+//   the Client's Poll, so the Client must not be in background polling mode
+//   (Poll then returns the Client's FAILED_PRECONDITION).
 //
 // Example
 //   namespace tc = tachyon::client;
