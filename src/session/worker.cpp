@@ -20,6 +20,8 @@ namespace {
 
 // Timer resolution: heartbeats, idle and logon timeouts, close deadlines.
 constexpr std::int64_t kTickNs = 5'000'000;
+// UdpIngress::ForgetIdleProducers runs this often.
+constexpr std::int64_t kProducerSweepNs = 10'000'000'000;
 
 std::int64_t MonotonicNs() {
   timespec ts;
@@ -211,6 +213,10 @@ void Worker::Run() {
     if (now_ns_ >= next_tick_ns_) {
       Tick();
       next_tick_ns_ = now_ns_ + kTickNs;
+    }
+    if (udp_ingress_ != nullptr && now_ns_ >= next_producer_sweep_ns_) {
+      if (next_producer_sweep_ns_ != 0) udp_ingress_->ForgetIdleProducers();
+      next_producer_sweep_ns_ = now_ns_ + kProducerSweepNs;
     }
     if (stopping() && !draining_) {
       draining_ = true;

@@ -160,6 +160,7 @@ class Worker final : public core::AcceptHandler, public udp::IngressSink {
   std::int64_t realtime_ns_ = 0;
   bool realtime_valid_ = false;
   std::int64_t next_tick_ns_ = 0;
+  std::int64_t next_producer_sweep_ns_ = 0;  // 0: not yet scheduled
 
   absl::flat_hash_set<Session*> sessions_;
   absl::flat_hash_map<std::uint32_t, std::unique_ptr<LocalStream>>

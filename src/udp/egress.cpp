@@ -199,7 +199,12 @@ int UdpEgress::DoWork(std::int64_t now_ns) {
 
 int UdpEgress::Pump(OutStream& s, std::int64_t now_ns) {
   const std::uint64_t tail = s.log->tail();
-  if (s.log->Lapped(s.position, tail)) {
+  // Keep a window of room between the cursor and the writer, as TCP readers
+  // have (they are cut off a window behind): UDP never holds the writer
+  // back, and a payload overwritten while the kernel copies it would leave
+  // as a well-formed datagram that receivers cannot tell from a good one.
+  if (s.log->Lapped(s.position, tail) ||
+      tail - s.position > s.log->capacity() - s.log->window()) {
     Bump<std::uint64_t>(counters_.lapped);
     Relocate(s, tp::StartMode::kEarliest, {});
   }
@@ -266,8 +271,15 @@ std::size_t UdpEgress::Pack(OutStream& s, std::uint64_t tail,
       const std::byte* frame = bytes.data() + (pos - base);
       const std::uint32_t length = tp::LoadU32(frame);
       const std::uint64_t padded = tp::PaddedLength(length);
+      // Lengths, stream and sequence are checked because a frame overwritten
+      // under us must not be sent, nor count invented sequences.
       if (length < tp::DataView::kFixedLength || padded > tail - pos) {
-        *corrupt = true;  // overwritten under us
+        *corrupt = true;
+        break;
+      }
+      const tp::DataView data(tp::FrameView({frame, length}));
+      if (data.stream_id() != s.log->id() || data.sequence().value() != seq) {
+        *corrupt = true;
         break;
       }
       if (kHeader + p.bytes + padded > max_datagram_) {
@@ -383,7 +395,10 @@ void UdpEgress::SendMessages(OutStream& s, std::size_t count) {
         m = run;
         continue;
       }
-      if (message_info_[m].gso) {
+      // Only errors that mean "no segmentation here" turn GSO off; an
+      // unreachable destination is handled below like any other send.
+      if (message_info_[m].gso &&
+          (err == EIO || err == EINVAL || err == EOPNOTSUPP)) {
         // The kernel (or the device) refuses segmentation: plain datagrams
         // from the next pass on.
         gso_ = false;

@@ -124,9 +124,10 @@ void UdpIngress::Handle(std::span<const std::byte> datagram, bool truncated) {
       Bump<std::uint64_t>(counters_.refused, d.message_count());
       return;
     }
-    it = highest_.emplace(key, 0).first;
+    it = highest_.emplace(key, Producer{}).first;
   }
-  std::uint64_t& highest = it->second;
+  it->second.sweep = sweep_;
+  std::uint64_t& highest = it->second.highest;
   const std::int64_t now = sink_.ReceiveTimeNs();
   std::uint64_t sequence = d.first_sequence().value();
   std::uint64_t appended = 0;
@@ -150,6 +151,13 @@ void UdpIngress::Handle(std::span<const std::byte> datagram, bool truncated) {
     Bump<std::uint64_t>(counters_.messages_appended, appended);
     sink_.OnAppended(log);
   }
+}
+
+void UdpIngress::ForgetIdleProducers() {
+  ++sweep_;
+  absl::erase_if(highest_, [this](const auto& entry) {
+    return sweep_ - entry.second.sweep >= kIdleSweeps;
+  });
 }
 
 }  // namespace tachyon::udp

@@ -54,6 +54,9 @@ class UdpIngress final : public core::ReadinessHandler {
   /// grow memory without bound.
   static constexpr std::size_t kMaxProducers = 1 << 16;
   static constexpr int kBatchesPerTurn = 8;
+  /// ForgetIdleProducers forgets a producer after this many calls without a
+  /// datagram from it.
+  static constexpr std::uint32_t kIdleSweeps = 6;
 
   /// `fd` stays owned by the caller.
   UdpIngress(int fd, int batch, std::uint32_t max_datagram_bytes,
@@ -68,6 +71,14 @@ class UdpIngress final : public core::ReadinessHandler {
   /// True if the socket may still hold datagrams (the last Drain stopped at
   /// its budget).
   [[nodiscard]] bool pending() const { return pending_; }
+  /// Forgets the (producer, stream) pairs not heard from during the last
+  /// kIdleSweeps calls, so that restarted producers (each restart brings a
+  /// new random source id) and forged ids cannot fill the table for good.
+  /// The worker calls it every 10 s: a producer silent for a minute starts
+  /// over (its next datagram is accepted whatever its sequence).
+  void ForgetIdleProducers();
+  /// (producer, stream) pairs tracked now (tests).
+  [[nodiscard]] std::size_t producers() const { return highest_.size(); }
 
  private:
   struct ProducerKey {
@@ -96,7 +107,12 @@ class UdpIngress final : public core::ReadinessHandler {
   std::vector<std::byte> control_;  // batch_ * kControlSpace
   std::vector<iovec> iov_;
   std::vector<mmsghdr> msgs_;
-  absl::flat_hash_map<ProducerKey, std::uint64_t> highest_;
+  struct Producer {
+    std::uint64_t highest = 0;  // highest producer sequence accepted
+    std::uint32_t sweep = 0;    // sweep_ when last heard from
+  };
+  absl::flat_hash_map<ProducerKey, Producer> highest_;
+  std::uint32_t sweep_ = 0;
 };
 
 }  // namespace tachyon::udp

@@ -11,6 +11,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -107,6 +108,52 @@ TEST(UdpIngressTest, KernelDropsAreCountedAndTheRestAppendedOnce) {
   EXPECT_EQ(s.gaps, s.kernel_drops);
   EXPECT_EQ((*log)->next_sequence().value(), s.messages_appended + 1);
   EXPECT_GT(sink.appends, 0);
+}
+
+// Producers silent for kIdleSweeps sweeps are forgotten; active ones keep
+// their duplicate filter.
+TEST(UdpIngressTest, IdleProducersAreForgottenActiveOnesKept) {
+  config::GatewayConfig config;
+  config.udp.enabled = true;
+  stream::StreamRegistry registry(config);
+  absl::StatusOr<stream::StreamLog*> log = registry.Open("udp.idle");
+  ASSERT_TRUE(log.ok()) << log.status();
+  absl::StatusOr<int> fd = CreateIngressSocket("127.0.0.1", 0, config);
+  ASSERT_TRUE(fd.ok()) << fd.status();
+  absl::StatusOr<std::uint16_t> port = core::LocalPort(*fd);
+  ASSERT_TRUE(port.ok());
+  const int producer = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(producer, 0);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(*port);
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  UdpCounters counters;
+  CountingSink sink;
+  UdpIngress ingress(*fd, 64, config.udp.max_datagram_bytes,
+                     config.max_frame_length, registry, sink, counters);
+  const auto send_and_drain = [&](std::uint64_t source, std::uint64_t seq) {
+    std::vector<std::byte> d = Datagram((*log)->id(), seq);
+    std::memcpy(d.data() + 16, &source, sizeof source);  // source_id
+    ASSERT_EQ(::sendto(producer, d.data(), d.size(), 0,
+                       reinterpret_cast<const sockaddr*>(&to), sizeof to),
+              static_cast<ssize_t>(d.size()));
+    ingress.OnReadable();
+  };
+  send_and_drain(7, 1);
+  send_and_drain(8, 1);
+  EXPECT_EQ(ingress.producers(), 2u);
+  for (std::uint32_t i = 1; i < UdpIngress::kIdleSweeps; ++i) {
+    ingress.ForgetIdleProducers();
+    send_and_drain(8, i + 1);  // producer 8 stays active
+  }
+  ingress.ForgetIdleProducers();
+  EXPECT_EQ(ingress.producers(), 1u);
+  // Producer 8 still filters its duplicates.
+  send_and_drain(8, 2);
+  EXPECT_EQ(counters.Snapshot().duplicates, 1u);
+  ::close(producer);
+  ::close(*fd);
 }
 
 }  // namespace
