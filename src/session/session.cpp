@@ -318,52 +318,48 @@ void Session::Cover(SubscriptionId sub_id, Subscription& sub,
                     bool announce) {
   sub.streams.push_back(log->id());
   auto it = deliveries_.find(log->id().value());
-  Sequence ack_sequence;
   if (it != deliveries_.end() && !it->second->removing) {
     // Already delivered to this session: the new subscription shares it and
     // its ack says so with next_sequence 0 (delivery continues unchanged).
     ++it->second->coverage;
+  } else if (it != deliveries_.end()) {
+    // Unsubscribed, but a send still references the delivery or its frame
+    // is half on the wire. The new subscription starts where its own start
+    // mode says, like a fresh one: its ack and GAP go out now (after the
+    // old frame, which resumes ahead of control output), and the delivery
+    // moves there once the old frame is finished (SettleRemoving). Until
+    // then the old reader slot holds back-pressure at the old position;
+    // Locate reaches back at most capacity - window, so the new start
+    // cannot be lapped before it takes over.
+    Delivery* d = it->second.get();
+    ++d->coverage;
+    const stream::StartPoint sp = log->Locate(mode, start);
+    d->restarting = true;
+    d->restart_position = sp.position;
+    d->restart_lag = sp.tail - sp.position + log->window();
+    d->restart_after_ctl = AnnounceStart(sub_id, log, sp, announce);
+    announce = false;
+    MarkDirty();
   } else {
-    if (it != deliveries_.end()) {
-      // A removing delivery is still pinned mid-frame; revive it.
-      it->second->removing = false;
-      ++it->second->coverage;
-    } else {
-      auto d = std::make_unique<Delivery>();
-      d->log = log;
-      d->coverage = 1;
-      const stream::StartPoint sp = log->Attach(&d->slot, mode, start);
-      d->position = sp.position;
-      // A replay starting further back than the window gets one window of
-      // headroom beyond its start distance, so appends racing the first
-      // send do not make it a slow consumer at once. Attach starts replays
-      // at most capacity - window back, so this never exceeds capacity: the
-      // reader is cut off before the writer can overwrite bytes it is
-      // still sending.
-      d->allowed_lag = sp.tail - sp.position + log->window();
-      ack_sequence = sp.next_sequence;
-      if (announce) {
-        const std::string_view name = log->name();
-        Sequence first =
-            sp.gap_from.value() != 0 ? sp.gap_from : sp.next_sequence;
-        std::span<std::byte> out =
-            ReserveControl(tp::StreamAckView::kFixedLength + name.size() + 8);
-        CommitControl(tp::EncodeSubscribeAck(out, {.stream_id = log->id(),
-                                                   .id = sub_id.value(),
-                                                   .next_sequence = first,
-                                                   .name = name}));
-        announce = false;
-      }
-      if (sp.gap_from.value() != 0) {
-        std::span<std::byte> out = ReserveControl(tp::GapView::kFixedLength);
-        CommitControl(tp::EncodeGap(out, log->id(), sp.gap_from, sp.gap_to));
-      }
-      d->ready_after_ctl = ctl_queued_total_;
-      delivery_order_.push_back(d.get());
-      worker_.AddReader(this, log);
-      deliveries_.emplace(log->id().value(), std::move(d));
-      MarkDirty();
-    }
+    auto d = std::make_unique<Delivery>();
+    d->log = log;
+    d->coverage = 1;
+    const stream::StartPoint sp = log->Attach(&d->slot, mode, start);
+    d->position = sp.position;
+    d->frame_start = sp.position;
+    // A replay starting further back than the window gets one window of
+    // headroom beyond its start distance, so appends racing the first
+    // send do not make it a slow consumer at once. Attach starts replays
+    // at most capacity - window back, so this never exceeds capacity: the
+    // reader is cut off before the writer can overwrite bytes it is still
+    // sending.
+    d->allowed_lag = sp.tail - sp.position + log->window();
+    d->ready_after_ctl = AnnounceStart(sub_id, log, sp, announce);
+    announce = false;
+    delivery_order_.push_back(d.get());
+    worker_.AddReader(this, log);
+    deliveries_.emplace(log->id().value(), std::move(d));
+    MarkDirty();
   }
   if (announce) {
     const std::string_view name = log->name();
@@ -371,9 +367,31 @@ void Session::Cover(SubscriptionId sub_id, Subscription& sub,
         ReserveControl(tp::StreamAckView::kFixedLength + name.size() + 8);
     CommitControl(tp::EncodeSubscribeAck(out, {.stream_id = log->id(),
                                                .id = sub_id.value(),
-                                               .next_sequence = ack_sequence,
+                                               .next_sequence = Sequence{},
                                                .name = name}));
   }
+}
+
+std::uint64_t Session::AnnounceStart(SubscriptionId sub_id,
+                                     stream::StreamLog* log,
+                                     const stream::StartPoint& sp,
+                                     bool announce) {
+  if (announce) {
+    const std::string_view name = log->name();
+    const Sequence first =
+        sp.gap_from.value() != 0 ? sp.gap_from : sp.next_sequence;
+    std::span<std::byte> out =
+        ReserveControl(tp::StreamAckView::kFixedLength + name.size() + 8);
+    CommitControl(tp::EncodeSubscribeAck(out, {.stream_id = log->id(),
+                                               .id = sub_id.value(),
+                                               .next_sequence = first,
+                                               .name = name}));
+  }
+  if (sp.gap_from.value() != 0) {
+    std::span<std::byte> out = ReserveControl(tp::GapView::kFixedLength);
+    CommitControl(tp::EncodeGap(out, log->id(), sp.gap_from, sp.gap_to));
+  }
+  return ctl_queued_total_;
 }
 
 void Session::HandleUnsubscribe(const tp::UnsubscribeView& m) {
@@ -478,9 +496,10 @@ void Session::Uncover(StreamId stream) {
   if (it == deliveries_.end()) return;
   Delivery* d = it->second.get();
   if (--d->coverage > 0) return;
+  d->restarting = false;  // a restart not yet applied ends with its cover
   if (send_in_flight_ || (pinned_valid_ && pinned_.delivery == d)) {
     // A send in flight may reference it, or its frame is half on the wire:
-    // finish first (HandleSent sweeps removing deliveries).
+    // finish first (SettleRemoving drops or restarts it).
     d->removing = true;
     return;
   }
@@ -494,6 +513,46 @@ void Session::RemoveDelivery(Delivery* d) {
   }
   std::erase(delivery_order_, d);
   deliveries_.erase(d->log->id().value());
+}
+
+void Session::SettleRemoving() {
+  for (std::size_t i = 0; i < delivery_order_.size();) {
+    Delivery* d = delivery_order_[i];
+    if (!d->removing || (pinned_valid_ && pinned_.delivery == d)) {
+      ++i;
+    } else if (d->restarting) {
+      d->removing = false;
+      d->restarting = false;
+      d->position = d->restart_position;
+      d->frame_start = d->position;
+      d->slot.Set(d->position);
+      d->allowed_lag = d->restart_lag;
+      d->ready_after_ctl = d->restart_after_ctl;
+      MarkDirty();
+      ++i;
+    } else {
+      RemoveDelivery(d);  // erases delivery_order_[i]
+    }
+  }
+}
+
+std::uint64_t Session::FrameLengthAt(const Delivery& d, std::uint64_t p) {
+  std::uint32_t length = 0;
+  std::memcpy(&length, d.log->Readable(p, p + sizeof length).data(),
+              sizeof length);
+  return tp::PaddedLength(std::max<std::uint32_t>(
+      length, static_cast<std::uint32_t>(tp::kHeaderLength)));
+}
+
+void Session::FindFrameStart(Delivery& d) {
+  // Walks the headers of the frames just sent: at most one send's worth,
+  // and only when a send stops inside a frame (the socket is full).
+  std::uint64_t p = d.frame_start;
+  for (std::uint64_t next = p + FrameLengthAt(d, p); next <= d.position;
+       next = p + FrameLengthAt(d, p)) {
+    p = next;
+  }
+  d.frame_start = p;
 }
 
 void Session::HandlePublish(const tp::PublishView& m) {
@@ -706,6 +765,9 @@ void Session::Flush() {
         state_ == State::kClosed) {
       return;
     }
+    // A send that completed without HandleSent (nothing sent) leaves
+    // removing deliveries behind; nothing references them now.
+    SettleRemoving();
     sources_.clear();
     iov_.clear();
     auto add = [&](Delivery* d, const std::byte* p, std::size_t len,
@@ -721,16 +783,28 @@ void Session::Flush() {
     if (pinned_valid_ && pinned_.delivery != nullptr) {
       {
         Delivery* d = pinned_.delivery;
-        const std::uint64_t tail = d->log->tail();
-        if (d->log->Lapped(d->position, tail)) {
+        std::uint64_t tail = d->log->tail();
+        if (d->log->Lapped(d->removing ? d->frame_start : d->position, tail)) {
           // Overwritten mid-frame: the byte stream cannot be repaired.
           Bump<std::uint64_t>(worker_.counters().slow_consumers);
           CloseNow();
           return;
         }
-        const std::span<const std::byte> bytes =
-            d->log->Readable(d->position, tail);
-        add(d, bytes.data(), bytes.size(), d->position);
+        // An unsubscribed delivery sends only the rest of its frame, so
+        // that it ends (or moves to a new subscription's start) at once.
+        if (d->removing) {
+          tail = d->frame_start == d->position
+                     ? d->position
+                     : d->frame_start + FrameLengthAt(*d, d->frame_start);
+        }
+        if (tail > d->position) {
+          const std::span<const std::byte> bytes =
+              d->log->Readable(d->position, tail);
+          add(d, bytes.data(), bytes.size(), d->position);
+        } else {
+          pinned_valid_ = false;  // stopped on a boundary: nothing to finish
+          SettleRemoving();
+        }
       }
     }
     // Control frames (never when a delivery is pinned ahead of them, which
@@ -850,6 +924,13 @@ void Session::HandleSent(std::size_t bytes) {
       }
       d->position += k;
       d->slot.Set(d->position);
+      // A source ends at a tail or at the end of a pinned frame, both frame
+      // boundaries; a send that stops inside one finds where it began.
+      if (k == s.length) {
+        d->frame_start = d->position;
+      } else if (d->position != d->frame_start) {
+        FindFrameStart(*d);
+      }
     }
     if (k < s.length) {
       pinned_ = s;
@@ -859,14 +940,7 @@ void Session::HandleSent(std::size_t bytes) {
   }
   sources_.clear();
   iov_.clear();
-  for (std::size_t i = 0; i < delivery_order_.size();) {
-    Delivery* d = delivery_order_[i];
-    if (d->removing && !(pinned_valid_ && pinned_.delivery == d)) {
-      RemoveDelivery(d);  // erases delivery_order_[i]
-    } else {
-      ++i;
-    }
-  }
+  SettleRemoving();
 }
 
 void Session::OnPeerClosed(int error) {

@@ -99,6 +99,16 @@ class Session final : public core::ConnectionHandler {
     int coverage = 0;       // subscriptions that match this stream
     bool removing = false;  // unsubscribed; drop once not pinned
     bool detached = false;  // no longer a reader of the log (closing)
+    // Start of the frame holding `position` (== position at a boundary):
+    // an unsubscribed delivery still finishes that frame, and no more.
+    std::uint64_t frame_start = 0;
+    // Subscribed again while removing: once the old frame is off the wire
+    // and no send references the delivery, it starts over at `restart`
+    // (where the new subscription's ack said), not where it stopped.
+    bool restarting = false;
+    std::uint64_t restart_position = 0;
+    std::uint64_t restart_lag = 0;
+    std::uint64_t restart_after_ctl = 0;
   };
   struct Subscription {
     std::string name;  // stream name or pattern (with '*')
@@ -137,6 +147,18 @@ class Session final : public core::ConnectionHandler {
              protocol::StartMode mode, Sequence start, bool announce);
   void Uncover(StreamId stream);
   void RemoveDelivery(Delivery* d);
+  // Queues the stream ack (if `announce`) and any GAP for a delivery that
+  // starts at `sp`; returns the control bytes that must precede its data.
+  std::uint64_t AnnounceStart(SubscriptionId sub_id, stream::StreamLog* log,
+                              const stream::StartPoint& sp, bool announce);
+  // Drops removing deliveries and restarts re-subscribed ones, except the
+  // one a send stopped inside. Only while no send is in flight.
+  void SettleRemoving();
+  // Padded length of the frame at log position `p` (a frame boundary).
+  static std::uint64_t FrameLengthAt(const Delivery& d, std::uint64_t p);
+  // Moves `d.frame_start` to the start of the frame containing
+  // `d.position` (to `d.position` itself at a boundary).
+  static void FindFrameStart(Delivery& d);
   // Asks the owner to stop the UDP destination of subscription `sub`.
   void ReleaseUdp(Subscription& sub);
 

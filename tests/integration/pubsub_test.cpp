@@ -1,6 +1,7 @@
 // End-to-end publish/subscribe through a real gateway on loopback, run for
 // every io backend and for one and two workers.
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <map>
@@ -324,6 +325,103 @@ TEST_P(PubSubTest, UnsubscribeStopsDeliveryAndUnknownIdIsAnError) {
   ASSERT_TRUE(pub->Publish(id, "after"));
   EXPECT_FALSE(sub->ReadSkippingHeartbeats(300ms));
   EXPECT_FALSE(sub->eof());
+}
+
+// UNSUBSCRIBE and, in the same read, SUBSCRIBE of the same stream while a
+// backlog is going out to a subscriber with a small receive buffer: the
+// old delivery is mid-send (a frame half on the wire, or an io_uring send
+// in flight). The new subscription still starts where its own start mode
+// says, its ack tells where, and the old frame is finished first so the
+// byte stream stays whole (PROTOCOL.md 11.3, 11.7).
+TEST_P(PubSubTest, ResubscribeWhileOldDeliveryIsMidSendStartsAtItsOwnPosition) {
+  config::GatewayConfig c = TestConfig(GetParam());
+  c.default_stream.capacity_bytes = 4u << 20;
+  c.default_stream.window_bytes = 2u << 20;
+  c.socket.send_buffer_bytes = 16 << 10;  // keep the backlog out of the kernel
+  Start(c);
+  auto pub = Client();
+  const StreamId id = pub->Open("backlog");
+  ASSERT_NE(id.value(), 0u);
+  // 1000-byte payloads: frames of 1032 bytes, so sends stop inside frames.
+  constexpr std::uint64_t kMessages = 1200;
+  const auto payload = [](std::uint64_t i) {
+    std::string p = std::to_string(i);
+    p.resize(1000, '.');
+    return p;
+  };
+  for (std::uint64_t i = 1; i <= kMessages; ++i) {
+    ASSERT_TRUE(pub->Publish(id, payload(i)));
+  }
+  ASSERT_TRUE(pub->Publish(id, "sync", 1, true));
+  auto sync = pub->ReadSkippingHeartbeats();
+  ASSERT_TRUE(sync);
+  ASSERT_EQ(sync->type(), MessageType::kPublishAck);
+  std::uint64_t last = tp::PublishAckView(sync->view()).sequence().value();
+  ASSERT_EQ(last, kMessages + 1);
+
+  auto sub = Client(/*rcvbuf=*/4096);
+  auto ack = sub->Subscribe(1, "backlog", StartMode::kEarliest);
+  ASSERT_TRUE(ack);
+  ASSERT_EQ(ack->type(), MessageType::kSubscribeAck);
+  ASSERT_EQ(tp::StreamAckView(ack->view()).next_sequence().value(), 1u);
+
+  // Each round: read a little of the current delivery, let the gateway
+  // fill the socket again, then replace the subscription in one write.
+  struct Round {
+    StartMode mode;
+    std::uint64_t from;
+    std::uint64_t want_next;  // the ack's next_sequence
+  };
+  const Round rounds[] = {
+      {StartMode::kSequence, 20, 20},    // behind the old position
+      {StartMode::kSequence, 900, 900},  // ahead of it
+      {StartMode::kSequence, 5, 5},
+      {StartMode::kLatest, 0, last + 1},
+  };
+  std::uint64_t next = 1;  // next sequence of the current subscription
+  std::uint32_t sub_id = 1;
+  for (const Round& round : rounds) {
+    for (int i = 0; i < 10; ++i) {
+      auto f = sub->ReadSkippingHeartbeats();
+      ASSERT_TRUE(f);
+      ASSERT_EQ(f->type(), MessageType::kData);
+      ASSERT_EQ(tp::DataView(f->view()).sequence().value(), next++);
+    }
+    std::this_thread::sleep_for(50ms);
+    std::array<std::byte, 128> buf;
+    std::size_t n = tp::EncodeUnsubscribe(buf, SubscriptionId{sub_id});
+    ++sub_id;
+    n += tp::EncodeSubscribe(std::span(buf).subspan(n),
+                             {.subscription_id = SubscriptionId{sub_id},
+                              .start = round.mode,
+                              .start_sequence = Sequence{round.from},
+                              .name = "backlog"});
+    ASSERT_TRUE(sub->SendRaw({buf.data(), n}));
+    // Frames already on the way continue the old delivery in order; then
+    // the new subscription's ack.
+    std::optional<Frame> f;
+    for (std::uint64_t i = 0; i <= kMessages + 1; ++i) {
+      f = sub->ReadSkippingHeartbeats();
+      ASSERT_TRUE(f) << "no ack for subscription " << sub_id;
+      if (f->type() != MessageType::kData) break;
+      ASSERT_EQ(tp::DataView(f->view()).sequence().value(), next++);
+    }
+    ASSERT_EQ(f->type(), MessageType::kSubscribeAck);
+    const tp::StreamAckView new_ack(f->view());
+    EXPECT_EQ(new_ack.id(), sub_id);
+    ASSERT_EQ(new_ack.next_sequence().value(), round.want_next);
+    next = round.want_next;
+  }
+  // The last round started at the end: only new messages follow.
+  ASSERT_TRUE(pub->Publish(id, payload(last + 1)));
+  auto f = sub->ReadSkippingHeartbeats();
+  ASSERT_TRUE(f);
+  ASSERT_EQ(f->type(), MessageType::kData);
+  EXPECT_EQ(tp::DataView(f->view()).sequence().value(), last + 1);
+  EXPECT_EQ(PayloadText(*f), payload(last + 1));
+  EXPECT_FALSE(sub->ReadSkippingHeartbeats(200ms)) << "a frame after the end";
+  EXPECT_FALSE(sub->eof());
+  EXPECT_EQ(sub->decode_error(), tp::ErrorCode::kNone);
 }
 
 TEST_P(PubSubTest, DuplicateAndInvalidSubscriptionsAreNonFatalErrors) {
