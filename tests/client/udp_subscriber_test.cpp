@@ -21,6 +21,7 @@
 #include "gateway_fixture.h"
 #include "gtest/gtest.h"
 #include "tachyon/client/client.h"
+#include "udp_receiver.h"
 #include "udp_relay.h"
 
 namespace tachyon::testing {
@@ -43,6 +44,23 @@ std::vector<std::uint64_t> Range(std::uint64_t from, std::uint64_t to) {
 }
 
 std::string PayloadOf(std::uint64_t i) { return "m" + std::to_string(i); }
+
+// SO_RXQ_OVFL is the kernel's running u32 count of drops; the subscriber's
+// 64-bit total keeps growing when it wraps.
+TEST(KernelDropCounterTest, AccumulatesAcrossTheKernelCountWrapping) {
+  client::internal::KernelDropCounter drops;
+  EXPECT_EQ(drops.total(), 0u);
+  drops.Update(5);
+  EXPECT_EQ(drops.total(), 5u);
+  drops.Update(5);  // a later datagram, no new drops
+  EXPECT_EQ(drops.total(), 5u);
+  drops.Update(0xFFFF'FFF0u);
+  EXPECT_EQ(drops.total(), 0xFFFF'FFF0u);
+  drops.Update(3);  // wrapped: 0x13 more
+  EXPECT_EQ(drops.total(), 0x1'0000'0003u);
+  drops.Update(10);
+  EXPECT_EQ(drops.total(), 0x1'0000'000Au);
+}
 
 class UdpSubscriberTest : public ::testing::Test {
  protected:

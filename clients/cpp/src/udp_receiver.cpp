@@ -200,7 +200,7 @@ bool UdpReceiver::ReadBatch() {
     if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL) {
       std::uint32_t drops = 0;
       std::memcpy(&drops, CMSG_DATA(c), sizeof drops);
-      kernel_drops_ = drops;
+      kernel_drops_.Update(drops);
     }
   }
   return true;

@@ -28,6 +28,24 @@ struct ReceivedDatagram {
   bool truncated = false;  ///< longer than the receive slot (MSG_TRUNC)
 };
 
+/// The socket's datagram drops as a 64-bit total that never goes backwards.
+/// SO_RXQ_OVFL reports the kernel's running u32 count, which wraps; the u32
+/// difference between two reports does not (the gateway's UDP ingress
+/// counts the same way).
+class KernelDropCounter {
+ public:
+  /// Takes the running count carried by a received datagram.
+  void Update(std::uint32_t running) {
+    total_ += static_cast<std::uint32_t>(running - last_);
+    last_ = running;
+  }
+  [[nodiscard]] std::uint64_t total() const { return total_; }
+
+ private:
+  std::uint32_t last_ = 0;  // a new socket's count starts at 0
+  std::uint64_t total_ = 0;
+};
+
 class UdpReceiver {
  public:
   /// Opens and binds the socket per `options` and allocates the batch.
@@ -55,7 +73,9 @@ class UdpReceiver {
     return request_address_;
   }
   /// The socket's running total of datagrams dropped for lack of room.
-  [[nodiscard]] std::uint64_t kernel_drops() const { return kernel_drops_; }
+  [[nodiscard]] std::uint64_t kernel_drops() const {
+    return kernel_drops_.total();
+  }
 
  private:
   /// One recvmmsg; false if nothing arrived (EAGAIN, EINTR: no work).
@@ -67,7 +87,7 @@ class UdpReceiver {
   std::uint16_t local_port_ = 0;
   bool multicast_ = false;
   std::array<std::uint8_t, 4> request_address_{};
-  std::uint64_t kernel_drops_ = 0;
+  KernelDropCounter kernel_drops_;
 
   std::size_t slot_ = 0;
   std::vector<std::byte> buffers_;
