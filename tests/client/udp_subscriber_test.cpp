@@ -200,8 +200,9 @@ TEST_F(UdpSubscriberTest, LostDuplicatedAndReorderedDatagramsRecoveredExactly) {
   EXPECT_GE(s.duplicates, 3u);  // d(1) again
   EXPECT_TRUE(gaps_.empty());
 
-  // While the recovery is live, TCP carries new messages and datagrams
-  // repeat them; whichever path comes second is dropped as duplicate.
+  // While the recovery is live, TCP carries new messages; datagrams that
+  // repeat them are dropped as duplicates and, being behind TCP, hand the
+  // stream back to UDP, which carries what follows.
   Publish(31, 36);
   ASSERT_TRUE(PollUntilReceived(36));
   ASSERT_TRUE(relay_->SendData(34, 3));
@@ -238,6 +239,123 @@ TEST_F(UdpSubscriberTest, TailLossRevealedByHeartbeatThenBackToUdp) {
   EXPECT_EQ(udp_->stats().messages, 9u);
   EXPECT_EQ(udp_->stats().recovered, 6u);
   EXPECT_EQ(udp_->stats().heartbeats, 2u);
+}
+
+// Poll reads TCP first, so a recovery is usually ahead of the datagrams
+// that follow the loss: with one message per datagram none of them ever
+// straddles the expected sequence. A datagram wholly behind it must still
+// end the recovery, or TCP would carry the stream for good.
+TEST_F(UdpSubscriberTest, RecoveryAheadOfUdpEndsAtADatagramBehindIt) {
+  Start();
+  Receive();
+  Join();
+  Publish(1, 20);
+  ASSERT_TRUE(relay_->SendData(1, 1));
+  ASSERT_TRUE(relay_->SendData(2, 1));
+  ASSERT_TRUE(relay_->SendData(5, 1));  // 3 and 4 lost: recovery from 3
+  ASSERT_TRUE(PollUntilReceived(20));   // TCP delivers all it has
+  EXPECT_EQ(udp_->stats().recoveries, 1u);
+  EXPECT_EQ(udp_->stats().recovered, 18u);
+  // UDP, behind TCP, catches up one message per datagram.
+  for (std::uint64_t s = 6; s <= 12; ++s) ASSERT_TRUE(relay_->SendData(s, 1));
+  PollFor(50ms);
+  // The recovery has ended: new messages wait for their datagrams.
+  Publish(21, 25);
+  PollFor(200ms);
+  EXPECT_EQ(sequences_.size(), 20u) << "TCP recovery still delivering";
+  for (std::uint64_t s = 13; s <= 25; ++s) ASSERT_TRUE(relay_->SendData(s, 1));
+  ASSERT_TRUE(PollUntilReceived(25));
+  PollFor(50ms);
+  EXPECT_EQ(sequences_, Range(1, 25));
+  const auto& st = udp_->stats();
+  EXPECT_EQ(st.messages, 2u + 5u);  // 1, 2 and 21..25 from datagrams
+  EXPECT_EQ(st.recovered, 18u);
+  EXPECT_EQ(st.recoveries, 1u);
+  EXPECT_TRUE(gaps_.empty());
+
+  // The same with a heartbeat behind TCP: it ends the recovery too.
+  Publish(26, 30);
+  ASSERT_TRUE(relay_->SendData(27, 1));  // 26 lost
+  ASSERT_TRUE(PollUntilReceived(30));
+  EXPECT_EQ(udp_->stats().recoveries, 2u);
+  ASSERT_TRUE(relay_->SendHeartbeat(28));
+  PollFor(50ms);
+  Publish(31, 32);
+  PollFor(200ms);
+  EXPECT_EQ(sequences_.size(), 30u) << "TCP recovery still delivering";
+  ASSERT_TRUE(relay_->SendData(28, 5));
+  ASSERT_TRUE(PollUntilReceived(32));
+  EXPECT_EQ(sequences_, Range(1, 32));
+  EXPECT_EQ(udp_->stats().recoveries, 2u);
+  EXPECT_TRUE(gaps_.empty());
+}
+
+// Loss after loss on one stream: each round ends the previous recovery with
+// a datagram behind TCP, then loses a message of the next batch, so a new
+// recovery of the same stream starts right after the last one ended. Every
+// message arrives once, in order, with no gap reported.
+TEST_F(UdpSubscriberTest, BackToBackRecoveriesDeliverEveryMessageOnce) {
+  Start();
+  Receive();
+  Join();
+  constexpr int kRounds = 12;
+  constexpr std::uint64_t kBatch = 40;
+  for (int round = 0; round < kRounds; ++round) {
+    const std::uint64_t v = sequences_.size() + 1;  // the expected sequence
+    if (round > 0) {
+      // Behind TCP: the previous recovery ends.
+      ASSERT_TRUE(relay_->SendData(v - 1, 1));
+      ASSERT_TRUE(udp_->Poll(Client::kDefaultPollLimit, 10ms).ok());
+    }
+    Publish(v, v + kBatch - 1);
+    ASSERT_TRUE(relay_->SendData(v, 1));
+    ASSERT_TRUE(relay_->SendData(v + 2, 1));  // v + 1 lost
+    ASSERT_TRUE(PollUntilReceived(v + kBatch - 1)) << "round " << round;
+    ASSERT_EQ(udp_->stats().recoveries, static_cast<std::uint64_t>(round + 1))
+        << "round " << round;
+    ASSERT_EQ(udp_->stats().messages, static_cast<std::uint64_t>(round + 1))
+        << "round " << round;
+  }
+  PollFor(100ms);
+  EXPECT_EQ(sequences_, Range(1, kRounds * kBatch));
+  EXPECT_TRUE(gaps_.empty());
+  EXPECT_EQ(udp_->stats().gaps, 0u);
+  EXPECT_EQ(udp_->stats().gaps_detected, static_cast<std::uint64_t>(kRounds));
+  EXPECT_EQ(udp_->stats().recovered, kRounds * (kBatch - 1));
+}
+
+// A recovery whose TCP delivery starts beyond the expected sequence was
+// placed elsewhere by the session (a delivery still ending, or — as here —
+// the Client's own subscription to the stream, which the header advises
+// against): it is asked for again rather than reported as a loss, a bounded
+// number of times, after which what it skipped is reported as a gap.
+TEST_F(UdpSubscriberTest, RecoveryStartingElsewhereIsAskedAgainThenReported) {
+  Start();
+  Receive();
+  Join();
+  Publish(1, 20);
+  auto own = client_->Subscribe(kStream, StartPosition::Latest(),
+                                [](const Message&) {});
+  ASSERT_TRUE(own.ok()) << own.status();
+  ASSERT_TRUE(relay_->SendData(1, 1));
+  ASSERT_TRUE(relay_->SendData(3, 1));  // 2 lost: recovery from 2
+  ASSERT_TRUE(PollUntilReceived(1));
+  EXPECT_EQ(udp_->stats().recoveries, 1u);
+  // Each new message reaches the recovery (shared with the Client's own
+  // subscription) beyond 2: asked again, up to three times.
+  std::uint64_t next = 21;
+  for (int i = 0; i < 20 && sequences_.size() < 2; ++i) {
+    Publish(next, next);
+    ++next;
+    PollFor(150ms);
+  }
+  ASSERT_EQ(sequences_.size(), 2u);
+  EXPECT_EQ(udp_->stats().recoveries, 4u);
+  ASSERT_EQ(gaps_.size(), 1u);
+  EXPECT_EQ(gaps_[0].origin, GapOrigin::kDetected);
+  EXPECT_EQ(gaps_[0].from.value(), 2u);
+  EXPECT_EQ(sequences_[1], gaps_[0].to.value() + 1);
+  EXPECT_EQ(sequences_[0], 1u);
 }
 
 TEST_F(UdpSubscriberTest, LatestStartsAtTheFirstDatagram) {

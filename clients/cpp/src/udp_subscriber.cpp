@@ -22,6 +22,10 @@ using internal::Clock;
 
 namespace {
 
+// Recoveries asked for again in a row when TCP starts elsewhere than asked
+// (OnTcpMessage), before what it skipped is reported as a gap.
+constexpr int kMaxRerequests = 3;
+
 // How a stream is being delivered.
 enum class Path : std::uint8_t {
   kUdp,              // from datagrams
@@ -40,6 +44,12 @@ struct UdpStream {
   Sequence expected;
   Path path = Path::kUdp;
   SubscriptionId recovery;
+  // The recovery's TCP delivery has shown it starts at `expected` (a DATA
+  // or gateway GAP there). Until then, what lands beyond `expected` is a
+  // misplaced delivery, not a loss (see OnTcpMessage).
+  bool recovery_confirmed = false;
+  // Recoveries asked again in a row because TCP started elsewhere.
+  int rerequests = 0;
   Clock::time_point retry_at;
   MessageHandler on_message;
   GapHandler on_gap;
@@ -82,6 +92,10 @@ class UdpSubscriber::Impl {
   void StartRecovery(UdpStream& stream);
   /// Back to UDP: ends the recovery subscription.
   void EndRecovery(UdpStream& stream);
+  /// The recovery's TCP delivery did not start at `expected`: ends it and
+  /// asks again (from the next Poll) rather than report a gap the gateway
+  /// may still hold. Send-only, so a handler may call it.
+  void Rerequest(UdpStream& stream);
   void OnTcpMessage(UdpStream& stream, const Message& message);
   void OnTcpGap(UdpStream& stream, const Gap& gap);
   /// UDP_SUBSCRIBE for `stream`; on success sets its id and returns the
@@ -347,17 +361,21 @@ int UdpSubscriber::Impl::HandleData(UdpStream& stream,
   const Sequence first = datagram.first_sequence();
   const std::uint64_t count = datagram.message_count();
   if (stream.expected.value() == 0) stream.expected = first;
+  if (first > stream.expected) {
+    // Lost datagrams before this one: TCP carries the stream, this
+    // datagram's messages included, until a datagram reaches `expected`.
+    if (stream.path == Path::kUdp) StartRecovery(stream);
+    return 0;
+  }
+  // UDP is at `expected` again, or behind it: TCP (read first in Poll)
+  // often runs ahead, and waiting for a datagram that straddles `expected`
+  // could wait forever with one message per datagram. The datagrams that
+  // follow reach `expected` in order; a later loss starts a new recovery.
+  if (stream.path != Path::kUdp) EndRecovery(stream);
   if (first.value() + count <= stream.expected.value()) {
     stats_.duplicates += count;
     return 0;
   }
-  if (first > stream.expected) {
-    // Lost datagrams before this one: TCP carries the stream, this
-    // datagram's messages included, until a datagram covers `expected`.
-    if (stream.path == Path::kUdp) StartRecovery(stream);
-    return 0;
-  }
-  if (stream.path != Path::kUdp) EndRecovery(stream);
   int delivered = 0;
   for (const tp::FrameView frame : datagram) {
     const tp::DataView data(frame);
@@ -385,9 +403,9 @@ void UdpSubscriber::Impl::HandleHeartbeat(UdpStream& stream, Sequence next) {
   }
   if (next > stream.expected) {
     if (stream.path == Path::kUdp) StartRecovery(stream);
-  } else if (next == stream.expected && stream.path != Path::kUdp) {
-    // TCP delivered everything sent so far; the next datagram carries
-    // `expected`.
+  } else if (stream.path != Path::kUdp) {
+    // TCP delivered everything UDP has sent so far (or more); the next
+    // datagrams reach `expected`.
     EndRecovery(stream);
   }
 }
@@ -430,6 +448,7 @@ void UdpSubscriber::Impl::StartRecovery(UdpStream& stream) {
     ++stats_.recoveries;
     stream.path = Path::kRecovering;
     stream.recovery = *id;
+    stream.recovery_confirmed = false;
     return;
   }
   stream.path = Path::kRecoveryPending;
@@ -450,6 +469,18 @@ void UdpSubscriber::Impl::EndRecovery(UdpStream& stream) {
     --pending_recoveries_;
   }
   stream.path = Path::kUdp;
+  stream.rerequests = 0;
+}
+
+void UdpSubscriber::Impl::Rerequest(UdpStream& stream) {
+  (void)client_.Unsubscribe(stream.recovery);
+  stream.path = Path::kRecoveryPending;
+  ++pending_recoveries_;
+  // At once the first time (the next Poll); again only after the retry
+  // interval, in case the gateway keeps placing it elsewhere.
+  stream.retry_at = stream.rerequests++ == 0
+                        ? Clock::now()
+                        : Clock::now() + options_.recovery_retry_interval;
 }
 
 void UdpSubscriber::Impl::RetryPending() {
@@ -496,6 +527,20 @@ void UdpSubscriber::Impl::OnTcpMessage(UdpStream& stream, const Message& m) {
     return;
   }
   if (stream.id.value() == 0) stream.id = m.stream_id;
+  if (!stream.recovery_confirmed) {
+    if (m.sequence > stream.expected && stream.rerequests < kMaxRerequests) {
+      // A recovery asked for `expected` starts there (or with a GAP
+      // there). Starting later, it is a delivery the session positioned
+      // elsewhere — one still ending when the recovery was asked for,
+      // acknowledged with next_sequence 0 — not a loss: ask again. One
+      // that stays elsewhere is the Client's own subscription to the
+      // stream (see Threading in the header): then the gap is reported.
+      Rerequest(stream);
+      return;
+    }
+    stream.recovery_confirmed = true;
+    if (m.sequence == stream.expected) stream.rerequests = 0;
+  }
   if (m.sequence > stream.expected) {
     // Not a loss the gateway reported: the session positioned the stream
     // elsewhere (see Threading in the header).
@@ -515,6 +560,17 @@ void UdpSubscriber::Impl::OnTcpGap(UdpStream& stream, const Gap& gap) {
     return;
   }
   if (stream.id.value() == 0) stream.id = gap.stream_id;
+  if (!stream.recovery_confirmed) {
+    // As in OnTcpMessage: only the gateway's own GAP from `expected` on
+    // starts a recovery; anything else means it started elsewhere.
+    if ((gap.from > stream.expected || gap.origin != GapOrigin::kGateway) &&
+        stream.rerequests < kMaxRerequests) {
+      Rerequest(stream);
+      return;
+    }
+    stream.recovery_confirmed = true;
+    if (gap.from <= stream.expected) stream.rerequests = 0;
+  }
   Gap rest = gap;  // the part not delivered already
   rest.from = std::max(gap.from, stream.expected);
   ReportGap(stream, rest);

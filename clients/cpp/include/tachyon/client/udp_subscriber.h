@@ -24,11 +24,15 @@
 //     * a DATA datagram starting beyond it, or a HEARTBEAT datagram announcing
 //       a later next sequence, reveals lost sequences: the subscriber starts a
 //       TCP recovery, Client::Subscribe(name, StartPosition::From(expected)),
-//       and delivers the stream from TCP until a datagram covers the expected
-//       sequence again (or a HEARTBEAT shows TCP has caught up); it then
-//       switches back to UDP and ends the recovery subscription. Sequences
-//       the gateway no longer retains come back as GAP and reach the
-//       GapHandler exactly as on TCP.
+//       and delivers the stream from TCP until a DATA datagram starts at or
+//       before the expected sequence (UDP has caught up with TCP, or TCP ran
+//       ahead of it) or a HEARTBEAT announces no more than it; it then
+//       switches back to UDP and ends the recovery subscription, and a later
+//       loss starts a new one. Sequences the gateway no longer retains come
+//       back as GAP and reach the GapHandler exactly as on TCP. A recovery
+//       whose TCP delivery does not start at the expected sequence (the
+//       gateway kept an ending delivery where it was) is asked for again
+//       rather than reported as a gap.
 //   A gap starts recovery at once rather than waiting for reordered
 //   datagrams: reordering on one LAN segment is rare, and one TCP round trip
 //   is cheaper than holding back every later message. Datagrams beyond the
