@@ -65,7 +65,12 @@
 
 #include "alloc_counter.h"
 #include "benchmark/benchmark.h"
+#include "config/config.h"
+#include "stream/stream_registry.h"
 #include "tachyon/protocol/protocol.h"
+#include "udp/egress.h"
+#include "udp/ingress.h"
+#include "udp/udp_counters.h"
 
 namespace tachyon::bench {
 namespace {
@@ -549,6 +554,145 @@ BENCHMARK_TEMPLATE(BM_Egress, Sender::kGso)
     ->Name("BM_EgressGso")
     ->Apply(EgressArgs);
 
+// The gateway's own ingress on one thread: UdpIngress::Drain from a socket
+// pre-filled with 64-byte PUBLISH datagrams (each with the next producer
+// sequence) into a stream log: recvmmsg, validation, the per-producer
+// duplicate check and the append. What one worker can take in, apart from
+// the producer's cost.
+class NullSink final : public udp::IngressSink {
+ public:
+  std::int64_t ReceiveTimeNs() override { return 1; }
+  void OnAppended(stream::StreamLog*) override {}
+};
+
+void BM_GatewayIngressDrain(benchmark::State& state) {
+  config::GatewayConfig config;
+  config.udp.enabled = true;
+  stream::StreamRegistry registry(config);
+  absl::StatusOr<stream::StreamLog*> log = registry.Open("bench.udp");
+  std::vector<std::byte> datagram =
+      PublishDatagram(static_cast<std::size_t>(state.range(0)), 1);
+  Fd rx = BoundUdpSocket(16 << 20);
+  Fd tx(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  const sockaddr_in to = AddressOf(rx.get());
+  if (!log.ok() || (*log)->id() != kStream || datagram.empty() ||
+      rx.get() < 0 || tx.get() < 0 ||
+      ::connect(tx.get(), reinterpret_cast<const sockaddr*>(&to), sizeof to) !=
+          0) {
+    state.SkipWithError("set-up failed");
+    return;
+  }
+  udp::UdpCounters counters;
+  NullSink sink;
+  udp::UdpIngress ingress(rx.get(), kBatch, 1472, tp::kDefaultMaxFrameLength,
+                          registry, sink, counters);
+  std::uint64_t sequence = 1;
+  std::uint64_t sent = 0;
+  const AllocationCounter allocs;
+  for (auto _ : state) {
+    state.PauseTiming();
+    for (std::uint64_t i = 0; i < kFill; ++i, ++sequence) {
+      std::memcpy(datagram.data() + 8, &sequence, sizeof sequence);
+      if (::send(tx.get(), datagram.data(), datagram.size(), 0) < 0) break;
+      ++sent;
+    }
+    state.ResumeTiming();
+    ingress.OnReadable();
+    for (std::uint64_t i = 0; i < kFill && ingress.pending(); ++i) {
+      ingress.Drain();
+    }
+  }
+  allocs.Report(state);
+  const udp::UdpStats s = counters.Snapshot();
+  ReportTotals(state, sent, s.messages_appended, s.messages_appended);
+  state.counters["duplicates"] = static_cast<double>(s.duplicates);
+  if (s.malformed_total() != 0) state.SkipWithError("malformed datagrams");
+}
+// Named like the raw ingress runs so that the summary pairs it with the
+// recvfrom loop of the same payload.
+BENCHMARK(BM_GatewayIngressDrain)
+    ->ArgNames({"payload", "live"})
+    ->Args({16, 0})
+    ->UseRealTime();
+
+// The gateway's own egress on one thread: UdpEgress::DoWork sends a stream
+// log's DATA frames (32-byte payloads) to N destinations until it has no
+// backlog, as one message per datagram (max_datagram_bytes = 88, the same
+// datagrams as BM_EgressSendto's) and packed (the default 1472 bytes); with
+// GSO (gso:1) or plain sendmmsg (gso:0). Receivers drain with the timer
+// paused and check every datagram.
+void BM_GatewayEgress(benchmark::State& state) {
+  const auto destinations = static_cast<int>(state.range(0));
+  const bool gso = state.range(1) != 0;
+  const bool packed = state.range(2) != 0;
+  config::GatewayConfig config;
+  config.udp.enabled = true;
+  config.udp.gso = gso;
+  config.udp.send_batch = kBatch;
+  config.udp.max_datagram_bytes =
+      packed ? 1472 : static_cast<std::uint32_t>(kEgressDatagram);
+  stream::StreamRegistry registry(config);
+  absl::StatusOr<stream::StreamLog*> log = registry.Open("bench.udp.out");
+  udp::UdpCounters counters;
+  udp::UdpEgress egress(config, kSourceId, counters);
+  std::vector<Fd> receivers;
+  if (!log.ok() || !egress.Init().ok()) {
+    state.SkipWithError("set-up failed");
+    return;
+  }
+  for (int d = 0; d < destinations; ++d) {
+    receivers.push_back(BoundUdpSocket(8 << 20));
+    if (receivers.back().get() < 0) {
+      state.SkipWithError("receiver socket set-up failed");
+      return;
+    }
+    const sockaddr_in a = AddressOf(receivers.back().get());
+    egress.Add(*log, udp::Endpoint{a.sin_addr.s_addr, ntohs(a.sin_port)},
+               (*log)->next_sequence());
+  }
+  const std::vector<std::byte> payload(kEgressPayload, std::byte{0x5a});
+  // Per iteration: what 8 MiB of receive buffer holds for one destination.
+  const int messages = packed ? 4096 : 1024;
+  ReceiveBatch drain;
+  std::uint64_t received = 0, invalid = 0;
+  const AllocationCounter allocs;
+  for (auto _ : state) {
+    state.PauseTiming();
+    for (int m = 0; m < messages; ++m) (void)(*log)->Append(payload, 1);
+    state.ResumeTiming();
+    for (int pass = 0; pass < 100'000 && egress.HasBacklog(); ++pass) {
+      egress.DoWork(1);
+    }
+    state.PauseTiming();
+    for (const Fd& r : receivers) {
+      for (int calls = 0; calls < 10'000; ++calls) {
+        const int n = drain.Receive(r.get(), MSG_DONTWAIT);
+        if (n <= 0) break;
+        for (int i = 0; i < n; ++i) {
+          const tp::DatagramResult d =
+              tp::DecodeDatagram(drain.Datagram(i), tp::kDefaultMaxFrameLength);
+          if (d.error != tp::ErrorCode::kNone) {
+            ++invalid;
+          } else {
+            received += d.view.message_count();
+          }
+        }
+      }
+    }
+    state.ResumeTiming();
+  }
+  allocs.Report(state);
+  const udp::UdpStats s = counters.Snapshot();
+  ReportTotals(state, s.messages_sent, received, s.messages_sent);
+  state.counters["datagrams"] = static_cast<double>(s.datagrams_sent);
+  state.counters["gso_sends"] = static_cast<double>(s.gso_sends);
+  if (invalid != 0) state.SkipWithError("a receiver got an invalid datagram");
+}
+BENCHMARK(BM_GatewayEgress)
+    ->ArgNames({"destinations", "gso", "packed"})
+    ->ArgsProduct({{1, 8, 64}, {0, 1}, {0, 1}})
+    ->UseRealTime();
+
 // Forwards every report to the display reporter chosen by the flags and keeps
 // each run's msgs_per_s, so that the batched/naive ratios can be printed
 // after the run.
@@ -584,12 +728,20 @@ class RatioReporter : public benchmark::BenchmarkReporter {
       const char* naive;
       const char* what;
       double goal;
+      // The naive run has only the batched run's first argument
+      // (BM_GatewayEgress/destinations:8/gso:1/... vs
+      // BM_EgressSendto/destinations:8).
+      bool first_arg_only = false;
     };
     static constexpr Pair kPairs[] = {
         {"BM_IngressRecvmmsg", "BM_IngressRecvfrom",
          "ingress recvmmsg/recvfrom", 0},
+        {"BM_GatewayIngressDrain", "BM_IngressRecvfrom",
+         "gateway ingress/recvfrom", 0},
         {"BM_EgressSendmmsg", "BM_EgressSendto", "egress sendmmsg/sendto", 3},
         {"BM_EgressGso", "BM_EgressSendto", "egress GSO/sendto", 0},
+        {"BM_GatewayEgress", "BM_EgressSendto", "gateway egress/sendto", 3,
+         true},
     };
     bool header = false;
     for (const Pair& p : kPairs) {
@@ -597,7 +749,11 @@ class RatioReporter : public benchmark::BenchmarkReporter {
       for (const auto& [name, rate] : rates_) {
         if (name.rfind(prefix, 0) != 0) continue;
         std::string args = name.substr(prefix.size());
-        const Rate* naive = Find(std::string(p.naive) + "/" + args);
+        std::string naive_args = args;
+        if (p.first_arg_only) {
+          naive_args = args.substr(0, args.find('/')) + "/real_time";
+        }
+        const Rate* naive = Find(std::string(p.naive) + "/" + naive_args);
         if (naive == nullptr || naive->Mean() <= 0) continue;
         if (const std::size_t cut = args.rfind("/real_time");
             cut != std::string::npos) {
@@ -610,7 +766,7 @@ class RatioReporter : public benchmark::BenchmarkReporter {
           header = true;
         }
         const double ratio = rate.Mean() / naive->Mean();
-        std::fprintf(out, "  %-27s %-28s %8.3f M/s vs %8.3f M/s  %5.2fx%s\n",
+        std::fprintf(out, "  %-24s %-31s %8.3f M/s vs %8.3f M/s  %5.2fx%s\n",
                      p.what, args.c_str(), rate.Mean() / 1e6,
                      naive->Mean() / 1e6, ratio,
                      p.goal <= 0       ? ""

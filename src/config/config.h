@@ -106,7 +106,7 @@ struct UdpOptions {
   int send_batch = 64;  ///< datagrams per sendmmsg, 1..1024
   /// HEARTBEAT datagrams for a stream idle this long, ms.
   std::uint32_t heartbeat_interval_ms = 100;
-  bool gso = true;  ///< UDP_SEGMENT for single-destination streams
+  bool gso = true;  ///< UDP_SEGMENT: runs of datagrams in one message
   /// UDP_SUBSCRIBE may name any address (else only the TCP peer's own).
   bool allow_remote_destinations = false;
   std::vector<UdpGroup> groups;

@@ -64,6 +64,7 @@ void UdpEgress::EnsureCapacity(std::size_t destinations) {
   if (msgs_.size() < need) {
     msgs_.resize(need);
     message_info_.resize(need);
+    gso_control_.resize(need * kGsoControl);
   }
 }
 
@@ -325,9 +326,11 @@ std::size_t UdpEgress::Pack(OutStream& s, std::uint64_t tail,
 
 std::size_t UdpEgress::BuildMessages(OutStream& s, std::size_t packed) {
   std::size_t m = 0;
-  const bool gso = s.destinations.size() == 1 && s.destinations[0].gso && gso_;
   for (std::uint32_t di = 0; di < s.destinations.size(); ++di) {
     Destination& d = s.destinations[di];
+    // Each destination gets its runs as GSO messages of its own: the iovecs
+    // are shared, only the address and the segment-size cmsg differ.
+    const bool gso = d.gso && gso_;
     std::uint32_t i = 0;
     while (i < packed && packed_[i].sequence < d.next) ++i;
     while (i < packed) {

@@ -10,9 +10,10 @@
 //   udp.send_batch datagrams per pass. Each datagram is one header plus one
 //   log range; the iovec pair is built once and shared by every destination,
 //   so nothing is copied per destination. The datagrams go out with sendmmsg
-//   (one message per datagram and destination), or, for a stream with a
-//   single destination on a kernel with UDP GSO, as runs of equal-sized
-//   datagrams in one message with a UDP_SEGMENT control message.
+//   (one message per datagram and destination), or, on a kernel with UDP
+//   GSO, as one message per destination and run of equal-sized datagrams
+//   with a UDP_SEGMENT control message (the kernel cuts the run into
+//   datagrams; one system call covers every destination's runs).
 //
 //   Destinations. Each destination records the next sequence it is owed, and
 //   the cursor is the smallest of them. A new destination (UDP_SUBSCRIBE)
@@ -114,7 +115,8 @@ class UdpEgress {
     std::uint32_t count;
     std::uint32_t bytes;  // frames only
   };
-  // One mmsghdr: datagrams [first, end) of `packed_` to one destination.
+  // One mmsghdr: datagrams [first, end) of `packed_` to one destination
+  // (more than one only with GSO).
   struct Message {
     std::uint32_t destination;
     std::uint32_t first;

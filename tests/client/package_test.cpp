@@ -1,13 +1,13 @@
 // The installed package, used as a user would: `cmake --install` the client
-// component into a fresh prefix, configure and build the stand-alone
-// project in package_consumer/ against it with find_package(Tachyon), and
+// component into a fresh prefix, configure and build a stand-alone project
+// against it with find_package(Tachyon) — package_consumer/ with
+// Tachyon::client, async_package_consumer/ with Tachyon::client_async — and
 // run the program against a real gateway process.
 #include <chrono>
 #include <filesystem>
 #include <string>
 #include <vector>
 
-#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "process.h"
 
@@ -15,7 +15,6 @@ namespace tachyon::testing {
 namespace {
 
 using namespace std::chrono_literals;
-using ::testing::HasSubstr;
 
 // Runs a command to completion (bounded) and checks its exit status.
 void RunCommand(const std::vector<std::string>& argv,
@@ -27,9 +26,18 @@ void RunCommand(const std::vector<std::string>& argv,
                      << p.out() << p.err();
 }
 
-TEST(ClientPackageTest, FindPackageBuildsAndRunsAgainstAGateway) {
+struct Consumer {
+  std::string project;    // under tests/client/
+  std::string installed;  // a file the install must have put in the prefix
+  std::string program;    // what the project builds
+};
+
+// Installs into TACHYON_PACKAGE_TEST_DIR/<project>/prefix, builds `c`
+// against it and runs the program against a gateway process; the program
+// publishes "hello" and prints what it receives.
+void InstallBuildAndRun(const Consumer& c) {
   const std::filesystem::path work =
-      std::filesystem::path(TACHYON_PACKAGE_TEST_DIR);
+      std::filesystem::path(TACHYON_PACKAGE_TEST_DIR) / c.project;
   std::filesystem::remove_all(work);
   const std::string prefix = (work / "prefix").string();
   const std::string build = (work / "build").string();
@@ -40,13 +48,13 @@ TEST(ClientPackageTest, FindPackageBuildsAndRunsAgainstAGateway) {
                  60s));
   ASSERT_TRUE(std::filesystem::exists(
       work / "prefix/lib/cmake/Tachyon/TachyonConfig.cmake"));
-  ASSERT_TRUE(
-      std::filesystem::exists(work / "prefix/include/tachyon/client/client.h"));
+  ASSERT_TRUE(std::filesystem::exists(work / "prefix" / c.installed))
+      << c.installed;
 
   std::vector<std::string> configure = {
       TACHYON_CMAKE_COMMAND,
       "-S",
-      std::string(TACHYON_SOURCE_DIR) + "/tests/client/package_consumer",
+      std::string(TACHYON_SOURCE_DIR) + "/tests/client/" + c.project,
       "-B",
       build,
       "-G",
@@ -62,16 +70,28 @@ TEST(ClientPackageTest, FindPackageBuildsAndRunsAgainstAGateway) {
   }
   ASSERT_NO_FATAL_FAILURE(RunCommand(configure, 120s));
   ASSERT_NO_FATAL_FAILURE(
-      RunCommand({TACHYON_CMAKE_COMMAND, "--build", build}, 240s));
+      RunCommand({TACHYON_CMAKE_COMMAND, "--build", build}, 300s));
 
   Process gateway;
   const std::string port =
       StartGatewayProcess(&gateway, TACHYON_GATEWAY_BIN, TACHYON_SOURCE_DIR);
   ASSERT_FALSE(port.empty());
-  Process app = Process::Start({build + "/quickstart", port});
+  Process app = Process::Start({build + "/" + c.program, port});
   EXPECT_EQ(app.Wait(20s), 0) << app.err();
   EXPECT_EQ(app.out(), "received: hello\n");
   EXPECT_EQ(StopGatewayProcess(&gateway), 0) << gateway.err();
+}
+
+TEST(ClientPackageTest, FindPackageBuildsAndRunsAgainstAGateway) {
+  InstallBuildAndRun({.project = "package_consumer",
+                      .installed = "include/tachyon/client/client.h",
+                      .program = "quickstart"});
+}
+
+TEST(ClientPackageTest, FindPackageBuildsAndRunsAnAsyncClient) {
+  InstallBuildAndRun({.project = "async_package_consumer",
+                      .installed = "lib/libtachyon_client_async.a",
+                      .program = "async_quickstart"});
 }
 
 }  // namespace

@@ -13,6 +13,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 #include "config/config.h"
@@ -28,6 +29,59 @@ namespace {
 
 namespace tp = tachyon::protocol;
 
+// A bound loopback UDP socket with a large receive buffer.
+class Receiver {
+ public:
+  Receiver() {
+    fd_ = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    const int big = 4 << 20;
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
+      port_ = core::LocalPort(fd_).value_or(0);
+    }
+  }
+  ~Receiver() { ::close(fd_); }
+  Receiver(const Receiver&) = delete;
+  Receiver& operator=(const Receiver&) = delete;
+
+  [[nodiscard]] Endpoint endpoint() const {
+    return Endpoint{htonl(INADDR_LOOPBACK), port_};
+  }
+  [[nodiscard]] std::uint16_t port() const { return port_; }
+
+  // Reads DATA datagrams (at most `max`, waiting up to 200 ms for each) and
+  // checks they are whole and contiguous from the first one's sequence.
+  // Returns {first sequence, messages}; messages is 0 if none came.
+  std::pair<std::uint64_t, std::uint64_t> ReadContiguous(int max) {
+    std::uint64_t first = 0;
+    std::uint64_t expected = 0;
+    std::vector<std::byte> buf(65536);
+    for (int i = 0; i < max; ++i) {
+      pollfd p{fd_, POLLIN, 0};
+      if (::poll(&p, 1, 200) <= 0) break;
+      const ssize_t n = ::recv(fd_, buf.data(), buf.size(), 0);
+      if (n <= 0) break;
+      const tp::DatagramResult r =
+          tp::DecodeDatagram({buf.data(), static_cast<std::size_t>(n)}, 65536);
+      EXPECT_EQ(r.error, tp::ErrorCode::kNone);
+      EXPECT_LE(n, 1472);
+      if (r.error != tp::ErrorCode::kNone) break;
+      if (r.view.kind() != tp::DatagramKind::kData) continue;
+      if (first == 0) first = expected = r.view.first_sequence().value();
+      EXPECT_EQ(r.view.first_sequence().value(), expected);
+      expected += r.view.message_count();
+    }
+    return {first, expected - first};
+  }
+
+ private:
+  int fd_ = -1;
+  std::uint16_t port_ = 0;
+};
+
 TEST(UdpEgressTest, CursorTooFarBehindJumpsAheadBeforeSending) {
   config::GatewayConfig config;
   config.udp.enabled = true;
@@ -39,23 +93,13 @@ TEST(UdpEgressTest, CursorTooFarBehindJumpsAheadBeforeSending) {
   absl::StatusOr<stream::StreamLog*> log = registry.Open("udp.behind");
   ASSERT_TRUE(log.ok()) << log.status();
 
-  const int receiver = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  ASSERT_GE(receiver, 0);
-  const int big = 4 << 20;
-  ::setsockopt(receiver, SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::bind(receiver, reinterpret_cast<sockaddr*>(&addr), sizeof addr),
-            0);
-  absl::StatusOr<std::uint16_t> port = core::LocalPort(receiver);
-  ASSERT_TRUE(port.ok());
+  Receiver receiver;
+  ASSERT_NE(receiver.port(), 0);
 
   UdpCounters counters;
   UdpEgress egress(config, /*source_id=*/99, counters);
   ASSERT_TRUE(egress.Init().ok());
-  egress.Add(*log, Endpoint{htonl(INADDR_LOOPBACK), *port},
-             (*log)->next_sequence());
+  egress.Add(*log, receiver.endpoint(), (*log)->next_sequence());
 
   // 56 KiB of 64-byte frames appended before the egress runs: more than
   // capacity - window (48 KiB) behind, though not yet lapped.
@@ -70,29 +114,51 @@ TEST(UdpEgressTest, CursorTooFarBehindJumpsAheadBeforeSending) {
 
   // The first datagram starts at the oldest replayable sequence, at most
   // capacity - window behind the tail; the rest follow without a hole.
-  std::uint64_t expected = 0;
-  std::uint64_t received = 0;
-  std::vector<std::byte> buf(65536);
-  for (int i = 0; i < kMessages; ++i) {
-    pollfd p{receiver, POLLIN, 0};
-    if (::poll(&p, 1, 200) <= 0) break;
-    const ssize_t n = ::recv(receiver, buf.data(), buf.size(), 0);
-    ASSERT_GT(n, 0);
-    const tp::DatagramResult r =
-        tp::DecodeDatagram({buf.data(), static_cast<std::size_t>(n)}, 65536);
-    ASSERT_EQ(r.error, tp::ErrorCode::kNone);
-    if (r.view.kind() != tp::DatagramKind::kData) continue;
-    if (expected == 0) {
-      expected = r.view.first_sequence().value();
-      EXPECT_GE(expected, std::uint64_t{kMessages} + 1 - 48 * 1024 / 64);
-    }
-    EXPECT_EQ(r.view.first_sequence().value(), expected);
-    expected += r.view.message_count();
-    received += r.view.message_count();
+  const auto [first, messages] = receiver.ReadContiguous(kMessages);
+  EXPECT_GE(first, std::uint64_t{kMessages} + 1 - 48 * 1024 / 64);
+  EXPECT_EQ(first + messages, std::uint64_t{kMessages} + 1);
+}
+
+// With GSO, every destination gets runs of equal-sized datagrams as single
+// messages, which the kernel cuts at the segment size: each receiver sees
+// the same whole datagrams, in order, none larger than max_datagram_bytes.
+TEST(UdpEgressTest, GsoSendsRunsToEveryDestination) {
+  config::GatewayConfig config;
+  config.udp.enabled = true;
+  config.udp.gso = true;
+  stream::StreamRegistry registry(config);
+  absl::StatusOr<stream::StreamLog*> log = registry.Open("udp.gso");
+  ASSERT_TRUE(log.ok()) << log.status();
+  std::array<Receiver, 3> receivers;
+  UdpCounters counters;
+  UdpEgress egress(config, /*source_id=*/99, counters);
+  ASSERT_TRUE(egress.Init().ok());
+  for (const Receiver& r : receivers) {
+    ASSERT_NE(r.port(), 0);
+    egress.Add(*log, r.endpoint(), (*log)->next_sequence());
   }
-  EXPECT_EQ(expected, std::uint64_t{kMessages} + 1);
-  EXPECT_LE(received, 48u * 1024 / 64);
-  ::close(receiver);
+  // 45 frames of 32 bytes fill a 1472-byte datagram: 20 equal datagrams,
+  // then a shorter one.
+  const std::array<std::byte, 0> empty{};
+  constexpr int kMessages = 45 * 20 + 7;
+  for (int i = 0; i < kMessages; ++i) {
+    ASSERT_EQ((*log)->Append(empty, 1).status, stream::AppendStatus::kOk);
+  }
+  for (int i = 0; i < 1000 && egress.HasBacklog(); ++i) egress.DoWork(1);
+  ASSERT_FALSE(egress.HasBacklog());
+  for (Receiver& r : receivers) {
+    const auto [first, messages] = r.ReadContiguous(kMessages);
+    EXPECT_EQ(first, 1u);
+    EXPECT_EQ(messages, std::uint64_t{kMessages});
+  }
+  const UdpStats s = counters.Snapshot();
+  EXPECT_EQ(s.messages_sent, 3u * kMessages);
+  EXPECT_EQ(s.datagrams_sent, 3u * 21);
+  if (egress.gso_active()) {
+    EXPECT_GE(s.gso_sends, 3u);  // at least one run per destination
+  } else {
+    EXPECT_EQ(s.gso_sends, 0u) << "this kernel has no UDP GSO";
+  }
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
-// UdpIngress driven directly, without a worker: the kernel's drop count
-// (SO_RXQ_OVFL) reaches the counters, and what the kernel kept is appended
-// exactly once.
+// UdpIngress driven directly, without a worker, against a real loopback
+// socket: the kernel's drop count (SO_RXQ_OVFL) reaches the counters, what
+// the kernel kept is appended exactly once, and idle producers are
+// forgotten.
 #include "udp/ingress.h"
 
 #include <arpa/inet.h>
@@ -12,7 +13,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
-#include <string>
+#include <memory>
 #include <vector>
 
 #include "config/config.h"
@@ -36,69 +37,83 @@ class CountingSink final : public IngressSink {
   int appends = 0;
 };
 
-// One PUBLISH datagram carrying one 16-byte payload, producer sequence `seq`.
-std::vector<std::byte> Datagram(StreamId stream, std::uint64_t seq) {
-  std::vector<std::byte> out(256);
-  std::size_t n = tp::EncodeDatagramHeader(out, tp::DatagramKind::kPublish, 1,
-                                           stream, Sequence{seq}, 42);
-  const std::array<std::byte, 16> payload{};
-  n += tp::EncodePublish(std::span(out).subspan(n), stream, 0, payload);
-  out.resize(n);
-  return out;
-}
-
-TEST(UdpIngressTest, KernelDropsAreCountedAndTheRestAppendedOnce) {
-  config::GatewayConfig config;
-  config.udp.enabled = true;
-  config.udp.recv_buffer_bytes = 4096;  // the kernel's minimum, doubled
-  stream::StreamRegistry registry(config);
-  absl::StatusOr<stream::StreamLog*> log = registry.Open("udp.drops");
-  ASSERT_TRUE(log.ok()) << log.status();
-  absl::StatusOr<int> fd = CreateIngressSocket("127.0.0.1", 0, config);
-  ASSERT_TRUE(fd.ok()) << fd.status();
-  absl::StatusOr<std::uint16_t> port = core::LocalPort(*fd);
-  ASSERT_TRUE(port.ok());
-
-  // Nobody reads while the producer sends, so the small receive buffer
-  // overflows and the kernel drops (and counts) the rest.
-  const int producer = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  ASSERT_GE(producer, 0);
-  sockaddr_in to{};
-  to.sin_family = AF_INET;
-  to.sin_port = htons(*port);
-  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  constexpr int kSent = 2000;
-  for (int i = 1; i <= kSent; ++i) {
-    const std::vector<std::byte> d = Datagram((*log)->id(), i);
-    ASSERT_EQ(::sendto(producer, d.data(), d.size(), 0,
-                       reinterpret_cast<const sockaddr*>(&to), sizeof to),
-              static_cast<ssize_t>(d.size()));
+// An ingress socket, its UdpIngress over one stream, and a producer socket.
+class UdpIngressTest : public ::testing::Test {
+ protected:
+  // `recv_buffer_bytes` 0: the kernel default.
+  void Start(int recv_buffer_bytes) {
+    config_.udp.enabled = true;
+    config_.udp.recv_buffer_bytes = recv_buffer_bytes;
+    registry_ = std::make_unique<stream::StreamRegistry>(config_);
+    absl::StatusOr<stream::StreamLog*> log = registry_->Open("udp.in");
+    ASSERT_TRUE(log.ok()) << log.status();
+    log_ = *log;
+    absl::StatusOr<int> fd = CreateIngressSocket("127.0.0.1", 0, config_);
+    ASSERT_TRUE(fd.ok()) << fd.status();
+    fd_ = *fd;
+    absl::StatusOr<std::uint16_t> port = core::LocalPort(fd_);
+    ASSERT_TRUE(port.ok());
+    to_.sin_family = AF_INET;
+    to_.sin_port = htons(*port);
+    to_.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    producer_ = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    ASSERT_GE(producer_, 0);
+    ingress_ = std::make_unique<UdpIngress>(
+        fd_, 64, config_.udp.max_datagram_bytes, config_.max_frame_length,
+        *registry_, sink_, counters_);
+  }
+  void TearDown() override {
+    ingress_.reset();
+    if (producer_ >= 0) ::close(producer_);
+    if (fd_ >= 0) ::close(fd_);
   }
 
-  UdpCounters counters;
-  CountingSink sink;
-  UdpIngress ingress(*fd, 64, config.udp.max_datagram_bytes,
-                     config.max_frame_length, registry, sink, counters);
-  // Bounded: every Drain reads at least one datagram until the socket is
-  // empty, and the socket holds fewer than kSent.
-  const auto drain = [&] {
-    ingress.OnReadable();
-    for (int i = 0; i < kSent && ingress.Drain() > 0; ++i) {
+  // Sends one PUBLISH datagram of one 16-byte payload from producer
+  // `source`, producer sequence `seq`.
+  void Send(std::uint64_t source, std::uint64_t seq) {
+    std::vector<std::byte> d(256);
+    std::size_t n = tp::EncodeDatagramHeader(d, tp::DatagramKind::kPublish, 1,
+                                             log_->id(), Sequence{seq}, source);
+    const std::array<std::byte, 16> payload{};
+    n += tp::EncodePublish(std::span(d).subspan(n), log_->id(), 0, payload);
+    ASSERT_EQ(::sendto(producer_, d.data(), n, 0,
+                       reinterpret_cast<const sockaddr*>(&to_), sizeof to_),
+              static_cast<ssize_t>(n));
+  }
+
+  // Reads until the socket is empty (bounded: every Drain that finds
+  // datagrams reads at least one).
+  void DrainAll() {
+    ingress_->OnReadable();
+    for (int i = 0; i < 100'000 && ingress_->Drain() > 0; ++i) {
     }
-  };
-  drain();
+  }
+
+  config::GatewayConfig config_;
+  std::unique_ptr<stream::StreamRegistry> registry_;
+  stream::StreamLog* log_ = nullptr;
+  int fd_ = -1;
+  int producer_ = -1;
+  sockaddr_in to_{};
+  UdpCounters counters_;
+  CountingSink sink_;
+  std::unique_ptr<UdpIngress> ingress_;
+};
+
+TEST_F(UdpIngressTest, KernelDropsAreCountedAndTheRestAppendedOnce) {
+  Start(4096);  // the kernel's minimum, doubled
+  // Nobody reads while the producer sends, so the small receive buffer
+  // overflows and the kernel drops (and counts) the rest.
+  constexpr int kSent = 2000;
+  for (int i = 1; i <= kSent; ++i) ASSERT_NO_FATAL_FAILURE(Send(42, i));
+  DrainAll();
   // SO_RXQ_OVFL stamps each datagram with the drops counted when it was
   // queued, so the datagrams kept before the overflow say 0; the next one
   // to arrive carries the count.
-  const std::vector<std::byte> last = Datagram((*log)->id(), kSent + 1);
-  ASSERT_EQ(::sendto(producer, last.data(), last.size(), 0,
-                     reinterpret_cast<const sockaddr*>(&to), sizeof to),
-            static_cast<ssize_t>(last.size()));
-  drain();
-  ::close(producer);
-  ::close(*fd);
+  ASSERT_NO_FATAL_FAILURE(Send(42, kSent + 1));
+  DrainAll();
 
-  const UdpStats s = counters.Snapshot();
+  const UdpStats s = counters_.Snapshot();
   EXPECT_GT(s.kernel_drops, 0u) << "a 4 KiB buffer held all " << kSent;
   EXPECT_GT(s.messages_appended, 0u);
   EXPECT_EQ(s.datagrams_received, s.messages_appended);
@@ -106,54 +121,29 @@ TEST(UdpIngressTest, KernelDropsAreCountedAndTheRestAppendedOnce) {
   // Every dropped datagram is also a producer-sequence gap.
   EXPECT_EQ(s.duplicates, 0u);
   EXPECT_EQ(s.gaps, s.kernel_drops);
-  EXPECT_EQ((*log)->next_sequence().value(), s.messages_appended + 1);
-  EXPECT_GT(sink.appends, 0);
+  EXPECT_EQ(log_->next_sequence().value(), s.messages_appended + 1);
+  EXPECT_GT(sink_.appends, 0);
 }
 
 // Producers silent for kIdleSweeps sweeps are forgotten; active ones keep
 // their duplicate filter.
-TEST(UdpIngressTest, IdleProducersAreForgottenActiveOnesKept) {
-  config::GatewayConfig config;
-  config.udp.enabled = true;
-  stream::StreamRegistry registry(config);
-  absl::StatusOr<stream::StreamLog*> log = registry.Open("udp.idle");
-  ASSERT_TRUE(log.ok()) << log.status();
-  absl::StatusOr<int> fd = CreateIngressSocket("127.0.0.1", 0, config);
-  ASSERT_TRUE(fd.ok()) << fd.status();
-  absl::StatusOr<std::uint16_t> port = core::LocalPort(*fd);
-  ASSERT_TRUE(port.ok());
-  const int producer = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  ASSERT_GE(producer, 0);
-  sockaddr_in to{};
-  to.sin_family = AF_INET;
-  to.sin_port = htons(*port);
-  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  UdpCounters counters;
-  CountingSink sink;
-  UdpIngress ingress(*fd, 64, config.udp.max_datagram_bytes,
-                     config.max_frame_length, registry, sink, counters);
-  const auto send_and_drain = [&](std::uint64_t source, std::uint64_t seq) {
-    std::vector<std::byte> d = Datagram((*log)->id(), seq);
-    std::memcpy(d.data() + 16, &source, sizeof source);  // source_id
-    ASSERT_EQ(::sendto(producer, d.data(), d.size(), 0,
-                       reinterpret_cast<const sockaddr*>(&to), sizeof to),
-              static_cast<ssize_t>(d.size()));
-    ingress.OnReadable();
-  };
-  send_and_drain(7, 1);
-  send_and_drain(8, 1);
-  EXPECT_EQ(ingress.producers(), 2u);
+TEST_F(UdpIngressTest, IdleProducersAreForgottenActiveOnesKept) {
+  Start(0);
+  ASSERT_NO_FATAL_FAILURE(Send(7, 1));
+  ASSERT_NO_FATAL_FAILURE(Send(8, 1));
+  DrainAll();
+  EXPECT_EQ(ingress_->producers(), 2u);
   for (std::uint32_t i = 1; i < UdpIngress::kIdleSweeps; ++i) {
-    ingress.ForgetIdleProducers();
-    send_and_drain(8, i + 1);  // producer 8 stays active
+    ingress_->ForgetIdleProducers();
+    ASSERT_NO_FATAL_FAILURE(Send(8, i + 1));  // producer 8 stays active
+    DrainAll();
   }
-  ingress.ForgetIdleProducers();
-  EXPECT_EQ(ingress.producers(), 1u);
+  ingress_->ForgetIdleProducers();
+  EXPECT_EQ(ingress_->producers(), 1u);
   // Producer 8 still filters its duplicates.
-  send_and_drain(8, 2);
-  EXPECT_EQ(counters.Snapshot().duplicates, 1u);
-  ::close(producer);
-  ::close(*fd);
+  ASSERT_NO_FATAL_FAILURE(Send(8, 2));
+  DrainAll();
+  EXPECT_EQ(counters_.Snapshot().duplicates, 1u);
 }
 
 }  // namespace
