@@ -318,9 +318,12 @@ void Session::Cover(SubscriptionId sub_id, Subscription& sub,
                     bool announce) {
   sub.streams.push_back(log->id());
   auto it = deliveries_.find(log->id().value());
-  if (it != deliveries_.end() && !it->second->removing) {
-    // Already delivered to this session: the new subscription shares it and
-    // its ack says so with next_sequence 0 (delivery continues unchanged).
+  if (it != deliveries_.end() &&
+      (!it->second->removing || it->second->restarting)) {
+    // Already delivered to this session (or already re-covered while the
+    // old frame finishes): the new subscription shares it and its ack says
+    // so with next_sequence 0; the delivery does not move (PROTOCOL.md
+    // 11.6).
     ++it->second->coverage;
   } else if (it != deliveries_.end()) {
     // Unsubscribed, but a send still references the delivery or its frame
@@ -916,7 +919,9 @@ void Session::HandleSent(std::size_t bytes) {
       ctl_sent_total_ += k;
     } else {
       Delivery* d = s.delivery;
-      if (k > 0 && d->log->Overwritten(s.start)) {
+      // From the start of the frame the source began in: a resumed frame
+      // starts before s.start, and FindFrameStart reads its header.
+      if (k > 0 && d->log->Overwritten(std::min(s.start, d->frame_start))) {
         // The writer lapped these bytes while the kernel was copying them.
         Bump<std::uint64_t>(worker_.counters().slow_consumers);
         CloseNow();

@@ -214,6 +214,30 @@ TEST_F(UdpSubscriberTest, LostDuplicatedAndReorderedDatagramsRecoveredExactly) {
   EXPECT_TRUE(gaps_.empty());
 }
 
+// A late duplicate from before the loss, arriving while the recovery has not
+// yet delivered anything, does not end it (which would cost a second
+// recovery of the same range).
+TEST_F(UdpSubscriberTest, LateDuplicateDoesNotEndAnUnconfirmedRecovery) {
+  Start();
+  Receive();
+  Join();
+  Publish(1, 12);
+  ASSERT_TRUE(relay_->SendData(1, 3));
+  ASSERT_TRUE(relay_->SendData(4, 3));
+  // 7..9 lost
+  ASSERT_TRUE(relay_->SendData(10, 3));  // recovery from 7 starts
+  ASSERT_TRUE(relay_->SendData(1, 3));   // late duplicate
+  ASSERT_TRUE(PollUntilReceived(12)) << sequences_.size();
+  Publish(13, 15);
+  ASSERT_TRUE(relay_->SendData(13, 3));
+  ASSERT_TRUE(PollUntilReceived(15));
+  PollFor(100ms);
+  EXPECT_EQ(sequences_, Range(1, 15));
+  EXPECT_TRUE(gaps_.empty());
+  EXPECT_EQ(udp_->stats().recoveries, 1u);
+  EXPECT_EQ(udp_->stats().gaps_detected, 1u);
+}
+
 TEST_F(UdpSubscriberTest, TailLossRevealedByHeartbeatThenBackToUdp) {
   Start();
   Receive();

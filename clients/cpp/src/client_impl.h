@@ -222,8 +222,8 @@ class Client::Impl final : private internal::SessionHost {
   std::size_t claim_length_ = 0;
 
   internal::PendingReply pending_;
-  // SubscribeUdp deliveries: {subscription id, stats().reconnects when made}
-  // (a delivery ends with the session that made it).
+  // SubscribeUdp deliveries: {subscription id, connection_generation_ when
+  // made} (a delivery ends with the session that made it).
   std::vector<std::pair<std::uint32_t, std::uint64_t>> udp_deliveries_;
 
   // --- Background polling --------------------------------------------------

@@ -47,7 +47,7 @@ absl::StatusOr<UdpDelivery> Client::Impl::SubscribeUdp(
                         absl::StrCat("UDP subscribe to \"", std::string(name),
                                      "\": ", s.message()));
   }
-  udp_deliveries_.emplace_back(id, core_.stats().reconnects);
+  udp_deliveries_.emplace_back(id, connection_generation_);
   return UdpDelivery{.subscription_id = SubscriptionId{id},
                      .stream_id = pending_.stream,
                      .next_sequence = pending_.sequence};
@@ -61,7 +61,7 @@ absl::Status Client::Impl::UnsubscribeUdp(SubscriptionId id) {
     return absl::NotFoundError(
         absl::StrCat("no active subscription with id ", id.value()));
   }
-  const bool same_session = it->second == core_.stats().reconnects;
+  const bool same_session = it->second == connection_generation_;
   udp_deliveries_.erase(it);
   // A delivery made by an earlier session ended with it.
   if (!open_ || !same_session) return absl::OkStatus();

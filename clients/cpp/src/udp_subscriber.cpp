@@ -84,6 +84,10 @@ class UdpSubscriber::Impl {
   int HandleDatagram(std::span<const std::byte> bytes, bool truncated);
   int HandleData(UdpStream& stream, const tp::DatagramView& datagram);
   void HandleHeartbeat(UdpStream& stream, Sequence next);
+  // A datagram or heartbeat at or behind `expected` may end a recovery once
+  // it has delivered from `expected` (or never started): before that, a late
+  // duplicate from before the loss says nothing about what follows.
+  static bool RecoveryMayEnd(const UdpStream& stream);
   void SourceChanged(std::uint64_t source);
   UdpStream* Find(StreamId id);
 
@@ -371,8 +375,14 @@ int UdpSubscriber::Impl::HandleData(UdpStream& stream,
   // often runs ahead, and waiting for a datagram that straddles `expected`
   // could wait forever with one message per datagram. The datagrams that
   // follow reach `expected` in order; a later loss starts a new recovery.
-  if (stream.path != Path::kUdp) EndRecovery(stream);
-  if (first.value() + count <= stream.expected.value()) {
+  // Until the recovery has delivered from `expected` (confirmed), only a
+  // datagram that reaches `expected` ends it: a late duplicate from before
+  // the loss says nothing about what follows.
+  const bool reaches = first.value() + count > stream.expected.value();
+  if (stream.path != Path::kUdp && (reaches || RecoveryMayEnd(stream))) {
+    EndRecovery(stream);
+  }
+  if (!reaches) {
     stats_.duplicates += count;
     return 0;
   }
@@ -396,6 +406,10 @@ int UdpSubscriber::Impl::HandleData(UdpStream& stream,
   return delivered;
 }
 
+bool UdpSubscriber::Impl::RecoveryMayEnd(const UdpStream& stream) {
+  return stream.path != Path::kRecovering || stream.recovery_confirmed;
+}
+
 void UdpSubscriber::Impl::HandleHeartbeat(UdpStream& stream, Sequence next) {
   if (stream.expected.value() == 0) {
     stream.expected = next;
@@ -403,7 +417,7 @@ void UdpSubscriber::Impl::HandleHeartbeat(UdpStream& stream, Sequence next) {
   }
   if (next > stream.expected) {
     if (stream.path == Path::kUdp) StartRecovery(stream);
-  } else if (stream.path != Path::kUdp) {
+  } else if (stream.path != Path::kUdp && RecoveryMayEnd(stream)) {
     // TCP delivered everything UDP has sent so far (or more); the next
     // datagrams reach `expected`.
     EndRecovery(stream);
