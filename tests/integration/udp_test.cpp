@@ -242,8 +242,13 @@ TEST_P(UdpTest, DuplicatesAreDroppedAndGapsCounted) {
   ASSERT_TRUE(producer.SendTo(port, PublishDatagram(stream, 4, 5, {"d", "e"})));
   // Another producer numbers from 1 on its own.
   ASSERT_TRUE(producer.SendTo(port, PublishDatagram(stream, 1, 6, {"x"})));
-  ASSERT_TRUE(
-      WaitFor([&] { return gateway_->UdpStats().datagrams_received == 6; }));
+  // Counters are separate: a datagram is counted as received before its
+  // messages are appended or dropped, so wait for the outcome of all six.
+  ASSERT_TRUE(WaitFor([&] {
+    const udp::UdpStats s = gateway_->UdpStats();
+    return s.datagrams_received == 6 &&
+           s.messages_appended + s.duplicates == 10;
+  }));
   const udp::UdpStats s = gateway_->UdpStats();
   EXPECT_EQ(s.messages_appended, 5u);  // a b c f x
   EXPECT_EQ(s.duplicates, 5u);         // a b b d e
@@ -286,8 +291,10 @@ TEST_P(UdpTest, MalformedDatagramsAreCountedByCodeAndNeverReachTheLog) {
       port, PublishDatagram(StreamId{999}, 1, 9, {"nowhere"})));  // unknown
   ASSERT_TRUE(producer.SendTo(port, good));
   ASSERT_TRUE(producer.SendTo(port, PublishDatagram(stream, 2, 9, {"ok2"})));
+  // Received is counted before the outcome: wait for the last good one.
   ASSERT_TRUE(WaitFor([&] {
-    return gateway_->UdpStats().datagrams_received == 11;
+    const udp::UdpStats s = gateway_->UdpStats();
+    return s.datagrams_received == 11 && s.messages_appended == 2;
   })) << gateway_->UdpStats().datagrams_received;
   const udp::UdpStats s = gateway_->UdpStats();
   EXPECT_EQ(s.malformed_by(ErrorCode::kFrameTooShort), 1u);
