@@ -13,20 +13,13 @@
 #include <vector>
 
 #include "harness.h"
+#include "udp_batch.h"
 #include "workloads.h"
 
 namespace tachyon::bench {
 namespace {
 
 using namespace std::chrono_literals;
-
-sockaddr_in Loopback(std::uint16_t port) {
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(port);
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  return a;
-}
 
 std::uint16_t PortOf(int fd) {
   sockaddr_in a{};

@@ -34,6 +34,7 @@
 #include "harness.h"
 #include "tachyon/client/client.h"
 #include "tachyon/protocol/protocol.h"
+#include "udp_batch.h"
 #include "workloads.h"
 
 namespace tachyon::bench {
@@ -46,8 +47,8 @@ using client::Message;
 using client::StartPosition;
 namespace tp = ::tachyon::protocol;
 
-constexpr int kBatch = 64;           // sendmmsg / recvmmsg batch
-constexpr std::size_t kSlot = 2048;  // receive buffer per datagram
+constexpr int kBatch = ReceiveBatch::kBatch;        // sendmmsg / recvmmsg batch
+constexpr std::size_t kSlot = ReceiveBatch::kSlot;  // bytes per datagram
 constexpr int kSocketBuffer = 8 << 20;
 // After the producer is done, receivers wait this long for stragglers; what
 // has not arrived by then is lost.
@@ -57,14 +58,6 @@ Result Failed(Result r, std::string why) {
   r.ok = false;
   r.note = std::move(why);
   return r;
-}
-
-sockaddr_in Loopback(std::uint16_t port) {
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(port);
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  return a;
 }
 
 void SetBuffer(int fd, int option, int force_option, int bytes) {
@@ -81,34 +74,6 @@ absl::StatusOr<std::unique_ptr<Client>> Connect(std::uint16_t port,
   options.heartbeat_interval = 1000ms;
   return Client::Connect("127.0.0.1", port, options);
 }
-
-// Preallocated recvmmsg state.
-class ReceiveBatch {
- public:
-  ReceiveBatch() : storage_(kBatch * kSlot) {
-    for (int i = 0; i < kBatch; ++i) {
-      iov_[i] = {storage_.data() + i * kSlot, kSlot};
-      msgs_[i] = {};
-      msgs_[i].msg_hdr.msg_iov = &iov_[i];
-      msgs_[i].msg_hdr.msg_iovlen = 1;
-    }
-  }
-  // Waits (up to the socket's SO_RCVTIMEO) for one datagram, then takes
-  // whatever else is queued, up to kBatch. The count; 0 on timeout.
-  int Receive(int fd) {
-    const int n = ::recvmmsg(fd, msgs_.data(), kBatch, MSG_WAITFORONE, nullptr);
-    return n > 0 ? n : 0;
-  }
-  [[nodiscard]] std::span<const std::byte> Datagram(int i) const {
-    return {storage_.data() + static_cast<std::size_t>(i) * kSlot,
-            msgs_[i].msg_len};
-  }
-
- private:
-  std::vector<std::byte> storage_;
-  std::array<iovec, kBatch> iov_;
-  std::array<mmsghdr, kBatch> msgs_;
-};
 
 // What a producer is asked to send.
 struct ProducerPlan {
@@ -421,7 +386,7 @@ Result RunUdpIngressFloor(const WorkloadOptions& o, bool max_rate) {
     ReceiveBatch batch;
     ch.Send("ready");
     ReceiveUntilDone(ch, tally, max_rate ? 0 : plan.total * plan.lanes, [&] {
-      const int n = batch.Receive(fd);
+      const int n = std::max(0, batch.Receive(fd, MSG_WAITFORONE));
       const std::int64_t now = MonotonicNs();
       for (int i = 0; i < n; ++i) {
         const tp::DatagramResult d =
@@ -532,7 +497,7 @@ Result RunUdpFanOut(const WorkloadOptions& o) {
       }
       ch.Send("ready");
       ReceiveUntilDone(ch, tally, static_cast<std::uint64_t>(total), [&] {
-        const int n = batch.Receive(fd);
+        const int n = std::max(0, batch.Receive(fd, MSG_WAITFORONE));
         const std::int64_t now = MonotonicNs();
         for (int i = 0; i < n; ++i) {
           const tp::DatagramResult d =

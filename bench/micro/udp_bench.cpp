@@ -71,14 +71,15 @@
 #include "udp/egress.h"
 #include "udp/ingress.h"
 #include "udp/udp_counters.h"
+#include "udp_batch.h"
 
 namespace tachyon::bench {
 namespace {
 
 namespace tp = ::tachyon::protocol;
 
-constexpr int kBatch = 64;             // recvmmsg/sendmmsg batch
-constexpr std::size_t kSlot = 2048;    // receive buffer per datagram (> 1472)
+constexpr int kBatch = ReceiveBatch::kBatch;        // recvmmsg/sendmmsg batch
+constexpr std::size_t kSlot = ReceiveBatch::kSlot;  // bytes per datagram
 constexpr std::uint64_t kFill = 4096;  // datagrams queued per drain iteration
 constexpr std::uint64_t kSourceId = 0x7ac4'10e5'0000'0001;
 constexpr StreamId kStream{1};
@@ -106,14 +107,6 @@ class Fd {
  private:
   int fd_;
 };
-
-sockaddr_in Loopback(std::uint16_t port) {
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(port);
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  return a;
-}
 
 // A UDP socket bound to 127.0.0.1 on an ephemeral port, with a receive
 // buffer of `rcvbuf` bytes: SO_RCVBUFFORCE where the process may exceed
@@ -158,32 +151,6 @@ std::vector<std::byte> PublishDatagram(std::size_t payload,
   }
   return d;
 }
-
-// Preallocated recvmmsg state: kBatch buffers of kSlot bytes.
-class ReceiveBatch {
- public:
-  ReceiveBatch() : storage_(kBatch * kSlot) {
-    for (int i = 0; i < kBatch; ++i) {
-      iov_[i] = {storage_.data() + i * kSlot, kSlot};
-      msgs_[i] = {};
-      msgs_[i].msg_hdr.msg_iov = &iov_[i];
-      msgs_[i].msg_hdr.msg_iovlen = 1;
-    }
-  }
-  // recvmmsg of up to kBatch datagrams; the count, or -1 (errno set).
-  int Receive(int fd, int flags) {
-    return ::recvmmsg(fd, msgs_.data(), kBatch, flags, nullptr);
-  }
-  [[nodiscard]] std::span<const std::byte> Datagram(int i) const {
-    return {storage_.data() + static_cast<std::size_t>(i) * kSlot,
-            msgs_[i].msg_len};
-  }
-
- private:
-  std::vector<std::byte> storage_;
-  std::array<iovec, kBatch> iov_;
-  std::array<mmsghdr, kBatch> msgs_;
-};
 
 // Sends copies of one datagram with sendmmsg, kBatch per call, stamping each
 // with the next producer sequence, on a connected socket. Either Fill() from
