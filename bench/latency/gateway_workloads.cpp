@@ -186,16 +186,7 @@ Result RunFanOut(const WorkloadOptions& o) {
   for (std::int64_t i = 0; i < total; ++i) {
     const std::int64_t scheduled =
         start + static_cast<std::int64_t>(static_cast<double>(i) * interval_ns);
-    // Wait for the scheduled time: spin, or sleep most of the way.
-    for (std::int64_t now = MonotonicNs(); now < scheduled;
-         now = MonotonicNs()) {
-      // Sleep most of the way, then spin: a sleeping sender wakes late on a
-      // loaded host, and its lateness would count as gateway latency.
-      if (!o.spin && scheduled - now > 100'000) {
-        const timespec ts{0, scheduled - now - 50'000};
-        ::nanosleep(&ts, nullptr);
-      }
-    }
+    WaitUntilNs(scheduled, o.spin);
     Stamp(payload, static_cast<std::uint64_t>(i), scheduled);
     if (absl::Status s = (*c)->Publish(*stream, payload); !s.ok()) {
       return Failed(r, std::string(s.message()));

@@ -28,6 +28,19 @@ inline std::int64_t MonotonicNs() {
   return std::int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
 }
 
+/// Returns at the CLOCK_MONOTONIC time `scheduled` (ns): spinning, or with
+/// `spin` false sleeping most of the way and spinning the last 50 µs, since
+/// a sender that wakes late on a loaded host would count its own lateness as
+/// gateway latency (open-loop senders time from the schedule).
+inline void WaitUntilNs(std::int64_t scheduled, bool spin) {
+  for (std::int64_t now = MonotonicNs(); now < scheduled; now = MonotonicNs()) {
+    if (!spin && scheduled - now > 100'000) {
+      const timespec ts{0, scheduled - now - 50'000};
+      ::nanosleep(&ts, nullptr);
+    }
+  }
+}
+
 /// A forked child running a function; talks to the parent over two pipes.
 class Child {
  public:

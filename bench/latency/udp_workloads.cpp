@@ -528,14 +528,7 @@ Result RunUdpFanOut(const WorkloadOptions& o) {
   for (std::int64_t i = 0; i < total; ++i) {
     const std::int64_t scheduled =
         start + static_cast<std::int64_t>(static_cast<double>(i) * interval_ns);
-    for (std::int64_t now = MonotonicNs(); now < scheduled;
-         now = MonotonicNs()) {
-      // Sleep most of the way, then spin, as W2 does.
-      if (!o.spin && scheduled - now > 100'000) {
-        const timespec ts{0, scheduled - now - 50'000};
-        ::nanosleep(&ts, nullptr);
-      }
-    }
+    WaitUntilNs(scheduled, o.spin);
     Stamp(payload.data(), static_cast<std::uint64_t>(i), scheduled);
     if (absl::Status s = (*c)->Publish(*stream, payload); !s.ok()) {
       return Failed(r, std::string(s.message()));
