@@ -9,9 +9,9 @@
 
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "base/log.h"
 #include "config/flags.h"
-#include "core/log.h"
-#include "session/gateway.h"
+#include "server/gateway.h"
 
 namespace {
 
@@ -23,9 +23,9 @@ int Run() {
                  std::string(config.status().message()).c_str());
     return 2;
   }
-  tachyon::core::LogLevel level;
-  if (tachyon::core::ParseLogLevel(config->log_level, &level)) {
-    tachyon::core::SetLogLevel(level);
+  tachyon::base::LogLevel level;
+  if (tachyon::base::ParseLogLevel(config->log_level, &level)) {
+    tachyon::base::SetLogLevel(level);
   }
 
   // Signals are taken synchronously by this thread; workers inherit the
@@ -37,7 +37,7 @@ int Run() {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
-  tachyon::session::Gateway gateway(*config);
+  tachyon::server::Gateway gateway(*config);
   if (absl::Status s = gateway.Start(); !s.ok()) {
     std::fprintf(stderr, "tachyon-gateway: failed to start: %s\n",
                  std::string(s.message()).c_str());
@@ -65,7 +65,7 @@ int Run() {
                      << ": draining and closing sessions";
   gateway.RequestStop();
   gateway.Wait();
-  const tachyon::session::GatewayStats st = gateway.Stats();
+  const tachyon::server::GatewayStats st = gateway.Stats();
   TACHYON_LOG(kInfo) << "stopped: " << st.connections_accepted
                      << " connections, " << st.publishes << " publishes, "
                      << st.streams << " streams, " << st.malformed_frames

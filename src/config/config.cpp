@@ -74,26 +74,6 @@ std::optional<E> ParseName(const std::pair<E, std::string_view> (&names)[N],
   return std::nullopt;
 }
 template <typename E, std::size_t N>
-std::string_view NameOf(const std::pair<E, std::string_view> (&names)[N],
-                        E value) {
-  for (const auto& [v, n] : names) {
-    if (v == value) return n;
-  }
-  return "unknown";
-}
-
-constexpr std::pair<IoBackend, std::string_view> kIoNames[] = {
-    {IoBackend::kAuto, "auto"},
-    {IoBackend::kEpoll, "epoll"},
-    {IoBackend::kUring, "uring"}};
-constexpr std::pair<IdleStrategy, std::string_view> kIdleNames[] = {
-    {IdleStrategy::kSpin, "spin"},
-    {IdleStrategy::kBackoff, "backoff"},
-    {IdleStrategy::kBlock, "block"}};
-constexpr std::pair<SlowConsumerPolicy, std::string_view> kPolicyNames[] = {
-    {SlowConsumerPolicy::kDisconnect, "disconnect"},
-    {SlowConsumerPolicy::kBackpressure, "backpressure"}};
-template <typename E, std::size_t N>
 std::string ChoiceList(const std::pair<E, std::string_view> (&names)[N]) {
   std::string out;
   for (const auto& [value, name] : names) {
@@ -473,7 +453,7 @@ void ReadStreamPolicy(Reader& r, const toml::node& n, StreamPolicy& stream) {
         "expected a string, got an array; per-stream policies go in "
         "[[streams.policies]]");
   }
-  r.Enum(n, &stream.policy, kPolicyNames);
+  r.Enum(n, &stream.policy, kSlowConsumerPolicyNames);
 }
 
 void ReadDestinations(Reader& r, const toml::node& n, UdpGroup& group) {
@@ -491,8 +471,8 @@ constexpr KeyRule<GatewayConfig> kGatewayRules[] = {
     {"port", &IntField<&G::port, kPortRange>},
     {"workers", &IntField<&G::workers, kWorkersRange>},
     {"cpus", &ReadCpus},
-    {"io", &EnumField<&G::io, kIoNames>},
-    {"idle", &EnumField<&G::idle, kIdleNames>},
+    {"io", &EnumField<&G::io, kIoBackendNames>},
+    {"idle", &EnumField<&G::idle, kIdleStrategyNames>},
     {"uring_entries", &IntField<&G::uring_entries, kUringEntriesRange>},
     {"log_level", &StringField<&G::log_level>},
 };
@@ -1138,22 +1118,6 @@ absl::StatusOr<std::string> ReadFile(const std::string& path) {
 
 }  // namespace
 
-bool StreamPolicy::Matches(std::string_view stream_name) const {
-  if (match.ends_with('*')) {
-    return stream_name.starts_with(
-        std::string_view(match).substr(0, match.size() - 1));
-  }
-  return stream_name == match;
-}
-
-const StreamPolicy& GatewayConfig::PolicyFor(
-    std::string_view stream_name) const {
-  for (const StreamPolicy& policy : stream_policies) {
-    if (policy.Matches(stream_name)) return policy;
-  }
-  return default_stream;
-}
-
 absl::StatusOr<GatewayConfig> LoadConfigFile(const std::string& path) {
   return LoadConfigWithOverrides(path, {});
 }
@@ -1185,24 +1149,6 @@ absl::StatusOr<GatewayConfig> LoadConfigWithOverrides(
   }
   if (absl::Status s = ValidateLoaded(loaded, path); !s.ok()) return s;
   return std::move(loaded.config);
-}
-
-std::string_view IoBackendName(IoBackend io) { return NameOf(kIoNames, io); }
-std::string_view IdleStrategyName(IdleStrategy idle) {
-  return NameOf(kIdleNames, idle);
-}
-std::string_view SlowConsumerPolicyName(SlowConsumerPolicy policy) {
-  return NameOf(kPolicyNames, policy);
-}
-std::optional<IoBackend> ParseIoBackend(std::string_view name) {
-  return ParseName(kIoNames, name);
-}
-std::optional<IdleStrategy> ParseIdleStrategy(std::string_view name) {
-  return ParseName(kIdleNames, name);
-}
-std::optional<SlowConsumerPolicy> ParseSlowConsumerPolicy(
-    std::string_view name) {
-  return ParseName(kPolicyNames, name);
 }
 
 absl::StatusOr<std::uint64_t> ParseByteSize(std::string_view text) {

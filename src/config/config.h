@@ -41,128 +41,9 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "config/model.h"
 
 namespace tachyon::config {
-
-/// Which event core the workers run.
-enum class IoBackend { kAuto, kEpoll, kUring };
-/// What a worker does when a loop iteration found no work.
-enum class IdleStrategy { kSpin, kBackoff, kBlock };
-/// What happens when a subscriber falls more than `window` behind.
-enum class SlowConsumerPolicy { kDisconnect, kBackpressure };
-
-/// Stream log sizing and slow-consumer policy for streams matching `match`
-/// (an exact name, or a prefix pattern ending in '*'; "*" matches all).
-struct StreamPolicy {
-  std::string match = "*";
-  std::size_t capacity_bytes = 16u << 20;  ///< ring size, power of two
-  std::size_t window_bytes = 8u << 20;     ///< <= capacity_bytes / 2
-  SlowConsumerPolicy policy = SlowConsumerPolicy::kDisconnect;
-
-  /// True if `stream_name` is `match`, or starts with the prefix of a
-  /// pattern `match` ("md.*" matches "md.eq"; "*" matches every name).
-  bool Matches(std::string_view stream_name) const;
-
-  bool operator==(const StreamPolicy&) const = default;
-};
-
-struct SocketOptions {
-  bool tcp_nodelay = true;
-  int priority = 0;           ///< SO_PRIORITY 0..6 (0: leave unset)
-  bool incoming_cpu = true;   ///< SO_INCOMING_CPU = the worker's CPU, if pinned
-  int busy_poll_us = 0;       ///< SO_BUSY_POLL (0: off)
-  int send_buffer_bytes = 0;  ///< SO_SNDBUF (0: kernel default)
-  int recv_buffer_bytes = 0;  ///< SO_RCVBUF (0: kernel default)
-  bool strict = false;        ///< fail start if an option cannot be set
-
-  bool operator==(const SocketOptions&) const = default;
-};
-
-/// One [[udp.groups]] entry: a stream sent as UDP datagrams to fixed
-/// destinations for as long as the gateway runs.
-struct UdpGroup {
-  std::string stream;                     ///< exact stream name
-  std::vector<std::string> destinations;  ///< unicast "ip:port" (IPv4)
-  std::string multicast;  ///< multicast group "ip:port"; empty: none
-  int ttl = 1;            ///< IP_MULTICAST_TTL, 0..255
-  std::string interface;  ///< IP_MULTICAST_IF (IPv4); empty: kernel route
-  bool loopback = true;   ///< IP_MULTICAST_LOOP
-
-  bool operator==(const UdpGroup&) const = default;
-};
-
-/// [udp]: datagram ingress (PUBLISH datagrams from producers) and egress
-/// (DATA datagrams to UDP subscribers), PROTOCOL.md section 16.
-struct UdpOptions {
-  bool enabled = false;
-  std::string bind;           ///< IPv4 literal; empty: gateway.bind
-  std::uint16_t port = 7401;  ///< ingress port; 0 = ephemeral
-  int recv_batch = 64;        ///< datagrams per recvmmsg, 1..1024
-  int recv_buffer_bytes = 0;  ///< SO_RCVBUF of the ingress socket (0: kernel)
-  int send_buffer_bytes = 0;  ///< SO_SNDBUF of egress sockets (0: kernel)
-  /// Largest datagram sent or accepted: one 24-byte header and at least one
-  /// 32-byte frame, at most 65507 (the IPv4 UDP payload limit).
-  std::uint32_t max_datagram_bytes = 1472;
-  int send_batch = 64;  ///< datagrams per sendmmsg, 1..1024
-  /// HEARTBEAT datagrams for a stream idle this long, ms.
-  std::uint32_t heartbeat_interval_ms = 100;
-  bool gso = true;  ///< UDP_SEGMENT: runs of datagrams in one message
-  /// UDP_SUBSCRIBE may name any address (else only the TCP peer's own).
-  bool allow_remote_destinations = false;
-  std::vector<UdpGroup> groups;
-
-  bool operator==(const UdpOptions&) const = default;
-};
-
-struct GatewayConfig {
-  // [gateway]
-  std::string bind = "127.0.0.1";
-  std::uint16_t port = 7400;
-  int workers = 1;        ///< 1..64
-  std::vector<int> cpus;  ///< worker i pinned to cpus[i]; empty: none
-  IoBackend io = IoBackend::kAuto;
-  IdleStrategy idle = IdleStrategy::kBackoff;
-  int uring_entries = 1024;        ///< SQ size, power of two, 64..32768
-  std::string log_level = "info";  ///< error | warn | info | debug
-  // [limits]
-  std::uint32_t max_frame_length = 64 * 1024;  ///< 64..16 MiB
-  int max_connections = 10000;
-  int max_subscriptions_per_session = 1024;
-  int max_streams = 4096;
-  std::uint32_t max_publish_rate = 0;  ///< messages/s per session; 0 = none
-  std::size_t max_outbound_queue_bytes = 1u << 20;  ///< control frames queued
-  /// Total ring capacity of all stream logs; creating a stream beyond it
-  /// fails with LIMIT_EXCEEDED. Bounds memory whatever clients do.
-  /// >= every stream's capacity_bytes, <= 1 TiB.
-  std::size_t max_log_memory_bytes = std::size_t{4} << 30;
-  // [session]
-  std::uint32_t heartbeat_interval_ms = 1000;  ///< default granted
-  std::uint32_t min_heartbeat_interval_ms = 10;
-  std::uint32_t max_heartbeat_interval_ms = 60000;
-  /// Close a session after this many silent heartbeat intervals.
-  std::uint32_t idle_timeout_heartbeats = 3;
-  std::uint32_t logon_timeout_ms = 5000;
-  std::string token;  ///< shared LOGON token; empty: not required
-  std::uint32_t shutdown_drain_ms = 2000;  ///< SIGTERM: time to flush queues
-  // [socket]
-  SocketOptions socket;
-  // [streams]: defaults, then [[streams.policies]] entries, first match wins.
-  StreamPolicy default_stream;
-  std::vector<StreamPolicy> stream_policies;
-  // [udp] and [[udp.groups]]
-  UdpOptions udp;
-
-  /// udp.bind, or gateway.bind when udp.bind is empty.
-  [[nodiscard]] const std::string& UdpBind() const {
-    return udp.bind.empty() ? bind : udp.bind;
-  }
-
-  /// The policy for `stream_name`: the first matching entry, else default.
-  /// The reference lives as long as this config.
-  const StreamPolicy& PolicyFor(std::string_view stream_name) const;
-
-  bool operator==(const GatewayConfig&) const = default;
-};
 
 /// Parses and validates a TOML file. Unknown keys are errors (a typo must not
 /// silently fall back to a default). NotFound if the file cannot be read;
@@ -195,16 +76,6 @@ struct KeyOverride {
 /// those of LoadConfigFile.
 absl::StatusOr<GatewayConfig> LoadConfigWithOverrides(
     const std::string& path, std::span<const KeyOverride> overrides);
-
-/// Lower-case names as the config file spells them ("auto", "spin", ...).
-std::string_view IoBackendName(IoBackend io);
-std::string_view IdleStrategyName(IdleStrategy idle);
-std::string_view SlowConsumerPolicyName(SlowConsumerPolicy policy);
-/// Inverses of the *Name functions; nullopt for any other spelling.
-std::optional<IoBackend> ParseIoBackend(std::string_view name);
-std::optional<IdleStrategy> ParseIdleStrategy(std::string_view name);
-std::optional<SlowConsumerPolicy> ParseSlowConsumerPolicy(
-    std::string_view name);
 
 /// "4096", "4096B", "512KiB", "16 MiB", "1GiB", "1TiB" (unit case-insensitive)
 /// to bytes. InvalidArgument, naming the accepted forms, for anything else.

@@ -8,13 +8,15 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "core/log.h"
-#include "core/strings.h"
-#include "session/worker.h"
+#include "base/log.h"
+#include "base/strings.h"
+#include "server/worker.h"
 
 namespace tachyon::session {
 
 namespace tp = ::tachyon::protocol;
+using base::Bump;
+using server::UdpCommand;
 using tp::ErrorCode;
 using tp::MessageType;
 
@@ -34,8 +36,8 @@ Session::Session(Worker& worker, std::int64_t now_ns)
       last_send_ns_(now_ns) {
   ctl_out_.reserve(kControlReserve);
   ctl_next_.reserve(kControlReserve);
-  sources_.reserve(core::Reactor::kMaxIov);
-  iov_.reserve(core::Reactor::kMaxIov);
+  sources_.reserve(io::Reactor::kMaxIov);
+  iov_.reserve(io::Reactor::kMaxIov);
   Bump<std::int64_t>(worker_.counters().sessions_open, 1);
 }
 
@@ -825,7 +827,7 @@ void Session::Flush() {
     bool restart = false;
     if (data_allowed) {
       for (Delivery* d : delivery_order_) {
-        if (iov_.size() >= core::Reactor::kMaxIov) break;
+        if (iov_.size() >= io::Reactor::kMaxIov) break;
         if (d->removing || (pinned_valid_ && pinned_.delivery == d)) continue;
         if (d->ready_after_ctl > ctl_included) continue;
         const std::uint64_t tail = d->log->tail();
@@ -876,7 +878,7 @@ void Session::Flush() {
       }
       return;
     }
-    const core::SendResult r = worker_.reactor().Send(conn_, iov_);
+    const io::SendResult r = worker_.reactor().Send(conn_, iov_);
     if (r.pending) {
       send_in_flight_ = true;
       return;

@@ -32,17 +32,21 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
-#include "core/reactor.h"
+#include "io/reactor.h"
 #include "stream/stream_log.h"
 #include "tachyon/common/types.h"
 #include "tachyon/protocol/protocol.h"
 #include "udp/udp_socket.h"
 
+namespace tachyon::server {
+class Worker;
+}  // namespace tachyon::server
+
 namespace tachyon::session {
 
-class Worker;
+using server::Worker;
 
-class Session final : public core::ConnectionHandler {
+class Session final : public io::ConnectionHandler {
  public:
   enum class State : std::uint8_t {
     kAwaitLogon,  ///< connected; only LOGON is acceptable
@@ -59,9 +63,9 @@ class Session final : public core::ConnectionHandler {
   Session& operator=(const Session&) = delete;
 
   /// Binds the reactor connection (right after AddConnection).
-  void Attach(core::Connection* conn) { conn_ = conn; }
+  void Attach(io::Connection* conn) { conn_ = conn; }
 
-  // core::ConnectionHandler
+  // io::ConnectionHandler
   void OnData(std::span<const std::byte> data) override;
   void OnSendComplete(ssize_t result) override;
   void OnPeerClosed(int error) override;
@@ -180,7 +184,7 @@ class Session final : public core::ConnectionHandler {
   void MarkDirty();
 
   Worker& worker_;
-  core::Connection* conn_ = nullptr;
+  io::Connection* conn_ = nullptr;
   State state_ = State::kAwaitLogon;
   SessionId session_id_;
   std::uint32_t max_frame_length_;

@@ -57,7 +57,7 @@ AppendResult StreamLog::Append(std::span<const std::byte> payload,
   if (payload.size() > max_payload_) return {AppendStatus::kTooLarge, {}};
   const std::uint64_t padded =
       tp::PaddedLength(tp::DataView::kFixedLength + payload.size());
-  core::SpinLockGuard guard(lock_);
+  base::SpinLockGuard guard(lock_);
   const std::uint64_t tail = tail_.load(std::memory_order_relaxed);
   const std::uint64_t new_tail = tail + padded;
   if (policy_ == config::SlowConsumerPolicy::kBackpressure &&
@@ -99,7 +99,7 @@ AppendResult StreamLog::Append(std::span<const std::byte> payload,
 
 StartPoint StreamLog::Attach(ReaderSlot* slot, protocol::StartMode mode,
                              Sequence sequence) {
-  core::SpinLockGuard guard(lock_);
+  base::SpinLockGuard guard(lock_);
   const StartPoint sp = LocateLocked(mode, sequence);
   slot->Set(sp.position);
   readers_.push_back(slot);
@@ -111,7 +111,7 @@ StartPoint StreamLog::Attach(ReaderSlot* slot, protocol::StartMode mode,
 
 StartPoint StreamLog::Locate(protocol::StartMode mode,
                              Sequence sequence) const {
-  core::SpinLockGuard guard(lock_);
+  base::SpinLockGuard guard(lock_);
   return LocateLocked(mode, sequence);
 }
 
@@ -173,7 +173,7 @@ StartPoint StreamLog::LocateLocked(protocol::StartMode mode,
 }
 
 void StreamLog::Detach(ReaderSlot* slot) {
-  core::SpinLockGuard guard(lock_);
+  base::SpinLockGuard guard(lock_);
   readers_.erase(std::remove(readers_.begin(), readers_.end(), slot),
                  readers_.end());
   // The limit can only grow; force a recompute at the next append that
@@ -182,12 +182,12 @@ void StreamLog::Detach(ReaderSlot* slot) {
 }
 
 Sequence StreamLog::next_sequence() const {
-  core::SpinLockGuard guard(lock_);
+  base::SpinLockGuard guard(lock_);
   return Sequence{next_sequence_};
 }
 
 Sequence StreamLog::oldest_sequence() const {
-  core::SpinLockGuard guard(lock_);
+  base::SpinLockGuard guard(lock_);
   return Sequence{oldest_sequence_};
 }
 

@@ -52,8 +52,8 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
-#include "config/config.h"
-#include "core/spin_lock.h"
+#include "base/spin_lock.h"
+#include "config/model.h"
 #include "stream/mirrored_buffer.h"
 #include "tachyon/common/types.h"
 #include "tachyon/protocol/stream_messages.h"
@@ -197,7 +197,7 @@ class StreamLog {
   std::atomic<std::uint64_t> back_pressured_{0};
   std::atomic<std::uint64_t> interested_workers_{0};
 
-  alignas(kCacheLineSize) mutable core::SpinLock lock_;
+  alignas(kCacheLineSize) mutable base::SpinLock lock_;
   std::uint64_t next_sequence_ ABSL_GUARDED_BY(lock_) = 1;
   std::uint64_t oldest_sequence_ ABSL_GUARDED_BY(lock_) = 1;
   // Cached min(reader position) + window; recomputed only when an append

@@ -3,7 +3,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "core/strings.h"
+#include "base/strings.h"
 #include "tachyon/protocol/stream_messages.h"
 
 namespace tachyon::stream {

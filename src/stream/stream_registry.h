@@ -27,7 +27,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
-#include "config/config.h"
+#include "config/model.h"
 #include "stream/stream_log.h"
 #include "tachyon/common/types.h"
 

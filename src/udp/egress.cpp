@@ -10,15 +10,15 @@
 #include <cstring>
 #include <limits>
 
-#include "core/counter.h"
-#include "core/log.h"
+#include "base/counter.h"
+#include "base/log.h"
 #include "tachyon/protocol/datagram.h"
 
 namespace tachyon::udp {
 namespace {
 
 namespace tp = ::tachyon::protocol;
-using core::Bump;
+using base::Bump;
 
 constexpr std::size_t kHeader = tp::kDatagramHeaderLength;
 // The kernel's UDP_MAX_SEGMENTS on older kernels, and a total that stays

@@ -46,7 +46,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
-#include "config/config.h"
+#include "config/model.h"
 #include "stream/stream_log.h"
 #include "tachyon/common/types.h"
 #include "udp/udp_counters.h"

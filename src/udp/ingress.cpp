@@ -5,14 +5,14 @@
 #include <cerrno>
 #include <cstring>
 
-#include "core/counter.h"
+#include "base/counter.h"
 #include "tachyon/protocol/datagram.h"
 
 namespace tachyon::udp {
 namespace {
 
 namespace tp = ::tachyon::protocol;
-using core::Bump;
+using base::Bump;
 
 constexpr std::size_t kControlSpace = CMSG_SPACE(sizeof(std::uint32_t));
 

@@ -31,7 +31,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
-#include "core/reactor.h"
+#include "io/reactor.h"
 #include "stream/stream_registry.h"
 #include "udp/udp_counters.h"
 
@@ -47,7 +47,7 @@ class IngressSink {
   virtual void OnAppended(stream::StreamLog* log) = 0;
 };
 
-class UdpIngress final : public core::ReadinessHandler {
+class UdpIngress final : public io::ReadinessHandler {
  public:
   /// Producers tracked at once; datagrams of further (source, stream) pairs
   /// are refused (counted) rather than let a flood of forged source ids
@@ -63,7 +63,7 @@ class UdpIngress final : public core::ReadinessHandler {
              std::uint32_t max_frame_length, stream::StreamRegistry& registry,
              IngressSink& sink, UdpCounters& counters);
 
-  // core::ReadinessHandler
+  // io::ReadinessHandler
   void OnReadable() override;
 
   /// Reads and appends up to kBatchesPerTurn batches. Returns datagrams read.

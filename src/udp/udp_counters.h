@@ -1,7 +1,7 @@
 // UdpCounters: what one worker's UDP ingress and egress did, for stats,
 // tests and the admin plane.
 //
-// Each worker owns one UdpCounters and is its only writer (core::Bump);
+// Each worker owns one UdpCounters and is its only writer (base::Bump);
 // any thread may read it at any time with relaxed loads, without locks.
 // Snapshot() copies it into plain integers; UdpStats adds snapshots up.
 //

@@ -9,8 +9,8 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
-#include "core/socket.h"
-#include "core/strings.h"
+#include "base/strings.h"
+#include "io/socket.h"
 
 namespace tachyon::udp {
 namespace {
@@ -86,7 +86,7 @@ absl::StatusOr<int> CreateIngressSocket(const std::string& bind,
   if (::setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof one) != 0) {
     return Fail(fd, "setsockopt(SO_RXQ_OVFL)");
   }
-  if (absl::Status s = core::TuneSocket(fd, UdpTuning(config, true), -1);
+  if (absl::Status s = io::TuneSocket(fd, UdpTuning(config, true), -1);
       !s.ok()) {
     ::close(fd);
     return s;
@@ -102,7 +102,7 @@ absl::StatusOr<int> CreateEgressSocket(const config::GatewayConfig& config,
   const int fd =
       ::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return Errno("socket(udp egress)", errno);
-  if (absl::Status s = core::TuneSocket(fd, UdpTuning(config, false), -1);
+  if (absl::Status s = io::TuneSocket(fd, UdpTuning(config, false), -1);
       !s.ok()) {
     ::close(fd);
     return s;

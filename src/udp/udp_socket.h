@@ -2,7 +2,7 @@
 // (unicast, and one per multicast group with its TTL, interface and
 // loopback), and IPv4 endpoints.
 //
-// Buffer sizes reuse core::TuneSocket (each failure logged once, fatal only
+// Buffer sizes reuse io::TuneSocket (each failure logged once, fatal only
 // with socket.strict). Everything here is control path.
 #ifndef TACHYON_UDP_UDP_SOCKET_H_
 #define TACHYON_UDP_UDP_SOCKET_H_

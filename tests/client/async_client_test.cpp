@@ -97,7 +97,7 @@ class AsyncClientTest : public ::testing::Test {
   std::uint16_t port() const { return gateway_->port(); }
 
   asio::io_context io_;
-  std::unique_ptr<session::Gateway> gateway_;
+  std::unique_ptr<server::Gateway> gateway_;
 };
 
 // ---------------------------------------------------------------- callbacks

@@ -54,7 +54,7 @@ class ClientBackgroundTest : public ::testing::TestWithParam<BackgroundIdle> {
     return true;
   }
 
-  std::unique_ptr<session::Gateway> gateway_;
+  std::unique_ptr<server::Gateway> gateway_;
 };
 
 // One Client both consumes (handlers on the poller) and publishes from the

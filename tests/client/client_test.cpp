@@ -12,10 +12,10 @@
 #include <vector>
 
 #include "client_test_util.h"
-#include "core/reactor.h"
 #include "gateway_fixture.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "io/reactor.h"
 
 namespace tachyon::testing {
 namespace {
@@ -46,7 +46,7 @@ class ClientTest : public ::testing::TestWithParam<GatewayParam> {
  protected:
   void SetUp() override {
     if (GetParam().io == config::IoBackend::kUring &&
-        !core::CreateUringReactor({}).ok()) {
+        !io::CreateUringReactor({}).ok()) {
       GTEST_SKIP() << "io_uring is not available on this kernel";
     }
   }
@@ -71,7 +71,7 @@ class ClientTest : public ::testing::TestWithParam<GatewayParam> {
     };
   }
 
-  std::unique_ptr<session::Gateway> gateway_;
+  std::unique_ptr<server::Gateway> gateway_;
 };
 
 TEST_P(ClientTest, ConnectReportsSessionAndGrantedLimits) {

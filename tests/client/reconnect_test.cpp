@@ -14,10 +14,10 @@
 #include <vector>
 
 #include "client_test_util.h"
-#include "core/reactor.h"
 #include "gateway_fixture.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "io/reactor.h"
 #include "tachyon/client/client.h"
 
 namespace tachyon::testing {
@@ -57,7 +57,7 @@ class ReconnectTest : public ::testing::TestWithParam<GatewayParam> {
  protected:
   void SetUp() override {
     if (GetParam().io == config::IoBackend::kUring &&
-        !core::CreateUringReactor({}).ok()) {
+        !io::CreateUringReactor({}).ok()) {
       GTEST_SKIP() << "io_uring is not available on this kernel";
     }
   }
@@ -98,7 +98,7 @@ class ReconnectTest : public ::testing::TestWithParam<GatewayParam> {
   }
 
   config::GatewayConfig config_;
-  std::unique_ptr<session::Gateway> gateway_;
+  std::unique_ptr<server::Gateway> gateway_;
 };
 
 TEST_P(ReconnectTest, KilledConnectionResumesWithoutLossOrDuplicates) {

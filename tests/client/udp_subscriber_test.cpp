@@ -142,7 +142,7 @@ class UdpSubscriberTest : public ::testing::Test {
     }
   }
 
-  std::unique_ptr<session::Gateway> gateway_;
+  std::unique_ptr<server::Gateway> gateway_;
   std::unique_ptr<Client> publisher_;
   std::unique_ptr<Client> client_;
   std::unique_ptr<UdpSubscriber> udp_;

@@ -8,9 +8,9 @@
 #include <tuple>
 
 #include "config/config.h"
-#include "core/reactor.h"
 #include "gtest/gtest.h"
-#include "session/gateway.h"
+#include "io/reactor.h"
+#include "server/gateway.h"
 #include "test_client.h"
 
 namespace tachyon::testing {
@@ -41,9 +41,9 @@ inline config::GatewayConfig TestConfig(const GatewayParam& p) {
 }
 
 /// Starts a gateway or fails the test (skips if io_uring is unavailable).
-inline std::unique_ptr<session::Gateway> StartGateway(
+inline std::unique_ptr<server::Gateway> StartGateway(
     const config::GatewayConfig& c) {
-  auto gw = std::make_unique<session::Gateway>(c);
+  auto gw = std::make_unique<server::Gateway>(c);
   absl::Status s = gw->Start();
   if (!s.ok()) {
     ADD_FAILURE() << "gateway failed to start: " << s.message();
@@ -58,7 +58,7 @@ class GatewayTest : public ::testing::TestWithParam<GatewayParam> {
  protected:
   void SetUp() override {
     if (GetParam().io == config::IoBackend::kUring &&
-        !core::CreateUringReactor({}).ok()) {
+        !io::CreateUringReactor({}).ok()) {
       GTEST_SKIP() << "io_uring is not available on this kernel";
     }
   }
@@ -79,7 +79,7 @@ class GatewayTest : public ::testing::TestWithParam<GatewayParam> {
     return c;
   }
 
-  std::unique_ptr<session::Gateway> gateway_;
+  std::unique_ptr<server::Gateway> gateway_;
 };
 
 #define TACHYON_ALL_GATEWAY_PARAMS                                           \

@@ -8,9 +8,9 @@
 #include <string>
 #include <vector>
 
-#include "core/reactor.h"
 #include "gateway_process.h"
 #include "gtest/gtest.h"
+#include "io/reactor.h"
 #include "test_client.h"
 
 namespace tachyon::testing {
@@ -55,7 +55,7 @@ class ShutdownTest : public ::testing::TestWithParam<const char*> {};
 // SHUTTING_DOWN, closes, and exits 0.
 TEST_P(ShutdownTest, SigtermDeliversQueuedDataBeforeClosing) {
   const std::string io = GetParam();
-  if (io == "uring" && !core::CreateUringReactor({}).ok()) {
+  if (io == "uring" && !io::CreateUringReactor({}).ok()) {
     GTEST_SKIP() << "io_uring is not available on this kernel";
   }
   std::string out;

@@ -571,7 +571,7 @@ TEST_P(PubSubTest, SecondGatewayOnTheSamePortRefusesToStart) {
   Start();
   config::GatewayConfig c = TestConfig(GetParam());
   c.port = gateway_->port();
-  session::Gateway second(c);
+  server::Gateway second(c);
   const absl::Status s = second.Start();
   EXPECT_EQ(s.code(), absl::StatusCode::kAlreadyExists) << s;
   EXPECT_NE(std::string(s.message()).find("already in use"), std::string::npos);
@@ -586,12 +586,12 @@ TEST_P(PubSubTest, SecondGatewayOnTheSameUdpPortRefusesToStart) {
   config::GatewayConfig first = TestConfig(GetParam());
   first.udp.enabled = true;
   first.udp.port = 0;
-  session::Gateway gateway(first);
+  server::Gateway gateway(first);
   ASSERT_TRUE(gateway.Start().ok());
   config::GatewayConfig c = TestConfig(GetParam());
   c.udp.enabled = true;
   c.udp.port = gateway.udp_port();
-  session::Gateway second(c);
+  server::Gateway second(c);
   const absl::Status s = second.Start();
   EXPECT_EQ(s.code(), absl::StatusCode::kAlreadyExists) << s;
   EXPECT_NE(std::string(s.message()).find("(UDP) is already in use"),

@@ -17,8 +17,8 @@
 #include <vector>
 
 #include "config/config.h"
-#include "core/socket.h"
 #include "gtest/gtest.h"
+#include "io/socket.h"
 #include "stream/stream_registry.h"
 #include "tachyon/protocol/datagram.h"
 #include "udp/udp_counters.h"
@@ -40,7 +40,7 @@ class Receiver {
     addr.sin_family = AF_INET;
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     if (::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
-      port_ = core::LocalPort(fd_).value_or(0);
+      port_ = io::LocalPort(fd_).value_or(0);
     }
   }
   ~Receiver() { ::close(fd_); }

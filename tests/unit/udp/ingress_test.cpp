@@ -17,8 +17,8 @@
 #include <vector>
 
 #include "config/config.h"
-#include "core/socket.h"
 #include "gtest/gtest.h"
+#include "io/socket.h"
 #include "stream/stream_registry.h"
 #include "tachyon/protocol/data_messages.h"
 #include "tachyon/protocol/datagram.h"
@@ -51,7 +51,7 @@ class UdpIngressTest : public ::testing::Test {
     absl::StatusOr<int> fd = CreateIngressSocket("127.0.0.1", 0, config_);
     ASSERT_TRUE(fd.ok()) << fd.status();
     fd_ = *fd;
-    absl::StatusOr<std::uint16_t> port = core::LocalPort(fd_);
+    absl::StatusOr<std::uint16_t> port = io::LocalPort(fd_);
     ASSERT_TRUE(port.ok());
     to_.sin_family = AF_INET;
     to_.sin_port = htons(*port);

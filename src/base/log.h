@@ -3,14 +3,14 @@
 // instead of logging them.
 //
 //   TACHYON_LOG(kInfo) << "listening on " << addr;
-#ifndef TACHYON_CORE_LOG_H_
-#define TACHYON_CORE_LOG_H_
+#ifndef TACHYON_BASE_LOG_H_
+#define TACHYON_BASE_LOG_H_
 
 #include <atomic>
 #include <sstream>
 #include <string_view>
 
-namespace tachyon::core {
+namespace tachyon::base {
 
 enum class LogLevel : int { kError = 0, kWarn = 1, kInfo = 2, kDebug = 3 };
 
@@ -36,11 +36,11 @@ class LogLine {
   std::ostringstream out_;
 };
 
-}  // namespace tachyon::core
+}  // namespace tachyon::base
 
 #define TACHYON_LOG(level)                                              \
-  if (!::tachyon::core::LogEnabled(::tachyon::core::LogLevel::level)) { \
+  if (!::tachyon::base::LogEnabled(::tachyon::base::LogLevel::level)) { \
   } else                                                                \
-    ::tachyon::core::LogLine(::tachyon::core::LogLevel::level)
+    ::tachyon::base::LogLine(::tachyon::base::LogLevel::level)
 
-#endif  // TACHYON_CORE_LOG_H_
+#endif  // TACHYON_BASE_LOG_H_

@@ -28,10 +28,10 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "core/reactor.h"
-#include "core/strings.h"
+#include "base/strings.h"
+#include "io/reactor.h"
 
-namespace tachyon::core {
+namespace tachyon::io {
 namespace {
 
 class UringConn final : public Connection {
@@ -498,4 +498,4 @@ absl::StatusOr<std::unique_ptr<Reactor>> CreateReactor(
   return absl::InvalidArgumentError("unknown io backend");
 }
 
-}  // namespace tachyon::core
+}  // namespace tachyon::io

@@ -1,8 +1,8 @@
-#include "core/idle.h"
+#include "io/idle_strategy.h"
 
 #include <sched.h>
 
-namespace tachyon::core {
+namespace tachyon::io {
 namespace {
 // Backoff: this many empty iterations spinning, then this many yielding,
 // then block. About 20-50 us of spinning on current x86 parts.
@@ -39,4 +39,4 @@ std::int64_t IdleStrategy::Next(int work, std::int64_t max_block_us) {
   return max_block_us;
 }
 
-}  // namespace tachyon::core
+}  // namespace tachyon::io

@@ -3,12 +3,12 @@
 // A counter that only its owning worker writes needs no locked
 // read-modify-write: a relaxed load and store publish the new value, and
 // readers on other threads (stats, tests, the admin plane) load it relaxed.
-#ifndef TACHYON_CORE_COUNTER_H_
-#define TACHYON_CORE_COUNTER_H_
+#ifndef TACHYON_BASE_COUNTER_H_
+#define TACHYON_BASE_COUNTER_H_
 
 #include <atomic>
 
-namespace tachyon::core {
+namespace tachyon::base {
 
 /// Adds `n` to a counter only the calling thread ever writes.
 template <typename T>
@@ -17,6 +17,6 @@ inline void Bump(std::atomic<T>& counter, T n = 1) {
                 std::memory_order_relaxed);
 }
 
-}  // namespace tachyon::core
+}  // namespace tachyon::base
 
-#endif  // TACHYON_CORE_COUNTER_H_
+#endif  // TACHYON_BASE_COUNTER_H_

@@ -1,14 +1,14 @@
 // A test-and-test-and-set spin lock for critical sections of a few dozen
 // nanoseconds (a stream log append). absl::Mutex costs more uncontended and
 // may park the thread, which a spinning trading worker must never do.
-#ifndef TACHYON_CORE_SPIN_LOCK_H_
-#define TACHYON_CORE_SPIN_LOCK_H_
+#ifndef TACHYON_BASE_SPIN_LOCK_H_
+#define TACHYON_BASE_SPIN_LOCK_H_
 
 #include <atomic>
 
 #include "absl/base/thread_annotations.h"
 
-namespace tachyon::core {
+namespace tachyon::base {
 
 inline void CpuRelax() {
 #if defined(__x86_64__) || defined(__i386__)
@@ -47,6 +47,6 @@ class ABSL_SCOPED_LOCKABLE SpinLockGuard {
   SpinLock& l_;
 };
 
-}  // namespace tachyon::core
+}  // namespace tachyon::base
 
-#endif  // TACHYON_CORE_SPIN_LOCK_H_
+#endif  // TACHYON_BASE_SPIN_LOCK_H_

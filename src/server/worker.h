@@ -10,8 +10,8 @@
 //
 // Threading: everything except Wake(), RequestStop() and counters() runs on
 // the worker's own thread.
-#ifndef TACHYON_SESSION_WORKER_H_
-#define TACHYON_SESSION_WORKER_H_
+#ifndef TACHYON_SERVER_WORKER_H_
+#define TACHYON_SERVER_WORKER_H_
 
 #include <atomic>
 #include <cstdint>
@@ -23,10 +23,10 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
-#include "config/config.h"
-#include "core/counter.h"
-#include "core/idle.h"
-#include "core/reactor.h"
+#include "base/counter.h"
+#include "config/model.h"
+#include "io/idle_strategy.h"
+#include "io/reactor.h"
 #include "stream/stream_registry.h"
 #include "tachyon/common/types.h"
 #include "udp/egress.h"
@@ -35,8 +35,12 @@
 #include "udp/udp_socket.h"
 
 namespace tachyon::session {
-
 class Session;
+}  // namespace tachyon::session
+
+namespace tachyon::server {
+
+using session::Session;
 class Gateway;
 
 /// Counters a worker publishes (relaxed atomics; one writer, any reader).
@@ -54,7 +58,7 @@ struct WorkerCounters {
   std::atomic<std::uint64_t> slow_consumers{0};
 };
 
-using core::Bump;
+using base::Bump;
 
 /// A change to a UDP destination of a stream, for the worker that owns the
 /// stream's egress (from a session on any worker).
@@ -66,7 +70,7 @@ struct UdpCommand {
   Sequence from;  ///< kAdd: the first sequence the destination is owed
 };
 
-class Worker final : public core::AcceptHandler, public udp::IngressSink {
+class Worker final : public io::AcceptHandler, public udp::IngressSink {
  public:
   /// `udp_fd`: this worker's UDP ingress socket, or -1 without UDP.
   Worker(Gateway& gateway, int index, int listen_fd, int udp_fd = -1);
@@ -89,7 +93,7 @@ class Worker final : public core::AcceptHandler, public udp::IngressSink {
   // For sessions (worker thread only).
   [[nodiscard]] const config::GatewayConfig& config() const;
   [[nodiscard]] stream::StreamRegistry& registry() const;
-  [[nodiscard]] core::Reactor& reactor() const { return *reactor_; }
+  [[nodiscard]] io::Reactor& reactor() const { return *reactor_; }
   [[nodiscard]] WorkerCounters& counters() { return counters_; }
   /// Any thread (relaxed loads of single-writer counters).
   [[nodiscard]] const udp::UdpCounters& udp_counters() const {
@@ -119,10 +123,10 @@ class Worker final : public core::AcceptHandler, public udp::IngressSink {
   void OnAppended(stream::StreamLog* log) override;
   // udp::IngressSink
   std::int64_t ReceiveTimeNs() override { return receive_time_ns(); }
-  void CloseConnection(core::Connection* conn);
+  void CloseConnection(io::Connection* conn);
   void DestroySession(Session* s);
 
-  // core::AcceptHandler
+  // io::AcceptHandler
   void OnAccept(int fd) override;
 
   [[nodiscard]] int index() const { return index_; }
@@ -148,8 +152,8 @@ class Worker final : public core::AcceptHandler, public udp::IngressSink {
   const int listen_fd_;
   const int cpu_;
   std::thread thread_;
-  std::unique_ptr<core::Reactor> reactor_;
-  std::unique_ptr<core::WakeSignal> wake_;
+  std::unique_ptr<io::Reactor> reactor_;
+  std::unique_ptr<io::WakeSignal> wake_;
   std::atomic<bool> wake_ready_{false};  // wake_ is set (release)
   WorkerCounters counters_;
   std::atomic<bool> stop_requested_{false};
@@ -184,6 +188,6 @@ class Worker final : public core::AcceptHandler, public udp::IngressSink {
   std::atomic<bool> udp_commands_pending_{false};
 };
 
-}  // namespace tachyon::session
+}  // namespace tachyon::server
 
-#endif  // TACHYON_SESSION_WORKER_H_
+#endif  // TACHYON_SERVER_WORKER_H_

@@ -1,4 +1,4 @@
-#include "core/log.h"
+#include "base/log.h"
 
 #include <time.h>
 #include <unistd.h>
@@ -6,7 +6,7 @@
 #include <cstdio>
 #include <string>
 
-namespace tachyon::core {
+namespace tachyon::base {
 namespace {
 
 std::atomic<int> g_level{static_cast<int>(LogLevel::kInfo)};
@@ -66,4 +66,4 @@ LogLine::~LogLine() {
   [[maybe_unused]] ssize_t n = ::write(STDERR_FILENO, s.data(), s.size());
 }
 
-}  // namespace tachyon::core
+}  // namespace tachyon::base

@@ -4,7 +4,7 @@
 // naming the reason, where the kernel or sandbox lacks it.
 //
 // Every wait is bounded by a deadline; every loop by a count or a deadline.
-#include "core/reactor.h"
+#include "io/reactor.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -28,11 +28,11 @@
 #include <thread>
 #include <vector>
 
-#include "core/socket.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "io/socket.h"
 
-namespace tachyon::core {
+namespace tachyon::io {
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -854,4 +854,4 @@ INSTANTIATE_TEST_SUITE_P(
     CaseName);
 
 }  // namespace
-}  // namespace tachyon::core
+}  // namespace tachyon::io

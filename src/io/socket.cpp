@@ -1,4 +1,4 @@
-#include "core/socket.h"
+#include "io/socket.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -14,10 +14,10 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "core/log.h"
-#include "core/strings.h"
+#include "base/log.h"
+#include "base/strings.h"
 
-namespace tachyon::core {
+namespace tachyon::io {
 namespace {
 
 absl::Status Errno(std::string_view what, int err) {
@@ -196,4 +196,4 @@ absl::Status PinThreadToCpu(int cpu) {
   return absl::OkStatus();
 }
 
-}  // namespace tachyon::core
+}  // namespace tachyon::io

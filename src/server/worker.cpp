@@ -1,4 +1,4 @@
-#include "session/worker.h"
+#include "server/worker.h"
 
 #include <sys/socket.h>
 #include <time.h>
@@ -9,13 +9,13 @@
 #include <future>
 
 #include "absl/strings/str_cat.h"
-#include "core/log.h"
-#include "core/socket.h"
-#include "session/gateway.h"
+#include "base/log.h"
+#include "io/socket.h"
+#include "server/gateway.h"
 #include "session/session.h"
 #include "tachyon/protocol/session_messages.h"
 
-namespace tachyon::session {
+namespace tachyon::server {
 namespace {
 
 // Timer resolution: heartbeats, idle and logon timeouts, close deadlines.
@@ -70,22 +70,22 @@ absl::Status Worker::Start() {
   std::future<absl::Status> result = started.get_future();
   thread_ = std::thread([this, &started] {
     if (cpu_ >= 0) {
-      if (absl::Status s = core::PinThreadToCpu(cpu_); !s.ok()) {
+      if (absl::Status s = io::PinThreadToCpu(cpu_); !s.ok()) {
         TACHYON_LOG(kWarn) << "worker " << index_ << ": " << s.message();
       }
     }
     // The ring is created on the thread that submits to it (SINGLE_ISSUER).
-    core::ReactorOptions options;
+    io::ReactorOptions options;
     options.uring_entries = config().uring_entries;
     std::string reason;
-    absl::StatusOr<std::unique_ptr<core::Reactor>> reactor =
-        core::CreateReactor(config().io, options, &reason);
+    absl::StatusOr<std::unique_ptr<io::Reactor>> reactor =
+        io::CreateReactor(config().io, options, &reason);
     if (!reactor.ok()) {
       started.set_value(reactor.status());
       return;
     }
     reactor_ = *std::move(reactor);
-    wake_ = std::make_unique<core::WakeSignal>(reactor_.get());
+    wake_ = std::make_unique<io::WakeSignal>(reactor_.get());
     wake_ready_.store(true, std::memory_order_release);
     gateway_.SetBackendDescription(index_, reason);
     if (absl::Status s = reactor_->AddListener(listen_fd_, this); !s.ok()) {
@@ -193,7 +193,7 @@ std::int64_t Worker::receive_time_ns() {
 }
 
 void Worker::Run() {
-  core::IdleStrategy idle(config().idle);
+  io::IdleStrategy idle(config().idle);
   std::int64_t timeout_us = 0;
   now_ns_ = MonotonicNs();
   next_tick_ns_ = now_ns_ + kTickNs;
@@ -363,14 +363,14 @@ void Worker::OnAccept(int fd) {
     ::close(fd);
     return;
   }
-  if (absl::Status s = core::TuneSocket(fd, config().socket, cpu_); !s.ok()) {
+  if (absl::Status s = io::TuneSocket(fd, config().socket, cpu_); !s.ok()) {
     TACHYON_LOG(kError) << "worker " << index_ << ": " << s.message();
     ::close(fd);
     gateway_.ReleaseConnection();
     return;
   }
   auto* session = new Session(*this, now_ns_ == 0 ? MonotonicNs() : now_ns_);
-  core::Connection* conn = reactor_->AddConnection(fd, session);
+  io::Connection* conn = reactor_->AddConnection(fd, session);
   if (conn == nullptr) {
     delete session;
     gateway_.ReleaseConnection();
@@ -380,7 +380,7 @@ void Worker::OnAccept(int fd) {
   sessions_.insert(session);
 }
 
-void Worker::CloseConnection(core::Connection* conn) {
+void Worker::CloseConnection(io::Connection* conn) {
   if (conn != nullptr) reactor_->Close(conn);
 }
 
@@ -393,4 +393,4 @@ void Worker::DestroySession(Session* s) {
   gateway_.ReleaseConnection();
 }
 
-}  // namespace tachyon::session
+}  // namespace tachyon::server

@@ -2,8 +2,8 @@
 // alias of std::string_view (ABSL_OPTION_USE_STD_STRING_VIEW 0), so the two
 // do not convert implicitly. These adapters are the one place that bridges
 // them, for absl::StrCat and absl::Status messages.
-#ifndef TACHYON_CORE_STRINGS_H_
-#define TACHYON_CORE_STRINGS_H_
+#ifndef TACHYON_BASE_STRINGS_H_
+#define TACHYON_BASE_STRINGS_H_
 
 #include <string_view>
 
@@ -22,4 +22,4 @@ inline std::string_view StdView(absl::string_view s) {
 
 }  // namespace tachyon
 
-#endif  // TACHYON_CORE_STRINGS_H_
+#endif  // TACHYON_BASE_STRINGS_H_

@@ -1,4 +1,4 @@
-#include "session/gateway.h"
+#include "server/gateway.h"
 
 #include <unistd.h>
 
@@ -6,11 +6,11 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "core/log.h"
-#include "core/socket.h"
+#include "base/log.h"
+#include "io/socket.h"
 #include "udp/udp_socket.h"
 
-namespace tachyon::session {
+namespace tachyon::server {
 
 Gateway::Gateway(config::GatewayConfig config)
     : config_(std::move(config)),
@@ -30,11 +30,11 @@ absl::Status Gateway::Start() {
   const int n = config_.workers;
   backend_descriptions_.assign(static_cast<std::size_t>(n), "");
   std::uint16_t port = config_.port;
-  if (absl::Status s = core::CheckPortFree(config_.bind, port); !s.ok()) {
+  if (absl::Status s = io::CheckPortFree(config_.bind, port); !s.ok()) {
     return s;
   }
   for (int i = 0; i < n; ++i) {
-    absl::StatusOr<int> fd = core::CreateTcpListener(config_.bind, port, 4096);
+    absl::StatusOr<int> fd = io::CreateTcpListener(config_.bind, port, 4096);
     if (!fd.ok()) {
       return absl::Status(
           fd.status().code(),
@@ -42,7 +42,7 @@ absl::Status Gateway::Start() {
     }
     listen_fds_.push_back(*fd);
     if (port == 0) {
-      absl::StatusOr<std::uint16_t> p = core::LocalPort(*fd);
+      absl::StatusOr<std::uint16_t> p = io::LocalPort(*fd);
       if (!p.ok()) return p.status();
       port = *p;
     }
@@ -75,7 +75,7 @@ absl::Status Gateway::StartUdp() {
     udp_source_id_ = (std::uint64_t{rd()} << 32) | rd();
   }
   std::uint16_t port = u.port;
-  if (absl::Status s = core::CheckPortFree(config_.UdpBind(), port, SOCK_DGRAM);
+  if (absl::Status s = io::CheckPortFree(config_.UdpBind(), port, SOCK_DGRAM);
       !s.ok()) {
     return s;
   }
@@ -89,7 +89,7 @@ absl::Status Gateway::StartUdp() {
     }
     udp_fds_.push_back(*fd);
     if (port == 0) {
-      absl::StatusOr<std::uint16_t> p = core::LocalPort(*fd);
+      absl::StatusOr<std::uint16_t> p = io::LocalPort(*fd);
       if (!p.ok()) return p.status();
       port = *p;
     }
@@ -179,4 +179,4 @@ GatewayStats Gateway::Stats() const {
   return s;
 }
 
-}  // namespace tachyon::session
+}  // namespace tachyon::server

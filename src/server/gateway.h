@@ -11,7 +11,7 @@
 //   session, close; Wait() joins the workers.
 //
 // Example
-//   tachyon::session::Gateway gw(config);
+//   tachyon::server::Gateway gw(config);
 //   if (auto s = gw.Start(); !s.ok()) return Fail(s);
 //   std::printf("listening on %u\n", gw.port());
 //   WaitForSignal();
@@ -20,8 +20,8 @@
 //
 // Threading: Start/Wait from one thread; RequestStop and the accessors from
 // any thread.
-#ifndef TACHYON_SESSION_GATEWAY_H_
-#define TACHYON_SESSION_GATEWAY_H_
+#ifndef TACHYON_SERVER_GATEWAY_H_
+#define TACHYON_SERVER_GATEWAY_H_
 
 #include <atomic>
 #include <cstdint>
@@ -30,12 +30,12 @@
 #include <vector>
 
 #include "absl/status/status.h"
-#include "config/config.h"
-#include "session/worker.h"
+#include "config/model.h"
+#include "server/worker.h"
 #include "stream/stream_registry.h"
 #include "tachyon/common/types.h"
 
-namespace tachyon::session {
+namespace tachyon::server {
 
 /// A snapshot of the workers' counters, summed.
 struct GatewayStats {
@@ -120,6 +120,6 @@ class Gateway {
   bool started_ = false;
 };
 
-}  // namespace tachyon::session
+}  // namespace tachyon::server
 
-#endif  // TACHYON_SESSION_GATEWAY_H_
+#endif  // TACHYON_SERVER_GATEWAY_H_

@@ -21,10 +21,10 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "core/reactor.h"
-#include "core/strings.h"
+#include "base/strings.h"
+#include "io/reactor.h"
 
-namespace tachyon::core {
+namespace tachyon::io {
 
 namespace {
 
@@ -378,4 +378,4 @@ absl::StatusOr<std::unique_ptr<Reactor>> CreateEpollReactor(
   return std::unique_ptr<Reactor>(std::move(r));
 }
 
-}  // namespace tachyon::core
+}  // namespace tachyon::io

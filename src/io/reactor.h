@@ -31,8 +31,8 @@
 // What blocks: only Poll, and only for up to its timeout. Every other call
 // returns at once. Nothing here is thread-safe except Wake(), which any thread
 // may call to end a blocking Poll early.
-#ifndef TACHYON_CORE_REACTOR_H_
-#define TACHYON_CORE_REACTOR_H_
+#ifndef TACHYON_IO_REACTOR_H_
+#define TACHYON_IO_REACTOR_H_
 
 #include <sys/types.h>
 #include <sys/uio.h>
@@ -45,9 +45,9 @@
 #include <string_view>
 
 #include "absl/status/statusor.h"
-#include "config/config.h"
+#include "config/model.h"
 
-namespace tachyon::core {
+namespace tachyon::io {
 
 class ConnectionHandler;
 
@@ -164,6 +164,6 @@ absl::StatusOr<std::unique_ptr<Reactor>> CreateEpollReactor(
 absl::StatusOr<std::unique_ptr<Reactor>> CreateUringReactor(
     const ReactorOptions& options);
 
-}  // namespace tachyon::core
+}  // namespace tachyon::io
 
-#endif  // TACHYON_CORE_REACTOR_H_
+#endif  // TACHYON_IO_REACTOR_H_

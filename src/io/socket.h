@@ -4,8 +4,8 @@
 // (a container without CAP_NET_ADMIN cannot raise SO_PRIORITY above 6, a
 // kernel without busy polling rejects SO_BUSY_POLL) and is otherwise ignored,
 // unless the config sets socket.strict, in which case it is an error.
-#ifndef TACHYON_CORE_SOCKET_H_
-#define TACHYON_CORE_SOCKET_H_
+#ifndef TACHYON_IO_SOCKET_H_
+#define TACHYON_IO_SOCKET_H_
 
 #include <sys/socket.h>
 
@@ -13,9 +13,9 @@
 #include <string>
 
 #include "absl/status/statusor.h"
-#include "config/config.h"
+#include "config/model.h"
 
-namespace tachyon::core {
+namespace tachyon::io {
 
 /// A non-blocking TCP listener on bind:port with SO_REUSEADDR and
 /// SO_REUSEPORT, so each worker can own one and the kernel spreads
@@ -44,6 +44,6 @@ absl::Status TuneSocket(int fd, const config::SocketOptions& options, int cpu);
 /// Pins the calling thread to `cpu`.
 absl::Status PinThreadToCpu(int cpu);
 
-}  // namespace tachyon::core
+}  // namespace tachyon::io
 
-#endif  // TACHYON_CORE_SOCKET_H_
+#endif  // TACHYON_IO_SOCKET_H_

@@ -8,17 +8,17 @@
 // A worker that blocks first announces it (Sleeping), so publishers on other
 // workers know to wake it with a syscall; a spinning worker is never sent
 // one (see WakeSignal).
-#ifndef TACHYON_CORE_IDLE_H_
-#define TACHYON_CORE_IDLE_H_
+#ifndef TACHYON_IO_IDLE_STRATEGY_H_
+#define TACHYON_IO_IDLE_STRATEGY_H_
 
 #include <atomic>
 #include <cstdint>
 
-#include "config/config.h"
-#include "core/reactor.h"
+#include "config/model.h"
+#include "io/reactor.h"
 #include "tachyon/common/types.h"
 
-namespace tachyon::core {
+namespace tachyon::io {
 
 /// Per-worker flag through which other threads wake a blocked worker.
 class WakeSignal {
@@ -70,6 +70,6 @@ class IdleStrategy {
   int idle_iterations_ = 0;
 };
 
-}  // namespace tachyon::core
+}  // namespace tachyon::io
 
-#endif  // TACHYON_CORE_IDLE_H_
+#endif  // TACHYON_IO_IDLE_STRATEGY_H_
