@@ -12,12 +12,14 @@
 //   handler decodes whole frames in place and copies only a trailing partial
 //   frame.
 //
-//   Send: Send(conn, iov) either completes immediately (epoll: the writev
+//   Send: Send(conn, iov) either completes immediately (epoll: the sendmsg
 //   result) or is pending (io_uring) and completes through OnSendComplete.
 //   At most one send per connection is outstanding; until it completes, the
-//   memory behind `iov` must stay unchanged. An epoll send that would block
-//   returns 0 bytes, arms EPOLLOUT, and OnSendComplete(0) follows when the
-//   socket is writable again.
+//   memory behind `iov` must stay unchanged. A send that finds the socket
+//   full writes nothing (returns or completes with 0 bytes) and OnWritable
+//   follows when the socket has room again: no send is ever left waiting
+//   inside the kernel, so once a send has completed the kernel never reads
+//   its memory again.
 //
 //   Close: Close(conn) stops callbacks for that connection; OnReleased
 //   follows exactly once, from a later Poll, after which the reactor holds no
@@ -66,21 +68,33 @@ class Connection {
   ConnectionHandler* handler_;
 };
 
-/// Callbacks for one connected socket.
+/// Callbacks for one connected socket. All of them run on the reactor's
+/// thread, from inside Poll, never from inside another Reactor call.
 class ConnectionHandler {
  public:
   virtual ~ConnectionHandler() = default;
   /// Bytes arrived. `data` is valid only during the call.
   virtual void OnData(std::span<const std::byte> data) = 0;
-  /// A pending send finished: bytes written (possibly fewer than offered),
-  /// 0 if the socket became writable after a send that would block, or a
-  /// negative errno.
+  /// A pending send finished, and the kernel no longer references the
+  /// memory behind its iovecs (it copied what it took, and takes nothing
+  /// later). `result`: bytes written (possibly fewer than offered); 0 when
+  /// the socket was full and nothing was written, in which case OnWritable
+  /// follows once it has room; or a negative errno.
   virtual void OnSendComplete(ssize_t result) = 0;
+  /// After a send that wrote nothing because the socket was full (Send
+  /// returned 0 bytes, or OnSendComplete(0)): the socket has room again.
+  virtual void OnWritable() = 0;
   /// The peer closed (0) or the socket failed (negative errno). The handler
   /// should Close the connection; no further OnData follows.
   virtual void OnPeerClosed(int error) = 0;
   /// After Close: the reactor is done with this connection.
   virtual void OnReleased() = 0;
+  /// An outbound connection (Reactor::Connect) finished connecting: 0 on
+  /// success (reads start now), or a negative errno (-ECONNREFUSED,
+  /// -ETIMEDOUT for the connect timeout, ...), after which the reactor
+  /// closes the connection itself and OnReleased follows. Never called for
+  /// accepted connections.
+  virtual void OnConnected(int error) { static_cast<void>(error); }
 };
 
 /// Callback for a socket its owner reads itself.

@@ -888,7 +888,7 @@ void Session::Flush() {
       return;
     }
     if (r.bytes == 0) {
-      send_blocked_ = true;  // OnSendComplete(0) when writable
+      send_blocked_ = true;  // OnWritable follows
       return;
     }
     HandleSent(static_cast<std::size_t>(r.bytes));
@@ -898,14 +898,20 @@ void Session::Flush() {
 
 void Session::OnSendComplete(ssize_t result) {
   send_in_flight_ = false;
-  send_blocked_ = false;
   if (result < 0) {
     CloseNow();
     return;
   }
-  if (result > 0 && !sources_.empty()) {
-    HandleSent(static_cast<std::size_t>(result));
+  if (result == 0) {
+    send_blocked_ = true;  // socket full: OnWritable follows
+    return;
   }
+  if (!sources_.empty()) HandleSent(static_cast<std::size_t>(result));
+  Flush();
+}
+
+void Session::OnWritable() {
+  send_blocked_ = false;
   Flush();
 }
 

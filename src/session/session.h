@@ -68,6 +68,7 @@ class Session final : public io::ConnectionHandler {
   // io::ConnectionHandler
   void OnData(std::span<const std::byte> data) override;
   void OnSendComplete(ssize_t result) override;
+  void OnWritable() override;
   void OnPeerClosed(int error) override;
   void OnReleased() override;
 

@@ -215,7 +215,7 @@ class EpollReactor final : public Reactor {
       if (c->closed) continue;
       if ((ev & EPOLLOUT) != 0 && c->want_write) {
         ArmWrite(c, false);
-        c->handler()->OnSendComplete(0);
+        c->handler()->OnWritable();
         if (c->closed) continue;
       }
       if ((ev & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0) c->hangup_seen = true;

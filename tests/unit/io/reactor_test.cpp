@@ -91,11 +91,12 @@ class Acceptor final : public AcceptHandler {
 
 // Records every callback and checks the contract as it goes: nothing after
 // Close or OnReleased, no OnData after OnPeerClosed, OnSendComplete only
-// while a send is outstanding. Can send a byte range of any size to
-// completion, following the documented protocol: a pending Send completes
-// through OnSendComplete(bytes); a non-pending one returns bytes written (a
-// partial write means "send the rest"), or 0, after which OnSendComplete(0)
-// says the socket is writable again.
+// while a send is outstanding, OnWritable only after a send that wrote
+// nothing. Can send a byte range of any size to completion, following the
+// documented protocol: a pending Send completes through
+// OnSendComplete(bytes); a non-pending one returns bytes written (a partial
+// write means "send the rest"); a send that wrote nothing (0, either way) is
+// followed by OnWritable once the socket has room.
 class TestHandler final : public ConnectionHandler {
  public:
   explicit TestHandler(Reactor* reactor) : reactor_(reactor) {}
@@ -121,9 +122,10 @@ class TestHandler final : public ConnectionHandler {
   // Send statistics.
   int send_calls = 0;
   int pending_sends = 0;
-  int would_block = 0;     // Send returned 0 (OnSendComplete(0) follows)
+  int would_block = 0;     // a send wrote nothing (OnWritable follows)
   int partial_writes = 0;  // fewer bytes than offered, either way
   int completions = 0;
+  int writables = 0;  // OnWritable calls
   ssize_t send_error = 0;
 
   ~TestHandler() override {
@@ -139,7 +141,7 @@ class TestHandler final : public ConnectionHandler {
     Pump();
   }
   bool send_done() const { return sent_ == total_; }
-  bool send_waiting() const { return waiting_; }
+  bool send_waiting() const { return waiting_ || awaiting_writable_; }
   std::size_t sent() const { return sent_; }
 
   void Close() {
@@ -175,7 +177,20 @@ class TestHandler final : public ConnectionHandler {
       send_error = result;
       return;
     }
-    if (result > 0) Advance(static_cast<std::size_t>(result));
+    if (result == 0) {
+      ++would_block;
+      awaiting_writable_ = true;
+      return;
+    }
+    Advance(static_cast<std::size_t>(result));
+    Pump();
+  }
+
+  void OnWritable() override {
+    Check("OnWritable");
+    if (!awaiting_writable_) Violation("OnWritable after no empty send");
+    awaiting_writable_ = false;
+    ++writables;
     Pump();
   }
 
@@ -209,7 +224,8 @@ class TestHandler final : public ConnectionHandler {
   }
 
   void Pump() {
-    while (!waiting_ && sent_ < total_ && !close_called_ && send_error == 0) {
+    while (!waiting_ && !awaiting_writable_ && sent_ < total_ &&
+           !close_called_ && send_error == 0) {
       // The unsent remainder of out_, as at most kMaxIov entries.
       std::array<iovec, Reactor::kMaxIov> iov;
       std::size_t n = 0;
@@ -234,7 +250,7 @@ class TestHandler final : public ConnectionHandler {
         Advance(static_cast<std::size_t>(r.bytes));
       } else if (r.bytes == 0) {
         ++would_block;
-        waiting_ = true;
+        awaiting_writable_ = true;
       } else {
         send_error = r.bytes;
       }
@@ -251,6 +267,7 @@ class TestHandler final : public ConnectionHandler {
   std::size_t sent_ = 0;
   std::size_t offered_ = 0;
   bool waiting_ = false;
+  bool awaiting_writable_ = false;
 };
 
 class ReactorTest : public ::testing::TestWithParam<BackendCase> {
@@ -469,12 +486,14 @@ TEST_P(ReactorTest, LargeSendCompletesAgainstASlowReader) {
   EXPECT_FALSE(handler.send_waiting());
   EXPECT_GT(handler.send_calls, 1);
   EXPECT_GT(handler.would_block + handler.partial_writes, 0);
+  // Every send that wrote nothing is followed by exactly one OnWritable.
+  EXPECT_EQ(handler.writables, handler.would_block);
   if (GetParam().backend == Backend::kEpoll) {
     EXPECT_EQ(handler.pending_sends, 0);
-    EXPECT_EQ(handler.completions, handler.would_block);
+    EXPECT_EQ(handler.completions, 0);
   } else {
     EXPECT_EQ(handler.pending_sends, handler.send_calls);
-    EXPECT_EQ(handler.would_block, 0);
+    EXPECT_EQ(handler.completions, handler.send_calls);
   }
   EXPECT_EQ(handler.violations, 0) << handler.first_violation;
 }
