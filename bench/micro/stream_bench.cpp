@@ -28,7 +28,8 @@
 
 #include "alloc_counter.h"
 #include "benchmark/benchmark.h"
-#include "config/config.h"
+#include "config/model.h"
+#include "stream/mirrored_memory.h"
 #include "stream/stream_log.h"
 #include "tachyon/protocol/protocol.h"
 
@@ -65,8 +66,10 @@ std::unique_ptr<StreamLog> MakeLog(config::SlowConsumerPolicy policy) {
   p.capacity_bytes = 16u << 20;
   p.window_bytes = 8u << 20;
   p.policy = policy;
-  absl::StatusOr<std::unique_ptr<StreamLog>> log =
-      StreamLog::Create(StreamId{1}, "bench", p, tp::kDefaultMaxFrameLength);
+  static MirroredMemoryFactory storage;
+  static base::CounterRegistry counters;
+  absl::StatusOr<std::unique_ptr<StreamLog>> log = StreamLog::Create(
+      StreamId{1}, "bench", p, tp::kDefaultMaxFrameLength, storage, counters);
   return log.ok() ? *std::move(log) : nullptr;
 }
 
@@ -99,7 +102,7 @@ void BM_LogAppend(benchmark::State& state) {
 // 64 KiB scratch buffer standing in for the kernel copying into a socket
 // send buffer (wrapping within it; 64 KiB is a typical loopback SO_SNDBUF
 // chunk) — the same bytes the kernel would read, without a syscall. The range
-// is checked for lapping before and after, as a real sender does.
+// is pinned while it is copied, as a real sender's is.
 class Subscriber {
  public:
   explicit Subscriber(StreamLog& log) : log_(log), scratch_(kScratch) {
@@ -112,6 +115,11 @@ class Subscriber {
     const std::uint64_t cursor = slot_.Get();
     const std::uint64_t tail = log_.tail();
     if (log_.Lapped(cursor, tail)) return false;
+    slot_.Pin(cursor);
+    if (!log_.PinHolds(cursor)) {
+      slot_.Unpin();
+      return false;
+    }
     std::span<const std::byte> bytes = log_.Readable(cursor, tail);
     while (!bytes.empty()) {
       const std::size_t n = std::min(bytes.size(), kScratch - fill_);
@@ -119,7 +127,7 @@ class Subscriber {
       fill_ = (fill_ + n) % kScratch;
       bytes = bytes.subspan(n);
     }
-    if (log_.Overwritten(cursor)) return false;
+    slot_.Unpin();
     slot_.Set(tail);
     return true;
   }

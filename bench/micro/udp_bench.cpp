@@ -526,16 +526,16 @@ BENCHMARK_TEMPLATE(BM_Egress, Sender::kGso)
 // sequence) into a stream log: recvmmsg, validation, the per-producer
 // duplicate check and the append. What one worker can take in, apart from
 // the producer's cost.
-class NullSink final : public udp::IngressSink {
+class NullWaker final : public stream::StreamWaker {
  public:
-  std::int64_t ReceiveTimeNs() override { return 1; }
   void OnAppended(stream::StreamLog*) override {}
 };
 
 void BM_GatewayIngressDrain(benchmark::State& state) {
   config::GatewayConfig config;
   config.udp.enabled = true;
-  stream::StreamRegistry registry(config);
+  base::CounterRegistry metrics;
+  stream::StreamRegistry registry(config, metrics);
   absl::StatusOr<stream::StreamLog*> log = registry.Open("bench.udp");
   std::vector<std::byte> datagram =
       PublishDatagram(static_cast<std::size_t>(state.range(0)), 1);
@@ -549,10 +549,12 @@ void BM_GatewayIngressDrain(benchmark::State& state) {
     state.SkipWithError("set-up failed");
     return;
   }
-  udp::UdpCounters counters;
-  NullSink sink;
+  udp::UdpCounters counters(metrics, 0);
+  NullWaker waker;
+  base::LoopClock clock;
+  clock.Tick();
   udp::UdpIngress ingress(rx.get(), kBatch, 1472, tp::kDefaultMaxFrameLength,
-                          registry, sink, counters);
+                          registry, clock, waker, counters);
   std::uint64_t sequence = 1;
   std::uint64_t sent = 0;
   const AllocationCounter allocs;
@@ -598,9 +600,10 @@ void BM_GatewayEgress(benchmark::State& state) {
   config.udp.send_batch = kBatch;
   config.udp.max_datagram_bytes =
       packed ? 1472 : static_cast<std::uint32_t>(kEgressDatagram);
-  stream::StreamRegistry registry(config);
+  base::CounterRegistry metrics;
+  stream::StreamRegistry registry(config, metrics);
   absl::StatusOr<stream::StreamLog*> log = registry.Open("bench.udp.out");
-  udp::UdpCounters counters;
+  udp::UdpCounters counters(metrics, 0);
   udp::UdpEgress egress(config, kSourceId, counters);
   std::vector<Fd> receivers;
   if (!log.ok() || !egress.Init().ok()) {

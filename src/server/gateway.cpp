@@ -8,13 +8,14 @@
 #include "absl/strings/str_cat.h"
 #include "base/log.h"
 #include "io/socket.h"
+#include "session/session_counters.h"
 #include "udp/udp_socket.h"
 
 namespace tachyon::server {
 
 Gateway::Gateway(config::GatewayConfig config)
     : config_(std::move(config)),
-      registry_(std::make_unique<stream::StreamRegistry>(config_)) {}
+      registry_(std::make_unique<stream::StreamRegistry>(config_, counters_)) {}
 
 Gateway::~Gateway() {
   RequestStop();
@@ -106,19 +107,14 @@ absl::Status Gateway::StartUdp() {
   return absl::OkStatus();
 }
 
-void Gateway::PostUdpCommand(const UdpCommand& command) {
-  workers_[static_cast<std::size_t>(UdpOwner(command.stream))]->PostUdpCommand(
-      command);
+bool Gateway::TryDeliver(int worker, const WorkerCommand& command) {
+  return workers_[static_cast<std::size_t>(worker)]->TryPost(command);
 }
 
-udp::UdpStats Gateway::UdpStats() const {
-  udp::UdpStats total;
-  for (const auto& w : workers_) total += w->udp_counters().Snapshot();
-  return total;
-}
+udp::UdpStats Gateway::UdpStats() const { return udp::ReadUdpStats(counters_); }
 
 udp::UdpStats Gateway::WorkerUdpStats(int index) const {
-  return workers_[static_cast<std::size_t>(index)]->udp_counters().Snapshot();
+  return udp::ReadUdpStats(counters_, index);
 }
 
 void Gateway::RequestStop() {
@@ -159,22 +155,19 @@ void Gateway::SetBackendDescription(int worker, std::string description) {
 }
 
 GatewayStats Gateway::Stats() const {
+  auto sum = [this](std::string_view name) { return counters_.Sum(name); };
   GatewayStats s;
-  for (const auto& w : workers_) {
-    WorkerCounters& c = w->counters();
-    auto get = [](const auto& a) { return a.load(std::memory_order_relaxed); };
-    s.connections_accepted += get(c.connections_accepted);
-    s.connections_refused += get(c.connections_refused);
-    s.sessions_open += get(c.sessions_open);
-    s.logons_rejected += get(c.logons_rejected);
-    s.frames_in += get(c.frames_in);
-    s.bytes_in += get(c.bytes_in);
-    s.bytes_out += get(c.bytes_out);
-    s.publishes += get(c.publishes);
-    s.publishes_refused += get(c.publishes_refused);
-    s.malformed_frames += get(c.malformed_frames);
-    s.slow_consumers += get(c.slow_consumers);
-  }
+  s.connections_accepted = sum(session::kConnectionsAcceptedTotal);
+  s.connections_refused = sum(session::kConnectionsRefusedTotal);
+  s.sessions_open = static_cast<std::int64_t>(sum(session::kSessionsOpen));
+  s.logons_rejected = sum(session::kLogonsRejectedTotal);
+  s.frames_in = sum(session::kFramesInTotal);
+  s.bytes_in = sum(session::kBytesInTotal);
+  s.bytes_out = sum(session::kBytesOutTotal);
+  s.publishes = sum(session::kPublishesTotal);
+  s.publishes_refused = sum(session::kPublishesRefusedTotal);
+  s.malformed_frames = sum(session::kMalformedFramesTotal);
+  s.slow_consumers = sum(session::kSlowConsumersTotal);
   s.streams = registry_->size();
   return s;
 }

@@ -30,14 +30,17 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "base/counters.h"
 #include "config/model.h"
 #include "server/worker.h"
+#include "server/worker_command.h"
 #include "stream/stream_registry.h"
 #include "tachyon/common/types.h"
 
 namespace tachyon::server {
 
-/// A snapshot of the workers' counters, summed.
+/// The gateway-wide sums of the sessions' counters, read from the counters
+/// registry (the registry is the only place they are kept).
 struct GatewayStats {
   std::uint64_t connections_accepted = 0;
   std::uint64_t connections_refused = 0;
@@ -53,10 +56,10 @@ struct GatewayStats {
   std::uint32_t streams = 0;
 };
 
-class Gateway {
+class Gateway final : public CommandRouter {
  public:
   explicit Gateway(config::GatewayConfig config);
-  ~Gateway();
+  ~Gateway() override;
   Gateway(const Gateway&) = delete;
   Gateway& operator=(const Gateway&) = delete;
 
@@ -74,12 +77,18 @@ class Gateway {
   [[nodiscard]] udp::UdpStats UdpStats() const;
   /// The UDP counters of worker `index` (0 <= index < workers).
   [[nodiscard]] udp::UdpStats WorkerUdpStats(int index) const;
+  /// Every counter, gauge and histogram of the gateway. Any thread.
+  [[nodiscard]] base::CounterRegistry& counters() { return counters_; }
+  [[nodiscard]] const base::CounterRegistry& counters() const {
+    return counters_;
+  }
   /// The worker that serves `stream`'s UDP egress.
   [[nodiscard]] int UdpOwner(StreamId stream) const {
     return static_cast<int>(stream.value() % workers_.size());
   }
-  /// Any thread: hands a UDP destination change to the stream's owner.
-  void PostUdpCommand(const UdpCommand& command);
+  /// CommandRouter: any thread; queues `command` in worker `worker`'s
+  /// mailbox and wakes it; false if that mailbox is full.
+  bool TryDeliver(int worker, const WorkerCommand& command) override;
   /// One line per worker describing its io backend and why it was chosen.
   [[nodiscard]] const std::vector<std::string>& backend_descriptions() const {
     return backend_descriptions_;
@@ -104,9 +113,11 @@ class Gateway {
   void SetBackendDescription(int worker, std::string description);
 
  private:
-  config::GatewayConfig config_;
   absl::Status StartUdp();
 
+  config::GatewayConfig config_;
+  // Declared before everything that registers values in it.
+  base::CounterRegistry counters_;
   std::unique_ptr<stream::StreamRegistry> registry_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<int> listen_fds_;

@@ -1,84 +1,62 @@
-// Worker: one thread, one reactor, one SO_REUSEPORT listener, its sessions.
+// Worker: one thread, one reactor, and the agents of its duty cycle.
 //
 // Overview
-//   The duty cycle: poll the reactor (receive, accept, send completions),
-//   notice stream tails that moved since the last look and mark their local
-//   readers dirty, flush dirty sessions, run timers, then ask the idle
-//   strategy whether to spin or block. State is shared-nothing except the
-//   stream registry and logs; a publisher on another worker wakes this one
-//   through its WakeSignal only when it is blocked.
+//   A worker owns a reactor (epoll or io_uring), a wake signal, a mailbox,
+//   and a list of agents that an AgentRunner drives (agent_runner.h):
+//     mailbox      commands from other workers (MailboxAgent)
+//     udp-ingress  PUBLISH datagrams into logs (udp.enabled)
+//     sessions     its SO_REUSEPORT listener and the sessions it accepted
+//     udp-egress   the UDP fan-out of the streams this worker owns
+//   State is shared-nothing except the stream registry, the logs and the
+//   counters registry; a publisher on another worker wakes this one through
+//   its WakeSignal only when it is blocked. The worker is what its agents
+//   see of the rest of the gateway (SessionServices, StreamWaker,
+//   CommandHandler).
 //
-// Threading: everything except Wake(), RequestStop() and counters() runs on
-// the worker's own thread.
+// Threading: Start/Join from the gateway's thread; Wake, RequestStop and
+// TryPost from any thread; everything else on the worker's own thread.
 #ifndef TACHYON_SERVER_WORKER_H_
 #define TACHYON_SERVER_WORKER_H_
 
 #include <atomic>
 #include <cstdint>
 #include <memory>
-#include <mutex>
+#include <string>
 #include <thread>
-#include <vector>
 
-#include "absl/container/flat_hash_map.h"
-#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
-#include "base/counter.h"
-#include "config/model.h"
+#include "base/clock.h"
 #include "io/idle_strategy.h"
 #include "io/reactor.h"
-#include "stream/stream_registry.h"
-#include "tachyon/common/types.h"
+#include "server/agent_runner.h"
+#include "server/mailbox.h"
+#include "server/mailbox_agent.h"
+#include "server/worker_command.h"
+#include "session/session_agent.h"
+#include "session/session_services.h"
+#include "stream/reader_interest.h"
 #include "udp/egress.h"
 #include "udp/ingress.h"
 #include "udp/udp_counters.h"
-#include "udp/udp_socket.h"
-
-namespace tachyon::session {
-class Session;
-}  // namespace tachyon::session
 
 namespace tachyon::server {
 
-using session::Session;
 class Gateway;
 
-/// Counters a worker publishes (relaxed atomics; one writer, any reader).
-struct WorkerCounters {
-  std::atomic<std::uint64_t> connections_accepted{0};
-  std::atomic<std::uint64_t> connections_refused{0};
-  std::atomic<std::int64_t> sessions_open{0};
-  std::atomic<std::uint64_t> logons_rejected{0};
-  std::atomic<std::uint64_t> frames_in{0};
-  std::atomic<std::uint64_t> bytes_in{0};
-  std::atomic<std::uint64_t> bytes_out{0};
-  std::atomic<std::uint64_t> publishes{0};
-  std::atomic<std::uint64_t> publishes_refused{0};
-  std::atomic<std::uint64_t> malformed_frames{0};
-  std::atomic<std::uint64_t> slow_consumers{0};
-};
-
-using base::Bump;
-
-/// A change to a UDP destination of a stream, for the worker that owns the
-/// stream's egress (from a session on any worker).
-struct UdpCommand {
-  enum class Kind : std::uint8_t { kAdd, kRemove };
-  Kind kind = Kind::kAdd;
-  StreamId stream;
-  udp::Endpoint destination;
-  Sequence from;  ///< kAdd: the first sequence the destination is owed
-};
-
-class Worker final : public io::AcceptHandler, public udp::IngressSink {
+class Worker final : public session::SessionServices,
+                     public stream::StreamWaker,
+                     public CommandHandler {
  public:
+  /// Commands a mailbox holds before senders keep them in their outboxes.
+  static constexpr std::size_t kMailboxCapacity = 4096;
+
   /// `udp_fd`: this worker's UDP ingress socket, or -1 without UDP.
   Worker(Gateway& gateway, int index, int listen_fd, int udp_fd = -1);
   ~Worker() override;
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
 
-  /// Starts the thread; returns once the reactor is up (or failed).
+  /// Starts the thread; returns once its agents started (or failed).
   absl::Status Start();
   /// Any thread: begin graceful shutdown (stop accepting, drain, close).
   void RequestStop();
@@ -89,103 +67,53 @@ class Worker final : public io::AcceptHandler, public udp::IngressSink {
     // Another worker may call this while this one is still starting.
     if (wake_ready_.load(std::memory_order_acquire)) wake_->Notify();
   }
-
-  // For sessions (worker thread only).
-  [[nodiscard]] const config::GatewayConfig& config() const;
-  [[nodiscard]] stream::StreamRegistry& registry() const;
-  [[nodiscard]] io::Reactor& reactor() const { return *reactor_; }
-  [[nodiscard]] WorkerCounters& counters() { return counters_; }
-  /// Any thread (relaxed loads of single-writer counters).
-  [[nodiscard]] const udp::UdpCounters& udp_counters() const {
-    return udp_counters_;
-  }
-  /// Any thread: queue a UDP destination change for this worker's egress
-  /// (this worker must own the stream) and wake it.
-  void PostUdpCommand(const UdpCommand& command);
-  /// Worker thread: hands `command` to the worker that owns the stream's
-  /// UDP egress (possibly this one).
-  void RouteUdpCommand(const UdpCommand& command);
-  [[nodiscard]] std::int64_t now_ns() const { return now_ns_; }
-  /// CLOCK_REALTIME at the current loop iteration's receive (DATA stamps).
-  [[nodiscard]] std::int64_t receive_time_ns();
-  [[nodiscard]] bool stopping() const {
-    return stop_requested_.load(std::memory_order_acquire);
-  }
-  SessionId NextSessionId();
-  /// registry().Open, waking every worker when a stream is created so that
-  /// pattern subscriptions pick it up at once.
-  absl::StatusOr<stream::StreamLog*> OpenStream(std::string_view name);
-  void AddReader(Session* s, stream::StreamLog* log);
-  void RemoveReader(Session* s, stream::StreamLog* log);
-  void AddPatternSession(Session* s) { pattern_sessions_.insert(s); }
-  void RemovePatternSession(Session* s) { pattern_sessions_.erase(s); }
-  void MarkDirty(Session* s);
-  void OnAppended(stream::StreamLog* log) override;
-  // udp::IngressSink
-  std::int64_t ReceiveTimeNs() override { return receive_time_ns(); }
-  void CloseConnection(io::Connection* conn);
-  void DestroySession(Session* s);
-
-  // io::AcceptHandler
-  void OnAccept(int fd) override;
+  /// Any thread: queues `command` and wakes the worker; false if the
+  /// mailbox is full.
+  bool TryPost(const WorkerCommand& command);
 
   [[nodiscard]] int index() const { return index_; }
 
- private:
-  struct LocalStream {
-    stream::StreamLog* log = nullptr;
-    std::uint64_t seen_tail = 0;
-    std::vector<Session*> readers;
-  };
+  // session::SessionServices (worker thread)
+  bool TryAddConnection() override;
+  void ReleaseConnection() override;
+  SessionId NextSessionId() override;
+  void OnStreamCreated() override;
+  void RouteUdp(const session::UdpDestinationRequest& request) override;
+  [[nodiscard]] bool stopping() const override {
+    return stop_requested_.load(std::memory_order_acquire);
+  }
 
-  void Run();
-  int PollStreams();
-  int CheckNewStreams();
-  int FlushDirty();
-  void Tick();
-  absl::Status StartUdp();
-  int RunUdpCommands();
-  void UpdateInterest(stream::StreamLog* log);
+  // stream::StreamWaker (worker thread)
+  void OnAppended(stream::StreamLog* log) override;
+
+  // CommandHandler (worker thread)
+  void Handle(const WorkerCommand& command) override;
+
+ private:
+  // On the worker thread: the reactor, the agents, their start.
+  absl::Status SetUp();
+  absl::Status SetUpUdp();
 
   Gateway& gateway_;
   const int index_;
   const int listen_fd_;
+  const int udp_fd_;
   const int cpu_;
   std::thread thread_;
   std::unique_ptr<io::Reactor> reactor_;
   std::unique_ptr<io::WakeSignal> wake_;
   std::atomic<bool> wake_ready_{false};  // wake_ is set (release)
-  WorkerCounters counters_;
   std::atomic<bool> stop_requested_{false};
-  bool draining_ = false;
-  std::int64_t drain_deadline_ns_ = 0;
 
-  std::int64_t now_ns_ = 0;
-  std::int64_t realtime_ns_ = 0;
-  bool realtime_valid_ = false;
-  std::int64_t next_tick_ns_ = 0;
-  std::int64_t next_producer_sweep_ns_ = 0;  // 0: not yet scheduled
-
-  absl::flat_hash_set<Session*> sessions_;
-  absl::flat_hash_map<std::uint32_t, std::unique_ptr<LocalStream>>
-      local_streams_;
-  std::vector<LocalStream*> local_order_;
-  absl::flat_hash_set<Session*> pattern_sessions_;
-  std::uint32_t known_streams_ = 0;
-  std::vector<Session*> dirty_;
-  std::vector<Session*> flushing_;
-
-  // UDP (when udp.enabled).
-  const int udp_fd_;
-  udp::UdpCounters udp_counters_;
+  base::LoopClock clock_;
+  stream::WorkerInterest interest_;
+  Mailbox<WorkerCommand> mailbox_;
+  std::unique_ptr<MailboxAgent> mailbox_agent_;
+  std::unique_ptr<session::SessionAgent> sessions_;
+  std::unique_ptr<udp::UdpCounters> udp_counters_;
   std::unique_ptr<udp::UdpIngress> udp_ingress_;
   std::unique_ptr<udp::UdpEgress> udp_egress_;
-  // Commands from sessions on any worker; the flag spares the lock on the
-  // loop's every iteration.
-  std::mutex udp_mu_;
-  std::vector<UdpCommand> udp_commands_;  // guarded by udp_mu_
-  std::vector<UdpCommand> udp_running_;   // worker thread only
-  std::atomic<bool> udp_commands_pending_{false};
+  std::unique_ptr<AgentRunner> runner_;
 };
 
 }  // namespace tachyon::server

@@ -1,6 +1,5 @@
 #include "session/session.h"
 
-#include <netinet/in.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -10,13 +9,11 @@
 #include "absl/strings/str_cat.h"
 #include "base/log.h"
 #include "base/strings.h"
-#include "server/worker.h"
+#include "session/session_agent.h"
 
 namespace tachyon::session {
 
 namespace tp = ::tachyon::protocol;
-using base::Bump;
-using server::UdpCommand;
 using tp::ErrorCode;
 using tp::MessageType;
 
@@ -26,32 +23,32 @@ namespace {
 constexpr std::int64_t kCloseFlushNs = 2'000'000'000;
 constexpr std::int64_t kLingerNs = 1'000'000'000;
 constexpr std::size_t kControlReserve = 4096;
+// Sends per Flush before other sessions get a turn.
+constexpr int kSendsPerFlush = 4;
 }  // namespace
 
-Session::Session(Worker& worker, std::int64_t now_ns)
-    : worker_(worker),
-      max_frame_length_(worker.config().max_frame_length),
+Session::Session(SessionAgent& agent, std::int64_t now_ns)
+    : agent_(agent),
+      max_frame_length_(agent.config().max_frame_length),
       created_ns_(now_ns),
       last_recv_ns_(now_ns),
-      last_send_ns_(now_ns) {
-  ctl_out_.reserve(kControlReserve);
-  ctl_next_.reserve(kControlReserve);
-  sources_.reserve(io::Reactor::kMaxIov);
-  iov_.reserve(io::Reactor::kMaxIov);
-  Bump<std::int64_t>(worker_.counters().sessions_open, 1);
+      last_send_ns_(now_ns),
+      control_(kControlReserve),
+      engine_(control_, *this, *this) {
+  agent_.counters().sessions_open.Add(1);
 }
 
 Session::~Session() {
   DetachAll();
-  Bump<std::int64_t>(worker_.counters().sessions_open, -1);
+  agent_.counters().sessions_open.Add(-1);
 }
 
 // ---------------------------------------------------------------- receive
 
 void Session::OnData(std::span<const std::byte> data) {
   if (state_ != State::kAwaitLogon && state_ != State::kActive) return;
-  last_recv_ns_ = worker_.now_ns();
-  Bump<std::uint64_t>(worker_.counters().bytes_in, data.size());
+  last_recv_ns_ = agent_.now_ns();
+  agent_.counters().bytes_in.Add(data.size());
   // Finish a frame split across reads: top up `partial_` with just enough
   // bytes to learn the frame's length, then to complete it.
   while (!partial_.empty() && !data.empty()) {
@@ -96,7 +93,7 @@ void Session::OnData(std::span<const std::byte> data) {
 }
 
 void Session::HandleFrame(tp::FrameView frame) {
-  Bump<std::uint64_t>(worker_.counters().frames_in);
+  agent_.counters().frames_in.Add();
   const MessageType type = frame.type();
   if (state_ == State::kAwaitLogon && type != MessageType::kLogon) {
     Fatal(ErrorCode::kUnexpectedMessage,
@@ -162,12 +159,12 @@ void Session::HandleFrame(tp::FrameView frame) {
 }
 
 void Session::HandleLogon(const tp::LogonView& m) {
-  const config::GatewayConfig& cfg = worker_.config();
+  const config::GatewayConfig& cfg = agent_.config();
   auto reject = [&](ErrorCode code, std::string_view text) {
     std::span<std::byte> out =
         ReserveControl(tp::ErrorView::kFixedLength + text.size() + 8);
     CommitControl(tp::EncodeLogonReject(out, {.code = code, .text = text}));
-    Bump<std::uint64_t>(worker_.counters().logons_rejected);
+    agent_.counters().logons_rejected.Add();
     CloseAfterFlush();
   };
   if (m.min_version() > tp::kProtocolVersion ||
@@ -182,7 +179,7 @@ void Session::HandleLogon(const tp::LogonView& m) {
     reject(ErrorCode::kNotAuthorized, "logon token rejected");
     return;
   }
-  if (worker_.stopping()) {
+  if (agent_.stopping()) {
     reject(ErrorCode::kShuttingDown, "gateway is shutting down");
     return;
   }
@@ -191,7 +188,7 @@ void Session::HandleLogon(const tp::LogonView& m) {
   hb = std::clamp(hb, cfg.min_heartbeat_interval_ms,
                   cfg.max_heartbeat_interval_ms);
   heartbeat_ns_ = std::int64_t{hb} * 1'000'000;
-  session_id_ = worker_.NextSessionId();
+  session_id_ = agent_.NextSessionId();
   std::span<std::byte> out = ReserveControl(tp::LogonAckView::kFixedLength);
   CommitControl(
       tp::EncodeLogonAck(out, {.version = tp::kProtocolVersion,
@@ -201,384 +198,29 @@ void Session::HandleLogon(const tp::LogonView& m) {
   state_ = State::kActive;
   if (cfg.max_publish_rate > 0) {
     publish_tokens_ = cfg.max_publish_rate;
-    tokens_at_ns_ = worker_.now_ns();
+    tokens_at_ns_ = agent_.now_ns();
   }
-}
-
-void Session::HandleOpenStream(const tp::OpenStreamView& m) {
-  const std::string_view name = m.name();
-  if (!tp::IsValidStreamName(name)) {
-    QueueError(
-        ErrorCode::kInvalidName, false,
-        absl::StrCat("'", AbslView(name), "' is not a valid stream name"),
-        m.request_id());
-    return;
-  }
-  absl::StatusOr<stream::StreamLog*> log = worker_.OpenStream(name);
-  if (!log.ok()) {
-    QueueError(log.status().code() == absl::StatusCode::kResourceExhausted
-                   ? ErrorCode::kLimitExceeded
-                   : ErrorCode::kInternal,
-               false, StdView(log.status().message()), m.request_id());
-    return;
-  }
-  opened_streams_.insert((*log)->id().value());
-  std::span<std::byte> out =
-      ReserveControl(tp::StreamAckView::kFixedLength + name.size() + 8);
-  CommitControl(
-      tp::EncodeOpenStreamAck(out, {.stream_id = (*log)->id(),
-                                    .id = m.request_id(),
-                                    .next_sequence = (*log)->next_sequence(),
-                                    .name = name}));
-}
-
-bool Session::RefuseDuplicateSubscription(std::uint32_t id) {
-  if (!subscriptions_.contains(id)) return false;
-  QueueError(ErrorCode::kDuplicateSubscription, false,
-             absl::StrCat("subscription id ", id, " is already in use"), id);
-  return true;
-}
-
-bool Session::RefuseSubscriptionOverLimit(std::uint32_t id) {
-  const int limit = worker_.config().max_subscriptions_per_session;
-  if (subscriptions_.size() < static_cast<std::size_t>(limit)) return false;
-  QueueError(ErrorCode::kLimitExceeded, false,
-             absl::StrCat("at most ", limit, " subscriptions per session"), id);
-  return true;
-}
-
-stream::StreamLog* Session::OpenForSubscription(std::string_view name,
-                                                std::uint32_t id) {
-  absl::StatusOr<stream::StreamLog*> log = worker_.OpenStream(name);
-  if (log.ok()) return *log;
-  QueueError(log.status().code() == absl::StatusCode::kResourceExhausted
-                 ? ErrorCode::kLimitExceeded
-                 : ErrorCode::kInternal,
-             false, StdView(log.status().message()), id);
-  return nullptr;
-}
-
-void Session::HandleSubscribe(const tp::SubscribeView& m) {
-  const std::uint32_t id = m.subscription_id().value();
-  const std::string_view name = m.name();
-  if (RefuseDuplicateSubscription(id)) return;
-  const bool pattern = m.is_pattern();
-  if (pattern ? !tp::IsValidPattern(name) : !tp::IsValidStreamName(name)) {
-    QueueError(ErrorCode::kInvalidName, false,
-               absl::StrCat("'", AbslView(name), "' is not a valid stream ",
-                            pattern ? "pattern" : "name"),
-               id);
-    return;
-  }
-  if (RefuseSubscriptionOverLimit(id)) return;
-  stream::StreamLog* exact = nullptr;
-  if (!pattern) {
-    exact = OpenForSubscription(name, id);
-    if (exact == nullptr) return;
-  }
-  Subscription& sub = subscriptions_[id];
-  sub.name = std::string(name);
-  sub.pattern = pattern;
-  const SubscriptionId sub_id{id};
-  if (!pattern) {
-    Cover(sub_id, sub, exact, m.start_mode(), m.start_sequence(), true);
-    return;
-  }
-  ++pattern_count_;
-  worker_.AddPatternSession(this);
-  // The pattern's own ack (stream id 0), then one per matching stream.
-  std::span<std::byte> out =
-      ReserveControl(tp::StreamAckView::kFixedLength + name.size() + 8);
-  CommitControl(tp::EncodeSubscribeAck(out, {.stream_id = StreamId{},
-                                             .id = id,
-                                             .next_sequence = Sequence{},
-                                             .name = name}));
-  const std::uint32_t n = worker_.registry().size();
-  for (std::uint32_t s = 1; s <= n; ++s) {
-    stream::StreamLog* log = worker_.registry().Find(StreamId{s});
-    if (log != nullptr && stream::MatchesPattern(sub.name, log->name())) {
-      Cover(sub_id, sub, log, m.start_mode(), m.start_sequence(), true);
-    }
-  }
-}
-
-void Session::OnNewStream(stream::StreamLog* log) {
-  if (state_ != State::kActive) return;
-  for (auto& [id, sub] : subscriptions_) {
-    if (sub.pattern && stream::MatchesPattern(sub.name, log->name()) &&
-        std::find(sub.streams.begin(), sub.streams.end(), log->id()) ==
-            sub.streams.end()) {
-      // A stream born after the subscription is delivered from its start.
-      Cover(SubscriptionId{id}, sub, log, tp::StartMode::kEarliest, Sequence{},
-            true);
-    }
-  }
-}
-
-void Session::Cover(SubscriptionId sub_id, Subscription& sub,
-                    stream::StreamLog* log, tp::StartMode mode, Sequence start,
-                    bool announce) {
-  sub.streams.push_back(log->id());
-  auto it = deliveries_.find(log->id().value());
-  if (it != deliveries_.end() &&
-      (!it->second->removing || it->second->restarting)) {
-    // Already delivered to this session (or already re-covered while the
-    // old frame finishes): the new subscription shares it and its ack says
-    // so with next_sequence 0; the delivery does not move (PROTOCOL.md
-    // 11.6).
-    ++it->second->coverage;
-  } else if (it != deliveries_.end()) {
-    // Unsubscribed, but a send still references the delivery or its frame
-    // is half on the wire. The new subscription starts where its own start
-    // mode says, like a fresh one: its ack and GAP go out now (after the
-    // old frame, which resumes ahead of control output), and the delivery
-    // moves there once the old frame is finished (SettleRemoving). Until
-    // then the old reader slot holds back-pressure at the old position;
-    // Locate reaches back at most capacity - window, so the new start
-    // cannot be lapped before it takes over.
-    Delivery* d = it->second.get();
-    ++d->coverage;
-    const stream::StartPoint sp = log->Locate(mode, start);
-    d->restarting = true;
-    d->restart_position = sp.position;
-    d->restart_lag = sp.tail - sp.position + log->window();
-    d->restart_after_ctl = AnnounceStart(sub_id, log, sp, announce);
-    announce = false;
-    MarkDirty();
-  } else {
-    auto d = std::make_unique<Delivery>();
-    d->log = log;
-    d->coverage = 1;
-    const stream::StartPoint sp = log->Attach(&d->slot, mode, start);
-    d->position = sp.position;
-    d->frame_start = sp.position;
-    // A replay starting further back than the window gets one window of
-    // headroom beyond its start distance, so appends racing the first
-    // send do not make it a slow consumer at once. Attach starts replays
-    // at most capacity - window back, so this never exceeds capacity: the
-    // reader is cut off before the writer can overwrite bytes it is still
-    // sending.
-    d->allowed_lag = sp.tail - sp.position + log->window();
-    d->ready_after_ctl = AnnounceStart(sub_id, log, sp, announce);
-    announce = false;
-    delivery_order_.push_back(d.get());
-    worker_.AddReader(this, log);
-    deliveries_.emplace(log->id().value(), std::move(d));
-    MarkDirty();
-  }
-  if (announce) {
-    const std::string_view name = log->name();
-    std::span<std::byte> out =
-        ReserveControl(tp::StreamAckView::kFixedLength + name.size() + 8);
-    CommitControl(tp::EncodeSubscribeAck(out, {.stream_id = log->id(),
-                                               .id = sub_id.value(),
-                                               .next_sequence = Sequence{},
-                                               .name = name}));
-  }
-}
-
-std::uint64_t Session::AnnounceStart(SubscriptionId sub_id,
-                                     stream::StreamLog* log,
-                                     const stream::StartPoint& sp,
-                                     bool announce) {
-  if (announce) {
-    const std::string_view name = log->name();
-    const Sequence first =
-        sp.gap_from.value() != 0 ? sp.gap_from : sp.next_sequence;
-    std::span<std::byte> out =
-        ReserveControl(tp::StreamAckView::kFixedLength + name.size() + 8);
-    CommitControl(tp::EncodeSubscribeAck(out, {.stream_id = log->id(),
-                                               .id = sub_id.value(),
-                                               .next_sequence = first,
-                                               .name = name}));
-  }
-  if (sp.gap_from.value() != 0) {
-    std::span<std::byte> out = ReserveControl(tp::GapView::kFixedLength);
-    CommitControl(tp::EncodeGap(out, log->id(), sp.gap_from, sp.gap_to));
-  }
-  return ctl_queued_total_;
-}
-
-void Session::HandleUnsubscribe(const tp::UnsubscribeView& m) {
-  const std::uint32_t id = m.subscription_id().value();
-  auto it = subscriptions_.find(id);
-  if (it == subscriptions_.end()) {
-    QueueError(ErrorCode::kUnknownSubscription, false,
-               absl::StrCat("no subscription with id ", id), id);
-    return;
-  }
-  for (StreamId s : it->second.streams) Uncover(s);
-  ReleaseUdp(it->second);
-  if (it->second.pattern && --pattern_count_ == 0) {
-    worker_.RemovePatternSession(this);
-  }
-  subscriptions_.erase(it);
-}
-
-void Session::HandleUdpSubscribe(const tp::UdpSubscribeView& m) {
-  const config::GatewayConfig& cfg = worker_.config();
-  const std::uint32_t id = m.subscription_id().value();
-  const std::string_view name = m.name();
-  // Checks in the order of PROTOCOL.md 16.6.
-  if (RefuseDuplicateSubscription(id)) return;
-  if (!tp::IsValidStreamName(name)) {
-    QueueError(ErrorCode::kInvalidName, false,
-               absl::StrCat("'", AbslView(name),
-                            "' is not a valid stream name (UDP_SUBSCRIBE "
-                            "takes no patterns)"),
-               id);
-    return;
-  }
-  if (!cfg.udp.enabled) {
-    QueueError(ErrorCode::kUdpRefused, false,
-               "UDP egress is not enabled on this gateway", id);
-    return;
-  }
-  sockaddr_storage peer{};
-  socklen_t peer_len = sizeof peer;
-  const bool peer_v4 =
-      ::getpeername(conn_->fd(), reinterpret_cast<sockaddr*>(&peer),
-                    &peer_len) == 0 &&
-      peer.ss_family == AF_INET;
-  const std::uint32_t peer_addr =
-      peer_v4 ? reinterpret_cast<const sockaddr_in*>(&peer)->sin_addr.s_addr
-              : 0;
-  udp::Endpoint dest;
-  dest.port = m.port();
-  std::memcpy(&dest.address_be, m.address().data(), sizeof dest.address_be);
-  if (m.address_is_peer()) {
-    if (!peer_v4) {
-      QueueError(ErrorCode::kUdpRefused, false,
-                 "address 0.0.0.0 names this session's peer, which is not "
-                 "IPv4",
-                 id);
-      return;
-    }
-    dest.address_be = peer_addr;
-  }
-  if (!cfg.udp.allow_remote_destinations &&
-      (!peer_v4 || dest.address_be != peer_addr)) {
-    QueueError(ErrorCode::kUdpRefused, false,
-               absl::StrCat("destination ", dest.ToString(),
-                            " is not this session's own address "
-                            "(udp.allow_remote_destinations is false)"),
-               id);
-    return;
-  }
-  if (RefuseSubscriptionOverLimit(id)) return;
-  stream::StreamLog* log = OpenForSubscription(name, id);
-  if (log == nullptr) return;
-  Subscription& sub = subscriptions_[id];
-  sub.name = std::string(name);
-  sub.udp = true;
-  sub.udp_stream = log->id();
-  sub.udp_destination = dest;
-  // The stream's next sequence now: the owner starts the destination
-  // exactly there, whenever it gets to the command.
-  const Sequence next = log->next_sequence();
-  worker_.RouteUdpCommand({.kind = UdpCommand::Kind::kAdd,
-                           .stream = sub.udp_stream,
-                           .destination = dest,
-                           .from = next});
-  std::span<std::byte> out =
-      ReserveControl(tp::StreamAckView::kFixedLength + name.size() + 8);
-  CommitControl(tp::EncodeSubscribeAck(out, {.stream_id = sub.udp_stream,
-                                             .id = id,
-                                             .next_sequence = next,
-                                             .name = name}));
-}
-
-void Session::ReleaseUdp(Subscription& sub) {
-  if (!sub.udp) return;
-  worker_.RouteUdpCommand({.kind = UdpCommand::Kind::kRemove,
-                           .stream = sub.udp_stream,
-                           .destination = sub.udp_destination});
-  sub.udp = false;
-}
-
-void Session::Uncover(StreamId stream) {
-  auto it = deliveries_.find(stream.value());
-  if (it == deliveries_.end()) return;
-  Delivery* d = it->second.get();
-  if (--d->coverage > 0) return;
-  d->restarting = false;  // a restart not yet applied ends with its cover
-  if (send_in_flight_ || (pinned_valid_ && pinned_.delivery == d)) {
-    // A send in flight may reference it, or its frame is half on the wire:
-    // finish first (SettleRemoving drops or restarts it).
-    d->removing = true;
-    return;
-  }
-  RemoveDelivery(d);
-}
-
-void Session::RemoveDelivery(Delivery* d) {
-  if (!d->detached) {
-    d->log->Detach(&d->slot);
-    worker_.RemoveReader(this, d->log);
-  }
-  std::erase(delivery_order_, d);
-  deliveries_.erase(d->log->id().value());
-}
-
-void Session::SettleRemoving() {
-  for (std::size_t i = 0; i < delivery_order_.size();) {
-    Delivery* d = delivery_order_[i];
-    if (!d->removing || (pinned_valid_ && pinned_.delivery == d)) {
-      ++i;
-    } else if (d->restarting) {
-      d->removing = false;
-      d->restarting = false;
-      d->position = d->restart_position;
-      d->frame_start = d->position;
-      d->slot.Set(d->position);
-      d->allowed_lag = d->restart_lag;
-      d->ready_after_ctl = d->restart_after_ctl;
-      MarkDirty();
-      ++i;
-    } else {
-      RemoveDelivery(d);  // erases delivery_order_[i]
-    }
-  }
-}
-
-std::uint64_t Session::FrameLengthAt(const Delivery& d, std::uint64_t p) {
-  std::uint32_t length = 0;
-  std::memcpy(&length, d.log->Readable(p, p + sizeof length).data(),
-              sizeof length);
-  return tp::PaddedLength(std::max<std::uint32_t>(
-      length, static_cast<std::uint32_t>(tp::kHeaderLength)));
-}
-
-void Session::FindFrameStart(Delivery& d) {
-  // Walks the headers of the frames just sent: at most one send's worth,
-  // and only when a send stops inside a frame (the socket is full).
-  std::uint64_t p = d.frame_start;
-  for (std::uint64_t next = p + FrameLengthAt(d, p); next <= d.position;
-       next = p + FrameLengthAt(d, p)) {
-    p = next;
-  }
-  d.frame_start = p;
 }
 
 void Session::HandlePublish(const tp::PublishView& m) {
   const StreamId stream = m.stream_id();
   stream::StreamLog* log = opened_streams_.contains(stream.value())
-                               ? worker_.registry().Find(stream)
+                               ? agent_.registry().Find(stream)
                                : nullptr;
   if (log == nullptr) {
     QueuePublishAck(stream, m.correlation_id(), Sequence{},
                     ErrorCode::kUnknownStream);
     return;
   }
-  const config::GatewayConfig& cfg = worker_.config();
+  const config::GatewayConfig& cfg = agent_.config();
   if (cfg.max_publish_rate > 0) {
-    const std::int64_t now = worker_.now_ns();
+    const std::int64_t now = agent_.now_ns();
     publish_tokens_ = std::min<double>(
         cfg.max_publish_rate,
         publish_tokens_ + (now - tokens_at_ns_) * 1e-9 * cfg.max_publish_rate);
     tokens_at_ns_ = now;
     if (publish_tokens_ < 1.0) {
-      Bump<std::uint64_t>(worker_.counters().publishes_refused);
+      agent_.counters().publish_rate_limited.Add();
       QueuePublishAck(stream, m.correlation_id(), Sequence{},
                       ErrorCode::kLimitExceeded);
       return;
@@ -586,23 +228,23 @@ void Session::HandlePublish(const tp::PublishView& m) {
     publish_tokens_ -= 1.0;
   }
   const stream::AppendResult r =
-      log->Append(m.payload(), worker_.receive_time_ns());
+      log->Append(m.payload(), agent_.receive_time_ns());
   switch (r.status) {
     case stream::AppendStatus::kOk:
-      Bump<std::uint64_t>(worker_.counters().publishes);
-      worker_.OnAppended(log);
+      agent_.counters().publishes.Add();
+      agent_.OnAppended(log);
       if (m.ack_requested()) {
         QueuePublishAck(stream, m.correlation_id(), r.sequence,
                         ErrorCode::kNone);
       }
       return;
     case stream::AppendStatus::kBackPressured:
-      Bump<std::uint64_t>(worker_.counters().publishes_refused);
+      agent_.counters().publish_back_pressured.Add();
       QueuePublishAck(stream, m.correlation_id(), Sequence{},
                       ErrorCode::kBackPressured);
       return;
     case stream::AppendStatus::kTooLarge:
-      Bump<std::uint64_t>(worker_.counters().publishes_refused);
+      agent_.counters().publish_too_large.Add();
       QueuePublishAck(stream, m.correlation_id(), Sequence{},
                       ErrorCode::kLimitExceeded);
       return;
@@ -623,24 +265,13 @@ void Session::HandleRequest(const tp::RequestView& m) {
 
 // ---------------------------------------------------------------- control
 
-std::span<std::byte> Session::ReserveControl(std::size_t bytes) {
-  const std::size_t old = ctl_next_.size();
-  ctl_next_.resize(old + bytes);
-  last_reserve_ = bytes;
-  return {ctl_next_.data() + old, bytes};
-}
-
 void Session::CommitControl(std::size_t bytes) {
-  // ReserveControl over-reserves; trim to what the encoder wrote.
-  ctl_next_.resize(ctl_next_.size() - (last_reserve_ - bytes));
-  last_reserve_ = 0;
-  ctl_queued_total_ += bytes;
+  control_.Commit(bytes);
   MarkDirty();
-  if (ctl_next_.size() + (ctl_out_.size() - ctl_off_) >
-          worker_.config().max_outbound_queue_bytes &&
+  if (control_.pending_bytes() > agent_.config().max_outbound_queue_bytes &&
       state_ != State::kClosing && state_ != State::kLingering) {
     // The peer does not read its control frames: a slow consumer.
-    Bump<std::uint64_t>(worker_.counters().slow_consumers);
+    agent_.counters().slow_control_queue.Add();
     CloseNow();
   }
 }
@@ -661,9 +292,7 @@ void Session::Fatal(ErrorCode code, std::string_view text, StreamId stream) {
       state_ == State::kClosed) {
     return;
   }
-  if (code <= ErrorCode::kBadField) {
-    Bump<std::uint64_t>(worker_.counters().malformed_frames);
-  }
+  if (code <= ErrorCode::kBadField) agent_.counters().malformed_frames.Add();
   TACHYON_LOG(kDebug) << "session " << session_id_.value() << ": "
                       << tp::ErrorCodeName(code) << ": " << text;
   const std::string full =
@@ -681,17 +310,18 @@ void Session::QueuePublishAck(StreamId stream, std::uint64_t correlation,
                                            .status = status}));
 }
 
+// ---------------------------------------------------------------- life cycle
+
 void Session::DetachAll() {
   // UDP destinations of this session's UDP_SUBSCRIBEs end with it.
   for (auto& [id, sub] : subscriptions_) ReleaseUdp(sub);
-  // No more DATA will be sent (a pinned frame finishes from bytes that are
-  // still checked for lapping): stop holding back publishers on
-  // back-pressure streams and stop being woken for these streams.
-  for (Delivery* d : delivery_order_) {
-    if (d->detached) continue;
-    d->log->Detach(&d->slot);
-    worker_.RemoveReader(this, d->log);
-    d->detached = true;
+  // No more DATA will be sent (a partial frame is finished under its pin):
+  // stop holding back publishers on back-pressure streams and stop being
+  // woken for these streams.
+  for (Delivery* d : engine_.deliveries()) {
+    if (d->detached()) continue;
+    agent_.RemoveReader(d);
+    d->StopReading();
   }
 }
 
@@ -702,7 +332,7 @@ void Session::CloseAfterFlush() {
   }
   DetachAll();
   state_ = State::kClosing;
-  deadline_ns_ = worker_.now_ns() + kCloseFlushNs;
+  deadline_ns_ = agent_.now_ns() + kCloseFlushNs;
   partial_.clear();
   MarkDirty();
 }
@@ -711,7 +341,7 @@ void Session::CloseNow() {
   if (state_ == State::kClosed) return;
   DetachAll();
   state_ = State::kClosed;
-  worker_.CloseConnection(conn_);
+  agent_.CloseConnection(conn_);
 }
 
 void Session::BeginDrain(std::int64_t now_ns) {
@@ -722,239 +352,12 @@ void Session::BeginDrain(std::int64_t now_ns) {
   if (state_ != State::kActive) return;
   state_ = State::kDraining;
   deadline_ns_ =
-      now_ns + std::int64_t{worker_.config().shutdown_drain_ms} * 1'000'000;
+      now_ns + std::int64_t{agent_.config().shutdown_drain_ms} * 1'000'000;
   partial_.clear();
   MarkDirty();
 }
 
-// ---------------------------------------------------------------- send
-
-bool Session::OutputIdle() const {
-  return !send_in_flight_ && !pinned_valid_ && ctl_off_ == ctl_out_.size() &&
-         ctl_next_.empty();
-}
-
-void Session::MarkDirty() { worker_.MarkDirty(this); }
-
-void Session::Flush() {
-  if (state_ == State::kClosed || state_ == State::kLingering) return;
-  // Bounded: each round sends at most kMaxIov sources.
-  if (send_in_flight_ || send_blocked_) {
-    // The socket is full (io_uring keeps the send pending; epoll waits for
-    // EPOLLOUT), so nothing is sent and the usual check below never runs:
-    // enforce the slow-consumer window here, and close at once. No ERROR
-    // can follow: an io_uring send still pending may copy its log bytes
-    // only when the socket drains, and waiting for that would let the
-    // writer overwrite them first (garbage on the wire). Closing cancels it.
-    if (state_ != State::kActive && state_ != State::kDraining) return;
-    for (Delivery* d : delivery_order_) {
-      if (d->detached) continue;
-      const std::uint64_t tail = d->log->tail();
-      const std::uint64_t lag = tail - d->position;
-      if (d->log->Lapped(d->position, tail) ||
-          (d->log->policy() == config::SlowConsumerPolicy::kDisconnect &&
-           lag > d->allowed_lag)) {
-        Bump<std::uint64_t>(worker_.counters().slow_consumers);
-        TACHYON_LOG(kDebug)
-            << "session " << session_id_.value() << ": slow consumer on '"
-            << d->log->name() << "' (" << lag << " bytes behind) with its "
-            << "socket full; closing";
-        CloseNow();
-        return;
-      }
-    }
-    return;
-  }
-  for (int round = 0; round < 4; ++round) {
-    if (send_in_flight_ || send_blocked_ || conn_ == nullptr ||
-        state_ == State::kClosed) {
-      return;
-    }
-    // A send that completed without HandleSent (nothing sent) leaves
-    // removing deliveries behind; nothing references them now.
-    SettleRemoving();
-    sources_.clear();
-    iov_.clear();
-    auto add = [&](Delivery* d, const std::byte* p, std::size_t len,
-                   std::uint64_t start) {
-      iov_.push_back({const_cast<std::byte*>(p), len});
-      sources_.push_back({d, len, start});
-    };
-    const bool data_allowed =
-        state_ == State::kActive || state_ == State::kDraining;
-    // A send that stopped inside a delivery's frame resumes it first; one
-    // that stopped inside control output resumes with the control bytes,
-    // which come first anyway.
-    if (pinned_valid_ && pinned_.delivery != nullptr) {
-      {
-        Delivery* d = pinned_.delivery;
-        std::uint64_t tail = d->log->tail();
-        if (d->log->Lapped(d->removing ? d->frame_start : d->position, tail)) {
-          // Overwritten mid-frame: the byte stream cannot be repaired.
-          Bump<std::uint64_t>(worker_.counters().slow_consumers);
-          CloseNow();
-          return;
-        }
-        // An unsubscribed delivery sends only the rest of its frame, so
-        // that it ends (or moves to a new subscription's start) at once.
-        if (d->removing) {
-          tail = d->frame_start == d->position
-                     ? d->position
-                     : d->frame_start + FrameLengthAt(*d, d->frame_start);
-        }
-        if (tail > d->position) {
-          const std::span<const std::byte> bytes =
-              d->log->Readable(d->position, tail);
-          add(d, bytes.data(), bytes.size(), d->position);
-        } else {
-          pinned_valid_ = false;  // stopped on a boundary: nothing to finish
-          SettleRemoving();
-        }
-      }
-    }
-    // Control frames (never when a delivery is pinned ahead of them, which
-    // was handled above: they follow it in the same writev).
-    if (ctl_off_ == ctl_out_.size() && !ctl_next_.empty()) {
-      ctl_out_.clear();
-      ctl_off_ = 0;
-      std::swap(ctl_out_, ctl_next_);
-    }
-    std::uint64_t ctl_included = ctl_sent_total_;
-    if (ctl_off_ < ctl_out_.size()) {
-      add(nullptr, ctl_out_.data() + ctl_off_, ctl_out_.size() - ctl_off_, 0);
-      ctl_included += ctl_out_.size() - ctl_off_;
-    }
-    bool restart = false;
-    if (data_allowed) {
-      for (Delivery* d : delivery_order_) {
-        if (iov_.size() >= io::Reactor::kMaxIov) break;
-        if (d->removing || (pinned_valid_ && pinned_.delivery == d)) continue;
-        if (d->ready_after_ctl > ctl_included) continue;
-        const std::uint64_t tail = d->log->tail();
-        if (tail == d->position) continue;
-        const std::uint64_t lag = tail - d->position;
-        if (d->log->Lapped(d->position, tail) ||
-            (d->log->policy() == config::SlowConsumerPolicy::kDisconnect &&
-             lag > d->allowed_lag)) {
-          Bump<std::uint64_t>(worker_.counters().slow_consumers);
-          const std::string text =
-              absl::StrCat("subscriber fell ", lag, " bytes behind stream '",
-                           d->log->name(), "' (window ", d->log->window(), ")");
-          // The ERROR follows whatever is already on the wire.
-          sources_.clear();
-          iov_.clear();
-          Fatal(ErrorCode::kSlowConsumer, text, d->log->id());
-          restart = true;
-          break;
-        }
-        // Shrinks back to the window as the reader catches up, always
-        // keeping a window of headroom over its current lag.
-        d->allowed_lag = std::max(
-            d->log->window(), std::min(d->allowed_lag, lag + d->log->window()));
-        const std::span<const std::byte> bytes =
-            d->log->Readable(d->position, tail);
-        add(d, bytes.data(), bytes.size(), d->position);
-      }
-    }
-    if (restart) continue;
-    if (iov_.empty()) {
-      if (state_ == State::kClosing && OutputIdle()) {
-        ::shutdown(conn_->fd(), SHUT_WR);
-        state_ = State::kLingering;
-        deadline_ns_ = worker_.now_ns() + kLingerNs;
-      } else if (state_ == State::kDraining && OutputIdle()) {
-        bool caught_up = true;
-        for (Delivery* d : delivery_order_) {
-          if (d->log->tail() != d->position) caught_up = false;
-        }
-        if (caught_up) {
-          std::span<std::byte> out =
-              ReserveControl(tp::LogoutView::kFixedLength);
-          CommitControl(tp::EncodeLogout(out, ErrorCode::kShuttingDown));
-          state_ = State::kClosing;
-          deadline_ns_ = worker_.now_ns() + kCloseFlushNs;
-          continue;
-        }
-      }
-      return;
-    }
-    const io::SendResult r = worker_.reactor().Send(conn_, iov_);
-    if (r.pending) {
-      send_in_flight_ = true;
-      return;
-    }
-    if (r.bytes < 0) {
-      CloseNow();
-      return;
-    }
-    if (r.bytes == 0) {
-      send_blocked_ = true;  // OnWritable follows
-      return;
-    }
-    HandleSent(static_cast<std::size_t>(r.bytes));
-  }
-  MarkDirty();  // more to send than one Flush takes; continue next iteration
-}
-
-void Session::OnSendComplete(ssize_t result) {
-  send_in_flight_ = false;
-  if (result < 0) {
-    CloseNow();
-    return;
-  }
-  if (result == 0) {
-    send_blocked_ = true;  // socket full: OnWritable follows
-    return;
-  }
-  if (!sources_.empty()) HandleSent(static_cast<std::size_t>(result));
-  Flush();
-}
-
-void Session::OnWritable() {
-  send_blocked_ = false;
-  Flush();
-}
-
-void Session::HandleSent(std::size_t bytes) {
-  last_send_ns_ = worker_.now_ns();
-  Bump<std::uint64_t>(worker_.counters().bytes_out, bytes);
-  pinned_valid_ = false;
-  for (const Source& s : sources_) {
-    const std::size_t k = std::min(bytes, s.length);
-    bytes -= k;
-    if (s.delivery == nullptr) {
-      ctl_off_ += k;
-      ctl_sent_total_ += k;
-    } else {
-      Delivery* d = s.delivery;
-      // From the start of the frame the source began in: a resumed frame
-      // starts before s.start, and FindFrameStart reads its header.
-      if (k > 0 && d->log->Overwritten(std::min(s.start, d->frame_start))) {
-        // The writer lapped these bytes while the kernel was copying them.
-        Bump<std::uint64_t>(worker_.counters().slow_consumers);
-        CloseNow();
-        return;
-      }
-      d->position += k;
-      d->slot.Set(d->position);
-      // A source ends at a tail or at the end of a pinned frame, both frame
-      // boundaries; a send that stops inside one finds where it began.
-      if (k == s.length) {
-        d->frame_start = d->position;
-      } else if (d->position != d->frame_start) {
-        FindFrameStart(*d);
-      }
-    }
-    if (k < s.length) {
-      pinned_ = s;
-      pinned_valid_ = true;
-      break;
-    }
-  }
-  sources_.clear();
-  iov_.clear();
-  SettleRemoving();
-}
+void Session::MarkDirty() { agent_.MarkDirty(this); }
 
 void Session::OnPeerClosed(int error) {
   if (error != 0) {
@@ -964,30 +367,30 @@ void Session::OnPeerClosed(int error) {
   CloseNow();
 }
 
-void Session::OnReleased() { worker_.DestroySession(this); }
+void Session::OnReleased() { agent_.DestroySession(this); }
 
 void Session::Tick(std::int64_t now_ns) {
   switch (state_) {
     case State::kAwaitLogon:
       if (now_ns - created_ns_ >
-          std::int64_t{worker_.config().logon_timeout_ms} * 1'000'000) {
+          std::int64_t{agent_.config().logon_timeout_ms} * 1'000'000) {
         Fatal(ErrorCode::kHeartbeatTimeout,
-              absl::StrCat("no LOGON within ",
-                           worker_.config().logon_timeout_ms, " ms"));
+              absl::StrCat("no LOGON within ", agent_.config().logon_timeout_ms,
+                           " ms"));
       }
       return;
     case State::kActive: {
       const std::int64_t limit =
-          heartbeat_ns_ * worker_.config().idle_timeout_heartbeats;
+          heartbeat_ns_ * agent_.config().idle_timeout_heartbeats;
       if (now_ns - last_recv_ns_ > limit) {
         Fatal(ErrorCode::kHeartbeatTimeout,
               absl::StrCat("nothing received for ", limit / 1'000'000, " ms"));
         return;
       }
-      if (now_ns - last_send_ns_ >= heartbeat_ns_ && OutputIdle()) {
+      if (now_ns - last_send_ns_ >= heartbeat_ns_ && engine_.OutputIdle()) {
         std::span<std::byte> out =
             ReserveControl(tp::HeartbeatView::kFixedLength);
-        CommitControl(tp::EncodeHeartbeat(out, worker_.receive_time_ns()));
+        CommitControl(tp::EncodeHeartbeat(out, agent_.receive_time_ns()));
         last_send_ns_ = now_ns;
       }
       return;
@@ -1000,6 +403,115 @@ void Session::Tick(std::int64_t now_ns) {
     case State::kClosed:
       return;
   }
+}
+
+// ---------------------------------------------------------------- send
+
+io::SendResult Session::Send(std::span<const iovec> iov) {
+  return agent_.reactor().Send(conn_, iov);
+}
+
+void Session::OnBytesSent(std::size_t bytes) {
+  last_send_ns_ = agent_.now_ns();
+  agent_.counters().bytes_out.Add(bytes);
+}
+
+void Session::OnDeliveryRemoved(Delivery* d) {
+  if (!d->detached()) agent_.RemoveReader(d);
+}
+
+void Session::CutSlowConsumer(const SendEngine::Result& r,
+                              bool can_send_error) {
+  stream::StreamLog* log = r.delivery->log();
+  if (r.lag == Delivery::Lag::kLapped) {
+    agent_.counters().slow_lapped.Add();
+  } else {
+    agent_.counters().slow_lagging.Add();
+  }
+  if (!can_send_error) {
+    TACHYON_LOG(kDebug) << "session " << session_id_.value()
+                        << ": slow consumer on '" << log->name() << "' ("
+                        << r.lag_bytes << " bytes behind) with its socket "
+                        << "full or a frame half sent; closing";
+    CloseNow();
+    return;
+  }
+  Fatal(ErrorCode::kSlowConsumer,
+        absl::StrCat("subscriber fell ", r.lag_bytes, " bytes behind stream '",
+                     log->name(), "' (window ", log->window(), ")"),
+        log->id());
+}
+
+void Session::Flush() {
+  if (state_ == State::kClosed || state_ == State::kLingering) return;
+  if (engine_.busy()) {
+    // The socket is full: nothing is sent now, but the writer goes on, so
+    // the slow-consumer policy is enforced here, and the connection closed
+    // at once (no ERROR could get past the full socket).
+    if (state_ == State::kActive || state_ == State::kDraining) {
+      const SendEngine::Result r = engine_.CheckWhileBusy();
+      if (r.outcome == SendEngine::Outcome::kSlow) CutSlowConsumer(r, false);
+    }
+    return;
+  }
+  for (int round = 0; round < kSendsPerFlush; ++round) {
+    if (engine_.busy() || conn_ == nullptr || state_ == State::kClosed) {
+      return;
+    }
+    const bool data_allowed =
+        state_ == State::kActive || state_ == State::kDraining;
+    const SendEngine::Result r = engine_.SendOnce(data_allowed);
+    switch (r.outcome) {
+      case SendEngine::Outcome::kSent:
+        continue;
+      case SendEngine::Outcome::kWaiting:
+        return;
+      case SendEngine::Outcome::kFailed:
+        CloseNow();
+        return;
+      case SendEngine::Outcome::kSlow:
+        // A frame half on the wire can only be finished or cut: close. A
+        // lag found while building: the ERROR follows what is on the wire.
+        CutSlowConsumer(
+            r, r.delivery != nullptr && !engine_.References(r.delivery));
+        continue;
+      case SendEngine::Outcome::kIdle:
+        break;
+    }
+    // Nothing left to send.
+    if (state_ == State::kClosing && engine_.OutputIdle()) {
+      ::shutdown(conn_->fd(), SHUT_WR);
+      state_ = State::kLingering;
+      deadline_ns_ = agent_.now_ns() + kLingerNs;
+    } else if (state_ == State::kDraining && engine_.OutputIdle() &&
+               engine_.CaughtUp()) {
+      std::span<std::byte> out = ReserveControl(tp::LogoutView::kFixedLength);
+      CommitControl(tp::EncodeLogout(out, ErrorCode::kShuttingDown));
+      state_ = State::kClosing;
+      deadline_ns_ = agent_.now_ns() + kCloseFlushNs;
+      continue;
+    }
+    return;
+  }
+  MarkDirty();  // more to send than one Flush takes; continue next iteration
+}
+
+void Session::OnSendComplete(ssize_t result) {
+  switch (engine_.OnSendComplete(result)) {
+    case SendEngine::Outcome::kFailed:
+      CloseNow();
+      return;
+    case SendEngine::Outcome::kWaiting:
+      return;  // socket full: OnWritable follows
+    default:
+      Flush();
+      return;
+  }
+}
+
+void Session::OnWritable() {
+  engine_.OnWritable();
+  Flush();
 }
 
 }  // namespace tachyon::session

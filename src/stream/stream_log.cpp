@@ -13,7 +13,8 @@ namespace tp = ::tachyon::protocol;
 
 absl::StatusOr<std::unique_ptr<StreamLog>> StreamLog::Create(
     StreamId id, std::string name, const config::StreamPolicy& policy,
-    std::uint32_t max_frame_length) {
+    std::uint32_t max_frame_length, LogStorageFactory& storage,
+    base::CounterRegistry& counters) {
   if (policy.window_bytes == 0 ||
       policy.window_bytes > policy.capacity_bytes / 2) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -26,31 +27,53 @@ absl::StatusOr<std::unique_ptr<StreamLog>> StreamLog::Create(
         absl::StrCat("stream '", name, "': max_frame_length ", max_frame_length,
                      " must fit in the window (", policy.window_bytes, ")"));
   }
-  absl::StatusOr<MirroredBuffer> buffer =
-      MirroredBuffer::Create(policy.capacity_bytes);
-  if (!buffer.ok()) {
+  absl::StatusOr<std::unique_ptr<LogStorage>> memory =
+      storage.Create(name, policy.capacity_bytes);
+  if (!memory.ok()) {
     return absl::Status(
-        buffer.status().code(),
-        absl::StrCat("stream '", name, "': ", buffer.status().message()));
+        memory.status().code(),
+        absl::StrCat("stream '", name, "': ", memory.status().message()));
   }
-  return std::unique_ptr<StreamLog>(new StreamLog(
-      id, std::move(name), *std::move(buffer), policy, max_frame_length));
+  if ((*memory)->capacity() != policy.capacity_bytes) {
+    return absl::InternalError(
+        absl::StrCat("stream '", name, "': storage of ", (*memory)->capacity(),
+                     " bytes for a ring of ", policy.capacity_bytes));
+  }
+  return std::unique_ptr<StreamLog>(new StreamLog(id, std::move(name),
+                                                  *std::move(memory), policy,
+                                                  max_frame_length, counters));
 }
 
-StreamLog::StreamLog(StreamId id, std::string name, MirroredBuffer buffer,
+StreamLog::StreamLog(StreamId id, std::string name,
+                     std::unique_ptr<LogStorage> storage,
                      const config::StreamPolicy& policy,
-                     std::uint32_t max_frame_length)
+                     std::uint32_t max_frame_length,
+                     base::CounterRegistry& counters)
     : id_(id),
       name_(std::move(name)),
-      buffer_(std::move(buffer)),
-      capacity_(buffer_.capacity()),
+      storage_(std::move(storage)),
+      data_(storage_->data()),
+      capacity_(storage_->capacity()),
       mask_(capacity_ - 1),
       window_(policy.window_bytes),
+      pin_margin_(std::min(kPinMargin, capacity_ / 4)),
       policy_(policy.policy),
       max_payload_(max_frame_length -
                    static_cast<std::uint32_t>(tp::DataView::kFixedLength)),
       index_(capacity_ / tp::DataView::kFixedLength),
-      index_mask_(capacity_ / tp::DataView::kFixedLength - 1) {}
+      index_mask_(capacity_ / tp::DataView::kFixedLength - 1) {
+  const base::Labels labels{{"stream", name_}};
+  appended_ =
+      counters.AddCounter("tachyon_stream_appends_total",
+                          "frames appended to the stream's log", labels);
+  back_pressured_ = counters.AddCounter(
+      "tachyon_stream_back_pressured_total",
+      "appends refused because the slowest subscriber was a window behind",
+      labels);
+  pin_refusals_ = counters.AddCounter(
+      "tachyon_stream_pin_refusals_total",
+      "appends refused because they would overwrite bytes being sent", labels);
+}
 
 AppendResult StreamLog::Append(std::span<const std::byte> payload,
                                std::int64_t timestamp_ns) {
@@ -65,19 +88,22 @@ AppendResult StreamLog::Append(std::span<const std::byte> payload,
     append_limit_ =
         readers_.empty() ? ~std::uint64_t{0} : SlowestReader() + window_;
     if (new_tail > append_limit_) {
-      back_pressured_.store(back_pressured_.load(std::memory_order_relaxed) + 1,
-                            std::memory_order_relaxed);
+      back_pressured_.Add();
       return {AppendStatus::kBackPressured, {}};
     }
   }
-  // Announce the region about to be overwritten before touching it, so a
-  // reader that checks Overwritten() after its send sees the claim.
-  claim_.store(new_tail, std::memory_order_relaxed);
-  std::atomic_thread_fence(std::memory_order_release);
+  if (new_tail > pin_limit_) {
+    if (!ClaimPastPins(tail, new_tail)) {
+      pin_refusals_.Add();
+      return {AppendStatus::kBackPressured, {}};
+    }
+  } else {
+    claim_.store(new_tail, std::memory_order_release);
+  }
 
   const Sequence sequence{next_sequence_++};
   std::span<std::byte> body =
-      tp::BeginData({buffer_.data() + (tail & mask_), padded}, id_, sequence,
+      tp::BeginData({data_ + (tail & mask_), padded}, id_, sequence,
                     timestamp_ns, payload.size());
   if (!payload.empty()) {
     std::memcpy(body.data(), payload.data(), payload.size());
@@ -92,9 +118,33 @@ AppendResult StreamLog::Append(std::span<const std::byte> payload,
   }
   index_[sequence.value() & index_mask_] = tail;
   tail_.store(new_tail, std::memory_order_release);
-  appended_.store(appended_.load(std::memory_order_relaxed) + 1,
-                  std::memory_order_relaxed);
+  appended_.Add();
   return {AppendStatus::kOk, sequence};
+}
+
+bool StreamLog::ClaimPastPins(std::uint64_t tail, std::uint64_t new_tail) {
+  // Announce the claim first, then read the pins (both seq_cst): a reader
+  // pins, then reads the claim (PinHolds). Either we see its pin here, or
+  // it sees this claim and keeps off the bytes.
+  claim_.store(new_tail, std::memory_order_seq_cst);
+  std::uint64_t lowest = ReaderSlot::kNoPin;
+  for (const ReaderSlot* r : pinners_) {
+    lowest = std::min(lowest, r->pin.load(std::memory_order_seq_cst));
+  }
+  if (lowest != ReaderSlot::kNoPin && new_tail - lowest > capacity_) {
+    // Would overwrite bytes a reader is handing to the kernel: give the
+    // claim back (nothing was written) and refuse.
+    claim_.store(tail, std::memory_order_seq_cst);
+    return false;
+  }
+  // Pins placed from now on saw this claim, so they lie at least
+  // capacity - pin_margin_ behind it: appends up to new_tail + pin_margin_
+  // cannot reach them.
+  pin_limit_ = new_tail + pin_margin_;
+  if (lowest != ReaderSlot::kNoPin) {
+    pin_limit_ = std::min(pin_limit_, lowest + capacity_);
+  }
+  return true;
 }
 
 StartPoint StreamLog::Attach(ReaderSlot* slot, protocol::StartMode mode,
@@ -103,6 +153,7 @@ StartPoint StreamLog::Attach(ReaderSlot* slot, protocol::StartMode mode,
   const StartPoint sp = LocateLocked(mode, sequence);
   slot->Set(sp.position);
   readers_.push_back(slot);
+  pinners_.push_back(slot);
   if (policy_ == config::SlowConsumerPolicy::kBackpressure) {
     append_limit_ = SlowestReader() + window_;
   }
@@ -172,12 +223,23 @@ StartPoint StreamLog::LocateLocked(protocol::StartMode mode,
   return sp;
 }
 
-void StreamLog::Detach(ReaderSlot* slot) {
+void StreamLog::AttachPinOnly(ReaderSlot* slot) {
   base::SpinLockGuard guard(lock_);
-  readers_.erase(std::remove(readers_.begin(), readers_.end(), slot),
-                 readers_.end());
+  pinners_.push_back(slot);
+}
+
+void StreamLog::DropBackPressure(ReaderSlot* slot) {
+  base::SpinLockGuard guard(lock_);
+  std::erase(readers_, slot);
   // The limit can only grow; force a recompute at the next append that
   // reaches the old one.
+  append_limit_ = 0;
+}
+
+void StreamLog::Detach(ReaderSlot* slot) {
+  base::SpinLockGuard guard(lock_);
+  std::erase(readers_, slot);
+  std::erase(pinners_, slot);
   append_limit_ = 0;
 }
 

@@ -1,7 +1,7 @@
 // StreamLog: one stream's log of DATA frames — append once, fan out from it.
 //
 // Overview
-//   The log is a power-of-two ring of bytes (a MirroredBuffer) holding DATA
+//   The log is a power-of-two ring of bytes (LogStorage) holding DATA
 //   frames exactly as subscribers receive them. Append stamps the sequence and
 //   the gateway timestamp, writes the frame in place and publishes it by a
 //   release-store of the tail position. Positions are 64-bit byte offsets
@@ -9,10 +9,23 @@
 //
 //   Readers never lock. A reader (a subscriber's cursor) owns a position and
 //   sends the bytes [position, tail) straight from the log — one contiguous
-//   span thanks to the mirrored mapping — then advances. A reader that falls
+//   span thanks to the mirrored storage — then advances. A reader that falls
 //   more than capacity behind has been lapped: its bytes were overwritten.
-//   Readers detect it with Lapped() before using bytes and, because the kernel
-//   copies during send, Overwritten() after.
+//
+//   Pins: bytes a reader is handing to the kernel can never be overwritten.
+//   Before it touches log bytes (reads a header, or passes an iovec to a
+//   send), a reader pins the oldest position it will touch in its
+//   ReaderSlot and asks PinHolds(); it unpins once the send has completed.
+//   A writer about to overwrite pinned bytes refuses the append instead
+//   (kBackPressured, counted per stream as pin_refusals), whatever the
+//   stream's policy. The check is a Dekker handshake on two seq_cst
+//   variables (the pin, and the log's claim of what the writer may
+//   overwrite): either the writer sees the pin and stops, or the reader sees
+//   the claim and does not use the bytes. Writers scan the pins only once
+//   per pin_margin() bytes appended: a pin placed after a scan lies at least
+//   capacity - pin_margin() behind that scan's claim (PinHolds refuses it
+//   otherwise), so no append before the next scan can reach it. A reader
+//   that PinHolds() refuses is as good as lapped: cut it as a slow consumer.
 //
 //   Slow consumers. With policy kDisconnect the writer never waits; a reader
 //   further than window() behind is disconnected by its owner (window <=
@@ -29,12 +42,13 @@
 //
 // Threading
 //   Append, Attach and Detach may be called from any thread; they serialise
-//   on a spin lock held for one frame copy. tail(), At(), Lapped() and
-//   Overwritten() are lock-free. A ReaderSlot is written only by the thread
+//   on a spin lock held for one frame copy. tail(), Readable(), Lapped() and
+//   PinHolds() are lock-free. A ReaderSlot is written only by the thread
 //   that owns the reader.
 //
 // Example
-//   auto log = StreamLog::Create(StreamId{1}, "md.eq.AAPL", policy, 65536);
+//   auto log = StreamLog::Create(StreamId{1}, "md.eq.AAPL", policy, 65536,
+//                                storage_factory, counters);
 //   (*log)->Append(payload, NowNs());
 //   ReaderSlot slot;
 //   StartPoint sp = (*log)->Attach(&slot, StartMode::kEarliest, Sequence{});
@@ -52,29 +66,43 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "base/counters.h"
 #include "base/spin_lock.h"
 #include "config/model.h"
-#include "stream/mirrored_buffer.h"
+#include "stream/log_storage.h"
 #include "tachyon/common/types.h"
 #include "tachyon/protocol/stream_messages.h"
 
 namespace tachyon::stream {
 
-/// A reader's published position, read by appenders enforcing back-pressure.
+/// A reader's published state, read by appenders: its position (for
+/// back-pressure) and its pin (bytes it is handing to the kernel).
 struct ReaderSlot {
+  /// Pin value meaning "touching no bytes".
+  static constexpr std::uint64_t kNoPin = ~std::uint64_t{0};
+
   // Own cache line: written by the reader's worker on every send while
   // appenders on other workers read it.
   alignas(kCacheLineSize) std::atomic<std::uint64_t> position{0};
+  std::atomic<std::uint64_t> pin{kNoPin};
 
   [[nodiscard]] std::uint64_t Get() const {
     return position.load(std::memory_order_acquire);
   }
   void Set(std::uint64_t p) { position.store(p, std::memory_order_release); }
+  /// Bytes from `p` on may be touched from now on; follow with PinHolds.
+  void Pin(std::uint64_t p) { pin.store(p, std::memory_order_seq_cst); }
+  /// Done touching bytes (after the send that used them completed).
+  void Unpin() { pin.store(kNoPin, std::memory_order_release); }
+  [[nodiscard]] bool pinned() const {
+    return pin.load(std::memory_order_relaxed) != kNoPin;
+  }
 };
 
 enum class AppendStatus : std::uint8_t {
   kOk,
-  kBackPressured,  ///< policy kBackpressure and the slowest reader is too far
+  kBackPressured,  ///< policy kBackpressure and the slowest reader is too
+                   ///< far, or the append would overwrite pinned bytes
   kTooLarge,       ///< payload exceeds max_frame_length - 32
 };
 
@@ -94,10 +122,17 @@ struct StartPoint {
 
 class StreamLog {
  public:
-  /// Allocates the ring (capacity and window from `policy`). Control path.
+  /// Writers scan readers' pins at most once per pin_margin() bytes
+  /// appended (see Pins above): this, or a quarter of a smaller ring.
+  static constexpr std::uint64_t kPinMargin = 64 * 1024;
+
+  /// Makes the ring's storage (capacity and window from `policy`) and
+  /// registers the stream's counters (label stream="name") in `counters`,
+  /// which must outlive the log. Control path.
   static absl::StatusOr<std::unique_ptr<StreamLog>> Create(
       StreamId id, std::string name, const config::StreamPolicy& policy,
-      std::uint32_t max_frame_length);
+      std::uint32_t max_frame_length, LogStorageFactory& storage,
+      base::CounterRegistry& counters);
 
   StreamLog(const StreamLog&) = delete;
   StreamLog& operator=(const StreamLog&) = delete;
@@ -111,51 +146,65 @@ class StreamLog {
     return tail_.load(std::memory_order_acquire);
   }
   /// The committed bytes from `position` to the tail, contiguous. The caller
-  /// must have checked !Lapped(position, tail) for the tail it used.
+  /// must have checked !Lapped(position, tail) for the tail it used, and
+  /// must hold a pin at or before `position` while it (or the kernel) reads
+  /// them.
   [[nodiscard]] std::span<const std::byte> Readable(std::uint64_t position,
                                                     std::uint64_t tail) const {
-    return {buffer_.data() + (position & mask_),
+    return {data_ + (position & mask_),
             static_cast<std::size_t>(tail - position)};
   }
   /// True if bytes at `position` may already be overwritten, judged against
-  /// `tail` (check before handing bytes to the kernel).
+  /// `tail`.
   [[nodiscard]] bool Lapped(std::uint64_t position, std::uint64_t tail) const {
     return tail - position > capacity_;
   }
-  /// True if an append that started after bytes at `position` were read may
-  /// have overwritten them (check after the kernel copied them).
-  [[nodiscard]] bool Overwritten(std::uint64_t position) const {
-    std::atomic_thread_fence(std::memory_order_acquire);
-    return claim_.load(std::memory_order_relaxed) - position > capacity_;
+  /// After `slot->Pin(position)`: true if no writer will overwrite bytes at
+  /// `position` or later while the pin is held. False: the bytes may be
+  /// gone or about to be; do not use them (unpin, cut the reader).
+  [[nodiscard]] bool PinHolds(std::uint64_t position) const {
+    return claim_.load(std::memory_order_seq_cst) - position <=
+           capacity_ - pin_margin_;
   }
 
   /// Registers `slot` and sets it to the start position for `mode` (and
   /// `sequence` for kSequence). Control path; takes the append lock.
   StartPoint Attach(ReaderSlot* slot, protocol::StartMode mode,
                     Sequence sequence);
+  /// Registers `slot` for its pins only: back-pressure does not wait for
+  /// it (UDP egress, which drops rather than waits). Control path.
+  void AttachPinOnly(ReaderSlot* slot);
   /// Where Attach would place a reader, without registering one: for a
   /// reader that back-pressure must not consider (UDP egress, which drops
   /// rather than waits). Control path; takes the append lock.
   StartPoint Locate(protocol::StartMode mode, Sequence sequence) const;
-  /// Unregisters `slot`; back-pressure no longer considers it.
+  /// Back-pressure stops considering `slot`; its pins still count (a reader
+  /// closing, that may still finish a frame). Control path.
+  void DropBackPressure(ReaderSlot* slot);
+  /// Unregisters `slot` (Attach or AttachPinOnly) entirely. Its pin must be
+  /// released first. Control path.
   void Detach(ReaderSlot* slot);
 
   [[nodiscard]] StreamId id() const { return id_; }
   [[nodiscard]] const std::string& name() const { return name_; }
   [[nodiscard]] std::uint64_t capacity() const { return capacity_; }
   [[nodiscard]] std::uint64_t window() const { return window_; }
+  /// A pin this close to being overwritten fails PinHolds.
+  [[nodiscard]] std::uint64_t pin_margin() const { return pin_margin_; }
   [[nodiscard]] config::SlowConsumerPolicy policy() const { return policy_; }
   /// The sequence the next append will get.
   [[nodiscard]] Sequence next_sequence() const;
   /// The oldest sequence still retained (== next_sequence() when empty).
   [[nodiscard]] Sequence oldest_sequence() const;
 
-  /// Monotonic counters (relaxed; for metrics and tests).
-  [[nodiscard]] std::uint64_t appended() const {
-    return appended_.load(std::memory_order_relaxed);
-  }
+  /// The stream's counters (any thread): frames appended, appends refused
+  /// for back-pressure, appends refused for a pin.
+  [[nodiscard]] std::uint64_t appended() const { return appended_.value(); }
   [[nodiscard]] std::uint64_t back_pressured() const {
-    return back_pressured_.load(std::memory_order_relaxed);
+    return back_pressured_.value();
+  }
+  [[nodiscard]] std::uint64_t pin_refusals() const {
+    return pin_refusals_.value();
   }
 
   /// Bitmask of workers with readers of this stream (bit i = worker i), so
@@ -165,8 +214,13 @@ class StreamLog {
   }
 
  private:
-  StreamLog(StreamId id, std::string name, MirroredBuffer buffer,
-            const config::StreamPolicy& policy, std::uint32_t max_frame_length);
+  StreamLog(StreamId id, std::string name, std::unique_ptr<LogStorage> storage,
+            const config::StreamPolicy& policy, std::uint32_t max_frame_length,
+            base::CounterRegistry& counters);
+  // The slow path of Append when it would pass pin_limit_: announces the
+  // claim, scans the pins, and either moves the limit or refuses.
+  bool ClaimPastPins(std::uint64_t tail, std::uint64_t new_tail)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(lock_);
 
   std::uint64_t SlowestReader() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(lock_);
   StartPoint LocateLocked(protocol::StartMode mode, Sequence sequence) const
@@ -176,10 +230,12 @@ class StreamLog {
 
   const StreamId id_;
   const std::string name_;
-  MirroredBuffer buffer_;
+  const std::unique_ptr<LogStorage> storage_;
+  std::byte* const data_;
   const std::uint64_t capacity_;
   const std::uint64_t mask_;
   const std::uint64_t window_;
+  const std::uint64_t pin_margin_;
   const config::SlowConsumerPolicy policy_;
   const std::uint32_t max_payload_;
   // Sequence -> position of its frame, for frames that may still be retained.
@@ -192,10 +248,14 @@ class StreamLog {
   // worker. Kept on its own line so readers polling the tail do not share a
   // line with the lock word appenders bounce.
   alignas(kCacheLineSize) std::atomic<std::uint64_t> tail_{0};
+  // How far the writer may have overwritten: the end of the frame being
+  // appended (== tail_ between appends). Readers' PinHolds reads it.
   std::atomic<std::uint64_t> claim_{0};
-  std::atomic<std::uint64_t> appended_{0};
-  std::atomic<std::uint64_t> back_pressured_{0};
   std::atomic<std::uint64_t> interested_workers_{0};
+  // Written under lock_ only, so single-writer in the registry's sense.
+  base::Counter appended_;
+  base::Counter back_pressured_;
+  base::Counter pin_refusals_;
 
   alignas(kCacheLineSize) mutable base::SpinLock lock_;
   std::uint64_t next_sequence_ ABSL_GUARDED_BY(lock_) = 1;
@@ -204,6 +264,10 @@ class StreamLog {
   // would pass it.
   std::uint64_t append_limit_ ABSL_GUARDED_BY(lock_) = ~std::uint64_t{0};
   std::vector<ReaderSlot*> readers_ ABSL_GUARDED_BY(lock_);
+  // Every slot whose pin the writer respects (readers_ and pin-only).
+  std::vector<ReaderSlot*> pinners_ ABSL_GUARDED_BY(lock_);
+  // Appends may go up to here without scanning pins (see Pins above).
+  std::uint64_t pin_limit_ ABSL_GUARDED_BY(lock_) = 0;
 };
 
 }  // namespace tachyon::stream

@@ -8,8 +8,12 @@
 
 namespace tachyon::stream {
 
-StreamRegistry::StreamRegistry(const config::GatewayConfig& config)
+StreamRegistry::StreamRegistry(const config::GatewayConfig& config,
+                               base::CounterRegistry& counters,
+                               LogStorageFactory* storage)
     : config_(config),
+      counters_(counters),
+      storage_(storage != nullptr ? *storage : default_storage_),
       max_streams_(static_cast<std::uint32_t>(config.max_streams)),
       streams_(new std::atomic<StreamLog*>[max_streams_]) {
   for (std::uint32_t i = 0; i < max_streams_; ++i) {
@@ -38,8 +42,9 @@ absl::StatusOr<StreamLog*> StreamRegistry::Open(std::string_view name) {
         absl::StrCat("stream log memory limit reached (max_log_memory_bytes = ",
                      config_.max_log_memory_bytes, ")"));
   }
-  absl::StatusOr<std::unique_ptr<StreamLog>> log = StreamLog::Create(
-      StreamId{n + 1}, std::string(name), policy, config_.max_frame_length);
+  absl::StatusOr<std::unique_ptr<StreamLog>> log =
+      StreamLog::Create(StreamId{n + 1}, std::string(name), policy,
+                        config_.max_frame_length, storage_, counters_);
   if (!log.ok()) return log.status();
   StreamLog* raw = log->get();
   owned_.push_back(*std::move(log));

@@ -27,7 +27,10 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
+#include "base/counters.h"
 #include "config/model.h"
+#include "stream/log_storage.h"
+#include "stream/mirrored_memory.h"
 #include "stream/stream_log.h"
 #include "tachyon/common/types.h"
 
@@ -35,7 +38,12 @@ namespace tachyon::stream {
 
 class StreamRegistry {
  public:
-  explicit StreamRegistry(const config::GatewayConfig& config);
+  /// Streams get their storage from `storage` (anonymous mirrored memory
+  /// when null) and register their counters in `counters`; both must
+  /// outlive the registry.
+  StreamRegistry(const config::GatewayConfig& config,
+                 base::CounterRegistry& counters,
+                 LogStorageFactory* storage = nullptr);
   ~StreamRegistry();
   StreamRegistry(const StreamRegistry&) = delete;
   StreamRegistry& operator=(const StreamRegistry&) = delete;
@@ -63,6 +71,9 @@ class StreamRegistry {
 
  private:
   const config::GatewayConfig& config_;
+  base::CounterRegistry& counters_;
+  MirroredMemoryFactory default_storage_;
+  LogStorageFactory& storage_;
   const std::uint32_t max_streams_;
   std::unique_ptr<std::atomic<StreamLog*>[]> streams_;
   std::atomic<std::uint32_t> size_{0};

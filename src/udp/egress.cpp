@@ -18,7 +18,6 @@ namespace tachyon::udp {
 namespace {
 
 namespace tp = ::tachyon::protocol;
-using base::Bump;
 
 constexpr std::size_t kHeader = tp::kDatagramHeaderLength;
 // The kernel's UDP_MAX_SEGMENTS on older kernels, and a total that stays
@@ -32,13 +31,15 @@ std::atomic<bool> g_gso_failure_logged{false};
 }  // namespace
 
 UdpEgress::UdpEgress(const config::GatewayConfig& config,
-                     std::uint64_t source_id, UdpCounters& counters)
+                     std::uint64_t source_id, UdpCounters& counters,
+                     stream::WorkerInterest* interest)
     : max_datagram_(config.udp.max_datagram_bytes),
       batch_(static_cast<std::size_t>(config.udp.send_batch)),
       heartbeat_ns_(std::int64_t{config.udp.heartbeat_interval_ms} * 1'000'000),
       source_id_(source_id),
       config_(config),
       counters_(counters),
+      interest_(interest),
       packed_(batch_),
       headers_(batch_ * kHeader),
       iov_(2 * batch_),
@@ -47,6 +48,10 @@ UdpEgress::UdpEgress(const config::GatewayConfig& config,
 }
 
 UdpEgress::~UdpEgress() {
+  for (OutStream* s : order_) {
+    s->log->Detach(&s->slot);
+    if (interest_ != nullptr) interest_->Release(s->log);
+  }
   for (int fd : sockets_) ::close(fd);
 }
 
@@ -73,6 +78,8 @@ UdpEgress::OutStream& UdpEgress::StreamFor(stream::StreamLog* log) {
   if (slot == nullptr) {
     slot = std::make_unique<OutStream>();
     slot->log = log;
+    log->AttachPinOnly(&slot->slot);
+    if (interest_ != nullptr) interest_->Retain(log);
     const stream::StartPoint sp = log->Locate(tp::StartMode::kLatest, {});
     slot->position = sp.position;
     slot->next_sequence = sp.next_sequence.value();
@@ -166,6 +173,8 @@ void UdpEgress::Remove(StreamId stream, const Endpoint& destination) {
       Relocate(s, tp::StartMode::kSequence, Sequence{low});
     return;
   }
+  s.log->Detach(&s.slot);
+  if (interest_ != nullptr) interest_->Release(s.log);
   std::erase(order_, &s);
   streams_.erase(it);
 }
@@ -206,7 +215,7 @@ int UdpEgress::Pump(OutStream& s, std::int64_t now_ns) {
   // as a well-formed datagram that receivers cannot tell from a good one.
   if (s.log->Lapped(s.position, tail) ||
       tail - s.position > s.log->capacity() - s.log->window()) {
-    Bump<std::uint64_t>(counters_.lapped);
+    counters_.lapped.Add();
     Relocate(s, tp::StartMode::kEarliest, {});
   }
   if (s.position == tail) {
@@ -216,7 +225,15 @@ int UdpEgress::Pump(OutStream& s, std::int64_t now_ns) {
     }
     return 0;
   }
-  const std::uint64_t start = s.position;
+  // Every byte packed, and everything sendmmsg copies, stays pinned until
+  // the send returned: the writer cannot overwrite it meanwhile.
+  s.slot.Pin(s.position);
+  if (!s.log->PinHolds(s.position)) {
+    s.slot.Unpin();
+    counters_.lapped.Add();
+    Relocate(s, tp::StartMode::kEarliest, {});
+    return 1;
+  }
   std::uint64_t end_pos = 0;
   std::uint64_t end_seq = 0;
   bool corrupt = false;
@@ -242,11 +259,12 @@ int UdpEgress::Pump(OutStream& s, std::int64_t now_ns) {
       }
     }
   }
+  s.slot.Unpin();
   s.last_send_ns = now_ns;
-  // The kernel copied the bytes during sendmmsg; if an append claimed them
-  // meanwhile, what went out may be torn (receivers drop it as malformed).
-  if (corrupt || s.log->Overwritten(start)) {
-    Bump<std::uint64_t>(counters_.lapped);
+  // Under the pin no frame can be torn; a frame that still does not match
+  // its stream and sequence means the cursor went wrong: start over.
+  if (corrupt) {
+    counters_.lapped.Add();
     Relocate(s, tp::StartMode::kEarliest, {});
   }
   return 1;
@@ -294,7 +312,7 @@ std::size_t UdpEgress::Pack(OutStream& s, std::uint64_t tail,
         // Alone too large for any datagram, at the cursor: every
         // destination owed it moves past it (receivers see a gap and
         // recover it over TCP).
-        Bump<std::uint64_t>(counters_.frames_too_large);
+        counters_.frames_too_large.Add();
         for (Destination& d : s.destinations) {
           if (d.next == seq) d.next = seq + 1;
         }
@@ -394,7 +412,7 @@ void UdpEgress::SendMessages(OutStream& s, std::size_t count) {
       if (err == EINTR) continue;
       if (err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS) {
         // Left for the next pass: these destinations keep their `next`.
-        Bump<std::uint64_t>(counters_.send_would_block);
+        counters_.send_would_block.Add();
         m = run;
         continue;
       }
@@ -414,7 +432,7 @@ void UdpEgress::SendMessages(OutStream& s, std::size_t count) {
       }
       // Anything else (an unreachable destination, say): this message is
       // lost to that destination, like any UDP loss; go on with the next.
-      Bump<std::uint64_t>(counters_.send_errors);
+      counters_.send_errors.Add();
       const Message& lost = message_info_[m];
       Destination& d = s.destinations[lost.destination];
       d.next = packed_[lost.end - 1].sequence + packed_[lost.end - 1].count;
@@ -429,13 +447,13 @@ void UdpEgress::SendMessages(OutStream& s, std::size_t count) {
         frames += packed_[i].count;
       }
       d.next = packed_[info.end - 1].sequence + packed_[info.end - 1].count;
-      Bump<std::uint64_t>(counters_.datagrams_sent, info.end - info.first);
-      Bump<std::uint64_t>(counters_.messages_sent, frames);
-      if (info.gso) Bump<std::uint64_t>(counters_.gso_sends);
+      counters_.datagrams_sent.Add(info.end - info.first);
+      counters_.messages_sent.Add(frames);
+      if (info.gso) counters_.gso_sends.Add();
     }
     // A partial batch: the socket is full; the rest waits for the next pass.
     if (static_cast<std::size_t>(sent) < run - m) {
-      Bump<std::uint64_t>(counters_.send_would_block);
+      counters_.send_would_block.Add();
     }
     m = run;
   }
@@ -461,9 +479,9 @@ void UdpEgress::SendHeartbeats(OutStream& s, std::int64_t now_ns) {
     // Destinations may use different sockets: one at a time is fine for a
     // message sent once per heartbeat interval.
     if (::sendmmsg(s.destinations[k].fd, &msgs_[k], 1, MSG_DONTWAIT) == 1) {
-      Bump<std::uint64_t>(counters_.heartbeats_sent);
+      counters_.heartbeats_sent.Add();
     } else {
-      Bump<std::uint64_t>(counters_.send_would_block);
+      counters_.send_would_block.Add();
     }
   }
 }

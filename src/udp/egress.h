@@ -26,7 +26,9 @@
 //
 //   Losses are visible to receivers as sequence gaps (16.4): a frame too
 //   large for one datagram is skipped, and a cursor lapped by the writer
-//   jumps to the oldest retained frame; both are counted. While a stream is
+//   jumps to the oldest retained frame; both are counted. A pass pins the
+//   bytes it packs (stream_log.h), so a datagram never carries bytes the
+//   writer overwrote. While a stream is
 //   idle, a HEARTBEAT datagram carrying its next sequence goes to every
 //   destination each udp.heartbeat_interval_ms.
 //
@@ -47,6 +49,8 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "config/model.h"
+#include "io/agent.h"
+#include "stream/reader_interest.h"
 #include "stream/stream_log.h"
 #include "tachyon/common/types.h"
 #include "udp/udp_counters.h"
@@ -54,11 +58,13 @@
 
 namespace tachyon::udp {
 
-class UdpEgress {
+class UdpEgress final : public io::Agent {
  public:
-  /// `source_id` (non-zero) goes into every datagram header.
+  /// `source_id` (non-zero) goes into every datagram header. Streams this
+  /// egress serves are retained in `interest` (null: nobody to tell, as in
+  /// tests that call DoWork themselves).
   UdpEgress(const config::GatewayConfig& config, std::uint64_t source_id,
-            UdpCounters& counters);
+            UdpCounters& counters, stream::WorkerInterest* interest = nullptr);
   ~UdpEgress();
   UdpEgress(const UdpEgress&) = delete;
   UdpEgress& operator=(const UdpEgress&) = delete;
@@ -77,9 +83,12 @@ class UdpEgress {
   /// nothing more.
   void Remove(StreamId stream, const Endpoint& destination);
 
+  // io::Agent
+  [[nodiscard]] std::string_view name() const override { return "udp-egress"; }
   /// One pass over every stream: data datagrams, heartbeats. Returns the
   /// number of streams that did work.
-  int DoWork(std::int64_t now_ns);
+  int DoWork(std::int64_t now_ns) override;
+  [[nodiscard]] bool HasPendingWork() const override { return HasBacklog(); }
 
   /// True if `stream` has destinations here.
   [[nodiscard]] bool Serves(StreamId stream) const {
@@ -102,6 +111,9 @@ class UdpEgress {
     std::uint64_t next = 0;  // next sequence owed
   };
   struct OutStream {
+    // Pins the bytes a pass packs and sends (stream_log.h); back-pressure
+    // never waits for it.
+    stream::ReaderSlot slot;
     stream::StreamLog* log = nullptr;
     std::uint64_t position = 0;  // log position of sequence `next_sequence`
     std::uint64_t next_sequence = 1;
@@ -142,6 +154,7 @@ class UdpEgress {
   const std::uint64_t source_id_;
   const config::GatewayConfig& config_;
   UdpCounters& counters_;
+  stream::WorkerInterest* const interest_;
   bool gso_ = false;
   int unicast_fd_ = -1;
   std::vector<int> sockets_;  // every socket this egress owns

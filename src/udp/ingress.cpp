@@ -12,7 +12,6 @@ namespace tachyon::udp {
 namespace {
 
 namespace tp = ::tachyon::protocol;
-using base::Bump;
 
 constexpr std::size_t kControlSpace = CMSG_SPACE(sizeof(std::uint32_t));
 
@@ -20,15 +19,18 @@ constexpr std::size_t kControlSpace = CMSG_SPACE(sizeof(std::uint32_t));
 
 UdpIngress::UdpIngress(int fd, int batch, std::uint32_t max_datagram_bytes,
                        std::uint32_t max_frame_length,
-                       stream::StreamRegistry& registry, IngressSink& sink,
-                       UdpCounters& counters)
+                       stream::StreamRegistry& registry, base::LoopClock& clock,
+                       stream::StreamWaker& waker, UdpCounters& counters,
+                       io::Reactor* reactor)
     : fd_(fd),
       batch_(batch),
       max_datagram_(max_datagram_bytes),
       max_frame_length_(max_frame_length),
       registry_(registry),
-      sink_(sink),
+      clock_(clock),
+      waker_(waker),
       counters_(counters),
+      reactor_(reactor),
       buffers_(static_cast<std::size_t>(batch) * max_datagram_bytes),
       control_(static_cast<std::size_t>(batch) * kControlSpace),
       iov_(static_cast<std::size_t>(batch)),
@@ -39,9 +41,34 @@ UdpIngress::UdpIngress(int fd, int batch, std::uint32_t max_datagram_bytes,
   }
 }
 
+absl::Status UdpIngress::OnStart(std::int64_t now_ns) {
+  next_sweep_ns_ = now_ns + kProducerSweepNs;
+  if (reactor_ == nullptr) return absl::OkStatus();
+  if (absl::Status s = reactor_->AddReadable(fd_, this); !s.ok()) return s;
+  registered_ = true;
+  return absl::OkStatus();
+}
+
+int UdpIngress::DoWork(std::int64_t now_ns) {
+  if (draining_) return 0;
+  int work = pending_ ? Drain() : 0;
+  if (now_ns >= next_sweep_ns_) {
+    ForgetIdleProducers();
+    next_sweep_ns_ = now_ns + kProducerSweepNs;
+  }
+  return work;
+}
+
+void UdpIngress::OnDrain(std::int64_t now_ns) {
+  static_cast<void>(now_ns);
+  draining_ = true;
+  if (registered_) reactor_->RemoveReadable(fd_);
+  registered_ = false;
+}
+
 void UdpIngress::OnReadable() {
   pending_ = true;
-  Drain();
+  if (!draining_) Drain();
 }
 
 int UdpIngress::Drain() {
@@ -76,7 +103,7 @@ int UdpIngress::Drain() {
           const std::uint32_t delta = drops - kernel_drops_seen_;
           kernel_drops_seen_ = drops;
           if (delta != 0) {
-            Bump<std::uint64_t>(counters_.kernel_drops, delta);
+            counters_.kernel_drops.Add(delta);
           }
         }
       }
@@ -94,62 +121,61 @@ int UdpIngress::Drain() {
 }
 
 void UdpIngress::Handle(std::span<const std::byte> datagram, bool truncated) {
-  Bump<std::uint64_t>(counters_.datagrams_received);
+  counters_.datagrams_received.Add();
   if (truncated) {
-    Bump<std::uint64_t>(
-        counters_
-            .malformed[static_cast<std::size_t>(tp::ErrorCode::kFrameTooLong)]);
+    counters_.malformed[static_cast<std::size_t>(tp::ErrorCode::kFrameTooLong)]
+        .Add();
     return;
   }
   const tp::DatagramResult r = tp::DecodeDatagram(datagram, max_frame_length_);
   if (r.error != tp::ErrorCode::kNone) {
     const auto code = static_cast<std::size_t>(r.error);
-    Bump<std::uint64_t>(counters_.malformed[code < kMalformedCodes ? code : 0]);
+    counters_.malformed[code < kMalformedCodes ? code : 0].Add();
     return;
   }
   const tp::DatagramView& d = r.view;
   if (d.kind() != tp::DatagramKind::kPublish) {
-    Bump<std::uint64_t>(counters_.wrong_kind);
+    counters_.wrong_kind.Add();
     return;
   }
   stream::StreamLog* log = registry_.Find(d.stream_id());
   if (log == nullptr) {
-    Bump<std::uint64_t>(counters_.unknown_stream);
+    counters_.unknown_stream.Add();
     return;
   }
   const ProducerKey key{d.source_id(), d.stream_id().value()};
   auto it = highest_.find(key);
   if (it == highest_.end()) {
     if (highest_.size() >= kMaxProducers) {
-      Bump<std::uint64_t>(counters_.refused, d.message_count());
+      counters_.refused.Add(d.message_count());
       return;
     }
     it = highest_.emplace(key, Producer{}).first;
   }
   it->second.sweep = sweep_;
   std::uint64_t& highest = it->second.highest;
-  const std::int64_t now = sink_.ReceiveTimeNs();
+  const std::int64_t now = clock_.realtime_ns();
   std::uint64_t sequence = d.first_sequence().value();
   std::uint64_t appended = 0;
   for (tp::FrameView frame : d) {
     const std::uint64_t s = sequence++;
     if (s <= highest) {
-      Bump<std::uint64_t>(counters_.duplicates);
+      counters_.duplicates.Add();
       continue;
     }
-    if (s > highest + 1) Bump<std::uint64_t>(counters_.gaps, s - highest - 1);
+    if (s > highest + 1) counters_.gaps.Add(s - highest - 1);
     highest = s;
     const stream::AppendResult a =
         log->Append(tp::PublishView(frame).payload(), now);
     if (a.status == stream::AppendStatus::kOk) {
       ++appended;
     } else {
-      Bump<std::uint64_t>(counters_.refused);
+      counters_.refused.Add();
     }
   }
   if (appended != 0) {
-    Bump<std::uint64_t>(counters_.messages_appended, appended);
-    sink_.OnAppended(log);
+    counters_.messages_appended.Add(appended);
+    waker_.OnAppended(log);
   }
 }
 

@@ -14,9 +14,13 @@
 //   from each datagram's control data.
 //
 //   Fairness: one Drain reads at most kBatchesPerTurn batches; if the socket
-//   still had datagrams, pending() stays true and the worker calls Drain()
-//   again on its next loop iteration (edge-triggered readiness would not
-//   report them again).
+//   still had datagrams, pending() stays true and the next DoWork drains
+//   again (edge-triggered readiness would not report them again).
+//
+//   As an agent: OnStart registers the socket's readiness with the reactor,
+//   DoWork drains while datagrams may wait and forgets idle producers every
+//   kProducerSweepNs, OnDrain stops reading (a stopping gateway takes no
+//   new input).
 //
 // Threading: worker thread only, except counters (see udp_counters.h).
 // Nothing on the receive path allocates, except the first datagram of a new
@@ -31,23 +35,16 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "base/clock.h"
+#include "io/agent.h"
 #include "io/reactor.h"
+#include "stream/reader_interest.h"
 #include "stream/stream_registry.h"
 #include "udp/udp_counters.h"
 
 namespace tachyon::udp {
 
-/// What the ingress needs from its worker.
-class IngressSink {
- public:
-  virtual ~IngressSink() = default;
-  /// CLOCK_REALTIME for DATA timestamps (the worker's per-iteration value).
-  virtual std::int64_t ReceiveTimeNs() = 0;
-  /// `log` grew: wake the workers that read it.
-  virtual void OnAppended(stream::StreamLog* log) = 0;
-};
-
-class UdpIngress final : public io::ReadinessHandler {
+class UdpIngress final : public io::Agent, public io::ReadinessHandler {
  public:
   /// Producers tracked at once; datagrams of further (source, stream) pairs
   /// are refused (counted) rather than let a flood of forged source ids
@@ -58,10 +55,26 @@ class UdpIngress final : public io::ReadinessHandler {
   /// datagram from it.
   static constexpr std::uint32_t kIdleSweeps = 6;
 
-  /// `fd` stays owned by the caller.
+  /// ForgetIdleProducers runs this often from DoWork.
+  static constexpr std::int64_t kProducerSweepNs = 10'000'000'000;
+
+  /// `fd` stays owned by the caller. `reactor` reports the socket's
+  /// readiness once the agent starts (null: the caller calls Drain itself,
+  /// as tests do). DATA timestamps come from `clock`; appends are announced
+  /// to `waker`.
   UdpIngress(int fd, int batch, std::uint32_t max_datagram_bytes,
              std::uint32_t max_frame_length, stream::StreamRegistry& registry,
-             IngressSink& sink, UdpCounters& counters);
+             base::LoopClock& clock, stream::StreamWaker& waker,
+             UdpCounters& counters, io::Reactor* reactor = nullptr);
+
+  // io::Agent
+  [[nodiscard]] std::string_view name() const override { return "udp-ingress"; }
+  absl::Status OnStart(std::int64_t now_ns) override;
+  int DoWork(std::int64_t now_ns) override;
+  [[nodiscard]] bool HasPendingWork() const override {
+    return pending_ && !draining_;
+  }
+  void OnDrain(std::int64_t now_ns) override;
 
   // io::ReadinessHandler
   void OnReadable() override;
@@ -98,9 +111,14 @@ class UdpIngress final : public io::ReadinessHandler {
   const std::uint32_t max_datagram_;
   const std::uint32_t max_frame_length_;
   stream::StreamRegistry& registry_;
-  IngressSink& sink_;
+  base::LoopClock& clock_;
+  stream::StreamWaker& waker_;
   UdpCounters& counters_;
+  io::Reactor* const reactor_;
+  bool registered_ = false;
+  bool draining_ = false;
   bool pending_ = false;
+  std::int64_t next_sweep_ns_ = 0;
   std::uint32_t kernel_drops_seen_ = 0;  // SO_RXQ_OVFL is cumulative
 
   std::vector<std::byte> buffers_;  // batch_ * max_datagram_

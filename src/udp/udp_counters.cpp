@@ -1,52 +1,116 @@
 #include "udp/udp_counters.h"
 
+#include <string>
+
 namespace tachyon::udp {
+namespace {
+
+// One row per counter: how it is registered, which handle holds it and
+// which snapshot field it fills. Registration, Snapshot and ReadUdpStats
+// all walk this table, so a counter is named once.
+struct Field {
+  std::string_view name;
+  std::string_view help;
+  base::Counter UdpCounters::*counter;
+  std::uint64_t UdpStats::*stat;
+};
+
+constexpr Field kFields[] = {
+    {"tachyon_udp_datagrams_received_total", "datagrams read by UDP ingress",
+     &UdpCounters::datagrams_received, &UdpStats::datagrams_received},
+    {"tachyon_udp_messages_appended_total",
+     "PUBLISH frames from datagrams appended to a log",
+     &UdpCounters::messages_appended, &UdpStats::messages_appended},
+    {"tachyon_udp_wrong_kind_total",
+     "valid DATA or HEARTBEAT datagrams sent to the ingress port",
+     &UdpCounters::wrong_kind, &UdpStats::wrong_kind},
+    {"tachyon_udp_duplicates_total",
+     "frames at or below their producer's highest accepted sequence",
+     &UdpCounters::duplicates, &UdpStats::duplicates},
+    {"tachyon_udp_gaps_total", "producer sequences skipped over",
+     &UdpCounters::gaps, &UdpStats::gaps},
+    {"tachyon_udp_unknown_stream_total",
+     "datagrams for a stream id that is not open", &UdpCounters::unknown_stream,
+     &UdpStats::unknown_stream},
+    {"tachyon_udp_refused_total",
+     "frames the log refused, or over the producer limit",
+     &UdpCounters::refused, &UdpStats::refused},
+    {"tachyon_udp_kernel_drops_total",
+     "datagrams the kernel dropped for a full receive buffer (SO_RXQ_OVFL)",
+     &UdpCounters::kernel_drops, &UdpStats::kernel_drops},
+    {"tachyon_udp_datagrams_sent_total", "DATA datagrams sent, per destination",
+     &UdpCounters::datagrams_sent, &UdpStats::datagrams_sent},
+    {"tachyon_udp_messages_sent_total", "DATA frames sent, per destination",
+     &UdpCounters::messages_sent, &UdpStats::messages_sent},
+    {"tachyon_udp_heartbeats_sent_total",
+     "HEARTBEAT datagrams sent, per destination", &UdpCounters::heartbeats_sent,
+     &UdpStats::heartbeats_sent},
+    {"tachyon_udp_gso_sends_total", "messages sent with UDP_SEGMENT",
+     &UdpCounters::gso_sends, &UdpStats::gso_sends},
+    {"tachyon_udp_send_would_block_total",
+     "sends that found a socket full (retried on a later pass)",
+     &UdpCounters::send_would_block, &UdpStats::send_would_block},
+    {"tachyon_udp_send_errors_total", "sends that failed (datagrams dropped)",
+     &UdpCounters::send_errors, &UdpStats::send_errors},
+    {"tachyon_udp_frames_too_large_total",
+     "frames skipped because no datagram fits them",
+     &UdpCounters::frames_too_large, &UdpStats::frames_too_large},
+    {"tachyon_udp_lapped_total", "egress cursors overtaken by the writer",
+     &UdpCounters::lapped, &UdpStats::lapped},
+};
+
+constexpr std::string_view kMalformedName =
+    "tachyon_udp_malformed_datagrams_total";
+
+}  // namespace
 
 UdpStats& UdpStats::operator+=(const UdpStats& o) {
-  datagrams_received += o.datagrams_received;
-  messages_appended += o.messages_appended;
+  for (const Field& f : kFields) this->*f.stat += o.*f.stat;
   for (std::size_t i = 0; i < kMalformedCodes; ++i)
     malformed[i] += o.malformed[i];
-  wrong_kind += o.wrong_kind;
-  duplicates += o.duplicates;
-  gaps += o.gaps;
-  unknown_stream += o.unknown_stream;
-  refused += o.refused;
-  kernel_drops += o.kernel_drops;
-  datagrams_sent += o.datagrams_sent;
-  messages_sent += o.messages_sent;
-  heartbeats_sent += o.heartbeats_sent;
-  gso_sends += o.gso_sends;
-  send_would_block += o.send_would_block;
-  send_errors += o.send_errors;
-  frames_too_large += o.frames_too_large;
-  lapped += o.lapped;
   return *this;
 }
 
+UdpCounters::UdpCounters(base::CounterRegistry& registry, int worker) {
+  const std::string w = std::to_string(worker);
+  for (const Field& f : kFields) {
+    this->*f.counter = registry.AddCounter(f.name, f.help, {{"worker", w}});
+  }
+  for (std::size_t i = 0; i < kMalformedCodes; ++i) {
+    const auto code = static_cast<protocol::ErrorCode>(i);
+    malformed[i] = registry.AddCounter(
+        kMalformedName, "datagrams dropped as malformed (PROTOCOL.md 16.2)",
+        {{"worker", w}, {"code", std::string(protocol::ErrorCodeName(code))}});
+  }
+}
+
 UdpStats UdpCounters::Snapshot() const {
-  auto get = [](const std::atomic<std::uint64_t>& a) {
-    return a.load(std::memory_order_relaxed);
-  };
   UdpStats s;
-  s.datagrams_received = get(datagrams_received);
-  s.messages_appended = get(messages_appended);
-  for (std::size_t i = 0; i < kMalformedCodes; ++i)
-    s.malformed[i] = get(malformed[i]);
-  s.wrong_kind = get(wrong_kind);
-  s.duplicates = get(duplicates);
-  s.gaps = get(gaps);
-  s.unknown_stream = get(unknown_stream);
-  s.refused = get(refused);
-  s.kernel_drops = get(kernel_drops);
-  s.datagrams_sent = get(datagrams_sent);
-  s.messages_sent = get(messages_sent);
-  s.heartbeats_sent = get(heartbeats_sent);
-  s.gso_sends = get(gso_sends);
-  s.send_would_block = get(send_would_block);
-  s.send_errors = get(send_errors);
-  s.frames_too_large = get(frames_too_large);
-  s.lapped = get(lapped);
+  for (const Field& f : kFields) s.*f.stat = (this->*f.counter).value();
+  for (std::size_t i = 0; i < kMalformedCodes; ++i) {
+    s.malformed[i] = malformed[i].value();
+  }
+  return s;
+}
+
+UdpStats ReadUdpStats(const base::CounterRegistry& registry, int worker) {
+  UdpStats s;
+  const std::string w = std::to_string(worker);
+  for (const base::MetricSample& m : registry.Snapshot()) {
+    if (worker >= 0 && m.label("worker") != w) continue;
+    if (m.name == kMalformedName) {
+      for (std::size_t i = 0; i < kMalformedCodes; ++i) {
+        if (m.label("code") ==
+            protocol::ErrorCodeName(static_cast<protocol::ErrorCode>(i))) {
+          s.malformed[i] += m.value;
+        }
+      }
+      continue;
+    }
+    for (const Field& f : kFields) {
+      if (m.name == f.name) s.*f.stat += m.value;
+    }
+  }
   return s;
 }
 

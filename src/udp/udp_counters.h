@@ -6,16 +6,16 @@
 // Snapshot() copies it into plain integers; UdpStats adds snapshots up.
 //
 // Example
-//   udp::UdpStats s = gateway.UdpStats();
+//   udp::UdpStats s = udp::ReadUdpStats(registry);
 //   EXPECT_EQ(s.messages_appended, 200000u);
 #ifndef TACHYON_UDP_UDP_COUNTERS_H_
 #define TACHYON_UDP_UDP_COUNTERS_H_
 
 #include <array>
-#include <atomic>
 #include <cstddef>
 #include <cstdint>
 
+#include "base/counters.h"
 #include "tachyon/protocol/wire.h"
 
 namespace tachyon::udp {
@@ -61,29 +61,38 @@ struct UdpStats {
   UdpStats& operator+=(const UdpStats& o);
 };
 
-/// One worker's live counters. Written only by that worker.
+/// One worker's live counters, registered in the counters registry under
+/// the worker's label (names tachyon_udp_*). Written only by that worker.
 struct UdpCounters {
-  std::atomic<std::uint64_t> datagrams_received{0};
-  std::atomic<std::uint64_t> messages_appended{0};
-  std::array<std::atomic<std::uint64_t>, kMalformedCodes> malformed{};
-  std::atomic<std::uint64_t> wrong_kind{0};
-  std::atomic<std::uint64_t> duplicates{0};
-  std::atomic<std::uint64_t> gaps{0};
-  std::atomic<std::uint64_t> unknown_stream{0};
-  std::atomic<std::uint64_t> refused{0};
-  std::atomic<std::uint64_t> kernel_drops{0};
-  std::atomic<std::uint64_t> datagrams_sent{0};
-  std::atomic<std::uint64_t> messages_sent{0};
-  std::atomic<std::uint64_t> heartbeats_sent{0};
-  std::atomic<std::uint64_t> gso_sends{0};
-  std::atomic<std::uint64_t> send_would_block{0};
-  std::atomic<std::uint64_t> send_errors{0};
-  std::atomic<std::uint64_t> frames_too_large{0};
-  std::atomic<std::uint64_t> lapped{0};
+  /// Registers every value with label worker=`worker`.
+  UdpCounters(base::CounterRegistry& registry, int worker);
 
-  /// Any thread.
+  base::Counter datagrams_received;
+  base::Counter messages_appended;
+  /// Index = ErrorCode; label code="<ERROR_CODE_NAME>".
+  std::array<base::Counter, kMalformedCodes> malformed;
+  base::Counter wrong_kind;
+  base::Counter duplicates;
+  base::Counter gaps;
+  base::Counter unknown_stream;
+  base::Counter refused;
+  base::Counter kernel_drops;
+  base::Counter datagrams_sent;
+  base::Counter messages_sent;
+  base::Counter heartbeats_sent;
+  base::Counter gso_sends;
+  base::Counter send_would_block;
+  base::Counter send_errors;
+  base::Counter frames_too_large;
+  base::Counter lapped;
+
+  /// Any thread: these counters' values now.
   [[nodiscard]] UdpStats Snapshot() const;
 };
+
+/// Any thread: the UDP counters in `registry`, summed over every worker, or
+/// only worker `worker` when it is >= 0.
+UdpStats ReadUdpStats(const base::CounterRegistry& registry, int worker = -1);
 
 }  // namespace tachyon::udp
 

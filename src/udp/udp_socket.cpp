@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/strings.h"
+#include "config/config.h"
 #include "io/socket.h"
 
 namespace tachyon::udp {
@@ -37,22 +38,6 @@ absl::StatusOr<int> Fail(int fd, std::string_view what) {
 }
 
 }  // namespace
-
-sockaddr_in Endpoint::ToSockaddr() const {
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(port);
-  a.sin_addr.s_addr = address_be;
-  return a;
-}
-
-std::string Endpoint::ToString() const {
-  char text[INET_ADDRSTRLEN] = {};
-  in_addr a{};
-  a.s_addr = address_be;
-  ::inet_ntop(AF_INET, &a, text, sizeof text);
-  return absl::StrCat(text, ":", port);
-}
 
 absl::StatusOr<Endpoint> ParseEndpoint(std::string_view text) {
   Endpoint e;

@@ -14,19 +14,12 @@
 #include <string_view>
 
 #include "absl/status/statusor.h"
-#include "config/config.h"
+#include "config/model.h"
+#include "io/endpoint.h"
 
 namespace tachyon::udp {
 
-/// An IPv4 endpoint, comparable.
-struct Endpoint {
-  std::uint32_t address_be = 0;  ///< as sockaddr_in::sin_addr.s_addr
-  std::uint16_t port = 0;        ///< host byte order
-
-  [[nodiscard]] sockaddr_in ToSockaddr() const;
-  [[nodiscard]] std::string ToString() const;  ///< "127.0.0.1:7500"
-  bool operator==(const Endpoint&) const = default;
-};
+using io::Endpoint;
 
 /// "a.b.c.d:port" to an Endpoint; InvalidArgument otherwise.
 absl::StatusOr<Endpoint> ParseEndpoint(std::string_view text);

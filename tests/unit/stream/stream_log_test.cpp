@@ -22,8 +22,9 @@
 #include <thread>
 #include <vector>
 
+#include "base/counters.h"
 #include "gtest/gtest.h"
-#include "stream/mirrored_buffer.h"
+#include "stream/mirrored_memory.h"
 #include "tachyon/protocol/frame.h"
 
 namespace tachyon::stream {
@@ -49,10 +50,21 @@ StreamPolicy Policy(
   return p;
 }
 
+MirroredMemoryFactory& Storage() {
+  static MirroredMemoryFactory storage;
+  return storage;
+}
+
+base::CounterRegistry& Counters() {
+  static base::CounterRegistry counters;
+  return counters;
+}
+
 std::unique_ptr<StreamLog> MakeLog(const StreamPolicy& policy,
                                    std::uint32_t max_frame_length) {
   absl::StatusOr<std::unique_ptr<StreamLog>> log =
-      StreamLog::Create(kStreamId, "test.stream", policy, max_frame_length);
+      StreamLog::Create(kStreamId, "test.stream", policy, max_frame_length,
+                        Storage(), Counters());
   EXPECT_TRUE(log.ok()) << log.status();
   return log.ok() ? *std::move(log) : nullptr;
 }
@@ -101,14 +113,15 @@ std::vector<Decoded> DecodeAll(std::span<const std::byte> bytes) {
 }
 
 // ---------------------------------------------------------------------------
-// MirroredBuffer
+// MirroredMemory
 
-TEST(MirroredBufferTest, HalvesAliasTheSameMemory) {
+TEST(MirroredMemoryTest, HalvesAliasTheSameMemory) {
   const std::size_t capacity = 4 * PageSize();
-  absl::StatusOr<MirroredBuffer> buffer = MirroredBuffer::Create(capacity);
+  absl::StatusOr<std::unique_ptr<MirroredMemory>> buffer =
+      MirroredMemory::Create(capacity);
   ASSERT_TRUE(buffer.ok()) << buffer.status();
-  ASSERT_EQ(buffer->capacity(), capacity);
-  std::byte* d = buffer->data();
+  ASSERT_EQ((*buffer)->capacity(), capacity);
+  std::byte* d = (*buffer)->data();
 
   // A write straddling the end of the first mapping lands at the end of the
   // ring and at its start.
@@ -124,40 +137,57 @@ TEST(MirroredBufferTest, HalvesAliasTheSameMemory) {
   EXPECT_EQ(d[capacity + 7], std::byte{0x33});
 }
 
-TEST(MirroredBufferTest, AcceptsOnePage) {
-  absl::StatusOr<MirroredBuffer> buffer = MirroredBuffer::Create(PageSize());
+TEST(MirroredMemoryTest, AcceptsOnePage) {
+  absl::StatusOr<std::unique_ptr<MirroredMemory>> buffer =
+      MirroredMemory::Create(PageSize());
   ASSERT_TRUE(buffer.ok()) << buffer.status();
-  buffer->data()[0] = std::byte{1};
-  EXPECT_EQ(buffer->data()[PageSize()], std::byte{1});
+  (*buffer)->data()[0] = std::byte{1};
+  EXPECT_EQ((*buffer)->data()[PageSize()], std::byte{1});
 }
 
-TEST(MirroredBufferTest, RejectsBadCapacities) {
+TEST(MirroredMemoryTest, RejectsBadCapacities) {
   const std::size_t page = PageSize();
   for (std::size_t bad : {std::size_t{0}, std::size_t{1}, page / 2, page + 1,
                           3 * page, 5 * page, std::size_t{1000}}) {
-    absl::StatusOr<MirroredBuffer> buffer = MirroredBuffer::Create(bad);
+    absl::StatusOr<std::unique_ptr<MirroredMemory>> buffer =
+        MirroredMemory::Create(bad);
     ASSERT_FALSE(buffer.ok()) << bad;
     EXPECT_EQ(buffer.status().code(), absl::StatusCode::kInvalidArgument)
         << bad;
   }
 }
 
-TEST(MirroredBufferTest, MoveTransfersTheMapping) {
-  absl::StatusOr<MirroredBuffer> buffer = MirroredBuffer::Create(PageSize());
-  ASSERT_TRUE(buffer.ok());
-  std::byte* d = buffer->data();
-  d[1] = std::byte{9};
-  MirroredBuffer moved(*std::move(buffer));
-  EXPECT_EQ(moved.data(), d);
-  EXPECT_EQ(moved.capacity(), PageSize());
-  EXPECT_EQ(moved.data()[PageSize() + 1], std::byte{9});
+// The log reaches its storage only through the LogStorage interface: a
+// storage of its own (here: a counting wrapper around mirrored memory)
+// serves appends and readers unchanged.
+class CountingStorageFactory final : public LogStorageFactory {
+ public:
+  absl::StatusOr<std::unique_ptr<LogStorage>> Create(
+      std::string_view name, std::size_t capacity) override {
+    ++created;
+    last_name = std::string(name);
+    return memory_.Create(name, capacity);
+  }
+  int created = 0;
+  std::string last_name;
 
-  MirroredBuffer assigned;
-  assigned = std::move(moved);
-  EXPECT_EQ(moved.data(), nullptr);  // NOLINT(bugprone-use-after-move)
-  EXPECT_EQ(moved.capacity(), 0u);
-  EXPECT_EQ(assigned.data(), d);
-  EXPECT_EQ(assigned.data()[1], std::byte{9});
+ private:
+  MirroredMemoryFactory memory_;
+};
+
+TEST(StreamLogCreateTest, StorageComesFromTheFactory) {
+  CountingStorageFactory storage;
+  base::CounterRegistry counters;
+  absl::StatusOr<std::unique_ptr<StreamLog>> log = StreamLog::Create(
+      kStreamId, "from.factory", Policy(4 * PageSize(), 2 * PageSize()), 256,
+      storage, counters);
+  ASSERT_TRUE(log.ok()) << log.status();
+  EXPECT_EQ(storage.created, 1);
+  EXPECT_EQ(storage.last_name, "from.factory");
+  ASSERT_EQ((*log)->Append(Bytes("abc"), 1).status, AppendStatus::kOk);
+  EXPECT_EQ(
+      counters.Sum("tachyon_stream_appends_total", "stream", "from.factory"),
+      1u);
 }
 
 // ---------------------------------------------------------------------------
@@ -178,8 +208,8 @@ TEST(StreamLogCreateTest, RejectsBadPolicies) {
       {"capacity not a power of two", Policy(3 * page, page), 256},
   };
   for (const Case& c : cases) {
-    absl::StatusOr<std::unique_ptr<StreamLog>> log =
-        StreamLog::Create(kStreamId, "bad", c.policy, c.max_frame_length);
+    absl::StatusOr<std::unique_ptr<StreamLog>> log = StreamLog::Create(
+        kStreamId, "bad", c.policy, c.max_frame_length, Storage(), Counters());
     EXPECT_FALSE(log.ok()) << c.what;
     if (!log.ok()) {
       EXPECT_EQ(log.status().code(), absl::StatusCode::kInvalidArgument)
@@ -556,7 +586,7 @@ TEST_F(StreamLogAttachTest, SequenceOlderThanRetainedReportsAGap) {
 // ---------------------------------------------------------------------------
 // Lapping
 
-TEST(StreamLogTest, LappedAndOverwrittenMarkTheExactBoundary) {
+TEST(StreamLogTest, LappedMarksTheExactBoundary) {
   const std::size_t capacity = PageSize();
   auto log = MakeLog(Policy(capacity, capacity / 2), 256);
   ASSERT_NE(log, nullptr);
@@ -568,18 +598,159 @@ TEST(StreamLogTest, LappedAndOverwrittenMarkTheExactBoundary) {
   // Exactly one ring's worth after position 0: still intact.
   ASSERT_EQ(log->tail(), capacity);
   EXPECT_FALSE(log->Lapped(0, log->tail()));
-  EXPECT_FALSE(log->Overwritten(0));
   EXPECT_EQ(log->Readable(0, log->tail()).size(), capacity);
 
   ASSERT_EQ(log->Append(Bytes(payload), 0).status, AppendStatus::kOk);
   // The frame at 0 has been overwritten by the one at `capacity`; the one at
   // 64 has not.
   EXPECT_TRUE(log->Lapped(0, log->tail()));
-  EXPECT_TRUE(log->Overwritten(0));
   EXPECT_FALSE(log->Lapped(64, log->tail()));
-  EXPECT_FALSE(log->Overwritten(64));
-  EXPECT_FALSE(log->Overwritten(log->tail()));
   EXPECT_EQ(log->oldest_sequence(), Sequence{2});
+}
+
+// ---------------------------------------------------------------------------
+// Pins
+
+// A reader handing bytes to the kernel pins them; an append that would
+// overwrite them is refused (on a disconnect stream too), the bytes stay
+// intact, and once the pin is released the writer laps them as usual.
+TEST(StreamLogTest, PinnedBytesAreNeverOverwritten) {
+  const std::size_t capacity = 4 * PageSize();
+  auto log = MakeLog(Policy(capacity, capacity / 2), 256);
+  ASSERT_NE(log, nullptr);
+  ReaderSlot reader;
+  log->AttachPinOnly(&reader);
+  const std::string payload(32, 'p');                         // 64-byte frames
+  const std::string first = "first!" + std::string(26, '-');  // 64 bytes
+  ASSERT_EQ(log->Append(Bytes(first), 0).status, AppendStatus::kOk);
+  reader.Pin(0);
+  ASSERT_TRUE(log->PinHolds(0));
+  const std::vector<std::byte> before(log->Readable(0, 64).begin(),
+                                      log->Readable(0, 64).end());
+  // Fill the ring up to the pinned frame: every append fits.
+  while (log->tail() + 64 <= capacity) {
+    ASSERT_EQ(log->Append(Bytes(payload), 0).status, AppendStatus::kOk);
+  }
+  // The next frame would overwrite position 0.
+  EXPECT_EQ(log->Append(Bytes(payload), 0).status,
+            AppendStatus::kBackPressured);
+  EXPECT_EQ(log->Append(Bytes(payload), 0).status,
+            AppendStatus::kBackPressured);
+  EXPECT_EQ(log->pin_refusals(), 2u);
+  EXPECT_EQ(log->back_pressured(), 0u);
+  EXPECT_EQ(log->tail(), capacity);
+  const std::span<const std::byte> after = log->Readable(0, 64);
+  EXPECT_TRUE(std::equal(after.begin(), after.end(), before.begin()));
+  EXPECT_EQ(DecodeAll(log->Readable(0, 64)).front().payload, first);
+
+  reader.Unpin();
+  EXPECT_EQ(log->Append(Bytes(payload), 0).status, AppendStatus::kOk);
+  EXPECT_TRUE(log->Lapped(0, log->tail()));
+  log->Detach(&reader);
+}
+
+// A pin closer to being overwritten than the pin margin does not hold: the
+// reader must treat those bytes as lost.
+TEST(StreamLogTest, PinHoldsRefusesBytesAboutToBeOverwritten) {
+  const std::size_t capacity = 4 * PageSize();
+  auto log = MakeLog(Policy(capacity, capacity / 2), 256);
+  ASSERT_NE(log, nullptr);
+  const std::string payload(32, 'p');
+  while (log->tail() < capacity) {
+    ASSERT_EQ(log->Append(Bytes(payload), 0).status, AppendStatus::kOk);
+  }
+  const std::uint64_t margin = log->pin_margin();
+  ASSERT_GT(margin, 0u);
+  EXPECT_FALSE(log->PinHolds(0));
+  EXPECT_FALSE(log->PinHolds(margin - 64));
+  EXPECT_TRUE(log->PinHolds(margin));
+  EXPECT_TRUE(log->PinHolds(log->tail()));
+}
+
+// A writer laps a small ring as fast as it can while a reader pins frames
+// near the tail, holds them a while and checks every byte: no pinned frame
+// is ever torn, and the writer keeps going (refused only while a pin
+// blocks it). TSan checks the hand-off (label concurrency).
+TEST(StreamLogTest, PinnedReadersNeverSeeTornFramesWhileTheWriterLaps) {
+  const std::size_t capacity = 4 * PageSize();
+  auto log = MakeLog(Policy(capacity, capacity / 2), 256);
+  ASSERT_NE(log, nullptr);
+  constexpr std::uint64_t kFrame = 64;  // 32 header + 32 payload
+  auto payload_for = [](std::uint64_t sequence) {
+    std::string p(32, '\0');
+    for (std::size_t i = 0; i < p.size(); ++i) {
+      p[i] = static_cast<char>((sequence * 131 + i) & 0xff);
+    }
+    return p;
+  };
+  std::atomic<bool> stop{false};
+  std::atomic<std::uint64_t> refusals{0};
+  std::thread writer([&] {
+    for (std::uint64_t seq = 1; !stop.load(std::memory_order_relaxed);) {
+      const std::string p = payload_for(seq);
+      if (log->Append(Bytes(p), 0).status == AppendStatus::kOk) {
+        ++seq;
+      } else {
+        refusals.fetch_add(1, std::memory_order_relaxed);
+        std::this_thread::yield();
+      }
+    }
+  });
+  ReaderSlot reader;
+  log->AttachPinOnly(&reader);
+  std::uint64_t verified = 0;
+  std::uint64_t torn = 0;
+  std::uint64_t not_held = 0;
+  std::mt19937_64 random(7);
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  // Start once the writer has lapped the ring at least once.
+  while (log->tail() < 2 * capacity &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::yield();
+  }
+  for (int i = 0; i < 20000 && std::chrono::steady_clock::now() < deadline;
+       ++i) {
+    const std::uint64_t tail = log->tail();
+    const std::uint64_t back = (random() % (capacity / kFrame)) * kFrame % tail;
+    const std::uint64_t p = tail - kFrame - back;
+    reader.Pin(p);
+    if (!log->PinHolds(p)) {
+      reader.Unpin();
+      ++not_held;
+      continue;
+    }
+    // Give the writer time to try to reach the pinned frame.
+    for (int y = 0; y < 4; ++y) std::this_thread::yield();
+    std::array<std::byte, kFrame> copy;
+    const std::span<const std::byte> bytes = log->Readable(p, p + kFrame);
+    std::memcpy(copy.data(), bytes.data(), kFrame);
+    reader.Unpin();
+    const std::uint64_t expected_sequence = p / kFrame + 1;
+    const tp::DecodeResult r = tp::DecodeFrame(copy, 256);
+    bool intact = r.status == tp::DecodeStatus::kFrame &&
+                  r.frame.type() == tp::MessageType::kData;
+    if (intact) {
+      const tp::DataView data(r.frame);
+      const std::span<const std::byte> got = data.payload();
+      const std::string want = payload_for(expected_sequence);
+      intact = data.sequence().value() == expected_sequence &&
+               got.size() == want.size() &&
+               std::memcmp(got.data(), want.data(), want.size()) == 0;
+    }
+    if (intact) {
+      ++verified;
+    } else {
+      ++torn;
+    }
+  }
+  stop.store(true);
+  writer.join();
+  log->Detach(&reader);
+  EXPECT_EQ(torn, 0u);
+  EXPECT_GT(verified, 1000u);
+  EXPECT_GT(log->tail(), 10 * capacity) << "the writer did not lap the ring";
+  EXPECT_EQ(log->pin_refusals(), refusals.load());
 }
 
 // ---------------------------------------------------------------------------
@@ -731,12 +902,23 @@ struct ReaderReport {
 };
 
 // Walks the log from `start` until `total` frames were read, copying each
-// newly committed range out before decoding it (as a sender would hand it to
-// the kernel), and publishing progress to `slot` if given.
-ReaderReport ReadAll(const StreamLog& log, std::uint64_t start,
-                     std::uint64_t total, int threads, ReaderSlot* slot,
+// newly committed range out under a pin before decoding it (as a sender
+// hands it to the kernel), and publishing progress to `slot` if given (an
+// attached reader), else pinning through a pin-only slot of its own.
+ReaderReport ReadAll(StreamLog& log, std::uint64_t start, std::uint64_t total,
+                     int threads, ReaderSlot* slot,
                      std::chrono::steady_clock::time_point deadline) {
   ReaderReport report;
+  ReaderSlot own;
+  struct PinOnly {
+    StreamLog& log;
+    ReaderSlot* slot;
+    ~PinOnly() {
+      if (slot != nullptr) log.Detach(slot);
+    }
+  } pin_only{log, slot == nullptr ? &own : nullptr};
+  if (slot == nullptr) log.AttachPinOnly(&own);
+  ReaderSlot& pin = slot != nullptr ? *slot : own;
   std::vector<std::byte> scratch(log.capacity());
   std::vector<std::uint64_t> next_counter(threads, 0);
   std::uint64_t cursor = start;
@@ -752,16 +934,15 @@ ReaderReport ReadAll(const StreamLog& log, std::uint64_t start,
       std::this_thread::yield();
       continue;
     }
-    if (log.Lapped(cursor, tail)) {
+    pin.Pin(cursor);
+    if (log.Lapped(cursor, tail) || !log.PinHolds(cursor)) {
+      pin.Unpin();
       ++report.laps;
       break;
     }
     const std::span<const std::byte> bytes = log.Readable(cursor, tail);
     std::memcpy(scratch.data(), bytes.data(), bytes.size());
-    if (log.Overwritten(cursor)) {  // the copy may be torn: discard it
-      ++report.laps;
-      break;
-    }
+    pin.Unpin();
     std::span<const std::byte> rest(scratch.data(), bytes.size());
     while (!rest.empty()) {
       const tp::DecodeResult r = tp::DecodeFrame(rest, 1024);
@@ -897,7 +1078,7 @@ TEST_P(StreamLogConcurrencyTest, AppendersAndReadersAgreeOnEveryFrame) {
   }
   if (back_pressure) {
     EXPECT_GT(log->tail(), 10 * c.capacity) << "the ring did not lap";
-    EXPECT_EQ(log->back_pressured(), refused.load());
+    EXPECT_EQ(log->back_pressured() + log->pin_refusals(), refused.load());
   } else {
     EXPECT_EQ(log->back_pressured(), 0u);
   }

@@ -39,7 +39,8 @@ config::GatewayConfig SmallConfig() {
 
 TEST(StreamRegistryTest, OpenCreatesOnceAndReturnsTheSameStream) {
   const config::GatewayConfig config = SmallConfig();
-  StreamRegistry registry(config);
+  base::CounterRegistry metrics;
+  StreamRegistry registry(config, metrics);
   EXPECT_EQ(registry.size(), 0u);
   absl::StatusOr<StreamLog*> a = registry.Open("md.eq.AAPL");
   ASSERT_TRUE(a.ok()) << a.status();
@@ -55,7 +56,8 @@ TEST(StreamRegistryTest, OpenCreatesOnceAndReturnsTheSameStream) {
 
 TEST(StreamRegistryTest, IdsAreDenseFromOneAndFindIsByIndex) {
   const config::GatewayConfig config = SmallConfig();
-  StreamRegistry registry(config);
+  base::CounterRegistry metrics;
+  StreamRegistry registry(config, metrics);
   std::vector<StreamLog*> logs;
   for (int i = 0; i < 10; ++i) {
     absl::StatusOr<StreamLog*> log = registry.Open("s" + std::to_string(i));
@@ -77,7 +79,8 @@ TEST(StreamRegistryTest, IdsAreDenseFromOneAndFindIsByIndex) {
 
 TEST(StreamRegistryTest, RejectsInvalidNames) {
   const config::GatewayConfig config = SmallConfig();
-  StreamRegistry registry(config);
+  base::CounterRegistry metrics;
+  StreamRegistry registry(config, metrics);
   for (const std::string& bad :
        {std::string(), std::string("md eq"), std::string("md.*"),
         std::string("a/b"), std::string("caf\xc3\xa9"), std::string(256, 'x'),
@@ -94,7 +97,8 @@ TEST(StreamRegistryTest, RejectsInvalidNames) {
 TEST(StreamRegistryTest, MaxStreamsIsResourceExhausted) {
   config::GatewayConfig config = SmallConfig();
   config.max_streams = 3;
-  StreamRegistry registry(config);
+  base::CounterRegistry metrics;
+  StreamRegistry registry(config, metrics);
   for (int i = 0; i < 3; ++i) {
     ASSERT_TRUE(registry.Open("s" + std::to_string(i)).ok());
   }
@@ -116,7 +120,8 @@ TEST(StreamRegistryTest, LogMemoryLimitIsResourceExhausted) {
   big.window_bytes = 2 * small;
   config.stream_policies.push_back(big);
   config.max_log_memory_bytes = 6 * small;
-  StreamRegistry registry(config);
+  base::CounterRegistry metrics;
+  StreamRegistry registry(config, metrics);
 
   ASSERT_TRUE(registry.Open("big.one").ok());                  // 4 of 6
   ASSERT_TRUE(registry.Open("small.1").ok());                  // 5 of 6
@@ -149,7 +154,8 @@ TEST(StreamRegistryTest, EachStreamGetsItsConfiguredPolicy) {
   telemetry.capacity_bytes = 2 * page;
   telemetry.window_bytes = page;
   config.stream_policies = {md, exact, telemetry};
-  StreamRegistry registry(config);
+  base::CounterRegistry metrics;
+  StreamRegistry registry(config, metrics);
 
   struct Expect {
     const char* name;
@@ -180,7 +186,8 @@ TEST(StreamRegistryTest, PolicyThatCannotHoldAFrameFailsOpen) {
   tiny.capacity_bytes = PageSize();
   tiny.window_bytes = 512;  // below max_frame_length (1024)
   config.stream_policies.push_back(tiny);
-  StreamRegistry registry(config);
+  base::CounterRegistry metrics;
+  StreamRegistry registry(config, metrics);
   absl::StatusOr<StreamLog*> log = registry.Open("tiny");
   ASSERT_FALSE(log.ok());
   EXPECT_EQ(log.status().code(), absl::StatusCode::kInvalidArgument);
@@ -211,7 +218,8 @@ TEST(StreamRegistryConcurrencyTest, ConcurrentOpenYieldsOneStreamPerName) {
   config::GatewayConfig config = SmallConfig();
   constexpr int kNames = 40;
   constexpr int kOpeners = 4;
-  StreamRegistry registry(config);
+  base::CounterRegistry metrics;
+  StreamRegistry registry(config, metrics);
   std::vector<std::string> names;
   for (int i = 0; i < kNames; ++i) names.push_back("c." + std::to_string(i));
 

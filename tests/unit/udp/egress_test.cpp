@@ -89,14 +89,15 @@ TEST(UdpEgressTest, CursorTooFarBehindJumpsAheadBeforeSending) {
   config.max_frame_length = 4096;  // lets the ring be small
   config.default_stream.capacity_bytes = 64 * 1024;
   config.default_stream.window_bytes = 16 * 1024;
-  stream::StreamRegistry registry(config);
+  base::CounterRegistry metrics;
+  stream::StreamRegistry registry(config, metrics);
   absl::StatusOr<stream::StreamLog*> log = registry.Open("udp.behind");
   ASSERT_TRUE(log.ok()) << log.status();
 
   Receiver receiver;
   ASSERT_NE(receiver.port(), 0);
 
-  UdpCounters counters;
+  UdpCounters counters(metrics, 0);
   UdpEgress egress(config, /*source_id=*/99, counters);
   ASSERT_TRUE(egress.Init().ok());
   egress.Add(*log, receiver.endpoint(), (*log)->next_sequence());
@@ -126,11 +127,12 @@ TEST(UdpEgressTest, GsoSendsRunsToEveryDestination) {
   config::GatewayConfig config;
   config.udp.enabled = true;
   config.udp.gso = true;
-  stream::StreamRegistry registry(config);
+  base::CounterRegistry metrics;
+  stream::StreamRegistry registry(config, metrics);
   absl::StatusOr<stream::StreamLog*> log = registry.Open("udp.gso");
   ASSERT_TRUE(log.ok()) << log.status();
   std::array<Receiver, 3> receivers;
-  UdpCounters counters;
+  UdpCounters counters(metrics, 0);
   UdpEgress egress(config, /*source_id=*/99, counters);
   ASSERT_TRUE(egress.Init().ok());
   for (const Receiver& r : receivers) {

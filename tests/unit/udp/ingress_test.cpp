@@ -30,9 +30,8 @@ namespace {
 
 namespace tp = tachyon::protocol;
 
-class CountingSink final : public IngressSink {
+class CountingWaker final : public stream::StreamWaker {
  public:
-  std::int64_t ReceiveTimeNs() override { return 1; }
   void OnAppended(stream::StreamLog*) override { ++appends; }
   int appends = 0;
 };
@@ -44,7 +43,7 @@ class UdpIngressTest : public ::testing::Test {
   void Start(int recv_buffer_bytes) {
     config_.udp.enabled = true;
     config_.udp.recv_buffer_bytes = recv_buffer_bytes;
-    registry_ = std::make_unique<stream::StreamRegistry>(config_);
+    registry_ = std::make_unique<stream::StreamRegistry>(config_, metrics_);
     absl::StatusOr<stream::StreamLog*> log = registry_->Open("udp.in");
     ASSERT_TRUE(log.ok()) << log.status();
     log_ = *log;
@@ -60,7 +59,7 @@ class UdpIngressTest : public ::testing::Test {
     ASSERT_GE(producer_, 0);
     ingress_ = std::make_unique<UdpIngress>(
         fd_, 64, config_.udp.max_datagram_bytes, config_.max_frame_length,
-        *registry_, sink_, counters_);
+        *registry_, clock_, waker_, counters_);
   }
   void TearDown() override {
     ingress_.reset();
@@ -90,13 +89,15 @@ class UdpIngressTest : public ::testing::Test {
   }
 
   config::GatewayConfig config_;
+  base::CounterRegistry metrics_;
   std::unique_ptr<stream::StreamRegistry> registry_;
   stream::StreamLog* log_ = nullptr;
   int fd_ = -1;
   int producer_ = -1;
   sockaddr_in to_{};
-  UdpCounters counters_;
-  CountingSink sink_;
+  UdpCounters counters_{metrics_, 0};
+  base::LoopClock clock_;
+  CountingWaker waker_;
   std::unique_ptr<UdpIngress> ingress_;
 };
 
@@ -122,7 +123,7 @@ TEST_F(UdpIngressTest, KernelDropsAreCountedAndTheRestAppendedOnce) {
   EXPECT_EQ(s.duplicates, 0u);
   EXPECT_EQ(s.gaps, s.kernel_drops);
   EXPECT_EQ(log_->next_sequence().value(), s.messages_appended + 1);
-  EXPECT_GT(sink_.appends, 0);
+  EXPECT_GT(waker_.appends, 0);
 }
 
 // Producers silent for kIdleSweeps sweeps are forgotten; active ones keep

@@ -1,11 +1,10 @@
-#include "stream/mirrored_buffer.h"
+#include "stream/mirrored_memory.h"
 
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
-#include <utility>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -19,7 +18,8 @@ absl::Status ErrnoStatus(const char* what, int err) {
 
 }  // namespace
 
-absl::StatusOr<MirroredBuffer> MirroredBuffer::Create(std::size_t capacity) {
+absl::StatusOr<std::unique_ptr<MirroredMemory>> MirroredMemory::Create(
+    std::size_t capacity) {
   const long page = ::sysconf(_SC_PAGESIZE);
   if (capacity == 0 || (capacity & (capacity - 1)) != 0 ||
       capacity % static_cast<std::size_t>(page) != 0) {
@@ -57,28 +57,18 @@ absl::StatusOr<MirroredBuffer> MirroredBuffer::Create(std::size_t capacity) {
   }
   // The mappings keep the memory alive; the descriptor is no longer needed.
   ::close(fd);
-  return MirroredBuffer(bytes, capacity);
+  return std::unique_ptr<MirroredMemory>(new MirroredMemory(bytes, capacity));
 }
 
-MirroredBuffer::MirroredBuffer(MirroredBuffer&& other) noexcept
-    : data_(std::exchange(other.data_, nullptr)),
-      capacity_(std::exchange(other.capacity_, 0)) {}
+MirroredMemory::~MirroredMemory() { ::munmap(data_, 2 * capacity_); }
 
-MirroredBuffer& MirroredBuffer::operator=(MirroredBuffer&& other) noexcept {
-  if (this != &other) {
-    Release();
-    data_ = std::exchange(other.data_, nullptr);
-    capacity_ = std::exchange(other.capacity_, 0);
-  }
-  return *this;
-}
-
-MirroredBuffer::~MirroredBuffer() { Release(); }
-
-void MirroredBuffer::Release() {
-  if (data_ != nullptr) ::munmap(data_, 2 * capacity_);
-  data_ = nullptr;
-  capacity_ = 0;
+absl::StatusOr<std::unique_ptr<LogStorage>> MirroredMemoryFactory::Create(
+    std::string_view stream_name, std::size_t capacity) {
+  static_cast<void>(stream_name);  // anonymous memory has no name to give
+  absl::StatusOr<std::unique_ptr<MirroredMemory>> m =
+      MirroredMemory::Create(capacity);
+  if (!m.ok()) return m.status();
+  return std::unique_ptr<LogStorage>(*std::move(m));
 }
 
 }  // namespace tachyon::stream

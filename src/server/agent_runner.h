@@ -1,0 +1,66 @@
+// AgentRunner: a worker's duty cycle over its agents.
+//
+// Overview
+//   Each iteration: poll the reactor (its callbacks feed the agents'
+//   connections and sockets), read the clock once, run every agent's DoWork
+//   in registration order, and hand the total work to the idle strategy.
+//   When it says block, the runner announces it (WakeSignal::PrepareToSleep,
+//   so other workers know to wake it), asks every agent HasPendingWork, and
+//   only then blocks in the reactor, until the earliest agent deadline
+//   (NextDeadlineNs) and for at most kMaxBlockNs.
+//
+//   Stopping: once the stop flag is set, every agent gets OnDrain, the loop
+//   runs until every agent is Drained, and OnAbort is called once if that
+//   takes longer than the drain deadline; then OnStop, and Run returns.
+//
+// Threading: Run on the worker thread; the stop flag is set by any thread
+// (followed by a wake-up).
+#ifndef TACHYON_SERVER_AGENT_RUNNER_H_
+#define TACHYON_SERVER_AGENT_RUNNER_H_
+
+#include <atomic>
+#include <cstdint>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "base/clock.h"
+#include "config/model.h"
+#include "io/agent.h"
+#include "io/idle_strategy.h"
+#include "io/reactor.h"
+
+namespace tachyon::server {
+
+class AgentRunner {
+ public:
+  /// Longest a blocked worker waits without an event.
+  static constexpr std::int64_t kMaxBlockNs = 5'000'000;
+
+  AgentRunner(io::Reactor& reactor, io::WakeSignal& wake,
+              base::LoopClock& clock, config::IdleStrategy idle);
+
+  /// Adds an agent; its DoWork runs after those added before it.
+  void Add(io::Agent* agent) { agents_.push_back(agent); }
+
+  /// OnStart for every agent, in order; the first error stops and is
+  /// returned (the agents started so far get OnStop).
+  absl::Status Start();
+  /// The duty cycle, until `stop` is set and the drain finished.
+  /// `drain_ns`: how long the drain may take before OnAbort.
+  void Run(const std::atomic<bool>& stop, std::int64_t drain_ns);
+
+ private:
+  bool AnyPendingWork() const;
+  bool AllDrained() const;
+  std::int64_t BlockUs(std::int64_t now) const;
+
+  io::Reactor& reactor_;
+  io::WakeSignal& wake_;
+  base::LoopClock& clock_;
+  const config::IdleStrategy idle_;
+  std::vector<io::Agent*> agents_;
+};
+
+}  // namespace tachyon::server
+
+#endif  // TACHYON_SERVER_AGENT_RUNNER_H_

@@ -1,0 +1,35 @@
+// What one worker asks another to do, through the other's mailbox.
+//
+// A command is a plain value (copied into the mailbox's ring, no
+// allocation). A module that needs a new kind of cross-worker request adds
+// an alternative here and its handling in Worker::Handle.
+#ifndef TACHYON_SERVER_WORKER_COMMAND_H_
+#define TACHYON_SERVER_WORKER_COMMAND_H_
+
+#include <variant>
+
+#include "session/session_services.h"
+
+namespace tachyon::server {
+
+using WorkerCommand = std::variant<session::UdpDestinationRequest>;
+
+/// Delivers commands to workers by index.
+class CommandRouter {
+ public:
+  virtual ~CommandRouter() = default;
+  /// Any thread: queues `command` for worker `worker` and wakes it; false
+  /// if its mailbox is full (nothing was queued).
+  virtual bool TryDeliver(int worker, const WorkerCommand& command) = 0;
+};
+
+/// Carries out commands on the receiving worker's thread.
+class CommandHandler {
+ public:
+  virtual ~CommandHandler() = default;
+  virtual void Handle(const WorkerCommand& command) = 0;
+};
+
+}  // namespace tachyon::server
+
+#endif  // TACHYON_SERVER_WORKER_COMMAND_H_

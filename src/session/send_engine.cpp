@@ -1,0 +1,236 @@
+#include "session/send_engine.h"
+
+#include <algorithm>
+#include <utility>
+
+namespace tachyon::session {
+
+SendEngine::SendEngine(ControlQueue& control, Transport& transport,
+                       SendListener& listener)
+    : control_(control), transport_(transport), listener_(listener) {
+  sources_.reserve(io::Reactor::kMaxIov);
+  iov_.reserve(io::Reactor::kMaxIov);
+}
+
+SendEngine::~SendEngine() = default;
+
+Delivery* SendEngine::Find(StreamId stream) const {
+  auto it = deliveries_.find(stream.value());
+  return it == deliveries_.end() ? nullptr : it->second.get();
+}
+
+Delivery* SendEngine::Add(Session* session, stream::StreamLog* log) {
+  auto d = std::make_unique<Delivery>(session, log);
+  Delivery* raw = d.get();
+  order_.push_back(raw);
+  deliveries_.emplace(log->id().value(), std::move(d));
+  return raw;
+}
+
+void SendEngine::Remove(Delivery* d) {
+  listener_.OnDeliveryRemoved(d);
+  std::erase(order_, d);
+  if (d->dirty) std::erase(dirty_, d);
+  deliveries_.erase(d->log()->id().value());
+}
+
+void SendEngine::MarkDirty(Delivery* d) {
+  if (d->dirty) return;
+  d->dirty = true;
+  dirty_.push_back(d);
+}
+
+bool SendEngine::References(const Delivery* d) const {
+  return in_flight_ || (partial_valid_ && partial_.delivery == d);
+}
+
+bool SendEngine::OutputIdle() const {
+  return !in_flight_ && !partial_valid_ && control_.empty();
+}
+
+bool SendEngine::CaughtUp() const {
+  for (const Delivery* d : order_) {
+    if (d->log()->tail() != d->position()) return false;
+  }
+  return true;
+}
+
+void SendEngine::SettleRemoving() {
+  if (in_flight_) return;
+  for (std::size_t i = 0; i < order_.size();) {
+    Delivery* d = order_[i];
+    if (!d->removing || (partial_valid_ && partial_.delivery == d)) {
+      ++i;
+    } else if (d->restarting) {
+      d->ApplyRestart();
+      MarkDirty(d);
+      listener_.OnReady();
+      ++i;
+    } else {
+      Remove(d);  // erases order_[i]
+    }
+  }
+}
+
+void SendEngine::AddSource(Delivery* d, std::span<const std::byte> bytes) {
+  iov_.push_back({const_cast<std::byte*>(bytes.data()), bytes.size()});
+  sources_.push_back({d, bytes.size()});
+}
+
+void SendEngine::ReleaseSources() {
+  for (const Source& s : sources_) {
+    if (s.delivery == nullptr) continue;
+    s.delivery->Unpin();
+    if (s.delivery->position() != s.delivery->log()->tail()) {
+      MarkDirty(s.delivery);
+    }
+  }
+  sources_.clear();
+  iov_.clear();
+}
+
+SendEngine::Result SendEngine::SendOnce(bool data_allowed) {
+  // A send that wrote nothing leaves removing deliveries behind; nothing
+  // references them now.
+  SettleRemoving();
+  sources_.clear();
+  iov_.clear();
+  // A send that stopped inside a delivery's frame resumes it first; one
+  // that stopped inside control output resumes with the control bytes,
+  // which come first anyway.
+  if (partial_valid_ && partial_.delivery != nullptr) {
+    Delivery* d = partial_.delivery;
+    if (!d->Pin()) {
+      // Overwritten mid-frame: the byte stream cannot be repaired.
+      return {Outcome::kSlow, d, Delivery::Lag::kLapped,
+              d->log()->tail() - d->position()};
+    }
+    // An unsubscribed delivery sends only the rest of its frame, so that
+    // it ends (or moves to a new subscription's start) at once.
+    const std::uint64_t end =
+        d->removing ? d->EndOfCurrentFrame() : d->log()->tail();
+    if (end > d->position()) {
+      AddSource(d, d->log()->Readable(d->position(), end));
+    } else {
+      d->Unpin();
+      partial_valid_ = false;  // stopped on a boundary: nothing to finish
+      SettleRemoving();
+    }
+  }
+  std::uint64_t ctl_included = control_.sent_total();
+  if (const std::span<const std::byte> ctl = control_.Front(); !ctl.empty()) {
+    AddSource(nullptr, ctl);
+    ctl_included += ctl.size();
+  }
+  if (data_allowed) {
+    std::size_t keep = 0;
+    for (std::size_t i = 0; i < dirty_.size(); ++i) {
+      Delivery* d = dirty_[i];
+      bool stay = false;
+      if (d->removing || d->detached() ||
+          (partial_valid_ && partial_.delivery == d)) {
+        // Removing: only its partial frame goes out (above). Partial: its
+        // source is in this send already; leftovers are marked again.
+      } else if (iov_.size() >= io::Reactor::kMaxIov ||
+                 d->ready_after_ctl > ctl_included) {
+        stay = true;  // next send
+      } else if (const std::uint64_t tail = d->log()->tail();
+                 tail != d->position()) {
+        Delivery::Lag lag = d->Check(tail);
+        if (lag == Delivery::Lag::kOk && !d->Pin()) {
+          lag = Delivery::Lag::kLapped;
+        }
+        if (lag != Delivery::Lag::kOk) {
+          // Keep the unvisited entries (this one included) dirty.
+          dirty_.erase(dirty_.begin() + static_cast<std::ptrdiff_t>(keep),
+                       dirty_.begin() + static_cast<std::ptrdiff_t>(i));
+          ReleaseSources();
+          return {Outcome::kSlow, d, lag, tail - d->position()};
+        }
+        d->NoteLag(tail);
+        AddSource(d, d->log()->Readable(d->position(), tail));
+      }
+      if (stay) {
+        dirty_[keep++] = d;
+      } else {
+        d->dirty = false;
+      }
+    }
+    dirty_.resize(keep);
+  }
+  if (iov_.empty()) return {};
+  return Transmit();
+}
+
+SendEngine::Result SendEngine::Transmit() {
+  const io::SendResult r = transport_.Send(iov_);
+  if (r.pending) {
+    in_flight_ = true;
+    return {Outcome::kWaiting};
+  }
+  if (r.bytes < 0) {
+    ReleaseSources();
+    return {Outcome::kFailed};
+  }
+  if (r.bytes == 0) {
+    ReleaseSources();
+    blocked_ = true;  // OnWritable follows
+    return {Outcome::kWaiting};
+  }
+  HandleSent(static_cast<std::size_t>(r.bytes));
+  return {Outcome::kSent};
+}
+
+SendEngine::Outcome SendEngine::OnSendComplete(ssize_t result) {
+  in_flight_ = false;
+  if (result < 0) {
+    ReleaseSources();
+    return Outcome::kFailed;
+  }
+  if (result == 0) {
+    ReleaseSources();
+    blocked_ = true;  // OnWritable follows
+    return Outcome::kWaiting;
+  }
+  HandleSent(static_cast<std::size_t>(result));
+  return Outcome::kSent;
+}
+
+void SendEngine::HandleSent(std::size_t bytes) {
+  listener_.OnBytesSent(bytes);
+  partial_valid_ = false;
+  for (const Source& s : sources_) {
+    const std::size_t k = std::min(bytes, s.length);
+    bytes -= k;
+    if (s.delivery == nullptr) {
+      control_.Consume(k);
+    } else {
+      s.delivery->Advance(k, k == s.length);
+    }
+    if (k < s.length) {
+      partial_ = s;
+      partial_valid_ = true;
+      break;
+    }
+  }
+  // Advance read the headers it walked under the pins; release them now.
+  ReleaseSources();
+  SettleRemoving();
+}
+
+SendEngine::Result SendEngine::CheckWhileBusy() const {
+  // The socket is full, so nothing is built and the check in SendOnce
+  // never runs; the writer goes on meanwhile. Removing deliveries only
+  // finish a frame already pinned, so they are not judged.
+  for (Delivery* d : dirty_) {
+    if (d->detached() || d->removing) continue;
+    const std::uint64_t tail = d->log()->tail();
+    if (const Delivery::Lag lag = d->Check(tail);
+        lag != Delivery::Lag::kOk) {
+      return {Outcome::kSlow, d, lag, tail - d->position()};
+    }
+  }
+  return {Outcome::kWaiting};
+}
+
+}  // namespace tachyon::session

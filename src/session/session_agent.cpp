@@ -1,0 +1,266 @@
+#include "session/session_agent.h"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <array>
+
+#include "base/log.h"
+#include "io/socket.h"
+#include "session/session.h"
+#include "tachyon/protocol/session_messages.h"
+
+namespace tachyon::session {
+
+SessionAgent::SessionAgent(const SessionAgentParts& p)
+    : config_(*p.config),
+      worker_(p.worker),
+      cpu_(p.cpu),
+      listen_fd_(p.listen_fd),
+      reactor_(*p.reactor),
+      registry_(*p.registry),
+      interest_(*p.interest),
+      waker_(*p.waker),
+      services_(*p.services),
+      clock_(*p.clock),
+      counters_(*p.counters, p.worker) {}
+
+SessionAgent::~SessionAgent() {
+  // Sessions left by a failed start; normally the drain releases them all.
+  for (Session* s : sessions_) delete s;
+}
+
+absl::Status SessionAgent::OnStart(std::int64_t now_ns) {
+  next_tick_ns_ = now_ns + kTickNs;
+  known_streams_ = 0;
+  if (listen_fd_ < 0) return absl::OkStatus();
+  if (absl::Status s = reactor_.AddListener(listen_fd_, this); !s.ok()) {
+    return s;
+  }
+  listening_ = true;
+  return absl::OkStatus();
+}
+
+int SessionAgent::DoWork(std::int64_t now_ns) {
+  int work = CheckNewStreams();
+  work += PollStreams();
+  work += FlushDirty();
+  if (now_ns >= next_tick_ns_) {
+    Tick(now_ns);
+    next_tick_ns_ = now_ns + kTickNs;
+  }
+  return work;
+}
+
+bool SessionAgent::HasPendingWork() const {
+  if (!dirty_.empty() || registry_.size() != known_streams_) return true;
+  for (const LocalStream* ls : local_order_) {
+    if (ls->log->tail() != ls->seen_tail) return true;
+  }
+  return false;
+}
+
+void SessionAgent::OnDrain(std::int64_t now_ns) {
+  if (listening_) {
+    reactor_.RemoveListener(listen_fd_);
+    // Leave the SO_REUSEPORT group now: an io_uring ring tears down
+    // asynchronously and its multishot accept would keep the socket
+    // listening a while, so a gateway restarted on this port would get
+    // (and reset) some of its first connections.
+    ::shutdown(listen_fd_, SHUT_RDWR);
+    listening_ = false;
+  }
+  // BeginDrain may close a session at once (not logged on), which removes
+  // nothing from sessions_ before the reactor releases it.
+  for (std::size_t i = 0; i < sessions_.size(); ++i) {
+    sessions_[i]->BeginDrain(now_ns);
+  }
+}
+
+void SessionAgent::OnAbort() {
+  for (std::size_t i = 0; i < sessions_.size(); ++i) sessions_[i]->Abort();
+}
+
+absl::StatusOr<stream::StreamLog*> SessionAgent::OpenStream(
+    std::string_view name) {
+  const std::uint32_t before = registry_.size();
+  absl::StatusOr<stream::StreamLog*> log = registry_.Open(name);
+  if (log.ok() && registry_.size() != before) services_.OnStreamCreated();
+  return log;
+}
+
+int SessionAgent::CheckNewStreams() {
+  const std::uint32_t n = registry_.size();
+  if (n == known_streams_) return 0;
+  for (std::uint32_t id = known_streams_ + 1; id <= n; ++id) {
+    stream::StreamLog* log = registry_.Find(StreamId{id});
+    if (log == nullptr) continue;
+    // OnNewStream never adds or removes pattern sessions (only frames and
+    // releases do), so the list is stable while we walk it.
+    for (std::size_t i = 0; i < pattern_sessions_.size(); ++i) {
+      pattern_sessions_[i]->OnNewStream(log);
+    }
+  }
+  known_streams_ = n;
+  return 1;
+}
+
+int SessionAgent::PollStreams() {
+  int work = 0;
+  for (LocalStream* ls : local_order_) {
+    const std::uint64_t tail = ls->log->tail();
+    if (tail == ls->seen_tail) continue;
+    ls->seen_tail = tail;
+    ++work;
+    for (Delivery* d : ls->readers) {
+      d->session()->OnStreamGrew(d);
+      MarkDirty(d->session());
+    }
+  }
+  return work;
+}
+
+void SessionAgent::MarkDirty(Session* s) {
+  if (s->dirty) return;
+  s->dirty = true;
+  dirty_.push_back(s);
+}
+
+int SessionAgent::FlushDirty() {
+  if (dirty_.empty()) return 0;
+  int work = 0;
+  // Flushing may mark sessions dirty again (more than one send of data);
+  // those wait for the next iteration so every session gets a turn.
+  flushing_.swap(dirty_);
+  for (Session* s : flushing_) s->dirty = false;
+  for (Session* s : flushing_) {
+    s->Flush();
+    ++work;
+  }
+  flushing_.clear();
+  return work;
+}
+
+void SessionAgent::Tick(std::int64_t now_ns) {
+  // Tick may close sessions, but a session is destroyed only when the
+  // reactor releases it (inside Poll), so sessions_ does not change here.
+  for (std::size_t i = 0; i < sessions_.size(); ++i) {
+    sessions_[i]->Tick(now_ns);
+  }
+}
+
+void SessionAgent::AddReader(Delivery* d) {
+  stream::StreamLog* log = d->log();
+  auto& slot = local_streams_[log->id().value()];
+  if (slot == nullptr) {
+    slot = std::make_unique<LocalStream>();
+    slot->log = log;
+    slot->seen_tail = log->tail();
+    local_order_.push_back(slot.get());
+    interest_.Retain(log);
+  }
+  d->reader_index = static_cast<std::uint32_t>(slot->readers.size());
+  slot->readers.push_back(d);
+}
+
+void SessionAgent::RemoveReader(Delivery* d) {
+  auto it = local_streams_.find(d->log()->id().value());
+  if (it == local_streams_.end()) return;
+  LocalStream* ls = it->second.get();
+  // Swap-remove: readers' order carries no meaning.
+  std::vector<Delivery*>& readers = ls->readers;
+  const std::uint32_t i = d->reader_index;
+  if (i < readers.size() && readers[i] == d) {
+    readers[i] = readers.back();
+    readers[i]->reader_index = i;
+    readers.pop_back();
+  }
+  if (readers.empty()) {
+    std::erase(local_order_, ls);
+    interest_.Release(ls->log);
+    local_streams_.erase(it);
+  }
+}
+
+void SessionAgent::AddPatternSession(Session* s) {
+  if (std::find(pattern_sessions_.begin(), pattern_sessions_.end(), s) ==
+      pattern_sessions_.end()) {
+    pattern_sessions_.push_back(s);
+  }
+}
+
+void SessionAgent::RemovePatternSession(Session* s) {
+  std::erase(pattern_sessions_, s);
+}
+
+void SessionAgent::Refuse(int fd, bool shutting_down) {
+  if (shutting_down) {
+    counters_.refused_shutting_down.Add();
+  } else {
+    counters_.refused_connection_limit.Add();
+  }
+  // Tell the client why before closing; best effort, the socket is new and
+  // its send buffer empty.
+  std::array<std::byte, 128> buf;
+  const std::size_t n = protocol::EncodeError(
+      buf, {.code = shutting_down ? protocol::ErrorCode::kShuttingDown
+                                  : protocol::ErrorCode::kLimitExceeded,
+            .fatal = true,
+            .text = shutting_down ? "gateway is shutting down"
+                                  : "connection limit reached"});
+  [[maybe_unused]] ssize_t w =
+      ::send(fd, buf.data(), n, MSG_NOSIGNAL | MSG_DONTWAIT);
+  ::shutdown(fd, SHUT_WR);
+  ::close(fd);
+}
+
+void SessionAgent::OnAccept(int fd) {
+  counters_.connections_accepted.Add();
+  if (stopping()) {
+    Refuse(fd, true);
+    return;
+  }
+  if (!services_.TryAddConnection()) {
+    Refuse(fd, false);
+    return;
+  }
+  if (absl::Status s = io::TuneSocket(fd, config_.socket, cpu_); !s.ok()) {
+    TACHYON_LOG(kError) << "worker " << worker_ << ": " << s.message();
+    ::close(fd);
+    services_.ReleaseConnection();
+    return;
+  }
+  const std::int64_t now =
+      clock_.now_ns() == 0 ? base::MonotonicNs() : clock_.now_ns();
+  auto* session = new Session(*this, now);
+  io::Connection* conn = reactor_.AddConnection(fd, session);
+  if (conn == nullptr) {
+    delete session;
+    services_.ReleaseConnection();
+    return;
+  }
+  session->Attach(conn);
+  session->agent_index = sessions_.size();
+  sessions_.push_back(session);
+}
+
+void SessionAgent::CloseConnection(io::Connection* conn) {
+  if (conn != nullptr) reactor_.Close(conn);
+}
+
+void SessionAgent::DestroySession(Session* s) {
+  // Swap-remove by the session's index: O(1) however many there are.
+  const std::size_t i = s->agent_index;
+  if (i < sessions_.size() && sessions_[i] == s) {
+    sessions_[i] = sessions_.back();
+    sessions_[i]->agent_index = i;
+    sessions_.pop_back();
+  }
+  std::erase(pattern_sessions_, s);
+  if (s->dirty) std::erase(dirty_, s);
+  std::erase(flushing_, s);
+  delete s;
+  services_.ReleaseConnection();
+}
+
+}  // namespace tachyon::session

@@ -1,0 +1,156 @@
+// SessionAgent: one worker's TCP listener and the sessions it accepted.
+//
+// Overview
+//   The agent accepts on the worker's SO_REUSEPORT listener, creates a
+//   Session per connection and drives them in the worker's duty cycle:
+//     - new streams: when the registry grew, pattern subscriptions look at
+//       the new streams;
+//     - stream polling: for every stream read on this worker, a tail that
+//       moved since the last look marks that stream's deliveries dirty
+//       (and with them their sessions);
+//     - flush: each dirty session sends what is ready;
+//     - ticks: heartbeats, idle and logon timeouts, close deadlines, every
+//       kTickNs.
+//   A graceful stop stops accepting, lets every session drain (deliver what
+//   is queued, LOGOUT, close) and reports Drained once all are released.
+//
+//   Sessions reach their worker only through this class, and the rest of
+//   the gateway only through SessionServices.
+//
+// Threading: worker thread only.
+#ifndef TACHYON_SESSION_SESSION_AGENT_H_
+#define TACHYON_SESSION_SESSION_AGENT_H_
+
+#include <cstdint>
+#include <memory>
+#include <string_view>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "base/clock.h"
+#include "config/model.h"
+#include "io/agent.h"
+#include "io/reactor.h"
+#include "session/session_counters.h"
+#include "session/session_services.h"
+#include "stream/reader_interest.h"
+#include "stream/stream_registry.h"
+
+namespace tachyon::session {
+
+class Session;
+class Delivery;
+
+/// What a SessionAgent is built from: the worker's parts.
+struct SessionAgentParts {
+  const config::GatewayConfig* config = nullptr;
+  int worker = 0;      ///< index, for labels and logs
+  int cpu = -1;        ///< pinned CPU (SO_INCOMING_CPU), -1: none
+  int listen_fd = -1;  ///< the worker's listener; -1: accept nothing
+  io::Reactor* reactor = nullptr;
+  stream::StreamRegistry* registry = nullptr;
+  stream::WorkerInterest* interest = nullptr;
+  stream::StreamWaker* waker = nullptr;
+  SessionServices* services = nullptr;
+  base::LoopClock* clock = nullptr;
+  base::CounterRegistry* counters = nullptr;
+};
+
+class SessionAgent final : public io::Agent, public io::AcceptHandler {
+ public:
+  /// Timer resolution: heartbeats, idle and logon timeouts, close deadlines.
+  static constexpr std::int64_t kTickNs = 5'000'000;
+
+  explicit SessionAgent(const SessionAgentParts& parts);
+  ~SessionAgent() override;
+  SessionAgent(const SessionAgent&) = delete;
+  SessionAgent& operator=(const SessionAgent&) = delete;
+
+  // io::Agent
+  [[nodiscard]] std::string_view name() const override { return "sessions"; }
+  absl::Status OnStart(std::int64_t now_ns) override;
+  int DoWork(std::int64_t now_ns) override;
+  [[nodiscard]] bool HasPendingWork() const override;
+  [[nodiscard]] std::int64_t NextDeadlineNs() const override {
+    return next_tick_ns_;
+  }
+  void OnDrain(std::int64_t now_ns) override;
+  [[nodiscard]] bool Drained() const override { return sessions_.empty(); }
+  void OnAbort() override;
+
+  // io::AcceptHandler
+  void OnAccept(int fd) override;
+
+  // For sessions.
+  [[nodiscard]] const config::GatewayConfig& config() const { return config_; }
+  [[nodiscard]] stream::StreamRegistry& registry() const { return registry_; }
+  [[nodiscard]] io::Reactor& reactor() const { return reactor_; }
+  [[nodiscard]] SessionCounters& counters() { return counters_; }
+  [[nodiscard]] std::int64_t now_ns() const { return clock_.now_ns(); }
+  /// CLOCK_REALTIME of this loop iteration (DATA timestamps).
+  [[nodiscard]] std::int64_t receive_time_ns() { return clock_.realtime_ns(); }
+  [[nodiscard]] bool stopping() const { return services_.stopping(); }
+  SessionId NextSessionId() { return services_.NextSessionId(); }
+  /// registry().Open, telling every worker when a stream is created so
+  /// that pattern subscriptions pick it up at once.
+  absl::StatusOr<stream::StreamLog*> OpenStream(std::string_view name);
+  /// `d` (of session `s`) reads its log from now on: woken when it grows.
+  void AddReader(Delivery* d);
+  void RemoveReader(Delivery* d);
+  void AddPatternSession(Session* s);
+  void RemovePatternSession(Session* s);
+  /// Queues `s` for the next flush.
+  void MarkDirty(Session* s);
+  /// A session appended to `log`: readers on other workers must wake.
+  void OnAppended(stream::StreamLog* log) { waker_.OnAppended(log); }
+  void RouteUdp(const UdpDestinationRequest& r) { services_.RouteUdp(r); }
+  void CloseConnection(io::Connection* conn);
+  /// From Session::OnReleased: the reactor is done with it.
+  void DestroySession(Session* s);
+
+  /// Sessions on this worker now (tests).
+  [[nodiscard]] std::size_t session_count() const { return sessions_.size(); }
+
+ private:
+  // A stream read on this worker, and its deliveries here.
+  struct LocalStream {
+    stream::StreamLog* log = nullptr;
+    std::uint64_t seen_tail = 0;
+    std::vector<Delivery*> readers;
+  };
+
+  int CheckNewStreams();
+  int PollStreams();
+  int FlushDirty();
+  void Tick(std::int64_t now_ns);
+  void Refuse(int fd, bool shutting_down);
+
+  const config::GatewayConfig& config_;
+  const int worker_;
+  const int cpu_;
+  const int listen_fd_;
+  io::Reactor& reactor_;
+  stream::StreamRegistry& registry_;
+  stream::WorkerInterest& interest_;
+  stream::StreamWaker& waker_;
+  SessionServices& services_;
+  base::LoopClock& clock_;
+  SessionCounters counters_;
+
+  bool listening_ = false;
+  std::int64_t next_tick_ns_ = 0;
+  // Every session; Session::agent_index_ is its place, for O(1) removal.
+  std::vector<Session*> sessions_;
+  std::vector<Session*> pattern_sessions_;
+  absl::flat_hash_map<std::uint32_t, std::unique_ptr<LocalStream>>
+      local_streams_;
+  std::vector<LocalStream*> local_order_;
+  std::uint32_t known_streams_ = 0;
+  std::vector<Session*> dirty_;
+  std::vector<Session*> flushing_;
+};
+
+}  // namespace tachyon::session
+
+#endif  // TACHYON_SESSION_SESSION_AGENT_H_

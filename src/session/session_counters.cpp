@@ -1,0 +1,51 @@
+#include "session/session_counters.h"
+
+#include <string>
+
+namespace tachyon::session {
+
+SessionCounters::SessionCounters(base::CounterRegistry& registry, int worker) {
+  const std::string w = std::to_string(worker);
+  auto counter = [&](std::string_view name, std::string_view help,
+                     std::string_view reason = {}) {
+    base::Labels labels{{"worker", w}};
+    if (!reason.empty()) labels.push_back({"reason", std::string(reason)});
+    return registry.AddCounter(name, help, std::move(labels));
+  };
+  connections_accepted =
+      counter(kConnectionsAcceptedTotal, "TCP connections accepted");
+  refused_connection_limit =
+      counter(kConnectionsRefusedTotal,
+              "TCP connections refused right after accept",
+              "connection_limit");
+  refused_shutting_down = counter(kConnectionsRefusedTotal,
+                                  "TCP connections refused right after accept",
+                                  "shutting_down");
+  sessions_open = registry.AddGauge(kSessionsOpen,
+                                    "connections with a session, logged on "
+                                    "or not",
+                                    {{"worker", w}});
+  logons_rejected = counter(kLogonsRejectedTotal, "LOGON_REJECT frames sent");
+  frames_in = counter(kFramesInTotal, "frames received from clients");
+  bytes_in = counter(kBytesInTotal, "bytes received from clients");
+  bytes_out = counter(kBytesOutTotal, "bytes sent to clients");
+  publishes = counter(kPublishesTotal, "PUBLISH frames appended to a log");
+  publish_back_pressured =
+      counter(kPublishesRefusedTotal, "PUBLISH frames refused",
+              "back_pressured");
+  publish_too_large = counter(kPublishesRefusedTotal, "PUBLISH frames refused",
+                              "too_large");
+  publish_rate_limited = counter(kPublishesRefusedTotal,
+                                 "PUBLISH frames refused", "rate_limited");
+  malformed_frames =
+      counter(kMalformedFramesTotal, "connections closed for a malformed frame");
+  slow_lagging = counter(kSlowConsumersTotal,
+                         "subscribers closed as slow consumers", "lag");
+  slow_lapped = counter(kSlowConsumersTotal,
+                        "subscribers closed as slow consumers", "lapped");
+  slow_control_queue =
+      counter(kSlowConsumersTotal, "subscribers closed as slow consumers",
+              "control_queue");
+}
+
+}  // namespace tachyon::session

@@ -1,0 +1,290 @@
+// Session: OPEN_STREAM, SUBSCRIBE, UDP_SUBSCRIBE and UNSUBSCRIBE, and the
+// deliveries subscriptions cover (see session.h).
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "base/strings.h"
+#include "session/session.h"
+#include "session/session_agent.h"
+
+namespace tachyon::session {
+
+namespace tp = ::tachyon::protocol;
+using tp::ErrorCode;
+
+void Session::HandleOpenStream(const tp::OpenStreamView& m) {
+  const std::string_view name = m.name();
+  if (!tp::IsValidStreamName(name)) {
+    QueueError(
+        ErrorCode::kInvalidName, false,
+        absl::StrCat("'", AbslView(name), "' is not a valid stream name"),
+        m.request_id());
+    return;
+  }
+  absl::StatusOr<stream::StreamLog*> log = agent_.OpenStream(name);
+  if (!log.ok()) {
+    QueueError(log.status().code() == absl::StatusCode::kResourceExhausted
+                   ? ErrorCode::kLimitExceeded
+                   : ErrorCode::kInternal,
+               false, StdView(log.status().message()), m.request_id());
+    return;
+  }
+  opened_streams_.insert((*log)->id().value());
+  std::span<std::byte> out =
+      ReserveControl(tp::StreamAckView::kFixedLength + name.size() + 8);
+  CommitControl(
+      tp::EncodeOpenStreamAck(out, {.stream_id = (*log)->id(),
+                                    .id = m.request_id(),
+                                    .next_sequence = (*log)->next_sequence(),
+                                    .name = name}));
+}
+
+bool Session::RefuseDuplicateSubscription(std::uint32_t id) {
+  if (!subscriptions_.contains(id)) return false;
+  QueueError(ErrorCode::kDuplicateSubscription, false,
+             absl::StrCat("subscription id ", id, " is already in use"), id);
+  return true;
+}
+
+bool Session::RefuseSubscriptionOverLimit(std::uint32_t id) {
+  const int limit = agent_.config().max_subscriptions_per_session;
+  if (subscriptions_.size() < static_cast<std::size_t>(limit)) return false;
+  QueueError(ErrorCode::kLimitExceeded, false,
+             absl::StrCat("at most ", limit, " subscriptions per session"), id);
+  return true;
+}
+
+stream::StreamLog* Session::OpenForSubscription(std::string_view name,
+                                                std::uint32_t id) {
+  absl::StatusOr<stream::StreamLog*> log = agent_.OpenStream(name);
+  if (log.ok()) return *log;
+  QueueError(log.status().code() == absl::StatusCode::kResourceExhausted
+                 ? ErrorCode::kLimitExceeded
+                 : ErrorCode::kInternal,
+             false, StdView(log.status().message()), id);
+  return nullptr;
+}
+
+void Session::HandleSubscribe(const tp::SubscribeView& m) {
+  const std::uint32_t id = m.subscription_id().value();
+  const std::string_view name = m.name();
+  if (RefuseDuplicateSubscription(id)) return;
+  const bool pattern = m.is_pattern();
+  if (pattern ? !tp::IsValidPattern(name) : !tp::IsValidStreamName(name)) {
+    QueueError(ErrorCode::kInvalidName, false,
+               absl::StrCat("'", AbslView(name), "' is not a valid stream ",
+                            pattern ? "pattern" : "name"),
+               id);
+    return;
+  }
+  if (RefuseSubscriptionOverLimit(id)) return;
+  stream::StreamLog* exact = nullptr;
+  if (!pattern) {
+    exact = OpenForSubscription(name, id);
+    if (exact == nullptr) return;
+  }
+  Subscription& sub = subscriptions_[id];
+  sub.name = std::string(name);
+  sub.pattern = pattern;
+  const SubscriptionId sub_id{id};
+  if (!pattern) {
+    Cover(sub_id, sub, exact, m.start_mode(), m.start_sequence(), true);
+    return;
+  }
+  ++pattern_count_;
+  agent_.AddPatternSession(this);
+  // The pattern's own ack (stream id 0), then one per matching stream.
+  QueueSubscribeAck(StreamId{}, id, Sequence{}, name);
+  const std::uint32_t n = agent_.registry().size();
+  for (std::uint32_t s = 1; s <= n; ++s) {
+    stream::StreamLog* log = agent_.registry().Find(StreamId{s});
+    if (log != nullptr && stream::MatchesPattern(sub.name, log->name())) {
+      Cover(sub_id, sub, log, m.start_mode(), m.start_sequence(), true);
+    }
+  }
+}
+
+void Session::OnNewStream(stream::StreamLog* log) {
+  if (state_ != State::kActive) return;
+  for (auto& [id, sub] : subscriptions_) {
+    if (sub.pattern && stream::MatchesPattern(sub.name, log->name()) &&
+        std::find(sub.streams.begin(), sub.streams.end(), log->id()) ==
+            sub.streams.end()) {
+      // A stream born after the subscription is delivered from its start.
+      Cover(SubscriptionId{id}, sub, log, tp::StartMode::kEarliest, Sequence{},
+            true);
+    }
+  }
+}
+
+void Session::Cover(SubscriptionId sub_id, Subscription& sub,
+                    stream::StreamLog* log, tp::StartMode mode, Sequence start,
+                    bool announce) {
+  sub.streams.push_back(log->id());
+  Delivery* d = engine_.Find(log->id());
+  if (d != nullptr && (!d->removing || d->restarting)) {
+    // Already delivered to this session (or already re-covered while the
+    // old frame finishes): the new subscription shares it and its ack says
+    // so with next_sequence 0; the delivery does not move (PROTOCOL.md
+    // 11.6).
+    ++d->coverage;
+    if (announce) QueueSubscribeAck(log->id(), sub_id.value(), {}, log->name());
+    return;
+  }
+  if (d != nullptr) {
+    // Unsubscribed, but a send still references the delivery or its frame
+    // is half on the wire. The new subscription starts where its own start
+    // mode says, like a fresh one: its ack and GAP go out now (after the
+    // old frame, which resumes ahead of control output), and the delivery
+    // moves there once the old frame is finished (SettleRemoving). Until
+    // then the old reader slot holds back-pressure at the old position.
+    ++d->coverage;
+    const stream::StartPoint sp = log->Locate(mode, start);
+    d->ScheduleRestart(sp, AnnounceStart(sub_id, log, sp, announce));
+    MarkDirty();
+    return;
+  }
+  d = engine_.Add(this, log);
+  d->coverage = 1;
+  const stream::StartPoint sp = d->Start(mode, start);
+  d->ready_after_ctl = AnnounceStart(sub_id, log, sp, announce);
+  agent_.AddReader(d);
+  engine_.MarkDirty(d);
+  MarkDirty();
+}
+
+void Session::QueueSubscribeAck(StreamId stream, std::uint32_t id,
+                                Sequence next, std::string_view name) {
+  std::span<std::byte> out =
+      ReserveControl(tp::StreamAckView::kFixedLength + name.size() + 8);
+  CommitControl(tp::EncodeSubscribeAck(
+      out, {.stream_id = stream, .id = id, .next_sequence = next, .name = name}));
+}
+
+std::uint64_t Session::AnnounceStart(SubscriptionId sub_id,
+                                     stream::StreamLog* log,
+                                     const stream::StartPoint& sp,
+                                     bool announce) {
+  if (announce) {
+    const std::string_view name = log->name();
+    const Sequence first =
+        sp.gap_from.value() != 0 ? sp.gap_from : sp.next_sequence;
+    QueueSubscribeAck(log->id(), sub_id.value(), first, name);
+  }
+  if (sp.gap_from.value() != 0) {
+    std::span<std::byte> out = ReserveControl(tp::GapView::kFixedLength);
+    CommitControl(tp::EncodeGap(out, log->id(), sp.gap_from, sp.gap_to));
+  }
+  return control_.queued_total();
+}
+
+void Session::HandleUnsubscribe(const tp::UnsubscribeView& m) {
+  const std::uint32_t id = m.subscription_id().value();
+  auto it = subscriptions_.find(id);
+  if (it == subscriptions_.end()) {
+    QueueError(ErrorCode::kUnknownSubscription, false,
+               absl::StrCat("no subscription with id ", id), id);
+    return;
+  }
+  for (StreamId s : it->second.streams) Uncover(s);
+  ReleaseUdp(it->second);
+  if (it->second.pattern && --pattern_count_ == 0) {
+    agent_.RemovePatternSession(this);
+  }
+  subscriptions_.erase(it);
+}
+
+void Session::HandleUdpSubscribe(const tp::UdpSubscribeView& m) {
+  const config::GatewayConfig& cfg = agent_.config();
+  const std::uint32_t id = m.subscription_id().value();
+  const std::string_view name = m.name();
+  // Checks in the order of PROTOCOL.md 16.6.
+  if (RefuseDuplicateSubscription(id)) return;
+  if (!tp::IsValidStreamName(name)) {
+    QueueError(ErrorCode::kInvalidName, false,
+               absl::StrCat("'", AbslView(name),
+                            "' is not a valid stream name (UDP_SUBSCRIBE "
+                            "takes no patterns)"),
+               id);
+    return;
+  }
+  if (!cfg.udp.enabled) {
+    QueueError(ErrorCode::kUdpRefused, false,
+               "UDP egress is not enabled on this gateway", id);
+    return;
+  }
+  sockaddr_storage peer{};
+  socklen_t peer_len = sizeof peer;
+  const bool peer_v4 =
+      ::getpeername(conn_->fd(), reinterpret_cast<sockaddr*>(&peer),
+                    &peer_len) == 0 &&
+      peer.ss_family == AF_INET;
+  const std::uint32_t peer_addr =
+      peer_v4 ? reinterpret_cast<const sockaddr_in*>(&peer)->sin_addr.s_addr
+              : 0;
+  io::Endpoint dest;
+  dest.port = m.port();
+  std::memcpy(&dest.address_be, m.address().data(), sizeof dest.address_be);
+  if (m.address_is_peer()) {
+    if (!peer_v4) {
+      QueueError(ErrorCode::kUdpRefused, false,
+                 "address 0.0.0.0 names this session's peer, which is not "
+                 "IPv4",
+                 id);
+      return;
+    }
+    dest.address_be = peer_addr;
+  }
+  if (!cfg.udp.allow_remote_destinations &&
+      (!peer_v4 || dest.address_be != peer_addr)) {
+    QueueError(ErrorCode::kUdpRefused, false,
+               absl::StrCat("destination ", dest.ToString(),
+                            " is not this session's own address "
+                            "(udp.allow_remote_destinations is false)"),
+               id);
+    return;
+  }
+  if (RefuseSubscriptionOverLimit(id)) return;
+  stream::StreamLog* log = OpenForSubscription(name, id);
+  if (log == nullptr) return;
+  Subscription& sub = subscriptions_[id];
+  sub.name = std::string(name);
+  sub.udp = true;
+  sub.udp_stream = log->id();
+  sub.udp_destination = dest;
+  // The stream's next sequence now: the owner starts the destination
+  // exactly there, whenever it gets to the command.
+  const Sequence next = log->next_sequence();
+  agent_.RouteUdp({.kind = UdpDestinationRequest::Kind::kAdd,
+                   .stream = sub.udp_stream,
+                   .destination = dest,
+                   .from = next});
+  QueueSubscribeAck(sub.udp_stream, id, next, name);
+}
+
+void Session::ReleaseUdp(Subscription& sub) {
+  if (!sub.udp) return;
+  agent_.RouteUdp({.kind = UdpDestinationRequest::Kind::kRemove,
+                   .stream = sub.udp_stream,
+                   .destination = sub.udp_destination});
+  sub.udp = false;
+}
+
+void Session::Uncover(StreamId stream) {
+  Delivery* d = engine_.Find(stream);
+  if (d == nullptr || --d->coverage > 0) return;
+  d->restarting = false;  // a restart not yet applied ends with its cover
+  if (engine_.References(d)) {
+    // A send in flight may reference it, or its frame is half on the wire:
+    // finish first (SettleRemoving drops or restarts it).
+    d->removing = true;
+    return;
+  }
+  engine_.Remove(d);
+}
+
+}  // namespace tachyon::session
