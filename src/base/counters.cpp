@@ -145,7 +145,8 @@ Slot* CounterRegistry::Register(std::string_view name, std::string_view help,
       chunk_count_.store(++n, std::memory_order_release);
       used_in_last_chunk_ = 0;
     }
-    slot = &chunks_[n - 1].load(std::memory_order_relaxed)
+    slot = &chunks_[n - 1]
+                .load(std::memory_order_relaxed)
                 ->slots[used_in_last_chunk_++];
   }
   // A reused slot starts over; readers that still see the old entry read

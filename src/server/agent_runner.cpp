@@ -16,9 +16,8 @@ absl::Status AgentRunner::Start() {
   for (std::size_t i = 0; i < agents_.size(); ++i) {
     if (absl::Status s = agents_[i]->OnStart(clock_.now_ns()); !s.ok()) {
       for (std::size_t j = 0; j < i; ++j) agents_[j]->OnStop();
-      return absl::Status(s.code(),
-                          absl::StrCat(AbslView(agents_[i]->name()), ": ",
-                                       s.message()));
+      return absl::Status(s.code(), absl::StrCat(AbslView(agents_[i]->name()),
+                                                 ": ", s.message()));
     }
   }
   return absl::OkStatus();
@@ -33,7 +32,8 @@ bool AgentRunner::AnyPendingWork() const {
 
 std::int64_t AgentRunner::BlockUs(std::int64_t now) const {
   std::int64_t until = now + kMaxBlockNs;
-  for (const io::Agent* a : agents_) until = std::min(until, a->NextDeadlineNs());
+  for (const io::Agent* a : agents_)
+    until = std::min(until, a->NextDeadlineNs());
   return std::max<std::int64_t>(1, (until - now) / 1000);
 }
 

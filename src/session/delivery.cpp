@@ -47,8 +47,8 @@ void Delivery::NoteLag(std::uint64_t tail) {
   // Shrinks back to the window as the reader catches up, always keeping a
   // window of headroom over its current lag.
   const std::uint64_t lag = tail - position_;
-  allowed_lag_ = std::max(log_->window(),
-                          std::min(allowed_lag_, lag + log_->window()));
+  allowed_lag_ =
+      std::max(log_->window(), std::min(allowed_lag_, lag + log_->window()));
 }
 
 bool Delivery::Pin() {

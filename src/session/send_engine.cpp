@@ -225,8 +225,7 @@ SendEngine::Result SendEngine::CheckWhileBusy() const {
   for (Delivery* d : dirty_) {
     if (d->detached() || d->removing) continue;
     const std::uint64_t tail = d->log()->tail();
-    if (const Delivery::Lag lag = d->Check(tail);
-        lag != Delivery::Lag::kOk) {
+    if (const Delivery::Lag lag = d->Check(tail); lag != Delivery::Lag::kOk) {
       return {Outcome::kSlow, d, lag, tail - d->position()};
     }
   }

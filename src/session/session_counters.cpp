@@ -16,11 +16,10 @@ SessionCounters::SessionCounters(base::CounterRegistry& registry, int worker) {
       counter(kConnectionsAcceptedTotal, "TCP connections accepted");
   refused_connection_limit =
       counter(kConnectionsRefusedTotal,
-              "TCP connections refused right after accept",
-              "connection_limit");
-  refused_shutting_down = counter(kConnectionsRefusedTotal,
-                                  "TCP connections refused right after accept",
-                                  "shutting_down");
+              "TCP connections refused right after accept", "connection_limit");
+  refused_shutting_down =
+      counter(kConnectionsRefusedTotal,
+              "TCP connections refused right after accept", "shutting_down");
   sessions_open = registry.AddGauge(kSessionsOpen,
                                     "connections with a session, logged on "
                                     "or not",
@@ -30,15 +29,14 @@ SessionCounters::SessionCounters(base::CounterRegistry& registry, int worker) {
   bytes_in = counter(kBytesInTotal, "bytes received from clients");
   bytes_out = counter(kBytesOutTotal, "bytes sent to clients");
   publishes = counter(kPublishesTotal, "PUBLISH frames appended to a log");
-  publish_back_pressured =
-      counter(kPublishesRefusedTotal, "PUBLISH frames refused",
-              "back_pressured");
-  publish_too_large = counter(kPublishesRefusedTotal, "PUBLISH frames refused",
-                              "too_large");
-  publish_rate_limited = counter(kPublishesRefusedTotal,
-                                 "PUBLISH frames refused", "rate_limited");
-  malformed_frames =
-      counter(kMalformedFramesTotal, "connections closed for a malformed frame");
+  publish_back_pressured = counter(kPublishesRefusedTotal,
+                                   "PUBLISH frames refused", "back_pressured");
+  publish_too_large =
+      counter(kPublishesRefusedTotal, "PUBLISH frames refused", "too_large");
+  publish_rate_limited =
+      counter(kPublishesRefusedTotal, "PUBLISH frames refused", "rate_limited");
+  malformed_frames = counter(kMalformedFramesTotal,
+                             "connections closed for a malformed frame");
   slow_lagging = counter(kSlowConsumersTotal,
                          "subscribers closed as slow consumers", "lag");
   slow_lapped = counter(kSlowConsumersTotal,

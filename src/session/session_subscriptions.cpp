@@ -162,7 +162,8 @@ void Session::QueueSubscribeAck(StreamId stream, std::uint32_t id,
   std::span<std::byte> out =
       ReserveControl(tp::StreamAckView::kFixedLength + name.size() + 8);
   CommitControl(tp::EncodeSubscribeAck(
-      out, {.stream_id = stream, .id = id, .next_sequence = next, .name = name}));
+      out,
+      {.stream_id = stream, .id = id, .next_sequence = next, .name = name}));
 }
 
 std::uint64_t Session::AnnounceStart(SubscriptionId sub_id,

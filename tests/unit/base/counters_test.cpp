@@ -77,10 +77,10 @@ TEST(CountersTest, HistogramBucketsArePowersOfTwo) {
   EXPECT_EQ(s.type, MetricType::kHistogram);
   EXPECT_EQ(s.count, 6u);
   EXPECT_EQ(h.count(), 6u);
-  EXPECT_EQ(s.buckets[0], 1u);   // 0
-  EXPECT_EQ(s.buckets[1], 1u);   // 1
-  EXPECT_EQ(s.buckets[2], 2u);   // 2, 3
-  EXPECT_EQ(s.buckets[10], 1u);  // 512..1023
+  EXPECT_EQ(s.buckets[0], 1u);                      // 0
+  EXPECT_EQ(s.buckets[1], 1u);                      // 1
+  EXPECT_EQ(s.buckets[2], 2u);                      // 2, 3
+  EXPECT_EQ(s.buckets[10], 1u);                     // 512..1023
   EXPECT_EQ(s.buckets[kHistogramBuckets - 1], 1u);  // overflow
   EXPECT_EQ(s.sum, 0u + 1 + 2 + 3 + 1000 + ~0ull);  // wraps like uint64
 }
