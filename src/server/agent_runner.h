@@ -28,6 +28,7 @@
 #include "io/agent.h"
 #include "io/idle_strategy.h"
 #include "io/reactor.h"
+#include "io/wake_signal.h"
 
 namespace tachyon::server {
 

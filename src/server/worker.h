@@ -28,6 +28,7 @@
 #include "base/clock.h"
 #include "io/idle_strategy.h"
 #include "io/reactor.h"
+#include "io/wake_signal.h"
 #include "server/agent_runner.h"
 #include "server/mailbox.h"
 #include "server/mailbox_agent.h"

@@ -27,7 +27,19 @@ Delivery* SendEngine::Add(Session* session, stream::StreamLog* log) {
   return raw;
 }
 
+void SendEngine::Retire(Delivery* d) {
+  if (!References(d)) {
+    Remove(d);
+    return;
+  }
+  if (!d->removing) {
+    d->removing = true;
+    ++removing_;
+  }
+}
+
 void SendEngine::Remove(Delivery* d) {
+  if (d->removing) --removing_;
   listener_.OnDeliveryRemoved(d);
   std::erase(order_, d);
   if (d->dirty) std::erase(dirty_, d);
@@ -56,12 +68,13 @@ bool SendEngine::CaughtUp() const {
 }
 
 void SendEngine::SettleRemoving() {
-  if (in_flight_) return;
+  if (in_flight_ || removing_ == 0) return;
   for (std::size_t i = 0; i < order_.size();) {
     Delivery* d = order_[i];
     if (!d->removing || (partial_valid_ && partial_.delivery == d)) {
       ++i;
     } else if (d->restarting) {
+      --removing_;
       d->ApplyRestart();
       MarkDirty(d);
       listener_.OnReady();

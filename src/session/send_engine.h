@@ -89,15 +89,16 @@ class SendEngine {
   [[nodiscard]] Delivery* Find(StreamId stream) const;
   /// A new delivery of `log` for `session` (not yet started).
   Delivery* Add(Session* session, stream::StreamLog* log);
-  /// Destroys `d` now (OnDeliveryRemoved first). Only if !References(d).
-  void Remove(Delivery* d);
+  /// `d` is no longer subscribed: destroys it now (OnDeliveryRemoved
+  /// first), or, if a send may still involve it, marks it removing and
+  /// destroys (or restarts) it once that send is done.
+  void Retire(Delivery* d);
   [[nodiscard]] const std::vector<Delivery*>& deliveries() const {
     return order_;
   }
   /// `d`'s stream grew: look at it on the next send.
   void MarkDirty(Delivery* d);
-  /// True if a send in flight or a partly sent frame may involve `d`, so
-  /// it must not be destroyed yet (mark it removing instead).
+  /// True if a send in flight or a partly sent frame may involve `d`.
   [[nodiscard]] bool References(const Delivery* d) const;
 
   /// Builds one gather list and sends it (see the overview). Only when
@@ -129,6 +130,7 @@ class SendEngine {
     std::size_t length = 0;
   };
 
+  void Remove(Delivery* d);
   void AddSource(Delivery* d, std::span<const std::byte> bytes);
   Result Transmit();
   void HandleSent(std::size_t bytes);
@@ -143,6 +145,8 @@ class SendEngine {
   absl::flat_hash_map<std::uint32_t, std::unique_ptr<Delivery>> deliveries_;
   std::vector<Delivery*> order_;
   std::vector<Delivery*> dirty_;
+  // Deliveries marked removing: SettleRemoving walks nothing when 0.
+  std::size_t removing_ = 0;
 
   bool in_flight_ = false;
   bool blocked_ = false;

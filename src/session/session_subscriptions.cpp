@@ -279,13 +279,10 @@ void Session::Uncover(StreamId stream) {
   Delivery* d = engine_.Find(stream);
   if (d == nullptr || --d->coverage > 0) return;
   d->restarting = false;  // a restart not yet applied ends with its cover
-  if (engine_.References(d)) {
-    // A send in flight may reference it, or its frame is half on the wire:
-    // finish first (SettleRemoving drops or restarts it).
-    d->removing = true;
-    return;
-  }
-  engine_.Remove(d);
+  // Gone now, or, while a send in flight may reference it or its frame is
+  // half on the wire, once that is finished (SettleRemoving drops it, or
+  // restarts it if it was subscribed again meanwhile).
+  engine_.Retire(d);
 }
 
 }  // namespace tachyon::session

@@ -131,8 +131,7 @@ TEST(MailboxAgentTest, FullMailboxKeepsCommandsInOrderInTheOutbox) {
   EXPECT_EQ(sender.outbox_size(), 5u);
   EXPECT_TRUE(sender.HasPendingWork());
   EXPECT_TRUE(receiver.HasPendingWork());
-  for (int round = 0; round < 10 && their_handler.handled.size() < 7;
-       ++round) {
+  for (int round = 0; round < 10 && their_handler.handled.size() < 7; ++round) {
     receiver.DoWork(0);
     sender.DoWork(0);
   }

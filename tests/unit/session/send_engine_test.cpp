@@ -124,14 +124,13 @@ std::string PayloadFor(std::uint64_t sequence, std::size_t size = 40) {
 
 class SendEngineTest : public ::testing::Test {
  protected:
-  stream::StreamLog* MakeLog(std::uint32_t id, std::size_t capacity = 64
-                                                                      << 10) {
+  stream::StreamLog* MakeLog(std::uint32_t id,
+                             std::size_t capacity = 64 << 10) {
     config::StreamPolicy policy;
     policy.capacity_bytes = capacity;
     policy.window_bytes = capacity / 2;
-    auto log = stream::StreamLog::Create(
-        StreamId{id}, "s" + std::to_string(id), policy, 4096, storage_,
-        counters_);
+    auto log = stream::StreamLog::Create(StreamId{id}, "s" + std::to_string(id),
+                                         policy, 4096, storage_, counters_);
     EXPECT_TRUE(log.ok()) << log.status();
     logs_.push_back(*std::move(log));
     return logs_.back().get();
@@ -144,7 +143,8 @@ class SendEngineTest : public ::testing::Test {
     }
   }
   void QueueHeartbeat() {
-    std::span<std::byte> out = control_.Reserve(tp::HeartbeatView::kFixedLength);
+    std::span<std::byte> out =
+        control_.Reserve(tp::HeartbeatView::kFixedLength);
     control_.Commit(tp::EncodeHeartbeat(out, 7));
   }
   // A started delivery of `log` from its start, marked dirty.
@@ -404,7 +404,7 @@ TEST_F(SendEngineTest, RemovedDeliveryFinishesOnlyItsFrameThenGoes) {
   Delivery* d = Deliver(engine, log);
   ASSERT_EQ(engine.SendOnce(true).outcome, Outcome::kSent);
   ASSERT_TRUE(engine.References(d));  // stopped inside frame 2
-  d->removing = true;
+  engine.Retire(d);
   conn.budget = std::numeric_limits<std::size_t>::max();
   ASSERT_EQ(Pump(engine), Outcome::kIdle);
   const std::vector<WireFrame> frames = DecodeWire(conn.wire);
@@ -422,7 +422,7 @@ TEST_F(SendEngineTest, RestartedDeliveryMovesToItsNewStart) {
   Append(log, 10);
   Delivery* d = Deliver(engine, log);
   ASSERT_EQ(engine.SendOnce(true).outcome, Outcome::kSent);
-  d->removing = true;
+  engine.Retire(d);
   // Subscribed again from sequence 8 while frame 2 is half sent.
   d->ScheduleRestart(log->Locate(tp::StartMode::kSequence, Sequence{8}),
                      control_.queued_total());
