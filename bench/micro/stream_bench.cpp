@@ -28,7 +28,7 @@
 
 #include "alloc_counter.h"
 #include "benchmark/benchmark.h"
-#include "config/config.h"
+#include "config/model.h"
 #include "stream/stream_log.h"
 #include "tachyon/protocol/protocol.h"
 

@@ -14,7 +14,7 @@
 #include <string_view>
 
 #include "absl/status/statusor.h"
-#include "config/config.h"
+#include "config/model.h"
 
 namespace tachyon::udp {
 
