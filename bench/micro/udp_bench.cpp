@@ -65,7 +65,7 @@
 
 #include "alloc_counter.h"
 #include "benchmark/benchmark.h"
-#include "config/config.h"
+#include "config/model.h"
 #include "stream/stream_registry.h"
 #include "tachyon/protocol/protocol.h"
 #include "udp/egress.h"

@@ -2,9 +2,10 @@
 // key, plus --config.
 //
 // Overview
-//   Each flag is named after its key, with the table dropped where the name
-//   stays unambiguous (--workers is gateway.workers) and a prefix kept where
-//   it does not (--socket_strict is socket.strict, --stream_policy is
+//   The flags are generated from the key list (config/keys.h): each is named
+//   there, after its key, with the table dropped where the name stays
+//   unambiguous (--workers is gateway.workers) and a prefix kept where it
+//   does not (--socket_strict is socket.strict, --stream_policy is
 //   streams.policy). Each flag's help text starts with its TOML key and ends
 //   with the built-in default, so --helpfull doubles as a key index.
 //
@@ -34,62 +35,34 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include "absl/flags/declare.h"
 #include "absl/status/statusor.h"
-#include "config/config.h"
+#include "config/keys.h"
+#include "config/model.h"
+#include "config/reader.h"
+
+namespace tachyon::config {
+
+/// The type of the flag for a key of `kKind`: integers and bools typed (so
+/// absl rejects "--workers=two" itself), everything else a string that the
+/// reader converts as it would the file's value.
+template <ValueKind kKind>
+using FlagType = std::optional<std::conditional_t<
+    kKind == ValueKind::kInt, std::int64_t,
+    std::conditional_t<kKind == ValueKind::kBool, bool, std::string>>>;
+
+}  // namespace tachyon::config
 
 ABSL_DECLARE_FLAG(std::optional<std::string>, config);
-// [gateway]
-ABSL_DECLARE_FLAG(std::optional<std::string>, bind);
-ABSL_DECLARE_FLAG(std::optional<std::int64_t>, port);
-ABSL_DECLARE_FLAG(std::optional<std::int64_t>, workers);
-ABSL_DECLARE_FLAG(std::optional<std::string>, cpus);
-ABSL_DECLARE_FLAG(std::optional<std::string>, io);
-ABSL_DECLARE_FLAG(std::optional<std::string>, idle);
-ABSL_DECLARE_FLAG(std::optional<std::int64_t>, uring_entries);
-ABSL_DECLARE_FLAG(std::optional<std::string>, log_level);
-// [limits]
-ABSL_DECLARE_FLAG(std::optional<std::string>, max_frame_length);
-ABSL_DECLARE_FLAG(std::optional<std::int64_t>, max_connections);
-ABSL_DECLARE_FLAG(std::optional<std::int64_t>, max_subscriptions_per_session);
-ABSL_DECLARE_FLAG(std::optional<std::int64_t>, max_streams);
-ABSL_DECLARE_FLAG(std::optional<std::int64_t>, max_publish_rate);
-ABSL_DECLARE_FLAG(std::optional<std::string>, max_outbound_queue_bytes);
-ABSL_DECLARE_FLAG(std::optional<std::string>, max_log_memory_bytes);
-// [session]
-ABSL_DECLARE_FLAG(std::optional<std::int64_t>, heartbeat_interval_ms);
-ABSL_DECLARE_FLAG(std::optional<std::int64_t>, min_heartbeat_interval_ms);
-ABSL_DECLARE_FLAG(std::optional<std::int64_t>, max_heartbeat_interval_ms);
-ABSL_DECLARE_FLAG(std::optional<std::int64_t>, idle_timeout_heartbeats);
-ABSL_DECLARE_FLAG(std::optional<std::int64_t>, logon_timeout_ms);
-ABSL_DECLARE_FLAG(std::optional<std::string>, token);
-ABSL_DECLARE_FLAG(std::optional<std::int64_t>, shutdown_drain_ms);
-// [socket]
-ABSL_DECLARE_FLAG(std::optional<bool>, tcp_nodelay);
-ABSL_DECLARE_FLAG(std::optional<std::int64_t>, priority);
-ABSL_DECLARE_FLAG(std::optional<bool>, incoming_cpu);
-ABSL_DECLARE_FLAG(std::optional<std::int64_t>, busy_poll_us);
-ABSL_DECLARE_FLAG(std::optional<std::string>, send_buffer_bytes);
-ABSL_DECLARE_FLAG(std::optional<std::string>, recv_buffer_bytes);
-ABSL_DECLARE_FLAG(std::optional<bool>, socket_strict);
-// [streams]
-ABSL_DECLARE_FLAG(std::optional<std::string>, stream_capacity_bytes);
-ABSL_DECLARE_FLAG(std::optional<std::string>, stream_window_bytes);
-ABSL_DECLARE_FLAG(std::optional<std::string>, stream_policy);
-// [udp]
-ABSL_DECLARE_FLAG(std::optional<bool>, udp_enabled);
-ABSL_DECLARE_FLAG(std::optional<std::string>, udp_bind);
-ABSL_DECLARE_FLAG(std::optional<std::int64_t>, udp_port);
-ABSL_DECLARE_FLAG(std::optional<std::int64_t>, udp_recv_batch);
-ABSL_DECLARE_FLAG(std::optional<std::string>, udp_recv_buffer_bytes);
-ABSL_DECLARE_FLAG(std::optional<std::string>, udp_send_buffer_bytes);
-ABSL_DECLARE_FLAG(std::optional<std::string>, udp_max_datagram_bytes);
-ABSL_DECLARE_FLAG(std::optional<std::int64_t>, udp_send_batch);
-ABSL_DECLARE_FLAG(std::optional<std::int64_t>, udp_heartbeat_interval_ms);
-ABSL_DECLARE_FLAG(std::optional<bool>, udp_gso);
-ABSL_DECLARE_FLAG(std::optional<bool>, udp_allow_remote_destinations);
+// FLAGS_workers, FLAGS_socket_strict, ...: one per key.
+#define TACHYON_CONFIG_DECLARE_FLAG(table, key, flag, kind, detail, help) \
+  ABSL_DECLARE_FLAG(                                                      \
+      tachyon::config::FlagType<tachyon::config::ValueKind::kind>, flag);
+TACHYON_CONFIG_KEYS(TACHYON_CONFIG_DECLARE_FLAG)
+#undef TACHYON_CONFIG_DECLARE_FLAG
 
 namespace tachyon::config {
 

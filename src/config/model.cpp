@@ -12,15 +12,6 @@ std::string_view NameIn(const std::pair<E, std::string_view> (&names)[N],
   return "unknown";
 }
 
-template <typename E, std::size_t N>
-std::optional<E> ValueIn(const std::pair<E, std::string_view> (&names)[N],
-                         std::string_view name) {
-  for (const auto& [v, n] : names) {
-    if (n == name) return v;
-  }
-  return std::nullopt;
-}
-
 }  // namespace
 
 bool StreamPolicy::Matches(std::string_view stream_name) const {
@@ -49,14 +40,14 @@ std::string_view SlowConsumerPolicyName(SlowConsumerPolicy policy) {
   return NameIn(kSlowConsumerPolicyNames, policy);
 }
 std::optional<IoBackend> ParseIoBackend(std::string_view name) {
-  return ValueIn(kIoBackendNames, name);
+  return ValueNamed(kIoBackendNames, name);
 }
 std::optional<IdleStrategy> ParseIdleStrategy(std::string_view name) {
-  return ValueIn(kIdleStrategyNames, name);
+  return ValueNamed(kIdleStrategyNames, name);
 }
 std::optional<SlowConsumerPolicy> ParseSlowConsumerPolicy(
     std::string_view name) {
-  return ValueIn(kSlowConsumerPolicyNames, name);
+  return ValueNamed(kSlowConsumerPolicyNames, name);
 }
 
 }  // namespace tachyon::config

@@ -4,8 +4,8 @@
 //   GatewayConfig is the immutable configuration the gateway runs on. This
 //   header has no dependencies beyond the standard library, so every module
 //   (the event core included) can take its settings from here without seeing
-//   how they were read: config/config.h reads them from TOML and flags and
-//   validates them.
+//   how they were read: config/reader.h reads them from TOML, config/flags.h
+//   from the command line, and config/validate.h checks them.
 //
 // Example
 //   tachyon::config::GatewayConfig c;   // the built-in defaults
@@ -159,6 +159,17 @@ struct GatewayConfig {
 
   bool operator==(const GatewayConfig&) const = default;
 };
+
+/// The value `name` spells in `names` (one of the k*Names tables above);
+/// nullopt for any other spelling.
+template <typename E, std::size_t N>
+constexpr std::optional<E> ValueNamed(
+    const std::pair<E, std::string_view> (&names)[N], std::string_view name) {
+  for (const auto& [value, spelling] : names) {
+    if (spelling == name) return value;
+  }
+  return std::nullopt;
+}
 
 /// Lower-case names as the config file spells them ("auto", "spin", ...).
 std::string_view IoBackendName(IoBackend io);

@@ -10,7 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/strings.h"
-#include "config/config.h"
+#include "config/units.h"
 #include "io/socket.h"
 
 namespace tachyon::udp {

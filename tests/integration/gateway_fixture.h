@@ -7,7 +7,7 @@
 #include <string>
 #include <tuple>
 
-#include "config/config.h"
+#include "config/model.h"
 #include "gtest/gtest.h"
 #include "io/reactor.h"
 #include "server/gateway.h"

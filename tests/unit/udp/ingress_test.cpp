@@ -16,7 +16,7 @@
 #include <memory>
 #include <vector>
 
-#include "config/config.h"
+#include "config/model.h"
 #include "gtest/gtest.h"
 #include "io/socket.h"
 #include "stream/stream_registry.h"

@@ -1,0 +1,372 @@
+// The configuration keys: the one list the TOML reader, the command-line
+// flags and their help are generated from.
+//
+// Overview
+//   Every key of the config file's tables appears once, below, as
+//
+//     X(table, key, flag, kind, detail, help)
+//
+//   - `table` and `key` spell the dotted TOML key ("gateway.workers"). `key`
+//     is also the name of the member the value goes to, in the struct its
+//     table fills (TACHYON_CONFIG_TABLES), so an entry without a model field
+//     does not compile.
+//   - `flag` is the command-line flag that overrides the key (--workers).
+//   - `kind` is a ValueKind: how the reader converts the value, and the
+//     flag's type.
+//   - `detail` is the Range of an int, byte-size or CPU-list key, the name
+//     table (model.h) of an enum key, and kNoDetail otherwise. The reader
+//     words "does not fit" errors with the range; validation (validate.cpp)
+//     enforces it, with the cross-field rules.
+//   - `help` is the flag's help after "table.key: ": what the key means,
+//     its range and "(default ...)", the built-in default, so that
+//     --helpfull doubles as an index of the file's keys.
+//
+//   The arrays of tables ([[streams.policies]], [[udp.groups]]) are not
+//   addressable by a flag; their keys are listed separately
+//   (TACHYON_CONFIG_*_ENTRY_KEYS), and kArrays describes the arrays.
+//
+//   Generated from these lists: the reader's key rules (reader.cpp), the
+//   ABSL_FLAG definitions and declarations and the flag -> key bindings
+//   (flags.h, flags.cpp), and kKeys / kEntryKeys, which tests use to check
+//   that the shipped configs, the flags and --helpfull agree with the list.
+//
+//   Adding a key: a row here and a member of the same name in the model
+//   struct give it a reader rule and a flag. Its range rule goes in
+//   validate.cpp (tests/unit/config/keys_test.cpp fails until a value just
+//   outside the row's range is refused, and until the help's default is the
+//   model's), and config/gateway.toml documents it.
+//
+// Example: listing every key
+//   for (const KeyInfo& k : kKeys) std::cout << k.key << " --" << k.flag;
+//
+// Threading: constants only.
+#ifndef TACHYON_CONFIG_KEYS_H_
+#define TACHYON_CONFIG_KEYS_H_
+
+#include <cstdint>
+#include <limits>
+#include <string_view>
+
+#include "config/model.h"
+#include "config/units.h"
+#include "tachyon/protocol/wire.h"
+
+namespace tachyon::config {
+
+/// How a key's value is written, in the file and on the command line.
+enum class ValueKind {
+  kInt,         ///< TOML integer; an integer flag
+  kBytes,       ///< integer or size string ("16MiB"); a string flag
+  kBool,        ///< boolean; a bool flag (--udp_gso=false)
+  kString,      ///< string; a string flag
+  kEnum,        ///< one of the names in `detail`; a string flag
+  kCpuList,     ///< array of CPU ids; a string flag, "0,1" or "none"
+  kStringList,  ///< array of strings (entry keys only, no flag)
+};
+
+/// Inclusive bounds of a key's value.
+struct Range {
+  std::int64_t min;
+  std::int64_t max;
+  constexpr bool Contains(std::int64_t v) const { return v >= min && v <= max; }
+};
+
+/// `detail` of a key whose kind needs none (bool, string, string list).
+struct NoDetail {};
+inline constexpr NoDetail kNoDetail{};
+
+// 0 asks the kernel for an ephemeral port (tests, benchmarks); the gateway
+// prints the port it got.
+inline constexpr Range kPortRange{0, 65535};
+inline constexpr Range kWorkersRange{1, 64};
+inline constexpr Range kCpuIdRange{0, std::numeric_limits<int>::max()};
+inline constexpr Range kUringEntriesRange{64, 32768};
+// At least 1056: an ERROR with the longest text (32 + 1024 bytes) must fit.
+inline constexpr Range kMaxFrameLengthRange{1056,
+                                            protocol::kMaxFrameLengthCeiling};
+inline constexpr Range kMaxConnectionsRange{1, 1 << 20};
+inline constexpr Range kMaxSubscriptionsRange{1, 1 << 16};
+inline constexpr Range kMaxStreamsRange{1, 1 << 20};
+inline constexpr Range kMaxPublishRateRange{
+    0, std::numeric_limits<std::uint32_t>::max()};
+inline constexpr Range kOutboundQueueRange{4 * kKiB, kGiB};
+inline constexpr Range kLogMemoryRange{64 * kKiB, kTiB};
+inline constexpr Range kHeartbeatRange{1, 3'600'000};  // any heartbeat key, ms
+inline constexpr Range kIdleTimeoutHeartbeatsRange{1, 1000};
+inline constexpr Range kLogonTimeoutRange{1, 600'000};
+inline constexpr Range kShutdownDrainRange{0, 600'000};
+inline constexpr Range kPriorityRange{0, 6};
+inline constexpr Range kBusyPollRange{0, 1'000'000};
+inline constexpr Range kSocketBufferRange{0, kGiB};
+inline constexpr Range kCapacityRange{64 * kKiB, 4 * kGiB};
+inline constexpr Range kWindowRange{0, 2 * kGiB};
+inline constexpr Range kBatchRange{1, 1024};  // udp.recv_batch, send_batch
+// One datagram header and the smallest DATA frame, up to the IPv4 limit.
+inline constexpr Range kDatagramRange{56, 65507};
+inline constexpr Range kUdpHeartbeatRange{1, 60'000};
+inline constexpr Range kTtlRange{0, 255};
+
+// clang-format off
+// The lists read best as one row per key.
+
+// [gateway] -> GatewayConfig
+#define TACHYON_CONFIG_GATEWAY_KEYS(X)                                         \
+  X(gateway, bind, bind, kString, kNoDetail,                                   \
+    "IPv4 or IPv6 address literal to listen on (default 127.0.0.1)")           \
+  X(gateway, port, port, kInt, kPortRange,                                     \
+    "TCP port to listen on, 0..65535, 0 = ephemeral (default 7400)")           \
+  X(gateway, workers, workers, kInt, kWorkersRange,                            \
+    "worker threads, one reactor each, 1..64 (default 1)")                     \
+  X(gateway, cpus, cpus, kCpuList, kCpuIdRange,                                \
+    "comma-separated CPU ids, worker i pinned to the i-th, e.g. 0,1; "         \
+    "'none' for no pinning (default none)")                                    \
+  X(gateway, io, io, kEnum, kIoBackendNames,                                   \
+    "event core: auto, epoll or uring (default auto)")                         \
+  X(gateway, idle, idle, kEnum, kIdleStrategyNames,                            \
+    "what an idle worker does: spin, backoff or block (default backoff)")      \
+  X(gateway, uring_entries, uring_entries, kInt, kUringEntriesRange,           \
+    "io_uring submission queue size, a power of two, 64..32768 "               \
+    "(default 1024)")                                                          \
+  X(gateway, log_level, log_level, kString, kNoDetail,                         \
+    "error, warn, info or debug (default info)")
+
+// [limits] -> GatewayConfig
+#define TACHYON_CONFIG_LIMITS_KEYS(X)                                          \
+  X(limits, max_frame_length, max_frame_length, kBytes, kMaxFrameLengthRange,  \
+    "largest frame accepted, bytes or a size such as 64KiB, 1056..16MiB "      \
+    "(default 64KiB)")                                                         \
+  X(limits, max_connections, max_connections, kInt, kMaxConnectionsRange,      \
+    "concurrent client connections, all workers, 1..1048576 (default 10000)")  \
+  X(limits, max_subscriptions_per_session, max_subscriptions_per_session,      \
+    kInt, kMaxSubscriptionsRange,                                              \
+    "subscriptions one session may hold, 1..65536 (default 1024)")             \
+  X(limits, max_streams, max_streams, kInt, kMaxStreamsRange,                  \
+    "streams the gateway may create, 1..1048576 (default 4096)")               \
+  X(limits, max_publish_rate, max_publish_rate, kInt, kMaxPublishRateRange,    \
+    "messages/s one session may publish, 0 for unlimited (default 0)")         \
+  X(limits, max_outbound_queue_bytes, max_outbound_queue_bytes, kBytes,        \
+    kOutboundQueueRange,                                                       \
+    "control frames queued per session before it is closed, 4KiB..1GiB "       \
+    "(default 1MiB)")                                                          \
+  X(limits, max_log_memory_bytes, max_log_memory_bytes, kBytes,                \
+    kLogMemoryRange,                                                           \
+    "total ring capacity of all stream logs, >= every stream's "               \
+    "capacity_bytes, up to 1TiB (default 4GiB)")
+
+// [session] -> GatewayConfig
+#define TACHYON_CONFIG_SESSION_KEYS(X)                                         \
+  X(session, heartbeat_interval_ms, heartbeat_interval_ms, kInt,               \
+    kHeartbeatRange,                                                           \
+    "interval granted when LOGON asks for none, ms, min..max heartbeat "       \
+    "interval (default 1000)")                                                 \
+  X(session, min_heartbeat_interval_ms, min_heartbeat_interval_ms, kInt,       \
+    kHeartbeatRange,                                                           \
+    "shortest interval a client may ask for, ms, 1..3600000 (default 10)")     \
+  X(session, max_heartbeat_interval_ms, max_heartbeat_interval_ms, kInt,       \
+    kHeartbeatRange,                                                           \
+    "longest interval a client may ask for, ms, 1..3600000 (default 60000)")   \
+  X(session, idle_timeout_heartbeats, idle_timeout_heartbeats, kInt,           \
+    kIdleTimeoutHeartbeatsRange,                                               \
+    "close a session silent for this many intervals, 1..1000 (default 3)")     \
+  X(session, logon_timeout_ms, logon_timeout_ms, kInt, kLogonTimeoutRange,     \
+    "close a connection without LOGON after this long, ms, 1..600000 "         \
+    "(default 5000)")                                                          \
+  X(session, token, token, kString, kNoDetail,                                 \
+    "shared LOGON token, at most 255 bytes; visible to ps, so prefer the "     \
+    "file (default none: no token required)")                                  \
+  X(session, shutdown_drain_ms, shutdown_drain_ms, kInt, kShutdownDrainRange,  \
+    "time to flush queues on SIGTERM, ms, 0..600000 (default 2000)")
+
+// [socket] -> SocketOptions (GatewayConfig::socket)
+#define TACHYON_CONFIG_SOCKET_KEYS(X)                                          \
+  X(socket, tcp_nodelay, tcp_nodelay, kBool, kNoDetail,                        \
+    "set TCP_NODELAY on client sockets, true|false (default true)")            \
+  X(socket, priority, priority, kInt, kPriorityRange,                          \
+    "SO_PRIORITY for client sockets, 0..6, 0 leaves it unset (default 0)")     \
+  X(socket, incoming_cpu, incoming_cpu, kBool, kNoDetail,                      \
+    "set SO_INCOMING_CPU to a pinned worker's CPU, true|false "                \
+    "(default true)")                                                          \
+  X(socket, busy_poll_us, busy_poll_us, kInt, kBusyPollRange,                  \
+    "SO_BUSY_POLL, microseconds, 0 (off)..1000000 (default 0)")                \
+  X(socket, send_buffer_bytes, send_buffer_bytes, kBytes, kSocketBufferRange,  \
+    "SO_SNDBUF, bytes or a size such as 4MiB, 0 (kernel default)..1GiB "       \
+    "(default 0)")                                                             \
+  X(socket, recv_buffer_bytes, recv_buffer_bytes, kBytes, kSocketBufferRange,  \
+    "SO_RCVBUF, bytes or a size such as 4MiB, 0 (kernel default)..1GiB "       \
+    "(default 0)")                                                             \
+  X(socket, strict, socket_strict, kBool, kNoDetail,                           \
+    "refuse to start if a socket option cannot be set, true|false "            \
+    "(default false)")
+
+// [streams] -> StreamPolicy (GatewayConfig::default_stream). A
+// [[streams.policies]] entry takes these keys too, inheriting those it omits.
+#define TACHYON_CONFIG_STREAMS_KEYS(X)                                         \
+  X(streams, capacity_bytes, stream_capacity_bytes, kBytes, kCapacityRange,    \
+    "stream log size, a power of two, 64KiB..4GiB and >= 4 * "                 \
+    "max_frame_length (default 16MiB)")                                        \
+  X(streams, window_bytes, stream_window_bytes, kBytes, kWindowRange,          \
+    "how far a subscriber may fall behind before the slow-consumer policy "    \
+    "applies, 2 * max_frame_length..capacity / 2 (default 8MiB)")              \
+  X(streams, policy, stream_policy, kEnum, kSlowConsumerPolicyNames,           \
+    "slow-consumer policy: disconnect or backpressure (default disconnect)")
+
+// [udp] -> UdpOptions (GatewayConfig::udp)
+#define TACHYON_CONFIG_UDP_KEYS(X)                                             \
+  X(udp, enabled, udp_enabled, kBool, kNoDetail,                               \
+    "serve UDP datagram ingress and egress, true|false (default false)")       \
+  X(udp, bind, udp_bind, kString, kNoDetail,                                   \
+    "IPv4 address literal for the UDP ingress socket, empty for "              \
+    "gateway.bind (default empty)")                                            \
+  X(udp, port, udp_port, kInt, kPortRange,                                     \
+    "UDP ingress port, 0..65535, 0 = ephemeral (default 7401)")                \
+  X(udp, recv_batch, udp_recv_batch, kInt, kBatchRange,                        \
+    "datagrams read per recvmmsg, 1..1024 (default 64)")                       \
+  X(udp, recv_buffer_bytes, udp_recv_buffer_bytes, kBytes, kSocketBufferRange, \
+    "SO_RCVBUF of the UDP ingress socket, bytes or a size such as 8MiB, "      \
+    "0 (kernel default)..1GiB (default 0)")                                    \
+  X(udp, send_buffer_bytes, udp_send_buffer_bytes, kBytes, kSocketBufferRange, \
+    "SO_SNDBUF of the UDP egress sockets, bytes or a size such as 8MiB, "      \
+    "0 (kernel default)..1GiB (default 0)")                                    \
+  X(udp, max_datagram_bytes, udp_max_datagram_bytes, kBytes, kDatagramRange,   \
+    "largest datagram sent or accepted, 56..65507 (default 1472)")             \
+  X(udp, send_batch, udp_send_batch, kInt, kBatchRange,                        \
+    "datagrams per sendmmsg, 1..1024 (default 64)")                            \
+  X(udp, heartbeat_interval_ms, udp_heartbeat_interval_ms, kInt,               \
+    kUdpHeartbeatRange,                                                        \
+    "HEARTBEAT datagrams for a stream idle this long, ms, 1..60000 "           \
+    "(default 100)")                                                           \
+  X(udp, gso, udp_gso, kBool, kNoDetail,                                       \
+    "UDP generic segmentation offload for single-destination streams where "   \
+    "the kernel has it, true|false (default true)")                            \
+  X(udp, allow_remote_destinations, udp_allow_remote_destinations, kBool,      \
+    kNoDetail,                                                                 \
+    "let UDP_SUBSCRIBE name any address, not just the TCP peer's own, "        \
+    "true|false (default false)")
+
+// The tables, in the order config/gateway.toml lists them:
+//   T(table, KEYS, Struct, path, ...)
+// KEYS is the table's key list; its keys are members of Struct, which sits
+// at `path` in GatewayConfig (empty: GatewayConfig itself). Trailing
+// arguments are passed through to T.
+#define TACHYON_CONFIG_TABLES(T, ...)                                          \
+  T(gateway, TACHYON_CONFIG_GATEWAY_KEYS, GatewayConfig, , __VA_ARGS__)        \
+  T(limits, TACHYON_CONFIG_LIMITS_KEYS, GatewayConfig, , __VA_ARGS__)          \
+  T(session, TACHYON_CONFIG_SESSION_KEYS, GatewayConfig, , __VA_ARGS__)        \
+  T(socket, TACHYON_CONFIG_SOCKET_KEYS, SocketOptions, .socket, __VA_ARGS__)   \
+  T(streams, TACHYON_CONFIG_STREAMS_KEYS, StreamPolicy, .default_stream,       \
+    __VA_ARGS__)                                                               \
+  T(udp, TACHYON_CONFIG_UDP_KEYS, UdpOptions, .udp, __VA_ARGS__)
+
+// Every key of every table, in file order: X(table, key, flag, kind, detail,
+// help).
+#define TACHYON_CONFIG_KEYS_OF_TABLE(table, KEYS, Struct, path, X) KEYS(X)
+#define TACHYON_CONFIG_KEYS(X) \
+  TACHYON_CONFIG_TABLES(TACHYON_CONFIG_KEYS_OF_TABLE, X)
+
+// Keys of one [[streams.policies]] entry (a StreamPolicy) besides the
+// [streams] keys it inherits: E(table, array, key, kind, detail).
+#define TACHYON_CONFIG_STREAM_POLICY_ENTRY_KEYS(E)                             \
+  E(streams, policies, match, kString, kNoDetail)
+
+// Keys of one [[udp.groups]] entry (a UdpGroup).
+#define TACHYON_CONFIG_UDP_GROUP_ENTRY_KEYS(E)                                 \
+  E(udp, groups, stream, kString, kNoDetail)                                   \
+  E(udp, groups, destinations, kStringList, kNoDetail)                         \
+  E(udp, groups, multicast, kString, kNoDetail)                                \
+  E(udp, groups, ttl, kInt, kTtlRange)                                         \
+  E(udp, groups, interface, kString, kNoDetail)                                \
+  E(udp, groups, loopback, kBool, kNoDetail)
+
+#define TACHYON_CONFIG_ENTRY_KEYS(E)                                           \
+  TACHYON_CONFIG_STREAM_POLICY_ENTRY_KEYS(E)                                   \
+  TACHYON_CONFIG_UDP_GROUP_ENTRY_KEYS(E)
+
+// clang-format on
+
+/// A flag's help as --helpfull prints it: "table.key: help".
+#define TACHYON_CONFIG_HELP(table, key, help) #table "." #key ": " help
+
+/// One row of TACHYON_CONFIG_KEYS, as data.
+struct KeyInfo {
+  std::string_view table;  ///< "gateway"
+  std::string_view name;   ///< "workers"
+  std::string_view key;    ///< "gateway.workers"
+  std::string_view flag;   ///< "workers" (without "--")
+  ValueKind kind;
+  const Range* range;     ///< the key's (or its elements') range, or null
+  std::string_view help;  ///< the flag's full help, "gateway.workers: ..."
+};
+
+/// A row's `detail` as a range, if it is one.
+constexpr const Range* RangeOf(const Range& range) { return &range; }
+template <typename Detail>
+constexpr const Range* RangeOf(const Detail& /*names or kNoDetail*/) {
+  return nullptr;
+}
+
+// (Parameters not named as KeyInfo's members, which designators spell.)
+#define TACHYON_CONFIG_KEY_INFO(t, k, f, value_kind, detail, text) \
+  KeyInfo{.table = #t,                                             \
+          .name = #k,                                              \
+          .key = #t "." #k,                                        \
+          .flag = #f,                                              \
+          .kind = ValueKind::value_kind,                           \
+          .range = RangeOf(detail),                                \
+          .help = TACHYON_CONFIG_HELP(t, k, text)},
+/// Every key with a flag, in file order.
+inline constexpr KeyInfo kKeys[] = {
+    TACHYON_CONFIG_KEYS(TACHYON_CONFIG_KEY_INFO)};
+#undef TACHYON_CONFIG_KEY_INFO
+
+#define TACHYON_CONFIG_TABLE_NAME(table, ...) std::string_view(#table),
+/// The tables, in file order.
+inline constexpr std::string_view kTableNames[] = {
+    TACHYON_CONFIG_TABLES(TACHYON_CONFIG_TABLE_NAME)};
+#undef TACHYON_CONFIG_TABLE_NAME
+
+/// An array of tables: entries of one kind, each a TOML table.
+struct ArrayInfo {
+  std::string_view table;     ///< "streams"
+  std::string_view name;      ///< "policies"
+  std::string_view key;       ///< "streams.policies"
+  std::string_view inherits;  ///< table whose keys entries also take, or ""
+  std::string_view required;  ///< key every entry must set
+  std::string_view required_meaning;  ///< what `required` names
+  std::string_view entries_meaning;   ///< what the entries are, for hints
+};
+
+inline constexpr ArrayInfo kStreamPolicies{
+    .table = "streams",
+    .name = "policies",
+    .key = "streams.policies",
+    .inherits = "streams",
+    .required = "match",
+    .required_meaning = "the stream name or pattern this entry is for",
+    .entries_meaning = "per-stream policies"};
+inline constexpr ArrayInfo kUdpGroups{
+    .table = "udp",
+    .name = "groups",
+    .key = "udp.groups",
+    .inherits = "",
+    .required = "stream",
+    .required_meaning = "the stream this group receives",
+    .entries_meaning = "UDP groups"};
+inline constexpr ArrayInfo kArrays[] = {kStreamPolicies, kUdpGroups};
+
+/// One row of TACHYON_CONFIG_ENTRY_KEYS, as data.
+struct EntryKeyInfo {
+  std::string_view array;  ///< "udp.groups"
+  std::string_view name;   ///< "ttl"
+  ValueKind kind;
+};
+
+#define TACHYON_CONFIG_ENTRY_KEY_INFO(table, array, key, kind, detail) \
+  EntryKeyInfo{#table "." #array, #key, ValueKind::kind},
+/// The keys of array entries (not counting inherited ones).
+inline constexpr EntryKeyInfo kEntryKeys[] = {
+    TACHYON_CONFIG_ENTRY_KEYS(TACHYON_CONFIG_ENTRY_KEY_INFO)};
+#undef TACHYON_CONFIG_ENTRY_KEY_INFO
+
+}  // namespace tachyon::config
+
+#endif  // TACHYON_CONFIG_KEYS_H_

@@ -1,0 +1,87 @@
+#include "config/problems.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "config/keys.h"
+
+namespace tachyon::config::internal {
+
+std::string Quoted(std::string_view text) { return Cat("'", text, "'"); }
+
+std::string Join(std::span<const std::string_view> parts,
+                 std::string_view separator) {
+  std::string out;
+  for (std::size_t i = 0; i < parts.size(); ++i) {
+    if (i > 0) out += separator;
+    out += parts[i];
+  }
+  return out;
+}
+
+std::string_view ParentKey(std::string_view key) {
+  const std::size_t cut = key.find_last_of(".[");
+  return cut == std::string_view::npos ? std::string_view()
+                                       : key.substr(0, cut);
+}
+
+void Problems::Add(std::string_view key, std::string_view message) {
+  const KeyOrigin* exact = Find(key);
+  if (exact != nullptr && !exact->flag.empty()) {
+    list_.push_back({0, Cat(exact->flag, ": ", message)});
+    return;
+  }
+  const std::string note = InheritedNote(key, exact);
+  std::uint32_t line = 0;
+  for (std::string_view k = key; line == 0 && !k.empty(); k = ParentKey(k)) {
+    if (const KeyOrigin* o = Find(k); o != nullptr) line = o->line;
+  }
+  std::string where;
+  if (line != 0) {
+    where = Cat(source_, ":", line, ": ");
+  } else if (!source_.empty()) {
+    where = Cat(source_, ": ");
+  }
+  list_.push_back({line, Cat(where, key, ": ", message, note)});
+}
+
+void Problems::AddRaw(std::uint32_t line, std::string text) {
+  list_.push_back({line, std::move(text)});
+}
+
+absl::Status Problems::ToStatus() {
+  if (list_.empty()) return absl::OkStatus();
+  std::stable_sort(
+      list_.begin(), list_.end(),
+      [](const Problem& a, const Problem& b) { return a.line < b.line; });
+  std::vector<std::string_view> lines;
+  for (const Problem& p : list_) lines.push_back(p.text);
+  return absl::InvalidArgumentError(Join(lines, "\n"));
+}
+
+const KeyOrigin* Problems::Find(std::string_view key) const {
+  if (origins_ == nullptr) return nullptr;
+  auto it = origins_->find(AbslView(key));
+  return it == origins_->end() ? nullptr : &it->second;
+}
+
+std::string Problems::InheritedNote(std::string_view key,
+                                    const KeyOrigin* exact) const {
+  if (origins_ == nullptr || exact != nullptr) return "";
+  for (const ArrayInfo& array : kArrays) {
+    if (array.inherits.empty() || !key.starts_with(array.key) ||
+        !key.substr(array.key.size()).starts_with("[")) {
+      continue;
+    }
+    // The entry omitted the key, so its value came from the table.
+    const std::string inherited =
+        Cat(array.inherits, key.substr(key.rfind('.')));
+    const KeyOrigin* from = Find(inherited);
+    return Cat(" (inherited from ",
+               from != nullptr && !from->flag.empty() ? from->flag : inherited,
+               ")");
+  }
+  return "";
+}
+
+}  // namespace tachyon::config::internal

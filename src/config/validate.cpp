@@ -1,0 +1,331 @@
+// Validation: ranges and cross-field rules over a read GatewayConfig.
+//
+// Problems are collected rather than returned at the first one, so that a
+// user fixes a config in one pass; they are worded against the origins the
+// reader recorded (internal::Problems), or against bare keys for a config
+// built in code.
+#include "config/validate.h"
+
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <bit>
+#include <cstdint>
+#include <iterator>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "config/keys.h"
+#include "config/units.h"
+#include "tachyon/protocol/stream_messages.h"
+#include "tachyon/protocol/wire.h"
+
+namespace tachyon::config {
+namespace internal {
+namespace {
+
+constexpr std::string_view kLogLevels[] = {"error", "warn", "info", "debug"};
+
+void CheckRange(Problems& p, std::string_view key, std::int64_t v, Range r) {
+  if (!r.Contains(v)) {
+    p.Add(key, Cat("must be between ", r.min, " and ", r.max, ", got ", v));
+  }
+}
+void CheckBytesRange(Problems& p, std::string_view key, std::uint64_t v,
+                     Range r) {
+  if (v < static_cast<std::uint64_t>(r.min) ||
+      v > static_cast<std::uint64_t>(r.max)) {
+    p.Add(key, Cat("must be between ", FormatByteSize(r.min), " and ",
+                   FormatByteSize(r.max), ", got ", FormatByteSize(v)));
+  }
+}
+
+void CheckBufferSize(Problems& p, std::string_view key, int v) {
+  if (v < 0) {
+    p.Add(key, Cat("must not be negative, got ", v));
+  } else {
+    CheckBytesRange(p, key, static_cast<std::uint64_t>(v), kSocketBufferRange);
+  }
+}
+
+// True if every name `later` can match is already matched by `earlier`, so
+// the later entry can never be chosen.
+bool Shadows(std::string_view earlier, std::string_view later) {
+  if (!earlier.ends_with('*')) return earlier == later;
+  const std::string_view prefix = earlier.substr(0, earlier.size() - 1);
+  return later.starts_with(prefix);
+}
+
+void ValidateStream(Problems& p, const std::string& prefix,
+                    const StreamPolicy& s, std::uint32_t max_frame_length) {
+  const std::string capacity = prefix + ".capacity_bytes";
+  const std::string window = prefix + ".window_bytes";
+  const std::uint64_t frame = max_frame_length;
+  if (!std::has_single_bit(s.capacity_bytes) ||
+      s.capacity_bytes < static_cast<std::uint64_t>(kCapacityRange.min) ||
+      s.capacity_bytes > static_cast<std::uint64_t>(kCapacityRange.max)) {
+    p.Add(capacity, Cat("must be a power of two between ",
+                        FormatByteSize(kCapacityRange.min), " and ",
+                        FormatByteSize(kCapacityRange.max), ", got ",
+                        FormatByteSize(s.capacity_bytes)));
+  } else if (s.capacity_bytes < 4 * frame) {
+    p.Add(capacity, Cat("must be at least 4 * limits.max_frame_length (",
+                        FormatByteSize(4 * frame), "), got ",
+                        FormatByteSize(s.capacity_bytes)));
+  }
+  if (s.window_bytes < 2 * frame) {
+    p.Add(window, Cat("must be at least 2 * limits.max_frame_length (",
+                      FormatByteSize(2 * frame), "), got ",
+                      FormatByteSize(s.window_bytes)));
+  } else if (s.window_bytes > s.capacity_bytes / 2) {
+    p.Add(window, Cat("must be at most capacity_bytes / 2 (",
+                      FormatByteSize(s.capacity_bytes / 2), "), got ",
+                      FormatByteSize(s.window_bytes)));
+  }
+}
+
+bool IsMulticast(std::uint32_t address_be) {
+  return (ntohl(address_be) >> 28) == 0xE;  // 224.0.0.0/4
+}
+
+void ValidateUdp(const GatewayConfig& c, Problems& p) {
+  const UdpOptions& u = c.udp;
+  {
+    in_addr addr;
+    if (!u.bind.empty() && inet_pton(AF_INET, u.bind.c_str(), &addr) != 1) {
+      p.Add("udp.bind", Cat("must be an IPv4 address literal such as 0.0.0.0 "
+                            "(or empty for gateway.bind), got ",
+                            Quoted(u.bind)));
+    } else if (u.enabled && u.bind.empty() &&
+               inet_pton(AF_INET, c.bind.c_str(), &addr) != 1) {
+      p.Add("udp.bind",
+            Cat("UDP is IPv4 only and gateway.bind is ", Quoted(c.bind),
+                "; set udp.bind to an IPv4 address literal"));
+    }
+  }
+  CheckRange(p, "udp.port", u.port, kPortRange);
+  CheckRange(p, "udp.recv_batch", u.recv_batch, kBatchRange);
+  CheckRange(p, "udp.send_batch", u.send_batch, kBatchRange);
+  CheckBufferSize(p, "udp.recv_buffer_bytes", u.recv_buffer_bytes);
+  CheckBufferSize(p, "udp.send_buffer_bytes", u.send_buffer_bytes);
+  CheckRange(p, "udp.max_datagram_bytes", u.max_datagram_bytes, kDatagramRange);
+  CheckRange(p, "udp.heartbeat_interval_ms", u.heartbeat_interval_ms,
+             kUdpHeartbeatRange);
+  // Every (stream, destination) pair once across all groups.
+  std::vector<std::pair<std::string, std::string>> seen;
+  auto check_duplicate = [&](const std::string& key, const UdpGroup& g,
+                             const std::string& endpoint) {
+    const auto it =
+        std::find(seen.begin(), seen.end(), std::make_pair(g.stream, endpoint));
+    if (it != seen.end()) {
+      p.Add(key, Cat(Quoted(endpoint), " is listed twice for stream ",
+                     Quoted(g.stream)));
+      return;
+    }
+    seen.emplace_back(g.stream, endpoint);
+  };
+  for (std::size_t i = 0; i < u.groups.size(); ++i) {
+    const UdpGroup& g = u.groups[i];
+    const std::string prefix = Cat("udp.groups[", i, "]");
+    if (!protocol::IsValidStreamName(g.stream)) {
+      p.Add(prefix + ".stream",
+            Cat("must be a stream name (1..255 of A-Z a-z 0-9 . _ -), got ",
+                Quoted(g.stream)));
+    }
+    if (g.destinations.empty() && g.multicast.empty()) {
+      p.Add(prefix, "needs destinations, a multicast group, or both");
+    }
+    for (std::size_t j = 0; j < g.destinations.size(); ++j) {
+      const std::string key = Cat(prefix, ".destinations[", j, "]");
+      std::uint32_t addr = 0;
+      std::uint16_t port = 0;
+      if (!ParseIpv4Endpoint(g.destinations[j], &addr, &port)) {
+        p.Add(key, Cat("must be an IPv4 unicast \"address:port\" with port "
+                       "1..65535, such as \"127.0.0.1:7500\", got ",
+                       Quoted(g.destinations[j])));
+      } else if (IsMulticast(addr)) {
+        p.Add(key, Cat(Quoted(g.destinations[j]),
+                       " is a multicast address; use multicast = \"...\" "
+                       "for a group"));
+      } else {
+        check_duplicate(key, g, g.destinations[j]);
+      }
+    }
+    if (!g.multicast.empty()) {
+      std::uint32_t addr = 0;
+      std::uint16_t port = 0;
+      if (!ParseIpv4Endpoint(g.multicast, &addr, &port)) {
+        p.Add(prefix + ".multicast",
+              Cat("must be an IPv4 multicast \"address:port\" such as "
+                  "\"239.1.1.1:7500\", got ",
+                  Quoted(g.multicast)));
+      } else if (!IsMulticast(addr)) {
+        p.Add(prefix + ".multicast",
+              Cat(Quoted(g.multicast),
+                  " is not a multicast address (224.0.0.0 to "
+                  "239.255.255.255)"));
+      } else {
+        check_duplicate(prefix + ".multicast", g, g.multicast);
+      }
+    }
+    CheckRange(p, prefix + ".ttl", g.ttl, kTtlRange);
+    in_addr ifaddr;
+    if (!g.interface.empty() &&
+        inet_pton(AF_INET, g.interface.c_str(), &ifaddr) != 1) {
+      p.Add(prefix + ".interface",
+            Cat("must be the IPv4 address of a local interface, such as "
+                "\"127.0.0.1\", got ",
+                Quoted(g.interface)));
+    }
+    if (g.multicast.empty() &&
+        (!g.interface.empty() || g.ttl != 1 || !g.loopback)) {
+      p.Add(prefix,
+            "ttl, interface and loopback apply only to a multicast "
+            "group; set multicast or remove them");
+    }
+  }
+}
+
+}  // namespace
+
+void ValidateInto(const GatewayConfig& c, Problems& p) {
+  // [gateway]
+  {
+    in6_addr addr;
+    if (inet_pton(AF_INET, c.bind.c_str(), &addr) != 1 &&
+        inet_pton(AF_INET6, c.bind.c_str(), &addr) != 1) {
+      p.Add("gateway.bind",
+            Cat("must be an IPv4 or IPv6 address literal such as "
+                "0.0.0.0 or ::1, got ",
+                Quoted(c.bind)));
+    }
+  }
+  CheckRange(p, "gateway.port", c.port, kPortRange);
+  CheckRange(p, "gateway.workers", c.workers, kWorkersRange);
+  const int cpu_count = MachineCpuCount();
+  for (std::size_t i = 0; i < c.cpus.size(); ++i) {
+    const std::string key = Cat("gateway.cpus[", i, "]");
+    if (c.cpus[i] < 0 || c.cpus[i] >= cpu_count) {
+      p.Add(key,
+            Cat("must be between 0 and ", cpu_count - 1, " (this machine has ",
+                cpu_count, " CPUs), got ", c.cpus[i]));
+      continue;
+    }
+    const auto first = std::find(c.cpus.begin(), c.cpus.end(), c.cpus[i]);
+    if (first != c.cpus.begin() + static_cast<std::ptrdiff_t>(i)) {
+      p.Add(key,
+            Cat("CPU ", c.cpus[i], " is already listed at gateway.cpus[",
+                first - c.cpus.begin(), "]; two workers must not share a CPU"));
+    }
+  }
+  if (!c.cpus.empty() && c.cpus.size() < static_cast<std::size_t>(c.workers)) {
+    p.Add("gateway.cpus",
+          Cat("lists ", c.cpus.size(), " CPUs for ", c.workers,
+              " workers; list at least one per worker (or none)"));
+  }
+  if (c.uring_entries < kUringEntriesRange.min ||
+      c.uring_entries > kUringEntriesRange.max ||
+      !std::has_single_bit(static_cast<unsigned>(c.uring_entries))) {
+    p.Add("gateway.uring_entries",
+          Cat("must be a power of two between ", kUringEntriesRange.min,
+              " and ", kUringEntriesRange.max, ", got ", c.uring_entries));
+  }
+  if (std::find(std::begin(kLogLevels), std::end(kLogLevels), c.log_level) ==
+      std::end(kLogLevels)) {
+    p.Add("gateway.log_level", Cat("must be one of ", Join(kLogLevels, ", "),
+                                   ", got ", Quoted(c.log_level)));
+  }
+  // [limits]
+  CheckBytesRange(p, "limits.max_frame_length", c.max_frame_length,
+                  kMaxFrameLengthRange);
+  CheckRange(p, "limits.max_connections", c.max_connections,
+             kMaxConnectionsRange);
+  CheckRange(p, "limits.max_subscriptions_per_session",
+             c.max_subscriptions_per_session, kMaxSubscriptionsRange);
+  CheckRange(p, "limits.max_streams", c.max_streams, kMaxStreamsRange);
+  CheckBytesRange(p, "limits.max_outbound_queue_bytes",
+                  c.max_outbound_queue_bytes, kOutboundQueueRange);
+  CheckBytesRange(p, "limits.max_log_memory_bytes", c.max_log_memory_bytes,
+                  kLogMemoryRange);
+  {
+    // A stream whose log alone exceeds the budget could never be created.
+    std::size_t largest = c.default_stream.capacity_bytes;
+    for (const StreamPolicy& s : c.stream_policies) {
+      largest = std::max(largest, s.capacity_bytes);
+    }
+    if (c.max_log_memory_bytes < largest) {
+      p.Add("limits.max_log_memory_bytes",
+            Cat("must be at least the largest stream capacity_bytes (",
+                FormatByteSize(largest), "), got ",
+                FormatByteSize(c.max_log_memory_bytes)));
+    }
+  }
+  // [session]
+  CheckRange(p, "session.min_heartbeat_interval_ms",
+             c.min_heartbeat_interval_ms, kHeartbeatRange);
+  CheckRange(p, "session.max_heartbeat_interval_ms",
+             c.max_heartbeat_interval_ms, kHeartbeatRange);
+  if (c.min_heartbeat_interval_ms > c.max_heartbeat_interval_ms) {
+    p.Add("session.max_heartbeat_interval_ms",
+          Cat("must be at least session.min_heartbeat_interval_ms (",
+              c.min_heartbeat_interval_ms, "), got ",
+              c.max_heartbeat_interval_ms));
+  } else {
+    CheckRange(p, "session.heartbeat_interval_ms", c.heartbeat_interval_ms,
+               {c.min_heartbeat_interval_ms, c.max_heartbeat_interval_ms});
+  }
+  CheckRange(p, "session.idle_timeout_heartbeats", c.idle_timeout_heartbeats,
+             kIdleTimeoutHeartbeatsRange);
+  CheckRange(p, "session.logon_timeout_ms", c.logon_timeout_ms,
+             kLogonTimeoutRange);
+  if (c.token.size() > protocol::kMaxLogonFieldLength) {
+    p.Add("session.token",
+          Cat("must be at most ", protocol::kMaxLogonFieldLength,
+              " bytes (the LOGON token field), got ", c.token.size()));
+  }
+  CheckRange(p, "session.shutdown_drain_ms", c.shutdown_drain_ms,
+             kShutdownDrainRange);
+  // [socket]
+  CheckRange(p, "socket.priority", c.socket.priority, kPriorityRange);
+  CheckRange(p, "socket.busy_poll_us", c.socket.busy_poll_us, kBusyPollRange);
+  CheckBufferSize(p, "socket.send_buffer_bytes", c.socket.send_buffer_bytes);
+  CheckBufferSize(p, "socket.recv_buffer_bytes", c.socket.recv_buffer_bytes);
+  // [streams]
+  ValidateStream(p, "streams", c.default_stream, c.max_frame_length);
+  for (std::size_t i = 0; i < c.stream_policies.size(); ++i) {
+    const StreamPolicy& s = c.stream_policies[i];
+    const std::string prefix = Cat("streams.policies[", i, "]");
+    if (!protocol::IsValidStreamName(s.match) &&
+        !protocol::IsValidPattern(s.match)) {
+      p.Add(prefix + ".match",
+            Cat("must be a stream name (1..255 of A-Z a-z 0-9 . _ -) "
+                "or a prefix pattern ending in '*', got ",
+                Quoted(s.match)));
+    } else {
+      for (std::size_t j = 0; j < i; ++j) {
+        if (Shadows(c.stream_policies[j].match, s.match)) {
+          p.Add(prefix + ".match",
+                Cat(Quoted(s.match), " can never apply: ", "streams.policies[",
+                    j, "] (", Quoted(c.stream_policies[j].match),
+                    ") comes first and matches every such stream"));
+          break;
+        }
+      }
+    }
+    ValidateStream(p, prefix, s, c.max_frame_length);
+  }
+  // [udp]
+  ValidateUdp(c, p);
+}
+
+}  // namespace internal
+
+absl::Status Validate(const GatewayConfig& config) {
+  internal::Problems problems("", nullptr);
+  internal::ValidateInto(config, problems);
+  return problems.ToStatus();
+}
+
+}  // namespace tachyon::config

@@ -1,0 +1,79 @@
+// The units the config is written in, against tachyon::config_units alone
+// (no TOML reader, no flags): byte sizes, IPv4 endpoints, the CPU count.
+#include "config/units.h"
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace tachyon::config {
+namespace {
+
+using ::testing::HasSubstr;
+
+TEST(ByteSizeTest, ParsesIntegersAndBinaryUnits) {
+  const std::pair<std::string_view, std::uint64_t> cases[] = {
+      {"4096", 4096},
+      {"4096B", 4096},
+      {"512KiB", 512u << 10},
+      {"16MiB", 16u << 20},
+      {"1GiB", 1u << 30},
+      {"2TiB", std::uint64_t{2} << 40},
+      {" 16 MiB ", 16u << 20},
+      {"16mib", 16u << 20},
+      {"0", 0},
+  };
+  for (const auto& [text, bytes] : cases) {
+    absl::StatusOr<std::uint64_t> parsed = ParseByteSize(text);
+    ASSERT_TRUE(parsed.ok()) << text << ": " << parsed.status();
+    EXPECT_EQ(*parsed, bytes) << text;
+  }
+}
+
+TEST(ByteSizeTest, RejectsOtherForms) {
+  for (std::string_view text :
+       {"", "MiB", "16MB", "16 M", "1.5GiB", "-1", "16MiBs", "0x10",
+        "99999999999999999999", "20000000TiB"}) {
+    absl::StatusOr<std::uint64_t> parsed = ParseByteSize(text);
+    EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument)
+        << text;
+    EXPECT_THAT(std::string(parsed.status().message()),
+                HasSubstr(std::string(text)));
+  }
+}
+
+TEST(ByteSizeTest, FormatsTheShortestExactUnit) {
+  EXPECT_EQ(FormatByteSize(0), "0");
+  EXPECT_EQ(FormatByteSize(1000), "1000");
+  EXPECT_EQ(FormatByteSize(65536), "64KiB");
+  EXPECT_EQ(FormatByteSize(16u << 20), "16MiB");
+  EXPECT_EQ(FormatByteSize(std::uint64_t{3} << 30), "3GiB");
+  EXPECT_EQ(FormatByteSize((1u << 20) + 1024), "1025KiB");
+}
+
+TEST(Ipv4EndpointTest, ParsesIpv4EndpointsOnly) {
+  std::uint32_t addr = 0;
+  std::uint16_t port = 0;
+  ASSERT_TRUE(ParseIpv4Endpoint("127.0.0.1:7500", &addr, &port));
+  EXPECT_EQ(port, 7500);
+  const auto* octets = reinterpret_cast<const unsigned char*>(&addr);
+  EXPECT_EQ(octets[0], 127);
+  EXPECT_EQ(octets[3], 1);
+  EXPECT_FALSE(ParseIpv4Endpoint("127.0.0.1", &addr, &port));
+  EXPECT_FALSE(ParseIpv4Endpoint("127.0.0.1:", &addr, &port));
+  EXPECT_FALSE(ParseIpv4Endpoint("127.0.0.1:65536", &addr, &port));
+  EXPECT_FALSE(ParseIpv4Endpoint("127.0.0.1:+80", &addr, &port));
+  EXPECT_FALSE(ParseIpv4Endpoint("localhost:80", &addr, &port));
+  EXPECT_FALSE(ParseIpv4Endpoint("[::1]:80", &addr, &port));
+}
+
+TEST(MachineCpuCountTest, CountsAtLeastOneCpu) {
+  EXPECT_GE(MachineCpuCount(), 1);
+}
+
+}  // namespace
+}  // namespace tachyon::config
