@@ -66,6 +66,7 @@
 #include "alloc_counter.h"
 #include "benchmark/benchmark.h"
 #include "config/model.h"
+#include "io/datagram_socket.h"
 #include "stream/stream_registry.h"
 #include "tachyon/protocol/protocol.h"
 #include "udp/egress.h"
@@ -553,8 +554,14 @@ void BM_GatewayIngressDrain(benchmark::State& state) {
   NullWaker waker;
   base::LoopClock clock;
   clock.Tick();
-  udp::UdpIngress ingress(rx.get(), kBatch, 1472, tp::kDefaultMaxFrameLength,
-                          registry, clock, waker, counters);
+  auto io = io::SocketDatagramIo::Create(
+      {.receive_fd = rx.get(), .receive_batch = kBatch});
+  if (!io.ok()) {
+    state.SkipWithError("datagram io set-up failed");
+    return;
+  }
+  udp::UdpIngress ingress(**io, kBatch, tp::kDefaultMaxFrameLength, registry,
+                          clock, waker, counters);
   std::uint64_t sequence = 1;
   std::uint64_t sent = 0;
   const AllocationCounter allocs;
@@ -604,12 +611,13 @@ void BM_GatewayEgress(benchmark::State& state) {
   stream::StreamRegistry registry(config, metrics);
   absl::StatusOr<stream::StreamLog*> log = registry.Open("bench.udp.out");
   udp::UdpCounters counters(metrics, 0);
-  udp::UdpEgress egress(config, kSourceId, counters);
-  std::vector<Fd> receivers;
-  if (!log.ok() || !egress.Init().ok()) {
+  auto io = io::SocketDatagramIo::Create({.gso = gso});
+  if (!log.ok() || !io.ok()) {
     state.SkipWithError("set-up failed");
     return;
   }
+  udp::UdpEgress egress(config, **io, kSourceId, counters);
+  std::vector<Fd> receivers;
   for (int d = 0; d < destinations; ++d) {
     receivers.push_back(BoundUdpSocket(8 << 20));
     if (receivers.back().get() < 0) {
@@ -617,7 +625,7 @@ void BM_GatewayEgress(benchmark::State& state) {
       return;
     }
     const sockaddr_in a = AddressOf(receivers.back().get());
-    egress.Add(*log, udp::Endpoint{a.sin_addr.s_addr, ntohs(a.sin_port)},
+    egress.Add(*log, io::Endpoint{a.sin_addr.s_addr, ntohs(a.sin_port)},
                (*log)->next_sequence());
   }
   const std::vector<std::byte> payload(kEgressPayload, std::byte{0x5a});

@@ -3,6 +3,8 @@
 #include <arpa/inet.h>
 
 #include "absl/strings/str_cat.h"
+#include "base/strings.h"
+#include "config/units.h"
 
 namespace tachyon::io {
 
@@ -24,6 +26,15 @@ std::string Endpoint::ToString() const {
 
 Endpoint Endpoint::FromSockaddr(const sockaddr_in& addr) {
   return {addr.sin_addr.s_addr, ntohs(addr.sin_port)};
+}
+
+absl::StatusOr<Endpoint> Endpoint::Parse(std::string_view text) {
+  Endpoint e;
+  if (!config::ParseIpv4Endpoint(text, &e.address_be, &e.port)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "expected an IPv4 \"address:port\", got '", AbslView(text), "'"));
+  }
+  return e;
 }
 
 }  // namespace tachyon::io

@@ -7,6 +7,9 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
 
 namespace tachyon::io {
 
@@ -19,6 +22,8 @@ struct Endpoint {
   [[nodiscard]] std::string ToString() const;
   /// From a sockaddr_in (address and port).
   static Endpoint FromSockaddr(const sockaddr_in& addr);
+  /// "a.b.c.d:port" (port 1..65535); InvalidArgument otherwise.
+  static absl::StatusOr<Endpoint> Parse(std::string_view text);
   bool operator==(const Endpoint&) const = default;
 
   template <typename H>

@@ -114,8 +114,8 @@ absl::Status CheckPortFree(const std::string& bind, std::uint16_t port,
   return absl::OkStatus();
 }
 
-absl::StatusOr<int> CreateTcpListener(const std::string& bind,
-                                      std::uint16_t port, int backlog) {
+absl::StatusOr<int> OpenReusePortSocket(int type, const std::string& bind,
+                                        std::uint16_t port) {
   sockaddr_storage addr;
   socklen_t len;
   int family;
@@ -123,8 +123,7 @@ absl::StatusOr<int> CreateTcpListener(const std::string& bind,
     return absl::InvalidArgumentError(
         absl::StrCat("bind address '", bind, "' is not an IP literal"));
   }
-  const int fd =
-      ::socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  const int fd = ::socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return Errno("socket", errno);
   const int one = 1;
   if (::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
@@ -136,14 +135,23 @@ absl::StatusOr<int> CreateTcpListener(const std::string& bind,
   if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), len) != 0) {
     const int err = errno;
     ::close(fd);
-    return Errno(absl::StrCat("bind ", bind, ":", port), err);
-  }
-  if (::listen(fd, backlog) != 0) {
-    const int err = errno;
-    ::close(fd);
-    return Errno("listen", err);
+    return Errno(absl::StrCat("bind ", bind, ":", port,
+                              type == SOCK_DGRAM ? " (UDP)" : ""),
+                 err);
   }
   return fd;
+}
+
+absl::StatusOr<int> CreateTcpListener(const std::string& bind,
+                                      std::uint16_t port, int backlog) {
+  absl::StatusOr<int> fd = OpenReusePortSocket(SOCK_STREAM, bind, port);
+  if (!fd.ok()) return fd.status();
+  if (::listen(*fd, backlog) != 0) {
+    const int err = errno;
+    ::close(*fd);
+    return Errno("listen", err);
+  }
+  return *fd;
 }
 
 absl::StatusOr<std::uint16_t> LocalPort(int fd) {

@@ -17,6 +17,12 @@
 
 namespace tachyon::io {
 
+/// A non-blocking socket of `type` (SOCK_STREAM, SOCK_DGRAM) bound to
+/// bind:port (an IPv4 or IPv6 literal) with SO_REUSEADDR and SO_REUSEPORT,
+/// so that each worker can own one on the same port. Returns the fd.
+absl::StatusOr<int> OpenReusePortSocket(int type, const std::string& bind,
+                                        std::uint16_t port);
+
 /// A non-blocking TCP listener on bind:port with SO_REUSEADDR and
 /// SO_REUSEPORT, so each worker can own one and the kernel spreads
 /// connections across them. Returns the fd.

@@ -7,9 +7,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/log.h"
+#include "io/datagram_socket.h"
 #include "io/socket.h"
 #include "session/session_counters.h"
-#include "udp/udp_socket.h"
 
 namespace tachyon::server {
 
@@ -82,7 +82,7 @@ absl::Status Gateway::StartUdp() {
   }
   for (int i = 0; i < config_.workers; ++i) {
     absl::StatusOr<int> fd =
-        udp::CreateIngressSocket(config_.UdpBind(), port, config_);
+        io::OpenUdpReceiveSocket(config_.UdpBind(), port, UdpReceiveTuning());
     if (!fd.ok()) {
       return absl::Status(fd.status().code(),
                           absl::StrCat("UDP ingress for worker ", i, ": ",
@@ -105,6 +105,18 @@ absl::Status Gateway::StartUdp() {
     }
   }
   return absl::OkStatus();
+}
+
+config::SocketOptions Gateway::UdpReceiveTuning() const {
+  config::SocketOptions o = config_.socket;
+  o.recv_buffer_bytes = config_.udp.recv_buffer_bytes;
+  return o;
+}
+
+config::SocketOptions Gateway::UdpSendTuning() const {
+  config::SocketOptions o = config_.socket;
+  o.send_buffer_bytes = config_.udp.send_buffer_bytes;
+  return o;
 }
 
 bool Gateway::TryDeliver(int worker, const WorkerCommand& command) {

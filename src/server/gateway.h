@@ -94,6 +94,10 @@ class Gateway final : public CommandRouter {
     return backend_descriptions_;
   }
   [[nodiscard]] const config::GatewayConfig& config() const { return config_; }
+  /// [socket] options with [udp]'s buffer sizes, for UDP receive and send
+  /// sockets.
+  [[nodiscard]] config::SocketOptions UdpReceiveTuning() const;
+  [[nodiscard]] config::SocketOptions UdpSendTuning() const;
   [[nodiscard]] stream::StreamRegistry& registry() { return *registry_; }
   [[nodiscard]] GatewayStats Stats() const;
 

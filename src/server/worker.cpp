@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "base/log.h"
 #include "base/strings.h"
+#include "io/datagram_socket.h"
 #include "io/socket.h"
 #include "server/gateway.h"
 
@@ -86,11 +87,19 @@ absl::Status Worker::SetUp() {
 absl::Status Worker::SetUpUdp() {
   const config::GatewayConfig& c = gateway_.config();
   if (!c.udp.enabled) return absl::OkStatus();
+  absl::StatusOr<std::unique_ptr<io::SocketDatagramIo>> io =
+      io::SocketDatagramIo::Create(
+          {.receive_fd = udp_fd_,
+           .receive_batch = c.udp.recv_batch,
+           .max_datagram_bytes = c.udp.max_datagram_bytes,
+           .gso = c.udp.gso,
+           .send_tuning = gateway_.UdpSendTuning()});
+  if (!io.ok()) return io.status();
+  datagram_io_ = *std::move(io);
   udp_counters_ =
       std::make_unique<udp::UdpCounters>(gateway_.counters(), index_);
-  udp_egress_ = std::make_unique<udp::UdpEgress>(c, gateway_.udp_source_id(),
-                                                 *udp_counters_, &interest_);
-  if (absl::Status s = udp_egress_->Init(); !s.ok()) return s;
+  udp_egress_ = std::make_unique<udp::UdpEgress>(
+      c, *datagram_io_, gateway_.udp_source_id(), *udp_counters_, &interest_);
   for (const config::UdpGroup& g : c.udp.groups) {
     stream::StreamLog* log = gateway_.registry().FindByName(g.stream);
     if (log == nullptr || gateway_.UdpOwner(log->id()) != index_) continue;
@@ -98,7 +107,7 @@ absl::Status Worker::SetUpUdp() {
   }
   if (udp_fd_ >= 0) {
     udp_ingress_ = std::make_unique<udp::UdpIngress>(
-        udp_fd_, c.udp.recv_batch, c.udp.max_datagram_bytes, c.max_frame_length,
+        *datagram_io_, c.udp.recv_batch, c.max_frame_length,
         gateway_.registry(), clock_, *this, *udp_counters_, reactor_.get());
   }
   return absl::OkStatus();

@@ -26,6 +26,7 @@
 
 #include "absl/status/status.h"
 #include "base/clock.h"
+#include "io/datagram_io.h"
 #include "io/idle_strategy.h"
 #include "io/reactor.h"
 #include "io/wake_signal.h"
@@ -111,6 +112,7 @@ class Worker final : public session::SessionServices,
   Mailbox<WorkerCommand> mailbox_;
   std::unique_ptr<MailboxAgent> mailbox_agent_;
   std::unique_ptr<session::SessionAgent> sessions_;
+  std::unique_ptr<io::DatagramIo> datagram_io_;
   std::unique_ptr<udp::UdpCounters> udp_counters_;
   std::unique_ptr<udp::UdpIngress> udp_ingress_;
   std::unique_ptr<udp::UdpEgress> udp_egress_;

@@ -1,17 +1,10 @@
 #include "udp/egress.h"
 
 #include <arpa/inet.h>
-#include <netinet/udp.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
-#include <cerrno>
-#include <cstring>
 #include <limits>
 
-#include "base/counter.h"
-#include "base/log.h"
 #include "tachyon/protocol/datagram.h"
 
 namespace tachyon::udp {
@@ -20,31 +13,23 @@ namespace {
 namespace tp = ::tachyon::protocol;
 
 constexpr std::size_t kHeader = tp::kDatagramHeaderLength;
-// The kernel's UDP_MAX_SEGMENTS on older kernels, and a total that stays
-// below the 64 KiB an IP packet (before segmentation) may carry.
-constexpr std::uint32_t kMaxGsoSegments = 64;
-constexpr std::size_t kMaxGsoBytes = 65000;
-constexpr std::size_t kGsoControl = CMSG_SPACE(sizeof(std::uint16_t));
-
-std::atomic<bool> g_gso_failure_logged{false};
 
 }  // namespace
 
-UdpEgress::UdpEgress(const config::GatewayConfig& config,
+UdpEgress::UdpEgress(const config::GatewayConfig& config, io::DatagramIo& io,
                      std::uint64_t source_id, UdpCounters& counters,
                      stream::WorkerInterest* interest)
     : max_datagram_(config.udp.max_datagram_bytes),
       batch_(static_cast<std::size_t>(config.udp.send_batch)),
       heartbeat_ns_(std::int64_t{config.udp.heartbeat_interval_ms} * 1'000'000),
       source_id_(source_id),
-      config_(config),
+      io_(io),
       counters_(counters),
       interest_(interest),
-      packed_(batch_),
+      planned_(batch_),
       headers_(batch_ * kHeader),
-      iov_(2 * batch_),
-      gso_control_(batch_ * kGsoControl) {
-  EnsureCapacity(1);
+      datagrams_(batch_) {
+  Grow(1);
 }
 
 UdpEgress::~UdpEgress() {
@@ -52,24 +37,13 @@ UdpEgress::~UdpEgress() {
     s->log->Detach(&s->slot);
     if (interest_ != nullptr) interest_->Release(s->log);
   }
-  for (int fd : sockets_) ::close(fd);
 }
 
-absl::Status UdpEgress::Init() {
-  absl::StatusOr<int> fd = CreateEgressSocket(config_, nullptr);
-  if (!fd.ok()) return fd.status();
-  unicast_fd_ = *fd;
-  sockets_.push_back(unicast_fd_);
-  gso_ = config_.udp.gso && GsoAvailable(unicast_fd_);
-  return absl::OkStatus();
-}
-
-void UdpEgress::EnsureCapacity(std::size_t destinations) {
-  const std::size_t need = batch_ * std::max<std::size_t>(1, destinations);
-  if (msgs_.size() < need) {
-    msgs_.resize(need);
-    message_info_.resize(need);
-    gso_control_.resize(need * kGsoControl);
+void UdpEgress::Grow(std::size_t destinations) {
+  if (runs_.size() < destinations) {
+    runs_.resize(destinations);
+    results_.resize(destinations);
+    next_.resize(destinations);
   }
 }
 
@@ -88,40 +62,30 @@ UdpEgress::OutStream& UdpEgress::StreamFor(stream::StreamLog* log) {
   return *slot;
 }
 
-UdpEgress::Destination& UdpEgress::AddDestination(OutStream& s,
-                                                  const Endpoint& ep, int fd,
-                                                  bool gso,
-                                                  std::uint64_t next) {
+void UdpEgress::AddDestination(OutStream& s, const Endpoint& ep, int channel,
+                               std::uint64_t next) {
   for (Destination& d : s.destinations) {
     if (d.endpoint == ep) {
       ++d.refs;
-      return d;
+      return;
     }
   }
-  Destination d;
-  d.endpoint = ep;
-  d.addr = ep.ToSockaddr();
-  d.fd = fd;
-  d.gso = gso;
-  d.refs = 1;
-  d.next = next;
-  s.destinations.push_back(d);
-  EnsureCapacity(s.destinations.size());
-  return s.destinations.back();
+  s.destinations.push_back({ep, channel, 1, next});
+  Grow(s.destinations.size());
 }
 
 absl::Status UdpEgress::AddGroup(stream::StreamLog* log,
                                  const config::UdpGroup& group) {
   OutStream& s = StreamFor(log);
   for (const std::string& text : group.destinations) {
-    absl::StatusOr<Endpoint> ep = ParseEndpoint(text);
+    absl::StatusOr<Endpoint> ep = Endpoint::Parse(text);
     if (!ep.ok()) return ep.status();
-    AddDestination(s, *ep, unicast_fd_, gso_, s.next_sequence);
+    AddDestination(s, *ep, 0, s.next_sequence);
   }
   if (!group.multicast.empty()) {
-    absl::StatusOr<Endpoint> ep = ParseEndpoint(group.multicast);
+    absl::StatusOr<Endpoint> ep = Endpoint::Parse(group.multicast);
     if (!ep.ok()) return ep.status();
-    MulticastOptions m;
+    io::MulticastOptions m;
     m.ttl = group.ttl;
     m.loopback = group.loopback;
     if (!group.interface.empty()) {
@@ -129,10 +93,9 @@ absl::Status UdpEgress::AddGroup(stream::StreamLog* log,
       ::inet_pton(AF_INET, group.interface.c_str(), &a);
       m.interface_be = a.s_addr;
     }
-    absl::StatusOr<int> fd = CreateEgressSocket(config_, &m);
-    if (!fd.ok()) return fd.status();
-    sockets_.push_back(*fd);
-    AddDestination(s, *ep, *fd, gso_ && GsoAvailable(*fd), s.next_sequence);
+    absl::StatusOr<int> channel = io_.AddChannel(m);
+    if (!channel.ok()) return channel.status();
+    AddDestination(s, *ep, *channel, s.next_sequence);
   }
   return absl::OkStatus();
 }
@@ -152,7 +115,7 @@ void UdpEgress::Add(stream::StreamLog* log, const Endpoint& destination,
     }
     next = std::max(next, sp.next_sequence.value());
   }
-  AddDestination(s, destination, unicast_fd_, gso_, next);
+  AddDestination(s, destination, 0, next);
 }
 
 void UdpEgress::Remove(StreamId stream, const Endpoint& destination) {
@@ -169,8 +132,9 @@ void UdpEgress::Remove(StreamId stream, const Endpoint& destination) {
     // The cursor follows the destination furthest behind.
     std::uint64_t low = std::numeric_limits<std::uint64_t>::max();
     for (const Destination& d : s.destinations) low = std::min(low, d.next);
-    if (low > s.next_sequence)
+    if (low > s.next_sequence) {
       Relocate(s, tp::StartMode::kSequence, Sequence{low});
+    }
     return;
   }
   s.log->Detach(&s.slot);
@@ -211,8 +175,7 @@ int UdpEgress::Pump(OutStream& s, std::int64_t now_ns) {
   const std::uint64_t tail = s.log->tail();
   // Keep a window of room between the cursor and the writer, as TCP readers
   // have (they are cut off a window behind): UDP never holds the writer
-  // back, and a payload overwritten while the kernel copies it would leave
-  // as a well-formed datagram that receivers cannot tell from a good one.
+  // back, so a cursor that far behind jumps to what is still safely there.
   if (s.log->Lapped(s.position, tail) ||
       tail - s.position > s.log->capacity() - s.log->window()) {
     counters_.lapped.Add();
@@ -225,7 +188,7 @@ int UdpEgress::Pump(OutStream& s, std::int64_t now_ns) {
     }
     return 0;
   }
-  // Every byte packed, and everything sendmmsg copies, stays pinned until
+  // Every byte planned, and everything the send copies, stays pinned until
   // the send returned: the writer cannot overwrite it meanwhile.
   s.slot.Pin(s.position);
   if (!s.log->PinHolds(s.position)) {
@@ -234,256 +197,134 @@ int UdpEgress::Pump(OutStream& s, std::int64_t now_ns) {
     Relocate(s, tp::StartMode::kEarliest, {});
     return 1;
   }
-  std::uint64_t end_pos = 0;
-  std::uint64_t end_seq = 0;
-  bool corrupt = false;
-  const std::size_t packed = Pack(s, tail, &end_pos, &end_seq, &corrupt);
-  if (packed > 0) {
-    const std::size_t messages = BuildMessages(s, packed);
-    SendMessages(s, messages);
+  for (std::size_t i = 0; i < s.destinations.size(); ++i) {
+    next_[i] = s.destinations[i].next;
   }
-  // Where the destination furthest behind now stands: the start of a packed
-  // datagram, or the end of the pass.
+  const PlanResult plan = PlanDatagrams(
+      {.frames = s.log->Readable(s.position, tail),
+       .position = s.position,
+       .sequence = s.next_sequence,
+       .stream = s.log->id(),
+       .source_id = source_id_,
+       .max_datagram_bytes = max_datagram_,
+       .destination_next = std::span(next_).first(s.destinations.size())},
+      planned_, headers_);
+  for (std::size_t i = 0; i < s.destinations.size(); ++i) {
+    s.destinations[i].next = next_[i];
+  }
+  if (plan.skipped > 0) counters_.frames_too_large.Add(plan.skipped);
+  if (plan.datagrams > 0) SendPlanned(s, plan.datagrams);
+  s.slot.Unpin();
+  // Where the destination furthest behind now stands: the start of a
+  // planned datagram, or the end of the pass.
   std::uint64_t low = std::numeric_limits<std::uint64_t>::max();
   for (const Destination& d : s.destinations) low = std::min(low, d.next);
-  if (low >= end_seq) {
-    s.position = end_pos;
-    s.next_sequence = end_seq;
-    for (Destination& d : s.destinations) d.next = std::max(d.next, end_seq);
+  if (low >= plan.end_sequence) {
+    s.position = plan.end_position;
+    s.next_sequence = plan.end_sequence;
+    for (Destination& d : s.destinations) {
+      d.next = std::max(d.next, plan.end_sequence);
+    }
   } else {
-    for (std::size_t i = 0; i < packed; ++i) {
-      if (packed_[i].sequence == low) {
-        s.position = packed_[i].position;
+    for (std::size_t i = 0; i < plan.datagrams; ++i) {
+      if (planned_[i].sequence == low) {
+        s.position = planned_[i].position;
         s.next_sequence = low;
         break;
       }
     }
   }
-  s.slot.Unpin();
   s.last_send_ns = now_ns;
   // Under the pin no frame can be torn; a frame that still does not match
   // its stream and sequence means the cursor went wrong: start over.
-  if (corrupt) {
+  if (plan.corrupt) {
     counters_.lapped.Add();
     Relocate(s, tp::StartMode::kEarliest, {});
   }
   return 1;
 }
 
-std::size_t UdpEgress::Pack(OutStream& s, std::uint64_t tail,
-                            std::uint64_t* end_pos, std::uint64_t* end_seq,
-                            bool* corrupt) {
-  const std::uint64_t base = s.position;
-  const std::span<const std::byte> bytes = s.log->Readable(base, tail);
-  std::uint64_t pos = s.position;
-  bool stop = false;
-  std::uint64_t seq = s.next_sequence;
-  std::size_t n = 0;
-  while (n < batch_ && pos < tail && !stop) {
-    // A datagram never straddles the sequence a destination starts at.
-    std::uint64_t limit = std::numeric_limits<std::uint64_t>::max();
-    for (const Destination& d : s.destinations) {
-      if (d.next > seq) limit = std::min(limit, d.next);
-    }
-    Packed p{pos, seq, 0, 0};
-    while (pos < tail && seq < limit && p.count < 0xFFFF) {
-      const std::byte* frame = bytes.data() + (pos - base);
-      const std::uint32_t length = tp::LoadU32(frame);
-      const std::uint64_t padded = tp::PaddedLength(length);
-      // Lengths, stream and sequence are checked because a frame overwritten
-      // under us must not be sent, nor count invented sequences.
-      if (length < tp::DataView::kFixedLength || padded > tail - pos) {
-        *corrupt = true;
-        break;
-      }
-      const tp::DataView data(tp::FrameView({frame, length}));
-      if (data.stream_id() != s.log->id() || data.sequence().value() != seq) {
-        *corrupt = true;
-        break;
-      }
-      if (kHeader + p.bytes + padded > max_datagram_) {
-        if (p.count > 0) break;
-        if (n > 0) {
-          // Skipped at the start of the next pass, once every destination
-          // owed it has been sent what comes before.
-          stop = true;
-          break;
-        }
-        // Alone too large for any datagram, at the cursor: every
-        // destination owed it moves past it (receivers see a gap and
-        // recover it over TCP).
-        counters_.frames_too_large.Add();
-        for (Destination& d : s.destinations) {
-          if (d.next == seq) d.next = seq + 1;
-        }
-        pos += padded;
-        ++seq;
-        p = Packed{pos, seq, 0, 0};
-        continue;
-      }
-      p.bytes += static_cast<std::uint32_t>(padded);
-      ++p.count;
-      pos += padded;
-      ++seq;
-    }
-    if (p.count == 0) break;
-    std::byte* header = headers_.data() + n * kHeader;
-    tp::EncodeDatagramHeader({header, kHeader}, tp::DatagramKind::kData,
-                             static_cast<std::uint16_t>(p.count), s.log->id(),
-                             Sequence{p.sequence}, source_id_);
-    iov_[2 * n] = {header, kHeader};
-    iov_[2 * n + 1] = {
-        const_cast<std::byte*>(bytes.data() + (p.position - base)), p.bytes};
-    packed_[n++] = p;
-    if (*corrupt) break;
+void UdpEgress::SendPlanned(OutStream& s, std::size_t planned) {
+  const std::span<const std::byte> bytes =
+      s.log->Readable(planned_[0].position, planned_[planned - 1].position +
+                                                planned_[planned - 1].bytes);
+  for (std::size_t i = 0; i < planned; ++i) {
+    datagrams_[i] = {
+        std::span<const std::byte>(headers_).subspan(i * kHeader, kHeader),
+        bytes.subspan(planned_[i].position - planned_[0].position,
+                      planned_[i].bytes)};
   }
-  *end_pos = pos;
-  *end_seq = seq;
-  return n;
-}
-
-std::size_t UdpEgress::BuildMessages(OutStream& s, std::size_t packed) {
-  std::size_t m = 0;
-  for (std::uint32_t di = 0; di < s.destinations.size(); ++di) {
-    Destination& d = s.destinations[di];
-    // Each destination gets its runs as GSO messages of its own: the iovecs
-    // are shared, only the address and the segment-size cmsg differ.
-    const bool gso = d.gso && gso_;
-    std::uint32_t i = 0;
-    while (i < packed && packed_[i].sequence < d.next) ++i;
-    while (i < packed) {
-      std::uint32_t end = i + 1;
-      if (gso) {
-        // A run of equal-sized datagrams (the last may be shorter) in one
-        // message; the kernel cuts it at every segment-size bytes.
-        const std::size_t size = kHeader + packed_[i].bytes;
-        std::size_t total = size;
-        while (end < packed && end - i < kMaxGsoSegments &&
-               total + kHeader + packed_[end].bytes <= kMaxGsoBytes &&
-               kHeader + packed_[end].bytes <= size) {
-          const bool shorter = kHeader + packed_[end].bytes < size;
-          total += kHeader + packed_[end].bytes;
-          ++end;
-          if (shorter) break;
-        }
-      }
-      msghdr& h = msgs_[m].msg_hdr;
-      h = {};
-      h.msg_name = &d.addr;
-      h.msg_namelen = sizeof d.addr;
-      h.msg_iov = &iov_[2 * i];
-      h.msg_iovlen = 2 * (end - i);
-      const bool segmented = end - i > 1;
-      if (segmented) {
-        std::byte* control = gso_control_.data() + m * kGsoControl;
-        std::memset(control, 0, kGsoControl);
-        h.msg_control = control;
-        h.msg_controllen = kGsoControl;
-        cmsghdr* c = CMSG_FIRSTHDR(&h);
-        c->cmsg_level = SOL_UDP;
-        c->cmsg_type = UDP_SEGMENT;
-        c->cmsg_len = CMSG_LEN(sizeof(std::uint16_t));
-        const auto segment =
-            static_cast<std::uint16_t>(kHeader + packed_[i].bytes);
-        std::memcpy(CMSG_DATA(c), &segment, sizeof segment);
-      }
-      message_info_[m] = {di, i, end, segmented};
-      ++m;
-      i = end;
-    }
+  // Each destination's run: the planned datagrams it is owed.
+  std::size_t runs = 0;
+  for (std::size_t di = 0; di < s.destinations.size(); ++di) {
+    const Destination& d = s.destinations[di];
+    std::size_t first = 0;
+    while (first < planned && planned_[first].sequence < d.next) ++first;
+    if (first == planned) continue;
+    runs_[runs] = {d.endpoint, d.channel,
+                   std::span<const io::TxDatagram>(datagrams_)
+                       .subspan(first, planned - first)};
+    next_[runs] = di;  // which destination this run is
+    ++runs;
   }
-  return m;
-}
-
-void UdpEgress::SendMessages(OutStream& s, std::size_t count) {
-  std::size_t m = 0;
-  while (m < count) {
-    // One sendmmsg per run of messages on the same socket.
-    const int fd = s.destinations[message_info_[m].destination].fd;
-    std::size_t run = m + 1;
-    while (run < count &&
-           s.destinations[message_info_[run].destination].fd == fd) {
-      ++run;
+  io_.Send(std::span(runs_).first(runs), results_);
+  for (std::size_t r = 0; r < runs; ++r) {
+    Destination& d = s.destinations[next_[r]];
+    const std::size_t first =
+        static_cast<std::size_t>(runs_[r].datagrams.data() - datagrams_.data());
+    const io::TxRunResult& result = results_[r];
+    std::uint64_t frames = 0;
+    for (std::size_t i = first; i < first + result.sent; ++i) {
+      frames += planned_[i].count;
     }
-    int sent =
-        ::sendmmsg(fd, &msgs_[m], static_cast<unsigned>(run - m), MSG_DONTWAIT);
-    if (sent < 0) {
-      const int err = errno;
-      if (err == EINTR) continue;
-      if (err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS) {
-        // Left for the next pass: these destinations keep their `next`.
-        counters_.send_would_block.Add();
-        m = run;
-        continue;
-      }
-      // Only errors that mean "no segmentation here" turn GSO off; an
-      // unreachable destination is handled below like any other send.
-      if (message_info_[m].gso &&
-          (err == EIO || err == EINVAL || err == EOPNOTSUPP)) {
-        // The kernel (or the device) refuses segmentation: plain datagrams
-        // from the next pass on.
-        gso_ = false;
-        if (!g_gso_failure_logged.exchange(true, std::memory_order_relaxed)) {
-          TACHYON_LOG(kWarn) << "UDP GSO send failed (" << std::strerror(err)
-                             << "); sending one datagram per message instead";
-        }
-        m = run;
-        continue;
-      }
-      // Anything else (an unreachable destination, say): this message is
-      // lost to that destination, like any UDP loss; go on with the next.
-      counters_.send_errors.Add();
-      const Message& lost = message_info_[m];
-      Destination& d = s.destinations[lost.destination];
-      d.next = packed_[lost.end - 1].sequence + packed_[lost.end - 1].count;
-      ++m;
-      continue;
-    }
-    for (std::size_t k = m; k < m + static_cast<std::size_t>(sent); ++k) {
-      const Message& info = message_info_[k];
-      Destination& d = s.destinations[info.destination];
-      std::uint64_t frames = 0;
-      for (std::uint32_t i = info.first; i < info.end; ++i) {
-        frames += packed_[i].count;
-      }
-      d.next = packed_[info.end - 1].sequence + packed_[info.end - 1].count;
-      counters_.datagrams_sent.Add(info.end - info.first);
+    if (result.sent > 0) {
+      const PlannedDatagram& last = planned_[first + result.sent - 1];
+      d.next = last.sequence + last.count;
+      counters_.datagrams_sent.Add(result.sent);
       counters_.messages_sent.Add(frames);
-      if (info.gso) counters_.gso_sends.Add();
     }
-    // A partial batch: the socket is full; the rest waits for the next pass.
-    if (static_cast<std::size_t>(sent) < run - m) {
-      counters_.send_would_block.Add();
+    switch (result.status) {
+      case io::TxRunResult::Status::kSent:
+        break;
+      case io::TxRunResult::Status::kFull:
+        counters_.send_would_block.Add();  // the rest waits for a pass
+        break;
+      case io::TxRunResult::Status::kFailed: {
+        // Lost to this destination, like any UDP loss: it moves past them.
+        counters_.send_errors.Add();
+        const PlannedDatagram& last = planned_[planned - 1];
+        d.next = last.sequence + last.count;
+        break;
+      }
     }
-    m = run;
   }
+  CountOffloads();
 }
 
 void UdpEgress::SendHeartbeats(OutStream& s, std::int64_t now_ns) {
   s.last_send_ns = now_ns;
-  std::byte* header = headers_.data();
-  tp::EncodeDatagramHeader({header, kHeader}, tp::DatagramKind::kHeartbeat, 0,
-                           s.log->id(), Sequence{s.next_sequence}, source_id_);
-  iov_[0] = {header, kHeader};
-  std::size_t m = 0;
-  for (Destination& d : s.destinations) {
-    msghdr& h = msgs_[m].msg_hdr;
-    h = {};
-    h.msg_name = &d.addr;
-    h.msg_namelen = sizeof d.addr;
-    h.msg_iov = &iov_[0];
-    h.msg_iovlen = 1;
-    ++m;
+  std::span<std::byte> header = std::span(headers_).first(kHeader);
+  tp::EncodeDatagramHeader(header, tp::DatagramKind::kHeartbeat, 0, s.log->id(),
+                           Sequence{s.next_sequence}, source_id_);
+  datagrams_[0] = {header, {}};
+  for (std::size_t i = 0; i < s.destinations.size(); ++i) {
+    runs_[i] = {s.destinations[i].endpoint, s.destinations[i].channel,
+                std::span<const io::TxDatagram>(datagrams_).first(1)};
   }
-  for (std::size_t k = 0; k < m; ++k) {
-    // Destinations may use different sockets: one at a time is fine for a
-    // message sent once per heartbeat interval.
-    if (::sendmmsg(s.destinations[k].fd, &msgs_[k], 1, MSG_DONTWAIT) == 1) {
+  io_.Send(std::span(runs_).first(s.destinations.size()), results_);
+  for (std::size_t i = 0; i < s.destinations.size(); ++i) {
+    if (results_[i].sent == 1) {
       counters_.heartbeats_sent.Add();
     } else {
       counters_.send_would_block.Add();
     }
   }
+}
+
+void UdpEgress::CountOffloads() {
+  const std::uint64_t now = io_.offloaded_sends();
+  if (now != offloads_seen_) counters_.gso_sends.Add(now - offloads_seen_);
+  offloads_seen_ = now;
 }
 
 }  // namespace tachyon::udp

@@ -4,42 +4,36 @@
 //   Each stream with UDP destinations is served by exactly one worker (the
 //   owner, chosen by the gateway). Its OutStream keeps a cursor into the
 //   log, like a TCP subscriber but without back-pressure: UDP never makes a
-//   publisher wait. Every DoWork pass reads [cursor, tail) and packs
-//   consecutive DATA frames — the exact log bytes — behind a 24-byte
-//   datagram header (PROTOCOL.md 16.1) up to udp.max_datagram_bytes, at most
-//   udp.send_batch datagrams per pass. Each datagram is one header plus one
-//   log range; the iovec pair is built once and shared by every destination,
-//   so nothing is copied per destination. The datagrams go out with sendmmsg
-//   (one message per datagram and destination), or, on a kernel with UDP
-//   GSO, as one message per destination and run of equal-sized datagrams
-//   with a UDP_SEGMENT control message (the kernel cuts the run into
-//   datagrams; one system call covers every destination's runs).
+//   publisher wait. Every DoWork pass reads [cursor, tail), lets the planner
+//   (udp/planner.h) pack consecutive DATA frames — the exact log bytes —
+//   behind 24-byte datagram headers, at most udp.send_batch datagrams per
+//   pass, and hands each destination its run of them to the datagram path
+//   (io::DatagramIo: kernel sockets with sendmmsg and UDP GSO today). Each
+//   datagram is a header plus one log range, shared by every destination,
+//   so nothing is copied per destination.
 //
 //   Destinations. Each destination records the next sequence it is owed, and
 //   the cursor is the smallest of them. A new destination (UDP_SUBSCRIBE)
-//   starts at the sequence its SUBSCRIBE_ACK announced: datagram boundaries
-//   fall on every destination's start, and a datagram goes only to the
-//   destinations it is owed to, so a destination that joins behind the
-//   cursor is caught up without the others seeing duplicates. A send that
-//   would block (EAGAIN, ENOBUFS) leaves the destinations it did not reach
-//   where they were; the next pass sends the rest.
+//   starts at the sequence its SUBSCRIBE_ACK announced; a datagram goes
+//   only to the destinations it is owed to, so one that joins behind the
+//   cursor is caught up without the others seeing duplicates. A run that
+//   finds the path full leaves its destination where it stopped; the next
+//   pass sends the rest. A run that fails is lost to its destination, like
+//   any UDP loss.
 //
 //   Losses are visible to receivers as sequence gaps (16.4): a frame too
 //   large for one datagram is skipped, and a cursor lapped by the writer
 //   jumps to the oldest retained frame; both are counted. A pass pins the
 //   bytes it packs (stream_log.h), so a datagram never carries bytes the
-//   writer overwrote. While a stream is
-//   idle, a HEARTBEAT datagram carrying its next sequence goes to every
-//   destination each udp.heartbeat_interval_ms.
+//   writer overwrote. While a stream is idle, a HEARTBEAT datagram carrying
+//   its next sequence goes to every destination each
+//   udp.heartbeat_interval_ms.
 //
 // Threading: worker thread only, except counters (see udp_counters.h).
-// DoWork never blocks and never allocates; Add/Remove/AddGroup are control
-// path.
+// DoWork never blocks and never allocates once its arrays have grown;
+// Add/Remove/AddGroup are control path.
 #ifndef TACHYON_UDP_EGRESS_H_
 #define TACHYON_UDP_EGRESS_H_
-
-#include <netinet/in.h>
-#include <sys/socket.h>
 
 #include <cstddef>
 #include <cstdint>
@@ -50,27 +44,28 @@
 #include "absl/status/status.h"
 #include "config/model.h"
 #include "io/agent.h"
+#include "io/datagram_io.h"
 #include "stream/reader_interest.h"
 #include "stream/stream_log.h"
 #include "tachyon/common/types.h"
+#include "udp/planner.h"
 #include "udp/udp_counters.h"
-#include "udp/udp_socket.h"
 
 namespace tachyon::udp {
 
+using io::Endpoint;
+
 class UdpEgress final : public io::Agent {
  public:
-  /// `source_id` (non-zero) goes into every datagram header. Streams this
-  /// egress serves are retained in `interest` (null: nobody to tell, as in
-  /// tests that call DoWork themselves).
-  UdpEgress(const config::GatewayConfig& config, std::uint64_t source_id,
-            UdpCounters& counters, stream::WorkerInterest* interest = nullptr);
-  ~UdpEgress();
+  /// Sends through `io`. `source_id` (non-zero) goes into every datagram
+  /// header. Streams this egress serves are retained in `interest` (null:
+  /// nobody to tell, as in tests that call DoWork themselves).
+  UdpEgress(const config::GatewayConfig& config, io::DatagramIo& io,
+            std::uint64_t source_id, UdpCounters& counters,
+            stream::WorkerInterest* interest = nullptr);
+  ~UdpEgress() override;
   UdpEgress(const UdpEgress&) = delete;
   UdpEgress& operator=(const UdpEgress&) = delete;
-
-  /// Creates the unicast send socket and probes GSO.
-  absl::Status Init();
 
   /// A [[udp.groups]] entry for `log`: its unicast destinations and
   /// multicast group, from the stream's next sequence on, for good.
@@ -98,15 +93,11 @@ class UdpEgress final : public io::Agent {
   [[nodiscard]] bool HasBacklog() const;
   /// Destinations `stream` has here (tests).
   [[nodiscard]] std::size_t DestinationCount(StreamId stream) const;
-  /// False once the kernel refused a UDP_SEGMENT send (or never had it).
-  [[nodiscard]] bool gso_active() const { return gso_; }
 
  private:
   struct Destination {
     Endpoint endpoint;
-    sockaddr_in addr{};
-    int fd = -1;
-    bool gso = false;        // this socket takes UDP_SEGMENT
+    int channel = 0;         // io channel (multicast options)
     int refs = 0;            // groups + subscriptions naming it
     std::uint64_t next = 0;  // next sequence owed
   };
@@ -120,55 +111,36 @@ class UdpEgress final : public io::Agent {
     std::vector<Destination> destinations;
     std::int64_t last_send_ns = 0;
   };
-  // One packed datagram of the current pass.
-  struct Packed {
-    std::uint64_t position;
-    std::uint64_t sequence;
-    std::uint32_t count;
-    std::uint32_t bytes;  // frames only
-  };
-  // One mmsghdr: datagrams [first, end) of `packed_` to one destination
-  // (more than one only with GSO).
-  struct Message {
-    std::uint32_t destination;
-    std::uint32_t first;
-    std::uint32_t end;
-    bool gso;
-  };
 
   OutStream& StreamFor(stream::StreamLog* log);
-  Destination& AddDestination(OutStream& s, const Endpoint& ep, int fd,
-                              bool gso, std::uint64_t next);
+  void AddDestination(OutStream& s, const Endpoint& ep, int channel,
+                      std::uint64_t next);
   void Relocate(OutStream& s, protocol::StartMode mode, Sequence sequence);
   int Pump(OutStream& s, std::int64_t now_ns);
-  std::size_t Pack(OutStream& s, std::uint64_t tail, std::uint64_t* end_pos,
-                   std::uint64_t* end_seq, bool* corrupt);
-  std::size_t BuildMessages(OutStream& s, std::size_t packed);
-  void SendMessages(OutStream& s, std::size_t count);
+  void SendPlanned(OutStream& s, std::size_t planned);
   void SendHeartbeats(OutStream& s, std::int64_t now_ns);
-  void EnsureCapacity(std::size_t destinations);
+  void Grow(std::size_t destinations);
+  void CountOffloads();
 
   const std::uint32_t max_datagram_;
   const std::size_t batch_;
   const std::int64_t heartbeat_ns_;
   const std::uint64_t source_id_;
-  const config::GatewayConfig& config_;
+  io::DatagramIo& io_;
   UdpCounters& counters_;
   stream::WorkerInterest* const interest_;
-  bool gso_ = false;
-  int unicast_fd_ = -1;
-  std::vector<int> sockets_;  // every socket this egress owns
+  std::uint64_t offloads_seen_ = 0;
 
   absl::flat_hash_map<std::uint32_t, std::unique_ptr<OutStream>> streams_;
   std::vector<OutStream*> order_;
 
   // Per-pass scratch, sized on the control path.
-  std::vector<Packed> packed_;
+  std::vector<PlannedDatagram> planned_;
   std::vector<std::byte> headers_;  // batch_ * 24
-  std::vector<iovec> iov_;          // 2 per datagram: header, frames
-  std::vector<mmsghdr> msgs_;
-  std::vector<Message> message_info_;
-  std::vector<std::byte> gso_control_;  // one UDP_SEGMENT cmsg per message
+  std::vector<io::TxDatagram> datagrams_;
+  std::vector<std::uint64_t> next_;  // per destination, for the planner
+  std::vector<io::TxRun> runs_;
+  std::vector<io::TxRunResult> results_;
 };
 
 }  // namespace tachyon::udp

@@ -1,11 +1,7 @@
 #include "udp/ingress.h"
 
-#include <sys/socket.h>
+#include <algorithm>
 
-#include <cerrno>
-#include <cstring>
-
-#include "base/counter.h"
 #include "tachyon/protocol/datagram.h"
 
 namespace tachyon::udp {
@@ -13,38 +9,33 @@ namespace {
 
 namespace tp = ::tachyon::protocol;
 
-constexpr std::size_t kControlSpace = CMSG_SPACE(sizeof(std::uint32_t));
-
 }  // namespace
 
-UdpIngress::UdpIngress(int fd, int batch, std::uint32_t max_datagram_bytes,
+UdpIngress::UdpIngress(io::DatagramIo& io, int batch,
                        std::uint32_t max_frame_length,
                        stream::StreamRegistry& registry, base::LoopClock& clock,
                        stream::StreamWaker& waker, UdpCounters& counters,
                        io::Reactor* reactor)
-    : fd_(fd),
-      batch_(batch),
-      max_datagram_(max_datagram_bytes),
+    : io_(io),
+      batch_(std::clamp(batch, 1, kMaxBatch)),
       max_frame_length_(max_frame_length),
       registry_(registry),
       clock_(clock),
       waker_(waker),
       counters_(counters),
-      reactor_(reactor),
-      buffers_(static_cast<std::size_t>(batch) * max_datagram_bytes),
-      control_(static_cast<std::size_t>(batch) * kControlSpace),
-      iov_(static_cast<std::size_t>(batch)),
-      msgs_(static_cast<std::size_t>(batch)) {
-  for (int i = 0; i < batch_; ++i) {
-    const auto n = static_cast<std::size_t>(i);
-    iov_[n] = {buffers_.data() + n * max_datagram_, max_datagram_};
-  }
-}
+      reactor_(reactor) {}
 
 absl::Status UdpIngress::OnStart(std::int64_t now_ns) {
   next_sweep_ns_ = now_ns + kProducerSweepNs;
+  if (io_.readiness_fd() < 0) {
+    pending_ = true;  // no readiness to wait for: drain every pass
+    return absl::OkStatus();
+  }
   if (reactor_ == nullptr) return absl::OkStatus();
-  if (absl::Status s = reactor_->AddReadable(fd_, this); !s.ok()) return s;
+  if (absl::Status s = reactor_->AddReadable(io_.readiness_fd(), this);
+      !s.ok()) {
+    return s;
+  }
   registered_ = true;
   return absl::OkStatus();
 }
@@ -62,7 +53,7 @@ int UdpIngress::DoWork(std::int64_t now_ns) {
 void UdpIngress::OnDrain(std::int64_t now_ns) {
   static_cast<void>(now_ns);
   draining_ = true;
-  if (registered_) reactor_->RemoveReadable(fd_);
+  if (registered_) reactor_->RemoveReadable(io_.readiness_fd());
   registered_ = false;
 }
 
@@ -73,47 +64,23 @@ void UdpIngress::OnReadable() {
 
 int UdpIngress::Drain() {
   int total = 0;
+  const std::span<io::RxDatagram> batch =
+      std::span(received_).first(static_cast<std::size_t>(batch_));
   for (int turn = 0; turn < kBatchesPerTurn; ++turn) {
-    // recvmmsg overwrites msg_len, msg_flags and msg_controllen: reset them.
-    for (int i = 0; i < batch_; ++i) {
-      const auto n = static_cast<std::size_t>(i);
-      msghdr& h = msgs_[n].msg_hdr;
-      h = {};
-      h.msg_iov = &iov_[n];
-      h.msg_iovlen = 1;
-      h.msg_control = control_.data() + n * kControlSpace;
-      h.msg_controllen = kControlSpace;
-    }
-    const int got = ::recvmmsg(fd_, msgs_.data(), static_cast<unsigned>(batch_),
-                               MSG_DONTWAIT, nullptr);
-    if (got <= 0) {
-      if (got < 0 && errno == EINTR) continue;
-      pending_ = false;  // EAGAIN (or an error that readiness will repeat)
-      return total;
+    const int got = io_.Receive(batch);
+    if (const std::uint64_t drops = io_.drops(); drops != drops_seen_) {
+      counters_.kernel_drops.Add(drops - drops_seen_);
+      drops_seen_ = drops;
     }
     for (int i = 0; i < got; ++i) {
-      const auto n = static_cast<std::size_t>(i);
-      msghdr& h = msgs_[n].msg_hdr;
-      for (cmsghdr* c = CMSG_FIRSTHDR(&h); c != nullptr;
-           c = CMSG_NXTHDR(&h, c)) {
-        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL) {
-          std::uint32_t drops;
-          std::memcpy(&drops, CMSG_DATA(c), sizeof drops);
-          // Wraps at 2^32 like the kernel's counter; the difference does not.
-          const std::uint32_t delta = drops - kernel_drops_seen_;
-          kernel_drops_seen_ = drops;
-          if (delta != 0) {
-            counters_.kernel_drops.Add(delta);
-          }
-        }
-      }
-      Handle(
-          {static_cast<const std::byte*>(iov_[n].iov_base), msgs_[n].msg_len},
-          (h.msg_flags & MSG_TRUNC) != 0);
+      const io::RxDatagram& d = batch[static_cast<std::size_t>(i)];
+      Handle(d.bytes, d.truncated);
     }
     total += got;
     if (got < batch_) {
-      pending_ = false;  // a short batch emptied the socket
+      // A short batch emptied the path (a path without readiness is polled
+      // again next pass anyway).
+      pending_ = io_.readiness_fd() < 0;
       return total;
     }
   }

@@ -1,23 +1,24 @@
 // UdpIngress: one worker's UDP ingress — PUBLISH datagrams into stream logs.
 //
 // Overview
-//   The worker registers the ingress socket with its reactor (AddReadable).
-//   On readiness, Drain() reads with recvmmsg, `recv_batch` datagrams at a
-//   time, into buffers allocated once. Each datagram is validated whole by
-//   DecodeDatagram (PROTOCOL.md 16.2) and dropped and counted if malformed.
+//   Datagrams arrive through the worker's datagram path (io::DatagramIo:
+//   recvmmsg on a kernel socket today), `recv_batch` at a time, in buffers
+//   the path owns. Each datagram is validated whole by DecodeDatagram
+//   (PROTOCOL.md 16.2) and dropped and counted if malformed.
 //   Producers are tracked per (source_id, stream): a frame whose producer
 //   sequence is not above the highest accepted one is a duplicate, a jump
 //   forward counts the skipped sequences as a gap (16.5). Every accepted
 //   PUBLISH payload is appended to its stream's log exactly as a TCP PUBLISH
 //   is (same size and back-pressure refusals, which here are counted, since
-//   UDP has no return path). The kernel's drop count (SO_RXQ_OVFL) is read
-//   from each datagram's control data.
+//   UDP has no return path). What the path dropped before we could read it
+//   (a full socket buffer: SO_RXQ_OVFL) is counted as kernel drops.
 //
-//   Fairness: one Drain reads at most kBatchesPerTurn batches; if the socket
+//   Fairness: one Drain reads at most kBatchesPerTurn batches; if the path
 //   still had datagrams, pending() stays true and the next DoWork drains
-//   again (edge-triggered readiness would not report them again).
+//   again (edge-triggered readiness would not report them again). A path
+//   without a readiness descriptor is drained every pass.
 //
-//   As an agent: OnStart registers the socket's readiness with the reactor,
+//   As an agent: OnStart registers the path's readiness with the reactor,
 //   DoWork drains while datagrams may wait and forgets idle producers every
 //   kProducerSweepNs, OnDrain stops reading (a stopping gateway takes no
 //   new input).
@@ -28,8 +29,7 @@
 #ifndef TACHYON_UDP_INGRESS_H_
 #define TACHYON_UDP_INGRESS_H_
 
-#include <sys/socket.h>
-
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <vector>
@@ -37,6 +37,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "base/clock.h"
 #include "io/agent.h"
+#include "io/datagram_io.h"
 #include "io/reactor.h"
 #include "stream/reader_interest.h"
 #include "stream/stream_registry.h"
@@ -58,14 +59,15 @@ class UdpIngress final : public io::Agent, public io::ReadinessHandler {
   /// ForgetIdleProducers runs this often from DoWork.
   static constexpr std::int64_t kProducerSweepNs = 10'000'000'000;
 
-  /// `fd` stays owned by the caller. `reactor` reports the socket's
-  /// readiness once the agent starts (null: the caller calls Drain itself,
-  /// as tests do). DATA timestamps come from `clock`; appends are announced
-  /// to `waker`.
-  UdpIngress(int fd, int batch, std::uint32_t max_datagram_bytes,
-             std::uint32_t max_frame_length, stream::StreamRegistry& registry,
-             base::LoopClock& clock, stream::StreamWaker& waker,
-             UdpCounters& counters, io::Reactor* reactor = nullptr);
+  /// Receives from `io`, at most kMaxBatch datagrams at a time. `reactor`
+  /// reports the path's readiness once the agent starts (null: the caller
+  /// calls Drain itself, as tests do). DATA timestamps come from `clock`;
+  /// appends are announced to `waker`.
+  static constexpr int kMaxBatch = 1024;
+  UdpIngress(io::DatagramIo& io, int batch, std::uint32_t max_frame_length,
+             stream::StreamRegistry& registry, base::LoopClock& clock,
+             stream::StreamWaker& waker, UdpCounters& counters,
+             io::Reactor* reactor = nullptr);
 
   // io::Agent
   [[nodiscard]] std::string_view name() const override { return "udp-ingress"; }
@@ -106,9 +108,8 @@ class UdpIngress final : public io::Agent, public io::ReadinessHandler {
 
   void Handle(std::span<const std::byte> datagram, bool truncated);
 
-  const int fd_;
+  io::DatagramIo& io_;
   const int batch_;
-  const std::uint32_t max_datagram_;
   const std::uint32_t max_frame_length_;
   stream::StreamRegistry& registry_;
   base::LoopClock& clock_;
@@ -119,12 +120,9 @@ class UdpIngress final : public io::Agent, public io::ReadinessHandler {
   bool draining_ = false;
   bool pending_ = false;
   std::int64_t next_sweep_ns_ = 0;
-  std::uint32_t kernel_drops_seen_ = 0;  // SO_RXQ_OVFL is cumulative
+  std::uint64_t drops_seen_ = 0;  // io_.drops() already counted
 
-  std::vector<std::byte> buffers_;  // batch_ * max_datagram_
-  std::vector<std::byte> control_;  // batch_ * kControlSpace
-  std::vector<iovec> iov_;
-  std::vector<mmsghdr> msgs_;
+  std::array<io::RxDatagram, kMaxBatch> received_;
   struct Producer {
     std::uint64_t highest = 0;  // highest producer sequence accepted
     std::uint32_t sweep = 0;    // sweep_ when last heard from

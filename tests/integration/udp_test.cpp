@@ -23,7 +23,7 @@
 #include "gateway_fixture.h"
 #include "gtest/gtest.h"
 #include "tachyon/protocol/protocol.h"
-#include "udp/udp_socket.h"
+#include "udp/udp_counters.h"
 
 namespace tachyon::testing {
 namespace {

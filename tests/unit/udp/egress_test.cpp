@@ -13,16 +13,17 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <utility>
 #include <vector>
 
 #include "config/model.h"
 #include "gtest/gtest.h"
+#include "io/datagram_socket.h"
 #include "io/socket.h"
 #include "stream/stream_registry.h"
 #include "tachyon/protocol/datagram.h"
 #include "udp/udp_counters.h"
-#include "udp/udp_socket.h"
 
 namespace tachyon::udp {
 namespace {
@@ -98,8 +99,9 @@ TEST(UdpEgressTest, CursorTooFarBehindJumpsAheadBeforeSending) {
   ASSERT_NE(receiver.port(), 0);
 
   UdpCounters counters(metrics, 0);
-  UdpEgress egress(config, /*source_id=*/99, counters);
-  ASSERT_TRUE(egress.Init().ok());
+  auto io = io::SocketDatagramIo::Create({.gso = config.udp.gso});
+  ASSERT_TRUE(io.ok()) << io.status();
+  UdpEgress egress(config, **io, /*source_id=*/99, counters);
   egress.Add(*log, receiver.endpoint(), (*log)->next_sequence());
 
   // 56 KiB of 64-byte frames appended before the egress runs: more than
@@ -133,8 +135,14 @@ TEST(UdpEgressTest, GsoSendsRunsToEveryDestination) {
   ASSERT_TRUE(log.ok()) << log.status();
   std::array<Receiver, 3> receivers;
   UdpCounters counters(metrics, 0);
-  UdpEgress egress(config, /*source_id=*/99, counters);
-  ASSERT_TRUE(egress.Init().ok());
+  auto io = io::SocketDatagramIo::Create({.gso = config.udp.gso});
+  ASSERT_TRUE(io.ok()) << io.status();
+  if (!(*io)->gso_active()) {
+    // CI's kernel has UDP GSO: there its absence is a failure.
+    if (std::getenv("TACHYON_CI") != nullptr) FAIL() << "no UDP GSO";
+    GTEST_SKIP() << "this kernel has no UDP GSO (UDP_SEGMENT)";
+  }
+  UdpEgress egress(config, **io, /*source_id=*/99, counters);
   for (const Receiver& r : receivers) {
     ASSERT_NE(r.port(), 0);
     egress.Add(*log, r.endpoint(), (*log)->next_sequence());
@@ -156,11 +164,8 @@ TEST(UdpEgressTest, GsoSendsRunsToEveryDestination) {
   const UdpStats s = counters.Snapshot();
   EXPECT_EQ(s.messages_sent, 3u * kMessages);
   EXPECT_EQ(s.datagrams_sent, 3u * 21);
-  if (egress.gso_active()) {
-    EXPECT_GE(s.gso_sends, 3u);  // at least one run per destination
-  } else {
-    EXPECT_EQ(s.gso_sends, 0u) << "this kernel has no UDP GSO";
-  }
+  // At least one run per destination went as one segmented message.
+  EXPECT_GE(s.gso_sends, 3u);
 }
 
 }  // namespace

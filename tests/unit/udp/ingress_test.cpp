@@ -18,12 +18,12 @@
 
 #include "config/model.h"
 #include "gtest/gtest.h"
+#include "io/datagram_socket.h"
 #include "io/socket.h"
 #include "stream/stream_registry.h"
 #include "tachyon/protocol/data_messages.h"
 #include "tachyon/protocol/datagram.h"
 #include "udp/udp_counters.h"
-#include "udp/udp_socket.h"
 
 namespace tachyon::udp {
 namespace {
@@ -47,7 +47,9 @@ class UdpIngressTest : public ::testing::Test {
     absl::StatusOr<stream::StreamLog*> log = registry_->Open("udp.in");
     ASSERT_TRUE(log.ok()) << log.status();
     log_ = *log;
-    absl::StatusOr<int> fd = CreateIngressSocket("127.0.0.1", 0, config_);
+    config::SocketOptions tuning = config_.socket;
+    tuning.recv_buffer_bytes = config_.udp.recv_buffer_bytes;
+    absl::StatusOr<int> fd = io::OpenUdpReceiveSocket("127.0.0.1", 0, tuning);
     ASSERT_TRUE(fd.ok()) << fd.status();
     fd_ = *fd;
     absl::StatusOr<std::uint16_t> port = io::LocalPort(fd_);
@@ -57,12 +59,19 @@ class UdpIngressTest : public ::testing::Test {
     to_.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     producer_ = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     ASSERT_GE(producer_, 0);
-    ingress_ = std::make_unique<UdpIngress>(
-        fd_, 64, config_.udp.max_datagram_bytes, config_.max_frame_length,
-        *registry_, clock_, waker_, counters_);
+    auto io = io::SocketDatagramIo::Create(
+        {.receive_fd = fd_,
+         .receive_batch = 64,
+         .max_datagram_bytes = config_.udp.max_datagram_bytes});
+    ASSERT_TRUE(io.ok()) << io.status();
+    io_ = *std::move(io);
+    ingress_ =
+        std::make_unique<UdpIngress>(*io_, 64, config_.max_frame_length,
+                                     *registry_, clock_, waker_, counters_);
   }
   void TearDown() override {
     ingress_.reset();
+    io_.reset();
     if (producer_ >= 0) ::close(producer_);
     if (fd_ >= 0) ::close(fd_);
   }
@@ -98,6 +107,7 @@ class UdpIngressTest : public ::testing::Test {
   UdpCounters counters_{metrics_, 0};
   base::LoopClock clock_;
   CountingWaker waker_;
+  std::unique_ptr<io::SocketDatagramIo> io_;
   std::unique_ptr<UdpIngress> ingress_;
 };
 
