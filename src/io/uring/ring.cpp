@@ -122,10 +122,7 @@ bool Ring::Reserve(unsigned n) {
 int Ring::Submit() {
   // A receive armed by this submission must find the buffers handed back.
   if (buffers_.ok()) buffers_.Publish();
-  if (faults_ != nullptr && faults_->refuse_submits > 0) {
-    --faults_->refuse_submits;
-    return faults_->error;
-  }
+  if (faults_ != nullptr && faults_->refuse_submits) return faults_->error;
   return io_uring_submit(&ring_);
 }
 

@@ -19,10 +19,10 @@ namespace tachyon::io::internal {
 
 /// Read and written by the reactor's thread only.
 struct UringFaults {
-  /// While positive, each submission outside Poll's own (the flush of a full
+  /// While set, each submission outside Poll's own (the flush of a full
   /// submission queue, the submit that makes a removal effective) returns
-  /// `error` without reaching the kernel, and counts this down.
-  int refuse_submits = 0;
+  /// `error` without reaching the kernel.
+  bool refuse_submits = false;
   int error = -EBUSY;
 };
 
