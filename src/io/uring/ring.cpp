@@ -122,7 +122,14 @@ bool Ring::Reserve(unsigned n) {
 int Ring::Submit() {
   // A receive armed by this submission must find the buffers handed back.
   if (buffers_.ok()) buffers_.Publish();
-  if (faults_ != nullptr && faults_->refuse_submits) return faults_->error;
+  if (faults_ != nullptr) {
+    if (faults_->refuse_submits) return faults_->error;
+    if (faults_->busy_while_overflowing &&
+        (IO_URING_READ_ONCE(*ring_.sq.kflags) & IORING_SQ_CQ_OVERFLOW) != 0 &&
+        io_uring_cq_ready(&ring_) >= cq_entries_) {
+      return -EBUSY;
+    }
+  }
   return io_uring_submit(&ring_);
 }
 

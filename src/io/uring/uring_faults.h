@@ -1,11 +1,11 @@
 // Fault injection for the io_uring reactor's tests. Internal to src/io.
 //
-// The kernel this runs on never refuses a submission (completions that do
-// not fit the completion queue go to its overflow list), so the reactor's
-// handling of a submission queue that stays full (older kernels return
-// -EBUSY while that list cannot be flushed; any kernel may return -EAGAIN
-// when it cannot allocate requests) cannot be reached from a test without
-// this.
+// The kernel this runs on (6.18) never refuses a submission: completions
+// that do not fit the completion queue go to its overflow list. Kernels may
+// (io_uring_enter(2): EBUSY when overflowed completions cannot be flushed
+// into a full completion queue; EAGAIN when requests cannot be allocated),
+// and the reactor must then neither spin nor lose work. These switches make
+// that reachable from a test.
 #ifndef TACHYON_IO_URING_URING_FAULTS_H_
 #define TACHYON_IO_URING_URING_FAULTS_H_
 
@@ -24,6 +24,11 @@ struct UringFaults {
   /// `error` without reaching the kernel.
   bool refuse_submits = false;
   int error = -EBUSY;
+  /// While set, such a submission fails with -EBUSY whenever the kernel has
+  /// overflowed completions (IORING_SQ_CQ_OVERFLOW) and the completion
+  /// queue is full, so they cannot be flushed: what io_uring_enter(2)
+  /// documents for EBUSY.
+  bool busy_while_overflowing = false;
 };
 
 /// CreateUringReactor with `faults` (which must outlive the reactor).
