@@ -124,10 +124,10 @@ int Ring::Submit() {
   if (buffers_.ok()) buffers_.Publish();
   if (faults_ != nullptr) {
     if (faults_->refuse_submits) return faults_->error;
-    if (faults_->busy_while_overflowing &&
-        (IO_URING_READ_ONCE(*ring_.sq.kflags) & IORING_SQ_CQ_OVERFLOW) != 0 &&
-        io_uring_cq_ready(&ring_) >= cq_entries_) {
-      return -EBUSY;
+    if (faults_->busy_while_overflowing && io_uring_cq_has_overflow(&ring_)) {
+      // What such a kernel does first: flush what fits into the CQ.
+      io_uring_get_events(&ring_);
+      if (io_uring_cq_has_overflow(&ring_)) return -EBUSY;
     }
   }
   return io_uring_submit(&ring_);

@@ -24,9 +24,9 @@ struct UringFaults {
   /// `error` without reaching the kernel.
   bool refuse_submits = false;
   int error = -EBUSY;
-  /// While set, such a submission fails with -EBUSY whenever the kernel has
-  /// overflowed completions (IORING_SQ_CQ_OVERFLOW) and the completion
-  /// queue is full, so they cannot be flushed: what io_uring_enter(2)
+  /// While set, such a submission first flushes overflowed completions
+  /// into the completion queue as far as they fit, then fails with -EBUSY
+  /// if some remain (IORING_SQ_CQ_OVERFLOW): what io_uring_enter(2)
   /// documents for EBUSY.
   bool busy_while_overflowing = false;
 };
