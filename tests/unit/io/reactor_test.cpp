@@ -611,6 +611,8 @@ class ReactorTest : public ::testing::TestWithParam<BackendCase> {
 
   void ForgetClient(int fd) { std::erase(clients_, fd); }
 
+  // Declared before reactor_, which reads it until destroyed.
+  internal::UringFaults faults_;
   std::unique_ptr<Reactor> reactor_;
   Acceptor acceptor_;
   int listener_ = -1;
@@ -1274,11 +1276,10 @@ TEST_P(ReactorTest, TinyRingCompletesEveryOperationUnderOverflowBackPressure) {
   if (GetParam().backend == Backend::kEpoll) {
     GTEST_SKIP() << "epoll has no completion queue";
   }
-  internal::UringFaults faults;
-  faults.busy_while_overflowing = true;
+  faults_.busy_while_overflowing = true;
   ReactorOptions options;
   options.uring_entries = 4;
-  StartReactor(options, &faults);
+  StartReactor(options, &faults_);
   if (IsSkipped() || HasFatalFailure()) return;
   HangGuard guard("TinyRingCompletesEveryOperationUnderOverflowBackPressure",
                   seconds(60));
@@ -1294,10 +1295,9 @@ TEST_P(ReactorTest, FullSubmissionQueueNeverSpinsOrLosesWork) {
   if (GetParam().backend == Backend::kEpoll) {
     GTEST_SKIP() << "epoll has no submission queue";
   }
-  internal::UringFaults faults;
   ReactorOptions options;
   options.uring_entries = 4;
-  StartReactor(options, &faults);
+  StartReactor(options, &faults_);
   if (IsSkipped() || HasFatalFailure()) return;
   HangGuard guard("FullSubmissionQueueNeverSpinsOrLosesWork", seconds(60));
 
@@ -1313,7 +1313,7 @@ TEST_P(ReactorTest, FullSubmissionQueueNeverSpinsOrLosesWork) {
   }
   ASSERT_TRUE(PollUntil([&] { return acceptor_.fds.size() == kClients; }));
 
-  faults.refuse_submits = true;
+  faults_.refuse_submits = true;
   // The receives' arms overflow the queue and wait for later Polls.
   std::vector<std::unique_ptr<TestHandler>> handlers;
   for (int fd : acceptor_.fds) {
@@ -1364,7 +1364,7 @@ TEST_P(ReactorTest, FullSubmissionQueueNeverSpinsOrLosesWork) {
   EXPECT_LT(refused, kClients);
   for (const auto& h : outbound) EXPECT_EQ(h->connect_error, 0);
 
-  faults.refuse_submits = false;
+  faults_.refuse_submits = false;
   for (auto& h : handlers) h->Close();
   for (auto& h : outbound) h->Close();
   auto all_released = [](const auto& hs) {
