@@ -267,6 +267,10 @@ class TestHandler final : public ConnectionHandler, public ViolationLog {
     if (close_called_) Violation("OnConnected after Close");
     ++connected_calls;
     connect_error = error;
+    if (conn_ == nullptr) {
+      Violation("OnConnected from inside Connect");
+      return;
+    }
     if (error == 0) return;
     closed_by_reactor_ = true;
     // Still not connected during the call.
