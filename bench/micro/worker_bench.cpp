@@ -45,6 +45,10 @@ class CountingReactor final : public io::Reactor {
   io::Connection* AddConnection(int, io::ConnectionHandler*) override {
     return nullptr;
   }
+  io::Connection* Connect(int, const sockaddr*, socklen_t,
+                          io::ConnectionHandler*, std::int64_t) override {
+    return nullptr;
+  }
   absl::Status AddReadable(int, io::ReadinessHandler*) override {
     return absl::OkStatus();
   }

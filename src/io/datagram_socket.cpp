@@ -165,8 +165,8 @@ int SocketDatagramIo::Receive(std::span<RxDatagram> out) {
   }
   int got;
   do {
-    got = ::recvmmsg(receive_fd_, rx_msgs_.data(),
-                     static_cast<unsigned>(batch), MSG_DONTWAIT, nullptr);
+    got = ::recvmmsg(receive_fd_, rx_msgs_.data(), static_cast<unsigned>(batch),
+                     MSG_DONTWAIT, nullptr);
   } while (got < 0 && errno == EINTR);
   if (got <= 0) return 0;  // EAGAIN, or an error readiness will repeat
   for (int i = 0; i < got; ++i) {
@@ -289,9 +289,8 @@ void SocketDatagramIo::Send(std::span<const TxRun> runs,
                    .fd == fd) {
       ++end;
     }
-    const int sent =
-        ::sendmmsg(fd, &tx_msgs_[m], static_cast<unsigned>(end - m),
-                   MSG_DONTWAIT);
+    const int sent = ::sendmmsg(fd, &tx_msgs_[m],
+                                static_cast<unsigned>(end - m), MSG_DONTWAIT);
     if (sent < 0) {
       const int err = errno;
       if (err == EINTR) continue;

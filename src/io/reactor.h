@@ -21,8 +21,17 @@
 //   inside the kernel, so once a send has completed the kernel never reads
 //   its memory again.
 //
-//   Close: Close(conn) stops callbacks for that connection; OnReleased
-//   follows exactly once, from a later Poll, after which the reactor holds no
+//   Connect: Connect(fd, addr, len, handler, timeout) starts an outbound
+//   connection on a non-blocking socket the caller created and tuned, and
+//   returns its handle at once. OnConnected(0) follows from a later Poll
+//   when the connection is up (from then on it is like an accepted one:
+//   OnData, Send, Close), or OnConnected(-errno) when it failed, after which
+//   the reactor closes it itself and OnReleased follows from a later Poll.
+//   Until OnConnected(0), Send returns -ENOTCONN.
+//
+//   Close: Close(conn) stops callbacks for that connection (a pending
+//   connect is cancelled: no OnConnected follows); OnReleased follows
+//   exactly once, from a later Poll, after which the reactor holds no
 //   reference to the handler and the handler may be destroyed.
 //
 //   Readiness: AddReadable(fd, handler) reports only that a socket the
@@ -30,12 +39,33 @@
 //   readable (epoll: EPOLLIN edge; io_uring: multishot poll). The reactor
 //   never reads such a socket and never closes it.
 //
-// What blocks: only Poll, and only for up to its timeout. Every other call
-// returns at once. Nothing here is thread-safe except Wake(), which any thread
-// may call to end a blocking Poll early.
+// Threads and blocking: a reactor belongs to the thread that calls Poll.
+// Every call except Wake() must come from that thread, and every callback
+// runs on it, from inside Poll, never from inside another Reactor call (so
+// Connect, Send and Close never call back into the handler that called
+// them). Only Poll blocks, and only for up to its timeout (capped at the
+// nearest connect deadline); every other call returns at once. Wake() is
+// the one thread-safe call: any thread may use it to end a blocking Poll
+// early.
+//
+// Example: an outbound connection that says hello and waits for the reply.
+//
+//   class Dialer : public io::ConnectionHandler {
+//     void OnConnected(int error) override {
+//       if (error != 0) return;  // the reactor closes; OnReleased follows
+//       iovec hello{const_cast<char*>("hello"), 5};
+//       reactor->Send(conn, {&hello, 1});  // pending or done; see Send
+//     }
+//     void OnData(std::span<const std::byte> reply) override { ... }
+//     ...
+//   };
+//   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+//   dialer.conn = reactor->Connect(fd, addr, addr_len, &dialer, 500'000);
+//   while (running) reactor->Poll(1000);
 #ifndef TACHYON_IO_REACTOR_H_
 #define TACHYON_IO_REACTOR_H_
 
+#include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 
@@ -54,8 +84,8 @@ namespace tachyon::io {
 class ConnectionHandler;
 
 /// A registered socket. Owned by its reactor; handlers hold the pointer as a
-/// handle between AddConnection and OnReleased and may read fd() (e.g. for
-/// shutdown(2) or getsockopt), never close it.
+/// handle between AddConnection (or Connect) and OnReleased and may read
+/// fd() (e.g. for shutdown(2) or getsockopt), never close it.
 class Connection {
  public:
   [[nodiscard]] int fd() const { return fd_; }
@@ -89,10 +119,12 @@ class ConnectionHandler {
   virtual void OnPeerClosed(int error) = 0;
   /// After Close: the reactor is done with this connection.
   virtual void OnReleased() = 0;
-  /// An outbound connection (Reactor::Connect) finished connecting: 0 on
-  /// success (reads start now), or a negative errno (-ECONNREFUSED,
-  /// -ETIMEDOUT for the connect timeout, ...), after which the reactor
-  /// closes the connection itself and OnReleased follows. Never called for
+  /// An outbound connection (Reactor::Connect) finished connecting, exactly
+  /// once unless Close came first: 0 on success (reads start now, Send
+  /// works), or a negative errno (-ECONNREFUSED, -ETIMEDOUT when the
+  /// connect timeout passed first, -ENETUNREACH, ...), after which the
+  /// reactor closes the connection itself (a Close from the handler is
+  /// harmless) and OnReleased follows from a later Poll. Never called for
   /// accepted connections.
   virtual void OnConnected(int error) { static_cast<void>(error); }
 };
@@ -135,6 +167,17 @@ class Reactor {
   /// Registers a connected non-blocking socket; the reactor owns the fd from
   /// now on and closes it after Close. Returns nullptr on failure (fd closed).
   virtual Connection* AddConnection(int fd, ConnectionHandler* handler) = 0;
+  /// Starts connecting the non-blocking socket `fd` (created and tuned by the
+  /// caller) to `addr` (`len` bytes, copied). The reactor owns the fd from
+  /// now on. Never fails here and never calls back from inside: the outcome
+  /// arrives as handler->OnConnected from a later Poll, even for an error
+  /// found at once (a bad address, -EINVAL). `timeout_us` > 0 bounds the
+  /// connect (from its submission to the kernel): when it passes first,
+  /// OnConnected(-ETIMEDOUT); 0 or less leaves it to the kernel's own SYN
+  /// retries. Close before OnConnected cancels the connect.
+  virtual Connection* Connect(int fd, const sockaddr* addr, socklen_t len,
+                              ConnectionHandler* handler,
+                              std::int64_t timeout_us) = 0;
   /// Reports readability of a non-blocking socket that the caller keeps
   /// owning and reads itself; OnReadable follows from Poll (at least once
   /// soon after registration, in case data already waits).
@@ -143,12 +186,17 @@ class Reactor {
   /// caller closes the fd afterwards.
   virtual void RemoveReadable(int fd) = 0;
   /// Sends `iov` (at most kMaxIov entries; copied, but the bytes they point to
-  /// must stay valid until completion).
+  /// must stay valid and unchanged until completion). Not pending: `bytes`
+  /// written (possibly fewer than offered), 0 when the socket was full
+  /// (OnWritable follows), or -errno: -EBADF after Close, -ENOTCONN before
+  /// OnConnected(0), -ENOBUFS when io_uring could get no submission entry.
+  /// Pending: OnSendComplete reports the same outcomes later.
   virtual SendResult Send(Connection* conn, std::span<const iovec> iov) = 0;
   /// Begins closing; OnReleased follows from a later Poll.
   virtual void Close(Connection* conn) = 0;
   /// Handles ready events, waiting at most `timeout_us` microseconds for the
-  /// first (0: do not wait). Returns the number of events handled.
+  /// first (0 or less: do not wait), and no longer than until the nearest
+  /// connect deadline. Returns the number of events handled.
   virtual int Poll(std::int64_t timeout_us) = 0;
   /// Thread-safe: makes a blocked Poll return soon.
   virtual void Wake() = 0;
@@ -158,6 +206,8 @@ class Reactor {
 
 /// Options shared by both implementations.
 struct ReactorOptions {
+  /// io_uring submission queue entries; the completion queue gets four
+  /// times as many. A full submission queue is flushed on the spot.
   int uring_entries = 1024;
   /// io_uring: use provided-buffer rings and multishot receive when the
   /// kernel has them (false forces single-shot receive, for tests).
@@ -175,8 +225,10 @@ absl::StatusOr<std::unique_ptr<Reactor>> CreateReactor(
 
 absl::StatusOr<std::unique_ptr<Reactor>> CreateEpollReactor(
     const ReactorOptions& options);
+/// Fails (UNAVAILABLE or INTERNAL) where the kernel or sandbox lacks what it
+/// needs. `features` (if given) lists the ring features in use.
 absl::StatusOr<std::unique_ptr<Reactor>> CreateUringReactor(
-    const ReactorOptions& options);
+    const ReactorOptions& options, std::string* features = nullptr);
 
 }  // namespace tachyon::io
 

@@ -54,7 +54,7 @@ struct PlanRequest {
 };
 
 struct PlanResult {
-  std::size_t datagrams = 0;      ///< planned into `out`
+  std::size_t datagrams = 0;       ///< planned into `out`
   std::uint64_t end_position = 0;  ///< after the last frame planned/skipped
   std::uint64_t end_sequence = 0;
   std::uint64_t skipped = 0;  ///< frames too large for any datagram

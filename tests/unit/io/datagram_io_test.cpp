@@ -53,11 +53,11 @@ Made MakeSocketIo(const IoSetup& s) {
   if (!fd.ok()) return m;
   m.owned_fd = *fd;
   m.address = {htonl(INADDR_LOOPBACK), LocalPort(*fd).value_or(0)};
-  auto io = SocketDatagramIo::Create({.receive_fd = *fd,
-                                      .receive_batch = s.receive_batch,
-                                      .max_datagram_bytes =
-                                          s.max_datagram_bytes,
-                                      .gso = s.offload});
+  auto io =
+      SocketDatagramIo::Create({.receive_fd = *fd,
+                                .receive_batch = s.receive_batch,
+                                .max_datagram_bytes = s.max_datagram_bytes,
+                                .gso = s.offload});
   EXPECT_TRUE(io.ok()) << io.status();
   if (io.ok()) m.io = *std::move(io);
   return m;
@@ -119,7 +119,8 @@ class DatagramIoTest : public ::testing::TestWithParam<Implementation> {
   }
   // Receives until `count` datagrams came or nothing more arrives (bounded
   // in passes and time); copies them out.
-  std::vector<std::pair<std::string, RxDatagram>> ReceiveUpTo(std::size_t count) {
+  std::vector<std::pair<std::string, RxDatagram>> ReceiveUpTo(
+      std::size_t count) {
     std::vector<std::pair<std::string, RxDatagram>> out;
     std::vector<RxDatagram> batch(64);
     for (int pass = 0; pass < 2000 && out.size() < count; ++pass) {
@@ -133,9 +134,10 @@ class DatagramIoTest : public ::testing::TestWithParam<Implementation> {
       }
       for (int i = 0; i < got; ++i) {
         const RxDatagram& d = batch[static_cast<std::size_t>(i)];
-        out.push_back({std::string(reinterpret_cast<const char*>(d.bytes.data()),
-                                   d.bytes.size()),
-                       d});
+        out.push_back(
+            {std::string(reinterpret_cast<const char*>(d.bytes.data()),
+                         d.bytes.size()),
+             d});
       }
     }
     return out;
@@ -246,7 +248,8 @@ TEST_P(DatagramIoTest, OffloadedRunsArriveAsWholeDatagrams) {
   for (int i = 0; i < 20; ++i) bodies.push_back(Bytes('0' + i % 10, 996));
   bodies.push_back(Bytes('z', 100));
   std::vector<TxDatagram> datagrams;
-  for (const std::string& b : bodies) datagrams.push_back({AsSpan(head), AsSpan(b)});
+  for (const std::string& b : bodies)
+    datagrams.push_back({AsSpan(head), AsSpan(b)});
   const std::vector<TxRun> runs = {{peer.endpoint(), 0, datagrams}};
   std::vector<TxRunResult> results(1);
   made_.io->Send(runs, results);
@@ -320,11 +323,11 @@ TEST_P(DatagramIoTest, MulticastChannelReachesTheGroup) {
             body);
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Implementations, DatagramIoTest, ::testing::ValuesIn(kImplementations),
-    [](const ::testing::TestParamInfo<Implementation>& i) {
-      return std::string(i.param.name);
-    });
+INSTANTIATE_TEST_SUITE_P(Implementations, DatagramIoTest,
+                         ::testing::ValuesIn(kImplementations),
+                         [](const ::testing::TestParamInfo<Implementation>& i) {
+                           return std::string(i.param.name);
+                         });
 
 }  // namespace
 }  // namespace tachyon::io

@@ -25,7 +25,8 @@ std::vector<std::byte> Frames(std::uint64_t first,
   std::vector<std::byte> out;
   std::uint64_t seq = first;
   for (std::size_t size : payload_sizes) {
-    const std::size_t padded = tp::PaddedLength(tp::DataView::kFixedLength + size);
+    const std::size_t padded =
+        tp::PaddedLength(tp::DataView::kFixedLength + size);
     const std::size_t at = out.size();
     out.resize(at + padded);
     std::span<std::byte> body = tp::BeginData({out.data() + at, padded}, stream,
@@ -61,7 +62,8 @@ Planned Plan(const std::vector<std::byte>& frames, std::uint64_t first,
 
 TEST(PlannerTest, PacksConsecutiveFramesUpToTheDatagramSize) {
   // 10 frames of 40 bytes; 24 + 3 * 40 = 144 <= 150 < 184.
-  const std::vector<std::byte> frames = Frames(5, std::vector<std::size_t>(10, 8));
+  const std::vector<std::byte> frames =
+      Frames(5, std::vector<std::size_t>(10, 8));
   std::vector<std::uint64_t> next = {5};
   const Planned p = Plan(frames, 5, next, 150);
   ASSERT_EQ(p.datagrams.size(), 4u);
@@ -92,7 +94,8 @@ TEST(PlannerTest, PacksConsecutiveFramesUpToTheDatagramSize) {
 }
 
 TEST(PlannerTest, NoDatagramStraddlesADestinationsStart) {
-  const std::vector<std::byte> frames = Frames(1, std::vector<std::size_t>(8, 8));
+  const std::vector<std::byte> frames =
+      Frames(1, std::vector<std::size_t>(8, 8));
   std::vector<std::uint64_t> next = {1, 4};  // the second joined at 4
   const Planned p = Plan(frames, 1, next, 1472);
   ASSERT_EQ(p.datagrams.size(), 2u);
@@ -129,7 +132,8 @@ TEST(PlannerTest, AFrameTooLargeLaterStopsThePassBeforeIt) {
 }
 
 TEST(PlannerTest, StopsAtTheBatchLimit) {
-  const std::vector<std::byte> frames = Frames(1, std::vector<std::size_t>(20, 8));
+  const std::vector<std::byte> frames =
+      Frames(1, std::vector<std::size_t>(20, 8));
   std::vector<std::uint64_t> next = {1};
   const Planned p = Plan(frames, 1, next, 24 + 40, /*max_datagrams=*/5);
   ASSERT_EQ(p.datagrams.size(), 5u);
