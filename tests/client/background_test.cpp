@@ -10,12 +10,13 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
-#include "client_test_util.h"
-#include "gateway_fixture.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "support/gateway_fixture.h"
+#include "support/wait.h"
 #include "tachyon/client/client.h"
 
 namespace tachyon::testing {
@@ -28,14 +29,20 @@ using ::tachyon::client::ClientOptions;
 using ::tachyon::client::Message;
 using ::tachyon::client::StartPosition;
 using ::testing::HasSubstr;
+using namespace std::chrono_literals;
 
-class ClientBackgroundTest : public ::testing::TestWithParam<BackgroundIdle> {
+// Parameterised over the gateway's io backend and the poller's idle mode.
+class ClientBackgroundTest
+    : public ::testing::TestWithParam<
+          std::tuple<config::IoBackend, BackgroundIdle>> {
  protected:
   void SetUp() override {
-    gateway_ = StartGateway(
-        TestConfig({.io = config::IoBackend::kEpoll, .workers = 2}));
+    if (!RequireIoBackend(io())) return;
+    gateway_ = StartGateway(TestConfig({.io = io(), .workers = 2}));
     ASSERT_NE(gateway_, nullptr);
   }
+  config::IoBackend io() const { return std::get<0>(GetParam()); }
+  BackgroundIdle idle() const { return std::get<1>(GetParam()); }
   std::unique_ptr<Client> Connect() {
     ClientOptions options;
     options.heartbeat_interval = 200ms;
@@ -43,17 +50,6 @@ class ClientBackgroundTest : public ::testing::TestWithParam<BackgroundIdle> {
     EXPECT_TRUE(c.ok()) << c.status();
     return c.ok() ? std::move(*c) : nullptr;
   }
-  // Waits (bounded) until `done()` holds, without polling: the poller does.
-  static bool WaitUntil(const std::function<bool()>& done,
-                        std::chrono::milliseconds timeout = 10'000ms) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (!done()) {
-      if (std::chrono::steady_clock::now() > deadline) return false;
-      std::this_thread::sleep_for(1ms);
-    }
-    return true;
-  }
-
   std::unique_ptr<server::Gateway> gateway_;
 };
 
@@ -88,7 +84,7 @@ TEST_P(ClientBackgroundTest, PublishesFromOtherThreadsWhileThePollerDelivers) {
   auto stream = client->OpenStream("bg.feed");
   ASSERT_TRUE(stream.ok()) << stream.status();
   ASSERT_TRUE(
-      client->StartBackgroundPolling({.max_messages = 64, .idle = GetParam()})
+      client->StartBackgroundPolling({.max_messages = 64, .idle = idle()})
           .ok());
 
   std::atomic<int> failures{0};
@@ -142,7 +138,7 @@ TEST_P(ClientBackgroundTest, HandlersPublishAndSubscribeWorksWhilePolling) {
   auto pings = client->OpenStream("bg.ping");
   auto pongs = client->OpenStream("bg.pong");
   ASSERT_TRUE(pings.ok() && pongs.ok());
-  ASSERT_TRUE(client->StartBackgroundPolling({.idle = GetParam()}).ok());
+  ASSERT_TRUE(client->StartBackgroundPolling({.idle = idle()}).ok());
   std::atomic<int> pong_count{0};
   ASSERT_TRUE(client
                   ->Subscribe("bg.pong", StartPosition::Latest(),
@@ -186,7 +182,7 @@ TEST_P(ClientBackgroundTest, PollerEndsWithTheStatusWhenTheGatewayStops) {
   };
   auto c = Client::Connect("127.0.0.1", gateway_->port(), options);
   ASSERT_TRUE(c.ok()) << c.status();
-  ASSERT_TRUE((*c)->StartBackgroundPolling({.idle = GetParam()}).ok());
+  ASSERT_TRUE((*c)->StartBackgroundPolling({.idle = idle()}).ok());
   gateway_->RequestStop();
   gateway_->Wait();
   gateway_.reset();
@@ -201,14 +197,16 @@ TEST_P(ClientBackgroundTest, PollerEndsWithTheStatusWhenTheGatewayStops) {
               HasSubstr("background polling ended"));
 }
 
-INSTANTIATE_TEST_SUITE_P(Idle, ClientBackgroundTest,
-                         ::testing::Values(BackgroundIdle::kBlock,
-                                           BackgroundIdle::kSpin),
-                         [](const auto& p) {
-                           return p.param == BackgroundIdle::kBlock
-                                      ? std::string("Block")
-                                      : std::string("Spin");
-                         });
+INSTANTIATE_TEST_SUITE_P(
+    Backends, ClientBackgroundTest,
+    ::testing::Combine(
+        ::testing::Values(config::IoBackend::kEpoll, config::IoBackend::kUring),
+        ::testing::Values(BackgroundIdle::kBlock, BackgroundIdle::kSpin)),
+    [](const auto& p) {
+      return IoBackendParamName(std::get<0>(p.param)) +
+             (std::get<1>(p.param) == BackgroundIdle::kBlock ? "Block"
+                                                             : "Spin");
+    });
 
 }  // namespace
 }  // namespace tachyon::testing

@@ -12,10 +12,10 @@
 #include <vector>
 
 #include "client_test_util.h"
-#include "gateway_fixture.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "io/reactor.h"
+#include "support/gateway_fixture.h"
+#include "support/wait.h"
 
 namespace tachyon::testing {
 namespace {
@@ -42,20 +42,8 @@ std::int64_t NowNs() {
       .count();
 }
 
-class ClientTest : public ::testing::TestWithParam<GatewayParam> {
+class ClientTest : public GatewayTest {
  protected:
-  void SetUp() override {
-    if (GetParam().io == config::IoBackend::kUring &&
-        !io::CreateUringReactor({}).ok()) {
-      GTEST_SKIP() << "io_uring is not available on this kernel";
-    }
-  }
-  void Start(config::GatewayConfig c) {
-    gateway_ = StartGateway(c);
-    ASSERT_NE(gateway_, nullptr);
-  }
-  void Start() { Start(TestConfig(GetParam())); }
-
   std::unique_ptr<Client> Connect(ClientOptions options = {}) {
     auto c = Client::Connect("127.0.0.1", gateway_->port(), options);
     EXPECT_TRUE(c.ok()) << c.status();
@@ -70,8 +58,6 @@ class ClientTest : public ::testing::TestWithParam<GatewayParam> {
                       std::string(m.text())});
     };
   }
-
-  std::unique_ptr<server::Gateway> gateway_;
 };
 
 TEST_P(ClientTest, ConnectReportsSessionAndGrantedLimits) {
@@ -562,12 +548,8 @@ TEST_P(ClientTest, CloseLogsOutAndLaterCallsFail) {
             absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(c->Poll().status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_TRUE(c->Close().ok());  // idempotent
-  const auto deadline = std::chrono::steady_clock::now() + 5s;
-  while (gateway_->Stats().sessions_open != 0 &&
-         std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(5ms);
-  }
-  EXPECT_EQ(gateway_->Stats().sessions_open, 0);
+  EXPECT_TRUE(WaitUntil([&] { return gateway_->Stats().sessions_open == 0; }))
+      << gateway_->Stats().sessions_open;
 }
 
 TEST_P(ClientTest, BackPressureIsResourceExhaustedAndReportedForFireAndForget) {

@@ -8,7 +8,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "process.h"
+#include "support/process.h"
 
 namespace tachyon::testing {
 namespace {

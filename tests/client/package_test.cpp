@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
-#include "process.h"
+#include "support/process.h"
 
 namespace tachyon::testing {
 namespace {

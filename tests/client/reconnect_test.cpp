@@ -14,10 +14,9 @@
 #include <vector>
 
 #include "client_test_util.h"
-#include "gateway_fixture.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "io/reactor.h"
+#include "support/gateway_fixture.h"
 #include "tachyon/client/client.h"
 
 namespace tachyon::testing {
@@ -53,19 +52,14 @@ ClientOptions Resilient(
 // Kills the client's TCP connection under it, as a network failure would.
 void KillConnection(Client& c) { ::shutdown(c.fd(), SHUT_RDWR); }
 
-class ReconnectTest : public ::testing::TestWithParam<GatewayParam> {
+class ReconnectTest : public GatewayTest {
  protected:
-  void SetUp() override {
-    if (GetParam().io == config::IoBackend::kUring &&
-        !io::CreateUringReactor({}).ok()) {
-      GTEST_SKIP() << "io_uring is not available on this kernel";
-    }
-  }
-  void Start(config::GatewayConfig c) {
+  void Start(const config::GatewayConfig& c) {
     config_ = c;
-    gateway_ = StartGateway(c);
-    ASSERT_NE(gateway_, nullptr);
-    config_.port = gateway_->port();  // a restart binds the same port
+    GatewayTest::Start(c);
+    if (gateway_ != nullptr) {
+      config_.port = gateway_->port();  // a restart binds the same port
+    }
   }
   void Start() { Start(TestConfig(GetParam())); }
   void Stop() {
@@ -98,7 +92,6 @@ class ReconnectTest : public ::testing::TestWithParam<GatewayParam> {
   }
 
   config::GatewayConfig config_;
-  std::unique_ptr<server::Gateway> gateway_;
 };
 
 TEST_P(ReconnectTest, KilledConnectionResumesWithoutLossOrDuplicates) {

@@ -11,7 +11,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "process.h"
+#include "support/process.h"
 
 namespace {
 

@@ -5,19 +5,15 @@
 #ifndef TACHYON_TESTS_CLIENT_UDP_RELAY_H_
 #define TACHYON_TESTS_CLIENT_UDP_RELAY_H_
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "support/net.h"
+#include "support/test_client.h"
 #include "tachyon/protocol/protocol.h"
-#include "test_client.h"
 
 namespace tachyon::testing {
 
@@ -40,7 +36,6 @@ class UdpRelay {
         std::move(tcp), protocol::StreamAckView(ack->view()).stream_id(),
         udp_port));
   }
-  ~UdpRelay() { ::close(fd_); }
   UdpRelay(const UdpRelay&) = delete;
   UdpRelay& operator=(const UdpRelay&) = delete;
 
@@ -85,9 +80,7 @@ class UdpRelay {
   }
 
   bool Send(std::span<const std::byte> datagram) const {
-    return ::sendto(fd_, datagram.data(), datagram.size(), 0,
-                    reinterpret_cast<const sockaddr*>(&to_),
-                    sizeof to_) == static_cast<ssize_t>(datagram.size());
+    return socket_.SendTo(to_port_, datagram);
   }
   /// Sends sequences first .. first + count - 1 as one datagram.
   bool SendData(std::uint64_t first, int count) const {
@@ -98,18 +91,12 @@ class UdpRelay {
  private:
   UdpRelay(std::unique_ptr<TestClient> tcp, StreamId stream,
            std::uint16_t udp_port)
-      : tcp_(std::move(tcp)),
-        stream_(stream),
-        fd_(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)) {
-    to_.sin_family = AF_INET;
-    to_.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    to_.sin_port = htons(udp_port);
-  }
+      : tcp_(std::move(tcp)), stream_(stream), to_port_(udp_port) {}
 
   std::unique_ptr<TestClient> tcp_;
   StreamId stream_;
-  int fd_;
-  sockaddr_in to_{};
+  UdpSocket socket_;
+  std::uint16_t to_port_;
   std::vector<std::vector<std::byte>> frames_;  // [sequence - 1]
 };
 

@@ -1,17 +1,17 @@
 // The tachyon-gateway binary as a user runs it: the command line, config
 // errors, and graceful shutdown on SIGTERM delivering everything queued.
+#include "support/process.h"
+
 #include <signal.h>
-#include <sys/wait.h>
 
 #include <chrono>
 #include <memory>
 #include <string>
 #include <vector>
 
-#include "gateway_process.h"
 #include "gtest/gtest.h"
-#include "io/reactor.h"
-#include "test_client.h"
+#include "support/require.h"
+#include "support/test_client.h"
 
 namespace tachyon::testing {
 namespace {
@@ -25,10 +25,10 @@ std::string DefaultConfig() {
 }
 
 TEST(GatewayProcessTest, HelpListsConfigFlags) {
-  std::string out;
   // --helpfull prints and exits without listening.
-  auto p = GatewayProcess::Start(GatewayBinary(), {"--helpfull"}, &out);
-  ASSERT_EQ(p, nullptr);
+  Process p = Process::Start({TACHYON_GATEWAY_BIN, "--helpfull"});
+  p.Wait(10s);
+  const std::string out = p.out() + p.err();
   EXPECT_NE(out.find("--workers"), std::string::npos) << out;
   EXPECT_NE(out.find("gateway.workers"), std::string::npos);
   EXPECT_NE(out.find("--io"), std::string::npos);
@@ -42,9 +42,9 @@ TEST(GatewayProcessTest, ConfigErrorNamesFileLineAndKeyAndExitsNonZero) {
     std::fputs("[gateway]\nport = 0\nworkers = 99\n", f);
     std::fclose(f);
   }
-  std::string out;
-  auto p = GatewayProcess::Start(GatewayBinary(), {"--config=" + path}, &out);
-  EXPECT_EQ(p, nullptr);
+  Process p = Process::Start({TACHYON_GATEWAY_BIN, "--config=" + path});
+  EXPECT_NE(p.Wait(10s), 0);
+  const std::string out = p.out() + p.err();
   EXPECT_NE(out.find(path + ":3: gateway.workers"), std::string::npos) << out;
 }
 
@@ -55,21 +55,18 @@ class ShutdownTest : public ::testing::TestWithParam<const char*> {};
 // SHUTTING_DOWN, closes, and exits 0.
 TEST_P(ShutdownTest, SigtermDeliversQueuedDataBeforeClosing) {
   const std::string io = GetParam();
-  if (io == "uring" && !io::CreateUringReactor({}).ok()) {
-    GTEST_SKIP() << "io_uring is not available on this kernel";
-  }
-  std::string out;
-  auto gw = GatewayProcess::Start(
-      GatewayBinary(),
+  if (io == "uring" && !RequireIoUring()) return;
+  Process gw;
+  const std::uint16_t port = StartGatewayWithArgs(
+      &gw, TACHYON_GATEWAY_BIN,
       {"--config=" + DefaultConfig(), "--port=0", "--udp_port=0", "--io=" + io,
-       "--workers=2", "--shutdown_drain_ms=5000"},
-      &out);
-  ASSERT_NE(gw, nullptr) << out;
-  auto sub = TestClient::Connect(gw->port(), /*rcvbuf=*/4096);
+       "--workers=2", "--shutdown_drain_ms=5000"});
+  ASSERT_NE(port, 0) << gw.out() << gw.err();
+  auto sub = TestClient::Connect(port, /*rcvbuf=*/4096);
   ASSERT_NE(sub, nullptr);
   ASSERT_TRUE(sub->Logon());
   ASSERT_TRUE(sub->Subscribe(1, "drain"));
-  auto pub = TestClient::Connect(gw->port());
+  auto pub = TestClient::Connect(port);
   ASSERT_TRUE(pub->Logon());
   const StreamId id = pub->Open("drain");
   ASSERT_NE(id.value(), 0u);
@@ -83,7 +80,7 @@ TEST_P(ShutdownTest, SigtermDeliversQueuedDataBeforeClosing) {
   ASSERT_EQ(tp::PublishAckView(ack->view()).sequence().value(),
             static_cast<std::uint64_t>(kMessages));
 
-  ASSERT_TRUE(gw->Signal(SIGTERM));
+  ASSERT_TRUE(gw.Signal(SIGTERM));
   for (int s = 1; s <= kMessages; ++s) {
     auto f = sub->ReadSkippingHeartbeats(5000ms);
     ASSERT_TRUE(f) << "message " << s << " never arrived";
@@ -101,11 +98,8 @@ TEST_P(ShutdownTest, SigtermDeliversQueuedDataBeforeClosing) {
   ASSERT_TRUE(pub_bye);
   EXPECT_EQ(pub_bye->type(), MessageType::kLogout);
 
-  const std::optional<int> status = gw->Wait(10000ms);
-  ASSERT_TRUE(status.has_value()) << "gateway did not exit";
-  EXPECT_TRUE(WIFEXITED(*status));
-  EXPECT_EQ(WEXITSTATUS(*status), 0) << gw->Output();
-  EXPECT_NE(gw->Output().find("received SIGTERM"), std::string::npos);
+  EXPECT_EQ(gw.Wait(10000ms), 0) << gw.out() << gw.err();
+  EXPECT_NE((gw.out() + gw.err()).find("received SIGTERM"), std::string::npos);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, ShutdownTest,

@@ -11,9 +11,8 @@
 #include <thread>
 #include <vector>
 
-#include "gateway_fixture.h"
 #include "gtest/gtest.h"
-#include "test_client.h"
+#include "support/gateway_fixture.h"
 
 namespace tachyon::testing {
 namespace {
@@ -46,7 +45,7 @@ TEST_P(PubSubTest, ManySubscribersReceiveInterleavedStreamsInOrder) {
   constexpr int kMessages = 300;
   std::vector<std::unique_ptr<TestClient>> subs;
   for (int i = 0; i < kSubscribers; ++i) {
-    subs.push_back(Client());
+    subs.push_back(LoggedOnClient());
     // Subscriber i takes streams (i % 3) and ((i + 1) % 3).
     for (int k = 0; k < 2; ++k) {
       const int s = (i + k) % kStreams;
@@ -56,7 +55,7 @@ TEST_P(PubSubTest, ManySubscribersReceiveInterleavedStreamsInOrder) {
       EXPECT_EQ(tp::StreamAckView(ack->view()).next_sequence().value(), 1u);
     }
   }
-  auto pub = Client();
+  auto pub = LoggedOnClient();
   std::vector<StreamId> ids;
   for (int s = 0; s < kStreams; ++s) {
     ids.push_back(pub->Open("s." + std::to_string(s), s + 1));
@@ -93,7 +92,7 @@ TEST_P(PubSubTest, ManySubscribersReceiveInterleavedStreamsInOrder) {
 
 TEST_P(PubSubTest, PublishAckCarriesAssignedSequence) {
   Start();
-  auto pub = Client();
+  auto pub = LoggedOnClient();
   const StreamId id = pub->Open("acks");
   ASSERT_NE(id.value(), 0u);
   for (std::uint64_t i = 1; i <= 5; ++i) {
@@ -110,7 +109,7 @@ TEST_P(PubSubTest, PublishAckCarriesAssignedSequence) {
 
 TEST_P(PubSubTest, PublishToUnopenedStreamIsRefusedNotFatal) {
   Start();
-  auto pub = Client();
+  auto pub = LoggedOnClient();
   ASSERT_TRUE(pub->Publish(StreamId{77}, "x", 5));
   auto f = pub->ReadSkippingHeartbeats();
   ASSERT_TRUE(f);
@@ -128,7 +127,7 @@ TEST_P(PubSubTest, ConcurrentPublishersGetContiguousSequences) {
   Start();
   constexpr int kPublishers = 4;
   constexpr int kPerPublisher = 500;
-  auto sub = Client();
+  auto sub = LoggedOnClient();
   ASSERT_TRUE(sub->Subscribe(1, "shared"));
   std::vector<std::thread> threads;
   std::atomic<int> failures{0};
@@ -174,14 +173,14 @@ TEST_P(PubSubTest, ConcurrentPublishersGetContiguousSequences) {
 
 TEST_P(PubSubTest, SubscribeFromEarliestLatestAndSequenceReplays) {
   Start();
-  auto pub = Client();
+  auto pub = LoggedOnClient();
   const StreamId id = pub->Open("replay");
   for (int i = 1; i <= 10; ++i)
     ASSERT_TRUE(pub->Publish(id, std::to_string(i)));
   ASSERT_TRUE(pub->Publish(id, "sync", 1, true));
   ASSERT_TRUE(pub->ReadSkippingHeartbeats());  // all 11 are in the log
 
-  auto earliest = Client();
+  auto earliest = LoggedOnClient();
   auto ack = earliest->Subscribe(1, "replay", StartMode::kEarliest);
   ASSERT_TRUE(ack);
   EXPECT_EQ(tp::StreamAckView(ack->view()).next_sequence().value(), 1u);
@@ -193,7 +192,7 @@ TEST_P(PubSubTest, SubscribeFromEarliestLatestAndSequenceReplays) {
     EXPECT_EQ(PayloadText(*f), std::to_string(i));
   }
 
-  auto from7 = Client();
+  auto from7 = LoggedOnClient();
   ack = from7->Subscribe(1, "replay", StartMode::kSequence, 7);
   ASSERT_TRUE(ack);
   EXPECT_EQ(tp::StreamAckView(ack->view()).next_sequence().value(), 7u);
@@ -201,7 +200,7 @@ TEST_P(PubSubTest, SubscribeFromEarliestLatestAndSequenceReplays) {
   ASSERT_TRUE(f);
   EXPECT_EQ(PayloadText(*f), "7");
 
-  auto latest = Client();
+  auto latest = LoggedOnClient();
   ack = latest->Subscribe(1, "replay", StartMode::kLatest);
   ASSERT_TRUE(ack);
   EXPECT_EQ(tp::StreamAckView(ack->view()).next_sequence().value(), 12u);
@@ -212,7 +211,7 @@ TEST_P(PubSubTest, SubscribeFromEarliestLatestAndSequenceReplays) {
   EXPECT_EQ(PayloadText(*f), "new");
 
   // A start beyond the end begins at the next sequence.
-  auto future = Client();
+  auto future = LoggedOnClient();
   ack = future->Subscribe(1, "replay", StartMode::kSequence, 1000);
   ASSERT_TRUE(ack);
   EXPECT_EQ(tp::StreamAckView(ack->view()).next_sequence().value(), 13u);
@@ -224,7 +223,7 @@ TEST_P(PubSubTest, GapReportedWhenRequestedRangeWasOverwritten) {
   c.default_stream.window_bytes = 32u << 10;
   c.max_frame_length = 4096;
   Start(c);
-  auto pub = Client();
+  auto pub = LoggedOnClient();
   const StreamId id = pub->Open("lapped");
   constexpr int kMessages = 5000;  // laps the 64 KiB ring
   for (int i = 1; i <= kMessages; ++i) {
@@ -236,7 +235,7 @@ TEST_P(PubSubTest, GapReportedWhenRequestedRangeWasOverwritten) {
   const std::uint64_t last =
       tp::PublishAckView(sync->view()).sequence().value();
 
-  auto sub = Client();
+  auto sub = LoggedOnClient();
   auto ack = sub->Subscribe(1, "lapped", StartMode::kSequence, 1);
   ASSERT_TRUE(ack);
   ASSERT_EQ(ack->type(), MessageType::kSubscribeAck);
@@ -258,14 +257,14 @@ TEST_P(PubSubTest, GapReportedWhenRequestedRangeWasOverwritten) {
 
 TEST_P(PubSubTest, PatternSubscriptionCoversExistingAndLaterStreams) {
   Start();
-  auto pub = Client();
+  auto pub = LoggedOnClient();
   const StreamId a = pub->Open("md.eq.AAPL");
   const StreamId other = pub->Open("md.fx.EURUSD");
   ASSERT_TRUE(pub->Publish(a, "a1"));
   ASSERT_TRUE(pub->Publish(a, "a2", 1, true));
   ASSERT_TRUE(pub->ReadSkippingHeartbeats());
 
-  auto sub = Client();
+  auto sub = LoggedOnClient();
   ASSERT_TRUE(sub->SendSubscribe(9, "md.eq.*", StartMode::kEarliest));
   auto pattern_ack = sub->ReadSkippingHeartbeats();
   ASSERT_TRUE(pattern_ack);
@@ -303,9 +302,9 @@ TEST_P(PubSubTest, PatternSubscriptionCoversExistingAndLaterStreams) {
 
 TEST_P(PubSubTest, UnsubscribeStopsDeliveryAndUnknownIdIsAnError) {
   Start();
-  auto pub = Client();
+  auto pub = LoggedOnClient();
   const StreamId id = pub->Open("u");
-  auto sub = Client();
+  auto sub = LoggedOnClient();
   ASSERT_TRUE(sub->Subscribe(1, "u"));
   ASSERT_TRUE(pub->Publish(id, "before"));
   auto f = sub->ReadSkippingHeartbeats();
@@ -339,7 +338,7 @@ TEST_P(PubSubTest, ResubscribeWhileOldDeliveryIsMidSendStartsAtItsOwnPosition) {
   c.default_stream.window_bytes = 2u << 20;
   c.socket.send_buffer_bytes = 16 << 10;  // keep the backlog out of the kernel
   Start(c);
-  auto pub = Client();
+  auto pub = LoggedOnClient();
   const StreamId id = pub->Open("backlog");
   ASSERT_NE(id.value(), 0u);
   // 1000-byte payloads: frames of 1032 bytes, so sends stop inside frames.
@@ -359,7 +358,7 @@ TEST_P(PubSubTest, ResubscribeWhileOldDeliveryIsMidSendStartsAtItsOwnPosition) {
   std::uint64_t last = tp::PublishAckView(sync->view()).sequence().value();
   ASSERT_EQ(last, kMessages + 1);
 
-  auto sub = Client(/*rcvbuf=*/4096);
+  auto sub = LoggedOnClient(/*rcvbuf=*/4096);
   auto ack = sub->Subscribe(1, "backlog", StartMode::kEarliest);
   ASSERT_TRUE(ack);
   ASSERT_EQ(ack->type(), MessageType::kSubscribeAck);
@@ -443,7 +442,7 @@ TEST_P(PubSubTest, ResubscribeWhileOldDeliveryIsMidSendStartsAtItsOwnPosition) {
 
 TEST_P(PubSubTest, DuplicateAndInvalidSubscriptionsAreNonFatalErrors) {
   Start();
-  auto sub = Client();
+  auto sub = LoggedOnClient();
   ASSERT_TRUE(sub->Subscribe(1, "ok"));
   auto dup = sub->Subscribe(1, "other");
   ASSERT_TRUE(dup);
@@ -463,7 +462,7 @@ TEST_P(PubSubTest, DuplicateAndInvalidSubscriptionsAreNonFatalErrors) {
 
 TEST_P(PubSubTest, RequestIsAnsweredNoSuchService) {
   Start();
-  auto c = Client();
+  auto c = LoggedOnClient();
   std::array<std::byte, 128> buf;
   const std::size_t n = tp::EncodeRequest(
       buf,
@@ -516,7 +515,7 @@ TEST_P(PubSubTest, FramesBeforeLogonAndGatewayOnlyFramesAreFatal) {
   EXPECT_TRUE(tp::ErrorView(e->view()).fatal());
   EXPECT_TRUE(early->WaitForEof());
 
-  auto c = Client();
+  auto c = LoggedOnClient();
   std::array<std::byte, 64> buf;
   const std::size_t n = tp::EncodeData(buf, StreamId{1}, Sequence{1}, 0, {});
   ASSERT_TRUE(c->SendRaw({buf.data(), n}));
@@ -555,7 +554,7 @@ TEST_P(PubSubTest, HeartbeatsFlowAndSilentClientsTimeOut) {
 
 TEST_P(PubSubTest, ClientLogoutIsAnsweredAndClosed) {
   Start();
-  auto c = Client();
+  auto c = LoggedOnClient();
   std::array<std::byte, 64> buf;
   const std::size_t n = tp::EncodeLogout(buf, tp::ErrorCode::kNone);
   ASSERT_TRUE(c->SendRaw({buf.data(), n}));
@@ -576,7 +575,7 @@ TEST_P(PubSubTest, SecondGatewayOnTheSamePortRefusesToStart) {
   EXPECT_EQ(s.code(), absl::StatusCode::kAlreadyExists) << s;
   EXPECT_NE(std::string(s.message()).find("already in use"), std::string::npos);
   // The first gateway still serves.
-  auto client = Client();
+  auto client = LoggedOnClient();
   EXPECT_NE(client->Open("still.here").value(), 0u);
 }
 
@@ -601,8 +600,8 @@ TEST_P(PubSubTest, SecondGatewayOnTheSameUdpPortRefusesToStart) {
   gateway.Wait();
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, PubSubTest, TACHYON_ALL_GATEWAY_PARAMS,
-                         ParamName);
+INSTANTIATE_TEST_SUITE_P(Backends, PubSubTest,
+                         ::testing::ValuesIn(AllGatewayParams()), ParamName);
 
 }  // namespace
 }  // namespace tachyon::testing

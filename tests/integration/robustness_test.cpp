@@ -10,9 +10,10 @@
 #include <thread>
 #include <vector>
 
-#include "gateway_fixture.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "test_client.h"
+#include "support/gateway_fixture.h"
+#include "support/wait.h"
 #include "vector_file.h"
 
 namespace tachyon::testing {
@@ -21,7 +22,9 @@ namespace {
 namespace tp = ::tachyon::protocol;
 using ::tachyon::protocol::MessageType;
 using ::tachyon::protocol::StartMode;
+using ::testing::HasSubstr;
 using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
 
 class RobustnessTest : public GatewayTest {};
 
@@ -66,9 +69,9 @@ TEST_P(RobustnessTest,
       std::string(TACHYON_SOURCE_DIR) + "/protocol/vectors/malformed.vec",
       &vectors, &error))
       << error;
-  auto bystander = Client();
+  auto bystander = LoggedOnClient();
   ASSERT_TRUE(bystander->Subscribe(1, "bystander"));
-  auto pub = Client();
+  auto pub = LoggedOnClient();
   const StreamId stream = pub->Open("bystander");
   int sent = 0;
   for (const tp::golden::Vector& v : vectors) {
@@ -80,7 +83,7 @@ TEST_P(RobustnessTest,
     tp::ErrorCode want;
     ASSERT_TRUE(tp::ParseErrorCode(v.expectations.front().name, &want));
     SCOPED_TRACE(v.name + " (" + v.where + ")");
-    auto c = Client();
+    auto c = LoggedOnClient();
     ASSERT_TRUE(c->SendRaw(v.bytes));
     auto f = c->ReadSkippingHeartbeats(3000ms);
     ASSERT_TRUE(f);
@@ -113,11 +116,11 @@ TEST_P(RobustnessTest, SlowConsumerIsDisconnectedWhileOthersLoseNothing) {
   c.default_stream.policy = config::SlowConsumerPolicy::kDisconnect;
   c.socket.send_buffer_bytes = 64 << 10;
   Start(c);
-  auto slow = Client(/*rcvbuf=*/4096);
+  auto slow = LoggedOnClient(/*rcvbuf=*/4096);
   ASSERT_TRUE(slow->Subscribe(1, "firehose"));
-  auto fast = Client();
+  auto fast = LoggedOnClient();
   ASSERT_TRUE(fast->Subscribe(1, "firehose"));
-  auto pub = Client();
+  auto pub = LoggedOnClient();
   const StreamId id = pub->Open("firehose");
   constexpr int kMessages = 20000;
   const std::string payload(200, 'x');
@@ -149,25 +152,111 @@ TEST_P(RobustnessTest, SlowConsumerIsDisconnectedWhileOthersLoseNothing) {
   reader.join();
   EXPECT_TRUE(in_order.load());
   EXPECT_EQ(received.load(), kMessages);
-  // The slow subscriber: contiguous DATA, then ERROR SLOW_CONSUMER (if it
-  // fit in the socket) and EOF.
+  // The slow subscriber was cut off: contiguous DATA from the start, then
+  // the end of the connection, long before the last message. It fell behind
+  // with its socket full; today's gateway then closes at once, as no ERROR
+  // can be queued behind a send the kernel has not taken (session.cpp), so
+  // an ERROR here is allowed but not required — and if it comes, it is
+  // SLOW_CONSUMER for this stream and the last frame. The next test makes
+  // the ERROR fit and requires it.
   std::uint64_t next = 1;
-  bool saw_error = false;
+  std::optional<Frame> error;
   for (int i = 0; i < kMessages + 10; ++i) {
     auto f = slow->Read(5000ms);
     if (!f) break;
-    if (f->type() == MessageType::kData) {
-      ASSERT_EQ(tp::DataView(f->view()).sequence().value(), next++);
-    } else if (f->type() == MessageType::kError) {
-      EXPECT_EQ(tp::ErrorView(f->view()).code(), tp::ErrorCode::kSlowConsumer);
-      EXPECT_EQ(f->view().stream_id(), id);
-      saw_error = true;
+    ASSERT_FALSE(error) << "a frame after the ERROR: "
+                        << tp::MessageTypeName(f->type());
+    if (f->type() == MessageType::kError) {
+      error = f;
+      continue;
     }
+    ASSERT_EQ(f->type(), MessageType::kData)
+        << "after DATA " << next - 1 << ": " << tp::MessageTypeName(f->type());
+    ASSERT_EQ(tp::DataView(f->view()).sequence().value(), next++);
   }
-  EXPECT_TRUE(slow->eof());
+  EXPECT_TRUE(slow->eof()) << "still open after DATA " << next - 1;
+  if (error) {
+    EXPECT_EQ(tp::ErrorView(error->view()).code(),
+              tp::ErrorCode::kSlowConsumer);
+    EXPECT_EQ(error->view().stream_id(), id);
+  }
   EXPECT_LT(next, static_cast<std::uint64_t>(kMessages));
   EXPECT_GE(gateway_->Stats().slow_consumers, 1u);
-  (void)saw_error;  // may not fit in a full socket; EOF is what counts
+}
+
+// Policy "disconnect", with the fault found while the subscriber's socket
+// has room: the gateway says why — ERROR SLOW_CONSUMER, fatal, naming the
+// stream and the window — and then closes; no DATA follows the ERROR. The
+// subscriber is its own publisher: it writes more than a window of messages
+// in one go, which its session appends from one read before it next sends,
+// so it is a window behind with an empty socket. Everyone else loses
+// nothing: the log keeps every message for a later subscriber, and a
+// session on another stream is untouched.
+TEST_P(RobustnessTest, SlowConsumerWithRoomIsToldWhyThenClosed) {
+  config::GatewayConfig c = TestConfig(GetParam());
+  c.max_frame_length = 1024;
+  c.default_stream.capacity_bytes = 1u << 20;
+  c.default_stream.window_bytes = 4096;
+  c.default_stream.policy = config::SlowConsumerPolicy::kDisconnect;
+  Start(c);
+  auto bystander = LoggedOnClient();
+  ASSERT_TRUE(bystander->Subscribe(1, "calm"));
+  auto calm = LoggedOnClient();
+  const StreamId calm_id = calm->Open("calm");
+  auto eager = LoggedOnClient();
+  auto ack = eager->Subscribe(1, "burst");
+  ASSERT_TRUE(ack && ack->type() == MessageType::kSubscribeAck);
+  const StreamId id = eager->Open("burst");
+  ASSERT_NE(id.value(), 0u);
+  // 64 frames of 232 bytes: 3.6 windows, in a write of 14 KiB, which one
+  // read takes whole (epoll reads 64 KiB, io_uring buffers hold 16 KiB).
+  constexpr int kMessages = 64;
+  const std::string payload(200, 'b');
+  std::vector<std::byte> burst(kMessages * 256);
+  std::size_t n = 0;
+  for (int i = 0; i < kMessages; ++i) {
+    n += tp::EncodePublish(std::span(burst).subspan(n), id, 0,
+                           tp::AsBytes(payload));
+  }
+  ASSERT_TRUE(eager->SendRaw(std::span(burst).first(n)));
+  std::uint64_t next = 1;
+  std::optional<Frame> error;
+  for (int i = 0; i <= kMessages && !error; ++i) {
+    auto f = eager->ReadSkippingHeartbeats();
+    ASSERT_TRUE(f) << "neither DATA nor ERROR after DATA " << next - 1;
+    if (f->type() == MessageType::kData) {
+      ASSERT_EQ(tp::DataView(f->view()).sequence().value(), next++);
+    } else {
+      error = f;
+    }
+  }
+  ASSERT_TRUE(error) << "every message delivered: never a window behind";
+  ASSERT_EQ(error->type(), MessageType::kError);
+  const tp::ErrorView e(error->view());
+  EXPECT_EQ(e.code(), tp::ErrorCode::kSlowConsumer) << e.text();
+  EXPECT_TRUE(e.fatal());
+  EXPECT_EQ(error->view().stream_id(), id);
+  EXPECT_THAT(std::string(e.text()), HasSubstr("behind stream 'burst'"));
+  EXPECT_THAT(std::string(e.text()), HasSubstr("(window 4096)"));
+  EXPECT_LT(next - 1, static_cast<std::uint64_t>(kMessages));
+  // Nothing after the ERROR but the end of the connection.
+  auto after = eager->Read(5000ms);
+  EXPECT_FALSE(after.has_value())
+      << "after the ERROR: " << tp::MessageTypeName(after->type());
+  EXPECT_TRUE(eager->eof());
+  EXPECT_GE(gateway_->Stats().slow_consumers, 1u);
+
+  auto late = LoggedOnClient();
+  ASSERT_TRUE(late->Subscribe(1, "burst", StartMode::kSequence, 1));
+  for (std::uint64_t want = 1; want <= kMessages; ++want) {
+    auto f = late->ReadSkippingHeartbeats();
+    ASSERT_TRUE(f && f->type() == MessageType::kData) << "message " << want;
+    ASSERT_EQ(tp::DataView(f->view()).sequence().value(), want);
+  }
+  ASSERT_TRUE(calm->Publish(calm_id, "undisturbed"));
+  auto d = bystander->ReadSkippingHeartbeats();
+  ASSERT_TRUE(d && d->type() == MessageType::kData);
+  EXPECT_EQ(PayloadText(*d), "undisturbed");
 }
 
 // Policy "backpressure": a stalled subscriber makes the gateway refuse
@@ -180,9 +269,9 @@ TEST_P(RobustnessTest, BackpressurePolicyRefusesPublishesUntilReaderCatchesUp) {
   c.default_stream.policy = config::SlowConsumerPolicy::kBackpressure;
   c.socket.send_buffer_bytes = 32 << 10;
   Start(c);
-  auto sub = Client(/*rcvbuf=*/4096);
+  auto sub = LoggedOnClient(/*rcvbuf=*/4096);
   ASSERT_TRUE(sub->Subscribe(1, "bp"));
-  auto pub = Client();
+  auto pub = LoggedOnClient();
   const StreamId id = pub->Open("bp");
   const std::string payload(500, 'y');
   std::uint64_t accepted = 0;
@@ -227,12 +316,12 @@ TEST_P(RobustnessTest, BackpressurePolicyRefusesPublishesUntilReaderCatchesUp) {
 // close; afterwards no session is left and memory is back near baseline.
 TEST_P(RobustnessTest, ThousandConnectionsOpenAndCloseWithoutLeaking) {
   Start(TestConfig(GetParam()));
-  auto pub = Client();
+  auto pub = LoggedOnClient();
   const StreamId id = pub->Open("churn");
   auto wave = [&](int n) {
     std::vector<std::unique_ptr<TestClient>> clients;
     for (int i = 0; i < n; ++i) {
-      clients.push_back(Client());
+      clients.push_back(LoggedOnClient());
       ASSERT_NE(clients.back(), nullptr);
       ASSERT_TRUE(clients.back()->SendSubscribe(1, "churn"));
     }
@@ -245,10 +334,9 @@ TEST_P(RobustnessTest, ThousandConnectionsOpenAndCloseWithoutLeaking) {
     }
   };
   auto wait_closed = [&] {
-    for (int i = 0; i < 500 && gateway_->Stats().sessions_open > 1; ++i) {
-      std::this_thread::sleep_for(10ms);
-    }
-    EXPECT_EQ(gateway_->Stats().sessions_open, 1);  // the publisher
+    EXPECT_TRUE(WaitUntil([&] {
+      return gateway_->Stats().sessions_open == 1;  // the publisher
+    })) << gateway_->Stats().sessions_open;
   };
   wave(200);  // warm up allocator pools and the reactor's tables
   wait_closed();
@@ -270,9 +358,10 @@ TEST_P(RobustnessTest, LimitsOnConnectionsSubscriptionsAndPublishRate) {
   c.max_subscriptions_per_session = 2;
   c.max_publish_rate = 50;  // per second, burst of 50
   Start(c);
-  auto a = Client();
-  auto b = Client();
-  auto d = Client();
+  auto a = LoggedOnClient();
+  const auto b_logon = Clock::now();  // before b's LOGON fills its bucket
+  auto b = LoggedOnClient();
+  auto d = LoggedOnClient();
   // A fourth connection is told why, then closed.
   auto refused = TestClient::Connect(gateway_->port());
   ASSERT_NE(refused, nullptr);
@@ -291,11 +380,23 @@ TEST_P(RobustnessTest, LimitsOnConnectionsSubscriptionsAndPublishRate) {
   EXPECT_EQ(tp::ErrorView(third->view()).code(), tp::ErrorCode::kLimitExceeded);
   EXPECT_FALSE(tp::ErrorView(third->view()).fatal());
 
+  // b's allowance: a burst of 50, then 50 a second since its LOGON. The
+  // publishes go out in one write, so the gateway reads them in one go; how
+  // many it may accept is bounded by the time b has been logged on by the
+  // last answer (measured, so a slow machine only widens the bound).
   const StreamId id = b->Open("x");
+  constexpr int kPublishes = 1000;
+  std::vector<std::byte> all(kPublishes * 64);
+  std::size_t n = 0;
+  for (int i = 0; i < kPublishes; ++i) {
+    n += tp::EncodePublish(std::span(all).subspan(n), id, i,
+                           tp::AsBytes(std::string_view("r")),
+                           tp::AckMode::kRequested);
+  }
+  ASSERT_TRUE(b->SendRaw(std::span(all).first(n)));
   int accepted = 0;
   int limited = 0;
-  for (int i = 0; i < 120; ++i) {
-    ASSERT_TRUE(b->Publish(id, "r", i, /*ack=*/true));
+  for (int i = 0; i < kPublishes; ++i) {
     auto f = b->ReadSkippingHeartbeats();
     ASSERT_TRUE(f);
     ASSERT_EQ(f->type(), MessageType::kPublishAck);
@@ -303,9 +404,13 @@ TEST_P(RobustnessTest, LimitsOnConnectionsSubscriptionsAndPublishRate) {
     if (st == tp::ErrorCode::kNone) ++accepted;
     if (st == tp::ErrorCode::kLimitExceeded) ++limited;
   }
+  const double logged_on_s =
+      std::chrono::duration<double>(Clock::now() - b_logon).count();
   EXPECT_GE(accepted, 50);
-  EXPECT_LT(accepted, 100);  // the loop takes far less than a second
-  EXPECT_EQ(accepted + limited, 120);
+  EXPECT_LE(accepted, 50 + static_cast<int>(50 * logged_on_s) + 1)
+      << "over " << logged_on_s << " s";
+  EXPECT_GT(limited, 0);
+  EXPECT_EQ(accepted + limited, kPublishes);
   // Only accepted messages reach the subscriber, in order.
   for (int s = 1; s <= accepted; ++s) {
     auto f = a->ReadSkippingHeartbeats();
@@ -322,8 +427,8 @@ TEST_P(RobustnessTest, LimitsOnConnectionsSubscriptionsAndPublishRate) {
   EXPECT_EQ(tp::PublishAckView(ok->view()).status(), tp::ErrorCode::kNone);
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, RobustnessTest, TACHYON_ALL_GATEWAY_PARAMS,
-                         ParamName);
+INSTANTIATE_TEST_SUITE_P(Backends, RobustnessTest,
+                         ::testing::ValuesIn(AllGatewayParams()), ParamName);
 
 }  // namespace
 }  // namespace tachyon::testing

@@ -1,8 +1,8 @@
 // A blocking, deliberately simple protocol client for integration tests: it
 // speaks raw frames over a real TCP socket so tests can send anything,
 // malformed input included, and inspect every frame the gateway sends.
-#ifndef TACHYON_TESTS_INTEGRATION_TEST_CLIENT_H_
-#define TACHYON_TESTS_INTEGRATION_TEST_CLIENT_H_
+#ifndef TACHYON_TESTS_SUPPORT_TEST_CLIENT_H_
+#define TACHYON_TESTS_SUPPORT_TEST_CLIENT_H_
 
 #include <chrono>
 #include <cstdint>
@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "support/frame_reader.h"
 #include "tachyon/protocol/protocol.h"
 
 namespace tachyon::testing {
@@ -47,8 +48,8 @@ class TestClient {
   /// True once the gateway closed the connection.
   bool WaitForEof(
       std::chrono::milliseconds timeout = std::chrono::milliseconds(5000));
-  bool eof() const { return eof_; }
-  protocol::ErrorCode decode_error() const { return decoder_.error(); }
+  bool eof() const { return reader_.eof(); }
+  protocol::ErrorCode decode_error() const { return reader_.error(); }
 
   // Helpers that send one request and (where the protocol answers) wait for
   // the answer, skipping heartbeats. They return nullopt/0 on failure.
@@ -80,9 +81,7 @@ class TestClient {
  private:
   explicit TestClient(int fd);
   int fd_;
-  bool eof_ = false;
-  std::vector<std::byte> storage_;
-  protocol::FrameDecoder decoder_;
+  FrameReader reader_;
   std::vector<std::byte> out_;
 };
 
@@ -91,4 +90,4 @@ std::string PayloadText(const Frame& f);
 
 }  // namespace tachyon::testing
 
-#endif  // TACHYON_TESTS_INTEGRATION_TEST_CLIENT_H_
+#endif  // TACHYON_TESTS_SUPPORT_TEST_CLIENT_H_

@@ -1,14 +1,8 @@
-#include "test_client.h"
+#include "support/test_client.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <poll.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
-#include <cerrno>
-#include <cstring>
+#include "support/net.h"
 
 namespace tachyon::testing {
 
@@ -17,71 +11,26 @@ using Clock = std::chrono::steady_clock;
 
 std::unique_ptr<TestClient> TestClient::Connect(std::uint16_t port,
                                                 int rcvbuf) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  const int fd = ConnectLoopback(port, rcvbuf);
   if (fd < 0) return nullptr;
-  if (rcvbuf > 0) {
-    ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
-  }
-  const int one = 1;
-  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(fd);
-    return nullptr;
-  }
   return std::unique_ptr<TestClient>(new TestClient(fd));
 }
 
 TestClient::TestClient(int fd)
     : fd_(fd),
-      storage_(2 *
-               tp::FrameDecoder::MinStorage(tp::kMaxFrameLengthCeiling / 64)),
-      decoder_(storage_, tp::kMaxFrameLengthCeiling / 64),
+      reader_(tp::kMaxFrameLengthCeiling / 64),
       out_(tp::kMaxFrameLengthCeiling / 64 + 64) {}
 
 TestClient::~TestClient() { ::close(fd_); }
 
 bool TestClient::SendRaw(std::span<const std::byte> bytes) {
-  std::size_t off = 0;
-  while (off < bytes.size()) {
-    const ssize_t n =
-        ::send(fd_, bytes.data() + off, bytes.size() - off, MSG_NOSIGNAL);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return false;
-    }
-    off += static_cast<std::size_t>(n);
-  }
-  return true;
+  return SendAll(fd_, bytes);
 }
 
 std::optional<Frame> TestClient::Read(std::chrono::milliseconds timeout) {
-  const auto deadline = Clock::now() + timeout;
-  for (;;) {
-    const tp::DecodeResult r = decoder_.Next();
-    if (r.status == tp::DecodeStatus::kFrame) {
-      const auto b = r.frame.bytes();
-      return Frame{std::vector<std::byte>(b.begin(), b.end())};
-    }
-    if (r.status == tp::DecodeStatus::kError || eof_) return std::nullopt;
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - Clock::now());
-    if (left.count() <= 0) return std::nullopt;
-    pollfd p{fd_, POLLIN, 0};
-    if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
-    std::span<std::byte> space = decoder_.WritableSpan();
-    const ssize_t n = ::recv(fd_, space.data(), space.size(), 0);
-    if (n == 0) {
-      eof_ = true;
-    } else if (n < 0) {
-      if (errno != EINTR && errno != EAGAIN) eof_ = true;
-    } else {
-      decoder_.Commit(static_cast<std::size_t>(n));
-    }
-  }
+  std::optional<std::vector<std::byte>> bytes = reader_.Read(fd_, timeout);
+  if (!bytes) return std::nullopt;
+  return Frame{std::move(*bytes)};
 }
 
 std::optional<Frame> TestClient::ReadSkippingHeartbeats(
@@ -98,16 +47,14 @@ std::optional<Frame> TestClient::ReadSkippingHeartbeats(
 
 bool TestClient::WaitForEof(std::chrono::milliseconds timeout) {
   const auto deadline = Clock::now() + timeout;
-  while (!eof_) {
+  while (!reader_.eof()) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         deadline - Clock::now());
     if (left.count() <= 0) return false;
-    if (!Read(left) && decoder_.error() != tp::ErrorCode::kNone) {
+    if (!Read(left) && reader_.error() != tp::ErrorCode::kNone) {
       // Undecodable bytes: drain the socket raw until EOF.
-      std::byte sink[4096];
-      pollfd p{fd_, POLLIN, 0};
-      if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
-      if (::recv(fd_, sink, sizeof sink, 0) <= 0) eof_ = true;
+      if (!DrainUntilEof(fd_, left)) return false;
+      reader_.set_eof();
     }
   }
   return true;
