@@ -23,6 +23,16 @@ void ControlQueue::Commit(std::size_t bytes) {
   queued_total_ += bytes;
 }
 
+void ControlQueue::PushFront(std::span<const std::byte> bytes) {
+  // Drop what was sent, then insert before the rest: the front buffer is
+  // not referenced by any send now.
+  front_.erase(front_.begin(),
+               front_.begin() + static_cast<std::ptrdiff_t>(front_offset_));
+  front_offset_ = 0;
+  front_.insert(front_.begin(), bytes.begin(), bytes.end());
+  queued_total_ += bytes.size();
+}
+
 std::span<const std::byte> ControlQueue::Front() {
   if (front_offset_ == front_.size() && !back_.empty()) {
     front_.clear();

@@ -30,6 +30,11 @@ class ControlQueue {
   /// The frame just reserved took `bytes` (<= the reservation).
   void Commit(std::size_t bytes);
 
+  /// Puts `bytes` ahead of everything not yet sent (the rest of a frame a
+  /// send stopped inside, which must go first). Only while no send is in
+  /// flight.
+  void PushFront(std::span<const std::byte> bytes);
+
   /// The bytes to send next (empty when nothing is queued). Only while no
   /// send is in flight: it may switch buffers.
   std::span<const std::byte> Front();

@@ -194,6 +194,30 @@ SendEngine::Result SendEngine::Transmit() {
   return {Outcome::kSent};
 }
 
+bool SendEngine::CopyPartialFrame() {
+  Delivery* d = partial_.delivery;
+  const std::uint64_t end = d->EndOfCurrentFrame();
+  if (end > d->position()) {
+    control_.PushFront(d->log()->Readable(d->position(), end));
+    d->Advance(end - d->position(), true);
+  }
+  partial_valid_ = false;
+  return true;
+}
+
+bool SendEngine::StopData() {
+  data_stopped_ = true;
+  if (in_flight_ || !partial_valid_ || partial_.delivery == nullptr) {
+    return true;  // nothing to copy now (HandleSent copies after a send)
+  }
+  Delivery* d = partial_.delivery;
+  if (!d->Pin()) return false;
+  const bool copied = CopyPartialFrame();
+  d->Unpin();
+  SettleRemoving();
+  return copied;
+}
+
 SendEngine::Outcome SendEngine::OnSendComplete(ssize_t result) {
   in_flight_ = false;
   if (result < 0) {
@@ -225,6 +249,11 @@ void SendEngine::HandleSent(std::size_t bytes) {
       partial_valid_ = true;
       break;
     }
+  }
+  // The session stopped sending data: finish a frame left half sent from a
+  // copy, made while the send's pins still hold its bytes.
+  if (data_stopped_ && partial_valid_ && partial_.delivery != nullptr) {
+    CopyPartialFrame();
   }
   // Advance read the headers it walked under the pins; release them now.
   ReleaseSources();

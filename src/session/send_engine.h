@@ -108,6 +108,13 @@ class SendEngine {
   /// While busy(): the slow-consumer verdict for the deliveries whose
   /// streams grew (there is no send to build, but the writer goes on).
   [[nodiscard]] Result CheckWhileBusy() const;
+  /// From now on no log bytes are sent (the session is closing): the frame
+  /// a send stopped inside is finished from a copy in the control queue,
+  /// made now, or when the send in flight completes (while its bytes are
+  /// still pinned), so the rest is control output only. False if that
+  /// frame was already overwritten and cannot be finished (close at once).
+  [[nodiscard]] bool StopData();
+
   /// A pending send finished (see io::ConnectionHandler::OnSendComplete).
   Outcome OnSendComplete(ssize_t result);
   /// The socket has room again after a send that wrote nothing.
@@ -134,6 +141,9 @@ class SendEngine {
   void AddSource(Delivery* d, std::span<const std::byte> bytes);
   Result Transmit();
   void HandleSent(std::size_t bytes);
+  // Copies the rest of the partial frame into the control queue. Needs the
+  // frame pinned. False if it is gone.
+  bool CopyPartialFrame();
   // Releases the current sources' pins and queues their deliveries for
   // another look (bytes may remain).
   void ReleaseSources();
@@ -155,6 +165,7 @@ class SendEngine {
   // The source a send stopped inside (frames must be finished first).
   Source partial_;
   bool partial_valid_ = false;
+  bool data_stopped_ = false;
 };
 
 }  // namespace tachyon::session

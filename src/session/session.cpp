@@ -331,6 +331,15 @@ void Session::CloseAfterFlush() {
     return;
   }
   DetachAll();
+  // No more log bytes: a frame half on the wire is finished from a copy,
+  // so that the final frames follow it whatever the writer does meanwhile.
+  if (!engine_.StopData()) {
+    // That frame is already overwritten: the byte stream cannot be
+    // repaired, and nothing more can be said on it.
+    agent_.counters().slow_lapped.Add();
+    CloseNow();
+    return;
+  }
   state_ = State::kClosing;
   deadline_ns_ = agent_.now_ns() + kCloseFlushNs;
   partial_.clear();
@@ -446,11 +455,13 @@ void Session::Flush() {
   if (state_ == State::kClosed || state_ == State::kLingering) return;
   if (engine_.busy()) {
     // The socket is full: nothing is sent now, but the writer goes on, so
-    // the slow-consumer policy is enforced here, and the connection closed
-    // at once (no ERROR could get past the full socket).
+    // the slow-consumer policy is enforced here. The ERROR is queued behind
+    // what the kernel has (no log bytes stay pinned while the socket is
+    // full, so waiting costs the writer nothing); it goes out if the peer
+    // reads again, and the close deadline ends the connection if not.
     if (state_ == State::kActive || state_ == State::kDraining) {
       const SendEngine::Result r = engine_.CheckWhileBusy();
-      if (r.outcome == SendEngine::Outcome::kSlow) CutSlowConsumer(r, false);
+      if (r.outcome == SendEngine::Outcome::kSlow) CutSlowConsumer(r, true);
     }
     return;
   }

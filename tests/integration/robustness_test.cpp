@@ -153,12 +153,9 @@ TEST_P(RobustnessTest, SlowConsumerIsDisconnectedWhileOthersLoseNothing) {
   EXPECT_TRUE(in_order.load());
   EXPECT_EQ(received.load(), kMessages);
   // The slow subscriber was cut off: contiguous DATA from the start, then
-  // the end of the connection, long before the last message. It fell behind
-  // with its socket full; today's gateway then closes at once, as no ERROR
-  // can be queued behind a send the kernel has not taken (session.cpp), so
-  // an ERROR here is allowed but not required — and if it comes, it is
-  // SLOW_CONSUMER for this stream and the last frame. The next test makes
-  // the ERROR fit and requires it.
+  // ERROR SLOW_CONSUMER naming the stream (queued behind what its full
+  // socket held, and read once it reads again), then the end of the
+  // connection, long before the last message.
   std::uint64_t next = 1;
   std::optional<Frame> error;
   for (int i = 0; i < kMessages + 10; ++i) {
@@ -175,11 +172,10 @@ TEST_P(RobustnessTest, SlowConsumerIsDisconnectedWhileOthersLoseNothing) {
     ASSERT_EQ(tp::DataView(f->view()).sequence().value(), next++);
   }
   EXPECT_TRUE(slow->eof()) << "still open after DATA " << next - 1;
-  if (error) {
-    EXPECT_EQ(tp::ErrorView(error->view()).code(),
-              tp::ErrorCode::kSlowConsumer);
-    EXPECT_EQ(error->view().stream_id(), id);
-  }
+  ASSERT_TRUE(error) << "no ERROR after DATA " << next - 1;
+  EXPECT_EQ(tp::ErrorView(error->view()).code(), tp::ErrorCode::kSlowConsumer);
+  EXPECT_TRUE(tp::ErrorView(error->view()).fatal());
+  EXPECT_EQ(error->view().stream_id(), id);
   EXPECT_LT(next, static_cast<std::uint64_t>(kMessages));
   EXPECT_GE(gateway_->Stats().slow_consumers, 1u);
 }

@@ -156,10 +156,11 @@ class SendEngineTest : public ::testing::Test {
     return d;
   }
   // Sends until idle or waiting (bounded).
-  Outcome Pump(SendEngine& engine, int limit = 100000) {
+  Outcome Pump(SendEngine& engine, bool data_allowed = true,
+               int limit = 100000) {
     Outcome last = Outcome::kIdle;
     for (int i = 0; i < limit; ++i) {
-      last = engine.SendOnce(true).outcome;
+      last = engine.SendOnce(data_allowed).outcome;
       if (last != Outcome::kSent) return last;
     }
     ADD_FAILURE() << "engine never went idle";
@@ -436,6 +437,71 @@ TEST_F(SendEngineTest, RestartedDeliveryMovesToItsNewStart) {
   EXPECT_EQ(frames[1].sequence, 2u);
   EXPECT_EQ(frames[2].sequence, 8u);
   EXPECT_EQ(frames[4].sequence, 10u);
+}
+
+// A session that closes with a frame half on the wire finishes that frame
+// from a copy, so its final frames follow it even after the writer laps the
+// ring (no log bytes are read any more).
+TEST_F(SendEngineTest, StopDataFinishesAHalfSentFrameFromACopy) {
+  FakeConnection conn(FakeConnection::Mode::kImmediate);
+  conn.budget = 100;  // frame 1 and part of frame 2
+  SendEngine engine(control_, conn, listener_);
+  const std::size_t capacity = 64 << 10;
+  stream::StreamLog* log = MakeLog(1, capacity);
+  Append(log, 3);
+  Deliver(engine, log);
+  ASSERT_EQ(engine.SendOnce(true).outcome, Outcome::kSent);
+  ASSERT_TRUE(engine.StopData());
+  QueueHeartbeat();   // the final frame, queued after the stop
+  Append(log, 3000);  // laps the ring: frame 2 is gone from the log
+  ASSERT_TRUE(log->Lapped(0, log->tail()));
+  conn.budget = std::numeric_limits<std::size_t>::max();
+  ASSERT_EQ(Pump(engine, /*data_allowed=*/false), Outcome::kIdle);
+  const std::vector<WireFrame> frames = DecodeWire(conn.wire);
+  ASSERT_EQ(frames.size(), 3u);
+  EXPECT_EQ(frames[0].sequence, 1u);
+  EXPECT_EQ(frames[1].sequence, 2u);
+  EXPECT_EQ(frames[1].payload, PayloadFor(2));
+  EXPECT_EQ(frames[2].type, tp::MessageType::kHeartbeat);
+}
+
+// The same with the send still pending when the session stops: the copy is
+// made when it completes, while its bytes are still pinned.
+TEST_F(SendEngineTest, StopDataDuringAPendingSendCopiesOnCompletion) {
+  FakeConnection conn(FakeConnection::Mode::kDeferred);
+  conn.budget = 100;
+  SendEngine engine(control_, conn, listener_);
+  const std::size_t capacity = 64 << 10;
+  stream::StreamLog* log = MakeLog(1, capacity);
+  Append(log, 3);
+  Deliver(engine, log);
+  ASSERT_EQ(engine.SendOnce(true).outcome, Outcome::kWaiting);
+  ASSERT_TRUE(engine.StopData());
+  QueueHeartbeat();
+  ASSERT_EQ(engine.OnSendComplete(conn.Complete()), Outcome::kSent);
+  Append(log, 3000);
+  conn.budget = std::numeric_limits<std::size_t>::max();
+  for (int i = 0; i < 10 && engine.SendOnce(false).outcome == Outcome::kWaiting;
+       ++i) {
+    ASSERT_EQ(engine.OnSendComplete(conn.Complete()), Outcome::kSent);
+  }
+  const std::vector<WireFrame> frames = DecodeWire(conn.wire);
+  ASSERT_EQ(frames.size(), 3u);
+  EXPECT_EQ(frames[1].sequence, 2u);
+  EXPECT_EQ(frames[1].payload, PayloadFor(2));
+  EXPECT_EQ(frames[2].type, tp::MessageType::kHeartbeat);
+}
+
+TEST_F(SendEngineTest, StopDataFailsWhenTheHalfSentFrameIsAlreadyGone) {
+  FakeConnection conn(FakeConnection::Mode::kImmediate);
+  conn.budget = 100;
+  SendEngine engine(control_, conn, listener_);
+  stream::StreamLog* log = MakeLog(1, 64 << 10);
+  Append(log, 3);
+  Deliver(engine, log);
+  ASSERT_EQ(engine.SendOnce(true).outcome, Outcome::kSent);
+  Append(log, 3000);  // lapped before the stop
+  EXPECT_FALSE(engine.StopData());
 }
 
 TEST_F(SendEngineTest, FailedSendIsReported) {
