@@ -81,6 +81,14 @@ bool ResolveLiteral(const std::string& bind, std::uint16_t port,
   return false;
 }
 
+// ResolveLiteral, or the error naming the address.
+absl::Status Resolve(const std::string& bind, std::uint16_t port,
+                     sockaddr_storage* addr, socklen_t* len, int* family) {
+  if (ResolveLiteral(bind, port, addr, len, family)) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat("bind address '", bind, "' is not an IP literal"));
+}
+
 }  // namespace
 
 absl::Status CheckPortFree(const std::string& bind, std::uint16_t port,
@@ -89,9 +97,8 @@ absl::Status CheckPortFree(const std::string& bind, std::uint16_t port,
   sockaddr_storage addr;
   socklen_t len;
   int family;
-  if (!ResolveLiteral(bind, port, &addr, &len, &family)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("bind address '", bind, "' is not an IP literal"));
+  if (absl::Status s = Resolve(bind, port, &addr, &len, &family); !s.ok()) {
+    return s;
   }
   const int fd = ::socket(family, kind | SOCK_CLOEXEC, 0);
   if (fd < 0) return Errno("socket", errno);
@@ -119,9 +126,8 @@ absl::StatusOr<int> OpenReusePortSocket(int type, const std::string& bind,
   sockaddr_storage addr;
   socklen_t len;
   int family;
-  if (!ResolveLiteral(bind, port, &addr, &len, &family)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("bind address '", bind, "' is not an IP literal"));
+  if (absl::Status s = Resolve(bind, port, &addr, &len, &family); !s.ok()) {
+    return s;
   }
   const int fd = ::socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return Errno("socket", errno);

@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/log.h"
+#include "base/strings.h"
 #include "io/datagram_socket.h"
 #include "io/socket.h"
 #include "session/session_counters.h"
@@ -30,25 +31,14 @@ absl::Status Gateway::Start() {
   started_ = true;
   const int n = config_.workers;
   backend_descriptions_.assign(static_cast<std::size_t>(n), "");
-  std::uint16_t port = config_.port;
-  if (absl::Status s = io::CheckPortFree(config_.bind, port); !s.ok()) {
-    return s;
-  }
-  for (int i = 0; i < n; ++i) {
-    absl::StatusOr<int> fd = io::CreateTcpListener(config_.bind, port, 4096);
-    if (!fd.ok()) {
-      return absl::Status(
-          fd.status().code(),
-          absl::StrCat("listener for worker ", i, ": ", fd.status().message()));
-    }
-    listen_fds_.push_back(*fd);
-    if (port == 0) {
-      absl::StatusOr<std::uint16_t> p = io::LocalPort(*fd);
-      if (!p.ok()) return p.status();
-      port = *p;
-    }
-  }
-  port_ = port;
+  absl::StatusOr<std::uint16_t> port = OpenPerWorker(
+      "listener", config_.bind, config_.port, SOCK_STREAM,
+      [this](std::uint16_t p) {
+        return io::CreateTcpListener(config_.bind, p, 4096);
+      },
+      listen_fds_);
+  if (!port.ok()) return port.status();
+  port_ = *port;
   if (absl::Status s = StartUdp(); !s.ok()) return s;
   for (int i = 0; i < n; ++i) {
     workers_.push_back(std::make_unique<Worker>(
@@ -66,6 +56,28 @@ absl::Status Gateway::Start() {
   return absl::OkStatus();
 }
 
+absl::StatusOr<std::uint16_t> Gateway::OpenPerWorker(
+    std::string_view what, const std::string& bind, std::uint16_t port,
+    int kind, const std::function<absl::StatusOr<int>(std::uint16_t)>& open,
+    std::vector<int>& fds) {
+  if (absl::Status s = io::CheckPortFree(bind, port, kind); !s.ok()) return s;
+  for (int i = 0; i < config_.workers; ++i) {
+    absl::StatusOr<int> fd = open(port);
+    if (!fd.ok()) {
+      return absl::Status(fd.status().code(),
+                          absl::StrCat(AbslView(what), " for worker ", i, ": ",
+                                       fd.status().message()));
+    }
+    fds.push_back(*fd);
+    if (port == 0) {
+      absl::StatusOr<std::uint16_t> p = io::LocalPort(*fd);
+      if (!p.ok()) return p.status();
+      port = *p;
+    }
+  }
+  return port;
+}
+
 absl::Status Gateway::StartUdp() {
   const config::UdpOptions& u = config_.udp;
   if (!u.enabled) return absl::OkStatus();
@@ -75,27 +87,15 @@ absl::Status Gateway::StartUdp() {
   while (udp_source_id_ == 0) {
     udp_source_id_ = (std::uint64_t{rd()} << 32) | rd();
   }
-  std::uint16_t port = u.port;
-  if (absl::Status s = io::CheckPortFree(config_.UdpBind(), port, SOCK_DGRAM);
-      !s.ok()) {
-    return s;
-  }
-  for (int i = 0; i < config_.workers; ++i) {
-    absl::StatusOr<int> fd =
-        io::OpenUdpReceiveSocket(config_.UdpBind(), port, UdpReceiveTuning());
-    if (!fd.ok()) {
-      return absl::Status(fd.status().code(),
-                          absl::StrCat("UDP ingress for worker ", i, ": ",
-                                       fd.status().message()));
-    }
-    udp_fds_.push_back(*fd);
-    if (port == 0) {
-      absl::StatusOr<std::uint16_t> p = io::LocalPort(*fd);
-      if (!p.ok()) return p.status();
-      port = *p;
-    }
-  }
-  udp_port_ = port;
+  absl::StatusOr<std::uint16_t> port = OpenPerWorker(
+      "UDP ingress", config_.UdpBind(), u.port, SOCK_DGRAM,
+      [this](std::uint16_t p) {
+        return io::OpenUdpReceiveSocket(config_.UdpBind(), p,
+                                        UdpReceiveTuning());
+      },
+      udp_fds_);
+  if (!port.ok()) return port.status();
+  udp_port_ = *port;
   for (const config::UdpGroup& g : u.groups) {
     if (absl::StatusOr<stream::StreamLog*> log = registry_->Open(g.stream);
         !log.ok()) {

@@ -25,6 +25,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -118,6 +119,13 @@ class Gateway final : public CommandRouter {
 
  private:
   absl::Status StartUdp();
+  // One socket per worker on bind:port (SO_REUSEPORT; the first picks the
+  // port when it is 0), each made by `open`, after checking that no other
+  // process holds the port. Returns the port.
+  absl::StatusOr<std::uint16_t> OpenPerWorker(
+      std::string_view what, const std::string& bind, std::uint16_t port,
+      int kind, const std::function<absl::StatusOr<int>(std::uint16_t)>& open,
+      std::vector<int>& fds);
 
   config::GatewayConfig config_;
   // Declared before everything that registers values in it.

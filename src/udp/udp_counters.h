@@ -1,9 +1,10 @@
 // UdpCounters: what one worker's UDP ingress and egress did, for stats,
 // tests and the admin plane.
 //
-// Each worker owns one UdpCounters and is its only writer (base::Bump);
-// any thread may read it at any time with relaxed loads, without locks.
-// Snapshot() copies it into plain integers; UdpStats adds snapshots up.
+// Each worker owns one UdpCounters, registered in the counters registry
+// (base/counters.h) under its worker label, and is its only writer; any
+// thread may read them at any time without locks. Snapshot() copies one
+// worker's into plain integers; ReadUdpStats sums the registry's.
 //
 // Example
 //   udp::UdpStats s = udp::ReadUdpStats(registry);
