@@ -20,13 +20,11 @@
 #include <string>
 #include <vector>
 
+#include "base/clock.h"
+
 namespace tachyon::bench {
 
-inline std::int64_t MonotonicNs() {
-  timespec ts;
-  ::clock_gettime(CLOCK_MONOTONIC, &ts);
-  return std::int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
-}
+using base::MonotonicNs;
 
 /// Returns at the CLOCK_MONOTONIC time `scheduled` (ns): spinning, or with
 /// `spin` false sleeping most of the way and spinning the last 50 µs, since

@@ -349,25 +349,11 @@ TEST_P(UdpTest, IdleStreamSendsHeartbeatsWithTheNextSequence) {
 
 TEST_P(UdpTest, MulticastGroupOnLoopback) {
   const std::string group = "239.255.77.";
-  UdpSocket r;
-  ip_mreq m{};
-  ::inet_pton(AF_INET, (group + "1").c_str(), &m.imr_multiaddr);
-  ::inet_pton(AF_INET, "127.0.0.1", &m.imr_interface);
-  // The receiver must be bound to the wildcard address to get group traffic.
-  const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  const int one = 1;
-  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  const std::uint16_t port = ntohs(a.sin_port);
-  if (::setsockopt(fd, IPPROTO_IP, IP_ADD_MEMBERSHIP, &m, sizeof m) != 0) {
-    const int err = errno;
-    ::close(fd);
-    GTEST_SKIP() << "the kernel refuses multicast membership on lo: "
-                 << std::strerror(err);
+  std::uint16_t port = 0;
+  std::string error;
+  const int fd = JoinLoopbackMulticast(group + "1", &port, &error);
+  if (fd < 0) {
+    GTEST_SKIP() << "the kernel refuses multicast membership on lo: " << error;
   }
   config::GatewayConfig c = UdpConfig(GetParam());
   c.udp.groups.push_back({.stream = "u.mc",

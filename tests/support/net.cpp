@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 
 namespace tachyon::testing {
 
@@ -107,6 +108,32 @@ std::vector<std::byte> UdpSocket::Receive(std::chrono::milliseconds timeout) {
   const ssize_t n = ::recv(fd_, buf.data(), buf.size(), 0);
   buf.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
   return buf;
+}
+
+int JoinLoopbackMulticast(const std::string& group, std::uint16_t* port,
+                          std::string* error) {
+  const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    *error = std::strerror(errno);
+    return -1;
+  }
+  const int one = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  socklen_t len = sizeof a;
+  ip_mreq m{};
+  ::inet_pton(AF_INET, group.c_str(), &m.imr_multiaddr);
+  ::inet_pton(AF_INET, "127.0.0.1", &m.imr_interface);
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0 ||
+      ::setsockopt(fd, IPPROTO_IP, IP_ADD_MEMBERSHIP, &m, sizeof m) != 0) {
+    *error = std::strerror(errno);
+    ::close(fd);
+    return -1;
+  }
+  *port = ntohs(a.sin_port);
+  return fd;
 }
 
 }  // namespace tachyon::testing

@@ -44,6 +44,13 @@ bool SendAll(int fd, std::span<const std::byte> bytes);
 /// Reads and discards until the peer closes (true) or `timeout` (false).
 bool DrainUntilEof(int fd, std::chrono::milliseconds timeout);
 
+/// A UDP socket bound to the wildcard address (where group traffic arrives)
+/// on an ephemeral port, member of IPv4 multicast `group` on the loopback
+/// interface. Returns the fd (the caller closes it) and sets `port`; -1 with
+/// `error` set when the kernel refuses the membership.
+int JoinLoopbackMulticast(const std::string& group, std::uint16_t* port,
+                          std::string* error);
+
 /// A UDP socket bound to 127.0.0.1 on an ephemeral port, with an 8 MiB
 /// receive buffer asked for (the kernel caps it at net.core.rmem_max).
 class UdpSocket {

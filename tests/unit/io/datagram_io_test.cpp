@@ -20,6 +20,7 @@
 #include "gtest/gtest.h"
 #include "io/datagram_socket.h"
 #include "io/socket.h"
+#include "support/net.h"
 #include "support/require.h"
 
 namespace tachyon::io {
@@ -284,21 +285,11 @@ TEST_P(DatagramIoTest, AFailedRunDoesNotStopTheOthers) {
 // A channel with multicast options delivers to a group member on lo.
 TEST_P(DatagramIoTest, MulticastChannelReachesTheGroup) {
   Make({.offload = false});
-  const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  const int one = 1;
-  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-  const std::uint16_t port = LocalPort(fd).value_or(0);
-  ip_mreq m{};
-  ::inet_pton(AF_INET, "239.255.78.1", &m.imr_multiaddr);
-  ::inet_pton(AF_INET, "127.0.0.1", &m.imr_interface);
-  if (::setsockopt(fd, IPPROTO_IP, IP_ADD_MEMBERSHIP, &m, sizeof m) != 0) {
-    const int err = errno;
-    ::close(fd);
-    GTEST_SKIP() << "the kernel refuses multicast membership on lo: "
-                 << std::strerror(err);
+  std::uint16_t port = 0;
+  std::string error;
+  const int fd = testing::JoinLoopbackMulticast("239.255.78.1", &port, &error);
+  if (fd < 0) {
+    GTEST_SKIP() << "the kernel refuses multicast membership on lo: " << error;
   }
   MulticastOptions options;
   options.ttl = 0;

@@ -230,12 +230,16 @@ class ScriptedAgent final : public io::Agent {
   std::vector<std::string>* log_;
 };
 
-TEST(AgentRunnerTest, FailedStartNamesTheAgentAndStopsThoseStarted) {
+class AgentRunnerTest : public ::testing::Test {
+ protected:
   RecordingReactor reactor;
-  io::WakeSignal wake(&reactor);
+  io::WakeSignal wake{&reactor};
   base::LoopClock clock;
-  AgentRunner runner(reactor, wake, clock, config::IdleStrategy::kBlock);
+  AgentRunner runner{reactor, wake, clock, config::IdleStrategy::kBlock};
   std::vector<std::string> log;
+};
+
+TEST_F(AgentRunnerTest, FailedStartNamesTheAgentAndStopsThoseStarted) {
   ScriptedAgent a("a", &log);
   ScriptedAgent b("b", &log);
   ScriptedAgent c("c", &log);
@@ -251,12 +255,7 @@ TEST(AgentRunnerTest, FailedStartNamesTheAgentAndStopsThoseStarted) {
 
 // Blocks only when no agent has pending work, never past the earliest
 // agent deadline; drains, aborts past the deadline, then stops.
-TEST(AgentRunnerTest, BlocksOnlyWithoutPendingWorkThenDrainsAndStops) {
-  RecordingReactor reactor;
-  io::WakeSignal wake(&reactor);
-  base::LoopClock clock;
-  AgentRunner runner(reactor, wake, clock, config::IdleStrategy::kBlock);
-  std::vector<std::string> log;
+TEST_F(AgentRunnerTest, BlocksOnlyWithoutPendingWorkThenDrainsAndStops) {
   ScriptedAgent a("a", &log);
   ScriptedAgent b("b", &log);
   runner.Add(&a);

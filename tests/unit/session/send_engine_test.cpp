@@ -167,6 +167,28 @@ class SendEngineTest : public ::testing::Test {
     return last;
   }
 
+  // A connection, its engine, and a log of `messages` appended with a
+  // delivery from its start.
+  struct Rig {
+    Rig(FakeConnection::Mode mode, ControlQueue& control, Listener& listener)
+        : conn(mode), engine(control, conn, listener) {}
+    FakeConnection conn;
+    SendEngine engine;
+    stream::StreamLog* log = nullptr;
+    Delivery* d = nullptr;
+  };
+  static constexpr std::size_t kUnlimited =
+      std::numeric_limits<std::size_t>::max();
+  std::unique_ptr<Rig> Setup(FakeConnection::Mode mode, std::size_t budget,
+                             std::size_t capacity, int messages) {
+    auto rig = std::make_unique<Rig>(mode, control_, listener_);
+    rig->conn.budget = budget;
+    rig->log = MakeLog(1, capacity);
+    Append(rig->log, messages);
+    rig->d = Deliver(rig->engine, rig->log);
+    return rig;
+  }
+
   stream::MirroredMemoryFactory storage_;
   base::CounterRegistry counters_;
   std::vector<std::unique_ptr<stream::StreamLog>> logs_;
@@ -297,12 +319,9 @@ TEST_F(SendEngineTest, OnlyDirtyDeliveriesAreSent) {
 // is intact; after completion the delivery, now lapped, is cut as a slow
 // consumer instead of sending garbage.
 TEST_F(SendEngineTest, StalledPendingSendKeepsItsBytesWhileTheWriterLaps) {
-  FakeConnection conn(FakeConnection::Mode::kDeferred);
-  SendEngine engine(control_, conn, listener_);
   const std::size_t capacity = 64 << 10;
-  stream::StreamLog* log = MakeLog(1, capacity);
-  Append(log, 100);
-  Deliver(engine, log);
+  auto rig = Setup(FakeConnection::Mode::kDeferred, kUnlimited, capacity, 100);
+  [[maybe_unused]] auto& [conn, engine, log, d] = *rig;
   ASSERT_EQ(engine.SendOnce(true).outcome, Outcome::kWaiting);
   ASSERT_TRUE(conn.pending());
   // The writer tries to lap the stalled subscriber.
@@ -339,13 +358,9 @@ TEST_F(SendEngineTest, StalledPendingSendKeepsItsBytesWhileTheWriterLaps) {
 // The same stall with a socket that took part of a frame: the rest is
 // resumed from pinned bytes and the frame arrives whole.
 TEST_F(SendEngineTest, ResumedFrameComesFromPinnedBytes) {
-  FakeConnection conn(FakeConnection::Mode::kDeferred);
-  conn.budget = 100;  // 1 frame (72 bytes) and part of the next
-  SendEngine engine(control_, conn, listener_);
   const std::size_t capacity = 64 << 10;
-  stream::StreamLog* log = MakeLog(1, capacity);
-  Append(log, 3);
-  Delivery* d = Deliver(engine, log);
+  auto rig = Setup(FakeConnection::Mode::kDeferred, 100, capacity, 3);
+  [[maybe_unused]] auto& [conn, engine, log, d] = *rig;
   ASSERT_EQ(engine.SendOnce(true).outcome, Outcome::kWaiting);
   ASSERT_EQ(engine.OnSendComplete(conn.Complete()), Outcome::kSent);
   EXPECT_EQ(d->position(), 100u);
@@ -370,13 +385,9 @@ TEST_F(SendEngineTest, ResumedFrameComesFromPinnedBytes) {
 // A socket with no room: nothing is written, the engine waits for
 // OnWritable, and meanwhile the slow-consumer policy still applies.
 TEST_F(SendEngineTest, FullSocketWaitsForWritableAndStillJudgesLag) {
-  FakeConnection conn(FakeConnection::Mode::kImmediate);
-  conn.budget = 0;
-  SendEngine engine(control_, conn, listener_);
   const std::size_t capacity = 64 << 10;
-  stream::StreamLog* log = MakeLog(1, capacity);
-  Append(log, 1);
-  Delivery* d = Deliver(engine, log);
+  auto rig = Setup(FakeConnection::Mode::kImmediate, 0, capacity, 1);
+  [[maybe_unused]] auto& [conn, engine, log, d] = *rig;
   ASSERT_EQ(engine.SendOnce(true).outcome, Outcome::kWaiting);
   EXPECT_TRUE(engine.busy());
   EXPECT_EQ(engine.CheckWhileBusy().outcome, Outcome::kWaiting);
@@ -397,12 +408,8 @@ TEST_F(SendEngineTest, FullSocketWaitsForWritableAndStillJudgesLag) {
 // nothing more, then goes away; a restart scheduled meanwhile moves it to
 // the new start instead.
 TEST_F(SendEngineTest, RemovedDeliveryFinishesOnlyItsFrameThenGoes) {
-  FakeConnection conn(FakeConnection::Mode::kImmediate);
-  conn.budget = 100;
-  SendEngine engine(control_, conn, listener_);
-  stream::StreamLog* log = MakeLog(1);
-  Append(log, 10);
-  Delivery* d = Deliver(engine, log);
+  auto rig = Setup(FakeConnection::Mode::kImmediate, 100, 64 << 10, 10);
+  [[maybe_unused]] auto& [conn, engine, log, d] = *rig;
   ASSERT_EQ(engine.SendOnce(true).outcome, Outcome::kSent);
   ASSERT_TRUE(engine.References(d));  // stopped inside frame 2
   engine.Retire(d);
@@ -416,12 +423,8 @@ TEST_F(SendEngineTest, RemovedDeliveryFinishesOnlyItsFrameThenGoes) {
 }
 
 TEST_F(SendEngineTest, RestartedDeliveryMovesToItsNewStart) {
-  FakeConnection conn(FakeConnection::Mode::kImmediate);
-  conn.budget = 100;
-  SendEngine engine(control_, conn, listener_);
-  stream::StreamLog* log = MakeLog(1);
-  Append(log, 10);
-  Delivery* d = Deliver(engine, log);
+  auto rig = Setup(FakeConnection::Mode::kImmediate, 100, 64 << 10, 10);
+  [[maybe_unused]] auto& [conn, engine, log, d] = *rig;
   ASSERT_EQ(engine.SendOnce(true).outcome, Outcome::kSent);
   engine.Retire(d);
   // Subscribed again from sequence 8 while frame 2 is half sent.
@@ -443,13 +446,9 @@ TEST_F(SendEngineTest, RestartedDeliveryMovesToItsNewStart) {
 // from a copy, so its final frames follow it even after the writer laps the
 // ring (no log bytes are read any more).
 TEST_F(SendEngineTest, StopDataFinishesAHalfSentFrameFromACopy) {
-  FakeConnection conn(FakeConnection::Mode::kImmediate);
-  conn.budget = 100;  // frame 1 and part of frame 2
-  SendEngine engine(control_, conn, listener_);
   const std::size_t capacity = 64 << 10;
-  stream::StreamLog* log = MakeLog(1, capacity);
-  Append(log, 3);
-  Deliver(engine, log);
+  auto rig = Setup(FakeConnection::Mode::kImmediate, 100, capacity, 3);
+  [[maybe_unused]] auto& [conn, engine, log, d] = *rig;
   ASSERT_EQ(engine.SendOnce(true).outcome, Outcome::kSent);
   ASSERT_TRUE(engine.StopData());
   QueueHeartbeat();   // the final frame, queued after the stop
@@ -468,13 +467,9 @@ TEST_F(SendEngineTest, StopDataFinishesAHalfSentFrameFromACopy) {
 // The same with the send still pending when the session stops: the copy is
 // made when it completes, while its bytes are still pinned.
 TEST_F(SendEngineTest, StopDataDuringAPendingSendCopiesOnCompletion) {
-  FakeConnection conn(FakeConnection::Mode::kDeferred);
-  conn.budget = 100;
-  SendEngine engine(control_, conn, listener_);
   const std::size_t capacity = 64 << 10;
-  stream::StreamLog* log = MakeLog(1, capacity);
-  Append(log, 3);
-  Deliver(engine, log);
+  auto rig = Setup(FakeConnection::Mode::kDeferred, 100, capacity, 3);
+  [[maybe_unused]] auto& [conn, engine, log, d] = *rig;
   ASSERT_EQ(engine.SendOnce(true).outcome, Outcome::kWaiting);
   ASSERT_TRUE(engine.StopData());
   QueueHeartbeat();
@@ -493,12 +488,8 @@ TEST_F(SendEngineTest, StopDataDuringAPendingSendCopiesOnCompletion) {
 }
 
 TEST_F(SendEngineTest, StopDataFailsWhenTheHalfSentFrameIsAlreadyGone) {
-  FakeConnection conn(FakeConnection::Mode::kImmediate);
-  conn.budget = 100;
-  SendEngine engine(control_, conn, listener_);
-  stream::StreamLog* log = MakeLog(1, 64 << 10);
-  Append(log, 3);
-  Deliver(engine, log);
+  auto rig = Setup(FakeConnection::Mode::kImmediate, 100, 64 << 10, 3);
+  [[maybe_unused]] auto& [conn, engine, log, d] = *rig;
   ASSERT_EQ(engine.SendOnce(true).outcome, Outcome::kSent);
   Append(log, 3000);  // lapped before the stop
   EXPECT_FALSE(engine.StopData());
