@@ -151,7 +151,10 @@ Slot* CounterRegistry::Register(std::string_view name, std::string_view help,
   }
   // A reused slot starts over; readers that still see the old entry read
   // its value and then notice the entry changed (Visit).
-  slot->value.store(0, std::memory_order_relaxed);
+  // Release/acquire with the readers' value loads: a reader that sees the
+  // new entry sees the reset, and a value it read before seeing the entry
+  // change cannot be one written after.
+  slot->value.store(0, std::memory_order_release);
   slot->entry.store(entry.release(), std::memory_order_seq_cst);
   ++registered_;
   return slot;
@@ -201,7 +204,7 @@ std::vector<MetricSample> CounterRegistry::Snapshot() const {
       s.count = Load(e.cells->count);
       s.sum = Load(e.cells->sum);
     } else {
-      s.value = Load(slot.value);
+      s.value = slot.value.load(std::memory_order_acquire);
     }
     // The slot may have been unregistered and reused while we read: keep
     // only values that belonged to this entry throughout.
@@ -225,7 +228,7 @@ std::uint64_t CounterRegistry::Sum(std::string_view name,
       }
       if (!match) return;
     }
-    const std::uint64_t v = Load(slot.value);
+    const std::uint64_t v = slot.value.load(std::memory_order_acquire);
     if (slot.entry.load(std::memory_order_seq_cst) == &e) total += v;
   });
   return total;

@@ -107,7 +107,8 @@ void Delivery::ApplyRestart() {
   restarting = false;
   position_ = restart_position_;
   frame_start_ = position_;
-  slot_.Set(position_);
+  // Possibly backwards: the writer's cached back-pressure limit must follow.
+  log_->Reposition(&slot_, position_);
   allowed_lag_ = restart_lag_;
   ready_after_ctl = restart_after_ctl_;
 }

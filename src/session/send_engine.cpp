@@ -120,8 +120,9 @@ SendEngine::Result SendEngine::SendOnce(bool data_allowed) {
     }
     // An unsubscribed delivery sends only the rest of its frame, so that
     // it ends (or moves to a new subscription's start) at once.
-    const std::uint64_t end =
-        d->removing ? d->EndOfCurrentFrame() : d->log()->tail();
+    const std::uint64_t end = d->removing || data_stopped_
+                                  ? d->EndOfCurrentFrame()
+                                  : d->log()->tail();
     if (end > d->position()) {
       AddSource(d, d->log()->Readable(d->position(), end));
     } else {
@@ -186,6 +187,7 @@ SendEngine::Result SendEngine::Transmit() {
     return {Outcome::kFailed};
   }
   if (r.bytes == 0) {
+    CopyPartialFrameIfStopped();
     ReleaseSources();
     blocked_ = true;  // OnWritable follows
     return {Outcome::kWaiting};
@@ -203,6 +205,12 @@ bool SendEngine::CopyPartialFrame() {
   }
   partial_valid_ = false;
   return true;
+}
+
+void SendEngine::CopyPartialFrameIfStopped() {
+  if (data_stopped_ && partial_valid_ && partial_.delivery != nullptr) {
+    CopyPartialFrame();
+  }
 }
 
 bool SendEngine::StopData() {
@@ -225,6 +233,7 @@ SendEngine::Outcome SendEngine::OnSendComplete(ssize_t result) {
     return Outcome::kFailed;
   }
   if (result == 0) {
+    CopyPartialFrameIfStopped();
     ReleaseSources();
     blocked_ = true;  // OnWritable follows
     return Outcome::kWaiting;
@@ -245,16 +254,18 @@ void SendEngine::HandleSent(std::size_t bytes) {
       s.delivery->Advance(k, k == s.length);
     }
     if (k < s.length) {
-      partial_ = s;
-      partial_valid_ = true;
+      // Stopped inside this source; one that got nothing sits on a frame
+      // (or control) boundary and has nothing to finish.
+      if (k > 0) {
+        partial_ = s;
+        partial_valid_ = true;
+      }
       break;
     }
   }
   // The session stopped sending data: finish a frame left half sent from a
   // copy, made while the send's pins still hold its bytes.
-  if (data_stopped_ && partial_valid_ && partial_.delivery != nullptr) {
-    CopyPartialFrame();
-  }
+  CopyPartialFrameIfStopped();
   // Advance read the headers it walked under the pins; release them now.
   ReleaseSources();
   SettleRemoving();

@@ -144,6 +144,9 @@ class SendEngine {
   // Copies the rest of the partial frame into the control queue. Needs the
   // frame pinned. False if it is gone.
   bool CopyPartialFrame();
+  // After StopData, while the current send's pins still hold: the copy
+  // above, for a frame that send left half done (or never advanced).
+  void CopyPartialFrameIfStopped();
   // Releases the current sources' pins and queues their deliveries for
   // another look (bytes may remain).
   void ReleaseSources();

@@ -271,7 +271,7 @@ void Session::CommitControl(std::size_t bytes) {
   if (control_.pending_bytes() > agent_.config().max_outbound_queue_bytes &&
       state_ != State::kClosing && state_ != State::kLingering) {
     // The peer does not read its control frames: a slow consumer.
-    agent_.counters().slow_control_queue.Add();
+    CountCut(agent_.counters().slow_control_queue);
     CloseNow();
   }
 }
@@ -336,7 +336,7 @@ void Session::CloseAfterFlush() {
   if (!engine_.StopData()) {
     // That frame is already overwritten: the byte stream cannot be
     // repaired, and nothing more can be said on it.
-    agent_.counters().slow_lapped.Add();
+    CountCut(agent_.counters().slow_lapped);
     CloseNow();
     return;
   }
@@ -367,6 +367,14 @@ void Session::BeginDrain(std::int64_t now_ns) {
 }
 
 void Session::MarkDirty() { agent_.MarkDirty(this); }
+
+void Session::CountCut(base::Counter& reason) {
+  // One cut, one count: a cut found one way may end through another (a
+  // slow consumer whose half-sent frame is gone, say).
+  if (cut_counted_) return;
+  cut_counted_ = true;
+  reason.Add();
+}
 
 void Session::OnPeerClosed(int error) {
   if (error != 0) {
@@ -432,11 +440,8 @@ void Session::OnDeliveryRemoved(Delivery* d) {
 void Session::CutSlowConsumer(const SendEngine::Result& r,
                               bool can_send_error) {
   stream::StreamLog* log = r.delivery->log();
-  if (r.lag == Delivery::Lag::kLapped) {
-    agent_.counters().slow_lapped.Add();
-  } else {
-    agent_.counters().slow_lagging.Add();
-  }
+  CountCut(r.lag == Delivery::Lag::kLapped ? agent_.counters().slow_lapped
+                                           : agent_.counters().slow_lagging);
   if (!can_send_error) {
     TACHYON_LOG(kDebug) << "session " << session_id_.value()
                         << ": slow consumer on '" << log->name() << "' ("
@@ -498,8 +503,8 @@ void Session::Flush() {
                engine_.CaughtUp()) {
       std::span<std::byte> out = ReserveControl(tp::LogoutView::kFixedLength);
       CommitControl(tp::EncodeLogout(out, ErrorCode::kShuttingDown));
-      state_ = State::kClosing;
-      deadline_ns_ = agent_.now_ns() + kCloseFlushNs;
+      // Closing like any other: stop being a reader, no more log bytes.
+      CloseAfterFlush();
       continue;
     }
     return;

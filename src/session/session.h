@@ -30,6 +30,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "base/counters.h"
 #include "io/endpoint.h"
 #include "io/reactor.h"
 #include "session/control_queue.h"
@@ -157,6 +158,8 @@ class Session final : public io::ConnectionHandler,
   void DetachAll();
   void CloseNow();
   void MarkDirty();
+  // Counts this session's slow-consumer cut under `reason`, once.
+  void CountCut(base::Counter& reason);
   // A slow consumer found by the engine: ERROR then close, or close at once
   // when nothing more can be sent.
   void CutSlowConsumer(const SendEngine::Result& r, bool can_send_error);
@@ -171,6 +174,7 @@ class Session final : public io::ConnectionHandler,
   std::int64_t last_recv_ns_;
   std::int64_t last_send_ns_;
   std::int64_t deadline_ns_ = 0;  // closing/lingering/draining deadline
+  bool cut_counted_ = false;
 
   // Receive: bytes of a frame split across reads.
   std::vector<std::byte> partial_;

@@ -56,7 +56,9 @@ StreamLog::StreamLog(StreamId id, std::string name,
       capacity_(storage_->capacity()),
       mask_(capacity_ - 1),
       window_(policy.window_bytes),
-      pin_margin_(std::min(kPinMargin, capacity_ / 4)),
+      // At most half the window: replays start up to capacity - window
+      // back, and such a start must still pin with room to spare.
+      pin_margin_(std::min({kPinMargin, capacity_ / 4, window_ / 2})),
       policy_(policy.policy),
       max_payload_(max_frame_length -
                    static_cast<std::uint32_t>(tp::DataView::kFixedLength)),
@@ -226,6 +228,15 @@ StartPoint StreamLog::LocateLocked(protocol::StartMode mode,
 void StreamLog::AttachPinOnly(ReaderSlot* slot) {
   base::SpinLockGuard guard(lock_);
   pinners_.push_back(slot);
+}
+
+void StreamLog::Reposition(ReaderSlot* slot, std::uint64_t position) {
+  base::SpinLockGuard guard(lock_);
+  slot->Set(position);
+  if (policy_ == config::SlowConsumerPolicy::kBackpressure) {
+    append_limit_ =
+        readers_.empty() ? ~std::uint64_t{0} : SlowestReader() + window_;
+  }
 }
 
 void StreamLog::DropBackPressure(ReaderSlot* slot) {

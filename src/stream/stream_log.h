@@ -123,7 +123,8 @@ struct StartPoint {
 class StreamLog {
  public:
   /// Writers scan readers' pins at most once per pin_margin() bytes
-  /// appended (see Pins above): this, or a quarter of a smaller ring.
+  /// appended (see Pins above): this, or a quarter of a smaller ring, or
+  /// half the window if that is smaller still.
   static constexpr std::uint64_t kPinMargin = 64 * 1024;
 
   /// Makes the ring's storage (capacity and window from `policy`) and
@@ -178,6 +179,10 @@ class StreamLog {
   /// reader that back-pressure must not consider (UDP egress, which drops
   /// rather than waits). Control path; takes the append lock.
   StartPoint Locate(protocol::StartMode mode, Sequence sequence) const;
+  /// Moves an attached reader to `position` (possibly backwards: a
+  /// subscription restarted from an earlier sequence), so that back-pressure
+  /// judges appends against it from now on. Control path.
+  void Reposition(ReaderSlot* slot, std::uint64_t position);
   /// Back-pressure stops considering `slot`; its pins still count (a reader
   /// closing, that may still finish a frame). Control path.
   void DropBackPressure(ReaderSlot* slot);

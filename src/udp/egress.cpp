@@ -315,6 +315,8 @@ void UdpEgress::SendHeartbeats(OutStream& s, std::int64_t now_ns) {
   for (std::size_t i = 0; i < s.destinations.size(); ++i) {
     if (results_[i].sent == 1) {
       counters_.heartbeats_sent.Add();
+    } else if (results_[i].status == io::TxRunResult::Status::kFailed) {
+      counters_.send_errors.Add();
     } else {
       counters_.send_would_block.Add();
     }

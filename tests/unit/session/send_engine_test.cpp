@@ -495,6 +495,115 @@ TEST_F(SendEngineTest, StopDataFailsWhenTheHalfSentFrameIsAlreadyGone) {
   EXPECT_FALSE(engine.StopData());
 }
 
+// Regression: the session stops while the send resuming a half-sent frame
+// is pending, and that send then finds the socket full (io_uring with
+// MSG_DONTWAIT completes with 0). The frame is finished from a copy made
+// then, under its pin: no log bytes appended after the stop go out, and a
+// writer lapping the ring meanwhile cannot keep the final frame from going.
+TEST_F(SendEngineTest, StopDataThenAFullSocketStillFinishesFromACopy) {
+  for (const int later : {5, 3000}) {  // appended after the stop; 3000 laps
+    SCOPED_TRACE(later);
+    ControlQueue control(4096);
+    FakeConnection conn(FakeConnection::Mode::kDeferred);
+    conn.budget = 100;
+    SendEngine engine(control, conn, listener_);
+    stream::StreamLog* log = MakeLog(static_cast<std::uint32_t>(later));
+    Append(log, 3);
+    Deliver(engine, log);
+    ASSERT_EQ(engine.SendOnce(true).outcome, Outcome::kWaiting);
+    ASSERT_EQ(engine.OnSendComplete(conn.Complete()), Outcome::kSent);
+    ASSERT_EQ(engine.SendOnce(true).outcome, Outcome::kWaiting);  // resume
+    ASSERT_TRUE(engine.StopData());
+    std::span<std::byte> out = control.Reserve(tp::HeartbeatView::kFixedLength);
+    control.Commit(tp::EncodeHeartbeat(out, 7));
+    conn.budget = 0;
+    ASSERT_EQ(engine.OnSendComplete(conn.Complete()), Outcome::kWaiting);
+    engine.OnWritable();
+    Append(log, later);
+    conn.budget = kUnlimited;
+    for (int i = 0; i < 10; ++i) {
+      const SendEngine::Result r = engine.SendOnce(false);
+      ASSERT_NE(r.outcome, Outcome::kSlow);
+      if (r.outcome != Outcome::kWaiting) break;
+      ASSERT_EQ(engine.OnSendComplete(conn.Complete()), Outcome::kSent);
+    }
+    const std::vector<WireFrame> frames = DecodeWire(conn.wire);
+    ASSERT_EQ(frames.size(), 3u);
+    EXPECT_EQ(frames[1].sequence, 2u);
+    EXPECT_EQ(frames[1].payload, PayloadFor(2));
+    EXPECT_EQ(frames[2].type, tp::MessageType::kHeartbeat);
+  }
+}
+
+// Regression: a send that ends exactly at the end of one source leaves the
+// next delivery with nothing sent, on a frame boundary: nothing is half
+// sent, so a later lap of that stream does not stop the session's final
+// frames.
+TEST_F(SendEngineTest, ASourceThatGotNothingIsNotHalfSent) {
+  FakeConnection conn(FakeConnection::Mode::kImmediate);
+  SendEngine engine(control_, conn, listener_);
+  stream::StreamLog* a = MakeLog(1);
+  stream::StreamLog* b = MakeLog(2);
+  Append(a, 1);
+  Append(b, 1);
+  Deliver(engine, a);
+  Delivery* db = Deliver(engine, b);
+  conn.budget = a->tail();  // exactly a's bytes
+  ASSERT_EQ(engine.SendOnce(true).outcome, Outcome::kSent);
+  EXPECT_FALSE(engine.References(db));
+  Append(b, 3000);
+  EXPECT_TRUE(engine.StopData());
+}
+
+// Regression: on a back-pressure stream, a delivery restarted from an
+// earlier sequence moves its reader slot backwards; the writer's cached
+// limit must follow, or it runs the reader into the ring's end and the
+// subscriber (promised no loss) is cut as lapped.
+TEST_F(SendEngineTest, RestartBackwardsHoldsBackTheWriterAgain) {
+  config::StreamPolicy policy;
+  policy.capacity_bytes = 64 << 10;
+  policy.window_bytes = 16 << 10;
+  policy.policy = config::SlowConsumerPolicy::kBackpressure;
+  auto made = stream::StreamLog::Create(StreamId{1}, "bp", policy, 4096,
+                                        storage_, counters_);
+  ASSERT_TRUE(made.ok());
+  stream::StreamLog* log = made->get();
+  FakeConnection conn(FakeConnection::Mode::kImmediate);
+  SendEngine engine(control_, conn, listener_);
+  Append(log, 2000);  // no readers yet: the ring laps freely
+  Delivery* d = engine.Add(nullptr, log);
+  d->coverage = 1;
+  d->Start(tp::StartMode::kLatest, Sequence{});
+  Append(log, 3);
+  engine.MarkDirty(d);
+  conn.budget = 100;  // stop inside a frame
+  ASSERT_EQ(engine.SendOnce(true).outcome, Outcome::kSent);
+  ASSERT_TRUE(engine.References(d));
+  // UNSUBSCRIBE, then SUBSCRIBE from the earliest frame.
+  d->coverage = 0;
+  engine.Retire(d);
+  ++d->coverage;
+  const stream::StartPoint sp =
+      log->Locate(tp::StartMode::kEarliest, Sequence{});
+  d->ScheduleRestart(sp, control_.queued_total());
+  conn.budget = d->EndOfCurrentFrame() - d->position();
+  ASSERT_EQ(engine.SendOnce(true).outcome, Outcome::kSent);
+  ASSERT_EQ(d->position(), sp.position) << "the restart took effect";
+  // The reader is now further back than a window: every append waits.
+  const std::uint64_t tail = log->tail();
+  int accepted = 0;
+  for (int i = 0; i < 2000; ++i) {
+    const std::string p = PayloadFor(i);
+    if (log->Append(tp::AsBytes(p), 1).status == stream::AppendStatus::kOk) {
+      ++accepted;
+    }
+  }
+  EXPECT_EQ(accepted, 0);
+  EXPECT_EQ(log->tail(), tail);
+  EXPECT_TRUE(d->Pin());
+  d->Unpin();
+}
+
 TEST_F(SendEngineTest, FailedSendIsReported) {
   class Broken final : public Transport {
    public:

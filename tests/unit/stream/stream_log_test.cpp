@@ -667,6 +667,25 @@ TEST(StreamLogTest, PinHoldsRefusesBytesAboutToBeOverwritten) {
   EXPECT_TRUE(log->PinHolds(log->tail()));
 }
 
+// Regression: a window smaller than 64 KiB (allowed down to two frames)
+// must not leave replays that start capacity - window back unable to pin.
+TEST(StreamLogTest, AReplayFromTheEarliestFrameCanPinWithASmallWindow) {
+  auto log = MakeLog(Policy(64 * 1024, 8 * 1024), 2112);
+  ASSERT_NE(log, nullptr);
+  EXPECT_LE(log->pin_margin(), log->window() / 2);
+  const std::string payload(32, 'p');
+  for (int i = 0; i < 70 * 1024 / 64; ++i) {
+    ASSERT_EQ(log->Append(Bytes(payload), 0).status, AppendStatus::kOk);
+  }
+  ReaderSlot slot;
+  const StartPoint sp = log->Attach(&slot, tp::StartMode::kEarliest, {});
+  EXPECT_GT(sp.tail - sp.position, log->capacity() / 2);
+  slot.Pin(sp.position);
+  EXPECT_TRUE(log->PinHolds(sp.position));
+  slot.Unpin();
+  log->Detach(&slot);
+}
+
 // A writer laps a small ring as fast as it can while a reader pins frames
 // near the tail, holds them a while and checks every byte: no pinned frame
 // is ever torn, and the writer keeps going (refused only while a pin

@@ -123,6 +123,40 @@ TEST(UdpEgressTest, CursorTooFarBehindJumpsAheadBeforeSending) {
   EXPECT_EQ(first + messages, std::uint64_t{kMessages} + 1);
 }
 
+// Regression: with a window under 64 KiB, a cursor relocated to the
+// earliest replayable frame must still pin and send (it used to relocate
+// to the same place every pass, sending nothing, for good).
+TEST(UdpEgressTest, RelocatedCursorSendsWithASmallWindow) {
+  config::GatewayConfig config;
+  config.udp.enabled = true;
+  config.udp.gso = false;
+  config.max_frame_length = 2112;
+  config.default_stream.capacity_bytes = 64 * 1024;
+  config.default_stream.window_bytes = 8 * 1024;
+  base::CounterRegistry metrics;
+  stream::StreamRegistry registry(config, metrics);
+  absl::StatusOr<stream::StreamLog*> log = registry.Open("udp.small");
+  ASSERT_TRUE(log.ok()) << log.status();
+  Receiver receiver;
+  ASSERT_NE(receiver.port(), 0);
+  UdpCounters counters(metrics, 0);
+  auto io = io::SocketDatagramIo::Create({.gso = false});
+  ASSERT_TRUE(io.ok()) << io.status();
+  UdpEgress egress(config, **io, /*source_id=*/99, counters);
+  egress.Add(*log, receiver.endpoint(), (*log)->next_sequence());
+  const std::array<std::byte, 32> payload{};
+  constexpr int kMessages = 60 * 1024 / 64;
+  for (int i = 0; i < kMessages; ++i) {
+    ASSERT_EQ((*log)->Append(payload, 1).status, stream::AppendStatus::kOk);
+  }
+  for (int i = 0; i < 1000 && egress.HasBacklog(); ++i) egress.DoWork(1);
+  EXPECT_FALSE(egress.HasBacklog());
+  EXPECT_EQ(counters.Snapshot().lapped, 1u);
+  const auto [first, messages] = receiver.ReadContiguous(kMessages);
+  EXPECT_GT(messages, 0u);
+  EXPECT_EQ(first + messages, std::uint64_t{kMessages} + 1);
+}
+
 // With GSO, every destination gets runs of equal-sized datagrams as single
 // messages, which the kernel cuts at the segment size: each receiver sees
 // the same whole datagrams, in order, none larger than max_datagram_bytes.
