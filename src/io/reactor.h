@@ -39,6 +39,17 @@
 //   readable (epoll: EPOLLIN edge; io_uring: multishot poll). The reactor
 //   never reads such a socket and never closes it.
 //
+// What a zero-timeout Poll costs: a worker that spins calls Poll(0) in a
+// loop, so a Poll(0) that finds nothing to do must be cheap. io_uring: no
+// system call at all; it reads the completion queue and the ring's flags in
+// shared memory and calls io_uring_enter only when submissions are queued or
+// the kernel flags completions only an enter can post (task work, overflow;
+// a ring set up without IORING_SETUP_TASKRUN_FLAG cannot tell and enters
+// every time). epoll: one epoll_wait(..., 0), the cheapest call that
+// reports readiness (no user-space view of the ready list exists; a poll(2)
+// on the epoll fd costs as much and needs the epoll_wait after it).
+// event_syscalls() counts these calls.
+//
 // Threads and blocking: a reactor belongs to the thread that calls Poll.
 // Every call except Wake() must come from that thread, and every callback
 // runs on it, from inside Poll, never from inside another Reactor call (so
@@ -196,10 +207,18 @@ class Reactor {
   virtual void Close(Connection* conn) = 0;
   /// Handles ready events, waiting at most `timeout_us` microseconds for the
   /// first (0 or less: do not wait), and no longer than until the nearest
-  /// connect deadline. Returns the number of events handled.
+  /// connect deadline. Returns the number of events handled. With nothing
+  /// to do, a zero-timeout Poll makes no system call on io_uring and one
+  /// epoll_wait on epoll (see the overview).
   virtual int Poll(std::int64_t timeout_us) = 0;
   /// Thread-safe: makes a blocked Poll return soon.
   virtual void Wake() = 0;
+  /// System calls made to submit, wait for or collect events since the
+  /// reactor was created: io_uring_enter (counted per call into liburing
+  /// that may enter, so never below the real count) or epoll_wait. The
+  /// syscalls handlers cause (epoll's sendmsg and reads) are not counted.
+  /// Owner thread; for tests and benchmarks.
+  [[nodiscard]] virtual std::uint64_t event_syscalls() const = 0;
 
   static constexpr std::size_t kMaxIov = 64;
 };

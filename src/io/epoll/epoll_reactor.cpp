@@ -192,6 +192,7 @@ class EpollReactor final : public Reactor {
       if (!r->removed) r->handler->OnReadable();
     }
     std::array<epoll_event, kMaxEvents> events;
+    ++event_syscalls_;
     const int n =
         ::epoll_wait(epoll_fd_, events.data(), kMaxEvents, WaitMs(timeout_us));
     for (int i = 0; i < n; ++i) {
@@ -235,6 +236,8 @@ class EpollReactor final : public Reactor {
   }
 
   void Wake() override { wake_.Signal(); }
+
+  std::uint64_t event_syscalls() const override { return event_syscalls_; }
 
  private:
   absl::Status Watch(int fd, void* tag, std::string_view what) {
@@ -408,6 +411,7 @@ class EpollReactor final : public Reactor {
 
   ReactorOptions options_;
   int epoll_fd_ = -1;
+  std::uint64_t event_syscalls_ = 0;  // epoll_wait calls
   internal::WakeSignal wake_;
   std::vector<std::byte> read_buffer_;
   absl::flat_hash_map<int, std::unique_ptr<ListenerEntry>> listeners_;

@@ -77,8 +77,9 @@ absl::Status Ring::Init(unsigned entries, bool provided_buffers,
   // A connect and its link timeout must fit in together.
   entries = std::max(entries, 2u);
   io_uring_params params{};
-  const unsigned base =
-      IORING_SETUP_CQSIZE | IORING_SETUP_SUBMIT_ALL | IORING_SETUP_COOP_TASKRUN;
+  // TASKRUN_FLAG came with COOP_TASKRUN (5.19): no attempt of its own.
+  const unsigned base = IORING_SETUP_CQSIZE | IORING_SETUP_SUBMIT_ALL |
+                        IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG;
   const unsigned attempts[] = {
       base | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
       base | IORING_SETUP_SINGLE_ISSUER, base, IORING_SETUP_CQSIZE};
@@ -96,6 +97,12 @@ absl::Status Ring::Init(unsigned entries, bool provided_buffers,
   }
   if (rc != 0) return ErrnoStatus("io_uring_queue_init", -rc);
   ok_ = true;
+  // Without COOP_TASKRUN and DEFER_TASKRUN the kernel runs task work by
+  // interrupting the thread (TWA_SIGNAL), so completions reach the queue on
+  // their own.
+  task_work_visible_ = (setup_flags_ & IORING_SETUP_TASKRUN_FLAG) != 0 ||
+                       (setup_flags_ & (IORING_SETUP_COOP_TASKRUN |
+                                        IORING_SETUP_DEFER_TASKRUN)) == 0;
   if ((params.features & IORING_FEAT_EXT_ARG) == 0) {
     return absl::UnavailableError(
         "io_uring lacks IORING_FEAT_EXT_ARG (kernel < 5.11)");
@@ -126,24 +133,41 @@ int Ring::Submit() {
     if (faults_->refuse_submits) return faults_->error;
     if (faults_->busy_while_overflowing && io_uring_cq_has_overflow(&ring_)) {
       // What such a kernel does first: flush what fits into the CQ.
+      ++enters_;
       io_uring_get_events(&ring_);
       if (io_uring_cq_has_overflow(&ring_)) return -EBUSY;
     }
   }
+  ++enters_;
   return io_uring_submit(&ring_);
 }
 
+bool Ring::KernelHoldsCompletions() const {
+  if (!task_work_visible_) return true;
+  // Set by the kernel when task work is queued (or left over after a
+  // bounded run) and cleared when it runs, so reading it late only delays
+  // the enter to the next Poll; a blocking Poll always enters.
+  return (IO_URING_READ_ONCE(*ring_.sq.kflags) &
+          (IORING_SQ_TASKRUN | IORING_SQ_CQ_OVERFLOW)) != 0;
+}
+
 void Ring::SubmitAndWait(std::int64_t timeout_us) {
+  // The buffer ring is shared memory: publishing costs no system call.
   if (buffers_.ok()) buffers_.Publish();
   if (timeout_us > 0 && !StashPending()) {
     __kernel_timespec ts{};
     ts.tv_sec = timeout_us / 1'000'000;
     ts.tv_nsec = (timeout_us % 1'000'000) * 1000;
     io_uring_cqe* cqe = nullptr;
+    ++enters_;
     io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &ts, nullptr);
-  } else {
-    io_uring_submit_and_get_events(&ring_);
+    return;
   }
+  // Not waiting: completions already posted are read from the queue by
+  // NextCompletion; enter only to submit or to have the kernel post more.
+  if (io_uring_sq_ready(&ring_) == 0 && !KernelHoldsCompletions()) return;
+  ++enters_;
+  io_uring_submit_and_get_events(&ring_);
 }
 
 void Ring::Stash() {
@@ -168,6 +192,10 @@ bool Ring::NextCompletion(Completion* out) {
     }
     return true;
   }
+  // An empty queue ends the drain here: io_uring_peek_cqe would enter the
+  // kernel to run pending task work, an io_uring_enter per drain that
+  // SubmitAndWait decides about (and counts) instead.
+  if (io_uring_cq_ready(&ring_) == 0) return false;
   io_uring_cqe* cqe;
   if (io_uring_peek_cqe(&ring_, &cqe) != 0) return false;
   *out = {cqe->user_data, cqe->res, cqe->flags};

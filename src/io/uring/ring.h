@@ -59,8 +59,19 @@ class BufferRing {
 };
 
 /// An io_uring with SINGLE_ISSUER and DEFER_TASKRUN where the kernel has
-/// them (falling back flag by flag) and a completion queue four times the
-/// submission queue.
+/// them (falling back flag by flag), TASKRUN_FLAG, and a completion queue
+/// four times the submission queue.
+///
+/// Entering the kernel only when needed: a Poll that may not wait looks at
+/// the rings in shared memory first and calls io_uring_enter only when SQEs
+/// are queued, or when the kernel flags work only an enter can finish
+/// (IORING_SQ_TASKRUN: completions waiting as task work, which with
+/// DEFER_TASKRUN runs nowhere but inside io_uring_enter with GETEVENTS, and
+/// with COOP_TASKRUN not before the thread next enters the kernel;
+/// IORING_SQ_CQ_OVERFLOW: completions that did not fit). Completions already
+/// posted are read from the completion queue without a system call. A ring
+/// set up without TASKRUN_FLAG but with deferred task work cannot tell, and
+/// enters on every Poll.
 ///
 /// A full submission queue is flushed on the spot, after the completions
 /// already posted are moved to a stash so the kernel has room to post more.
@@ -95,15 +106,23 @@ class Ring {
 
   /// Submits what is queued (publishing recycled buffers first).
   int Submit();
-  /// Submits and waits up to `timeout_us` (0: not at all) for a completion;
-  /// never waits while stashed completions are pending.
+  /// Submits and waits up to `timeout_us` for a completion; never waits
+  /// while stashed completions are pending. With 0 (or stashed
+  /// completions) it does not wait, and enters the kernel only if SQEs are
+  /// queued or the kernel has completions to post (see the class comment).
   void SubmitAndWait(std::int64_t timeout_us);
   /// The oldest completion not yet handled; false when there is none.
   bool NextCompletion(Completion* out);
   /// How many completions a drain handles at most.
   [[nodiscard]] unsigned drain_budget() const;
+  /// Calls into liburing that may enter the kernel (io_uring_enter) since
+  /// Init: an upper bound on the system calls made, never below it.
+  [[nodiscard]] std::uint64_t enters() const { return enters_; }
 
  private:
+  // True when only io_uring_enter can bring completions the kernel holds
+  // (task work, overflow) into the completion queue.
+  [[nodiscard]] bool KernelHoldsCompletions() const;
   void Stash();
   [[nodiscard]] bool StashPending() const {
     return stash_head_ < stash_.size();
@@ -113,6 +132,11 @@ class Ring {
   bool ok_ = false;
   unsigned setup_flags_ = 0;
   unsigned cq_entries_ = 0;
+  // The kernel raises IORING_SQ_TASKRUN for pending task work, or runs task
+  // work without being asked (no COOP_TASKRUN, no DEFER_TASKRUN): an idle
+  // Poll may then skip io_uring_enter.
+  bool task_work_visible_ = false;
+  std::uint64_t enters_ = 0;
   UringFaults* faults_ = nullptr;
   BufferRing buffers_;
   std::vector<Completion> stash_;

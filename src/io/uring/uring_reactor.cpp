@@ -21,7 +21,10 @@
 // connect the timeout cancelled (-ECANCELED) is reported as -ETIMEDOUT.
 //
 // SQEs queued during a Poll (sends, re-arms) are submitted together at the
-// start of the next Poll: one io_uring_enter per loop iteration. A full
+// start of the next Poll: at most one io_uring_enter per loop iteration, and
+// none when nothing is queued and the kernel flags no completions to post
+// (a spinning worker reads the completion queue in shared memory; see
+// Ring). A full
 // submission queue is flushed on the spot (see Ring, which also says how
 // the ring is set up); when even that yields no SQE, Send fails with
 // -ENOBUFS and an internal arm (receive, accept, poll, connect, cancel)
@@ -141,6 +144,7 @@ class UringReactor final : public Reactor {
       *features = absl::StrCat(
           (flags & IORING_SETUP_SINGLE_ISSUER) ? "single-issuer " : "",
           (flags & IORING_SETUP_DEFER_TASKRUN) ? "defer-taskrun " : "",
+          (flags & IORING_SETUP_TASKRUN_FLAG) ? "taskrun-flag " : "",
           ring_.buffers().ok() ? "provided-buffer-ring multishot-recv"
                                : "single-shot-recv");
     }
@@ -257,6 +261,8 @@ class UringReactor final : public Reactor {
   }
 
   void Wake() override { wake_.Signal(); }
+
+  std::uint64_t event_syscalls() const override { return ring_.enters(); }
 
  private:
   UringConn* NewConn(int fd, ConnectionHandler* handler) {

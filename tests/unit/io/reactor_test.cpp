@@ -1241,6 +1241,136 @@ TEST_P(ReactorTest, RemoveReadableStopsCallbacks) {
   ::close(fd);
 }
 
+// --- Zero-timeout Polls: what a spinning worker pays ------------------------
+
+// A spinning worker (idle strategies spin and backoff) calls Poll(0) in a
+// loop. With nothing to do, io_uring must not enter the kernel at all (it
+// reads the completion queue and the ring's task-work flag in shared
+// memory), and epoll makes exactly its one epoll_wait per Poll (reactor.h).
+TEST_P(ReactorTest, ZeroTimeoutPollWithNothingToDoMakesNoSyscallOnIoUring) {
+  TestHandler handler(reactor_.get());
+  const int client = Establish(handler);
+  ASSERT_GE(client, 0);
+  std::uint16_t port = 0;
+  const int udp = UdpSocket(&port);
+  ASSERT_GE(udp, 0) << std::strerror(errno);
+  DrainingReader reader(udp);
+  ASSERT_TRUE(reactor_->AddReadable(udp, &reader).ok());
+  // Submits the arms (receive, readable poll) and handles what setting up
+  // left (epoll reports a new readable socket once).
+  for (int i = 0; i < 10; ++i) reactor_->Poll(0);
+
+  constexpr int kPolls = 10000;
+  const std::uint64_t before = reactor_->event_syscalls();
+  int handled = 0;
+  for (int i = 0; i < kPolls; ++i) handled += reactor_->Poll(0);
+  const std::uint64_t syscalls = reactor_->event_syscalls() - before;
+  EXPECT_EQ(handled, 0);
+  if (GetParam().backend == Backend::kEpoll) {
+    EXPECT_EQ(syscalls, std::uint64_t{kPolls});
+  } else {
+    EXPECT_EQ(syscalls, 0u) << "io_uring entered the kernel with nothing "
+                               "to submit and no completion pending";
+  }
+  EXPECT_EQ(handler.data_calls, 0);
+  reactor_->RemoveReadable(udp);
+  ::close(udp);
+}
+
+// The other half of the bargain: an idle reactor that makes no system call
+// still sees everything, from zero-timeout Polls alone (no blocking Poll
+// here: that one always enters the kernel). Before each event, the reactor
+// idles in that state (on io_uring: Polls that made no system call), so the
+// event arrives while only shared memory is being looked at; with
+// DEFER_TASKRUN it is task work that runs only inside io_uring_enter, and
+// the ring's IORING_SQ_TASKRUN flag is all that announces it.
+TEST_P(ReactorTest, ZeroTimeoutPollsAloneDeliverEveryKindOfEvent) {
+  TestHandler handler(reactor_.get());
+  const int client = Establish(handler);
+  ASSERT_GE(client, 0);
+  std::uint16_t port = 0;
+  const int udp = UdpSocket(&port);
+  ASSERT_GE(udp, 0) << std::strerror(errno);
+  DrainingReader reader(udp);
+  ASSERT_TRUE(reactor_->AddReadable(udp, &reader).ok());
+  const bool uring = GetParam().backend != Backend::kEpoll;
+
+  // Settles (the first Polls submit what the last event re-armed), then
+  // idles for 1,000 Polls that must find nothing and, on io_uring, make no
+  // system call.
+  auto idle = [&](const char* before_what) {
+    int settle = 0;
+    for (; settle < 100; ++settle) {
+      const std::uint64_t s = reactor_->event_syscalls();
+      const int n = reactor_->Poll(0);
+      if (n == 0 && (!uring || reactor_->event_syscalls() == s)) break;
+    }
+    ASSERT_LT(settle, 100) << before_what << ": the reactor never settled";
+    const std::uint64_t s = reactor_->event_syscalls();
+    int handled = 0;
+    for (int i = 0; i < 1000; ++i) handled += reactor_->Poll(0);
+    EXPECT_EQ(handled, 0) << before_what;
+    if (uring) {
+      EXPECT_EQ(reactor_->event_syscalls(), s) << before_what;
+    }
+  };
+  // Zero-timeout Polls until `done`; the deadline only guards against a
+  // lost event hanging the test.
+  int handled = 0;
+  auto spin_until = [&](const std::function<bool()>& done) {
+    const Clock::time_point deadline = Clock::now() + seconds(10);
+    for (int polls = 0; polls < 200'000'000; ++polls) {
+      if (done()) return true;
+      if ((polls & 1023) == 0 && Clock::now() > deadline) return false;
+      handled += reactor_->Poll(0);
+    }
+    return done();
+  };
+
+  idle("bytes from the peer");
+  ASSERT_EQ(::send(client, "ping", 4, 0), 4);
+  ASSERT_TRUE(spin_until([&] { return handler.received.size() == 4; }))
+      << "bytes from the peer were never delivered";
+
+  idle("a send");
+  const std::vector<std::byte> reply = Pattern(4096, 9);
+  handler.SendAll({iovec{const_cast<std::byte*>(reply.data()), reply.size()}});
+  ASSERT_TRUE(spin_until([&] { return handler.send_done(); }))
+      << "a send never completed";
+  std::vector<std::byte> got(reply.size());
+  ASSERT_EQ(::recv(client, got.data(), got.size(), MSG_WAITALL),
+            static_cast<ssize_t>(got.size()));
+  EXPECT_TRUE(got == reply);
+
+  idle("a datagram");
+  SendDatagrams(port, 1);
+  ASSERT_TRUE(spin_until([&] { return reader.datagrams == 1; }))
+      << "a readable socket was never reported";
+
+  idle("a connection");
+  const std::size_t accepted = acceptor_.fds.size();
+  ASSERT_GE(NewClient(), 0);
+  ASSERT_TRUE(spin_until([&] { return acceptor_.fds.size() > accepted; }))
+      << "a connection was never accepted";
+
+  idle("a wake-up");
+  std::thread([&] { reactor_->Wake(); }).join();
+  handled = 0;
+  ASSERT_TRUE(spin_until([&] { return handled > 0; }))
+      << "a wake-up was never seen";
+
+  idle("the peer's close");
+  ::close(client);
+  ForgetClient(client);
+  ASSERT_TRUE(spin_until([&] { return handler.released > 0; }))
+      << "the peer's close was never reported";
+  EXPECT_EQ(handler.peer_closed_calls, 1);
+  EXPECT_EQ(handler.peer_closed_error, 0);
+  EXPECT_EQ(handler.violations, 0) << handler.first_violation;
+  reactor_->RemoveReadable(udp);
+  ::close(udp);
+}
+
 // 200 clients at once: each sends 32 KiB before the server side is even
 // registered (6.4 MB in all, more than io_uring's 4 MiB of provided buffers,
 // so one completion drain hands many buffers back and the multishot receives

@@ -190,6 +190,7 @@ class RecordingReactor final : public io::Reactor {
     return 0;
   }
   void Wake() override { ++wakes; }
+  std::uint64_t event_syscalls() const override { return 0; }
   std::vector<std::int64_t> timeouts;
   std::function<void()> on_poll;
   int wakes = 0;
