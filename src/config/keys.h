@@ -81,6 +81,8 @@ inline constexpr Range kPortRange{0, 65535};
 inline constexpr Range kWorkersRange{1, 64};
 inline constexpr Range kCpuIdRange{0, std::numeric_limits<int>::max()};
 inline constexpr Range kUringEntriesRange{64, 32768};
+// Up to 100 ms: past a few milliseconds backoff is spin in all but name.
+inline constexpr Range kSpinBudgetRange{0, 100'000};
 // At least 1056: an ERROR with the longest text (32 + 1024 bytes) must fit.
 inline constexpr Range kMaxFrameLengthRange{1056,
                                             protocol::kMaxFrameLengthCeiling};
@@ -124,6 +126,9 @@ inline constexpr Range kTtlRange{0, 255};
     "event core: auto, epoll or uring (default auto)")                         \
   X(gateway, idle, idle, kEnum, kIdleStrategyNames,                            \
     "what an idle worker does: spin, backoff or block (default backoff)")      \
+  X(gateway, spin_budget_us, spin_budget_us, kInt, kSpinBudgetRange,           \
+    "backoff: how long an idle worker spins before it yields, then "           \
+    "blocks, microseconds, 0..100000 (default 50)")                            \
   X(gateway, uring_entries, uring_entries, kInt, kUringEntriesRange,           \
     "io_uring submission queue size, a power of two, 64..32768 "               \
     "(default 1024)")                                                          \

@@ -118,6 +118,9 @@ struct GatewayConfig {
   std::vector<int> cpus;  ///< worker i pinned to cpus[i]; empty: none
   IoBackend io = IoBackend::kAuto;
   IdleStrategy idle = IdleStrategy::kBackoff;
+  /// backoff: µs an idle worker spins (by the clock) before it yields and
+  /// blocks, 0..100000.
+  int spin_budget_us = 50;
   int uring_entries = 1024;        ///< SQ size, power of two, 64..32768
   std::string log_level = "info";  ///< error | warn | info | debug
   // [limits]

@@ -8,7 +8,7 @@
 namespace tachyon::server {
 
 AgentRunner::AgentRunner(io::Reactor& reactor, io::WakeSignal& wake,
-                         base::LoopClock& clock, config::IdleStrategy idle)
+                         base::LoopClock& clock, const io::IdleStrategy& idle)
     : reactor_(reactor), wake_(wake), clock_(clock), idle_(idle) {}
 
 absl::Status AgentRunner::Start() {
@@ -45,7 +45,7 @@ bool AgentRunner::AllDrained() const {
 }
 
 void AgentRunner::Run(const std::atomic<bool>& stop, std::int64_t drain_ns) {
-  io::IdleStrategy idle(idle_);
+  io::IdleStrategy idle = idle_;
   std::int64_t timeout_us = 0;
   bool draining = false;
   bool aborted = false;
@@ -70,7 +70,7 @@ void AgentRunner::Run(const std::atomic<bool>& stop, std::int64_t drain_ns) {
         for (io::Agent* a : agents_) a->OnAbort();
       }
     }
-    timeout_us = idle.Next(work, BlockUs(now));
+    timeout_us = idle.Next(work, now, BlockUs(now));
     if (timeout_us > 0) {
       wake_.PrepareToSleep();
       // Re-check after announcing sleep: work published before the

@@ -3,11 +3,13 @@
 // Overview
 //   Each iteration: poll the reactor (its callbacks feed the agents'
 //   connections and sockets), read the clock once, run every agent's DoWork
-//   in registration order, and hand the total work to the idle strategy.
-//   When it says block, the runner announces it (WakeSignal::PrepareToSleep,
-//   so other workers know to wake it), asks every agent HasPendingWork, and
-//   only then blocks in the reactor, until the earliest agent deadline
-//   (NextDeadlineNs) and for at most kMaxBlockNs.
+//   in registration order, and hand the total work and the clock reading
+//   to the idle strategy (io/idle_strategy.h: spin, backoff for a time
+//   budget, or block). When it says block, the runner announces it
+//   (WakeSignal::PrepareToSleep, so other workers know to wake it), asks
+//   every agent HasPendingWork, and only then blocks in the reactor, until
+//   the earliest agent deadline (NextDeadlineNs) and for at most
+//   kMaxBlockNs.
 //
 //   Stopping: once the stop flag is set, every agent gets OnDrain, the loop
 //   runs until every agent is Drained, and OnAbort is called once if that
@@ -24,7 +26,6 @@
 
 #include "absl/status/status.h"
 #include "base/clock.h"
-#include "config/model.h"
 #include "io/agent.h"
 #include "io/idle_strategy.h"
 #include "io/reactor.h"
@@ -37,8 +38,9 @@ class AgentRunner {
   /// Longest a blocked worker waits without an event.
   static constexpr std::int64_t kMaxBlockNs = 5'000'000;
 
+  /// `idle` is copied: each Run starts from its state.
   AgentRunner(io::Reactor& reactor, io::WakeSignal& wake,
-              base::LoopClock& clock, config::IdleStrategy idle);
+              base::LoopClock& clock, const io::IdleStrategy& idle);
 
   /// Adds an agent; its DoWork runs after those added before it.
   void Add(io::Agent* agent) { agents_.push_back(agent); }
@@ -58,7 +60,7 @@ class AgentRunner {
   io::Reactor& reactor_;
   io::WakeSignal& wake_;
   base::LoopClock& clock_;
-  const config::IdleStrategy idle_;
+  const io::IdleStrategy idle_;
   std::vector<io::Agent*> agents_;
 };
 

@@ -61,7 +61,9 @@ absl::Status Worker::SetUp() {
   wake_ready_.store(true, std::memory_order_release);
   gateway_.SetBackendDescription(index_, reason);
 
-  runner_ = std::make_unique<AgentRunner>(*reactor_, *wake_, clock_, c.idle);
+  runner_ = std::make_unique<AgentRunner>(
+      *reactor_, *wake_, clock_,
+      io::IdleStrategy(c.idle, std::int64_t{c.spin_budget_us} * 1000));
   mailbox_agent_ =
       std::make_unique<MailboxAgent>(mailbox_, *this, gateway_, c.workers);
   runner_->Add(mailbox_agent_.get());

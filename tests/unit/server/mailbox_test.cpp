@@ -5,6 +5,7 @@
 #include "server/mailbox.h"
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -236,7 +237,8 @@ class AgentRunnerTest : public ::testing::Test {
   RecordingReactor reactor;
   io::WakeSignal wake{&reactor};
   base::LoopClock clock;
-  AgentRunner runner{reactor, wake, clock, config::IdleStrategy::kBlock};
+  AgentRunner runner{reactor, wake, clock,
+                     io::IdleStrategy(config::IdleStrategy::kBlock, 0)};
   std::vector<std::string> log;
 };
 
@@ -284,6 +286,83 @@ TEST_F(AgentRunnerTest, BlocksOnlyWithoutPendingWorkThenDrainsAndStops) {
   EXPECT_EQ(log, (std::vector<std::string>{"a.start", "b.start", "a.drain",
                                            "b.drain", "a.abort", "b.abort",
                                            "a.stop", "b.stop"}));
+}
+
+// backoff under the runner: the spin ends when the budget has passed on the
+// loop's clock, however few passes that took. Each Poll here takes longer
+// than the whole budget (as a pass of busy agents can), so the worker must
+// yield after its second idle pass and then block; an iteration count would
+// keep it polling for thousands of passes. Blocking keeps the wake-up
+// protocol: a Notify while the worker spins costs no Wake, one after it
+// announced sleep does.
+TEST(AgentRunnerBackoffTest, StopsSpinningWhenTheBudgetIsSpentByTheClock) {
+  constexpr std::int64_t kBudgetNs = 200'000;
+  RecordingReactor reactor;
+  io::WakeSignal wake{&reactor};
+  base::LoopClock clock;
+  AgentRunner runner{
+      reactor, wake, clock,
+      io::IdleStrategy(config::IdleStrategy::kBackoff, kBudgetNs)};
+  std::vector<std::string> log;
+  ScriptedAgent a("a", &log);
+  runner.Add(&a);
+  ASSERT_TRUE(runner.Start().ok());
+  std::atomic<bool> stop{false};
+  int wakes_while_polling = 0;
+  reactor.on_poll = [&] {
+    const std::int64_t timeout_us = reactor.timeouts.back();
+    const int wakes = reactor.wakes;
+    wake.Notify();  // another worker published something for this one
+    if (timeout_us == 0) {
+      wakes_while_polling += reactor.wakes - wakes;
+      std::this_thread::sleep_for(std::chrono::nanoseconds(kBudgetNs + 1));
+    } else if (reactor.wakes == wakes) {
+      ADD_FAILURE() << "blocked without announcing it (no Wake on Notify)";
+    }
+    // Bounded either way: stop at the first block or after 100 passes.
+    if (timeout_us > 0 || reactor.timeouts.size() == 100) stop.store(true);
+  };
+  runner.Run(stop, /*drain_ns=*/0);
+  std::size_t first_block = 0;
+  while (first_block < reactor.timeouts.size() &&
+         reactor.timeouts[first_block] == 0) {
+    ++first_block;
+  }
+  ASSERT_LT(first_block, reactor.timeouts.size()) << "never blocked";
+  // The first pass and the idle pass that found the budget spent, then the
+  // yields.
+  EXPECT_LE(first_block, std::size_t{2 + io::IdleStrategy::kMaxYields});
+  EXPECT_EQ(wakes_while_polling, 0);
+}
+
+// backoff keeps the runner's re-check after announcing sleep: while an
+// agent has pending work, the worker polls without blocking however long it
+// has been idle, and blocks once the work is gone.
+TEST(AgentRunnerBackoffTest, NeverBlocksWhileAnAgentHasPendingWork) {
+  RecordingReactor reactor;
+  io::WakeSignal wake{&reactor};
+  base::LoopClock clock;
+  AgentRunner runner{reactor, wake, clock,
+                     io::IdleStrategy(config::IdleStrategy::kBackoff, 0)};
+  std::vector<std::string> log;
+  ScriptedAgent a("a", &log);
+  a.pending = true;  // e.g. a socket a read budget left unread
+  runner.Add(&a);
+  ASSERT_TRUE(runner.Start().ok());
+  std::atomic<bool> stop{false};
+  constexpr std::size_t kPendingPasses = 50;
+  reactor.on_poll = [&] {
+    if (reactor.timeouts.size() == kPendingPasses) a.pending = false;
+    if (reactor.timeouts.back() > 0 || reactor.timeouts.size() == 200) {
+      stop.store(true);
+    }
+  };
+  runner.Run(stop, /*drain_ns=*/0);
+  ASSERT_GT(reactor.timeouts.size(), kPendingPasses);
+  for (std::size_t i = 0; i < kPendingPasses; ++i) {
+    EXPECT_EQ(reactor.timeouts[i], 0) << "pass " << i;
+  }
+  EXPECT_GT(reactor.timeouts.back(), 0) << "never blocked once work was gone";
 }
 
 }  // namespace
