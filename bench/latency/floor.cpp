@@ -65,6 +65,25 @@ void NoDelay(int fd) {
 
 Result RunTcpFloor(const WorkloadOptions& o) {
   Result r{.workload = "floor-tcp", .system = "floor", .payload = o.payload};
+  // Pinned apart, every message wakes a process on the other CPU; unpinned,
+  // the scheduler usually hands the CPU from one process to the other.
+  const bool apart = o.floor_cpus.size() == 2;
+  if (apart) r.workload = "floor-tcp-2cpu";
+  cpu_set_t saved;
+  CPU_ZERO(&saved);
+  if (apart && (::sched_getaffinity(0, sizeof saved, &saved) != 0 ||
+                !PinToCpu(o.floor_cpus[0]))) {
+    r.ok = false;
+    r.note = "cannot pin to CPU " + std::to_string(o.floor_cpus[0]);
+    return r;
+  }
+  struct RestoreAffinity {
+    bool active;
+    const cpu_set_t& set;
+    ~RestoreAffinity() {
+      if (active) ::sched_setaffinity(0, sizeof set, &set);
+    }
+  } restore{apart, saved};
   const int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_in addr = Loopback(0);
   if (listener < 0 ||
@@ -77,6 +96,7 @@ Result RunTcpFloor(const WorkloadOptions& o) {
   const std::uint16_t port = PortOf(listener);
   const std::int64_t total = o.warmup + o.count;
   auto echo = Child::Spawn([&](Child::Channel&) {
+    if (apart && !PinToCpu(o.floor_cpus[1])) return 3;
     const int fd = ::accept(listener, nullptr, nullptr);
     if (fd < 0) return 1;
     NoDelay(fd);

@@ -127,6 +127,7 @@ Result RunPingPong(const WorkloadOptions& o) {
   }
   r.seconds = static_cast<double>(MonotonicNs() - start) * 1e-9;
   r.sent = r.received = static_cast<std::uint64_t>(total);
+  r.messages = 2 * static_cast<std::uint64_t>(total);  // each ping and pong
   (void)(*c)->Close();  // best effort: the run is over
   if (b->Wait(10s).value_or(-1) != 0)
     return Failed(r, "W1: echo process failed");
@@ -135,8 +136,13 @@ Result RunPingPong(const WorkloadOptions& o) {
 
 Result RunFanOut(const WorkloadOptions& o) {
   Result r{.workload = "W2", .payload = o.payload};
-  const auto measured = static_cast<std::int64_t>(o.rate * o.duration_s);
-  const std::int64_t total = o.warmup + measured;
+  r.rate = o.rate;
+  // Rate 0: nothing is published; everyone stays connected and subscribed
+  // for the duration, and only the CPU they and the gateway use counts.
+  const bool idle = o.rate <= 0;
+  const auto measured =
+      idle ? 0 : static_cast<std::int64_t>(o.rate * o.duration_s);
+  const std::int64_t total = idle ? 0 : o.warmup + measured;
   std::vector<std::unique_ptr<Child>> subs;
   for (int k = 0; k < o.subscribers; ++k) {
     subs.push_back(Child::Spawn([&, k](Child::Channel& ch) {
@@ -157,10 +163,15 @@ Result RunFanOut(const WorkloadOptions& o) {
           });
       if (!sub.ok()) return 2;
       ch.Send("ready");
-      // Until everything arrived, or the publisher said it is done and a
-      // grace period passed (then the shortfall is reported as lost).
+      // Until everything arrived (with nothing to arrive: until told the
+      // run is over), or the publisher said it is done and a grace period
+      // passed (then the shortfall is reported as lost).
       std::int64_t done_at = 0;
-      while (ledger.unique() < static_cast<std::uint64_t>(total)) {
+      for (;;) {
+        if (ledger.unique() >= static_cast<std::uint64_t>(total) &&
+            (total > 0 || done_at != 0)) {
+          break;
+        }
         if (!PollOnce(**c, o).ok()) break;
         if (done_at == 0 && ch.Receive(0ms).has_value()) {
           done_at = MonotonicNs();
@@ -181,26 +192,54 @@ Result RunFanOut(const WorkloadOptions& o) {
   auto stream = (*c)->OpenStream("bench.fanout");
   if (!stream.ok()) return Failed(r, std::string(stream.status().message()));
   std::vector<std::byte> payload(PayloadSize(o), std::byte{0x42});
-  const double interval_ns = 1e9 / o.rate;
+  const double interval_ns = idle ? 0 : 1e9 / o.rate;
   const std::int64_t start = MonotonicNs() + 10'000'000;
+  WaitUntilNs(start, o.spin);
+  const double gateway_cpu_start = ProcessCpuSeconds(o.gateway_pid);
   for (std::int64_t i = 0; i < total; ++i) {
     const std::int64_t scheduled =
         start + static_cast<std::int64_t>(static_cast<double>(i) * interval_ns);
     WaitUntilNs(scheduled, o.spin);
+    r.send_lag.Record(MonotonicNs() - scheduled);
     Stamp(payload, static_cast<std::uint64_t>(i), scheduled);
     if (absl::Status s = (*c)->Publish(*stream, payload); !s.ok()) {
       return Failed(r, std::string(s.message()));
     }
     if ((i & 1023) == 0) (void)(*c)->Poll(16, 0ms);  // heartbeats, acks
   }
+  if (idle) {
+    // The publisher idles like the subscribers: in Poll (heartbeats).
+    const std::int64_t end =
+        start + static_cast<std::int64_t>(o.duration_s * 1e9);
+    for (std::int64_t now = MonotonicNs(); now < end; now = MonotonicNs()) {
+      if (o.spin) {
+        (void)PollOnce(**c, o);
+        continue;
+      }
+      const std::int64_t left_ms = (end - now + 999'999) / 1'000'000;
+      (void)(*c)->Poll(
+          16, std::chrono::milliseconds(std::min<std::int64_t>(50, left_ms)));
+    }
+  }
   r.seconds = static_cast<double>(MonotonicNs() - start) * 1e-9;
   r.sent = static_cast<std::uint64_t>(total) *
            static_cast<std::uint64_t>(o.subscribers);
+  r.messages = static_cast<std::uint64_t>(total);
   for (auto& s : subs) s->Send("done");
+  std::vector<std::string> lines;
   for (auto& s : subs) {
     std::optional<std::string> line = s->Receive(60s);
     if (!line) return Failed(r, "W2: a subscriber never reported");
-    std::istringstream in(*line);
+    lines.push_back(*line);
+  }
+  // The CPU window ends when every subscriber has everything (or gave up).
+  const double gateway_cpu_end = ProcessCpuSeconds(o.gateway_pid);
+  r.cpu_window_s = static_cast<double>(MonotonicNs() - start) * 1e-9;
+  if (gateway_cpu_start >= 0 && gateway_cpu_end >= 0) {
+    r.gateway_cpu_s = gateway_cpu_end - gateway_cpu_start;
+  }
+  for (std::size_t k = 0; k < subs.size(); ++k) {
+    std::istringstream in(lines[k]);
     std::uint64_t unique, dup, reorder;
     in >> unique >> dup >> reorder;
     std::string rest;
@@ -212,7 +251,7 @@ Result RunFanOut(const WorkloadOptions& o) {
     r.lost += static_cast<std::uint64_t>(total) - unique;
     r.duplicated += dup;
     r.reordered += reorder;
-    s->Wait(10s);
+    subs[k]->Wait(10s);
   }
   (void)(*c)->Close();  // best effort: the run is over
   r.messages_per_second = static_cast<double>(total) / r.seconds;
@@ -314,6 +353,7 @@ Result RunThroughput(const WorkloadOptions& o) {
   std::uint64_t count, lost, dup;
   in >> count >> lost >> dup;
   r.sent = sent;
+  r.messages = sent;
   r.received = count - dup;
   r.lost = sent > r.received ? sent - r.received : 0;
   (void)lost;  // the subscriber's own gap count; the exact figure is above

@@ -9,9 +9,11 @@
 #ifndef TACHYON_BENCH_LATENCY_HARNESS_H_
 #define TACHYON_BENCH_LATENCY_HARNESS_H_
 
+#include <sys/resource.h>
 #include <sys/types.h>
 #include <time.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -26,18 +28,39 @@ namespace tachyon::bench {
 
 using base::MonotonicNs;
 
-/// Returns at the CLOCK_MONOTONIC time `scheduled` (ns): spinning, or with
-/// `spin` false sleeping most of the way and spinning the last 50 µs, since
-/// a sender that wakes late on a loaded host would count its own lateness as
-/// gateway latency (open-loop senders time from the schedule).
+/// Returns at the CLOCK_MONOTONIC time `scheduled` (ns): spinning when
+/// `spin`, else asleep until then (clock_nanosleep to the absolute time;
+/// PreciseSleeps makes the wake-up prompt). A sleeping sender costs no CPU
+/// between sends, so the CPU the gateway gets and the CPU the clients
+/// record are what a real publisher leaves and uses; how late its wake-ups
+/// are is recorded beside the latency (Result::send_lag), since open-loop
+/// senders time from the schedule and a late one counts as latency.
 inline void WaitUntilNs(std::int64_t scheduled, bool spin) {
-  for (std::int64_t now = MonotonicNs(); now < scheduled; now = MonotonicNs()) {
-    if (!spin && scheduled - now > 100'000) {
-      const timespec ts{0, scheduled - now - 50'000};
-      ::nanosleep(&ts, nullptr);
+  if (!spin) {
+    const timespec ts{static_cast<time_t>(scheduled / 1'000'000'000),
+                      static_cast<long>(scheduled % 1'000'000'000)};
+    // Bounded: EINTR only, each retry for the same absolute time.
+    for (int i = 0; i < 100 && ::clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME,
+                                                 &ts, nullptr) == EINTR;
+         ++i) {
     }
   }
+  while (MonotonicNs() < scheduled) {
+  }
 }
+
+/// Sets this process's timer slack to 1 ns (default 50 µs), so the sleeps
+/// of WaitUntilNs and blocking client Polls end when asked; inherited by
+/// forked children. The gateway under test gets the default back.
+void PreciseSleeps();
+
+/// CPU time (user + system) of process `pid` so far, all its threads (those
+/// that exited included), in seconds, from utime + stime in /proc/<pid>/stat:
+/// clock-tick resolution (10 ms at the usual 100 Hz); -1 when it cannot be
+/// read.
+double ProcessCpuSeconds(pid_t pid);
+/// CPU time of this process (getrusage(RUSAGE_SELF)), in seconds.
+double SelfCpuSeconds();
 
 /// A forked child running a function; talks to the parent over two pipes.
 class Child {
@@ -67,7 +90,14 @@ class Child {
   /// Waits for the child's exit (bounded); its exit code, or nullopt.
   std::optional<int> Wait(std::chrono::milliseconds timeout);
 
+  /// CPU seconds of every child reaped so far in this process (by Wait or
+  /// by the destructor), from wait4's resource usage: what the client
+  /// processes of the workloads run so far cost.
+  static double ReapedCpuSeconds();
+
  private:
+  void Reaped(const struct rusage& usage);
+
   Child(pid_t pid, int in, int out) : pid_(pid), channel_(in, out) {}
   pid_t pid_;
   Channel channel_;
@@ -78,6 +108,7 @@ class Child {
 struct GatewaySettings {
   std::string io = "auto";     // epoll | uring | auto
   std::string idle = "block";  // spin | backoff | block
+  int spin_budget_us = -1;     // backoff's budget; -1: the gateway default
   int workers = 1;
   std::vector<int> cpus;  // worker pinning; empty: none
   // [udp]: ingress on an ephemeral port, and one [[udp.groups]] entry
@@ -95,6 +126,9 @@ class GatewayUnderTest {
                                                  std::string* error);
   ~GatewayUnderTest();
   [[nodiscard]] std::uint16_t port() const { return port_; }
+  [[nodiscard]] pid_t pid() const { return pid_; }
+  /// CPU seconds the gateway process has used so far (ProcessCpuSeconds).
+  [[nodiscard]] double CpuSeconds() const { return ProcessCpuSeconds(pid_); }
   /// The UDP ingress port the gateway printed; 0 when it serves no UDP.
   [[nodiscard]] std::uint16_t udp_port() const { return udp_port_; }
   /// The backend line the gateway printed ("io_uring (configured): ...").

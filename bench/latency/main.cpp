@@ -6,6 +6,17 @@
 //   tachyon-bench --suite quick                 # <= 60 s, a smoke test
 //   tachyon-bench --suite full --json r.json --plot bench/results/plot
 //   tachyon-bench --workload W1 --payload 32,1024 --io epoll,uring --idle spin
+//   tachyon-bench --suite idle                  # CPU cost per idle strategy
+//
+// Every run records CPU time beside latency: the gateway process's (from
+// /proc) and the client processes' (this one and its children). The idle
+// suite runs, for each idle strategy (spin, backoff, block), W1 and W2 with
+// one publisher of 64-byte messages to --subscribers (1) at each rate of
+// --idle_rates (0, 1,000, 10,000, 50,000 msg/s; 0: connected, subscribed,
+// nothing sent), and reports the gateway's CPU seconds per million
+// messages and per idle second beside the latency and the TCP floor of the
+// same run. Clients sleep between sends and block in Poll unless the
+// strategy is spin, where they spin too.
 //
 // Exit status: 0 when every measured workload delivered exactly what was
 // sent; 1 when a workload failed or lost, duplicated or reordered anything
@@ -20,6 +31,7 @@
 #include <cstdio>
 #include <ctime>
 #include <fstream>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -34,8 +46,15 @@
 
 ABSL_FLAG(std::string, suite, "quick",
           "quick (<= 60 s, payload 32, one backend, blocking idle), full "
-          "(payloads 32/256/1024, epoll and io_uring, spin and block) or "
-          "custom (exactly the flags below)");
+          "(payloads 32/256/1024, epoll and io_uring, spin and block), idle "
+          "(CPU per idle strategy: W1, and W2 at each --idle_rates, payload "
+          "64, spin/backoff/block) or custom (exactly the flags below)");
+ABSL_FLAG(std::string, idle_rates, "0,1000,10000,50000",
+          "idle suite: comma list of W2 offered rates, messages/s (0: "
+          "clients connected, nothing sent)");
+ABSL_FLAG(std::string, spin_budget_us, "",
+          "comma list of gateway.spin_budget_us values; each runs its own "
+          "backoff gateway (default: the gateway's default)");
 ABSL_FLAG(std::string, workload, "floor,W1,W2,W3,W4,W5,W6",
           "comma list of floor, W1 (ping-pong), W2 (fan-out), W3 "
           "(throughput), W4 (request/response), W5 (UDP ingress at "
@@ -61,7 +80,8 @@ ABSL_FLAG(std::int64_t, count, 0, "measured round trips for W1 and floors");
 ABSL_FLAG(std::int64_t, warmup, -1, "discarded messages before measuring");
 ABSL_FLAG(std::string, io, "",
           "comma list of gateway io backends: epoll, uring, auto");
-ABSL_FLAG(std::string, idle, "", "comma list of idle strategies: spin, block");
+ABSL_FLAG(std::string, idle, "",
+          "comma list of idle strategies: spin, backoff, block");
 ABSL_FLAG(std::string, cpus, "",
           "comma list of CPUs to pin gateway workers to");
 ABSL_FLAG(std::string, json, "", "also write the results as JSON to this file");
@@ -103,6 +123,122 @@ bool Has(const std::vector<std::string>& v, const std::string& x) {
   return std::find(v.begin(), v.end(), x) != v.end();
 }
 
+// Runs `fn` and records what it cost in CPU: the gateway's over the run
+// (unless the workload measured its own window) and the clients' (this
+// process and every child reaped meanwhile: a workload's children are all
+// reaped by the time it returns).
+template <typename Fn>
+Result WithCpu(const GatewayUnderTest* gw, Fn fn) {
+  const double clients_start = SelfCpuSeconds() + Child::ReapedCpuSeconds();
+  const double gateway_start = gw != nullptr ? gw->CpuSeconds() : -1;
+  const std::int64_t start = MonotonicNs();
+  Result r = fn();
+  const double gateway_end = gw != nullptr ? gw->CpuSeconds() : -1;
+  if (r.gateway_cpu_s < 0 && gateway_start >= 0 && gateway_end >= 0) {
+    r.gateway_cpu_s = gateway_end - gateway_start;
+    r.cpu_window_s = static_cast<double>(MonotonicNs() - start) * 1e-9;
+  }
+  r.clients_cpu_s =
+      SelfCpuSeconds() + Child::ReapedCpuSeconds() - clients_start;
+  return r;
+}
+
+// The client processes spin only for the spin strategy.
+const char* ClientMode(const std::string& idle) {
+  return idle == "spin" ? "spin" : "block";
+}
+
+// "tachyon uring/backoff", with the spin budget when one was asked for.
+std::string SystemName(const std::string& io, const std::string& idle,
+                       int spin_budget_us) {
+  std::string name = "tachyon " + io + "/" + idle;
+  if (idle == "backoff" && spin_budget_us >= 0) {
+    name += " " + std::to_string(spin_budget_us) + "us";
+  }
+  return name;
+}
+
+// The idle suite: per strategy (and per spin budget for backoff), W1 and W2
+// at each rate through one gateway, beside the TCP floor of the clients'
+// mode measured in the same run.
+void RunIdleSuite(const WorkloadOptions& base, const std::string& gateway_bin,
+                  const std::vector<std::string>& idles,
+                  const std::vector<std::string>& ios,
+                  const std::vector<double>& rates,
+                  const std::vector<int>& budgets, const std::vector<int>& cpus,
+                  const std::function<void(const Result&)>& note) {
+  for (const char* mode : {"spin", "block"}) {
+    bool used = false;
+    for (const std::string& idle : idles) used |= ClientMode(idle) == mode;
+    if (!used) continue;
+    WorkloadOptions o = base;
+    o.spin = std::string(mode) == "spin";
+    Result t = WithCpu(nullptr, [&] { return RunTcpFloor(o); });
+    t.system = std::string("floor ") + mode;
+    t.idle = mode;
+    note(t);
+    // What a wake-up on another CPU costs here: a gateway that keeps its
+    // CPU busy (spin, backoff) makes the clients' wake-ups of that kind.
+    if (::sysconf(_SC_NPROCESSORS_ONLN) >= 2) {
+      o.floor_cpus = {0, 1};
+      Result apart = WithCpu(nullptr, [&] { return RunTcpFloor(o); });
+      apart.system = t.system;
+      apart.idle = mode;
+      note(apart);
+    }
+  }
+  for (const std::string& idle : idles) {
+    std::vector<int> runs = {-1};
+    if (idle == "backoff" && !budgets.empty()) runs = budgets;
+    for (const std::string& io : ios) {
+      for (const int budget : runs) {
+        GatewaySettings gs{.io = io,
+                           .idle = idle,
+                           .spin_budget_us = budget,
+                           .workers = 1,
+                           .cpus = cpus};
+        std::string error;
+        auto gw = GatewayUnderTest::Start(gateway_bin, gs, &error);
+        const std::string system = SystemName(io, idle, budget);
+        WorkloadOptions o = base;
+        o.spin = idle == "spin";
+        if (!gw) {
+          note(Result{.workload = "gateway",
+                      .system = system,
+                      .payload = o.payload,
+                      .ok = false,
+                      .note = error});
+          continue;
+        }
+        o.port = gw->port();
+        o.gateway_pid = gw->pid();
+        Result w1 = WithCpu(gw.get(), [&] { return RunPingPong(o); });
+        w1.system = system;
+        w1.idle = idle;
+        note(w1);
+        for (const double rate : rates) {
+          WorkloadOptions w = o;
+          w.rate = rate;
+          // Two tenths of a second of warm-up at any rate.
+          w.warmup = absl::GetFlag(FLAGS_warmup) >= 0
+                         ? absl::GetFlag(FLAGS_warmup)
+                         : std::max<std::int64_t>(
+                               100, static_cast<std::int64_t>(rate * 0.2));
+          Result r = WithCpu(gw.get(), [&] { return RunFanOut(w); });
+          r.system = system;
+          r.idle = idle;
+          note(r);
+        }
+        if (!gw->Stop()) {
+          std::fprintf(stderr,
+                       "tachyon-bench: gateway %s did not stop cleanly\n",
+                       system.c_str());
+        }
+      }
+    }
+  }
+}
+
 // UDP sockets bound to 127.0.0.1 on ephemeral ports, closed with this
 // object; W6's receiver processes inherit them.
 class UdpReceivers {
@@ -141,38 +277,53 @@ class UdpReceivers {
 
 int Main() {
   const std::string suite = absl::GetFlag(FLAGS_suite);
-  if (suite != "quick" && suite != "full" && suite != "custom") {
-    std::fprintf(stderr,
-                 "tachyon-bench: --suite must be quick, full or custom\n");
+  if (suite != "quick" && suite != "full" && suite != "custom" &&
+      suite != "idle") {
+    std::fprintf(
+        stderr, "tachyon-bench: --suite must be quick, full, idle or custom\n");
     return 2;
   }
   const bool full = suite == "full";
+  const bool idle_suite = suite == "idle";
+  PreciseSleeps();
   // Suite defaults; any flag given explicitly wins.
   std::vector<std::string> payloads = SplitList(absl::GetFlag(FLAGS_payload));
   if (payloads.empty())
-    payloads = full ? std::vector<std::string>{"32", "256", "1024"}
-                    : std::vector<std::string>{"32"};
+    payloads = full         ? std::vector<std::string>{"32", "256", "1024"}
+               : idle_suite ? std::vector<std::string>{"64"}
+                            : std::vector<std::string>{"32"};
   std::vector<std::string> ios = SplitList(absl::GetFlag(FLAGS_io));
   if (ios.empty())
     ios = full ? std::vector<std::string>{"epoll", "uring"}
                : std::vector<std::string>{"auto"};
   std::vector<std::string> idles = SplitList(absl::GetFlag(FLAGS_idle));
   if (idles.empty())
-    idles = full ? std::vector<std::string>{"spin", "block"}
-                 : std::vector<std::string>{"block"};
+    idles = full         ? std::vector<std::string>{"spin", "block"}
+            : idle_suite ? std::vector<std::string>{"spin", "backoff", "block"}
+                         : std::vector<std::string>{"block"};
   const std::vector<std::string> workloads =
-      SplitList(absl::GetFlag(FLAGS_workload));
+      idle_suite ? std::vector<std::string>{"floor", "W1", "W2"}
+                 : SplitList(absl::GetFlag(FLAGS_workload));
+  std::vector<double> idle_rates;
+  for (const std::string& r : SplitList(absl::GetFlag(FLAGS_idle_rates))) {
+    idle_rates.push_back(std::stod(r));
+  }
+  std::vector<int> budgets;
+  for (const std::string& b : SplitList(absl::GetFlag(FLAGS_spin_budget_us))) {
+    budgets.push_back(std::stoi(b));
+  }
   WorkloadOptions base;
   base.rate = absl::GetFlag(FLAGS_rate) > 0 ? absl::GetFlag(FLAGS_rate)
                                             : (full ? 50000 : 20000);
   base.subscribers = absl::GetFlag(FLAGS_subscribers) > 0
                          ? absl::GetFlag(FLAGS_subscribers)
-                         : 4;
+                         : (idle_suite ? 1 : 4);
   base.duration_s = absl::GetFlag(FLAGS_duration) > 0
                         ? absl::GetFlag(FLAGS_duration)
-                        : (full ? 5.0 : 2.0);
-  base.count = absl::GetFlag(FLAGS_count) > 0 ? absl::GetFlag(FLAGS_count)
-                                              : (full ? 20000 : 5000);
+                        : (full || idle_suite ? 5.0 : 2.0);
+  base.count = absl::GetFlag(FLAGS_count) > 0
+                   ? absl::GetFlag(FLAGS_count)
+                   : (full || idle_suite ? 20000 : 5000);
   base.warmup = absl::GetFlag(FLAGS_warmup) >= 0 ? absl::GetFlag(FLAGS_warmup)
                                                  : (full ? 2000 : 1000);
   base.udp_rate = absl::GetFlag(FLAGS_udp_rate) > 0
@@ -215,6 +366,9 @@ int Main() {
       " udp_duration=" + std::to_string(udp_duration) + "s" +
       " udp_producers=" + std::to_string(base.udp_producers) +
       " udp_max_messages=" + std::to_string(base.udp_max_messages) +
+      (idle_suite ? " idle_rates=" + absl::GetFlag(FLAGS_idle_rates) : "") +
+      (budgets.empty() ? ""
+                       : " spin_budget_us=" + absl::StrJoin(budgets, ",")) +
       (cpus.empty() ? "" : " cpus=" + absl::StrJoin(cpus, ","));
   std::fprintf(stderr, "tachyon-bench: %s\n", info.settings.c_str());
 
@@ -238,17 +392,23 @@ int Main() {
                       .c_str());
     results.push_back(r);
   };
-  for (const std::string& idle : idles) {
+  if (idle_suite) {
+    WorkloadOptions o = base;
+    o.payload = static_cast<std::size_t>(std::stoul(payloads.front()));
+    RunIdleSuite(o, gateway_bin, idles, ios, idle_rates, budgets, cpus, note);
+  }
+  for (const std::string& idle :
+       idle_suite ? std::vector<std::string>{} : idles) {
     for (const std::string& p : payloads) {
       WorkloadOptions o = base;
       o.payload = static_cast<std::size_t>(std::stoul(p));
       o.spin = idle == "spin";
       if (Has(workloads, "floor")) {
-        Result t = RunTcpFloor(o);
+        Result t = WithCpu(nullptr, [&] { return RunTcpFloor(o); });
         t.system = "floor " + idle;
         t.idle = idle;
         note(t);
-        Result u = RunUdpFloor(o);
+        Result u = WithCpu(nullptr, [&] { return RunUdpFloor(o); });
         u.system = "floor " + idle;
         u.idle = idle;
         note(u);
@@ -259,14 +419,19 @@ int Main() {
       o.spin = idle == "spin";
       o.duration_s = udp_duration;
       for (const bool max_rate : {false, true}) {
-        Result f = RunUdpIngressFloor(o, max_rate);
+        Result f =
+            WithCpu(nullptr, [&] { return RunUdpIngressFloor(o, max_rate); });
         f.system = "floor " + idle;
         f.idle = idle;
         note(f);
       }
     }
     for (const std::string& io : ios) {
-      GatewaySettings gs{.io = io, .idle = idle, .workers = 1, .cpus = cpus};
+      GatewaySettings gs{.io = io,
+                         .idle = idle,
+                         .spin_budget_us = budgets.empty() ? -1 : budgets[0],
+                         .workers = 1,
+                         .cpus = cpus};
       gs.udp = Has(workloads, "W5") || Has(workloads, "W6");
       // W6's receivers are bound before the gateway starts: their ports are
       // the destinations of its [[udp.groups]] entry.
@@ -278,7 +443,7 @@ int Main() {
                     ? GatewayUnderTest::Start(gateway_bin, gs, &error)
                     : nullptr;
       if (!receivers.ok()) error = "cannot bind the W6 UDP receivers";
-      const std::string system = "tachyon " + io + "/" + idle;
+      const std::string system = SystemName(io, idle, gs.spin_budget_us);
       for (const std::string& p : payloads) {
         WorkloadOptions o = base;
         o.payload = static_cast<std::size_t>(std::stoul(p));
@@ -293,10 +458,11 @@ int Main() {
           continue;
         }
         o.port = gw->port();
+        o.gateway_pid = gw->pid();
         o.udp_receivers = receivers.fds();
         auto run = [&](const char* name, Result (*fn)(const WorkloadOptions&)) {
           if (!Has(workloads, name)) return;
-          Result r = fn(o);
+          Result r = WithCpu(gw.get(), [&] { return fn(o); });
           r.system = system;
           r.idle = idle;
           note(r);
@@ -308,7 +474,7 @@ int Main() {
         if (Has(workloads, "W6")) {
           WorkloadOptions u = o;
           u.duration_s = udp_duration;
-          Result r = RunUdpFanOut(u);
+          Result r = WithCpu(gw.get(), [&] { return RunUdpFanOut(u); });
           r.system = system;
           r.idle = idle;
           note(r);
@@ -322,7 +488,8 @@ int Main() {
         o.udp_port = gw->udp_port();
         o.duration_s = udp_duration;
         for (const bool max_rate : {false, true}) {
-          Result r = RunUdpIngress(o, max_rate);
+          Result r =
+              WithCpu(gw.get(), [&] { return RunUdpIngress(o, max_rate); });
           r.system = system;
           r.idle = idle;
           note(r);

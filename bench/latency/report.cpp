@@ -42,10 +42,16 @@ bool IsUdp(const Result& r) {
          r.workload.rfind("floor-udp-in", 0) == 0;
 }
 
-// The floor a workload is compared with: the ping-pong of the same idle
-// strategy and payload size (the nearest one for the UDP workloads, whose
-// payloads may differ), over TCP for the gateway's TCP clients and over UDP
-// for the UDP workloads.
+// How the clients of a run wait: they spin only for the spin strategy.
+std::string ClientMode(const std::string& idle) {
+  return idle == "spin" ? "spin" : "block";
+}
+
+// The floor a workload is compared with: the ping-pong whose processes wait
+// as this run's clients do (spinning or blocking) with the same payload
+// size (the nearest one for the UDP workloads, whose payloads may differ),
+// over TCP for the gateway's TCP clients and over UDP for the UDP
+// workloads.
 const Result* FloorFor(const std::vector<Result>& rs, const Result& r) {
   const bool udp = IsUdp(r);
   const char* kind = udp ? "floor-udp" : "floor-tcp";
@@ -54,7 +60,10 @@ const Result* FloorFor(const std::vector<Result>& rs, const Result& r) {
   };
   const Result* best = nullptr;
   for (const Result& f : rs) {
-    if (f.workload != kind || f.idle != r.idle || !f.ok) continue;
+    if (f.workload != kind || ClientMode(f.idle) != ClientMode(r.idle) ||
+        !f.ok) {
+      continue;
+    }
     if (distance(f) == 0) return &f;
     if (udp && (best == nullptr || distance(f) < distance(*best))) best = &f;
   }
@@ -64,6 +73,75 @@ const Result* FloorFor(const std::vector<Result>& rs, const Result& r) {
 std::string Ratio(std::int64_t v, std::int64_t floor) {
   if (floor <= 0) return "–";
   return Fixed(static_cast<double>(v) / static_cast<double>(floor), 2) + "×";
+}
+
+// "W2 @1000/s" for a fan-out row, the workload's name otherwise.
+std::string Label(const Result& r) {
+  if (r.workload != "W2") return r.workload;
+  return r.workload + " @" + Fixed(r.rate, 0) + "/s";
+}
+
+// The gateway's CPU time per second of the run's window: the fraction of
+// one core it kept busy.
+double CoreFraction(const Result& r) {
+  return r.cpu_window_s > 0 ? r.gateway_cpu_s / r.cpu_window_s : 0;
+}
+
+std::string CpuTable(const std::vector<Result>& rs) {
+  std::ostringstream out;
+  out << "\nCPU time (gateway: the gateway process over the window, from "
+         "the first scheduled send to the last subscriber's report for W2, "
+         "the whole run otherwise; clients: the benchmark's own processes "
+         "over the whole run; per M msgs: messages published, each W1 ping "
+         "and pong counted; per idle s: W2 at rate 0, clients connected and "
+         "subscribed, nothing sent; send lag: how late the W2 publisher's "
+         "sends were against the schedule, already included in the "
+         "latency):\n\n"
+      << "| workload | system | payload B | window s | gateway CPU s | "
+         "gateway % of a core | gateway CPU s per M msgs | gateway CPU s per "
+         "idle s | clients CPU s | p50 µs | p99 µs | floor p50 µs | p50 vs "
+         "floor | send lag p50 / p99 µs |\n"
+      << "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:"
+         "|\n";
+  for (const Result& r : rs) {
+    if (!r.available || !r.ok) continue;
+    const bool gateway = r.gateway_cpu_s >= 0;
+    const bool has_latency = r.latency.count() > 0;
+    const Result* floor = FloorFor(rs, r);
+    const bool is_floor = r.workload.rfind("floor", 0) == 0;
+    out << "| " << Label(r) << " | " << r.system << " | " << r.payload << " | "
+        << (gateway ? Fixed(r.cpu_window_s, 2) : "–") << " | "
+        << (gateway ? Fixed(r.gateway_cpu_s, 3) : "–") << " | "
+        << (gateway ? Fixed(100.0 * CoreFraction(r), 1) : "–") << " | "
+        << (gateway && r.messages > 0
+                ? Fixed(r.gateway_cpu_s * 1e6 / static_cast<double>(r.messages),
+                        2)
+                : "–")
+        << " | "
+        << (gateway && r.workload == "W2" && r.rate <= 0
+                ? Fixed(CoreFraction(r), 4)
+                : "–")
+        << " | " << Fixed(r.clients_cpu_s, 3) << " | "
+        << (has_latency ? Micros(r.latency.ValueAtPercentile(50)) : "–")
+        << " | "
+        << (has_latency ? Micros(r.latency.ValueAtPercentile(99)) : "–")
+        << " | "
+        << (floor != nullptr && !is_floor
+                ? Micros(floor->latency.ValueAtPercentile(50))
+                : "–")
+        << " | "
+        << (floor != nullptr && has_latency && !is_floor
+                ? Ratio(r.latency.ValueAtPercentile(50),
+                        floor->latency.ValueAtPercentile(50))
+                : "–")
+        << " | "
+        << (r.send_lag.count() > 0
+                ? Micros(r.send_lag.ValueAtPercentile(50)) + " / " +
+                      Micros(r.send_lag.ValueAtPercentile(99))
+                : "–")
+        << " |\n";
+  }
+  return out.str();
 }
 
 }  // namespace
@@ -86,7 +164,7 @@ std::string MarkdownReport(const RunInfo& info, const std::vector<Result>& rs) {
   for (const Result& r : rs) {
     if (!r.available || !r.ok || r.latency.count() == 0) continue;
     const Result* floor = FloorFor(rs, r);
-    out << "| " << r.workload << " | " << r.system << " | " << r.payload;
+    out << "| " << Label(r) << " | " << r.system << " | " << r.payload;
     for (double p : kPercentiles)
       out << " | " << Micros(r.latency.ValueAtPercentile(p));
     out << " | " << Micros(r.latency.max()) << " | "
@@ -113,7 +191,7 @@ std::string MarkdownReport(const RunInfo& info, const std::vector<Result>& rs) {
         << "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n";
     for (const Result& r : rs) {
       if (!r.ok || (r.workload != "W2" && r.workload != "W3")) continue;
-      out << "| " << r.workload << " | " << r.system << " | " << r.payload
+      out << "| " << Label(r) << " | " << r.system << " | " << r.payload
           << " | " << r.sent << " | " << r.received << " | " << r.lost << " | "
           << r.duplicated << " | " << r.reordered << " | "
           << Fixed(r.messages_per_second, 0) << " | "
@@ -122,6 +200,7 @@ std::string MarkdownReport(const RunInfo& info, const std::vector<Result>& rs) {
           << " |\n";
     }
   }
+  out << CpuTable(rs);
   bool udp = false;
   for (const Result& r : rs) udp |= IsUdp(r) && r.ok && r.available;
   if (udp) {
@@ -207,6 +286,13 @@ std::string JsonReport(const RunInfo& info, const std::vector<Result>& rs) {
         << ", \"target_per_second\": " << Fixed(r.target_per_second, 0)
         << ", \"offered_per_second\": " << Fixed(r.offered_per_second, 0)
         << ", \"seconds\": " << Fixed(r.seconds, 3)
+        << ", \"rate\": " << Fixed(r.rate, 0)
+        << ", \"messages\": " << r.messages
+        << ", \"gateway_cpu_s\": " << Fixed(r.gateway_cpu_s, 4)
+        << ", \"cpu_window_s\": " << Fixed(r.cpu_window_s, 3)
+        << ", \"clients_cpu_s\": " << Fixed(r.clients_cpu_s, 4)
+        << ", \"send_lag_ns\": {\"p50\": " << r.send_lag.ValueAtPercentile(50)
+        << ", \"p99\": " << r.send_lag.ValueAtPercentile(99) << "}"
         << ", \"messages_per_second\": " << Fixed(r.messages_per_second, 0)
         << ", \"megabytes_per_second\": " << Fixed(r.megabytes_per_second, 2)
         << "}";
@@ -227,7 +313,7 @@ std::string WritePlot(const std::string& prefix,
     if (!r.ok || !r.available || r.latency.count() == 0 || r.workload == "W3") {
       continue;
     }
-    titles.push_back(r.workload + " " + r.system + " " +
+    titles.push_back(Label(r) + " " + r.system + " " +
                      std::to_string(r.payload) + "B");
     data << "# " << titles.back() << "\n";
     const double max_nines = std::log10(

@@ -1,13 +1,18 @@
 // The workloads tachyon-bench runs, each returning a Result measured with the
 // same harness and histogram:
 //
-//   floor-tcp  plain TCP ping-pong between two processes (TCP_NODELAY)
+//   floor-tcp  plain TCP ping-pong between two processes (TCP_NODELAY);
+//              floor-tcp-2cpu: the same pinned to two CPUs, so every
+//              message wakes a process on another CPU (idle suite)
 //   floor-udp  plain UDP ping-pong between two processes
 //   W1         ping-pong through the gateway: A publishes on `ping`, B
 //              (another process) republishes on `pong`, A records the RTT
 //   W2         fan-out: one publisher at a fixed offered rate to K subscriber
 //              processes; latency from the *scheduled* send time, so a
-//              stalled sender counts as latency (coordinated omission)
+//              stalled sender counts as latency (coordinated omission). The
+//              publisher sleeps between sends unless the clients spin. At
+//              rate 0 nothing is published: the clients stay connected and
+//              subscribed for the duration (the idle suite's idle row)
 //   W3         throughput: one publisher as fast as flow control allows to
 //              one subscriber; messages/s, MB/s, and proof nothing was lost
 //   W4         request/response through a backend service (not available
@@ -23,6 +28,8 @@
 //              latency from the scheduled send time, loss counted exactly
 #ifndef TACHYON_BENCH_LATENCY_WORKLOADS_H_
 #define TACHYON_BENCH_LATENCY_WORKLOADS_H_
+
+#include <sys/types.h>
 
 #include <cstdint>
 #include <string>
@@ -41,6 +48,10 @@ struct WorkloadOptions {
   int subscribers = 4;         // W2 subscriber processes
   double duration_s = 5;       // W2/W3 measured duration
   std::uint16_t port = 0;      // gateway port (gateway workloads)
+  pid_t gateway_pid = 0;       // its process, for its CPU time (W2)
+  // floor-tcp: two CPUs to pin its two processes to, one each (reported as
+  // floor-tcp-2cpu); empty: not pinned.
+  std::vector<int> floor_cpus;
   // UDP workloads.
   double udp_rate = 350000;           // W5 offered rate, messages/s
   std::size_t udp_payload = 16;       // W5: 16 B is a 64-byte datagram
@@ -74,6 +85,17 @@ struct Result {
   // faster than the receiver must lose).
   bool best_effort = false;
   double seconds = 0;
+  // CPU, recorded for every run: the gateway process over `cpu_window_s`
+  // (W2: from the first scheduled send to the last subscriber's report;
+  // other workloads: the whole run; -1 where no gateway ran), and the
+  // client processes (the benchmark itself and its children, whole run).
+  double gateway_cpu_s = -1;
+  double cpu_window_s = 0;
+  double clients_cpu_s = 0;
+  std::uint64_t messages = 0;  // W2: published in the CPU window
+  double rate = 0;             // W2: the offered rate, messages/s
+  // W2: how late the publisher's sends were against the schedule.
+  LatencyHistogram send_lag;
   double target_per_second = 0;   // UDP: the rate asked for; 0 = max
   double offered_per_second = 0;  // UDP: what was sent, per second
   double messages_per_second = 0;
