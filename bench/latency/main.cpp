@@ -15,8 +15,8 @@
 // --idle_rates (0, 1,000, 10,000, 50,000 msg/s; 0: connected, subscribed,
 // nothing sent), and reports the gateway's CPU seconds per million
 // messages and per idle second beside the latency and the TCP floor of the
-// same run. Clients sleep between sends and block in Poll unless the
-// strategy is spin, where they spin too.
+// same run. The clients sleep between sends and block in Poll whatever the
+// gateway's strategy (--idle_clients=match: they spin with a spin gateway).
 //
 // Exit status: 0 when every measured workload delivered exactly what was
 // sent; 1 when a workload failed or lost, duplicated or reordered anything
@@ -52,6 +52,10 @@ ABSL_FLAG(std::string, suite, "quick",
 ABSL_FLAG(std::string, idle_rates, "0,1000,10000,50000",
           "idle suite: comma list of W2 offered rates, messages/s (0: "
           "clients connected, nothing sent)");
+ABSL_FLAG(std::string, idle_clients, "block",
+          "idle suite: how the client processes wait, whatever the "
+          "gateway's strategy: block (sleep between sends, block in Poll) "
+          "or match (spin with the spin strategy, as the other suites do)");
 ABSL_FLAG(std::string, spin_budget_us, "",
           "comma list of gateway.spin_budget_us values; each runs its own "
           "backoff gateway (default: the gateway's default)");
@@ -143,9 +147,10 @@ Result WithCpu(const GatewayUnderTest* gw, Fn fn) {
   return r;
 }
 
-// The client processes spin only for the spin strategy.
-const char* ClientMode(const std::string& idle) {
-  return idle == "spin" ? "spin" : "block";
+// How the idle suite's client processes wait with a gateway of strategy
+// `idle`: spinning only when asked to match a spin gateway.
+bool ClientsSpin(const std::string& idle, bool match_clients) {
+  return match_clients && idle == "spin";
 }
 
 // "tachyon uring/backoff", with the spin budget when one was asked for.
@@ -160,22 +165,28 @@ std::string SystemName(const std::string& io, const std::string& idle,
 
 // The idle suite: per strategy (and per spin budget for backoff), W1 and W2
 // at each rate through one gateway, beside the TCP floor of the clients'
-// mode measured in the same run.
+// mode measured in the same run. The clients block (so the gateways are
+// compared with the same clients, and no spinning client takes a CPU from a
+// spinning gateway on a small box) unless `match_clients`.
 void RunIdleSuite(const WorkloadOptions& base, const std::string& gateway_bin,
-                  const std::vector<std::string>& idles,
+                  const std::vector<std::string>& idles, bool match_clients,
                   const std::vector<std::string>& ios,
                   const std::vector<double>& rates,
                   const std::vector<int>& budgets, const std::vector<int>& cpus,
                   const std::function<void(const Result&)>& note) {
-  for (const char* mode : {"spin", "block"}) {
+  for (const bool spin : {true, false}) {
     bool used = false;
-    for (const std::string& idle : idles) used |= ClientMode(idle) == mode;
+    for (const std::string& idle : idles) {
+      used |= ClientsSpin(idle, match_clients) == spin;
+    }
     if (!used) continue;
+    const std::string mode = spin ? "spin" : "block";
     WorkloadOptions o = base;
-    o.spin = std::string(mode) == "spin";
+    o.spin = spin;
     Result t = WithCpu(nullptr, [&] { return RunTcpFloor(o); });
-    t.system = std::string("floor ") + mode;
+    t.system = "floor " + mode;
     t.idle = mode;
+    t.clients = mode;
     note(t);
     // What a wake-up on another CPU costs here: a gateway that keeps its
     // CPU busy (spin, backoff) makes the clients' wake-ups of that kind.
@@ -184,6 +195,7 @@ void RunIdleSuite(const WorkloadOptions& base, const std::string& gateway_bin,
       Result apart = WithCpu(nullptr, [&] { return RunTcpFloor(o); });
       apart.system = t.system;
       apart.idle = mode;
+      apart.clients = mode;
       note(apart);
     }
   }
@@ -201,7 +213,8 @@ void RunIdleSuite(const WorkloadOptions& base, const std::string& gateway_bin,
         auto gw = GatewayUnderTest::Start(gateway_bin, gs, &error);
         const std::string system = SystemName(io, idle, budget);
         WorkloadOptions o = base;
-        o.spin = idle == "spin";
+        o.spin = ClientsSpin(idle, match_clients);
+        const std::string clients = o.spin ? "spin" : "block";
         if (!gw) {
           note(Result{.workload = "gateway",
                       .system = system,
@@ -215,6 +228,7 @@ void RunIdleSuite(const WorkloadOptions& base, const std::string& gateway_bin,
         Result w1 = WithCpu(gw.get(), [&] { return RunPingPong(o); });
         w1.system = system;
         w1.idle = idle;
+        w1.clients = clients;
         note(w1);
         for (const double rate : rates) {
           WorkloadOptions w = o;
@@ -227,6 +241,7 @@ void RunIdleSuite(const WorkloadOptions& base, const std::string& gateway_bin,
           Result r = WithCpu(gw.get(), [&] { return RunFanOut(w); });
           r.system = system;
           r.idle = idle;
+          r.clients = clients;
           note(r);
         }
         if (!gw->Stop()) {
@@ -395,7 +410,14 @@ int Main() {
   if (idle_suite) {
     WorkloadOptions o = base;
     o.payload = static_cast<std::size_t>(std::stoul(payloads.front()));
-    RunIdleSuite(o, gateway_bin, idles, ios, idle_rates, budgets, cpus, note);
+    const std::string clients = absl::GetFlag(FLAGS_idle_clients);
+    if (clients != "block" && clients != "match") {
+      std::fprintf(stderr,
+                   "tachyon-bench: --idle_clients must be block or match\n");
+      return 2;
+    }
+    RunIdleSuite(o, gateway_bin, idles, clients == "match", ios, idle_rates,
+                 budgets, cpus, note);
   }
   for (const std::string& idle :
        idle_suite ? std::vector<std::string>{} : idles) {

@@ -42,9 +42,11 @@ bool IsUdp(const Result& r) {
          r.workload.rfind("floor-udp-in", 0) == 0;
 }
 
-// How the clients of a run wait: they spin only for the spin strategy.
-std::string ClientMode(const std::string& idle) {
-  return idle == "spin" ? "spin" : "block";
+// How the clients of a run waited: as recorded, else they spun only for the
+// spin strategy.
+std::string ClientMode(const Result& r) {
+  if (!r.clients.empty()) return r.clients;
+  return r.idle == "spin" ? "spin" : "block";
 }
 
 // The floor a workload is compared with: the ping-pong whose processes wait
@@ -60,8 +62,7 @@ const Result* FloorFor(const std::vector<Result>& rs, const Result& r) {
   };
   const Result* best = nullptr;
   for (const Result& f : rs) {
-    if (f.workload != kind || ClientMode(f.idle) != ClientMode(r.idle) ||
-        !f.ok) {
+    if (f.workload != kind || ClientMode(f) != ClientMode(r) || !f.ok) {
       continue;
     }
     if (distance(f) == 0) return &f;
@@ -266,8 +267,8 @@ std::string JsonReport(const RunInfo& info, const std::vector<Result>& rs) {
   for (std::size_t i = 0; i < rs.size(); ++i) {
     const Result& r = rs[i];
     out << (i ? "," : "") << "\n    {\"workload\": \"" << r.workload
-        << "\", \"system\": \"" << Escape(r.system)
-        << "\", \"payload\": " << r.payload
+        << "\", \"system\": \"" << Escape(r.system) << "\", \"clients\": \""
+        << ClientMode(r) << "\", \"payload\": " << r.payload
         << ", \"available\": " << (r.available ? "true" : "false")
         << ", \"ok\": " << (r.ok ? "true" : "false") << ", \"note\": \""
         << Escape(r.note) << "\", \"latency_ns\": {";

@@ -69,7 +69,10 @@ struct Result {
   std::string workload;  // "floor-tcp", "W1", ...
   std::string system;    // "floor", "tachyon epoll/block", ...
   std::size_t payload = 0;
-  std::string idle;       // spin | block: floors compare within one strategy
+  std::string idle;  // spin | block: floors compare within one strategy
+  // How the client processes waited, "spin" or "block"; empty: they spun
+  // exactly when `idle` is spin. Floors compare within one client mode.
+  std::string clients;
   bool available = true;  // false: `note` says why (W4 before backends)
   bool ok = true;         // false: `note` holds the error
   std::string note;
