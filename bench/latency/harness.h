@@ -36,7 +36,11 @@ using base::MonotonicNs;
 /// are is recorded beside the latency (Result::send_lag), since open-loop
 /// senders time from the schedule and a late one counts as latency.
 inline void WaitUntilNs(std::int64_t scheduled, bool spin) {
-  if (!spin) {
+  // Already late: no call at all. A clock_nanosleep for a time just past
+  // can still arm a timer and sleep until it fires, which on a VM costs a
+  // wake-up (tens of µs): a publisher 20 µs apart that paid it on every
+  // send could never catch up with its schedule.
+  if (!spin && MonotonicNs() < scheduled) {
     const timespec ts{static_cast<time_t>(scheduled / 1'000'000'000),
                       static_cast<long>(scheduled % 1'000'000'000)};
     // Bounded: EINTR only, each retry for the same absolute time.
