@@ -1,8 +1,10 @@
 // tachyon-pub: publishes to a stream — each line of stdin as one message,
-// or --count generated messages at --rate per second. With --ack every
-// message waits for the gateway's PUBLISH_ACK (and is retried, with backoff,
-// while the stream is back-pressured); without it, refusals the gateway
-// reports later are printed and make the exit status non-zero.
+// or --count generated messages at --rate per second. A stream with no room
+// holds the publisher (the gateway stops reading until the message fits), so
+// sends just wait. With --ack every message waits for the gateway's
+// PUBLISH_ACK (a BACK_PRESSURED answer is retried with backoff); without it,
+// refusals the gateway reports later are printed and make the exit status
+// non-zero.
 #include <poll.h>
 #include <unistd.h>
 
@@ -20,7 +22,7 @@
 ABSL_FLAG(std::string, stream, "", "Stream name to publish to. Required.");
 ABSL_FLAG(bool, ack, false,
           "Wait for each message's PUBLISH_ACK (and print its sequence when "
-          "reading stdin); retry while the stream is back-pressured.");
+          "reading stdin); retry if the gateway answers BACK_PRESSURED.");
 ABSL_FLAG(int64_t, count, 0,
           "Publish this many generated messages instead of reading stdin.");
 ABSL_FLAG(double, rate, 0,

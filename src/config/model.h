@@ -53,12 +53,22 @@ struct StreamPolicy {
   std::string match = "*";
   std::size_t capacity_bytes = 16u << 20;  ///< ring size, power of two
   std::size_t window_bytes = 8u << 20;     ///< <= capacity_bytes / 2
-  SlowConsumerPolicy policy = SlowConsumerPolicy::kDisconnect;
+  /// kBackpressure (the default): a full stream holds its publishers (their
+  /// connections go unread until the append fits) and nothing is lost;
+  /// kDisconnect: publishers never wait, and a subscriber that falls too
+  /// far behind is cut.
+  SlowConsumerPolicy policy = SlowConsumerPolicy::kBackpressure;
   /// kDisconnect: a subscriber is cut once it has stayed more than
   /// window_bytes behind for this long (a burst it drains sooner is not
   /// held against it), or at once if the writer is about to overwrite what
   /// it has not sent.
   std::uint32_t lag_grace_ms = 500;
+  /// kBackpressure: a subscriber at least half a window behind that sends
+  /// nothing (its socket stays full) for this long is cut, so that it
+  /// cannot hold its publishers forever. 0: never. Keep it below the
+  /// clients' send timeout (5 s by default), which a held publisher's
+  /// blocking Publish waits for.
+  std::uint32_t stall_timeout_ms = 2000;
 
   /// True if `stream_name` is `match`, or starts with the prefix of a
   /// pattern `match` ("md.*" matches "md.eq"; "*" matches every name).

@@ -85,6 +85,8 @@ void ValidateStream(Problems& p, const std::string& prefix,
                       FormatByteSize(s.window_bytes)));
   }
   CheckRange(p, prefix + ".lag_grace_ms", s.lag_grace_ms, kLagGraceRange);
+  CheckRange(p, prefix + ".stall_timeout_ms", s.stall_timeout_ms,
+             kStallTimeoutRange);
 }
 
 bool IsMulticast(std::uint32_t address_be) {

@@ -208,6 +208,18 @@ class Reactor {
   virtual SendResult Send(Connection* conn, std::span<const iovec> iov) = 0;
   /// Begins closing; OnReleased follows from a later Poll.
   virtual void Close(Connection* conn) = 0;
+  /// Flow control: stops reading `conn` until ResumeReading, so its bytes
+  /// wait in the kernel and TCP's receive window slows the sender. No
+  /// OnData or OnPeerClosed follows until then, not even for bytes the
+  /// reactor had already taken from the socket (io_uring holds those and
+  /// hands them over first after ResumeReading). May be called from inside
+  /// OnData, which must still take every byte it was given; later calls are
+  /// harmless. Sends and OnWritable are unaffected.
+  virtual void PauseReading(Connection* conn) = 0;
+  /// Reads again after PauseReading: data (held bytes first, then new ones)
+  /// and a pending hang-up are reported from a later Poll, which does not
+  /// block while they wait. Harmless on a connection that is not paused.
+  virtual void ResumeReading(Connection* conn) = 0;
   /// Handles ready events, waiting at most `timeout_us` microseconds for the
   /// first (0 or less: do not wait), and no longer than until the nearest
   /// connect deadline. Returns the number of events handled. With nothing

@@ -29,8 +29,9 @@ class ConnectionBase : public Connection {
  public:
   ConnectionBase(int fd, ConnectionHandler* handler)
       : Connection(fd, handler) {}
-  bool closed = false;      ///< Close called, by the handler or the reactor
-  bool connecting = false;  ///< Connect started, OnConnected not yet called
+  bool closed = false;       ///< Close called, by the handler or the reactor
+  bool connecting = false;   ///< Connect started, OnConnected not yet called
+  bool read_paused = false;  ///< PauseReading called, ResumeReading not yet
 
  private:
   template <typename Conn>

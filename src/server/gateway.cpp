@@ -178,6 +178,7 @@ GatewayStats Gateway::Stats() const {
   s.bytes_out = sum(session::kBytesOutTotal);
   s.publishes = sum(session::kPublishesTotal);
   s.publishes_refused = sum(session::kPublishesRefusedTotal);
+  s.publish_holds = sum(session::kPublishHoldsTotal);
   s.malformed_frames = sum(session::kMalformedFramesTotal);
   s.slow_consumers = sum(session::kSlowConsumersTotal);
   s.streams = registry_->size();

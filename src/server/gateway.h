@@ -52,6 +52,7 @@ struct GatewayStats {
   std::uint64_t bytes_out = 0;
   std::uint64_t publishes = 0;
   std::uint64_t publishes_refused = 0;
+  std::uint64_t publish_holds = 0;
   std::uint64_t malformed_frames = 0;
   std::uint64_t slow_consumers = 0;
   std::uint32_t streams = 0;

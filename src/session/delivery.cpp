@@ -36,8 +36,21 @@ void Delivery::StopReading() {
 
 Delivery::Lag Delivery::Check(std::uint64_t tail, std::int64_t now_ns) {
   if (log_->Lapped(position_, tail)) return Lag::kLapped;
-  if (log_->policy() != config::SlowConsumerPolicy::kDisconnect ||
-      tail - position_ <= allowed_lag_) {
+  if (log_->policy() == config::SlowConsumerPolicy::kBackpressure) {
+    // The writer waits for this reader, so lag alone is no fault; holding
+    // the writer back (half a window or more behind) while sending nothing
+    // for the stall timeout is.
+    if (tail - position_ < log_->window() / 2 || position_ != stall_position_) {
+      stall_position_ = position_;
+      behind_since_ns_ = -1;
+      return Lag::kOk;
+    }
+    if (behind_since_ns_ < 0) behind_since_ns_ = now_ns;
+    const std::int64_t limit = log_->stall_timeout_ns();
+    return limit > 0 && now_ns - behind_since_ns_ >= limit ? Lag::kStalled
+                                                           : Lag::kOk;
+  }
+  if (tail - position_ <= allowed_lag_) {
     behind_since_ns_ = -1;
     return Lag::kOk;
   }

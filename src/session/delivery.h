@@ -42,9 +42,11 @@ class Delivery {
   /// What Check says about a delivery's lag against the log's tail.
   enum class Lag : std::uint8_t {
     kOk,
-    kTooFar,  ///< past allowed_lag for longer than the stream's lag grace
-              ///< under the disconnect policy
-    kLapped,  ///< the writer overwrote (or is about to) unsent bytes
+    kTooFar,   ///< past allowed_lag for longer than the stream's lag grace
+               ///< under the disconnect policy
+    kLapped,   ///< the writer overwrote (or is about to) unsent bytes
+    kStalled,  ///< under the backpressure policy: half a window or more
+               ///< behind and no progress for the stream's stall timeout
   };
 
   Delivery(Session* session, stream::StreamLog* log)
@@ -124,9 +126,12 @@ class Delivery {
   std::uint64_t position_ = 0;
   std::uint64_t frame_start_ = 0;
   std::uint64_t allowed_lag_ = 0;
-  std::int64_t behind_since_ns_ = -1;  // past allowed_lag since; -1: not
-  bool attached_ = false;              // registered with the log at all
-  bool detached_ = false;              // StopReading called
+  std::int64_t behind_since_ns_ = -1;
+  // Backpressure policy: the position the stall clock (behind_since_ns_)
+  // started at.
+  std::uint64_t stall_position_ = 0;  // past allowed_lag since; -1: not
+  bool attached_ = false;             // registered with the log at all
+  bool detached_ = false;             // StopReading called
   std::uint64_t restart_position_ = 0;
   std::uint64_t restart_lag_ = 0;
   std::uint64_t restart_after_ctl_ = 0;

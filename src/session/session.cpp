@@ -49,6 +49,15 @@ void Session::OnData(std::span<const std::byte> data) {
   if (state_ != State::kAwaitLogon && state_ != State::kActive) return;
   last_recv_ns_ = agent_.now_ns();
   agent_.counters().bytes_in.Add(data.size());
+  if (holding_) {
+    // Reading is paused, so this is not expected; keep the order anyway.
+    held_.insert(held_.end(), data.begin(), data.end());
+    return;
+  }
+  Consume(data);
+}
+
+void Session::Consume(std::span<const std::byte> data) {
   // Finish a frame split across reads: top up `partial_` with just enough
   // bytes to learn the frame's length, then to complete it.
   while (!partial_.empty() && !data.empty()) {
@@ -69,6 +78,14 @@ void Session::OnData(std::span<const std::byte> data) {
     }
     if (r.status == tp::DecodeStatus::kFrame) {
       HandleFrame(r.frame);
+      if (holding_) {
+        // The frame (in partial_) waits with everything after it.
+        held_.assign(partial_.begin(), partial_.end());
+        held_.insert(held_.end(), data.begin(), data.end());
+        partial_.clear();
+        Hold();
+        return;
+      }
       partial_.clear();
       if (partial_.capacity() > 4 * kControlReserve) partial_.shrink_to_fit();
       if (state_ != State::kAwaitLogon && state_ != State::kActive) return;
@@ -79,6 +96,11 @@ void Session::OnData(std::span<const std::byte> data) {
     const tp::DecodeResult r = tp::DecodeFrame(data, max_frame_length_);
     if (r.status == tp::DecodeStatus::kFrame) {
       HandleFrame(r.frame);
+      if (holding_) {
+        held_.assign(data.begin(), data.end());
+        Hold();
+        return;
+      }
       data = data.subspan(r.consumed);
       if (state_ != State::kAwaitLogon && state_ != State::kActive) return;
       continue;
@@ -138,7 +160,7 @@ void Session::HandleFrame(tp::FrameView frame) {
       HandleUdpSubscribe(tp::UdpSubscribeView(frame));
       return;
     case MessageType::kPublish:
-      HandlePublish(tp::PublishView(frame));
+      if (!HandlePublish(tp::PublishView(frame))) holding_ = true;
       return;
     case MessageType::kRequest:
       HandleRequest(tp::RequestView(frame));
@@ -202,7 +224,34 @@ void Session::HandleLogon(const tp::LogonView& m) {
   }
 }
 
-void Session::HandlePublish(const tp::PublishView& m) {
+void Session::Hold() {
+  agent_.counters().publish_holds.Add();
+  agent_.reactor().PauseReading(conn_);
+  agent_.HoldPublisher(this);
+}
+
+bool Session::RetryHeld() {
+  if (state_ != State::kActive) {
+    // Closing or draining: input is ignored from now on anyway.
+    holding_ = false;
+    held_.clear();
+    return true;
+  }
+  // held_ starts with the PUBLISH that did not fit, whole.
+  const tp::DecodeResult r = tp::DecodeFrame(held_, max_frame_length_);
+  if (!HandlePublish(tp::PublishView(r.frame))) return false;
+  holding_ = false;
+  // The rest as if just read; Consume may hold again, into held_.
+  std::swap(held_, resumed_);
+  held_.clear();
+  Consume(std::span<const std::byte>(resumed_).subspan(r.consumed));
+  resumed_.clear();
+  if (holding_) return true;  // held anew, and listed anew
+  if (state_ == State::kActive) agent_.reactor().ResumeReading(conn_);
+  return true;
+}
+
+bool Session::HandlePublish(const tp::PublishView& m) {
   const StreamId stream = m.stream_id();
   stream::StreamLog* log = opened_streams_.contains(stream.value())
                                ? agent_.registry().Find(stream)
@@ -210,7 +259,7 @@ void Session::HandlePublish(const tp::PublishView& m) {
   if (log == nullptr) {
     QueuePublishAck(stream, m.correlation_id(), Sequence{},
                     ErrorCode::kUnknownStream);
-    return;
+    return true;
   }
   const config::GatewayConfig& cfg = agent_.config();
   if (cfg.max_publish_rate > 0) {
@@ -223,7 +272,7 @@ void Session::HandlePublish(const tp::PublishView& m) {
       agent_.counters().publish_rate_limited.Add();
       QueuePublishAck(stream, m.correlation_id(), Sequence{},
                       ErrorCode::kLimitExceeded);
-      return;
+      return true;
     }
     publish_tokens_ -= 1.0;
   }
@@ -237,18 +286,20 @@ void Session::HandlePublish(const tp::PublishView& m) {
         QueuePublishAck(stream, m.correlation_id(), r.sequence,
                         ErrorCode::kNone);
       }
-      return;
+      return true;
     case stream::AppendStatus::kBackPressured:
-      agent_.counters().publish_back_pressured.Add();
-      QueuePublishAck(stream, m.correlation_id(), Sequence{},
-                      ErrorCode::kBackPressured);
-      return;
+      // Flow control, not a refusal: the frame waits (with everything the
+      // client sent after it) and its connection goes unread until the
+      // log has room. The token is the retry's to spend.
+      if (cfg.max_publish_rate > 0) publish_tokens_ += 1.0;
+      return false;
     case stream::AppendStatus::kTooLarge:
       agent_.counters().publish_too_large.Add();
       QueuePublishAck(stream, m.correlation_id(), Sequence{},
                       ErrorCode::kLimitExceeded);
-      return;
+      return true;
   }
+  return true;
 }
 
 void Session::HandleRequest(const tp::RequestView& m) {
@@ -403,11 +454,21 @@ void Session::Tick(std::int64_t now_ns) {
       }
       return;
     case State::kActive: {
+      // A held publisher's connection goes unread by our choice: its
+      // silence is not the peer's.
+      if (holding_) last_recv_ns_ = now_ns;
       const std::int64_t limit =
           heartbeat_ns_ * agent_.config().idle_timeout_heartbeats;
       if (now_ns - last_recv_ns_ > limit) {
         Fatal(ErrorCode::kHeartbeatTimeout,
               absl::StrCat("nothing received for ", limit / 1'000'000, " ms"));
+        return;
+      }
+      if (engine_.busy()) {
+        // A full socket and a stream that no longer grows (its publishers
+        // held by this very subscriber): no flush comes to judge the lag.
+        const SendEngine::Result r = engine_.CheckWhileBusy(now_ns);
+        if (r.outcome == SendEngine::Outcome::kSlow) CutSlowConsumer(r, true);
         return;
       }
       if (now_ns - last_send_ns_ >= heartbeat_ns_ && engine_.OutputIdle()) {
@@ -454,27 +515,41 @@ void Session::OnDeliveryRemoved(Delivery* d) {
 void Session::CutSlowConsumer(const SendEngine::Result& r,
                               bool can_send_error) {
   stream::StreamLog* log = r.delivery->log();
-  CountCut(r.lag == Delivery::Lag::kLapped ? agent_.counters().slow_lapped
-                                           : agent_.counters().slow_lagging);
+  std::string why;
+  switch (r.lag) {
+    case Delivery::Lag::kLapped:
+      CountCut(agent_.counters().slow_lapped);
+      why = absl::StrCat("subscriber fell ", r.lag_bytes,
+                         " bytes behind stream '", log->name(), "' (window ",
+                         log->window(),
+                         "): the log overwrote what it had not been sent");
+      break;
+    case Delivery::Lag::kStalled:
+      CountCut(agent_.counters().slow_stalled);
+      why = absl::StrCat("subscriber read nothing for ",
+                         r.behind_ns / 1'000'000, " ms while ", r.lag_bytes,
+                         " bytes behind stream '", log->name(), "' (window ",
+                         log->window(), "), holding its publishers back");
+      break;
+    default:
+      CountCut(agent_.counters().slow_lagging);
+      why =
+          absl::StrCat("subscriber fell ", r.lag_bytes,
+                       " bytes behind stream '", log->name(), "' (window ",
+                       log->window(), ") for ", r.behind_ns / 1'000'000, " ms");
+      break;
+  }
+  TACHYON_LOG(kWarn) << "session " << session_id_.value()
+                     << " cut as a slow consumer: " << why
+                     << (can_send_error ? ""
+                                        : " (its socket full or a frame "
+                                          "half sent: closed without an "
+                                          "ERROR)");
   if (!can_send_error) {
-    TACHYON_LOG(kDebug) << "session " << session_id_.value()
-                        << ": slow consumer on '" << log->name() << "' ("
-                        << r.lag_bytes << " bytes behind) with its socket "
-                        << "full or a frame half sent; closing";
     CloseNow();
     return;
   }
-  Fatal(ErrorCode::kSlowConsumer,
-        r.lag == Delivery::Lag::kLapped
-            ? absl::StrCat("subscriber fell ", r.lag_bytes,
-                           " bytes behind stream '", log->name(), "' (window ",
-                           log->window(),
-                           "): the log overwrote what it had not been sent")
-            : absl::StrCat("subscriber fell ", r.lag_bytes,
-                           " bytes behind stream '", log->name(), "' (window ",
-                           log->window(), ") for ", r.behind_ns / 1'000'000,
-                           " ms"),
-        log->id());
+  Fatal(ErrorCode::kSlowConsumer, why, log->id());
 }
 
 void Session::Flush() {

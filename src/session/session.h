@@ -9,6 +9,12 @@
 //   straight from the logs (send_engine.h). Subscriptions (exact names and
 //   prefix patterns) map to deliveries, one per stream (delivery.h).
 //
+//   Flow control: a PUBLISH its stream has no room for (policy
+//   backpressure, or bytes a reader is still sending) is held with every
+//   byte after it, and the connection is not read (Reactor::PauseReading)
+//   until SessionAgent's retry appends it; then reading resumes. TCP slows
+//   the publisher meanwhile, and nothing is refused.
+//
 //   Bad input: a malformed or disallowed frame earns an ERROR frame with its
 //   code and a text, then this connection alone is closed (after the ERROR is
 //   flushed and the write side shut down, so the peer reads it before EOF).
@@ -76,6 +82,11 @@ class Session final : public io::ConnectionHandler,
   void Flush();
   /// `d`'s stream grew (the agent saw its tail move).
   void OnStreamGrew(Delivery* d) { engine_.MarkDirty(d); }
+  /// Flow control: this session holds a PUBLISH its stream had no room for
+  /// (its connection is not read meanwhile). Tries it again; true once the
+  /// session holds nothing any more, or holds anew and is listed again.
+  bool RetryHeld();
+  [[nodiscard]] bool holding() const { return holding_; }
   /// Periodic checks: heartbeats, idle and logon timeouts, close deadlines.
   void Tick(std::int64_t now_ns);
   /// Gateway shutdown: stop reading, deliver what is queued, LOGOUT, close.
@@ -112,9 +123,14 @@ class Session final : public io::ConnectionHandler,
   void OnDeliveryRemoved(Delivery* d) override;
   void OnReady() override { MarkDirty(); }
 
+  // Decodes and handles the frames in `data`, until a PUBLISH must be held.
+  void Consume(std::span<const std::byte> data);
   void HandleFrame(protocol::FrameView frame);
   void HandleLogon(const protocol::LogonView& m);
-  void HandlePublish(const protocol::PublishView& m);
+  // False when the stream has no room: the caller holds the frame.
+  bool HandlePublish(const protocol::PublishView& m);
+  // Stops reading and has the agent retry the held PUBLISH (in held_).
+  void Hold();
   void HandleRequest(const protocol::RequestView& m);
 
   // session_subscriptions.cpp
@@ -180,6 +196,11 @@ class Session final : public io::ConnectionHandler,
 
   // Receive: bytes of a frame split across reads.
   std::vector<std::byte> partial_;
+  // Flow control: a PUBLISH its stream had no room for, and every byte
+  // received after it; the connection is not read while holding_.
+  bool holding_ = false;
+  std::vector<std::byte> held_;
+  std::vector<std::byte> resumed_;  // held_ being consumed after a retry
 
   ControlQueue control_;
   SendEngine engine_;

@@ -43,6 +43,7 @@ absl::Status SessionAgent::OnStart(std::int64_t now_ns) {
 
 int SessionAgent::DoWork(std::int64_t now_ns) {
   int work = CheckNewStreams();
+  work += RetryHeld(now_ns);
   work += PollStreams();
   work += FlushDirty();
   if (now_ns >= next_tick_ns_) {
@@ -50,6 +51,28 @@ int SessionAgent::DoWork(std::int64_t now_ns) {
     next_tick_ns_ = now_ns + kTickNs;
   }
   return work;
+}
+
+int SessionAgent::RetryHeld(std::int64_t now_ns) {
+  if (held_.empty() || now_ns < next_hold_retry_ns_) return 0;
+  next_hold_retry_ns_ = now_ns + kHoldRetryNs;
+  // A session that holds anew while retried lists itself again in held_.
+  retrying_.swap(held_);
+  int work = 0;
+  for (Session* s : retrying_) {
+    if (s->RetryHeld()) {
+      ++work;
+    } else {
+      held_.push_back(s);
+    }
+  }
+  retrying_.clear();
+  return work;
+}
+
+void SessionAgent::HoldPublisher(Session* s) {
+  if (held_.empty()) next_hold_retry_ns_ = clock_.now_ns() + kHoldRetryNs;
+  held_.push_back(s);
 }
 
 bool SessionAgent::HasPendingWork() const {
@@ -259,6 +282,7 @@ void SessionAgent::DestroySession(Session* s) {
   std::erase(pattern_sessions_, s);
   if (s->dirty) std::erase(dirty_, s);
   std::erase(flushing_, s);
+  if (s->holding()) std::erase(held_, s);
   delete s;
   services_.ReleaseConnection();
 }

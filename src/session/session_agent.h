@@ -21,6 +21,7 @@
 #ifndef TACHYON_SESSION_SESSION_AGENT_H_
 #define TACHYON_SESSION_SESSION_AGENT_H_
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <string_view>
@@ -61,6 +62,8 @@ class SessionAgent final : public io::Agent, public io::AcceptHandler {
  public:
   /// Timer resolution: heartbeats, idle and logon timeouts, close deadlines.
   static constexpr std::int64_t kTickNs = 5'000'000;
+  /// How often a PUBLISH held for lack of room in its stream is retried.
+  static constexpr std::int64_t kHoldRetryNs = 50'000;
 
   explicit SessionAgent(const SessionAgentParts& parts);
   ~SessionAgent() override;
@@ -73,7 +76,8 @@ class SessionAgent final : public io::Agent, public io::AcceptHandler {
   int DoWork(std::int64_t now_ns) override;
   [[nodiscard]] bool HasPendingWork() const override;
   [[nodiscard]] std::int64_t NextDeadlineNs() const override {
-    return next_tick_ns_;
+    return held_.empty() ? next_tick_ns_
+                         : std::min(next_tick_ns_, next_hold_retry_ns_);
   }
   void OnDrain(std::int64_t now_ns) override;
   [[nodiscard]] bool Drained() const override { return sessions_.empty(); }
@@ -102,6 +106,9 @@ class SessionAgent final : public io::Agent, public io::AcceptHandler {
   void RemovePatternSession(Session* s);
   /// Queues `s` for the next flush.
   void MarkDirty(Session* s);
+  /// `s` holds a PUBLISH its stream had no room for (Session::RetryHeld
+  /// is called every kHoldRetryNs until it fits).
+  void HoldPublisher(Session* s);
   /// A session appended to `log`: readers on other workers must wake.
   void OnAppended(stream::StreamLog* log) { waker_.OnAppended(log); }
   void RouteUdp(const UdpDestinationRequest& r) { services_.RouteUdp(r); }
@@ -123,6 +130,7 @@ class SessionAgent final : public io::Agent, public io::AcceptHandler {
   int CheckNewStreams();
   int PollStreams();
   int FlushDirty();
+  int RetryHeld(std::int64_t now_ns);
   void Tick(std::int64_t now_ns);
   void Refuse(int fd, bool shutting_down);
 
@@ -149,6 +157,10 @@ class SessionAgent final : public io::Agent, public io::AcceptHandler {
   std::uint32_t known_streams_ = 0;
   std::vector<Session*> dirty_;
   std::vector<Session*> flushing_;
+  // Publishers held by a full stream, and the next retry.
+  std::vector<Session*> held_;
+  std::vector<Session*> retrying_;
+  std::int64_t next_hold_retry_ns_ = 0;
 };
 
 }  // namespace tachyon::session

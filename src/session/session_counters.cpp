@@ -29,18 +29,21 @@ SessionCounters::SessionCounters(base::CounterRegistry& registry, int worker) {
   bytes_in = counter(kBytesInTotal, "bytes received from clients");
   bytes_out = counter(kBytesOutTotal, "bytes sent to clients");
   publishes = counter(kPublishesTotal, "PUBLISH frames appended to a log");
-  publish_back_pressured = counter(kPublishesRefusedTotal,
-                                   "PUBLISH frames refused", "back_pressured");
   publish_too_large =
       counter(kPublishesRefusedTotal, "PUBLISH frames refused", "too_large");
   publish_rate_limited =
       counter(kPublishesRefusedTotal, "PUBLISH frames refused", "rate_limited");
+  publish_holds = counter(kPublishHoldsTotal,
+                          "times a full stream held a publisher's PUBLISH and "
+                          "stopped reading its connection until it fit");
   malformed_frames = counter(kMalformedFramesTotal,
                              "connections closed for a malformed frame");
   slow_lagging = counter(kSlowConsumersTotal,
                          "subscribers closed as slow consumers", "lag");
   slow_lapped = counter(kSlowConsumersTotal,
                         "subscribers closed as slow consumers", "lapped");
+  slow_stalled = counter(kSlowConsumersTotal,
+                         "subscribers closed as slow consumers", "stalled");
   slow_control_queue =
       counter(kSlowConsumersTotal, "subscribers closed as slow consumers",
               "control_queue");

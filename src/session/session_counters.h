@@ -32,6 +32,8 @@ inline constexpr std::string_view kPublishesTotal =
     "tachyon_session_publishes_total";
 inline constexpr std::string_view kPublishesRefusedTotal =
     "tachyon_session_publishes_refused_total";
+inline constexpr std::string_view kPublishHoldsTotal =
+    "tachyon_session_publish_holds_total";
 inline constexpr std::string_view kMalformedFramesTotal =
     "tachyon_session_malformed_frames_total";
 inline constexpr std::string_view kSlowConsumersTotal =
@@ -50,12 +52,15 @@ struct SessionCounters {
   base::Counter bytes_in;
   base::Counter bytes_out;
   base::Counter publishes;
-  base::Counter publish_back_pressured;  ///< reason="back_pressured"
-  base::Counter publish_too_large;       ///< reason="too_large"
-  base::Counter publish_rate_limited;    ///< reason="rate_limited"
+  base::Counter publish_too_large;     ///< reason="too_large"
+  base::Counter publish_rate_limited;  ///< reason="rate_limited"
+  /// A full stream held a publisher: its connection went unread until the
+  /// append fit (flow control; nothing refused).
+  base::Counter publish_holds;
   base::Counter malformed_frames;
   base::Counter slow_lagging;        ///< reason="lag": past the window
   base::Counter slow_lapped;         ///< reason="lapped": overwritten
+  base::Counter slow_stalled;        ///< reason="stalled": held publishers back
   base::Counter slow_control_queue;  ///< reason="control_queue"
 };
 

@@ -199,6 +199,11 @@ class StreamLog {
   [[nodiscard]] config::SlowConsumerPolicy policy() const { return policy_; }
   /// kDisconnect: how long a reader may stay more than window() behind.
   [[nodiscard]] std::int64_t lag_grace_ns() const { return lag_grace_ns_; }
+  /// Policy kBackpressure: how long a reader half a window behind may make
+  /// no progress before it is cut; 0: never.
+  [[nodiscard]] std::int64_t stall_timeout_ns() const {
+    return stall_timeout_ns_;
+  }
   /// kDisconnect: a reader this far behind is cut whatever its grace, while
   /// the frame it may have half sent (at most window / 2 long, by the
   /// config's rules) is still there to be finished from a copy.
@@ -251,6 +256,7 @@ class StreamLog {
   const std::uint64_t pin_margin_;
   const config::SlowConsumerPolicy policy_;
   const std::int64_t lag_grace_ns_;
+  const std::int64_t stall_timeout_ns_;
   const std::uint32_t max_payload_;
   // Sequence -> position of its frame, for frames that may still be retained.
   // A frame takes at least 32 bytes, so capacity / 32 entries always cover

@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "support/gateway_fixture.h"
@@ -355,57 +356,117 @@ TEST_P(RobustnessTest, StalledCutSubscriberNeverSeesEofMidFrame) {
   EXPECT_EQ(last, MessageType::kError);
 }
 
-// Policy "backpressure": a stalled subscriber makes the gateway refuse
-// publishes with BACK_PRESSURED (never drop them); once it reads, retries
-// succeed and it receives every accepted message in order.
-TEST_P(RobustnessTest, BackpressurePolicyRefusesPublishesUntilReaderCatchesUp) {
+// Policy "backpressure" (the default): a subscriber that stops reading
+// holds the publisher. The gateway stops reading the publisher's connection
+// at the PUBLISH that does not fit, so TCP slows it; nothing is refused and
+// nothing is lost. Once the subscriber reads, the publisher goes on, and the
+// subscriber receives every message in order.
+TEST_P(RobustnessTest,
+       BackpressurePolicyHoldsThePublisherUntilReaderCatchesUp) {
   config::GatewayConfig c = TestConfig(GetParam());
   c.default_stream.capacity_bytes = 1u << 20;
   c.default_stream.window_bytes = 256u << 10;
-  c.default_stream.policy = config::SlowConsumerPolicy::kBackpressure;
+  ASSERT_EQ(c.default_stream.policy, config::SlowConsumerPolicy::kBackpressure)
+      << "backpressure is the default";
+  c.default_stream.stall_timeout_ms = 0;  // hold for as long as it takes
   c.socket.send_buffer_bytes = 32 << 10;
   Start(c);
   auto sub = LoggedOnClient(/*rcvbuf=*/4096);
   ASSERT_TRUE(sub->Subscribe(1, "bp"));
   auto pub = LoggedOnClient();
   const StreamId id = pub->Open("bp");
-  const std::string payload(500, 'y');
-  std::uint64_t accepted = 0;
-  bool refused = false;
-  for (int i = 0; i < 5000 && !refused; ++i) {
-    ASSERT_TRUE(pub->Publish(id, payload, i, /*ack=*/true));
-    auto f = pub->ReadSkippingHeartbeats();
-    ASSERT_TRUE(f);
-    ASSERT_EQ(f->type(), MessageType::kPublishAck);
-    tp::PublishAckView a(f->view());
-    if (a.status() == tp::ErrorCode::kBackPressured) {
-      refused = true;
-    } else {
-      ASSERT_EQ(a.status(), tp::ErrorCode::kNone);
-      EXPECT_EQ(a.sequence().value(), ++accepted);
+  ASSERT_NE(id.value(), 0u);
+  // 4 MiB of messages: sixteen windows, far more than the sockets hold.
+  constexpr std::uint64_t kMessages = 8000;
+  std::atomic<bool> published{false};
+  std::thread publisher([&] {
+    for (std::uint64_t i = 1; i <= kMessages; ++i) {
+      const std::string payload = absl::StrCat(i, ":", std::string(500, 'y'));
+      ASSERT_TRUE(pub->Publish(id, payload, i, /*ack=*/i == kMessages));
     }
+    published = true;
+  });
+  // The publisher is held, and stays held while the subscriber reads nothing.
+  ASSERT_TRUE(WaitUntil([&] { return gateway_->Stats().publish_holds > 0; }));
+  EXPECT_FALSE(published.load()) << "sent everything past a stalled reader";
+  // Now read: every message arrives, in order, and the publisher finishes.
+  for (std::uint64_t want = 1; want <= kMessages; ++want) {
+    auto f = sub->ReadSkippingHeartbeats(10000ms);
+    ASSERT_TRUE(f) << "waiting for " << want;
+    ASSERT_EQ(f->type(), MessageType::kData) << "waiting for " << want;
+    ASSERT_EQ(tp::DataView(f->view()).sequence().value(), want);
+    ASSERT_EQ(PayloadText(*f).substr(0, PayloadText(*f).find(':')),
+              absl::StrCat(want));
   }
-  ASSERT_TRUE(refused) << "never back-pressured after " << accepted;
-  EXPECT_GE(gateway_->Stats().publishes_refused, 1u);
-  // Drain the subscriber while retrying the publish.
-  std::thread drain([&] {
-    for (std::uint64_t want = 1; want <= accepted + 1; ++want) {
-      auto f = sub->ReadSkippingHeartbeats(10000ms);
+  publisher.join();
+  auto ack = pub->ReadSkippingHeartbeats();
+  ASSERT_TRUE(ack);
+  ASSERT_EQ(ack->type(), MessageType::kPublishAck);
+  EXPECT_EQ(tp::PublishAckView(ack->view()).status(), tp::ErrorCode::kNone);
+  EXPECT_EQ(tp::PublishAckView(ack->view()).sequence().value(), kMessages);
+  const server::GatewayStats stats = gateway_->Stats();
+  EXPECT_EQ(stats.publishes, kMessages);
+  EXPECT_EQ(stats.publishes_refused, 0u);
+  EXPECT_EQ(stats.slow_consumers, 0u);
+}
+
+// Policy "backpressure": a subscriber that reads nothing at all for the
+// stall timeout is cut (so it cannot hold its publishers forever): whole
+// frames, then ERROR SLOW_CONSUMER saying why, then EOF. The held publisher
+// goes on, and a subscriber that keeps reading loses nothing.
+TEST_P(RobustnessTest, BackpressureCutsASubscriberStalledPastTheStallTimeout) {
+  config::GatewayConfig c = TestConfig(GetParam());
+  c.default_stream.capacity_bytes = 1u << 20;
+  c.default_stream.window_bytes = 256u << 10;
+  c.default_stream.stall_timeout_ms = 200;
+  c.socket.send_buffer_bytes = 32 << 10;
+  Start(c);
+  auto stuck = LoggedOnClient(/*rcvbuf=*/4096);
+  ASSERT_TRUE(stuck->Subscribe(1, "bp"));
+  auto reader = LoggedOnClient();
+  ASSERT_TRUE(reader->Subscribe(1, "bp"));
+  auto pub = LoggedOnClient();
+  const StreamId id = pub->Open("bp");
+  ASSERT_NE(id.value(), 0u);
+  constexpr std::uint64_t kMessages = 4000;
+  std::thread publisher([&] {
+    const std::string payload(500, 'z');
+    for (std::uint64_t i = 1; i <= kMessages; ++i) {
+      ASSERT_TRUE(pub->Publish(id, payload, i, /*ack=*/i == kMessages));
+    }
+  });
+  std::thread reading([&] {
+    for (std::uint64_t want = 1; want <= kMessages; ++want) {
+      auto f = reader->ReadSkippingHeartbeats(10000ms);
       ASSERT_TRUE(f) << "waiting for " << want;
       ASSERT_EQ(f->type(), MessageType::kData);
       ASSERT_EQ(tp::DataView(f->view()).sequence().value(), want);
     }
   });
-  bool retried = false;
-  for (int attempt = 0; attempt < 2000 && !retried; ++attempt) {
-    ASSERT_TRUE(pub->Publish(id, payload, 99999, true));
-    auto f = pub->ReadSkippingHeartbeats();
-    ASSERT_TRUE(f);
-    retried = tp::PublishAckView(f->view()).status() == tp::ErrorCode::kNone;
-    if (!retried) std::this_thread::sleep_for(1ms);
+  ASSERT_TRUE(WaitUntil([&] { return gateway_->Stats().slow_consumers > 0; }));
+  // The stuck subscriber, read as soon as it is cut (before the close
+  // deadline): whole DATA frames in order, then the ERROR.
+  std::uint64_t next = 1;
+  std::optional<Frame> last;
+  for (std::uint64_t i = 0; i <= kMessages; ++i) {
+    last = stuck->ReadSkippingHeartbeats();
+    ASSERT_TRUE(last) << "EOF or a cut frame after DATA " << next - 1;
+    if (last->type() != MessageType::kData) break;
+    ASSERT_EQ(tp::DataView(last->view()).sequence().value(), next++);
   }
-  EXPECT_TRUE(retried);
-  drain.join();
+  ASSERT_EQ(last->type(), MessageType::kError);
+  const tp::ErrorView e(last->view());
+  EXPECT_EQ(e.code(), tp::ErrorCode::kSlowConsumer);
+  EXPECT_TRUE(e.fatal());
+  EXPECT_THAT(std::string(e.text()), HasSubstr("read nothing for"));
+  EXPECT_THAT(std::string(e.text()), HasSubstr("stream 'bp'"));
+  EXPECT_THAT(std::string(e.text()), HasSubstr("holding its publishers back"));
+  EXPECT_TRUE(stuck->WaitForEof());
+  publisher.join();
+  reading.join();
+  EXPECT_GE(gateway_->Stats().publish_holds, 1u);
+  EXPECT_EQ(gateway_->Stats().slow_consumers, 1u);
+  EXPECT_EQ(gateway_->Stats().publishes, kMessages);
 }
 
 // 1,000 connections (in waves, within the fd limit) log on, subscribe and

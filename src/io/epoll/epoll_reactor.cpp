@@ -186,6 +186,22 @@ class EpollReactor final : public Reactor {
     conns_.Retire(c);
   }
 
+  void PauseReading(Connection* conn) override {
+    auto* c = static_cast<EpollConn*>(conn);
+    c->read_paused = true;
+    // Off the ready list (this Poll's turn included): its bytes stay in the
+    // socket. Edges that fire meanwhile are ignored; ResumeReading serves
+    // the connection again whatever it missed.
+    c->Unlink();
+  }
+
+  void ResumeReading(Connection* conn) override {
+    auto* c = static_cast<EpollConn*>(conn);
+    if (!c->read_paused) return;
+    c->read_paused = false;
+    if (!c->closed && !c->connecting && !c->linked()) ready_.PushBack(c);
+  }
+
   int Poll(std::int64_t timeout_us) override {
     int handled = conns_.ReleaseRetired();
     if (!ready_.empty() || !pending_accept_.empty() ||
@@ -229,7 +245,7 @@ class EpollReactor final : public Reactor {
       }
       if ((ev & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0) c->hangup_seen = true;
       if ((ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0 &&
-          !c->linked()) {
+          !c->linked() && !c->read_paused) {
         ready_.PushBack(c);
       }
     }
@@ -316,7 +332,7 @@ class EpollReactor final : public Reactor {
       Register(c, EPOLL_CTL_MOD, kConnEvents);
       c->handler()->OnConnected(0);
       // Bytes may have come with the handshake's edge.
-      if (!c->closed && !c->linked()) ready_.PushBack(c);
+      if (!c->closed && !c->linked() && !c->read_paused) ready_.PushBack(c);
       return;
     }
     // Still `connecting` during the call, so a Send gets -ENOTCONN.
@@ -375,9 +391,10 @@ class EpollReactor final : public Reactor {
     return handled;
   }
 
-  // True when the socket is drained (or gone).
+  // True when the socket is drained (or gone, or paused).
   bool ReadUpToBudget(EpollConn* c) {
     for (int r = 0; r < options_.read_budget && !c->closed; ++r) {
+      if (c->read_paused) return true;
       const ssize_t got =
           ::recv(c->fd(), read_buffer_.data(), read_buffer_.size(), 0);
       if (got > 0) {
@@ -404,7 +421,7 @@ class EpollReactor final : public Reactor {
       }
       return true;
     }
-    return c->closed;
+    return c->closed || c->read_paused;
   }
 
   void ArmWrite(EpollConn* c, bool on) {

@@ -74,6 +74,11 @@ class UringConn final : public internal::ConnectionBase {
   __kernel_timespec connect_timeout{};
   bool has_timeout = false;
   int connect_error = 0;  // found before submission (reported by Poll)
+  // PauseReading: bytes received before the receive was cancelled, and a
+  // hang-up seen meanwhile, handed over after ResumeReading.
+  std::vector<std::byte> held;
+  bool held_hangup = false;
+  int held_error = 0;
 };
 
 enum Tag : std::uintptr_t {
@@ -108,6 +113,8 @@ enum class Retry : std::uint8_t {
   kPoll,
   kRemovePoll,
   kWake,
+  kCancelRecv,   // PauseReading's cancel of a multishot receive
+  kDeliverHeld,  // not an SQE: after ResumeReading, from Poll
 };
 struct Deferred {
   void* target;
@@ -260,6 +267,29 @@ class UringReactor final : public Reactor {
     return handled;
   }
 
+  void PauseReading(Connection* conn) override {
+    auto* c = static_cast<UringConn*>(conn);
+    if (c->read_paused || c->closed) return;
+    c->read_paused = true;
+    // A multishot receive would go on filling buffers: cancel it. What it
+    // delivers before the cancel lands is held (OnRecvCompletion). A
+    // single-shot receive just is not re-armed.
+    if (c->recv_armed && ring_.buffers().ok() && !PrepCancel(Pack(c, kRecv))) {
+      ++c->ops_in_flight;  // held by the retry entry
+      Defer(c, Retry::kCancelRecv);
+    }
+  }
+
+  void ResumeReading(Connection* conn) override {
+    auto* c = static_cast<UringConn*>(conn);
+    if (!c->read_paused) return;
+    c->read_paused = false;
+    if (c->closed) return;
+    // From the next Poll: held bytes first, then a fresh receive.
+    ++c->ops_in_flight;  // held by the retry entry
+    Defer(c, Retry::kDeliverHeld);
+  }
+
   void Wake() override { wake_.Signal(); }
 
   std::uint64_t event_syscalls() const override { return ring_.enters(); }
@@ -300,6 +330,8 @@ class UringReactor final : public Reactor {
       case Retry::kConnect:
       case Retry::kConnectFailed:
       case Retry::kCancelConnect:
+      case Retry::kCancelRecv:
+      case Retry::kDeliverHeld:
         return RetriedForConn(static_cast<UringConn*>(d.target), d.what);
       case Retry::kAccept: {
         auto* l = static_cast<Listener*>(d.target);
@@ -343,6 +375,15 @@ class UringReactor final : public Reactor {
         break;
       case Retry::kCancelConnect:
         if (c->connect_issued && !PrepCancel(Pack(c, kConnect))) return false;
+        break;
+      case Retry::kCancelRecv:
+        if (!c->closed && c->read_paused && c->recv_armed &&
+            !PrepCancel(Pack(c, kRecv))) {
+          return false;
+        }
+        break;
+      case Retry::kDeliverHeld:
+        if (!c->closed) DeliverHeld(c);
         break;
       default:
         break;
@@ -607,20 +648,50 @@ class UringReactor final : public Reactor {
       } else {
         data = c->recv_buffer.get();
       }
-      if (!c->closed) {
+      if (c->closed) {
+      } else if (c->read_paused) {
+        c->held.insert(c->held.end(), data, data + res);
+      } else {
         c->handler()->OnData({data, static_cast<std::size_t>(res)});
       }
       if (from_ring) ring_.buffers().Recycle(buffer_id);
-      if (!more && !c->closed) ArmRecv(c);
-    } else if (res == -ENOBUFS) {
-      // Buffer ring momentarily empty; the bytes wait in the socket. The
-      // buffers handed back by this drain are published before the re-arm
-      // is submitted.
-      if (!c->closed && !c->recv_armed) ArmRecv(c);
-    } else if (!c->closed) {
+      if (!more && !c->closed && !c->read_paused) ArmRecv(c);
+    } else if (res == -ENOBUFS || res == -ECANCELED) {
+      // ENOBUFS: buffer ring momentarily empty; the bytes wait in the
+      // socket, and the buffers handed back by this drain are published
+      // before the re-arm is submitted. ECANCELED: PauseReading's cancel,
+      // perhaps landing after a ResumeReading.
+      if (!c->closed && !c->recv_armed && !c->read_paused) ArmRecv(c);
+    } else if (c->closed) {
+    } else if (c->read_paused) {
+      c->held_hangup = true;
+      c->held_error = res;
+    } else {
       c->handler()->OnPeerClosed(res == 0 ? 0 : res);
     }
     MaybeRelease(c);
+  }
+
+  // After ResumeReading (unless paused again since): the held bytes, then
+  // a held hang-up, else a fresh receive.
+  void DeliverHeld(UringConn* c) {
+    if (c->read_paused) return;
+    if (!c->held.empty()) {
+      std::vector<std::byte> held = std::move(c->held);
+      c->held.clear();
+      c->handler()->OnData(held);
+      if (c->held.empty()) {
+        held.clear();
+        c->held = std::move(held);  // keep the capacity
+      }
+      if (c->closed || c->read_paused) return;
+    }
+    if (c->held_hangup) {
+      c->held_hangup = false;
+      c->handler()->OnPeerClosed(c->held_error);
+      return;
+    }
+    if (!c->recv_armed) ArmRecv(c);
   }
 
   // Idempotent: both Close() and the completion that dropped the last

@@ -636,7 +636,7 @@ strict = true
 [streams]
 capacity_bytes = 1048576
 window_bytes = "512 KiB"
-policy = "backpressure"
+policy = "disconnect"
 )");
   ASSERT_TRUE(config.ok()) << config.status();
   EXPECT_EQ(config->bind, "::");
@@ -657,7 +657,7 @@ policy = "backpressure"
   EXPECT_TRUE(config->socket.strict);
   EXPECT_EQ(config->default_stream.capacity_bytes, 1u << 20);
   EXPECT_EQ(config->default_stream.window_bytes, 512u << 10);
-  EXPECT_EQ(config->default_stream.policy, SlowConsumerPolicy::kBackpressure);
+  EXPECT_EQ(config->default_stream.policy, SlowConsumerPolicy::kDisconnect);
 }
 
 TEST(EnumNameTest, RoundTrips) {
@@ -712,7 +712,7 @@ policy = "backpressure"
   // Omitted keys are inherited from [streams].
   EXPECT_EQ(config->PolicyFor("md.eq.MSFT").window_bytes, 256u << 10);
   EXPECT_EQ(config->PolicyFor("md.eq.MSFT").policy,
-            SlowConsumerPolicy::kDisconnect);
+            config->default_stream.policy);
 }
 
 TEST(PolicyForTest, StarMatchesEveryStream) {
@@ -787,13 +787,13 @@ window_bytes = "2MiB"
 )");
   const KeyOverride overrides[] = {
       {"streams.window_bytes", "--stream_window_bytes", "4MiB"},
-      {"streams.policy", "--stream_policy", "backpressure"}};
+      {"streams.policy", "--stream_policy", "disconnect"}};
   absl::StatusOr<GatewayConfig> config =
       LoadConfigWithOverrides(path_, overrides);
   ASSERT_TRUE(config.ok()) << config.status();
   EXPECT_EQ(config->PolicyFor("a.x").window_bytes, 4u << 20);  // inherited
   EXPECT_EQ(config->PolicyFor("b.x").window_bytes, 2u << 20);  // its own
-  EXPECT_EQ(config->PolicyFor("a.x").policy, SlowConsumerPolicy::kBackpressure);
+  EXPECT_EQ(config->PolicyFor("a.x").policy, SlowConsumerPolicy::kDisconnect);
   EXPECT_EQ(config->PolicyFor("b.x").capacity_bytes, 64u << 20);
 
   // A value an entry inherits and cannot hold is blamed on the entry, with
@@ -833,7 +833,7 @@ TEST(FlagsTest, EveryKeyHasAFlagWhoseHelpNamesIt) {
     EXPECT_THAT(f->Help(), HasSubstr("(default "));
     EXPECT_TRUE(keys.insert(flag.key).second) << flag.key;
   }
-  EXPECT_EQ(keys.size(), 45u);
+  EXPECT_EQ(keys.size(), 46u);
   EXPECT_NE(absl::FindCommandLineFlag("config"), nullptr);
 }
 

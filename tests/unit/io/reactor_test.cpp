@@ -157,6 +157,7 @@ class TestHandler final : public ConnectionHandler, public ViolationLog {
   bool delete_self_on_release = false;
   bool outbound = false;  // from Connect: nothing may precede OnConnected
   bool close_on_connect_failure = false;  // a harmless extra Close
+  bool pause_on_first_data = false;       // PauseReading inside OnData
 
   // Observations.
   std::vector<std::byte> received;
@@ -191,6 +192,18 @@ class TestHandler final : public ConnectionHandler, public ViolationLog {
   bool send_waiting() const { return waiting_ || awaiting_writable_; }
   std::size_t sent() const { return sent_; }
 
+  // Flow control through the reactor; OnData or OnPeerClosed while paused
+  // is a violation.
+  void Pause() {
+    paused_ = true;
+    reactor_->PauseReading(conn_);
+  }
+  void Resume() {
+    paused_ = false;
+    reactor_->ResumeReading(conn_);
+  }
+  bool paused() const { return paused_; }
+
   void Close() {
     if (close_called_) return;
     close_called_ = true;
@@ -202,8 +215,10 @@ class TestHandler final : public ConnectionHandler, public ViolationLog {
     Check("OnData");
     if (peer_closed_calls > 0) Violation("OnData after OnPeerClosed");
     if (data.empty()) Violation("empty OnData");
+    if (paused_) Violation("OnData while reading is paused");
     ++data_calls;
     received.insert(received.end(), data.begin(), data.end());
+    if (pause_on_first_data && data_calls == 1) Pause();
     if (close_on_first_data) {
       Close();
       return;
@@ -244,6 +259,7 @@ class TestHandler final : public ConnectionHandler, public ViolationLog {
 
   void OnPeerClosed(int error) override {
     Check("OnPeerClosed");
+    if (paused_) Violation("OnPeerClosed while reading is paused");
     ++peer_closed_calls;
     peer_closed_error = error;
     if (close_on_peer_closed) Close();
@@ -336,6 +352,7 @@ class TestHandler final : public ConnectionHandler, public ViolationLog {
   Reactor* reactor_;
   Connection* conn_ = nullptr;
   bool close_called_ = false;
+  bool paused_ = false;
   bool closed_by_reactor_ = false;  // after OnConnected(error)
   bool echoed_ = false;
   std::vector<std::byte> echo_;
@@ -1571,6 +1588,97 @@ TEST_P(ReactorTest, StreamsLargerThanTheBufferRingArriveInOrder) {
     EXPECT_EQ(handlers[i]->peer_closed_calls, 0);
     EXPECT_EQ(handlers[i]->violations, 0) << handlers[i]->first_violation;
   }
+}
+
+// Flow control: paused inside its first OnData, a connection gets no more
+// callbacks, so the sender's socket fills and its sends stop (the kernel
+// window, not the reactor, holds the bytes). Resumed, every byte arrives in
+// order, then the hang-up.
+TEST_P(ReactorTest, PausedReadingSlowsTheSenderAndResumeDeliversEverything) {
+  constexpr std::size_t kLimit = 64 << 20;  // far beyond any socket buffer
+  const std::vector<std::byte> data = Pattern(kLimit, 77);
+  TestHandler handler(reactor_.get());
+  handler.pause_on_first_data = true;
+  handler.close_on_peer_closed = false;
+  const int client = Establish(handler);
+  ASSERT_GE(client, 0);
+  SetNonBlocking(client);
+  ASSERT_EQ(::send(client, data.data(), 100, MSG_NOSIGNAL), 100);
+  ASSERT_TRUE(PollUntil([&] { return handler.data_calls > 0; }));
+  ASSERT_TRUE(handler.paused());
+
+  // Send until the kernel refuses, polling the reactor between sends: were
+  // it still reading, the sender would never see EAGAIN before kLimit.
+  std::size_t sent = 100;
+  int refusals = 0;
+  const Clock::time_point deadline = Clock::now() + seconds(20);
+  while (refusals < 50 && sent < kLimit && Clock::now() < deadline) {
+    const ssize_t w =
+        ::send(client, data.data() + sent,
+               std::min<std::size_t>(64 * 1024, kLimit - sent), MSG_NOSIGNAL);
+    if (w > 0) {
+      sent += static_cast<std::size_t>(w);
+      refusals = 0;
+    } else {
+      ASSERT_EQ(errno, EAGAIN) << std::strerror(errno);
+      ++refusals;
+    }
+    reactor_->Poll(0);
+  }
+  ASSERT_EQ(refusals, 50) << "the sender was never slowed: " << sent
+                          << " bytes accepted while reading was paused";
+  EXPECT_LT(sent, kLimit);
+  const std::size_t at_pause = handler.received.size();
+  EXPECT_LT(at_pause, sent);
+  EXPECT_EQ(handler.data_calls, 1) << "OnData while paused";
+  ::shutdown(client, SHUT_WR);
+  for (int i = 0; i < 20; ++i) reactor_->Poll(1000);
+  EXPECT_EQ(handler.peer_closed_calls, 0) << "hang-up reported while paused";
+
+  handler.Resume();
+  ASSERT_TRUE(PollUntil([&] { return handler.peer_closed_calls > 0; }));
+  ASSERT_EQ(handler.received.size(), sent);
+  EXPECT_TRUE(std::equal(handler.received.begin(), handler.received.end(),
+                         data.begin()))
+      << "bytes differ or are out of order";
+  EXPECT_EQ(handler.peer_closed_error, 0);
+  EXPECT_EQ(handler.violations, 0) << handler.first_violation;
+  handler.Close();
+}
+
+// Pause and resume in quick succession, many times, while the peer streams:
+// nothing is lost, duplicated or reordered, whatever the state of the
+// receive the pause found (io_uring: a cancel racing a resume).
+TEST_P(ReactorTest, RapidPauseResumeLosesNothing) {
+  constexpr std::size_t kTotal = 4 << 20;
+  const std::vector<std::byte> data = Pattern(kTotal, 78);
+  TestHandler handler(reactor_.get());
+  const int client = Establish(handler);
+  ASSERT_GE(client, 0);
+  SetNonBlocking(client);
+  std::size_t sent = 0;
+  int turn = 0;
+  const Clock::time_point deadline = Clock::now() + seconds(30);
+  while (handler.received.size() < kTotal && Clock::now() < deadline) {
+    if (sent < kTotal) {
+      const ssize_t w =
+          ::send(client, data.data() + sent,
+                 std::min<std::size_t>(32 * 1024, kTotal - sent), MSG_NOSIGNAL);
+      ASSERT_TRUE(w > 0 || errno == EAGAIN) << std::strerror(errno);
+      if (w > 0) sent += static_cast<std::size_t>(w);
+    }
+    ++turn;
+    if (turn % 3 == 0) handler.Pause();
+    reactor_->Poll(0);
+    if (turn % 3 == 0) {
+      if (turn % 2 == 0) reactor_->Poll(0);  // sometimes a Poll while paused
+      handler.Resume();
+    }
+    if (sent == kTotal) reactor_->Poll(1000);
+  }
+  ASSERT_EQ(handler.received.size(), kTotal);
+  EXPECT_TRUE(handler.received == data) << "bytes differ or are out of order";
+  EXPECT_EQ(handler.violations, 0) << handler.first_violation;
 }
 
 // Fills a socket so that a send through the reactor writes nothing, then

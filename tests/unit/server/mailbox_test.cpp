@@ -185,6 +185,8 @@ class RecordingReactor final : public io::Reactor {
     return {};
   }
   void Close(io::Connection*) override {}
+  void PauseReading(io::Connection*) override {}
+  void ResumeReading(io::Connection*) override {}
   int Poll(std::int64_t timeout_us) override {
     timeouts.push_back(timeout_us);
     if (on_poll) on_poll();

@@ -131,6 +131,7 @@ class SendEngineTest : public ::testing::Test {
     // A window of a quarter leaves room between it and the log's hard lag
     // limit for the lag grace to apply.
     policy.window_bytes = capacity / 4;
+    policy.policy = config::SlowConsumerPolicy::kDisconnect;
     auto log = stream::StreamLog::Create(StreamId{id}, "s" + std::to_string(id),
                                          policy, 4096, storage_, counters_);
     EXPECT_TRUE(log.ok()) << log.status();

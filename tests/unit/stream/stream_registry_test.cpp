@@ -153,6 +153,8 @@ TEST(StreamRegistryTest, EachStreamGetsItsConfiguredPolicy) {
   telemetry.match = "tm.cpu";
   telemetry.capacity_bytes = 2 * page;
   telemetry.window_bytes = page;
+  telemetry.policy = SlowConsumerPolicy::kDisconnect;
+  config.default_stream.policy = SlowConsumerPolicy::kDisconnect;
   config.stream_policies = {md, exact, telemetry};
   base::CounterRegistry metrics;
   StreamRegistry registry(config, metrics);
