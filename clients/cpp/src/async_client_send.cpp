@@ -4,6 +4,7 @@
 // queue is full) and heartbeats with the liveness checks.
 #include <algorithm>
 #include <cstring>
+#include <optional>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -179,8 +180,8 @@ void AsyncClient::Impl::Flush() {
   const std::size_t n =
       socket_.write_some(asio::buffer(b.data.get(), b.size), ec);
   if (ec && !WouldBlock(ec)) {
-    Fail(absl::UnavailableError(
-        absl::StrCat("connection to ", peer(), " lost: ", ec.message())));
+    Fail(ExplainLoss(absl::UnavailableError(
+        absl::StrCat("connection to ", peer(), " lost: ", ec.message()))));
     return;
   }
   if (n > 0) {
@@ -215,8 +216,8 @@ void AsyncClient::Impl::OnWrite(const asio::error_code& ec, std::size_t bytes) {
   }
   if (ec) {
     writing_ = false;
-    Fail(absl::UnavailableError(
-        absl::StrCat("connection to ", peer(), " lost: ", ec.message())));
+    Fail(ExplainLoss(absl::UnavailableError(
+        absl::StrCat("connection to ", peer(), " lost: ", ec.message()))));
     return;
   }
   core_.stats().bytes_sent += bytes;
@@ -292,6 +293,30 @@ void AsyncClient::Impl::CancelParked(const absl::Status& status) {
       FailWait(*wait, status);
     }
   }
+}
+
+absl::Status AsyncClient::Impl::ExplainLoss(absl::Status transport) {
+  // Bounded like the blocking client's: what the socket holds, at most 64
+  // receive buffers of it. The read is synchronous on the non-blocking
+  // socket; the pending async read never runs (Fail closes the socket).
+  constexpr int kMaxReads = 64;
+  for (int reads = 0; reads <= kMaxReads; ++reads) {
+    if (std::optional<absl::Status> said = core_.FindFarewell()) {
+      return *std::move(said);
+    }
+    // Reading moves the receive buffer, under a handler's Message view when
+    // a handler's TryPublish found the loss: then only what is buffered.
+    if (!socket_.is_open() || core_.in_callback() || reads == kMaxReads) {
+      break;
+    }
+    asio::error_code ec;
+    const std::span<std::byte> space = core_.ReceiveSpace();
+    const std::size_t n =
+        socket_.read_some(asio::buffer(space.data(), space.size()), ec);
+    if (ec || n == 0) break;
+    core_.Received(n);
+  }
+  return transport;
 }
 
 void AsyncClient::Impl::SendBestEffort(std::span<const std::byte> frame) {
