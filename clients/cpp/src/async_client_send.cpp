@@ -44,7 +44,7 @@ absl::Status AsyncClient::Impl::TryPublish(StreamId stream,
                                         payload, tp::AckMode::kNone))
       [[unlikely]] {
     return absl::ResourceExhaustedError(absl::StrCat(
-        "send queue to ", peer(), " is full (", queued_bytes(),
+        "back-pressured: send queue to ", peer(), " is full (", queued_bytes(),
         " bytes waiting for the socket); retry later, or use AsyncPublish, "
         "which waits for room"));
   }
@@ -267,7 +267,7 @@ absl::Status AsyncClient::Impl::Park(ParkedFrame& frame,
       tp::PaddedLength(tp::RequestView::kFixedLength + payload.size());
   if (parked_bytes_ + accounted > queue_limit_) {
     return absl::ResourceExhaustedError(absl::StrCat(
-        "send queue to ", peer(), " is full (", queued_bytes(),
+        "back-pressured: send queue to ", peer(), " is full (", queued_bytes(),
         " bytes waiting for the socket and ", parked_bytes_,
         " bytes of operations waiting for room); the gateway is not keeping "
         "up"));

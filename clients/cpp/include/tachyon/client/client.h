@@ -37,6 +37,27 @@
 //   Connect from the gateway's announced frame limit. Every blocking call is
 //   bounded by a timeout from ClientOptions.
 //
+// Back-pressure
+//   A gateway slows a publisher in one of two ways, and Publish reports both
+//   the same way in every mode (AsyncClient, async_client.h, matches it):
+//     - Flow control: the gateway stops reading a publishing connection
+//       while a stream it publishes to has no room, so TCP fills the
+//       client's socket. A Publish (or Commit, Flush, or a batch send with
+//       coalescing) that finds no room in the kernel's send buffer blocks,
+//       waiting for room, for up to ClientOptions::send_timeout, and returns
+//       OK once the frame is written: nothing is dropped. If no room appears
+//       within send_timeout it gives up with UNAVAILABLE ("... is not
+//       reading: send timed out"), and the connection is closed (the frame
+//       may be half written), or re-made with reconnect enabled.
+//     - Refusal: a stream with the `backpressure` policy may answer a
+//       PUBLISH with PUBLISH_ACK BACK_PRESSURED; the message was not
+//       appended. PublishWithAck returns RESOURCE_EXHAUSTED; a
+//       fire-and-forget Publish reports it to on_error from a later Poll.
+//       Retry later, with backoff.
+//   Publish never returns RESOURCE_EXHAUSTED for a full socket: the blocking
+//   client has no send queue of its own beyond the coalescing batch (and the
+//   reconnect queue while disconnected, see ReconnectOptions::publish).
+//
 //   With ClientOptions::reconnect enabled, a lost connection is re-made
 //   inside Poll (exponential backoff with jitter); streams are re-opened
 //   (the ids OpenStream returned stay valid) and every subscription resumes
@@ -193,8 +214,12 @@ class Client : public SessionInfo {
   absl::StatusOr<StreamId> OpenStream(std::string_view name);
 
   /// Sends one message on `stream` (from OpenStream). Returns once the frame
-  /// is in the kernel's send buffer; the gateway's verdict is not awaited
-  /// (a refusal is reported to ClientOptions::on_error from a later Poll).
+  /// is in the kernel's send buffer (or, with coalescing, in the batch);
+  /// the gateway's verdict is not awaited (a refusal is reported to
+  /// ClientOptions::on_error from a later Poll). Blocks while the socket has
+  /// no room — the gateway is not reading, e.g. under flow control — for up
+  /// to send_timeout, then UNAVAILABLE and the connection is closed (see
+  /// Back-pressure).
   /// While reconnecting: UNAVAILABLE, or queued (RESOURCE_EXHAUSTED when
   /// the queue is full), per ReconnectOptions::publish.
   /// INVALID_ARGUMENT if longer than max_payload_length();

@@ -158,8 +158,11 @@ struct ClientOptions {
   std::chrono::milliseconds connect_timeout{5000};
   /// Waiting for OPEN_STREAM_ACK, SUBSCRIBE_ACK or PUBLISH_ACK.
   std::chrono::milliseconds response_timeout{5000};
-  /// Waiting for room in the kernel's send buffer. A send that times out
-  /// closes the connection (a frame may be half written).
+  /// Waiting for room in the kernel's send buffer: how long a gateway that
+  /// stops reading (flow control of a back-pressured stream) may hold a
+  /// blocking Publish, or leave an AsyncClient's queued bytes unwritten. A
+  /// send that times out closes the connection (UNAVAILABLE; a frame may be
+  /// half written).
   std::chrono::milliseconds send_timeout{5000};
   /// Close(): how long to wait for the gateway's answering LOGOUT.
   std::chrono::milliseconds close_timeout{1000};
