@@ -114,7 +114,7 @@ void FlushHotStream(benchmark::State& state, bool scan_all) {
     } else {
       engine.MarkDirty(hot_delivery);
     }
-    const session::SendEngine::Result r = engine.SendOnce(true);
+    const session::SendEngine::Result r = engine.SendOnce(true, 0);
     benchmark::DoNotOptimize(r);
   }
   allocs.Report(state);

@@ -100,6 +100,7 @@ inline constexpr Range kBusyPollRange{0, 1'000'000};
 inline constexpr Range kSocketBufferRange{0, kGiB};
 inline constexpr Range kCapacityRange{64 * kKiB, 4 * kGiB};
 inline constexpr Range kWindowRange{0, 2 * kGiB};
+inline constexpr Range kLagGraceRange{0, 60'000};
 inline constexpr Range kBatchRange{1, 1024};  // udp.recv_batch, send_batch
 // One datagram header and the smallest DATA frame, up to the IPv4 limit.
 inline constexpr Range kDatagramRange{56, 65507};
@@ -208,7 +209,10 @@ inline constexpr Range kTtlRange{0, 255};
     "how far a subscriber may fall behind before the slow-consumer policy "    \
     "applies, 2 * max_frame_length..capacity / 2 (default 8MiB)")              \
   X(streams, policy, stream_policy, kEnum, kSlowConsumerPolicyNames,           \
-    "slow-consumer policy: disconnect or backpressure (default disconnect)")
+    "slow-consumer policy: disconnect or backpressure (default disconnect)")    \
+  X(streams, lag_grace_ms, stream_lag_grace_ms, kInt, kLagGraceRange,          \
+    "disconnect policy: how long a subscriber may stay more than a window "    \
+    "behind before it is cut, ms, 0..60000 (default 500)")
 
 // [udp] -> UdpOptions (GatewayConfig::udp)
 #define TACHYON_CONFIG_UDP_KEYS(X)                                             \

@@ -54,6 +54,11 @@ struct StreamPolicy {
   std::size_t capacity_bytes = 16u << 20;  ///< ring size, power of two
   std::size_t window_bytes = 8u << 20;     ///< <= capacity_bytes / 2
   SlowConsumerPolicy policy = SlowConsumerPolicy::kDisconnect;
+  /// kDisconnect: a subscriber is cut once it has stayed more than
+  /// window_bytes behind for this long (a burst it drains sooner is not
+  /// held against it), or at once if the writer is about to overwrite what
+  /// it has not sent.
+  std::uint32_t lag_grace_ms = 500;
 
   /// True if `stream_name` is `match`, or starts with the prefix of a
   /// pattern `match` ("md.*" matches "md.eq"; "*" matches every name).

@@ -84,6 +84,7 @@ void ValidateStream(Problems& p, const std::string& prefix,
                       FormatByteSize(s.capacity_bytes / 2), "), got ",
                       FormatByteSize(s.window_bytes)));
   }
+  CheckRange(p, prefix + ".lag_grace_ms", s.lag_grace_ms, kLagGraceRange);
 }
 
 bool IsMulticast(std::uint32_t address_be) {

@@ -34,13 +34,17 @@ void Delivery::StopReading() {
   log_->DropBackPressure(&slot_);
 }
 
-Delivery::Lag Delivery::Check(std::uint64_t tail) const {
+Delivery::Lag Delivery::Check(std::uint64_t tail, std::int64_t now_ns) {
   if (log_->Lapped(position_, tail)) return Lag::kLapped;
-  if (log_->policy() == config::SlowConsumerPolicy::kDisconnect &&
-      tail - position_ > allowed_lag_) {
-    return Lag::kTooFar;
+  if (log_->policy() != config::SlowConsumerPolicy::kDisconnect ||
+      tail - position_ <= allowed_lag_) {
+    behind_since_ns_ = -1;
+    return Lag::kOk;
   }
-  return Lag::kOk;
+  if (behind_since_ns_ < 0) behind_since_ns_ = now_ns;
+  if (tail - position_ > log_->hard_lag_limit()) return Lag::kTooFar;
+  return now_ns - behind_since_ns_ >= log_->lag_grace_ns() ? Lag::kTooFar
+                                                           : Lag::kOk;
 }
 
 void Delivery::NoteLag(std::uint64_t tail) {
@@ -110,6 +114,7 @@ void Delivery::ApplyRestart() {
   // Possibly backwards: the writer's cached back-pressure limit must follow.
   log_->Reposition(&slot_, position_);
   allowed_lag_ = restart_lag_;
+  behind_since_ns_ = -1;
   ready_after_ctl = restart_after_ctl_;
 }
 

@@ -42,7 +42,8 @@ class Delivery {
   /// What Check says about a delivery's lag against the log's tail.
   enum class Lag : std::uint8_t {
     kOk,
-    kTooFar,  ///< past allowed_lag under the disconnect policy
+    kTooFar,  ///< past allowed_lag for longer than the stream's lag grace
+              ///< under the disconnect policy
     kLapped,  ///< the writer overwrote (or is about to) unsent bytes
   };
 
@@ -66,8 +67,17 @@ class Delivery {
   [[nodiscard]] std::uint64_t frame_start() const { return frame_start_; }
   [[nodiscard]] bool detached() const { return detached_; }
 
-  /// The slow-consumer verdict for `tail` (a tail loaded by the caller).
-  [[nodiscard]] Lag Check(std::uint64_t tail) const;
+  /// The slow-consumer verdict for `tail` (a tail loaded by the caller) at
+  /// CLOCK_MONOTONIC `now_ns`. Past allowed_lag is tolerated for the
+  /// stream's lag grace, timed from the first check that found it so (a
+  /// burst the subscriber drains meanwhile costs it nothing), but not past
+  /// the log's hard_lag_limit; lapped never is.
+  [[nodiscard]] Lag Check(std::uint64_t tail, std::int64_t now_ns);
+  /// How long the delivery has been past allowed_lag at `now_ns` (0 if it
+  /// is not).
+  [[nodiscard]] std::int64_t BehindForNs(std::int64_t now_ns) const {
+    return behind_since_ns_ < 0 ? 0 : now_ns - behind_since_ns_;
+  }
   /// After a send was built from [position, tail): relaxes allowed_lag back
   /// toward the window as the delivery catches up.
   void NoteLag(std::uint64_t tail);
@@ -114,8 +124,9 @@ class Delivery {
   std::uint64_t position_ = 0;
   std::uint64_t frame_start_ = 0;
   std::uint64_t allowed_lag_ = 0;
-  bool attached_ = false;  // registered with the log at all
-  bool detached_ = false;  // StopReading called
+  std::int64_t behind_since_ns_ = -1;  // past allowed_lag since; -1: not
+  bool attached_ = false;              // registered with the log at all
+  bool detached_ = false;              // StopReading called
   std::uint64_t restart_position_ = 0;
   std::uint64_t restart_lag_ = 0;
   std::uint64_t restart_after_ctl_ = 0;

@@ -102,7 +102,8 @@ void SendEngine::ReleaseSources() {
   iov_.clear();
 }
 
-SendEngine::Result SendEngine::SendOnce(bool data_allowed) {
+SendEngine::Result SendEngine::SendOnce(bool data_allowed,
+                                        std::int64_t now_ns) {
   // A send that wrote nothing leaves removing deliveries behind; nothing
   // references them now.
   SettleRemoving();
@@ -150,7 +151,7 @@ SendEngine::Result SendEngine::SendOnce(bool data_allowed) {
         stay = true;  // next send
       } else if (const std::uint64_t tail = d->log()->tail();
                  tail != d->position()) {
-        Delivery::Lag lag = d->Check(tail);
+        Delivery::Lag lag = d->Check(tail, now_ns);
         if (lag == Delivery::Lag::kOk && !d->Pin()) {
           lag = Delivery::Lag::kLapped;
         }
@@ -159,7 +160,8 @@ SendEngine::Result SendEngine::SendOnce(bool data_allowed) {
           dirty_.erase(dirty_.begin() + static_cast<std::ptrdiff_t>(keep),
                        dirty_.begin() + static_cast<std::ptrdiff_t>(i));
           ReleaseSources();
-          return {Outcome::kSlow, d, lag, tail - d->position()};
+          return {Outcome::kSlow, d, lag, tail - d->position(),
+                  d->BehindForNs(now_ns)};
         }
         d->NoteLag(tail);
         AddSource(d, d->log()->Readable(d->position(), tail));
@@ -271,15 +273,17 @@ void SendEngine::HandleSent(std::size_t bytes) {
   SettleRemoving();
 }
 
-SendEngine::Result SendEngine::CheckWhileBusy() const {
+SendEngine::Result SendEngine::CheckWhileBusy(std::int64_t now_ns) {
   // The socket is full, so nothing is built and the check in SendOnce
   // never runs; the writer goes on meanwhile. Removing deliveries only
   // finish a frame already pinned, so they are not judged.
   for (Delivery* d : dirty_) {
     if (d->detached() || d->removing) continue;
     const std::uint64_t tail = d->log()->tail();
-    if (const Delivery::Lag lag = d->Check(tail); lag != Delivery::Lag::kOk) {
-      return {Outcome::kSlow, d, lag, tail - d->position()};
+    if (const Delivery::Lag lag = d->Check(tail, now_ns);
+        lag != Delivery::Lag::kOk) {
+      return {Outcome::kSlow, d, lag, tail - d->position(),
+              d->BehindForNs(now_ns)};
     }
   }
   return {Outcome::kWaiting};

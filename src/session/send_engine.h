@@ -77,6 +77,7 @@ class SendEngine {
     Delivery* delivery = nullptr;  ///< kSlow: which
     Delivery::Lag lag = Delivery::Lag::kOk;
     std::uint64_t lag_bytes = 0;  ///< kSlow: how far behind its tail
+    std::int64_t behind_ns = 0;   ///< kSlow (kTooFar): for how long
   };
 
   SendEngine(ControlQueue& control, Transport& transport,
@@ -104,10 +105,11 @@ class SendEngine {
   /// Builds one gather list and sends it (see the overview). Only when
   /// !busy(). `data_allowed`: deliveries may send (false while logging on
   /// or closing: control frames and the rest of a partial frame only).
-  Result SendOnce(bool data_allowed);
+  /// `now_ns` (CLOCK_MONOTONIC) times the slow-consumer grace.
+  Result SendOnce(bool data_allowed, std::int64_t now_ns);
   /// While busy(): the slow-consumer verdict for the deliveries whose
   /// streams grew (there is no send to build, but the writer goes on).
-  [[nodiscard]] Result CheckWhileBusy() const;
+  [[nodiscard]] Result CheckWhileBusy(std::int64_t now_ns);
   /// From now on no log bytes are sent (the session is closing): the frame
   /// a send stopped inside is finished from a copy in the control queue,
   /// made now, or when the send in flight completes (while its bytes are

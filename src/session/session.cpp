@@ -353,6 +353,12 @@ void Session::CloseAfterFlush() {
   MarkDirty();
 }
 
+void Session::ResetOnClose() {
+  if (conn_ == nullptr) return;
+  const linger reset{1, 0};
+  ::setsockopt(conn_->fd(), SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
+}
+
 void Session::CloseNow() {
   if (state_ == State::kClosed) return;
   DetachAll();
@@ -421,6 +427,14 @@ void Session::Tick(std::int64_t now_ns) {
     }
     case State::kDraining:
     case State::kClosing:
+      if (now_ns > deadline_ns_) {
+        // The final frames did not get out in time (the peer stopped
+        // reading): reset rather than let the peer read a clean EOF after
+        // whatever part of them its socket got.
+        if (!engine_.OutputIdle()) ResetOnClose();
+        CloseNow();
+      }
+      return;
     case State::kLingering:
       if (now_ns > deadline_ns_) CloseNow();
       return;
@@ -458,8 +472,15 @@ void Session::CutSlowConsumer(const SendEngine::Result& r,
     return;
   }
   Fatal(ErrorCode::kSlowConsumer,
-        absl::StrCat("subscriber fell ", r.lag_bytes, " bytes behind stream '",
-                     log->name(), "' (window ", log->window(), ")"),
+        r.lag == Delivery::Lag::kLapped
+            ? absl::StrCat("subscriber fell ", r.lag_bytes,
+                           " bytes behind stream '", log->name(), "' (window ",
+                           log->window(),
+                           "): the log overwrote what it had not been sent")
+            : absl::StrCat("subscriber fell ", r.lag_bytes,
+                           " bytes behind stream '", log->name(), "' (window ",
+                           log->window(), ") for ", r.behind_ns / 1'000'000,
+                           " ms"),
         log->id());
 }
 
@@ -472,7 +493,7 @@ void Session::Flush() {
     // full, so waiting costs the writer nothing); it goes out if the peer
     // reads again, and the close deadline ends the connection if not.
     if (state_ == State::kActive || state_ == State::kDraining) {
-      const SendEngine::Result r = engine_.CheckWhileBusy();
+      const SendEngine::Result r = engine_.CheckWhileBusy(agent_.now_ns());
       if (r.outcome == SendEngine::Outcome::kSlow) CutSlowConsumer(r, true);
     }
     return;
@@ -483,7 +504,8 @@ void Session::Flush() {
     }
     const bool data_allowed =
         state_ == State::kActive || state_ == State::kDraining;
-    const SendEngine::Result r = engine_.SendOnce(data_allowed);
+    const SendEngine::Result r =
+        engine_.SendOnce(data_allowed, agent_.now_ns());
     switch (r.outcome) {
       case SendEngine::Outcome::kSent:
         continue;

@@ -157,6 +157,8 @@ class Session final : public io::ConnectionHandler,
   void CloseAfterFlush();
   void DetachAll();
   void CloseNow();
+  // Makes the coming close send a reset (SO_LINGER 0) instead of FIN.
+  void ResetOnClose();
   void MarkDirty();
   // Counts this session's slow-consumer cut under `reason`, once.
   void CountCut(base::Counter& reason);

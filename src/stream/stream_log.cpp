@@ -60,6 +60,7 @@ StreamLog::StreamLog(StreamId id, std::string name,
       // back, and such a start must still pin with room to spare.
       pin_margin_(std::min({kPinMargin, capacity_ / 4, window_ / 2})),
       policy_(policy.policy),
+      lag_grace_ns_(std::int64_t{policy.lag_grace_ms} * 1'000'000),
       max_payload_(max_frame_length -
                    static_cast<std::uint32_t>(tp::DataView::kFixedLength)),
       index_(capacity_ / tp::DataView::kFixedLength),

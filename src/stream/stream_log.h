@@ -197,6 +197,14 @@ class StreamLog {
   /// A pin this close to being overwritten fails PinHolds.
   [[nodiscard]] std::uint64_t pin_margin() const { return pin_margin_; }
   [[nodiscard]] config::SlowConsumerPolicy policy() const { return policy_; }
+  /// kDisconnect: how long a reader may stay more than window() behind.
+  [[nodiscard]] std::int64_t lag_grace_ns() const { return lag_grace_ns_; }
+  /// kDisconnect: a reader this far behind is cut whatever its grace, while
+  /// the frame it may have half sent (at most window / 2 long, by the
+  /// config's rules) is still there to be finished from a copy.
+  [[nodiscard]] std::uint64_t hard_lag_limit() const {
+    return capacity_ - pin_margin_ - window_ / 2;
+  }
   /// The sequence the next append will get.
   [[nodiscard]] Sequence next_sequence() const;
   /// The oldest sequence still retained (== next_sequence() when empty).
@@ -242,6 +250,7 @@ class StreamLog {
   const std::uint64_t window_;
   const std::uint64_t pin_margin_;
   const config::SlowConsumerPolicy policy_;
+  const std::int64_t lag_grace_ns_;
   const std::uint32_t max_payload_;
   // Sequence -> position of its frame, for frames that may still be retained.
   // A frame takes at least 32 bytes, so capacity / 32 entries always cover

@@ -1,18 +1,20 @@
 // A subscriber the gateway cuts as a slow consumer is told why: the gateway
 // sends ERROR SLOW_CONSUMER (fatal, naming the stream, "subscriber fell N
-// bytes behind stream 'name' (window W)") and closes, and both clients hand
+// bytes behind stream 'name' (window W) for T ms") and closes, and both
+// clients hand
 // exactly that — status code, gateway error code and text — to the
 // application, whichever call finds the end: Poll, on_error while
 // reconnecting, a Publish whose send fails because the gateway already
 // closed, or the AsyncClient's on_error. Never "gateway closed the
 // connection" or a bare socket error.
 //
-// The gateway cases run on both io backends with one worker: a raw client
-// writes a burst of publishes larger than the stream's window in one go,
-// which the gateway appends from one read, so every subscriber of the
-// stream is a window behind at its next flush, with room in its socket for
-// the ERROR. Loops are bounded; no assertion depends on how long anything
-// took.
+// The gateway cases run on both io backends with one worker and no lag
+// grace (streams.lag_grace_ms = 0, PROTOCOL.md 12): a raw client writes a
+// burst of publishes larger than the stream's window in one go, which the
+// gateway appends from one read, so every subscriber of the stream is a
+// window behind at its next flush, with room in its socket for the ERROR,
+// and is cut at once. Loops are bounded; no assertion depends on how long
+// anything took.
 #include <fcntl.h>
 #include <linux/sockios.h>
 #include <poll.h>
@@ -62,8 +64,9 @@ void ExpectSlowConsumer(const absl::Status& s, std::string_view stream) {
   EXPECT_EQ(GatewayErrorCode(s), tp::ErrorCode::kSlowConsumer) << s;
   EXPECT_THAT(s.message(), HasSubstr("closed the session (stream ")) << s;
   EXPECT_THAT(s.message(), HasSubstr("SLOW_CONSUMER: subscriber fell ")) << s;
-  EXPECT_THAT(s.message(), HasSubstr(" bytes behind stream '" +
-                                     std::string(stream) + "' (window 4096)"))
+  EXPECT_THAT(s.message(),
+              HasSubstr(" bytes behind stream '" + std::string(stream) +
+                        "' (window 4096) for "))
       << s;
   EXPECT_THAT(s.message(), Not(HasSubstr("SLOW_CONSUMER: SLOW_CONSUMER"))) << s;
   EXPECT_THAT(s.message(), Not(HasSubstr("closed the connection"))) << s;
@@ -77,6 +80,7 @@ class SlowConsumerTest : public GatewayTest {
     c.default_stream.capacity_bytes = 1u << 20;
     c.default_stream.window_bytes = 4096;
     c.default_stream.policy = config::SlowConsumerPolicy::kDisconnect;
+    c.default_stream.lag_grace_ms = 0;
     Start(c);
   }
 

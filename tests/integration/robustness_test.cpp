@@ -1,9 +1,13 @@
 // Hostile and slow clients against a real gateway: malformed frames from the
 // golden vectors, slow consumers under both policies, connection churn.
 #include <sys/resource.h>
+#include <sys/socket.h>
 
+#include <array>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <fstream>
 #include <memory>
 #include <string>
@@ -180,12 +184,12 @@ TEST_P(RobustnessTest, SlowConsumerIsDisconnectedWhileOthersLoseNothing) {
   EXPECT_GE(gateway_->Stats().slow_consumers, 1u);
 }
 
-// Policy "disconnect", with the fault found while the subscriber's socket
-// has room: the gateway says why — ERROR SLOW_CONSUMER, fatal, naming the
-// stream and the window — and then closes; no DATA follows the ERROR. The
-// subscriber is its own publisher: it writes more than a window of messages
-// in one go, which its session appends from one read before it next sends,
-// so it is a window behind with an empty socket. Everyone else loses
+// Policy "disconnect" with no lag grace, the fault found while the
+// subscriber's socket has room: the gateway says why — ERROR SLOW_CONSUMER,
+// fatal, naming the stream and the window — and then closes; no DATA follows
+// the ERROR. The subscriber is its own publisher: it writes more than a window
+// of messages in one go, which its session appends from one read before it next
+// sends, so it is a window behind with an empty socket. Everyone else loses
 // nothing: the log keeps every message for a later subscriber, and a
 // session on another stream is untouched.
 TEST_P(RobustnessTest, SlowConsumerWithRoomIsToldWhyThenClosed) {
@@ -194,6 +198,7 @@ TEST_P(RobustnessTest, SlowConsumerWithRoomIsToldWhyThenClosed) {
   c.default_stream.capacity_bytes = 1u << 20;
   c.default_stream.window_bytes = 4096;
   c.default_stream.policy = config::SlowConsumerPolicy::kDisconnect;
+  c.default_stream.lag_grace_ms = 0;
   Start(c);
   auto bystander = LoggedOnClient();
   ASSERT_TRUE(bystander->Subscribe(1, "calm"));
@@ -253,6 +258,101 @@ TEST_P(RobustnessTest, SlowConsumerWithRoomIsToldWhyThenClosed) {
   auto d = bystander->ReadSkippingHeartbeats();
   ASSERT_TRUE(d && d->type() == MessageType::kData);
   EXPECT_EQ(PayloadText(*d), "undisturbed");
+}
+
+// Policy "disconnect" with the default lag grace: a burst of several
+// windows, appended from one read before the subscriber could be sent any of
+// it, is not held against a subscriber that reads at full speed: it gets
+// every message and no ERROR (PROTOCOL.md 12: lag is judged against what the
+// gateway had a chance to send).
+TEST_P(RobustnessTest, BurstOfSeveralWindowsDoesNotCutAFastSubscriber) {
+  config::GatewayConfig c = TestConfig(GetParam());
+  c.max_frame_length = 1024;
+  c.default_stream.capacity_bytes = 1u << 20;
+  c.default_stream.window_bytes = 4096;
+  c.default_stream.policy = config::SlowConsumerPolicy::kDisconnect;
+  Start(c);
+  auto eager = LoggedOnClient();
+  auto ack = eager->Subscribe(1, "burst");
+  ASSERT_TRUE(ack && ack->type() == MessageType::kSubscribeAck);
+  const StreamId id = eager->Open("burst");
+  ASSERT_NE(id.value(), 0u);
+  constexpr int kMessages = 64;  // 3.6 windows in one 14 KiB write
+  const std::string payload(200, 'b');
+  std::vector<std::byte> burst(kMessages * 256);
+  std::size_t n = 0;
+  for (int i = 0; i < kMessages; ++i) {
+    n += tp::EncodePublish(std::span(burst).subspan(n), id, 0,
+                           tp::AsBytes(payload));
+  }
+  ASSERT_TRUE(eager->SendRaw(std::span(burst).first(n)));
+  for (std::uint64_t want = 1; want <= kMessages; ++want) {
+    auto f = eager->ReadSkippingHeartbeats();
+    ASSERT_TRUE(f) << "nothing after DATA " << want - 1;
+    ASSERT_EQ(f->type(), MessageType::kData)
+        << tp::MessageTypeName(f->type()) << " after DATA " << want - 1;
+    ASSERT_EQ(tp::DataView(f->view()).sequence().value(), want);
+  }
+  // Still subscribed: a later message arrives too.
+  ASSERT_TRUE(eager->Publish(id, "after"));
+  auto f = eager->ReadSkippingHeartbeats();
+  ASSERT_TRUE(f && f->type() == MessageType::kData);
+  EXPECT_EQ(PayloadText(*f), "after");
+  EXPECT_EQ(gateway_->Stats().slow_consumers, 0u);
+}
+
+// A cut subscriber that reads nothing more: its final frames (the rest of a
+// frame it was in the middle of, the ERROR) wait behind its full socket for
+// the close deadline, then the connection is reset. Whatever it reads
+// afterwards is whole frames ending in the ERROR, or ends in a reset: never a
+// clean EOF in the middle of a frame (PROTOCOL.md 12).
+TEST_P(RobustnessTest, StalledCutSubscriberNeverSeesEofMidFrame) {
+  config::GatewayConfig c = TestConfig(GetParam());
+  c.default_stream.capacity_bytes = 4u << 20;
+  c.default_stream.window_bytes = 1u << 20;
+  c.default_stream.policy = config::SlowConsumerPolicy::kDisconnect;
+  c.default_stream.lag_grace_ms = 0;
+  c.socket.send_buffer_bytes = 16 << 10;
+  Start(c);
+  auto slow = LoggedOnClient(/*rcvbuf=*/4096);
+  ASSERT_TRUE(slow->Subscribe(1, "stall"));
+  auto pub = LoggedOnClient();
+  const StreamId id = pub->Open("stall");
+  const std::string payload(1000, 's');  // frames that straddle sends
+  const std::int64_t open_before = gateway_->Stats().sessions_open;
+  for (int i = 0; i < 5000 && gateway_->Stats().slow_consumers == 0; ++i) {
+    ASSERT_TRUE(pub->Publish(id, payload));
+  }
+  ASSERT_TRUE(
+      WaitUntil([&] { return gateway_->Stats().slow_consumers >= 1; }, 10s));
+  // The session ends once its close deadline passes (nothing is read).
+  ASSERT_TRUE(WaitUntil(
+      [&] { return gateway_->Stats().sessions_open < open_before; }, 20s));
+  std::vector<std::byte> bytes;
+  bool reset = false;
+  std::array<std::byte, 65536> buf;
+  for (int i = 0; i < 100000; ++i) {
+    const ssize_t n = ::recv(slow->fd(), buf.data(), buf.size(), 0);
+    if (n > 0) {
+      bytes.insert(bytes.end(), buf.begin(), buf.begin() + n);
+      continue;
+    }
+    reset = n < 0 && errno == ECONNRESET;
+    ASSERT_TRUE(n == 0 || reset) << std::strerror(errno);
+    break;
+  }
+  if (reset) return;  // the final frames did not fit: a reset, not an EOF
+  // A clean EOF: whole frames, the last one the ERROR.
+  std::span<const std::byte> rest(bytes);
+  std::optional<tp::MessageType> last;
+  while (!rest.empty()) {
+    const tp::DecodeResult r = tp::DecodeFrame(rest, c.max_frame_length);
+    ASSERT_EQ(r.status, tp::DecodeStatus::kFrame)
+        << "EOF with " << rest.size() << " bytes of a cut frame";
+    last = r.frame.type();
+    rest = rest.subspan(r.consumed);
+  }
+  EXPECT_EQ(last, MessageType::kError);
 }
 
 // Policy "backpressure": a stalled subscriber makes the gateway refuse

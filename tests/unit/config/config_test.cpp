@@ -833,7 +833,7 @@ TEST(FlagsTest, EveryKeyHasAFlagWhoseHelpNamesIt) {
     EXPECT_THAT(f->Help(), HasSubstr("(default "));
     EXPECT_TRUE(keys.insert(flag.key).second) << flag.key;
   }
-  EXPECT_EQ(keys.size(), 43u);
+  EXPECT_EQ(keys.size(), 44u);
   EXPECT_NE(absl::FindCommandLineFlag("config"), nullptr);
 }
 

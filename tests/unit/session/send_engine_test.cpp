@@ -128,7 +128,9 @@ class SendEngineTest : public ::testing::Test {
                              std::size_t capacity = 64 << 10) {
     config::StreamPolicy policy;
     policy.capacity_bytes = capacity;
-    policy.window_bytes = capacity / 2;
+    // A window of a quarter leaves room between it and the log's hard lag
+    // limit for the lag grace to apply.
+    policy.window_bytes = capacity / 4;
     auto log = stream::StreamLog::Create(StreamId{id}, "s" + std::to_string(id),
                                          policy, 4096, storage_, counters_);
     EXPECT_TRUE(log.ok()) << log.status();
@@ -160,7 +162,7 @@ class SendEngineTest : public ::testing::Test {
                int limit = 100000) {
     Outcome last = Outcome::kIdle;
     for (int i = 0; i < limit; ++i) {
-      last = engine.SendOnce(data_allowed).outcome;
+      last = engine.SendOnce(data_allowed, now_).outcome;
       if (last != Outcome::kSent) return last;
     }
     ADD_FAILURE() << "engine never went idle";
@@ -179,8 +181,8 @@ class SendEngineTest : public ::testing::Test {
   };
   static constexpr std::size_t kUnlimited =
       std::numeric_limits<std::size_t>::max();
-  std::unique_ptr<Rig> Setup(FakeConnection::Mode mode, std::size_t budget,
-                             std::size_t capacity, int messages) {
+  std::unique_ptr<Rig> MakeRig(FakeConnection::Mode mode, std::size_t budget,
+                               std::size_t capacity, int messages) {
     auto rig = std::make_unique<Rig>(mode, control_, listener_);
     rig->conn.budget = budget;
     rig->log = MakeLog(1, capacity);
@@ -189,6 +191,8 @@ class SendEngineTest : public ::testing::Test {
     return rig;
   }
 
+  // The engine's clock (CLOCK_MONOTONIC in the gateway): tests move it.
+  std::int64_t now_ = 1'000'000'000;
   stream::MirroredMemoryFactory storage_;
   base::CounterRegistry counters_;
   std::vector<std::unique_ptr<stream::StreamLog>> logs_;
@@ -203,9 +207,9 @@ TEST_F(SendEngineTest, ControlFramesGoFirstThenDataStraightFromTheLog) {
   Append(log, 5);
   QueueHeartbeat();
   Deliver(engine, log);
-  EXPECT_EQ(engine.SendOnce(true).outcome, Outcome::kSent);
+  EXPECT_EQ(engine.SendOnce(true, now_).outcome, Outcome::kSent);
   EXPECT_EQ(conn.sends, 1);  // one gather list
-  EXPECT_EQ(engine.SendOnce(true).outcome, Outcome::kIdle);
+  EXPECT_EQ(engine.SendOnce(true, now_).outcome, Outcome::kIdle);
   const std::vector<WireFrame> frames = DecodeWire(conn.wire);
   ASSERT_EQ(frames.size(), 6u);
   EXPECT_EQ(frames[0].type, tp::MessageType::kHeartbeat);
@@ -239,7 +243,7 @@ TEST_F(SendEngineTest, PartialSendsNeverInterleaveFrames) {
     QueueHeartbeat();
     ++heartbeats;
     for (int i = 0; i < 5; ++i) {
-      ASSERT_NE(engine.SendOnce(true).outcome, Outcome::kFailed);
+      ASSERT_NE(engine.SendOnce(true, now_).outcome, Outcome::kFailed);
     }
   }
   ASSERT_NE(Pump(engine), Outcome::kFailed);
@@ -320,9 +324,10 @@ TEST_F(SendEngineTest, OnlyDirtyDeliveriesAreSent) {
 // consumer instead of sending garbage.
 TEST_F(SendEngineTest, StalledPendingSendKeepsItsBytesWhileTheWriterLaps) {
   const std::size_t capacity = 64 << 10;
-  auto rig = Setup(FakeConnection::Mode::kDeferred, kUnlimited, capacity, 100);
+  auto rig =
+      MakeRig(FakeConnection::Mode::kDeferred, kUnlimited, capacity, 100);
   [[maybe_unused]] auto& [conn, engine, log, d] = *rig;
-  ASSERT_EQ(engine.SendOnce(true).outcome, Outcome::kWaiting);
+  ASSERT_EQ(engine.SendOnce(true, now_).outcome, Outcome::kWaiting);
   ASSERT_TRUE(conn.pending());
   // The writer tries to lap the stalled subscriber.
   int appended = 0;
@@ -350,7 +355,7 @@ TEST_F(SendEngineTest, StalledPendingSendKeepsItsBytesWhileTheWriterLaps) {
   // Unpinned: the writer laps freely now, and the next send finds the
   // delivery too far behind.
   Append(log, 2000);
-  const SendEngine::Result r = engine.SendOnce(true);
+  const SendEngine::Result r = engine.SendOnce(true, now_);
   EXPECT_EQ(r.outcome, Outcome::kSlow);
   EXPECT_NE(r.lag, Delivery::Lag::kOk);
 }
@@ -359,14 +364,14 @@ TEST_F(SendEngineTest, StalledPendingSendKeepsItsBytesWhileTheWriterLaps) {
 // resumed from pinned bytes and the frame arrives whole.
 TEST_F(SendEngineTest, ResumedFrameComesFromPinnedBytes) {
   const std::size_t capacity = 64 << 10;
-  auto rig = Setup(FakeConnection::Mode::kDeferred, 100, capacity, 3);
+  auto rig = MakeRig(FakeConnection::Mode::kDeferred, 100, capacity, 3);
   [[maybe_unused]] auto& [conn, engine, log, d] = *rig;
-  ASSERT_EQ(engine.SendOnce(true).outcome, Outcome::kWaiting);
+  ASSERT_EQ(engine.SendOnce(true, now_).outcome, Outcome::kWaiting);
   ASSERT_EQ(engine.OnSendComplete(conn.Complete()), Outcome::kSent);
   EXPECT_EQ(d->position(), 100u);
   EXPECT_EQ(d->frame_start(), 72u);  // the frame it stopped inside
   conn.budget = std::numeric_limits<std::size_t>::max();
-  ASSERT_EQ(engine.SendOnce(true).outcome, Outcome::kWaiting);
+  ASSERT_EQ(engine.SendOnce(true, now_).outcome, Outcome::kWaiting);
   // The writer cannot reach the frame being finished.
   for (int i = 0; i < 5000; ++i) {
     const std::string p = PayloadFor(log->next_sequence().value());
@@ -386,31 +391,63 @@ TEST_F(SendEngineTest, ResumedFrameComesFromPinnedBytes) {
 // OnWritable, and meanwhile the slow-consumer policy still applies.
 TEST_F(SendEngineTest, FullSocketWaitsForWritableAndStillJudgesLag) {
   const std::size_t capacity = 64 << 10;
-  auto rig = Setup(FakeConnection::Mode::kImmediate, 0, capacity, 1);
+  auto rig = MakeRig(FakeConnection::Mode::kImmediate, 0, capacity, 1);
   [[maybe_unused]] auto& [conn, engine, log, d] = *rig;
-  ASSERT_EQ(engine.SendOnce(true).outcome, Outcome::kWaiting);
+  ASSERT_EQ(engine.SendOnce(true, now_).outcome, Outcome::kWaiting);
   EXPECT_TRUE(engine.busy());
-  EXPECT_EQ(engine.CheckWhileBusy().outcome, Outcome::kWaiting);
-  // Past the window (capacity / 2) while the socket is full.
+  EXPECT_EQ(engine.CheckWhileBusy(now_).outcome, Outcome::kWaiting);
+  // Past the window (capacity / 4) while the socket is full: tolerated
+  // for the stream's lag grace (500 ms), then cut.
   Append(log, static_cast<int>(capacity / 2 / 72) + 10);
   engine.MarkDirty(d);
-  const SendEngine::Result r = engine.CheckWhileBusy();
+  EXPECT_EQ(engine.CheckWhileBusy(now_).outcome, Outcome::kWaiting);
+  now_ += 499'000'000;
+  EXPECT_EQ(engine.CheckWhileBusy(now_).outcome, Outcome::kWaiting);
+  now_ += 1'000'000;
+  const SendEngine::Result r = engine.CheckWhileBusy(now_);
   EXPECT_EQ(r.outcome, Outcome::kSlow);
   EXPECT_EQ(r.delivery, d);
   EXPECT_EQ(r.lag, Delivery::Lag::kTooFar);
   EXPECT_GT(r.lag_bytes, capacity / 2);
+  EXPECT_EQ(r.behind_ns, 500'000'000);
+  // Further behind than the hard limit: cut at once, grace or not.
+  Append(log, static_cast<int>(capacity / 4 / 72));
+  EXPECT_GT(log->tail() - d->position(), log->hard_lag_limit());
+  EXPECT_EQ(engine.CheckWhileBusy(now_).outcome, Outcome::kSlow);
   // Room again: the engine sends once told.
   engine.OnWritable();
   EXPECT_FALSE(engine.busy());
+}
+
+// A burst of several windows, appended before the subscriber could be sent
+// anything, is not held against it: it drains it within the grace and is
+// never cut, while the lag measured at the first send was past the window.
+TEST_F(SendEngineTest, ABurstDrainedWithinTheGraceIsNotASlowConsumer) {
+  const std::size_t capacity = 1 << 20;  // window 256 KiB
+  auto rig = MakeRig(FakeConnection::Mode::kImmediate, kUnlimited, capacity, 0);
+  [[maybe_unused]] auto& [conn, engine, log, d] = *rig;
+  ASSERT_NE(Pump(engine), Outcome::kSlow);
+  // 1.7 windows at once, then the socket takes 64 KiB per send opportunity,
+  // 10 ms apart: it drains the burst in 140 ms, inside the 500 ms grace.
+  Append(log, static_cast<int>(log->window() * 17 / 10 / 72));
+  engine.MarkDirty(d);
+  conn.budget = 64 << 10;
+  for (int i = 0; i < 1000 && !engine.CaughtUp(); ++i) {
+    const SendEngine::Result r = engine.SendOnce(true, now_);
+    ASSERT_NE(r.outcome, Outcome::kSlow) << "cut after " << i << " sends";
+    engine.MarkDirty(d);
+    now_ += 10'000'000;
+  }
+  EXPECT_TRUE(engine.CaughtUp());
 }
 
 // An unsubscribed delivery whose frame is half sent finishes that frame and
 // nothing more, then goes away; a restart scheduled meanwhile moves it to
 // the new start instead.
 TEST_F(SendEngineTest, RemovedDeliveryFinishesOnlyItsFrameThenGoes) {
-  auto rig = Setup(FakeConnection::Mode::kImmediate, 100, 64 << 10, 10);
+  auto rig = MakeRig(FakeConnection::Mode::kImmediate, 100, 64 << 10, 10);
   [[maybe_unused]] auto& [conn, engine, log, d] = *rig;
-  ASSERT_EQ(engine.SendOnce(true).outcome, Outcome::kSent);
+  ASSERT_EQ(engine.SendOnce(true, now_).outcome, Outcome::kSent);
   ASSERT_TRUE(engine.References(d));  // stopped inside frame 2
   engine.Retire(d);
   conn.budget = std::numeric_limits<std::size_t>::max();
@@ -423,9 +460,9 @@ TEST_F(SendEngineTest, RemovedDeliveryFinishesOnlyItsFrameThenGoes) {
 }
 
 TEST_F(SendEngineTest, RestartedDeliveryMovesToItsNewStart) {
-  auto rig = Setup(FakeConnection::Mode::kImmediate, 100, 64 << 10, 10);
+  auto rig = MakeRig(FakeConnection::Mode::kImmediate, 100, 64 << 10, 10);
   [[maybe_unused]] auto& [conn, engine, log, d] = *rig;
-  ASSERT_EQ(engine.SendOnce(true).outcome, Outcome::kSent);
+  ASSERT_EQ(engine.SendOnce(true, now_).outcome, Outcome::kSent);
   engine.Retire(d);
   // Subscribed again from sequence 8 while frame 2 is half sent.
   d->ScheduleRestart(log->Locate(tp::StartMode::kSequence, Sequence{8}),
@@ -447,9 +484,9 @@ TEST_F(SendEngineTest, RestartedDeliveryMovesToItsNewStart) {
 // ring (no log bytes are read any more).
 TEST_F(SendEngineTest, StopDataFinishesAHalfSentFrameFromACopy) {
   const std::size_t capacity = 64 << 10;
-  auto rig = Setup(FakeConnection::Mode::kImmediate, 100, capacity, 3);
+  auto rig = MakeRig(FakeConnection::Mode::kImmediate, 100, capacity, 3);
   [[maybe_unused]] auto& [conn, engine, log, d] = *rig;
-  ASSERT_EQ(engine.SendOnce(true).outcome, Outcome::kSent);
+  ASSERT_EQ(engine.SendOnce(true, now_).outcome, Outcome::kSent);
   ASSERT_TRUE(engine.StopData());
   QueueHeartbeat();   // the final frame, queued after the stop
   Append(log, 3000);  // laps the ring: frame 2 is gone from the log
@@ -468,15 +505,16 @@ TEST_F(SendEngineTest, StopDataFinishesAHalfSentFrameFromACopy) {
 // made when it completes, while its bytes are still pinned.
 TEST_F(SendEngineTest, StopDataDuringAPendingSendCopiesOnCompletion) {
   const std::size_t capacity = 64 << 10;
-  auto rig = Setup(FakeConnection::Mode::kDeferred, 100, capacity, 3);
+  auto rig = MakeRig(FakeConnection::Mode::kDeferred, 100, capacity, 3);
   [[maybe_unused]] auto& [conn, engine, log, d] = *rig;
-  ASSERT_EQ(engine.SendOnce(true).outcome, Outcome::kWaiting);
+  ASSERT_EQ(engine.SendOnce(true, now_).outcome, Outcome::kWaiting);
   ASSERT_TRUE(engine.StopData());
   QueueHeartbeat();
   ASSERT_EQ(engine.OnSendComplete(conn.Complete()), Outcome::kSent);
   Append(log, 3000);
   conn.budget = std::numeric_limits<std::size_t>::max();
-  for (int i = 0; i < 10 && engine.SendOnce(false).outcome == Outcome::kWaiting;
+  for (int i = 0;
+       i < 10 && engine.SendOnce(false, now_).outcome == Outcome::kWaiting;
        ++i) {
     ASSERT_EQ(engine.OnSendComplete(conn.Complete()), Outcome::kSent);
   }
@@ -488,9 +526,9 @@ TEST_F(SendEngineTest, StopDataDuringAPendingSendCopiesOnCompletion) {
 }
 
 TEST_F(SendEngineTest, StopDataFailsWhenTheHalfSentFrameIsAlreadyGone) {
-  auto rig = Setup(FakeConnection::Mode::kImmediate, 100, 64 << 10, 3);
+  auto rig = MakeRig(FakeConnection::Mode::kImmediate, 100, 64 << 10, 3);
   [[maybe_unused]] auto& [conn, engine, log, d] = *rig;
-  ASSERT_EQ(engine.SendOnce(true).outcome, Outcome::kSent);
+  ASSERT_EQ(engine.SendOnce(true, now_).outcome, Outcome::kSent);
   Append(log, 3000);  // lapped before the stop
   EXPECT_FALSE(engine.StopData());
 }
@@ -510,9 +548,10 @@ TEST_F(SendEngineTest, StopDataThenAFullSocketStillFinishesFromACopy) {
     stream::StreamLog* log = MakeLog(static_cast<std::uint32_t>(later));
     Append(log, 3);
     Deliver(engine, log);
-    ASSERT_EQ(engine.SendOnce(true).outcome, Outcome::kWaiting);
+    ASSERT_EQ(engine.SendOnce(true, now_).outcome, Outcome::kWaiting);
     ASSERT_EQ(engine.OnSendComplete(conn.Complete()), Outcome::kSent);
-    ASSERT_EQ(engine.SendOnce(true).outcome, Outcome::kWaiting);  // resume
+    ASSERT_EQ(engine.SendOnce(true, now_).outcome,
+              Outcome::kWaiting);  // resume
     ASSERT_TRUE(engine.StopData());
     std::span<std::byte> out = control.Reserve(tp::HeartbeatView::kFixedLength);
     control.Commit(tp::EncodeHeartbeat(out, 7));
@@ -522,7 +561,7 @@ TEST_F(SendEngineTest, StopDataThenAFullSocketStillFinishesFromACopy) {
     Append(log, later);
     conn.budget = kUnlimited;
     for (int i = 0; i < 10; ++i) {
-      const SendEngine::Result r = engine.SendOnce(false);
+      const SendEngine::Result r = engine.SendOnce(false, now_);
       ASSERT_NE(r.outcome, Outcome::kSlow);
       if (r.outcome != Outcome::kWaiting) break;
       ASSERT_EQ(engine.OnSendComplete(conn.Complete()), Outcome::kSent);
@@ -549,7 +588,7 @@ TEST_F(SendEngineTest, ASourceThatGotNothingIsNotHalfSent) {
   Deliver(engine, a);
   Delivery* db = Deliver(engine, b);
   conn.budget = a->tail();  // exactly a's bytes
-  ASSERT_EQ(engine.SendOnce(true).outcome, Outcome::kSent);
+  ASSERT_EQ(engine.SendOnce(true, now_).outcome, Outcome::kSent);
   EXPECT_FALSE(engine.References(db));
   Append(b, 3000);
   EXPECT_TRUE(engine.StopData());
@@ -577,7 +616,7 @@ TEST_F(SendEngineTest, RestartBackwardsHoldsBackTheWriterAgain) {
   Append(log, 3);
   engine.MarkDirty(d);
   conn.budget = 100;  // stop inside a frame
-  ASSERT_EQ(engine.SendOnce(true).outcome, Outcome::kSent);
+  ASSERT_EQ(engine.SendOnce(true, now_).outcome, Outcome::kSent);
   ASSERT_TRUE(engine.References(d));
   // UNSUBSCRIBE, then SUBSCRIBE from the earliest frame.
   d->coverage = 0;
@@ -587,7 +626,7 @@ TEST_F(SendEngineTest, RestartBackwardsHoldsBackTheWriterAgain) {
       log->Locate(tp::StartMode::kEarliest, Sequence{});
   d->ScheduleRestart(sp, control_.queued_total());
   conn.budget = d->EndOfCurrentFrame() - d->position();
-  ASSERT_EQ(engine.SendOnce(true).outcome, Outcome::kSent);
+  ASSERT_EQ(engine.SendOnce(true, now_).outcome, Outcome::kSent);
   ASSERT_EQ(d->position(), sp.position) << "the restart took effect";
   // The reader is now further back than a window: every append waits.
   const std::uint64_t tail = log->tail();
@@ -613,7 +652,7 @@ TEST_F(SendEngineTest, FailedSendIsReported) {
   } broken;
   SendEngine engine(control_, broken, listener_);
   QueueHeartbeat();
-  EXPECT_EQ(engine.SendOnce(true).outcome, Outcome::kFailed);
+  EXPECT_EQ(engine.SendOnce(true, now_).outcome, Outcome::kFailed);
 }
 
 // ---------------------------------------------------------------- Delivery
@@ -640,11 +679,15 @@ TEST_F(SendEngineTest, CheckJudgesLagAgainstTheWindowAndTheRing) {
   stream::StreamLog* log = MakeLog(1, capacity);
   Delivery d(nullptr, log);
   d.Start(tp::StartMode::kLatest, Sequence{});
-  EXPECT_EQ(d.Check(log->tail()), Delivery::Lag::kOk);
+  EXPECT_EQ(d.Check(log->tail(), now_), Delivery::Lag::kOk);
   Append(log, static_cast<int>(capacity / 2 / 72) + 1);
-  EXPECT_EQ(d.Check(log->tail()), Delivery::Lag::kTooFar);
+  // Past the window: the grace starts now, and ends 500 ms later.
+  EXPECT_EQ(d.Check(log->tail(), now_), Delivery::Lag::kOk);
+  EXPECT_EQ(d.Check(log->tail(), now_ + 499'999'999), Delivery::Lag::kOk);
+  EXPECT_EQ(d.Check(log->tail(), now_ + 500'000'000), Delivery::Lag::kTooFar);
+  EXPECT_EQ(d.BehindForNs(now_ + 500'000'000), 500'000'000);
   Append(log, static_cast<int>(capacity / 72));
-  EXPECT_EQ(d.Check(log->tail()), Delivery::Lag::kLapped);
+  EXPECT_EQ(d.Check(log->tail(), now_), Delivery::Lag::kLapped);
   EXPECT_FALSE(d.Pin());  // nothing to pin: the bytes are gone
 }
 

@@ -86,11 +86,12 @@
 //   After any error that closes the connection, every later call returns
 //   the same status. When the gateway said why before closing — a fatal
 //   ERROR such as SLOW_CONSUMER ("subscriber fell N bytes behind stream
-//   'name' (window W)"), or LOGOUT SHUTTING_DOWN — that status carries its
-//   code name and text, and GatewayErrorCode (errors.h) returns the code,
-//   whichever call found the loss: Poll, a waiting call, or a Publish whose
-//   send failed because the gateway had already closed (the client then
-//   reads what is left on the socket for the gateway's last word). With
+//   'name' (window W) for T ms"), or LOGOUT SHUTTING_DOWN — that status
+//   carries its code name and text, and GatewayErrorCode (errors.h) returns
+//   the code, whichever call found the loss: Poll, a waiting call, or a
+//   Publish whose send failed because the gateway had already closed (the
+//   client then reads what is left on the socket for the gateway's last
+//   word). With
 //   reconnect enabled the same status goes to on_error, with
 //   "; reconnecting" appended.
 //
