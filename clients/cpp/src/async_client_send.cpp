@@ -349,6 +349,13 @@ void AsyncClient::Impl::ScheduleTick() {
 void AsyncClient::Impl::OnTick() {
   if (state_ != State::kOpen && state_ != State::kClosing) return;
   const SteadyClock::time_point now = SteadyClock::now();
+  // This tick may run before the read completion that a late wake-up (a
+  // descheduled thread on a busy host) also found ready: bytes the gateway
+  // sent in time are not its silence.
+  if (core_.SilentAt(now)) {
+    asio::error_code ec;
+    if (socket_.available(ec) > 0 && !ec) core_.NoteUnreadBytes();
+  }
   const bool heartbeat_due = core_.CheckLiveness(now);
   if (state_ == State::kClosed) return;  // the gateway went silent
   if (writing_ && now - last_write_progress_ >= options_.send_timeout) {

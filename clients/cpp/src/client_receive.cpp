@@ -331,6 +331,10 @@ void Client::Impl::SendBestEffort(std::span<const std::byte> frame) {
 }
 
 void Client::Impl::CheckLiveness(Clock::time_point now) {
+  // Bytes the gateway sent in time may wait unread behind a late wake-up.
+  if (core_.SilentAt(now) && internal::HasUnread(fd_.get())) {
+    core_.NoteUnreadBytes();
+  }
   if (!core_.CheckLiveness(now)) return;
   const std::size_t n = core_.EncodeHeartbeat(ctl_);
   if (SendFrame({ctl_.data(), n}).ok()) core_.HeartbeatSent(now);

@@ -328,6 +328,15 @@ class SessionCore {
     last_send_ = last_receive_ = now;
     sent_since_check_ = received_since_check_ = false;
   }
+  /// Whether CheckLiveness at `now` would find the gateway silent. A host
+  /// that woke late (descheduled on a busy machine) may hold the gateway's
+  /// heartbeat unread in its socket: it looks there first and, finding
+  /// bytes, calls NoteUnreadBytes, so that a late wake-up is not taken for
+  /// the gateway's silence.
+  [[nodiscard]] bool SilentAt(SteadyClock::time_point now) const {
+    return !received_since_check_ && now - last_receive_ >= 3 * heartbeat_;
+  }
+  void NoteUnreadBytes() { received_since_check_ = true; }
   /// Fails the session (ERROR HEARTBEAT_TIMEOUT best-effort, then
   /// OnSessionFailed) after 3 silent heartbeat intervals; otherwise returns
   /// whether a heartbeat is due (never after our LOGOUT, PROTOCOL.md 14.4).

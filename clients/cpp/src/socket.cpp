@@ -189,6 +189,12 @@ IoResult ReceiveSome(int fd, std::span<std::byte> into) {
   return Receive(fd, into, MSG_DONTWAIT);
 }
 
+bool HasUnread(int fd) {
+  std::byte b;
+  ++t_calls.receives;
+  return ::recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) == 1;
+}
+
 IoResult ReceiveBlocking(int fd, std::span<std::byte> into) {
   return Receive(fd, into, 0);
 }

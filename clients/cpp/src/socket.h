@@ -83,6 +83,9 @@ IoResult SendSome(int fd, std::span<const std::byte> bytes);
 /// One non-blocking receive (MSG_DONTWAIT); EAGAIN and EINTR give
 /// bytes = 0.
 IoResult ReceiveSome(int fd, std::span<std::byte> into);
+/// Whether the socket holds unread bytes (a non-blocking MSG_PEEK of one
+/// byte; counted as a receive). False on EOF and errors.
+bool HasUnread(int fd);
 /// One blocking receive on a blocking socket: returns as soon as any bytes
 /// arrived, or with bytes = 0 once the socket's receive timeout
 /// (SetReceiveTimeout) passed or a signal interrupted it.
