@@ -91,6 +91,7 @@ DATAGRAM_KINDS = {"DATA": 1, "PUBLISH": 2, "HEARTBEAT": 3}
 
 FLAG_ACK_REQUESTED = 0x0001  # PUBLISH
 FLAG_FATAL = 0x0001  # ERROR
+FLAG_EPOCH = 0x0002  # LOGON_ACK, SUBSCRIBE_ACK (protocol version 2)
 
 VECTOR_NAME = re.compile(r"^[A-Za-z0-9_]+$")
 
@@ -252,9 +253,12 @@ def logon(*, min_version=1, max_version=1, heartbeat_interval_ms=0, token=b"",
 
 def logon_ack(*, version=1, heartbeat_interval_ms=1000,
               session_id=0x0123456789ABCDEF, max_frame_length=65536,
-              reserved18=0, reserved36=0, **hdr):
+              reserved18=0, reserved36=0, epoch=None, **hdr):
     # Length 40: 16 u16 version, 18 u16 reserved, 20 u32 heartbeat_interval_ms,
     # 24 u64 session_id, 32 u32 max_frame_length, 36 u32 reserved.
+    # The EPOCH form (flags bit 1, length 48) adds 40 u64 instance_epoch.
+    # `epoch` not None writes the field and sets the flag unless `flags` says
+    # otherwise (malformed variants).
     body = [
         u16(version, "version"),
         u16(reserved18, "reserved"),
@@ -263,10 +267,15 @@ def logon_ack(*, version=1, heartbeat_interval_ms=1000,
         u32(max_frame_length, "max_frame_length"),
         u32(reserved36, "reserved"),
     ]
+    if epoch is not None:
+        body.append(u64(epoch, "instance_epoch"))
+        hdr.setdefault("flags", FLAG_EPOCH)
+    flagged = hdr.get("flags", 0) & FLAG_EPOCH
     fields = [("negotiated_version", version),
               ("heartbeat_interval_ms", heartbeat_interval_ms),
               ("session_id", session_id),
-              ("max_frame_length", max_frame_length)]
+              ("max_frame_length", max_frame_length),
+              ("instance_epoch", epoch if flagged and epoch else 0)]
     return frame("LOGON_ACK", body, fields, **hdr)
 
 
@@ -326,17 +335,27 @@ def open_stream(*, request_id, name, name_length=None, reserved=0, **hdr):
 
 
 def stream_ack(type_name, *, id, next_sequence, name, name_length=None,
-               reserved=0, **hdr):
+               reserved=0, epoch=None, **hdr):
     # OPEN_STREAM_ACK and SUBSCRIBE_ACK: 16 u32 id, 20 u16 reserved,
-    # 22 u16 name_length, 24 u64 next_sequence, 32 name bytes.
+    # 22 u16 name_length, 24 u64 next_sequence, 32 name bytes. The EPOCH form
+    # of SUBSCRIBE_ACK (flags bit 1) puts 32 u64 instance_epoch before the
+    # name, which moves to 40. `epoch` not None writes the field and sets the
+    # flag unless `flags` says otherwise (malformed variants).
     body = [
         u32(id, "id"),
         u16(reserved, "reserved"),
         u16(len(name) if name_length is None else name_length, "name_length"),
         u64(next_sequence, "next_sequence"),
-        *blob(name, "name"),
     ]
-    fields = [("id", id), ("next_sequence", next_sequence), ("name", name)]
+    if epoch is not None:
+        body.append(u64(epoch, "instance_epoch"))
+        hdr.setdefault("flags", FLAG_EPOCH)
+    body += blob(name, "name")
+    fields = [("id", id), ("next_sequence", next_sequence)]
+    if type_name == "SUBSCRIBE_ACK":
+        flagged = hdr.get("flags", 0) & FLAG_EPOCH
+        fields.append(("instance_epoch", epoch if flagged and epoch else 0))
+    fields.append(("name", name))
     return frame(type_name, body, fields, **hdr)
 
 
@@ -564,6 +583,7 @@ def datagram(name, doc, kind, *, stream_id, first_sequence, source_id,
 MD = b"md.eq.AAPL"
 LOOP = bytes([127, 0, 0, 1])  # 127.0.0.1 in network byte order
 SOURCE = 0x5441434859304E31  # any non-zero id
+EPOCH = 0x8877665544332211  # a gateway run's instance epoch, all 8 bytes used
 
 
 def session_vectors():
@@ -595,6 +615,16 @@ def session_vectors():
               "LOGON_ACK announcing the 16 MiB frame ceiling.",
               logon_ack(heartbeat_interval_ms=30000, session_id=1,
                         max_frame_length=16 * 1024 * 1024)),
+        valid("logon_version_1_to_2",
+              "LOGON offering protocol versions 1..2: a client that "
+              "understands the instance epoch, and works with a gateway that "
+              "speaks only version 1.",
+              logon(min_version=1, max_version=2, heartbeat_interval_ms=1000,
+                    client_name=b"tachyon-client")),
+        valid("logon_ack_epoch",
+              "LOGON_ACK granting protocol version 2: the EPOCH form (flags "
+              "0x0002, 48 bytes) carrying the gateway's instance epoch.",
+              logon_ack(version=2, epoch=EPOCH)),
         valid("logon_reject_not_authorized",
               "LOGON_REJECT: NOT_AUTHORIZED with a text; always fatal, flags "
               "and stream id 0.",
@@ -677,6 +707,22 @@ def stream_vectors():
               "subscription.",
               subscribe_ack(stream_id=12, id=4, next_sequence=88,
                             name=b"md.eq.MSFT")),
+        valid("subscribe_ack_epoch_exact",
+              "SUBSCRIBE_ACK in a version-2 session (EPOCH form): stream 7, "
+              "first delivered sequence 1000, the instance epoch at 32 and "
+              "the name at 40.",
+              subscribe_ack(stream_id=7, id=3, next_sequence=1000, name=MD,
+                            epoch=EPOCH)),
+        valid("subscribe_ack_epoch_pattern",
+              "The pattern ack in its EPOCH form: stream id 0, next_sequence "
+              "0, the pattern at 40 (47 bytes, 1 of padding).",
+              subscribe_ack(stream_id=0, id=4, next_sequence=0,
+                            name=b"md.eq.*", epoch=EPOCH)),
+        valid("subscribe_ack_epoch_already_delivered",
+              "EPOCH-form stream ack with next_sequence 0 (the stream is "
+              "already being delivered) and a one-byte name.",
+              subscribe_ack(stream_id=9, id=0xFFFFFFFF, next_sequence=0,
+                            name=b"x", epoch=1)),
         valid("unsubscribe", "UNSUBSCRIBE subscription 3.",
               unsubscribe(subscription_id=3)),
         valid("udp_subscribe_address",
@@ -788,6 +834,13 @@ def multi_vectors():
               "(every padding amount from 0 to 4).",
               *[data(stream_id=7, sequence=100 + i, timestamp_ns=5000 + i,
                      payload=b"abcd"[:i]) for i in range(5)]),
+        valid("multi_version_2_subscriber",
+              "A version-2 subscriber's buffer: LOGON_ACK and SUBSCRIBE_ACK "
+              "in their EPOCH forms, then DATA (unchanged by the version).",
+              logon_ack(version=2, epoch=EPOCH),
+              subscribe_ack(stream_id=7, id=1, next_sequence=1, name=MD,
+                            epoch=EPOCH),
+              data(stream_id=7, sequence=1, payload=b"bid 101.25")),
         valid("multi_publisher",
               "A producer's buffer: OPEN_STREAM then PUBLISH with and without "
               "ACK_REQUESTED, then LOGOUT.",
@@ -981,6 +1034,15 @@ def malformed_vectors():
         malformed("logon_ack_length_48",
                   "LOGON_ACK must be exactly 40 bytes.",
                   logon_ack(extra=bytes(8)), "BAD_BODY_LENGTH"),
+        malformed("logon_ack_epoch_flag_length_40",
+                  "LOGON_ACK with EPOCH set but only 40 bytes (no "
+                  "instance_epoch): the flag makes the length 48.",
+                  logon_ack(version=2, flags=FLAG_EPOCH), "BAD_BODY_LENGTH"),
+        malformed("logon_ack_epoch_without_flag",
+                  "LOGON_ACK of 48 bytes with an instance epoch but EPOCH "
+                  "clear: the length must then be 40.",
+                  logon_ack(version=2, epoch=EPOCH, flags=0),
+                  "BAD_BODY_LENGTH"),
         malformed("logon_ack_length_32",
                   "LOGON_ACK cut to 32 bytes (length says 32).",
                   frame("LOGON_ACK", big_logon.segs[1:5], []),
@@ -1096,6 +1158,13 @@ def malformed_vectors():
                   logon(client_name=b"n" * 256), "BAD_FIELD"),
         malformed("logon_ack_flags_set", "LOGON_ACK with flags 0x8000.",
                   logon_ack(flags=0x8000), "BAD_FIELD"),
+        malformed("logon_ack_epoch_zero",
+                  "LOGON_ACK in the EPOCH form with instance_epoch 0.",
+                  logon_ack(version=2, epoch=0), "BAD_FIELD"),
+        malformed("logon_ack_epoch_other_flag",
+                  "LOGON_ACK in the EPOCH form with flag bit 0 set too.",
+                  logon_ack(version=2, epoch=EPOCH, flags=FLAG_EPOCH | 1),
+                  "BAD_FIELD"),
         malformed("logon_ack_stream_id_set", "LOGON_ACK with stream id 1.",
                   logon_ack(stream_id=1), "BAD_FIELD"),
         malformed("logon_ack_reserved18_set",
@@ -1166,6 +1235,34 @@ def malformed_vectors():
         malformed("subscribe_ack_flags_set", "SUBSCRIBE_ACK with flags 1.",
                   subscribe_ack(stream_id=7, id=1, next_sequence=1, name=MD,
                                 flags=1), "BAD_FIELD"),
+        malformed("subscribe_ack_epoch_flag_version_1_layout",
+                  "SUBSCRIBE_ACK with EPOCH set but the version-1 layout "
+                  "(name at 32): the fixed part is then 40.",
+                  subscribe_ack(stream_id=7, id=1, next_sequence=1, name=MD,
+                                flags=FLAG_EPOCH), "BAD_BODY_LENGTH"),
+        malformed("subscribe_ack_epoch_zero",
+                  "SUBSCRIBE_ACK in the EPOCH form with instance_epoch 0.",
+                  subscribe_ack(stream_id=7, id=1, next_sequence=1, name=MD,
+                                epoch=0), "BAD_FIELD"),
+        malformed("subscribe_ack_epoch_other_flag",
+                  "SUBSCRIBE_ACK in the EPOCH form with flag bit 0 set too.",
+                  subscribe_ack(stream_id=7, id=1, next_sequence=1, name=MD,
+                                epoch=EPOCH, flags=FLAG_EPOCH | 1),
+                  "BAD_FIELD"),
+        malformed("subscribe_ack_epoch_pattern_without_star",
+                  "EPOCH-form pattern ack whose name (at 40) does not end in "
+                  "'*'.",
+                  subscribe_ack(stream_id=0, id=4, next_sequence=0,
+                                name=b"md.eq.", epoch=EPOCH), "BAD_FIELD"),
+        malformed("subscribe_ack_epoch_pattern_with_sequence",
+                  "EPOCH-form pattern ack with next_sequence 5.",
+                  subscribe_ack(stream_id=0, id=4, next_sequence=5,
+                                name=b"md.eq.*", epoch=EPOCH), "BAD_FIELD"),
+        malformed("open_stream_ack_epoch_flag",
+                  "OPEN_STREAM_ACK with flag bit 1 (EPOCH is a SUBSCRIBE_ACK "
+                  "form only).",
+                  open_stream_ack(stream_id=7, id=1, next_sequence=1, name=MD,
+                                  flags=FLAG_EPOCH), "BAD_FIELD"),
         malformed("subscribe_ack_reserved_set",
                   "SUBSCRIBE_ACK with reserved (20) = 1.",
                   subscribe_ack(stream_id=7, id=1, next_sequence=1, name=MD,
@@ -1482,7 +1579,8 @@ def render_value(key, value):
     if isinstance(value, Name):
         return key, str(value)
     if isinstance(value, int):
-        if key in ("session_id", "source_id", "context") and value >= 1 << 32:
+        if (key in ("session_id", "source_id", "context", "instance_epoch")
+                and value >= 1 << 32):
             return key, f"0x{value:x}"
         return key, str(value)
     if isinstance(value, bytes):

@@ -29,6 +29,12 @@ Gateway::~Gateway() {
 absl::Status Gateway::Start() {
   if (started_) return absl::FailedPreconditionError("already started");
   started_ = true;
+  // This run's instance epoch (PROTOCOL.md 7.6): sequences and stream ids
+  // start over with every run, and clients tell runs apart by it.
+  std::random_device rd;
+  while (instance_epoch_ == 0) {
+    instance_epoch_ = (std::uint64_t{rd()} << 32) | rd();
+  }
   const int n = config_.workers;
   backend_descriptions_.assign(static_cast<std::size_t>(n), "");
   absl::StatusOr<std::uint16_t> port = OpenPerWorker(
@@ -81,12 +87,9 @@ absl::StatusOr<std::uint16_t> Gateway::OpenPerWorker(
 absl::Status Gateway::StartUdp() {
   const config::UdpOptions& u = config_.udp;
   if (!u.enabled) return absl::OkStatus();
-  // A random instance id: receivers tell a restarted gateway (whose
+  // The instance epoch: receivers tell a restarted gateway (whose
   // sequences and stream ids start over) by its change (PROTOCOL.md 16.4).
-  std::random_device rd;
-  while (udp_source_id_ == 0) {
-    udp_source_id_ = (std::uint64_t{rd()} << 32) | rd();
-  }
+  udp_source_id_ = instance_epoch_;
   absl::StatusOr<std::uint16_t> port = OpenPerWorker(
       "UDP ingress", config_.UdpBind(), u.port, SOCK_DGRAM,
       [this](std::uint16_t p) {

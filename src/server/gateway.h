@@ -73,8 +73,12 @@ class Gateway final : public CommandRouter {
   [[nodiscard]] std::uint16_t port() const { return port_; }
   /// The UDP ingress port (after Start; 0 when udp.enabled is false).
   [[nodiscard]] std::uint16_t udp_port() const { return udp_port_; }
-  /// The non-zero source_id of this gateway instance's UDP datagrams.
+  /// The non-zero source_id of this gateway instance's UDP datagrams: the
+  /// instance epoch (0 when udp.enabled is false).
   [[nodiscard]] std::uint64_t udp_source_id() const { return udp_source_id_; }
+  /// This run's random, non-zero instance epoch (PROTOCOL.md 7.6), picked
+  /// by Start. Any thread after Start.
+  [[nodiscard]] std::uint64_t instance_epoch() const { return instance_epoch_; }
   /// The UDP counters of every worker, summed. Any thread, lock-free.
   [[nodiscard]] udp::UdpStats UdpStats() const;
   /// The UDP counters of worker `index` (0 <= index < workers).
@@ -137,6 +141,7 @@ class Gateway final : public CommandRouter {
   std::vector<int> udp_fds_;
   std::uint16_t udp_port_ = 0;
   std::uint64_t udp_source_id_ = 0;
+  std::uint64_t instance_epoch_ = 0;
   std::vector<std::string> backend_descriptions_;
   std::uint16_t port_ = 0;
   std::atomic<std::uint64_t> next_session_id_{1};

@@ -136,6 +136,10 @@ void Worker::ReleaseConnection() { gateway_.ReleaseConnection(); }
 
 SessionId Worker::NextSessionId() { return gateway_.NextSessionId(); }
 
+std::uint64_t Worker::instance_epoch() const {
+  return gateway_.instance_epoch();
+}
+
 void Worker::OnStreamCreated() { gateway_.WakeAll(); }
 
 void Worker::RouteUdp(const session::UdpDestinationRequest& request) {

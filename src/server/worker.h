@@ -84,6 +84,7 @@ class Worker final : public session::SessionServices,
   [[nodiscard]] bool stopping() const override {
     return stop_requested_.load(std::memory_order_acquire);
   }
+  [[nodiscard]] std::uint64_t instance_epoch() const override;
 
   // stream::StreamWaker (worker thread)
   void OnAppended(stream::StreamLog* log) override;

@@ -189,12 +189,16 @@ void Session::HandleLogon(const tp::LogonView& m) {
     agent_.counters().logons_rejected.Add();
     CloseAfterFlush();
   };
-  if (m.min_version() > tp::kProtocolVersion ||
-      m.max_version() < tp::kProtocolVersion) {
-    reject(ErrorCode::kUnsupportedVersion,
-           absl::StrCat("gateway speaks protocol version ",
-                        tp::kProtocolVersion, "; client offered ",
-                        m.min_version(), "..", m.max_version()));
+  // The highest version both speak (PROTOCOL.md 7.2): 2 adds the instance
+  // epoch to LOGON_ACK and SUBSCRIBE_ACK, 1 keeps every frame as it was.
+  const std::uint16_t version =
+      std::min<std::uint16_t>(m.max_version(), tp::kMaxProtocolVersion);
+  if (version < m.min_version() || version < tp::kProtocolVersion) {
+    reject(
+        ErrorCode::kUnsupportedVersion,
+        absl::StrCat("gateway speaks protocol versions ", tp::kProtocolVersion,
+                     "..", tp::kMaxProtocolVersion, "; client offered ",
+                     m.min_version(), "..", m.max_version()));
     return;
   }
   if (!cfg.token.empty() && m.token() != cfg.token) {
@@ -211,12 +215,15 @@ void Session::HandleLogon(const tp::LogonView& m) {
                   cfg.max_heartbeat_interval_ms);
   heartbeat_ns_ = std::int64_t{hb} * 1'000'000;
   session_id_ = agent_.NextSessionId();
-  std::span<std::byte> out = ReserveControl(tp::LogonAckView::kFixedLength);
-  CommitControl(
-      tp::EncodeLogonAck(out, {.version = tp::kProtocolVersion,
-                               .heartbeat_interval_ms = hb,
-                               .session_id = session_id_,
-                               .max_frame_length = max_frame_length_}));
+  if (version >= tp::kEpochProtocolVersion) {
+    ack_epoch_ = agent_.instance_epoch();
+  }
+  std::span<std::byte> out = ReserveControl(tp::LogonAckView::kEpochLength);
+  CommitControl(tp::EncodeLogonAck(out, {.version = version,
+                                         .heartbeat_interval_ms = hb,
+                                         .session_id = session_id_,
+                                         .max_frame_length = max_frame_length_,
+                                         .instance_epoch = ack_epoch_}));
   state_ = State::kActive;
   if (cfg.max_publish_rate > 0) {
     publish_tokens_ = cfg.max_publish_rate;

@@ -187,6 +187,10 @@ class Session final : public io::ConnectionHandler,
   State state_ = State::kAwaitLogon;
   SessionId session_id_;
   std::uint32_t max_frame_length_;
+  // The instance epoch this session's acks carry: non-zero once LOGON
+  // negotiated protocol version 2 (PROTOCOL.md 7.6), else 0 (version-1
+  // forms).
+  std::uint64_t ack_epoch_ = 0;
   std::int64_t heartbeat_ns_ = 0;
   std::int64_t created_ns_;
   std::int64_t last_recv_ns_;

@@ -96,6 +96,9 @@ class SessionAgent final : public io::Agent, public io::AcceptHandler {
   [[nodiscard]] std::int64_t receive_time_ns() { return clock_.realtime_ns(); }
   [[nodiscard]] bool stopping() const { return services_.stopping(); }
   SessionId NextSessionId() { return services_.NextSessionId(); }
+  [[nodiscard]] std::uint64_t instance_epoch() const {
+    return services_.instance_epoch();
+  }
   /// registry().Open, telling every worker when a stream is created so
   /// that pattern subscriptions pick it up at once.
   absl::StatusOr<stream::StreamLog*> OpenStream(std::string_view name);

@@ -46,6 +46,9 @@ class SessionServices {
   virtual void RouteUdp(const UdpDestinationRequest& request) = 0;
   /// True once the gateway began a graceful stop.
   [[nodiscard]] virtual bool stopping() const = 0;
+  /// This gateway run's random, non-zero instance epoch (PROTOCOL.md 7.6),
+  /// sent in LOGON_ACK and SUBSCRIBE_ACK of version-2 sessions.
+  [[nodiscard]] virtual std::uint64_t instance_epoch() const = 0;
 };
 
 }  // namespace tachyon::session

@@ -160,10 +160,12 @@ void Session::Cover(SubscriptionId sub_id, Subscription& sub,
 void Session::QueueSubscribeAck(StreamId stream, std::uint32_t id,
                                 Sequence next, std::string_view name) {
   std::span<std::byte> out =
-      ReserveControl(tp::StreamAckView::kFixedLength + name.size() + 8);
-  CommitControl(tp::EncodeSubscribeAck(
-      out,
-      {.stream_id = stream, .id = id, .next_sequence = next, .name = name}));
+      ReserveControl(tp::StreamAckView::kEpochFixedLength + name.size() + 8);
+  CommitControl(tp::EncodeSubscribeAck(out, {.stream_id = stream,
+                                             .id = id,
+                                             .next_sequence = next,
+                                             .name = name,
+                                             .instance_epoch = ack_epoch_}));
 }
 
 std::uint64_t Session::AnnounceStart(SubscriptionId sub_id,

@@ -3,6 +3,8 @@
 // (out-of-order sequences, fatal errors, frames of the wrong direction).
 // Every case must end in a clear status that says why — never a crash or a
 // hang. Loops are bounded; no assertion depends on how long anything took.
+#include <sys/ioctl.h>
+
 #include <atomic>
 #include <chrono>
 #include <string>
@@ -14,6 +16,7 @@
 #include "gtest/gtest.h"
 #include "support/fake_server.h"
 #include "support/net.h"
+#include "support/wait.h"
 #include "tachyon/client/client.h"
 
 namespace tachyon::testing {
@@ -422,6 +425,40 @@ TEST(ClientFakeServerTest, ServerThatStopsReadingTimesOutTheSend) {
                         std::to_string(o.send_timeout.count()) + " ms"));
   EXPECT_LT(published, 10000);
   EXPECT_FALSE((*c)->connected());
+}
+
+// Regression: a Poll whose thread woke long after the gateway's heartbeat
+// arrived (descheduled on a busy host) took the unread heartbeat for three
+// silent intervals and closed the connection. The client now looks at its
+// socket before declaring the gateway silent.
+TEST(ClientRobustnessTest, LateWakeUpIsNotTakenForSilence) {
+  std::atomic<bool> send_heartbeat{false};
+  std::atomic<bool> closed{false};
+  FakeServer server([&](FakePeer& peer) {
+    ASSERT_TRUE(peer.AcceptLogon(/*heartbeat_ms=*/20));
+    ASSERT_TRUE(WaitUntil([&] { return send_heartbeat.load(); }));
+    peer.SendFrame(
+        [](std::span<std::byte> out) { return tp::EncodeHeartbeat(out, 1); });
+    closed.store(peer.WaitForClose());
+  });
+  ClientOptions o = Fast();
+  o.heartbeat_interval = std::chrono::milliseconds(20);
+  auto c = Client::Connect("127.0.0.1", server.port(), o);
+  ASSERT_TRUE(c.ok()) << c.status();
+  ASSERT_EQ((*c)->heartbeat_interval(), std::chrono::milliseconds(20));
+  ASSERT_TRUE((*c)->Poll(16, std::chrono::milliseconds(0)).ok());
+  const auto before = Clock::now();
+  send_heartbeat.store(true);
+  ASSERT_TRUE(WaitUntil([&] {
+    int queued = 0;
+    return ::ioctl((*c)->fd(), FIONREAD, &queued) == 0 && queued > 0;
+  }));
+  // The "late wake-up": more than three intervals since the last read.
+  std::this_thread::sleep_until(before + std::chrono::milliseconds(100));
+  const absl::StatusOr<int> n = (*c)->Poll(16, std::chrono::milliseconds(5));
+  EXPECT_TRUE(n.ok()) << n.status();
+  EXPECT_TRUE((*c)->connected());
+  (void)(*c)->Close();
 }
 
 }  // namespace

@@ -2,9 +2,12 @@
 // killed mid-stream, the gateway restarted, data overwritten while away,
 // publishing while disconnected, and giving up. Resumed subscriptions must
 // see no gap and no duplicate while the gateway retains the data, and a
-// Gap when it does not.
+// Gap when it does not. A reconnect to another run of the gateway (another
+// instance epoch, PROTOCOL.md 7.6) is reported and starts delivery again;
+// two gateway instances run in one test for that.
 #include <sys/socket.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstring>
 #include <map>
@@ -16,6 +19,7 @@
 #include "client_test_util.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "support/fake_server.h"
 #include "support/gateway_fixture.h"
 #include "tachyon/client/client.h"
 
@@ -27,6 +31,7 @@ using ::tachyon::client::ClientOptions;
 using ::tachyon::client::DisconnectedPublish;
 using ::tachyon::client::Gap;
 using ::tachyon::client::GapOrigin;
+using ::tachyon::client::GatewayRestart;
 using ::tachyon::client::Message;
 using ::tachyon::client::StartPosition;
 using ::testing::HasSubstr;
@@ -126,6 +131,9 @@ TEST_P(ReconnectTest, KilledConnectionResumesWithoutLossOrDuplicates) {
   EXPECT_TRUE(gaps.empty());
   EXPECT_EQ(sub->stats().reconnects, 1u);
   EXPECT_EQ(sub->stats().duplicates_dropped, 0u);
+  // The same gateway run: positions resumed, no restart.
+  EXPECT_EQ(sub->stats().gateway_restarts, 0u);
+  EXPECT_EQ(sub->gateway_epoch(), gateway_->instance_epoch());
   ASSERT_EQ(errors.size(), 1u);
   EXPECT_EQ(errors[0].code(), absl::StatusCode::kUnavailable);
   EXPECT_THAT(errors[0].message(), HasSubstr("reconnecting"));
@@ -272,6 +280,163 @@ TEST_P(ReconnectTest, GatewayRestartRemapsStreamsAndFlushesQueuedPublishes) {
   EXPECT_EQ(seen[7].sequence, 3u);
   EXPECT_TRUE(gaps.empty());
   EXPECT_EQ(sub->stats().duplicates_dropped, 0u);
+  EXPECT_EQ(sub->stats().gateway_restarts, 1u);
+  EXPECT_EQ(pub->stats().gateway_restarts, 1u);
+}
+
+// Two runs of the gateway on one port. The subscriber had "epoch" up to
+// sequence 5 (and "ep.x", through a pattern, up to 2) when the first run
+// stopped; the second run's streams began again at 1 and hold 8 and 1
+// messages when the subscriber is back. Resuming from 6 would deliver 6..8
+// of the new run as if nothing had happened, silently missing 1..5 (and a
+// de-duplication by sequence would drop 1..5 anyway): instead the client
+// reports the restart, with both epochs and the positions it drops, before
+// any message of the new run, and delivers the new run from its start.
+TEST_P(ReconnectTest, RestartedGatewayIsReportedAndDeliveryStartsAgain) {
+  Start();
+  const std::uint64_t first_epoch = gateway_->instance_epoch();
+  ASSERT_NE(first_epoch, 0u);
+  struct Reported {
+    std::uint64_t old_epoch;
+    std::uint64_t new_epoch;
+    std::vector<std::pair<std::string, std::uint64_t>> streams;
+  };
+  std::vector<Reported> restarts;
+  std::vector<std::string> events;
+  ClientOptions options = Resilient();
+  options.reconnect.on_gateway_restart = [&](const GatewayRestart& r) {
+    Reported copy{r.old_epoch, r.new_epoch, {}};
+    for (const auto& s : r.streams) {
+      copy.streams.emplace_back(std::string(s.stream_name),
+                                s.next_sequence.value());
+    }
+    restarts.push_back(std::move(copy));
+    events.push_back("restart");
+  };
+  auto sub = Connect(options);
+  ASSERT_NE(sub, nullptr);
+  EXPECT_EQ(sub->gateway_epoch(), first_epoch);
+  std::vector<Seen> seen;
+  auto record = [&](const Message& m) {
+    seen.push_back({std::string(m.stream_name), m.sequence.value(),
+                    std::string(m.text())});
+    events.push_back(std::string(m.stream_name) + " " +
+                     std::to_string(m.sequence.value()));
+  };
+  ASSERT_TRUE(sub->Subscribe("epoch", StartPosition::Latest(), record).ok());
+  ASSERT_TRUE(sub->Subscribe("ep.*", StartPosition::Latest(), record).ok());
+  {
+    auto pub = Connect();
+    auto epoch = pub->OpenStream("epoch");
+    auto x = pub->OpenStream("ep.x");
+    ASSERT_TRUE(epoch.ok() && x.ok());
+    for (int i = 1; i <= 5; ++i) {
+      ASSERT_TRUE(pub->Publish(*epoch, "old " + std::to_string(i)).ok());
+    }
+    for (int i = 1; i <= 2; ++i) {
+      ASSERT_TRUE(pub->Publish(*x, "old x " + std::to_string(i)).ok());
+    }
+    ASSERT_TRUE(PollUntil(*sub, [&] { return seen.size() == 7; }));
+  }
+
+  Stop();
+  ASSERT_TRUE(PollUntil(*sub, [&] { return !sub->connected(); }));
+  Restart(config_);  // a second gateway instance on the same port
+  const std::uint64_t second_epoch = gateway_->instance_epoch();
+  ASSERT_NE(second_epoch, first_epoch);
+  {
+    // Retried: see GatewayRestartRemapsStreamsAndFlushesQueuedPublishes.
+    absl::StatusOr<std::unique_ptr<Client>> pub;
+    for (int attempt = 0; attempt < 50; ++attempt) {
+      pub = Client::Connect("127.0.0.1", config_.port);
+      if (pub.ok()) break;
+      std::this_thread::sleep_for(20ms);
+    }
+    ASSERT_TRUE(pub.ok()) << pub.status();
+    auto epoch = (*pub)->OpenStream("epoch");
+    auto x = (*pub)->OpenStream("ep.x");
+    ASSERT_TRUE(epoch.ok() && x.ok());
+    for (int i = 1; i <= 8; ++i) {
+      ASSERT_TRUE((*pub)->Publish(*epoch, "new " + std::to_string(i)).ok());
+    }
+    ASSERT_TRUE((*pub)->PublishWithAck(*x, "new x 1").ok());
+    ASSERT_TRUE((*pub)->PublishWithAck(*epoch, "sentinel").ok());
+  }
+  ASSERT_TRUE(AwaitReconnect(*sub, 1));
+  ASSERT_TRUE(PollUntil(*sub, [&] { return seen.size() >= 7 + 10; }));
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(sub->Poll(256, 2ms).ok());
+
+  ASSERT_EQ(restarts.size(), 1u);
+  EXPECT_EQ(restarts[0].old_epoch, first_epoch);
+  EXPECT_EQ(restarts[0].new_epoch, second_epoch);
+  EXPECT_EQ(restarts[0].streams,
+            (std::vector<std::pair<std::string, std::uint64_t>>{{"ep.x", 3},
+                                                                {"epoch", 6}}));
+  EXPECT_EQ(sub->gateway_epoch(), second_epoch);
+  EXPECT_EQ(sub->stats().gateway_restarts, 1u);
+  // The report came before every message of the new run.
+  ASSERT_EQ(events.size(), 1u + 7u + 10u);
+  EXPECT_EQ(events[7], "restart");
+  // The new run from its first message: 1..9 of "epoch", 1 of "ep.x".
+  std::map<std::string, std::vector<std::uint64_t>> after;
+  for (std::size_t i = 7; i < seen.size(); ++i) {
+    after[seen[i].stream].push_back(seen[i].sequence);
+  }
+  EXPECT_EQ(after["epoch"],
+            (std::vector<std::uint64_t>{1, 2, 3, 4, 5, 6, 7, 8, 9}));
+  EXPECT_EQ(after["ep.x"], (std::vector<std::uint64_t>{1}));
+  EXPECT_EQ(sub->stats().gaps, 0u);
+  EXPECT_EQ(sub->stats().duplicates_dropped, 0u);
+}
+
+// Old peers are untouched: a session that offers only version 1 gets the
+// 40-byte LOGON_ACK and SUBSCRIBE_ACKs without the epoch; one that offers
+// version 2 gets the EPOCH forms, every one with the run's epoch, which is
+// also the UDP egress source_id.
+TEST_P(ReconnectTest, GatewayAnnouncesItsEpochOnlyToVersion2Sessions) {
+  config::GatewayConfig config = TestConfig(GetParam());
+  config.udp.enabled = true;
+  config.udp.port = 0;
+  Start(config);
+  const std::uint64_t epoch = gateway_->instance_epoch();
+  ASSERT_NE(epoch, 0u);
+  EXPECT_EQ(gateway_->udp_source_id(), epoch);
+
+  auto v1 = TestClient::Connect(gateway_->port());
+  ASSERT_NE(v1, nullptr);
+  auto ack = v1->Logon("", 10000, 1, 1);
+  ASSERT_TRUE(ack && ack->type() == protocol::MessageType::kLogonAck);
+  EXPECT_EQ(ack->bytes.size(), protocol::LogonAckView::kFixedLength);
+  EXPECT_EQ(ack->view().flags(), 0);
+  EXPECT_EQ(protocol::LogonAckView(ack->view()).negotiated_version(), 1);
+  auto sub_ack = v1->Subscribe(1, "ep");
+  ASSERT_TRUE(sub_ack &&
+              sub_ack->type() == protocol::MessageType::kSubscribeAck);
+  EXPECT_EQ(sub_ack->bytes.size(), protocol::StreamAckView::kFixedLength + 2);
+  EXPECT_EQ(sub_ack->view().flags(), 0);
+
+  auto v2 = TestClient::Connect(gateway_->port());
+  ASSERT_NE(v2, nullptr);
+  ack = v2->Logon("", 10000, 1, 2);
+  ASSERT_TRUE(ack && ack->type() == protocol::MessageType::kLogonAck);
+  const protocol::LogonAckView logon(ack->view());
+  EXPECT_EQ(ack->bytes.size(), protocol::LogonAckView::kEpochLength);
+  EXPECT_EQ(logon.negotiated_version(), 2);
+  EXPECT_EQ(logon.instance_epoch(), epoch);
+  for (const std::string_view name : {"ep", "e*"}) {
+    sub_ack = v2->Subscribe(name == "ep" ? 1 : 2, name);
+    ASSERT_TRUE(sub_ack &&
+                sub_ack->type() == protocol::MessageType::kSubscribeAck);
+    const protocol::StreamAckView v(sub_ack->view());
+    EXPECT_EQ(v.flags(), protocol::kFlagEpoch) << name;
+    EXPECT_EQ(v.instance_epoch(), epoch) << name;
+    EXPECT_EQ(v.name(), name);
+  }
+  // A gateway-side check of the negotiation: 2..5 gets 2.
+  auto v5 = TestClient::Connect(gateway_->port());
+  ack = v5->Logon("", 10000, 2, 5);
+  ASSERT_TRUE(ack && ack->type() == protocol::MessageType::kLogonAck);
+  EXPECT_EQ(protocol::LogonAckView(ack->view()).negotiated_version(), 2);
 }
 
 TEST_P(ReconnectTest, PublishingWhileDisconnectedFollowsThePolicy) {
@@ -354,6 +519,31 @@ TEST_P(ReconnectTest, WithoutReconnectALostConnectionStaysLost) {
   }
   EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable);
   EXPECT_EQ(c->stats().reconnect_attempts, 0u);
+}
+
+// A new client against a gateway that speaks only version 1: it offers 1..2,
+// takes 1, and has no epoch.
+TEST(ReconnectVersionTest, ClientWorksWithAVersion1Gateway) {
+  std::atomic<int> offered_max{0};
+  {
+    FakeServer server([&](FakePeer& peer) {
+      auto logon = peer.ReadFrame();
+      ASSERT_TRUE(logon);
+      offered_max.store(
+          protocol::LogonView(protocol::FrameView(*logon)).max_version());
+      peer.SendFrame([](std::span<std::byte> out) {
+        return protocol::EncodeLogonAck(out, {.version = 1,
+                                              .heartbeat_interval_ms = 1000,
+                                              .session_id = SessionId{9}});
+      });
+      peer.WaitForClose();
+    });
+    auto c = Client::Connect("127.0.0.1", server.port());
+    ASSERT_TRUE(c.ok()) << c.status();
+    EXPECT_EQ((*c)->gateway_epoch(), 0u);
+    EXPECT_EQ((*c)->session_id(), SessionId{9});
+  }  // the client closes, then the server's script ends and is joined
+  EXPECT_EQ(offered_max.load(), protocol::kMaxProtocolVersion);
 }
 
 INSTANTIATE_TEST_SUITE_P(

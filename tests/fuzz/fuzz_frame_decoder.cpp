@@ -72,12 +72,13 @@ std::size_t ReadAndReencode(FrameView frame, std::span<std::byte> out) {
     case MessageType::kLogonAck: {
       const LogonAckView v(frame);
       s += v.negotiated_version() + v.heartbeat_interval_ms() +
-           v.session_id().value() + v.max_frame_length();
+           v.session_id().value() + v.max_frame_length() + v.instance_epoch();
       n = EncodeLogonAck(out,
                          {.version = v.negotiated_version(),
                           .heartbeat_interval_ms = v.heartbeat_interval_ms(),
                           .session_id = v.session_id(),
-                          .max_frame_length = v.max_frame_length()});
+                          .max_frame_length = v.max_frame_length(),
+                          .instance_epoch = v.instance_epoch()});
       break;
     }
     case MessageType::kLogonReject:
@@ -115,11 +116,13 @@ std::size_t ReadAndReencode(FrameView frame, std::span<std::byte> out) {
     case MessageType::kOpenStreamAck:
     case MessageType::kSubscribeAck: {
       const StreamAckView v(frame);
-      s += v.id() + v.next_sequence().value() + Sum(v.name());
+      s += v.id() + v.next_sequence().value() + v.instance_epoch() +
+           Sum(v.name());
       const StreamAckFields m{.stream_id = v.stream_id(),
                               .id = v.id(),
                               .next_sequence = v.next_sequence(),
-                              .name = v.name()};
+                              .name = v.name(),
+                              .instance_epoch = v.instance_epoch()};
       n = frame.type() == MessageType::kOpenStreamAck
               ? EncodeOpenStreamAck(out, m)
               : EncodeSubscribeAck(out, m);

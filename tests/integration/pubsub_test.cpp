@@ -484,7 +484,8 @@ TEST_P(PubSubTest, LogonRejectedForVersionAndToken) {
   c.token = "sesame";
   Start(c);
   auto v = TestClient::Connect(gateway_->port());
-  auto r = v->Logon("sesame", 1000, 2, 3);
+  // The gateway speaks versions 1 and 2 (PROTOCOL.md 7.2).
+  auto r = v->Logon("sesame", 1000, 3, 4);
   ASSERT_TRUE(r);
   ASSERT_EQ(r->type(), MessageType::kLogonReject);
   EXPECT_EQ(tp::ErrorView(r->view()).code(),

@@ -163,6 +163,11 @@ class AsyncClient::Impl final : public std::enable_shared_from_this<Impl>,
   /// The connection failed or was refused. Reported to on_error when the
   /// session was open; during a close, just finishes the close.
   void Fail(absl::Status status);
+  /// A write failed with `transport`: the gateway may have closed after
+  /// telling us why (a fatal ERROR such as SLOW_CONSUMER, or LOGOUT) in
+  /// bytes not read yet. Reads what the socket holds without waiting and
+  /// returns what the gateway said, or `transport`.
+  absl::Status ExplainLoss(absl::Status transport);
   void FinishClose();
 
   // --- Receiving -----------------------------------------------------------

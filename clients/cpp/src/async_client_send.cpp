@@ -4,6 +4,7 @@
 // queue is full) and heartbeats with the liveness checks.
 #include <algorithm>
 #include <cstring>
+#include <optional>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -43,7 +44,7 @@ absl::Status AsyncClient::Impl::TryPublish(StreamId stream,
                                         payload, tp::AckMode::kNone))
       [[unlikely]] {
     return absl::ResourceExhaustedError(absl::StrCat(
-        "send queue to ", peer(), " is full (", queued_bytes(),
+        "back-pressured: send queue to ", peer(), " is full (", queued_bytes(),
         " bytes waiting for the socket); retry later, or use AsyncPublish, "
         "which waits for room"));
   }
@@ -179,8 +180,8 @@ void AsyncClient::Impl::Flush() {
   const std::size_t n =
       socket_.write_some(asio::buffer(b.data.get(), b.size), ec);
   if (ec && !WouldBlock(ec)) {
-    Fail(absl::UnavailableError(
-        absl::StrCat("connection to ", peer(), " lost: ", ec.message())));
+    Fail(ExplainLoss(absl::UnavailableError(
+        absl::StrCat("connection to ", peer(), " lost: ", ec.message()))));
     return;
   }
   if (n > 0) {
@@ -215,8 +216,8 @@ void AsyncClient::Impl::OnWrite(const asio::error_code& ec, std::size_t bytes) {
   }
   if (ec) {
     writing_ = false;
-    Fail(absl::UnavailableError(
-        absl::StrCat("connection to ", peer(), " lost: ", ec.message())));
+    Fail(ExplainLoss(absl::UnavailableError(
+        absl::StrCat("connection to ", peer(), " lost: ", ec.message()))));
     return;
   }
   core_.stats().bytes_sent += bytes;
@@ -266,7 +267,7 @@ absl::Status AsyncClient::Impl::Park(ParkedFrame& frame,
       tp::PaddedLength(tp::RequestView::kFixedLength + payload.size());
   if (parked_bytes_ + accounted > queue_limit_) {
     return absl::ResourceExhaustedError(absl::StrCat(
-        "send queue to ", peer(), " is full (", queued_bytes(),
+        "back-pressured: send queue to ", peer(), " is full (", queued_bytes(),
         " bytes waiting for the socket and ", parked_bytes_,
         " bytes of operations waiting for room); the gateway is not keeping "
         "up"));
@@ -292,6 +293,30 @@ void AsyncClient::Impl::CancelParked(const absl::Status& status) {
       FailWait(*wait, status);
     }
   }
+}
+
+absl::Status AsyncClient::Impl::ExplainLoss(absl::Status transport) {
+  // Bounded like the blocking client's: what the socket holds, at most 64
+  // receive buffers of it. The read is synchronous on the non-blocking
+  // socket; the pending async read never runs (Fail closes the socket).
+  constexpr int kMaxReads = 64;
+  for (int reads = 0; reads <= kMaxReads; ++reads) {
+    if (std::optional<absl::Status> said = core_.FindFarewell()) {
+      return *std::move(said);
+    }
+    // Reading moves the receive buffer, under a handler's Message view when
+    // a handler's TryPublish found the loss: then only what is buffered.
+    if (!socket_.is_open() || core_.in_callback() || reads == kMaxReads) {
+      break;
+    }
+    asio::error_code ec;
+    const std::span<std::byte> space = core_.ReceiveSpace();
+    const std::size_t n =
+        socket_.read_some(asio::buffer(space.data(), space.size()), ec);
+    if (ec || n == 0) break;
+    core_.Received(n);
+  }
+  return transport;
 }
 
 void AsyncClient::Impl::SendBestEffort(std::span<const std::byte> frame) {
@@ -324,6 +349,13 @@ void AsyncClient::Impl::ScheduleTick() {
 void AsyncClient::Impl::OnTick() {
   if (state_ != State::kOpen && state_ != State::kClosing) return;
   const SteadyClock::time_point now = SteadyClock::now();
+  // This tick may run before the read completion that a late wake-up (a
+  // descheduled thread on a busy host) also found ready: bytes the gateway
+  // sent in time are not its silence.
+  if (core_.SilentAt(now)) {
+    asio::error_code ec;
+    if (socket_.available(ec) > 0 && !ec) core_.NoteUnreadBytes();
+  }
   const bool heartbeat_due = core_.CheckLiveness(now);
   if (state_ == State::kClosed) return;  // the gateway went silent
   if (writing_ && now - last_write_progress_ >= options_.send_timeout) {

@@ -6,12 +6,17 @@
 
 #include <algorithm>
 #include <climits>
+#include <cstring>
+#include <random>
+#include <thread>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "backoff.h"
 #include "client_impl.h"
 #include "session_core.h"
 #include "socket.h"
+#include "status.h"
 #include "tachyon/protocol/protocol.h"
 
 namespace tachyon::client {
@@ -72,6 +77,7 @@ absl::Status Client::Impl::Close() {
   fd_.reset();
   open_ = false;
   core_.MarkClosed();
+  core_.DropHeld();
   reconnecting_ = false;
   closed_status_ = absl::FailedPreconditionError(
       absl::StrCat("client for ", core_.peer(), " is closed"));
@@ -103,15 +109,14 @@ absl::Status Client::Impl::Publish(StreamId stream,
     // Coalescing: encode straight into the batch; send when it is full.
     const std::size_t frame =
         tp::PaddedLength(tp::PublishView::kFixedLength + payload.size());
-    if (batch_.size() + frame > batch_limit_ && !batch_.empty()) {
+    if (batch_used_ + frame > batch_limit_ && batch_used_ > 0) {
       if (absl::Status s = FlushBatch(); !s.ok()) return s;
     }
     if (frame <= batch_limit_) {
-      const std::size_t used = batch_.size();
-      batch_.resize(used + frame);  // within the reserved capacity
-      core_.EncodePublish({batch_.data() + used, frame}, *wire, correlation,
-                          payload);
-      return batch_.size() >= batch_limit_ ? FlushBatch() : absl::OkStatus();
+      core_.EncodePublish({batch_.get() + batch_used_, frame}, *wire,
+                          correlation, payload);
+      batch_used_ += frame;
+      return batch_used_ >= batch_limit_ ? FlushBatch() : absl::OkStatus();
     }
   }
   const std::size_t n = core_.EncodePublish(tx(), *wire, correlation, payload);
@@ -147,8 +152,21 @@ absl::StatusOr<std::span<std::byte>> Client::Impl::TryClaim(
   }
   const absl::StatusOr<std::uint32_t> wire = CheckPublish(stream, length);
   if (!wire.ok()) return wire.status();
+  const std::size_t frame =
+      tp::PaddedLength(tp::PublishView::kFixedLength + length);
+  // Coalescing: claim in place inside the batch, behind what it holds, so
+  // that claimed frames leave with the published ones, in order.
+  claim_in_batch_ = open_ && batch_limit_ > 0 && frame <= batch_limit_;
+  std::span<std::byte> out = tx();
+  if (claim_in_batch_) {
+    if (batch_used_ + frame > batch_limit_ && batch_used_ > 0) {
+      if (absl::Status s = FlushBatch(); !s.ok()) return s;
+    }
+    claim_offset_ = batch_used_;
+    out = {batch_.get() + claim_offset_, frame};
+  }
   std::span<std::byte> payload =
-      tp::BeginPublish(tx(), StreamId{*wire}, core_.NextCorrelation(), length,
+      tp::BeginPublish(out, StreamId{*wire}, core_.NextCorrelation(), length,
                        tp::AckMode::kNone);
   claimed_ = true;
   claim_stream_ = stream;
@@ -161,15 +179,24 @@ absl::Status Client::Impl::Commit() {
     return absl::FailedPreconditionError("Commit without a TryClaim");
   }
   claimed_ = false;
-  const std::span<const std::byte> payload(
-      tx_.get() + tp::PublishView::kFixedLength, claim_length_);
+  const std::size_t frame =
+      tp::PaddedLength(tp::PublishView::kFixedLength + claim_length_);
+  std::byte* at = claim_in_batch_ ? batch_.get() + claim_offset_ : tx_.get();
+  const std::span<const std::byte> payload(at + tp::PublishView::kFixedLength,
+                                           claim_length_);
   if (!open_) return PublishDisconnected(claim_stream_, payload);
   // The connection may have been replaced since TryClaim (a claim spans no
   // Poll, but be exact): stamp the stream's current id.
-  tp::StoreU32(tx_.get() + tp::kStreamIdOffset, core_.WireId(claim_stream_));
+  tp::StoreU32(at + tp::kStreamIdOffset, core_.WireId(claim_stream_));
   ++core_.stats().publishes;
-  return SendFrame({tx_.get(), tp::PaddedLength(tp::PublishView::kFixedLength +
-                                                claim_length_)});
+  if (!claim_in_batch_) return SendFrame({at, frame});
+  // A Flush or Poll since TryClaim sent what the batch held before the
+  // claim; the claimed frame moves up behind whatever it holds now.
+  if (claim_offset_ != batch_used_) {
+    std::memmove(batch_.get() + batch_used_, at, frame);
+  }
+  batch_used_ += frame;
+  return batch_used_ >= batch_limit_ ? FlushBatch() : absl::OkStatus();
 }
 
 // ======================================================================
@@ -297,14 +324,47 @@ absl::StatusOr<std::vector<std::byte>> Client::Impl::Request(
 
 absl::StatusOr<std::unique_ptr<Client>> Client::Connect(
     std::string_view host, std::uint16_t port, const ClientOptions& options) {
-  const Clock::time_point deadline = Clock::now() + options.connect_timeout;
-  absl::StatusOr<internal::UniqueFd> fd =
-      internal::ConnectTcp(host, port, options, deadline);
-  if (!fd.ok()) return fd.status();
-  auto impl =
-      std::make_unique<Impl>(std::move(*fd), std::string(host), port, options);
-  if (absl::Status s = impl->Logon(deadline); !s.ok()) return s;
-  return std::unique_ptr<Client>(new Client(std::move(impl)));
+  const ConnectRetryOptions& retry = options.connect_retry;
+  if (retry.attempts < 1) {
+    return absl::InvalidArgumentError(
+        "ClientOptions::connect_retry.attempts must be >= 1");
+  }
+  std::minstd_rand rng(
+      static_cast<std::uint32_t>(Clock::now().time_since_epoch().count()));
+  absl::Status failure;
+  int attempt = 1;
+  for (;; ++attempt) {
+    const Clock::time_point deadline = Clock::now() + options.connect_timeout;
+    absl::StatusOr<internal::UniqueFd> fd =
+        internal::ConnectTcp(host, port, options, deadline);
+    if (fd.ok()) {
+      auto impl = std::make_unique<Impl>(std::move(*fd), std::string(host),
+                                         port, options);
+      failure = impl->Logon(deadline);
+      if (failure.ok()) {
+        return std::unique_ptr<Client>(new Client(std::move(impl)));
+      }
+    } else {
+      failure = fd.status();
+    }
+    if (attempt >= retry.attempts ||
+        !internal::IsTransientConnectFailure(failure)) {
+      break;
+    }
+    const Clock::duration delay = internal::BackoffDelay(
+        attempt, retry.initial_backoff, retry.max_backoff, retry.jitter, rng);
+    if (retry.on_retry) {
+      retry.on_retry(failure, attempt,
+                     std::chrono::ceil<std::chrono::milliseconds>(delay));
+    }
+    std::this_thread::sleep_for(delay);
+  }
+  if (attempt == 1) return failure;
+  return internal::KeepGatewayCode(
+      absl::Status(failure.code(),
+                   absl::StrCat(failure.message(), " (attempt ", attempt,
+                                " of ", retry.attempts, ")")),
+      failure);
 }
 
 Client::Client(std::unique_ptr<Impl> impl)

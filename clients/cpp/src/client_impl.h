@@ -36,6 +36,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "backoff.h"
 #include "session_core.h"
 #include "socket.h"
 #include "tachyon/client/client.h"
@@ -75,6 +76,7 @@ class Client::Impl final : private internal::SessionHost {
   absl::Status Commit();
   /// Sends the coalesced PUBLISH frames, if any (Client::Flush).
   absl::Status FlushBatch();
+  /// Drops the claim; a claim in the batch buffer was never counted in it.
   void Abort() { claimed_ = false; }
   absl::StatusOr<SubscriptionId> Subscribe(std::string_view name,
                                            StartPosition start,
@@ -141,6 +143,18 @@ class Client::Impl final : private internal::SessionHost {
   /// One non-blocking receive into the core; false if nothing arrived
   /// (EOF and errors close the connection).
   bool ReceiveAvailable();
+  /// One receive that waits up to `wait` for data (rounded up to whole
+  /// milliseconds, and by the kernel to its tick): a single recv on the
+  /// blocking socket, plus a setsockopt when the wait differs from the
+  /// last one. False if nothing arrived.
+  bool ReceiveWithin(internal::Clock::duration wait);
+  /// The bookkeeping after a receive of `r` into `space`.
+  bool TookReceived(const internal::IoResult& r, std::size_t space);
+  /// The connection broke under us with `transport` (a send or receive
+  /// failed): the gateway may have said why just before — a fatal ERROR
+  /// (SLOW_CONSUMER, ...) or a LOGOUT still unread behind what we sent.
+  /// Returns what it said, or `transport`.
+  absl::Status ExplainLoss(absl::Status transport);
   /// Heartbeat sending and the 3-interval receive timeout.
   void CheckLiveness(internal::Clock::time_point now);
   /// Closes the socket. With reconnect enabled and a connection-level
@@ -153,7 +167,9 @@ class Client::Impl final : private internal::SessionHost {
   // --- Waiting for answers -------------------------------------------------
   /// Waits for `kind`/`id` (already expected by the core) until answered or
   /// `deadline`: runs the receive loop itself, or, from another thread
-  /// while background polling runs, waits for the poller to read it.
+  /// while background polling runs, waits for the poller to read it. While
+  /// an application's call (not the logon, close or a reconnect inside
+  /// Poll) runs the loop, the core holds deliveries back for the next Poll.
   absl::Status AwaitReply(internal::ReplyKind kind, std::uint64_t id,
                           internal::Clock::time_point deadline,
                           std::string_view what);
@@ -209,15 +225,23 @@ class Client::Impl final : private internal::SessionHost {
   // --- Buffers, allocated at Connect / LOGON_ACK ---------------------------
   std::unique_ptr<std::byte[]> tx_;  // PUBLISH, claims, REQUEST
   std::size_t tx_size_ = 0;
-  // Coalesced PUBLISH frames (publish_batch_bytes > 0); capacity reserved
-  // once at Connect, never reallocated.
-  std::vector<std::byte> batch_;
+  // Coalesced PUBLISH frames (publish_batch_bytes > 0): [0, batch_used_)
+  // of batch_, allocated at the first LOGON_ACK.
+  std::unique_ptr<std::byte[]> batch_;
+  std::size_t batch_capacity_ = 0;
+  std::size_t batch_used_ = 0;
   std::size_t batch_limit_ = 0;
   // The last read left the socket empty (a short read or EAGAIN): a blocking
   // Poll waits for data first instead of trying a read that would fail.
   bool socket_drained_ = true;
+  // SO_RCVTIMEO of the current socket in ms, for ReceiveWithin; 0 = unset.
+  std::int64_t receive_timeout_ms_ = 0;
   std::array<std::byte, internal::kMaxControlFrame> ctl_{};  // the rest
+  // The outstanding claim: a PUBLISH frame in tx_, or (coalescing) at
+  // claim_offset_ in batch_, just past the frames the batch holds.
   bool claimed_ = false;
+  bool claim_in_batch_ = false;
+  std::size_t claim_offset_ = 0;
   StreamId claim_stream_;
   std::size_t claim_length_ = 0;
 

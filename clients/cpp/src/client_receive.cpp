@@ -11,6 +11,7 @@
 #include "client_impl.h"
 #include "session_core.h"
 #include "socket.h"
+#include "status.h"
 #include "tachyon/protocol/protocol.h"
 
 namespace tachyon::client {
@@ -44,6 +45,13 @@ absl::StatusOr<int> Client::Impl::Poll(int max_messages,
         "Poll called while background polling runs; the poller thread "
         "polls (StopBackgroundPolling first)");
   }
+  // Messages held back while another call waited for its answer come first,
+  // also when the connection ended since: they arrived before its end.
+  int held = 0;
+  if (core_.has_held() && !core_.in_callback()) {
+    held = core_.DispatchHeld(max_messages);
+    if (held >= max_messages || (held > 0 && !open_)) return held;
+  }
   if (!open_ && reconnecting_ && !core_.in_callback()) {
     core_.CleanupIfIdle();
     // Disconnected: attempt when the backoff allows (never with a claim
@@ -58,25 +66,30 @@ absl::StatusOr<int> Client::Impl::Poll(int max_messages,
       std::this_thread::sleep_for(std::min(deadline, next_attempt_) - now);
     }
   }
-  if (absl::Status s = CheckReceivingCall("Poll"); !s.ok()) return s;
+  if (absl::Status s = CheckReceivingCall("Poll"); !s.ok()) {
+    if (held > 0) return held;
+    return s;
+  }
   core_.CleanupIfIdle();
-  if (!batch_.empty()) (void)FlushBatch();  // a failure shows below
-  int delivered = core_.Dispatch(max_messages, false);
+  if (batch_used_ > 0) (void)FlushBatch();  // a failure shows below
+  int delivered = held + core_.Dispatch(max_messages - held, false);
   bool waiting = false;
   Clock::time_point deadline;
   while (open_ && delivered < max_messages) {
     // Each syscall counts on the latency path. A blocking Poll whose last
-    // read left the socket empty waits first rather than try a read that
-    // can only fail; a read that left it empty (short) ends the Poll once
-    // something was delivered, instead of reading again for an EAGAIN.
-    const bool wait_first =
-        socket_drained_ && timeout.count() > 0 && delivered == 0 && !waiting;
-    if (!wait_first && ReceiveAvailable()) {
-      delivered += core_.Dispatch(max_messages - delivered, false);
-      if (socket_drained_ && delivered > 0) break;
-      continue;
+    // read left the socket empty waits inside the read itself (one recv
+    // with a receive timeout per wake-up, not poll() then recv()); a read
+    // that left it empty (short) ends the Poll once something was
+    // delivered, instead of reading again for an EAGAIN.
+    const bool block = socket_drained_ && timeout.count() > 0 && delivered == 0;
+    if (!block) {
+      if (ReceiveAvailable()) {
+        delivered += core_.Dispatch(max_messages - delivered, false);
+        if (socket_drained_ && delivered > 0) break;
+        continue;
+      }
+      if (!open_ || delivered > 0 || timeout.count() <= 0) break;
     }
-    if (!open_ || delivered > 0 || timeout.count() <= 0) break;
     const Clock::time_point now = Clock::now();
     if (!waiting) {
       waiting = true;
@@ -85,9 +98,11 @@ absl::StatusOr<int> Client::Impl::Poll(int max_messages,
     CheckLiveness(now);
     if (!open_ || now >= deadline) break;
     // Wake at least once per heartbeat interval to send ours.
-    internal::WaitFor(
-        fd_.get(), POLLIN,
-        std::min<Clock::duration>(deadline - now, core_.heartbeat()));
+    if (ReceiveWithin(
+            std::min<Clock::duration>(deadline - now, core_.heartbeat()))) {
+      delivered += core_.Dispatch(max_messages - delivered, false);
+      if (socket_drained_ && delivered > 0) break;
+    }
   }
   if (open_) CheckLiveness(Clock::now());
   // A loss that starts a reconnect is reported through on_error; Poll keeps
@@ -109,6 +124,12 @@ absl::Status Client::Impl::AwaitReply(ReplyKind kind, std::uint64_t id,
   const Clock::time_point start = Clock::now();
   pending_ = {
       .active = true, .kind = kind, .id = id, .response = pending_.response};
+  // An application's call other than Poll runs no handlers: what arrives
+  // for them meanwhile waits for the next Poll (client.h, "Receiving").
+  // Logging on, closing and a reconnect inside Poll deliver as usual.
+  const bool hold = !reconnect_in_progress_ && !WaitsForPoller() &&
+                    kind != ReplyKind::kLogon && kind != ReplyKind::kLogout;
+  core_.set_holding(hold);
   absl::Status result;
   if (WaitsForPoller()) {
     result = AwaitReplyFromPoller(deadline);
@@ -141,6 +162,7 @@ absl::Status Client::Impl::AwaitReply(ReplyKind kind, std::uint64_t id,
           std::min<Clock::duration>(deadline - now, core_.heartbeat()));
     }
   }
+  core_.set_holding(false);
   if (!pending_.done) core_.Forget(kind, id);
   pending_.active = false;
   pending_.response = nullptr;
@@ -188,8 +210,32 @@ void Client::Impl::OnReply(const internal::Reply& reply) {
 bool Client::Impl::ReceiveAvailable() {
   if (!open_) return false;
   const std::span<std::byte> space = core_.ReceiveSpace();
-  const internal::IoResult r = internal::ReceiveSome(fd_.get(), space);
-  socket_drained_ = r.bytes < space.size();
+  return TookReceived(internal::ReceiveSome(fd_.get(), space), space.size());
+}
+
+bool Client::Impl::ReceiveWithin(Clock::duration wait) {
+  if (!open_) return false;
+  const std::int64_t ms = std::max<std::int64_t>(
+      1, std::chrono::ceil<std::chrono::milliseconds>(wait).count());
+  // Re-armed only when the wait changes: a Poll loop with one timeout pays
+  // one setsockopt, then one recv per wake-up.
+  if (ms != receive_timeout_ms_) {
+    if (!internal::SetReceiveTimeout(fd_.get(),
+                                     std::chrono::milliseconds(ms))) {
+      // Without a timeout the recv could block past every deadline.
+      internal::WaitFor(fd_.get(), POLLIN, wait);
+      return ReceiveAvailable();
+    }
+    receive_timeout_ms_ = ms;
+  }
+  const std::span<std::byte> space = core_.ReceiveSpace();
+  return TookReceived(internal::ReceiveBlocking(fd_.get(), space),
+                      space.size());
+}
+
+bool Client::Impl::TookReceived(const internal::IoResult& r,
+                                std::size_t space) {
+  socket_drained_ = r.bytes < space;
   if (r.bytes > 0) {
     core_.Received(r.bytes);
     return true;
@@ -209,20 +255,40 @@ bool Client::Impl::ReceiveAvailable() {
   return false;
 }
 
+absl::Status Client::Impl::ExplainLoss(absl::Status transport) {
+  // Bounded: what the socket still holds, read without waiting, at most
+  // this many times the receive buffer (a farewell sits behind at most a
+  // socket buffer of DATA).
+  constexpr int kMaxReads = 64;
+  for (int reads = 0; reads <= kMaxReads; ++reads) {
+    if (std::optional<absl::Status> said = core_.FindFarewell()) {
+      return *std::move(said);
+    }
+    // Reading moves the receive buffer, under a handler's Message view when
+    // a handler's Publish found the loss: then only what is buffered.
+    if (!fd_.valid() || core_.in_callback() || reads == kMaxReads) break;
+    const std::span<std::byte> space = core_.ReceiveSpace();
+    const internal::IoResult r = internal::ReceiveSome(fd_.get(), space);
+    if (r.bytes == 0) break;
+    core_.Received(r.bytes);
+  }
+  return transport;
+}
+
 // ======================================================================
 // Sending
 
 absl::Status Client::Impl::SendFrame(std::span<const std::byte> frame) {
-  if (!batch_.empty()) {
+  if (batch_used_ > 0) {
     if (absl::Status s = FlushBatch(); !s.ok()) return s;
   }
   return SendBytes(frame);
 }
 
 absl::Status Client::Impl::FlushBatch() {
-  if (batch_.empty()) return open_ ? absl::OkStatus() : closed_status_;
-  const absl::Status s = SendBytes(batch_);
-  batch_.clear();  // sent, or lost with the connection (reported by `s`)
+  if (batch_used_ == 0) return open_ ? absl::OkStatus() : closed_status_;
+  const absl::Status s = SendBytes({batch_.get(), batch_used_});
+  batch_used_ = 0;  // sent, or lost with the connection (reported by `s`)
   return s;
 }
 
@@ -234,9 +300,11 @@ absl::Status Client::Impl::SendBytes(std::span<const std::byte> frame) {
     const internal::IoResult r =
         internal::SendSome(fd_.get(), frame.subspan(sent));
     if (r.error != 0) {
-      Fail(absl::UnavailableError(
+      // The gateway may have closed after telling us why (ERROR
+      // SLOW_CONSUMER, ...), in bytes we have not read yet.
+      Fail(ExplainLoss(absl::UnavailableError(
           absl::StrCat("connection to ", core_.peer(),
-                       " lost: ", internal::ErrnoText(r.error))));
+                       " lost: ", internal::ErrnoText(r.error)))));
       return closed_status_;
     }
     sent += r.bytes;
@@ -246,9 +314,9 @@ absl::Status Client::Impl::SendBytes(std::span<const std::byte> frame) {
     const Clock::time_point now = Clock::now();
     if (!deadline) deadline = now + options_.send_timeout;
     if (now >= *deadline) {
-      Fail(absl::UnavailableError(absl::StrCat(
+      Fail(ExplainLoss(absl::UnavailableError(absl::StrCat(
           "gateway ", core_.peer(), " is not reading: send timed out after ",
-          options_.send_timeout.count(), " ms; connection closed")));
+          options_.send_timeout.count(), " ms; connection closed"))));
       return closed_status_;
     }
     internal::WaitFor(fd_.get(), POLLOUT, *deadline - now);
@@ -263,6 +331,10 @@ void Client::Impl::SendBestEffort(std::span<const std::byte> frame) {
 }
 
 void Client::Impl::CheckLiveness(Clock::time_point now) {
+  // Bytes the gateway sent in time may wait unread behind a late wake-up.
+  if (core_.SilentAt(now) && internal::HasUnread(fd_.get())) {
+    core_.NoteUnreadBytes();
+  }
   if (!core_.CheckLiveness(now)) return;
   const std::size_t n = core_.EncodeHeartbeat(ctl_);
   if (SendFrame({ctl_.data(), n}).ok()) core_.HeartbeatSent(now);
@@ -274,6 +346,7 @@ void Client::Impl::Fail(absl::Status status) {
   ++connection_generation_;
   core_.MarkClosed();
   fd_.reset();
+  receive_timeout_ms_ = 0;
   if (background_.load(std::memory_order_relaxed)) replied_.notify_all();
   if (!ShouldReconnect(status)) {
     closed_status_ = std::move(status);
@@ -282,11 +355,14 @@ void Client::Impl::Fail(absl::Status status) {
   reconnecting_ = true;
   attempts_ = 0;
   next_attempt_ = Clock::now();
-  closed_status_ = absl::UnavailableError(
-      absl::StrCat("not connected to ", core_.peer(),
-                   " (reconnecting after: ", status.message(), ")"));
-  core_.ReportAsync(
-      absl::UnavailableError(absl::StrCat(status.message(), "; reconnecting")));
+  closed_status_ = internal::KeepGatewayCode(
+      absl::UnavailableError(
+          absl::StrCat("not connected to ", core_.peer(),
+                       " (reconnecting after: ", status.message(), ")")),
+      status);
+  core_.ReportAsync(internal::KeepGatewayCode(
+      absl::UnavailableError(absl::StrCat(status.message(), "; reconnecting")),
+      status));
 }
 
 void Client::Impl::SizeSendBuffers() {
@@ -298,8 +374,11 @@ void Client::Impl::SizeSendBuffers() {
     tx_ = std::make_unique<std::byte[]>(tx_size_);
   }
   batch_limit_ = options_.publish_batch_bytes;
-  batch_.clear();
-  batch_.reserve(batch_limit_);
+  batch_used_ = 0;
+  if (batch_capacity_ < batch_limit_) {
+    batch_ = std::make_unique<std::byte[]>(batch_limit_);
+    batch_capacity_ = batch_limit_;
+  }
 }
 
 }  // namespace tachyon::client

@@ -9,7 +9,6 @@
 // it. So each stream we were receiving is re-subscribed by exact name from
 // its expected sequence before any pattern that covers it is renewed.
 #include <algorithm>
-#include <cmath>
 #include <cstring>
 #include <random>
 #include <string>
@@ -52,6 +51,7 @@ void Client::Impl::TryReconnect() {
       internal::ConnectTcp(host_, port_, options_, deadline);
   if (fd.ok()) {
     fd_ = std::move(*fd);
+    receive_timeout_ms_ = 0;
     open_ = true;
     closing_ = false;
     pending_ = {};
@@ -76,10 +76,7 @@ void Client::Impl::TryReconnect() {
   }
   // A gateway that refuses us (bad token, version, protocol violation) will
   // refuse again: stop. Anything else may heal.
-  const bool transient = status.code() == absl::StatusCode::kUnavailable ||
-                         status.code() == absl::StatusCode::kDeadlineExceeded ||
-                         status.code() == absl::StatusCode::kResourceExhausted;
-  if (!transient) {
+  if (!internal::IsTransientConnectFailure(status)) {
     reconnecting_ = false;
     closed_status_ = status;
     return;
@@ -97,15 +94,9 @@ void Client::Impl::ScheduleRetry(const absl::Status& why) {
     return;
   }
   reconnecting_ = true;
-  const double base_ms =
-      std::min<double>(static_cast<double>(r.max_backoff.count()),
-                       static_cast<double>(r.initial_backoff.count()) *
-                           std::pow(2.0, std::min(attempts_ - 1, 30)));
-  const double jitter = std::clamp(r.jitter, 0.0, 1.0);
-  std::uniform_real_distribution<double> factor(1.0 - jitter, 1.0 + jitter);
-  const auto delay = std::chrono::duration_cast<Clock::duration>(
-      std::chrono::duration<double, std::milli>(base_ms * factor(rng_)));
-  next_attempt_ = Clock::now() + delay;
+  next_attempt_ =
+      Clock::now() + internal::BackoffDelay(attempts_, r.initial_backoff,
+                                            r.max_backoff, r.jitter, rng_);
   closed_status_ = absl::UnavailableError(
       absl::StrCat("not connected to ", core_.peer(), " (reconnect attempt ",
                    attempts_, " failed: ", why.message(), ")"));
@@ -124,8 +115,10 @@ absl::Status Client::Impl::ResubscribeOne(std::uint32_t id,
 
 absl::Status Client::Impl::ResumeSession() {
   // Delivery positions of the lost session, by name: stream ids belong to
-  // one gateway run.
-  core_.PrepareResume();
+  // one gateway run. A restarted gateway (another instance epoch) voids
+  // them: every subscription starts again from the new run's earliest
+  // message, all of which is new to us (options.h, GatewayRestart).
+  const bool restarted = core_.PrepareResume();
 
   // Streams opened for publishing keep the ids OpenStream returned; map
   // them to this session's ids.
@@ -152,8 +145,10 @@ absl::Status Client::Impl::ResumeSession() {
   // Exact-name subscriptions, from the next sequence each expects.
   for (auto& [id, sub] : subs) {
     if (!sub->active || sub->pattern) continue;
-    absl::Status s = ResubscribeOne(
-        id, sub->name, core_.ResumePosition(sub->name, sub->start));
+    absl::Status s =
+        ResubscribeOne(id, sub->name,
+                       restarted ? StartPosition::Earliest()
+                                 : core_.ResumePosition(sub->name, sub->start));
     if (!open_) return closed_status_;
     if (!s.ok()) core_.ReportAsync(s);
   }

@@ -1,9 +1,9 @@
-// The protocol core shared by Client and AsyncClient: frame dispatch,
-// per-stream sequence tracking, pending requests and outgoing frames. See
-// session_core.h.
+// The protocol core shared by Client and AsyncClient: the session's
+// lifecycle, receiving and dispatching frames, holding deliveries back while
+// a call waits, pending requests, liveness and errors. Encoding is in
+// session_encode.cpp, the frame handlers in session_frames.cpp, the stream
+// and subscription tables in session_streams.cpp. See session_core.h.
 #include "session_core.h"
-
-#include <time.h>
 
 #include <algorithm>
 #include <climits>
@@ -18,85 +18,6 @@ namespace tachyon::client::internal {
 namespace tp = ::tachyon::protocol;
 using ::tachyon::protocol::ErrorCode;
 using ::tachyon::protocol::MessageType;
-
-namespace {
-
-std::string_view RefusalHint(ErrorCode code) {
-  switch (code) {
-    case ErrorCode::kBackPressured:
-      return "a subscriber is behind on this stream; retry later";
-    case ErrorCode::kLimitExceeded:
-      return "payload too long or publish rate limit exceeded";
-    case ErrorCode::kUnknownStream:
-      return "the stream was not opened by this session";
-    default:
-      return "";
-  }
-}
-
-std::uint32_t ClampMillis(std::chrono::milliseconds ms) {
-  return static_cast<std::uint32_t>(
-      std::clamp<std::int64_t>(ms.count(), 0, UINT32_MAX));
-}
-
-}  // namespace
-
-// ======================================================================
-// Free helpers
-
-std::int64_t RealtimeNs() {
-  timespec ts{};
-  ::clock_gettime(CLOCK_REALTIME, &ts);
-  return std::int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
-}
-
-std::string Quoted(std::string_view s) {
-  return absl::StrCat("\"", View(s), "\"");
-}
-
-absl::Status CheckStreamName(std::string_view name, bool allow_pattern) {
-  const bool pattern = !name.empty() && name.back() == '*';
-  if (pattern && !allow_pattern) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "invalid stream name ", Quoted(name),
-        ": a pattern cannot be opened for publishing; name one stream"));
-  }
-  if (pattern ? tp::IsValidPattern(name) : tp::IsValidStreamName(name)) {
-    return absl::OkStatus();
-  }
-  return absl::InvalidArgumentError(absl::StrCat(
-      "invalid stream ", pattern ? "pattern " : "name ", Quoted(name),
-      ": names are 1-255 characters of A-Z a-z 0-9 . _ -",
-      allow_pattern ? ", optionally ending in a single '*' (prefix pattern)"
-                    : ""));
-}
-
-absl::Status CheckSubscribe(std::string_view name, StartPosition start,
-                            const MessageHandler& on_message,
-                            std::string_view method) {
-  if (absl::Status s = CheckStreamName(name, /*allow_pattern=*/true); !s.ok()) {
-    return s;
-  }
-  if (start.mode() == tp::StartMode::kSequence &&
-      start.sequence().value() == 0) {
-    return absl::InvalidArgumentError(
-        "start sequence must be >= 1 (sequences start at 1)");
-  }
-  if (!on_message) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(View(method), " needs a message handler"));
-  }
-  return absl::OkStatus();
-}
-
-absl::Status CheckLogonFields(const ClientOptions& options) {
-  if (options.token.size() > tp::kMaxLogonFieldLength ||
-      options.client_name.size() > tp::kMaxLogonFieldLength) {
-    return absl::InvalidArgumentError(
-        "token and client name must each be at most 255 bytes");
-  }
-  return absl::OkStatus();
-}
 
 // ======================================================================
 // Lifecycle and receiving
@@ -116,6 +37,7 @@ SessionCore::SessionCore(const ClientOptions& options, SessionHost& host)
 void SessionCore::BeginConnection() {
   phase_ = Phase::kLoggingOn;
   pending_.clear();
+  DropHeld();
   sent_since_check_ = received_since_check_ = false;
   // The storage was sized for the last session's limit (at least 1056),
   // which covers every frame a gateway sends before LOGON_ACK.
@@ -132,6 +54,11 @@ void SessionCore::Received(std::size_t bytes) {
 int SessionCore::Dispatch(int max_messages, bool stop_at_reply) {
   int delivered = 0;
   replied_ = false;
+  // Held frames arrived first.
+  if (!holding_ && has_held()) {
+    delivered = DispatchHeld(max_messages);
+    if (has_held()) return delivered;
+  }
   while (phase_ != Phase::kClosed && delivered < max_messages) {
     if (stop_at_reply && replied_) break;
     const tp::DecodeResult r = decoder_->Next();
@@ -215,247 +142,120 @@ void SessionCore::Answer(Reply reply) {
 }
 
 // ======================================================================
-// Encoding
+// Holding back deliveries while a blocking call waits
 
-std::size_t SessionCore::LogonLength() const {
-  return tp::PaddedLength(tp::LogonView::kFixedLength + options_.token.size() +
-                          options_.client_name.size());
-}
-
-std::size_t SessionCore::EncodeLogon(std::span<std::byte> out) {
-  const std::size_t n = tp::EncodeLogon(
-      out, {.heartbeat_interval_ms = ClampMillis(options_.heartbeat_interval),
-            .token = options_.token,
-            .client_name = options_.client_name});
-  if (n > 0) Expect(ReplyKind::kLogon, 0);
-  return n;
-}
-
-std::size_t SessionCore::EncodeOpenStream(std::span<std::byte> out,
-                                          std::uint32_t id,
-                                          std::string_view name) {
-  const std::size_t n = tp::EncodeOpenStream(out, id, name);
-  if (n > 0) Expect(ReplyKind::kOpenStream, id);
-  return n;
-}
-
-std::size_t SessionCore::SubscribeLength(std::string_view name) {
-  return tp::PaddedLength(tp::SubscribeView::kFixedLength + name.size());
-}
-
-std::size_t SessionCore::EncodeSubscribe(std::span<std::byte> out,
-                                         std::uint32_t id,
-                                         std::string_view name,
-                                         StartPosition start) {
-  const std::size_t n =
-      tp::EncodeSubscribe(out, {.subscription_id = SubscriptionId{id},
-                                .start = start.mode(),
-                                .start_sequence = start.sequence(),
-                                .name = name});
-  if (n > 0) Expect(ReplyKind::kSubscribe, id);
-  return n;
-}
-
-std::size_t SessionCore::EncodeUdpSubscribe(std::span<std::byte> out,
-                                            std::uint32_t id,
-                                            std::string_view name,
-                                            std::array<std::uint8_t, 4> address,
-                                            std::uint16_t port) {
-  const std::size_t n =
-      tp::EncodeUdpSubscribe(out, {.subscription_id = SubscriptionId{id},
-                                   .address = address,
-                                   .port = port,
-                                   .name = name});
-  if (n > 0) Expect(ReplyKind::kUdpSubscribe, id);
-  return n;
-}
-
-std::size_t SessionCore::EncodePublish(std::span<std::byte> out,
-                                       std::uint32_t wire,
-                                       std::uint64_t correlation,
-                                       std::span<const std::byte> payload,
-                                       tp::AckMode ack) {
-  const std::size_t n =
-      tp::EncodePublish(out, StreamId{wire}, correlation, payload, ack);
-  if (n == 0) return 0;
-  ++stats_.publishes;
-  if (ack == tp::AckMode::kRequested) {
-    Expect(ReplyKind::kPublishAck, correlation);
+bool SessionCore::ShouldHold(tp::FrameView frame) {
+  switch (frame.type()) {
+    case MessageType::kData:
+    case MessageType::kGap:
+      return true;
+    case MessageType::kSubscribeAck: {
+      // Positions a stream: in order with the DATA and GAP held before it.
+      // Only then; and its answer cannot wait (the caller waits for it).
+      const tp::StreamAckView ack(frame);
+      if (!has_held() || IsPending(ReplyKind::kUdpSubscribe, ack.id())) {
+        return false;
+      }
+      if (TakePending(ReplyKind::kSubscribe, ack.id())) {
+        Answer({.kind = ReplyKind::kSubscribe, .id = ack.id()});
+      }
+      return true;
+    }
+    case MessageType::kPublishAck: {
+      // An awaited ack answers now; a refusal of a fire-and-forget publish
+      // goes to on_error, so it waits.
+      const tp::PublishAckView ack(frame);
+      return !IsPending(ReplyKind::kPublishAck, ack.correlation_id()) &&
+             ack.status() != ErrorCode::kNone;
+    }
+    case MessageType::kError: {
+      const tp::ErrorView error(frame);
+      if (error.fatal()) return false;
+      for (const ReplyKind kind :
+           {ReplyKind::kOpenStream, ReplyKind::kSubscribe,
+            ReplyKind::kUdpSubscribe}) {
+        if (IsPending(kind, error.context())) return false;
+      }
+      return true;  // for on_error
+    }
+    default:
+      // Answers (OPEN_STREAM_ACK, RESPONSE), HEARTBEAT, the frames that end
+      // the session, and protocol violations: no user code runs for them.
+      return false;
   }
-  return n;
 }
 
-std::size_t SessionCore::EncodeRequest(std::span<std::byte> out,
-                                       std::uint64_t correlation,
-                                       std::uint32_t service_id,
-                                       std::chrono::milliseconds timeout,
-                                       std::span<const std::byte> payload) {
-  const std::size_t n =
-      tp::EncodeRequest(out, {.correlation_id = correlation,
-                              .service_id = service_id,
-                              .timeout_ms = ClampMillis(timeout),
-                              .payload = payload});
-  if (n > 0) Expect(ReplyKind::kResponse, correlation);
-  return n;
-}
-
-std::size_t SessionCore::EncodeHeartbeat(std::span<std::byte> out) {
-  return tp::EncodeHeartbeat(out, RealtimeNs());
-}
-
-std::size_t SessionCore::EncodeLogout(std::span<std::byte> out) {
-  const std::size_t n = tp::EncodeLogout(out, ErrorCode::kNone);
-  if (n > 0 && phase_ == Phase::kOpen) {
-    phase_ = Phase::kClosing;
-    Expect(ReplyKind::kLogout, 0);
+void SessionCore::Hold(tp::FrameView frame) {
+  const std::size_t length = frame.length();
+  const std::size_t padded = tp::PaddedLength(length);
+  if (!has_held()) held_read_ = held_size_ = 0;
+  if (held_capacity_ < rx_size_ && !has_held()) {
+    held_ = std::make_unique<std::byte[]>(rx_size_);
+    held_capacity_ = rx_size_;
   }
-  return n;
-}
-
-std::span<const std::byte> SessionCore::LogoutFrame() {
-  static const std::array<std::byte, tp::LogoutView::kFixedLength> frame = [] {
-    std::array<std::byte, tp::LogoutView::kFixedLength> f{};
-    (void)tp::EncodeLogout(f, ErrorCode::kNone);
-    return f;
-  }();
-  return frame;
-}
-
-// ======================================================================
-// Streams opened for publishing
-
-std::optional<StreamId> SessionCore::FindOpened(std::string_view name) const {
-  const auto it = open_by_name_.find(View(name));
-  if (it == open_by_name_.end()) return std::nullopt;
-  return it->second;
-}
-
-void SessionCore::RecordOpened(std::string_view name, StreamId id) {
-  open_by_name_.insert_or_assign(std::string(name), id);
-  wire_ids_[id.value()] = id.value();
-}
-
-absl::StatusOr<std::uint32_t> SessionCore::CheckPublish(
-    StreamId stream, std::size_t length, std::string_view open_method) const {
-  if (length > max_payload_) [[unlikely]] {
-    return absl::InvalidArgumentError(
-        absl::StrCat("payload of ", length, " bytes exceeds the limit of ",
-                     max_payload_, " bytes for this session"));
+  if (held_size_ + padded > held_capacity_ && held_read_ > 0) {
+    std::memmove(held_.get(), held_.get() + held_read_,
+                 held_size_ - held_read_);
+    held_size_ -= held_read_;
+    held_read_ = 0;
   }
-  const auto it = wire_ids_.find(stream.value());
-  if (it == wire_ids_.end()) [[unlikely]] {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "stream id ", stream.value(), " was not opened by this client; call ",
-        View(open_method), " first"));
+  if (held_size_ + padded > held_capacity_) {
+    // receive_buffer_bytes of frames arrived while the call waited: deliver
+    // them now (the documented exception, client.h) rather than grow
+    // without bound or stop reading before the answer.
+    (void)DispatchHeld(INT_MAX);
+    held_read_ = held_size_ = 0;
   }
-  if (it->second == 0) [[unlikely]] {
-    return absl::FailedPreconditionError(
-        absl::StrCat("stream id ", stream.value(),
-                     " could not be re-opened after reconnecting"));
-  }
-  return it->second;
+  std::memcpy(held_.get() + held_size_, frame.bytes().data(), length);
+  std::memset(held_.get() + held_size_ + length, 0, padded - length);
+  held_size_ += padded;
 }
 
-std::uint32_t SessionCore::WireId(StreamId stream) const {
-  const auto it = wire_ids_.find(stream.value());
-  return it == wire_ids_.end() ? 0 : it->second;
-}
-
-// ======================================================================
-// Subscriptions
-
-Subscription* SessionCore::AddSubscription(std::uint32_t id,
-                                           std::string_view name,
-                                           StartPosition start,
-                                           MessageHandler on_message,
-                                           GapHandler on_gap) {
+int SessionCore::DispatchHeld(int max_messages) {
+  int delivered = 0;
+  const bool was_holding = holding_;
+  holding_ = false;
+  draining_held_ = true;
+  while (has_held() && delivered < max_messages) {
+    const std::byte* at = held_.get() + held_read_;
+    const std::uint32_t length = tp::LoadU32(at);
+    held_read_ += tp::PaddedLength(length);
+    if (HandleHeld(tp::FrameView(std::span<const std::byte>(at, length)))) {
+      ++delivered;
+    }
+  }
+  draining_held_ = false;
+  holding_ = was_holding;
+  if (!has_held()) held_read_ = held_size_ = 0;
   CleanupIfIdle();
-  auto sub = std::make_unique<Subscription>();
-  sub->id = SubscriptionId{id};
-  sub->name = std::string(name);
-  sub->pattern = !name.empty() && name.back() == '*';
-  sub->start = start;
-  sub->on_message = std::move(on_message);
-  sub->on_gap = std::move(on_gap);
-  Subscription* raw = sub.get();
-  subs_.insert_or_assign(id, std::move(sub));
-  return raw;
+  return delivered;
 }
 
-absl::StatusOr<const Subscription*> SessionCore::EndSubscription(
-    SubscriptionId id) {
-  const auto it = subs_.find(id.value());
-  if (it == subs_.end() || !it->second->active) {
-    return absl::NotFoundError(
-        absl::StrCat("no active subscription with id ", id.value()));
-  }
-  it->second->active = false;
-  needs_cleanup_ = true;
-  return it->second.get();
-}
-
-void SessionCore::CleanupIfIdle() {
-  if (needs_cleanup_ && in_callback_ == 0) Cleanup();
-}
-
-void SessionCore::Cleanup() {
-  needs_cleanup_ = false;
-  const auto ended = [](const Subscription* s) { return !s->active; };
-  for (auto it = streams_.begin(); it != streams_.end();) {
-    auto& subs = it->second.subscribers;
-    subs.erase(std::remove_if(subs.begin(), subs.end(), ended), subs.end());
-    if (subs.empty()) {
-      // Frames already on the way for this stream are ignored from now on.
-      streams_.erase(it++);
-    } else {
-      ++it;
+std::optional<absl::Status> SessionCore::FindFarewell() {
+  for (;;) {
+    const tp::DecodeResult r = decoder_->Next();
+    if (r.status != tp::DecodeStatus::kFrame) return std::nullopt;
+    switch (r.frame.type()) {
+      case MessageType::kError:
+        if (tp::ErrorView(r.frame).fatal()) {
+          return FatalErrorStatus(tp::ErrorView(r.frame));
+        }
+        break;
+      case MessageType::kLogonReject: {
+        const tp::ErrorView reject(r.frame);
+        return GatewayError(reject.code(),
+                            absl::StrCat("logon rejected by ", peer_),
+                            reject.text());
+      }
+      case MessageType::kLogout:
+        if (phase_ != Phase::kClosing) {
+          return LogoutStatus(tp::LogoutView(r.frame));
+        }
+        break;
+      default:
+        break;
     }
   }
-  absl::erase_if(aliases_, [&](const auto& kv) { return ended(kv.second); });
-  for (auto& [name, state] : resume_states_) {
-    auto& subs = state.subscribers;
-    subs.erase(std::remove_if(subs.begin(), subs.end(), ended), subs.end());
-  }
-  absl::erase_if(subs_, [&](const auto& kv) { return ended(kv.second.get()); });
-}
-
-// ======================================================================
-// Resuming
-
-void SessionCore::PrepareResume() {
-  // A previous failed attempt may have re-keyed some already.
-  for (auto& [id, state] : streams_) {
-    std::string name = state.name;
-    resume_states_.insert_or_assign(std::move(name), std::move(state));
-  }
-  streams_.clear();
-  aliases_.clear();
-  for (auto& [id, sub] : subs_) sub->aliases.clear();
-}
-
-StartPosition SessionCore::ResumePosition(std::string_view name,
-                                          StartPosition fallback) const {
-  const auto it = resume_states_.find(View(name));
-  if (it == resume_states_.end() || !it->second.positioned) return fallback;
-  return StartPosition::From(it->second.expected);
-}
-
-std::vector<std::pair<std::string, Sequence>> SessionCore::CoveredStreams(
-    const Subscription& pattern) const {
-  std::vector<std::pair<std::string, Sequence>> covered;
-  for (const auto& [name, state] : resume_states_) {
-    if (state.positioned &&
-        std::find(state.subscribers.begin(), state.subscribers.end(),
-                  &pattern) != state.subscribers.end()) {
-      covered.emplace_back(name, state.expected);
-    }
-  }
-  return covered;
-}
-
-void SessionCore::AddAlias(Subscription& sub, std::uint32_t alias) {
-  sub.aliases.push_back(alias);
-  aliases_[alias] = &sub;
 }
 
 // ======================================================================
@@ -491,330 +291,6 @@ void SessionCore::HeartbeatSent(SteadyClock::time_point now) {
   last_send_ = now;
 }
 
-// ======================================================================
-// Frame handlers
-
-bool SessionCore::HandleFrame(tp::FrameView frame) {
-  const MessageType type = frame.type();
-  if (!logged_on() && type != MessageType::kLogonAck &&
-      type != MessageType::kLogonReject && type != MessageType::kError) {
-    ProtocolViolation(
-        ErrorCode::kUnexpectedMessage,
-        absl::StrCat("unexpected ", View(tp::MessageTypeName(type)),
-                     " before LOGON_ACK"));
-    return false;
-  }
-  switch (type) {
-    case MessageType::kData:
-      return HandleData(tp::DataView(frame));
-    case MessageType::kGap:
-      HandleGap(tp::GapView(frame));
-      return false;
-    case MessageType::kHeartbeat:
-      return false;
-    case MessageType::kSubscribeAck:
-      HandleSubscribeAck(tp::StreamAckView(frame));
-      return false;
-    case MessageType::kOpenStreamAck: {
-      const tp::StreamAckView ack(frame);
-      // Otherwise the answer to an open that timed out.
-      if (TakePending(ReplyKind::kOpenStream, ack.id())) {
-        Answer({.kind = ReplyKind::kOpenStream,
-                .id = ack.id(),
-                .stream = ack.stream_id()});
-      }
-      return false;
-    }
-    case MessageType::kPublishAck:
-      HandlePublishAck(tp::PublishAckView(frame));
-      return false;
-    case MessageType::kResponse:
-      HandleResponse(tp::ResponseView(frame));
-      return false;
-    case MessageType::kError:
-      HandleError(tp::ErrorView(frame));
-      return false;
-    case MessageType::kLogout:
-      HandleLogout(tp::LogoutView(frame));
-      return false;
-    case MessageType::kLogonAck:
-      if (phase_ == Phase::kLoggingOn && IsPending(ReplyKind::kLogon, 0)) {
-        HandleLogonAck(tp::LogonAckView(frame));
-        return false;
-      }
-      break;
-    case MessageType::kLogonReject:
-      if (phase_ == Phase::kLoggingOn && TakePending(ReplyKind::kLogon, 0)) {
-        const tp::ErrorView reject(frame);
-        Fail(GatewayError(reject.code(),
-                          absl::StrCat("logon rejected by ", peer_),
-                          reject.text()));
-        return false;
-      }
-      break;
-    case MessageType::kLogon:
-    case MessageType::kOpenStream:
-    case MessageType::kSubscribe:
-    case MessageType::kUnsubscribe:
-    case MessageType::kUdpSubscribe:
-    case MessageType::kPublish:
-    case MessageType::kRequest:
-      break;
-  }
-  // A client-only type, or a second logon answer (PROTOCOL.md 7.5).
-  ProtocolViolation(
-      ErrorCode::kUnexpectedMessage,
-      absl::StrCat("unexpected ", View(tp::MessageTypeName(type))));
-  return false;
-}
-
-void SessionCore::HandleLogonAck(const tp::LogonAckView& ack) {
-  if (ack.negotiated_version() != tp::kProtocolVersion) {
-    ProtocolViolation(
-        ErrorCode::kUnsupportedVersion,
-        absl::StrCat("LOGON_ACK with version ", ack.negotiated_version()));
-    return;
-  }
-  // Frames we send must fit the announced limit exactly; we decode with a
-  // floor of 1056 so that an ERROR from a misconfigured peer still decodes.
-  max_frame_length_ =
-      std::min(ack.max_frame_length(), tp::kMaxFrameLengthCeiling);
-  // A DATA frame carries 32 bytes besides the payload (PROTOCOL.md 10.3).
-  max_payload_ = max_frame_length_ > tp::DataView::kFixedLength
-                     ? max_frame_length_ - tp::DataView::kFixedLength
-                     : 0;
-  session_id_ = ack.session_id();
-  heartbeat_ = std::chrono::milliseconds(ack.heartbeat_interval_ms());
-  SizeReceiveBuffer(std::max(max_frame_length_, kMinSessionFrameLength));
-  phase_ = Phase::kOpen;
-  StartLiveness(SteadyClock::now());
-  (void)TakePending(ReplyKind::kLogon, 0);
-  Answer({.kind = ReplyKind::kLogon});
-}
-
-bool SessionCore::HandleData(const tp::DataView& data) {
-  // After our LOGOUT nothing more is delivered.
-  if (!delivering()) return false;
-  const auto it = streams_.find(data.stream_id().value());
-  // Not (or no longer) subscribed: DATA still in flight after Unsubscribe.
-  if (it == streams_.end()) return false;
-  StreamState& stream = it->second;
-  const Sequence sequence = data.sequence();
-  if (stream.positioned) [[likely]] {
-    if (sequence < stream.expected) [[unlikely]] {
-      ++stats_.duplicates_dropped;
-      return false;
-    }
-    if (sequence > stream.expected) [[unlikely]] {
-      ReportGap(stream, data.stream_id(), stream.expected,
-                Sequence{sequence.value() - 1}, GapOrigin::kDetected);
-    }
-  }
-  stream.expected = sequence.Next();
-  stream.positioned = true;
-  ++stats_.messages_received;
-  const Message message{.stream_id = data.stream_id(),
-                        .stream_name = stream.name,
-                        .sequence = sequence,
-                        .timestamp_ns = data.timestamp_ns(),
-                        .payload = data.payload()};
-  // Handlers may end subscriptions (dropped after the dispatch) or close the
-  // session (delivery stops at once).
-  CallbackScope scope(this);
-  for (Subscription* sub : stream.subscribers) {
-    if (!delivering()) break;
-    if (sub->active) sub->on_message(message);
-  }
-  return true;
-}
-
-void SessionCore::HandleGap(const tp::GapView& gap) {
-  if (!delivering()) return;
-  const auto it = streams_.find(gap.stream_id().value());
-  if (it == streams_.end()) return;
-  StreamState& stream = it->second;
-  Sequence from = gap.from_sequence();
-  if (stream.positioned) {
-    if (gap.to_sequence() < stream.expected) {
-      ++stats_.duplicates_dropped;
-      return;
-    }
-    if (from > stream.expected) {
-      ReportGap(stream, gap.stream_id(), stream.expected,
-                Sequence{from.value() - 1}, GapOrigin::kDetected);
-    }
-    from = std::max(from, stream.expected);
-  }
-  stream.expected = gap.to_sequence().Next();
-  stream.positioned = true;
-  ReportGap(stream, gap.stream_id(), from, gap.to_sequence(),
-            GapOrigin::kGateway);
-}
-
-void SessionCore::ReportGap(StreamState& stream, StreamId id, Sequence from,
-                            Sequence to, GapOrigin origin) {
-  const Gap gap{.stream_id = id,
-                .stream_name = stream.name,
-                .from = from,
-                .to = to,
-                .origin = origin};
-  ++stats_.gaps;
-  stats_.messages_lost += gap.count();
-  CallbackScope scope(this);
-  for (Subscription* sub : stream.subscribers) {
-    if (!delivering()) break;
-    if (sub->active && sub->on_gap) sub->on_gap(gap);
-  }
-}
-
-void SessionCore::HandleSubscribeAck(const tp::StreamAckView& ack) {
-  // A UDP delivery has no subscription here: UdpSubscriber receives it.
-  if (TakePending(ReplyKind::kUdpSubscribe, ack.id())) {
-    Answer({.kind = ReplyKind::kUdpSubscribe,
-            .id = ack.id(),
-            .stream = ack.stream_id(),
-            .sequence = ack.next_sequence()});
-    return;
-  }
-  Subscription* sub = nullptr;
-  if (const auto sit = subs_.find(ack.id()); sit != subs_.end()) {
-    sub = sit->second.get();
-  } else if (const auto ait = aliases_.find(ack.id()); ait != aliases_.end()) {
-    sub = ait->second;
-  }
-  // A late ack for a subscription that timed out or was ended is ignored.
-  if (sub != nullptr && sub->active && ack.stream_id().value() != 0) {
-    auto [it, inserted] = streams_.try_emplace(ack.stream_id().value());
-    StreamState& stream = it->second;
-    const Sequence next = ack.next_sequence();
-    if (inserted) {
-      const auto resumed = resume_states_.find(View(ack.name()));
-      if (resumed != resume_states_.end()) {
-        // Resuming after a reconnect: keep our position. The gateway
-        // answers "from `expected`" with `expected` itself, unless the
-        // stream is now behind it — a restarted gateway whose stream began
-        // again at 1. Its messages before next_sequence are lost to us.
-        stream = std::move(resumed->second);
-        resume_states_.erase(resumed);
-        if (next.value() != 0 && stream.positioned && next < stream.expected) {
-          stream.expected = next;
-          if (next.value() > 1) {
-            ReportGap(stream, ack.stream_id(), Sequence{1},
-                      Sequence{next.value() - 1}, GapOrigin::kDetected);
-          }
-        }
-      } else {
-        stream.name = std::string(ack.name());
-      }
-      // next_sequence 0 ("already being delivered to you", PROTOCOL.md
-      // 11.6) for a stream we hold no position for — we dropped it locally
-      // while another subscription kept it flowing — positions nothing: the
-      // next DATA or GAP does.
-      if (!stream.positioned && next.value() != 0) {
-        stream.expected = next;
-        stream.positioned = true;
-      }
-    }
-    // Otherwise another subscription already positioned this stream and
-    // delivery continues from there (PROTOCOL.md 11.6).
-    if (std::find(stream.subscribers.begin(), stream.subscribers.end(), sub) ==
-        stream.subscribers.end()) {
-      stream.subscribers.push_back(sub);
-    }
-  }
-  // The first ack of a subscription — the stream ack of an exact name, the
-  // pattern ack of a pattern — answers the subscribe.
-  if (TakePending(ReplyKind::kSubscribe, ack.id())) {
-    Answer({.kind = ReplyKind::kSubscribe, .id = ack.id()});
-  }
-}
-
-void SessionCore::HandlePublishAck(const tp::PublishAckView& ack) {
-  const ErrorCode status = ack.status();
-  const bool answers =
-      TakePending(ReplyKind::kPublishAck, ack.correlation_id());
-  if (status == ErrorCode::kNone) {
-    if (answers) {
-      Answer({.kind = ReplyKind::kPublishAck,
-              .id = ack.correlation_id(),
-              .sequence = ack.sequence()});
-    }
-    return;
-  }
-  ++stats_.publishes_refused;
-  absl::Status error = GatewayError(
-      status,
-      absl::StrCat("publish to stream ", ack.stream_id().value(), " refused"),
-      RefusalHint(status));
-  if (answers) {
-    Answer({.kind = ReplyKind::kPublishAck,
-            .id = ack.correlation_id(),
-            .status = std::move(error)});
-  } else {
-    ReportAsync(std::move(error));
-  }
-}
-
-void SessionCore::HandleResponse(const tp::ResponseView& response) {
-  // Otherwise the answer to a request that already timed out.
-  if (!TakePending(ReplyKind::kResponse, response.correlation_id())) return;
-  Answer({.kind = ReplyKind::kResponse,
-          .id = response.correlation_id(),
-          .status = ResponseError(
-              response.status(),
-              absl::StrCat("request to service ", response.service_id()),
-              tp::AsText(response.payload())),
-          .payload = response.payload()});
-}
-
-void SessionCore::HandleError(const tp::ErrorView& error) {
-  if (error.fatal()) {
-    std::string context =
-        logged_on() ? absl::StrCat("gateway ", peer_, " closed the session")
-                    : absl::StrCat(peer_, " refused the session");
-    if (error.stream_id().value() != 0) {
-      absl::StrAppend(&context, " (stream ", error.stream_id().value(), ")");
-    }
-    Fail(GatewayError(error.code(), context, error.text()));
-    return;
-  }
-  // A non-fatal ERROR answers an OPEN_STREAM, SUBSCRIBE or UDP_SUBSCRIBE by
-  // its context.
-  const std::uint64_t id = error.context();
-  for (const ReplyKind kind : {ReplyKind::kOpenStream, ReplyKind::kSubscribe,
-                               ReplyKind::kUdpSubscribe}) {
-    if (!TakePending(kind, id)) continue;
-    if (kind == ReplyKind::kSubscribe) {
-      // The gateway freed the id; so do we.
-      (void)EndSubscription(SubscriptionId{static_cast<std::uint32_t>(id)});
-    }
-    Answer({.kind = kind,
-            .id = id,
-            .status = GatewayError(error.code(), "refused", error.text())});
-    return;
-  }
-  ReportAsync(GatewayError(error.code(),
-                           absl::StrCat("gateway ", peer_, " reported"),
-                           error.text()));
-}
-
-void SessionCore::HandleLogout(const tp::LogoutView& logout) {
-  if (phase_ == Phase::kClosing) {
-    (void)TakePending(ReplyKind::kLogout, 0);
-    phase_ = Phase::kClosed;
-    Answer({.kind = ReplyKind::kLogout});
-    return;
-  }
-  host_.SendBestEffort(LogoutFrame());
-  const ErrorCode reason = logout.reason();
-  Fail(absl::UnavailableError(
-      absl::StrCat("gateway ", peer_, " ended the session (LOGOUT",
-                   reason == ErrorCode::kNone
-                       ? std::string()
-                       : absl::StrCat(" ", View(tp::ErrorCodeName(reason))),
-                   ")")));
-}
-
 }  // namespace tachyon::client::internal
 
 namespace tachyon::client {
@@ -834,5 +310,8 @@ std::size_t SessionInfo::max_payload_length() const {
   return core_->max_payload();
 }
 const ClientStats& SessionInfo::stats() const { return core_->stats(); }
+std::uint64_t SessionInfo::gateway_epoch() const {
+  return core_->gateway_epoch();
+}
 
 }  // namespace tachyon::client

@@ -18,6 +18,16 @@
 // and is told through SessionHost what only it can do (send a frame on the
 // way out, end the connection, complete a waiting call).
 //
+// Holding: while a blocking call other than Poll waits for its answer, the
+// core holds back (copies aside, in order) every frame that would run user
+// code — DATA, GAP, refusals for on_error — and the next Dispatch delivers
+// them first, so that handlers run only inside Poll (client.h, "Receiving").
+//
+// Files: session_core.cpp (lifecycle, dispatch, holding, pending requests,
+// liveness, errors), session_encode.cpp (checks and encoders),
+// session_frames.cpp (the frame handlers), session_streams.cpp (streams,
+// subscriptions, resuming after a reconnect and gateway restarts).
+//
 // Threading: none of its own. The owner serialises every call (the blocking
 // client's caller, or the AsyncClient's executor). Handlers and on_error run
 // inside Dispatch / ReportAsync, on the calling thread.
@@ -165,6 +175,10 @@ class SessionCore {
   }
   void set_peer(std::string peer) { peer_ = std::move(peer); }
   [[nodiscard]] const std::string& peer() const { return peer_; }
+  /// The instance epoch of the gateway run of the current (or last)
+  /// session; 0 before LOGON_ACK or when the gateway announced none
+  /// (protocol version 1).
+  [[nodiscard]] std::uint64_t gateway_epoch() const { return gateway_epoch_; }
 
   // --- Receiving -----------------------------------------------------------
   /// Where the transport reads to (never empty).
@@ -173,9 +187,29 @@ class SessionCore {
   void Received(std::size_t bytes);
   /// Decodes and handles buffered frames until `max_messages` DATA frames
   /// were delivered, the buffer ends inside a frame, the session closed, or
-  /// (with `stop_at_reply`) a pending request was answered. Returns the
-  /// DATA frames delivered. Drops ended subscriptions afterwards.
+  /// (with `stop_at_reply`) a pending request was answered. Held frames go
+  /// first (unless holding). Returns the DATA frames delivered. Drops ended
+  /// subscriptions afterwards.
   int Dispatch(int max_messages, bool stop_at_reply);
+
+  // --- Holding back deliveries while a call waits (see the file comment) --
+  /// While set, Dispatch handles answers to pending requests and the frames
+  /// that end the session at once, and holds back the rest in order.
+  void set_holding(bool holding) { holding_ = holding; }
+  [[nodiscard]] bool has_held() const { return held_read_ < held_size_; }
+  /// Delivers held frames, in order, up to `max_messages` DATA frames (also
+  /// after the session failed: they arrived before its end). Returns the
+  /// DATA frames delivered.
+  int DispatchHeld(int max_messages);
+  /// Forgets held frames (Close, or a new connection).
+  void DropHeld() { held_read_ = held_size_ = 0; }
+
+  /// The connection broke under the transport (a send or receive failed):
+  /// looks through the frames still buffered for the gateway's last word —
+  /// a fatal ERROR, LOGOUT or LOGON_REJECT sent before it closed — skipping
+  /// (dropping) everything else. Returns the status that frame means, or
+  /// nullopt when the buffer holds none (call again after Received()).
+  std::optional<absl::Status> FindFarewell();
 
   // --- Pending requests ----------------------------------------------------
   void Expect(ReplyKind kind, std::uint64_t id);
@@ -262,7 +296,12 @@ class SessionCore {
   // --- Resuming after a reconnect (blocking client) ------------------------
   /// Moves the delivery state of every stream to the resume table, by name
   /// (stream ids belong to one gateway run), and forgets pattern aliases.
-  void PrepareResume();
+  /// Then, if the session just logged on to a different gateway run than
+  /// the one the positions were counted in (instance epochs differ,
+  /// PROTOCOL.md 7.6), drops every position, counts and reports the
+  /// restart (ReconnectOptions::on_gateway_restart) and returns true: every
+  /// subscription then starts again from the new run's earliest message.
+  bool PrepareResume();
   /// Where to resume `name` for a subscription: From(expected) when the
   /// stream was positioned, else `fallback`.
   [[nodiscard]] StartPosition ResumePosition(std::string_view name,
@@ -289,6 +328,15 @@ class SessionCore {
     last_send_ = last_receive_ = now;
     sent_since_check_ = received_since_check_ = false;
   }
+  /// Whether CheckLiveness at `now` would find the gateway silent. A host
+  /// that woke late (descheduled on a busy machine) may hold the gateway's
+  /// heartbeat unread in its socket: it looks there first and, finding
+  /// bytes, calls NoteUnreadBytes, so that a late wake-up is not taken for
+  /// the gateway's silence.
+  [[nodiscard]] bool SilentAt(SteadyClock::time_point now) const {
+    return !received_since_check_ && now - last_receive_ >= 3 * heartbeat_;
+  }
+  void NoteUnreadBytes() { received_since_check_ = true; }
   /// Fails the session (ERROR HEARTBEAT_TIMEOUT best-effort, then
   /// OnSessionFailed) after 3 silent heartbeat intervals; otherwise returns
   /// whether a heartbeat is due (never after our LOGOUT, PROTOCOL.md 14.4).
@@ -329,11 +377,21 @@ class SessionCore {
     SessionCore* core_;
   };
 
-  bool delivering() const { return phase_ == Phase::kOpen; }
+  bool delivering() const { return phase_ == Phase::kOpen || draining_held_; }
   /// Removes the pending entry; true if it was there.
   bool TakePending(ReplyKind kind, std::uint64_t id);
   void Answer(Reply reply);
   void Fail(absl::Status status);
+  /// While holding: true if `frame` must wait for the next Dispatch (it
+  /// would run user code, or follow a frame that waits). May answer a
+  /// pending request itself (a SUBSCRIBE_ACK behind held frames).
+  bool ShouldHold(protocol::FrameView frame);
+  /// Copies `frame` (padded) to the held frames, delivering the oldest
+  /// first if they fill receive_buffer_bytes.
+  void Hold(protocol::FrameView frame);
+  /// What a fatal ERROR / LOGOUT / LOGON_REJECT means for the caller.
+  absl::Status FatalErrorStatus(const protocol::ErrorView& error) const;
+  absl::Status LogoutStatus(const protocol::LogoutView& logout) const;
   /// Re-creates the decoder for the session's frame limit, keeping bytes
   /// already received after LOGON_ACK.
   void SizeReceiveBuffer(std::uint32_t max_frame_length);
@@ -341,6 +399,9 @@ class SessionCore {
 
   /// True if the frame was a DATA delivered to handlers.
   bool HandleFrame(protocol::FrameView frame);
+  /// A held frame, after its session may have ended: DATA and GAP are
+  /// delivered, the rest only while the session is open.
+  bool HandleHeld(protocol::FrameView frame);
   bool HandleData(const protocol::DataView& data);
   void HandleGap(const protocol::GapView& gap);
   void HandleLogonAck(const protocol::LogonAckView& ack);
@@ -359,6 +420,12 @@ class SessionCore {
 
   // --- Session, from LOGON_ACK ---------------------------------------------
   SessionId session_id_;
+  std::uint64_t gateway_epoch_ = 0;
+  // The gateway run the stream positions were counted in (the epoch of the
+  // session that first logged on, then of each restart); set once logged
+  // on.
+  std::uint64_t positions_epoch_ = 0;
+  bool positions_counted_ = false;
   std::chrono::milliseconds heartbeat_{1000};
   std::uint32_t max_frame_length_ = protocol::kDefaultMaxFrameLength;
   std::size_t max_payload_ = protocol::kDefaultMaxFrameLength - 32;
@@ -373,6 +440,16 @@ class SessionCore {
   // keeps the capacity, so a steady state does not allocate.
   absl::flat_hash_set<std::pair<ReplyKind, std::uint64_t>> pending_;
   bool replied_ = false;  // an answer arrived during this Dispatch
+
+  // --- Frames held back while a call waits: [held_read_, held_size_) of
+  // held_, padded frames back to back. Allocated (receive_buffer_bytes) the
+  // first time a frame is held.
+  bool holding_ = false;
+  bool draining_held_ = false;
+  std::unique_ptr<std::byte[]> held_;
+  std::size_t held_capacity_ = 0;
+  std::size_t held_read_ = 0;
+  std::size_t held_size_ = 0;
 
   // --- Streams and subscriptions -------------------------------------------
   absl::flat_hash_map<std::string, StreamId> open_by_name_;

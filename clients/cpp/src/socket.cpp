@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -17,6 +18,14 @@
 #include "absl/strings/str_cat.h"
 
 namespace tachyon::client::internal {
+
+namespace {
+
+thread_local SocketCalls t_calls;
+
+}  // namespace
+
+const SocketCalls& ThisThreadSocketCalls() { return t_calls; }
 
 UniqueFd& UniqueFd::operator=(UniqueFd&& other) noexcept {
   if (this != &other) {
@@ -126,7 +135,17 @@ absl::StatusOr<UniqueFd> ConnectTcp(std::string_view host, std::uint16_t port,
     }
   }
   ::freeaddrinfo(list);
-  if (connected.valid()) return connected;
+  if (connected.valid()) {
+    // Blocking from now on: a waiting Poll blocks in recv (SO_RCVTIMEO);
+    // every other call says MSG_DONTWAIT.
+    int non_blocking = 0;
+    if (::ioctl(connected.get(), FIONBIO, &non_blocking) != 0) {
+      return absl::UnavailableError(absl::StrCat(
+          "cannot connect to ", peer,
+          ": cannot make the socket blocking: ", ErrnoText(errno)));
+    }
+    return connected;
+  }
   if (timed_out) {
     return absl::DeadlineExceededError(
         absl::StrCat("cannot connect to ", peer, ": timed out"));
@@ -137,7 +156,9 @@ absl::StatusOr<UniqueFd> ConnectTcp(std::string_view host, std::uint16_t port,
 
 IoResult SendSome(int fd, std::span<const std::byte> bytes) {
   IoResult r;
-  const ssize_t n = ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+  ++t_calls.sends;
+  const ssize_t n =
+      ::send(fd, bytes.data(), bytes.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
   if (n >= 0) {
     r.bytes = static_cast<std::size_t>(n);
   } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
@@ -146,9 +167,12 @@ IoResult SendSome(int fd, std::span<const std::byte> bytes) {
   return r;
 }
 
-IoResult ReceiveSome(int fd, std::span<std::byte> into) {
+namespace {
+
+IoResult Receive(int fd, std::span<std::byte> into, int flags) {
   IoResult r;
-  const ssize_t n = ::recv(fd, into.data(), into.size(), MSG_DONTWAIT);
+  ++t_calls.receives;
+  const ssize_t n = ::recv(fd, into.data(), into.size(), flags);
   if (n > 0) {
     r.bytes = static_cast<std::size_t>(n);
   } else if (n == 0) {
@@ -159,11 +183,37 @@ IoResult ReceiveSome(int fd, std::span<std::byte> into) {
   return r;
 }
 
+}  // namespace
+
+IoResult ReceiveSome(int fd, std::span<std::byte> into) {
+  return Receive(fd, into, MSG_DONTWAIT);
+}
+
+bool HasUnread(int fd) {
+  std::byte b;
+  ++t_calls.receives;
+  return ::recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) == 1;
+}
+
+IoResult ReceiveBlocking(int fd, std::span<std::byte> into) {
+  return Receive(fd, into, 0);
+}
+
+bool SetReceiveTimeout(int fd, std::chrono::microseconds timeout) {
+  ++t_calls.options;
+  const auto us = std::max<std::chrono::microseconds::rep>(timeout.count(), 1);
+  timeval tv{};
+  tv.tv_sec = static_cast<time_t>(us / 1'000'000);
+  tv.tv_usec = static_cast<suseconds_t>(us % 1'000'000);
+  return ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) == 0;
+}
+
 short WaitFor(int fd, short events, std::chrono::nanoseconds timeout) {
   // Round up so that a 0.4 ms wait does not become a busy 0 ms poll.
   const auto ms = std::chrono::ceil<std::chrono::milliseconds>(
       std::max(timeout, std::chrono::nanoseconds::zero()));
   pollfd p{fd, events, 0};
+  ++t_calls.waits;
   const int timeout_ms = static_cast<int>(
       std::min<std::chrono::milliseconds::rep>(ms.count(), 1 << 30));
   if (::poll(&p, 1, timeout_ms) <= 0) return 0;

@@ -1,10 +1,21 @@
 #include "status.h"
 
+#include <optional>
 #include <string>
 
+#include "absl/strings/cord.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "tachyon/client/errors.h"
 
 namespace tachyon::client::internal {
+
+namespace {
+
+// The payload type URL under which a status carries the gateway's code.
+constexpr char kGatewayCodePayload[] = "type.tachyon.dev/tachyon.ErrorCode";
+
+}  // namespace
 
 namespace tp = ::tachyon::protocol;
 using ::tachyon::protocol::ErrorCode;
@@ -59,9 +70,30 @@ absl::Status GatewayError(ErrorCode code, std::string_view context,
   if (name == "UNKNOWN") {
     name = absl::StrCat("error code ", static_cast<int>(code));
   }
+  // The gateway's fatal ERROR texts start with the code's name already
+  // ("SLOW_CONSUMER: subscriber fell ...").
+  const std::string prefix = name + ": ";
+  if (text.substr(0, prefix.size()) == prefix)
+    text.remove_prefix(prefix.size());
   std::string message = absl::StrCat(std::string(context), ": ", name);
   if (!text.empty()) absl::StrAppend(&message, ": ", std::string(text));
-  return absl::Status(StatusCodeFor(code), message);
+  absl::Status status(StatusCodeFor(code), message);
+  AttachGatewayCode(status, code);
+  return status;
+}
+
+void AttachGatewayCode(absl::Status& status, ErrorCode code) {
+  if (status.ok()) return;
+  status.SetPayload(kGatewayCodePayload,
+                    absl::Cord(std::to_string(static_cast<int>(code))));
+}
+
+absl::Status KeepGatewayCode(absl::Status to, const absl::Status& from) {
+  if (auto code = from.GetPayload(kGatewayCodePayload);
+      code.has_value() && !to.ok()) {
+    to.SetPayload(kGatewayCodePayload, *std::move(code));
+  }
+  return to;
 }
 
 absl::Status ResponseError(tp::ResponseStatus status, std::string_view context,
@@ -92,3 +124,18 @@ absl::Status ResponseError(tp::ResponseStatus status, std::string_view context,
 }
 
 }  // namespace tachyon::client::internal
+
+namespace tachyon::client {
+
+std::optional<protocol::ErrorCode> GatewayErrorCode(
+    const absl::Status& status) {
+  const auto payload = status.GetPayload(internal::kGatewayCodePayload);
+  int code = 0;
+  if (!payload.has_value() || !absl::SimpleAtoi(std::string(*payload), &code) ||
+      code <= 0 || code > 0xFFFF) {
+    return std::nullopt;
+  }
+  return static_cast<protocol::ErrorCode>(code);
+}
+
+}  // namespace tachyon::client

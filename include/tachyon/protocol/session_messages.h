@@ -103,28 +103,53 @@ inline std::size_t EncodeLogon(std::span<std::byte> out, const LogonFields& m) {
   return PaddedLength(len);
 }
 
-// LOGON_ACK (0x02), gateway -> client. Stream id 0, flags 0. Length 40.
+// LOGON_ACK (0x02), gateway -> client. Stream id 0. Length 40, or 48 with
+// the EPOCH flag (flags bit 1, protocol version 2 sessions only).
+//
+//    0               1               2               3
+//   +-------------------------------+-------------------------------+
+//   |         version (u16)         |         reserved (u16)        | 16
+//   +-------------------------------+-------------------------------+
+//   |                  heartbeat_interval_ms (u32)                  | 20
+//   +---------------------------------------------------------------+
+//   |                        session_id (u64)                       | 24
+//   +---------------------------------------------------------------+
+//   |                     max_frame_length (u32)                    | 32
+//   +---------------------------------------------------------------+
+//   |                         reserved (u32)                        | 36
+//   +---------------------------------------------------------------+
+//   |          instance_epoch (u64), only with EPOCH               | 40
+//   +---------------------------------------------------------------+
+//
 //   16 u16 version                the negotiated protocol version
 //   18 u16 reserved               zero
 //   20 u32 heartbeat_interval_ms  the interval both sides must honour (> 0)
 //   24 u64 session_id             gateway-assigned, non-zero
 //   32 u32 max_frame_length       largest frame the gateway accepts
 //   36 u32 reserved               zero
+//   40 u64 instance_epoch         EPOCH only: this gateway run, non-zero
 class LogonAckView : public FrameView {
  public:
   static constexpr MessageType kType = MessageType::kLogonAck;
   static constexpr std::size_t kFixedLength = 40;
+  /// The length of the EPOCH form.
+  static constexpr std::size_t kEpochLength = 48;
   using FrameView::FrameView;
   explicit LogonAckView(FrameView f) : FrameView(f) {}
 
   static ErrorCode Validate(std::span<const std::byte> f) {
-    if (f.size() != kFixedLength) return ErrorCode::kBadBodyLength;
-    if (LoadU16(f.data() + kFlagsOffset) != 0 ||
+    const std::uint16_t flags = LoadU16(f.data() + kFlagsOffset);
+    const bool epoch = (flags & kFlagEpoch) != 0;
+    if (f.size() != (epoch ? kEpochLength : kFixedLength)) {
+      return ErrorCode::kBadBodyLength;
+    }
+    if ((flags & ~kFlagEpoch) != 0 ||
         LoadU32(f.data() + kStreamIdOffset) != 0 ||
         LoadU16(f.data() + 18) != 0 || LoadU32(f.data() + 36) != 0 ||
         LoadU16(f.data() + 16) == 0 || LoadU32(f.data() + 20) == 0 ||
         LoadU64(f.data() + 24) == 0 || LoadU32(f.data() + 32) < kHeaderLength ||
-        LoadU32(f.data() + 32) > kMaxFrameLengthCeiling) {
+        LoadU32(f.data() + 32) > kMaxFrameLengthCeiling ||
+        (epoch && LoadU64(f.data() + 40) == 0)) {
       return ErrorCode::kBadField;
     }
     return ErrorCode::kNone;
@@ -142,6 +167,12 @@ class LogonAckView : public FrameView {
   [[nodiscard]] std::uint32_t max_frame_length() const {
     return LoadU32(at(32));
   }
+  /// True for the EPOCH form.
+  [[nodiscard]] bool has_epoch() const { return (flags() & kFlagEpoch) != 0; }
+  /// The gateway run's instance epoch; 0 when the frame has none.
+  [[nodiscard]] std::uint64_t instance_epoch() const {
+    return has_epoch() ? LoadU64(at(40)) : 0;
+  }
 };
 
 struct LogonAckFields {
@@ -149,12 +180,18 @@ struct LogonAckFields {
   std::uint32_t heartbeat_interval_ms = 0;
   SessionId session_id;
   std::uint32_t max_frame_length = kDefaultMaxFrameLength;
+  /// Non-zero: encode the EPOCH form (48 bytes) carrying it; 0: the
+  /// version-1 form (40 bytes).
+  std::uint64_t instance_epoch = 0;
 };
 
 inline std::size_t EncodeLogonAck(std::span<std::byte> out,
                                   const LogonAckFields& m) {
-  std::byte* p = internal::BeginFrame(out, LogonAckView::kFixedLength,
-                                      MessageType::kLogonAck, 0, 0);
+  const bool epoch = m.instance_epoch != 0;
+  const std::size_t len =
+      epoch ? LogonAckView::kEpochLength : LogonAckView::kFixedLength;
+  std::byte* p = internal::BeginFrame(out, len, MessageType::kLogonAck,
+                                      epoch ? kFlagEpoch : 0, 0);
   if (p == nullptr) return 0;
   StoreU16(p + 16, m.version);
   StoreU16(p + 18, 0);
@@ -162,7 +199,8 @@ inline std::size_t EncodeLogonAck(std::span<std::byte> out,
   StoreU64(p + 24, m.session_id.value());
   StoreU32(p + 32, m.max_frame_length);
   StoreU32(p + 36, 0);
-  return LogonAckView::kFixedLength;
+  if (epoch) StoreU64(p + 40, m.instance_epoch);
+  return len;
 }
 
 // ERROR (0x06), either direction; LOGON_REJECT (0x03), gateway -> client.

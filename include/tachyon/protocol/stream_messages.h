@@ -85,9 +85,25 @@ inline std::size_t EncodeOpenStream(std::span<std::byte> out,
 }
 
 // OPEN_STREAM_ACK (0x11) and SUBSCRIBE_ACK (0x13), gateway -> client. Same
-// layout. Flags 0. Stream id: the bound stream (non-zero), except that the
-// first SUBSCRIBE_ACK of a pattern subscription has stream id 0 and carries
-// the pattern itself (it acknowledges the subscription, not a stream).
+// layout. Stream id: the bound stream (non-zero), except that the first
+// SUBSCRIBE_ACK of a pattern subscription has stream id 0 and carries the
+// pattern itself (it acknowledges the subscription, not a stream). Flags 0,
+// except that a SUBSCRIBE_ACK in a protocol version 2 session has the EPOCH
+// flag (bit 1) and carries the gateway's instance epoch before the name.
+//
+//    0               1               2               3
+//   +---------------------------------------------------------------+
+//   |                            id (u32)                           | 16
+//   +-------------------------------+-------------------------------+
+//   |         reserved (u16)        |       name_length (u16)       | 20
+//   +-------------------------------+-------------------------------+
+//   |                      next_sequence (u64)                      | 24
+//   +---------------------------------------------------------------+
+//   |   SUBSCRIBE_ACK with EPOCH only: instance_epoch (u64)         | 32
+//   +---------------------------------------------------------------+
+//   | name (name_length bytes) at 32, or at 40 with EPOCH           |
+//   +---------------------------------------------------------------+
+//
 //   16 u32 id              OPEN_STREAM request_id / SUBSCRIBE subscription_id
 //   20 u16 reserved        zero
 //   22 u16 name_length     1..255
@@ -96,29 +112,37 @@ inline std::size_t EncodeOpenStream(std::span<std::byte> out,
 //                          subscription delivers; 0 for the pattern ack (whose
 //                          name must end in '*') and for a stream the session
 //                          is already being sent (delivery continues).
+//   32 u64 instance_epoch  SUBSCRIBE_ACK with EPOCH: the gateway run, non-zero
 // A SUBSCRIBE_ACK's id (the subscription id) is never 0.
-//   32 name bytes (the stream's name; the pattern for the pattern ack)
+//   32 (40 with EPOCH) name bytes (the stream's name; the pattern for the
+//      pattern ack)
 class StreamAckView : public FrameView {
  public:
   static constexpr std::size_t kFixedLength = 32;
+  /// The fixed part of a SUBSCRIBE_ACK with EPOCH.
+  static constexpr std::size_t kEpochFixedLength = 40;
   using FrameView::FrameView;
   explicit StreamAckView(FrameView f) : FrameView(f) {}
 
   static ErrorCode Validate(std::span<const std::byte> f) {
-    if (f.size() < kFixedLength) return ErrorCode::kBadBodyLength;
-    const std::uint16_t name = LoadU16(f.data() + 22);
-    if (ErrorCode e =
-            internal::CheckVariableLength(f.size(), kFixedLength, name);
-        e != ErrorCode::kNone) {
-      return e;
-    }
     const bool open_ack =
         LoadU8(f.data() + kTypeOffset) ==
         static_cast<std::uint8_t>(MessageType::kOpenStreamAck);
+    const std::uint16_t flags = LoadU16(f.data() + kFlagsOffset);
+    const bool epoch = !open_ack && (flags & kFlagEpoch) != 0;
+    const std::size_t fixed = epoch ? kEpochFixedLength : kFixedLength;
+    if (f.size() < fixed) return ErrorCode::kBadBodyLength;
+    const std::uint16_t name = LoadU16(f.data() + 22);
+    if (ErrorCode e = internal::CheckVariableLength(f.size(), fixed, name);
+        e != ErrorCode::kNone) {
+      return e;
+    }
     const std::uint32_t stream = LoadU32(f.data() + kStreamIdOffset);
     const std::uint64_t next = LoadU64(f.data() + 24);
-    if (LoadU16(f.data() + kFlagsOffset) != 0 || LoadU16(f.data() + 20) != 0 ||
-        name == 0 || name > kMaxNameLength) {
+    const std::uint16_t allowed_flags = open_ack ? 0 : kFlagEpoch;
+    if ((flags & ~allowed_flags) != 0 || LoadU16(f.data() + 20) != 0 ||
+        name == 0 || name > kMaxNameLength ||
+        (epoch && LoadU64(f.data() + 32) == 0)) {
       return ErrorCode::kBadField;
     }
     if (open_ack) {
@@ -129,9 +153,8 @@ class StreamAckView : public FrameView {
       // the pattern itself and no position.
       const bool pattern_ack = stream == 0;
       if (LoadU32(f.data() + 16) == 0 ||
-          (pattern_ack &&
-           (next != 0 || LoadU8(f.data() + kFixedLength + name - 1) !=
-                             static_cast<std::uint8_t>('*')))) {
+          (pattern_ack && (next != 0 || LoadU8(f.data() + fixed + name - 1) !=
+                                            static_cast<std::uint8_t>('*')))) {
         return ErrorCode::kBadField;
       }
     }
@@ -142,8 +165,17 @@ class StreamAckView : public FrameView {
   [[nodiscard]] Sequence next_sequence() const {
     return Sequence{LoadU64(at(24))};
   }
+  /// True for a SUBSCRIBE_ACK in the EPOCH form.
+  [[nodiscard]] bool has_epoch() const {
+    return type() == MessageType::kSubscribeAck && (flags() & kFlagEpoch) != 0;
+  }
+  /// The gateway run's instance epoch; 0 when the frame has none.
+  [[nodiscard]] std::uint64_t instance_epoch() const {
+    return has_epoch() ? LoadU64(at(32)) : 0;
+  }
   [[nodiscard]] std::string_view name() const {
-    return AsText(slice(kFixedLength, LoadU16(at(22))));
+    return AsText(
+        slice(has_epoch() ? kEpochFixedLength : kFixedLength, LoadU16(at(22))));
   }
 };
 using OpenStreamAckView = StreamAckView;
@@ -154,20 +186,29 @@ struct StreamAckFields {
   std::uint32_t id = 0;
   Sequence next_sequence;
   std::string_view name;
+  /// SUBSCRIBE_ACK only: non-zero encodes the EPOCH form carrying it. An
+  /// OPEN_STREAM_ACK has no such form (its encoder returns 0).
+  std::uint64_t instance_epoch = 0;
 };
 
 namespace internal {
 inline std::size_t EncodeStreamAck(std::span<std::byte> out, MessageType type,
                                    const StreamAckFields& m) {
   if (m.name.empty() || m.name.size() > kMaxNameLength) return 0;
-  const std::size_t len = StreamAckView::kFixedLength + m.name.size();
-  std::byte* p = BeginFrame(out, len, type, 0, m.stream_id.value());
+  const bool epoch = m.instance_epoch != 0;
+  if (epoch && type != MessageType::kSubscribeAck) return 0;
+  const std::size_t fixed =
+      epoch ? StreamAckView::kEpochFixedLength : StreamAckView::kFixedLength;
+  const std::size_t len = fixed + m.name.size();
+  std::byte* p =
+      BeginFrame(out, len, type, epoch ? kFlagEpoch : 0, m.stream_id.value());
   if (p == nullptr) return 0;
   StoreU32(p + 16, m.id);
   StoreU16(p + 20, 0);
   StoreU16(p + 22, static_cast<std::uint16_t>(m.name.size()));
   StoreU64(p + 24, m.next_sequence.value());
-  CopyBytes(p + 32, AsBytes(m.name));
+  if (epoch) StoreU64(p + 32, m.instance_epoch);
+  CopyBytes(p + fixed, AsBytes(m.name));
   return PaddedLength(len);
 }
 }  // namespace internal

@@ -38,8 +38,15 @@ static_assert(std::endian::native == std::endian::little,
 
 namespace tachyon::protocol {
 
-/// The only protocol version this build speaks, in the header and at LOGON.
+/// The base protocol version, and the version byte of every frame's header
+/// in every session (PROTOCOL.md 3): later versions add frame forms marked
+/// by flag bits, never a new header.
 inline constexpr std::uint8_t kProtocolVersion = 1;
+/// Protocol version 2: version 1 plus the gateway instance epoch carried by
+/// LOGON_ACK and SUBSCRIBE_ACK (PROTOCOL.md 7.6). Negotiated at LOGON.
+inline constexpr std::uint16_t kEpochProtocolVersion = 2;
+/// The highest protocol version this build speaks at LOGON.
+inline constexpr std::uint16_t kMaxProtocolVersion = kEpochProtocolVersion;
 /// Size of the common frame header.
 inline constexpr std::size_t kHeaderLength = 16;
 /// Frames occupy a multiple of this many bytes on the wire.
@@ -118,6 +125,9 @@ enum class ErrorCode : std::uint16_t {
 /// Header flag bits, by message type.
 inline constexpr std::uint16_t kFlagAckRequested = 0x0001;  ///< PUBLISH
 inline constexpr std::uint16_t kFlagFatal = 0x0001;         ///< ERROR
+/// LOGON_ACK, SUBSCRIBE_ACK (protocol version 2): the frame carries the
+/// gateway's instance epoch (PROTOCOL.md 7.6).
+inline constexpr std::uint16_t kFlagEpoch = 0x0002;
 
 /// Human-readable names (stable, upper snake case as in PROTOCOL.md).
 std::string_view MessageTypeName(MessageType type);

@@ -357,6 +357,64 @@ TEST(CodecRoundTrip, SubscribeAckForPatternHasStreamZero) {
   EXPECT_EQ(v.name(), "md.*");
 }
 
+TEST(CodecRoundTrip, LogonAckWithEpochIsTheFlaggedFortyEightByteForm) {
+  const Bytes b = Encode([](std::span<std::byte> out) {
+    return EncodeLogonAck(out, {.version = kEpochProtocolVersion,
+                                .heartbeat_interval_ms = 500,
+                                .session_id = SessionId{77},
+                                .max_frame_length = 65536,
+                                .instance_epoch = 0x8877665544332211});
+  });
+  ASSERT_EQ(b.size(), 48u);
+  const FrameView f = Decode(b, MessageType::kLogonAck);
+  ASSERT_FALSE(f.empty());
+  const LogonAckView v(f);
+  EXPECT_EQ(v.flags(), kFlagEpoch);
+  EXPECT_TRUE(v.has_epoch());
+  EXPECT_EQ(v.instance_epoch(), 0x8877665544332211u);
+  EXPECT_EQ(v.negotiated_version(), 2);
+  EXPECT_EQ(v.session_id(), SessionId{77});
+  EXPECT_EQ(LoadU64(b.data() + 40), 0x8877665544332211u);
+  // Without an epoch: the version-1 form, byte for byte what it was.
+  const LogonAckView old(Decode(ValidLogonAck(), MessageType::kLogonAck));
+  EXPECT_FALSE(old.has_epoch());
+  EXPECT_EQ(old.instance_epoch(), 0u);
+}
+
+TEST(CodecRoundTrip, SubscribeAckWithEpochMovesTheNameBehindIt) {
+  for (const StreamId stream : {StreamId{7}, StreamId{0}}) {
+    const std::string_view name = stream.value() == 0 ? "md.*" : "md.eq.AAPL";
+    const Bytes b = Encode([&](std::span<std::byte> out) {
+      return EncodeSubscribeAck(out, {.stream_id = stream,
+                                      .id = 2,
+                                      .next_sequence = Sequence{0},
+                                      .name = name,
+                                      .instance_epoch = 42});
+    });
+    EXPECT_EQ(b.size(), PaddedLength(40 + name.size()));
+    const FrameView f = Decode(b, MessageType::kSubscribeAck);
+    ASSERT_FALSE(f.empty());
+    const SubscribeAckView v(f);
+    EXPECT_TRUE(v.has_epoch());
+    EXPECT_EQ(v.instance_epoch(), 42u);
+    EXPECT_EQ(v.name(), name);
+    EXPECT_EQ(AsText(std::span(b).subspan(40, name.size())), name);
+  }
+}
+
+TEST(CodecRoundTrip, OpenStreamAckHasNoEpochForm) {
+  std::array<std::byte, 128> buf{};
+  EXPECT_EQ(EncodeOpenStreamAck(buf, {.stream_id = StreamId{3},
+                                      .id = 5,
+                                      .next_sequence = Sequence{10},
+                                      .name = "md",
+                                      .instance_epoch = 42}),
+            0u);
+  Bytes b = ValidOpenStreamAck();
+  SetU16(b, kFlagsOffset, kFlagEpoch);
+  EXPECT_EQ(DecodeFrame(b, kMax).error, ErrorCode::kBadField);
+}
+
 TEST(CodecRoundTrip, SubscribeFieldsSurviveForEveryStartMode) {
   for (const StartMode mode :
        {StartMode::kLatest, StartMode::kEarliest, StartMode::kSequence}) {
@@ -1365,7 +1423,8 @@ TEST(RandomRoundTrip, SessionMessagesSurviveRandomFields) {
           .heartbeat_interval_ms = rnd.NonZero32(),
           .session_id = SessionId{rnd.NonZero64()},
           .max_frame_length = static_cast<std::uint32_t>(
-              16 + rnd.Below(kMaxFrameLengthCeiling - 15))};
+              16 + rnd.Below(kMaxFrameLengthCeiling - 15)),
+          .instance_epoch = rnd.Below(2) == 1 ? rnd.NonZero64() : 0};
       const std::size_t n = EncodeLogonAck(buf, m);
       const FrameView f =
           Decode(std::span(buf).first(n), MessageType::kLogonAck);
@@ -1375,6 +1434,8 @@ TEST(RandomRoundTrip, SessionMessagesSurviveRandomFields) {
       ASSERT_EQ(v.heartbeat_interval_ms(), m.heartbeat_interval_ms);
       ASSERT_EQ(v.session_id(), m.session_id);
       ASSERT_EQ(v.max_frame_length(), m.max_frame_length);
+      ASSERT_EQ(v.instance_epoch(), m.instance_epoch);
+      ASSERT_EQ(n, m.instance_epoch != 0 ? 48u : 40u);
     }
     for (const MessageType type :
          {MessageType::kError, MessageType::kLogonReject}) {
@@ -1440,7 +1501,11 @@ TEST(RandomRoundTrip, StreamMessagesSurviveRandomFields) {
                                                            : rnd.U32()},
           .id = rnd.U32(),
           .next_sequence = Sequence{rnd.U64()},
-          .name = name};
+          .name = name,
+          .instance_epoch =
+              type == MessageType::kSubscribeAck && rnd.Below(2) == 1
+                  ? rnd.NonZero64()
+                  : 0};
       const std::size_t n = type == MessageType::kOpenStreamAck
                                 ? EncodeOpenStreamAck(buf, m)
                                 : EncodeSubscribeAck(buf, m);
@@ -1450,6 +1515,7 @@ TEST(RandomRoundTrip, StreamMessagesSurviveRandomFields) {
       ASSERT_EQ(v.stream_id(), m.stream_id);
       ASSERT_EQ(v.id(), m.id);
       ASSERT_EQ(v.next_sequence(), m.next_sequence);
+      ASSERT_EQ(v.instance_epoch(), m.instance_epoch);
       ASSERT_EQ(v.name(), name);
     }
     {

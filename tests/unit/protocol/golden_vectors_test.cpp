@@ -238,6 +238,7 @@ void CheckFrameFields(const Expectation& e, FrameView frame) {
       c.Unsigned("heartbeat_interval_ms", v.heartbeat_interval_ms());
       c.Unsigned("session_id", v.session_id().value());
       c.Unsigned("max_frame_length", v.max_frame_length());
+      c.Unsigned("instance_epoch", v.instance_epoch());
       break;
     }
     case MessageType::kLogonReject:
@@ -266,6 +267,9 @@ void CheckFrameFields(const Expectation& e, FrameView frame) {
       const StreamAckView v(frame);
       c.Unsigned("id", v.id());
       c.Unsigned("next_sequence", v.next_sequence().value());
+      if (frame.type() == MessageType::kSubscribeAck) {
+        c.Unsigned("instance_epoch", v.instance_epoch());
+      }
       c.Text("name", v.name());
       break;
     }
@@ -363,7 +367,8 @@ std::size_t EncodeFromView(FrameView frame, std::span<std::byte> out) {
                             {.version = v.negotiated_version(),
                              .heartbeat_interval_ms = v.heartbeat_interval_ms(),
                              .session_id = v.session_id(),
-                             .max_frame_length = v.max_frame_length()});
+                             .max_frame_length = v.max_frame_length(),
+                             .instance_epoch = v.instance_epoch()});
     }
     case MessageType::kLogonReject:
     case MessageType::kError: {
@@ -391,7 +396,8 @@ std::size_t EncodeFromView(FrameView frame, std::span<std::byte> out) {
       const StreamAckFields fields{.stream_id = v.stream_id(),
                                    .id = v.id(),
                                    .next_sequence = v.next_sequence(),
-                                   .name = v.name()};
+                                   .name = v.name(),
+                                   .instance_epoch = v.instance_epoch()};
       return frame.type() == MessageType::kOpenStreamAck
                  ? EncodeOpenStreamAck(out, fields)
                  : EncodeSubscribeAck(out, fields);

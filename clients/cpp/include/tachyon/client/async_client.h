@@ -35,23 +35,42 @@
 //   frames fill the other buffer (so a burst leaves in few syscalls). The
 //   bytes waiting for the socket are bounded by
 //   AsyncClientOptions::send_queue_bytes:
-//     TryPublish           never waits: RESOURCE_EXHAUSTED when full.
+//     TryPublish           never waits: RESOURCE_EXHAUSTED when full, with
+//                          a text that starts "back-pressured: send queue
+//                          to HOST:PORT is full"; nothing was queued.
 //     AsyncPublish         completes once its frame is queued, in order,
 //                          behind everything published before it; when the
 //                          queue is full it waits for room (its payload is
 //                          copied aside, up to another send_queue_bytes,
-//                          beyond which it fails with RESOURCE_EXHAUSTED).
+//                          beyond which it fails with the same
+//                          RESOURCE_EXHAUSTED "back-pressured: ...").
 //     AsyncPublishWithAck  additionally waits for the gateway's PUBLISH_ACK.
 //   A write that makes no progress for ClientOptions::send_timeout closes
 //   the connection (UNAVAILABLE: the gateway is not reading). In steady
 //   state TryPublish and the receive path do not allocate; AsyncPublish
 //   allocates only Asio's recycled handler memory.
 //
+// Back-pressure
+//   The same two gateway signals as for the blocking Client (client.h,
+//   "Back-pressure"), and the same bound in time:
+//     - Flow control (the gateway stops reading a publishing connection
+//       while its stream has no room): frames wait in the send queue, so
+//       AsyncPublish waits and TryPublish returns RESOURCE_EXHAUSTED
+//       "back-pressured" once the queue is full — never a silent drop and
+//       never an unbounded queue. If the socket takes no byte for
+//       send_timeout, the connection is closed with UNAVAILABLE (on_error
+//       and every pending operation), as a blocking Publish gives up after
+//       send_timeout.
+//     - Refusal (PUBLISH_ACK BACK_PRESSURED on a `backpressure` stream):
+//       AsyncPublishWithAck completes with RESOURCE_EXHAUSTED; a
+//       fire-and-forget publish reports it to on_error.
+//
 // Errors (besides those of client.h)
 //   CANCELLED           the operation was pending when the client was closed
 //                       or destroyed
 //   FAILED_PRECONDITION a call before AsyncConnect completed, or after close
-//   RESOURCE_EXHAUSTED  the send queue is full (see Sending)
+//   RESOURCE_EXHAUSTED  "back-pressured": the send queue is full (see
+//                       Back-pressure)
 //   UNAVAILABLE         also reported to ClientOptions::on_error when an open
 //                       connection is lost (closed by the gateway, heartbeat
 //                       timeout, write stall); the client is then closed.
@@ -283,8 +302,9 @@ class AsyncClient : public SessionInfo {
 
   /// Queues one PUBLISH on `stream` (from AsyncOpenStream) without waiting:
   /// OK once the frame is queued (a later refusal by the gateway goes to
-  /// on_error); RESOURCE_EXHAUSTED when the send queue is full or
-  /// AsyncPublish calls are waiting for room; INVALID_ARGUMENT beyond
+  /// on_error); RESOURCE_EXHAUSTED ("back-pressured: ...", nothing queued)
+  /// when the send queue is full or AsyncPublish calls are waiting for
+  /// room (see Back-pressure); INVALID_ARGUMENT beyond
   /// max_payload_length(); FAILED_PRECONDITION for a stream not opened by
   /// this client. Copies the payload. No allocation.
   absl::Status TryPublish(StreamId stream, std::span<const std::byte> payload);

@@ -9,21 +9,54 @@
 //   regularly (at least once per heartbeat interval); Poll reads what the
 //   socket has, decodes frames in place and calls each subscription's handler
 //   with a zero-copy Message view. Heartbeats are sent and the gateway's
-//   liveness checked inside Poll. Calls that wait for an answer (OpenStream,
-//   Subscribe, PublishWithAck, Request, Close) run the same receive loop
-//   while they wait, so handlers of existing subscriptions may run inside
-//   them.
+//   liveness checked inside Poll. A Poll that waits for data costs one
+//   syscall per wake-up: it blocks in the socket read itself.
+//
+//   Handlers (and on_error) run only inside Poll. The other calls that wait
+//   for an answer (OpenStream, Subscribe, SubscribeUdp, PublishWithAck,
+//   Request) read the socket while they wait but hold back what arrives for
+//   existing subscriptions — DATA, GAP, and refusals meant for on_error — in
+//   a copy, in order, and the next Poll delivers it first. One exception:
+//   if more than ClientOptions::receive_buffer_bytes of such frames arrive
+//   during one wait, the held ones are delivered, in order, inside that call
+//   to make room (rather than buffer without bound or stop reading before
+//   the answer). Close discards what arrives. Publish, TryClaim, Commit,
+//   Flush and Unsubscribe never read the socket and never run handlers.
 //
 //   Publishing has two paths. Publish copies the payload into a preallocated
 //   send buffer behind a PUBLISH header and writes it to the socket.
 //   TryClaim / Commit avoids that copy: TryClaim returns the payload area of
 //   a PUBLISH frame inside the send buffer, the caller writes the payload
-//   there, and Commit sends it. PublishWithAck waits for the gateway's
-//   PUBLISH_ACK and returns the assigned sequence.
+//   there, and Commit sends it. With publish coalescing
+//   (ClientOptions::publish_batch_bytes) both paths fill the same batch
+//   buffer: TryClaim claims in place at its end, and Commit adds the frame to
+//   the batch instead of sending it alone. PublishWithAck waits for the
+//   gateway's PUBLISH_ACK and returns the assigned sequence.
 //
 //   The publish and receive paths do not allocate: buffers are sized at
 //   Connect from the gateway's announced frame limit. Every blocking call is
 //   bounded by a timeout from ClientOptions.
+//
+// Back-pressure
+//   A gateway slows a publisher in one of two ways, and Publish reports both
+//   the same way in every mode (AsyncClient, async_client.h, matches it):
+//     - Flow control: the gateway stops reading a publishing connection
+//       while a stream it publishes to has no room, so TCP fills the
+//       client's socket. A Publish (or Commit, Flush, or a batch send with
+//       coalescing) that finds no room in the kernel's send buffer blocks,
+//       waiting for room, for up to ClientOptions::send_timeout, and returns
+//       OK once the frame is written: nothing is dropped. If no room appears
+//       within send_timeout it gives up with UNAVAILABLE ("... is not
+//       reading: send timed out"), and the connection is closed (the frame
+//       may be half written), or re-made with reconnect enabled.
+//     - Refusal: a stream with the `backpressure` policy may answer a
+//       PUBLISH with PUBLISH_ACK BACK_PRESSURED; the message was not
+//       appended. PublishWithAck returns RESOURCE_EXHAUSTED; a
+//       fire-and-forget Publish reports it to on_error from a later Poll.
+//       Retry later, with backoff.
+//   Publish never returns RESOURCE_EXHAUSTED for a full socket: the blocking
+//   client has no send queue of its own beyond the coalescing batch (and the
+//   reconnect queue while disconnected, see ReconnectOptions::publish).
 //
 //   With ClientOptions::reconnect enabled, a lost connection is re-made
 //   inside Poll (exponential backoff with jitter); streams are re-opened
@@ -38,8 +71,9 @@
 //   Control-plane calls return absl::Status / absl::StatusOr with the
 //   gateway's text where it sent one:
 //     UNAVAILABLE         the connection is gone (refused, closed, heartbeat
-//                         timeout, gateway shutdown); the Client is closed,
-//                         or, with reconnect enabled, reconnecting
+//                         timeout, gateway shutdown, cut as a slow
+//                         consumer); the Client is closed, or, with
+//                         reconnect enabled, reconnecting
 //     PERMISSION_DENIED   LOGON_REJECT NOT_AUTHORIZED (bad token)
 //     FAILED_PRECONDITION LOGON_REJECT UNSUPPORTED_VERSION; a call made in the
 //                         wrong state (closed client, claim outstanding,
@@ -50,16 +84,25 @@
 //     DEADLINE_EXCEEDED   no answer within the configured timeout
 //     DATA_LOSS           the peer sent malformed frames (not a gateway?)
 //   After any error that closes the connection, every later call returns
-//   the same status.
+//   the same status. When the gateway said why before closing — a fatal
+//   ERROR such as SLOW_CONSUMER ("subscriber fell N bytes behind stream
+//   'name' (window W) for T ms"), or LOGOUT SHUTTING_DOWN — that status
+//   carries its code name and text, and GatewayErrorCode (errors.h) returns
+//   the code, whichever call found the loss: Poll, a waiting call, or a
+//   Publish whose send failed because the gateway had already closed (the
+//   client then reads what is left on the socket for the gateway's last
+//   word). With
+//   reconnect enabled the same status goes to on_error, with
+//   "; reconnecting" appended.
 //
 // Threading
 //   By default a Client is thread-compatible: it has no internal locks, and
 //   all calls on one Client must be serialised by the caller (typically: one
 //   thread owns it). Different Clients are independent. Handlers run on the
-//   thread inside Poll (or a waiting call) and may call the send-only
-//   methods (Publish, TryClaim, Commit, Abort, Flush, Unsubscribe) but not
-//   the receiving ones, which return FAILED_PRECONDITION when called from a
-//   handler.
+//   thread inside Poll (see Overview for the one exception) and may call the
+//   send-only methods (Publish, TryClaim, Commit, Abort, Flush, Unsubscribe)
+//   but not the receiving ones, which return FAILED_PRECONDITION when called
+//   from a handler.
 //
 //   Background mode: StartBackgroundPolling starts a thread that runs Poll
 //   for you; handlers and on_error then run on that thread, one at a time.
@@ -114,6 +157,7 @@
 #include "absl/base/attributes.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "tachyon/client/errors.h"
 #include "tachyon/client/message.h"
 #include "tachyon/client/options.h"
 #include "tachyon/client/session_info.h"
@@ -134,12 +178,17 @@ class Client : public SessionInfo {
   static constexpr int kDefaultPollLimit = 256;
 
   /// Connects to `host:port` (a name or an IPv4/IPv6 literal), sends LOGON
-  /// and waits for the answer, all within options.connect_timeout.
-  /// Errors: UNAVAILABLE naming host:port and the errno text when the TCP
-  /// connection fails; PERMISSION_DENIED / FAILED_PRECONDITION with the
-  /// gateway's text on LOGON_REJECT; DEADLINE_EXCEEDED if nothing answers;
-  /// DATA_LOSS if the peer answers with something that is not a gateway's
-  /// logon answer. Thread-safe (creates an independent Client).
+  /// and waits for the answer, all within options.connect_timeout. With
+  /// options.connect_retry.attempts > 1, a gateway that cannot be reached
+  /// yet is tried again after a jittered exponential backoff (options.h,
+  /// ConnectRetryOptions); this blocks for the delays. Errors: UNAVAILABLE
+  /// naming host:port and the errno text when the TCP connection fails;
+  /// PERMISSION_DENIED / FAILED_PRECONDITION with the gateway's text on
+  /// LOGON_REJECT; DEADLINE_EXCEEDED if nothing answers; DATA_LOSS if the
+  /// peer answers with something that is not a gateway's logon answer;
+  /// INVALID_ARGUMENT for connect_retry.attempts < 1. After retries the
+  /// last attempt's status, with "(attempt N of M)" appended. Thread-safe
+  /// (creates an independent Client).
   static absl::StatusOr<std::unique_ptr<Client>> Connect(
       std::string_view host, std::uint16_t port,
       const ClientOptions& options = {});
@@ -158,14 +207,20 @@ class Client : public SessionInfo {
   /// memory without a round trip (also while reconnecting). The id stays
   /// valid for this Client across reconnects, even to a restarted gateway
   /// that numbers its streams differently. Blocks for OPEN_STREAM_ACK up to
-  /// response_timeout. INVALID_ARGUMENT for a malformed name (checked
+  /// response_timeout; runs no handler meanwhile, except as described in
+  /// the overview (more than receive_buffer_bytes of messages arriving
+  /// during the wait). INVALID_ARGUMENT for a malformed name (checked
   /// locally) or the gateway's INVALID_NAME; RESOURCE_EXHAUSTED at the
   /// gateway's max_streams. Receiving call (see Threading).
   absl::StatusOr<StreamId> OpenStream(std::string_view name);
 
   /// Sends one message on `stream` (from OpenStream). Returns once the frame
-  /// is in the kernel's send buffer; the gateway's verdict is not awaited
-  /// (a refusal is reported to ClientOptions::on_error from a later Poll).
+  /// is in the kernel's send buffer (or, with coalescing, in the batch);
+  /// the gateway's verdict is not awaited (a refusal is reported to
+  /// ClientOptions::on_error from a later Poll). Blocks while the socket has
+  /// no room — the gateway is not reading, e.g. under flow control — for up
+  /// to send_timeout, then UNAVAILABLE and the connection is closed (see
+  /// Back-pressure).
   /// While reconnecting: UNAVAILABLE, or queued (RESOURCE_EXHAUSTED when
   /// the queue is full), per ReconnectOptions::publish.
   /// INVALID_ARGUMENT if longer than max_payload_length();
@@ -186,12 +241,18 @@ class Client : public SessionInfo {
   /// Zero-copy publish, step 1: reserves a PUBLISH frame for a payload of
   /// exactly `length` bytes in the send buffer and returns its payload area.
   /// Write the payload there, then Commit() (or Abort()). The span is valid
-  /// until Commit or Abort; at most one claim is outstanding. Errors as
-  /// Publish. No allocation. Send-only: callable from handlers.
+  /// until Commit or Abort; at most one claim is outstanding. With
+  /// publish_batch_bytes > 0 (and a frame that fits it) the frame is
+  /// reserved at the end of the coalescing buffer, which is sent first if
+  /// the frame does not fit behind what it holds (UNAVAILABLE if that send
+  /// finds the connection gone). Errors as Publish. No allocation.
+  /// Send-only: callable from handlers.
   absl::StatusOr<std::span<std::byte>> TryClaim(
       StreamId stream, std::size_t length) ABSL_ATTRIBUTE_LIFETIME_BOUND;
-  /// Zero-copy publish, step 2: sends the claimed frame. FAILED_PRECONDITION
-  /// without a claim. Send-only.
+  /// Zero-copy publish, step 2: sends the claimed frame — with coalescing,
+  /// adds it to the batch, which is sent once full (or on Flush, Poll, any
+  /// other request), exactly like Publish. FAILED_PRECONDITION without a
+  /// claim. Send-only.
   absl::Status Commit();
   /// Drops the outstanding claim, if any; nothing is sent.
   void Abort();
@@ -236,11 +297,16 @@ class Client : public SessionInfo {
                                            std::array<std::uint8_t, 4> address,
                                            std::uint16_t port);
 
-  /// The duty cycle: sends a heartbeat if one is due, reads what the socket
+  /// The duty cycle: sends a heartbeat if one is due, delivers messages held
+  /// back during an earlier call (see the overview), reads what the socket
   /// holds and dispatches up to `max_messages` messages to handlers. With
   /// `timeout` > 0 and nothing to do, waits up to `timeout` for data
-  /// (returning as soon as something was dispatched); with 0 it never
-  /// blocks (busy-poll). Returns the number of messages dispatched.
+  /// (returning as soon as something was dispatched): the wait is the
+  /// socket read itself (SO_RCVTIMEO), one syscall per wake-up — plus one
+  /// setsockopt when the wait differs from the previous one — and the
+  /// kernel counts it in scheduler ticks, so an idle wait may end up to one
+  /// tick (1-10 ms) after `timeout`. With 0 it never blocks (busy-poll).
+  /// Returns the number of messages dispatched.
   /// UNAVAILABLE once the connection is gone (gateway closed, LOGOUT,
   /// heartbeat timeout after 3 silent intervals); DATA_LOSS on a malformed
   /// frame. With reconnect enabled a lost connection is instead reported to
@@ -305,7 +371,9 @@ class Client : public SessionInfo {
   /// while reconnecting.
   [[nodiscard]] bool connected() const;
   /// The socket, for integrating with an external poll loop (wait for
-  /// POLLIN, then Poll()). Do not read or write it directly. -1 when closed.
+  /// POLLIN, then Poll() with timeout 0). It is in blocking mode (a waiting
+  /// Poll blocks in recv); the client's other reads and writes pass
+  /// MSG_DONTWAIT. Do not read or write it directly. -1 when closed.
   [[nodiscard]] int fd() const;
 
  private:

@@ -24,8 +24,9 @@
 //       },
 //       [](const tachyon::client::Gap& g) { Alert(g.from, g.to); });
 //
-// Threading: handlers run on the thread that called Poll (or another
-// receiving method of the Client), one at a time.
+// Threading: handlers run on the thread that called Client::Poll (the
+// AsyncClient's executor), one at a time; client.h says when a waiting
+// call other than Poll may run them.
 #ifndef TACHYON_CLIENT_MESSAGE_H_
 #define TACHYON_CLIENT_MESSAGE_H_
 

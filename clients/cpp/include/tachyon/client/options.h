@@ -10,7 +10,8 @@
 //
 //   Every default is usable as is; a trading user typically lowers the
 //   heartbeat interval and the timeouts, a telemetry user raises the receive
-//   buffer.
+//   buffer. ConnectRetryOptions lets Connect wait for a gateway that is not
+//   up yet; ReconnectOptions re-makes a session that was lost.
 //
 // Example
 //   tachyon::client::ClientOptions options;
@@ -27,7 +28,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <span>
 #include <string>
+#include <string_view>
 
 #include "absl/status/status.h"
 #include "tachyon/common/types.h"
@@ -38,7 +41,7 @@ namespace tachyon::client {
 /// Called for a non-fatal error that answers no blocking call: a
 /// fire-and-forget Publish the gateway refused (BACK_PRESSURED,
 /// LIMIT_EXCEEDED, UNKNOWN_STREAM), or an ERROR about a subscription. Runs on
-/// the thread inside Poll (or another receiving call) that read the frame.
+/// the thread inside Poll (Client) or on the executor (AsyncClient).
 using ErrorHandler = std::function<void(const absl::Status&)>;
 
 /// What Publish, TryClaim and Commit do while a reconnecting client is
@@ -49,12 +52,49 @@ enum class DisconnectedPublish : std::uint8_t {
            ///< reconnect; RESOURCE_EXHAUSTED once the queue is full
 };
 
+/// A stream whose delivery position a gateway restart voided.
+struct ResetStream {
+  /// Borrowed for the duration of the GatewayRestartHandler call.
+  std::string_view stream_name;
+  /// The next sequence the stream owed this client in the old run: every
+  /// earlier one was delivered (or reported as a Gap); this one and later
+  /// ones of the old run never will be.
+  Sequence next_sequence;
+};
+
+/// The client reconnected to a different run of the gateway than the one
+/// its delivery positions were counted in (their instance epochs differ,
+/// PROTOCOL.md 7.6): every stream of the new run began again at sequence 1.
+/// The client drops every position and starts every subscription (exact
+/// names and patterns) again from the earliest message the new run retains
+/// (StartPosition::Earliest): all of them are new to it. Messages then
+/// carry the new run's sequences, from 1; reset any de-duplication by
+/// sequence here. Streams opened for publishing keep the ids OpenStream
+/// returned.
+struct GatewayRestart {
+  /// The run the positions were counted in; 0 if that gateway announced no
+  /// epoch (protocol version 1).
+  std::uint64_t old_epoch = 0;
+  /// The run now connected to; 0 if this gateway announces none.
+  std::uint64_t new_epoch = 0;
+  /// The streams that had a position, by name. Borrowed for the call.
+  std::span<const ResetStream> streams;
+};
+
+/// Told about each gateway restart a reconnect finds, before any message of
+/// the new run is delivered. Runs on the thread inside Poll.
+using GatewayRestartHandler = std::function<void(const GatewayRestart&)>;
+
 /// Automatic reconnection. When the connection is lost (the gateway closed
 /// it, restarted, went silent, or declared this client a slow consumer),
 /// Poll reconnects with exponential backoff and jitter, logs on again,
 /// re-opens every stream and resumes every subscription from the next
 /// sequence it expects: no gap and no duplicate while the gateway still
-/// retains the data, a Gap when it does not.
+/// retains the data, a Gap when it does not. A reconnect that finds a
+/// restarted gateway (a different instance epoch) does not resume: see
+/// GatewayRestart. (With a gateway that announces no epoch, protocol
+/// version 1, a restart is recognised only when a stream's next sequence
+/// went backwards; the lost sequences are then reported as a Gap.)
 struct ReconnectOptions {
   bool enabled = false;
   /// Delay before the second attempt (the first is immediate); doubles per
@@ -70,6 +110,36 @@ struct ReconnectOptions {
   DisconnectedPublish publish = DisconnectedPublish::kError;
   /// Bytes of queued payloads (plus 8 per message) with kQueue.
   std::size_t queue_bytes = 1024 * 1024;
+  /// Told when a reconnect finds a restarted gateway (see GatewayRestart).
+  /// Unset: only counted in ClientStats::gateway_restarts.
+  GatewayRestartHandler on_gateway_restart;
+};
+
+/// Called before each retry of Client::Connect with the failed attempt's
+/// status, the attempt number (1 = the first) and the delay before the
+/// next one. Runs on the thread inside Connect.
+using ConnectRetryHandler = std::function<void(
+    const absl::Status& failure, int attempt, std::chrono::milliseconds delay)>;
+
+/// How Client::Connect treats a gateway that cannot be reached yet (a
+/// refused or timed-out TCP connection, a reset, a gateway at its
+/// connection limit or shutting down): with attempts > 1 it tries again
+/// after a delay that starts at initial_backoff and doubles per failure up
+/// to max_backoff, each scaled by a uniform factor in [1 - jitter,
+/// 1 + jitter]. A refusal that would repeat (bad token, unsupported
+/// version, a peer that is not a gateway) ends Connect at once. Each
+/// attempt is bounded by connect_timeout, so Connect takes at most about
+/// attempts x connect_timeout plus the delays. The default, 1 attempt, is
+/// the plain Connect. (AsyncClient::AsyncConnect makes one attempt.)
+struct ConnectRetryOptions {
+  /// Attempts in all, >= 1.
+  int attempts = 1;
+  std::chrono::milliseconds initial_backoff{100};
+  std::chrono::milliseconds max_backoff{2000};
+  /// 0..1.
+  double jitter = 0.2;
+  /// Optional: told about each failed attempt that will be retried.
+  ConnectRetryHandler on_retry;
 };
 
 struct ClientOptions {
@@ -88,8 +158,11 @@ struct ClientOptions {
   std::chrono::milliseconds connect_timeout{5000};
   /// Waiting for OPEN_STREAM_ACK, SUBSCRIBE_ACK or PUBLISH_ACK.
   std::chrono::milliseconds response_timeout{5000};
-  /// Waiting for room in the kernel's send buffer. A send that times out
-  /// closes the connection (a frame may be half written).
+  /// Waiting for room in the kernel's send buffer: how long a gateway that
+  /// stops reading (flow control of a back-pressured stream) may hold a
+  /// blocking Publish, or leave an AsyncClient's queued bytes unwritten. A
+  /// send that times out closes the connection (UNAVAILABLE; a frame may be
+  /// half written).
   std::chrono::milliseconds send_timeout{5000};
   /// Close(): how long to wait for the gateway's answering LOGOUT.
   std::chrono::milliseconds close_timeout{1000};
@@ -118,6 +191,9 @@ struct ClientOptions {
   int busy_poll_us = 0;
 
   // --- Resilience ----------------------------------------------------------
+  /// Retrying the first connection (Client::Connect).
+  ConnectRetryOptions connect_retry;
+  /// Re-making a connection lost later.
   ReconnectOptions reconnect;
 
   // --- Callbacks -----------------------------------------------------------

@@ -52,6 +52,8 @@ struct ClientStats {
   std::uint64_t reconnects = 0;          ///< successful reconnections
   std::uint64_t reconnect_attempts = 0;  ///< including failed ones
   std::uint64_t publishes_queued = 0;    ///< queued while disconnected
+  /// Reconnects that found a restarted gateway (ReconnectOptions).
+  std::uint64_t gateway_restarts = 0;
 };
 
 class SessionInfo {
@@ -66,6 +68,14 @@ class SessionInfo {
   [[nodiscard]] std::uint32_t max_frame_length() const;
   /// Largest payload a publish accepts (frame limit - 32).
   [[nodiscard]] std::size_t max_payload_length() const;
+  /// The instance epoch of the gateway run the session is (or was last)
+  /// logged on to, from LOGON_ACK (PROTOCOL.md 7.6): sequences are
+  /// meaningful only together with it. 0 before the first LOGON_ACK and
+  /// with a gateway that announces none (protocol version 1). An
+  /// application that keeps positions across connections (to resume with
+  /// StartPosition::From) keeps this with them and starts over when it
+  /// changes.
+  [[nodiscard]] std::uint64_t gateway_epoch() const;
   [[nodiscard]] const ClientStats& stats() const;
 
  protected:
