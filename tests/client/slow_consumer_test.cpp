@@ -91,14 +91,7 @@ class SlowConsumerTest : public GatewayTest {
     ASSERT_NE(publisher_, nullptr);
     const StreamId id = publisher_->Open(name);
     ASSERT_NE(id.value(), 0u);
-    const std::string payload(200, 'b');
-    std::vector<std::byte> burst(kBurst * 256);
-    std::size_t n = 0;
-    for (int i = 0; i < kBurst; ++i) {
-      n += tp::EncodePublish(std::span(burst).subspan(n), id, 0,
-                             tp::AsBytes(payload));
-    }
-    ASSERT_TRUE(publisher_->SendRaw(std::span(burst).first(n)));
+    ASSERT_TRUE(publisher_->PublishBurst(id, kBurst, std::string(200, 'b')));
   }
 
   std::unique_ptr<Client> Connect(ClientOptions options = {}) {

@@ -233,14 +233,7 @@ TEST_P(RobustnessTest, SlowConsumerWithRoomIsToldWhyThenClosed) {
   // 64 frames of 232 bytes: 3.6 windows, in a write of 14 KiB, which one
   // read takes whole (epoll reads 64 KiB, io_uring buffers hold 16 KiB).
   constexpr int kMessages = 64;
-  const std::string payload(200, 'b');
-  std::vector<std::byte> burst(kMessages * 256);
-  std::size_t n = 0;
-  for (int i = 0; i < kMessages; ++i) {
-    n += tp::EncodePublish(std::span(burst).subspan(n), id, 0,
-                           tp::AsBytes(payload));
-  }
-  ASSERT_TRUE(eager->SendRaw(std::span(burst).first(n)));
+  ASSERT_TRUE(eager->PublishBurst(id, kMessages, std::string(200, 'b')));
   std::uint64_t next = 1;
   std::optional<Frame> error;
   for (int i = 0; i <= kMessages && !error; ++i) {
@@ -299,14 +292,7 @@ TEST_P(RobustnessTest, BurstOfSeveralWindowsDoesNotCutAFastSubscriber) {
   const StreamId id = eager->Open("burst");
   ASSERT_NE(id.value(), 0u);
   constexpr int kMessages = 64;  // 3.6 windows in one 14 KiB write
-  const std::string payload(200, 'b');
-  std::vector<std::byte> burst(kMessages * 256);
-  std::size_t n = 0;
-  for (int i = 0; i < kMessages; ++i) {
-    n += tp::EncodePublish(std::span(burst).subspan(n), id, 0,
-                           tp::AsBytes(payload));
-  }
-  ASSERT_TRUE(eager->SendRaw(std::span(burst).first(n)));
+  ASSERT_TRUE(eager->PublishBurst(id, kMessages, std::string(200, 'b')));
   for (std::uint64_t want = 1; want <= kMessages; ++want) {
     auto f = eager->ReadSkippingHeartbeats();
     ASSERT_TRUE(f) << "nothing after DATA " << want - 1;

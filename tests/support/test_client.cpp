@@ -109,6 +109,20 @@ bool TestClient::Publish(StreamId stream, std::span<const std::byte> payload,
   return n != 0 && SendRaw({out_.data(), n});
 }
 
+bool TestClient::PublishBurst(StreamId stream, int count,
+                              std::string_view payload) {
+  const std::size_t frame =
+      tp::PaddedLength(tp::PublishView::kFixedLength + payload.size());
+  std::vector<std::byte> burst(static_cast<std::size_t>(count) * frame);
+  for (std::size_t at = 0; at < burst.size(); at += frame) {
+    if (tp::EncodePublish(std::span(burst.data() + at, frame), stream, 0,
+                          tp::AsBytes(payload)) != frame) {
+      return false;
+    }
+  }
+  return SendRaw(burst);
+}
+
 bool TestClient::SendHeartbeat() {
   const std::size_t n = tp::EncodeHeartbeat(out_, 0);
   return SendRaw({out_.data(), n});

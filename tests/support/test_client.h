@@ -76,6 +76,9 @@ class TestClient {
                std::uint64_t correlation = 0, bool ack = false) {
     return Publish(stream, protocol::AsBytes(payload), correlation, ack);
   }
+  /// `count` PUBLISH frames of `payload` (no ack) in one write, so that the
+  /// gateway takes them in as few reads as the sizes allow.
+  bool PublishBurst(StreamId stream, int count, std::string_view payload);
   bool SendHeartbeat();
 
  private:
