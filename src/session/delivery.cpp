@@ -40,12 +40,16 @@ Delivery::Lag Delivery::Check(std::uint64_t tail, std::int64_t now_ns) {
     // The writer waits for this reader, so lag alone is no fault; holding
     // the writer back (half a window or more behind) while sending nothing
     // for the stall timeout is.
-    if (tail - position_ < log_->window() / 2 || position_ != stall_position_) {
-      stall_position_ = position_;
+    if (tail - position_ < log_->window() / 2) {
       behind_since_ns_ = -1;
       return Lag::kOk;
     }
-    if (behind_since_ns_ < 0) behind_since_ns_ = now_ns;
+    if (behind_since_ns_ < 0 || position_ != stall_position_) {
+      // Progress (or the first look this far behind): the clock starts.
+      stall_position_ = position_;
+      behind_since_ns_ = now_ns;
+      return Lag::kOk;
+    }
     const std::int64_t limit = log_->stall_timeout_ns();
     return limit > 0 && now_ns - behind_since_ns_ >= limit ? Lag::kStalled
                                                            : Lag::kOk;

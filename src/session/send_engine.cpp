@@ -119,11 +119,11 @@ SendEngine::Result SendEngine::SendOnce(bool data_allowed,
       return {Outcome::kSlow, d, Delivery::Lag::kLapped,
               d->log()->tail() - d->position()};
     }
-    // An unsubscribed delivery sends only the rest of its frame, so that
-    // it ends (or moves to a new subscription's start) at once.
-    const std::uint64_t end = d->removing || data_stopped_
-                                  ? d->EndOfCurrentFrame()
-                                  : d->log()->tail();
+    // Only the rest of its frame: an unsubscribed delivery then ends (or
+    // moves to a new subscription's start) at once, and a busy one goes to
+    // the back of the dirty list (ReleaseSources) instead of starving the
+    // others of a socket that takes less than its backlog each time.
+    const std::uint64_t end = d->EndOfCurrentFrame();
     if (end > d->position()) {
       AddSource(d, d->log()->Readable(d->position(), end));
     } else {
@@ -276,9 +276,14 @@ void SendEngine::HandleSent(std::size_t bytes) {
 SendEngine::Result SendEngine::CheckWhileBusy(std::int64_t now_ns) {
   // The socket is full, so nothing is built and the check in SendOnce
   // never runs; the writer goes on meanwhile. Removing deliveries only
-  // finish a frame already pinned, so they are not judged.
+  // finish a frame, so their lag is no fault, except under backpressure,
+  // where one that stalls holds the stream's publishers like any other.
   for (Delivery* d : dirty_) {
-    if (d->detached() || d->removing) continue;
+    if (d->detached() ||
+        (d->removing &&
+         d->log()->policy() != config::SlowConsumerPolicy::kBackpressure)) {
+      continue;
+    }
     const std::uint64_t tail = d->log()->tail();
     if (const Delivery::Lag lag = d->Check(tail, now_ns);
         lag != Delivery::Lag::kOk) {

@@ -239,9 +239,12 @@ void Session::Hold() {
 
 bool Session::RetryHeld() {
   if (state_ != State::kActive) {
-    // Closing or draining: input is ignored from now on anyway.
+    // Closing or draining: input is ignored from now on, but read on, so
+    // that the peer's EOF is seen (a lingering session waits for it) and
+    // the close finds no unread bytes (which would make it a reset).
     holding_ = false;
     held_.clear();
+    if (state_ != State::kClosed) agent_.reactor().ResumeReading(conn_);
     return true;
   }
   // held_ starts with the PUBLISH that did not fit, whole.
@@ -254,7 +257,7 @@ bool Session::RetryHeld() {
   Consume(std::span<const std::byte>(resumed_).subspan(r.consumed));
   resumed_.clear();
   if (holding_) return true;  // held anew, and listed anew
-  if (state_ == State::kActive) agent_.reactor().ResumeReading(conn_);
+  if (state_ != State::kClosed) agent_.reactor().ResumeReading(conn_);
   return true;
 }
 

@@ -1,5 +1,7 @@
 // Hostile and slow clients against a real gateway: malformed frames from the
 // golden vectors, slow consumers under both policies, connection churn.
+#include <fcntl.h>
+#include <poll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 
@@ -376,25 +378,57 @@ TEST_P(RobustnessTest,
       << "backpressure is the default";
   c.default_stream.stall_timeout_ms = 0;  // hold for as long as it takes
   c.socket.send_buffer_bytes = 32 << 10;
+  // Small kernel buffers on the publisher's path too, so that what the
+  // kernel can take is far less than what the test offers.
+  c.socket.recv_buffer_bytes = 64 << 10;
   Start(c);
   auto sub = LoggedOnClient(/*rcvbuf=*/4096);
   ASSERT_TRUE(sub->Subscribe(1, "bp"));
   auto pub = LoggedOnClient();
   const StreamId id = pub->Open("bp");
   ASSERT_NE(id.value(), 0u);
-  // 4 MiB of messages: sixteen windows, far more than the sockets hold.
+  // 4 MiB of messages: sixteen windows, far more than the sockets hold,
+  // offered without blocking until the kernel stops taking them.
   constexpr std::uint64_t kMessages = 8000;
-  std::atomic<bool> published{false};
-  std::thread publisher([&] {
-    for (std::uint64_t i = 1; i <= kMessages; ++i) {
-      const std::string payload = absl::StrCat(i, ":", std::string(500, 'y'));
-      ASSERT_TRUE(pub->Publish(id, payload, i, /*ack=*/i == kMessages));
+  std::vector<std::byte> bytes(kMessages * 1024);
+  std::size_t total = 0;
+  for (std::uint64_t i = 1; i <= kMessages; ++i) {
+    const std::string payload = absl::StrCat(i, ":", std::string(500, 'y'));
+    total += tp::EncodePublish(
+        std::span(bytes).subspan(total), id, i, tp::AsBytes(payload),
+        i == kMessages ? tp::AckMode::kRequested : tp::AckMode::kNone);
+  }
+  const int fd = pub->fd();
+  const int sndbuf = 64 << 10;
+  ASSERT_EQ(::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf), 0);
+  ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
+  std::size_t sent = 0;
+  int still = 0;  // consecutive 20 ms waits for room that found none
+  while (sent < total && still < 10) {
+    const ssize_t w = ::send(fd, bytes.data() + sent, total - sent, 0);
+    if (w > 0) {
+      sent += static_cast<std::size_t>(w);
+      still = 0;
+      continue;
     }
-    published = true;
+    ASSERT_EQ(errno, EAGAIN) << std::strerror(errno);
+    pollfd p{fd, POLLOUT, 0};
+    if (::poll(&p, 1, 20) == 0) ++still;
+  }
+  // Held: the gateway stopped reading, so the kernel stopped taking bytes
+  // (were the gateway buffering them instead, all 4 MiB would be sent).
+  ASSERT_LT(sent, total) << "sent everything past a stalled reader";
+  EXPECT_GE(gateway_->Stats().publish_holds, 1u);
+  EXPECT_LT(gateway_->Stats().bytes_in, total / 2);
+  std::thread publisher([&] {
+    while (sent < total) {
+      pollfd p{fd, POLLOUT, 0};
+      ::poll(&p, 1, 100);
+      const ssize_t w = ::send(fd, bytes.data() + sent, total - sent, 0);
+      if (w > 0) sent += static_cast<std::size_t>(w);
+      if (w < 0 && errno != EAGAIN) return;
+    }
   });
-  // The publisher is held, and stays held while the subscriber reads nothing.
-  ASSERT_TRUE(WaitUntil([&] { return gateway_->Stats().publish_holds > 0; }));
-  EXPECT_FALSE(published.load()) << "sent everything past a stalled reader";
   // Now read: every message arrives, in order, and the publisher finishes.
   for (std::uint64_t want = 1; want <= kMessages; ++want) {
     auto f = sub->ReadSkippingHeartbeats(10000ms);
@@ -405,6 +439,7 @@ TEST_P(RobustnessTest,
               absl::StrCat(want));
   }
   publisher.join();
+  ASSERT_EQ(sent, total);
   auto ack = pub->ReadSkippingHeartbeats();
   ASSERT_TRUE(ack);
   ASSERT_EQ(ack->type(), MessageType::kPublishAck);

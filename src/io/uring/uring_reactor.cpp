@@ -362,7 +362,11 @@ class UringReactor final : public Reactor {
       case Retry::kRecv:
       case Retry::kWritable:
       case Retry::kConnect:
-        if (!c->closed) return PrepConnOp(c, what);
+        // A receive deferred before a PauseReading is dropped: the resume
+        // arms a fresh one.
+        if (!c->closed && !(what == Retry::kRecv && c->read_paused)) {
+          return PrepConnOp(c, what);
+        }
         if (what == Retry::kRecv) c->recv_armed = false;
         if (what == Retry::kWritable) c->writable_armed = false;
         break;

@@ -380,9 +380,10 @@ TEST_F(SendEngineTest, ResumedFrameComesFromPinnedBytes) {
   }
   EXPECT_GT(log->pin_refusals(), 0u);
   ASSERT_EQ(engine.OnSendComplete(conn.Complete()), Outcome::kSent);
+  // The resumed send finishes the frame it stopped inside (no further).
   const std::vector<WireFrame> frames = DecodeWire(conn.wire);
-  ASSERT_GE(frames.size(), 3u);
-  for (std::uint64_t s = 1; s <= 3; ++s) {
+  ASSERT_EQ(frames.size(), 2u);
+  for (std::uint64_t s = 1; s <= 2; ++s) {
     EXPECT_EQ(frames[s - 1].sequence, s);
     EXPECT_EQ(frames[s - 1].payload, PayloadFor(s));
   }
@@ -593,6 +594,89 @@ TEST_F(SendEngineTest, ASourceThatGotNothingIsNotHalfSent) {
   EXPECT_FALSE(engine.References(db));
   Append(b, 3000);
   EXPECT_TRUE(engine.StopData());
+}
+
+// A socket that takes less than one stream's backlog per send: a send that
+// stops inside a stream's frame resumes only to the end of that frame, so
+// the other busy stream gets its share of every later send instead of
+// waiting for the first one's whole backlog (and, under backpressure, being
+// judged stalled although the client reads at full speed).
+TEST_F(SendEngineTest, TwoBusyStreamsShareASocketThatTakesLessThanEither) {
+  stream::StreamLog* a = MakeLog(1);
+  stream::StreamLog* b = MakeLog(2);
+  Append(a, 200);  // 14 KiB each, 72-byte frames
+  Append(b, 200);
+  FakeConnection conn(FakeConnection::Mode::kImmediate);
+  SendEngine engine(control_, conn, listener_);
+  Delivery* da = Deliver(engine, a);
+  Delivery* db = Deliver(engine, b);
+  const std::uint64_t a0 = da->position();
+  const std::uint64_t b0 = db->position();
+  conn.budget = 1000;  // stops inside a frame of whichever comes first
+  for (int i = 0; i < 6; ++i) {
+    ASSERT_EQ(engine.SendOnce(true, now_).outcome, Outcome::kSent);
+  }
+  EXPECT_GT(da->position() - a0, 1000u);
+  EXPECT_GT(db->position() - b0, 1000u)
+      << "stream 2 starved while stream 1's backlog went first";
+  // And nothing is lost or cut: every frame of both, whole, in order.
+  conn.budget = kUnlimited;
+  ASSERT_EQ(Pump(engine), Outcome::kIdle);
+  const std::vector<WireFrame> frames = DecodeWire(conn.wire);
+  EXPECT_EQ(frames.size(), 400u);
+  for (const WireFrame& f : frames) {
+    ASSERT_EQ(f.type, tp::MessageType::kData);
+    ASSERT_EQ(f.payload, PayloadFor(f.sequence));
+  }
+  EXPECT_EQ(da->position(), a->tail());
+  EXPECT_EQ(db->position(), b->tail());
+}
+
+// Backpressure: a delivery unsubscribed with its frame half sent keeps
+// holding the writer (its reader slot stays until the frame is finished).
+// If the client then reads nothing, it is cut as stalled like any reader,
+// instead of holding the stream's publishers forever.
+TEST_F(SendEngineTest, StalledRemovingDeliveryIsCutUnderBackpressure) {
+  config::StreamPolicy policy;
+  policy.capacity_bytes = 64 << 10;
+  policy.window_bytes = 16 << 10;
+  policy.policy = config::SlowConsumerPolicy::kBackpressure;
+  policy.stall_timeout_ms = 2000;
+  auto made = stream::StreamLog::Create(StreamId{1}, "bp", policy, 4096,
+                                        storage_, counters_);
+  ASSERT_TRUE(made.ok());
+  stream::StreamLog* log = made->get();
+  FakeConnection conn(FakeConnection::Mode::kImmediate);
+  SendEngine engine(control_, conn, listener_);
+  Delivery* d = Deliver(engine, log);
+  Append(log, 10);
+  conn.budget = 100;  // stop inside a frame
+  ASSERT_EQ(engine.SendOnce(true, now_).outcome, Outcome::kSent);
+  ASSERT_TRUE(engine.References(d));
+  conn.budget = 0;  // the client stops reading: the socket is full
+  ASSERT_EQ(engine.SendOnce(true, now_).outcome, Outcome::kWaiting);
+  ASSERT_TRUE(engine.busy());
+  d->coverage = 0;  // UNSUBSCRIBE
+  engine.Retire(d);
+  // The writer runs into the delivery's window and is held there.
+  int refused = 0;
+  for (int i = 0; i < 1000 && refused == 0; ++i) {
+    const std::string p = PayloadFor(i);
+    if (log->Append(tp::AsBytes(p), 1).status ==
+        stream::AppendStatus::kBackPressured) {
+      ++refused;
+    }
+  }
+  ASSERT_EQ(refused, 1) << "the writer was never held";
+  EXPECT_EQ(engine.CheckWhileBusy(now_).outcome, Outcome::kWaiting);
+  now_ += 1'999'000'000;
+  EXPECT_EQ(engine.CheckWhileBusy(now_).outcome, Outcome::kWaiting)
+      << "cut before the stall timeout";
+  now_ += 2'000'000;
+  const SendEngine::Result r = engine.CheckWhileBusy(now_);
+  ASSERT_EQ(r.outcome, Outcome::kSlow);
+  EXPECT_EQ(r.delivery, d);
+  EXPECT_EQ(r.lag, Delivery::Lag::kStalled);
 }
 
 // Regression: on a back-pressure stream, a delivery restarted from an
