@@ -61,7 +61,8 @@
 //       send_timeout, the connection is closed with UNAVAILABLE (on_error
 //       and every pending operation), as a blocking Publish gives up after
 //       send_timeout.
-//     - Refusal (PUBLISH_ACK BACK_PRESSURED on a `backpressure` stream):
+//     - Refusal (PUBLISH_ACK BACK_PRESSURED, from gateways that refuse
+//       rather than hold; PROTOCOL.md 10.2):
 //       AsyncPublishWithAck completes with RESOURCE_EXHAUSTED; a
 //       fire-and-forget publish reports it to on_error.
 //

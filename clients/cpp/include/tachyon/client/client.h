@@ -49,8 +49,9 @@
 //       within send_timeout it gives up with UNAVAILABLE ("... is not
 //       reading: send timed out"), and the connection is closed (the frame
 //       may be half written), or re-made with reconnect enabled.
-//     - Refusal: a stream with the `backpressure` policy may answer a
-//       PUBLISH with PUBLISH_ACK BACK_PRESSURED; the message was not
+//     - Refusal: a gateway may answer a PUBLISH with PUBLISH_ACK
+//       BACK_PRESSURED (this gateway version holds the publisher instead,
+//       PROTOCOL.md 12; UDP and older gateways refuse); the message was not
 //       appended. PublishWithAck returns RESOURCE_EXHAUSTED; a
 //       fire-and-forget Publish reports it to on_error from a later Poll.
 //       Retry later, with backoff.
