@@ -51,7 +51,7 @@
 //       may be half written), or re-made with reconnect enabled.
 //     - Refusal: a gateway may answer a PUBLISH with PUBLISH_ACK
 //       BACK_PRESSURED (this gateway version holds the publisher instead,
-//       PROTOCOL.md 12; UDP and older gateways refuse); the message was not
+//       PROTOCOL.md 12; older gateways refuse); the message was not
 //       appended. PublishWithAck returns RESOURCE_EXHAUSTED; a
 //       fire-and-forget Publish reports it to on_error from a later Poll.
 //       Retry later, with backoff.
