@@ -364,6 +364,33 @@ TEST_P(RobustnessTest, StalledCutSubscriberNeverSeesEofMidFrame) {
   EXPECT_EQ(last, MessageType::kError);
 }
 
+// Shrinks `fd`'s send buffer, makes it non-blocking and sends `bytes` until
+// the kernel stops taking them (ten 20 ms waits for room in a row find
+// none) or all are sent. Returns the bytes sent.
+std::size_t OfferUntilTheKernelStops(int fd, std::span<const std::byte> bytes) {
+  const int sndbuf = 64 << 10;
+  EXPECT_EQ(::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf), 0);
+  ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
+  std::size_t sent = 0;
+  int still = 0;
+  while (sent < bytes.size() && still < 10) {
+    const ssize_t w =
+        ::send(fd, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
+    if (w > 0) {
+      sent += static_cast<std::size_t>(w);
+      still = 0;
+      continue;
+    }
+    if (errno != EAGAIN) {
+      ADD_FAILURE() << std::strerror(errno);
+      break;
+    }
+    pollfd p{fd, POLLOUT, 0};
+    if (::poll(&p, 1, 20) == 0) ++still;
+  }
+  return sent;
+}
+
 // Policy "backpressure" (the default): a subscriber that stops reading
 // holds the publisher. The gateway stops reading the publisher's connection
 // at the PUBLISH that does not fit, so TCP slows it; nothing is refused and
@@ -399,22 +426,8 @@ TEST_P(RobustnessTest,
         i == kMessages ? tp::AckMode::kRequested : tp::AckMode::kNone);
   }
   const int fd = pub->fd();
-  const int sndbuf = 64 << 10;
-  ASSERT_EQ(::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf), 0);
-  ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
-  std::size_t sent = 0;
-  int still = 0;  // consecutive 20 ms waits for room that found none
-  while (sent < total && still < 10) {
-    const ssize_t w = ::send(fd, bytes.data() + sent, total - sent, 0);
-    if (w > 0) {
-      sent += static_cast<std::size_t>(w);
-      still = 0;
-      continue;
-    }
-    ASSERT_EQ(errno, EAGAIN) << std::strerror(errno);
-    pollfd p{fd, POLLOUT, 0};
-    if (::poll(&p, 1, 20) == 0) ++still;
-  }
+  std::size_t sent =
+      OfferUntilTheKernelStops(fd, std::span(bytes).first(total));
   // Held: the gateway stopped reading, so the kernel stopped taking bytes
   // (were the gateway buffering them instead, all 4 MiB would be sent).
   ASSERT_LT(sent, total) << "sent everything past a stalled reader";
@@ -449,6 +462,55 @@ TEST_P(RobustnessTest,
   EXPECT_EQ(stats.publishes, kMessages);
   EXPECT_EQ(stats.publishes_refused, 0u);
   EXPECT_EQ(stats.slow_consumers, 0u);
+}
+
+// A held publisher whose gateway stops: the drain ends its session with
+// LOGOUT and a clean EOF, not a reset and not a hang, although its stream
+// never had room again. (The session reads again once it drains, so it
+// sees the publisher's EOF at once instead of lingering its full second.)
+TEST_P(RobustnessTest, HeldPublisherEndsCleanlyWhenTheGatewayStops) {
+  config::GatewayConfig c = TestConfig(GetParam());
+  c.default_stream.capacity_bytes = 1u << 20;
+  c.default_stream.window_bytes = 256u << 10;
+  c.default_stream.stall_timeout_ms = 0;
+  c.socket.send_buffer_bytes = 32 << 10;
+  c.socket.recv_buffer_bytes = 64 << 10;
+  c.shutdown_drain_ms = 300;  // the stalled subscriber never drains
+  Start(c);
+  auto sub = LoggedOnClient(/*rcvbuf=*/4096);
+  ASSERT_TRUE(sub->Subscribe(1, "bp"));
+  auto pub = LoggedOnClient();
+  const StreamId id = pub->Open("bp");
+  ASSERT_NE(id.value(), 0u);
+  std::vector<std::byte> bytes(4000 * 1024);
+  std::size_t total = 0;
+  const std::string payload(500, 'h');
+  for (int i = 0; i < 4000; ++i) {
+    total += tp::EncodePublish(std::span(bytes).subspan(total), id, 0,
+                               tp::AsBytes(payload));
+  }
+  const int fd = pub->fd();
+  const std::size_t sent =
+      OfferUntilTheKernelStops(fd, std::span(bytes).first(total));
+  ASSERT_LT(sent, total) << "never held";
+  ASSERT_GE(gateway_->Stats().publish_holds, 1u);
+  ::shutdown(fd, SHUT_WR);  // nothing more from the publisher
+  gateway_->RequestStop();
+  // Read whatever the gateway sends (its LOGOUT) until the connection ends.
+  std::vector<std::byte> buf(64 << 10);
+  ssize_t got = 1;
+  int waits = 0;
+  while (got != 0 && waits < 500) {
+    got = ::recv(fd, buf.data(), buf.size(), 0);
+    if (got < 0 && errno == EAGAIN) {
+      pollfd p{fd, POLLIN, 0};
+      ::poll(&p, 1, 20);
+      ++waits;
+      continue;
+    }
+    ASSERT_GE(got, 0) << "the connection ended with " << std::strerror(errno);
+  }
+  EXPECT_EQ(got, 0) << "no EOF";
 }
 
 // Policy "backpressure": a subscriber that reads nothing at all for the
