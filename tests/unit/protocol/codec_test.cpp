@@ -376,7 +376,8 @@ TEST(CodecRoundTrip, LogonAckWithEpochIsTheFlaggedFortyEightByteForm) {
   EXPECT_EQ(v.session_id(), SessionId{77});
   EXPECT_EQ(LoadU64(b.data() + 40), 0x8877665544332211u);
   // Without an epoch: the version-1 form, byte for byte what it was.
-  const LogonAckView old(Decode(ValidLogonAck(), MessageType::kLogonAck));
+  const Bytes v1 = ValidLogonAck();
+  const LogonAckView old(Decode(v1, MessageType::kLogonAck));
   EXPECT_FALSE(old.has_epoch());
   EXPECT_EQ(old.instance_epoch(), 0u);
 }
