@@ -117,6 +117,10 @@ absl::Status ResponseError(tp::ResponseStatus status, std::string_view context,
       break;
     case tp::ResponseStatus::kBackendError:
       break;
+    case tp::ResponseStatus::kOverloaded:
+      code = absl::StatusCode::kResourceExhausted;
+      name = "OVERLOADED";
+      break;
   }
   std::string message = absl::StrCat(std::string(context), ": ", name);
   if (!text.empty()) absl::StrAppend(&message, ": ", std::string(text));

@@ -28,6 +28,9 @@ enum class ResponseStatus : std::uint16_t {
   kTimeout = 2,        ///< the backend did not answer within timeout_ms
   kUnavailable = 3,    ///< the service exists but no backend is reachable
   kBackendError = 4,   ///< the backend answered with an error
+  /// The service's pools are at their maximum and its queue is full
+  /// (protocol version 3; earlier versions get kUnavailable instead).
+  kOverloaded = 5,
 };
 inline constexpr std::uint16_t kMaxResponseStatus = 4;
 
