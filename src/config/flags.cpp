@@ -8,8 +8,13 @@
 // the file's would be ("--io: must be one of auto, epoll, uring, got
 // 'kqueue'"). Ranges are checked once, by validation, for file and flags
 // alike.
+//
+// --backend is the one flag that is not a key: it adds whole [[backends]]
+// entries from a compact spec (ParseBackendFlag), checked by validation like
+// the file's entries.
 #include "config/flags.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <system_error>
 #include <utility>
@@ -20,11 +25,19 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
+#include "base/strings.h"
 
 ABSL_FLAG(std::optional<std::string>, config, std::nullopt,
           "Path of the TOML configuration file; config/gateway.toml documents "
           "every key. The flags below override its values. Default: "
           "config/gateway.toml if it exists, else the built-in defaults.");
+
+ABSL_FLAG(std::optional<std::string>, backend, std::nullopt,
+          "backends: services to add after the config file's [[backends]] "
+          "entries, each name:id@host:port[,host:port...], several separated "
+          "by ';' (quote them for the shell), e.g. "
+          "--backend=risk:1@127.0.0.1:9001,127.0.0.1:9002; every other key "
+          "of the entry takes its [[backends]] default (default none)");
 
 #define TACHYON_CONFIG_DEFINE_FLAG(table, key, flag, kind, detail, help)       \
   ABSL_FLAG(tachyon::config::FlagType<tachyon::config::ValueKind::kind>, flag, \
@@ -81,7 +94,53 @@ struct Binding {
 constexpr Binding kBindings[] = {TACHYON_CONFIG_KEYS(TACHYON_CONFIG_BIND_FLAG)};
 #undef TACHYON_CONFIG_BIND_FLAG
 
+bool AllDigits(absl::string_view text) {
+  return !text.empty() && std::all_of(text.begin(), text.end(), [](char ch) {
+    return absl::ascii_isdigit(static_cast<unsigned char>(ch));
+  });
+}
+
+constexpr absl::string_view kBackendForm =
+    "expected name:id@host:port[,host:port...] (services separated by ';')";
+
 }  // namespace
+
+absl::StatusOr<std::vector<BackendService>> ParseBackendFlag(
+    std::string_view text) {
+  std::vector<BackendService> services;
+  const absl::string_view all = absl::StripAsciiWhitespace(AbslView(text));
+  if (all.empty()) return services;
+  for (absl::string_view part : absl::StrSplit(all, ';')) {
+    const absl::string_view spec = absl::StripAsciiWhitespace(part);
+    auto bad = [&](absl::string_view problem) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(problem, "; ", kBackendForm, ", got '", spec, "'"));
+    };
+    if (spec.empty()) return bad("empty service");
+    const std::size_t at = spec.find('@');
+    if (at == absl::string_view::npos)
+      return bad("no '@' before the endpoints");
+    const absl::string_view head = spec.substr(0, at);
+    const std::size_t colon = head.rfind(':');
+    if (colon == absl::string_view::npos) {
+      return bad("no ':id' after the name");
+    }
+    BackendService service;
+    service.name = std::string(head.substr(0, colon));
+    const absl::string_view id = head.substr(colon + 1);
+    if (!AllDigits(id) || !absl::SimpleAtoi(id, &service.id)) {
+      return bad("the id must be a number between 1 and 4294967295");
+    }
+    for (absl::string_view endpoint :
+         absl::StrSplit(spec.substr(at + 1), ',')) {
+      endpoint = absl::StripAsciiWhitespace(endpoint);
+      if (endpoint.empty()) return bad("empty endpoint");
+      service.endpoints.emplace_back(endpoint);
+    }
+    services.push_back(std::move(service));
+  }
+  return services;
+}
 
 std::span<const ConfigFlag> ConfigFlags() {
   static const std::vector<ConfigFlag> flags = [] {
@@ -98,6 +157,7 @@ std::vector<std::string_view> SpecifiedConfigFlags() {
     const FlagValue value = b.get();
     if (!value.ok() || value->has_value()) specified.push_back(b.names.flag);
   }
+  if (absl::GetFlag(FLAGS_backend).has_value()) specified.push_back("backend");
   return specified;
 }
 
@@ -126,10 +186,26 @@ std::string ConfigPathFromFlags() {
              : std::string();
 }
 
+absl::StatusOr<AddedBackends> BackendsFromFlags() {
+  AddedBackends added{.origin = "--backend"};
+  if (std::optional<std::string> spec = absl::GetFlag(FLAGS_backend)) {
+    absl::StatusOr<std::vector<BackendService>> services =
+        ParseBackendFlag(*spec);
+    if (!services.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(added.origin, ": ", services.status().message()));
+    }
+    added.services = *std::move(services);
+  }
+  return added;
+}
+
 absl::StatusOr<GatewayConfig> LoadFromFlags() {
   absl::StatusOr<std::vector<KeyOverride>> overrides = FlagOverrides();
   if (!overrides.ok()) return overrides.status();
-  return LoadConfigWithOverrides(ConfigPathFromFlags(), *overrides);
+  absl::StatusOr<AddedBackends> backends = BackendsFromFlags();
+  if (!backends.ok()) return backends.status();
+  return LoadConfigWithOverrides(ConfigPathFromFlags(), *overrides, *backends);
 }
 
 }  // namespace tachyon::config

@@ -20,6 +20,20 @@
 //   --stream_policy also changes every [[streams.policies]] entry that
 //   inherited the key.
 //
+//   --backend is not a key: it adds backend services after the file's
+//   [[backends]] entries, for the common case of a name, an id and
+//   endpoints with every other key at its default:
+//
+//     --backend=risk:1@127.0.0.1:9001,127.0.0.1:9002
+//     --backend='risk:1@10.0.0.5:9001;quotes:2@quotes.internal:7600'
+//
+//   that is name:id@host:port[,host:port...], services separated by ';'
+//   (absl keeps only the last of repeated flags, so several services go in
+//   one value). The spec's shape is checked when the flags are read
+//   ("--backend: no '@' before the endpoints; ..."); the name, id and endpoints
+//   are validated as the file's are, errors naming the flag and the entry
+//   ("--backend: backends[1].id: 1 is already the id of backends[0] ...").
+//
 // Example (the gateway's main)
 //   absl::ParseCommandLine(argc, argv);
 //   absl::StatusOr<tachyon::config::GatewayConfig> config =
@@ -52,11 +66,14 @@ namespace tachyon::config {
 template <ValueKind kKind>
 using FlagType = std::optional<std::conditional_t<
     kKind == ValueKind::kInt, std::int64_t,
-    std::conditional_t<kKind == ValueKind::kBool, bool, std::string>>>;
+    std::conditional_t<
+        kKind == ValueKind::kBool, bool,
+        std::conditional_t<kKind == ValueKind::kFloat, double, std::string>>>>;
 
 }  // namespace tachyon::config
 
 ABSL_DECLARE_FLAG(std::optional<std::string>, config);
+ABSL_DECLARE_FLAG(std::optional<std::string>, backend);
 // FLAGS_workers, FLAGS_socket_strict, ...: one per key.
 #define TACHYON_CONFIG_DECLARE_FLAG(table, key, flag, kind, detail, help) \
   ABSL_DECLARE_FLAG(                                                      \
@@ -72,11 +89,27 @@ struct ConfigFlag {
   std::string_view key;   ///< dotted TOML key: "gateway.workers"
 };
 
-/// Every config flag except --config, in config/gateway.toml's key order.
+/// Every flag that overrides one key (all config flags but --config and
+/// --backend), in config/gateway.toml's key order.
 std::span<const ConfigFlag> ConfigFlags();
 
-/// The config flags (names without "--") that currently hold a value.
+/// The config flags (names without "--") that currently hold a value:
+/// those of ConfigFlags() in its order, then "backend".
 std::vector<std::string_view> SpecifiedConfigFlags();
+
+/// The services a --backend value names ("" names none): each
+/// name:id@host:port[,host:port...], separated by ';', white space around
+/// the parts ignored, every other field at its default. InvalidArgument
+/// saying what is missing and quoting the service otherwise (an empty
+/// service or endpoint, no '@', no ':id', an id that is not a number up to
+/// 4294967295). The name, a zero id and the endpoints are left to
+/// validation.
+absl::StatusOr<std::vector<BackendService>> ParseBackendFlag(
+    std::string_view text);
+
+/// The --backend flag's services, to append after the file's; errors name
+/// the flag ("--backend: empty endpoint; ...").
+absl::StatusOr<AddedBackends> BackendsFromFlags();
 
 /// One override per config flag that holds a value, in ConfigFlags() order.
 /// InvalidArgument naming the flag if a value cannot be one ("--cpus:
@@ -86,7 +119,8 @@ std::vector<std::string_view> SpecifiedConfigFlags();
 absl::StatusOr<std::vector<KeyOverride>> FlagOverrides();
 
 /// The gateway's configuration: the --config file with FlagOverrides()
-/// applied, then validated, as LoadConfigWithOverrides. Without --config,
+/// applied and BackendsFromFlags() appended, then validated, as
+/// LoadConfigWithOverrides. Without --config,
 /// reads config/gateway.toml if it exists, else starts from the built-in
 /// defaults (which that file documents).
 absl::StatusOr<GatewayConfig> LoadFromFlags();

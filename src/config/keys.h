@@ -21,9 +21,11 @@
 //     its range and "(default ...)", the built-in default, so that
 //     --helpfull doubles as an index of the file's keys.
 //
-//   The arrays of tables ([[streams.policies]], [[udp.groups]]) are not
-//   addressable by a flag; their keys are listed separately
-//   (TACHYON_CONFIG_*_ENTRY_KEYS), and kArrays describes the arrays.
+//   The arrays of tables ([[streams.policies]], [[udp.groups]] and the
+//   top-level [[backends]]) are not addressable by a key flag; their keys are
+//   listed separately (TACHYON_CONFIG_*_ENTRY_KEYS), and kArrays describes
+//   the arrays. (--backend, config/flags.h, adds [[backends]] entries from a
+//   compact spec instead.)
 //
 //   Generated from these lists: the reader's key rules (reader.cpp), the
 //   ABSL_FLAG definitions and declarations and the flag -> key bindings
@@ -62,6 +64,7 @@ enum class ValueKind {
   kEnum,        ///< one of the names in `detail`; a string flag
   kCpuList,     ///< array of CPU ids; a string flag, "0,1" or "none"
   kStringList,  ///< array of strings (entry keys only, no flag)
+  kFloat,       ///< TOML float (an integer is taken as one); a double flag
 };
 
 /// Inclusive bounds of a key's value.
@@ -69,6 +72,15 @@ struct Range {
   std::int64_t min;
   std::int64_t max;
   constexpr bool Contains(std::int64_t v) const { return v >= min && v <= max; }
+};
+
+/// Inclusive bounds of a floating-point key's value (the `detail` of a
+/// kFloat key).
+struct FloatRange {
+  double min;
+  double max;
+  /// False for NaN.
+  constexpr bool Contains(double v) const { return v >= min && v <= max; }
 };
 
 /// `detail` of a key whose kind needs none (bool, string, string list).
@@ -109,6 +121,31 @@ inline constexpr Range kBatchRange{1, 1024};  // udp.recv_batch, send_batch
 inline constexpr Range kDatagramRange{56, 65507};
 inline constexpr Range kUdpHeartbeatRange{1, 60'000};
 inline constexpr Range kTtlRange{0, 255};
+// [[backends]] entries.
+inline constexpr Range kServiceIdRange{
+    1, std::numeric_limits<std::uint32_t>::max()};
+inline constexpr Range kRequestTimeoutRange{1, 3'600'000};
+inline constexpr Range kInFlightRange{1, 65'536};
+inline constexpr Range kQueueLimitRange{0, 1'000'000};
+inline constexpr Range kPoolMaxRange{1, 4096};
+// pool_min and warm_connections: also at most the entry's pool_max.
+inline constexpr Range kPoolConnectionsRange{0, 4096};
+inline constexpr FloatRange kPredictionRatioRange{1.0, 100.0};
+// Ten minutes: a trend or an average over longer is no longer "demand now";
+// scheduled warm-ups (warm_at) cover the slow, known patterns.
+inline constexpr Range kPredictionHorizonRange{0, 600'000};
+inline constexpr Range kPredictionHalfLifeRange{1, 600'000};
+inline constexpr Range kIdleRetireRange{1, 86'400'000};  // a day
+// Also at most the entry's idle_retire_ms.
+inline constexpr Range kIdleRetireJitterRange{0, 86'400'000};
+// Half a day each, so that a warm-up's window (lead + hold) never reaches the
+// same warm_at time on the next day.
+inline constexpr Range kWarmWindowRange{0, 43'200'000};
+inline constexpr Range kConnectTimeoutRange{1, 600'000};
+// reconnect_backoff_ms and _max_ms; the first at most the second.
+inline constexpr Range kReconnectBackoffRange{1, 3'600'000};
+inline constexpr Range kEjectAfterFailuresRange{0, 1000};
+inline constexpr Range kEjectRange{1, 3'600'000};
 
 // clang-format off
 // The lists read best as one row per key.
@@ -292,9 +329,38 @@ inline constexpr Range kTtlRange{0, 255};
   E(udp, groups, interface, kString, kNoDetail)                                \
   E(udp, groups, loopback, kBool, kNoDetail)
 
+// Keys of one top-level [[backends]] entry (a BackendService); `table` is
+// empty.
+#define TACHYON_CONFIG_BACKEND_ENTRY_KEYS(E)                                   \
+  E(, backends, name, kString, kNoDetail)                                      \
+  E(, backends, id, kInt, kServiceIdRange)                                     \
+  E(, backends, endpoints, kStringList, kNoDetail)                             \
+  E(, backends, token, kString, kNoDetail)                                     \
+  E(, backends, request_timeout_ms, kInt, kRequestTimeoutRange)                \
+  E(, backends, max_in_flight_per_connection, kInt, kInFlightRange)            \
+  E(, backends, queue_limit, kInt, kQueueLimitRange)                           \
+  E(, backends, pool_min, kInt, kPoolConnectionsRange)                         \
+  E(, backends, pool_max, kInt, kPoolMaxRange)                                 \
+  E(, backends, prediction_ratio, kFloat, kPredictionRatioRange)               \
+  E(, backends, prediction_horizon_ms, kInt, kPredictionHorizonRange)          \
+  E(, backends, prediction_half_life_ms, kInt, kPredictionHalfLifeRange)       \
+  E(, backends, idle_retire_ms, kInt, kIdleRetireRange)                        \
+  E(, backends, idle_retire_jitter_ms, kInt, kIdleRetireJitterRange)           \
+  E(, backends, warm_at, kStringList, kNoDetail)                               \
+  E(, backends, warm_connections, kInt, kPoolConnectionsRange)                 \
+  E(, backends, warm_lead_ms, kInt, kWarmWindowRange)                          \
+  E(, backends, warm_hold_ms, kInt, kWarmWindowRange)                          \
+  E(, backends, connect_timeout_ms, kInt, kConnectTimeoutRange)                \
+  E(, backends, reconnect_backoff_ms, kInt, kReconnectBackoffRange)            \
+  E(, backends, reconnect_backoff_max_ms, kInt, kReconnectBackoffRange)        \
+  E(, backends, heartbeat_interval_ms, kInt, kHeartbeatRange)                  \
+  E(, backends, eject_after_failures, kInt, kEjectAfterFailuresRange)          \
+  E(, backends, eject_ms, kInt, kEjectRange)
+
 #define TACHYON_CONFIG_ENTRY_KEYS(E)                                           \
   TACHYON_CONFIG_STREAM_POLICY_ENTRY_KEYS(E)                                   \
-  TACHYON_CONFIG_UDP_GROUP_ENTRY_KEYS(E)
+  TACHYON_CONFIG_UDP_GROUP_ENTRY_KEYS(E)                                       \
+  TACHYON_CONFIG_BACKEND_ENTRY_KEYS(E)
 
 // clang-format on
 
@@ -341,9 +407,9 @@ inline constexpr std::string_view kTableNames[] = {
 
 /// An array of tables: entries of one kind, each a TOML table.
 struct ArrayInfo {
-  std::string_view table;     ///< "streams"
+  std::string_view table;     ///< "streams"; "" for a top-level array
   std::string_view name;      ///< "policies"
-  std::string_view key;       ///< "streams.policies"
+  std::string_view key;       ///< "streams.policies"; "backends" at the top
   std::string_view inherits;  ///< table whose keys entries also take, or ""
   std::string_view required;  ///< key every entry must set
   std::string_view required_meaning;  ///< what `required` names
@@ -366,17 +432,28 @@ inline constexpr ArrayInfo kUdpGroups{
     .required = "stream",
     .required_meaning = "the stream this group receives",
     .entries_meaning = "UDP groups"};
-inline constexpr ArrayInfo kArrays[] = {kStreamPolicies, kUdpGroups};
+inline constexpr ArrayInfo kBackends{
+    .table = "",
+    .name = "backends",
+    .key = "backends",
+    .inherits = "",
+    .required = "name",
+    .required_meaning = "the service's name, which clients may look it up by",
+    .entries_meaning = "backend services"};
+inline constexpr ArrayInfo kArrays[] = {kStreamPolicies, kUdpGroups, kBackends};
 
 /// One row of TACHYON_CONFIG_ENTRY_KEYS, as data.
 struct EntryKeyInfo {
-  std::string_view array;  ///< "udp.groups"
+  std::string_view array;  ///< "udp.groups"; "backends"
   std::string_view name;   ///< "ttl"
   ValueKind kind;
 };
 
-#define TACHYON_CONFIG_ENTRY_KEY_INFO(table, array, key, kind, detail) \
-  EntryKeyInfo{#table "." #array, #key, ValueKind::kind},
+// The array's dotted key; a top-level array (empty `table`) drops the dot.
+#define TACHYON_CONFIG_ENTRY_KEY_INFO(table, array, key, kind, detail)       \
+  EntryKeyInfo{                                                              \
+      std::string_view(#table "." #array).substr(sizeof(#table) == 1), #key, \
+      ValueKind::kind},
 /// The keys of array entries (not counting inherited ones).
 inline constexpr EntryKeyInfo kEntryKeys[] = {
     TACHYON_CONFIG_ENTRY_KEYS(TACHYON_CONFIG_ENTRY_KEY_INFO)};

@@ -132,7 +132,7 @@ struct BackendService {
   std::string name;                    ///< unique; 1..64 of [A-Za-z0-9._-]
   std::uint32_t id = 0;                ///< unique, >= 1
   std::vector<std::string> endpoints;  ///< "host:port", at least one
-  std::string token;  ///< sent in the gateway's LOGON to the backend
+  std::string token;  ///< sent in the gateway's LOGON, at most 255 bytes
   /// Used when a REQUEST says timeout_ms = 0; 1..3600000.
   std::uint32_t request_timeout_ms = 1000;
   /// Requests outstanding on one backend connection at once, 1..65536.
@@ -141,33 +141,40 @@ struct BackendService {
   /// is answered OVERLOADED at once; 0..1000000.
   int queue_limit = 1024;
   // Pool, per worker and endpoint.
-  int pool_min = 1;  ///< connections kept ready even when idle, 0..pool_max
+  int pool_min = 1;   ///< connections kept ready even when idle, 0..pool_max
   int pool_max = 16;  ///< 1..4096
   /// Keep ready >= predicted concurrent requests x ratio (in connections:
-  /// divided by max_in_flight_per_connection), >= 1.0.
+  /// divided by max_in_flight_per_connection), 1.0..100.
   double prediction_ratio = 1.5;
-  /// How far ahead the demand trend is extrapolated, ms.
+  /// How far ahead the demand trend is extrapolated, ms, 0..600000.
   std::uint32_t prediction_horizon_ms = 500;
-  /// Half-life of the demand EWMA, ms.
+  /// Half-life of the demand EWMA, ms, 1..600000.
   std::uint32_t prediction_half_life_ms = 200;
-  std::uint32_t idle_retire_ms = 30000;  ///< idle connection above min retires
-  /// Each retirement deadline is spread by up to +/- this much.
+  /// An idle connection above min retires after this long, 1..86400000.
+  std::uint32_t idle_retire_ms = 30000;
+  /// Each retirement deadline is spread by up to +/- this much,
+  /// 0..idle_retire_ms.
   std::uint32_t idle_retire_jitter_ms = 5000;
   /// Scheduled warm-ups: "HH:MM" (UTC) at which the pool holds
-  /// warm_connections ready from warm_lead_ms before until warm_hold_ms after.
+  /// warm_connections ready (0..pool_max) from warm_lead_ms before until
+  /// warm_hold_ms after (each 0..43200000, so windows never reach the next
+  /// day's).
   std::vector<std::string> warm_at;
   int warm_connections = 0;
   std::uint32_t warm_lead_ms = 60000;
   std::uint32_t warm_hold_ms = 300000;
   // Connecting and health.
-  std::uint32_t connect_timeout_ms = 1000;
-  std::uint32_t reconnect_backoff_ms = 50;       ///< first retry (jittered)
-  std::uint32_t reconnect_backoff_max_ms = 5000;  ///< doubling stops here
+  std::uint32_t connect_timeout_ms = 1000;  ///< 1..600000
+  /// First retry (jittered), 1..reconnect_backoff_max_ms.
+  std::uint32_t reconnect_backoff_ms = 50;
+  /// Doubling stops here, 1..3600000.
+  std::uint32_t reconnect_backoff_max_ms = 5000;
   /// HEARTBEAT on an idle pooled connection this often; a connection silent
-  /// for 3 intervals has failed.
+  /// for 3 intervals has failed. 1..3600000.
   std::uint32_t heartbeat_interval_ms = 1000;
   /// Consecutive failures (connect, logon, heartbeat, malformed frames)
-  /// that eject an endpoint, and for how long; 0 failures: never eject.
+  /// that eject an endpoint (0..1000; 0: never eject), and for how long
+  /// (1..3600000).
   int eject_after_failures = 3;
   std::uint32_t eject_ms = 5000;
 

@@ -34,7 +34,13 @@ void Problems::Add(std::string_view key, std::string_view message) {
   const std::string note = InheritedNote(key, exact);
   std::uint32_t line = 0;
   for (std::string_view k = key; line == 0 && !k.empty(); k = ParentKey(k)) {
-    if (const KeyOrigin* o = Find(k); o != nullptr) line = o->line;
+    const KeyOrigin* o = Find(k);
+    if (o == nullptr) continue;
+    if (!o->flag.empty()) {
+      list_.push_back({0, Cat(o->flag, ": ", key, ": ", message, note)});
+      return;
+    }
+    line = o->line;
   }
   std::string where;
   if (line != 0) {

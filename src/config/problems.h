@@ -8,8 +8,9 @@
 //   as "file:line: key: message" or "--flag: message"; a key without an
 //   origin of its own is located at its nearest recorded parent
 //   ("streams.policies[0].window_bytes" -> "streams.policies[0]" ->
-//   "streams"). A config built in code has no origins: problems name the
-//   dotted key alone.
+//   "streams"), and worded "--flag: key: message" if that parent came from
+//   a flag (a whole [[backends]] entry that --backend added). A config
+//   built in code has no origins: problems name the dotted key alone.
 //
 // Example
 //   Origins origins;  // filled by the reader
@@ -77,7 +78,8 @@ class Problems {
       : source_(source), origins_(origins) {}
 
   /// A problem with `key`'s value: "source:line: key: message", or
-  /// "--flag: message" when an override set the key. An entry key an array
+  /// "--flag: message" when an override set the key, or "--flag: key:
+  /// message" when an override set a parent of it. An entry key an array
   /// entry inherited is noted as such ("(inherited from
   /// streams.window_bytes)").
   void Add(std::string_view key, std::string_view message);

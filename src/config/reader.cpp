@@ -95,6 +95,8 @@ std::string_view Expected(ValueKind kind) {
       return "an array of integers";
     case ValueKind::kStringList:
       return "an array of strings";
+    case ValueKind::kFloat:
+      return "a number";
   }
   return "a value";
 }
@@ -193,6 +195,18 @@ class Reader {
     if (!bytes.ok()) return Fail(StdView(bytes.status().message()));
     if (!std::in_range<T>(*bytes)) return FailRange(range, *bytes, true);
     *out = static_cast<T>(*bytes);
+  }
+
+  // A float, or an integer taken as one ("ratio = 2"). Ranges, and NaN or
+  // infinity (which TOML can spell), are for validation.
+  void Float(const toml::node& node, double* out) {
+    if (const auto* v = node.as_floating_point(); v != nullptr) {
+      *out = v->get();
+    } else if (const auto* i = node.as_integer(); i != nullptr) {
+      *out = static_cast<double>(i->get());
+    } else {
+      FailType(Expected(ValueKind::kFloat), node);
+    }
   }
 
   void Bool(const toml::node& node, bool* out) {
@@ -299,6 +313,8 @@ void ReadKey(Reader& r, const toml::node& n, ClassOf<kField>& target) {
     r.String(n, out);
   } else if constexpr (kKind == ValueKind::kEnum) {
     r.Enum(n, out, kDetail);
+  } else if constexpr (kKind == ValueKind::kFloat) {
+    r.Float(n, out);
   } else if constexpr (kKind == ValueKind::kCpuList) {
     r.List(n, kKind, out,
            [&r](const toml::node& e, int* cpu) { r.Int(e, cpu, kDetail); });
@@ -410,6 +426,18 @@ void ReadArrays(Reader& reader, const toml::table& table,
   }
 }
 
+// The top-level array of tables `array` (its key is a name in the root).
+void ReadTopLevelArray(Reader& reader, const toml::table& root,
+                       const ArrayInfo& array, GatewayConfig& config) {
+  if (array.key == kBackends.key) {
+    using Target = BackendService;
+    static constexpr KeyRule<Target> kRules[] = {
+        TACHYON_CONFIG_BACKEND_ENTRY_KEYS(TACHYON_ENTRY_RULE)};
+    ReadEntries(reader, root, kBackends, kRules, BackendService{},
+                config.backends);
+  }
+}
+
 // How each table is read: its key rules, into the struct at its path.
 struct TableReader {
   std::string_view name;
@@ -446,6 +474,13 @@ void ReadRoot(Reader& reader, const toml::table& root, GatewayConfig& config) {
   for (auto&& [name, node] : root) {
     const std::string_view n = name.str();
     reader.Visit(std::string(n), node);
+    const auto top_level_array = std::find_if(
+        std::begin(kArrays), std::end(kArrays),
+        [n](const ArrayInfo& a) { return a.table.empty() && a.name == n; });
+    if (top_level_array != std::end(kArrays)) {
+      ReadTopLevelArray(reader, root, *top_level_array, config);
+      continue;
+    }
     const auto table_reader =
         std::find_if(std::begin(kTableReaders), std::end(kTableReaders),
                      [n](const TableReader& t) { return t.name == n; });
@@ -454,8 +489,13 @@ void ReadRoot(Reader& reader, const toml::table& root, GatewayConfig& config) {
         reader.Fail(Cat("unknown key; '", n, "' belongs in [", table, "] (",
                         table, ".", n, ")"));
       } else {
-        reader.Fail(UnknownKeyMessage(node.is_table() ? "table" : "key", n,
-                                      kTableNames));
+        std::vector<std::string_view> known(std::begin(kTableNames),
+                                            std::end(kTableNames));
+        for (const ArrayInfo& array : kArrays) {
+          if (array.table.empty()) known.push_back(array.name);
+        }
+        reader.Fail(
+            UnknownKeyMessage(node.is_table() ? "table" : "key", n, known));
       }
       continue;
     }
@@ -601,7 +641,8 @@ absl::StatusOr<GatewayConfig> ParseConfig(std::string_view toml,
 }
 
 absl::StatusOr<GatewayConfig> LoadConfigWithOverrides(
-    const std::string& path, std::span<const KeyOverride> overrides) {
+    const std::string& path, std::span<const KeyOverride> overrides,
+    const AddedBackends& added) {
   Loaded loaded;
   if (!path.empty()) {
     absl::StatusOr<std::string> text = ReadFile(path);
@@ -610,6 +651,13 @@ absl::StatusOr<GatewayConfig> LoadConfigWithOverrides(
   }
   if (absl::Status s = ApplyOverrides(overrides, path, loaded); !s.ok()) {
     return s;
+  }
+  for (const BackendService& service : added.services) {
+    // Every key of the entry is located at its origin (problems.h).
+    loaded
+        .origins[Cat(kBackends.key, "[", loaded.config.backends.size(), "]")] =
+        KeyOrigin{.flag = added.origin};
+    loaded.config.backends.push_back(service);
   }
   if (absl::Status s = ValidateLoaded(loaded, path); !s.ok()) return s;
   return std::move(loaded.config);

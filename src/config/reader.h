@@ -13,9 +13,12 @@
 //
 //   The file has the tables [gateway], [limits], [session], [socket],
 //   [streams] and [udp], plus the arrays of tables [[streams.policies]]
-//   (entries, first match wins, inherit every key they omit from [streams])
-//   and [[udp.groups]] (UDP destinations per stream); config/keys.h lists
-//   every key. Byte sizes are an integer or a string with a binary unit
+//   (entries, first match wins, inherit every key they omit from [streams]),
+//   [[udp.groups]] (UDP destinations per stream) and the top-level
+//   [[backends]] (one backend service each; errors name the entry,
+//   "backends[1].pool_min"); config/keys.h lists every key. Floats
+//   (backends' prediction_ratio) may be written as integers. Byte sizes are an
+//   integer or a string with a binary unit
 //   ("512KiB", "16MiB"). Every problem is reported (one line each, in file
 //   order) as an InvalidArgument status; a missing file is NotFound.
 //
@@ -53,22 +56,32 @@ absl::StatusOr<GatewayConfig> ParseConfig(std::string_view toml,
 /// A value that replaces one key after the file is read (a command-line
 /// flag, typically). `value` takes the same forms the TOML key accepts: an
 /// integer or a size string for byte sizes, a lower-case name for enums, a
-/// list of integers for gateway.cpus.
+/// list of integers for gateway.cpus, a double (or an integer) for floats.
 struct KeyOverride {
-  using Value =
-      std::variant<bool, std::int64_t, std::string, std::vector<std::int64_t>>;
+  using Value = std::variant<bool, std::int64_t, std::string,
+                             std::vector<std::int64_t>, double>;
   std::string key;     ///< dotted TOML key, "table.name" ("gateway.workers")
   std::string origin;  ///< how errors name the source ("--workers")
   Value value;
 };
 
+/// Backend services added after the file's [[backends]] entries (the
+/// --backend flag, typically).
+struct AddedBackends {
+  std::string origin;  ///< how errors name the source ("--backend")
+  std::vector<BackendService> services;
+};
+
 /// Loads `path` (or starts from the defaults if `path` is empty), applies
-/// `overrides` in order, then validates. Overriding a [streams] key also
-/// changes every [[streams.policies]] entry that inherited it. Errors about an
-/// overridden key name its origin instead of a file line; the error kinds are
-/// those of LoadConfigFile.
+/// `overrides` in order, appends `added.services` to the backends, then
+/// validates. Overriding a [streams] key also changes every
+/// [[streams.policies]] entry that inherited it. Errors about an overridden
+/// key name its origin instead of a file line ("--workers: ..."), and errors
+/// about an added service its origin and key ("--backend: backends[1].id:
+/// ..."); the error kinds are those of LoadConfigFile.
 absl::StatusOr<GatewayConfig> LoadConfigWithOverrides(
-    const std::string& path, std::span<const KeyOverride> overrides);
+    const std::string& path, std::span<const KeyOverride> overrides,
+    const AddedBackends& added = {});
 
 }  // namespace tachyon::config
 

@@ -7,6 +7,7 @@
 #include <limits>
 #include <thread>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
@@ -76,6 +77,72 @@ bool ParseIpv4Endpoint(std::string_view text, std::uint32_t* address_be,
   *address_be = addr.s_addr;
   *port = static_cast<std::uint16_t>(p);
   return true;
+}
+
+namespace {
+
+bool IsHostnameLabel(std::string_view label) {
+  if (label.empty() || label.size() > 63 || label.front() == '-' ||
+      label.back() == '-') {
+    return false;
+  }
+  return std::all_of(label.begin(), label.end(), [](char ch) {
+    return absl::ascii_isalnum(static_cast<unsigned char>(ch)) || ch == '-';
+  });
+}
+
+bool AllDigits(std::string_view text) {
+  return !text.empty() && std::all_of(text.begin(), text.end(), [](char ch) {
+    return absl::ascii_isdigit(static_cast<unsigned char>(ch));
+  });
+}
+
+}  // namespace
+
+absl::StatusOr<HostPort> ParseHostPort(std::string_view text) {
+  const std::string quoted = absl::StrCat("'", AbslView(text), "'");
+  if (text.starts_with('[') || std::count(text.begin(), text.end(), ':') > 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "IPv6 addresses are not supported; use an IPv4 address or a "
+        "hostname, got ",
+        quoted));
+  }
+  const std::size_t colon = text.find(':');
+  if (colon == std::string_view::npos || colon == 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "expected \"host:port\" such as \"127.0.0.1:7501\", got ", quoted));
+  }
+  const std::string_view digits = text.substr(colon + 1);
+  std::uint32_t port = 0;
+  if (digits.size() > 5 || !AllDigits(digits) ||
+      !absl::SimpleAtoi(AbslView(digits), &port) || port == 0 || port > 65535) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the port must be a number between 1 and 65535, got ", quoted));
+  }
+  const std::string host(text.substr(0, colon));
+  std::vector<std::string_view> labels;
+  for (std::size_t begin = 0;;) {
+    const std::size_t dot = host.find('.', begin);
+    labels.push_back(std::string_view(host).substr(
+        begin, dot == std::string::npos ? std::string::npos : dot - begin));
+    if (dot == std::string::npos) break;
+    begin = dot + 1;
+  }
+  in_addr addr;
+  if (AllDigits(labels.back())) {
+    // Digits at the end make it an address, never a name (RFC 1123 2.1).
+    if (inet_pton(AF_INET, host.c_str(), &addr) != 1) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "'", host, "' is not a valid IPv4 address, in ", quoted));
+    }
+  } else if (host.size() > 253 ||
+             !std::all_of(labels.begin(), labels.end(), IsHostnameLabel)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the host must be an IPv4 address or a hostname (dot-separated "
+        "labels of letters, digits and '-'), got ",
+        quoted));
+  }
+  return HostPort{host, static_cast<std::uint16_t>(port)};
 }
 
 int MachineCpuCount() {

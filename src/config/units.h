@@ -5,7 +5,10 @@
 //   "16 MiB"); ParseByteSize reads them and FormatByteSize writes the
 //   shortest exact spelling back, so errors quote sizes as a user wrote
 //   them. ParseIpv4Endpoint reads the "a.b.c.d:port" form [[udp.groups]]
-//   destinations use. MachineCpuCount bounds gateway.cpus.
+//   destinations use; ParseHostPort the "host:port" form of [[backends]]
+//   endpoints, whose host may also be a name (checked for syntax here,
+//   resolved by the gateway when it starts). MachineCpuCount bounds
+//   gateway.cpus.
 //
 //   This target (tachyon::config_units) has no TOML or flag dependency, so
 //   the event core and the UDP code can parse endpoints and sizes without
@@ -17,6 +20,7 @@
 //   std::uint32_t address_be;
 //   std::uint16_t port;
 //   if (ParseIpv4Endpoint("127.0.0.1:7500", &address_be, &port)) { ... }
+//   absl::StatusOr<HostPort> risk = ParseHostPort("risk-1.internal:9001");
 //
 // Threading: pure functions; call from any thread.
 #ifndef TACHYON_CONFIG_UNITS_H_
@@ -46,6 +50,22 @@ std::string FormatByteSize(std::uint64_t bytes);
 /// network order and the port; false for anything else.
 bool ParseIpv4Endpoint(std::string_view text, std::uint32_t* address_be,
                        std::uint16_t* port);
+
+/// A "host:port" endpoint, as [[backends]] endpoints are written.
+struct HostPort {
+  std::string host;        ///< an IPv4 address literal or a hostname
+  std::uint16_t port = 0;  ///< 1..65535
+
+  bool operator==(const HostPort&) const = default;
+};
+
+/// Parses "host:port": the host an IPv4 address literal ("10.0.0.5") or a
+/// hostname (dot-separated labels of 1..63 letters, digits and '-', none
+/// starting or ending with '-', at most 253 characters in all, the last
+/// label not all digits), the port a decimal number 1..65535. Syntax only:
+/// nothing is resolved. InvalidArgument saying which part is wrong and
+/// quoting `text` otherwise (IPv6 is refused as such).
+absl::StatusOr<HostPort> ParseHostPort(std::string_view text);
 
 /// CPUs online on this machine; gateway.cpus entries must be below it.
 int MachineCpuCount();

@@ -191,6 +191,153 @@ void ValidateUdp(const GatewayConfig& c, Problems& p) {
   }
 }
 
+bool IsServiceName(std::string_view name) {
+  return !name.empty() && name.size() <= 64 &&
+         std::all_of(name.begin(), name.end(), [](char ch) {
+           return (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
+                  (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' ||
+                  ch == '-';
+         });
+}
+
+// "HH:MM", 00:00..23:59.
+bool IsTimeOfDay(std::string_view text) {
+  auto digit = [&](std::size_t i) { return text[i] >= '0' && text[i] <= '9'; };
+  if (text.size() != 5 || text[2] != ':' || !digit(0) || !digit(1) ||
+      !digit(3) || !digit(4)) {
+    return false;
+  }
+  const int hours = (text[0] - '0') * 10 + (text[1] - '0');
+  const int minutes = (text[3] - '0') * 10 + (text[4] - '0');
+  return hours < 24 && minutes < 60;
+}
+
+void ValidateBackend(Problems& p, const std::string& prefix,
+                     const BackendService& b) {
+  if (!IsServiceName(b.name)) {
+    p.Add(prefix + ".name",
+          Cat("must be a service name (1..64 of A-Z a-z 0-9 . _ -), got ",
+              Quoted(b.name)));
+  }
+  CheckRange(p, prefix + ".id", b.id, kServiceIdRange);
+  if (b.endpoints.empty()) {
+    p.Add(prefix + ".endpoints",
+          "needs at least one \"host:port\", such as \"127.0.0.1:7501\"");
+  }
+  for (std::size_t j = 0; j < b.endpoints.size(); ++j) {
+    const std::string key = Cat(prefix, ".endpoints[", j, "]");
+    if (absl::StatusOr<HostPort> e = ParseHostPort(b.endpoints[j]); !e.ok()) {
+      p.Add(key, StdView(e.status().message()));
+      continue;
+    }
+    const auto first =
+        std::find(b.endpoints.begin(), b.endpoints.end(), b.endpoints[j]);
+    if (first != b.endpoints.begin() + static_cast<std::ptrdiff_t>(j)) {
+      p.Add(key, Cat(Quoted(b.endpoints[j]), " is already listed at ", prefix,
+                     ".endpoints[", first - b.endpoints.begin(), "]"));
+    }
+  }
+  if (b.token.size() > protocol::kMaxLogonFieldLength) {
+    p.Add(prefix + ".token",
+          Cat("must be at most ", protocol::kMaxLogonFieldLength,
+              " bytes (the LOGON token field), got ", b.token.size()));
+  }
+  CheckRange(p, prefix + ".request_timeout_ms", b.request_timeout_ms,
+             kRequestTimeoutRange);
+  CheckRange(p, prefix + ".max_in_flight_per_connection",
+             b.max_in_flight_per_connection, kInFlightRange);
+  CheckRange(p, prefix + ".queue_limit", b.queue_limit, kQueueLimitRange);
+  CheckRange(p, prefix + ".pool_max", b.pool_max, kPoolMaxRange);
+  // The pool's other counts are bounded by its max (if that is valid).
+  const int pool_max = kPoolMaxRange.Contains(b.pool_max)
+                           ? b.pool_max
+                           : static_cast<int>(kPoolMaxRange.max);
+  auto check_count = [&](std::string_view name, int v) {
+    if (v < 0 || v > pool_max) {
+      p.Add(Cat(prefix, ".", name),
+            Cat("must be between 0 and pool_max (", pool_max, "), got ", v));
+    }
+  };
+  check_count("pool_min", b.pool_min);
+  check_count("warm_connections", b.warm_connections);
+  if (!kPredictionRatioRange.Contains(b.prediction_ratio)) {
+    p.Add(prefix + ".prediction_ratio",
+          Cat("must be between ", kPredictionRatioRange.min, " and ",
+              kPredictionRatioRange.max, ", got ", b.prediction_ratio));
+  }
+  CheckRange(p, prefix + ".prediction_horizon_ms", b.prediction_horizon_ms,
+             kPredictionHorizonRange);
+  CheckRange(p, prefix + ".prediction_half_life_ms", b.prediction_half_life_ms,
+             kPredictionHalfLifeRange);
+  CheckRange(p, prefix + ".idle_retire_ms", b.idle_retire_ms, kIdleRetireRange);
+  if (!kIdleRetireJitterRange.Contains(b.idle_retire_jitter_ms)) {
+    CheckRange(p, prefix + ".idle_retire_jitter_ms", b.idle_retire_jitter_ms,
+               kIdleRetireJitterRange);
+  } else if (b.idle_retire_jitter_ms > b.idle_retire_ms) {
+    p.Add(prefix + ".idle_retire_jitter_ms",
+          Cat("must be at most idle_retire_ms (", b.idle_retire_ms, "), got ",
+              b.idle_retire_jitter_ms));
+  }
+  for (std::size_t j = 0; j < b.warm_at.size(); ++j) {
+    const std::string key = Cat(prefix, ".warm_at[", j, "]");
+    if (!IsTimeOfDay(b.warm_at[j])) {
+      p.Add(key, Cat("must be a UTC time of day \"HH:MM\", 00:00..23:59, got ",
+                     Quoted(b.warm_at[j])));
+      continue;
+    }
+    const auto first =
+        std::find(b.warm_at.begin(), b.warm_at.end(), b.warm_at[j]);
+    if (first != b.warm_at.begin() + static_cast<std::ptrdiff_t>(j)) {
+      p.Add(key, Cat(Quoted(b.warm_at[j]), " is already listed at ", prefix,
+                     ".warm_at[", first - b.warm_at.begin(), "]"));
+    }
+  }
+  CheckRange(p, prefix + ".warm_lead_ms", b.warm_lead_ms, kWarmWindowRange);
+  CheckRange(p, prefix + ".warm_hold_ms", b.warm_hold_ms, kWarmWindowRange);
+  CheckRange(p, prefix + ".connect_timeout_ms", b.connect_timeout_ms,
+             kConnectTimeoutRange);
+  CheckRange(p, prefix + ".reconnect_backoff_ms", b.reconnect_backoff_ms,
+             kReconnectBackoffRange);
+  CheckRange(p, prefix + ".reconnect_backoff_max_ms",
+             b.reconnect_backoff_max_ms, kReconnectBackoffRange);
+  if (b.reconnect_backoff_ms > b.reconnect_backoff_max_ms &&
+      kReconnectBackoffRange.Contains(b.reconnect_backoff_max_ms)) {
+    p.Add(prefix + ".reconnect_backoff_max_ms",
+          Cat("must be at least reconnect_backoff_ms (", b.reconnect_backoff_ms,
+              "), got ", b.reconnect_backoff_max_ms));
+  }
+  CheckRange(p, prefix + ".heartbeat_interval_ms", b.heartbeat_interval_ms,
+             kHeartbeatRange);
+  CheckRange(p, prefix + ".eject_after_failures", b.eject_after_failures,
+             kEjectAfterFailuresRange);
+  CheckRange(p, prefix + ".eject_ms", b.eject_ms, kEjectRange);
+}
+
+void ValidateBackends(const GatewayConfig& c, Problems& p) {
+  for (std::size_t i = 0; i < c.backends.size(); ++i) {
+    const BackendService& b = c.backends[i];
+    const std::string prefix = Cat(kBackends.key, "[", i, "]");
+    ValidateBackend(p, prefix, b);
+    // A repeated name or id is blamed on the later entry.
+    for (std::size_t j = 0; j < i; ++j) {
+      if (IsServiceName(b.name) && c.backends[j].name == b.name) {
+        p.Add(prefix + ".name",
+              Cat(Quoted(b.name), " is already the name of ", kBackends.key,
+                  "[", j, "]; service names must be unique"));
+        break;
+      }
+    }
+    for (std::size_t j = 0; j < i; ++j) {
+      if (b.id != 0 && c.backends[j].id == b.id) {
+        p.Add(prefix + ".id",
+              Cat(b.id, " is already the id of ", kBackends.key, "[", j, "] (",
+                  Quoted(c.backends[j].name), "); service ids must be unique"));
+        break;
+      }
+    }
+  }
+}
+
 }  // namespace
 
 void ValidateInto(const GatewayConfig& c, Problems& p) {
@@ -322,6 +469,8 @@ void ValidateInto(const GatewayConfig& c, Problems& p) {
   }
   // [udp]
   ValidateUdp(c, p);
+  // [[backends]]
+  ValidateBackends(c, p);
 }
 
 }  // namespace internal
