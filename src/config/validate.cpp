@@ -301,10 +301,11 @@ void ValidateBackend(Problems& p, const std::string& prefix,
   CheckRange(p, prefix + ".reconnect_backoff_max_ms",
              b.reconnect_backoff_max_ms, kReconnectBackoffRange);
   if (b.reconnect_backoff_ms > b.reconnect_backoff_max_ms &&
+      kReconnectBackoffRange.Contains(b.reconnect_backoff_ms) &&
       kReconnectBackoffRange.Contains(b.reconnect_backoff_max_ms)) {
-    p.Add(prefix + ".reconnect_backoff_max_ms",
-          Cat("must be at least reconnect_backoff_ms (", b.reconnect_backoff_ms,
-              "), got ", b.reconnect_backoff_max_ms));
+    p.Add(prefix + ".reconnect_backoff_ms",
+          Cat("must be at most reconnect_backoff_max_ms (",
+              b.reconnect_backoff_max_ms, "), got ", b.reconnect_backoff_ms));
   }
   CheckRange(p, prefix + ".heartbeat_interval_ms", b.heartbeat_interval_ms,
              kHeartbeatRange);

@@ -21,6 +21,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "config/flags.h"
+#include "config/keys.h"
 #include "config/reader.h"
 #include "config/units.h"
 #include "config/validate.h"
@@ -79,6 +80,12 @@ class ConfigFileTest : public ::testing::Test {
   std::filesystem::path dir_;
   std::string path_;
 };
+
+// A valid [[backends]] entry on lines 1..4 (a bad case's own key follows on
+// line 5).
+const std::string kValidBackend =
+    "[[backends]]\nname = \"risk\"\nid = 1\n"
+    "endpoints = [\"127.0.0.1:9001\"]\n";
 
 // --- The shipped files -----------------------------------------------------
 
@@ -150,6 +157,65 @@ TEST(ShippedConfigTest, TradingExampleLoads) {
             GatewayConfig{}.heartbeat_interval_ms);
 }
 
+TEST(ShippedConfigTest, ServicesExampleHasTheEchoService) {
+  absl::StatusOr<GatewayConfig> config =
+      LoadConfigFile(SourcePath("config/examples/services.toml"));
+  ASSERT_TRUE(config.ok()) << config.status();
+  BackendService echo;
+  echo.name = "echo";
+  echo.id = 1;
+  echo.endpoints = {"127.0.0.1:7501"};
+  ASSERT_EQ(config->backends.size(), 1u);
+  EXPECT_EQ(config->backends[0], echo);
+  // Apart from the service, the built-in defaults.
+  GatewayConfig expected;
+  expected.backends = {echo};
+  EXPECT_EQ(*config, expected);
+}
+
+// The commented-out [[backends]] example in config/gateway.toml, uncommented:
+// every "# key = value" line from "# [[backends]]" to the first line that is
+// not one.
+std::string BackendExampleOfTheDefaultFile() {
+  std::ifstream in(SourcePath("config/gateway.toml"));
+  std::string line;
+  std::string example;
+  bool inside = false;
+  const std::regex assignment(R"(^# [a-z_]+ = )");
+  while (std::getline(in, line)) {
+    if (line == "# [[backends]]") {
+      inside = true;
+    } else if (inside && !std::regex_search(line, assignment)) {
+      break;
+    }
+    if (inside) example += line.substr(2) + "\n";
+  }
+  return example;
+}
+
+TEST(ShippedConfigTest, DefaultFileHasNoBackendButDocumentsEveryKey) {
+  absl::StatusOr<GatewayConfig> shipped =
+      LoadConfigFile(SourcePath("config/gateway.toml"));
+  ASSERT_TRUE(shipped.ok()) << shipped.status();
+  EXPECT_TRUE(shipped->backends.empty());
+
+  // Its example, uncommented, is a valid entry that sets every key.
+  const std::string example = BackendExampleOfTheDefaultFile();
+  absl::StatusOr<GatewayConfig> config = ParseConfig(example, "example.toml");
+  ASSERT_TRUE(config.ok()) << config.status() << "\n" << example;
+  ASSERT_EQ(config->backends.size(), 1u);
+  const toml::table entry = toml::parse(example);
+  std::set<std::string> keys;
+  for (auto&& [key, value] : *entry["backends"][0].as_table()) {
+    keys.insert(std::string(key.str()));
+  }
+  std::set<std::string> all_keys;
+  for (const EntryKeyInfo& k : kEntryKeys) {
+    if (k.array == "backends") all_keys.insert(std::string(k.name));
+  }
+  EXPECT_EQ(keys, all_keys);
+}
+
 TEST(ShippedConfigTest, TelemetryExampleLoads) {
   absl::StatusOr<GatewayConfig> config =
       LoadConfigFile(SourcePath("config/examples/telemetry.toml"));
@@ -202,6 +268,120 @@ TEST_F(ConfigFileTest, ReadsTheUdpTableAndGroups) {
   EXPECT_FALSE(u.groups[1].loopback);
 }
 
+TEST_F(ConfigFileTest, ReadsEveryKeyOfABackendEntry) {
+  absl::StatusOr<GatewayConfig> config = Load(R"(
+[[backends]]
+name = "risk.check-v2_eu"
+id = 4294967295
+endpoints = ["10.0.0.5:9001", "risk-2.internal:9002", "localhost:9003"]
+token = "backend-secret"
+request_timeout_ms = 250
+max_in_flight_per_connection = 8
+queue_limit = 0
+pool_min = 2
+pool_max = 64
+prediction_ratio = 2.25
+prediction_horizon_ms = 0
+prediction_half_life_ms = 1000
+idle_retire_ms = 60000
+idle_retire_jitter_ms = 0
+warm_at = ["00:00", "13:30", "23:59"]
+warm_connections = 64
+warm_lead_ms = 120000
+warm_hold_ms = 0
+connect_timeout_ms = 300
+reconnect_backoff_ms = 100
+reconnect_backoff_max_ms = 100
+heartbeat_interval_ms = 500
+eject_after_failures = 0
+eject_ms = 1
+
+[[backends]]
+name = "quotes"
+id = 2
+endpoints = ["127.0.0.1:9101"]
+prediction_ratio = 3
+)");
+  ASSERT_TRUE(config.ok()) << config.status();
+  ASSERT_EQ(config->backends.size(), 2u);
+  const BackendService& b = config->backends[0];
+  EXPECT_EQ(b.name, "risk.check-v2_eu");
+  EXPECT_EQ(b.id, 4294967295u);
+  EXPECT_EQ(b.endpoints,
+            (std::vector<std::string>{"10.0.0.5:9001", "risk-2.internal:9002",
+                                      "localhost:9003"}));
+  EXPECT_EQ(b.token, "backend-secret");
+  EXPECT_EQ(b.request_timeout_ms, 250u);
+  EXPECT_EQ(b.max_in_flight_per_connection, 8);
+  EXPECT_EQ(b.queue_limit, 0);
+  EXPECT_EQ(b.pool_min, 2);
+  EXPECT_EQ(b.pool_max, 64);
+  EXPECT_EQ(b.prediction_ratio, 2.25);
+  EXPECT_EQ(b.prediction_horizon_ms, 0u);
+  EXPECT_EQ(b.prediction_half_life_ms, 1000u);
+  EXPECT_EQ(b.idle_retire_ms, 60000u);
+  EXPECT_EQ(b.idle_retire_jitter_ms, 0u);
+  EXPECT_EQ(b.warm_at, (std::vector<std::string>{"00:00", "13:30", "23:59"}));
+  EXPECT_EQ(b.warm_connections, 64);
+  EXPECT_EQ(b.warm_lead_ms, 120000u);
+  EXPECT_EQ(b.warm_hold_ms, 0u);
+  EXPECT_EQ(b.connect_timeout_ms, 300u);
+  EXPECT_EQ(b.reconnect_backoff_ms, 100u);
+  EXPECT_EQ(b.reconnect_backoff_max_ms, 100u);
+  EXPECT_EQ(b.heartbeat_interval_ms, 500u);
+  EXPECT_EQ(b.eject_after_failures, 0);
+  EXPECT_EQ(b.eject_ms, 1u);
+  // An integer is read as a float.
+  EXPECT_EQ(config->backends[1].prediction_ratio, 3.0);
+}
+
+TEST_F(ConfigFileTest, BackendEntryDefaultsAreTheModels) {
+  absl::StatusOr<GatewayConfig> config = Load(kValidBackend);
+  ASSERT_TRUE(config.ok()) << config.status();
+  BackendService expected;
+  expected.name = "risk";
+  expected.id = 1;
+  expected.endpoints = {"127.0.0.1:9001"};
+  ASSERT_EQ(config->backends.size(), 1u);
+  EXPECT_EQ(config->backends[0], expected);
+  // Nothing else changes, and no entry means no backends.
+  GatewayConfig without = *config;
+  without.backends.clear();
+  EXPECT_EQ(without, GatewayConfig{});
+  EXPECT_TRUE(GatewayConfig{}.backends.empty());
+}
+
+TEST_F(ConfigFileTest, BackendProblemsAreAllReportedInFileOrder) {
+  absl::StatusOr<GatewayConfig> config = Load(
+      "[[backends]]\nname = \"a b\"\nid = 1\nendpoints = [\"h:0\"]\n"
+      "pool_min = 40\n");
+  ASSERT_FALSE(config.ok());
+  EXPECT_EQ(
+      Msg(config),
+      absl::StrCat(At(2, "backends[0].name"),
+                   "must be a service name (1..64 of A-Z a-z 0-9 . _ -), got "
+                   "'a b'\n",
+                   At(4, "backends[0].endpoints[0]"),
+                   "the port must be a number between 1 and 65535, got 'h:0'\n",
+                   At(5, "backends[0].pool_min"),
+                   "must be between 0 and pool_max (16), got 40"));
+}
+
+TEST(ValidateTest, ChecksBackendsBuiltInCode) {
+  GatewayConfig config;
+  config.backends.push_back(
+      {.name = "risk", .id = 7, .endpoints = {"127.0.0.1:9001"}});
+  EXPECT_TRUE(Validate(config).ok()) << Validate(config);
+  config.backends.push_back({.name = "risk", .id = 7});
+  EXPECT_EQ(Msg(Validate(config)),
+            "backends[1].endpoints: needs at least one \"host:port\", such as "
+            "\"127.0.0.1:7501\"\n"
+            "backends[1].name: 'risk' is already the name of backends[0]; "
+            "service names must be unique\n"
+            "backends[1].id: 7 is already the id of backends[0] ('risk'); "
+            "service ids must be unique");
+}
+
 TEST(UdpConfigTest, BindDefaultsToTheGatewayBind) {
   GatewayConfig c;
   c.bind = "0.0.0.0";
@@ -229,6 +409,7 @@ struct BadCase {
 
 std::vector<BadCase> BadCases() {
   const int cpus = MachineCpuCount();
+  const std::string b = kValidBackend;
   return {
       // [gateway]
       {"BindNotALiteral", "[gateway]\nbind = \"localhost\"\n", 2,
@@ -329,6 +510,205 @@ std::vector<BadCase> BadCases() {
        "[[udp.groups]]\nstream = \"s\"\ndestinations = [\"127.0.0.1:9\"]\n"
        "ttl = 3\n",
        1, "udp.groups[0]", "apply only to a multicast group"},
+      // [[backends]]
+      {"BackendNameMissing",
+       "[[backends]]\nid = 1\nendpoints = [\"127.0.0.1:9001\"]\n", 1,
+       "backends[0].name",
+       "required: the service's name, which clients may look it up by"},
+      {"BackendNameWithSpace",
+       "[[backends]]\nname = \"risk check\"\nid = 1\n"
+       "endpoints = [\"127.0.0.1:9001\"]\n",
+       2, "backends[0].name",
+       "must be a service name (1..64 of A-Z a-z 0-9 . _ -), got 'risk "
+       "check'"},
+      {"BackendNameEmpty",
+       "[[backends]]\nname = \"\"\nid = 1\n"
+       "endpoints = [\"127.0.0.1:9001\"]\n",
+       2, "backends[0].name", "must be a service name"},
+      {"BackendNameTooLong",
+       absl::StrCat("[[backends]]\nname = \"", std::string(65, 'n'),
+                    "\"\nid = 1\nendpoints = [\"127.0.0.1:9001\"]\n"),
+       2, "backends[0].name", "must be a service name (1..64"},
+      {"BackendNameTwice",
+       b + "\n[[backends]]\nname = \"risk\"\nid = 2\n"
+           "endpoints = [\"127.0.0.1:9002\"]\n",
+       7, "backends[1].name",
+       "'risk' is already the name of backends[0]; service names must be "
+       "unique"},
+      {"BackendIdMissing",
+       "[[backends]]\nname = \"risk\"\nendpoints = [\"127.0.0.1:9001\"]\n", 1,
+       "backends[0].id", "must be between 1 and 4294967295, got 0"},
+      {"BackendIdNegative",
+       "[[backends]]\nname = \"risk\"\nid = -1\n"
+       "endpoints = [\"127.0.0.1:9001\"]\n",
+       3, "backends[0].id", "must be between 1 and 4294967295, got -1"},
+      {"BackendIdTooLarge",
+       "[[backends]]\nname = \"risk\"\nid = 4294967296\n"
+       "endpoints = [\"127.0.0.1:9001\"]\n",
+       3, "backends[0].id", "must be between 1 and 4294967295, got 4294967296"},
+      {"BackendIdTwice",
+       b + "[[backends]]\nname = \"quotes\"\nid = 1\n"
+           "endpoints = [\"127.0.0.1:9002\"]\n",
+       7, "backends[1].id",
+       "1 is already the id of backends[0] ('risk'); service ids must be "
+       "unique"},
+      {"BackendEndpointsMissing", "[[backends]]\nname = \"risk\"\nid = 1\n", 1,
+       "backends[0].endpoints",
+       "needs at least one \"host:port\", such as \"127.0.0.1:7501\""},
+      {"BackendEndpointsEmpty",
+       "[[backends]]\nname = \"risk\"\nid = 1\nendpoints = []\n", 4,
+       "backends[0].endpoints", "needs at least one \"host:port\""},
+      {"BackendEndpointsNotAList",
+       "[[backends]]\nname = \"risk\"\nid = 1\n"
+       "endpoints = \"127.0.0.1:9001\"\n",
+       4, "backends[0].endpoints",
+       "expected an array of strings, got a string"},
+      {"BackendEndpointNotAString",
+       "[[backends]]\nname = \"risk\"\nid = 1\nendpoints = [\n  9001,\n]\n", 5,
+       "backends[0].endpoints[0]", "expected a string, got an integer"},
+      {"BackendEndpointWithoutPort",
+       "[[backends]]\nname = \"risk\"\nid = 1\n"
+       "endpoints = [\"127.0.0.1:9001\", \"127.0.0.1\"]\n",
+       4, "backends[0].endpoints[1]",
+       "expected \"host:port\" such as \"127.0.0.1:7501\", got '127.0.0.1'"},
+      {"BackendEndpointPortZero",
+       "[[backends]]\nname = \"risk\"\nid = 1\n"
+       "endpoints = [\"risk.internal:0\"]\n",
+       4, "backends[0].endpoints[0]",
+       "the port must be a number between 1 and 65535, got "
+       "'risk.internal:0'"},
+      {"BackendEndpointPortTooLarge",
+       "[[backends]]\nname = \"risk\"\nid = 1\n"
+       "endpoints = [\"127.0.0.1:65536\"]\n",
+       4, "backends[0].endpoints[0]",
+       "the port must be a number between 1 and 65535"},
+      {"BackendEndpointBadHostname",
+       "[[backends]]\nname = \"risk\"\nid = 1\n"
+       "endpoints = [\"risk_1.internal:9001\"]\n",
+       4, "backends[0].endpoints[0]",
+       "the host must be an IPv4 address or a hostname (dot-separated labels "
+       "of letters, digits and '-'), got 'risk_1.internal:9001'"},
+      {"BackendEndpointBadIpv4",
+       "[[backends]]\nname = \"risk\"\nid = 1\n"
+       "endpoints = [\"256.0.0.1:9001\"]\n",
+       4, "backends[0].endpoints[0]",
+       "'256.0.0.1' is not a valid IPv4 address, in '256.0.0.1:9001'"},
+      {"BackendEndpointIpv6",
+       "[[backends]]\nname = \"risk\"\nid = 1\n"
+       "endpoints = [\"[::1]:9001\"]\n",
+       4, "backends[0].endpoints[0]", "IPv6 addresses are not supported"},
+      {"BackendEndpointTwice",
+       "[[backends]]\nname = \"risk\"\nid = 1\n"
+       "endpoints = [\"risk.internal:9001\", \"risk.internal:9001\"]\n",
+       4, "backends[0].endpoints[1]",
+       "'risk.internal:9001' is already listed at backends[0].endpoints[0]"},
+      {"BackendTokenTooLong",
+       absl::StrCat(b, "token = \"", std::string(256, 't'), "\"\n"), 5,
+       "backends[0].token", "must be at most 255 bytes"},
+      {"BackendRequestTimeoutZero", b + "request_timeout_ms = 0\n", 5,
+       "backends[0].request_timeout_ms",
+       "must be between 1 and 3600000, got 0"},
+      {"BackendRequestTimeoutTooLong", b + "request_timeout_ms = 3600001\n", 5,
+       "backends[0].request_timeout_ms",
+       "must be between 1 and 3600000, got 3600001"},
+      {"BackendInFlightZero", b + "max_in_flight_per_connection = 0\n", 5,
+       "backends[0].max_in_flight_per_connection",
+       "must be between 1 and 65536, got 0"},
+      {"BackendInFlightTooMany", b + "max_in_flight_per_connection = 65537\n",
+       5, "backends[0].max_in_flight_per_connection",
+       "must be between 1 and 65536, got 65537"},
+      {"BackendQueueLimitNegative", b + "queue_limit = -1\n", 5,
+       "backends[0].queue_limit", "must be between 0 and 1000000, got -1"},
+      {"BackendQueueLimitTooLarge", b + "queue_limit = 1000001\n", 5,
+       "backends[0].queue_limit", "must be between 0 and 1000000, got 1000001"},
+      {"BackendPoolMaxZero", b + "pool_max = 0\npool_min = 0\n", 5,
+       "backends[0].pool_max", "must be between 1 and 4096, got 0"},
+      {"BackendPoolMaxTooLarge", b + "pool_max = 4097\n", 5,
+       "backends[0].pool_max", "must be between 1 and 4096, got 4097"},
+      {"BackendPoolMinAboveMax", b + "pool_max = 4\npool_min = 5\n", 6,
+       "backends[0].pool_min", "must be between 0 and pool_max (4), got 5"},
+      {"BackendPoolMinAboveDefaultMax", b + "pool_min = 17\n", 5,
+       "backends[0].pool_min", "must be between 0 and pool_max (16), got 17"},
+      {"BackendPoolMinNegative", b + "pool_min = -1\n", 5,
+       "backends[0].pool_min", "must be between 0 and pool_max (16), got -1"},
+      {"BackendRatioBelowOne", b + "prediction_ratio = 0.5\n", 5,
+       "backends[0].prediction_ratio", "must be between 1 and 100, got 0.5"},
+      {"BackendRatioTooLarge", b + "prediction_ratio = 100.5\n", 5,
+       "backends[0].prediction_ratio", "must be between 1 and 100, got 100.5"},
+      {"BackendRatioNan", b + "prediction_ratio = nan\n", 5,
+       "backends[0].prediction_ratio", "must be between 1 and 100, got nan"},
+      {"BackendRatioInfinite", b + "prediction_ratio = inf\n", 5,
+       "backends[0].prediction_ratio", "must be between 1 and 100, got inf"},
+      {"BackendRatioAsString", b + "prediction_ratio = \"1.5\"\n", 5,
+       "backends[0].prediction_ratio", "expected a number, got a string"},
+      {"BackendHorizonTooLong", b + "prediction_horizon_ms = 600001\n", 5,
+       "backends[0].prediction_horizon_ms",
+       "must be between 0 and 600000, got 600001"},
+      {"BackendHalfLifeZero", b + "prediction_half_life_ms = 0\n", 5,
+       "backends[0].prediction_half_life_ms",
+       "must be between 1 and 600000, got 0"},
+      {"BackendIdleRetireZero", b + "idle_retire_ms = 0\n", 5,
+       "backends[0].idle_retire_ms", "must be between 1 and 86400000, got 0"},
+      {"BackendIdleJitterAboveRetire",
+       b + "idle_retire_ms = 1000\nidle_retire_jitter_ms = 1001\n", 6,
+       "backends[0].idle_retire_jitter_ms",
+       "must be at most idle_retire_ms (1000), got 1001"},
+      {"BackendIdleJitterTooLarge", b + "idle_retire_jitter_ms = 86400001\n", 5,
+       "backends[0].idle_retire_jitter_ms",
+       "must be between 0 and 86400000, got 86400001"},
+      {"BackendWarmAtWithoutLeadingZero", b + "warm_at = [\"9:30\"]\n", 5,
+       "backends[0].warm_at[0]",
+       "must be a UTC time of day \"HH:MM\", 00:00..23:59, got '9:30'"},
+      {"BackendWarmAtHour24", b + "warm_at = [\"08:00\", \"24:00\"]\n", 5,
+       "backends[0].warm_at[1]", "got '24:00'"},
+      {"BackendWarmAtMinute60", b + "warm_at = [\"13:60\"]\n", 5,
+       "backends[0].warm_at[0]", "got '13:60'"},
+      {"BackendWarmAtSeconds", b + "warm_at = [\"13:30:00\"]\n", 5,
+       "backends[0].warm_at[0]", "got '13:30:00'"},
+      {"BackendWarmAtTwice", b + "warm_at = [\"13:30\", \"13:30\"]\n", 5,
+       "backends[0].warm_at[1]",
+       "'13:30' is already listed at backends[0].warm_at[0]"},
+      {"BackendWarmAtNotAList", b + "warm_at = \"13:30\"\n", 5,
+       "backends[0].warm_at", "expected an array of strings, got a string"},
+      {"BackendWarmAtTomlTime", b + "warm_at = [13:30:00]\n", 5,
+       "backends[0].warm_at[0]", "expected a string, got a time"},
+      {"BackendWarmConnectionsAboveMax",
+       b + "pool_max = 8\nwarm_connections = 9\n", 6,
+       "backends[0].warm_connections",
+       "must be between 0 and pool_max (8), got 9"},
+      {"BackendWarmLeadTooLong", b + "warm_lead_ms = 43200001\n", 5,
+       "backends[0].warm_lead_ms", "must be between 0 and 43200000, got "},
+      {"BackendWarmHoldNegative", b + "warm_hold_ms = -1\n", 5,
+       "backends[0].warm_hold_ms", "must be between 0 and 43200000, got -1"},
+      {"BackendConnectTimeoutZero", b + "connect_timeout_ms = 0\n", 5,
+       "backends[0].connect_timeout_ms", "must be between 1 and 600000, got 0"},
+      {"BackendBackoffZero", b + "reconnect_backoff_ms = 0\n", 5,
+       "backends[0].reconnect_backoff_ms",
+       "must be between 1 and 3600000, got 0"},
+      {"BackendBackoffAboveMax", b + "reconnect_backoff_ms = 6000\n", 5,
+       "backends[0].reconnect_backoff_ms",
+       "must be at most reconnect_backoff_max_ms (5000), got 6000"},
+      {"BackendBackoffMaxTooLarge", b + "reconnect_backoff_max_ms = 3600001\n",
+       5, "backends[0].reconnect_backoff_max_ms",
+       "must be between 1 and 3600000, got 3600001"},
+      {"BackendHeartbeatZero", b + "heartbeat_interval_ms = 0\n", 5,
+       "backends[0].heartbeat_interval_ms",
+       "must be between 1 and 3600000, got 0"},
+      {"BackendEjectAfterTooMany", b + "eject_after_failures = 1001\n", 5,
+       "backends[0].eject_after_failures",
+       "must be between 0 and 1000, got 1001"},
+      {"BackendEjectZero", b + "eject_ms = 0\n", 5, "backends[0].eject_ms",
+       "must be between 1 and 3600000, got 0"},
+      {"BackendUnknownKey", b + "pool_mni = 2\n", 5, "backends[0].pool_mni",
+       "unknown key; did you mean 'pool_min'?"},
+      {"BackendIntegerAsString", b + "pool_max = \"8\"\n", 5,
+       "backends[0].pool_max", "expected an integer, got a string"},
+      {"BackendsAsATable", "[backends]\nname = \"risk\"\n", 1, "backends",
+       "expected an array of tables ([[backends]]), got a table"},
+      {"BackendSpelledWithoutS", "[[backend]]\nname = \"risk\"\n", 1, "backend",
+       "unknown key; did you mean 'backends'?"},
+      {"BackendsNestedInATable", "[gateway]\n[[gateway.backends]]\nid = 1\n", 2,
+       "gateway.backends", "unknown key"},
       // [limits]
       {"FrameLengthTooSmall", "[limits]\nmax_frame_length = 32\n", 2,
        "limits.max_frame_length", "must be between 1056 and 16MiB, got 32"},
@@ -865,7 +1245,7 @@ class FlagsFileTest : public ConfigFileTest {
  protected:
   // Every config flag back to unset ("" parses as nullopt).
   void TearDown() override {
-    std::vector<std::string> names = {"config"};
+    std::vector<std::string> names = {"config", "backend"};
     for (const ConfigFlag& flag : ConfigFlags()) {
       names.emplace_back(flag.flag);
     }
@@ -929,6 +1309,137 @@ TEST_F(FlagsFileTest, BadFlagValuesNameTheFlag) {
             absl::StrCat("--priority: must be between 0 and 6, got 9\n"
                          "--stream_window_bytes: must be at most "
                          "capacity_bytes / 2 (8MiB), got 1GiB"));
+}
+
+TEST(BackendFlagTest, ParsesNameIdAndEndpoints) {
+  absl::StatusOr<std::vector<BackendService>> services =
+      ParseBackendFlag("risk:1@127.0.0.1:9001,127.0.0.1:9002");
+  ASSERT_TRUE(services.ok()) << services.status();
+  BackendService risk;
+  risk.name = "risk";
+  risk.id = 1;
+  risk.endpoints = {"127.0.0.1:9001", "127.0.0.1:9002"};
+  EXPECT_EQ(*services, std::vector<BackendService>{risk});
+
+  services = ParseBackendFlag(
+      " risk:1@127.0.0.1:9001 , 127.0.0.1:9002 ; quotes:4294967295@"
+      "quotes.internal:7600 ");
+  ASSERT_TRUE(services.ok()) << services.status();
+  ASSERT_EQ(services->size(), 2u);
+  EXPECT_EQ((*services)[0], risk);
+  EXPECT_EQ((*services)[1].name, "quotes");
+  EXPECT_EQ((*services)[1].id, 4294967295u);
+  EXPECT_EQ((*services)[1].endpoints,
+            std::vector<std::string>{"quotes.internal:7600"});
+
+  services = ParseBackendFlag("");
+  ASSERT_TRUE(services.ok()) << services.status();
+  EXPECT_TRUE(services->empty());
+}
+
+TEST(BackendFlagTest, RefusesMalformedSpecsSayingWhatIsMissing) {
+  const std::string form =
+      "; expected name:id@host:port[,host:port...] (services separated by "
+      "';'), got ";
+  const std::pair<std::string, std::string> cases[] = {
+      {"risk:1", "no '@' before the endpoints" + form + "'risk:1'"},
+      {"risk@127.0.0.1:9001",
+       "no ':id' after the name" + form + "'risk@127.0.0.1:9001'"},
+      {"risk:one@127.0.0.1:9001",
+       "the id must be a number between 1 and 4294967295" + form +
+           "'risk:one@127.0.0.1:9001'"},
+      {"risk:-1@h:1", "the id must be a number"},
+      {"risk:4294967296@h:1", "the id must be a number"},
+      {"risk:@h:1", "the id must be a number"},
+      {"risk:1@", "empty endpoint" + form + "'risk:1@'"},
+      {"risk:1@h:1,,h:2", "empty endpoint" + form + "'risk:1@h:1,,h:2'"},
+      {"risk:1@h:1;", "empty service" + form + "''"},
+      {"risk:1@h:1;;quotes:2@h:2", "empty service"},
+  };
+  for (const auto& [text, message] : cases) {
+    absl::StatusOr<std::vector<BackendService>> services =
+        ParseBackendFlag(text);
+    EXPECT_EQ(services.status().code(), absl::StatusCode::kInvalidArgument)
+        << text;
+    EXPECT_THAT(Msg(services), StartsWith(message)) << text;
+  }
+}
+
+TEST_F(FlagsFileTest, BackendFlagAddsServicesAfterTheFiles) {
+  path_ = Write("gateway.toml", kValidBackend);
+  absl::SetFlag(&FLAGS_config, path_);
+  absl::SetFlag(&FLAGS_backend,
+                "echo:2@127.0.0.1:7501;quotes:3@quotes.internal:7600");
+  EXPECT_THAT(SpecifiedConfigFlags(), ::testing::ElementsAre("backend"));
+  absl::StatusOr<GatewayConfig> config = LoadFromFlags();
+  ASSERT_TRUE(config.ok()) << config.status();
+  ASSERT_EQ(config->backends.size(), 3u);
+  EXPECT_EQ(config->backends[0].name, "risk");
+  BackendService echo;
+  echo.name = "echo";
+  echo.id = 2;
+  echo.endpoints = {"127.0.0.1:7501"};
+  EXPECT_EQ(config->backends[1], echo);
+  EXPECT_EQ(config->backends[2].name, "quotes");
+  EXPECT_EQ(config->backends[2].endpoints,
+            std::vector<std::string>{"quotes.internal:7600"});
+}
+
+TEST_F(FlagsFileTest, BackendFlagErrorsNameTheFlagAndTheEntry) {
+  path_ = Write("gateway.toml", kValidBackend);
+  absl::SetFlag(&FLAGS_config, path_);
+
+  // The spec's shape, when the flags are read.
+  absl::SetFlag(&FLAGS_backend, "echo:2");
+  EXPECT_EQ(Msg(LoadFromFlags()),
+            "--backend: no '@' before the endpoints; expected "
+            "name:id@host:port[,host:port...] (services separated by ';'), "
+            "got 'echo:2'");
+
+  // The values, by validation, against the file's entries too.
+  absl::SetFlag(&FLAGS_backend,
+                "risk:1@127.0.0.1:7501;echo!:0@127.0.0.1:0,bad_host:1");
+  EXPECT_EQ(Msg(LoadFromFlags()),
+            "--backend: backends[1].name: 'risk' is already the name of "
+            "backends[0]; service names must be unique\n"
+            "--backend: backends[1].id: 1 is already the id of backends[0] "
+            "('risk'); service ids must be unique\n"
+            "--backend: backends[2].name: must be a service name (1..64 of "
+            "A-Z a-z 0-9 . _ -), got 'echo!'\n"
+            "--backend: backends[2].id: must be between 1 and 4294967295, got "
+            "0\n"
+            "--backend: backends[2].endpoints[0]: the port must be a number "
+            "between 1 and 65535, got '127.0.0.1:0'\n"
+            "--backend: backends[2].endpoints[1]: the host must be an IPv4 "
+            "address or a hostname (dot-separated labels of letters, digits "
+            "and '-'), got 'bad_host:1'");
+}
+
+TEST_F(FlagsFileTest, BackendFlagOnARealCommandLine) {
+  path_ = Write("gateway.toml", "");
+  const std::string config_arg = "--config=" + path_;
+  std::vector<const char*> argv = {"tachyon-gateway", config_arg.c_str(),
+                                   "--backend=echo:1@127.0.0.1:7501"};
+  absl::ParseCommandLine(static_cast<int>(argv.size()),
+                         const_cast<char**>(argv.data()));
+  absl::StatusOr<GatewayConfig> config = LoadFromFlags();
+  ASSERT_TRUE(config.ok()) << config.status();
+  ASSERT_EQ(config->backends.size(), 1u);
+  EXPECT_EQ(config->backends[0].name, "echo");
+  EXPECT_EQ(config->backends[0].id, 1u);
+  EXPECT_EQ(config->backends[0].endpoints,
+            std::vector<std::string>{"127.0.0.1:7501"});
+}
+
+TEST(BackendFlagTest, HelpGivesTheSyntaxAndAnExample) {
+  const absl::CommandLineFlag* flag = absl::FindCommandLineFlag("backend");
+  ASSERT_NE(flag, nullptr);
+  EXPECT_THAT(flag->Help(),
+              AllOf(StartsWith("backends: "),
+                    HasSubstr("name:id@host:port[,host:port...]"),
+                    HasSubstr("separated by ';'"),
+                    HasSubstr("--backend=risk:1@127.0.0.1:9001,127.0.0.1:9002"),
+                    HasSubstr("(default none)")));
 }
 
 TEST_F(FlagsFileTest, ExplicitMissingConfigIsNotFound) {

@@ -59,7 +59,9 @@ TEST(KeyTableTest, EveryKeyHasExactlyOneFlagAndEveryFlagOneKey) {
     ASSERT_NE(flag, nullptr) << "--" << k.flag << " (" << k.key << ")";
     EXPECT_THAT(flag->Filename(), ::testing::EndsWith("src/config/flags.cpp"));
   }
-  // No flag in flags.cpp outside the table.
+  // No flag in flags.cpp outside the table but --backend, which adds
+  // [[backends]] entries rather than setting a key.
+  flags.insert("backend");
   EXPECT_EQ(FlagsDefinedByTheConfigModule(), flags);
 
   // The bindings the overrides use are the table's, in its order.
@@ -105,6 +107,12 @@ std::optional<KeyOverride> OverrideFromText(const KeyInfo& k,
       if (text != "true" && text != "false") return std::nullopt;
       o.value = text == "true";
       break;
+    case ValueKind::kFloat: {
+      double v = 0;
+      if (!absl::SimpleAtod(text, &v)) return std::nullopt;
+      o.value = v;
+      break;
+    }
     case ValueKind::kCpuList:
       if (!nothing) return std::nullopt;
       o.value = std::vector<std::int64_t>{};
@@ -166,12 +174,27 @@ TEST(KeyTableTest, EveryRangeIsEnforced) {
   EXPECT_GT(ranged, 20);
 }
 
+// The keys of the entries of `array` as "array_key[].key".
+void AddEntryKeys(const std::string& array_key, const toml::array& array,
+                  std::vector<std::string>& keys) {
+  for (const toml::node& entry : array) {
+    for (auto&& [entry_key, entry_value] : *entry.as_table()) {
+      keys.push_back(
+          absl::StrCat(array_key, "[].", std::string(entry_key.str())));
+    }
+  }
+}
+
 // Every (table, key) a TOML file sets, with the keys of array entries as
-// "table.array[].key".
+// "table.array[].key" ("array[].key" for a top-level array).
 std::vector<std::string> KeysIn(const toml::table& root) {
   std::vector<std::string> keys;
   for (auto&& [table_name, table] : root) {
     const std::string t(table_name.str());
+    if (table.is_array_of_tables()) {
+      AddEntryKeys(t, *table.as_array(), keys);
+      continue;
+    }
     if (!table.is_table()) {
       keys.push_back(t);
       continue;
@@ -182,12 +205,7 @@ std::vector<std::string> KeysIn(const toml::table& root) {
         keys.push_back(absl::StrCat(t, ".", k));
         continue;
       }
-      for (const toml::node& entry : *value.as_array()) {
-        for (auto&& [entry_key, entry_value] : *entry.as_table()) {
-          keys.push_back(
-              absl::StrCat(t, ".", k, "[].", std::string(entry_key.str())));
-        }
-      }
+      AddEntryKeys(absl::StrCat(t, ".", k), *value.as_array(), keys);
     }
   }
   return keys;
@@ -227,8 +245,10 @@ TEST(KeyTableTest, EveryKeyOfTheShippedConfigsIsInTheTable) {
       used.insert(key);
     }
   }
-  // The walk sees entries too (config/examples/telemetry.toml has one).
+  // The walk sees entries too (config/examples/telemetry.toml has one, and
+  // config/examples/services.toml a [[backends]] entry).
   EXPECT_TRUE(used.contains("streams.policies[].match"));
+  EXPECT_TRUE(used.contains("backends[].endpoints"));
 }
 
 TEST(KeyTableTest, TheReaderKnowsEveryEntryKey) {
@@ -290,6 +310,10 @@ TEST(KeyTableTest, HelpfullOfTheGatewayNamesEveryKey) {
                                              Str(k.help), ");")))
         << k.key;
   }
+  const absl::CommandLineFlag* backend = absl::FindCommandLineFlag("backend");
+  ASSERT_NE(backend, nullptr);
+  EXPECT_THAT(help, HasSubstr(absl::StrCat("--backend (",
+                                           Unwrapped(backend->Help()), ");")));
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <string_view>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -69,6 +70,63 @@ TEST(Ipv4EndpointTest, ParsesIpv4EndpointsOnly) {
   EXPECT_FALSE(ParseIpv4Endpoint("127.0.0.1:+80", &addr, &port));
   EXPECT_FALSE(ParseIpv4Endpoint("localhost:80", &addr, &port));
   EXPECT_FALSE(ParseIpv4Endpoint("[::1]:80", &addr, &port));
+}
+
+TEST(HostPortTest, ParsesIpv4LiteralsAndHostnames) {
+  const std::pair<std::string, HostPort> cases[] = {
+      {"127.0.0.1:7501", {"127.0.0.1", 7501}},
+      {"localhost:1", {"localhost", 1}},
+      {"risk-2.eu.internal:65535", {"risk-2.eu.internal", 65535}},
+      {"a:9", {"a", 9}},
+      {"3com.example:80", {"3com.example", 80}},
+      {absl::StrCat(std::string(63, 'x'), ".example:80"),
+       {absl::StrCat(std::string(63, 'x'), ".example"), 80}},
+  };
+  for (const auto& [text, expected] : cases) {
+    absl::StatusOr<HostPort> parsed = ParseHostPort(text);
+    ASSERT_TRUE(parsed.ok()) << text << ": " << parsed.status();
+    EXPECT_EQ(*parsed, expected) << text;
+  }
+}
+
+TEST(HostPortTest, SaysWhichPartIsWrong) {
+  const std::pair<std::string, std::string> cases[] = {
+      {"127.0.0.1", "expected \"host:port\" such as \"127.0.0.1:7501\""},
+      {":80", "expected \"host:port\""},
+      {"", "expected \"host:port\""},
+      {"h:", "the port must be a number between 1 and 65535"},
+      {"h:0", "the port must be a number between 1 and 65535"},
+      {"h:65536", "the port must be a number between 1 and 65535"},
+      {"h:+80", "the port must be a number between 1 and 65535"},
+      {"h:080000", "the port must be a number between 1 and 65535"},
+      {"h:http", "the port must be a number between 1 and 65535"},
+      {"[::1]:80", "IPv6 addresses are not supported"},
+      {"::1:80", "IPv6 addresses are not supported"},
+      {"256.0.0.1:80", "'256.0.0.1' is not a valid IPv4 address"},
+      {"10.1:80", "'10.1' is not a valid IPv4 address"},
+      {"under_score:80", "the host must be an IPv4 address or a hostname"},
+      {"-lead.example:80", "the host must be an IPv4 address or a hostname"},
+      {"trail-.example:80", "the host must be an IPv4 address or a hostname"},
+      {"double..dot:80", "the host must be an IPv4 address or a hostname"},
+      {"dot.:80", "the host must be an IPv4 address or a hostname"},
+      {"sp ace:80", "the host must be an IPv4 address or a hostname"},
+      {absl::StrCat(std::string(64, 'x'), ".example:80"),
+       "the host must be an IPv4 address or a hostname"},
+      // 254 characters of valid labels.
+      {absl::StrCat(std::string(63, 'x'), ".", std::string(63, 'x'), ".",
+                    std::string(63, 'x'), ".", std::string(62, 'x'), ":80"),
+       "the host must be an IPv4 address or a hostname"},
+  };
+  for (const auto& [text, message] : cases) {
+    absl::StatusOr<HostPort> parsed = ParseHostPort(text);
+    EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument)
+        << text;
+    EXPECT_THAT(std::string(parsed.status().message()), HasSubstr(message))
+        << text;
+    EXPECT_THAT(std::string(parsed.status().message()),
+                HasSubstr(absl::StrCat("'", text, "'")))
+        << text;
+  }
 }
 
 TEST(MachineCpuCountTest, CountsAtLeastOneCpu) {
