@@ -118,8 +118,9 @@ absl::StatusOr<std::vector<BackendService>> ParseBackendFlag(
     };
     if (spec.empty()) return bad("empty service");
     const std::size_t at = spec.find('@');
-    if (at == absl::string_view::npos)
+    if (at == absl::string_view::npos) {
       return bad("no '@' before the endpoints");
+    }
     const absl::string_view head = spec.substr(0, at);
     const std::size_t colon = head.rfind(':');
     if (colon == absl::string_view::npos) {

@@ -120,9 +120,9 @@ absl::StatusOr<std::vector<KeyOverride>> FlagOverrides();
 
 /// The gateway's configuration: the --config file with FlagOverrides()
 /// applied and BackendsFromFlags() appended, then validated, as
-/// LoadConfigWithOverrides. Without --config,
-/// reads config/gateway.toml if it exists, else starts from the built-in
-/// defaults (which that file documents).
+/// LoadConfigWithOverrides. Without --config, reads config/gateway.toml if
+/// it exists, else starts from the built-in defaults (which that file
+/// documents).
 absl::StatusOr<GatewayConfig> LoadFromFlags();
 
 /// The file LoadFromFlags reads ("" for the built-in defaults).

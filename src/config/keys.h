@@ -447,13 +447,14 @@ struct EntryKeyInfo {
   std::string_view array;  ///< "udp.groups"; "backends"
   std::string_view name;   ///< "ttl"
   ValueKind kind;
+  const Range* range;  ///< the key's (or its elements') range, or null
 };
 
 // The array's dotted key; a top-level array (empty `table`) drops the dot.
 #define TACHYON_CONFIG_ENTRY_KEY_INFO(table, array, key, kind, detail)       \
   EntryKeyInfo{                                                              \
       std::string_view(#table "." #array).substr(sizeof(#table) == 1), #key, \
-      ValueKind::kind},
+      ValueKind::kind, RangeOf(detail)},
 /// The keys of array entries (not counting inherited ones).
 inline constexpr EntryKeyInfo kEntryKeys[] = {
     TACHYON_CONFIG_ENTRY_KEYS(TACHYON_CONFIG_ENTRY_KEY_INFO)};

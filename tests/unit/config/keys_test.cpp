@@ -185,6 +185,30 @@ void AddEntryKeys(const std::string& array_key, const toml::array& array,
   }
 }
 
+TEST(KeyTableTest, EveryBackendRangeIsEnforced) {
+  // Just outside its range, every ranged key of a [[backends]] entry is
+  // refused, naming the entry's key and line.
+  int ranged = 0;
+  for (const EntryKeyInfo& k : kEntryKeys) {
+    if (k.array != kBackends.key || k.range == nullptr) continue;
+    ++ranged;
+    for (std::int64_t v : {k.range->min - 1, k.range->max + 1}) {
+      std::string toml =
+          "[[backends]]\nname = \"a\"\nendpoints = [\"127.0.0.1:1\"]\n";
+      if (k.name != "id") absl::StrAppend(&toml, "id = 1\n");
+      absl::StrAppend(&toml, Str(k.name), " = ", v, "\n");
+      absl::StatusOr<GatewayConfig> config = ParseConfig(toml, "entry.toml");
+      EXPECT_FALSE(config.ok()) << k.name << " = " << v << " was accepted";
+      const int line = k.name == "id" ? 4 : 5;
+      EXPECT_THAT(std::string(config.status().message()),
+                  HasSubstr(absl::StrCat("entry.toml:", line, ": backends[0].",
+                                         Str(k.name), ": ")))
+          << k.name << " = " << v;
+    }
+  }
+  EXPECT_EQ(ranged, 19);
+}
+
 // Every (table, key) a TOML file sets, with the keys of array entries as
 // "table.array[].key" ("array[].key" for a top-level array).
 std::vector<std::string> KeysIn(const toml::table& root) {
