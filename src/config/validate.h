@@ -6,7 +6,8 @@
 //   checked here: ranges (from the key table, config/keys.h), powers of two,
 //   address literals, and rules across keys (a stream window at most half
 //   its capacity, the log memory budget at least the largest stream, one CPU
-//   per worker, ...). The loaders run it; Validate also checks a config
+//   per worker, unique [[backends]] names and ids, a pool's minimum at most
+//   its maximum, ...). The loaders run it; Validate also checks a config
 //   built in code, naming the dotted keys without a file or line.
 //
 // Example
