@@ -6,12 +6,12 @@
 // dispatches them: DATA and GAP to subscriptions (per-stream expected
 // sequences, gap detection, duplicate dropping), SUBSCRIBE_ACK positioning
 // streams (and resuming them after a reconnect), answers to requests
-// (LOGON_ACK, OPEN_STREAM_ACK, SUBSCRIBE_ACK, PUBLISH_ACK, RESPONSE, a
-// non-fatal ERROR naming a request) matched against the table of pending
-// requests, and the session-ending frames (fatal ERROR, LOGOUT, malformed
-// input). It encodes the frames a client sends into a caller's buffer, keeps
-// the subscription and stream tables, the streams opened for publishing, the
-// liveness clock and the statistics.
+// (LOGON_ACK, OPEN_STREAM_ACK, SUBSCRIBE_ACK, PUBLISH_ACK, RESPONSE,
+// SERVICE_LOOKUP_ACK, a non-fatal ERROR naming a request) matched against
+// the table of pending requests, and the session-ending frames (fatal
+// ERROR, LOGOUT, malformed input). It encodes the frames a client sends
+// into a caller's buffer, keeps the subscription and stream tables, the
+// streams opened for publishing, the liveness clock and the statistics.
 //
 // The transport — a SessionHost — moves the bytes: it fills ReceiveSpace()
 // and calls Received() + Dispatch(), writes what the Encode* calls produced,
