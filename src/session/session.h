@@ -110,6 +110,8 @@ class Session final : public io::ConnectionHandler,
 
   [[nodiscard]] State state() const { return state_; }
   [[nodiscard]] SessionId id() const { return session_id_; }
+  /// The protocol version LOGON negotiated (PROTOCOL.md 7.2); 0 before.
+  [[nodiscard]] std::uint16_t protocol_version() const { return version_; }
 
   /// SessionAgent bookkeeping: on the agent's flush list; index in its
   /// list of sessions.
