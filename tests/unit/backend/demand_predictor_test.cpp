@@ -21,8 +21,8 @@ TEST(DemandPredictorTest, FollowsTheHeadersWorkedExample) {
     int demand;
     double level, trend, predicted;
   };
-  const Row rows[] = {{10, 0.00, 29.3, 14.6}, {20, 2.93, 50.0, 27.9},
-                      {30, 7.93, 64.6, 40.3}, {40, 14.39, 75.0, 51.9},
+  const Row rows[] = {{10, 0.00, 29.3, 14.6},  {20, 2.93, 50.0, 27.9},
+                      {30, 7.93, 64.6, 40.3},  {40, 14.39, 75.0, 51.9},
                       {40, 21.89, 53.0, 48.4}, {40, 27.20, 37.5, 45.9}};
   std::int64_t now = kStartNs;
   for (const Row& row : rows) {

@@ -80,8 +80,7 @@ TEST(PoolSizerTest, TargetIsClampedToMinAndMax) {
   EXPECT_EQ(sizer.Target(0.0, 1, false), 2);
   EXPECT_EQ(sizer.Target(1.0, 1, false), 2);
   EXPECT_EQ(sizer.Target(1000.0, 1, false), 5);
-  EXPECT_EQ(sizer.Target(std::numeric_limits<double>::infinity(), 1, false),
-            5);
+  EXPECT_EQ(sizer.Target(std::numeric_limits<double>::infinity(), 1, false), 5);
   EXPECT_EQ(sizer.Target(std::numeric_limits<double>::quiet_NaN(), 1, false),
             2);
   // No healthy endpoint is taken as one: the demand is not divided by 0.
@@ -140,10 +139,8 @@ TEST(PoolSizerTest, PlanConnectsTheShortfallCountingConnectsInProgress) {
   const PoolSizer sizer(Service());
   const std::array<ReadyConnection, 1> ready{};
   std::array<int, 4> retire{};
-  PoolPlan plan = sizer.Plan(kStartNs,
-                             {.predicted = 100.0, .connecting = 1,
-                              .ready = ready},
-                             retire);
+  PoolPlan plan = sizer.Plan(
+      kStartNs, {.predicted = 100.0, .connecting = 1, .ready = ready}, retire);
   EXPECT_EQ(plan.target, 5);  // ceil(100 * 1.5 / 32)
   EXPECT_EQ(plan.connect, 3);
   EXPECT_EQ(plan.retire, 0);
@@ -196,16 +193,15 @@ class SimulatedPool {
   enum class Sizing { kPredictive, kReactive };
 
   SimulatedPool(const config::BackendService& service, Sizing sizing,
-                std::int64_t connect_ns, int initially_ready,
-                std::int64_t now)
+                std::int64_t connect_ns, int initially_ready, std::int64_t now)
       : sizer_(service),
         predictor_(service),
         sizing_(sizing),
         connect_ns_(connect_ns),
         rng_(12345) {
     for (int i = 0; i < initially_ready; ++i) {
-      ready_.push_back({.idle = true,
-                        .retire_at_ns = sizer_.RetireDeadline(now, rng_)});
+      ready_.push_back(
+          {.idle = true, .retire_at_ns = sizer_.RetireDeadline(now, rng_)});
     }
   }
 
@@ -233,12 +229,12 @@ class SimulatedPool {
                                  ? predictor_.predicted()
                                  : static_cast<double>(demand);
     std::array<int, 128> retire{};
-    const PoolPlan plan = sizer_.Plan(
-        now,
-        {.predicted = predicted,
-         .connecting = static_cast<int>(connecting_.size()),
-         .ready = ready_},
-        retire);
+    const PoolPlan plan =
+        sizer_.Plan(now,
+                    {.predicted = predicted,
+                     .connecting = static_cast<int>(connecting_.size()),
+                     .ready = ready_},
+                    retire);
     // Highest index first, so the lower indices stay valid.
     for (int i = plan.retire - 1; i >= 0; --i) {
       ready_.erase(ready_.begin() + retire[static_cast<std::size_t>(i)]);
@@ -267,52 +263,77 @@ class SimulatedPool {
 
 config::BackendService RampService() {
   config::BackendService service = Service();
-  service.max_in_flight_per_connection = 8;
-  service.pool_min = 2;
+  service.max_in_flight_per_connection = 16;
+  service.pool_min = 4;
   service.pool_max = 64;
   return service;  // ratio 1.5, half-life 200 ms, horizon 500 ms
 }
 
-// Ticks every 10 ms; the demand is 0 for 1 s, then rises by one request
-// every 10 ms (100/s) for 3 s, to 300 in flight. A connect and logon take
-// 100 ms. Returns the ticks at which the ready connections could not carry
-// the demand (ready x max_in_flight < demand).
-std::vector<std::int64_t> TicksBehindOnARamp(SimulatedPool::Sizing sizing) {
+struct RampRun {
+  std::vector<std::int64_t> behind;  // ticks with ready x 16 < demand
+  std::vector<int> capacity;         // ready x 16 at each tick of the ramp
+  int least_slack = std::numeric_limits<int>::max();
+};
+
+// Ticks every 10 ms; the demand is 0 for 1 s, then rises linearly by 150
+// requests/s for 3 s, to 450 in flight. A connect and logon take 200 ms
+// (the same shape as 15,000/s against a 2 ms connect). The pool starts at
+// pool_min, 4 connections, 64 requests.
+RampRun RunRamp(SimulatedPool::Sizing sizing) {
   const config::BackendService service = RampService();
   constexpr std::int64_t kTick = 10 * kMs;
-  SimulatedPool pool(service, sizing, /*connect_ns=*/100 * kMs,
+  SimulatedPool pool(service, sizing, /*connect_ns=*/200 * kMs,
                      service.pool_min, kStartNs);
-  std::vector<std::int64_t> behind;
+  RampRun run;
   for (std::int64_t t = 0; t <= 4 * kSecond; t += kTick) {
-    const int demand = t < kSecond ? 0 : static_cast<int>((t - kSecond) / kTick);
+    const int demand =
+        t < kSecond ? 0 : static_cast<int>((t - kSecond) * 150 / kSecond);
     pool.Settle(kStartNs + t);
-    if (pool.ready() * service.max_in_flight_per_connection < demand) {
-      behind.push_back(t);
+    const int capacity = pool.ready() * service.max_in_flight_per_connection;
+    if (t >= kSecond) {
+      run.capacity.push_back(capacity);
+      run.least_slack = std::min(run.least_slack, capacity - demand);
     }
+    if (capacity < demand) run.behind.push_back(t);
     (void)pool.Tick(kStartNs + t, demand);
   }
-  return behind;
+  return run;
 }
 
 TEST(PoolSimulationTest, APredictivePoolStaysAheadOfALinearRamp) {
-  const std::vector<std::int64_t> behind =
-      TicksBehindOnARamp(SimulatedPool::Sizing::kPredictive);
-  EXPECT_TRUE(behind.empty()) << "first behind at "
-                              << (behind.empty() ? 0 : behind[0] / kMs)
-                              << " ms, " << behind.size() << " ticks";
+  const RampRun run = RunRamp(SimulatedPool::Sizing::kPredictive);
+  EXPECT_TRUE(run.behind.empty())
+      << "first behind at " << (run.behind.empty() ? 0 : run.behind[0] / kMs)
+      << " ms, " << run.behind.size() << " ticks";
+  EXPECT_GT(run.least_slack, 0);
 }
 
 TEST(PoolSimulationTest, AReactivePoolFallsBehindTheSameRamp) {
-  // Ratio x current demand (Envoy's preconnect): the connects it starts
-  // when the load has grown arrive 100 ms later, after more load.
-  const std::vector<std::int64_t> behind =
-      TicksBehindOnARamp(SimulatedPool::Sizing::kReactive);
-  ASSERT_FALSE(behind.empty());
-  EXPECT_GE(behind.front(), kSecond);  // only once the ramp has started
+  // Ratio x current demand (Envoy's preconnect ratio): the connects it
+  // starts when the load has grown are ready 200 ms later, after more load.
+  const RampRun reactive = RunRamp(SimulatedPool::Sizing::kReactive);
+  ASSERT_FALSE(reactive.behind.empty());
+  EXPECT_GE(reactive.behind.front(), kSecond);  // only once the ramp started
+  EXPECT_LT(reactive.least_slack, 0);
+  // And the predictive pool never has less ready than the reactive one.
+  const RampRun predictive = RunRamp(SimulatedPool::Sizing::kPredictive);
+  ASSERT_EQ(predictive.capacity.size(), reactive.capacity.size());
+  for (std::size_t i = 0; i < reactive.capacity.size(); ++i) {
+    ASSERT_GE(predictive.capacity[i], reactive.capacity[i]) << i * 10 << " ms";
+  }
+}
+
+// One connection (8 requests) at rest, up to 64.
+config::BackendService StepService() {
+  config::BackendService service = Service();
+  service.max_in_flight_per_connection = 8;
+  service.pool_min = 1;
+  service.pool_max = 64;
+  return service;
 }
 
 TEST(PoolSimulationTest, AStepFromOneToSixtyFourIsAnsweredWithinOneTick) {
-  const config::BackendService service = RampService();
+  const config::BackendService service = StepService();
   SimulatedPool pool(service, SimulatedPool::Sizing::kPredictive,
                      /*connect_ns=*/100 * kMs, service.pool_min, kStartNs);
   std::int64_t now = kStartNs;
@@ -327,16 +348,16 @@ TEST(PoolSimulationTest, AStepFromOneToSixtyFourIsAnsweredWithinOneTick) {
   // ceil(64 x 1.5 / 8) = 12 connections at least, all started this tick.
   EXPECT_GE(plan.target, 12);
   EXPECT_EQ(plan.connect, plan.target - service.pool_min);
-  EXPECT_GE((pool.ready() + pool.connecting()) *
-                service.max_in_flight_per_connection,
-            64 * 3 / 2);
+  EXPECT_GE(
+      (pool.ready() + pool.connecting()) * service.max_in_flight_per_connection,
+      64 * 3 / 2);
   // And they are ready one connect time later.
   pool.Settle(now + 100 * kMs);
   EXPECT_GE(pool.ready() * service.max_in_flight_per_connection, 64);
 }
 
 TEST(PoolSimulationTest, IdlePoolDecaysToMinWithRetirementsSpreadByJitter) {
-  config::BackendService service = RampService();  // 30 s +/- 5 s idle
+  const config::BackendService service = StepService();  // 30 s +/- 5 s
   SimulatedPool pool(service, SimulatedPool::Sizing::kPredictive,
                      /*connect_ns=*/100 * kMs, service.pool_min, kStartNs);
   constexpr std::int64_t kTick = 100 * kMs;

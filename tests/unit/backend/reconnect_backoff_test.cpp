@@ -97,10 +97,9 @@ TEST(ReconnectBackoffTest, DegenerateSettingsStaySafe) {
                        std::numeric_limits<std::uint32_t>::max());
   std::int64_t now = 0;
   for (int i = 0; i < 100; ++i) now = big.OnFailure(now, rng);
-  EXPECT_EQ(big.ceiling_ns(),
-            static_cast<std::int64_t>(
-                std::numeric_limits<std::uint32_t>::max()) *
-                kMs);
+  EXPECT_EQ(big.ceiling_ns(), static_cast<std::int64_t>(
+                                  std::numeric_limits<std::uint32_t>::max()) *
+                                  kMs);
   config::BackendService service;  // defaults: 50 ms, 5 s
   ReconnectBackoff from_service(service);
   (void)from_service.OnFailure(kStartNs, rng);

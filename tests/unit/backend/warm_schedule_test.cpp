@@ -22,8 +22,8 @@ std::int64_t At(int hours, int minutes, std::int64_t extra_ns = 0) {
   return kMidnight + (hours * 60 + minutes) * kMinute + extra_ns;
 }
 
-WarmSchedule Schedule(std::vector<std::string> warm_at,
-                      std::uint32_t lead_ms, std::uint32_t hold_ms) {
+WarmSchedule Schedule(std::vector<std::string> warm_at, std::uint32_t lead_ms,
+                      std::uint32_t hold_ms) {
   config::BackendService service;
   service.name = "quotes";
   service.warm_at = std::move(warm_at);
@@ -38,9 +38,9 @@ TEST(WarmScheduleTest, ParsesTwoDigitHoursAndMinutes) {
   EXPECT_EQ(ParseWarmTime("00:00"), 0);
   EXPECT_EQ(ParseWarmTime("13:30"), 13 * 60 + 30);
   EXPECT_EQ(ParseWarmTime("23:59"), 23 * 60 + 59);
-  for (const char* bad : {"24:00", "12:60", "9:30", "09:3", "09-30", "",
-                          " 09:30", "09:30 ", "0a:30", "09:3x", "+9:30",
-                          "99:99", "09:30:00"}) {
+  for (const char* bad :
+       {"24:00", "12:60", "9:30", "09:3", "09-30", "", " 09:30", "09:30 ",
+        "0a:30", "09:3x", "+9:30", "99:99", "09:30:00"}) {
     EXPECT_EQ(ParseWarmTime(bad), std::nullopt) << '"' << bad << '"';
   }
 }
@@ -49,8 +49,7 @@ TEST(WarmScheduleTest, RejectsABadEntryNamingIt) {
   config::BackendService service;
   service.name = "quotes";
   service.warm_at = {"08:00", "25:00"};
-  const absl::StatusOr<WarmSchedule> schedule =
-      WarmSchedule::Create(service);
+  const absl::StatusOr<WarmSchedule> schedule = WarmSchedule::Create(service);
   ASSERT_EQ(schedule.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(schedule.status().message(),
               testing::HasSubstr("warm_at[1] = \"25:00\""));
@@ -100,8 +99,8 @@ TEST(WarmScheduleTest, SeveralTimesEachOpenTheirOwnWindow) {
 TEST(WarmScheduleTest, NoTimesNeverWarmAndWholeDayWindowsAlwaysDo) {
   EXPECT_FALSE(WarmSchedule().Active(At(12, 0)));
   EXPECT_FALSE(Schedule({}, 60'000, 60'000).Active(At(12, 0)));
-  const WarmSchedule always = Schedule({"12:00"}, 12 * 3'600'000,
-                                       12 * 3'600'000);
+  const WarmSchedule always =
+      Schedule({"12:00"}, 12 * 3'600'000, 12 * 3'600'000);
   EXPECT_TRUE(always.Active(At(0, 0)));
   EXPECT_TRUE(always.Active(At(23, 59)));
   // Zero lead and hold: an empty window.
