@@ -4,6 +4,8 @@
 #include <signal.h>
 
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <regex>
 #include <sstream>
 #include <string>
@@ -12,12 +14,15 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "support/process.h"
+#include "support/test_client.h"
+#include "tachyon/protocol/protocol.h"
 
 namespace {
 
 using namespace std::chrono_literals;
 using ::tachyon::testing::Process;
 using ::testing::HasSubstr;
+namespace tp = ::tachyon::protocol;
 
 std::vector<std::string> Lines(const std::string& text) {
   std::vector<std::string> lines;
@@ -176,9 +181,132 @@ TEST_F(ToolsTest, ClearOneLineErrorsAndNonZeroExits) {
             "tachyon-sub: cannot connect to 127.0.0.1:1: Connection refused\n");
 }
 
+// ------------------------------------------------ tachyon-reply, tachyon-req
+
+// Starts tachyon-reply on a free port with `args`; returns the port it
+// printed, or 0.
+std::uint16_t StartReply(Process* reply, std::vector<std::string> args) {
+  args.insert(args.begin(), {TACHYON_REPLY_BIN, "--port", "0"});
+  *reply = Process::Start(args);
+  const auto m = reply->WaitForOutput(
+      std::regex("tachyon-reply: listening on 127\\.0\\.0\\.1:([0-9]+)"), 10s);
+  if (!m) {
+    ADD_FAILURE() << "tachyon-reply did not start: " << reply->err();
+    return 0;
+  }
+  return static_cast<std::uint16_t>(std::stoi((*m)[1].str()));
+}
+
+// The test plays the gateway: LOGON, one REQUEST, and the RESPONSE's status
+// and text.
+std::pair<tp::ResponseStatus, std::string> AskAsGateway(
+    std::uint16_t port, std::uint64_t correlation, std::string_view payload) {
+  auto gw = tachyon::testing::TestClient::Connect(port);
+  if (gw == nullptr) return {tp::ResponseStatus::kUnavailable, "no connect"};
+  auto ack = gw->Logon("", 10000, 1, 3);
+  if (!ack || ack->type() != tp::MessageType::kLogonAck) {
+    return {tp::ResponseStatus::kUnavailable, "no LOGON_ACK"};
+  }
+  std::vector<std::byte> buf(64 + payload.size());
+  const std::size_t n =
+      tp::EncodeRequest(buf, {.correlation_id = correlation,
+                              .service_id = 9,
+                              .timeout_ms = 1000,
+                              .payload = tp::AsBytes(payload)});
+  if (!gw->SendRaw({buf.data(), n})) {
+    return {tp::ResponseStatus::kUnavailable, "send failed"};
+  }
+  auto f = gw->ReadSkippingHeartbeats(10s);
+  if (!f || f->type() != tp::MessageType::kResponse) {
+    return {tp::ResponseStatus::kUnavailable, "no RESPONSE"};
+  }
+  const tp::ResponseView r(f->view());
+  EXPECT_EQ(r.correlation_id(), correlation);
+  EXPECT_EQ(r.service_id(), 9u);
+  const auto p = r.payload();
+  return {r.status(),
+          std::string(reinterpret_cast<const char*>(p.data()), p.size())};
+}
+
+TEST(ReplyToolTest, EchoesARequestFromAGateway) {
+  Process reply;
+  const std::uint16_t port = StartReply(&reply, {"--threads", "2"});
+  ASSERT_NE(port, 0);
+  EXPECT_EQ(AskAsGateway(port, 5, "ping 1"),
+            std::make_pair(tp::ResponseStatus::kOk, std::string("ping 1")));
+  EXPECT_EQ(AskAsGateway(port, 6, ""),
+            std::make_pair(tp::ResponseStatus::kOk, std::string()));
+  ASSERT_TRUE(reply.Signal(SIGTERM));
+  EXPECT_EQ(reply.Wait(10s), 0) << reply.err();
+  EXPECT_THAT(reply.err(), HasSubstr("tachyon-reply: answered 2 requests"));
+}
+
+TEST(ReplyToolTest, AnswersFromAFile) {
+  const std::string path =
+      std::string(TACHYON_BINARY_DIR) + "/reply_tool_test_answers.txt";
+  {
+    std::ofstream out(path);
+    out << "# symbol price\nAAPL 189.50\nMSFT 402.10 bid\n";
+  }
+  Process reply;
+  const std::uint16_t port =
+      StartReply(&reply, {"--file", path, "--count", "3"});
+  ASSERT_NE(port, 0);
+  EXPECT_THAT(reply.out(), HasSubstr("(2 keys from " + path + ")"));
+  EXPECT_EQ(AskAsGateway(port, 1, "AAPL"),
+            std::make_pair(tp::ResponseStatus::kOk, std::string("189.50")));
+  EXPECT_EQ(AskAsGateway(port, 2, "MSFT"),
+            std::make_pair(tp::ResponseStatus::kOk, std::string("402.10 bid")));
+  EXPECT_EQ(AskAsGateway(port, 3, "IBM"),
+            std::make_pair(tp::ResponseStatus::kBackendError,
+                           std::string("no entry for key IBM")));
+  // --count 3: it stops by itself.
+  EXPECT_EQ(reply.Wait(10s), 0) << reply.err();
+  std::filesystem::remove(path);
+}
+
+TEST(ReplyToolTest, ReqCallsReplyAndPrintsEachResponse) {
+  // The client library logs on to tachyon-reply as it would to a gateway,
+  // so tachyon-req can call it directly.
+  Process reply;
+  const std::uint16_t port = StartReply(&reply, {"--count", "3"});
+  ASSERT_NE(port, 0);
+  Process req =
+      Process::Start({TACHYON_REQ_BIN, "--port", std::to_string(port),
+                      "--service", "4", "--count", "3", "hello", "there"});
+  ASSERT_EQ(req.Wait(10s), 0) << req.err();
+  const auto lines = Lines(req.out());
+  ASSERT_EQ(lines.size(), 3u) << req.out();
+  for (const std::string& line : lines) {
+    EXPECT_THAT(line, ::testing::MatchesRegex("OK [0-9.]+us hello there"));
+  }
+  EXPECT_EQ(reply.Wait(10s), 0) << reply.err();
+}
+
+TEST_F(ToolsTest, ReqThroughTheGatewayReportsNoSuchService) {
+  StartGateway();
+  Process req = Tool(TACHYON_REQ_BIN, {"--service", "42", "quote"});
+  EXPECT_EQ(req.Wait(10s), 1) << req.err();
+  const auto lines = Lines(req.out());
+  ASSERT_EQ(lines.size(), 1u) << req.out();
+  EXPECT_THAT(lines[0], ::testing::MatchesRegex(
+                            "NO_SUCH_SERVICE [0-9.]+us .*service 42.*"));
+  EXPECT_THAT(lines[0], HasSubstr(": NO_SUCH_SERVICE"));
+  EXPECT_EQ(req.err(), "tachyon-req: 1 of 1 requests to service 42 failed\n");
+}
+
+TEST(ReqToolTest, RefusesABadServiceFlag) {
+  Process p = Process::Start({TACHYON_REQ_BIN, "--service", "quotes!"});
+  EXPECT_EQ(p.Wait(10s), 2);
+  EXPECT_THAT(p.err(), HasSubstr("--service: expected a numeric service id"));
+  Process none = Process::Start({TACHYON_REQ_BIN});
+  EXPECT_EQ(none.Wait(10s), 2);
+  EXPECT_THAT(none.err(), HasSubstr("--service: required"));
+}
+
 TEST(ToolsHelpTest, EveryToolDescribesItsFlags) {
-  for (const char* binary :
-       {TACHYON_PUB_BIN, TACHYON_SUB_BIN, TACHYON_PING_BIN}) {
+  for (const char* binary : {TACHYON_PUB_BIN, TACHYON_SUB_BIN, TACHYON_PING_BIN,
+                             TACHYON_REQ_BIN, TACHYON_REPLY_BIN}) {
     Process p = Process::Start({binary, "--help"});
     p.Wait(10s);
     const std::string all = p.out() + p.err();
