@@ -11,11 +11,10 @@
 #include <string>
 #include <vector>
 
+#include "backend_peer.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "support/process.h"
-#include "support/test_client.h"
-#include "tachyon/protocol/protocol.h"
 
 namespace {
 
@@ -23,6 +22,7 @@ using namespace std::chrono_literals;
 using ::tachyon::testing::Process;
 using ::testing::HasSubstr;
 namespace tp = ::tachyon::protocol;
+using ::tachyon::testing::AskAsGateway;
 
 std::vector<std::string> Lines(const std::string& text) {
   std::vector<std::string> lines;
@@ -187,45 +187,7 @@ TEST_F(ToolsTest, ClearOneLineErrorsAndNonZeroExits) {
 // printed, or 0.
 std::uint16_t StartReply(Process* reply, std::vector<std::string> args) {
   args.insert(args.begin(), {TACHYON_REPLY_BIN, "--port", "0"});
-  *reply = Process::Start(args);
-  const auto m = reply->WaitForOutput(
-      std::regex("tachyon-reply: listening on 127\\.0\\.0\\.1:([0-9]+)"), 10s);
-  if (!m) {
-    ADD_FAILURE() << "tachyon-reply did not start: " << reply->err();
-    return 0;
-  }
-  return static_cast<std::uint16_t>(std::stoi((*m)[1].str()));
-}
-
-// The test plays the gateway: LOGON, one REQUEST, and the RESPONSE's status
-// and text.
-std::pair<tp::ResponseStatus, std::string> AskAsGateway(
-    std::uint16_t port, std::uint64_t correlation, std::string_view payload) {
-  auto gw = tachyon::testing::TestClient::Connect(port);
-  if (gw == nullptr) return {tp::ResponseStatus::kUnavailable, "no connect"};
-  auto ack = gw->Logon("", 10000, 1, 3);
-  if (!ack || ack->type() != tp::MessageType::kLogonAck) {
-    return {tp::ResponseStatus::kUnavailable, "no LOGON_ACK"};
-  }
-  std::vector<std::byte> buf(64 + payload.size());
-  const std::size_t n =
-      tp::EncodeRequest(buf, {.correlation_id = correlation,
-                              .service_id = 9,
-                              .timeout_ms = 1000,
-                              .payload = tp::AsBytes(payload)});
-  if (!gw->SendRaw({buf.data(), n})) {
-    return {tp::ResponseStatus::kUnavailable, "send failed"};
-  }
-  auto f = gw->ReadSkippingHeartbeats(10s);
-  if (!f || f->type() != tp::MessageType::kResponse) {
-    return {tp::ResponseStatus::kUnavailable, "no RESPONSE"};
-  }
-  const tp::ResponseView r(f->view());
-  EXPECT_EQ(r.correlation_id(), correlation);
-  EXPECT_EQ(r.service_id(), 9u);
-  const auto p = r.payload();
-  return {r.status(),
-          std::string(reinterpret_cast<const char*>(p.data()), p.size())};
+  return tachyon::testing::StartServiceProcess(reply, args);
 }
 
 TEST(ReplyToolTest, EchoesARequestFromAGateway) {
