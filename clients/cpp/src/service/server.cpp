@@ -87,13 +87,13 @@ class CompletionQueue {
 
   /// Queues an answer and wakes the worker; false once closed.
   bool Push(Completion c) {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (closed_) return false;
-      pending_.push_back(std::move(c));
-    }
+    std::lock_guard<std::mutex> lock(mu_);
+    if (closed_) return false;
+    pending_.push_back(std::move(c));
+    // Written under the lock: once Close() has returned, no Push touches
+    // the eventfd, which the worker then closes. A full counter (never, in
+    // practice) still leaves the fd readable.
     const std::uint64_t one = 1;
-    // A full counter (never, in practice) still leaves the fd readable.
     [[maybe_unused]] const ssize_t n = ::write(event_fd_, &one, sizeof one);
     return true;
   }
@@ -422,9 +422,15 @@ void Server::Impl::Worker::Run() {
       } else {
         auto* c = static_cast<Connection*>(tag);
         if (c->dead) continue;
-        if ((events[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) != 0) {
-          OnReadable(c);
+        const std::uint32_t ev = events[i].events;
+        if ((ev & (EPOLLHUP | EPOLLERR)) != 0 && !c->reading) {
+          // Not reading (draining, or closing after a final frame): the
+          // peer is gone and nothing more can be sent; level-triggered HUP
+          // would otherwise wake us until the deadline.
+          CloseNow(c);
+          continue;
         }
+        if ((ev & (EPOLLIN | EPOLLHUP | EPOLLERR)) != 0) OnReadable(c);
         if (!c->dead) Flush(c);
       }
     }
