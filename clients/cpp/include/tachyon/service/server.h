@@ -118,7 +118,10 @@ class Responder {
  public:
   /// An empty Responder (answers nothing).
   Responder() = default;
+  /// Takes over `other`'s request; `other` becomes empty.
   Responder(Responder&& other) noexcept;
+  /// Answers this Responder's own request BACKEND_ERROR if it is still
+  /// pending (as the destructor does), then takes over `other`'s.
   Responder& operator=(Responder&& other) noexcept;
   Responder(const Responder&) = delete;
   Responder& operator=(const Responder&) = delete;
@@ -138,6 +141,7 @@ class Responder {
 
   /// True until answered (false for an empty Responder).
   [[nodiscard]] bool pending() const { return queue_ != nullptr; }
+  /// The request's correlation id (for logging); kept after answering.
   [[nodiscard]] std::uint64_t correlation_id() const { return correlation_; }
 
  private:
@@ -246,6 +250,7 @@ class Server {
   /// A snapshot of the counters. Thread-safe.
   [[nodiscard]] ServerStats stats() const;
 
+  /// Internal (server.cpp).
   class Impl;
 
  private:
