@@ -439,6 +439,48 @@ TEST(ServiceServerTest, RequestBeforeLogonIsRefused) {
   EXPECT_TRUE(gw->WaitForEof());
 }
 
+TEST(ServiceServerTest, NoLogonWithinTheLogonTimeoutIsClosed) {
+  auto server = StartOrDie({.logon_timeout = 50ms});
+  auto gw = TestClient::Connect(server->port());
+  ASSERT_NE(gw, nullptr);
+  std::optional<Frame> f = gw->Read(10s);
+  ASSERT_TRUE(f);
+  ASSERT_EQ(f->type(), tp::MessageType::kError);
+  EXPECT_EQ(tp::ErrorView(f->view()).code(), tp::ErrorCode::kHeartbeatTimeout);
+  EXPECT_EQ(tp::ErrorView(f->view()).text(),
+            "no LOGON within the logon timeout");
+  EXPECT_TRUE(gw->WaitForEof());
+}
+
+TEST(ServiceServerTest, ManyGatewayConnectionsAcrossWorkers) {
+  auto server = StartOrDie({.threads = 4});
+  constexpr int kConnections = 8;
+  constexpr int kRequests = 100;
+  std::vector<std::thread> gateways;
+  for (int g = 0; g < kConnections; ++g) {
+    gateways.emplace_back([&, g] {
+      auto gw = LogOn(server->port());
+      ASSERT_NE(gw, nullptr);
+      for (int i = 0; i < kRequests; ++i) {
+        const std::string payload =
+            "g" + std::to_string(g) + "r" + std::to_string(i);
+        ASSERT_TRUE(SendRequest(*gw, static_cast<std::uint64_t>(i), payload));
+        auto a = ReadResponse(*gw);
+        ASSERT_TRUE(a);
+        EXPECT_EQ(a->correlation, static_cast<std::uint64_t>(i));
+        std::string upper = payload;
+        for (char& ch : upper) ch = static_cast<char>(std::toupper(ch));
+        EXPECT_EQ(a->text, upper);
+      }
+    });
+  }
+  for (auto& t : gateways) t.join();
+  const ts::ServerStats st = server->stats();
+  EXPECT_EQ(st.connections_accepted, static_cast<std::uint64_t>(kConnections));
+  EXPECT_EQ(st.requests, static_cast<std::uint64_t>(kConnections) * kRequests);
+  EXPECT_EQ(st.responses_ok, st.requests);
+}
+
 TEST(ServiceServerTest, GatewayLogoutIsAnswered) {
   auto server = StartOrDie({});
   auto gw = LogOn(server->port());
