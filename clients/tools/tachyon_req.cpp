@@ -4,7 +4,10 @@
 //   OK 183.2us <payload>
 //   NO_SUCH_SERVICE 95.0us request 1 to service 42: NO_SUCH_SERVICE: ...
 // The request payload is the positional arguments joined by spaces.
-// --service names the service by its numeric id. --count sends that many
+// --service names the service by its numeric id, or by its configured name
+// (looked up once with Client::LookupService, which needs a gateway that
+// speaks protocol version 3; a name made only of digits is taken as an id).
+// --count sends that many
 // requests one after another; --timeout_ms bounds each (the gateway is asked
 // to give up after the same time).
 //
@@ -24,7 +27,8 @@
 
 ABSL_DECLARE_FLAG(int32_t, timeout_ms);
 ABSL_FLAG(std::string, service, "",
-          "The service to call: its numeric id (1..4294967295).");
+          "The service to call: its numeric id (1..4294967295) or its "
+          "configured name.");
 ABSL_FLAG(int64_t, count, 1, "Requests to send, one after another.");
 
 namespace {
@@ -35,8 +39,8 @@ namespace tt = ::tachyon::tools;
 constexpr char kUsage[] =
     "Sends requests to a backend service through a Tachyon gateway and "
     "prints each response.\n\n"
-    "  tachyon-req --service=12 [--count=1] [--timeout_ms=5000] payload "
-    "words...\n";
+    "  tachyon-req --service=12|quotes [--count=1] [--timeout_ms=5000] "
+    "payload words...\n";
 
 // The RESPONSE status behind a failed Client::Request (client.h maps them).
 const char* StatusName(const absl::Status& s) {
@@ -67,11 +71,16 @@ int main(int argc, char** argv) {
   const std::int64_t count = absl::GetFlag(FLAGS_count);
   if (service.empty()) tt::Die("--service: required", tt::kExitUsage);
   std::uint32_t service_id = 0;
-  if (!absl::SimpleAtoi(service, &service_id) || service_id == 0) {
-    tt::Die(absl::StrCat("--service: expected a numeric service id "
-                         "(1..4294967295), got \"",
-                         service, "\""),
+  const bool numeric =
+      service.find_first_not_of("0123456789") == std::string::npos;
+  if (numeric && (!absl::SimpleAtoi(service, &service_id) || service_id == 0)) {
+    tt::Die(absl::StrCat("--service: a numeric service id must be "
+                         "1..4294967295, got ",
+                         service),
             tt::kExitUsage);
+  }
+  if (!numeric && service.size() > 64) {
+    tt::Die("--service: a service name is at most 64 bytes", tt::kExitUsage);
   }
   if (count < 1) tt::Die("--count: must be at least 1", tt::kExitUsage);
   const std::string payload = absl::StrJoin(words, " ");
@@ -79,6 +88,11 @@ int main(int argc, char** argv) {
 
   tt::InstallStopHandler();
   auto client = tt::ConnectOrDie(tt::OptionsFromFlags());
+  if (!numeric) {
+    absl::StatusOr<std::uint32_t> id = client->LookupService(service);
+    if (!id.ok()) tt::Die(id.status());
+    service_id = *id;
+  }
   if (payload.size() > client->max_payload_length()) {
     tt::Die(absl::StrCat("the payload exceeds the gateway's limit of ",
                          client->max_payload_length(), " bytes"),

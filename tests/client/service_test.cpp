@@ -135,9 +135,9 @@ TEST(ServiceServerTest, LogonGrantsTheHighestCommonVersion) {
   EXPECT_EQ(a1.max_frame_length(), 64u * 1024);
 
   auto high = TestClient::Connect(server->port());
-  ack = high->Logon("", 0, 1, 200);
-  ASSERT_TRUE(ack && ack->type() == tp::MessageType::kLogonAck);
-  tp::LogonAckView a2(ack->view());
+  std::optional<Frame> ack2 = high->Logon("", 0, 1, 200);
+  ASSERT_TRUE(ack2 && ack2->type() == tp::MessageType::kLogonAck);
+  tp::LogonAckView a2(ack2->view());
   EXPECT_EQ(a2.negotiated_version(), tp::kMaxProtocolVersion);
   EXPECT_TRUE(a2.has_epoch());
   EXPECT_EQ(a2.heartbeat_interval_ms(), 1000u);  // the default

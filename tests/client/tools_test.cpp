@@ -257,10 +257,23 @@ TEST_F(ToolsTest, ReqThroughTheGatewayReportsNoSuchService) {
   EXPECT_EQ(req.err(), "tachyon-req: 1 of 1 requests to service 42 failed\n");
 }
 
+TEST_F(ToolsTest, ReqByNameReportsAnUnknownService) {
+  StartGateway();
+  Process req = Tool(TACHYON_REQ_BIN, {"--service", "quotes", "AAPL"});
+  EXPECT_EQ(req.Wait(10s), 1) << req.err();
+  EXPECT_EQ(req.out(), "");
+  EXPECT_EQ(req.err(), "tachyon-req: gateway 127.0.0.1:" + port_ +
+                           " has no backend service named \"quotes\"\n");
+}
+
 TEST(ReqToolTest, RefusesABadServiceFlag) {
-  Process p = Process::Start({TACHYON_REQ_BIN, "--service", "quotes!"});
+  Process p = Process::Start({TACHYON_REQ_BIN, "--service", "0"});
   EXPECT_EQ(p.Wait(10s), 2);
-  EXPECT_THAT(p.err(), HasSubstr("--service: expected a numeric service id"));
+  EXPECT_THAT(p.err(), HasSubstr("--service: a numeric service id must be "
+                                 "1..4294967295, got 0"));
+  Process big = Process::Start({TACHYON_REQ_BIN, "--service", "4294967296"});
+  EXPECT_EQ(big.Wait(10s), 2);
+  EXPECT_THAT(big.err(), HasSubstr("--service: a numeric service id"));
   Process none = Process::Start({TACHYON_REQ_BIN});
   EXPECT_EQ(none.Wait(10s), 2);
   EXPECT_THAT(none.err(), HasSubstr("--service: required"));
