@@ -580,6 +580,30 @@ TEST(ServiceServerTest, TheClientLibraryCanCallAServerDirectly) {
   EXPECT_TRUE((*client)->Close().ok());
 }
 
+TEST(ServiceServerTest, WorkersPinnedToCpus) {
+  // The first CPU this process may run on.
+  cpu_set_t allowed;
+  CPU_ZERO(&allowed);
+  ASSERT_EQ(::sched_getaffinity(0, sizeof allowed, &allowed), 0);
+  int cpu = 0;
+  while (cpu < CPU_SETSIZE && !CPU_ISSET(cpu, &allowed)) ++cpu;
+  ASSERT_LT(cpu, CPU_SETSIZE);
+  auto pinned = StartOrDie({.threads = 2, .cpus = {cpu}});
+  ASSERT_NE(pinned, nullptr);
+  auto gw = LogOn(pinned->port());
+  ASSERT_NE(gw, nullptr);
+  ASSERT_TRUE(SendRequest(*gw, 1, "pinned"));
+  auto a = ReadResponse(*gw);
+  ASSERT_TRUE(a);
+  EXPECT_EQ(a->text, "PINNED");
+
+  auto bad = ts::Server::Start({.cpus = {-1}}, Upper);
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(bad.status().message().find("Server: worker 0: "),
+            absl::string_view::npos)
+      << bad.status();
+}
+
 TEST(ServiceServerTest, BadOptionsAreRefused) {
   EXPECT_EQ(ts::Server::Start({.threads = -1}, Upper).status().code(),
             absl::StatusCode::kInvalidArgument);

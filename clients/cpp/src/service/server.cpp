@@ -31,6 +31,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
+#include "tachyon/client/affinity.h"
 #include "tachyon/protocol/protocol.h"
 
 namespace tachyon::service {
@@ -318,6 +319,8 @@ class Server::Impl::Worker {
   void Join() {
     if (thread_.joinable()) thread_.join();
   }
+
+  [[nodiscard]] std::thread& thread() { return thread_; }
 
   [[nodiscard]] bool IsThisThread() const {
     return thread_.get_id() == std::this_thread::get_id();
@@ -914,6 +917,14 @@ absl::Status Server::Impl::StartWorkers() {
     workers_.push_back(std::move(w));
   }
   for (auto& w : workers_) w->Start();
+  for (std::size_t i = 0; i < workers_.size() && !options_.cpus.empty(); ++i) {
+    const int cpu = options_.cpus[i % options_.cpus.size()];
+    if (absl::Status s = client::PinThreadToCpu(workers_[i]->thread(), cpu);
+        !s.ok()) {
+      return absl::Status(
+          s.code(), absl::StrCat("Server: worker ", i, ": ", s.message()));
+    }
+  }
   return absl::OkStatus();
 }
 

@@ -180,6 +180,10 @@ struct ServerOptions {
   std::uint16_t port = 0;
   /// Worker threads; 0 = one per online CPU.
   int threads = 1;
+  /// If not empty, worker i is pinned to CPU cpus[i % cpus.size()]
+  /// (tachyon/client/affinity.h); a CPU this process may not use fails
+  /// Start with INVALID_ARGUMENT.
+  std::vector<int> cpus;
   /// If not empty, a gateway's LOGON token must equal it (else
   /// LOGON_REJECT NOT_AUTHORIZED).
   std::string token;
@@ -224,7 +228,7 @@ class Server {
   /// REQUEST (see Handler). INVALID_ARGUMENT for a bad option or an empty
   /// handler; UNAVAILABLE "cannot listen on host:port: <reason>" if the
   /// address cannot be bound; INTERNAL if a thread or epoll set cannot be
-  /// made.
+  /// made; INVALID_ARGUMENT naming the CPU if a worker cannot be pinned.
   static absl::StatusOr<std::unique_ptr<Server>> Start(
       const ServerOptions& options, Handler handler);
   /// Same, with an asynchronous handler (see AsyncHandler).
