@@ -199,8 +199,8 @@ struct ServerOptions {
   /// A connection must complete LOGON within this, else ERROR
   /// HEARTBEAT_TIMEOUT and close.
   std::chrono::milliseconds logon_timeout{5000};
-  /// Largest frame accepted and sent (announced in LOGON_ACK), 16 bytes up
-  /// to 16 MiB.
+  /// Largest frame accepted and sent (announced in LOGON_ACK), 64 bytes up
+  /// to 16 MiB. Each connection's receive buffer is twice this.
   std::uint32_t max_frame_length = 64 * 1024;
   /// Stop(): how long to wait for asynchronous requests in flight.
   std::chrono::milliseconds drain_timeout{5000};
