@@ -245,6 +245,21 @@ TEST(ReplyToolTest, ReqCallsReplyAndPrintsEachResponse) {
   EXPECT_EQ(reply.Wait(10s), 0) << reply.err();
 }
 
+TEST(ReplyToolTest, ReqReportsATimeoutFromADelayedReply) {
+  // The answer is held back for 2 s; the request gives up after 200 ms.
+  Process reply;
+  const std::uint16_t port = StartReply(&reply, {"--delay_ms", "2000"});
+  ASSERT_NE(port, 0);
+  Process req =
+      Process::Start({TACHYON_REQ_BIN, "--port", std::to_string(port),
+                      "--service", "4", "--timeout_ms", "200", "slow"});
+  EXPECT_EQ(req.Wait(10s), 1) << req.err();
+  EXPECT_THAT(req.out(), ::testing::MatchesRegex("TIMEOUT [0-9.]+us .*\n"));
+  EXPECT_EQ(req.err(), "tachyon-req: 1 of 1 requests to service 4 failed\n");
+  ASSERT_TRUE(reply.Signal(SIGTERM));
+  EXPECT_EQ(reply.Wait(10s), 0) << reply.err();
+}
+
 TEST_F(ToolsTest, ReqThroughTheGatewayReportsNoSuchService) {
   StartGateway();
   Process req = Tool(TACHYON_REQ_BIN, {"--service", "42", "quote"});
