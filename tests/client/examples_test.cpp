@@ -1,11 +1,14 @@
 // The examples in clients/cpp/examples, run as a user runs them: the built
 // binaries against a tachyon-gateway process on an ephemeral port, checking
 // exit codes and what they print. Every child runs under a deadline.
+#include <signal.h>
+
 #include <chrono>
 #include <regex>
 #include <string>
 #include <vector>
 
+#include "backend_peer.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "support/process.h"
@@ -87,6 +90,59 @@ TEST_F(ExamplesTest, AsyncRequestClientReportsNoSuchService) {
                         "configured\n"));
   EXPECT_THAT(p.out(), HasSubstr("request 3: NOT_FOUND"));
   EXPECT_THAT(p.out(), HasSubstr("3 of 3 requests answered\n"));
+}
+
+using Answer = std::pair<protocol::ResponseStatus, std::string>;
+
+TEST(ServiceExamplesTest, QuoteServiceAnswersFromItsTable) {
+  Process service;
+  const std::uint16_t port =
+      StartServiceProcess(&service, {TACHYON_QUOTE_SERVICE_BIN, "--port", "0",
+                                     "--threads", "2", "--count", "2"});
+  ASSERT_NE(port, 0);
+  EXPECT_EQ(
+      AskAsGateway(port, 1, "MSFT"),
+      Answer(protocol::ResponseStatus::kOk, "MSFT bid 402.10 ask 402.14"));
+  EXPECT_EQ(
+      AskAsGateway(port, 2, "XYZ"),
+      Answer(protocol::ResponseStatus::kBackendError, "unknown symbol XYZ"));
+  ASSERT_EQ(service.Wait(10s), 0) << service.err();
+  EXPECT_THAT(service.out(), HasSubstr("quote_service: answered 2 requests\n"));
+}
+
+TEST(ServiceExamplesTest, RiskCheckServiceAcceptsAndRejectsOrders) {
+  Process service;
+  const std::uint16_t port =
+      StartServiceProcess(&service, {TACHYON_RISK_CHECK_SERVICE_BIN, "--port",
+                                     "0", "--limit", "50000", "--count", "3"});
+  ASSERT_NE(port, 0);
+  EXPECT_EQ(
+      AskAsGateway(port, 1, "AAPL 100 189.50"),
+      Answer(protocol::ResponseStatus::kOk, "ACCEPT AAPL notional 18950.00"));
+  EXPECT_EQ(AskAsGateway(port, 2, "NVDA 100 881.05"),
+            Answer(protocol::ResponseStatus::kOk,
+                   "REJECT NVDA notional 88105.00 exceeds limit 50000.00"));
+  EXPECT_EQ(AskAsGateway(port, 3, "NVDA lots"),
+            Answer(protocol::ResponseStatus::kBackendError,
+                   "bad order \"NVDA lots\": expected SYMBOL QUANTITY PRICE"));
+  ASSERT_EQ(service.Wait(10s), 0) << service.err();
+  EXPECT_THAT(service.out(),
+              HasSubstr("risk_check_service: answered 3 orders\n"));
+}
+
+TEST(ServiceExamplesTest, ServicesStopOnSigtermAndRefuseBadFlags) {
+  for (const char* binary :
+       {TACHYON_QUOTE_SERVICE_BIN, TACHYON_RISK_CHECK_SERVICE_BIN}) {
+    Process service;
+    ASSERT_NE(StartServiceProcess(&service, {binary, "--port", "0"}), 0);
+    ASSERT_TRUE(service.Signal(SIGTERM));
+    EXPECT_EQ(service.Wait(10s), 0) << binary << service.err();
+    EXPECT_THAT(service.out(), HasSubstr("answered 0 ")) << binary;
+
+    Process bad = Process::Start({binary, "--port", "70000"});
+    EXPECT_EQ(bad.Wait(10s), 2) << binary;
+    EXPECT_THAT(bad.err(), HasSubstr("bad --port")) << binary;
+  }
 }
 
 TEST(ExamplesErrorTest, ClearErrorWithoutAGatewayAndHelp) {

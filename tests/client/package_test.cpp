@@ -1,8 +1,9 @@
 // The installed package, used as a user would: `cmake --install` the client
 // component into a fresh prefix, configure and build a stand-alone project
 // against it with find_package(Tachyon) — package_consumer/ with
-// Tachyon::client, async_package_consumer/ with Tachyon::client_async — and
-// run the program against a real gateway process.
+// Tachyon::client, async_package_consumer/ with Tachyon::client_async,
+// service_package_consumer/ with Tachyon::service — and run the program
+// (against a real gateway process where it is a client).
 #include <chrono>
 #include <filesystem>
 #include <string>
@@ -30,6 +31,7 @@ struct Consumer {
   std::string project;    // under tests/client/
   std::string installed;  // a file the install must have put in the prefix
   std::string program;    // what the project builds
+  bool needs_gateway = true;
 };
 
 // Installs into TACHYON_PACKAGE_TEST_DIR/<project>/prefix, builds `c`
@@ -72,6 +74,12 @@ void InstallBuildAndRun(const Consumer& c) {
   ASSERT_NO_FATAL_FAILURE(
       RunCommand({TACHYON_CMAKE_COMMAND, "--build", build}, 300s));
 
+  if (!c.needs_gateway) {
+    Process app = Process::Start({build + "/" + c.program});
+    EXPECT_EQ(app.Wait(20s), 0) << app.err();
+    EXPECT_EQ(app.out(), "received: hello\n");
+    return;
+  }
   Process gateway;
   const std::string port =
       StartGatewayProcess(&gateway, TACHYON_GATEWAY_BIN, TACHYON_SOURCE_DIR);
@@ -92,6 +100,14 @@ TEST(ClientPackageTest, FindPackageBuildsAndRunsAnAsyncClient) {
   InstallBuildAndRun({.project = "async_package_consumer",
                       .installed = "lib/libtachyon_client_async.a",
                       .program = "async_quickstart"});
+}
+
+TEST(ClientPackageTest, FindPackageBuildsAndRunsABackendService) {
+  // The service answers a Client that connects to it directly: no gateway.
+  InstallBuildAndRun({.project = "service_package_consumer",
+                      .installed = "include/tachyon/service/server.h",
+                      .program = "echo_service",
+                      .needs_gateway = false});
 }
 
 }  // namespace

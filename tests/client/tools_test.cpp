@@ -4,11 +4,14 @@
 #include <signal.h>
 
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <regex>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "backend_peer.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "support/process.h"
@@ -18,6 +21,8 @@ namespace {
 using namespace std::chrono_literals;
 using ::tachyon::testing::Process;
 using ::testing::HasSubstr;
+namespace tp = ::tachyon::protocol;
+using ::tachyon::testing::AskAsGateway;
 
 std::vector<std::string> Lines(const std::string& text) {
   std::vector<std::string> lines;
@@ -176,9 +181,122 @@ TEST_F(ToolsTest, ClearOneLineErrorsAndNonZeroExits) {
             "tachyon-sub: cannot connect to 127.0.0.1:1: Connection refused\n");
 }
 
+// ------------------------------------------------ tachyon-reply, tachyon-req
+
+// Starts tachyon-reply on a free port with `args`; returns the port it
+// printed, or 0.
+std::uint16_t StartReply(Process* reply, std::vector<std::string> args) {
+  args.insert(args.begin(), {TACHYON_REPLY_BIN, "--port", "0"});
+  return tachyon::testing::StartServiceProcess(reply, args);
+}
+
+TEST(ReplyToolTest, EchoesARequestFromAGateway) {
+  Process reply;
+  const std::uint16_t port = StartReply(&reply, {"--threads", "2"});
+  ASSERT_NE(port, 0);
+  EXPECT_EQ(AskAsGateway(port, 5, "ping 1"),
+            std::make_pair(tp::ResponseStatus::kOk, std::string("ping 1")));
+  EXPECT_EQ(AskAsGateway(port, 6, ""),
+            std::make_pair(tp::ResponseStatus::kOk, std::string()));
+  ASSERT_TRUE(reply.Signal(SIGTERM));
+  EXPECT_EQ(reply.Wait(10s), 0) << reply.err();
+  EXPECT_THAT(reply.err(), HasSubstr("tachyon-reply: answered 2 requests"));
+}
+
+TEST(ReplyToolTest, AnswersFromAFile) {
+  const std::string path =
+      std::string(TACHYON_BINARY_DIR) + "/reply_tool_test_answers.txt";
+  {
+    std::ofstream out(path);
+    out << "# symbol price\nAAPL 189.50\nMSFT 402.10 bid\n";
+  }
+  Process reply;
+  const std::uint16_t port =
+      StartReply(&reply, {"--file", path, "--count", "3"});
+  ASSERT_NE(port, 0);
+  EXPECT_THAT(reply.out(), HasSubstr("(2 keys from " + path + ")"));
+  EXPECT_EQ(AskAsGateway(port, 1, "AAPL"),
+            std::make_pair(tp::ResponseStatus::kOk, std::string("189.50")));
+  EXPECT_EQ(AskAsGateway(port, 2, "MSFT"),
+            std::make_pair(tp::ResponseStatus::kOk, std::string("402.10 bid")));
+  EXPECT_EQ(AskAsGateway(port, 3, "IBM"),
+            std::make_pair(tp::ResponseStatus::kBackendError,
+                           std::string("no entry for key IBM")));
+  // --count 3: it stops by itself.
+  EXPECT_EQ(reply.Wait(10s), 0) << reply.err();
+  std::filesystem::remove(path);
+}
+
+TEST(ReplyToolTest, ReqCallsReplyAndPrintsEachResponse) {
+  // The client library logs on to tachyon-reply as it would to a gateway,
+  // so tachyon-req can call it directly.
+  Process reply;
+  const std::uint16_t port = StartReply(&reply, {"--count", "3"});
+  ASSERT_NE(port, 0);
+  Process req =
+      Process::Start({TACHYON_REQ_BIN, "--port", std::to_string(port),
+                      "--service", "4", "--count", "3", "hello", "there"});
+  ASSERT_EQ(req.Wait(10s), 0) << req.err();
+  const auto lines = Lines(req.out());
+  ASSERT_EQ(lines.size(), 3u) << req.out();
+  for (const std::string& line : lines) {
+    EXPECT_THAT(line, ::testing::MatchesRegex("OK [0-9.]+us hello there"));
+  }
+  EXPECT_EQ(reply.Wait(10s), 0) << reply.err();
+}
+
+TEST(ReplyToolTest, ReqReportsATimeoutFromADelayedReply) {
+  // The answer is held back for 2 s; the request gives up after 200 ms.
+  Process reply;
+  const std::uint16_t port = StartReply(&reply, {"--delay_ms", "2000"});
+  ASSERT_NE(port, 0);
+  Process req =
+      Process::Start({TACHYON_REQ_BIN, "--port", std::to_string(port),
+                      "--service", "4", "--timeout_ms", "200", "slow"});
+  EXPECT_EQ(req.Wait(10s), 1) << req.err();
+  EXPECT_THAT(req.out(), ::testing::MatchesRegex("TIMEOUT [0-9.]+us .*\n"));
+  EXPECT_EQ(req.err(), "tachyon-req: 1 of 1 requests to service 4 failed\n");
+  ASSERT_TRUE(reply.Signal(SIGTERM));
+  EXPECT_EQ(reply.Wait(10s), 0) << reply.err();
+}
+
+TEST_F(ToolsTest, ReqThroughTheGatewayReportsNoSuchService) {
+  StartGateway();
+  Process req = Tool(TACHYON_REQ_BIN, {"--service", "42", "quote"});
+  EXPECT_EQ(req.Wait(10s), 1) << req.err();
+  const auto lines = Lines(req.out());
+  ASSERT_EQ(lines.size(), 1u) << req.out();
+  EXPECT_THAT(lines[0], ::testing::MatchesRegex(
+                            "NO_SUCH_SERVICE [0-9.]+us .*service 42.*"));
+  EXPECT_THAT(lines[0], HasSubstr(": NO_SUCH_SERVICE"));
+  EXPECT_EQ(req.err(), "tachyon-req: 1 of 1 requests to service 42 failed\n");
+}
+
+TEST_F(ToolsTest, ReqByNameReportsAnUnknownService) {
+  StartGateway();
+  Process req = Tool(TACHYON_REQ_BIN, {"--service", "quotes", "AAPL"});
+  EXPECT_EQ(req.Wait(10s), 1) << req.err();
+  EXPECT_EQ(req.out(), "");
+  EXPECT_EQ(req.err(), "tachyon-req: gateway 127.0.0.1:" + port_ +
+                           " has no backend service named \"quotes\"\n");
+}
+
+TEST(ReqToolTest, RefusesABadServiceFlag) {
+  Process p = Process::Start({TACHYON_REQ_BIN, "--service", "0"});
+  EXPECT_EQ(p.Wait(10s), 2);
+  EXPECT_THAT(p.err(), HasSubstr("--service: a numeric service id must be "
+                                 "1..4294967295, got 0"));
+  Process big = Process::Start({TACHYON_REQ_BIN, "--service", "4294967296"});
+  EXPECT_EQ(big.Wait(10s), 2);
+  EXPECT_THAT(big.err(), HasSubstr("--service: a numeric service id"));
+  Process none = Process::Start({TACHYON_REQ_BIN});
+  EXPECT_EQ(none.Wait(10s), 2);
+  EXPECT_THAT(none.err(), HasSubstr("--service: required"));
+}
+
 TEST(ToolsHelpTest, EveryToolDescribesItsFlags) {
-  for (const char* binary :
-       {TACHYON_PUB_BIN, TACHYON_SUB_BIN, TACHYON_PING_BIN}) {
+  for (const char* binary : {TACHYON_PUB_BIN, TACHYON_SUB_BIN, TACHYON_PING_BIN,
+                             TACHYON_REQ_BIN, TACHYON_REPLY_BIN}) {
     Process p = Process::Start({binary, "--help"});
     p.Wait(10s);
     const std::string all = p.out() + p.err();

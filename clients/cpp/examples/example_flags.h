@@ -59,7 +59,8 @@ inline Flags ParseFlags(int argc, char** argv, long default_count,
       flags.host = value;
     } else if (name == "port") {
       const long port = std::strtol(value.c_str(), &end, 10);
-      if (*end != '\0' || port < 1 || port > 65535) fail("bad --port " + value);
+      // 0 is for the service examples: listen on a free port.
+      if (*end != '\0' || port < 0 || port > 65535) fail("bad --port " + value);
       flags.port = static_cast<std::uint16_t>(port);
     } else if (name == "count") {
       flags.count = std::strtol(value.c_str(), &end, 10);
