@@ -69,6 +69,15 @@ absl::Status Worker::SetUp() {
   runner_->Add(mailbox_agent_.get());
   if (absl::Status s = SetUpUdp(); !s.ok()) return s;
   if (udp_ingress_ != nullptr) runner_->Add(udp_ingress_.get());
+  if (!c.backends.empty()) {
+    backends_ = std::make_unique<backend::BackendAgent>(
+        backend::RouterParts{.config = &c,
+                             .worker = index_,
+                             .reactor = reactor_.get(),
+                             .clock = &clock_,
+                             .counters = &gateway_.counters()});
+    runner_->Add(backends_.get());
+  }
   sessions_ = std::make_unique<session::SessionAgent>(
       session::SessionAgentParts{.config = &c,
                                  .worker = index_,

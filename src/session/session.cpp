@@ -25,6 +25,10 @@ constexpr std::int64_t kLingerNs = 1'000'000'000;
 constexpr std::size_t kControlReserve = 4096;
 // Sends per Flush before other sessions get a turn.
 constexpr int kSendsPerFlush = 4;
+// The first protocol version with RESPONSE status OVERLOADED (PROTOCOL.md
+// 13); older sessions get UNAVAILABLE with the router's "overloaded: ..."
+// text instead.
+constexpr std::uint16_t kOverloadedProtocolVersion = 3;
 }  // namespace
 
 Session::Session(SessionAgent& agent, std::int64_t now_ns)
@@ -215,6 +219,7 @@ void Session::HandleLogon(const tp::LogonView& m) {
                   cfg.max_heartbeat_interval_ms);
   heartbeat_ns_ = std::int64_t{hb} * 1'000'000;
   session_id_ = agent_.NextSessionId();
+  version_ = version;
   if (version >= tp::kEpochProtocolVersion) {
     ack_epoch_ = agent_.instance_epoch();
   }
@@ -313,6 +318,11 @@ bool Session::HandlePublish(const tp::PublishView& m) {
 }
 
 void Session::HandleRequest(const tp::RequestView& m) {
+  if (RequestRouter* router = agent_.request_router()) {
+    routed_requests_ = true;
+    router->Submit(this, m);
+    return;
+  }
   const std::string text = absl::StrCat("no backend service with id ",
                                         m.service_id(), " is configured");
   std::span<std::byte> out =
@@ -322,6 +332,23 @@ void Session::HandleRequest(const tp::RequestView& m) {
                                .service_id = m.service_id(),
                                .status = tp::ResponseStatus::kNoSuchService,
                                .payload = tp::AsBytes(text)}));
+}
+
+void Session::DeliverResponse(std::uint64_t correlation_id,
+                              std::uint32_t service_id,
+                              tp::ResponseStatus status,
+                              std::span<const std::byte> payload) {
+  if (state_ != State::kActive && state_ != State::kDraining) return;
+  if (status == tp::ResponseStatus::kOverloaded &&
+      version_ < kOverloadedProtocolVersion) {
+    status = tp::ResponseStatus::kUnavailable;
+  }
+  std::span<std::byte> out =
+      ReserveControl(tp::ResponseView::kFixedLength + payload.size() + 8);
+  CommitControl(tp::EncodeResponse(out, {.correlation_id = correlation_id,
+                                         .service_id = service_id,
+                                         .status = status,
+                                         .payload = payload}));
 }
 
 // ---------------------------------------------------------------- control
@@ -374,6 +401,12 @@ void Session::QueuePublishAck(StreamId stream, std::uint64_t correlation,
 // ---------------------------------------------------------------- life cycle
 
 void Session::DetachAll() {
+  // Requests still with the backends are forgotten: nothing is answered to
+  // a session that is ending (the router counts their late answers).
+  if (routed_requests_) {
+    routed_requests_ = false;
+    agent_.request_router()->CancelAll(this);
+  }
   // UDP destinations of this session's UDP_SUBSCRIBEs end with it.
   for (auto& [id, sub] : subscriptions_) ReleaseUdp(sub);
   // No more DATA will be sent (a partial frame is finished under its pin):
