@@ -147,6 +147,9 @@ void BackendConnection::Commit(std::size_t bytes) {
 void BackendConnection::SendMore() {
   for (int rounds = 0; rounds < 64; ++rounds) {
     if (state_ == State::kClosed || state_ == State::kConnecting) return;
+    // A send the reactor still owns, or a full socket: its completion (or
+    // OnWritable) comes back here.
+    if (send_waiting_) return;
     if (!send_busy_) {
       if (queued_.empty()) return;
       std::swap(sending_, queued_);
@@ -156,40 +159,43 @@ void BackendConnection::SendMore() {
     }
     iovec iov{sending_.data() + sent_, sending_.size() - sent_};
     const io::SendResult r = reactor_.Send(conn_, {&iov, 1});
-    if (r.pending) return;     // OnSendComplete
-    if (r.bytes == 0) return;  // socket full: OnWritable
-    if (r.bytes < 0) {
-      End(ConnectionEnd::kFailed, tp::ResponseStatus::kUnavailable,
-          "backend connection failed while sending");
+    if (r.pending || r.bytes == 0) {
+      send_waiting_ = true;
       return;
     }
-    last_send_ns_ = clock_.now_ns();
-    sent_ += static_cast<std::size_t>(r.bytes);
-    if (sent_ == sending_.size()) {
-      sending_.clear();
-      send_busy_ = false;
-    }
+    if (!Sent(r.bytes)) return;
   }
 }
 
-void BackendConnection::OnSendComplete(ssize_t result) {
-  if (state_ == State::kClosed) return;
+bool BackendConnection::Sent(ssize_t result) {
   if (result < 0) {
     End(ConnectionEnd::kFailed, tp::ResponseStatus::kUnavailable,
         "backend connection failed while sending");
-    return;
+    return false;
   }
-  if (result == 0) return;  // OnWritable follows
   last_send_ns_ = clock_.now_ns();
   sent_ += static_cast<std::size_t>(result);
   if (sent_ == sending_.size()) {
     sending_.clear();
     send_busy_ = false;
   }
-  SendMore();
+  return true;
 }
 
-void BackendConnection::OnWritable() { SendMore(); }
+void BackendConnection::OnSendComplete(ssize_t result) {
+  send_waiting_ = false;
+  if (state_ == State::kClosed) return;
+  if (result == 0) {
+    send_waiting_ = true;  // the socket is full: OnWritable follows
+    return;
+  }
+  if (Sent(result)) SendMore();
+}
+
+void BackendConnection::OnWritable() {
+  send_waiting_ = false;
+  SendMore();
+}
 
 // ---------------------------------------------------------------- receive
 

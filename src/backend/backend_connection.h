@@ -149,6 +149,9 @@ class BackendConnection final : public io::ConnectionHandler {
   std::span<std::byte> Reserve(std::size_t bytes);
   void Commit(std::size_t bytes);
   void SendMore();
+  // Accounts for `result` bytes of sending_ written (or an error: the
+  // connection ends, false).
+  bool Sent(ssize_t result);
   // Handles one frame; false when the connection ended.
   bool HandleFrame(protocol::FrameView frame);
   void HandleResponse(const protocol::ResponseView& m);
@@ -171,7 +174,8 @@ class BackendConnection final : public io::ConnectionHandler {
 
   std::vector<std::byte> sending_;  // owned by the reactor while busy
   std::size_t sent_ = 0;
-  bool send_busy_ = false;
+  bool send_busy_ = false;         // sending_ holds bytes not yet sent
+  bool send_waiting_ = false;      // a send pending, or the socket full
   std::vector<std::byte> queued_;  // frames waiting for the next send
   std::size_t reserved_at_ = 0;
 
