@@ -127,8 +127,10 @@ class BackendConnection final : public io::ConnectionHandler {
   [[nodiscard]] std::uint32_t in_flight() const { return in_flight_; }
   /// Monotonic time the connection last had nothing in flight.
   [[nodiscard]] std::int64_t idle_since_ns() const { return idle_since_ns_; }
-  /// Pool bookkeeping: this connection's retirement jitter.
-  std::int64_t retire_jitter_ns = 0;
+  /// Pool bookkeeping: when this connection, idle since
+  /// `retire_stamped_idle_ns`, may retire (PoolSizer::RetireDeadline).
+  std::int64_t retire_at_ns = 0;
+  std::int64_t retire_stamped_idle_ns = -1;
 
   // io::ConnectionHandler
   void OnConnected(int error) override;

@@ -36,7 +36,10 @@ EndpointCounters::EndpointCounters(base::CounterRegistry& registry,
   connecting = registry.AddGauge(
       kConnectingGauge, "backend connections connecting or logging on", labels);
   predicted = registry.AddGauge(
-      kPredictedGauge, "connections the pool aims to keep logged on", labels);
+      kPredictedGauge,
+      "the service's predicted concurrent requests on this worker", labels);
+  target = registry.AddGauge(kTargetGauge,
+                             "connections the pool aims to keep ready", labels);
   connects = registry.AddCounter(
       kConnectsTotal, "backend connections connected and logged on", labels);
   connect_failures = registry.AddCounter(

@@ -7,7 +7,10 @@
 //     tachyon_backend_busy         gauge: logged-on connections with at
 //                                  least one request in flight
 //     tachyon_backend_connecting   gauge: connecting or logging on
-//     tachyon_backend_predicted    gauge: the pool's target size
+//     tachyon_backend_predicted    gauge: the service's predicted demand on
+//                                  this worker (requests, rounded up)
+//     tachyon_backend_target       gauge: connections the pool aims to keep
+//                                  ready (pool_sizer.h)
 //     tachyon_backend_connects_total          connections logged on
 //     tachyon_backend_connect_failures_total  connects, logons and
 //                                  established connections that failed
@@ -37,6 +40,7 @@ inline constexpr std::string_view kBusyGauge = "tachyon_backend_busy";
 inline constexpr std::string_view kConnectingGauge =
     "tachyon_backend_connecting";
 inline constexpr std::string_view kPredictedGauge = "tachyon_backend_predicted";
+inline constexpr std::string_view kTargetGauge = "tachyon_backend_target";
 inline constexpr std::string_view kConnectsTotal =
     "tachyon_backend_connects_total";
 inline constexpr std::string_view kConnectFailuresTotal =
@@ -61,6 +65,7 @@ struct EndpointCounters {
   base::Gauge busy;
   base::Gauge connecting;
   base::Gauge predicted;
+  base::Gauge target;
   base::Counter connects;
   base::Counter connect_failures;
   base::Counter ejections;

@@ -63,9 +63,8 @@ BackendRouter::BackendRouter(const RouterParts& parts)
       max_frame_length_(parts.config->max_frame_length),
       unknown_(*parts.counters, "", parts.worker),
       table_(0),
-      jitter_(0x9e3779b97f4a7c15ull ^
-              (static_cast<std::uint64_t>(parts.worker) << 32) ^
-              static_cast<std::uint64_t>(base::MonotonicNs())) {}
+      rng_((static_cast<std::uint64_t>(parts.worker) << 32) ^
+           static_cast<std::uint64_t>(base::MonotonicNs())) {}
 
 BackendRouter::~BackendRouter() = default;
 
@@ -74,7 +73,13 @@ absl::StatusOr<std::unique_ptr<BackendRouter>> BackendRouter::Create(
   std::unique_ptr<BackendRouter> r(new BackendRouter(parts));
   std::size_t expected = 0;
   for (const config::BackendService& c : parts.config->backends) {
-    auto s = std::make_unique<Service>(c, *parts.counters, parts.worker);
+    absl::StatusOr<WarmSchedule> warm = WarmSchedule::Create(c);
+    if (!warm.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "backend service '", c.name, "': ", warm.status().message()));
+    }
+    auto s = std::make_unique<Service>(c, *std::move(warm), *parts.counters,
+                                       parts.worker);
     for (const std::string& e : c.endpoints) {
       absl::StatusOr<sockaddr_in> addr = Resolve(c, e);
       if (!addr.ok()) return addr.status();
@@ -171,8 +176,8 @@ void BackendRouter::Submit(session::ResponseTarget* from,
   r.client_correlation = request.correlation_id();
   table_.Schedule(i, now + std::int64_t{timeout_ms} * 1'000'000);
   if (conn != nullptr) {
-    r.payload.clear();
     ++s->in_flight;
+    Observe(*s, now);
     r.state = PendingRequest::State::kInFlight;
     r.conn = conn;
     const std::span<const std::byte> payload = request.payload();
@@ -190,8 +195,9 @@ void BackendRouter::Submit(session::ResponseTarget* from,
   if (s->queue_head == kNoIndex) s->queue_head = i;
   ++s->queued;
   s->counters.queue_depth.Set(s->queued);
-  const int target = Target(*s, now);
-  for (auto& p : s->pools) p->Grow(now, target);
+  Observe(*s, now);
+  const SizingInput sizing = Sizing(*s, now);
+  for (auto& p : s->pools) p->Resize(now, sizing);
 }
 
 BackendConnection* BackendRouter::Pick(Service& s, std::int64_t now_ns) {
@@ -201,8 +207,8 @@ BackendConnection* BackendRouter::Pick(Service& s, std::int64_t now_ns) {
   }
   // Power of two choices: two endpoints at random, the one whose best
   // connection has fewer requests in flight.
-  const std::size_t a = jitter_.Next() % n;
-  std::size_t b = jitter_.Next() % (n - 1);
+  const std::size_t a = rng_.Next() % n;
+  std::size_t b = rng_.Next() % (n - 1);
   if (b >= a) ++b;
   BackendConnection* ca =
       s.pools[a]->Routable(now_ns) ? s.pools[a]->LeastLoaded() : nullptr;
@@ -227,14 +233,14 @@ bool BackendRouter::AnyRoutable(const Service& s, std::int64_t now_ns) const {
   return false;
 }
 
-int BackendRouter::Target(const Service& s, std::int64_t now_ns) const {
+SizingInput BackendRouter::Sizing(const Service& s, std::int64_t now_ns) const {
   int healthy = 0;
   for (const auto& p : s.pools) {
     if (!p->ejected(now_ns)) ++healthy;
   }
-  const double demand = static_cast<double>(s.in_flight + s.queued) /
-                        static_cast<double>(std::max(1, healthy));
-  return PoolTarget(s.config, demand);
+  return {.predicted = s.predictor.predicted(),
+          .healthy_endpoints = healthy,
+          .warm = s.warm.Active(clock_.realtime_ns())};
 }
 
 // ---------------------------------------------------------------- answers
@@ -252,6 +258,7 @@ void BackendRouter::Answer(std::uint32_t record, tp::ResponseStatus status,
   session::ResponseTarget* to = r.target;
   const std::uint64_t correlation = r.client_correlation;
   table_.Free(record);
+  Observe(s, clock_.now_ns());
   s.counters.Count(status);
   to->DeliverResponse(correlation, s.config.id, status, payload);
 }
@@ -305,6 +312,7 @@ void BackendRouter::CancelAll(session::ResponseTarget* from) {
       Unlink(s, i);
       table_.Free(i);
     }
+    Observe(s, clock_.now_ns());
   }
 }
 
@@ -373,8 +381,9 @@ int BackendRouter::DoWork(std::int64_t now_ns) {
 
 void BackendRouter::TickPools(std::int64_t now_ns) {
   for (auto& s : services_) {
-    const int target = closed_ ? 0 : Target(*s, now_ns);
-    for (auto& p : s->pools) p->Tick(now_ns, target);
+    Observe(*s, now_ns);
+    const SizingInput sizing = Sizing(*s, now_ns);
+    for (auto& p : s->pools) p->Tick(now_ns, sizing);
   }
 }
 

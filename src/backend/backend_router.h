@@ -11,7 +11,7 @@
 //                                     randomly chosen routable endpoints
 //                                     (power of two choices), each
 //                                     offering its least-loaded connection
-//     else, room in the queue         queued (and the pools grow)
+//     else, room in the queue         queued (and the pools resize now)
 //     else                            OVERLOADED (sessions below protocol
 //                                     version 3 turn it into UNAVAILABLE
 //                                     "overloaded: ...")
@@ -26,6 +26,11 @@
 //   no endpoint of their service is routable. CancelAll forgets a
 //   session's requests (answers that arrive later are counted as late).
 //   Exactly one answer per request: every path frees its record.
+//
+//   Pool sizes follow each service's DemandPredictor (requests in flight
+//   plus queued on this worker, observed whenever it changes and at every
+//   tick) through its PoolSizer, with its WarmSchedule (pool_sizer.h and
+//   the files it names).
 //
 //   Nothing allocates per request in steady state: records, their payload
 //   buffers (queued requests), the deadline heap and the connections' send
@@ -45,8 +50,12 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "backend/backend_counters.h"
+#include "backend/demand_predictor.h"
 #include "backend/endpoint_pool.h"
+#include "backend/pool_sizer.h"
+#include "backend/random.h"
 #include "backend/request_table.h"
+#include "backend/warm_schedule.h"
 #include "base/clock.h"
 #include "base/counters.h"
 #include "config/model.h"
@@ -57,11 +66,18 @@ namespace tachyon::backend {
 
 /// One configured service on one worker.
 struct Service {
-  Service(const config::BackendService& c, base::CounterRegistry& registry,
-          int worker)
-      : config(c), counters(registry, c.name, worker) {}
+  Service(const config::BackendService& c, WarmSchedule w,
+          base::CounterRegistry& registry, int worker)
+      : config(c),
+        sizer(c),
+        predictor(c),
+        warm(std::move(w)),
+        counters(registry, c.name, worker) {}
   const config::BackendService& config;
   std::vector<std::unique_ptr<EndpointPool>> pools;
+  PoolSizer sizer;
+  DemandPredictor predictor;  // of in_flight + queued, on this worker
+  WarmSchedule warm;
   ServiceCounters counters;
   // FIFO of queued records.
   std::uint32_t queue_head = kNoIndex;
@@ -116,7 +132,7 @@ class BackendRouter final : public session::RequestRouter {
   [[nodiscard]] std::uint32_t max_frame_length() const {
     return max_frame_length_;
   }
-  Jitter& jitter() { return jitter_; }
+  SplitMix64& rng() { return rng_; }
 
   /// Requests outstanding (queued or in flight) on this worker (tests).
   [[nodiscard]] std::uint32_t outstanding() const { return table_.live(); }
@@ -134,7 +150,16 @@ class BackendRouter final : public session::RequestRouter {
   int DrainQueue(Service& s, std::int64_t now_ns);
   void FailQueued(Service& s, protocol::ResponseStatus status,
                   std::string_view text);
-  int Target(const Service& s, std::int64_t now_ns) const;
+  // Feeds the predictor the service's demand now. The time is read afresh:
+  // reactor callbacks run under the previous iteration's loop time, and a
+  // report at a time already reported only replaces the demand (no trend),
+  // which would drop one side of a short request's up and down step and
+  // let the trend drift upwards.
+  void Observe(Service& s, std::int64_t now_ns) {
+    s.predictor.Observe(std::max(now_ns, base::MonotonicNs()),
+                        static_cast<int>(s.in_flight + s.queued));
+  }
+  SizingInput Sizing(const Service& s, std::int64_t now_ns) const;
   // Answers a request that was never accepted (no record).
   void AnswerNow(session::ResponseTarget* to, ServiceCounters& counters,
                  const protocol::RequestView& request,
@@ -149,7 +174,7 @@ class BackendRouter final : public session::RequestRouter {
   absl::flat_hash_map<std::string, std::uint32_t> ids_by_name_;
   ServiceCounters unknown_;
   RequestTable table_;
-  Jitter jitter_;
+  SplitMix64 rng_;
   std::int64_t next_tick_ns_ = 0;
   bool draining_ = false;
   bool closed_ = false;

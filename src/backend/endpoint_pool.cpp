@@ -9,16 +9,6 @@
 
 namespace tachyon::backend {
 
-int PoolTarget(const config::BackendService& svc, double demand) {
-  const double per_connection = std::max(1, svc.max_in_flight_per_connection);
-  const double wanted =
-      std::ceil(std::max(0.0, demand) * svc.prediction_ratio / per_connection);
-  const double bounded =
-      std::clamp(wanted, double(svc.pool_min),
-                 double(std::max(svc.pool_min, svc.pool_max)));
-  return static_cast<int>(bounded);
-}
-
 EndpointPool::EndpointPool(BackendRouter& router, Service& service,
                            std::string name, const sockaddr_in& addr,
                            EndpointCounters counters)
@@ -27,8 +17,14 @@ EndpointPool::EndpointPool(BackendRouter& router, Service& service,
       svc_(service.config),
       name_(std::move(name)),
       addr_(addr),
-      counters_(std::move(counters)) {
-  conns_.reserve(static_cast<std::size_t>(svc_.pool_max));
+      counters_(std::move(counters)),
+      backoff_(service.config),
+      health_(service.config) {
+  const auto max = static_cast<std::size_t>(std::max(1, svc_.pool_max));
+  conns_.reserve(max);
+  ready_view_.reserve(max);
+  ready_index_.reserve(max);
+  retire_out_.resize(max);
 }
 
 EndpointPool::~EndpointPool() = default;
@@ -45,52 +41,67 @@ BackendConnection* EndpointPool::LeastLoaded() const {
   return best;
 }
 
-void EndpointPool::Grow(std::int64_t now_ns, int target) {
-  if (closed_ || now_ns < ejected_until_ns_ || now_ns < next_connect_ns_) {
+void EndpointPool::Tick(std::int64_t now_ns, const SizingInput& in) {
+  for (std::size_t i = 0; i < conns_.size(); ++i) conns_[i]->Tick(now_ns);
+  Resize(now_ns, in);
+}
+
+void EndpointPool::Resize(std::int64_t now_ns, const SizingInput& in) {
+  const PoolSizer& sizer = service_.sizer;
+  ready_view_.clear();
+  ready_index_.clear();
+  for (std::size_t i = 0; i < conns_.size(); ++i) {
+    BackendConnection& c = *conns_[i];
+    if (c.state() != BackendConnection::State::kReady) continue;
+    const bool idle = c.in_flight() == 0;
+    if (idle && c.retire_stamped_idle_ns != c.idle_since_ns()) {
+      // Stamped once per idle spell, so its jitter is drawn once.
+      c.retire_stamped_idle_ns = c.idle_since_ns();
+      c.retire_at_ns = sizer.RetireDeadline(c.idle_since_ns(), router_.rng());
+    }
+    ready_view_.push_back({.idle = idle, .retire_at_ns = c.retire_at_ns});
+    ready_index_.push_back(i);
+  }
+  const PoolPlan plan =
+      sizer.Plan(now_ns,
+                 {.predicted = in.predicted,
+                  .healthy_endpoints = in.healthy_endpoints,
+                  .warm = in.warm,
+                  .may_connect = !closed_ && health_.Available(now_ns) &&
+                                 backoff_.MayAttempt(now_ns),
+                  .connecting = connecting_,
+                  .ready = ready_view_},
+                 retire_out_);
+  target_ = plan.target;
+  for (int i = 0; i < plan.retire; ++i) {
+    // Retire answers nothing (the connection is idle) and leaves conns_
+    // as it is until OnReleased.
+    conns_[ready_index_[static_cast<std::size_t>(retire_out_[i])]]->Retire();
+  }
+  int connect = plan.connect;
+  // After a failure, one probe at a time until a connection logs on.
+  if (backoff_.failures() > 0) connect = std::min(connect, 1 - connecting_);
+  for (int i = 0; i < connect; ++i) {
+    if (static_cast<int>(conns_.size()) >= svc_.pool_max || closed_) break;
+    Connect(now_ns);
+  }
+  UpdateGauges(in.predicted);
+}
+
+void EndpointPool::Connect(std::int64_t now_ns) {
+  auto c = std::make_unique<BackendConnection>(
+      *this, svc_, router_.max_frame_length(), router_.reactor(),
+      router_.clock());
+  if (!c->Start(addr_)) {
+    counters_.connect_failures.Add();
+    Failed(now_ns);
     return;
   }
-  // After a failure only one probe at a time, until one logs on.
-  const int want =
-      consecutive_failures_ > 0 ? std::min(target, logged_on_ + 1) : target;
-  for (int i = live(); i < want && i < svc_.pool_max; ++i) {
-    auto c = std::make_unique<BackendConnection>(
-        *this, svc_, router_.max_frame_length(), router_.reactor(),
-        router_.clock());
-    const std::int64_t jitter_ms = svc_.idle_retire_jitter_ms;
-    c->retire_jitter_ns =
-        router_.jitter().Between(-jitter_ms, jitter_ms) * 1'000'000;
-    if (!c->Start(addr_)) {
-      counters_.connect_failures.Add();
-      Failed(now_ns);
-      return;
-    }
-    ++connecting_;
-    conns_.push_back(std::move(c));
-  }
+  ++connecting_;
+  conns_.push_back(std::move(c));
 }
 
-void EndpointPool::Tick(std::int64_t now_ns, int target) {
-  for (std::size_t i = 0; i < conns_.size(); ++i) conns_[i]->Tick(now_ns);
-  Grow(now_ns, target);
-  if (logged_on_ > target) {
-    // One retirement per tick: the connection idle longest past its time.
-    for (const auto& c : conns_) {
-      if (c->state() != BackendConnection::State::kReady ||
-          c->in_flight() != 0) {
-        continue;
-      }
-      const std::int64_t idle_for = now_ns - c->idle_since_ns();
-      if (idle_for >
-          std::int64_t{svc_.idle_retire_ms} * 1'000'000 + c->retire_jitter_ns) {
-        c->Retire();
-        break;
-      }
-    }
-  }
-  UpdateGauges(target);
-}
-
-void EndpointPool::UpdateGauges(int target) {
+void EndpointPool::UpdateGauges(double predicted) {
   int busy = 0;
   for (const auto& c : conns_) {
     if (c->logged_on() && c->in_flight() > 0) ++busy;
@@ -98,7 +109,8 @@ void EndpointPool::UpdateGauges(int target) {
   counters_.ready.Set(logged_on_);
   counters_.busy.Set(busy);
   counters_.connecting.Set(connecting_);
-  counters_.predicted.Set(target);
+  counters_.predicted.Set(static_cast<std::int64_t>(std::ceil(predicted)));
+  counters_.target.Set(target_);
 }
 
 void EndpointPool::CloseAll() {
@@ -110,8 +122,8 @@ void EndpointPool::OnLoggedOn(BackendConnection* c) {
   static_cast<void>(c);
   --connecting_;
   ++logged_on_;
-  consecutive_failures_ = 0;
-  next_connect_ns_ = 0;
+  backoff_.OnSuccess();
+  health_.OnSuccess(router_.clock().now_ns());
   counters_.connects.Add();
   counters_.ready.Set(logged_on_);
   counters_.connecting.Set(connecting_);
@@ -142,21 +154,12 @@ void EndpointPool::OnEnded(BackendConnection* c, ConnectionEnd how) {
 }
 
 void EndpointPool::Failed(std::int64_t now_ns) {
-  ++consecutive_failures_;
-  const int shift = std::min(consecutive_failures_ - 1, 20);
-  const std::int64_t backoff_ms =
-      std::min<std::int64_t>(std::int64_t{svc_.reconnect_backoff_ms} << shift,
-                             svc_.reconnect_backoff_max_ms);
-  next_connect_ns_ =
-      now_ns + router_.jitter().Between(backoff_ms / 2, backoff_ms) * 1'000'000;
-  if (svc_.eject_after_failures > 0 &&
-      consecutive_failures_ >= svc_.eject_after_failures) {
-    ejected_until_ns_ = now_ns + std::int64_t{svc_.eject_ms} * 1'000'000;
-    next_connect_ns_ = std::max(next_connect_ns_, ejected_until_ns_);
+  backoff_.OnFailure(now_ns, router_.rng());
+  if (health_.OnFailure(now_ns)) {
     counters_.ejections.Add();
     TACHYON_LOG(kWarn) << "backend '" << svc_.name << "' endpoint " << name_
-                       << " ejected for " << svc_.eject_ms << " ms after "
-                       << consecutive_failures_ << " consecutive failures";
+                       << " ejected after " << svc_.eject_after_failures
+                       << " consecutive failures";
   }
 }
 

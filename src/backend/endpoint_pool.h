@@ -1,22 +1,22 @@
 // EndpointPool: one worker's connections to one endpoint of a service.
 //
 // Overview
-//   The pool keeps its connections between the service's pool_min and
-//   pool_max, aiming at the target its router computes from demand
-//   (PoolTarget below): it starts connects toward the target, retires a
-//   logged-on connection idle for idle_retire_ms (each spread by up to
-//   +/- idle_retire_jitter_ms so that they do not all expire together)
-//   while more are logged on than the target, and answers the router's
-//   question "which connection has the fewest requests in flight".
+//   At every pool tick (and when a request has to queue) the pool asks the
+//   service's PoolSizer (pool_sizer.h) for a plan, from the service's
+//   predicted demand (demand_predictor.h), the number of healthy endpoints
+//   and whether a scheduled warm-up is active (warm_schedule.h): it starts
+//   the connects the plan asks for and retires the idle connections whose
+//   jittered retirement deadline passed while more than the target are
+//   ready. Routing asks it for its least-loaded connection with room.
 //
-//   Health: a failed connect, a rejected or silent logon and an
-//   established connection that fails count as consecutive failures (a
-//   logged-on connection resets the count). After each failure the next
-//   connect waits a jittered exponential backoff (reconnect_backoff_ms
-//   doubling up to reconnect_backoff_max_ms, each wait drawn from
-//   [d/2, d]); eject_after_failures of them in a row eject the endpoint
-//   for eject_ms (no connects, no requests), after which one probe connect
-//   runs. An endpoint is routable when it is not ejected and either has a
+//   Health: a failed connect, a rejected or unanswered logon and an
+//   established connection that fails are failures. Each one feeds the
+//   endpoint's ReconnectBackoff (jittered exponential wait before the next
+//   connect) and its EndpointHealth (consecutive failures eject the
+//   endpoint for a doubling time; no connects and no requests meanwhile);
+//   a connection that logs on is a success for both. While the endpoint
+//   has failed since its last success, only one connect at a time runs (a
+//   probe). It is routable when it is not ejected and either has a
 //   logged-on connection or has not failed since its last success: a
 //   service none of whose endpoints is routable answers UNAVAILABLE at once.
 //
@@ -33,39 +33,21 @@
 
 #include "backend/backend_connection.h"
 #include "backend/backend_counters.h"
-#include "base/clock.h"
+#include "backend/endpoint_health.h"
+#include "backend/pool_sizer.h"
+#include "backend/reconnect_backoff.h"
 #include "config/model.h"
-#include "io/reactor.h"
 
 namespace tachyon::backend {
 
 class BackendRouter;
 struct Service;
 
-/// Connections one endpoint should have logged on for `demand` concurrent
-/// requests (in flight plus queued) on this endpoint:
-/// clamp(ceil(demand x prediction_ratio / max_in_flight_per_connection),
-/// pool_min, pool_max).
-int PoolTarget(const config::BackendService& svc, double demand);
-
-/// A small, fast generator for jitter and for choosing endpoints.
-class Jitter {
- public:
-  explicit Jitter(std::uint64_t seed) : state_(seed | 1) {}
-  std::uint64_t Next() {
-    state_ ^= state_ << 13;
-    state_ ^= state_ >> 7;
-    state_ ^= state_ << 17;
-    return state_;
-  }
-  /// Uniform in [lo, hi] (hi >= lo).
-  std::int64_t Between(std::int64_t lo, std::int64_t hi) {
-    return lo + static_cast<std::int64_t>(
-                    Next() % static_cast<std::uint64_t>(hi - lo + 1));
-  }
-
- private:
-  std::uint64_t state_;
+/// What sizing needs from the service at a tick.
+struct SizingInput {
+  double predicted = 0.0;     ///< DemandPredictor::predicted()
+  int healthy_endpoints = 1;  ///< the service's endpoints not ejected
+  bool warm = false;          ///< a scheduled warm-up is active
 };
 
 class EndpointPool final : public ConnectionOwner {
@@ -81,23 +63,20 @@ class EndpointPool final : public ConnectionOwner {
   [[nodiscard]] BackendConnection* LeastLoaded() const;
   /// See the overview.
   [[nodiscard]] bool Routable(std::int64_t now_ns) const {
-    return now_ns >= ejected_until_ns_ &&
-           (logged_on_ > 0 || consecutive_failures_ == 0);
+    return health_.Available(now_ns) &&
+           (logged_on_ > 0 || backoff_.failures() == 0);
   }
   [[nodiscard]] bool ejected(std::int64_t now_ns) const {
-    return now_ns < ejected_until_ns_;
+    return !health_.Available(now_ns);
   }
-  /// Connections open or opening.
-  [[nodiscard]] int live() const { return logged_on_ + connecting_; }
   [[nodiscard]] const std::string& name() const { return name_; }
   /// No connection objects left (all released).
   [[nodiscard]] bool empty() const { return conns_.empty(); }
 
-  /// Connection ticks (heartbeats, silence, logon deadlines), connects
-  /// toward `target`, idle retirement above it, gauges.
-  void Tick(std::int64_t now_ns, int target);
-  /// Starts connects toward `target` now if backoff and ejection allow.
-  void Grow(std::int64_t now_ns, int target);
+  /// Connection ticks (heartbeats, silence, logon deadlines), then Resize.
+  void Tick(std::int64_t now_ns, const SizingInput& in);
+  /// Connects and retirements the sizer's plan asks for now; gauges.
+  void Resize(std::int64_t now_ns, const SizingInput& in);
   /// Closes every connection (in-flight requests answered UNAVAILABLE)
   /// and connects no more.
   void CloseAll();
@@ -112,7 +91,8 @@ class EndpointPool final : public ConnectionOwner {
 
  private:
   void Failed(std::int64_t now_ns);
-  void UpdateGauges(int target);
+  void Connect(std::int64_t now_ns);
+  void UpdateGauges(double predicted);
 
   BackendRouter& router_;
   Service& service_;
@@ -120,12 +100,17 @@ class EndpointPool final : public ConnectionOwner {
   const std::string name_;
   const sockaddr_in addr_;
   EndpointCounters counters_;
+  ReconnectBackoff backoff_;
+  EndpointHealth health_;
   std::vector<std::unique_ptr<BackendConnection>> conns_;
+  // Resize's scratch, sized pool_max up front: the ready connections as
+  // the sizer sees them, their places in conns_, and its retirements.
+  std::vector<ReadyConnection> ready_view_;
+  std::vector<std::size_t> ready_index_;
+  std::vector<int> retire_out_;
   int logged_on_ = 0;
   int connecting_ = 0;
-  int consecutive_failures_ = 0;
-  std::int64_t next_connect_ns_ = 0;
-  std::int64_t ejected_until_ns_ = 0;
+  int target_ = 0;
   bool closed_ = false;
 };
 

@@ -116,7 +116,10 @@ TEST_P(BackendAllocationTest, RoundTripsAllocateNothingInTheGateway) {
   }
   counting.store(false, std::memory_order_relaxed);
   EXPECT_EQ(allocations.load(std::memory_order_relaxed), 0)
-      << "allocations in the gateway over 1000 round trips";
+      << "allocations in the gateway over 1000 round trips; connects "
+      << gateway_->counters().Sum(backend::kConnectsTotal) << ", target "
+      << gateway_->counters().Sum(backend::kTargetGauge) << ", predicted "
+      << gateway_->counters().Sum(backend::kPredictedGauge);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, BackendAllocationTest,
