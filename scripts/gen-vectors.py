@@ -52,6 +52,8 @@ MESSAGE_TYPES = {
     "DATA": 0x22,
     "REQUEST": 0x30,
     "RESPONSE": 0x31,
+    "SERVICE_LOOKUP": 0x32,
+    "SERVICE_LOOKUP_ACK": 0x33,
 }
 TYPE_NAMES = {code: name for name, code in MESSAGE_TYPES.items()}
 
@@ -86,6 +88,7 @@ RESPONSE_STATUSES = {
     "TIMEOUT": 2,
     "UNAVAILABLE": 3,
     "BACKEND_ERROR": 4,
+    "OVERLOADED": 5,
 }
 DATAGRAM_KINDS = {"DATA": 1, "PUBLISH": 2, "HEARTBEAT": 3}
 
@@ -487,6 +490,35 @@ def response(*, correlation_id, service_id, status="OK", payload=b"",
     return frame("RESPONSE", body, fields, **hdr)
 
 
+def service_lookup(*, correlation_id, name, name_length=None, reserved26=0,
+                   reserved28=0, **hdr):
+    # 16 u64 correlation_id, 24 u16 name_length, 26 u16 reserved,
+    # 28 u32 reserved, 32 name.
+    if name_length is None:
+        name_length = len(name)
+    body = [
+        u64(correlation_id, "correlation_id"),
+        u16(name_length, "name_length"),
+        u16(reserved26, "reserved"),
+        u32(reserved28, "reserved"),
+        *blob(name, "name"),
+    ]
+    fields = [("correlation_id", correlation_id), ("name", name)]
+    return frame("SERVICE_LOOKUP", body, fields, **hdr)
+
+
+def service_lookup_ack(*, correlation_id, service_id, reserved=0, **hdr):
+    # 16 u64 correlation_id, 24 u32 service_id (0 = no such name),
+    # 28 u32 reserved.
+    body = [
+        u64(correlation_id, "correlation_id"),
+        u32(service_id, "service_id"),
+        u32(reserved, "reserved"),
+    ]
+    fields = [("correlation_id", correlation_id), ("service_id", service_id)]
+    return frame("SERVICE_LOOKUP_ACK", body, fields, **hdr)
+
+
 # --- Datagrams (include/tachyon/protocol/datagram.h) -------------------------
 
 
@@ -813,9 +845,30 @@ def request_vectors():
               response(correlation_id=11, service_id=12,
                        status="UNAVAILABLE")),
         valid("response_backend_error",
-              "RESPONSE BACKEND_ERROR, the highest status.",
+              "RESPONSE BACKEND_ERROR, the highest status of protocol "
+              "versions 1 and 2.",
               response(correlation_id=12, service_id=12,
                        status="BACKEND_ERROR", payload=b"500")),
+        valid("response_overloaded",
+              "RESPONSE OVERLOADED (protocol version 3), the highest status.",
+              response(correlation_id=13, service_id=12,
+                       status="OVERLOADED",
+                       payload=b"overloaded: pricing queue full")),
+        valid("service_lookup_basic",
+              "SERVICE_LOOKUP of the service 'pricing' (39 -> 40).",
+              service_lookup(correlation_id=21, name=b"pricing")),
+        valid("service_lookup_longest_name",
+              "SERVICE_LOOKUP with a 64-byte name, the longest (96, no "
+              "padding).",
+              service_lookup(correlation_id=0xFFFFFFFFFFFFFFFF,
+                             name=b"svc." + b"n" * 60)),
+        valid("service_lookup_ack_found",
+              "SERVICE_LOOKUP_ACK naming service id 12.",
+              service_lookup_ack(correlation_id=21, service_id=12)),
+        valid("service_lookup_ack_not_found",
+              "SERVICE_LOOKUP_ACK with service id 0: no service has that "
+              "name.",
+              service_lookup_ack(correlation_id=22, service_id=0)),
     ]
 
 
@@ -957,8 +1010,9 @@ def malformed_vectors():
         malformed("unknown_type_0xff", "Type 0xff.",
                   heartbeat(type_code=0xFF), "UNKNOWN_TYPE"),
         malformed("unknown_type_header_only",
-                  "Only the header of a 48-byte frame of type 0x32.",
-                  raw_header(48, type_code=0x32), "UNKNOWN_TYPE"),
+                  "Only the header of a 48-byte frame of type 0x34, just "
+                  "past SERVICE_LOOKUP_ACK.",
+                  raw_header(48, type_code=0x34), "UNKNOWN_TYPE"),
         malformed("unknown_type_before_reserved",
                   "Unknown type and a non-zero header reserved: UNKNOWN_TYPE "
                   "first.",
@@ -1135,6 +1189,29 @@ def malformed_vectors():
                   "RESPONSE without its status and reserved words.",
                   frame("RESPONSE", [u64(7, "correlation_id"),
                                      u32(12, "service_id")], []),
+                  "BAD_BODY_LENGTH"),
+        malformed("service_lookup_length_24",
+                  "SERVICE_LOOKUP shorter than its 32-byte fixed part.",
+                  frame("SERVICE_LOOKUP", [u64(7, "correlation_id")], []),
+                  "BAD_BODY_LENGTH"),
+        malformed("service_lookup_name_length_mismatch",
+                  "SERVICE_LOOKUP declaring an 8-byte name with 7 present.",
+                  service_lookup(correlation_id=7, name=b"pricing",
+                                 name_length=8), "BAD_BODY_LENGTH"),
+        malformed("service_lookup_name_65_mismatch",
+                  "SERVICE_LOOKUP declaring a 65-byte name with 7 present: "
+                  "the length disagreement answers first.",
+                  service_lookup(correlation_id=7, name=b"pricing",
+                                 name_length=65), "BAD_BODY_LENGTH"),
+        malformed("service_lookup_ack_length_40",
+                  "SERVICE_LOOKUP_ACK with 8 extra bytes: it is exactly 32.",
+                  frame("SERVICE_LOOKUP_ACK",
+                        [u64(7, "correlation_id"), u32(12, "service_id"),
+                         u32(0, "reserved"), u64(0, "extra")], []),
+                  "BAD_BODY_LENGTH"),
+        malformed("service_lookup_ack_length_24",
+                  "SERVICE_LOOKUP_ACK without its service id.",
+                  frame("SERVICE_LOOKUP_ACK", [u64(7, "correlation_id")], []),
                   "BAD_BODY_LENGTH"),
     ]
     # -- Step 7: BAD_FIELD (reserved bits, out-of-range fields). --
@@ -1393,9 +1470,9 @@ def malformed_vectors():
         malformed("request_flags_set", "REQUEST with flags 1.",
                   request(correlation_id=7, service_id=12, flags=1),
                   "BAD_FIELD"),
-        malformed("response_status_5",
-                  "RESPONSE status 5, one past BACKEND_ERROR.",
-                  response(correlation_id=7, service_id=12, status=5),
+        malformed("response_status_6",
+                  "RESPONSE status 6, one past OVERLOADED.",
+                  response(correlation_id=7, service_id=12, status=6),
                   "BAD_FIELD"),
         malformed("response_status_9", "RESPONSE status 9.",
                   response(correlation_id=7, service_id=12, status=9,
@@ -1409,6 +1486,43 @@ def malformed_vectors():
         malformed("response_stream_id_set", "RESPONSE with stream id 2.",
                   response(correlation_id=7, service_id=12, stream_id=2),
                   "BAD_FIELD"),
+        malformed("service_lookup_empty_name",
+                  "SERVICE_LOOKUP with an empty name (32 bytes, lengths "
+                  "agree).",
+                  service_lookup(correlation_id=7, name=b""), "BAD_FIELD"),
+        malformed("service_lookup_name_65",
+                  "SERVICE_LOOKUP with a 65-byte name: the lengths agree, "
+                  "the name is one byte too long.",
+                  service_lookup(correlation_id=7, name=b"n" * 65),
+                  "BAD_FIELD"),
+        malformed("service_lookup_reserved26_set",
+                  "SERVICE_LOOKUP with reserved (26) = 1.",
+                  service_lookup(correlation_id=7, name=b"pricing",
+                                 reserved26=1), "BAD_FIELD"),
+        malformed("service_lookup_reserved28_set",
+                  "SERVICE_LOOKUP with reserved (28) = 0x100.",
+                  service_lookup(correlation_id=7, name=b"pricing",
+                                 reserved28=0x100), "BAD_FIELD"),
+        malformed("service_lookup_stream_id_set",
+                  "SERVICE_LOOKUP with stream id 1.",
+                  service_lookup(correlation_id=7, name=b"pricing",
+                                 stream_id=1), "BAD_FIELD"),
+        malformed("service_lookup_flags_set",
+                  "SERVICE_LOOKUP with flags 0x0002.",
+                  service_lookup(correlation_id=7, name=b"pricing", flags=2),
+                  "BAD_FIELD"),
+        malformed("service_lookup_ack_reserved_set",
+                  "SERVICE_LOOKUP_ACK with reserved (28) = 1.",
+                  service_lookup_ack(correlation_id=7, service_id=12,
+                                     reserved=1), "BAD_FIELD"),
+        malformed("service_lookup_ack_stream_id_set",
+                  "SERVICE_LOOKUP_ACK with stream id 3.",
+                  service_lookup_ack(correlation_id=7, service_id=12,
+                                     stream_id=3), "BAD_FIELD"),
+        malformed("service_lookup_ack_flags_set",
+                  "SERVICE_LOOKUP_ACK with flags 0x0001.",
+                  service_lookup_ack(correlation_id=7, service_id=12,
+                                     flags=1), "BAD_FIELD"),
     ]
     return v
 
@@ -1541,7 +1655,8 @@ FILES = [
     ("streams.vec", "Streams: OPEN_STREAM, OPEN_STREAM_ACK, SUBSCRIBE, "
      "SUBSCRIBE_ACK, UNSUBSCRIBE, UDP_SUBSCRIBE, GAP.", stream_vectors),
     ("data.vec", "The hot path: PUBLISH, PUBLISH_ACK, DATA.", data_vectors),
-    ("request.vec", "REQUEST and RESPONSE.", request_vectors),
+    ("request.vec", "REQUEST, RESPONSE, SERVICE_LOOKUP and "
+     "SERVICE_LOOKUP_ACK.", request_vectors),
     ("multi.vec", "Several frames in one buffer, and frames at the "
      "configured length limit.", multi_vectors),
     ("malformed.vec", "Malformed frames, each with the one answer the check "

@@ -8,7 +8,7 @@
 namespace tachyon::protocol {
 namespace {
 
-constexpr std::array<std::pair<MessageType, std::string_view>, 18> kTypeNames{{
+constexpr std::array<std::pair<MessageType, std::string_view>, 20> kTypeNames{{
     {MessageType::kLogon, "LOGON"},
     {MessageType::kLogonAck, "LOGON_ACK"},
     {MessageType::kLogonReject, "LOGON_REJECT"},
@@ -27,6 +27,8 @@ constexpr std::array<std::pair<MessageType, std::string_view>, 18> kTypeNames{{
     {MessageType::kData, "DATA"},
     {MessageType::kRequest, "REQUEST"},
     {MessageType::kResponse, "RESPONSE"},
+    {MessageType::kServiceLookup, "SERVICE_LOOKUP"},
+    {MessageType::kServiceLookupAck, "SERVICE_LOOKUP_ACK"},
 }};
 
 constexpr std::array<std::pair<ErrorCode, std::string_view>, 22> kErrorNames{{

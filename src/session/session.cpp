@@ -169,6 +169,9 @@ void Session::HandleFrame(tp::FrameView frame) {
     case MessageType::kRequest:
       HandleRequest(tp::RequestView(frame));
       return;
+    case MessageType::kServiceLookup:
+      HandleServiceLookup(tp::ServiceLookupView(frame));
+      return;
     case MessageType::kLogonAck:
     case MessageType::kLogonReject:
     case MessageType::kOpenStreamAck:
@@ -177,6 +180,7 @@ void Session::HandleFrame(tp::FrameView frame) {
     case MessageType::kPublishAck:
     case MessageType::kData:
     case MessageType::kResponse:
+    case MessageType::kServiceLookupAck:
       Fatal(ErrorCode::kUnexpectedMessage,
             absl::StrCat(AbslView(tp::MessageTypeName(type)),
                          " is sent only by the gateway"));
@@ -194,7 +198,8 @@ void Session::HandleLogon(const tp::LogonView& m) {
     CloseAfterFlush();
   };
   // The highest version both speak (PROTOCOL.md 7.2): 2 adds the instance
-  // epoch to LOGON_ACK and SUBSCRIBE_ACK, 1 keeps every frame as it was.
+  // epoch to LOGON_ACK and SUBSCRIBE_ACK, 3 adds SERVICE_LOOKUP and the
+  // OVERLOADED status (and keeps the epoch), 1 keeps every frame as it was.
   const std::uint16_t version =
       std::min<std::uint16_t>(m.max_version(), tp::kMaxProtocolVersion);
   if (version < m.min_version() || version < tp::kProtocolVersion) {
@@ -325,13 +330,63 @@ void Session::HandleRequest(const tp::RequestView& m) {
   }
   const std::string text = absl::StrCat("no backend service with id ",
                                         m.service_id(), " is configured");
+  QueueResponse(m.correlation_id(), m.service_id(),
+                tp::ResponseStatus::kNoSuchService, tp::AsBytes(text));
+}
+
+VersionedStatus StatusForVersion(std::uint16_t version,
+                                 tp::ResponseStatus status) {
+  if (status == tp::ResponseStatus::kOverloaded &&
+      version < tp::kServicesProtocolVersion) {
+    return {.status = tp::ResponseStatus::kUnavailable,
+            .text_prefix = "overloaded: "};
+  }
+  return {.status = status};
+}
+
+void Session::QueueResponse(std::uint64_t correlation_id,
+                            std::uint32_t service_id, tp::ResponseStatus status,
+                            std::span<const std::byte> payload) {
+  VersionedStatus v = StatusForVersion(version_, status);
+  const std::size_t room = max_frame_length_ - tp::ResponseView::kFixedLength;
+  std::string text;
+  if (v.status == tp::ResponseStatus::kOk && payload.size() > room) {
+    // PROTOCOL.md 13: an answer that does not fit becomes BACKEND_ERROR.
+    text =
+        absl::StrCat("backend answer of ", payload.size(),
+                     " bytes exceeds the session's limit of ", room, " bytes");
+    v.status = tp::ResponseStatus::kBackendError;
+    payload = tp::AsBytes(text);
+  } else if (!v.text_prefix.empty()) {
+    text = absl::StrCat(AbslView(v.text_prefix), AbslView(tp::AsText(payload)));
+    payload = tp::AsBytes(text);
+  }
+  // A failure text made longer by the prefix may no longer fit the frame.
+  if (payload.size() > room) payload = payload.first(room);
   std::span<std::byte> out =
-      ReserveControl(tp::ResponseView::kFixedLength + text.size() + 8);
-  CommitControl(
-      tp::EncodeResponse(out, {.correlation_id = m.correlation_id(),
-                               .service_id = m.service_id(),
-                               .status = tp::ResponseStatus::kNoSuchService,
-                               .payload = tp::AsBytes(text)}));
+      ReserveControl(tp::ResponseView::kFixedLength + payload.size() + 8);
+  CommitControl(tp::EncodeResponse(out, {.correlation_id = correlation_id,
+                                         .service_id = service_id,
+                                         .status = v.status,
+                                         .payload = payload}));
+}
+
+void Session::HandleServiceLookup(const tp::ServiceLookupView& m) {
+  if (version_ < tp::kServicesProtocolVersion) {
+    // A frame of a later version than the session negotiated: a protocol
+    // violation, as UNKNOWN_TYPE is to a gateway of that version (7.7).
+    Fatal(ErrorCode::kUnexpectedMessage,
+          absl::StrCat("SERVICE_LOOKUP needs protocol version ",
+                       tp::kServicesProtocolVersion,
+                       "; this session negotiated version ", version_));
+    return;
+  }
+  const RequestRouter* router = agent_.router();
+  const std::uint32_t id = router == nullptr ? 0 : router->ServiceId(m.name());
+  std::span<std::byte> out =
+      ReserveControl(tp::ServiceLookupAckView::kFixedLength);
+  CommitControl(tp::EncodeServiceLookupAck(
+      out, {.correlation_id = m.correlation_id(), .service_id = id}));
 }
 
 void Session::DeliverResponse(std::uint64_t correlation_id,

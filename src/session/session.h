@@ -4,10 +4,10 @@
 //   A session decodes frames in place from the bytes its reactor hands it
 //   (copying only a trailing partial frame) and handles each: LOGON, OPEN,
 //   SUBSCRIBE / UDP_SUBSCRIBE / UNSUBSCRIBE, PUBLISH (appended to the
-//   stream's log), REQUEST, HEARTBEAT, LOGOUT. Answers go to its control
-//   queue; its SendEngine sends control frames and every subscribed stream
-//   straight from the logs (send_engine.h). Subscriptions (exact names and
-//   prefix patterns) map to deliveries, one per stream (delivery.h).
+//   stream's log), REQUEST, SERVICE_LOOKUP, HEARTBEAT, LOGOUT. Answers go to
+//   its control queue; its SendEngine sends control frames and every subscribed
+//   stream straight from the logs (send_engine.h). Subscriptions (exact names
+//   and prefix patterns) map to deliveries, one per stream (delivery.h).
 //
 //   Flow control: a PUBLISH its stream has no room for (policy
 //   backpressure, or bytes a reader is still sending) is held with every
@@ -50,6 +50,18 @@
 namespace tachyon::session {
 
 class SessionAgent;
+
+/// How a RESPONSE status reaches a session that negotiated protocol
+/// `version`: `status` as sent, its text payload prefixed by `text_prefix`.
+struct VersionedStatus {
+  protocol::ResponseStatus status = protocol::ResponseStatus::kOk;
+  std::string_view text_prefix;
+};
+/// OVERLOADED is a protocol version 3 status (PROTOCOL.md 13): a session
+/// below version 3 gets UNAVAILABLE instead, with its text prefixed
+/// "overloaded: ". Every other status passes unchanged.
+VersionedStatus StatusForVersion(std::uint16_t version,
+                                 protocol::ResponseStatus status);
 
 class Session final : public io::ConnectionHandler,
                       public ResponseTarget,
@@ -107,6 +119,8 @@ class Session final : public io::ConnectionHandler,
 
   [[nodiscard]] State state() const { return state_; }
   [[nodiscard]] SessionId id() const { return session_id_; }
+  /// The protocol version LOGON negotiated (PROTOCOL.md 7.2); 0 before.
+  [[nodiscard]] std::uint16_t protocol_version() const { return version_; }
 
   /// SessionAgent bookkeeping: on the agent's flush list; index in its
   /// list of sessions.
@@ -141,6 +155,15 @@ class Session final : public io::ConnectionHandler,
   // Stops reading and has the agent retry the held PUBLISH (in held_).
   void Hold();
   void HandleRequest(const protocol::RequestView& m);
+  // Protocol version 3: answered from the worker's router (id 0 without
+  // one); UNEXPECTED_MESSAGE in an older session (PROTOCOL.md 7.7).
+  void HandleServiceLookup(const protocol::ServiceLookupView& m);
+  // Queues the RESPONSE answering `correlation_id`, in the form this
+  // session's protocol version allows (StatusForVersion). A text longer
+  // than the frame limit allows is cut.
+  void QueueResponse(std::uint64_t correlation_id, std::uint32_t service_id,
+                     protocol::ResponseStatus status,
+                     std::span<const std::byte> payload);
 
   // session_subscriptions.cpp
   void HandleOpenStream(const protocol::OpenStreamView& m);
@@ -196,6 +219,8 @@ class Session final : public io::ConnectionHandler,
   State state_ = State::kAwaitLogon;
   SessionId session_id_;
   std::uint32_t max_frame_length_;
+  // The protocol version LOGON negotiated (PROTOCOL.md 7.2); 0 before.
+  std::uint16_t version_ = 0;
   // The instance epoch this session's acks carry: non-zero once LOGON
   // negotiated protocol version 2 (PROTOCOL.md 7.6), else 0 (version-1
   // forms).

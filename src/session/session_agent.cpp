@@ -22,6 +22,7 @@ SessionAgent::SessionAgent(const SessionAgentParts& p)
       interest_(*p.interest),
       waker_(*p.waker),
       services_(*p.services),
+      router_(p.router),
       clock_(*p.clock),
       counters_(*p.counters, p.worker) {}
 

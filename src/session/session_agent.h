@@ -33,6 +33,7 @@
 #include "config/model.h"
 #include "io/agent.h"
 #include "io/reactor.h"
+#include "session/request_router.h"
 #include "session/session_counters.h"
 #include "session/session_services.h"
 #include "stream/reader_interest.h"
@@ -54,6 +55,10 @@ struct SessionAgentParts {
   stream::WorkerInterest* interest = nullptr;
   stream::StreamWaker* waker = nullptr;
   SessionServices* services = nullptr;
+  /// Where the worker's sessions send REQUESTs and look up service names;
+  /// nullptr: no backend services (every REQUEST is answered
+  /// NO_SUCH_SERVICE, every SERVICE_LOOKUP with service id 0).
+  RequestRouter* router = nullptr;
   base::LoopClock* clock = nullptr;
   base::CounterRegistry* counters = nullptr;
 };
@@ -99,6 +104,8 @@ class SessionAgent final : public io::Agent, public io::AcceptHandler {
   [[nodiscard]] std::uint64_t instance_epoch() const {
     return services_.instance_epoch();
   }
+  /// The worker's request router; nullptr when there is none.
+  [[nodiscard]] RequestRouter* router() const { return router_; }
   /// registry().Open, telling every worker when a stream is created so
   /// that pattern subscriptions pick it up at once.
   absl::StatusOr<stream::StreamLog*> OpenStream(std::string_view name);
@@ -150,6 +157,7 @@ class SessionAgent final : public io::Agent, public io::AcceptHandler {
   stream::WorkerInterest& interest_;
   stream::StreamWaker& waker_;
   SessionServices& services_;
+  RequestRouter* const router_;
   base::LoopClock& clock_;
   SessionCounters counters_;
 

@@ -280,6 +280,25 @@ TEST_P(AsyncClientTest, CoroutineRequestToMissingServiceIsNotFound) {
   }());
 }
 
+TEST_P(AsyncClientTest, CoroutineLookupOfAnUnknownServiceIsNotFound) {
+  AsyncClient client(io_, Fast());
+  RunCoroutine(io_, [&]() -> asio::awaitable<void> {
+    EXPECT_TRUE(
+        (co_await client.AsyncConnect("127.0.0.1", port(), asio::use_awaitable))
+            .ok());
+    EXPECT_EQ(client.protocol_version(), tp::kMaxProtocolVersion);
+    absl::StatusOr<std::uint32_t> id =
+        co_await client.AsyncLookupService("pricing", asio::use_awaitable);
+    EXPECT_EQ(id.status().code(), absl::StatusCode::kNotFound);
+    EXPECT_THAT(id.status().message(), HasSubstr("\"pricing\""));
+    absl::StatusOr<std::uint32_t> bad =
+        co_await client.AsyncLookupService("", asio::use_awaitable);
+    EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_TRUE(client.connected());
+    EXPECT_TRUE((co_await client.AsyncClose(asio::use_awaitable)).ok());
+  }());
+}
+
 TEST_P(AsyncClientTest, CoroutineStatusesForBadCallsAndAfterClose) {
   AsyncClient client(io_, Fast());
   RunCoroutine(io_, [&]() -> asio::awaitable<void> {
@@ -572,6 +591,75 @@ TEST(AsyncClientFakeServerTest, GarbageMidSessionFailsPendingCallsAndReports) {
   ASSERT_EQ(reported.size(), 1u);
   EXPECT_EQ(reported[0].code(), absl::StatusCode::kDataLoss);
   EXPECT_FALSE(client.connected());
+}
+
+// Reads LOGON and grants protocol `version` (with an instance epoch from
+// version 2 on, as a gateway does).
+bool GrantVersion(FakePeer& peer, std::uint16_t version) {
+  auto logon = peer.ReadFrame();
+  if (!logon || tp::FrameView(*logon).type() != tp::MessageType::kLogon) {
+    return false;
+  }
+  peer.SendFrame([&](std::span<std::byte> out) {
+    return tp::EncodeLogonAck(out,
+                              {.version = version,
+                               .heartbeat_interval_ms = 10000,
+                               .session_id = SessionId{1},
+                               .instance_epoch = version >= 2 ? 0x1234u : 0u});
+  });
+  return true;
+}
+
+TEST(AsyncClientFakeServerTest, LookupServiceCompletesWithTheGatewaysId) {
+  std::string asked;
+  absl::StatusOr<std::uint32_t> id = absl::UnknownError("not run");
+  {
+    FakeServer server([&](FakePeer& peer) {
+      ASSERT_TRUE(GrantVersion(peer, 3));
+      auto lookup = peer.ReadFrame();
+      ASSERT_TRUE(lookup);
+      const tp::FrameView f(*lookup);
+      ASSERT_EQ(f.type(), tp::MessageType::kServiceLookup);
+      const tp::ServiceLookupView v(f);
+      asked = std::string(v.name());
+      peer.SendFrame([&](std::span<std::byte> out) {
+        return tp::EncodeServiceLookupAck(
+            out, {.correlation_id = v.correlation_id(), .service_id = 42});
+      });
+      peer.WaitForClose();
+    });
+    asio::io_context io;
+    AsyncClient client(io, Fast());
+    RunCoroutine(io, [&]() -> asio::awaitable<void> {
+      EXPECT_TRUE((co_await client.AsyncConnect("127.0.0.1", server.port(),
+                                                asio::use_awaitable))
+                      .ok());
+      id = co_await client.AsyncLookupService("pricing", asio::use_awaitable);
+      EXPECT_TRUE((co_await client.AsyncClose(asio::use_awaitable)).ok());
+    }());
+  }  // the client closed, then the server's script ended and was joined
+  ASSERT_TRUE(id.ok()) << id.status();
+  EXPECT_EQ(*id, 42u);
+  EXPECT_EQ(asked, "pricing");
+}
+
+TEST(AsyncClientFakeServerTest, LookupServiceBelowVersion3IsUnimplemented) {
+  FakeServer server([](FakePeer& peer) {
+    ASSERT_TRUE(GrantVersion(peer, 2));
+    peer.WaitForClose();
+  });
+  asio::io_context io;
+  AsyncClient client(io, Fast());
+  absl::StatusOr<std::uint32_t> id = absl::UnknownError("not run");
+  RunCoroutine(io, [&]() -> asio::awaitable<void> {
+    EXPECT_TRUE((co_await client.AsyncConnect("127.0.0.1", server.port(),
+                                              asio::use_awaitable))
+                    .ok());
+    id = co_await client.AsyncLookupService("pricing", asio::use_awaitable);
+    EXPECT_TRUE((co_await client.AsyncClose(asio::use_awaitable)).ok());
+  }());
+  EXPECT_EQ(id.status().code(), absl::StatusCode::kUnimplemented);
+  EXPECT_THAT(id.status().message(), HasSubstr("protocol version 2"));
 }
 
 TEST(AsyncClientFakeServerTest, SilentGatewayAfterLogonIsDetected) {

@@ -188,6 +188,83 @@ TEST(ClientFakeServerTest, UnsupportedVersionRejectIsFailedPrecondition) {
   EXPECT_THAT(c.status().message(), HasSubstr("version 2 only"));
 }
 
+// Reads LOGON and grants protocol `version` (with an instance epoch from
+// version 2 on, as a gateway does).
+bool GrantVersion(FakePeer& peer, std::uint16_t version) {
+  auto logon = peer.ReadFrame();
+  if (!logon || tp::FrameView(*logon).type() != tp::MessageType::kLogon) {
+    return false;
+  }
+  peer.SendFrame([&](std::span<std::byte> out) {
+    return tp::EncodeLogonAck(out,
+                              {.version = version,
+                               .heartbeat_interval_ms = 10000,
+                               .session_id = SessionId{1},
+                               .instance_epoch = version >= 2 ? 0x1234u : 0u});
+  });
+  return true;
+}
+
+// The id the gateway names is what LookupService returns; the client asked
+// for exactly the name it was given.
+TEST(ClientFakeServerTest, LookupServiceReturnsTheIdTheGatewayNames) {
+  std::string asked;
+  {
+    FakeServer server([&](FakePeer& peer) {
+      ASSERT_TRUE(GrantVersion(peer, 3));
+      auto lookup = peer.ReadFrame();
+      ASSERT_TRUE(lookup);
+      const tp::FrameView f(*lookup);
+      ASSERT_EQ(f.type(), tp::MessageType::kServiceLookup);
+      const tp::ServiceLookupView v(f);
+      asked = std::string(v.name());
+      peer.SendFrame([&](std::span<std::byte> out) {
+        return tp::EncodeServiceLookupAck(
+            out, {.correlation_id = v.correlation_id(), .service_id = 42});
+      });
+      peer.WaitForClose();
+    });
+    auto c = Client::Connect("127.0.0.1", server.port(), Fast());
+    ASSERT_TRUE(c.ok()) << c.status();
+    EXPECT_EQ((*c)->protocol_version(), 3);
+    auto id = (*c)->LookupService("pricing");
+    ASSERT_TRUE(id.ok()) << id.status();
+    EXPECT_EQ(*id, 42u);
+  }  // the client closes, then the server's script ends and is joined
+  EXPECT_EQ(asked, "pricing");
+}
+
+// A gateway that granted version 2 has no SERVICE_LOOKUP: the client says
+// so without sending one (the next frame the server sees is the LOGOUT).
+TEST(ClientFakeServerTest,
+     LookupServiceAgainstAVersion2GatewayIsUnimplemented) {
+  tp::MessageType next = tp::MessageType::kLogon;
+  {
+    FakeServer server([&](FakePeer& peer) {
+      ASSERT_TRUE(GrantVersion(peer, 2));
+      auto frame = peer.ReadFrame();
+      ASSERT_TRUE(frame);
+      next = tp::FrameView(*frame).type();
+      peer.SendFrame([](std::span<std::byte> out) {
+        return tp::EncodeLogout(out, tp::ErrorCode::kNone);
+      });
+      peer.WaitForClose();
+    });
+    auto c = Client::Connect("127.0.0.1", server.port(), Fast());
+    ASSERT_TRUE(c.ok()) << c.status();
+    EXPECT_EQ((*c)->protocol_version(), 2);
+    auto id = (*c)->LookupService("pricing");
+    ASSERT_FALSE(id.ok());
+    EXPECT_EQ(id.status().code(), absl::StatusCode::kUnimplemented);
+    EXPECT_THAT(id.status().message(), HasSubstr("\"pricing\""));
+    EXPECT_THAT(id.status().message(), HasSubstr("protocol version 2"));
+    EXPECT_THAT(id.status().message(), HasSubstr("need version 3"));
+    EXPECT_TRUE((*c)->connected());
+    EXPECT_TRUE((*c)->Close().ok());
+  }  // the client closed, then the server's script ended and was joined
+  EXPECT_EQ(next, tp::MessageType::kLogout);
+}
+
 // A server that answers LOGON and then reads but never answers. The call
 // fails by its response timeout, the session by the heartbeat silence
 // limit: each status says which limit it was. (The response timeout, 300

@@ -452,6 +452,29 @@ TEST_P(ClientTest, RequestWithoutBackendsIsNotFoundWithGatewayText) {
   EXPECT_TRUE(c->connected());
 }
 
+// The gateway speaks version 3, and without backend services knows no
+// name: NOT_FOUND naming the service, and the session goes on.
+TEST_P(ClientTest, LookupOfAnUnknownServiceIsNotFoundNamingIt) {
+  Start();
+  auto c = Connect();
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(c->protocol_version(), protocol::kMaxProtocolVersion);
+  auto id = c->LookupService("pricing");
+  ASSERT_FALSE(id.ok());
+  EXPECT_EQ(id.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(id.status().message(), HasSubstr("\"pricing\""));
+  EXPECT_THAT(id.status().message(), HasSubstr(c->peer()));
+  for (const std::string& bad : {std::string(), std::string(65, 'n')}) {
+    EXPECT_EQ(c->LookupService(bad).status().code(),
+              absl::StatusCode::kInvalidArgument)
+        << bad.size();
+  }
+  EXPECT_TRUE(c->connected());
+  // The session still answers requests after the lookups.
+  EXPECT_EQ(c->Request(7, {}, 1000ms).status().code(),
+            absl::StatusCode::kNotFound);
+}
+
 TEST_P(ClientTest, MalformedNamesAreInvalidArgument) {
   Start();
   auto c = Connect();

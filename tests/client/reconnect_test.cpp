@@ -432,11 +432,19 @@ TEST_P(ReconnectTest, GatewayAnnouncesItsEpochOnlyToVersion2Sessions) {
     EXPECT_EQ(v.instance_epoch(), epoch) << name;
     EXPECT_EQ(v.name(), name);
   }
-  // A gateway-side check of the negotiation: 2..5 gets 2.
+  // A gateway-side check of the negotiation: 2..5 gets 3, the highest this
+  // gateway speaks, whose LOGON_ACK keeps the EPOCH form.
   auto v5 = TestClient::Connect(gateway_->port());
   ack = v5->Logon("", 10000, 2, 5);
   ASSERT_TRUE(ack && ack->type() == protocol::MessageType::kLogonAck);
-  EXPECT_EQ(protocol::LogonAckView(ack->view()).negotiated_version(), 2);
+  const protocol::LogonAckView v3_ack(ack->view());
+  EXPECT_EQ(v3_ack.negotiated_version(), 3);
+  EXPECT_EQ(v3_ack.flags(), protocol::kFlagEpoch);
+  EXPECT_EQ(v3_ack.instance_epoch(), epoch);
+  sub_ack = v5->Subscribe(1, "ep");
+  ASSERT_TRUE(sub_ack &&
+              sub_ack->type() == protocol::MessageType::kSubscribeAck);
+  EXPECT_EQ(protocol::StreamAckView(sub_ack->view()).instance_epoch(), epoch);
 }
 
 TEST_P(ReconnectTest, PublishingWhileDisconnectedFollowsThePolicy) {
@@ -521,7 +529,7 @@ TEST_P(ReconnectTest, WithoutReconnectALostConnectionStaysLost) {
   EXPECT_EQ(c->stats().reconnect_attempts, 0u);
 }
 
-// A new client against a gateway that speaks only version 1: it offers 1..2,
+// A new client against a gateway that speaks only version 1: it offers 1..3,
 // takes 1, and has no epoch.
 TEST(ReconnectVersionTest, ClientWorksWithAVersion1Gateway) {
   std::atomic<int> offered_max{0};

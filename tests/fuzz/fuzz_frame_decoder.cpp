@@ -208,6 +208,20 @@ std::size_t ReadAndReencode(FrameView frame, std::span<std::byte> out) {
                                .payload = v.payload()});
       break;
     }
+    case MessageType::kServiceLookup: {
+      const ServiceLookupView v(frame);
+      s += v.correlation_id() + Sum(v.name());
+      n = EncodeServiceLookup(
+          out, {.correlation_id = v.correlation_id(), .name = v.name()});
+      break;
+    }
+    case MessageType::kServiceLookupAck: {
+      const ServiceLookupAckView v(frame);
+      s += v.correlation_id() + v.service_id();
+      n = EncodeServiceLookupAck(out, {.correlation_id = v.correlation_id(),
+                                       .service_id = v.service_id()});
+      break;
+    }
   }
   g_sink = g_sink + s;
   return n;

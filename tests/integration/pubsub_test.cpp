@@ -479,13 +479,75 @@ TEST_P(PubSubTest, RequestIsAnsweredNoSuchService) {
             std::string::npos);
 }
 
+// Protocol version 3: a gateway without backend services knows no name, and
+// says so with service id 0; the session goes on.
+TEST_P(PubSubTest, ServiceLookupWithoutServicesAnswersIdZero) {
+  Start();
+  auto c = TestClient::Connect(gateway_->port());
+  ASSERT_NE(c, nullptr);
+  auto ack = c->Logon("", 10000, 1, 3);
+  ASSERT_TRUE(ack && ack->type() == MessageType::kLogonAck);
+  ASSERT_EQ(tp::LogonAckView(ack->view()).negotiated_version(), 3);
+  std::array<std::byte, 128> buf;
+  for (const std::uint64_t correlation : {5u, 6u}) {
+    const std::size_t n = tp::EncodeServiceLookup(
+        buf, {.correlation_id = correlation, .name = "pricing"});
+    ASSERT_TRUE(c->SendRaw({buf.data(), n}));
+    auto f = c->ReadSkippingHeartbeats();
+    ASSERT_TRUE(f);
+    ASSERT_EQ(f->type(), MessageType::kServiceLookupAck);
+    const tp::ServiceLookupAckView a(f->view());
+    EXPECT_EQ(a.correlation_id(), correlation);
+    EXPECT_EQ(a.service_id(), 0u);
+  }
+}
+
+// SERVICE_LOOKUP is a version-3 frame: a version-2 session that sends it
+// breaks the protocol (PROTOCOL.md 7.7) and is closed.
+TEST_P(PubSubTest, ServiceLookupBelowVersion3IsFatal) {
+  Start();
+  auto c = TestClient::Connect(gateway_->port());
+  ASSERT_NE(c, nullptr);
+  auto ack = c->Logon("", 10000, 1, 2);
+  ASSERT_TRUE(ack && ack->type() == MessageType::kLogonAck);
+  ASSERT_EQ(tp::LogonAckView(ack->view()).negotiated_version(), 2);
+  std::array<std::byte, 128> buf;
+  const std::size_t n =
+      tp::EncodeServiceLookup(buf, {.correlation_id = 5, .name = "pricing"});
+  ASSERT_TRUE(c->SendRaw({buf.data(), n}));
+  auto e = c->ReadSkippingHeartbeats();
+  ASSERT_TRUE(e);
+  ASSERT_EQ(e->type(), MessageType::kError);
+  const tp::ErrorView error(e->view());
+  EXPECT_EQ(error.code(), tp::ErrorCode::kUnexpectedMessage);
+  EXPECT_TRUE(error.fatal());
+  EXPECT_NE(std::string(error.text()).find("version 3"), std::string::npos)
+      << error.text();
+  EXPECT_TRUE(c->WaitForEof());
+}
+
+// A client may not send the gateway's answer.
+TEST_P(PubSubTest, ServiceLookupAckFromAClientIsFatal) {
+  Start();
+  auto c = LoggedOnClient();
+  std::array<std::byte, 64> buf;
+  const std::size_t n =
+      tp::EncodeServiceLookupAck(buf, {.correlation_id = 1, .service_id = 2});
+  ASSERT_TRUE(c->SendRaw({buf.data(), n}));
+  auto e = c->ReadSkippingHeartbeats();
+  ASSERT_TRUE(e);
+  ASSERT_EQ(e->type(), MessageType::kError);
+  EXPECT_EQ(tp::ErrorView(e->view()).code(), tp::ErrorCode::kUnexpectedMessage);
+  EXPECT_TRUE(c->WaitForEof());
+}
+
 TEST_P(PubSubTest, LogonRejectedForVersionAndToken) {
   config::GatewayConfig c = TestConfig(GetParam());
   c.token = "sesame";
   Start(c);
   auto v = TestClient::Connect(gateway_->port());
-  // The gateway speaks versions 1 and 2 (PROTOCOL.md 7.2).
-  auto r = v->Logon("sesame", 1000, 3, 4);
+  // The gateway speaks versions 1 to 3 (PROTOCOL.md 7.2).
+  auto r = v->Logon("sesame", 1000, 4, 5);
   ASSERT_TRUE(r);
   ASSERT_EQ(r->type(), MessageType::kLogonReject);
   EXPECT_EQ(tp::ErrorView(r->view()).code(),

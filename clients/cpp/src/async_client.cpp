@@ -341,6 +341,15 @@ void AsyncClient::Impl::OnReply(const internal::Reply& reply) {
               wait->done),
           std::vector<std::byte>(reply.payload.begin(), reply.payload.end()));
       return;
+    case ReplyKind::kServiceLookup:
+      if (reply.service_id == 0) {
+        FailWait(*wait, core_.NoServiceNamed(wait->name));
+        return;
+      }
+      internal::Finish(
+          std::get<CompletionPtr<absl::StatusOr<std::uint32_t>>>(wait->done),
+          reply.service_id);
+      return;
     case ReplyKind::kLogon:
     case ReplyKind::kLogout:
     case ReplyKind::kUdpSubscribe:  // the async client does not ask for UDP
@@ -411,6 +420,11 @@ void AsyncClient::Impl::OnWaitTimeout(ReplyKind kind, std::uint64_t id) {
     case ReplyKind::kResponse:
       status = absl::DeadlineExceededError(
           absl::StrCat("no RESPONSE from service ", wait->service_id, within));
+      break;
+    case ReplyKind::kServiceLookup:
+      status = absl::DeadlineExceededError(
+          absl::StrCat("look up service ", Quoted(wait->name),
+                       ": no SERVICE_LOOKUP_ACK", within));
       break;
     case ReplyKind::kLogon:
     case ReplyKind::kLogout:
@@ -496,6 +510,34 @@ void AsyncClient::Impl::StartRequest(
     if (auto w = TakeWait(ReplyKind::kResponse, correlation)) FailWait(*w, p);
     return;
   }
+  Pump();
+}
+
+void AsyncClient::Impl::StartLookupService(
+    std::string name, CompletionPtr<absl::StatusOr<std::uint32_t>> done) {
+  absl::Status s = CheckOpen();
+  if (s.ok()) s = core_.CheckServiceLookup(name);
+  if (!s.ok()) {
+    internal::Finish(done, std::move(s));
+    return;
+  }
+  const std::uint64_t correlation = core_.NextCorrelation();
+  if (!QueueControl(
+          tp::PaddedLength(tp::ServiceLookupView::kFixedLength + name.size()),
+          [&](std::span<std::byte> out) {
+            return core_.EncodeServiceLookup(out, correlation, name);
+          })) {
+    internal::Finish(done, absl::ResourceExhaustedError(absl::StrCat(
+                               "look up service ", Quoted(name),
+                               ": send queue to ", peer(), " is full")));
+    return;
+  }
+  auto wait = std::make_unique<Wait>(executor_);
+  wait->kind = ReplyKind::kServiceLookup;
+  wait->id = correlation;
+  wait->name = std::move(name);
+  wait->done = std::move(done);
+  ArmWait(std::move(wait), options_.response_timeout);
   Pump();
 }
 
@@ -657,6 +699,11 @@ void AsyncClient::StartRequest(
     std::span<const std::byte> payload, std::chrono::milliseconds timeout,
     CompletionPtr<absl::StatusOr<std::vector<std::byte>>> done) {
   impl->StartRequest(service_id, payload, timeout, std::move(done));
+}
+void AsyncClient::StartLookupService(
+    const ImplPtr& impl, std::string name,
+    CompletionPtr<absl::StatusOr<std::uint32_t>> done) {
+  impl->StartLookupService(std::move(name), std::move(done));
 }
 void AsyncClient::StartClose(const ImplPtr& impl,
                              CompletionPtr<absl::Status> done) {

@@ -58,13 +58,15 @@ struct Wait {
   std::uint64_t id = 0;
   asio::steady_timer timer;
   SteadyClock::time_point started;
-  std::string name;  // stream name / pattern (messages, OpenStream cache)
+  // Stream name / pattern (messages, OpenStream cache); service name.
+  std::string name;
   std::uint32_t service_id = 0;
   StreamId stream;
   std::variant<CompletionPtr<absl::StatusOr<StreamId>>,
                CompletionPtr<absl::StatusOr<SubscriptionId>>,
                CompletionPtr<absl::StatusOr<Sequence>>,
-               CompletionPtr<absl::StatusOr<std::vector<std::byte>>>>
+               CompletionPtr<absl::StatusOr<std::vector<std::byte>>>,
+               CompletionPtr<absl::StatusOr<std::uint32_t>>>
       done;
 };
 
@@ -118,6 +120,9 @@ class AsyncClient::Impl final : public std::enable_shared_from_this<Impl>,
       std::uint32_t service_id, std::span<const std::byte> payload,
       std::chrono::milliseconds timeout,
       internal::CompletionPtr<absl::StatusOr<std::vector<std::byte>>> done);
+  void StartLookupService(
+      std::string name,
+      internal::CompletionPtr<absl::StatusOr<std::uint32_t>> done);
   void StartClose(internal::CompletionPtr<absl::Status> done);
   /// The AsyncClient is being destroyed: close at once.
   void Abandon();

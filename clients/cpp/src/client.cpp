@@ -318,6 +318,29 @@ absl::StatusOr<std::vector<std::byte>> Client::Impl::Request(
   return response;
 }
 
+absl::StatusOr<std::uint32_t> Client::Impl::LookupService(
+    std::string_view name) {
+  if (absl::Status s = CheckReceivingCall("LookupService"); !s.ok()) return s;
+  if (absl::Status s = core_.CheckServiceLookup(name); !s.ok()) return s;
+  if (claimed_) {
+    return absl::FailedPreconditionError(
+        "a claim is outstanding; Commit or Abort it first");
+  }
+  const std::uint64_t correlation = core_.NextCorrelation();
+  const std::size_t n = core_.EncodeServiceLookup(tx(), correlation, name);
+  if (absl::Status s = SendFrame({tx_.get(), n}); !s.ok()) return s;
+  if (absl::Status s =
+          AwaitReply(ReplyKind::kServiceLookup, correlation,
+                     Clock::now() + options_.response_timeout,
+                     absl::StrCat("SERVICE_LOOKUP_ACK for service ",
+                                  internal::Quoted(name)));
+      !s.ok()) {
+    return s;
+  }
+  if (pending_.service_id == 0) return core_.NoServiceNamed(name);
+  return pending_.service_id;
+}
+
 // ======================================================================
 // Client: forwards to Impl. Each call takes the Impl's lock while
 // background polling runs (CallGuard); receiving calls also serialise.
@@ -430,6 +453,10 @@ absl::StatusOr<std::vector<std::byte>> Client::Request(
     std::chrono::milliseconds timeout) {
   Impl::CallGuard guard(*impl_, /*receiving=*/true);
   return impl_->Request(service_id, payload, timeout);
+}
+absl::StatusOr<std::uint32_t> Client::LookupService(std::string_view name) {
+  Impl::CallGuard guard(*impl_, /*receiving=*/true);
+  return impl_->LookupService(name);
 }
 absl::Status Client::StartBackgroundPolling(
     const BackgroundPollingOptions& options) {

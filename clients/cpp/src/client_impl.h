@@ -55,6 +55,7 @@ struct PendingReply {
   StreamId stream;
   Sequence sequence;
   std::vector<std::byte>* response = nullptr;
+  std::uint32_t service_id = 0;  // kServiceLookup
 };
 
 }  // namespace internal
@@ -93,6 +94,7 @@ class Client::Impl final : private internal::SessionHost {
   absl::StatusOr<std::vector<std::byte>> Request(
       std::uint32_t service_id, std::span<const std::byte> payload,
       std::chrono::milliseconds timeout);
+  absl::StatusOr<std::uint32_t> LookupService(std::string_view name);
   absl::Status Close();
 
   // --- Background polling (client_background.cpp) ---------------------------

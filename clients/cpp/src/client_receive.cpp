@@ -197,6 +197,7 @@ void Client::Impl::OnReply(const internal::Reply& reply) {
     pending_.status = reply.status;
     pending_.stream = reply.stream;
     pending_.sequence = reply.sequence;
+    pending_.service_id = reply.service_id;
     if (reply.kind == ReplyKind::kResponse && reply.status.ok() &&
         pending_.response != nullptr) {
       pending_.response->assign(reply.payload.begin(), reply.payload.end());

@@ -179,8 +179,9 @@ bool SessionCore::ShouldHold(tp::FrameView frame) {
       return true;  // for on_error
     }
     default:
-      // Answers (OPEN_STREAM_ACK, RESPONSE), HEARTBEAT, the frames that end
-      // the session, and protocol violations: no user code runs for them.
+      // Answers (OPEN_STREAM_ACK, RESPONSE, SERVICE_LOOKUP_ACK), HEARTBEAT, the
+      // frames that end the session, and protocol violations: no user code runs
+      // for them.
       return false;
   }
 }
@@ -312,6 +313,10 @@ std::size_t SessionInfo::max_payload_length() const {
 const ClientStats& SessionInfo::stats() const { return core_->stats(); }
 std::uint64_t SessionInfo::gateway_epoch() const {
   return core_->gateway_epoch();
+}
+
+std::uint16_t SessionInfo::protocol_version() const {
+  return core_->negotiated_version();
 }
 
 }  // namespace tachyon::client

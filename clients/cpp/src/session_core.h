@@ -6,12 +6,12 @@
 // dispatches them: DATA and GAP to subscriptions (per-stream expected
 // sequences, gap detection, duplicate dropping), SUBSCRIBE_ACK positioning
 // streams (and resuming them after a reconnect), answers to requests
-// (LOGON_ACK, OPEN_STREAM_ACK, SUBSCRIBE_ACK, PUBLISH_ACK, RESPONSE, a
-// non-fatal ERROR naming a request) matched against the table of pending
-// requests, and the session-ending frames (fatal ERROR, LOGOUT, malformed
-// input). It encodes the frames a client sends into a caller's buffer, keeps
-// the subscription and stream tables, the streams opened for publishing, the
-// liveness clock and the statistics.
+// (LOGON_ACK, OPEN_STREAM_ACK, SUBSCRIBE_ACK, PUBLISH_ACK, RESPONSE,
+// SERVICE_LOOKUP_ACK, a non-fatal ERROR naming a request) matched against
+// the table of pending requests, and the session-ending frames (fatal
+// ERROR, LOGOUT, malformed input). It encodes the frames a client sends
+// into a caller's buffer, keeps the subscription and stream tables, the
+// streams opened for publishing, the liveness clock and the statistics.
 //
 // The transport — a SessionHost — moves the bytes: it fills ReceiveSpace()
 // and calls Received() + Dispatch(), writes what the Encode* calls produced,
@@ -117,13 +117,14 @@ struct StreamState {
 
 /// What a pending request waits for.
 enum class ReplyKind : std::uint8_t {
-  kLogon,         // LOGON_ACK (a LOGON_REJECT ends the session instead)
-  kOpenStream,    // OPEN_STREAM_ACK, by request id
-  kSubscribe,     // the first SUBSCRIBE_ACK, by subscription id
-  kUdpSubscribe,  // SUBSCRIBE_ACK answering UDP_SUBSCRIBE, by subscription id
-  kPublishAck,    // PUBLISH_ACK, by correlation id
-  kResponse,      // RESPONSE, by correlation id
-  kLogout,        // the gateway's LOGOUT answering ours
+  kLogon,          // LOGON_ACK (a LOGON_REJECT ends the session instead)
+  kOpenStream,     // OPEN_STREAM_ACK, by request id
+  kSubscribe,      // the first SUBSCRIBE_ACK, by subscription id
+  kUdpSubscribe,   // SUBSCRIBE_ACK answering UDP_SUBSCRIBE, by subscription id
+  kPublishAck,     // PUBLISH_ACK, by correlation id
+  kResponse,       // RESPONSE, by correlation id
+  kServiceLookup,  // SERVICE_LOOKUP_ACK, by correlation id
+  kLogout,         // the gateway's LOGOUT answering ours
 };
 
 /// An answer to a pending request. Views borrow the receive buffer and are
@@ -135,6 +136,7 @@ struct Reply {
   StreamId stream;      // kOpenStream, kUdpSubscribe
   Sequence sequence;    // kPublishAck, kUdpSubscribe (next_sequence)
   std::span<const std::byte> payload;  // kResponse
+  std::uint32_t service_id = 0;        // kServiceLookup (0: no such name)
 };
 
 /// What the transport does for the core.
@@ -179,6 +181,11 @@ class SessionCore {
   /// session; 0 before LOGON_ACK or when the gateway announced none
   /// (protocol version 1).
   [[nodiscard]] std::uint64_t gateway_epoch() const { return gateway_epoch_; }
+  /// The protocol version LOGON_ACK granted in the current (or last)
+  /// session; 0 before the first LOGON_ACK.
+  [[nodiscard]] std::uint16_t negotiated_version() const {
+    return negotiated_version_;
+  }
 
   // --- Receiving -----------------------------------------------------------
   /// Where the transport reads to (never empty).
@@ -252,6 +259,17 @@ class SessionCore {
                             std::uint32_t service_id,
                             std::chrono::milliseconds timeout,
                             std::span<const std::byte> payload);
+  /// Whether LookupService / AsyncLookupService may ask for `name`:
+  /// INVALID_ARGUMENT for an empty or over-long name, UNIMPLEMENTED when
+  /// the session's protocol version has no SERVICE_LOOKUP (below 3).
+  [[nodiscard]] absl::Status CheckServiceLookup(std::string_view name) const;
+  /// NOT_FOUND: the gateway has no service called `name`.
+  [[nodiscard]] absl::Status NoServiceNamed(std::string_view name) const;
+  /// SERVICE_LOOKUP of `name` (1..64 bytes; 0 is returned otherwise);
+  /// expects kServiceLookup for `correlation`.
+  std::size_t EncodeServiceLookup(std::span<std::byte> out,
+                                  std::uint64_t correlation,
+                                  std::string_view name);
   std::size_t EncodeHeartbeat(std::span<std::byte> out);
   /// LOGOUT; the phase becomes kClosing (nothing more is delivered) and
   /// kLogout is expected.
@@ -408,6 +426,7 @@ class SessionCore {
   void HandleSubscribeAck(const protocol::StreamAckView& ack);
   void HandlePublishAck(const protocol::PublishAckView& ack);
   void HandleResponse(const protocol::ResponseView& response);
+  void HandleServiceLookupAck(const protocol::ServiceLookupAckView& ack);
   void HandleError(const protocol::ErrorView& error);
   void HandleLogout(const protocol::LogoutView& logout);
   void ReportGap(StreamState& stream, StreamId id, Sequence from, Sequence to,
@@ -421,6 +440,7 @@ class SessionCore {
   // --- Session, from LOGON_ACK ---------------------------------------------
   SessionId session_id_;
   std::uint64_t gateway_epoch_ = 0;
+  std::uint16_t negotiated_version_ = 0;
   // The gateway run the stream positions were counted in (the epoch of the
   // session that first logged on, then of each restart); set once logged
   // on.

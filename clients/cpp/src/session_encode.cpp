@@ -170,6 +170,36 @@ std::size_t SessionCore::EncodeRequest(std::span<std::byte> out,
   return n;
 }
 
+absl::Status SessionCore::CheckServiceLookup(std::string_view name) const {
+  if (name.empty() || name.size() > tp::kMaxServiceNameLength) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("invalid service name ", Quoted(name), ": must be 1..",
+                     tp::kMaxServiceNameLength, " bytes"));
+  }
+  if (negotiated_version_ < tp::kServicesProtocolVersion) {
+    return absl::UnimplementedError(absl::StrCat(
+        "look up service ", Quoted(name), ": gateway ", peer_,
+        " speaks protocol version ", negotiated_version_,
+        ", and service lookups need version ", tp::kServicesProtocolVersion,
+        " (use the numeric service id)"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status SessionCore::NoServiceNamed(std::string_view name) const {
+  return absl::NotFoundError(absl::StrCat(
+      "gateway ", peer_, " has no backend service named ", Quoted(name)));
+}
+
+std::size_t SessionCore::EncodeServiceLookup(std::span<std::byte> out,
+                                             std::uint64_t correlation,
+                                             std::string_view name) {
+  const std::size_t n = tp::EncodeServiceLookup(
+      out, {.correlation_id = correlation, .name = name});
+  if (n > 0) Expect(ReplyKind::kServiceLookup, correlation);
+  return n;
+}
+
 std::size_t SessionCore::EncodeHeartbeat(std::span<std::byte> out) {
   return tp::EncodeHeartbeat(out, RealtimeNs());
 }

@@ -77,6 +77,9 @@ bool SessionCore::HandleFrame(tp::FrameView frame) {
     case MessageType::kResponse:
       HandleResponse(tp::ResponseView(frame));
       return false;
+    case MessageType::kServiceLookupAck:
+      HandleServiceLookupAck(tp::ServiceLookupAckView(frame));
+      return false;
     case MessageType::kError:
       HandleError(tp::ErrorView(frame));
       return false;
@@ -105,6 +108,7 @@ bool SessionCore::HandleFrame(tp::FrameView frame) {
     case MessageType::kUdpSubscribe:
     case MessageType::kPublish:
     case MessageType::kRequest:
+    case MessageType::kServiceLookup:
       break;
   }
   // A client-only type, or a second logon answer (PROTOCOL.md 7.5).
@@ -148,6 +152,7 @@ void SessionCore::HandleLogonAck(const tp::LogonAckView& ack) {
                      ? max_frame_length_ - tp::DataView::kFixedLength
                      : 0;
   session_id_ = ack.session_id();
+  negotiated_version_ = ack.negotiated_version();
   gateway_epoch_ = ack.instance_epoch();
   if (!positions_counted_) {
     positions_counted_ = true;
@@ -344,6 +349,14 @@ void SessionCore::HandleResponse(const tp::ResponseView& response) {
               absl::StrCat("request to service ", response.service_id()),
               tp::AsText(response.payload())),
           .payload = response.payload()});
+}
+
+void SessionCore::HandleServiceLookupAck(const tp::ServiceLookupAckView& ack) {
+  // Otherwise the answer to a lookup that already timed out.
+  if (!TakePending(ReplyKind::kServiceLookup, ack.correlation_id())) return;
+  Answer({.kind = ReplyKind::kServiceLookup,
+          .id = ack.correlation_id(),
+          .service_id = ack.service_id()});
 }
 
 absl::Status SessionCore::FatalErrorStatus(const tp::ErrorView& error) const {

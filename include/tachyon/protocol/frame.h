@@ -99,6 +99,10 @@ inline ErrorCode ValidateBody(MessageType type,
       return RequestView::Validate(frame);
     case MessageType::kResponse:
       return ResponseView::Validate(frame);
+    case MessageType::kServiceLookup:
+      return ServiceLookupView::Validate(frame);
+    case MessageType::kServiceLookupAck:
+      return ServiceLookupAckView::Validate(frame);
   }
   return ErrorCode::kUnknownType;
 }

@@ -45,8 +45,12 @@ inline constexpr std::uint8_t kProtocolVersion = 1;
 /// Protocol version 2: version 1 plus the gateway instance epoch carried by
 /// LOGON_ACK and SUBSCRIBE_ACK (PROTOCOL.md 7.6). Negotiated at LOGON.
 inline constexpr std::uint16_t kEpochProtocolVersion = 2;
+/// Protocol version 3: version 2 plus backend services by name
+/// (SERVICE_LOOKUP / SERVICE_LOOKUP_ACK) and RESPONSE status OVERLOADED
+/// (PROTOCOL.md 7.2, 13). Negotiated at LOGON.
+inline constexpr std::uint16_t kServicesProtocolVersion = 3;
 /// The highest protocol version this build speaks at LOGON.
-inline constexpr std::uint16_t kMaxProtocolVersion = kEpochProtocolVersion;
+inline constexpr std::uint16_t kMaxProtocolVersion = kServicesProtocolVersion;
 /// Size of the common frame header.
 inline constexpr std::size_t kHeaderLength = 16;
 /// Frames occupy a multiple of this many bytes on the wire.
@@ -59,6 +63,8 @@ inline constexpr std::uint32_t kMaxFrameLengthCeiling = 16 * 1024 * 1024;
 inline constexpr std::size_t kMaxNameLength = 255;
 /// Longest LOGON token or client name, in bytes.
 inline constexpr std::size_t kMaxLogonFieldLength = 255;
+/// Longest backend service name in SERVICE_LOOKUP, in bytes.
+inline constexpr std::size_t kMaxServiceNameLength = 64;
 /// Longest ERROR / LOGON_REJECT text, in bytes.
 inline constexpr std::size_t kMaxErrorTextLength = 1024;
 
@@ -90,6 +96,8 @@ enum class MessageType : std::uint8_t {
   kData = 0x22,
   kRequest = 0x30,
   kResponse = 0x31,
+  kServiceLookup = 0x32,     ///< protocol version 3
+  kServiceLookupAck = 0x33,  ///< protocol version 3
 };
 
 /// Error codes carried by ERROR, LOGON_REJECT, LOGOUT and PUBLISH_ACK, and
@@ -157,6 +165,8 @@ constexpr bool IsKnownMessageType(std::uint8_t raw) {
     case MessageType::kData:
     case MessageType::kRequest:
     case MessageType::kResponse:
+    case MessageType::kServiceLookup:
+    case MessageType::kServiceLookupAck:
       return true;
   }
   return false;

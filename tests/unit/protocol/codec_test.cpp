@@ -204,6 +204,17 @@ Bytes ValidResponse() {
                                 .payload = AsBytes("resp")});
   });
 }
+// SERVICE_LOOKUP: correlation 8, name "pricing" (7), length 39.
+Bytes ValidServiceLookup() {
+  return Encode([](std::span<std::byte> out) {
+    return EncodeServiceLookup(out, {.correlation_id = 8, .name = "pricing"});
+  });
+}
+Bytes ValidServiceLookupAck() {
+  return Encode([](std::span<std::byte> out) {
+    return EncodeServiceLookupAck(out, {.correlation_id = 8, .service_id = 12});
+  });
+}
 
 // ---------------------------------------------------------------------------
 // Round trips: encode -> DecodeFrame -> every accessor equals its input.
@@ -600,6 +611,39 @@ TEST(CodecRoundTrip, ResponseFieldsSurviveForEveryStatus) {
   }
 }
 
+TEST(CodecRoundTrip, ResponseOverloadedIsTheHighestStatus) {
+  EXPECT_EQ(kMaxResponseStatus,
+            static_cast<std::uint16_t>(ResponseStatus::kOverloaded));
+}
+
+TEST(CodecRoundTrip, ServiceLookupFieldsSurvive) {
+  const Bytes b = ValidServiceLookup();
+  ASSERT_EQ(b.size(), 40u);
+  EXPECT_EQ(LoadU32(&b[0]), 39u);
+  EXPECT_EQ(LoadU16(&b[24]), 7u);
+  const FrameView f = Decode(b, MessageType::kServiceLookup);
+  ASSERT_FALSE(f.empty());
+  const ServiceLookupView v(f);
+  EXPECT_EQ(v.correlation_id(), 8u);
+  EXPECT_EQ(v.name(), "pricing");
+}
+
+TEST(CodecRoundTrip, ServiceLookupAckFieldsSurviveFoundAndNot) {
+  const Bytes b = ValidServiceLookupAck();
+  ASSERT_EQ(b.size(), ServiceLookupAckView::kFixedLength);
+  const FrameView f = Decode(b, MessageType::kServiceLookupAck);
+  ASSERT_FALSE(f.empty());
+  const ServiceLookupAckView v(f);
+  EXPECT_EQ(v.correlation_id(), 8u);
+  EXPECT_EQ(v.service_id(), 12u);
+  const Bytes none = Encode([](std::span<std::byte> out) {
+    return EncodeServiceLookupAck(out, {.correlation_id = 9});
+  });
+  const FrameView g = Decode(none, MessageType::kServiceLookupAck);
+  ASSERT_FALSE(g.empty());
+  EXPECT_EQ(ServiceLookupAckView(g).service_id(), 0u);
+}
+
 TEST(CodecRoundTrip, HeaderFieldsSitAtDocumentedOffsets) {
   const Bytes b = ValidData();
   EXPECT_EQ(LoadU32(&b[0]), 41u);
@@ -763,6 +807,18 @@ std::vector<EncoderCase> AllEncoders() {
          return EncodeResponse(out, {.service_id = 1, .payload = AsBytes(p)});
        },
        true},
+      {"ServiceLookup",
+       [=](std::span<std::byte> out, std::size_t k) {
+         const std::string n = name(k);
+         return EncodeServiceLookup(out, {.correlation_id = 1, .name = n});
+       },
+       true},
+      {"ServiceLookupAck",
+       [](std::span<std::byte> out, std::size_t) {
+         return EncodeServiceLookupAck(out,
+                                       {.correlation_id = 1, .service_id = 1});
+       },
+       false},
   };
 }
 
@@ -848,6 +904,13 @@ TEST(EncoderBuffer, RefusesFieldsLongerThanTheWireAllows) {
   EXPECT_GT(EncodeOpenStreamAck(buf, ack(max_field)), 0u);
   EXPECT_GT(EncodeSubscribe(buf, subscribe(max_field)), 0u);
   EXPECT_GT(EncodeLogon(buf, logon(max_field, max_field)), 0u);
+  // Service names: 1..64 bytes.
+  const std::string_view service_max(long_field.data(), kMaxServiceNameLength);
+  const std::string_view service_over(long_field.data(),
+                                      kMaxServiceNameLength + 1);
+  EXPECT_EQ(EncodeServiceLookup(buf, {.name = ""}), 0u);
+  EXPECT_EQ(EncodeServiceLookup(buf, {.name = service_over}), 0u);
+  EXPECT_GT(EncodeServiceLookup(buf, {.name = service_max}), 0u);
 }
 
 TEST(EncoderBuffer, RefusesFramesAboveTheCeilingWhateverTheBuffer) {
@@ -965,7 +1028,7 @@ TEST(DecodeOrder, ReportsEveryUnknownTypeAfterSixteenBytes) {
       EXPECT_EQ(r.error, ErrorCode::kUnknownType) << type;
     }
   }
-  EXPECT_EQ(unknown, 256 - 18);
+  EXPECT_EQ(unknown, 256 - 20);
 }
 
 TEST(DecodeOrder, VersionIsCheckedBeforeTypeAndTypeBeforeReserved) {
@@ -1326,6 +1389,47 @@ std::vector<MalformedCase> MalformedCases() {
       Mutated(resp, set16(28, kMaxResponseStatus + 1)), kField);
   add("ResponseStatusMax", Mutated(resp, set16(28, kMaxResponseStatus)), kOk);
   add("ResponseReservedSet", Mutated(resp, set16(30, 1)), kField);
+  add("ResponseOverloaded",
+      Mutated(resp, set16(28, static_cast<std::uint16_t>(
+                                  ResponseStatus::kOverloaded))),
+      kOk);
+
+  // SERVICE_LOOKUP: name "pricing" (7), length 39.
+  const Bytes lookup = ValidServiceLookup();
+  add("ServiceLookupShorterThanFixedPart", WithLength(lookup, 31), kLen);
+  add("ServiceLookupHeaderOnly", WithLength(lookup, 16), kLen);
+  add("ServiceLookupNameLengthOverruns", Mutated(lookup, set16(24, 8)), kLen);
+  add("ServiceLookupNameLengthUnderruns", Mutated(lookup, set16(24, 6)), kLen);
+  add("ServiceLookupNameLengthAboveMaxDisagrees",
+      Mutated(lookup, set16(24, kMaxServiceNameLength + 1)), kLen);
+  add("ServiceLookupEmptyName", Mutated(WithLength(lookup, 32), set16(24, 0)),
+      kField);
+  add("ServiceLookupNameAboveMax",
+      Mutated(WithLength(lookup, 32 + kMaxServiceNameLength + 1),
+              set16(24, kMaxServiceNameLength + 1)),
+      kField);
+  add("ServiceLookupNameAtMax",
+      Mutated(WithLength(lookup, 32 + kMaxServiceNameLength),
+              set16(24, kMaxServiceNameLength)),
+      kOk);
+  add("ServiceLookupFlagsSet", Mutated(lookup, set16(kFlagsOffset, 1)), kField);
+  add("ServiceLookupStreamIdSet", Mutated(lookup, set32(kStreamIdOffset, 1)),
+      kField);
+  add("ServiceLookupReserved26Set", Mutated(lookup, set16(26, 1)), kField);
+  add("ServiceLookupReserved28Set", Mutated(lookup, set32(28, 1)), kField);
+  add("ServiceLookupLengthBeatsField",
+      Mutated(Mutated(lookup, set16(24, 9)), set32(28, 1)), kLen);
+
+  // SERVICE_LOOKUP_ACK: exactly 32 bytes.
+  const Bytes lookup_ack = ValidServiceLookupAck();
+  add("ServiceLookupAckLength24", WithLength(lookup_ack, 24), kLen);
+  add("ServiceLookupAckLength40", WithLength(lookup_ack, 40), kLen);
+  add("ServiceLookupAckServiceZero", Mutated(lookup_ack, set32(24, 0)), kOk);
+  add("ServiceLookupAckFlagsSet", Mutated(lookup_ack, set16(kFlagsOffset, 2)),
+      kField);
+  add("ServiceLookupAckStreamIdSet",
+      Mutated(lookup_ack, set32(kStreamIdOffset, 1)), kField);
+  add("ServiceLookupAckReservedSet", Mutated(lookup_ack, set32(28, 1)), kField);
   return c;
 }
 
@@ -1649,6 +1753,29 @@ TEST(RandomRoundTrip, DataAndRequestMessagesSurviveRandomFields) {
       ASSERT_EQ(v.status(), m.status);
       ASSERT_EQ(AsText(v.payload()), payload);
     }
+    {
+      const std::string name = rnd.Text(1 + rnd.Below(kMaxServiceNameLength));
+      const ServiceLookupFields m{.correlation_id = rnd.U64(), .name = name};
+      const std::size_t n = EncodeServiceLookup(buf, m);
+      ASSERT_EQ(n, PaddedLength(32 + name.size()));
+      const FrameView f =
+          Decode(std::span(buf).first(n), MessageType::kServiceLookup);
+      ASSERT_FALSE(f.empty());
+      const ServiceLookupView v(f);
+      ASSERT_EQ(v.correlation_id(), m.correlation_id);
+      ASSERT_EQ(v.name(), name);
+    }
+    {
+      const ServiceLookupAckFields m{.correlation_id = rnd.U64(),
+                                     .service_id = rnd.U32()};
+      const std::size_t n = EncodeServiceLookupAck(buf, m);
+      const FrameView f =
+          Decode(std::span(buf).first(n), MessageType::kServiceLookupAck);
+      ASSERT_FALSE(f.empty());
+      const ServiceLookupAckView v(f);
+      ASSERT_EQ(v.correlation_id(), m.correlation_id);
+      ASSERT_EQ(v.service_id(), m.service_id);
+    }
   }
 }
 
@@ -1670,7 +1797,9 @@ TEST(Names, EveryMessageTypeHasANameThatParsesBack) {
     ASSERT_TRUE(ParseMessageType(name, &parsed)) << name;
     EXPECT_EQ(parsed, type);
   }
-  EXPECT_EQ(known, 18);
+  EXPECT_EQ(known, 20);
+  EXPECT_EQ(MessageTypeName(MessageType::kServiceLookupAck),
+            "SERVICE_LOOKUP_ACK");
   EXPECT_EQ(MessageTypeName(MessageType::kSubscribeAck), "SUBSCRIBE_ACK");
   MessageType unused{};
   EXPECT_FALSE(ParseMessageType("data", &unused));

@@ -341,6 +341,18 @@ void CheckFrameFields(const Expectation& e, FrameView frame) {
       c.Bytes("payload", v.payload());
       break;
     }
+    case MessageType::kServiceLookup: {
+      const ServiceLookupView v(frame);
+      c.Unsigned("correlation_id", v.correlation_id());
+      c.Text("name", v.name());
+      break;
+    }
+    case MessageType::kServiceLookupAck: {
+      const ServiceLookupAckView v(frame);
+      c.Unsigned("correlation_id", v.correlation_id());
+      c.Unsigned("service_id", v.service_id());
+      break;
+    }
   }
   c.Finish();
 }
@@ -454,6 +466,16 @@ std::size_t EncodeFromView(FrameView frame, std::span<std::byte> out) {
                                   .service_id = v.service_id(),
                                   .status = v.status(),
                                   .payload = v.payload()});
+    }
+    case MessageType::kServiceLookup: {
+      const ServiceLookupView v(frame);
+      return EncodeServiceLookup(
+          out, {.correlation_id = v.correlation_id(), .name = v.name()});
+    }
+    case MessageType::kServiceLookupAck: {
+      const ServiceLookupAckView v(frame);
+      return EncodeServiceLookupAck(out, {.correlation_id = v.correlation_id(),
+                                          .service_id = v.service_id()});
     }
   }
   return 0;

@@ -31,13 +31,14 @@ constexpr std::array<std::pair<StartMode, std::string_view>, 3> kStartModeNames{
         {StartMode::kEarliest, "EARLIEST"},
         {StartMode::kSequence, "SEQUENCE"},
     }};
-constexpr std::array<std::pair<ResponseStatus, std::string_view>, 5>
+constexpr std::array<std::pair<ResponseStatus, std::string_view>, 6>
     kResponseStatusNames{{
         {ResponseStatus::kOk, "OK"},
         {ResponseStatus::kNoSuchService, "NO_SUCH_SERVICE"},
         {ResponseStatus::kTimeout, "TIMEOUT"},
         {ResponseStatus::kUnavailable, "UNAVAILABLE"},
         {ResponseStatus::kBackendError, "BACKEND_ERROR"},
+        {ResponseStatus::kOverloaded, "OVERLOADED"},
     }};
 
 template <typename Table, typename E>

@@ -14,6 +14,7 @@
 //     AsyncPublishWithAck  -> void(absl::StatusOr<Sequence>)
 //     AsyncSubscribe       -> void(absl::StatusOr<SubscriptionId>)
 //     AsyncRequest         -> void(absl::StatusOr<std::vector<std::byte>>)
+//     AsyncLookupService   -> void(absl::StatusOr<std::uint32_t>)
 //     AsyncClose           -> void(absl::Status)
 //
 //   Results are absl::Status / absl::StatusOr, the same codes and texts as
@@ -416,6 +417,26 @@ class AsyncClient : public SessionInfo {
                         std::forward<Token>(token));
   }
 
+  /// Asks the gateway for the id of the backend service configured as
+  /// `name` (SERVICE_LOOKUP, protocol version 3) and completes with it: the
+  /// id to pass to AsyncRequest. NOT_FOUND naming the service when the
+  /// gateway has no service of that name; INVALID_ARGUMENT for an empty
+  /// name or one longer than 64 bytes; UNIMPLEMENTED when the gateway
+  /// granted a protocol version below 3 (nothing is sent);
+  /// DEADLINE_EXCEEDED without an answer within response_timeout. Ids stay
+  /// valid while the gateway runs. The name is copied when the operation
+  /// starts.
+  template <typename Token>
+  auto AsyncLookupService(std::string_view name, Token&& token) {
+    using Result = absl::StatusOr<std::uint32_t>;
+    return Initiate<Result>(
+        std::forward<Token>(token),
+        [impl = impl_,
+         n = std::string(name)](internal::CompletionPtr<Result> done) mutable {
+          StartLookupService(impl, std::move(n), std::move(done));
+        });
+  }
+
   // ------------------------------------------------------------ lifecycle
 
   /// Orderly close: operations waiting for send-queue room complete with
@@ -484,6 +505,9 @@ class AsyncClient : public SessionInfo {
       const ImplPtr& impl, std::uint32_t service_id,
       std::span<const std::byte> payload, std::chrono::milliseconds timeout,
       internal::CompletionPtr<absl::StatusOr<std::vector<std::byte>>> done);
+  static void StartLookupService(
+      const ImplPtr& impl, std::string name,
+      internal::CompletionPtr<absl::StatusOr<std::uint32_t>> done);
   static void StartClose(const ImplPtr& impl,
                          internal::CompletionPtr<absl::Status> done);
 

@@ -331,6 +331,17 @@ class Client : public SessionInfo {
       std::uint32_t service_id, std::span<const std::byte> payload,
       std::chrono::milliseconds timeout);
 
+  /// Asks the gateway for the id of the backend service configured as
+  /// `name` (SERVICE_LOOKUP, protocol version 3) and waits up to
+  /// ClientOptions::response_timeout for the answer: the id to pass to
+  /// Request. NOT_FOUND naming the service when the gateway has no service
+  /// of that name; INVALID_ARGUMENT for an empty name or one longer than 64
+  /// bytes; UNIMPLEMENTED when the gateway granted a protocol version below
+  /// 3 (an older gateway, which knows services by id only: nothing is sent);
+  /// DEADLINE_EXCEEDED without an answer. Ids stay valid while the gateway
+  /// runs; look them up again after a reconnect. Receiving call.
+  absl::StatusOr<std::uint32_t> LookupService(std::string_view name);
+
   // ------------------------------------------------------ background mode
 
   /// Starts a thread that calls Poll(options.max_messages) in a loop

@@ -76,6 +76,10 @@ class SessionInfo {
   /// StartPosition::From) keeps this with them and starts over when it
   /// changes.
   [[nodiscard]] std::uint64_t gateway_epoch() const;
+  /// The protocol version LOGON_ACK granted (PROTOCOL.md 7.2): 1..3, the
+  /// highest both sides speak; 0 before the first LOGON_ACK. Service
+  /// lookups (LookupService) need 3.
+  [[nodiscard]] std::uint16_t protocol_version() const;
   [[nodiscard]] const ClientStats& stats() const;
 
  protected:
