@@ -1,17 +1,18 @@
 // BackendAgent: a worker's backend pools in its duty cycle.
 //
 // Overview
-//   The agent owns the worker's BackendRouter (backend_router.h): OnStart
-//   resolves every endpoint once (a failure is a config error naming the
-//   service and the endpoint, and stops the gateway's start) and starts the
-//   pools' minimum connections; DoWork expires deadlines, ticks the pools
-//   every BackendRouter::kTickNs (sizing, connects, retirements, heartbeats,
-//   silence) and sends queued requests; NextDeadlineNs is the earliest
-//   request deadline or pool tick, so a blocking idle strategy wakes in
-//   time. A graceful stop answers new requests UNAVAILABLE and, once none
-//   is outstanding, closes every backend connection.
+//   The agent runs the worker's BackendRouter (backend_router.h), which the
+//   worker creates first (BackendRouter::Create resolves every endpoint
+//   once; a failure is a config error naming the service and the endpoint,
+//   and stops the gateway's start) and hands to its sessions. OnStart
+//   starts the pools' minimum connections; DoWork expires deadlines, ticks the
+//   pools every BackendRouter::kTickNs (sizing, connects, retirements,
+//   heartbeats, silence) and sends queued requests; NextDeadlineNs is the
+//   earliest request deadline or pool tick, so a blocking idle strategy wakes
+//   in time. A graceful stop answers new requests UNAVAILABLE and, once none is
+//   outstanding, closes every backend connection.
 //
-//   Sessions reach the router through SessionServices::request_router().
+//   Sessions reach the router through SessionAgentParts::router.
 //
 // Threading: the worker's thread only.
 #ifndef TACHYON_BACKEND_BACKEND_AGENT_H_
@@ -20,6 +21,7 @@
 #include <cstdint>
 #include <memory>
 #include <string_view>
+#include <utility>
 
 #include "backend/backend_router.h"
 #include "io/agent.h"
@@ -28,14 +30,17 @@ namespace tachyon::backend {
 
 class BackendAgent final : public io::Agent {
  public:
-  explicit BackendAgent(const RouterParts& parts) : parts_(parts) {}
+  explicit BackendAgent(std::unique_ptr<BackendRouter> router)
+      : router_(std::move(router)) {}
 
-  /// The router, once OnStart succeeded (nullptr before).
   [[nodiscard]] BackendRouter* router() const { return router_.get(); }
 
   // io::Agent
   [[nodiscard]] std::string_view name() const override { return "backends"; }
-  absl::Status OnStart(std::int64_t now_ns) override;
+  absl::Status OnStart(std::int64_t now_ns) override {
+    router_->DoWork(now_ns);  // the pools' first connects
+    return absl::OkStatus();
+  }
   int DoWork(std::int64_t now_ns) override { return router_->DoWork(now_ns); }
   [[nodiscard]] std::int64_t NextDeadlineNs() const override {
     return router_->NextDeadlineNs();
@@ -48,7 +53,6 @@ class BackendAgent final : public io::Agent {
   void OnAbort() override { router_->CloseAll(); }
 
  private:
-  RouterParts parts_;
   std::unique_ptr<BackendRouter> router_;
 };
 

@@ -25,11 +25,13 @@ constexpr int kSilentIntervals = 3;
 
 BackendConnection::BackendConnection(ConnectionOwner& owner,
                                      const config::BackendService& svc,
+                                     std::string_view endpoint,
                                      std::uint32_t max_frame_length,
                                      io::Reactor& reactor,
                                      base::LoopClock& clock)
     : owner_(owner),
       svc_(svc),
+      endpoint_(endpoint),
       reactor_(reactor),
       clock_(clock),
       slots_(static_cast<std::size_t>(svc.max_in_flight_per_connection)),
@@ -117,13 +119,7 @@ void BackendConnection::FreeSlot(std::uint32_t slot) {
   s.used = false;
   ++s.generation;
   free_slots_.push_back(slot);
-  if (--in_flight_ == 0) {
-    idle_since_ns_ = clock_.now_ns();
-    if (state_ == State::kDraining) {
-      // The backend said LOGOUT and nothing is owed any more.
-      End(ConnectionEnd::kFailed, tp::ResponseStatus::kUnavailable, "");
-    }
-  }
+  if (--in_flight_ == 0) idle_since_ns_ = clock_.now_ns();
 }
 
 void BackendConnection::ReleaseSlot(std::uint32_t slot) {
@@ -151,7 +147,10 @@ void BackendConnection::SendMore() {
     // OnWritable) comes back here.
     if (send_waiting_) return;
     if (!send_busy_) {
-      if (queued_.empty()) return;
+      if (queued_.empty()) {
+        if (state_ == State::kClosing) CloseNow();  // the final frame is out
+        return;
+      }
       std::swap(sending_, queued_);
       queued_.clear();
       sent_ = 0;
@@ -169,8 +168,17 @@ void BackendConnection::SendMore() {
 
 bool BackendConnection::Sent(ssize_t result) {
   if (result < 0) {
+    if (state_ == State::kClosing) {
+      CloseNow();
+      return false;
+    }
+    char why[160];
+    const int n =
+        std::snprintf(why, sizeof why, "connection to backend %.*s failed (%s)",
+                      static_cast<int>(endpoint_.size()), endpoint_.data(),
+                      std::strerror(static_cast<int>(-result)));
     End(ConnectionEnd::kFailed, tp::ResponseStatus::kUnavailable,
-        "backend connection failed while sending");
+        std::string_view(why, static_cast<std::size_t>(std::clamp(n, 0, 159))));
     return false;
   }
   last_send_ns_ = clock_.now_ns();
@@ -200,7 +208,7 @@ void BackendConnection::OnWritable() {
 // ---------------------------------------------------------------- receive
 
 void BackendConnection::OnData(std::span<const std::byte> data) {
-  if (state_ == State::kClosed || state_ == State::kConnecting) return;
+  if (state_ != State::kLoggingOn && state_ != State::kReady) return;
   last_recv_ns_ = clock_.now_ns();
   while (!data.empty()) {
     data = data.subspan(decoder_.Append(data));
@@ -208,11 +216,16 @@ void BackendConnection::OnData(std::span<const std::byte> data) {
       const tp::DecodeResult r = decoder_.Next();
       if (r.status == tp::DecodeStatus::kIncomplete) break;
       if (r.status == tp::DecodeStatus::kError) {
-        char why[128];
-        std::snprintf(why, sizeof why, "backend sent a malformed frame (%.*s)",
-                      static_cast<int>(tp::ErrorCodeName(r.error).size()),
-                      tp::ErrorCodeName(r.error).data());
-        End(ConnectionEnd::kFailed, tp::ResponseStatus::kBackendError, why);
+        char why[160];
+        const std::string_view code = tp::ErrorCodeName(r.error);
+        const int n = std::snprintf(
+            why, sizeof why, "backend %.*s sent a malformed frame (%.*s)",
+            static_cast<int>(endpoint_.size()), endpoint_.data(),
+            static_cast<int>(code.size()), code.data());
+        const std::string_view text(
+            why, static_cast<std::size_t>(std::clamp(n, 0, 159)));
+        End(ConnectionEnd::kFailed, tp::ResponseStatus::kBackendError, text,
+            {.kind = Farewell::Kind::kError, .code = r.error, .text = text});
         return;
       }
       if (!HandleFrame(r.frame)) return;
@@ -228,6 +241,7 @@ bool BackendConnection::HandleFrame(tp::FrameView frame) {
       std::uint32_t hb = ack.heartbeat_interval_ms();
       if (hb == 0) hb = svc_.heartbeat_interval_ms;
       heartbeat_ns_ = std::int64_t{hb} * 1'000'000;
+      peer_max_frame_length_ = ack.max_frame_length();
       state_ = State::kReady;
       idle_since_ns_ = clock_.now_ns();
       owner_.OnLoggedOn(this);
@@ -253,31 +267,71 @@ bool BackendConnection::HandleFrame(tp::FrameView frame) {
         return true;
       case tp::MessageType::kError: {
         const tp::ErrorView e(frame);
-        TACHYON_LOG(kWarn) << "backend '" << svc_.name << "' sent ERROR "
-                           << tp::ErrorCodeName(e.code()) << ": " << e.text();
+        TACHYON_LOG(kWarn) << "backend '" << svc_.name << "' " << endpoint_
+                           << " sent ERROR " << tp::ErrorCodeName(e.code())
+                           << ": " << e.text();
         if (!e.fatal()) return true;
+        char why[160];
+        const int n =
+            std::snprintf(why, sizeof why,
+                          "backend %.*s ended the connection with ERROR %.*s",
+                          static_cast<int>(endpoint_.size()), endpoint_.data(),
+                          static_cast<int>(tp::ErrorCodeName(e.code()).size()),
+                          tp::ErrorCodeName(e.code()).data());
         End(ConnectionEnd::kFailed, tp::ResponseStatus::kUnavailable,
-            "backend ended the connection with a fatal ERROR");
+            std::string_view(why,
+                             static_cast<std::size_t>(std::clamp(n, 0, 159))));
         return false;
       }
-      case tp::MessageType::kLogout:
-        if (in_flight_ == 0) {
-          End(ConnectionEnd::kFailed, tp::ResponseStatus::kUnavailable, "");
-          return false;
-        }
-        state_ = State::kDraining;
-        return true;
+      case tp::MessageType::kLogout: {
+        char why[160];
+        const int n =
+            std::snprintf(why, sizeof why, "backend %.*s logged out",
+                          static_cast<int>(endpoint_.size()), endpoint_.data());
+        End(ConnectionEnd::kFailed, tp::ResponseStatus::kUnavailable,
+            std::string_view(why,
+                             static_cast<std::size_t>(std::clamp(n, 0, 159))),
+            {.kind = Farewell::Kind::kLogout});
+        return false;
+      }
       default:
         break;
     }
   }
-  char why[128];
-  std::snprintf(why, sizeof why, "backend sent %.*s, which it may not send",
-                static_cast<int>(tp::MessageTypeName(type).size()),
-                tp::MessageTypeName(type).data());
-  End(ConnectionEnd::kFailed, tp::ResponseStatus::kBackendError, why);
+  char why[160];
+  const int n = std::snprintf(
+      why, sizeof why, "backend %.*s sent %.*s, which a backend may not send",
+      static_cast<int>(endpoint_.size()), endpoint_.data(),
+      static_cast<int>(tp::MessageTypeName(type).size()),
+      tp::MessageTypeName(type).data());
+  const std::string_view text(why,
+                              static_cast<std::size_t>(std::clamp(n, 0, 159)));
+  End(ConnectionEnd::kFailed, tp::ResponseStatus::kBackendError, text,
+      {.kind = Farewell::Kind::kError,
+       .code = tp::ErrorCode::kUnexpectedMessage,
+       .text = text});
   return false;
 }
+
+namespace {
+std::string_view StatusName(tp::ResponseStatus status) {
+  switch (status) {
+    case tp::ResponseStatus::kOk:
+      return "OK";
+    case tp::ResponseStatus::kNoSuchService:
+      return "NO_SUCH_SERVICE";
+    case tp::ResponseStatus::kTimeout:
+      return "TIMEOUT";
+    case tp::ResponseStatus::kUnavailable:
+      return "UNAVAILABLE";
+    case tp::ResponseStatus::kBackendError:
+      return "BACKEND_ERROR";
+    case tp::ResponseStatus::kOverloaded:
+      return "OVERLOADED";
+  }
+  return "UNKNOWN";
+}
+}  // namespace
 
 void BackendConnection::HandleResponse(const tp::ResponseView& m) {
   const std::uint64_t correlation = m.correlation_id();
@@ -292,17 +346,21 @@ void BackendConnection::HandleResponse(const tp::ResponseView& m) {
   FreeSlot(slot);
   tp::ResponseStatus status = m.status();
   std::span<const std::byte> payload = m.payload();
-  char why[96];
+  char why[256];
   if (status != tp::ResponseStatus::kOk &&
       status != tp::ResponseStatus::kBackendError) {
-    // Only OK and BACKEND_ERROR are the backend's to say; anything else
-    // reaches the client as BACKEND_ERROR naming what the backend sent.
+    // Only OK and BACKEND_ERROR are the backend's to say (PROTOCOL.md
+    // 19.3); anything else reaches the client as BACKEND_ERROR naming what
+    // the backend sent, then its text (cut to fit).
+    const std::string_view name = StatusName(status);
     const int n = std::snprintf(
-        why, sizeof why, "backend answered with status %u",
-        static_cast<unsigned>(static_cast<std::uint16_t>(status)));
+        why, sizeof why, "backend answered %.*s: %.*s",
+        static_cast<int>(name.size()), name.data(),
+        static_cast<int>(std::min<std::size_t>(payload.size(), 200)),
+        reinterpret_cast<const char*>(payload.data()));
     status = tp::ResponseStatus::kBackendError;
     payload = std::as_bytes(std::span<const char>(
-        why, static_cast<std::size_t>(std::clamp(n, 0, 95))));
+        why, static_cast<std::size_t>(std::clamp(n, 0, 255))));
   }
   owner_.OnAnswer(record, status, payload);
 }
@@ -320,10 +378,19 @@ void BackendConnection::Tick(std::int64_t now_ns) {
       }
       return;
     case State::kReady:
-    case State::kDraining:
       if (now_ns - last_recv_ns_ > kSilentIntervals * heartbeat_ns_) {
-        End(ConnectionEnd::kFailed, tp::ResponseStatus::kUnavailable,
-            "backend went silent");
+        char why[160];
+        const int n = std::snprintf(
+            why, sizeof why, "backend %.*s sent nothing for %lld ms",
+            static_cast<int>(endpoint_.size()), endpoint_.data(),
+            static_cast<long long>(kSilentIntervals * heartbeat_ns_ /
+                                   1'000'000));
+        const std::string_view text(
+            why, static_cast<std::size_t>(std::clamp(n, 0, 159)));
+        End(ConnectionEnd::kFailed, tp::ResponseStatus::kUnavailable, text,
+            {.kind = Farewell::Kind::kError,
+             .code = tp::ErrorCode::kHeartbeatTimeout,
+             .text = text});
         return;
       }
       if (now_ns - last_send_ns_ >= heartbeat_ns_ && !send_busy_) {
@@ -332,21 +399,36 @@ void BackendConnection::Tick(std::int64_t now_ns) {
         Commit(tp::EncodeHeartbeat(out, clock_.realtime_ns()));
       }
       return;
+    case State::kClosing:
+      if (now_ns > close_deadline_ns_) CloseNow();
+      return;
     case State::kClosed:
       return;
   }
 }
 
-void BackendConnection::Retire() {
+void BackendConnection::Retire(bool shutting_down) {
+  if (state_ == State::kConnecting || state_ == State::kLoggingOn) {
+    // Not logged on: nothing to say, nothing in flight.
+    state_ = State::kClosed;
+    reactor_.Close(conn_);
+    owner_.OnEnded(this, ConnectionEnd::kConnectFailed);
+    return;
+  }
   End(ConnectionEnd::kRetired, tp::ResponseStatus::kUnavailable,
-      "backend connection closed");
+      shutting_down ? "the gateway is shutting down"
+                    : "the backend connection was retired",
+      {.kind = Farewell::Kind::kLogout,
+       .code = shutting_down ? tp::ErrorCode::kShuttingDown
+                             : tp::ErrorCode::kNone});
 }
 
 void BackendConnection::End(ConnectionEnd how, tp::ResponseStatus status,
-                            std::string_view why) {
-  if (state_ == State::kClosed) return;
-  state_ = State::kClosed;
-  reactor_.Close(conn_);
+                            std::string_view why, Farewell farewell) {
+  if (state_ == State::kClosed || state_ == State::kClosing) return;
+  const bool up = state_ == State::kLoggingOn || state_ == State::kReady;
+  if (state_ != State::kReady) how = ConnectionEnd::kConnectFailed;
+  state_ = State::kClosing;  // takes no request, reads nothing more
   for (std::uint32_t i = 0; i < slots_.size() && in_flight_ > 0; ++i) {
     if (!slots_[i].used) continue;
     const std::uint32_t record = slots_[i].record;
@@ -357,6 +439,27 @@ void BackendConnection::End(ConnectionEnd how, tp::ResponseStatus status,
     owner_.OnAnswer(record, status, tp::AsBytes(why));
   }
   owner_.OnEnded(this, how);
+  if (state_ != State::kClosing) return;
+  if (!up || farewell.kind == Farewell::Kind::kNone) {
+    CloseNow();
+    return;
+  }
+  close_deadline_ns_ = clock_.now_ns() + kFinalFrameNs;
+  if (farewell.kind == Farewell::Kind::kLogout) {
+    std::span<std::byte> out = Reserve(tp::LogoutView::kFixedLength);
+    Commit(tp::EncodeLogout(out, farewell.code));
+  } else {
+    std::span<std::byte> out =
+        Reserve(tp::ErrorView::kFixedLength + farewell.text.size() + 8);
+    Commit(tp::EncodeError(
+        out, {.code = farewell.code, .fatal = true, .text = farewell.text}));
+  }
+}
+
+void BackendConnection::CloseNow() {
+  if (state_ == State::kClosed) return;
+  state_ = State::kClosed;
+  reactor_.Close(conn_);
 }
 
 void BackendConnection::OnPeerClosed(int error) {
@@ -366,9 +469,21 @@ void BackendConnection::OnPeerClosed(int error) {
     owner_.OnEnded(this, ConnectionEnd::kConnectFailed);
     return;
   }
+  if (state_ == State::kClosing) {
+    CloseNow();
+    return;
+  }
+  char why[160];
+  const int n =
+      error == 0
+          ? std::snprintf(why, sizeof why, "backend %.*s closed the connection",
+                          static_cast<int>(endpoint_.size()), endpoint_.data())
+          : std::snprintf(why, sizeof why,
+                          "connection to backend %.*s failed (%s)",
+                          static_cast<int>(endpoint_.size()), endpoint_.data(),
+                          std::strerror(-error));
   End(ConnectionEnd::kFailed, tp::ResponseStatus::kUnavailable,
-      error == 0 ? "backend closed the connection"
-                 : "backend connection failed");
+      std::string_view(why, static_cast<std::size_t>(std::clamp(n, 0, 159))));
 }
 
 void BackendConnection::OnReleased() { owner_.OnReleased(this); }

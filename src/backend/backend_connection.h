@@ -24,12 +24,14 @@
 //
 //   Health: a HEARTBEAT goes out when nothing was sent for the negotiated
 //   interval; three intervals without a byte from the backend is a
-//   failure. Failures answer the requests in flight: a malformed frame or a
-//   message the backend role does not allow closes this connection and
-//   answers BACKEND_ERROR; a peer close, a socket error, silence or a fatal
-//   ERROR answers UNAVAILABLE. The backend's LOGOUT stops new requests; the
-//   connection closes once its in-flight requests are answered (or when the
-//   backend closes, answering the rest UNAVAILABLE).
+//   failure. Failures answer the requests in flight at once, with a text
+//   naming the endpoint (PROTOCOL.md 19.4, 19.5): a malformed frame or a
+//   message the backend role does not allow earns the backend a fatal
+//   ERROR and answers BACKEND_ERROR; silence earns ERROR HEARTBEAT_TIMEOUT;
+//   a peer close, a socket error, a fatal ERROR or LOGOUT from the backend
+//   answers UNAVAILABLE (a LOGOUT is answered with LOGOUT). A connection the
+//   pool retires says LOGOUT first. A final frame is sent before the close
+//   (kClosing), for at most kFinalFrameNs.
 //
 // Threading: the worker's thread only; every callback comes from its
 // reactor's Poll.
@@ -82,19 +84,31 @@ class ConnectionOwner {
   ~ConnectionOwner() = default;
 };
 
+/// The frame a connection sends the backend before it closes, if any.
+struct Farewell {
+  enum class Kind : std::uint8_t { kNone, kError, kLogout };
+  Kind kind = Kind::kNone;
+  protocol::ErrorCode code = protocol::ErrorCode::kNone;  ///< or LOGOUT reason
+  std::string_view text;                                  ///< kError
+};
+
 class BackendConnection final : public io::ConnectionHandler {
  public:
   enum class State : std::uint8_t {
     kConnecting,  ///< connect in progress
     kLoggingOn,   ///< LOGON sent, waiting for LOGON_ACK
     kReady,       ///< takes requests
-    kDraining,    ///< the backend sent LOGOUT: answers only
+    kClosing,     ///< a final frame (ERROR, LOGOUT) is being sent
     kClosed,      ///< closed; waiting for OnReleased
   };
 
+  /// How long a final frame may take before the connection closes anyway.
+  static constexpr std::int64_t kFinalFrameNs = 1'000'000'000;
+
+  /// `endpoint` (for texts and logs) must outlive the connection.
   BackendConnection(ConnectionOwner& owner, const config::BackendService& svc,
-                    std::uint32_t max_frame_length, io::Reactor& reactor,
-                    base::LoopClock& clock);
+                    std::string_view endpoint, std::uint32_t max_frame_length,
+                    io::Reactor& reactor, base::LoopClock& clock);
   ~BackendConnection() override;
   BackendConnection(const BackendConnection&) = delete;
   BackendConnection& operator=(const BackendConnection&) = delete;
@@ -114,12 +128,20 @@ class BackendConnection final : public io::ConnectionHandler {
   void ReleaseSlot(std::uint32_t slot);
   /// Heartbeats, silence and logon deadline. `now_ns` monotonic.
   void Tick(std::int64_t now_ns);
-  /// Closes a connection with nothing in flight (idle retirement, stop).
-  void Retire();
+  /// Says LOGOUT (reason SHUTTING_DOWN when `shutting_down`) and closes;
+  /// requests still in flight are answered UNAVAILABLE.
+  void Retire(bool shutting_down);
 
   [[nodiscard]] State state() const { return state_; }
-  [[nodiscard]] bool logged_on() const {
-    return state_ == State::kReady || state_ == State::kDraining;
+  [[nodiscard]] bool logged_on() const { return state_ == State::kReady; }
+  /// Whether a REQUEST with `payload_bytes` fits the frame limit the
+  /// backend announced in its LOGON_ACK.
+  [[nodiscard]] bool Fits(std::size_t payload_bytes) const {
+    return protocol::RequestView::kFixedLength + payload_bytes <=
+           peer_max_frame_length_;
+  }
+  [[nodiscard]] std::uint32_t peer_max_frame_length() const {
+    return peer_max_frame_length_;
   }
   [[nodiscard]] bool HasRoom() const {
     return state_ == State::kReady && in_flight_ < slots_.size();
@@ -157,14 +179,16 @@ class BackendConnection final : public io::ConnectionHandler {
   // Handles one frame; false when the connection ended.
   bool HandleFrame(protocol::FrameView frame);
   void HandleResponse(const protocol::ResponseView& m);
-  // Closes, answers every request in flight with `status` and `why`, and
-  // tells the owner.
+  // Answers every request in flight with `status` and `why`, tells the
+  // owner, and closes (after sending `farewell`, if the connection is up).
   void End(ConnectionEnd how, protocol::ResponseStatus status,
-           std::string_view why);
+           std::string_view why, Farewell farewell = {});
+  void CloseNow();
   void FreeSlot(std::uint32_t slot);
 
   ConnectionOwner& owner_;
   const config::BackendService& svc_;
+  const std::string_view endpoint_;
   io::Reactor& reactor_;
   base::LoopClock& clock_;
   io::Connection* conn_ = nullptr;
@@ -184,7 +208,9 @@ class BackendConnection final : public io::ConnectionHandler {
   std::vector<std::byte> receive_storage_;
   protocol::FrameDecoder decoder_;
 
+  std::uint32_t peer_max_frame_length_ = 0;
   std::int64_t logon_deadline_ns_ = 0;
+  std::int64_t close_deadline_ns_ = 0;
   std::int64_t heartbeat_ns_ = 0;
   std::int64_t last_recv_ns_ = 0;
   std::int64_t last_send_ns_ = 0;

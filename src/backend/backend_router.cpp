@@ -159,13 +159,25 @@ void BackendRouter::Submit(session::ResponseTarget* from,
     if (s->queued >= static_cast<std::uint32_t>(c.queue_limit)) {
       const int n = std::snprintf(
           text, sizeof text,
-          "overloaded: service '%s' has no connection with room (pool_max "
-          "%d per endpoint) and its queue of %d is full",
+          "service '%s': every connection is full (pool_max %d per "
+          "endpoint) and so is its queue (queue_limit %d)",
           c.name.c_str(), c.pool_max, c.queue_limit);
       AnswerNow(from, s->counters, request, tp::ResponseStatus::kOverloaded,
                 {text, static_cast<std::size_t>(std::clamp(n, 0, 199))});
       return;
     }
+  }
+  if (conn != nullptr && !conn->Fits(request.payload().size())) {
+    const int n = std::snprintf(
+        text, sizeof text,
+        "service '%s': a request of %zu bytes exceeds the backend's frame "
+        "limit of %u bytes",
+        c.name.c_str(),
+        tp::RequestView::kFixedLength + request.payload().size(),
+        conn->peer_max_frame_length());
+    AnswerNow(from, s->counters, request, tp::ResponseStatus::kBackendError,
+              {text, static_cast<std::size_t>(std::clamp(n, 0, 199))});
+    return;
   }
   const std::uint32_t timeout_ms =
       request.timeout_ms() != 0 ? request.timeout_ms() : c.request_timeout_ms;
@@ -333,8 +345,21 @@ int BackendRouter::DrainQueue(Service& s, std::int64_t now_ns) {
     BackendConnection* c = Pick(s, now_ns);
     if (c == nullptr) break;
     const std::uint32_t i = s.queue_head;
-    Unlink(s, i);
     PendingRequest& r = table_[i];
+    if (!c->Fits(r.payload.size())) {
+      char text[160];
+      const int n = std::snprintf(
+          text, sizeof text,
+          "service '%s': a request of %zu bytes exceeds the backend's frame "
+          "limit of %u bytes",
+          s.config.name.c_str(),
+          tp::RequestView::kFixedLength + r.payload.size(),
+          c->peer_max_frame_length());
+      Answer(i, tp::ResponseStatus::kBackendError, Text(text, n, sizeof text));
+      ++work;
+      continue;
+    }
+    Unlink(s, i);
     ++s.in_flight;
     r.state = PendingRequest::State::kInFlight;
     r.conn = c;

@@ -13,7 +13,7 @@
 //                                     offering its least-loaded connection
 //     else, room in the queue         queued (and the pools resize now)
 //     else                            OVERLOADED (sessions below protocol
-//                                     version 3 turn it into UNAVAILABLE
+//                                     version 3 get UNAVAILABLE
 //                                     "overloaded: ...")
 //   Every accepted request has a deadline (its REQUEST's timeout_ms, or the
 //   service's request_timeout_ms when 0) on the gateway's own timer, an

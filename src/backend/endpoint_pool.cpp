@@ -76,7 +76,8 @@ void EndpointPool::Resize(std::int64_t now_ns, const SizingInput& in) {
   for (int i = 0; i < plan.retire; ++i) {
     // Retire answers nothing (the connection is idle) and leaves conns_
     // as it is until OnReleased.
-    conns_[ready_index_[static_cast<std::size_t>(retire_out_[i])]]->Retire();
+    conns_[ready_index_[static_cast<std::size_t>(retire_out_[i])]]->Retire(
+        false);
   }
   int connect = plan.connect;
   // After a failure, one probe at a time until a connection logs on.
@@ -90,7 +91,7 @@ void EndpointPool::Resize(std::int64_t now_ns, const SizingInput& in) {
 
 void EndpointPool::Connect(std::int64_t now_ns) {
   auto c = std::make_unique<BackendConnection>(
-      *this, svc_, router_.max_frame_length(), router_.reactor(),
+      *this, svc_, name_, router_.max_frame_length(), router_.reactor(),
       router_.clock());
   if (!c->Start(addr_)) {
     counters_.connect_failures.Add();
@@ -115,7 +116,7 @@ void EndpointPool::UpdateGauges(double predicted) {
 
 void EndpointPool::CloseAll() {
   closed_ = true;
-  for (std::size_t i = 0; i < conns_.size(); ++i) conns_[i]->Retire();
+  for (std::size_t i = 0; i < conns_.size(); ++i) conns_[i]->Retire(true);
 }
 
 void EndpointPool::OnLoggedOn(BackendConnection* c) {

@@ -88,9 +88,6 @@ class Worker final : public session::SessionServices,
     return stop_requested_.load(std::memory_order_acquire);
   }
   [[nodiscard]] std::uint64_t instance_epoch() const override;
-  [[nodiscard]] session::RequestRouter* request_router() const override {
-    return backends_ != nullptr ? backends_->router() : nullptr;
-  }
 
   // stream::StreamWaker (worker thread)
   void OnAppended(stream::StreamLog* log) override;
@@ -118,7 +115,7 @@ class Worker final : public session::SessionServices,
   stream::WorkerInterest interest_;
   Mailbox<WorkerCommand> mailbox_;
   std::unique_ptr<MailboxAgent> mailbox_agent_;
-  // Before sessions_: sessions cancel their requests with the router when
+  // Before sessions_: sessions cancel their requests with its router when
   // they are destroyed.
   std::unique_ptr<backend::BackendAgent> backends_;
   std::unique_ptr<session::SessionAgent> sessions_;

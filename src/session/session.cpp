@@ -25,10 +25,6 @@ constexpr std::int64_t kLingerNs = 1'000'000'000;
 constexpr std::size_t kControlReserve = 4096;
 // Sends per Flush before other sessions get a turn.
 constexpr int kSendsPerFlush = 4;
-// The first protocol version with RESPONSE status OVERLOADED (PROTOCOL.md
-// 13); older sessions get UNAVAILABLE with the router's "overloaded: ..."
-// text instead.
-constexpr std::uint16_t kOverloadedProtocolVersion = 3;
 }  // namespace
 
 Session::Session(SessionAgent& agent, std::int64_t now_ns)
@@ -323,7 +319,7 @@ bool Session::HandlePublish(const tp::PublishView& m) {
 }
 
 void Session::HandleRequest(const tp::RequestView& m) {
-  if (RequestRouter* router = agent_.request_router()) {
+  if (RequestRouter* router = agent_.router()) {
     routed_requests_ = true;
     router->Submit(this, m);
     return;
@@ -394,16 +390,7 @@ void Session::DeliverResponse(std::uint64_t correlation_id,
                               tp::ResponseStatus status,
                               std::span<const std::byte> payload) {
   if (state_ != State::kActive && state_ != State::kDraining) return;
-  if (status == tp::ResponseStatus::kOverloaded &&
-      version_ < kOverloadedProtocolVersion) {
-    status = tp::ResponseStatus::kUnavailable;
-  }
-  std::span<std::byte> out =
-      ReserveControl(tp::ResponseView::kFixedLength + payload.size() + 8);
-  CommitControl(tp::EncodeResponse(out, {.correlation_id = correlation_id,
-                                         .service_id = service_id,
-                                         .status = status,
-                                         .payload = payload}));
+  QueueResponse(correlation_id, service_id, status, payload);
 }
 
 // ---------------------------------------------------------------- control
@@ -460,7 +447,7 @@ void Session::DetachAll() {
   // a session that is ending (the router counts their late answers).
   if (routed_requests_) {
     routed_requests_ = false;
-    agent_.request_router()->CancelAll(this);
+    agent_.router()->CancelAll(this);
   }
   // UDP destinations of this session's UDP_SUBSCRIBEs end with it.
   for (auto& [id, sub] : subscriptions_) ReleaseUdp(sub);

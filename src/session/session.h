@@ -111,8 +111,9 @@ class Session final : public io::ConnectionHandler,
   void OnNewStream(stream::StreamLog* log);
 
   // ResponseTarget: the answer to a REQUEST this session routed. Queued as
-  // a RESPONSE while the session is logged on (dropped once it closes);
-  // OVERLOADED becomes UNAVAILABLE for sessions below protocol version 3.
+  // a RESPONSE (QueueResponse: OVERLOADED becomes UNAVAILABLE "overloaded:
+  // ..." below protocol version 3) while the session is logged on; dropped
+  // once it closes.
   void DeliverResponse(std::uint64_t correlation_id, std::uint32_t service_id,
                        protocol::ResponseStatus status,
                        std::span<const std::byte> payload) override;
@@ -225,8 +226,6 @@ class Session final : public io::ConnectionHandler,
   // negotiated protocol version 2 (PROTOCOL.md 7.6), else 0 (version-1
   // forms).
   std::uint64_t ack_epoch_ = 0;
-  // The protocol version LOGON negotiated.
-  std::uint16_t version_ = 1;
   // A REQUEST went to the router: the session's end cancels what is left.
   bool routed_requests_ = false;
   std::int64_t heartbeat_ns_ = 0;

@@ -122,10 +122,6 @@ class SessionAgent final : public io::Agent, public io::AcceptHandler {
   /// A session appended to `log`: readers on other workers must wake.
   void OnAppended(stream::StreamLog* log) { waker_.OnAppended(log); }
   void RouteUdp(const UdpDestinationRequest& r) { services_.RouteUdp(r); }
-  /// The worker's backend router; nullptr without backends.
-  [[nodiscard]] RequestRouter* request_router() const {
-    return services_.request_router();
-  }
   void CloseConnection(io::Connection* conn);
   /// From Session::OnReleased: the reactor is done with it.
   void DestroySession(Session* s);

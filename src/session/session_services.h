@@ -4,8 +4,7 @@
 // registry and the logs. A few things are gateway-wide: the connection
 // limit, session ids, waking every worker when a stream is created (for
 // pattern subscriptions), and the UDP egress of a stream, which one worker
-// owns; and the worker's backend request router. The server implements this
-// interface; sessions never see workers or backend pools.
+// owns. The server implements this interface; sessions never see workers.
 //
 // Threading: called on the session's worker thread; implementations are
 // safe against the other workers calling them concurrently.
@@ -15,7 +14,6 @@
 #include <cstdint>
 
 #include "io/endpoint.h"
-#include "session/request_router.h"
 #include "tachyon/common/types.h"
 
 namespace tachyon::session {
@@ -51,12 +49,6 @@ class SessionServices {
   /// This gateway run's random, non-zero instance epoch (PROTOCOL.md 7.6),
   /// sent in LOGON_ACK and SUBSCRIBE_ACK of version-2 sessions.
   [[nodiscard]] virtual std::uint64_t instance_epoch() const = 0;
-  /// This worker's backend request router, or nullptr when no backend
-  /// service is configured (every REQUEST is then answered
-  /// NO_SUCH_SERVICE by the session itself).
-  [[nodiscard]] virtual RequestRouter* request_router() const {
-    return nullptr;
-  }
 };
 
 }  // namespace tachyon::session

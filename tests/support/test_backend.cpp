@@ -135,6 +135,9 @@ void TestBackend::Serve() {
         if (n == 0 || (errno != EAGAIN && errno != EINTR)) closed = true;
         break;
       }
+      // Frames that arrived before an EOF are still handled.
+      bool eof = closed;
+      closed = false;
       std::size_t used = 0;
       while (!closed) {
         const tp::DecodeResult r =
@@ -181,19 +184,25 @@ void TestBackend::Serve() {
             } else if (text.starts_with("error")) {
               Respond(c.fd, m.correlation_id(), m.service_id(), 4, "refused");
             } else if (text.starts_with("status2")) {
-              Respond(c.fd, m.correlation_id(), m.service_id(), 2, "");
+              Respond(c.fd, m.correlation_id(), m.service_id(), 2, "slow");
             } else {
               Respond(c.fd, m.correlation_id(), m.service_id(), 0, text);
             }
             break;
           }
           case tp::MessageType::kLogout:
+            logouts_.fetch_add(1, std::memory_order_acq_rel);
+            closed = true;
+            break;
+          case tp::MessageType::kError:
+            errors_.fetch_add(1, std::memory_order_acq_rel);
             closed = true;
             break;
           default:
             break;
         }
       }
+      closed = closed || eof;
       c.in.erase(c.in.begin(), c.in.begin() + static_cast<std::ptrdiff_t>(
                                                   std::min(used, c.in.size())));
       if (closed) {

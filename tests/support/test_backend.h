@@ -2,12 +2,13 @@
 // by its own thread, that speaks the backend role of the protocol
 // (PROTOCOL.md 13) to any number of gateway connections.
 //
-// It answers LOGON with LOGON_ACK, HEARTBEAT with HEARTBEAT, and each
+// It answers LOGON with LOGON_ACK, HEARTBEAT with HEARTBEAT, closes after
+// LOGOUT, an ERROR or a malformed frame, and answers each
 // REQUEST according to its payload:
 //   "hold..."      not answered until ReleaseHeld() (then OK "late")
 //   "malformed..." 32 bytes that are no frame, on that connection
 //   "error..."     RESPONSE BACKEND_ERROR "refused"
-//   "status2..."   RESPONSE with status 2, which a backend may not send
+//   "status2..."   RESPONSE TIMEOUT "slow", a status a backend may not send
 //   anything else  RESPONSE OK echoing the payload
 //
 // Example
@@ -52,6 +53,13 @@ class TestBackend {
   [[nodiscard]] int requests() const {
     return requests_.load(std::memory_order_acquire);
   }
+  /// ERROR frames and LOGOUTs received from the gateway.
+  [[nodiscard]] int errors() const {
+    return errors_.load(std::memory_order_acquire);
+  }
+  [[nodiscard]] int logouts() const {
+    return logouts_.load(std::memory_order_acquire);
+  }
   /// Requests held and not yet released.
   [[nodiscard]] int held() const {
     return held_.load(std::memory_order_acquire);
@@ -68,6 +76,8 @@ class TestBackend {
   std::atomic<int> logons_{0};
   std::atomic<int> requests_{0};
   std::atomic<int> held_{0};
+  std::atomic<int> errors_{0};
+  std::atomic<int> logouts_{0};
   std::thread thread_;
 };
 
