@@ -412,7 +412,7 @@ void BackendConnection::Retire(bool shutting_down) {
     // Not logged on: nothing to say, nothing in flight.
     state_ = State::kClosed;
     reactor_.Close(conn_);
-    owner_.OnEnded(this, ConnectionEnd::kConnectFailed);
+    owner_.OnEnded(this, ConnectionEnd::kAbandoned);
     return;
   }
   End(ConnectionEnd::kRetired, tp::ResponseStatus::kUnavailable,

@@ -61,6 +61,7 @@ enum class ConnectionEnd : std::uint8_t {
   kConnectFailed,  ///< connect, logon rejected or logon timed out
   kFailed,         ///< an established connection failed or was closed
   kRetired,        ///< the pool closed it (idle, or the gateway stopping)
+  kAbandoned,      ///< the pool closed it before it logged on (stopping)
 };
 
 /// The pool a connection belongs to.

@@ -143,7 +143,9 @@ void BackendRouter::Submit(session::ResponseTarget* from,
               {text, static_cast<std::size_t>(std::clamp(n, 0, 199))});
     return;
   }
-  const std::int64_t now = clock_.now_ns();
+  // Read afresh: reactor callbacks run under the loop time read before the
+  // poll, which may be a blocked wait ago, and the deadline starts now.
+  const std::int64_t now = std::max(clock_.now_ns(), base::MonotonicNs());
   BackendConnection* conn = Pick(*s, now);
   if (conn == nullptr) {
     if (!AnyRoutable(*s, now)) {

@@ -143,6 +143,8 @@ void EndpointPool::OnEnded(BackendConnection* c, ConnectionEnd how) {
     --connecting_;
     counters_.connect_failures.Add();
     Failed(now);
+  } else if (how == ConnectionEnd::kAbandoned) {
+    --connecting_;
   } else {
     --logged_on_;
     if (how == ConnectionEnd::kFailed) {

@@ -361,6 +361,24 @@ TEST_P(BackendTest, UnreadyServiceQueuesAndSendsOnceLoggedOn) {
   EXPECT_EQ(r->payload, "early");
 }
 
+TEST_P(BackendTest, SilentBackendFailsItsConnectionAfterThreeIntervals) {
+  TestBackend backend;
+  config::BackendService s = Service("mute", 14, backend.port());
+  s.heartbeat_interval_ms = 50;  // granted as asked by the test backend
+  StartWith({s});
+  ASSERT_TRUE(WaitForReady());
+  auto c = LoggedOnClient();
+  ASSERT_TRUE(c);
+  ASSERT_TRUE(SendRequest(*c, 91, 14, "mute", 60000));
+  std::optional<Answer> r = ReadAnswer(*c);
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->correlation, 91u);
+  EXPECT_EQ(r->status, ResponseStatus::kUnavailable);
+  EXPECT_NE(r->payload.find("sent nothing for 150 ms"), std::string::npos)
+      << r->payload;
+  EXPECT_GE(Sum(backend::kConnectFailuresTotal), 1u);
+}
+
 TEST_P(BackendTest, PoolGrowsForConcurrentRequestsAndShrinksToMinWhenIdle) {
   TestBackend backend;
   config::BackendService s = Service("grow", 13, backend.port());

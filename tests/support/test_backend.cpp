@@ -23,6 +23,7 @@ namespace {
 struct Conn {
   int fd = -1;
   std::vector<std::byte> in;
+  bool mute = false;  // "mute": reads on, never sends again
 };
 
 struct Held {
@@ -120,7 +121,7 @@ void TestBackend::Serve() {
         if (fd < 0) break;
         const int one = 1;
         ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        conns.push_back(Conn{fd, {}});
+        conns.push_back(Conn{fd, {}, false});
       }
     }
     for (std::size_t i = 0; i < conns.size();) {
@@ -148,6 +149,7 @@ void TestBackend::Serve() {
           break;
         }
         used += r.consumed;
+        if (c.mute) continue;
         switch (r.frame.type()) {
           case tp::MessageType::kLogon: {
             const tp::LogonView logon(r.frame);
@@ -178,6 +180,8 @@ void TestBackend::Serve() {
                 held.push_back({c.fd, m.correlation_id(), m.service_id()});
                 held_.fetch_add(1, std::memory_order_acq_rel);
               }
+            } else if (text.starts_with("mute")) {
+              c.mute = true;
             } else if (text.starts_with("malformed")) {
               std::vector<std::byte> junk(32, std::byte{0xff});
               SendAll(c.fd, junk.data(), junk.size());

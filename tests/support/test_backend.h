@@ -7,6 +7,8 @@
 // REQUEST according to its payload:
 //   "hold..."      not answered until ReleaseHeld() (then OK "late")
 //   "malformed..." 32 bytes that are no frame, on that connection
+//   "mute..."      nothing more is sent on that connection, not even
+//                  HEARTBEATs
 //   "error..."     RESPONSE BACKEND_ERROR "refused"
 //   "status2..."   RESPONSE TIMEOUT "slow", a status a backend may not send
 //   anything else  RESPONSE OK echoing the payload
