@@ -14,6 +14,10 @@
 //
 //   Sessions reach the router through SessionAgentParts::router.
 //
+// Example:
+//   auto agent = std::make_unique<BackendAgent>(*std::move(router));
+//   runner.Add(agent.get());
+//
 // Threading: the worker's thread only.
 #ifndef TACHYON_BACKEND_BACKEND_AGENT_H_
 #define TACHYON_BACKEND_BACKEND_AGENT_H_

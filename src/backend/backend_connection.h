@@ -33,6 +33,12 @@
 //   pool retires says LOGOUT first. A final frame is sent before the close
 //   (kClosing), for at most kFinalFrameNs.
 //
+// Example (what EndpointPool does):
+//   auto c = std::make_unique<BackendConnection>(pool, service, "db:7500",
+//                                                max_frame, reactor, clock);
+//   c->Start(addr);                  // OnLoggedOn follows, or OnEnded
+//   if (c->HasRoom()) c->SendRequest(record, service.id, 250, body, slot);
+//
 // Threading: the worker's thread only; every callback comes from its
 // reactor's Poll.
 #ifndef TACHYON_BACKEND_BACKEND_CONNECTION_H_

@@ -11,10 +11,15 @@
 //                                     randomly chosen routable endpoints
 //                                     (power of two choices), each
 //                                     offering its least-loaded connection
+//     too large for the backend       BACKEND_ERROR (its LOGON_ACK's
+//                                     max_frame_length), not sent
 //     else, room in the queue         queued (and the pools resize now)
 //     else                            OVERLOADED (sessions below protocol
 //                                     version 3 get UNAVAILABLE
-//                                     "overloaded: ...")
+//                                     "overloaded: ..."). A full queue is
+//                                     overload even while the pools are
+//                                     still growing: queue_limit bounds
+//                                     the wait a burst can build up.
 //   Every accepted request has a deadline (its REQUEST's timeout_ms, or the
 //   service's request_timeout_ms when 0) on the gateway's own timer, an
 //   indexed heap (request_table.h): when it passes the client gets TIMEOUT,
@@ -35,6 +40,14 @@
 //   Nothing allocates per request in steady state: records, their payload
 //   buffers (queued requests), the deadline heap and the connections' send
 //   buffers are reused; failure texts are formatted on the stack.
+//
+// Example (what Worker does; BackendAgent then runs DoWork):
+//   absl::StatusOr<std::unique_ptr<BackendRouter>> router =
+//       BackendRouter::Create({.config = &config, .worker = 0,
+//                              .reactor = reactor, .clock = &clock,
+//                              .counters = &registry});
+//   if (!router.ok()) return router.status();  // names service and endpoint
+//   session_parts.router = router->get();      // sessions Submit to it
 //
 // Threading: the worker's thread only (DoWork from BackendAgent).
 #ifndef TACHYON_BACKEND_BACKEND_ROUTER_H_

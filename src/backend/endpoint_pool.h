@@ -20,6 +20,11 @@
 //   logged-on connection or has not failed since its last success: a
 //   service none of whose endpoints is routable answers UNAVAILABLE at once.
 //
+// Example (what BackendRouter does at each tick):
+//   pool->Tick(now_ns, {.predicted = service.predictor.predicted(),
+//                       .healthy_endpoints = healthy, .warm = warm});
+//   if (BackendConnection* c = pool->LeastLoaded()) ...
+//
 // Threading: the worker's thread only.
 #ifndef TACHYON_BACKEND_ENDPOINT_POOL_H_
 #define TACHYON_BACKEND_ENDPOINT_POOL_H_

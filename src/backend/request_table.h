@@ -11,6 +11,12 @@
 //   outstanding than ever before on this worker: steady state allocates
 //   nothing (a queued request's payload copy reuses its record's buffer).
 //
+// Example:
+//   std::uint32_t i = table.Allocate();
+//   table.Schedule(i, now_ns + timeout_ns);
+//   ... answered: table.Unschedule(i); table.Free(i);
+//   ... or expired: while (table.EarliestDeadlineNs() <= now_ns) ...
+//
 // Threading: the worker's thread only.
 #ifndef TACHYON_BACKEND_REQUEST_TABLE_H_
 #define TACHYON_BACKEND_REQUEST_TABLE_H_
