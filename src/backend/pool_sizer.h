@@ -39,16 +39,17 @@
 // half every 200 ms, the target falls to 1 within seconds, and the extra
 // connections close between 25 s and 35 s after each went idle.
 //
-// Example (the gateway's per-endpoint pool, once per tick):
-//   std::array<int, kMaxPool> retire;
+// Example (the gateway's per-endpoint pool, once per tick). The pool keeps
+// `ready_view_` (one ReadyConnection per ready connection, in the order of
+// its own `ready_` list) and `retire_` (pool_max ints), both sized at setup:
 //   backend::PoolPlan plan = sizer.Plan(now_ns, {
 //       .predicted = predictor.predicted(),
 //       .healthy_endpoints = healthy,
 //       .warm = warm_schedule.Active(realtime_ns),
 //       .may_connect = health.Available(now_ns) && backoff.MayAttempt(now_ns),
 //       .connecting = connecting,
-//       .ready = idle_view}, retire);
-//   for (int i = 0; i < plan.retire; ++i) Close(idle_view_index[retire[i]]);
+//       .ready = ready_view_}, retire_);
+//   for (int i = plan.retire - 1; i >= 0; --i) Retire(ready_[retire_[i]]);
 //   for (int i = 0; i < plan.connect; ++i) StartConnect();
 //
 // Threading: const after construction; Plan and Target may be called from

@@ -16,6 +16,7 @@
 #ifndef TACHYON_BACKEND_RANDOM_H_
 #define TACHYON_BACKEND_RANDOM_H_
 
+#include <algorithm>
 #include <cstdint>
 
 namespace tachyon::backend {
@@ -36,15 +37,21 @@ class SplitMix64 {
   /// Uniform in [0, 1), 53 bits of precision.
   double NextDouble() { return static_cast<double>(Next() >> 11) * 0x1.0p-53; }
 
-  /// Uniform integer in [lo, hi] (both inclusive); lo when hi <= lo. One
-  /// draw, no rejection loop: the bias is below 2^-53 of a step for any
-  /// span a timer uses.
+  /// Uniform integer in [lo, hi] (both inclusive, any int64 values); lo
+  /// when hi <= lo. One draw, no rejection loop: the bias is below 2^-53
+  /// of a step for any span a timer uses.
   std::int64_t Uniform(std::int64_t lo, std::int64_t hi) {
     if (hi <= lo) return lo;
-    const double span = static_cast<double>(hi - lo) + 1.0;
-    const auto offset = static_cast<std::int64_t>(NextDouble() * span);
-    // NextDouble() * span may round up to span itself for huge spans.
-    return offset > hi - lo ? hi : lo + offset;
+    // Unsigned, so INT64_MIN..INT64_MAX does not overflow.
+    const std::uint64_t last =
+        static_cast<std::uint64_t>(hi) - static_cast<std::uint64_t>(lo);
+    const double span = static_cast<double>(last) + 1.0;
+    // 2^64 as a double; NextDouble() * span may round up to span itself.
+    const double scaled = NextDouble() * span;
+    const std::uint64_t offset =
+        scaled >= 0x1.0p64 ? last
+                           : std::min(static_cast<std::uint64_t>(scaled), last);
+    return static_cast<std::int64_t>(static_cast<std::uint64_t>(lo) + offset);
   }
 
  private:

@@ -55,13 +55,19 @@ TEST(SplitMix64Test, UniformStaysInsideItsInclusiveBounds) {
   EXPECT_TRUE(saw_hi);
   EXPECT_EQ(rng.Uniform(7, 7), 7);
   EXPECT_EQ(rng.Uniform(7, 3), 7);
+  // The whole int64 range: no overflow, both signs drawn.
   const std::int64_t max = std::numeric_limits<std::int64_t>::max();
-  const std::int64_t min = std::numeric_limits<std::int64_t>::min() + 1;
+  const std::int64_t min = std::numeric_limits<std::int64_t>::min();
+  bool saw_negative = false;
+  bool saw_positive = false;
   for (int i = 0; i < 100; ++i) {
-    const std::int64_t v = rng.Uniform(min / 2, max / 2);
-    ASSERT_GE(v, min / 2);
-    ASSERT_LE(v, max / 2);
+    const std::int64_t v = rng.Uniform(min, max);
+    saw_negative |= v < 0;
+    saw_positive |= v > 0;
   }
+  EXPECT_TRUE(saw_negative);
+  EXPECT_TRUE(saw_positive);
+  EXPECT_GE(rng.Uniform(max - 1, max), max - 1);
 }
 
 TEST(PoolSizerTest, TargetFollowsTheHeadersWorkedExample) {
