@@ -188,6 +188,7 @@ void BackendRouter::Submit(session::ResponseTarget* from,
   r.target = from;
   r.service = s;
   r.client_correlation = request.correlation_id();
+  r.timeout_ms = timeout_ms;
   table_.Schedule(i, now + std::int64_t{timeout_ms} * 1'000'000);
   if (conn != nullptr) {
     ++s->in_flight;
@@ -298,11 +299,12 @@ void BackendRouter::Expire(std::uint32_t record) {
   PendingRequest& r = table_[record];
   Service& s = *r.service;
   char text[160];
-  const int n = std::snprintf(
-      text, sizeof text, "service '%s' did not answer in time%s",
-      s.config.name.c_str(),
-      r.state == PendingRequest::State::kQueued ? " (no connection was free)"
-                                                : "");
+  const int n = std::snprintf(text, sizeof text,
+                              "service '%s' did not answer within %u ms%s",
+                              s.config.name.c_str(), r.timeout_ms,
+                              r.state == PendingRequest::State::kQueued
+                                  ? " (waiting for a free connection)"
+                                  : "");
   if (r.state == PendingRequest::State::kInFlight) {
     // Its answer, if it comes, is late.
     r.conn->ReleaseSlot(r.slot);

@@ -44,6 +44,7 @@ struct PendingRequest {
   session::ResponseTarget* target = nullptr;
   Service* service = nullptr;
   std::uint64_t client_correlation = 0;
+  std::uint32_t timeout_ms = 0;  // the wait the deadline allows
   std::int64_t deadline_ns = 0;
   std::uint32_t heap_index = kNoIndex;
   // kQueued: the service's FIFO links, and the payload's copy.

@@ -167,6 +167,27 @@ TEST_P(BackendTest, NoListeningEndpointIsUnavailableAtOnce) {
   EXPECT_NE(second->payload.find("down"), std::string::npos) << second->payload;
 }
 
+TEST_P(BackendTest, ConsecutiveFailuresEjectTheEndpoint) {
+  config::BackendService s = Service("ejected", 15, DeadPort());
+  s.eject_after_failures = 2;
+  s.eject_ms = 60000;
+  StartWith({s});
+  ASSERT_TRUE(WaitUntil([&] {
+    return Sum(backend::kEjectionsTotal) ==
+           static_cast<std::uint64_t>(workers());
+  }));
+  const std::uint64_t failures = Sum(backend::kConnectFailuresTotal);
+  EXPECT_EQ(failures, 2u * static_cast<std::uint64_t>(workers()));
+  auto c = LoggedOnClient();
+  ASSERT_TRUE(c);
+  ASSERT_TRUE(SendRequest(*c, 95, 15, "x", 60000));
+  std::optional<Answer> r = ReadAnswer(*c);
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status, ResponseStatus::kUnavailable);
+  // Ejected: no connect is tried meanwhile.
+  EXPECT_EQ(Sum(backend::kConnectFailuresTotal), failures);
+}
+
 TEST_P(BackendTest, SlowBackendTimesOutAndItsLateAnswerIsDroppedAndCounted) {
   TestBackend backend;
   StartWith({Service("slow", 4, backend.port())});
@@ -178,6 +199,7 @@ TEST_P(BackendTest, SlowBackendTimesOutAndItsLateAnswerIsDroppedAndCounted) {
   ASSERT_TRUE(r.has_value());
   EXPECT_EQ(r->status, ResponseStatus::kTimeout);
   EXPECT_EQ(r->correlation, 11u);
+  EXPECT_EQ(r->payload, "service 'slow' did not answer within 50 ms");
   EXPECT_EQ(Sum(backend::kLateResponsesTotal), 0u);
   backend.ReleaseHeld();
   ASSERT_TRUE(
