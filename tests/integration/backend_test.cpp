@@ -439,6 +439,19 @@ TEST_P(BackendTest, PoolGrowsForConcurrentRequestsAndShrinksToMinWhenIdle) {
   EXPECT_TRUE(WaitUntil([&] { return backend.logouts() >= 3; }));
 }
 
+TEST(BackendConfigTest, AnEndpointThatDoesNotResolveStopsTheStart) {
+  config::GatewayConfig c = TestConfig({config::IoBackend::kEpoll, 1});
+  config::BackendService s = Service("pricing", 16, 1);
+  s.endpoints = {"127.0.0.1:1", "no-port-here"};
+  c.backends = {s};
+  server::Gateway gateway(c);
+  const absl::Status status = gateway.Start();
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << status;
+  EXPECT_NE(status.message().find("'pricing'"), std::string::npos) << status;
+  EXPECT_NE(status.message().find("'no-port-here'"), std::string::npos)
+      << status;
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, BackendTest,
                          ::testing::ValuesIn(AllGatewayParams()), ParamName);
 
