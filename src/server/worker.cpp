@@ -69,18 +69,31 @@ absl::Status Worker::SetUp() {
   runner_->Add(mailbox_agent_.get());
   if (absl::Status s = SetUpUdp(); !s.ok()) return s;
   if (udp_ingress_ != nullptr) runner_->Add(udp_ingress_.get());
-  sessions_ = std::make_unique<session::SessionAgent>(
-      session::SessionAgentParts{.config = &c,
-                                 .worker = index_,
-                                 .cpu = cpu_,
-                                 .listen_fd = listen_fd_,
-                                 .reactor = reactor_.get(),
-                                 .registry = &gateway_.registry(),
-                                 .interest = &interest_,
-                                 .waker = this,
-                                 .services = this,
-                                 .clock = &clock_,
-                                 .counters = &gateway_.counters()});
+  if (!c.backends.empty()) {
+    absl::StatusOr<std::unique_ptr<backend::BackendRouter>> router =
+        backend::BackendRouter::Create({.config = &c,
+                                        .worker = index_,
+                                        .reactor = reactor_.get(),
+                                        .clock = &clock_,
+                                        .counters = &gateway_.counters()});
+    if (!router.ok()) return router.status();
+    backends_ = std::make_unique<backend::BackendAgent>(*std::move(router));
+    runner_->Add(backends_.get());
+  }
+  sessions_ =
+      std::make_unique<session::SessionAgent>(session::SessionAgentParts{
+          .config = &c,
+          .worker = index_,
+          .cpu = cpu_,
+          .listen_fd = listen_fd_,
+          .reactor = reactor_.get(),
+          .registry = &gateway_.registry(),
+          .interest = &interest_,
+          .waker = this,
+          .services = this,
+          .router = backends_ != nullptr ? backends_->router() : nullptr,
+          .clock = &clock_,
+          .counters = &gateway_.counters()});
   runner_->Add(sessions_.get());
   if (udp_egress_ != nullptr) runner_->Add(udp_egress_.get());
   return runner_->Start();

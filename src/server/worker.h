@@ -5,6 +5,8 @@
 //   and a list of agents that an AgentRunner drives (agent_runner.h):
 //     mailbox      commands from other workers (MailboxAgent)
 //     udp-ingress  PUBLISH datagrams into logs (udp.enabled)
+//     backends     pools of backend connections and the request router
+//                  ([[backends]] configured)
 //     sessions     its SO_REUSEPORT listener and the sessions it accepted
 //     udp-egress   the UDP fan-out of the streams this worker owns
 //   State is shared-nothing except the stream registry, the logs and the
@@ -25,6 +27,7 @@
 #include <thread>
 
 #include "absl/status/status.h"
+#include "backend/backend_agent.h"
 #include "base/clock.h"
 #include "io/datagram_io.h"
 #include "io/idle_strategy.h"
@@ -112,6 +115,9 @@ class Worker final : public session::SessionServices,
   stream::WorkerInterest interest_;
   Mailbox<WorkerCommand> mailbox_;
   std::unique_ptr<MailboxAgent> mailbox_agent_;
+  // Before sessions_: sessions cancel their requests with its router when
+  // they are destroyed.
+  std::unique_ptr<backend::BackendAgent> backends_;
   std::unique_ptr<session::SessionAgent> sessions_;
   std::unique_ptr<io::DatagramIo> datagram_io_;
   std::unique_ptr<udp::UdpCounters> udp_counters_;

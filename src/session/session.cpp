@@ -319,6 +319,11 @@ bool Session::HandlePublish(const tp::PublishView& m) {
 }
 
 void Session::HandleRequest(const tp::RequestView& m) {
+  if (RequestRouter* router = agent_.router()) {
+    routed_requests_ = true;
+    router->Submit(this, m);
+    return;
+  }
   const std::string text = absl::StrCat("no backend service with id ",
                                         m.service_id(), " is configured");
   QueueResponse(m.correlation_id(), m.service_id(),
@@ -380,6 +385,14 @@ void Session::HandleServiceLookup(const tp::ServiceLookupView& m) {
       out, {.correlation_id = m.correlation_id(), .service_id = id}));
 }
 
+void Session::DeliverResponse(std::uint64_t correlation_id,
+                              std::uint32_t service_id,
+                              tp::ResponseStatus status,
+                              std::span<const std::byte> payload) {
+  if (state_ != State::kActive && state_ != State::kDraining) return;
+  QueueResponse(correlation_id, service_id, status, payload);
+}
+
 // ---------------------------------------------------------------- control
 
 void Session::CommitControl(std::size_t bytes) {
@@ -430,6 +443,12 @@ void Session::QueuePublishAck(StreamId stream, std::uint64_t correlation,
 // ---------------------------------------------------------------- life cycle
 
 void Session::DetachAll() {
+  // Requests still with the backends are forgotten: nothing is answered to
+  // a session that is ending (the router counts their late answers).
+  if (routed_requests_) {
+    routed_requests_ = false;
+    agent_.router()->CancelAll(this);
+  }
   // UDP destinations of this session's UDP_SUBSCRIBEs end with it.
   for (auto& [id, sub] : subscriptions_) ReleaseUdp(sub);
   // No more DATA will be sent (a partial frame is finished under its pin):

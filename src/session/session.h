@@ -41,6 +41,7 @@
 #include "io/reactor.h"
 #include "session/control_queue.h"
 #include "session/delivery.h"
+#include "session/request_router.h"
 #include "session/send_engine.h"
 #include "stream/stream_log.h"
 #include "tachyon/common/types.h"
@@ -63,6 +64,7 @@ VersionedStatus StatusForVersion(std::uint16_t version,
                                  protocol::ResponseStatus status);
 
 class Session final : public io::ConnectionHandler,
+                      public ResponseTarget,
                       private Transport,
                       private SendListener {
  public:
@@ -107,6 +109,14 @@ class Session final : public io::ConnectionHandler,
   void Abort() { CloseNow(); }
   /// A stream created after a pattern SUBSCRIBE: deliver it if it matches.
   void OnNewStream(stream::StreamLog* log);
+
+  // ResponseTarget: the answer to a REQUEST this session routed. Queued as
+  // a RESPONSE (QueueResponse: OVERLOADED becomes UNAVAILABLE "overloaded:
+  // ..." below protocol version 3) while the session is logged on; dropped
+  // once it closes.
+  void DeliverResponse(std::uint64_t correlation_id, std::uint32_t service_id,
+                       protocol::ResponseStatus status,
+                       std::span<const std::byte> payload) override;
 
   [[nodiscard]] State state() const { return state_; }
   [[nodiscard]] SessionId id() const { return session_id_; }
@@ -216,6 +226,8 @@ class Session final : public io::ConnectionHandler,
   // negotiated protocol version 2 (PROTOCOL.md 7.6), else 0 (version-1
   // forms).
   std::uint64_t ack_epoch_ = 0;
+  // A REQUEST went to the router: the session's end cancels what is left.
+  bool routed_requests_ = false;
   std::int64_t heartbeat_ns_ = 0;
   std::int64_t created_ns_;
   std::int64_t last_recv_ns_;

@@ -1,0 +1,74 @@
+#include "backend/backend_counters.h"
+
+#include <string>
+#include <utility>
+
+namespace tachyon::backend {
+
+std::string_view StatusLabel(protocol::ResponseStatus status) {
+  switch (status) {
+    case protocol::ResponseStatus::kOk:
+      return "ok";
+    case protocol::ResponseStatus::kNoSuchService:
+      return "no_such_service";
+    case protocol::ResponseStatus::kTimeout:
+      return "timeout";
+    case protocol::ResponseStatus::kUnavailable:
+      return "unavailable";
+    case protocol::ResponseStatus::kBackendError:
+      return "backend_error";
+    case protocol::ResponseStatus::kOverloaded:
+      return "overloaded";
+  }
+  return "unknown";
+}
+
+EndpointCounters::EndpointCounters(base::CounterRegistry& registry,
+                                   std::string_view service,
+                                   std::string_view endpoint, int worker) {
+  const base::Labels labels{{"service", std::string(service)},
+                            {"endpoint", std::string(endpoint)},
+                            {"worker", std::to_string(worker)}};
+  ready =
+      registry.AddGauge(kReadyGauge, "backend connections logged on", labels);
+  busy = registry.AddGauge(
+      kBusyGauge, "backend connections with requests in flight", labels);
+  connecting = registry.AddGauge(
+      kConnectingGauge, "backend connections connecting or logging on", labels);
+  predicted = registry.AddGauge(
+      kPredictedGauge,
+      "the service's predicted concurrent requests on this worker", labels);
+  target = registry.AddGauge(kTargetGauge,
+                             "connections the pool aims to keep ready", labels);
+  connects = registry.AddCounter(
+      kConnectsTotal, "backend connections connected and logged on", labels);
+  connect_failures = registry.AddCounter(
+      kConnectFailuresTotal,
+      "backend connects, logons and connections that failed", labels);
+  ejections = registry.AddCounter(
+      kEjectionsTotal,
+      "times consecutive failures ejected the endpoint for eject_ms", labels);
+  late_responses = registry.AddCounter(
+      kLateResponsesTotal,
+      "backend RESPONSEs for no outstanding request (timed out or "
+      "cancelled), dropped",
+      labels);
+}
+
+ServiceCounters::ServiceCounters(base::CounterRegistry& registry,
+                                 std::string_view service, int worker) {
+  const std::string w = std::to_string(worker);
+  queue_depth = registry.AddGauge(
+      kQueueDepthGauge, "requests waiting for a backend connection",
+      {{"service", std::string(service)}, {"worker", w}});
+  for (std::size_t i = 0; i < kStatuses; ++i) {
+    requests[i] = registry.AddCounter(
+        kRequestsTotal, "RESPONSEs to REQUESTs, by status",
+        {{"service", std::string(service)},
+         {"worker", w},
+         {"status",
+          std::string(StatusLabel(static_cast<protocol::ResponseStatus>(i)))}});
+  }
+}
+
+}  // namespace tachyon::backend

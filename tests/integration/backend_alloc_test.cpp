@@ -1,0 +1,129 @@
+// The gateway's request path must not allocate per request in steady state
+// (issue 12: "nothing allocates per request"). This binary replaces the
+// global operator new with a counting one that counts on every thread
+// except the test's own and the test backend's, which leaves the gateway's
+// workers: after a warm-up, a run of round trips (REQUEST in, to the
+// backend, RESPONSE back) must make no allocation there.
+#include <atomic>
+#include <cstdlib>
+#include <new>
+#include <string>
+#include <vector>
+
+#include "backend/backend_counters.h"
+#include "gtest/gtest.h"
+#include "support/gateway_fixture.h"
+#include "support/test_backend.h"
+#include "support/wait.h"
+
+namespace {
+std::atomic<bool> counting{false};
+std::atomic<long> allocations{0};
+thread_local bool exempt = false;
+
+void Count() {
+  if (!exempt && counting.load(std::memory_order_relaxed)) {
+    allocations.fetch_add(1, std::memory_order_relaxed);
+  }
+}
+void* CountedAlloc(std::size_t size) {
+  Count();
+  if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
+  throw std::bad_alloc();
+}
+void* CountedAlignedAlloc(std::size_t size, std::align_val_t align) {
+  Count();
+  void* p = nullptr;
+  if (posix_memalign(&p, static_cast<std::size_t>(align),
+                     size == 0 ? 1 : size) != 0) {
+    throw std::bad_alloc();
+  }
+  return p;
+}
+}  // namespace
+
+void* operator new(std::size_t size) { return CountedAlloc(size); }
+void* operator new[](std::size_t size) { return CountedAlloc(size); }
+void* operator new(std::size_t size, std::align_val_t a) {
+  return CountedAlignedAlloc(size, a);
+}
+void* operator new[](std::size_t size, std::align_val_t a) {
+  return CountedAlignedAlloc(size, a);
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete[](void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::align_val_t) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t, std::align_val_t) noexcept {
+  std::free(p);
+}
+void operator delete[](void* p, std::size_t, std::align_val_t) noexcept {
+  std::free(p);
+}
+
+namespace tachyon::testing {
+namespace {
+
+namespace tp = ::tachyon::protocol;
+
+class BackendAllocationTest : public GatewayTest {};
+
+TEST_P(BackendAllocationTest, RoundTripsAllocateNothingInTheGateway) {
+  exempt = true;
+  TestBackend backend(0, [] { exempt = true; });
+  ASSERT_NE(backend.port(), 0);
+  config::GatewayConfig c = TestConfig(GetParam());
+  config::BackendService s;
+  s.name = "echo";
+  s.id = 1;
+  s.endpoints = {"127.0.0.1:" + std::to_string(backend.port())};
+  s.pool_min = 1;
+  c.backends = {s};
+  Start(c);
+  ASSERT_TRUE(WaitUntil([&] {
+    return gateway_->counters().Sum(backend::kReadyGauge) >=
+           static_cast<std::uint64_t>(GetParam().workers);
+  }));
+  auto client = LoggedOnClient();
+  ASSERT_TRUE(client);
+  // Two payload sizes in turn, each request answered
+  // before the next (the steady state of one requester).
+  const std::string small(24, 's');
+  const std::string large(900, 'l');
+  std::vector<std::byte> buf(2048);
+  auto round_trip = [&](std::uint64_t id) {
+    const std::string& payload = id % 2 == 0 ? small : large;
+    const std::size_t n =
+        tp::EncodeRequest(buf, {.correlation_id = id,
+                                .service_id = 1,
+                                .payload = tp::AsBytes(payload)});
+    if (!client->SendRaw({buf.data(), n})) return false;
+    std::optional<Frame> f = client->ReadSkippingHeartbeats();
+    return f && f->type() == tp::MessageType::kResponse &&
+           tp::ResponseView(f->view()).status() == tp::ResponseStatus::kOk &&
+           tp::ResponseView(f->view()).correlation_id() == id;
+  };
+  for (std::uint64_t id = 1; id <= 300; ++id) ASSERT_TRUE(round_trip(id));
+  allocations.store(0, std::memory_order_relaxed);
+  counting.store(true, std::memory_order_relaxed);
+  for (std::uint64_t id = 301; id <= 1300; ++id) {
+    if (!round_trip(id)) {
+      counting.store(false, std::memory_order_relaxed);
+      FAIL() << "request " << id << " was not answered OK";
+    }
+  }
+  counting.store(false, std::memory_order_relaxed);
+  EXPECT_EQ(allocations.load(std::memory_order_relaxed), 0)
+      << "allocations in the gateway over 1000 round trips; connects "
+      << gateway_->counters().Sum(backend::kConnectsTotal) << ", target "
+      << gateway_->counters().Sum(backend::kTargetGauge) << ", predicted "
+      << gateway_->counters().Sum(backend::kPredictedGauge);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, BackendAllocationTest,
+                         ::testing::ValuesIn(EachBackend(1)), ParamName);
+
+}  // namespace
+}  // namespace tachyon::testing
