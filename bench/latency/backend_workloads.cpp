@@ -45,7 +45,7 @@ std::unique_ptr<BenchBackend> BenchBackend::Start(std::string* error) {
       const std::optional<std::string> line = ch.Receive(60s);
       if (!line || *line == "stop") break;
     }
-    (*server)->Stop();
+    (void)(*server)->Stop();  // best effort: the run is over
     return 0;
   });
   if (!child) {
