@@ -1,4 +1,4 @@
-// W1-W4: the gateway measured through the client library, every role in its
+// W1-W3: the gateway measured through the client library, every role in its
 // own process. Payloads carry a message index and a timestamp (CLOCK_MONOTONIC,
 // shared by all processes on the host) in their first 16 bytes.
 #include <sched.h>
@@ -360,13 +360,6 @@ Result RunThroughput(const WorkloadOptions& o) {
       r.messages_per_second * static_cast<double>(size) / 1e6;
   (void)(*c)->Close();  // best effort: the run is over
   sub->Wait(10s);
-  return r;
-}
-
-Result RunRequestResponse(const WorkloadOptions& o) {
-  Result r{.workload = "W4", .payload = o.payload};
-  r.available = false;
-  r.note = "not available: the gateway has no backend services yet";
   return r;
 }
 

@@ -18,6 +18,8 @@
 #include <sstream>
 #include <thread>
 
+#include "workloads.h"
+
 namespace tachyon::bench {
 
 using Clock = std::chrono::steady_clock;
@@ -196,6 +198,11 @@ std::unique_ptr<GatewayUnderTest> GatewayUnderTest::Start(
       }
       cfg << "]\n";
     }
+  }
+  if (s.backend_port != 0) {
+    cfg << "[[backends]]\nname = \"" << kBenchServiceName
+        << "\"\nid = " << kBenchServiceId
+        << "\nendpoints = [\"127.0.0.1:" << s.backend_port << "\"]\n";
   }
   const std::string text = cfg.str();
   if (::write(fd, text.data(), text.size()) !=

@@ -120,6 +120,9 @@ struct GatewaySettings {
   bool udp = false;
   std::string udp_group_stream;
   std::vector<std::uint16_t> udp_destinations;
+  // [[backends]]: the echo service (kBenchServiceId) at 127.0.0.1:<port>,
+  // pool as shipped; 0: none.
+  std::uint16_t backend_port = 0;
 };
 
 /// A tachyon-gateway process started from the build on a generated config.

@@ -40,6 +40,7 @@
 #include "absl/flags/usage.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "backend_workloads.h"
 #include "harness.h"
 #include "report.h"
 #include "workloads.h"
@@ -142,8 +143,8 @@ Result WithCpu(const GatewayUnderTest* gw, Fn fn) {
     r.gateway_cpu_s = gateway_end - gateway_start;
     r.cpu_window_s = static_cast<double>(MonotonicNs() - start) * 1e-9;
   }
-  r.clients_cpu_s =
-      SelfCpuSeconds() + Child::ReapedCpuSeconds() - clients_start;
+  r.clients_cpu_s = SelfCpuSeconds() + Child::ReapedCpuSeconds() -
+                    clients_start + r.helpers_cpu_s;
   return r;
 }
 
@@ -461,7 +462,14 @@ int Main() {
       gs.udp_group_stream = kUdpFanOutStream;
       gs.udp_destinations = receivers.ports();
       std::string error;
-      auto gw = receivers.ok()
+      // W4's backend listens before the gateway starts: its port is the
+      // endpoint of the gateway's [[backends]] entry.
+      std::unique_ptr<BenchBackend> backend;
+      if (Has(workloads, "W4")) {
+        backend = BenchBackend::Start(&error);
+        if (backend) gs.backend_port = backend->port();
+      }
+      auto gw = receivers.ok() && (backend || !Has(workloads, "W4"))
                     ? GatewayUnderTest::Start(gateway_bin, gs, &error)
                     : nullptr;
       if (!receivers.ok()) error = "cannot bind the W6 UDP receivers";
@@ -482,6 +490,7 @@ int Main() {
         o.port = gw->port();
         o.gateway_pid = gw->pid();
         o.udp_receivers = receivers.fds();
+        o.backend_pid = backend ? backend->pid() : 0;
         auto run = [&](const char* name, Result (*fn)(const WorkloadOptions&)) {
           if (!Has(workloads, name)) return;
           Result r = WithCpu(gw.get(), [&] { return fn(o); });

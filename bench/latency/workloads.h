@@ -15,8 +15,10 @@
 //              subscribed for the duration (the idle suite's idle row)
 //   W3         throughput: one publisher as fast as flow control allows to
 //              one subscriber; messages/s, MB/s, and proof nothing was lost
-//   W4         request/response through a backend service (not available
-//              until backends exist; reported as such, never a figure)
+//   W4         request/response: a closed-loop client sends REQUESTs through
+//              the gateway to an echo backend process (the service
+//              library); RTT per request. A request crosses four sockets
+//              to the floor's two (backend_workloads.cpp)
 //   floor-udp-in  a UDP producer process into a plain recvmmsg receiver
 //              process: what the kernel alone delivers (udp_workloads.cpp)
 //   W5         UDP ingress: a producer process sends PUBLISH datagrams to
@@ -60,7 +62,12 @@ struct WorkloadOptions {
   std::uint16_t udp_port = 0;         // gateway UDP ingress port
   std::vector<int> udp_receivers;     // W6: bound sockets the gateway's
                                       // [[udp.groups]] destinations name
+  pid_t backend_pid = 0;              // W4: the echo backend process
 };
+
+/// The service W4 calls: its [[backends]] id, and its name.
+inline constexpr std::uint32_t kBenchServiceId = 1;
+inline constexpr char kBenchServiceName[] = "bench-echo";
 
 /// The stream W6 publishes and the gateway's UDP group sends.
 inline constexpr char kUdpFanOutStream[] = "bench.udp-out";
@@ -95,6 +102,9 @@ struct Result {
   double gateway_cpu_s = -1;
   double cpu_window_s = 0;
   double clients_cpu_s = 0;
+  // Processes a workload started and left running (W4's backend): CPU
+  // seconds they used during the run, added to clients_cpu_s.
+  double helpers_cpu_s = 0;
   std::uint64_t messages = 0;  // W2: published in the CPU window
   double rate = 0;             // W2: the offered rate, messages/s
   // W2: how late the publisher's sends were against the schedule.
