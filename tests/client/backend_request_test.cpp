@@ -75,6 +75,14 @@ TEST_P(BackendRequestTest, StatusesReachTheClientAsStatusCodes) {
             absl::StatusCode::kUnknown);
   EXPECT_EQ(c.Request(42, protocol::AsBytes("hold"), 100ms).status().code(),
             absl::StatusCode::kDeadlineExceeded);
+  // The client gives up at the same deadline as the gateway's timer; release
+  // the held request only once the gateway has answered it TIMEOUT, so the
+  // backend's answer is late rather than racing the timer.
+  ASSERT_TRUE(WaitUntil([&] {
+    return backend.held() == 1 &&
+           gateway_->counters().Sum(backend::kRequestsTotal, "status",
+                                    "timeout") == 1;
+  }));
   backend.ReleaseHeld();
   // The late answer to the timed-out request is dropped at the gateway.
   ASSERT_TRUE(WaitUntil([&] {
