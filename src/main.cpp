@@ -6,9 +6,12 @@
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <vector>
 
+#include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "backend/backend_counters.h"
 #include "base/log.h"
 #include "config/flags.h"
 #include "server/gateway.h"
@@ -43,6 +46,10 @@ int Run() {
                  std::string(s.message()).c_str());
     return 1;
   }
+  const std::string config_path = tachyon::config::ConfigPathFromFlags();
+  std::printf("tachyon-gateway config: %s\n",
+              config_path.empty() ? "built-in defaults (no config file)"
+                                  : config_path.c_str());
   std::printf(
       "tachyon-gateway listening on %s:%u (workers=%d, idle=%s)\n",
       config->bind.c_str(), gateway.port(), config->workers,
@@ -56,6 +63,12 @@ int Run() {
   for (std::size_t i = 0; i < gateway.backend_descriptions().size(); ++i) {
     std::printf("  worker %zu: %s\n", i,
                 gateway.backend_descriptions()[i].c_str());
+  }
+  for (const tachyon::config::BackendService& b : config->backends) {
+    std::printf("  backend '%s' (id %u): %zu endpoint(s), pool %d..%d per "
+                "worker and endpoint\n",
+                b.name.c_str(), b.id, b.endpoints.size(), b.pool_min,
+                b.pool_max);
   }
   std::fflush(stdout);
 
@@ -79,6 +92,11 @@ int Run() {
                        << " duplicates, " << u.kernel_drops << " kernel drops; "
                        << u.datagrams_sent << " datagrams out";
   }
+  for (const tachyon::config::BackendService& b : config->backends) {
+    TACHYON_LOG(kInfo) << "backend '" << b.name << "': "
+                       << tachyon::backend::DescribeService(gateway.counters(),
+                                                            b.name);
+  }
   return 0;
 }
 
@@ -90,6 +108,17 @@ int main(int argc, char** argv) {
       "  tachyon-gateway --config config/gateway.toml [--flag=value ...]\n\n"
       "Every key of the config file has a flag of the same name that\n"
       "overrides it; see --helpfull.");
-  absl::ParseCommandLine(argc, argv);
+  const std::vector<char*> args = absl::ParseCommandLine(argc, argv);
+  // `tachyon-gateway FILE` means `--config FILE`; anything else left over
+  // is a mistake, never silently ignored.
+  if (args.size() > 2 ||
+      (args.size() == 2 && absl::GetFlag(FLAGS_config).has_value())) {
+    std::fprintf(stderr,
+                 "tachyon-gateway: unexpected argument '%s': give the config "
+                 "file once, as --config FILE or as the only argument\n",
+                 args.back());
+    return 2;
+  }
+  if (args.size() == 2) absl::SetFlag(&FLAGS_config, std::string(args[1]));
   return Run();
 }

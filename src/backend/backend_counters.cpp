@@ -1,7 +1,11 @@
 #include "backend/backend_counters.h"
 
+#include <array>
+#include <cstdint>
 #include <string>
 #include <utility>
+
+#include "absl/strings/str_cat.h"
 
 namespace tachyon::backend {
 
@@ -61,6 +65,9 @@ ServiceCounters::ServiceCounters(base::CounterRegistry& registry,
   queue_depth = registry.AddGauge(
       kQueueDepthGauge, "requests waiting for a backend connection",
       {{"service", std::string(service)}, {"worker", w}});
+  queued = registry.AddCounter(
+      kQueuedTotal, "requests that waited for a backend connection",
+      {{"service", std::string(service)}, {"worker", w}});
   for (std::size_t i = 0; i < kStatuses; ++i) {
     requests[i] = registry.AddCounter(
         kRequestsTotal, "RESPONSEs to REQUESTs, by status",
@@ -69,6 +76,46 @@ ServiceCounters::ServiceCounters(base::CounterRegistry& registry,
          {"status",
           std::string(StatusLabel(static_cast<protocol::ResponseStatus>(i)))}});
   }
+}
+
+std::string DescribeService(const base::CounterRegistry& registry,
+                            std::string_view service) {
+  std::array<std::uint64_t, ServiceCounters::kStatuses> by_status{};
+  std::uint64_t requests = 0;
+  for (const base::MetricSample& m : registry.Snapshot()) {
+    if (m.name != kRequestsTotal) continue;
+    std::string_view svc;
+    std::string_view status;
+    for (const base::Label& l : m.labels) {
+      if (l.name == "service") svc = l.value;
+      if (l.name == "status") status = l.value;
+    }
+    if (svc != service) continue;
+    for (std::size_t i = 0; i < by_status.size(); ++i) {
+      if (status == StatusLabel(static_cast<protocol::ResponseStatus>(i))) {
+        by_status[i] += m.value;
+      }
+    }
+    requests += m.value;
+  }
+  std::string statuses;
+  for (std::size_t i = 0; i < by_status.size(); ++i) {
+    if (by_status[i] == 0) continue;
+    if (!statuses.empty()) statuses += ", ";
+    absl::StrAppend(
+        &statuses,
+        std::string(StatusLabel(static_cast<protocol::ResponseStatus>(i))), " ",
+        by_status[i]);
+  }
+  const auto sum = [&](std::string_view name) {
+    return registry.Sum(name, "service", service);
+  };
+  return absl::StrCat(
+      requests, " requests", statuses.empty() ? "" : " (" + statuses + ")",
+      ", ", sum(kQueuedTotal), " waited for a connection, ",
+      sum(kConnectsTotal), " connects, ", sum(kConnectFailuresTotal),
+      " connect failures, ", sum(kEjectionsTotal), " ejections, ",
+      sum(kLateResponsesTotal), " late responses");
 }
 
 }  // namespace tachyon::backend

@@ -19,6 +19,10 @@
 //                                  request (timed out or cancelled), dropped
 //   per service and worker:
 //     tachyon_backend_queue_depth  gauge: requests waiting for a connection
+//     tachyon_backend_queued_total requests that found no ready connection
+//                                  with room and waited for one (a connect,
+//                                  or a connection freeing up at pool_max):
+//                                  what a pool sized ahead of demand avoids
 //     tachyon_backend_requests_total{status=...}  answers sent to clients
 //   per worker (service=""): requests_total{status="no_such_service"}.
 //
@@ -51,11 +55,20 @@ inline constexpr std::string_view kLateResponsesTotal =
     "tachyon_backend_late_responses_total";
 inline constexpr std::string_view kQueueDepthGauge =
     "tachyon_backend_queue_depth";
+inline constexpr std::string_view kQueuedTotal =
+    "tachyon_backend_queued_total";
 inline constexpr std::string_view kRequestsTotal =
     "tachyon_backend_requests_total";
 
 /// The label value of a RESPONSE status: "ok", "timeout", ...
 std::string_view StatusLabel(protocol::ResponseStatus status);
+
+/// One line for logs, summed over workers and endpoints, e.g. "12 requests
+/// (ok 10, timeout 1, unavailable 1), 3 waited for a connection, 4
+/// connects, 0 connect failures, 0 ejections, 1 late responses"; statuses
+/// with no request are left out. Any thread.
+std::string DescribeService(const base::CounterRegistry& registry,
+                            std::string_view service);
 
 /// One endpoint's pool, on one worker.
 struct EndpointCounters {
@@ -78,6 +91,7 @@ struct ServiceCounters {
   ServiceCounters(base::CounterRegistry& registry, std::string_view service,
                   int worker);
   base::Gauge queue_depth;
+  base::Counter queued;
   std::array<base::Counter, kStatuses> requests;  // by ResponseStatus value
   void Count(protocol::ResponseStatus status) {
     const auto i = static_cast<std::size_t>(status);

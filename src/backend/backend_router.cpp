@@ -210,6 +210,7 @@ void BackendRouter::Submit(session::ResponseTarget* from,
   if (s->queue_head == kNoIndex) s->queue_head = i;
   ++s->queued;
   s->counters.queue_depth.Set(s->queued);
+  s->counters.queued.Add();
   Observe(*s, now);
   const SizingInput sizing = Sizing(*s, now);
   for (auto& p : s->pools) p->Resize(now, sizing);

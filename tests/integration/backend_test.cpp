@@ -128,6 +128,8 @@ TEST_P(BackendTest, RoundTripKeepsEachClientsCorrelationIds) {
     }
   }
   EXPECT_EQ(Sum(backend::kRequestsTotal, "status", "ok"), 6u);
+  // The warm pool had room for every one: none waited for a connection.
+  EXPECT_EQ(Sum(backend::kQueuedTotal), 0u);
   // Each request reached the backend once (no send repeated while the
   // reactor still owned it).
   EXPECT_EQ(backend.requests(), 6);
@@ -422,6 +424,9 @@ TEST_P(BackendTest, PoolGrowsForConcurrentRequestsAndShrinksToMinWhenIdle) {
   ASSERT_TRUE(WaitUntil([&] { return backend.held() == 4; }));
   EXPECT_GE(Sum(backend::kConnectsTotal),
             static_cast<std::uint64_t>(workers()) + 3);
+  // The ready connection took the first; the other three waited for the
+  // connects, and the counter says so.
+  EXPECT_EQ(Sum(backend::kQueuedTotal), 3u);
   backend.ReleaseHeld();
   std::set<std::uint64_t> answered;
   for (int i = 0; i < 4; ++i) {

@@ -5,6 +5,8 @@
 #include <signal.h>
 
 #include <chrono>
+#include <cstdint>
+#include <cstdio>
 #include <memory>
 #include <string>
 #include <vector>
@@ -46,6 +48,42 @@ TEST(GatewayProcessTest, ConfigErrorNamesFileLineAndKeyAndExitsNonZero) {
   EXPECT_NE(p.Wait(10s), 0);
   const std::string out = p.out() + p.err();
   EXPECT_NE(out.find(path + ":3: gateway.workers"), std::string::npos) << out;
+}
+
+// `tachyon-gateway FILE` loads FILE (it was once ignored in favour of the
+// built-in defaults): the bad file's error proves it was read.
+TEST(GatewayProcessTest, AConfigFileGivenAsTheOnlyArgumentIsLoaded) {
+  const std::string path = ::testing::TempDir() + "/bad_positional.toml";
+  {
+    FILE* f = std::fopen(path.c_str(), "w");
+    ASSERT_NE(f, nullptr);
+    std::fputs("[gateway]\nworkers = 99\n", f);
+    std::fclose(f);
+  }
+  Process p = Process::Start({TACHYON_GATEWAY_BIN, path});
+  EXPECT_EQ(p.Wait(10s), 2);
+  const std::string out = p.out() + p.err();
+  EXPECT_NE(out.find(path + ":2: gateway.workers"), std::string::npos) << out;
+}
+
+TEST(GatewayProcessTest, AStrayArgumentIsRefusedAndNamed) {
+  Process p = Process::Start(
+      {TACHYON_GATEWAY_BIN, "--config=" + DefaultConfig(), "extra.toml"});
+  EXPECT_EQ(p.Wait(10s), 2);
+  const std::string out = p.out() + p.err();
+  EXPECT_NE(out.find("unexpected argument 'extra.toml'"), std::string::npos)
+      << out;
+}
+
+TEST(GatewayProcessTest, SaysWhichConfigFileItLoaded) {
+  Process gw;
+  const std::uint16_t port = StartGatewayWithArgs(
+      &gw, TACHYON_GATEWAY_BIN,
+      {DefaultConfig(), "--port=0", "--udp_port=0", "--io=epoll"});
+  ASSERT_NE(port, 0) << gw.out() << gw.err();
+  EXPECT_NE(gw.out().find("config: " + DefaultConfig()), std::string::npos)
+      << gw.out();
+  EXPECT_EQ(StopGatewayProcess(&gw), 0) << gw.err();
 }
 
 class ShutdownTest : public ::testing::TestWithParam<const char*> {};
