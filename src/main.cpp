@@ -65,10 +65,10 @@ int Run() {
                 gateway.backend_descriptions()[i].c_str());
   }
   for (const tachyon::config::BackendService& b : config->backends) {
-    std::printf("  backend '%s' (id %u): %zu endpoint(s), pool %d..%d per "
-                "worker and endpoint\n",
-                b.name.c_str(), b.id, b.endpoints.size(), b.pool_min,
-                b.pool_max);
+    std::printf(
+        "  backend '%s' (id %u): %zu endpoint(s), pool %d..%d per "
+        "worker and endpoint\n",
+        b.name.c_str(), b.id, b.endpoints.size(), b.pool_min, b.pool_max);
   }
   std::fflush(stdout);
 

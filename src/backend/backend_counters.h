@@ -55,8 +55,7 @@ inline constexpr std::string_view kLateResponsesTotal =
     "tachyon_backend_late_responses_total";
 inline constexpr std::string_view kQueueDepthGauge =
     "tachyon_backend_queue_depth";
-inline constexpr std::string_view kQueuedTotal =
-    "tachyon_backend_queued_total";
+inline constexpr std::string_view kQueuedTotal = "tachyon_backend_queued_total";
 inline constexpr std::string_view kRequestsTotal =
     "tachyon_backend_requests_total";
 
