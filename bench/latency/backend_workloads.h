@@ -9,8 +9,10 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "harness.h"
+#include "workloads.h"
 
 namespace tachyon::bench {
 
@@ -36,6 +38,51 @@ class BenchBackend {
   std::unique_ptr<Child> child_;
   std::uint16_t port_;
 };
+
+/// W7's pool modes, each a gateway configuration of the bench service
+/// with max_in_flight_per_connection = 1 (so the step from 1 to
+/// kLoadStepRequesters concurrent requests needs that many connections):
+///   on-demand   pool_min 0, ratio 1, no trend: a connection is dialled
+///               when a request finds none free (connect on demand)
+///   fixed-min   pool_min 8, ratio 1, no trend: a fixed warm pool, on
+///               demand beyond it
+///   predictive  pool_min 1, ratio 1.5, trend over 500 ms (the shipped
+///               prediction): sized from demand as it is observed
+///   predictive+warm_at  the same with a scheduled warm-up
+///               (warm_connections = kLoadStepRequesters) whose window
+///               opens one second before the step: how an operator meets a
+///               step known in advance (a market open)
+struct LoadStepMode {
+  std::string name;
+  BackendPoolSettings pool;
+  bool warm_at_step = false;
+};
+std::vector<LoadStepMode> LoadStepModes();
+
+/// Concurrent requesters after W7's step (one before it).
+inline constexpr int kLoadStepRequesters = 64;
+
+/// When and how long W7 runs. Times are the wall clock's (realtime ns) so
+/// that a warm_at window can be placed around the step.
+struct LoadStepPlan {
+  std::int64_t step_realtime_ns = 0;
+  double settle_s = 1;        // after the step, before the steady window
+  double steady_s = 2;        // the steady-state window
+  std::int64_t first = 1000;  // requests counted as "just after the step"
+};
+
+/// The "warm_at" minute and warm_lead_ms that open a warm-up window one
+/// second before `step_realtime_ns` (and hold it `hold_ms` after the
+/// minute).
+void PlaceWarmUp(std::int64_t step_realtime_ns, BackendPoolSettings* pool);
+
+/// W7: kLoadStepRequesters closed-loop requesters (one AsyncClient each,
+/// all connected first), one active until the step and all of them after
+/// it. `*step` holds the latencies of the first `plan.first` requests
+/// issued at or after the step, `*steady` those issued in the steady
+/// window; false with `*error` set on a failed request.
+bool RunLoadStep(const WorkloadOptions& o, const LoadStepPlan& plan,
+                 Result* step, Result* steady, std::string* error);
 
 }  // namespace tachyon::bench
 

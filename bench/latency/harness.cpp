@@ -14,8 +14,10 @@
 #include <cstdlib>
 #include <fstream>
 #include <iterator>
+#include <optional>
 #include <regex>
 #include <sstream>
+#include <string>
 #include <thread>
 
 #include "workloads.h"
@@ -171,7 +173,8 @@ std::unique_ptr<GatewayUnderTest> GatewayUnderTest::Start(
               : std::string())
       // info: the gateway logs only at start and at shutdown at that level,
       // and its shutdown line carries the UDP counters (read by Stop()).
-      << "log_level = \"" << (s.udp ? "info" : "warn") << "\"\n";
+      << "log_level = \"" << (s.udp || s.backend_port != 0 ? "info" : "warn")
+      << "\"\n";
   if (!s.cpus.empty()) {
     cfg << "cpus = [";
     for (std::size_t i = 0; i < s.cpus.size(); ++i) {
@@ -203,6 +206,21 @@ std::unique_ptr<GatewayUnderTest> GatewayUnderTest::Start(
     cfg << "[[backends]]\nname = \"" << kBenchServiceName
         << "\"\nid = " << kBenchServiceId
         << "\nendpoints = [\"127.0.0.1:" << s.backend_port << "\"]\n";
+    if (const std::optional<BackendPoolSettings>& p = s.backend_pool) {
+      cfg << "max_in_flight_per_connection = "
+          << p->max_in_flight_per_connection << "\npool_min = " << p->pool_min
+          << "\npool_max = " << p->pool_max
+          << "\nprediction_ratio = " << std::to_string(p->prediction_ratio)
+          << "\nprediction_horizon_ms = " << p->prediction_horizon_ms
+          << "\nprediction_half_life_ms = " << p->prediction_half_life_ms
+          << "\n";
+      if (!p->warm_at.empty()) {
+        cfg << "warm_at = [\"" << p->warm_at
+            << "\"]\nwarm_connections = " << p->warm_connections
+            << "\nwarm_lead_ms = " << p->warm_lead_ms
+            << "\nwarm_hold_ms = " << p->warm_hold_ms << "\n";
+      }
+    }
   }
   const std::string text = cfg.str();
   if (::write(fd, text.data(), text.size()) !=
@@ -300,6 +318,11 @@ void GatewayUnderTest::ReadShutdownLog() {
   std::smatch m;
   if (std::regex_search(output, m, std::regex("udp: ([^\n]*)"))) {
     udp_counters_ = m[1].str();
+  }
+  if (std::regex_search(output, m,
+                        std::regex(std::string("backend '") +
+                                   kBenchServiceName + "': ([^\n]*)"))) {
+    backend_counters_ = m[1].str();
   }
 }
 

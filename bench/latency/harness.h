@@ -108,6 +108,21 @@ class Child {
   bool reaped_ = false;
 };
 
+/// The [[backends]] pool keys W7 varies (config/model.h BackendService);
+/// warm_at empty: no scheduled warm-up.
+struct BackendPoolSettings {
+  int max_in_flight_per_connection = 1;
+  int pool_min = 1;
+  int pool_max = 64;
+  double prediction_ratio = 1.5;
+  int prediction_horizon_ms = 500;
+  int prediction_half_life_ms = 200;
+  std::string warm_at;  // "HH:MM" UTC
+  int warm_connections = 0;
+  int warm_lead_ms = 0;
+  int warm_hold_ms = 0;
+};
+
 /// How the gateway under test is configured.
 struct GatewaySettings {
   std::string io = "auto";     // epoll | uring | auto
@@ -121,8 +136,9 @@ struct GatewaySettings {
   std::string udp_group_stream;
   std::vector<std::uint16_t> udp_destinations;
   // [[backends]]: the echo service (kBenchServiceId) at 127.0.0.1:<port>,
-  // pool as shipped; 0: none.
+  // pool as shipped unless `backend_pool` says otherwise; 0: none.
   std::uint16_t backend_port = 0;
+  std::optional<BackendPoolSettings> backend_pool;
 };
 
 /// A tachyon-gateway process started from the build on a generated config.
@@ -148,6 +164,12 @@ class GatewayUnderTest {
   [[nodiscard]] const std::string& udp_counters() const {
     return udp_counters_;
   }
+  /// After Stop(): the bench service's totals the gateway logged at
+  /// shutdown ("N requests (ok N), W waited for a connection, C connects,
+  /// ..."); empty when it logged none.
+  [[nodiscard]] const std::string& backend_counters() const {
+    return backend_counters_;
+  }
 
  private:
   void ReadShutdownLog();
@@ -158,6 +180,7 @@ class GatewayUnderTest {
   std::uint16_t udp_port_ = 0;
   std::string backend_;
   std::string udp_counters_;
+  std::string backend_counters_;
   std::string config_path_;
 };
 

@@ -32,6 +32,7 @@
 #include <ctime>
 #include <fstream>
 #include <functional>
+#include <regex>
 #include <string>
 #include <vector>
 
@@ -60,10 +61,11 @@ ABSL_FLAG(std::string, idle_clients, "block",
 ABSL_FLAG(std::string, spin_budget_us, "",
           "comma list of gateway.spin_budget_us values; each runs its own "
           "backoff gateway (default: the gateway's default)");
-ABSL_FLAG(std::string, workload, "floor,W1,W2,W3,W4,W5,W6",
+ABSL_FLAG(std::string, workload, "floor,W1,W2,W3,W4,W5,W6,W7",
           "comma list of floor, W1 (ping-pong), W2 (fan-out), W3 "
           "(throughput), W4 (request/response), W5 (UDP ingress at "
-          "--udp_rate and at max rate), W6 (UDP egress fan-out)");
+          "--udp_rate and at max rate), W6 (UDP egress fan-out), W7 "
+          "(request load step from 1 to 64 requesters, four pool modes)");
 ABSL_FLAG(std::string, payload, "", "comma list of payload sizes in bytes");
 ABSL_FLAG(double, rate, 0,
           "W2 and W6 offered rate, messages/s (default 50000; quick 20000)");
@@ -533,6 +535,77 @@ int Main() {
       if (gw && !gw->udp_counters().empty()) {
         info.udp_counters.emplace_back(system, gw->udp_counters());
       }
+    }
+  }
+
+  // W7: one gateway (and echo backend) per pool mode, on the first idle
+  // strategy; the step is placed on the wall clock so that a warm_at
+  // window can open before it.
+  for (const std::string& io :
+       Has(workloads, "W7") && !idle_suite ? ios : std::vector<std::string>{}) {
+    const std::string& idle = idles.front();
+    const LoadStepPlan plan_shape{.settle_s = full ? 1.0 : 0.5,
+                                  .steady_s = full ? 3.0 : 1.0};
+    for (const LoadStepMode& mode : LoadStepModes()) {
+      WorkloadOptions o = base;
+      o.payload = static_cast<std::size_t>(std::stoul(payloads.front()));
+      LoadStepPlan plan = plan_shape;
+      plan.step_realtime_ns = base::RealtimeNs() + 3'000'000'000;
+      GatewaySettings gs{.io = io,
+                         .idle = idle,
+                         .spin_budget_us = budgets.empty() ? -1 : budgets[0],
+                         .workers = 1,
+                         .cpus = cpus};
+      gs.backend_pool = mode.pool;
+      if (mode.warm_at_step)
+        PlaceWarmUp(plan.step_realtime_ns, &*gs.backend_pool);
+      const std::string system =
+          SystemName(io, idle, gs.spin_budget_us) + " pool=" + mode.name;
+      Result step{
+          .workload = "W7-step", .system = system, .payload = o.payload};
+      Result steady{
+          .workload = "W7-steady", .system = system, .payload = o.payload};
+      step.idle = steady.idle = idle;
+      std::string error;
+      std::unique_ptr<BenchBackend> backend = BenchBackend::Start(&error);
+      if (backend) gs.backend_port = backend->port();
+      auto gw =
+          backend ? GatewayUnderTest::Start(gateway_bin, gs, &error) : nullptr;
+      bool ok = gw != nullptr;
+      if (gw) {
+        o.port = gw->port();
+        o.gateway_pid = gw->pid();
+        o.backend_pid = backend->pid();
+        const double backend_cpu = ProcessCpuSeconds(backend->pid());
+        step = WithCpu(gw.get(), [&] {
+          Result r = step;
+          ok = RunLoadStep(o, plan, &r, &steady, &error);
+          r.helpers_cpu_s = ProcessCpuSeconds(backend->pid()) - backend_cpu;
+          return r;
+        });
+        if (!gw->Stop()) {
+          std::fprintf(stderr,
+                       "tachyon-bench: gateway %s did not stop cleanly\n",
+                       system.c_str());
+        }
+        std::smatch m;
+        const std::string& counters = gw->backend_counters();
+        if (std::regex_search(counters, m,
+                              std::regex("([0-9]+) waited for a connection"))) {
+          step.waited_for_connection = steady.waited_for_connection =
+              std::stoll(m[1].str());
+        }
+        if (std::regex_search(counters, m, std::regex("([0-9]+) connects"))) {
+          step.backend_connects = steady.backend_connects =
+              std::stoll(m[1].str());
+        }
+      }
+      if (!ok) {
+        step.ok = steady.ok = false;
+        step.note = steady.note = error;
+      }
+      note(step);
+      note(steady);
     }
   }
 

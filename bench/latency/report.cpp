@@ -202,6 +202,46 @@ std::string MarkdownReport(const RunInfo& info, const std::vector<Result>& rs) {
     }
   }
   out << CpuTable(rs);
+  bool load_step = false;
+  for (const Result& r : rs) load_step |= r.workload == "W7-step" && r.ok;
+  if (load_step) {
+    out << "\nW7 load step (closed-loop requesters jump from 1 to 64; one "
+           "request in flight per backend connection, so the step needs 64 "
+           "connections; step = the first 1,000 requests issued after it, "
+           "steady = those issued after it settled; waited = requests that "
+           "found no ready connection and waited for a connect, over the "
+           "gateway's life, from its shutdown log):\n\n"
+        << "| system | step p50 | step p99 | step p99.9 | steady p50 | steady "
+           "p99 | steady p99.9 | step p99 / steady p99 | waited for a "
+           "connection | connects |\n"
+        << "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
+    for (const Result& step : rs) {
+      if (step.workload != "W7-step" || !step.ok) continue;
+      const Result* steady = nullptr;
+      for (const Result& r : rs) {
+        if (r.workload == "W7-steady" && r.system == step.system && r.ok) {
+          steady = &r;
+        }
+      }
+      if (steady == nullptr || steady->latency.count() == 0) continue;
+      const LatencyHistogram& a = step.latency;
+      const LatencyHistogram& b = steady->latency;
+      out << "| " << step.system << " | " << Micros(a.ValueAtPercentile(50))
+          << " | " << Micros(a.ValueAtPercentile(99)) << " | "
+          << Micros(a.ValueAtPercentile(99.9)) << " | "
+          << Micros(b.ValueAtPercentile(50)) << " | "
+          << Micros(b.ValueAtPercentile(99)) << " | "
+          << Micros(b.ValueAtPercentile(99.9)) << " | "
+          << Ratio(a.ValueAtPercentile(99), b.ValueAtPercentile(99)) << " | "
+          << (step.waited_for_connection >= 0
+                  ? std::to_string(step.waited_for_connection)
+                  : "–")
+          << " | "
+          << (step.backend_connects >= 0 ? std::to_string(step.backend_connects)
+                                         : "–")
+          << " |\n";
+    }
+  }
   bool udp = false;
   for (const Result& r : rs) udp |= IsUdp(r) && r.ok && r.available;
   if (udp) {
@@ -294,6 +334,8 @@ std::string JsonReport(const RunInfo& info, const std::vector<Result>& rs) {
         << ", \"clients_cpu_s\": " << Fixed(r.clients_cpu_s, 4)
         << ", \"send_lag_ns\": {\"p50\": " << r.send_lag.ValueAtPercentile(50)
         << ", \"p99\": " << r.send_lag.ValueAtPercentile(99) << "}"
+        << ", \"waited_for_connection\": " << r.waited_for_connection
+        << ", \"backend_connects\": " << r.backend_connects
         << ", \"messages_per_second\": " << Fixed(r.messages_per_second, 0)
         << ", \"megabytes_per_second\": " << Fixed(r.megabytes_per_second, 2)
         << "}";

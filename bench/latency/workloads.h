@@ -19,6 +19,11 @@
 //              the gateway to an echo backend process (the service
 //              library); RTT per request. A request crosses four sockets
 //              to the floor's two (backend_workloads.cpp)
+//   W7         load step: closed-loop requesters through the gateway to
+//              the echo backend jump from 1 to 64 at once, with four pool
+//              modes (backend_workloads.h); W7-step = the first 1,000
+//              requests after the step, W7-steady = the steady state after
+//              it, and how many requests waited for a connection
 //   floor-udp-in  a UDP producer process into a plain recvmmsg receiver
 //              process: what the kernel alone delivers (udp_workloads.cpp)
 //   W5         UDP ingress: a producer process sends PUBLISH datagrams to
@@ -105,6 +110,11 @@ struct Result {
   // Processes a workload started and left running (W4's backend): CPU
   // seconds they used during the run, added to clients_cpu_s.
   double helpers_cpu_s = 0;
+  // W7: from the gateway's shutdown log, over its life (-1: not known):
+  // requests that found no ready connection and waited for one, and the
+  // connections the pools logged on.
+  std::int64_t waited_for_connection = -1;
+  std::int64_t backend_connects = -1;
   std::uint64_t messages = 0;  // W2: published in the CPU window
   double rate = 0;             // W2: the offered rate, messages/s
   // W2: how late the publisher's sends were against the schedule.
