@@ -56,7 +56,7 @@ TEST_P(BackendRequestTest, LooksUpTheServiceAndGetsItsAnswer) {
   EXPECT_EQ(*id, 42u);
   const std::string_view body = "price AAPL";
   absl::StatusOr<std::vector<std::byte>> answer =
-      (*client)->Request(*id, protocol::AsBytes(body), 2s);
+      (*client)->Request(*id, body, 2s);  // the text overload
   ASSERT_TRUE(answer.ok()) << answer.status();
   EXPECT_EQ(Text(*answer), body);
   EXPECT_EQ((*client)->LookupService("nope").status().code(),

@@ -426,7 +426,7 @@ TEST_P(ClientTest, HandlersMayPublishButNotMakeReceivingCalls) {
       c->Subscribe("echo.in", StartPosition::Latest(), [&](const Message& m) {
          poll_status = c->Poll().status();
          open_status = c->OpenStream("x").status();
-         request_status = c->Request(1, {}, 100ms).status();
+         request_status = c->Request(1, std::string_view(), 100ms).status();
          EXPECT_TRUE(c->Publish(*out, m.payload).ok());
        }).ok());
   ASSERT_TRUE(c->Publish(*in, "ping").ok());
@@ -447,7 +447,7 @@ TEST_P(ClientTest, RequestWithoutBackendsIsNotFoundWithGatewayText) {
   EXPECT_EQ(r.status().code(), absl::StatusCode::kNotFound);
   EXPECT_THAT(r.status().message(), HasSubstr("NO_SUCH_SERVICE"));
   EXPECT_THAT(r.status().message(), HasSubstr("no backend service with id 7"));
-  EXPECT_EQ(c->Request(0, {}, 100ms).status().code(),
+  EXPECT_EQ(c->Request(0, std::string_view(), 100ms).status().code(),
             absl::StatusCode::kInvalidArgument);
   EXPECT_TRUE(c->connected());
 }
@@ -471,7 +471,7 @@ TEST_P(ClientTest, LookupOfAnUnknownServiceIsNotFoundNamingIt) {
   }
   EXPECT_TRUE(c->connected());
   // The session still answers requests after the lookups.
-  EXPECT_EQ(c->Request(7, {}, 1000ms).status().code(),
+  EXPECT_EQ(c->Request(7, std::string_view(), 1000ms).status().code(),
             absl::StatusCode::kNotFound);
 }
 

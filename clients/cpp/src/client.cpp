@@ -406,6 +406,11 @@ absl::Status Client::Publish(StreamId stream,
 absl::Status Client::Publish(StreamId stream, std::string_view payload) {
   return Publish(stream, tp::AsBytes(payload));
 }
+absl::StatusOr<std::vector<std::byte>> Client::Request(
+    std::uint32_t service_id, std::string_view payload,
+    std::chrono::milliseconds timeout) {
+  return Request(service_id, tp::AsBytes(payload), timeout);
+}
 absl::StatusOr<Sequence> Client::PublishWithAck(
     StreamId stream, std::span<const std::byte> payload) {
   Impl::CallGuard guard(*impl_, /*receiving=*/true);

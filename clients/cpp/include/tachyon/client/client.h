@@ -330,6 +330,10 @@ class Client : public SessionInfo {
   absl::StatusOr<std::vector<std::byte>> Request(
       std::uint32_t service_id, std::span<const std::byte> payload,
       std::chrono::milliseconds timeout);
+  /// Request with a text payload: its bytes, no terminator.
+  absl::StatusOr<std::vector<std::byte>> Request(
+      std::uint32_t service_id, std::string_view payload,
+      std::chrono::milliseconds timeout);
 
   /// Asks the gateway for the id of the backend service configured as
   /// `name` (SERVICE_LOOKUP, protocol version 3) and waits up to
