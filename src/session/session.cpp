@@ -321,6 +321,8 @@ bool Session::HandlePublish(const tp::PublishView& m) {
 void Session::HandleRequest(const tp::RequestView& m) {
   if (RequestRouter* router = agent_.router()) {
     routed_requests_ = true;
+    // Counted before Submit: an immediate answer is delivered inside it.
+    ++requests_outstanding_;
     router->Submit(this, m);
     return;
   }
@@ -389,6 +391,7 @@ void Session::DeliverResponse(std::uint64_t correlation_id,
                               std::uint32_t service_id,
                               tp::ResponseStatus status,
                               std::span<const std::byte> payload) {
+  if (requests_outstanding_ > 0) --requests_outstanding_;
   if (state_ != State::kActive && state_ != State::kDraining) return;
   QueueResponse(correlation_id, service_id, status, payload);
 }
@@ -447,6 +450,7 @@ void Session::DetachAll() {
   // a session that is ending (the router counts their late answers).
   if (routed_requests_) {
     routed_requests_ = false;
+    requests_outstanding_ = 0;
     agent_.router()->CancelAll(this);
   }
   // UDP destinations of this session's UDP_SUBSCRIBEs end with it.
@@ -682,7 +686,7 @@ void Session::Flush() {
       state_ = State::kLingering;
       deadline_ns_ = agent_.now_ns() + kLingerNs;
     } else if (state_ == State::kDraining && engine_.OutputIdle() &&
-               engine_.CaughtUp()) {
+               engine_.CaughtUp() && requests_outstanding_ == 0) {
       std::span<std::byte> out = ReserveControl(tp::LogoutView::kFixedLength);
       CommitControl(tp::EncodeLogout(out, ErrorCode::kShuttingDown));
       // Closing like any other: stop being a reader, no more log bytes.

@@ -228,6 +228,9 @@ class Session final : public io::ConnectionHandler,
   std::uint64_t ack_epoch_ = 0;
   // A REQUEST went to the router: the session's end cancels what is left.
   bool routed_requests_ = false;
+  // REQUESTs handed to the router and not yet answered: a draining session
+  // says LOGOUT only once they are (or its drain deadline passes).
+  std::uint32_t requests_outstanding_ = 0;
   std::int64_t heartbeat_ns_ = 0;
   std::int64_t created_ns_;
   std::int64_t last_recv_ns_;

@@ -444,6 +444,28 @@ TEST_P(BackendTest, PoolGrowsForConcurrentRequestsAndShrinksToMinWhenIdle) {
   EXPECT_TRUE(WaitUntil([&] { return backend.logouts() >= 3; }));
 }
 
+// A graceful stop waits for the backends' answers to requests already in
+// flight (bounded by their timeouts) before it says LOGOUT to the client.
+TEST_P(BackendTest, GracefulStopDeliversAnswersToRequestsInFlight) {
+  TestBackend backend;
+  StartWith({Service("drain", 17, backend.port())});
+  ASSERT_TRUE(WaitForReady());
+  auto c = LoggedOnClient();
+  ASSERT_TRUE(c);
+  ASSERT_TRUE(SendRequest(*c, 91, 17, "hold", 60000));
+  ASSERT_TRUE(WaitUntil([&] { return backend.held() == 1; }));
+  gateway_->RequestStop();
+  backend.ReleaseHeld();
+  std::optional<Answer> r = ReadAnswer(*c);
+  ASSERT_TRUE(r.has_value()) << "no RESPONSE before the session ended";
+  EXPECT_EQ(r->status, ResponseStatus::kOk);
+  EXPECT_EQ(r->correlation, 91u);
+  EXPECT_EQ(r->payload, "late");
+  std::optional<Frame> bye = c->ReadSkippingHeartbeats();
+  ASSERT_TRUE(bye.has_value());
+  EXPECT_EQ(bye->type(), tp::MessageType::kLogout);
+}
+
 TEST(BackendConfigTest, AnEndpointThatDoesNotResolveStopsTheStart) {
   config::GatewayConfig c = TestConfig({config::IoBackend::kEpoll, 1});
   config::BackendService s = Service("pricing", 16, 1);
