@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include <cstdint>
+#include <cstdio>
+#include <ctime>
 #include <optional>
 #include <set>
 #include <string>
@@ -442,6 +444,41 @@ TEST_P(BackendTest, PoolGrowsForConcurrentRequestsAndShrinksToMinWhenIdle) {
     return Sum(backend::kReadyGauge) == static_cast<std::uint64_t>(workers());
   }));
   EXPECT_TRUE(WaitUntil([&] { return backend.logouts() >= 3; }));
+}
+
+// A scheduled warm-up (warm_at) whose window covers now fills the pool to
+// warm_connections before any request arrives; requests up to that many at
+// once then never wait for a connection.
+TEST_P(BackendTest, ScheduledWarmUpFillsThePoolBeforeAnyRequest) {
+  TestBackend backend;
+  config::BackendService s = Service("open", 18, backend.port());
+  s.max_in_flight_per_connection = 1;
+  s.pool_min = 1;
+  s.pool_max = 8;
+  const std::time_t t = std::time(nullptr);
+  std::tm utc{};
+  ::gmtime_r(&t, &utc);
+  char hhmm[8];
+  std::snprintf(hhmm, sizeof hhmm, "%02d:%02d", utc.tm_hour, utc.tm_min);
+  s.warm_at = {hhmm};  // this minute: the window covers now
+  s.warm_connections = 3;
+  s.warm_lead_ms = 60000;
+  s.warm_hold_ms = 120000;
+  StartWith({s});
+  ASSERT_TRUE(WaitForReady(3));
+  auto c = LoggedOnClient();
+  ASSERT_TRUE(c);
+  for (std::uint64_t id = 1; id <= 3; ++id) {
+    ASSERT_TRUE(SendRequest(*c, id, 18, "hold", 60000));
+  }
+  ASSERT_TRUE(WaitUntil([&] { return backend.held() == 3; }));
+  EXPECT_EQ(Sum(backend::kQueuedTotal), 0u);
+  backend.ReleaseHeld();
+  for (int i = 0; i < 3; ++i) {
+    std::optional<Answer> r = ReadAnswer(*c);
+    ASSERT_TRUE(r.has_value());
+    EXPECT_EQ(r->status, ResponseStatus::kOk);
+  }
 }
 
 // A graceful stop waits for the backends' answers to requests already in
