@@ -1,6 +1,8 @@
 // The floor: the same ping-pong as W1 without a gateway, over plain TCP and
-// UDP sockets between two processes on loopback. Every gateway figure is
-// printed beside these, measured in the same run.
+// UDP sockets between two processes on loopback, and (floor-tcp-relay) W4's
+// path without a gateway: client -> relay -> echo and back, three processes
+// and four socket hops. Every gateway figure is printed beside these,
+// measured in the same run.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -138,6 +140,103 @@ Result RunTcpFloor(const WorkloadOptions& o) {
   if (!echo || echo->Wait(5s).value_or(-1) != 0) {
     r.ok = false;
     r.note = "echo process failed";
+  }
+  return r;
+}
+
+Result RunTcpRelayFloor(const WorkloadOptions& o) {
+  Result r{
+      .workload = "floor-tcp-relay", .system = "floor", .payload = o.payload};
+  const int echo_listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  const int relay_listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr = Loopback(0);
+  sockaddr_in addr2 = Loopback(0);
+  if (echo_listener < 0 || relay_listener < 0 ||
+      ::bind(echo_listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr) !=
+          0 ||
+      ::listen(echo_listener, 1) != 0 ||
+      ::bind(relay_listener, reinterpret_cast<sockaddr*>(&addr2),
+             sizeof addr2) != 0 ||
+      ::listen(relay_listener, 1) != 0) {
+    r.ok = false;
+    r.note = std::string("listeners: ") + std::strerror(errno);
+    if (echo_listener >= 0) ::close(echo_listener);
+    if (relay_listener >= 0) ::close(relay_listener);
+    return r;
+  }
+  const std::uint16_t echo_port = PortOf(echo_listener);
+  const std::uint16_t relay_port = PortOf(relay_listener);
+  const std::int64_t total = o.warmup + o.count;
+  // The backend: echoes each message.
+  auto echo = Child::Spawn([&](Child::Channel&) {
+    const int fd = ::accept(echo_listener, nullptr, nullptr);
+    if (fd < 0) return 1;
+    NoDelay(fd);
+    std::vector<std::byte> buf(o.payload);
+    for (std::int64_t i = 0; i < total; ++i) {
+      if (!ReadExactly(fd, buf.data(), buf.size(), o.spin) ||
+          !WriteAll(fd, buf.data(), buf.size())) {
+        return 2;
+      }
+    }
+    ::close(fd);
+    return 0;
+  });
+  // The relay (what the gateway is in W4): forwards each message to the
+  // backend and its answer back, over two connections.
+  auto relay = Child::Spawn([&](Child::Channel&) {
+    const int out = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in to = Loopback(echo_port);
+    if (::connect(out, reinterpret_cast<sockaddr*>(&to), sizeof to) != 0) {
+      return 1;
+    }
+    NoDelay(out);
+    const int in = ::accept(relay_listener, nullptr, nullptr);
+    if (in < 0) return 1;
+    NoDelay(in);
+    std::vector<std::byte> buf(o.payload);
+    for (std::int64_t i = 0; i < total; ++i) {
+      if (!ReadExactly(in, buf.data(), buf.size(), o.spin) ||
+          !WriteAll(out, buf.data(), buf.size()) ||
+          !ReadExactly(out, buf.data(), buf.size(), o.spin) ||
+          !WriteAll(in, buf.data(), buf.size())) {
+        return 2;
+      }
+    }
+    ::close(in);
+    ::close(out);
+    return 0;
+  });
+  ::close(echo_listener);
+  ::close(relay_listener);
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  addr = Loopback(relay_port);
+  if (!echo || !relay ||
+      ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    r.ok = false;
+    r.note = std::string("connect: ") + std::strerror(errno);
+    ::close(fd);
+    return r;
+  }
+  NoDelay(fd);
+  std::vector<std::byte> buf(o.payload, std::byte{0x5a});
+  const std::int64_t start = MonotonicNs();
+  for (std::int64_t i = 0; i < total; ++i) {
+    const std::int64_t t0 = MonotonicNs();
+    if (!WriteAll(fd, buf.data(), buf.size()) ||
+        !ReadExactly(fd, buf.data(), buf.size(), o.spin)) {
+      r.ok = false;
+      r.note = "relay or echo process went away";
+      break;
+    }
+    if (i >= o.warmup) r.latency.Record(MonotonicNs() - t0);
+  }
+  r.seconds = static_cast<double>(MonotonicNs() - start) * 1e-9;
+  r.sent = r.received = static_cast<std::uint64_t>(total);
+  ::close(fd);
+  if (relay->Wait(5s).value_or(-1) != 0 || echo->Wait(5s).value_or(-1) != 0) {
+    r.ok = false;
+    r.note = "relay or echo process failed";
   }
   return r;
 }

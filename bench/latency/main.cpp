@@ -437,6 +437,12 @@ int Main() {
         u.system = "floor " + idle;
         u.idle = idle;
         note(u);
+        if (Has(workloads, "W4")) {
+          Result relay = WithCpu(nullptr, [&] { return RunTcpRelayFloor(o); });
+          relay.system = "floor " + idle;
+          relay.idle = idle;
+          note(relay);
+        }
       }
     }
     if (Has(workloads, "floor") && Has(workloads, "W5")) {
