@@ -63,6 +63,29 @@ void NoDelay(int fd) {
   ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 }
 
+// The measuring side of a TCP ping-pong on connected `fd`: warm-up plus
+// count round trips of o.payload bytes, recorded after the warm-up; closes
+// `fd`.
+void PingPong(int fd, const WorkloadOptions& o, const char* lost, Result* r) {
+  NoDelay(fd);
+  const std::int64_t total = o.warmup + o.count;
+  std::vector<std::byte> buf(o.payload, std::byte{0x5a});
+  const std::int64_t start = MonotonicNs();
+  for (std::int64_t i = 0; i < total; ++i) {
+    const std::int64_t t0 = MonotonicNs();
+    if (!WriteAll(fd, buf.data(), buf.size()) ||
+        !ReadExactly(fd, buf.data(), buf.size(), o.spin)) {
+      r->ok = false;
+      r->note = lost;
+      break;
+    }
+    if (i >= o.warmup) r->latency.Record(MonotonicNs() - t0);
+  }
+  r->seconds = static_cast<double>(MonotonicNs() - start) * 1e-9;
+  r->sent = r->received = static_cast<std::uint64_t>(total);
+  ::close(fd);
+}
+
 }  // namespace
 
 Result RunTcpFloor(const WorkloadOptions& o) {
@@ -121,22 +144,7 @@ Result RunTcpFloor(const WorkloadOptions& o) {
     ::close(fd);
     return r;
   }
-  NoDelay(fd);
-  std::vector<std::byte> buf(o.payload, std::byte{0x5a});
-  const std::int64_t start = MonotonicNs();
-  for (std::int64_t i = 0; i < total; ++i) {
-    const std::int64_t t0 = MonotonicNs();
-    if (!WriteAll(fd, buf.data(), buf.size()) ||
-        !ReadExactly(fd, buf.data(), buf.size(), o.spin)) {
-      r.ok = false;
-      r.note = "echo process went away";
-      break;
-    }
-    if (i >= o.warmup) r.latency.Record(MonotonicNs() - t0);
-  }
-  r.seconds = static_cast<double>(MonotonicNs() - start) * 1e-9;
-  r.sent = r.received = static_cast<std::uint64_t>(total);
-  ::close(fd);
+  PingPong(fd, o, "echo process went away", &r);
   if (!echo || echo->Wait(5s).value_or(-1) != 0) {
     r.ok = false;
     r.note = "echo process failed";
@@ -218,22 +226,7 @@ Result RunTcpRelayFloor(const WorkloadOptions& o) {
     ::close(fd);
     return r;
   }
-  NoDelay(fd);
-  std::vector<std::byte> buf(o.payload, std::byte{0x5a});
-  const std::int64_t start = MonotonicNs();
-  for (std::int64_t i = 0; i < total; ++i) {
-    const std::int64_t t0 = MonotonicNs();
-    if (!WriteAll(fd, buf.data(), buf.size()) ||
-        !ReadExactly(fd, buf.data(), buf.size(), o.spin)) {
-      r.ok = false;
-      r.note = "relay or echo process went away";
-      break;
-    }
-    if (i >= o.warmup) r.latency.Record(MonotonicNs() - t0);
-  }
-  r.seconds = static_cast<double>(MonotonicNs() - start) * 1e-9;
-  r.sent = r.received = static_cast<std::uint64_t>(total);
-  ::close(fd);
+  PingPong(fd, o, "relay or echo process went away", &r);
   if (relay->Wait(5s).value_or(-1) != 0 || echo->Wait(5s).value_or(-1) != 0) {
     r.ok = false;
     r.note = "relay or echo process failed";

@@ -3,56 +3,14 @@
 // and counts, on the test thread only (the in-process gateway's threads are
 // not ours), every allocation made while publishing and delivering messages
 // in steady state.
-#include <cstdlib>
 #include <cstring>
-#include <new>
 
 #include "gtest/gtest.h"
+#include "support/alloc_counter.h"
 #include "support/gateway_fixture.h"
 #include "tachyon/client/client.h"
 #include "tachyon/client/udp_subscriber.h"
 #include "udp_relay.h"
-
-namespace {
-thread_local bool counting = false;
-thread_local long allocations = 0;
-
-void* CountedAlloc(std::size_t size) {
-  if (counting) ++allocations;
-  if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
-  throw std::bad_alloc();
-}
-void* CountedAlignedAlloc(std::size_t size, std::align_val_t align) {
-  if (counting) ++allocations;
-  void* p = nullptr;
-  if (posix_memalign(&p, static_cast<std::size_t>(align),
-                     size == 0 ? 1 : size) != 0) {
-    throw std::bad_alloc();
-  }
-  return p;
-}
-}  // namespace
-
-void* operator new(std::size_t size) { return CountedAlloc(size); }
-void* operator new[](std::size_t size) { return CountedAlloc(size); }
-void* operator new(std::size_t size, std::align_val_t a) {
-  return CountedAlignedAlloc(size, a);
-}
-void* operator new[](std::size_t size, std::align_val_t a) {
-  return CountedAlignedAlloc(size, a);
-}
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
-void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t, std::align_val_t) noexcept {
-  std::free(p);
-}
-void operator delete[](void* p, std::size_t, std::align_val_t) noexcept {
-  std::free(p);
-}
 
 namespace tachyon::testing {
 namespace {
@@ -62,14 +20,15 @@ using ::tachyon::client::Message;
 using ::tachyon::client::StartPosition;
 using namespace std::chrono_literals;
 
+// Counts the test thread's allocations while it lives.
 class CountAllocations {
  public:
   CountAllocations() {
-    allocations = 0;
-    counting = true;
+    CountThisThread();
+    StartCountingAllocations();
   }
-  ~CountAllocations() { counting = false; }
-  long count() const { return allocations; }
+  ~CountAllocations() { StopCountingAllocations(); }
+  long count() const { return CountedAllocations(); }
 };
 
 // Against an in-process gateway on each io backend: the client's paths must

@@ -5,59 +5,14 @@
 // Server's worker thread only (the handler marks it): every allocation
 // while it decodes REQUESTs, runs the handler and encodes and sends
 // RESPONSEs, after a warm-up.
-#include <atomic>
-#include <cstdlib>
-#include <new>
 #include <string>
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "support/alloc_counter.h"
 #include "support/test_client.h"
 #include "tachyon/protocol/protocol.h"
 #include "tachyon/service/server.h"
-
-namespace {
-// Set on a Server worker thread by the handler; the counter is shared
-// (the test thread reads it).
-thread_local bool counting = false;
-std::atomic<long> allocations{0};
-
-void* CountedAlloc(std::size_t size) {
-  if (counting) allocations.fetch_add(1, std::memory_order_relaxed);
-  if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
-  throw std::bad_alloc();
-}
-void* CountedAlignedAlloc(std::size_t size, std::align_val_t align) {
-  if (counting) allocations.fetch_add(1, std::memory_order_relaxed);
-  void* p = nullptr;
-  if (posix_memalign(&p, static_cast<std::size_t>(align),
-                     size == 0 ? 1 : size) != 0) {
-    throw std::bad_alloc();
-  }
-  return p;
-}
-}  // namespace
-
-void* operator new(std::size_t size) { return CountedAlloc(size); }
-void* operator new[](std::size_t size) { return CountedAlloc(size); }
-void* operator new(std::size_t size, std::align_val_t a) {
-  return CountedAlignedAlloc(size, a);
-}
-void* operator new[](std::size_t size, std::align_val_t a) {
-  return CountedAlignedAlloc(size, a);
-}
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
-void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t, std::align_val_t) noexcept {
-  std::free(p);
-}
-void operator delete[](void* p, std::size_t, std::align_val_t) noexcept {
-  std::free(p);
-}
 
 namespace tachyon::testing {
 namespace {
@@ -94,7 +49,7 @@ TEST(ServiceAllocTest, SyncRequestPathDoesNotAllocateInSteadyState) {
   auto server = ts::Server::Start(
       {.threads = 1},
       [](const ts::Request& req, std::vector<std::byte>& reply) {
-        counting = true;  // this is the worker thread
+        CountThisThread();  // this is the worker thread
         reply.assign(req.payload.begin(), req.payload.end());
         return absl::OkStatus();
       });
@@ -106,10 +61,10 @@ TEST(ServiceAllocTest, SyncRequestPathDoesNotAllocateInSteadyState) {
 
   std::uint64_t id = 1;
   ASSERT_NO_FATAL_FAILURE(Exchange(*gw, 20, 50, &id));  // warm-up
-  const long before = allocations.load();
+  StartCountingAllocations();
   ASSERT_NO_FATAL_FAILURE(Exchange(*gw, 40, 50, &id));
-  const long after = allocations.load();
-  EXPECT_EQ(after - before, 0) << "allocations in 2000 requests";
+  StopCountingAllocations();
+  EXPECT_EQ(CountedAllocations(), 0) << "allocations in 2000 requests";
   EXPECT_EQ((*server)->stats().requests, 3000u);
 }
 

@@ -4,64 +4,15 @@
 // except the test's own and the test backend's, which leaves the gateway's
 // workers: after a warm-up, a run of round trips (REQUEST in, to the
 // backend, RESPONSE back) must make no allocation there.
-#include <atomic>
-#include <cstdlib>
-#include <new>
 #include <string>
 #include <vector>
 
 #include "backend/backend_counters.h"
 #include "gtest/gtest.h"
+#include "support/alloc_counter.h"
 #include "support/gateway_fixture.h"
 #include "support/test_backend.h"
 #include "support/wait.h"
-
-namespace {
-std::atomic<bool> counting{false};
-std::atomic<long> allocations{0};
-thread_local bool exempt = false;
-
-void Count() {
-  if (!exempt && counting.load(std::memory_order_relaxed)) {
-    allocations.fetch_add(1, std::memory_order_relaxed);
-  }
-}
-void* CountedAlloc(std::size_t size) {
-  Count();
-  if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
-  throw std::bad_alloc();
-}
-void* CountedAlignedAlloc(std::size_t size, std::align_val_t align) {
-  Count();
-  void* p = nullptr;
-  if (posix_memalign(&p, static_cast<std::size_t>(align),
-                     size == 0 ? 1 : size) != 0) {
-    throw std::bad_alloc();
-  }
-  return p;
-}
-}  // namespace
-
-void* operator new(std::size_t size) { return CountedAlloc(size); }
-void* operator new[](std::size_t size) { return CountedAlloc(size); }
-void* operator new(std::size_t size, std::align_val_t a) {
-  return CountedAlignedAlloc(size, a);
-}
-void* operator new[](std::size_t size, std::align_val_t a) {
-  return CountedAlignedAlloc(size, a);
-}
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
-void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t, std::align_val_t) noexcept {
-  std::free(p);
-}
-void operator delete[](void* p, std::size_t, std::align_val_t) noexcept {
-  std::free(p);
-}
 
 namespace tachyon::testing {
 namespace {
@@ -71,8 +22,9 @@ namespace tp = ::tachyon::protocol;
 class BackendAllocationTest : public GatewayTest {};
 
 TEST_P(BackendAllocationTest, RoundTripsAllocateNothingInTheGateway) {
-  exempt = true;
-  TestBackend backend(0, [] { exempt = true; });
+  SetAllocationScope(AllocationScope::kAllThreads);
+  ExemptThisThread();
+  TestBackend backend(0, [] { ExemptThisThread(); });
   ASSERT_NE(backend.port(), 0);
   config::GatewayConfig c = TestConfig(GetParam());
   config::BackendService s;
@@ -106,16 +58,15 @@ TEST_P(BackendAllocationTest, RoundTripsAllocateNothingInTheGateway) {
            tp::ResponseView(f->view()).correlation_id() == id;
   };
   for (std::uint64_t id = 1; id <= 300; ++id) ASSERT_TRUE(round_trip(id));
-  allocations.store(0, std::memory_order_relaxed);
-  counting.store(true, std::memory_order_relaxed);
+  StartCountingAllocations();
   for (std::uint64_t id = 301; id <= 1300; ++id) {
     if (!round_trip(id)) {
-      counting.store(false, std::memory_order_relaxed);
+      StopCountingAllocations();
       FAIL() << "request " << id << " was not answered OK";
     }
   }
-  counting.store(false, std::memory_order_relaxed);
-  EXPECT_EQ(allocations.load(std::memory_order_relaxed), 0)
+  StopCountingAllocations();
+  EXPECT_EQ(CountedAllocations(), 0)
       << "allocations in the gateway over 1000 round trips; connects "
       << gateway_->counters().Sum(backend::kConnectsTotal) << ", target "
       << gateway_->counters().Sum(backend::kTargetGauge) << ", predicted "
