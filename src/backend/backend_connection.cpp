@@ -35,8 +35,11 @@ BackendConnection::BackendConnection(ConnectionOwner& owner,
       reactor_(reactor),
       clock_(clock),
       slots_(static_cast<std::size_t>(svc.max_in_flight_per_connection)),
-      receive_storage_(2 * tp::FrameDecoder::MinStorage(max_frame_length)),
-      decoder_(receive_storage_, max_frame_length) {
+      receive_size_(2 * tp::FrameDecoder::MinStorage(max_frame_length)),
+      receive_storage_(
+          std::make_unique_for_overwrite<std::byte[]>(receive_size_)),
+      decoder_(std::span<std::byte>(receive_storage_.get(), receive_size_),
+               max_frame_length) {
   free_slots_.reserve(slots_.size());
   for (std::size_t i = slots_.size(); i > 0; --i) {
     free_slots_.push_back(static_cast<std::uint32_t>(i - 1));

@@ -48,6 +48,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string_view>
 #include <vector>
@@ -212,7 +213,11 @@ class BackendConnection final : public io::ConnectionHandler {
   std::vector<std::byte> queued_;  // frames waiting for the next send
   std::size_t reserved_at_ = 0;
 
-  std::vector<std::byte> receive_storage_;
+  // Uninitialised: zero-filling 2 x max_frame_length bytes touched every
+  // page of it at each connect, time a request waiting for the connection
+  // paid.
+  std::size_t receive_size_;
+  std::unique_ptr<std::byte[]> receive_storage_;
   protocol::FrameDecoder decoder_;
 
   std::uint32_t peer_max_frame_length_ = 0;

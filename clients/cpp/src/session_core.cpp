@@ -28,7 +28,8 @@ SessionCore::SessionCore(const ClientOptions& options, SessionHost& host)
   // protocol's default limit until it announces the session's.
   rx_size_ = std::max(options_.receive_buffer_bytes,
                       2 * tp::FrameDecoder::MinStorage(max_frame_length_));
-  rx_ = std::make_unique<std::byte[]>(rx_size_);
+  rx_ = std::make_unique_for_overwrite<std::byte[]>(
+      rx_size_);  // untouched until received into
   decoder_.emplace(std::span<std::byte>(rx_.get(), rx_size_),
                    max_frame_length_);
   pending_.reserve(8);
@@ -82,7 +83,7 @@ void SessionCore::SizeReceiveBuffer(std::uint32_t max_frame_length) {
       std::max(options_.receive_buffer_bytes,
                2 * tp::FrameDecoder::MinStorage(max_frame_length));
   if (want != rx_size_) {
-    auto storage = std::make_unique<std::byte[]>(want);
+    auto storage = std::make_unique_for_overwrite<std::byte[]>(want);
     std::memcpy(storage.get(), rx_.get(), carried);
     rx_ = std::move(storage);
     rx_size_ = want;

@@ -25,6 +25,7 @@
 #include <memory>
 #include <mutex>
 #include <random>
+#include <span>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -108,11 +109,15 @@ struct Connection {
     kLoggedOut,  // sent LOGOUT at shutdown; reading until the peer's
   };
 
+  // The receive buffer is left uninitialised: zero-filling its 2 x
+  // max_frame bytes touched every page at accept, ~0.4 ms per connection
+  // here, which every request waiting for a new pooled connection paid.
   Connection(std::uint64_t id_in, int fd_in, std::uint32_t max_frame)
       : id(id_in),
         fd(fd_in),
-        storage(2 * protocol::FrameDecoder::MinStorage(max_frame)),
-        decoder(storage, max_frame) {}
+        storage_size(2 * protocol::FrameDecoder::MinStorage(max_frame)),
+        storage(std::make_unique_for_overwrite<std::byte[]>(storage_size)),
+        decoder(std::span<std::byte>(storage.get(), storage_size), max_frame) {}
   ~Connection() {
     if (fd >= 0) ::close(fd);
   }
@@ -122,7 +127,8 @@ struct Connection {
   const std::uint64_t id;
   int fd;
   State state = State::kAwaitingLogon;
-  std::vector<std::byte> storage;
+  std::size_t storage_size;
+  std::unique_ptr<std::byte[]> storage;
   protocol::FrameDecoder decoder;
   std::vector<std::byte> out;
   std::size_t out_head = 0;
