@@ -347,6 +347,7 @@ void BackendConnection::HandleResponse(const tp::ResponseView& m) {
   }
   const std::uint32_t record = slots_[slot].record;
   FreeSlot(slot);
+  owner_.OnResponse(record);
   tp::ResponseStatus status = m.status();
   std::span<const std::byte> payload = m.payload();
   char why[256];

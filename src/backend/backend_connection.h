@@ -80,6 +80,9 @@ class ConnectionOwner {
   /// already released). `payload` is valid only during the call.
   virtual void OnAnswer(std::uint32_t record, protocol::ResponseStatus status,
                         std::span<const std::byte> payload) = 0;
+  /// A RESPONSE for the request whose record is `record` was read (its
+  /// OnAnswer follows at once): the request's round trip ends.
+  virtual void OnResponse(std::uint32_t record) = 0;
   /// A RESPONSE for no outstanding request was dropped.
   virtual void OnLateResponse() = 0;
   /// The connection closed (its in-flight requests are answered already);

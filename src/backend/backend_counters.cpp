@@ -76,6 +76,13 @@ ServiceCounters::ServiceCounters(base::CounterRegistry& registry,
          {"status",
           std::string(StatusLabel(static_cast<protocol::ResponseStatus>(i)))}});
   }
+  if (!service.empty()) {
+    request_rtt = registry.AddHistogram(
+        kRequestRttNs,
+        "from forwarding a REQUEST to a backend connection to reading its "
+        "RESPONSE, ns",
+        {{"service", std::string(service)}, {"worker", w}});
+  }
 }
 
 std::string DescribeService(const base::CounterRegistry& registry,

@@ -24,6 +24,14 @@
 //                                  or a connection freeing up at pool_max):
 //                                  what a pool sized ahead of demand avoids
 //     tachyon_backend_requests_total{status=...}  answers sent to clients
+//     tachyon_backend_request_rtt_ns  histogram: from handing a REQUEST to
+//                                  a backend connection (just before its
+//                                  send) to reading the backend's RESPONSE
+//                                  for it, CLOCK_MONOTONIC read at each
+//                                  end; requests that time out, are
+//                                  cancelled or whose connection fails are
+//                                  not recorded, and neither is the wait
+//                                  of a queued request for a connection
 //   per worker (service=""): requests_total{status="no_such_service"}.
 //
 // Threading: every handle is written by its worker's thread only.
@@ -58,6 +66,8 @@ inline constexpr std::string_view kQueueDepthGauge =
 inline constexpr std::string_view kQueuedTotal = "tachyon_backend_queued_total";
 inline constexpr std::string_view kRequestsTotal =
     "tachyon_backend_requests_total";
+inline constexpr std::string_view kRequestRttNs =
+    "tachyon_backend_request_rtt_ns";
 
 /// The label value of a RESPONSE status: "ok", "timeout", ...
 std::string_view StatusLabel(protocol::ResponseStatus status);
@@ -92,6 +102,8 @@ struct ServiceCounters {
   base::Gauge queue_depth;
   base::Counter queued;
   std::array<base::Counter, kStatuses> requests;  // by ResponseStatus value
+  /// kRequestRttNs; detached (records nowhere) for service "".
+  base::Histogram request_rtt;
   void Count(protocol::ResponseStatus status) {
     const auto i = static_cast<std::size_t>(status);
     if (i < kStatuses) requests[i].Add();

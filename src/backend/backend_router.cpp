@@ -195,6 +195,7 @@ void BackendRouter::Submit(session::ResponseTarget* from,
     Observe(*s, now);
     r.state = PendingRequest::State::kInFlight;
     r.conn = conn;
+    r.forwarded_ns = now;
     const std::span<const std::byte> payload = request.payload();
     conn->SendRequest(i, c.id, timeout_ms, payload, r.slot);
     return;
@@ -277,6 +278,16 @@ void BackendRouter::Answer(std::uint32_t record, tp::ResponseStatus status,
   Observe(s, clock_.now_ns());
   s.counters.Count(status);
   to->DeliverResponse(correlation, s.config.id, status, payload);
+}
+
+void BackendRouter::RecordRoundTrip(std::uint32_t record) {
+  const PendingRequest& r = table_[record];
+  // Read afresh: a RESPONSE is read under the loop time taken before the
+  // poll that waited for it.
+  const std::int64_t rtt = base::MonotonicNs() - r.forwarded_ns;
+  if (r.state == PendingRequest::State::kInFlight && rtt >= 0) {
+    r.service->counters.request_rtt.Record(static_cast<std::uint64_t>(rtt));
+  }
 }
 
 void BackendRouter::Unlink(Service& s, std::uint32_t record) {
@@ -368,6 +379,7 @@ int BackendRouter::DrainQueue(Service& s, std::int64_t now_ns) {
     ++s.in_flight;
     r.state = PendingRequest::State::kInFlight;
     r.conn = c;
+    r.forwarded_ns = base::MonotonicNs();
     const std::int64_t left_ms = std::max<std::int64_t>(
         1, (r.deadline_ns - now_ns + 999'999) / 1'000'000);
     c->SendRequest(i, s.config.id, static_cast<std::uint32_t>(left_ms),

@@ -140,6 +140,9 @@ class BackendRouter final : public session::RequestRouter {
   // For pools and connections.
   void Answer(std::uint32_t record, protocol::ResponseStatus status,
               std::span<const std::byte> payload);
+  /// The backend's RESPONSE to in-flight `record` was just read: records
+  /// its round trip in the service's kRequestRttNs histogram.
+  void RecordRoundTrip(std::uint32_t record);
   [[nodiscard]] io::Reactor& reactor() const { return reactor_; }
   [[nodiscard]] base::LoopClock& clock() const { return clock_; }
   [[nodiscard]] std::uint32_t max_frame_length() const {

@@ -130,6 +130,10 @@ void EndpointPool::OnLoggedOn(BackendConnection* c) {
   counters_.connecting.Set(connecting_);
 }
 
+void EndpointPool::OnResponse(std::uint32_t record) {
+  router_.RecordRoundTrip(record);
+}
+
 void EndpointPool::OnAnswer(std::uint32_t record,
                             protocol::ResponseStatus status,
                             std::span<const std::byte> payload) {

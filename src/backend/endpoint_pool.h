@@ -90,6 +90,7 @@ class EndpointPool final : public ConnectionOwner {
   void OnLoggedOn(BackendConnection* c) override;
   void OnAnswer(std::uint32_t record, protocol::ResponseStatus status,
                 std::span<const std::byte> payload) override;
+  void OnResponse(std::uint32_t record) override;
   void OnLateResponse() override { counters_.late_responses.Add(); }
   void OnEnded(BackendConnection* c, ConnectionEnd how) override;
   void OnReleased(BackendConnection* c) override;

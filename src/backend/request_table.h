@@ -54,6 +54,9 @@ struct PendingRequest {
   // kInFlight: where.
   BackendConnection* conn = nullptr;
   std::uint32_t slot = 0;
+  // CLOCK_MONOTONIC when the REQUEST was handed to `conn`: a RESPONSE ends
+  // its round trip (kRequestRttNs).
+  std::int64_t forwarded_ns = 0;
 };
 
 class RequestTable {

@@ -20,6 +20,7 @@ stream::StartPoint Delivery::Start(tp::StartMode mode, Sequence sequence) {
   attached_ = true;
   position_ = sp.position;
   frame_start_ = sp.position;
+  live_from_ = sp.tail;
   // A replay starting further back than the window gets one window of
   // headroom beyond its start distance, so appends racing the first send
   // do not make it a slow consumer at once. Attach starts replays at most
@@ -89,6 +90,14 @@ std::uint64_t Delivery::FrameLengthAt(std::uint64_t p) const {
       length, static_cast<std::uint32_t>(tp::kHeaderLength)));
 }
 
+std::int64_t Delivery::TimestampAt(std::uint64_t p) const {
+  constexpr std::uint64_t kAt = 24;  // DataView::timestamp_ns
+  std::int64_t ns = 0;
+  std::memcpy(&ns, log_->Readable(p + kAt, p + kAt + sizeof ns).data(),
+              sizeof ns);
+  return ns;
+}
+
 std::uint64_t Delivery::EndOfCurrentFrame() const {
   return frame_start_ == position_ ? position_
                                    : frame_start_ + FrameLengthAt(frame_start_);
@@ -120,6 +129,7 @@ void Delivery::ScheduleRestart(const stream::StartPoint& sp,
   // Locate reaches back at most capacity - window, so the new start cannot
   // be lapped before it takes over.
   restart_lag_ = sp.tail - sp.position + log_->window();
+  restart_live_from_ = sp.tail;
   restart_after_ctl_ = after_ctl;
 }
 
@@ -128,6 +138,7 @@ void Delivery::ApplyRestart() {
   restarting = false;
   position_ = restart_position_;
   frame_start_ = position_;
+  live_from_ = restart_live_from_;
   // Possibly backwards: the writer's cached back-pressure limit must follow.
   log_->Reposition(&slot_, position_);
   allowed_lag_ = restart_lag_;

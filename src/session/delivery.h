@@ -68,6 +68,13 @@ class Delivery {
   [[nodiscard]] std::uint64_t position() const { return position_; }
   [[nodiscard]] std::uint64_t frame_start() const { return frame_start_; }
   [[nodiscard]] bool detached() const { return detached_; }
+  /// The log's tail when the current subscription started (Start, or the
+  /// restart applied last): frames at or past it were appended live, those
+  /// before it are replayed.
+  [[nodiscard]] std::uint64_t live_from() const { return live_from_; }
+  /// The gateway timestamp of the DATA frame that starts at log position
+  /// `p` (a frame boundary). Needs the pin to cover `p`.
+  [[nodiscard]] std::int64_t TimestampAt(std::uint64_t p) const;
 
   /// The slow-consumer verdict for `tail` (a tail loaded by the caller) at
   /// CLOCK_MONOTONIC `now_ns`. Past allowed_lag is tolerated for the
@@ -125,6 +132,7 @@ class Delivery {
   stream::ReaderSlot slot_;
   std::uint64_t position_ = 0;
   std::uint64_t frame_start_ = 0;
+  std::uint64_t live_from_ = 0;
   std::uint64_t allowed_lag_ = 0;
   std::int64_t behind_since_ns_ = -1;
   // Backpressure policy: the position the stall clock (behind_since_ns_)
@@ -134,6 +142,7 @@ class Delivery {
   bool detached_ = false;             // StopReading called
   std::uint64_t restart_position_ = 0;
   std::uint64_t restart_lag_ = 0;
+  std::uint64_t restart_live_from_ = 0;
   std::uint64_t restart_after_ctl_ = 0;
 };
 

@@ -1,13 +1,20 @@
 #include "session/send_engine.h"
 
 #include <algorithm>
+#include <limits>
 #include <utility>
+
+#include "base/clock.h"
 
 namespace tachyon::session {
 
 SendEngine::SendEngine(ControlQueue& control, Transport& transport,
-                       SendListener& listener)
-    : control_(control), transport_(transport), listener_(listener) {
+                       SendListener& listener,
+                       base::Histogram* delivery_latency)
+    : control_(control),
+      transport_(transport),
+      listener_(listener),
+      delivery_latency_(delivery_latency) {
   sources_.reserve(io::Reactor::kMaxIov);
   iov_.reserve(io::Reactor::kMaxIov);
 }
@@ -247,13 +254,23 @@ SendEngine::Outcome SendEngine::OnSendComplete(ssize_t result) {
 void SendEngine::HandleSent(std::size_t bytes) {
   listener_.OnBytesSent(bytes);
   partial_valid_ = false;
+  // The gateway timestamp of the oldest live frame this send finished.
+  std::int64_t oldest_ns = std::numeric_limits<std::int64_t>::max();
   for (const Source& s : sources_) {
     const std::size_t k = std::min(bytes, s.length);
     bytes -= k;
     if (s.delivery == nullptr) {
       control_.Consume(k);
     } else {
+      // Sources are whole frames from frame_start on (or the rest of the
+      // frame there): the frame at `first` is finished once the frame
+      // holding the new position starts past it.
+      const std::uint64_t first = s.delivery->frame_start();
       s.delivery->Advance(k, k == s.length);
+      if (delivery_latency_ != nullptr && s.delivery->frame_start() > first &&
+          first >= s.delivery->live_from()) {
+        oldest_ns = std::min(oldest_ns, s.delivery->TimestampAt(first));
+      }
     }
     if (k < s.length) {
       // Stopped inside this source; one that got nothing sits on a frame
@@ -263,6 +280,12 @@ void SendEngine::HandleSent(std::size_t bytes) {
         partial_valid_ = true;
       }
       break;
+    }
+  }
+  if (oldest_ns != std::numeric_limits<std::int64_t>::max()) {
+    const std::int64_t latency = base::RealtimeNs() - oldest_ns;
+    if (latency >= 0) {
+      delivery_latency_->Record(static_cast<std::uint64_t>(latency));
     }
   }
   // The session stopped sending data: finish a frame left half sent from a

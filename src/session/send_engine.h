@@ -18,6 +18,11 @@
 //   whose pin does not hold is reported as a slow (lapped) consumer and
 //   sends nothing.
 //
+//   Latency: given a histogram, each completed send that finished a live
+//   DATA frame records the age of the oldest such frame, read from its
+//   header while the send's pins still hold (session_counters.h,
+//   kDeliveryLatencyNs): one CLOCK_REALTIME read per send, none per frame.
+//
 //   The engine sends through a Transport: the reactor in the gateway, a
 //   fake connection in tests. A send completes at once (Send returns the
 //   bytes written) or later (pending: OnSendComplete); either way 0 bytes
@@ -36,6 +41,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "base/counters.h"
 #include "io/reactor.h"
 #include "session/control_queue.h"
 #include "session/delivery.h"
@@ -80,8 +86,11 @@ class SendEngine {
     std::int64_t behind_ns = 0;   ///< kSlow (kTooFar): for how long
   };
 
+  /// `delivery_latency` (optional; it must outlive the engine): where the
+  /// delivery latency is recorded (see the overview), on this thread.
   SendEngine(ControlQueue& control, Transport& transport,
-             SendListener& listener);
+             SendListener& listener,
+             base::Histogram* delivery_latency = nullptr);
   ~SendEngine();
   SendEngine(const SendEngine&) = delete;
   SendEngine& operator=(const SendEngine&) = delete;
@@ -156,6 +165,7 @@ class SendEngine {
   ControlQueue& control_;
   Transport& transport_;
   SendListener& listener_;
+  base::Histogram* const delivery_latency_;
 
   absl::flat_hash_map<std::uint32_t, std::unique_ptr<Delivery>> deliveries_;
   std::vector<Delivery*> order_;

@@ -34,7 +34,7 @@ Session::Session(SessionAgent& agent, std::int64_t now_ns)
       last_recv_ns_(now_ns),
       last_send_ns_(now_ns),
       control_(kControlReserve),
-      engine_(control_, *this, *this) {
+      engine_(control_, *this, *this, &agent.counters().delivery_latency) {
   agent_.counters().sessions_open.Add(1);
 }
 
@@ -54,7 +54,9 @@ void Session::OnData(std::span<const std::byte> data) {
     held_.insert(held_.end(), data.begin(), data.end());
     return;
   }
+  appended_in_read_ = false;
   Consume(data);
+  if (appended_in_read_) agent_.RecordPublishToAppend();
 }
 
 void Session::Consume(std::span<const std::byte> data) {
@@ -297,6 +299,7 @@ bool Session::HandlePublish(const tp::PublishView& m) {
   switch (r.status) {
     case stream::AppendStatus::kOk:
       agent_.counters().publishes.Add();
+      appended_in_read_ = true;
       agent_.OnAppended(log);
       if (m.ack_requested()) {
         QueuePublishAck(stream, m.correlation_id(), r.sequence,

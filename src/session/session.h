@@ -243,6 +243,8 @@ class Session final : public io::ConnectionHandler,
   // Flow control: a PUBLISH its stream had no room for, and every byte
   // received after it; the connection is not read while holding_.
   bool holding_ = false;
+  // The read being consumed appended a PUBLISH (publish-to-append latency).
+  bool appended_in_read_ = false;
   std::vector<std::byte> held_;
   std::vector<std::byte> resumed_;  // held_ being consumed after a retry
 

@@ -99,6 +99,14 @@ class SessionAgent final : public io::Agent, public io::AcceptHandler {
   [[nodiscard]] std::int64_t now_ns() const { return clock_.now_ns(); }
   /// CLOCK_REALTIME of this loop iteration (DATA timestamps).
   [[nodiscard]] std::int64_t receive_time_ns() { return clock_.realtime_ns(); }
+  /// A read just appended PUBLISHes stamped receive_time_ns(): records
+  /// the time since then (kPublishToAppendNs). One clock read.
+  void RecordPublishToAppend() {
+    const std::int64_t ns = base::RealtimeNs() - clock_.realtime_ns();
+    if (ns >= 0) {
+      counters_.publish_to_append.Record(static_cast<std::uint64_t>(ns));
+    }
+  }
   [[nodiscard]] bool stopping() const { return services_.stopping(); }
   SessionId NextSessionId() { return services_.NextSessionId(); }
   [[nodiscard]] std::uint64_t instance_epoch() const {

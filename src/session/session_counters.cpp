@@ -47,6 +47,17 @@ SessionCounters::SessionCounters(base::CounterRegistry& registry, int worker) {
   slow_control_queue =
       counter(kSlowConsumersTotal, "subscribers closed as slow consumers",
               "control_queue");
+  delivery_latency = registry.AddHistogram(
+      kDeliveryLatencyNs,
+      "from a DATA frame's gateway timestamp to the completion of the send "
+      "that finished it to a subscriber (oldest frame of each send; replays "
+      "excluded), ns",
+      {{"worker", w}});
+  publish_to_append = registry.AddHistogram(
+      kPublishToAppendNs,
+      "from a publisher's read batch to the append of its last PUBLISH, "
+      "ns",
+      {{"worker", w}});
 }
 
 }  // namespace tachyon::session

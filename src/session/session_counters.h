@@ -39,6 +39,36 @@ inline constexpr std::string_view kMalformedFramesTotal =
 inline constexpr std::string_view kSlowConsumersTotal =
     "tachyon_session_slow_consumers_total";
 
+// Latency histograms (nanoseconds, power-of-two buckets: base/counters.h).
+//
+// tachyon_session_delivery_latency_ns: for each send to a subscriber that
+//   completed (the kernel took its bytes: a send() that returned, or an
+//   io_uring completion) and finished at least one DATA frame appended
+//   after the subscription started, one value: CLOCK_REALTIME read once
+//   after the completion minus the gateway timestamp of the oldest frame
+//   the send finished. That timestamp is the frame's DATA timestamp_ns, the
+//   time the gateway read for the PUBLISH's read batch just before the
+//   append, so the value covers publish-to-append as well as the wait in
+//   the log and the send. With one frame per send (a subscriber keeping
+//   up) it is that frame's latency; a send that carries a backlog reports
+//   the longest any of its frames waited. Replayed frames (appended before
+//   their subscription started) are not recorded: their age is no
+//   gateway latency. Both times are CLOCK_REALTIME; a step of the clock
+//   between them that makes the value negative drops it.
+// tachyon_session_publish_to_append_ns: for each read from a publisher's
+//   connection that appended at least one PUBLISH, one value: CLOCK_REALTIME
+//   read once after the read's frames were handled, minus the time the
+//   worker read for the reactor's batch of completions (the DATA
+//   timestamp). It covers decoding and appending every frame of that read
+//   (and of reads handled before it in the same batch), so it is the
+//   append latency of the read's last PUBLISH. A PUBLISH held for lack of
+//   room in its stream (publish_holds_total) is appended by a later retry
+//   and not recorded here.
+inline constexpr std::string_view kDeliveryLatencyNs =
+    "tachyon_session_delivery_latency_ns";
+inline constexpr std::string_view kPublishToAppendNs =
+    "tachyon_session_publish_to_append_ns";
+
 struct SessionCounters {
   /// Registers every value with label worker=`worker`.
   SessionCounters(base::CounterRegistry& registry, int worker);
@@ -62,6 +92,10 @@ struct SessionCounters {
   base::Counter slow_lapped;         ///< reason="lapped": overwritten
   base::Counter slow_stalled;        ///< reason="stalled": held publishers back
   base::Counter slow_control_queue;  ///< reason="control_queue"
+  /// kDeliveryLatencyNs: recorded by the sessions' send engines.
+  base::Histogram delivery_latency;
+  /// kPublishToAppendNs.
+  base::Histogram publish_to_append;
 };
 
 }  // namespace tachyon::session

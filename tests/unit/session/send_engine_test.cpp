@@ -8,6 +8,7 @@
 #include <sys/uio.h>
 
 #include <algorithm>
+#include <bit>
 #include <cstring>
 #include <deque>
 #include <limits>
@@ -15,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "base/clock.h"
 #include "base/counters.h"
 #include "gtest/gtest.h"
 #include "session/control_queue.h"
@@ -774,6 +776,106 @@ TEST_F(SendEngineTest, CheckJudgesLagAgainstTheWindowAndTheRing) {
   Append(log, static_cast<int>(capacity / 72));
   EXPECT_EQ(d.Check(log->tail(), now_), Delivery::Lag::kLapped);
   EXPECT_FALSE(d.Pin());  // nothing to pin: the bytes are gone
+}
+
+// ---------------------------------------------------------------- latency
+
+// What a histogram registered in `registry` under `name` holds now.
+base::MetricSample HistogramNamed(const base::CounterRegistry& registry,
+                                  std::string_view name) {
+  for (base::MetricSample& m : registry.Snapshot()) {
+    if (m.name == name) return std::move(m);
+  }
+  ADD_FAILURE() << "no histogram " << name;
+  return {};
+}
+
+// Appends one frame stamped `timestamp_ns`.
+void AppendStamped(stream::StreamLog* log, std::int64_t timestamp_ns) {
+  const std::string p = PayloadFor(log->next_sequence().value());
+  ASSERT_EQ(log->Append(tp::AsBytes(p), timestamp_ns).status,
+            stream::AppendStatus::kOk);
+}
+
+// One value per send: the age of the oldest frame it carried, measured from
+// that frame's gateway timestamp to just after the send.
+TEST_F(SendEngineTest, DeliveryLatencyIsTheOldestFrameOfEachSend) {
+  base::Histogram h = counters_.AddHistogram("test_delivery_ns", "");
+  FakeConnection conn(FakeConnection::Mode::kImmediate);
+  SendEngine engine(control_, conn, listener_, &h);
+  stream::StreamLog* log = MakeLog(1);
+  Deliver(engine, log);  // empty log: everything appended from now is live
+  const std::int64_t before = base::RealtimeNs();
+  AppendStamped(log, before - 3'000'000'000);  // the oldest: 3 s ago
+  AppendStamped(log, before - 1'000'000'000);
+  AppendStamped(log, before);
+  ASSERT_EQ(Pump(engine), Outcome::kIdle);
+  const std::int64_t after = base::RealtimeNs();
+  EXPECT_EQ(conn.sends, 1);
+  const base::MetricSample m = HistogramNamed(counters_, "test_delivery_ns");
+  EXPECT_EQ(m.count, 1u);
+  EXPECT_GE(m.sum, 3'000'000'000u);
+  EXPECT_LE(m.sum, static_cast<std::uint64_t>(after - before) + 3'000'000'000);
+  EXPECT_EQ(m.buckets[std::bit_width(m.sum)], 1u);
+
+  // Control output alone records nothing.
+  QueueHeartbeat();
+  ASSERT_EQ(Pump(engine), Outcome::kIdle);
+  EXPECT_EQ(h.count(), 1u);
+}
+
+// Frames appended before a subscription started are replayed: their age is
+// not the gateway's latency, so only frames appended after it count.
+TEST_F(SendEngineTest, DeliveryLatencyLeavesReplayedFramesOut) {
+  base::Histogram h = counters_.AddHistogram("test_delivery_ns", "");
+  FakeConnection conn(FakeConnection::Mode::kImmediate);
+  SendEngine engine(control_, conn, listener_, &h);
+  stream::StreamLog* log = MakeLog(1);
+  const std::int64_t old = base::RealtimeNs() - 60'000'000'000;
+  for (int i = 0; i < 5; ++i) AppendStamped(log, old);
+  Delivery* d = Deliver(engine, log);  // from the earliest: a replay
+  EXPECT_EQ(d->live_from(), log->tail());
+  ASSERT_EQ(Pump(engine), Outcome::kIdle);
+  EXPECT_EQ(DecodeWire(conn.wire).size(), 5u);
+  EXPECT_EQ(h.count(), 0u);
+
+  const std::int64_t before = base::RealtimeNs();
+  AppendStamped(log, before);
+  engine.MarkDirty(d);
+  ASSERT_EQ(Pump(engine), Outcome::kIdle);
+  const base::MetricSample m = HistogramNamed(counters_, "test_delivery_ns");
+  EXPECT_EQ(m.count, 1u);
+  EXPECT_LE(m.sum, static_cast<std::uint64_t>(base::RealtimeNs() - before));
+}
+
+// A frame split across sends is recorded by the send that finishes it, and
+// a pending send (io_uring) only once it completes.
+TEST_F(SendEngineTest, DeliveryLatencyWaitsForTheSendThatFinishesAFrame) {
+  base::Histogram h = counters_.AddHistogram("test_delivery_ns", "");
+  FakeConnection conn(FakeConnection::Mode::kDeferred);
+  conn.budget = 40;  // a 72-byte frame takes two sends
+  SendEngine engine(control_, conn, listener_, &h);
+  stream::StreamLog* log = MakeLog(1);
+  Deliver(engine, log);
+  const std::int64_t before = base::RealtimeNs();
+  for (int i = 0; i < 3; ++i) AppendStamped(log, before);
+  int completions = 0;
+  for (int i = 0; i < 100 && !engine.CaughtUp(); ++i) {
+    const Outcome o = engine.SendOnce(true, now_).outcome;
+    if (o == Outcome::kIdle) break;
+    ASSERT_EQ(o, Outcome::kWaiting);
+    ASSERT_TRUE(conn.pending());
+    const std::uint64_t recorded = h.count();
+    ASSERT_EQ(engine.OnSendComplete(conn.Complete()), Outcome::kSent);
+    ++completions;
+    // Odd completions end inside a frame; even ones finish it.
+    EXPECT_EQ(h.count() - recorded, completions % 2 == 0 ? 1u : 0u)
+        << "completion " << completions;
+  }
+  EXPECT_TRUE(engine.CaughtUp());
+  EXPECT_EQ(completions, 6);
+  EXPECT_EQ(h.count(), 3u);
+  EXPECT_EQ(DecodeWire(conn.wire).size(), 3u);
 }
 
 // ---------------------------------------------------------------- ControlQueue
