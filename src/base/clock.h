@@ -24,9 +24,10 @@ inline std::int64_t RealtimeNs() {
 }
 
 /// A worker's time for one loop iteration: CLOCK_MONOTONIC read once per
-/// iteration (timers, deadlines), CLOCK_REALTIME read at most once per
-/// iteration and only if asked (DATA timestamps), so a busy loop pays for
-/// neither more than once. Owner thread only.
+/// iteration (timers, deadlines), CLOCK_REALTIME read only if asked (DATA
+/// timestamps), at most once for the reactor's completions and once for
+/// the duty cycle after them, so a busy loop pays for neither per message.
+/// Owner thread only.
 class LoopClock {
  public:
   /// Starts an iteration.
@@ -34,6 +35,11 @@ class LoopClock {
     now_ns_ = MonotonicNs();
     realtime_valid_ = false;
   }
+  /// Before the reactor's completions run (they come before the Tick of
+  /// their iteration): the realtime they read must be read after the wait
+  /// for them, not before it, or a PUBLISH that woke a blocked worker
+  /// would carry the time some earlier duty cycle read.
+  void ExpireRealtime() { realtime_valid_ = false; }
   /// CLOCK_MONOTONIC at the last Tick (0 before the first).
   [[nodiscard]] std::int64_t now_ns() const { return now_ns_; }
   /// CLOCK_REALTIME, read on the first call after each Tick.

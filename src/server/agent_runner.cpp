@@ -51,6 +51,7 @@ void AgentRunner::Run(const std::atomic<bool>& stop, std::int64_t drain_ns) {
   bool aborted = false;
   std::int64_t drain_deadline_ns = 0;
   for (;;) {
+    clock_.ExpireRealtime();
     int work = reactor_.Poll(timeout_us);
     wake_.Awake();
     clock_.Tick();

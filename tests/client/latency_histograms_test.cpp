@@ -2,10 +2,11 @@
 // io backends, two workers): publishers and subscribers of the client
 // library fill tachyon_session_delivery_latency_ns and
 // tachyon_session_publish_to_append_ns, requests to a tachyon::service
-// backend fill tachyon_backend_request_rtt_ns. Each test bounds what the
-// gateway measured by what the test itself measured around it, on the
-// same clock, rather than by a constant. The test thread reads the histograms
-// while the workers write them (label concurrency: TSan).
+// backend fill tachyon_backend_request_rtt_ns; and the DATA timestamp
+// they start from is taken after a blocked worker woke. Each test bounds
+// what the gateway measured by what the test itself measured around it, on
+// the same clock, rather than by a constant. The test thread reads the
+// histograms while the workers write them (label concurrency: TSan).
 #include <array>
 #include <chrono>
 #include <cstdint>
@@ -21,6 +22,7 @@
 #include "gtest/gtest.h"
 #include "session/session_counters.h"
 #include "support/gateway_fixture.h"
+#include "support/test_backend.h"
 #include "support/wait.h"
 #include "tachyon/client/client.h"
 #include "tachyon/service/server.h"
@@ -229,6 +231,46 @@ TEST_P(LatencyHistogramsTest, BackendRoundTripPerServiceAndWorker) {
   EXPECT_GT(rtt.HighestBucketFloor(), 0u);
   // Each gateway round trip lies inside the client's.
   EXPECT_LT(rtt.sum, client_ns);
+}
+
+// Regression: a worker's duty cycle may read CLOCK_REALTIME (a backend
+// pool's sizing tick does, every 5 ms) and then block in its poll; the
+// PUBLISH that wakes it was stamped with that earlier time, up to a block
+// before it was even sent. Its DATA timestamp (and so both histograms
+// above) must come from after the wait.
+TEST_P(LatencyHistogramsTest, DataTimestampIsTakenAfterTheWaitForThePublish) {
+  TestBackend backend;  // its router reads the realtime clock every tick
+  config::GatewayConfig c = TestConfig(GetParam());
+  c.idle = config::IdleStrategy::kBlock;
+  config::BackendService s;
+  s.name = "echo";
+  s.id = 42;
+  s.endpoints = {"127.0.0.1:" + std::to_string(backend.port())};
+  s.pool_min = 1;
+  c.backends = {s};
+  Start(c);
+  auto client = Connect();
+  ASSERT_NE(client, nullptr);
+  std::vector<std::int64_t> stamps;
+  ASSERT_TRUE(client
+                  ->Subscribe("stamped", StartPosition::Latest(),
+                              [&](const Message& m) {
+                                stamps.push_back(m.timestamp_ns);
+                              })
+                  .ok());
+  auto stream = client->OpenStream("stamped");
+  ASSERT_TRUE(stream.ok()) << stream.status();
+  constexpr int kRounds = 600;
+  for (int i = 0; i < kRounds; ++i) {
+    const std::int64_t sent_after_ns = base::RealtimeNs();
+    ASSERT_TRUE(client->Publish(*stream, "t").ok());
+    ASSERT_TRUE(PollUntil(*client, [&] {
+      return stamps.size() == static_cast<std::size_t>(i) + 1;
+    }));
+    EXPECT_GE(stamps.back(), sent_after_ns)
+        << "round " << i << ": stamped "
+        << (sent_after_ns - stamps.back()) / 1000 << " us before it was sent";
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, LatencyHistogramsTest,
