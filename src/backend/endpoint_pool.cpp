@@ -6,6 +6,7 @@
 
 #include "backend/backend_router.h"
 #include "base/log.h"
+#include "base/log_limit.h"
 
 namespace tachyon::backend {
 
@@ -123,6 +124,11 @@ void EndpointPool::OnLoggedOn(BackendConnection* c) {
   static_cast<void>(c);
   --connecting_;
   ++logged_on_;
+  if (logged_on_ == 1) {
+    TACHYON_LOG_LIMITED(kInfo, kBackend)
+        << "backend '" << svc_.name << "' endpoint " << name_
+        << " up: first connection logged on";
+  }
   backoff_.OnSuccess();
   health_.OnSuccess(router_.clock().now_ns());
   counters_.connects.Add();
@@ -155,6 +161,12 @@ void EndpointPool::OnEnded(BackendConnection* c, ConnectionEnd how) {
       counters_.connect_failures.Add();
       Failed(now);
     }
+    // A retired connection is the pool shrinking, not the endpoint failing.
+    if (logged_on_ == 0 && how == ConnectionEnd::kFailed && !closed_) {
+      TACHYON_LOG_LIMITED(kInfo, kBackend)
+          << "backend '" << svc_.name << "' endpoint " << name_
+          << " down: its last logged-on connection failed";
+    }
   }
   counters_.ready.Set(logged_on_);
   counters_.connecting.Set(connecting_);
@@ -164,9 +176,10 @@ void EndpointPool::Failed(std::int64_t now_ns) {
   backoff_.OnFailure(now_ns, router_.rng());
   if (health_.OnFailure(now_ns)) {
     counters_.ejections.Add();
-    TACHYON_LOG(kWarn) << "backend '" << svc_.name << "' endpoint " << name_
-                       << " ejected after " << svc_.eject_after_failures
-                       << " consecutive failures";
+    TACHYON_LOG_LIMITED(kWarn, kBackend)
+        << "backend '" << svc_.name << "' endpoint " << name_
+        << " down: ejected after " << svc_.eject_after_failures
+        << " consecutive failures";
   }
 }
 

@@ -20,12 +20,14 @@
 #include <utility>
 
 #include "absl/flags/flag.h"
+#include "absl/flags/reflection.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "base/strings.h"
+#include "config/problems.h"
 
 ABSL_FLAG(std::optional<std::string>, config, std::nullopt,
           "Path of the TOML configuration file; config/gateway.toml documents "
@@ -53,6 +55,7 @@ constexpr std::string_view kDefaultConfigPath = "config/gateway.toml";
 using Value = KeyOverride::Value;
 // nullopt: the flag holds no value.
 using FlagValue = absl::StatusOr<std::optional<Value>>;
+using internal::Cat;
 
 // "0,1" (or "none", or "") as the list of integers gateway.cpus takes.
 FlagValue ParseCpuList(const std::string& text) {
@@ -185,6 +188,40 @@ std::string ConfigPathFromFlags() {
   return std::filesystem::exists(kDefaultConfigPath, ignored)
              ? std::string(kDefaultConfigPath)
              : std::string();
+}
+
+absl::Status CheckFlagNames(std::span<char* const> args) {
+  // Handled by absl::ParseCommandLine itself rather than registered.
+  static constexpr std::string_view kBuiltIn[] = {
+      "help",    "helpfull",   "helpshort", "helppackage",
+      "helpon",  "helpmatch",  "version",   "flagfile",
+      "fromenv", "tryfromenv", "undefok",   "only_check_args"};
+  std::vector<std::string> names;  // "--port", for the suggestion
+  std::vector<std::string_view> known;
+  for (const auto& [name, flag] : absl::GetAllFlags()) {
+    names.push_back(absl::StrCat("--", name));
+  }
+  for (std::string_view b : kBuiltIn) names.push_back(Cat("--", b));
+  for (const std::string& n : names) known.push_back(n);
+  for (char* const arg : args) {
+    const std::string_view a(arg);
+    if (a == "--") break;
+    if (a.size() < 2 || a[0] != '-') continue;  // a value or a positional
+    std::string_view name = a.substr(a[1] == '-' ? 2 : 1);
+    name = name.substr(0, name.find('='));
+    if (name.empty()) continue;
+    const std::string dashed = Cat("--", name);
+    if (std::find(known.begin(), known.end(), dashed) != known.end()) continue;
+    // absl's negated form of a bool flag: --notcp_nodelay.
+    if (name.starts_with("no") &&
+        std::find(known.begin(), known.end(), Cat("--", name.substr(2))) !=
+            known.end()) {
+      continue;
+    }
+    return absl::InvalidArgumentError(
+        Cat(dashed, ": ", internal::UnknownKeyMessage("flag", dashed, known)));
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<AddedBackends> BackendsFromFlags() {

@@ -128,6 +128,13 @@ absl::StatusOr<GatewayConfig> LoadFromFlags();
 /// The file LoadFromFlags reads ("" for the built-in defaults).
 std::string ConfigPathFromFlags();
 
+/// Checks the flag names on a command line (argv[1..]) before absl parses
+/// it: every "-name" / "--name[=value]" must be a defined flag or one of
+/// absl's built-in ones (--help, --helpfull, --version, ...). An unknown
+/// one is InvalidArgument worded and suggested like a mistyped config key
+/// ("--prot: unknown flag; did you mean '--port'?"). Stops at "--".
+absl::Status CheckFlagNames(std::span<char* const> args);
+
 }  // namespace tachyon::config
 
 #endif  // TACHYON_CONFIG_FLAGS_H_

@@ -93,6 +93,7 @@ inline constexpr Range kPortRange{0, 65535};
 inline constexpr Range kWorkersRange{1, 64};
 inline constexpr Range kCpuIdRange{0, std::numeric_limits<int>::max()};
 inline constexpr Range kUringEntriesRange{64, 32768};
+inline constexpr Range kSummaryIntervalRange{0, 86'400'000};  // a day
 // Up to 100 ms: past a few milliseconds backoff is spin in all but name.
 inline constexpr Range kSpinBudgetRange{0, 100'000};
 // At least 1056: an ERROR with the longest text (32 + 1024 bytes) must fit.
@@ -172,7 +173,11 @@ inline constexpr Range kEjectRange{1, 3'600'000};
     "io_uring submission queue size, a power of two, 64..32768 "               \
     "(default 1024)")                                                          \
   X(gateway, log_level, log_level, kString, kNoDetail,                         \
-    "error, warn, info or debug (default info)")
+    "error, warn, info or debug (default info)")                               \
+  X(gateway, summary_interval_ms, summary_interval_ms, kInt,                   \
+    kSummaryIntervalRange,                                                     \
+    "log a one-line summary of the counters this often, ms, 0 (never).."       \
+    "86400000 (default 60000)")
 
 // [limits] -> GatewayConfig
 #define TACHYON_CONFIG_LIMITS_KEYS(X)                                          \

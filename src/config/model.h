@@ -194,6 +194,8 @@ struct GatewayConfig {
   int spin_budget_us = 50;
   int uring_entries = 1024;        ///< SQ size, power of two, 64..32768
   std::string log_level = "info";  ///< error | warn | info | debug
+  /// A one-line summary of the counters is logged this often; 0: never.
+  std::uint32_t summary_interval_ms = 60000;
   // [limits]
   std::uint32_t max_frame_length = 64 * 1024;  ///< 64..16 MiB
   int max_connections = 10000;

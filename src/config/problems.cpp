@@ -2,12 +2,53 @@
 
 #include <algorithm>
 #include <utility>
+#include <vector>
 
 #include "config/keys.h"
 
 namespace tachyon::config::internal {
 
 std::string Quoted(std::string_view text) { return Cat("'", text, "'"); }
+
+namespace {
+
+// Optimal string alignment distance (Levenshtein plus adjacent swaps), so
+// "wrokers" is one edit from "workers".
+int EditDistance(std::string_view a, std::string_view b) {
+  std::vector<std::vector<int>> d(a.size() + 1,
+                                  std::vector<int>(b.size() + 1, 0));
+  for (std::size_t i = 0; i <= a.size(); ++i) d[i][0] = static_cast<int>(i);
+  for (std::size_t j = 0; j <= b.size(); ++j) d[0][j] = static_cast<int>(j);
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const int cost = a[i - 1] == b[j - 1] ? 0 : 1;
+      d[i][j] =
+          std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) {
+        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+      }
+    }
+  }
+  return d[a.size()][b.size()];
+}
+
+}  // namespace
+
+std::string UnknownKeyMessage(std::string_view what, std::string_view name,
+                              std::span<const std::string_view> known) {
+  std::string_view best;
+  int best_distance = 3;  // suggest only within two edits
+  for (std::string_view candidate : known) {
+    const int d = EditDistance(name, candidate);
+    if (d < best_distance) {
+      best_distance = d;
+      best = candidate;
+    }
+  }
+  std::string message = Cat("unknown ", what);
+  if (!best.empty()) message += Cat("; did you mean '", best, "'?");
+  return message;
+}
 
 std::string Join(std::span<const std::string_view> parts,
                  std::string_view separator) {

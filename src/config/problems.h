@@ -57,6 +57,13 @@ std::string Quoted(std::string_view text);
 std::string Join(std::span<const std::string_view> parts,
                  std::string_view separator);
 
+/// "unknown WHAT", with "; did you mean 'X'?" when one of `known` is
+/// within two edits of `name` (edits: insert, delete, replace, swap two
+/// adjacent characters). Config keys and command-line flags are suggested
+/// alike.
+std::string UnknownKeyMessage(std::string_view what, std::string_view name,
+                              std::span<const std::string_view> known);
+
 /// Where a key's value came from.
 struct KeyOrigin {
   std::uint32_t line = 0;  ///< 0: not from a file line

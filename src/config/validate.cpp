@@ -356,6 +356,8 @@ void ValidateInto(const GatewayConfig& c, Problems& p) {
   CheckRange(p, "gateway.port", c.port, kPortRange);
   CheckRange(p, "gateway.workers", c.workers, kWorkersRange);
   CheckRange(p, "gateway.spin_budget_us", c.spin_budget_us, kSpinBudgetRange);
+  CheckRange(p, "gateway.summary_interval_ms", c.summary_interval_ms,
+             kSummaryIntervalRange);
   const int cpu_count = MachineCpuCount();
   for (std::size_t i = 0; i < c.cpus.size(); ++i) {
     const std::string key = Cat("gateway.cpus[", i, "]");

@@ -1,5 +1,6 @@
 #include "server/gateway.h"
 
+#include <sched.h>
 #include <unistd.h>
 
 #include <random>
@@ -8,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "base/log.h"
 #include "base/strings.h"
+#include "config/diff.h"
 #include "io/datagram_socket.h"
 #include "io/socket.h"
 #include "session/session_counters.h"
@@ -16,7 +18,14 @@ namespace tachyon::server {
 
 Gateway::Gateway(config::GatewayConfig config)
     : config_(std::move(config)),
-      registry_(std::make_unique<stream::StreamRegistry>(config_, counters_)) {}
+      registry_(std::make_unique<stream::StreamRegistry>(config_, counters_)),
+      max_connections_(config_.max_connections),
+      running_(config_) {
+  // Boards exist before the workers that publish to them, and outlive them.
+  for (int i = 0; i < config_.workers; ++i) {
+    boards_.push_back(std::make_unique<session::SessionBoard>());
+  }
+}
 
 Gateway::~Gateway() {
   RequestStop();
@@ -142,7 +151,7 @@ void Gateway::Wait() {
 
 bool Gateway::TryAddConnection() {
   int cur = connections_.load(std::memory_order_relaxed);
-  while (cur < config_.max_connections) {
+  while (cur < max_connections_.load(std::memory_order_relaxed)) {
     if (connections_.compare_exchange_weak(cur, cur + 1,
                                            std::memory_order_relaxed)) {
       return true;
@@ -167,6 +176,52 @@ void Gateway::WakeAll() {
 void Gateway::SetBackendDescription(int worker, std::string description) {
   backend_descriptions_[static_cast<std::size_t>(worker)] =
       std::move(description);
+}
+
+config::GatewayConfig Gateway::RunningConfig() const {
+  std::lock_guard<std::mutex> lock(reload_mu_);
+  return running_;
+}
+
+void Gateway::SetReloadSource(ReloadSource source) {
+  std::lock_guard<std::mutex> lock(reload_mu_);
+  reload_source_ = std::move(source);
+}
+
+ReloadSource Gateway::reload_source() const {
+  std::lock_guard<std::mutex> lock(reload_mu_);
+  return reload_source_;
+}
+
+config::ReloadReport Gateway::Reload(const config::GatewayConfig& next) {
+  std::lock_guard<std::mutex> lock(reload_mu_);
+  config::ReloadReport report;
+  for (const config::KeyChange& change : config::ChangedKeys(running_, next)) {
+    if (FindReloadable(change.key) != nullptr) {
+      report.applied.push_back(change.key);
+    } else {
+      report.restart_required.push_back(change.key);
+    }
+  }
+  if (report.applied.empty()) return report;
+  ApplyReloadable(next, running_);
+  base::LogLevel level;
+  if (base::ParseLogLevel(running_.log_level, &level)) {
+    base::SetLogLevel(level);
+  }
+  max_connections_.store(running_.max_connections, std::memory_order_relaxed);
+  const auto shared = std::make_shared<const config::GatewayConfig>(running_);
+  for (auto& w : workers_) {
+    // A mailbox is drained every duty cycle; full only for an instant.
+    while (!w->TryPost(ConfigUpdate{shared})) sched_yield();
+  }
+  return report;
+}
+
+std::vector<session::SessionInfo> Gateway::Sessions() const {
+  std::vector<session::SessionInfo> rows;
+  for (const auto& board : boards_) board->AppendTo(rows);
+  return rows;
 }
 
 GatewayStats Gateway::Stats() const {

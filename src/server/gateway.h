@@ -27,14 +27,21 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "base/counters.h"
 #include "config/model.h"
+#include "config/reload_report.h"
+#include "server/reload.h"
 #include "server/worker.h"
 #include "server/worker_command.h"
+#include "session/session_board.h"
+#include "session/session_info.h"
 #include "stream/stream_registry.h"
 #include "tachyon/common/types.h"
 
@@ -99,7 +106,33 @@ class Gateway final : public CommandRouter {
   [[nodiscard]] const std::vector<std::string>& backend_descriptions() const {
     return backend_descriptions_;
   }
+  /// The configuration the gateway started with (reloads leave it alone;
+  /// see RunningConfig).
   [[nodiscard]] const config::GatewayConfig& config() const { return config_; }
+  /// The configuration with the reloadable keys of the last Reload
+  /// applied. Any thread (a copy, taken under the reload lock).
+  [[nodiscard]] config::GatewayConfig RunningConfig() const;
+
+  /// Applies the reloadable keys of `next` (server/reload.h) without
+  /// dropping a session: the log level and connection limit at once, the
+  /// workers' settings through their mailboxes (never a lock on their
+  /// path). Every other key that differs from the running value is listed
+  /// as restart_required and keeps its running value. `next` must be
+  /// validated. Any thread after Start; reloads are serialised.
+  config::ReloadReport Reload(const config::GatewayConfig& next);
+  /// What ReloadFromFile (server/reload.h) reads. Set by main before any
+  /// reload; any thread.
+  void SetReloadSource(ReloadSource source);
+  [[nodiscard]] ReloadSource reload_source() const;
+
+  /// Every session of every worker, as the workers last published them
+  /// (at most about a second old; session/session_board.h). Any thread;
+  /// never blocks a worker.
+  [[nodiscard]] std::vector<session::SessionInfo> Sessions() const;
+  /// Worker `index`'s board (for the worker).
+  [[nodiscard]] session::SessionBoard* session_board(int index) {
+    return boards_[static_cast<std::size_t>(index)].get();
+  }
   /// [socket] options with [udp]'s buffer sizes, for UDP receive and send
   /// sockets.
   [[nodiscard]] config::SocketOptions UdpReceiveTuning() const;
@@ -146,7 +179,13 @@ class Gateway final : public CommandRouter {
   std::uint16_t port_ = 0;
   std::atomic<std::uint64_t> next_session_id_{1};
   std::atomic<int> connections_{0};
+  // limits.max_connections as last reloaded.
+  std::atomic<int> max_connections_;
   bool started_ = false;
+  std::vector<std::unique_ptr<session::SessionBoard>> boards_;
+  mutable std::mutex reload_mu_;
+  config::GatewayConfig running_ ABSL_GUARDED_BY(reload_mu_);
+  ReloadSource reload_source_ ABSL_GUARDED_BY(reload_mu_);
 };
 
 }  // namespace tachyon::server

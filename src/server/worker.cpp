@@ -10,6 +10,7 @@
 #include "io/datagram_socket.h"
 #include "io/socket.h"
 #include "server/gateway.h"
+#include "server/reload.h"
 
 namespace tachyon::server {
 
@@ -21,6 +22,7 @@ Worker::Worker(Gateway& gateway, int index, int listen_fd, int udp_fd)
       cpu_(static_cast<std::size_t>(index) < gateway.config().cpus.size()
                ? gateway.config().cpus[static_cast<std::size_t>(index)]
                : -1),
+      running_(gateway.config()),
       interest_(index),
       mailbox_(kMailboxCapacity) {}
 
@@ -82,7 +84,7 @@ absl::Status Worker::SetUp() {
   }
   sessions_ =
       std::make_unique<session::SessionAgent>(session::SessionAgentParts{
-          .config = &c,
+          .config = &running_,
           .worker = index_,
           .cpu = cpu_,
           .listen_fd = listen_fd_,
@@ -93,7 +95,8 @@ absl::Status Worker::SetUp() {
           .services = this,
           .router = backends_ != nullptr ? backends_->router() : nullptr,
           .clock = &clock_,
-          .counters = &gateway_.counters()});
+          .counters = &gateway_.counters(),
+          .board = gateway_.session_board(index_)});
   runner_->Add(sessions_.get());
   if (udp_egress_ != nullptr) runner_->Add(udp_egress_.get());
   return runner_->Start();
@@ -177,6 +180,8 @@ void Worker::Handle(const WorkerCommand& command) {
           } else {
             udp_egress_->Remove(c.stream, c.destination);
           }
+        } else if constexpr (std::is_same_v<C, ConfigUpdate>) {
+          ApplyReloadable(*c.config, running_);
         }
       },
       command);

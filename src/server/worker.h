@@ -77,6 +77,11 @@ class Worker final : public session::SessionServices,
   bool TryPost(const WorkerCommand& command);
 
   [[nodiscard]] int index() const { return index_; }
+  /// Worker thread: the configuration its sessions read, the gateway's
+  /// with the reloadable keys of the last reload (ConfigUpdate) applied.
+  [[nodiscard]] const config::GatewayConfig& running_config() const {
+    return running_;
+  }
 
   // session::SessionServices (worker thread)
   bool TryAddConnection() override;
@@ -111,6 +116,8 @@ class Worker final : public session::SessionServices,
   std::atomic<bool> wake_ready_{false};  // wake_ is set (release)
   std::atomic<bool> stop_requested_{false};
 
+  // The gateway's configuration as reloads changed it; worker thread only.
+  config::GatewayConfig running_;
   base::LoopClock clock_;
   stream::WorkerInterest interest_;
   Mailbox<WorkerCommand> mailbox_;

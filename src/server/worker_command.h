@@ -6,13 +6,23 @@
 #ifndef TACHYON_SERVER_WORKER_COMMAND_H_
 #define TACHYON_SERVER_WORKER_COMMAND_H_
 
+#include <memory>
 #include <variant>
 
+#include "config/model.h"
 #include "session/session_services.h"
 
 namespace tachyon::server {
 
-using WorkerCommand = std::variant<session::UdpDestinationRequest>;
+/// A configuration reload: the worker copies the reloadable keys
+/// (server/reload.h) of `config` into its running configuration, which its
+/// sessions read. Shared, so every worker reads the same immutable copy.
+struct ConfigUpdate {
+  std::shared_ptr<const config::GatewayConfig> config;
+};
+
+using WorkerCommand =
+    std::variant<session::UdpDestinationRequest, ConfigUpdate>;
 
 /// Delivers commands to workers by index.
 class CommandRouter {

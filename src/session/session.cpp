@@ -7,7 +7,9 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "base/clock.h"
 #include "base/log.h"
+#include "base/log_limit.h"
 #include "base/strings.h"
 #include "session/session_agent.h"
 
@@ -33,6 +35,7 @@ Session::Session(SessionAgent& agent, std::int64_t now_ns)
       created_ns_(now_ns),
       last_recv_ns_(now_ns),
       last_send_ns_(now_ns),
+      connected_unix_ms_(base::RealtimeNs() / 1'000'000),
       control_(kControlReserve),
       engine_(control_, *this, *this, &agent.counters().delivery_latency) {
   agent_.counters().sessions_open.Add(1);
@@ -40,6 +43,14 @@ Session::Session(SessionAgent& agent, std::int64_t now_ns)
 
 Session::~Session() {
   DetachAll();
+  TACHYON_LOG_LIMITED(kInfo, kConnection)
+      << "connection closed peer=" << peer_ << " client='" << client_name_
+      << "' session=" << session_id_.value() << " reason="
+      << (close_reason_.empty() ? std::string_view("gateway stopped")
+                                : std::string_view(close_reason_))
+      << " bytes_in=" << bytes_in_ << " bytes_out=" << bytes_out_
+      << " duration_ms="
+      << (base::RealtimeNs() / 1'000'000 - connected_unix_ms_);
   agent_.counters().sessions_open.Add(-1);
 }
 
@@ -49,6 +60,7 @@ void Session::OnData(std::span<const std::byte> data) {
   if (state_ != State::kAwaitLogon && state_ != State::kActive) return;
   last_recv_ns_ = agent_.now_ns();
   agent_.counters().bytes_in.Add(data.size());
+  bytes_in_ += data.size();
   if (holding_) {
     // Reading is paused, so this is not expected; keep the order anyway.
     held_.insert(held_.end(), data.begin(), data.end());
@@ -136,6 +148,7 @@ void Session::HandleFrame(tp::FrameView frame) {
     case MessageType::kHeartbeat:
       return;
     case MessageType::kLogout: {
+      NoteCloseReason("client LOGOUT");
       std::span<std::byte> out = ReserveControl(tp::LogoutView::kFixedLength);
       CommitControl(tp::EncodeLogout(out, ErrorCode::kNone));
       CloseAfterFlush();
@@ -146,7 +159,12 @@ void Session::HandleFrame(tp::FrameView frame) {
       TACHYON_LOG(kDebug) << "session " << session_id_.value()
                           << ": client ERROR " << tp::ErrorCodeName(e.code())
                           << ": " << e.text();
-      if (e.fatal()) CloseAfterFlush();
+      if (e.fatal()) {
+        NoteCloseReason(absl::StrCat("client ERROR ",
+                                     AbslView(tp::ErrorCodeName(e.code())),
+                                     ": ", AbslView(e.text())));
+        CloseAfterFlush();
+      }
       return;
     }
     case MessageType::kOpenStream:
@@ -193,6 +211,11 @@ void Session::HandleLogon(const tp::LogonView& m) {
         ReserveControl(tp::ErrorView::kFixedLength + text.size() + 8);
     CommitControl(tp::EncodeLogonReject(out, {.code = code, .text = text}));
     agent_.counters().logons_rejected.Add();
+    TACHYON_LOG_LIMITED(kInfo, kLogonRejected)
+        << "logon rejected peer=" << peer_ << " client='" << m.client_name()
+        << "' reason=" << tp::ErrorCodeName(code) << ": " << text;
+    NoteCloseReason(
+        absl::StrCat("logon rejected: ", AbslView(tp::ErrorCodeName(code))));
     CloseAfterFlush();
   };
   // The highest version both speak (PROTOCOL.md 7.2): 2 adds the instance
@@ -233,6 +256,10 @@ void Session::HandleLogon(const tp::LogonView& m) {
                                          .max_frame_length = max_frame_length_,
                                          .instance_epoch = ack_epoch_}));
   state_ = State::kActive;
+  client_name_ = std::string(m.client_name());
+  TACHYON_LOG_LIMITED(kInfo, kConnection)
+      << "logged on peer=" << peer_ << " client='" << client_name_
+      << "' session=" << session_id_.value() << " version=" << version;
   if (cfg.max_publish_rate > 0) {
     publish_tokens_ = cfg.max_publish_rate;
     tokens_at_ns_ = agent_.now_ns();
@@ -408,6 +435,12 @@ void Session::CommitControl(std::size_t bytes) {
       state_ != State::kClosing && state_ != State::kLingering) {
     // The peer does not read its control frames: a slow consumer.
     CountCut(agent_.counters().slow_control_queue);
+    TACHYON_LOG_LIMITED(kInfo, kSlowConsumer)
+        << "slow consumer cut peer=" << peer_ << " client='" << client_name_
+        << "' session=" << session_id_.value()
+        << " control_queue_bytes=" << control_.pending_bytes()
+        << " limit=" << agent_.config().max_outbound_queue_bytes;
+    NoteCloseReason("slow consumer: control frames not read");
     CloseNow();
   }
 }
@@ -433,6 +466,7 @@ void Session::Fatal(ErrorCode code, std::string_view text, StreamId stream) {
                       << tp::ErrorCodeName(code) << ": " << text;
   const std::string full =
       absl::StrCat(AbslView(tp::ErrorCodeName(code)), ": ", AbslView(text));
+  NoteCloseReason(full);
   QueueError(code, true, full, 0, stream);
   CloseAfterFlush();
 }
@@ -502,7 +536,38 @@ void Session::CloseNow() {
   agent_.CloseConnection(conn_);
 }
 
+void Session::NoteCloseReason(std::string_view reason) {
+  if (close_reason_.empty()) close_reason_ = std::string(reason);
+}
+
+void Session::FillInfo(SessionInfo& row) const {
+  row.id = session_id_.value();
+  row.peer = peer_;
+  row.client_name = client_name_;
+  row.bytes_in = bytes_in_;
+  row.bytes_out = bytes_out_;
+  row.connected_unix_ms = connected_unix_ms_;
+  // Subscription ids grow as the client subscribes: their order is the
+  // subscribe order.
+  std::vector<std::pair<std::uint32_t, const Subscription*>> subs;
+  subs.reserve(subscriptions_.size());
+  for (const auto& [id, sub] : subscriptions_) subs.emplace_back(id, &sub);
+  std::sort(subs.begin(), subs.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+  row.subscriptions.clear();
+  for (const auto& [id, sub] : subs) row.subscriptions.push_back(sub->name);
+  row.lag_bytes = 0;
+  for (const Delivery* d : engine_.deliveries()) {
+    if (d->detached()) continue;
+    const std::uint64_t tail = d->log()->tail();
+    if (tail > d->position()) {
+      row.lag_bytes = std::max(row.lag_bytes, tail - d->position());
+    }
+  }
+}
+
 void Session::BeginDrain(std::int64_t now_ns) {
+  NoteCloseReason("gateway shutting down");
   if (state_ == State::kAwaitLogon) {
     CloseNow();
     return;
@@ -526,6 +591,8 @@ void Session::CountCut(base::Counter& reason) {
 }
 
 void Session::OnPeerClosed(int error) {
+  NoteCloseReason(error != 0 ? absl::StrCat("connection error ", -error)
+                             : std::string("peer closed"));
   if (error != 0) {
     TACHYON_LOG(kDebug) << "session " << session_id_.value()
                         << ": connection error " << -error;
@@ -598,6 +665,7 @@ io::SendResult Session::Send(std::span<const iovec> iov) {
 void Session::OnBytesSent(std::size_t bytes) {
   last_send_ns_ = agent_.now_ns();
   agent_.counters().bytes_out.Add(bytes);
+  bytes_out_ += bytes;
 }
 
 void Session::OnDeliveryRemoved(Delivery* d) {
@@ -631,12 +699,19 @@ void Session::CutSlowConsumer(const SendEngine::Result& r,
                        log->window(), ") for ", r.behind_ns / 1'000'000, " ms");
       break;
   }
-  TACHYON_LOG(kWarn) << "session " << session_id_.value()
-                     << " cut as a slow consumer: " << why
-                     << (can_send_error ? ""
-                                        : " (its socket full or a frame "
-                                          "half sent: closed without an "
-                                          "ERROR)");
+  TACHYON_LOG_LIMITED(kInfo, kSlowConsumer)
+      << "slow consumer cut peer=" << peer_ << " client='" << client_name_
+      << "' session=" << session_id_.value() << " stream='" << log->name()
+      << "' lag_bytes=" << r.lag_bytes << " window=" << log->window()
+      << " policy="
+      << (log->policy() == config::SlowConsumerPolicy::kDisconnect
+              ? "disconnect"
+              : "backpressure")
+      << ": " << why
+      << (can_send_error ? ""
+                         : " (its socket full or a frame half sent: closed "
+                           "without an ERROR)");
+  NoteCloseReason(absl::StrCat("slow consumer on stream '", log->name(), "'"));
   if (!can_send_error) {
     CloseNow();
     return;

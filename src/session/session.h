@@ -43,6 +43,7 @@
 #include "session/delivery.h"
 #include "session/request_router.h"
 #include "session/send_engine.h"
+#include "session/session_info.h"
 #include "stream/stream_log.h"
 #include "tachyon/common/types.h"
 #include "tachyon/protocol/protocol.h"
@@ -84,6 +85,14 @@ class Session final : public io::ConnectionHandler,
 
   /// Binds the reactor connection (right after AddConnection).
   void Attach(io::Connection* conn) { conn_ = conn; }
+  /// The peer's "ip:port", set by the agent at accept; named in the
+  /// session's log lines and admin row.
+  void set_peer(std::string peer) { peer_ = std::move(peer); }
+  [[nodiscard]] const std::string& peer() const { return peer_; }
+  /// The client name LOGON gave ("" before LOGON_ACK).
+  [[nodiscard]] const std::string& client_name() const { return client_name_; }
+  /// Fills the admin plane's row for this session (not `worker`).
+  void FillInfo(SessionInfo& row) const;
 
   // io::ConnectionHandler
   void OnData(std::span<const std::byte> data) override;
@@ -209,6 +218,9 @@ class Session final : public io::ConnectionHandler,
   // Makes the coming close send a reset (SO_LINGER 0) instead of FIN.
   void ResetOnClose();
   void MarkDirty();
+  // Names why the connection ends, for the close line: the first cause
+  // noted wins (a fatal ERROR, a rejected LOGON, the peer's EOF, ...).
+  void NoteCloseReason(std::string_view reason);
   // Counts this session's slow-consumer cut under `reason`, once.
   void CountCut(base::Counter& reason);
   // A slow consumer found by the engine: ERROR then close, or close at once
@@ -237,6 +249,14 @@ class Session final : public io::ConnectionHandler,
   std::int64_t last_send_ns_;
   std::int64_t deadline_ns_ = 0;  // closing/lingering/draining deadline
   bool cut_counted_ = false;
+
+  // For log lines and the admin row; set at control events only.
+  std::string peer_;
+  std::string client_name_;
+  std::string close_reason_;
+  std::uint64_t bytes_in_ = 0;
+  std::uint64_t bytes_out_ = 0;
+  std::int64_t connected_unix_ms_ = 0;
 
   // Receive: bytes of a frame split across reads.
   std::vector<std::byte> partial_;

@@ -1,16 +1,46 @@
 #include "session/session_agent.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <array>
+#include <string>
 
+#include "absl/strings/str_cat.h"
 #include "base/log.h"
+#include "base/log_limit.h"
+#include "io/endpoint.h"
 #include "io/socket.h"
 #include "session/session.h"
 #include "tachyon/protocol/session_messages.h"
 
 namespace tachyon::session {
+namespace {
+
+// "ip:port" of a connected socket's peer ("?" if the kernel will not say).
+std::string PeerOf(int fd) {
+  sockaddr_storage addr{};
+  socklen_t len = sizeof addr;
+  if (::getpeername(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    return "?";
+  }
+  if (addr.ss_family == AF_INET) {
+    return io::Endpoint::FromSockaddr(
+               reinterpret_cast<const sockaddr_in&>(addr))
+        .ToString();
+  }
+  if (addr.ss_family == AF_INET6) {
+    const auto& a6 = reinterpret_cast<const sockaddr_in6&>(addr);
+    char text[INET6_ADDRSTRLEN] = {};
+    ::inet_ntop(AF_INET6, &a6.sin6_addr, text, sizeof text);
+    return absl::StrCat("[", text, "]:", ntohs(a6.sin6_port));
+  }
+  return "?";
+}
+
+}  // namespace
 
 SessionAgent::SessionAgent(const SessionAgentParts& p)
     : config_(*p.config),
@@ -24,7 +54,8 @@ SessionAgent::SessionAgent(const SessionAgentParts& p)
       services_(*p.services),
       router_(p.router),
       clock_(*p.clock),
-      counters_(*p.counters, p.worker) {}
+      counters_(*p.counters, p.worker),
+      board_(p.board) {}
 
 SessionAgent::~SessionAgent() {
   // Sessions left by a failed start; normally the drain releases them all.
@@ -171,6 +202,20 @@ void SessionAgent::Tick(std::int64_t now_ns) {
   for (std::size_t i = 0; i < sessions_.size(); ++i) {
     sessions_[i]->Tick(now_ns);
   }
+  if (board_ != nullptr && now_ns >= next_publish_ns_) PublishRows(now_ns);
+}
+
+void SessionAgent::PublishRows(std::int64_t now_ns) {
+  // Rows are refilled in place: the strings and vectors of the previous
+  // publish keep their capacity.
+  rows_.resize(sessions_.size());
+  for (std::size_t i = 0; i < sessions_.size(); ++i) {
+    sessions_[i]->FillInfo(rows_[i]);
+    rows_[i].worker = worker_;
+  }
+  if (board_->Publish(rows_)) {
+    next_publish_ns_ = now_ns + SessionBoard::kPublishIntervalNs;
+  }
 }
 
 void SessionAgent::AddReader(Delivery* d) {
@@ -223,6 +268,11 @@ void SessionAgent::Refuse(int fd, bool shutting_down) {
   } else {
     counters_.refused_connection_limit.Add();
   }
+  TACHYON_LOG_LIMITED(kInfo, kLogonRejected)
+      << "connection refused peer=" << PeerOf(fd) << " worker=" << worker_
+      << " reason="
+      << (shutting_down ? "gateway is shutting down"
+                        : "connection limit reached (limits.max_connections)");
   // Tell the client why before closing; best effort, the socket is new and
   // its send buffer empty.
   std::array<std::byte, 128> buf;
@@ -264,6 +314,9 @@ void SessionAgent::OnAccept(int fd) {
     return;
   }
   session->Attach(conn);
+  session->set_peer(PeerOf(fd));
+  TACHYON_LOG_LIMITED(kInfo, kConnection)
+      << "connection opened peer=" << session->peer() << " worker=" << worker_;
   session->agent_index = sessions_.size();
   sessions_.push_back(session);
 }

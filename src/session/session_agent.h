@@ -34,7 +34,9 @@
 #include "io/agent.h"
 #include "io/reactor.h"
 #include "session/request_router.h"
+#include "session/session_board.h"
 #include "session/session_counters.h"
+#include "session/session_info.h"
 #include "session/session_services.h"
 #include "stream/reader_interest.h"
 #include "stream/stream_registry.h"
@@ -61,6 +63,9 @@ struct SessionAgentParts {
   RequestRouter* router = nullptr;
   base::LoopClock* clock = nullptr;
   base::CounterRegistry* counters = nullptr;
+  /// Where the agent publishes its sessions' rows (about once a second);
+  /// nullptr: nowhere.
+  SessionBoard* board = nullptr;
 };
 
 class SessionAgent final : public io::Agent, public io::AcceptHandler {
@@ -151,6 +156,9 @@ class SessionAgent final : public io::Agent, public io::AcceptHandler {
   int RetryHeld(std::int64_t now_ns);
   void Tick(std::int64_t now_ns);
   void Refuse(int fd, bool shutting_down);
+  // Fills rows_ and hands them to board_ (at most every
+  // SessionBoard::kPublishIntervalNs; again next tick if a reader held it).
+  void PublishRows(std::int64_t now_ns);
 
   const config::GatewayConfig& config_;
   const int worker_;
@@ -164,6 +172,9 @@ class SessionAgent final : public io::Agent, public io::AcceptHandler {
   RequestRouter* const router_;
   base::LoopClock& clock_;
   SessionCounters counters_;
+  SessionBoard* const board_;
+  std::vector<SessionInfo> rows_;
+  std::int64_t next_publish_ns_ = 0;
 
   bool listening_ = false;
   std::int64_t next_tick_ns_ = 0;

@@ -751,6 +751,9 @@ std::vector<BadCase> BadCases() {
        "session.heartbeat_interval_ms", "got -1"},
       {"IdleTimeoutZero", "[session]\nidle_timeout_heartbeats = 0\n", 2,
        "session.idle_timeout_heartbeats", "must be between 1 and 1000, got 0"},
+      {"SummaryIntervalOverADay", "[gateway]\nsummary_interval_ms = 86400001\n",
+       2, "gateway.summary_interval_ms",
+       "must be between 0 and 86400000, got 86400001"},
       {"LogonTimeoutZero", "[session]\nlogon_timeout_ms = 0\n", 2,
        "session.logon_timeout_ms", "must be between 1 and 600000, got 0"},
       {"TokenTooLong",
@@ -1213,7 +1216,7 @@ TEST(FlagsTest, EveryKeyHasAFlagWhoseHelpNamesIt) {
     EXPECT_THAT(f->Help(), HasSubstr("(default "));
     EXPECT_TRUE(keys.insert(flag.key).second) << flag.key;
   }
-  EXPECT_EQ(keys.size(), 46u);
+  EXPECT_EQ(keys.size(), 47u);
   EXPECT_NE(absl::FindCommandLineFlag("config"), nullptr);
 }
 
