@@ -94,6 +94,18 @@ std::optional<std::smatch> Process::WaitForOutput(
   }
 }
 
+std::optional<std::smatch> Process::WaitForError(
+    const std::regex& pattern, std::chrono::milliseconds timeout) {
+  const auto deadline = Clock::now() + timeout;
+  for (;;) {
+    std::smatch m;
+    if (std::regex_search(err_, m, pattern)) return m;
+    if (Clock::now() > deadline || !Drain(deadline - Clock::now())) {
+      return std::nullopt;
+    }
+  }
+}
+
 int Process::Wait(std::chrono::milliseconds timeout) {
   if (pid_ <= 0) return -1;
   const auto deadline = Clock::now() + timeout;

@@ -47,6 +47,9 @@ class Process {
   /// stdout and stderr, or `timeout` (nullopt).
   std::optional<std::smatch> WaitForOutput(const std::regex& pattern,
                                            std::chrono::milliseconds timeout);
+  /// The same for stderr.
+  std::optional<std::smatch> WaitForError(const std::regex& pattern,
+                                          std::chrono::milliseconds timeout);
   /// Waits for the child to exit, collecting its output. Returns the exit
   /// code, or -1 if it died by a signal or had to be killed after `timeout`
   /// (a test failure).
