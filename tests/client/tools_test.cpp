@@ -133,6 +133,38 @@ TEST_F(ToolsTest, SubOverUdpReceivesEveryMessageInOrder) {
   }
 }
 
+TEST_F(ToolsTest, PubOverUdpAppendsEveryMessageInOrder) {
+  StartGateway();
+  auto m = gateway_.WaitForOutput(
+      std::regex("udp datagrams on 127\\.0\\.0\\.1:([0-9]+)"), 10s);
+  ASSERT_TRUE(m.has_value()) << gateway_.out();
+  const std::string udp = "127.0.0.1:" + (*m)[1].str();
+  Process pub = Tool(TACHYON_PUB_BIN, {"--stream", "udp.in", "--udp", udp,
+                                       "--count", "100", "--size", "20"});
+  ASSERT_EQ(pub.Wait(20s), 0) << pub.err();
+  EXPECT_THAT(pub.err(), ::testing::ContainsRegex(
+                             "sent 100 messages for udp.in \\(stream id "
+                             "[0-9]+\\) to " +
+                             udp + " in [0-9]+ datagram\\(s\\) over UDP"));
+  Process sub = Tool(TACHYON_SUB_BIN,
+                     {"--stream", "udp.in", "--start", "1", "--count", "100"});
+  ASSERT_EQ(sub.Wait(20s), 0) << sub.err();
+  const auto lines = Lines(sub.out());
+  ASSERT_EQ(lines.size(), 100u) << sub.out();
+  for (int i = 0; i < 100; ++i) {
+    const std::string payload = "message " + std::to_string(i + 1);
+    EXPECT_THAT(lines[i],
+                ::testing::StartsWith("udp.in " + std::to_string(i + 1) + " "));
+    EXPECT_THAT(lines[i], ::testing::EndsWith(
+                              payload + std::string(20 - payload.size(), '.')));
+  }
+  // --ack has no meaning over UDP.
+  Process ack =
+      Tool(TACHYON_PUB_BIN, {"--stream", "udp.in", "--udp", udp, "--ack"});
+  EXPECT_EQ(ack.Wait(10s), 2);
+  EXPECT_THAT(ack.err(), HasSubstr("UDP publishing has no acknowledgement"));
+}
+
 TEST_F(ToolsTest, PingPrintsPercentiles) {
   StartGateway();
   for (const char* connections : {"1", "2"}) {
