@@ -263,7 +263,10 @@ class Narrator {
     }
     hinted_ = true;
     const std::string waited =
-        absl::StrFormat("%.0f s", static_cast<double>(hint_after_ns) / 1e9);
+        hint_after_ns < 1'000'000'000
+            ? absl::StrCat(hint_after_ns / 1'000'000, " ms")
+            : absl::StrFormat("%.0f s",
+                              static_cast<double>(hint_after_ns) / 1e9);
     if (udp != nullptr) {
       if (udp->stats().datagrams == 0) {
         tt::Warn(absl::StrCat(

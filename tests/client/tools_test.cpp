@@ -288,16 +288,16 @@ TEST_F(ToolsTest, SubResumesAfterTheLastSequenceWhenItsConnectionIsCut) {
   ASSERT_TRUE(sub.WaitForOutput(std::regex("cut\\.s 3 "), 10s)) << sub.out();
 
   ASSERT_TRUE(sub.Signal(SIGSTOP));
-  // 400 KB through a 256 KiB log: the stopped subscriber falls a window
+  // 1.5 MB through a 256 KiB log: the stopped subscriber falls a window
   // behind and is cut (its unread socket holds some of it).
-  Process pub2 = Tool(TACHYON_PUB_BIN, {"--stream", "cut.s", "--count", "400",
+  Process pub2 = Tool(TACHYON_PUB_BIN, {"--stream", "cut.s", "--count", "1500",
                                         "--size", "1000"});
   const int pub2_exit = pub2.Wait(30s);
   ASSERT_TRUE(sub.Signal(SIGCONT));
   ASSERT_EQ(pub2_exit, 0) << pub2.err();
   // After the cut it reconnects and resumes after the last sequence it
   // printed; what the gateway overwrote meanwhile comes back as a gap.
-  ASSERT_TRUE(sub.WaitForOutput(std::regex("cut\\.s 403 "), 20s)) << sub.err();
+  ASSERT_TRUE(sub.WaitForOutput(std::regex("cut\\.s 1503 "), 20s)) << sub.err();
   ASSERT_TRUE(sub.Signal(SIGTERM));
   EXPECT_EQ(sub.Wait(10s), 0) << sub.err();
   std::smatch m;
@@ -320,7 +320,7 @@ TEST_F(ToolsTest, SubResumesAfterTheLastSequenceWhenItsConnectionIsCut) {
     }
   }
   std::sort(accounted.begin(), accounted.end());
-  std::vector<std::uint64_t> expected(403);
+  std::vector<std::uint64_t> expected(1503);
   std::iota(expected.begin(), expected.end(), 1);
   EXPECT_EQ(accounted, expected);
   ASSERT_TRUE(std::is_sorted(seqs.begin(), seqs.end()));
@@ -400,7 +400,7 @@ TEST_F(ToolsTest, SubSaysAnExactNameIsNotAPrefix) {
   Process sub =
       Tool(TACHYON_SUB_BIN, {"--stream", "demo.", "--hint_after_ms", "200"});
   EXPECT_TRUE(sub.WaitForError(
-      std::regex("no message on demo\\. in 0 s: \"demo\\.\" is an exact "
+      std::regex("no message on demo\\. in 200 ms: \"demo\\.\" is an exact "
                  "stream name, but 1 other stream\\(s\\) start with it "
                  "\\(demo\\.x\\); a prefix pattern needs a trailing '\\*': "
                  "--stream='demo\\.\\*'"),
@@ -442,7 +442,7 @@ TEST_F(ToolsTest, SubSaysAUdpGroupSendsNothing) {
                              "--udp_port", udp_port, "--hint_after_ms", "200"});
   EXPECT_TRUE(sub.WaitForError(
       std::regex("no datagram arrived on 127\\.0\\.0\\.1:" + udp_port +
-                 " in 0 s: is a \\[\\[udp\\.groups\\]\\] entry of the "
+                 " in 200 ms: is a \\[\\[udp\\.groups\\]\\] entry of the "
                  "gateway sending quiet\\.s to this address and port\\?"),
       10s))
       << sub.err();
