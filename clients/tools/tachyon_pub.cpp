@@ -5,18 +5,26 @@
 // PUBLISH_ACK (a BACK_PRESSURED answer is retried with backoff); without it,
 // refusals the gateway reports later are printed and make the exit status
 // non-zero.
+//
+// With --udp HOST:PORT the messages go as PUBLISH datagrams to the gateway's
+// UDP ingress (UdpPublisher: a random producer id, per-stream producer
+// sequences, several messages per datagram). The stream id is still learned
+// over TCP (OPEN_STREAM). UDP is best effort: nothing is acknowledged.
 #include <poll.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <memory>
 #include <string>
 #include <thread>
 
 #include "absl/flags/flag.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "tachyon/client/udp_publisher.h"
 #include "tool_common.h"
 
 ABSL_FLAG(std::string, stream, "", "Stream name to publish to. Required.");
@@ -31,6 +39,11 @@ ABSL_FLAG(int32_t, size, 0,
           "Generated payload size in bytes (0: just \"message <n>\"); "
           "longer payloads are padded with '.'.");
 ABSL_FLAG(bool, quiet, false, "Do not print the summary line on stderr.");
+ABSL_FLAG(std::string, udp, "",
+          "Publish as UDP datagrams to the gateway's UDP ingress at HOST:PORT "
+          "(its [udp] port, 7401 by default) instead of over TCP; several "
+          "messages per datagram. Best effort: no acknowledgement, and a "
+          "lost datagram is lost. Not with --ack.");
 
 namespace {
 
@@ -40,15 +53,24 @@ namespace tt = ::tachyon::tools;
 constexpr char kUsage[] =
     "Publishes messages to a Tachyon stream.\n\n"
     "  echo hello | tachyon-pub --stream=demo          one message per line\n"
-    "  tachyon-pub --stream=demo --count=1000 --rate=100   generated\n";
+    "  tachyon-pub --stream=demo --count=1000 --rate=100   generated\n"
+    "  tachyon-pub --stream=demo --udp=127.0.0.1:7401      as datagrams\n";
 
 class Publisher {
  public:
-  Publisher(tc::Client* client, tachyon::StreamId stream, bool ack)
-      : client_(client), stream_(stream), ack_(ack) {}
+  Publisher(tc::Client* client, tachyon::StreamId stream, bool ack,
+            tc::UdpPublisher* udp)
+      : client_(client), stream_(stream), ack_(ack), udp_(udp) {}
 
   /// Publishes one message; Dies on an error that is not back-pressure.
   void Send(std::string_view payload, bool print_sequence) {
+    if (udp_ != nullptr) {
+      if (absl::Status s = udp_->Publish(stream_, payload); !s.ok()) {
+        tt::Die(s);
+      }
+      ++sent_;
+      return;
+    }
     if (!ack_) {
       if (absl::Status s = client_->Publish(stream_, payload); !s.ok()) {
         tt::Die(s);
@@ -83,6 +105,12 @@ class Publisher {
     }
   }
 
+  /// Sends what a UDP publisher batched.
+  void Flush() {
+    if (udp_ == nullptr) return;
+    if (absl::Status s = udp_->Flush(); !s.ok()) tt::Die(s);
+  }
+
   /// Heartbeats and asynchronous refusals; never blocks.
   void KeepAlive() {
     auto n = client_->Poll(tc::Client::kDefaultPollLimit);
@@ -97,6 +125,7 @@ class Publisher {
   tc::Client* client_;
   tachyon::StreamId stream_;
   bool ack_;
+  tc::UdpPublisher* udp_;
   std::int64_t sent_ = 0;
   std::int64_t retries_ = 0;
   std::uint64_t last_sequence_ = 0;
@@ -134,6 +163,7 @@ void PublishStdin(Publisher& publisher, tc::Client& client) {
     }
     pending.erase(0, begin);
     if (eof && !pending.empty()) publisher.Send(pending, true);
+    publisher.Flush();
   }
 }
 
@@ -161,8 +191,11 @@ void PublishGenerated(Publisher& publisher, std::int64_t count, double rate,
     absl::StrAppend(&payload, "message ", i);
     if (payload.size() < size) payload.resize(size, '.');
     publisher.Send(payload, /*print_sequence=*/false);
+    // Paced messages leave at their due time; unpaced ones fill datagrams.
+    if (rate > 0) publisher.Flush();
     if ((i & 255) == 0) publisher.KeepAlive();
   }
+  publisher.Flush();
 }
 
 }  // namespace
@@ -177,6 +210,28 @@ int main(int argc, char** argv) {
   if (count < 0) tt::Die("--count: must not be negative", tt::kExitUsage);
   if (rate < 0) tt::Die("--rate: must not be negative", tt::kExitUsage);
   if (size < 0) tt::Die("--size: must not be negative", tt::kExitUsage);
+  const std::string udp_target = absl::GetFlag(FLAGS_udp);
+  std::string udp_host;
+  std::uint16_t udp_port = 0;
+  if (!udp_target.empty()) {
+    const std::size_t colon = udp_target.rfind(':');
+    std::uint32_t port = 0;
+    if (colon == std::string::npos || colon == 0 ||
+        !absl::SimpleAtoi(udp_target.substr(colon + 1), &port) || port < 1 ||
+        port > 65535) {
+      tt::Die(absl::StrCat("--udp: expected HOST:PORT (port 1..65535), got \"",
+                           udp_target, "\""),
+              tt::kExitUsage);
+    }
+    udp_host = udp_target.substr(0, colon);
+    udp_port = static_cast<std::uint16_t>(port);
+    if (absl::GetFlag(FLAGS_ack)) {
+      tt::Die(
+          "--ack: UDP publishing has no acknowledgement (drop --udp or "
+          "--ack)",
+          tt::kExitUsage);
+    }
+  }
 
   tt::InstallStopHandler();
   std::int64_t refused = 0;
@@ -193,8 +248,22 @@ int main(int argc, char** argv) {
   }
   auto stream = client->OpenStream(stream_name);
   if (!stream.ok()) tt::Die(stream.status());
+  std::unique_ptr<tc::UdpPublisher> udp;
+  if (udp_port != 0) {
+    auto created = tc::UdpPublisher::Create(
+        udp_host, udp_port, {.batching = tc::UdpBatching::kFill});
+    if (!created.ok()) tt::Die(created.status());
+    udp = std::move(*created);
+    if (static_cast<std::size_t>(size) > udp->max_payload_length()) {
+      tt::Die(absl::StrCat("--size: ", size,
+                           " bytes does not fit one datagram (at most ",
+                           udp->max_payload_length(), ")"),
+              tt::kExitUsage);
+    }
+  }
 
-  Publisher publisher(client.get(), *stream, absl::GetFlag(FLAGS_ack));
+  Publisher publisher(client.get(), *stream, absl::GetFlag(FLAGS_ack),
+                      udp.get());
   const std::int64_t start_ns = tt::MonotonicNs();
   if (count > 0) {
     PublishGenerated(publisher, count, rate, static_cast<std::size_t>(size));
@@ -205,7 +274,14 @@ int main(int argc, char** argv) {
   // Close waits for the gateway's LOGOUT, by which time every refusal of a
   // fire-and-forget publish has been reported through on_error.
   if (absl::Status s = client->Close(); !s.ok()) tt::Die(s);
-  if (!absl::GetFlag(FLAGS_quiet)) {
+  if (!absl::GetFlag(FLAGS_quiet) && udp != nullptr) {
+    tt::Warn(absl::StrFormat(
+        "sent %d messages for %s (stream id %d) to %s in %d datagram(s) "
+        "over UDP (producer id %016x) in %.3f s; UDP is best effort: the "
+        "gateway counts what it drops",
+        udp->stats().messages, stream_name, stream->value(), udp->peer(),
+        udp->stats().datagrams, udp->source_id(), seconds));
+  } else if (!absl::GetFlag(FLAGS_quiet)) {
     tt::Warn(absl::StrFormat(
         "published %d messages to %s (stream id %d) in %.3f s (%.0f msg/s)%s",
         publisher.sent() - refused, stream_name, stream->value(), seconds,

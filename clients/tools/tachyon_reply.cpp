@@ -27,6 +27,7 @@
 #include "absl/flags/usage_config.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "parse_flags.h"
 #include "tachyon/service/server.h"
 
 ABSL_FLAG(std::string, host, "127.0.0.1", "Address to listen on.");
@@ -85,14 +86,8 @@ absl::flat_hash_map<std::string, std::string> ReadTable(
 }  // namespace
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(kUsage);
-  absl::FlagsUsageConfig config;
-  config.contains_helpshort_flags = [](absl::string_view file) {
-    return absl::StrContains(file, "clients/tools/");
-  };
-  config.contains_help_flags = config.contains_helpshort_flags;
-  absl::SetFlagsUsageConfig(config);
-  const std::vector<char*> rest = absl::ParseCommandLine(argc, argv);
+  const std::vector<char*> rest =
+      tachyon::tools::ParseToolFlags(argc, argv, kUsage);
   if (rest.size() > 1) Die(absl::StrCat("unexpected argument ", rest[1]), 2);
   const int port = absl::GetFlag(FLAGS_port);
   const int threads = absl::GetFlag(FLAGS_threads);

@@ -8,11 +8,8 @@
 #include <cstdlib>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
-#include "absl/flags/usage_config.h"
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "parse_flags.h"
 
 // Connection flags shared by every tool. The tools never link the gateway's
 // config library, whose flags (--port among them) would collide.
@@ -48,16 +45,7 @@ std::vector<std::string> ParseCommandLine(int argc, char** argv,
                                           std::string_view tool,
                                           std::string_view usage) {
   ToolName() = std::string(tool);
-  absl::SetProgramUsageMessage(std::string(usage));
-  // absl's --help lists the flags of files named like the program; the
-  // tools' flags live in tachyon_<tool>.cpp and tool_common.cpp.
-  absl::FlagsUsageConfig config;
-  config.contains_helpshort_flags = [](absl::string_view file) {
-    return absl::StrContains(file, "clients/tools/");
-  };
-  config.contains_help_flags = config.contains_helpshort_flags;
-  absl::SetFlagsUsageConfig(config);
-  std::vector<char*> rest = absl::ParseCommandLine(argc, argv);
+  std::vector<char*> rest = ParseToolFlags(argc, argv, usage);
   std::vector<std::string> positional;
   for (std::size_t i = 1; i < rest.size(); ++i)
     positional.emplace_back(rest[i]);
@@ -117,6 +105,17 @@ std::unique_ptr<client::Client> ConnectOrDie(
       static_cast<std::uint16_t>(absl::GetFlag(FLAGS_port)), options);
   if (!client.ok()) Die(client.status());
   return std::move(*client);
+}
+
+absl::StatusOr<std::unique_ptr<client::Client>> ConnectFromFlags(
+    const client::ClientOptions& options) {
+  return client::Client::Connect(HostFlag(), PortFlag(), options);
+}
+
+std::string HostFlag() { return absl::GetFlag(FLAGS_host); }
+
+std::uint16_t PortFlag() {
+  return static_cast<std::uint16_t>(absl::GetFlag(FLAGS_port));
 }
 
 void InstallStopHandler() {

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "tachyon/client/client.h"
 
 namespace tachyon::tools {
@@ -44,6 +45,14 @@ client::ClientOptions OptionsFromFlags(client::ErrorHandler on_error = {});
 /// client's one-line reason.
 std::unique_ptr<client::Client> ConnectOrDie(
     const client::ClientOptions& options);
+
+/// Connects with --host/--port and `options`, returning the client's
+/// status on failure (for a second, optional session).
+absl::StatusOr<std::unique_ptr<client::Client>> ConnectFromFlags(
+    const client::ClientOptions& options);
+/// The --host and --port flags.
+std::string HostFlag();
+std::uint16_t PortFlag();
 
 /// After this, Ctrl-C and SIGTERM set a flag instead of killing the tool,
 /// so it can LOGOUT cleanly.

@@ -292,6 +292,42 @@ TEST_P(ClientTest, SubscribeStartsAtEarliestOrAtASequence) {
   EXPECT_EQ(beyond[0].sequence, 12u);
 }
 
+TEST_P(ClientTest, PositionsSayWhereEachStreamStartsAndStands) {
+  Start();
+  auto pub = Connect();
+  auto a = pub->OpenStream("pos.a");
+  auto b = pub->OpenStream("pos.b");
+  ASSERT_TRUE(a.ok() && b.ok());
+  for (int i = 1; i <= 3; ++i) ASSERT_TRUE(pub->Publish(*a, "x").ok());
+  ASSERT_TRUE(pub->PublishWithAck(*b, "y").ok());
+
+  auto sub = Connect();
+  EXPECT_TRUE(sub->Positions().empty());
+  std::vector<Received> got;
+  // Past the end: the gateway answers with the stream's next sequence.
+  ASSERT_TRUE(
+      sub->Subscribe("pos.a", StartPosition::From(Sequence{100}), Record(&got))
+          .ok());
+  auto positions = sub->Positions();
+  ASSERT_EQ(positions.size(), 1u);
+  EXPECT_EQ(positions[0].stream_name, "pos.a");
+  EXPECT_EQ(positions[0].stream_id, *a);
+  EXPECT_EQ(positions[0].next_sequence, Sequence{4});
+
+  // A pattern's streams appear as the gateway acknowledges them.
+  ASSERT_TRUE(
+      sub->Subscribe("pos.*", StartPosition::Earliest(), Record(&got)).ok());
+  ASSERT_TRUE(PollUntil(*sub, [&] { return sub->Positions().size() == 2; }));
+  ASSERT_TRUE(pub->PublishWithAck(*a, "z").ok());
+  ASSERT_TRUE(PollUntil(*sub, [&] {
+    return !sub->Positions().empty() &&
+           sub->Positions()[0].next_sequence == Sequence{5};
+  }));
+  positions = sub->Positions();
+  EXPECT_EQ(positions[1].stream_name, "pos.b");
+  EXPECT_EQ(positions[1].next_sequence, Sequence{2});
+}
+
 TEST_P(ClientTest, PatternSubscriptionNamesEachMatchingStream) {
   Start();
   auto pub = Connect();

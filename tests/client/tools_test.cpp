@@ -3,9 +3,11 @@
 // Every child runs under a deadline and is killed if it overruns.
 #include <signal.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <numeric>
 #include <regex>
 #include <sstream>
 #include <string>
@@ -14,6 +16,7 @@
 #include "backend_peer.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "support/net.h"
 #include "support/process.h"
 
 namespace {
@@ -68,9 +71,11 @@ TEST_F(ToolsTest, PubLinesFromStdinThenSubPrintsThemInEveryFormat) {
   ASSERT_EQ(text.Wait(10s), 0) << text.err();
   const auto lines = Lines(text.out());
   ASSERT_EQ(lines.size(), 3u) << text.out();
-  EXPECT_THAT(lines[0], ::testing::MatchesRegex("tour 1 [0-9.]+us alpha"));
-  EXPECT_THAT(lines[2],
-              ::testing::MatchesRegex("tour 3 [0-9.]+us gamma with spaces"));
+  // Replayed: appended before the subscription, so shown with their age.
+  EXPECT_THAT(lines[0], ::testing::MatchesRegex("tour 1 age=[0-9.]+m?s alpha"));
+  EXPECT_THAT(lines[2], ::testing::MatchesRegex(
+                            "tour 3 age=[0-9.]+m?s gamma with spaces"));
+  EXPECT_THAT(text.err(), HasSubstr("subscribed to tour from sequence 1\n"));
 
   Process json = Tool(TACHYON_SUB_BIN, {"--stream", "tou*", "--start", "2",
                                         "--count", "2", "--format", "json"});
@@ -79,7 +84,9 @@ TEST_F(ToolsTest, PubLinesFromStdinThenSubPrintsThemInEveryFormat) {
   ASSERT_EQ(objects.size(), 2u) << json.out();
   EXPECT_THAT(objects[0], HasSubstr("\"stream\":\"tour\""));
   EXPECT_THAT(objects[0], HasSubstr("\"sequence\":2"));
-  EXPECT_THAT(objects[0], HasSubstr("\"latency_ns\":"));
+  EXPECT_THAT(objects[0], HasSubstr("\"type\":\"message\""));
+  EXPECT_THAT(objects[0], HasSubstr("\"age_ns\":"));
+  EXPECT_THAT(objects[0], ::testing::Not(HasSubstr("latency_ns")));
   EXPECT_THAT(objects[0], HasSubstr("\"payload\":\"beta\""));
 
   Process hex = Tool(TACHYON_SUB_BIN, {"--stream", "tour", "--start", "1",
@@ -126,12 +133,43 @@ TEST_F(ToolsTest, SubOverUdpReceivesEveryMessageInOrder) {
   }
 }
 
+TEST_F(ToolsTest, PubOverUdpAppendsEveryMessageInOrder) {
+  StartGateway();
+  auto m = gateway_.WaitForOutput(
+      std::regex("udp datagrams on 127\\.0\\.0\\.1:([0-9]+)"), 10s);
+  ASSERT_TRUE(m.has_value()) << gateway_.out();
+  const std::string udp = "127.0.0.1:" + (*m)[1].str();
+  Process pub = Tool(TACHYON_PUB_BIN, {"--stream", "udp.in", "--udp", udp,
+                                       "--count", "100", "--size", "20"});
+  ASSERT_EQ(pub.Wait(20s), 0) << pub.err();
+  EXPECT_THAT(pub.err(), ::testing::ContainsRegex(
+                             "sent 100 messages for udp.in \\(stream id "
+                             "[0-9]+\\) to " +
+                             udp + " in [0-9]+ datagram\\(s\\) over UDP"));
+  Process sub = Tool(TACHYON_SUB_BIN,
+                     {"--stream", "udp.in", "--start", "1", "--count", "100"});
+  ASSERT_EQ(sub.Wait(20s), 0) << sub.err();
+  const auto lines = Lines(sub.out());
+  ASSERT_EQ(lines.size(), 100u) << sub.out();
+  for (int i = 0; i < 100; ++i) {
+    const std::string payload = "message " + std::to_string(i + 1);
+    EXPECT_THAT(lines[i],
+                ::testing::StartsWith("udp.in " + std::to_string(i + 1) + " "));
+    EXPECT_THAT(lines[i], ::testing::EndsWith(
+                              payload + std::string(20 - payload.size(), '.')));
+  }
+  // --ack has no meaning over UDP.
+  Process ack =
+      Tool(TACHYON_PUB_BIN, {"--stream", "udp.in", "--udp", udp, "--ack"});
+  EXPECT_EQ(ack.Wait(10s), 2);
+  EXPECT_THAT(ack.err(), HasSubstr("UDP publishing has no acknowledgement"));
+}
+
 TEST_F(ToolsTest, PingPrintsPercentiles) {
   StartGateway();
   for (const char* connections : {"1", "2"}) {
-    Process ping = Tool(TACHYON_PING_BIN,
-                        {"--count", "300", "--warmup", "20", "--connections",
-                         connections, "--wait", "block"});
+    Process ping = Tool(TACHYON_PING_BIN, {"--count", "300", "--warmup", "20",
+                                           "--connections", connections});
     ASSERT_EQ(ping.Wait(30s), 0) << ping.err();
     EXPECT_THAT(ping.out(), HasSubstr("300 round trips"));
     EXPECT_THAT(ping.out(),
@@ -179,6 +217,259 @@ TEST_F(ToolsTest, ClearOneLineErrorsAndNonZeroExits) {
   EXPECT_EQ(p.Wait(10s), 1);
   EXPECT_EQ(p.err(),
             "tachyon-sub: cannot connect to 127.0.0.1:1: Connection refused\n");
+}
+
+// ------------------------------------------------------ tachyon-sub's talk
+
+// Sequences of the "<stream> <sequence> ..." lines of `out`, in order.
+std::vector<std::uint64_t> Sequences(const std::string& out) {
+  std::vector<std::uint64_t> seqs;
+  for (const std::string& line : Lines(out)) {
+    std::istringstream in(line);
+    std::string stream;
+    std::uint64_t seq = 0;
+    if (in >> stream >> seq) seqs.push_back(seq);
+  }
+  return seqs;
+}
+
+TEST_F(ToolsTest, SubResumesAfterTheGatewayRestartsOnItsPort) {
+  const std::string port = std::to_string(tachyon::testing::UnusedPort());
+  StartGateway({"--port", port});
+  ASSERT_EQ(port_, port);
+  Process pub1 = Tool(TACHYON_PUB_BIN, {"--stream", "re.s", "--ack"});
+  pub1.Write("a\nb\n");
+  pub1.CloseStdin();
+  ASSERT_EQ(pub1.Wait(10s), 0) << pub1.err();
+
+  Process sub =
+      Tool(TACHYON_SUB_BIN, {"--stream", "re.s", "--start", "earliest",
+                             "--count", "5", "--hint_after_ms", "0"});
+  ASSERT_TRUE(sub.WaitForOutput(std::regex("re\\.s 2 .* b\n"), 10s))
+      << sub.out() << sub.err();
+  ASSERT_EQ(tachyon::testing::StopGatewayProcess(&gateway_), 0)
+      << gateway_.err();
+  // The subscriber notices and keeps trying while no gateway listens.
+  ASSERT_TRUE(sub.WaitForError(std::regex("reconnecting"), 10s)) << sub.err();
+
+  StartGateway({"--port", port});
+  ASSERT_EQ(port_, port);
+  Process pub2 = Tool(TACHYON_PUB_BIN, {"--stream", "re.s", "--ack"});
+  pub2.Write("c\nd\ne\n");
+  pub2.CloseStdin();
+  ASSERT_EQ(pub2.Wait(10s), 0) << pub2.err();
+
+  ASSERT_EQ(sub.Wait(20s), 0) << sub.err();
+  const auto lines = Lines(sub.out());
+  ASSERT_EQ(lines.size(), 5u) << sub.out();
+  // The new run numbers its stream from 1 again.
+  EXPECT_EQ(Sequences(sub.out()), (std::vector<std::uint64_t>{1, 2, 1, 2, 3}));
+  EXPECT_THAT(lines[2], ::testing::EndsWith(" c"));
+  EXPECT_THAT(lines[4], ::testing::EndsWith(" e"));
+  EXPECT_THAT(sub.err(), HasSubstr("subscribed to re.s from sequence 1\n"));
+  EXPECT_THAT(sub.err(),
+              HasSubstr("a restarted gateway (new instance epoch, sequences "
+                        "begin again): resubscribed to re.s from its "
+                        "earliest retained message"));
+}
+
+TEST_F(ToolsTest, SubResumesAfterTheLastSequenceWhenItsConnectionIsCut) {
+  // A small log and the disconnect policy: a stopped subscriber is cut as
+  // a slow consumer while the gateway keeps running.
+  StartGateway({"--stream_capacity_bytes", "262144", "--stream_window_bytes",
+                "131072", "--stream_policy", "disconnect",
+                "--stream_lag_grace_ms", "0"});
+  Process sub = Tool(TACHYON_SUB_BIN, {"--stream", "cut.s", "--start", "1",
+                                       "--hint_after_ms", "0"});
+  ASSERT_TRUE(sub.WaitForError(std::regex("subscribed to cut.s from"), 10s))
+      << sub.err();
+  Process pub1 = Tool(TACHYON_PUB_BIN, {"--stream", "cut.s", "--count", "3"});
+  ASSERT_EQ(pub1.Wait(10s), 0) << pub1.err();
+  ASSERT_TRUE(sub.WaitForOutput(std::regex("cut\\.s 3 "), 10s)) << sub.out();
+
+  ASSERT_TRUE(sub.Signal(SIGSTOP));
+  // 1.5 MB through a 256 KiB log: the stopped subscriber falls a window
+  // behind and is cut (its unread socket holds some of it).
+  Process pub2 = Tool(TACHYON_PUB_BIN, {"--stream", "cut.s", "--count", "1500",
+                                        "--size", "1000"});
+  const int pub2_exit = pub2.Wait(30s);
+  ASSERT_TRUE(sub.Signal(SIGCONT));
+  ASSERT_EQ(pub2_exit, 0) << pub2.err();
+  // After the cut it reconnects and resumes after the last sequence it
+  // printed; what the gateway overwrote meanwhile comes back as a gap.
+  ASSERT_TRUE(sub.WaitForOutput(std::regex("cut\\.s 1503 "), 20s)) << sub.err();
+  ASSERT_TRUE(sub.Signal(SIGTERM));
+  EXPECT_EQ(sub.Wait(10s), 0) << sub.err();
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(
+      sub.err(), m,
+      std::regex("reconnected to [^:]+:[0-9]+: resubscribed to cut\\.s from "
+                 "sequence ([0-9]+)")))
+      << sub.err();
+  const std::uint64_t resumed = std::stoull(m[1].str());
+  // Every sequence once, in order: printed, or inside a reported gap.
+  std::vector<std::uint64_t> seqs = Sequences(sub.out());
+  const std::string err = sub.err();
+  const std::regex gap_line("gap on cut\\.s: sequences ([0-9]+)\\.\\.([0-9]+)");
+  std::vector<std::uint64_t> accounted = seqs;
+  for (std::sregex_iterator it(err.begin(), err.end(), gap_line), end;
+       it != end; ++it) {
+    for (std::uint64_t q = std::stoull((*it)[1].str());
+         q <= std::stoull((*it)[2].str()); ++q) {
+      accounted.push_back(q);
+    }
+  }
+  std::sort(accounted.begin(), accounted.end());
+  std::vector<std::uint64_t> expected(1503);
+  std::iota(expected.begin(), expected.end(), 1);
+  EXPECT_EQ(accounted, expected);
+  ASSERT_TRUE(std::is_sorted(seqs.begin(), seqs.end()));
+  EXPECT_EQ(std::adjacent_find(seqs.begin(), seqs.end()), seqs.end());
+  // Resumed right after the last sequence printed before the cut.
+  const auto before = std::find(seqs.begin(), seqs.end(), resumed - 1);
+  EXPECT_NE(before, seqs.end()) << resumed;
+}
+
+TEST_F(ToolsTest, SubWithoutReconnectExitsWhenTheGatewayGoes) {
+  StartGateway();
+  Process sub =
+      Tool(TACHYON_SUB_BIN, {"--stream", "nr.s", "--reconnect=false"});
+  ASSERT_TRUE(
+      sub.WaitForError(std::regex("subscribed to nr.s from sequence 1"), 10s))
+      << sub.err();
+  ASSERT_EQ(tachyon::testing::StopGatewayProcess(&gateway_), 0);
+  EXPECT_EQ(sub.Wait(10s), 1) << sub.err();
+  EXPECT_THAT(sub.err(), ::testing::Not(HasSubstr("reconnecting")));
+}
+
+TEST_F(ToolsTest, SubLabelsLiveMessagesWithLatencyAndReplaysWithAge) {
+  StartGateway();
+  Process pub1 = Tool(TACHYON_PUB_BIN, {"--stream", "age.s", "--ack"});
+  pub1.Write("old\n");
+  pub1.CloseStdin();
+  ASSERT_EQ(pub1.Wait(10s), 0) << pub1.err();
+  Process sub = Tool(TACHYON_SUB_BIN,
+                     {"--stream", "age.s", "--start", "1", "--count", "2"});
+  ASSERT_TRUE(
+      sub.WaitForError(std::regex("subscribed to age.s from sequence 1"), 10s))
+      << sub.err();
+  Process pub2 = Tool(TACHYON_PUB_BIN, {"--stream", "age.s", "--ack"});
+  pub2.Write("new\n");
+  pub2.CloseStdin();
+  ASSERT_EQ(pub2.Wait(10s), 0) << pub2.err();
+  ASSERT_EQ(sub.Wait(10s), 0) << sub.err();
+  const auto lines = Lines(sub.out());
+  ASSERT_EQ(lines.size(), 2u) << sub.out();
+  EXPECT_THAT(lines[0], ::testing::MatchesRegex("age.s 1 age=[0-9.]+m?s old"));
+  EXPECT_THAT(lines[1], ::testing::MatchesRegex("age.s 2 [0-9.]+us new"));
+}
+
+TEST_F(ToolsTest, SubPutsGapsInTheJsonStream) {
+  // A 256 KiB log: 400 KB published overwrite its first messages.
+  StartGateway(
+      {"--stream_capacity_bytes", "262144", "--stream_window_bytes", "131072"});
+  Process pub = Tool(TACHYON_PUB_BIN,
+                     {"--stream", "gap.s", "--count", "400", "--size", "1000"});
+  ASSERT_EQ(pub.Wait(30s), 0) << pub.err();
+  Process sub = Tool(TACHYON_SUB_BIN, {"--stream", "gap.s", "--start", "1",
+                                       "--count", "1", "--format", "json"});
+  ASSERT_EQ(sub.Wait(10s), 0) << sub.err();
+  const auto objects = Lines(sub.out());
+  ASSERT_EQ(objects.size(), 2u) << sub.out();
+  std::smatch m;
+  ASSERT_TRUE(std::regex_match(
+      objects[0], m,
+      std::regex("\\{\"type\":\"gap\",\"stream\":\"gap\\.s\",\"stream_id\":"
+                 "[0-9]+,\"from\":1,\"to\":([0-9]+),\"count\":([0-9]+),"
+                 "\"origin\":\"gateway\"\\}")))
+      << objects[0];
+  EXPECT_EQ(m[1].str(), m[2].str());
+  const std::uint64_t to = std::stoull(m[1].str());
+  EXPECT_THAT(objects[1], HasSubstr("\"type\":\"message\""));
+  EXPECT_THAT(objects[1],
+              HasSubstr("\"sequence\":" + std::to_string(to + 1) + ","));
+  EXPECT_THAT(sub.err(), HasSubstr("gap on gap.s: sequences 1.."));
+}
+
+TEST_F(ToolsTest, SubSaysAnExactNameIsNotAPrefix) {
+  StartGateway();
+  Process pub = Tool(TACHYON_PUB_BIN, {"--stream", "demo.x", "--ack"});
+  pub.Write("hello\n");
+  pub.CloseStdin();
+  ASSERT_EQ(pub.Wait(10s), 0) << pub.err();
+  Process sub =
+      Tool(TACHYON_SUB_BIN, {"--stream", "demo.", "--hint_after_ms", "200"});
+  EXPECT_TRUE(sub.WaitForError(
+      std::regex("no message on demo\\. in 200 ms: \"demo\\.\" is an exact "
+                 "stream name, but 1 other stream\\(s\\) start with it "
+                 "\\(demo\\.x\\); a prefix pattern needs a trailing '\\*': "
+                 "--stream='demo\\.\\*'"),
+      10s))
+      << sub.err();
+  ASSERT_TRUE(sub.Signal(SIGTERM));
+  EXPECT_EQ(sub.Wait(10s), 0) << sub.err();
+  // Said once.
+  EXPECT_EQ(Lines(sub.err()).size(), 2u) << sub.err();
+}
+
+TEST_F(ToolsTest, SubSaysItsStartIsPastTheEnd) {
+  StartGateway();
+  Process pub = Tool(TACHYON_PUB_BIN, {"--stream", "end.s", "--ack"});
+  pub.Write("1\n2\n3\n");
+  pub.CloseStdin();
+  ASSERT_EQ(pub.Wait(10s), 0) << pub.err();
+  Process sub = Tool(TACHYON_SUB_BIN,
+                     {"--stream", "end.s", "--start", "10", "--count", "1"});
+  ASSERT_TRUE(sub.WaitForError(
+      std::regex("--start 10 is past the end of end\\.s, whose next "
+                 "sequence is 4: waiting for new messages, from sequence 4"),
+      10s))
+      << sub.err();
+  Process pub2 = Tool(TACHYON_PUB_BIN, {"--stream", "end.s", "--ack"});
+  pub2.Write("4\n");
+  pub2.CloseStdin();
+  ASSERT_EQ(pub2.Wait(10s), 0) << pub2.err();
+  ASSERT_EQ(sub.Wait(10s), 0) << sub.err();
+  EXPECT_THAT(sub.out(), ::testing::StartsWith("end.s 4 "));
+}
+
+TEST_F(ToolsTest, SubSaysAUdpGroupSendsNothing) {
+  StartGateway();
+  const std::string udp_port =
+      std::to_string(tachyon::testing::UnusedPort(SOCK_DGRAM));
+  Process sub =
+      Tool(TACHYON_SUB_BIN, {"--stream", "quiet.s", "--udp", "--udp_join",
+                             "--udp_port", udp_port, "--hint_after_ms", "200"});
+  EXPECT_TRUE(sub.WaitForError(
+      std::regex("no datagram arrived on 127\\.0\\.0\\.1:" + udp_port +
+                 " in 200 ms: is a \\[\\[udp\\.groups\\]\\] entry of the "
+                 "gateway sending quiet\\.s to this address and port\\?"),
+      10s))
+      << sub.err();
+  ASSERT_TRUE(sub.Signal(SIGTERM));
+  EXPECT_EQ(sub.Wait(10s), 0) << sub.err();
+}
+
+TEST_F(ToolsTest, PingWaitsInTheKernelUnlessToldToSpin) {
+  StartGateway();
+  Process ping = Tool(TACHYON_PING_BIN, {"--count", "400", "--warmup", "0"});
+  ASSERT_EQ(ping.Wait(30s), 0) << ping.err();
+  EXPECT_THAT(ping.out(), HasSubstr("block wait"));
+  std::smatch m;
+  const std::string out = ping.out();
+  ASSERT_TRUE(std::regex_search(
+      out, m,
+      std::regex("cpu [0-9.]+ s .* ([0-9]+) voluntary context "
+                 "switches")))
+      << out;
+  // A blocking wait sleeps in the kernel for nearly every echo; a spinning
+  // one never does.
+  EXPECT_GE(std::stol(m[1].str()), 200) << out;
+
+  Process spin =
+      Tool(TACHYON_PING_BIN, {"--count", "400", "--warmup", "0", "--spin"});
+  ASSERT_EQ(spin.Wait(60s), 0) << spin.err();
+  EXPECT_THAT(spin.out(), HasSubstr("spin wait"));
 }
 
 // ------------------------------------------------ tachyon-reply, tachyon-req
@@ -294,11 +585,11 @@ TEST(ReqToolTest, RefusesABadServiceFlag) {
   EXPECT_THAT(none.err(), HasSubstr("--service: required"));
 }
 
-TEST(ToolsHelpTest, EveryToolDescribesItsFlags) {
+TEST(ToolsHelpTest, EveryToolDescribesItsFlagsAndExitsZero) {
   for (const char* binary : {TACHYON_PUB_BIN, TACHYON_SUB_BIN, TACHYON_PING_BIN,
                              TACHYON_REQ_BIN, TACHYON_REPLY_BIN}) {
     Process p = Process::Start({binary, "--help"});
-    p.Wait(10s);
+    EXPECT_EQ(p.Wait(10s), 0) << binary;
     const std::string all = p.out() + p.err();
     EXPECT_THAT(all, HasSubstr("--host")) << binary;
     EXPECT_THAT(all, HasSubstr("--port")) << binary;

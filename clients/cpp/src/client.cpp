@@ -478,6 +478,10 @@ absl::Status Client::Close() {
   }
   return impl_->Close();
 }
+std::vector<StreamPosition> Client::Positions() const {
+  return impl_->core().Positions();
+}
+
 bool Client::connected() const { return impl_->connected(); }
 int Client::fd() const { return impl_->fd(); }
 

@@ -332,6 +332,9 @@ class SessionCore {
   void AddAlias(Subscription& sub, std::uint32_t alias);
   /// Positions no subscription asked for any more.
   void ClearResume() { resume_states_.clear(); }
+  /// Client::Positions: the positioned streams of the current session, by
+  /// name.
+  [[nodiscard]] std::vector<StreamPosition> Positions() const;
   [[nodiscard]] absl::flat_hash_map<std::uint32_t,
                                     std::unique_ptr<Subscription>>&
   subscriptions() {

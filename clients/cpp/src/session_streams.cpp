@@ -152,6 +152,21 @@ bool SessionCore::PrepareResume() {
   return true;
 }
 
+std::vector<StreamPosition> SessionCore::Positions() const {
+  std::vector<StreamPosition> positions;
+  for (const auto& [id, state] : streams_) {
+    if (!state.positioned) continue;
+    positions.push_back({.stream_name = state.name,
+                         .stream_id = StreamId{id},
+                         .next_sequence = state.expected});
+  }
+  std::sort(positions.begin(), positions.end(),
+            [](const StreamPosition& a, const StreamPosition& b) {
+              return a.stream_name < b.stream_name;
+            });
+  return positions;
+}
+
 StartPosition SessionCore::ResumePosition(std::string_view name,
                                           StartPosition fallback) const {
   const auto it = resume_states_.find(View(name));

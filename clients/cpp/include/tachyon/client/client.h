@@ -173,6 +173,18 @@ struct UdpDelivery {
   Sequence next_sequence;          ///< the first sequence they carry
 };
 
+/// Where delivery of one received stream stands (Client::Positions).
+struct StreamPosition {
+  std::string stream_name;
+  /// The stream's id in the current gateway run.
+  StreamId stream_id;
+  /// The next sequence the stream owes this client: every earlier one from
+  /// the subscription's start was delivered or reported as a Gap. Right
+  /// after Subscribe returns it is the SUBSCRIBE_ACK's next_sequence
+  /// (PROTOCOL.md 11.3): where delivery starts.
+  Sequence next_sequence;
+};
+
 class Client : public SessionInfo {
  public:
   /// Poll's default bound on messages dispatched per call.
@@ -278,6 +290,16 @@ class Client : public SessionInfo {
                                            StartPosition start,
                                            MessageHandler on_message,
                                            GapHandler on_gap = nullptr);
+
+  /// The streams this session's subscriptions receive, with the next
+  /// sequence each owes (see StreamPosition), sorted by name. A stream
+  /// appears once the gateway acknowledged it: at once for an exact name
+  /// after Subscribe returns, and for a pattern as each covered stream is
+  /// acknowledged (during later Polls); a pattern that matches no stream
+  /// adds none. Streams not positioned yet (PROTOCOL.md 11.6) are left
+  /// out. Empty while reconnecting. Allocates; not for the data path. Not
+  /// from other threads in background mode (an accessor).
+  [[nodiscard]] std::vector<StreamPosition> Positions() const;
 
   /// Ends a subscription: its handlers are not called again (messages
   /// already buffered for it are dropped). Also ends a SubscribeUdp

@@ -1,0 +1,220 @@
+// UdpPublisher against a real in-process gateway with UDP ingress on
+// loopback: messages arrive in the stream in order, batched datagrams carry
+// consecutive producer sequences, a re-sent sequence is appended once, and
+// bad arguments get specific errors.
+#include "tachyon/client/udp_publisher.h"
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "client_test_util.h"
+#include "gtest/gtest.h"
+#include "support/gateway_fixture.h"
+#include "support/net.h"
+#include "support/wait.h"
+#include "tachyon/client/client.h"
+
+namespace tachyon::testing {
+namespace {
+
+using ::tachyon::client::Client;
+using ::tachyon::client::Message;
+using ::tachyon::client::StartPosition;
+using ::tachyon::client::UdpBatching;
+using ::tachyon::client::UdpPublisher;
+using ::tachyon::client::UdpPublisherOptions;
+using namespace std::chrono_literals;
+
+constexpr char kStream[] = "md.udp.in";
+
+// The bytes on the wire, decoded as PROTOCOL.md 16.1 / 16.2 say.
+TEST(UdpPublisherWireTest, DatagramsFollowTheIngressLayout) {
+  UdpSocket receiver;
+  auto pub = UdpPublisher::Create("127.0.0.1", receiver.port(),
+                                  {.source_id = 0x1122334455667788,
+                                   .max_datagram_length = 200,
+                                   .batching = UdpBatching::kFill});
+  ASSERT_TRUE(pub.ok()) << pub.status();
+  // 40-byte payloads: 64-byte frames, two per 200-byte datagram.
+  const std::string payload(40, 'p');
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE((*pub)->Publish(StreamId{7}, payload).ok());
+  }
+  ASSERT_TRUE((*pub)->Publish(StreamId{9}, "other").ok());
+  ASSERT_TRUE((*pub)->Flush().ok());
+  struct Expected {
+    std::uint32_t stream;
+    std::uint64_t first;
+    std::uint16_t count;
+  };
+  for (const Expected& e :
+       {Expected{7, 1, 2}, Expected{7, 3, 1}, Expected{9, 1, 1}}) {
+    const std::vector<std::byte> bytes = receiver.Receive();
+    ASSERT_FALSE(bytes.empty());
+    const protocol::DatagramResult d =
+        protocol::DecodeDatagram(bytes, protocol::kDefaultMaxFrameLength);
+    ASSERT_EQ(d.error, protocol::ErrorCode::kNone);
+    EXPECT_EQ(d.view.kind(), protocol::DatagramKind::kPublish);
+    EXPECT_EQ(d.view.stream_id(), StreamId{e.stream});
+    EXPECT_EQ(d.view.first_sequence(), Sequence{e.first});
+    EXPECT_EQ(d.view.source_id(), 0x1122334455667788u);
+    EXPECT_EQ(d.view.message_count(), e.count);
+    for (const protocol::FrameView f : d) {
+      EXPECT_EQ(f.type(), protocol::MessageType::kPublish);
+      EXPECT_EQ(f.stream_id(), StreamId{e.stream});
+    }
+  }
+}
+
+class UdpPublisherTest : public GatewayTest {
+ protected:
+  void SetUp() override {
+    GatewayTest::SetUp();
+    config::GatewayConfig c = TestConfig(GetParam());
+    c.udp.enabled = true;
+    c.udp.port = 0;
+    c.udp.recv_buffer_bytes = 4 << 20;
+    Start(c);
+    ASSERT_NE(gateway_->udp_port(), 0);
+    auto client = Client::Connect("127.0.0.1", gateway_->port());
+    ASSERT_TRUE(client.ok()) << client.status();
+    client_ = std::move(*client);
+    auto stream = client_->OpenStream(kStream);
+    ASSERT_TRUE(stream.ok()) << stream.status();
+    stream_ = *stream;
+    ASSERT_TRUE(client_
+                    ->Subscribe(kStream, StartPosition::Earliest(),
+                                [this](const Message& m) {
+                                  got_.emplace_back(m.text());
+                                  sequences_.push_back(m.sequence.value());
+                                })
+                    .ok());
+  }
+
+  std::unique_ptr<UdpPublisher> Publisher(UdpPublisherOptions options = {}) {
+    auto p = UdpPublisher::Create("127.0.0.1", gateway_->udp_port(), options);
+    EXPECT_TRUE(p.ok()) << p.status();
+    return p.ok() ? std::move(*p) : nullptr;
+  }
+
+  std::unique_ptr<Client> client_;
+  StreamId stream_;
+  std::vector<std::string> got_;
+  std::vector<std::uint64_t> sequences_;
+};
+
+TEST_P(UdpPublisherTest, MessagesArriveInTheStreamInOrder) {
+  auto pub = Publisher();
+  ASSERT_NE(pub, nullptr);
+  EXPECT_NE(pub->source_id(), 0u);
+  EXPECT_EQ(pub->max_payload_length(), 1424u);  // PROTOCOL.md 16.3
+  std::vector<std::string> sent;
+  for (int i = 1; i <= 50; ++i) {
+    sent.push_back("u" + std::to_string(i));
+    ASSERT_TRUE(pub->Publish(stream_, sent.back()).ok());
+  }
+  EXPECT_EQ(pub->next_sequence(stream_), Sequence{51});
+  EXPECT_EQ(pub->stats().datagrams, 50u);  // kNone: one datagram each
+  ASSERT_TRUE(PollUntil(*client_, [&] { return got_.size() >= 50; }));
+  EXPECT_EQ(got_, sent);
+  EXPECT_EQ(sequences_.front(), 1u);
+  EXPECT_EQ(sequences_.back(), 50u);
+  EXPECT_EQ(gateway_->UdpStats().messages_appended, 50u);
+  EXPECT_EQ(gateway_->UdpStats().gaps, 0u);
+}
+
+TEST_P(UdpPublisherTest, BatchingFillsDatagramsWithConsecutiveSequences) {
+  auto pub = Publisher({.batching = UdpBatching::kFill});
+  ASSERT_NE(pub, nullptr);
+  // 100-byte payloads: 128-byte frames, 11 per 1472-byte datagram.
+  std::vector<std::string> sent;
+  for (int i = 1; i <= 30; ++i) {
+    std::string payload = "b" + std::to_string(i);
+    payload.resize(100, '.');
+    sent.push_back(payload);
+    ASSERT_TRUE(pub->Publish(stream_, payload).ok());
+  }
+  EXPECT_EQ(pub->stats().datagrams, 2u);  // 22 sent, 8 still batched
+  EXPECT_EQ(pub->next_sequence(stream_), Sequence{31});
+  ASSERT_TRUE(pub->Flush().ok());
+  EXPECT_EQ(pub->stats().datagrams, 3u);
+  EXPECT_EQ(pub->stats().messages, 30u);
+  ASSERT_TRUE(PollUntil(*client_, [&] { return got_.size() >= 30; }));
+  EXPECT_EQ(got_, sent);
+  EXPECT_EQ(gateway_->UdpStats().gaps, 0u);
+  EXPECT_EQ(gateway_->UdpStats().duplicates, 0u);
+}
+
+TEST_P(UdpPublisherTest, AReSentSequenceIsAppendedOnce) {
+  auto first = Publisher();
+  ASSERT_NE(first, nullptr);
+  for (const char* m : {"r1", "r2", "r3"}) {
+    ASSERT_TRUE(first->Publish(stream_, m).ok());
+  }
+  ASSERT_TRUE(PollUntil(*client_, [&] { return got_.size() >= 3; }));
+  // The same producer restarted (same source_id): it sends its messages
+  // again from sequence 1, then a new one.
+  auto again = Publisher(
+      {.source_id = first->source_id(), .batching = UdpBatching::kFill});
+  ASSERT_NE(again, nullptr);
+  for (const char* m : {"r1", "r2", "r3", "r4"}) {
+    ASSERT_TRUE(again->Publish(stream_, m).ok());
+  }
+  ASSERT_TRUE(again->Flush().ok());
+  ASSERT_TRUE(
+      WaitUntil([&] { return gateway_->UdpStats().messages_appended >= 4; }));
+  ASSERT_TRUE(PollUntil(*client_, [&] { return got_.size() >= 4; }));
+  EXPECT_EQ(gateway_->UdpStats().duplicates, 3u);
+  // Another message through TCP after them: nothing else was appended.
+  ASSERT_TRUE(client_->PublishWithAck(stream_, "tcp").ok());
+  ASSERT_TRUE(PollUntil(*client_, [&] { return got_.size() >= 5; }));
+  EXPECT_EQ(got_, (std::vector<std::string>{"r1", "r2", "r3", "r4", "tcp"}));
+}
+
+TEST_P(UdpPublisherTest, RefusesWhatCannotBeSent) {
+  auto pub = Publisher({.max_datagram_length = 512});
+  ASSERT_NE(pub, nullptr);
+  EXPECT_EQ(pub->max_payload_length(), 464u);
+  const std::string big(465, 'x');
+  absl::Status s = pub->Publish(stream_, big);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("does not fit one datagram (at most 464 bytes"),
+            std::string::npos)
+      << s;
+  EXPECT_EQ(pub->Publish(StreamId{0}, "x").code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(pub->next_sequence(stream_), Sequence{1});
+
+  auto tiny = UdpPublisher::Create("127.0.0.1", gateway_->udp_port(),
+                                   {.max_datagram_length = 40});
+  EXPECT_EQ(tiny.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(UdpPublisher::Create("127.0.0.1", 0).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(UdpPublisher::Create("no-such-host.invalid", 7401).status().code(),
+            absl::StatusCode::kUnavailable);
+}
+
+TEST_P(UdpPublisherTest, NothingListeningShowsOnALaterSend) {
+  // A port nobody listens on: the kernel's ICMP port unreachable comes
+  // back as ECONNREFUSED on a later send of the connected socket.
+  auto pub = UdpPublisher::Create("127.0.0.1", UnusedPort(SOCK_DGRAM));
+  ASSERT_TRUE(pub.ok()) << pub.status();
+  absl::Status last;
+  ASSERT_TRUE(WaitUntil([&] {
+    last = (*pub)->Publish(stream_, "lost");
+    return !last.ok();
+  }));
+  EXPECT_EQ(last.code(), absl::StatusCode::kUnavailable);
+  EXPECT_NE(last.message().find("nothing listens on that UDP port"),
+            std::string::npos)
+      << last;
+  EXPECT_EQ((*pub)->stats().send_errors, 1u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, UdpPublisherTest,
+                         ::testing::ValuesIn(EachBackend(1)), ParamName);
+
+}  // namespace
+}  // namespace tachyon::testing
