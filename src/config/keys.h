@@ -117,6 +117,7 @@ inline constexpr Range kCapacityRange{64 * kKiB, 4 * kGiB};
 inline constexpr Range kWindowRange{0, 2 * kGiB};
 inline constexpr Range kLagGraceRange{0, 60'000};
 inline constexpr Range kStallTimeoutRange{0, 600'000};
+inline constexpr Range kStreamIdleRetireRange{0, 86'400'000};  // a day
 inline constexpr Range kBatchRange{1, 1024};  // udp.recv_batch, send_batch
 // One datagram header and the smallest DATA frame, up to the IPv4 limit.
 inline constexpr Range kDatagramRange{56, 65507};
@@ -265,7 +266,12 @@ inline constexpr Range kEjectRange{1, 3'600'000};
   X(streams, stall_timeout_ms, stream_stall_timeout_ms, kInt,                  \
     kStallTimeoutRange,                                                        \
     "backpressure policy: how long a subscriber half a window or more behind " \
-    "may send nothing before it is cut, ms, 0 (never)..600000 (default 2000)")
+    "may send nothing before it is cut, ms, 0 (never)..600000 (default 2000)")\
+  X(streams, idle_retire_ms, stream_idle_retire_ms, kInt,                      \
+    kStreamIdleRetireRange,                                                    \
+    "retire a stream with no publisher, no subscriber and no new message "     \
+    "for this long, returning its memory, ms, 0 (never)..86400000 "            \
+    "(default 300000)")
 
 // [udp] -> UdpOptions (GatewayConfig::udp)
 #define TACHYON_CONFIG_UDP_KEYS(X)                                             \

@@ -69,6 +69,10 @@ struct StreamPolicy {
   /// clients' send timeout (5 s by default), which a held publisher's
   /// blocking Publish waits for.
   std::uint32_t stall_timeout_ms = 2000;
+  /// A stream with no publisher, no subscriber and no new message for this
+  /// long is retired and its memory returned (README, "Stream retirement").
+  /// 0: never. Streams of [[udp.groups]] are never retired.
+  std::uint32_t idle_retire_ms = 300'000;
 
   /// True if `stream_name` is `match`, or starts with the prefix of a
   /// pattern `match` ("md.*" matches "md.eq"; "*" matches every name).

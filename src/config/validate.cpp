@@ -87,6 +87,8 @@ void ValidateStream(Problems& p, const std::string& prefix,
   CheckRange(p, prefix + ".lag_grace_ms", s.lag_grace_ms, kLagGraceRange);
   CheckRange(p, prefix + ".stall_timeout_ms", s.stall_timeout_ms,
              kStallTimeoutRange);
+  CheckRange(p, prefix + ".idle_retire_ms", s.idle_retire_ms,
+             kStreamIdleRetireRange);
 }
 
 bool IsMulticast(std::uint32_t address_be) {

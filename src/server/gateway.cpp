@@ -109,7 +109,8 @@ absl::Status Gateway::StartUdp() {
   if (!port.ok()) return port.status();
   udp_port_ = *port;
   for (const config::UdpGroup& g : u.groups) {
-    if (absl::StatusOr<stream::StreamLog*> log = registry_->Open(g.stream);
+    if (absl::StatusOr<stream::StreamLog*> log =
+            registry_->OpenConfigured(g.stream);
         !log.ok()) {
       return absl::Status(log.status().code(),
                           absl::StrCat("udp group stream '", g.stream,

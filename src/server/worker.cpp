@@ -69,6 +69,9 @@ absl::Status Worker::SetUp() {
   mailbox_agent_ =
       std::make_unique<MailboxAgent>(mailbox_, *this, gateway_, c.workers);
   runner_->Add(mailbox_agent_.get());
+  stream_upkeep_ = std::make_unique<StreamUpkeepAgent>(
+      gateway_.registry(), index_ == 0 ? StreamSweep::kYes : StreamSweep::kNo);
+  runner_->Add(stream_upkeep_.get());
   if (absl::Status s = SetUpUdp(); !s.ok()) return s;
   if (udp_ingress_ != nullptr) runner_->Add(udp_ingress_.get());
   if (!c.backends.empty()) {

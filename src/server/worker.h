@@ -36,6 +36,7 @@
 #include "server/agent_runner.h"
 #include "server/mailbox.h"
 #include "server/mailbox_agent.h"
+#include "server/stream_upkeep_agent.h"
 #include "server/worker_command.h"
 #include "session/session_agent.h"
 #include "session/session_services.h"
@@ -122,6 +123,7 @@ class Worker final : public session::SessionServices,
   stream::WorkerInterest interest_;
   Mailbox<WorkerCommand> mailbox_;
   std::unique_ptr<MailboxAgent> mailbox_agent_;
+  std::unique_ptr<StreamUpkeepAgent> stream_upkeep_;
   // Before sessions_: sessions cancel their requests with its router when
   // they are destroyed.
   std::unique_ptr<backend::BackendAgent> backends_;

@@ -43,6 +43,7 @@ Session::Session(SessionAgent& agent, std::int64_t now_ns)
 
 Session::~Session() {
   DetachAll();
+  ReleaseStreamUses();
   TACHYON_LOG_LIMITED(kInfo, kConnection)
       << "connection closed peer=" << peer_ << " client='" << client_name_
       << "' session=" << session_id_.value() << " reason="
@@ -343,6 +344,19 @@ bool Session::HandlePublish(const tp::PublishView& m) {
       agent_.counters().publish_too_large.Add();
       QueuePublishAck(stream, m.correlation_id(), Sequence{},
                       ErrorCode::kLimitExceeded);
+      return true;
+    case stream::AppendStatus::kMemoryLimit:
+      // Counted per stream by the log. The ERROR says which limit; the
+      // PUBLISH_ACK answers the PUBLISH (PROTOCOL.md 10.2).
+      QueueError(ErrorCode::kLimitExceeded, false, log->memory_limit_text(),
+                 m.correlation_id(), stream);
+      QueuePublishAck(stream, m.correlation_id(), Sequence{},
+                      ErrorCode::kLimitExceeded);
+      return true;
+    case stream::AppendStatus::kRetired:
+      // Not while this session holds its publisher use; kept for safety.
+      QueuePublishAck(stream, m.correlation_id(), Sequence{},
+                      ErrorCode::kUnknownStream);
       return true;
   }
   return true;
@@ -675,6 +689,7 @@ void Session::OnDeliveryRemoved(Delivery* d) {
 void Session::CutSlowConsumer(const SendEngine::Result& r,
                               bool can_send_error) {
   stream::StreamLog* log = r.delivery->log();
+  log->CountSlowConsumer();
   std::string why;
   switch (r.lag) {
     case Delivery::Lag::kLapped:

@@ -196,8 +196,15 @@ class Session final : public io::ConnectionHandler,
                               const stream::StartPoint& sp, bool announce);
   void QueueSubscribeAck(StreamId stream, std::uint32_t id, Sequence next,
                          std::string_view name);
-  // Asks the owner to stop the UDP destination of subscription `sub`.
+  // Asks the owner to stop the UDP destination of subscription `sub`, and
+  // releases the subscriber use it held.
   void ReleaseUdp(Subscription& sub);
+  // Stream uses (stream_log.h): each opened stream holds a publisher use,
+  // each stream a subscription covers (and each UDP subscription) a
+  // subscriber use, so that no stream in use is retired.
+  void ReleaseSubscriber(StreamId stream);
+  // All of them, at the session's end.
+  void ReleaseStreamUses();
 
   // Control output.
   std::span<std::byte> ReserveControl(std::size_t bytes) {

@@ -108,7 +108,7 @@ void SessionAgent::HoldPublisher(Session* s) {
 }
 
 bool SessionAgent::HasPendingWork() const {
-  if (!dirty_.empty() || registry_.size() != known_streams_) return true;
+  if (!dirty_.empty() || registry_.last_id() != known_streams_) return true;
   for (const LocalStream* ls : local_order_) {
     if (ls->log->tail() != ls->seen_tail) return true;
   }
@@ -137,23 +137,38 @@ void SessionAgent::OnAbort() {
 }
 
 absl::StatusOr<stream::StreamLog*> SessionAgent::OpenStream(
-    std::string_view name) {
-  const std::uint32_t before = registry_.size();
-  absl::StatusOr<stream::StreamLog*> log = registry_.Open(name);
-  if (log.ok() && registry_.size() != before) services_.OnStreamCreated();
+    std::string_view name, stream::StreamUse use) {
+  const std::uint32_t before = registry_.last_id();
+  absl::StatusOr<stream::StreamLog*> log = registry_.Open(name, use);
+  if (log.ok() && registry_.last_id() != before) services_.OnStreamCreated();
   return log;
 }
 
 int SessionAgent::CheckNewStreams() {
-  const std::uint32_t n = registry_.size();
+  const std::uint32_t n = registry_.last_id();
   if (n == known_streams_) return 0;
-  for (std::uint32_t id = known_streams_ + 1; id <= n; ++id) {
-    stream::StreamLog* log = registry_.Find(StreamId{id});
-    if (log == nullptr) continue;
-    // OnNewStream never adds or removes pattern sessions (only frames and
-    // releases do), so the list is stable while we walk it.
+  // OnNewStream never adds or removes pattern sessions (only frames and
+  // releases do), so the list is stable while we walk it.
+  auto tell = [this](stream::StreamLog* log) {
     for (std::size_t i = 0; i < pattern_sessions_.size(); ++i) {
       pattern_sessions_[i]->OnNewStream(log);
+    }
+  };
+  if (!pattern_sessions_.empty()) {
+    if (n - known_streams_ <= registry_.slot_count()) {
+      // Ids grow by one per creation (skipping taken slots); those created
+      // and retired meanwhile are gone and found no more.
+      for (std::uint32_t id = known_streams_ + 1; id <= n; ++id) {
+        if (stream::StreamLog* log = registry_.Find(StreamId{id})) tell(log);
+      }
+    } else {
+      for (std::size_t i = 0; i < registry_.slot_count(); ++i) {
+        stream::StreamLog* log = registry_.AtSlot(i);
+        if (log != nullptr && log->id().value() > known_streams_ &&
+            log->id().value() <= n) {
+          tell(log);
+        }
+      }
     }
   }
   known_streams_ = n;

@@ -119,9 +119,10 @@ class SessionAgent final : public io::Agent, public io::AcceptHandler {
   }
   /// The worker's request router; nullptr when there is none.
   [[nodiscard]] RequestRouter* router() const { return router_; }
-  /// registry().Open, telling every worker when a stream is created so
-  /// that pattern subscriptions pick it up at once.
-  absl::StatusOr<stream::StreamLog*> OpenStream(std::string_view name);
+  /// registry().Open with one `use` acquired, telling every worker when a
+  /// stream is created so that pattern subscriptions pick it up at once.
+  absl::StatusOr<stream::StreamLog*> OpenStream(std::string_view name,
+                                                stream::StreamUse use);
   /// `d` (of session `s`) reads its log from now on: woken when it grows.
   void AddReader(Delivery* d);
   void RemoveReader(Delivery* d);

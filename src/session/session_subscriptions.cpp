@@ -25,7 +25,8 @@ void Session::HandleOpenStream(const tp::OpenStreamView& m) {
         m.request_id());
     return;
   }
-  absl::StatusOr<stream::StreamLog*> log = agent_.OpenStream(name);
+  absl::StatusOr<stream::StreamLog*> log =
+      agent_.OpenStream(name, stream::StreamUse::kPublisher);
   if (!log.ok()) {
     QueueError(log.status().code() == absl::StatusCode::kResourceExhausted
                    ? ErrorCode::kLimitExceeded
@@ -33,7 +34,11 @@ void Session::HandleOpenStream(const tp::OpenStreamView& m) {
                false, StdView(log.status().message()), m.request_id());
     return;
   }
-  opened_streams_.insert((*log)->id().value());
+  // One publisher per session, however often it opens the stream; the
+  // session's end releases it (~Session).
+  if (!opened_streams_.insert((*log)->id().value()).second) {
+    (*log)->Release(stream::StreamUse::kPublisher);
+  }
   std::span<std::byte> out =
       ReserveControl(tp::StreamAckView::kFixedLength + name.size() + 8);
   CommitControl(
@@ -60,7 +65,8 @@ bool Session::RefuseSubscriptionOverLimit(std::uint32_t id) {
 
 stream::StreamLog* Session::OpenForSubscription(std::string_view name,
                                                 std::uint32_t id) {
-  absl::StatusOr<stream::StreamLog*> log = agent_.OpenStream(name);
+  absl::StatusOr<stream::StreamLog*> log =
+      agent_.OpenStream(name, stream::StreamUse::kSubscriber);
   if (log.ok()) return *log;
   QueueError(log.status().code() == absl::StatusCode::kResourceExhausted
                  ? ErrorCode::kLimitExceeded
@@ -99,12 +105,24 @@ void Session::HandleSubscribe(const tp::SubscribeView& m) {
   agent_.AddPatternSession(this);
   // The pattern's own ack (stream id 0), then one per matching stream.
   QueueSubscribeAck(StreamId{}, id, Sequence{}, name);
-  const std::uint32_t n = agent_.registry().size();
-  for (std::uint32_t s = 1; s <= n; ++s) {
-    stream::StreamLog* log = agent_.registry().Find(StreamId{s});
-    if (log != nullptr && stream::MatchesPattern(sub.name, log->name())) {
-      Cover(sub_id, sub, log, m.start_mode(), m.start_sequence(), true);
+  const stream::StreamRegistry& registry = agent_.registry();
+  std::vector<stream::StreamLog*> matches;
+  for (std::size_t i = 0; i < registry.slot_count(); ++i) {
+    stream::StreamLog* log = registry.AtSlot(i);
+    // Each stream a pattern covers holds one subscriber use (released by
+    // UNSUBSCRIBE or the session's end); a stream retired meanwhile is
+    // skipped.
+    if (log != nullptr && stream::MatchesPattern(sub.name, log->name()) &&
+        log->TryAcquire(stream::StreamUse::kSubscriber)) {
+      matches.push_back(log);
     }
+  }
+  std::sort(matches.begin(), matches.end(),
+            [](const stream::StreamLog* a, const stream::StreamLog* b) {
+              return a->id().value() < b->id().value();
+            });
+  for (stream::StreamLog* log : matches) {
+    Cover(sub_id, sub, log, m.start_mode(), m.start_sequence(), true);
   }
 }
 
@@ -113,7 +131,8 @@ void Session::OnNewStream(stream::StreamLog* log) {
   for (auto& [id, sub] : subscriptions_) {
     if (sub.pattern && stream::MatchesPattern(sub.name, log->name()) &&
         std::find(sub.streams.begin(), sub.streams.end(), log->id()) ==
-            sub.streams.end()) {
+            sub.streams.end() &&
+        log->TryAcquire(stream::StreamUse::kSubscriber)) {
       // A stream born after the subscription is delivered from its start.
       Cover(SubscriptionId{id}, sub, log, tp::StartMode::kEarliest, Sequence{},
             true);
@@ -193,7 +212,10 @@ void Session::HandleUnsubscribe(const tp::UnsubscribeView& m) {
                absl::StrCat("no subscription with id ", id), id);
     return;
   }
-  for (StreamId s : it->second.streams) Uncover(s);
+  for (StreamId s : it->second.streams) {
+    Uncover(s);
+    ReleaseSubscriber(s);
+  }
   ReleaseUdp(it->second);
   if (it->second.pattern && --pattern_count_ == 0) {
     agent_.RemovePatternSession(this);
@@ -275,6 +297,28 @@ void Session::ReleaseUdp(Subscription& sub) {
                    .stream = sub.udp_stream,
                    .destination = sub.udp_destination});
   sub.udp = false;
+  ReleaseSubscriber(sub.udp_stream);
+}
+
+void Session::ReleaseSubscriber(StreamId stream) {
+  // The use keeps the stream from retirement, so Find still has it.
+  if (stream::StreamLog* log = agent_.registry().Find(stream)) {
+    log->Release(stream::StreamUse::kSubscriber);
+  }
+}
+
+void Session::ReleaseStreamUses() {
+  for (const std::uint32_t id : opened_streams_) {
+    if (stream::StreamLog* log = agent_.registry().Find(StreamId{id})) {
+      log->Release(stream::StreamUse::kPublisher);
+    }
+  }
+  opened_streams_.clear();
+  for (auto& [id, sub] : subscriptions_) {
+    ReleaseUdp(sub);
+    for (StreamId s : sub.streams) ReleaseSubscriber(s);
+    sub.streams.clear();
+  }
 }
 
 void Session::Uncover(StreamId stream) {

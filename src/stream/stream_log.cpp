@@ -1,10 +1,16 @@
 #include "stream/stream_log.h"
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
+#include <string_view>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "stream/stream_metric_names.h"
 #include "tachyon/protocol/data_messages.h"
 
 namespace tachyon::stream {
@@ -14,7 +20,7 @@ namespace tp = ::tachyon::protocol;
 absl::StatusOr<std::unique_ptr<StreamLog>> StreamLog::Create(
     StreamId id, std::string name, const config::StreamPolicy& policy,
     std::uint32_t max_frame_length, LogStorageFactory& storage,
-    base::CounterRegistry& counters) {
+    base::CounterRegistry& counters, LogMemoryBudget* budget, Sequence first) {
   if (policy.window_bytes == 0 ||
       policy.window_bytes > policy.capacity_bytes / 2) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -39,16 +45,38 @@ absl::StatusOr<std::unique_ptr<StreamLog>> StreamLog::Create(
         absl::StrCat("stream '", name, "': storage of ", (*memory)->capacity(),
                      " bytes for a ring of ", policy.capacity_bytes));
   }
-  return std::unique_ptr<StreamLog>(new StreamLog(id, std::move(name),
-                                                  *std::move(memory), policy,
-                                                  max_frame_length, counters));
+  // capacity / 32 entries (a frame takes at least 32 bytes), reserved but
+  // not touched: the pages commit as sequences reach them, so an empty
+  // stream's index costs nothing (a zero-filled vector cost a quarter of
+  // the ring, resident, for every stream ever created).
+  const std::size_t page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+  const std::size_t index_bytes =
+      std::max(policy.capacity_bytes / tp::DataView::kFixedLength *
+                   sizeof(std::uint64_t),
+               page);
+  void* index = ::mmap(nullptr, index_bytes, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (index == MAP_FAILED) {
+    return absl::InternalError(
+        absl::StrCat("stream '", name,
+                     "': mmap of the sequence index: ", std::strerror(errno)));
+  }
+  return std::unique_ptr<StreamLog>(new StreamLog(
+      id, std::move(name), *std::move(memory),
+      Index(static_cast<std::uint64_t*>(index), IndexUnmap{index_bytes}),
+      policy, max_frame_length, counters, budget, first));
+}
+
+void StreamLog::IndexUnmap::operator()(std::uint64_t* p) const {
+  ::munmap(p, bytes);
 }
 
 StreamLog::StreamLog(StreamId id, std::string name,
-                     std::unique_ptr<LogStorage> storage,
+                     std::unique_ptr<LogStorage> storage, Index index,
                      const config::StreamPolicy& policy,
                      std::uint32_t max_frame_length,
-                     base::CounterRegistry& counters)
+                     base::CounterRegistry& counters, LogMemoryBudget* budget,
+                     Sequence first)
     : id_(id),
       name_(std::move(name)),
       storage_(std::move(storage)),
@@ -64,12 +92,14 @@ StreamLog::StreamLog(StreamId id, std::string name,
       stall_timeout_ns_(std::int64_t{policy.stall_timeout_ms} * 1'000'000),
       max_payload_(max_frame_length -
                    static_cast<std::uint32_t>(tp::DataView::kFixedLength)),
-      index_(capacity_ / tp::DataView::kFixedLength),
-      index_mask_(capacity_ / tp::DataView::kFixedLength - 1) {
+      index_(std::move(index)),
+      index_mask_(capacity_ / tp::DataView::kFixedLength - 1),
+      budget_(budget),
+      next_sequence_(first.value()),
+      oldest_sequence_(first.value()) {
   const base::Labels labels{{"stream", name_}};
-  appended_ =
-      counters.AddCounter("tachyon_stream_appends_total",
-                          "frames appended to the stream's log", labels);
+  appended_ = counters.AddCounter(
+      kAppendsTotal, "frames appended to the stream's log", labels);
   back_pressured_ = counters.AddCounter(
       "tachyon_stream_back_pressured_total",
       "appends refused because the slowest subscriber was a window behind",
@@ -77,6 +107,50 @@ StreamLog::StreamLog(StreamId id, std::string name,
   pin_refusals_ = counters.AddCounter(
       "tachyon_stream_pin_refusals_total",
       "appends refused because they would overwrite bytes being sent", labels);
+  memory_refusals_ =
+      counters.AddCounter(kMemoryRefusalsTotal,
+                          "appends refused because the ring needed memory past "
+                          "limits.max_log_memory_bytes",
+                          labels);
+  slow_consumers_ = counters.AddCounter(
+      kSlowConsumersTotal, "subscribers cut from the stream as slow consumers",
+      labels);
+  first_sequence_gauge_ = counters.AddGauge(
+      kFirstSequence, "oldest sequence the stream still retains", labels);
+  next_sequence_gauge_ = counters.AddGauge(
+      kNextSequence, "sequence the stream's next message gets", labels);
+  committed_gauge_ = counters.AddGauge(
+      kCommittedBytes, "ring bytes committed for the stream", labels);
+  capacity_gauge_ =
+      counters.AddGauge(kCapacityBytes, "the stream's ring capacity", labels);
+  publishers_gauge_ = counters.AddGauge(
+      kPublishers, "sessions that opened the stream for publishing", labels);
+  subscribers_gauge_ = counters.AddGauge(
+      kSubscribers, "subscriptions covering the stream", labels);
+  first_sequence_gauge_.Set(static_cast<std::int64_t>(first.value()));
+  next_sequence_gauge_.Set(static_cast<std::int64_t>(first.value()));
+  capacity_gauge_.Set(static_cast<std::int64_t>(capacity_));
+}
+
+StreamLog::~StreamLog() {
+  if (budget_ != nullptr) budget_->Refund(committed_);
+}
+
+bool StreamLog::Commit(std::uint64_t new_tail) {
+  // Whole chunks, never past the ring: once every byte has been written
+  // the ring is all committed and appends stop coming here.
+  const std::uint64_t chunk = std::min(kCommitChunk, capacity_);
+  const std::uint64_t target =
+      std::min(capacity_, (new_tail + chunk - 1) / chunk * chunk);
+  if (target > committed_) {
+    if (budget_ != nullptr && !budget_->TryCharge(target - committed_)) {
+      return false;
+    }
+    committed_ = target;
+    committed_gauge_.Set(static_cast<std::int64_t>(committed_));
+  }
+  commit_limit_ = committed_ == capacity_ ? ~std::uint64_t{0} : committed_;
+  return true;
 }
 
 AppendResult StreamLog::Append(std::span<const std::byte> payload,
@@ -85,6 +159,7 @@ AppendResult StreamLog::Append(std::span<const std::byte> payload,
   const std::uint64_t padded =
       tp::PaddedLength(tp::DataView::kFixedLength + payload.size());
   base::SpinLockGuard guard(lock_);
+  if (retired_) return {AppendStatus::kRetired, {}};
   const std::uint64_t tail = tail_.load(std::memory_order_relaxed);
   const std::uint64_t new_tail = tail + padded;
   if (policy_ == config::SlowConsumerPolicy::kBackpressure &&
@@ -95,6 +170,11 @@ AppendResult StreamLog::Append(std::span<const std::byte> payload,
       back_pressured_.Add();
       return {AppendStatus::kBackPressured, {}};
     }
+  }
+  // Before the pin claim, which a refusal here would have to undo.
+  if (new_tail > commit_limit_ && !Commit(new_tail)) {
+    memory_refusals_.Add();
+    return {AppendStatus::kMemoryLimit, {}};
   }
   if (new_tail > pin_limit_) {
     if (!ClaimPastPins(tail, new_tail)) {
@@ -116,13 +196,20 @@ AppendResult StreamLog::Append(std::span<const std::byte> payload,
   // bytes, before this frame's index entry can reuse one of their slots.
   const std::uint64_t retained_from =
       new_tail > capacity_ ? new_tail - capacity_ : 0;
-  while (oldest_sequence_ < sequence.value() &&
-         index_[oldest_sequence_ & index_mask_] < retained_from) {
-    ++oldest_sequence_;
+  if (retained_from != 0) {
+    const std::uint64_t oldest = oldest_sequence_;
+    while (oldest_sequence_ < sequence.value() &&
+           index_[oldest_sequence_ & index_mask_] < retained_from) {
+      ++oldest_sequence_;
+    }
+    if (oldest_sequence_ != oldest) {
+      first_sequence_gauge_.Set(static_cast<std::int64_t>(oldest_sequence_));
+    }
   }
   index_[sequence.value() & index_mask_] = tail;
   tail_.store(new_tail, std::memory_order_release);
   appended_.Add();
+  next_sequence_gauge_.Set(static_cast<std::int64_t>(next_sequence_));
   return {AppendStatus::kOk, sequence};
 }
 
@@ -227,9 +314,70 @@ StartPoint StreamLog::LocateLocked(protocol::StartMode mode,
   return sp;
 }
 
-void StreamLog::AttachPinOnly(ReaderSlot* slot) {
+bool StreamLog::AttachPinOnly(ReaderSlot* slot) {
   base::SpinLockGuard guard(lock_);
+  if (retired_) return false;
   pinners_.push_back(slot);
+  return true;
+}
+
+bool StreamLog::TryAcquire(StreamUse use) {
+  base::SpinLockGuard guard(lock_);
+  if (retired_) return false;
+  if (use == StreamUse::kPublisher) {
+    publishers_gauge_.Set(++publishers_);
+  } else {
+    subscribers_gauge_.Set(++subscribers_);
+  }
+  return true;
+}
+
+void StreamLog::Release(StreamUse use) {
+  base::SpinLockGuard guard(lock_);
+  if (use == StreamUse::kPublisher) {
+    if (publishers_ > 0) publishers_gauge_.Set(--publishers_);
+  } else {
+    if (subscribers_ > 0) subscribers_gauge_.Set(--subscribers_);
+  }
+}
+
+void StreamLog::CountSlowConsumer() {
+  base::SpinLockGuard guard(lock_);
+  slow_consumers_.Add();
+}
+
+int StreamLog::publishers() const {
+  base::SpinLockGuard guard(lock_);
+  return publishers_;
+}
+
+int StreamLog::subscribers() const {
+  base::SpinLockGuard guard(lock_);
+  return subscribers_;
+}
+
+std::uint64_t StreamLog::committed_bytes() const {
+  base::SpinLockGuard guard(lock_);
+  return committed_;
+}
+
+std::string_view StreamLog::memory_limit_text() const {
+  return budget_ != nullptr ? std::string_view(budget_->limit_text())
+                            : std::string_view();
+}
+
+bool StreamLog::TryRetire(std::uint64_t expected_tail, InUse* in_use) {
+  base::SpinLockGuard guard(lock_);
+  if (retired_) return true;
+  const InUse u{publishers_, subscribers_, static_cast<int>(pinners_.size())};
+  if (u.publishers != 0 || u.subscribers != 0 || u.readers != 0 ||
+      (expected_tail != kAnyTail &&
+       tail_.load(std::memory_order_relaxed) != expected_tail)) {
+    if (in_use != nullptr) *in_use = u;
+    return false;
+  }
+  retired_ = true;
+  return true;
 }
 
 void StreamLog::Reposition(ReaderSlot* slot, std::uint64_t position) {

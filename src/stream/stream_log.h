@@ -33,6 +33,20 @@
 //   kBackpressure the writer refuses appends (kBackPressured) that would put
 //   the tail more than window() past the slowest attached reader.
 //
+//   Memory. The ring's address space is reserved at creation, but memory is
+//   committed only as appends reach new parts of it: each kCommitChunk step
+//   is charged to the gateway-wide LogMemoryBudget first, and an append that
+//   would pass its limit is refused (kMemoryLimit; memory_limit_text() names
+//   the limit). The sequence index is reserved the same way and grows with
+//   the number of frames. An empty stream costs its bookkeeping only.
+//
+//   Users and retirement. The registry counts who uses the stream —
+//   publishers (sessions that opened it), subscribers (subscriptions that
+//   cover it) — and may retire it when nobody does (TryRetire): from then
+//   on it takes no appends (kRetired) and no new users (TryAcquire fails),
+//   and the registry frees it once no worker can still hold a pointer to it
+//   (stream_registry.h).
+//
 //   Replay. Every append records its frame's position in a sequence index, so
 //   Attach can start a reader at the latest position, at the earliest frame
 //   still retained, or at a given sequence, and reports the sequences it asked
@@ -62,6 +76,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -69,6 +84,7 @@
 #include "base/counters.h"
 #include "base/spin_lock.h"
 #include "config/model.h"
+#include "stream/log_memory_budget.h"
 #include "stream/log_storage.h"
 #include "tachyon/common/types.h"
 #include "tachyon/protocol/stream_messages.h"
@@ -104,6 +120,16 @@ enum class AppendStatus : std::uint8_t {
   kBackPressured,  ///< policy kBackpressure and the slowest reader is too
                    ///< far, or the append would overwrite pinned bytes
   kTooLarge,       ///< payload exceeds max_frame_length - 32
+  kMemoryLimit,    ///< the ring needs more memory than the budget has left
+                   ///< (memory_limit_text() says which limit)
+  kRetired,        ///< the stream was retired; nothing more is appended
+};
+
+/// Who uses a stream (StreamLog::TryAcquire); a stream in use is never
+/// retired.
+enum class StreamUse : std::uint8_t {
+  kPublisher,   ///< a session that opened the stream (OPEN_STREAM)
+  kSubscriber,  ///< a subscription covering the stream (exact, pattern, UDP)
 };
 
 struct AppendResult {
@@ -126,15 +152,24 @@ class StreamLog {
   /// appended (see Pins above): this, or a quarter of a smaller ring, or
   /// half the window if that is smaller still.
   static constexpr std::uint64_t kPinMargin = 64 * 1024;
+  /// Ring memory is committed (and charged to the budget) in steps of this
+  /// many bytes, or the whole ring if it is smaller.
+  static constexpr std::uint64_t kCommitChunk = 64 * 1024;
 
   /// Makes the ring's storage (capacity and window from `policy`) and
   /// registers the stream's counters (label stream="name") in `counters`,
-  /// which must outlive the log. Control path.
+  /// which must outlive the log. Ring memory is charged to `budget` as it
+  /// is committed (null: unlimited); the budget must outlive the log. The
+  /// first append gets sequence `first` (a stream created again after its
+  /// retirement continues its sequences). Control path.
   static absl::StatusOr<std::unique_ptr<StreamLog>> Create(
       StreamId id, std::string name, const config::StreamPolicy& policy,
       std::uint32_t max_frame_length, LogStorageFactory& storage,
-      base::CounterRegistry& counters);
+      base::CounterRegistry& counters, LogMemoryBudget* budget = nullptr,
+      Sequence first = Sequence{1});
 
+  /// Gives the committed memory back to the budget.
+  ~StreamLog();
   StreamLog(const StreamLog&) = delete;
   StreamLog& operator=(const StreamLog&) = delete;
 
@@ -173,8 +208,9 @@ class StreamLog {
   StartPoint Attach(ReaderSlot* slot, protocol::StartMode mode,
                     Sequence sequence);
   /// Registers `slot` for its pins only: back-pressure does not wait for
-  /// it (UDP egress, which drops rather than waits). Control path.
-  void AttachPinOnly(ReaderSlot* slot);
+  /// it (UDP egress, which drops rather than waits). False (nothing
+  /// registered) if the stream was retired. Control path.
+  [[nodiscard]] bool AttachPinOnly(ReaderSlot* slot);
   /// Where Attach would place a reader, without registering one: for a
   /// reader that back-pressure must not consider (UDP egress, which drops
   /// rather than waits). Control path; takes the append lock.
@@ -225,6 +261,38 @@ class StreamLog {
     return pin_refusals_.value();
   }
 
+  /// One more user of the stream; false if it was retired (then it is as
+  /// good as gone: look the name up again). Control path, any thread; the
+  /// caller must know the log is still allocated (it holds a use, or found
+  /// it this duty cycle: stream_registry.h).
+  [[nodiscard]] bool TryAcquire(StreamUse use);
+  /// One user fewer (after a successful TryAcquire). Control path.
+  void Release(StreamUse use);
+  /// A subscriber of this stream was cut as a slow consumer (the per-stream
+  /// counter). Control path, any thread.
+  void CountSlowConsumer();
+  /// Publishers and subscribers now (any thread; a snapshot).
+  [[nodiscard]] int publishers() const;
+  [[nodiscard]] int subscribers() const;
+  /// Ring bytes committed (charged to the budget) so far.
+  [[nodiscard]] std::uint64_t committed_bytes() const;
+  /// What an append refused with kMemoryLimit is answered with.
+  [[nodiscard]] std::string_view memory_limit_text() const;
+
+  /// Why TryRetire refused.
+  struct InUse {
+    int publishers = 0;
+    int subscribers = 0;
+    int readers = 0;  ///< reader slots still attached (a closing reader)
+  };
+  /// Retires the stream if nobody uses it and (unless `expected_tail` is
+  /// kAnyTail) nothing was appended since the tail was `expected_tail`.
+  /// True: retired; from now on appends return kRetired and TryAcquire
+  /// fails. False: `in_use` (if given) says who is still there. Registry
+  /// only, under its mutex.
+  static constexpr std::uint64_t kAnyTail = ~std::uint64_t{0};
+  bool TryRetire(std::uint64_t expected_tail, InUse* in_use = nullptr);
+
   /// Bitmask of workers with readers of this stream (bit i = worker i), so
   /// an appender knows whom to wake. Maintained by the readers' owners.
   std::atomic<std::uint64_t>& interested_workers() {
@@ -232,9 +300,21 @@ class StreamLog {
   }
 
  private:
+  // munmaps the sequence index (reserved with mmap, so that only the pages
+  // appends reach are ever committed).
+  struct IndexUnmap {
+    std::size_t bytes = 0;
+    void operator()(std::uint64_t* p) const;
+  };
+  using Index = std::unique_ptr<std::uint64_t[], IndexUnmap>;
+
   StreamLog(StreamId id, std::string name, std::unique_ptr<LogStorage> storage,
-            const config::StreamPolicy& policy, std::uint32_t max_frame_length,
-            base::CounterRegistry& counters);
+            Index index, const config::StreamPolicy& policy,
+            std::uint32_t max_frame_length, base::CounterRegistry& counters,
+            LogMemoryBudget* budget, Sequence first);
+  // The slow path of Append when it reaches past commit_limit_: charges the
+  // budget for the next chunk(s) of the ring. False: over the limit.
+  bool Commit(std::uint64_t new_tail) ABSL_EXCLUSIVE_LOCKS_REQUIRED(lock_);
   // The slow path of Append when it would pass pin_limit_: announces the
   // claim, scans the pins, and either moves the limit or refuses.
   bool ClaimPastPins(std::uint64_t tail, std::uint64_t new_tail)
@@ -261,8 +341,9 @@ class StreamLog {
   // Sequence -> position of its frame, for frames that may still be retained.
   // A frame takes at least 32 bytes, so capacity / 32 entries always cover
   // every retained frame.
-  std::vector<std::uint64_t> index_ ABSL_GUARDED_BY(lock_);
+  const Index index_ ABSL_PT_GUARDED_BY(lock_);
   const std::uint64_t index_mask_;
+  LogMemoryBudget* const budget_;
 
   // Written by appenders under lock_; read lock-free by readers on every
   // worker. Kept on its own line so readers polling the tail do not share a
@@ -276,6 +357,14 @@ class StreamLog {
   base::Counter appended_;
   base::Counter back_pressured_;
   base::Counter pin_refusals_;
+  base::Counter memory_refusals_;
+  base::Counter slow_consumers_;
+  base::Gauge first_sequence_gauge_;
+  base::Gauge next_sequence_gauge_;
+  base::Gauge committed_gauge_;
+  base::Gauge capacity_gauge_;
+  base::Gauge publishers_gauge_;
+  base::Gauge subscribers_gauge_;
 
   alignas(kCacheLineSize) mutable base::SpinLock lock_;
   std::uint64_t next_sequence_ ABSL_GUARDED_BY(lock_) = 1;
@@ -288,6 +377,13 @@ class StreamLog {
   std::vector<ReaderSlot*> pinners_ ABSL_GUARDED_BY(lock_);
   // Appends may go up to here without scanning pins (see Pins above).
   std::uint64_t pin_limit_ ABSL_GUARDED_BY(lock_) = 0;
+  // Appends may go up to here without committing more memory; ~0 once the
+  // whole ring is committed.
+  std::uint64_t commit_limit_ ABSL_GUARDED_BY(lock_) = 0;
+  std::uint64_t committed_ ABSL_GUARDED_BY(lock_) = 0;
+  int publishers_ ABSL_GUARDED_BY(lock_) = 0;
+  int subscribers_ ABSL_GUARDED_BY(lock_) = 0;
+  bool retired_ ABSL_GUARDED_BY(lock_) = false;
 };
 
 }  // namespace tachyon::stream

@@ -30,6 +30,10 @@ inline constexpr std::string_view kCapacityBytes =
 inline constexpr std::string_view kPublishers = "tachyon_stream_publishers";
 /// Gauge: subscriptions attached to the stream.
 inline constexpr std::string_view kSubscribers = "tachyon_stream_subscribers";
+/// Counter: appends refused because the ring needed memory past
+/// limits.max_log_memory_bytes.
+inline constexpr std::string_view kMemoryRefusalsTotal =
+    "tachyon_stream_memory_refusals_total";
 /// Counter: subscribers cut from this stream as slow consumers.
 inline constexpr std::string_view kSlowConsumersTotal =
     "tachyon_stream_slow_consumers_total";

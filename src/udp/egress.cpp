@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <limits>
 
+#include "absl/strings/str_cat.h"
 #include "tachyon/protocol/datagram.h"
 
 namespace tachyon::udp {
@@ -47,19 +48,24 @@ void UdpEgress::Grow(std::size_t destinations) {
   }
 }
 
-UdpEgress::OutStream& UdpEgress::StreamFor(stream::StreamLog* log) {
+UdpEgress::OutStream* UdpEgress::StreamFor(stream::StreamLog* log) {
   auto& slot = streams_[log->id().value()];
   if (slot == nullptr) {
     slot = std::make_unique<OutStream>();
     slot->log = log;
-    log->AttachPinOnly(&slot->slot);
+    // The attached slot keeps the stream from retirement from now on; one
+    // retired before (its UDP subscriber gone meanwhile) is not served.
+    if (!log->AttachPinOnly(&slot->slot)) {
+      streams_.erase(log->id().value());
+      return nullptr;
+    }
     if (interest_ != nullptr) interest_->Retain(log);
     const stream::StartPoint sp = log->Locate(tp::StartMode::kLatest, {});
     slot->position = sp.position;
     slot->next_sequence = sp.next_sequence.value();
     order_.push_back(slot.get());
   }
-  return *slot;
+  return slot.get();
 }
 
 void UdpEgress::AddDestination(OutStream& s, const Endpoint& ep, int channel,
@@ -76,7 +82,12 @@ void UdpEgress::AddDestination(OutStream& s, const Endpoint& ep, int channel,
 
 absl::Status UdpEgress::AddGroup(stream::StreamLog* log,
                                  const config::UdpGroup& group) {
-  OutStream& s = StreamFor(log);
+  OutStream* out = StreamFor(log);
+  if (out == nullptr) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("udp group stream '", log->name(), "' was retired"));
+  }
+  OutStream& s = *out;
   for (const std::string& text : group.destinations) {
     absl::StatusOr<Endpoint> ep = Endpoint::Parse(text);
     if (!ep.ok()) return ep.status();
@@ -102,7 +113,9 @@ absl::Status UdpEgress::AddGroup(stream::StreamLog* log,
 
 void UdpEgress::Add(stream::StreamLog* log, const Endpoint& destination,
                     Sequence from) {
-  OutStream& s = StreamFor(log);
+  OutStream* out = StreamFor(log);
+  if (out == nullptr) return;
+  OutStream& s = *out;
   std::uint64_t next = from.value();
   if (next < s.next_sequence) {
     // Behind the cursor (it moved on since the SUBSCRIBE_ACK): rewind the

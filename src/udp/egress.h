@@ -112,7 +112,8 @@ class UdpEgress final : public io::Agent {
     std::int64_t last_send_ns = 0;
   };
 
-  OutStream& StreamFor(stream::StreamLog* log);
+  // nullptr if the stream was retired before it could be attached.
+  OutStream* StreamFor(stream::StreamLog* log);
   void AddDestination(OutStream& s, const Endpoint& ep, int channel,
                       std::uint64_t next);
   void Relocate(OutStream& s, protocol::StartMode mode, Sequence sequence);

@@ -619,7 +619,7 @@ TEST(StreamLogTest, PinnedBytesAreNeverOverwritten) {
   auto log = MakeLog(Policy(capacity, capacity / 2), 256);
   ASSERT_NE(log, nullptr);
   ReaderSlot reader;
-  log->AttachPinOnly(&reader);
+  ASSERT_TRUE(log->AttachPinOnly(&reader));
   const std::string payload(32, 'p');                         // 64-byte frames
   const std::string first = "first!" + std::string(26, '-');  // 64 bytes
   ASSERT_EQ(log->Append(Bytes(first), 0).status, AppendStatus::kOk);
@@ -716,7 +716,7 @@ TEST(StreamLogTest, PinnedReadersNeverSeeTornFramesWhileTheWriterLaps) {
     }
   });
   ReaderSlot reader;
-  log->AttachPinOnly(&reader);
+  ASSERT_TRUE(log->AttachPinOnly(&reader));
   std::uint64_t verified = 0;
   std::uint64_t torn = 0;
   std::uint64_t not_held = 0;
@@ -936,7 +936,9 @@ ReaderReport ReadAll(StreamLog& log, std::uint64_t start, std::uint64_t total,
       if (slot != nullptr) log.Detach(slot);
     }
   } pin_only{log, slot == nullptr ? &own : nullptr};
-  if (slot == nullptr) log.AttachPinOnly(&own);
+  if (slot == nullptr) {
+    EXPECT_TRUE(log.AttachPinOnly(&own));
+  }
   ReaderSlot& pin = slot != nullptr ? *slot : own;
   std::vector<std::byte> scratch(log.capacity());
   std::vector<std::uint64_t> next_counter(threads, 0);

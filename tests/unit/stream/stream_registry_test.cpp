@@ -1,4 +1,4 @@
-// The stream registry: create-once by name, dense ids, lock-free lookup by
+// The stream registry: create-once by name, ids from 1, lock-free lookup by
 // id, name validation, the stream-count and log-memory limits, per-stream
 // policies from the config, subscription pattern matching, and concurrent
 // Open of the same names (run under TSan in CI: label `concurrency`).
@@ -111,30 +111,18 @@ TEST(StreamRegistryTest, MaxStreamsIsResourceExhausted) {
   EXPECT_EQ(registry.Find(StreamId{4}), nullptr);
 }
 
-TEST(StreamRegistryTest, LogMemoryLimitIsResourceExhausted) {
+TEST(StreamRegistryTest, LogMemoryLimitDoesNotRefuseEmptyStreams) {
+  // Memory is charged as rings fill (stream_lifecycle_test.cpp), so a
+  // limit smaller than the rings' total capacity still admits the streams.
   config::GatewayConfig config = SmallConfig();
-  const std::size_t small = config.default_stream.capacity_bytes;
-  config::StreamPolicy big = config.default_stream;
-  big.match = "big.*";
-  big.capacity_bytes = 4 * small;
-  big.window_bytes = 2 * small;
-  config.stream_policies.push_back(big);
-  config.max_log_memory_bytes = 6 * small;
+  config.max_log_memory_bytes = 2 * config.default_stream.capacity_bytes;
   base::CounterRegistry metrics;
   StreamRegistry registry(config, metrics);
-
-  ASSERT_TRUE(registry.Open("big.one").ok());                  // 4 of 6
-  ASSERT_TRUE(registry.Open("small.1").ok());                  // 5 of 6
-  absl::StatusOr<StreamLog*> big2 = registry.Open("big.two");  // would be 9
-  ASSERT_FALSE(big2.ok());
-  EXPECT_EQ(big2.status().code(), absl::StatusCode::kResourceExhausted);
-  ASSERT_TRUE(registry.Open("small.2").ok());  // exactly 6 of 6
-  absl::StatusOr<StreamLog*> small3 = registry.Open("small.3");
-  ASSERT_FALSE(small3.ok());
-  EXPECT_EQ(small3.status().code(), absl::StatusCode::kResourceExhausted);
-  EXPECT_EQ(registry.size(), 3u);
-  // A refused Open consumed no id.
-  EXPECT_EQ((*registry.Open("small.2"))->id(), StreamId{3});
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(registry.Open("s" + std::to_string(i)).ok());
+  }
+  EXPECT_EQ(registry.size(), 5u);
+  EXPECT_EQ(registry.memory_committed(), 0u);
 }
 
 TEST(StreamRegistryTest, EachStreamGetsItsConfiguredPolicy) {
