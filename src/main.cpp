@@ -5,18 +5,48 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "admin/admin_server.h"
 #include "backend/backend_counters.h"
 #include "base/log.h"
 #include "config/flags.h"
 #include "server/gateway.h"
 
 namespace {
+
+// The admin plane (src/admin), started once the gateway's listeners are up
+// and stopped before the gateway. Hooks the gateway does not provide yet
+// (sessions, delete_stream, reload) stay unset and answer 501 naming
+// themselves. Null (after printing why) if it cannot start.
+std::unique_ptr<tachyon::admin::AdminServer> StartAdmin(
+    tachyon::server::Gateway& gateway, const std::string& config_path) {
+  const tachyon::config::GatewayConfig& config = gateway.config();
+  tachyon::admin::AdminHooks hooks;
+  hooks.listeners_up = [&gateway] { return gateway.port() != 0; };
+  tachyon::admin::AdminInfo info;
+  info.config = config;
+  info.config_file = config_path;
+  info.dashboard_dir = config.admin.dashboard_dir;
+  info.chartjs_path = config.admin.chartjs_path;
+  auto admin = std::make_unique<tachyon::admin::AdminServer>(
+      gateway.counters(), std::move(info), std::move(hooks));
+  if (absl::Status s = admin->Start(); !s.ok()) {
+    std::fprintf(stderr, "tachyon-gateway: %s\n",
+                 std::string(s.message()).c_str());
+    return nullptr;
+  }
+  const bool v6 = config.admin.bind.find(':') != std::string::npos;
+  std::printf("tachyon-gateway admin on http://%s%s%s:%u\n", v6 ? "[" : "",
+              config.admin.bind.c_str(), v6 ? "]" : "", admin->port());
+  return admin;
+}
 
 int Run() {
   absl::StatusOr<tachyon::config::GatewayConfig> config =
@@ -60,6 +90,15 @@ int Run() {
                 config->UdpBind().c_str(), gateway.udp_port(),
                 static_cast<unsigned long long>(gateway.udp_source_id()));
   }
+  std::unique_ptr<tachyon::admin::AdminServer> admin;
+  if (config->admin.enabled) {
+    admin = StartAdmin(gateway, config_path);
+    if (admin == nullptr) {
+      gateway.RequestStop();
+      gateway.Wait();
+      return 1;
+    }
+  }
   for (std::size_t i = 0; i < gateway.backend_descriptions().size(); ++i) {
     std::printf("  worker %zu: %s\n", i,
                 gateway.backend_descriptions()[i].c_str());
@@ -76,6 +115,7 @@ int Run() {
   sigwait(&signals, &sig);
   TACHYON_LOG(kInfo) << "received " << (sig == SIGTERM ? "SIGTERM" : "SIGINT")
                      << ": draining and closing sessions";
+  if (admin != nullptr) admin->Stop();
   gateway.RequestStop();
   gateway.Wait();
   const tachyon::server::GatewayStats st = gateway.Stats();
