@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets with clang-14 and runs each for $2 seconds,
-# seeded from protocol/vectors/ (scripts/vectors-to-corpus.py).
+# seeded from protocol/vectors/ (scripts/vectors-to-corpus.py) and from
+# tests/fuzz/corpus/<target>/ where a target has hand-written seeds.
 set -euo pipefail
 dir=${1:?build dir}; seconds=${2:-60}
 cd "$(dirname "$0")/.."
@@ -15,6 +16,10 @@ for target in "$dir"/tests/fuzz/fuzz_*; do
   corpus="$dir/corpus/$name"
   mkdir -p "$corpus"
   python3 scripts/vectors-to-corpus.py "$root/protocol/vectors" "$corpus" "$name"
+  # Hand-written seeds (tests/fuzz/corpus/<target>/), e.g. HTTP requests.
+  if [[ -d $root/tests/fuzz/corpus/$name ]]; then
+    cp -u "$root/tests/fuzz/corpus/$name"/* "$corpus"/
+  fi
   echo "fuzz: $name for ${seconds}s"
   "$target" -max_total_time="$seconds" -print_final_stats=1 \
     -timeout=10 -rss_limit_mb=2048 "$corpus"

@@ -6,7 +6,8 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake ninja-build pkg-config git
   g++ clang-14 libclang-rt-14-dev clang-format-14
-  liburing-dev libabsl-dev libasio-dev libtomlplusplus-dev
+  liburing-dev libabsl-dev libasio-dev libtomlplusplus-dev libboost1.81-dev
+  libjs-chart.js
   libgtest-dev libgmock-dev libbenchmark-dev
   iproute2 procps gnuplot-nox
 )

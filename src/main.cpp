@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -28,6 +29,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "admin/admin_server.h"
 #include "backend/backend_counters.h"
 #include "base/clock.h"
 #include "base/log.h"
@@ -128,7 +130,8 @@ void ConfigureUsage() {
 // ------------------------------------------------------------ banner
 
 void PrintBanner(const server::Gateway& gateway, const config::GatewayConfig& c,
-                 const std::string& config_path) {
+                 const std::string& config_path,
+                 const tachyon::admin::AdminServer* admin) {
   std::printf("tachyon-gateway config: %s\n",
               config_path.empty() ? "built-in defaults (no config file)"
                                   : config_path.c_str());
@@ -151,7 +154,11 @@ void PrintBanner(const server::Gateway& gateway, const config::GatewayConfig& c,
                 c.UdpBind().c_str(), gateway.udp_port(),
                 static_cast<unsigned long long>(gateway.udp_source_id()));
   }
-  // (The admin plane's URL line belongs here, after the listeners.)
+  if (admin != nullptr) {
+    const bool v6 = c.admin.bind.find(':') != std::string::npos;
+    std::printf("tachyon-gateway admin on http://%s%s%s:%u\n", v6 ? "[" : "",
+                c.admin.bind.c_str(), v6 ? "]" : "", admin->port());
+  }
   for (std::size_t i = 0; i < gateway.backend_descriptions().size(); ++i) {
     std::printf("  worker %zu: %s\n", i,
                 gateway.backend_descriptions()[i].c_str());
@@ -163,6 +170,50 @@ void PrintBanner(const server::Gateway& gateway, const config::GatewayConfig& c,
         b.name.c_str(), b.id, b.endpoints.size(), b.pool_min, b.pool_max);
   }
   std::fflush(stdout);
+}
+
+// ------------------------------------------------------------ admin
+
+// The admin plane (src/admin), started once the gateway's listeners are up
+// and stopped before the gateway. Its hooks run on the admin thread and
+// only take copies (sessions), the registry's mutex (delete) or the
+// gateway's reload mutex (reload). Null (after printing why) if it cannot
+// start.
+std::unique_ptr<tachyon::admin::AdminServer> StartAdmin(
+    server::Gateway& gateway, const std::string& config_path) {
+  const config::GatewayConfig& c = gateway.config();
+  tachyon::admin::AdminHooks hooks;
+  hooks.listeners_up = [&gateway] { return gateway.port() != 0; };
+  hooks.sessions = [&gateway] { return gateway.Sessions(); };
+  hooks.delete_stream = [&gateway](std::string_view name) {
+    return gateway.registry().Retire(name);
+  };
+  hooks.reload = [&gateway]() -> absl::StatusOr<config::ReloadReport> {
+    absl::StatusOr<config::ReloadReport> report =
+        server::ReloadFromFile(gateway);
+    if (report.ok()) {
+      TACHYON_LOG(kInfo) << "reload (admin): "
+                         << server::DescribeReload(*report);
+    } else {
+      TACHYON_LOG(kError) << "reload (admin) failed, still running the "
+                             "previous configuration: "
+                          << report.status().message();
+    }
+    return report;
+  };
+  tachyon::admin::AdminInfo info;
+  info.config = c;
+  info.config_file = config_path;
+  info.dashboard_dir = c.admin.dashboard_dir;
+  info.chartjs_path = c.admin.chartjs_path;
+  auto admin = std::make_unique<tachyon::admin::AdminServer>(
+      gateway.counters(), std::move(info), std::move(hooks));
+  if (absl::Status s = admin->Start(); !s.ok()) {
+    std::fprintf(stderr, "tachyon-gateway: %s\n",
+                 std::string(s.message()).c_str());
+    return nullptr;
+  }
+  return admin;
 }
 
 // ------------------------------------------------------------ summary
@@ -307,11 +358,21 @@ int Run() {
                  std::string(s.message()).c_str());
     return 1;
   }
-  PrintBanner(gateway, *config, source.path);
+  std::unique_ptr<tachyon::admin::AdminServer> admin;
+  if (config->admin.enabled) {
+    admin = StartAdmin(gateway, source.path);
+    if (admin == nullptr) {
+      gateway.RequestStop();
+      gateway.Wait();
+      return 1;
+    }
+  }
+  PrintBanner(gateway, *config, source.path, admin.get());
 
   const int sig = WaitForStop(gateway, signals);
   TACHYON_LOG(kInfo) << "received " << (sig == SIGTERM ? "SIGTERM" : "SIGINT")
                      << ": draining and closing sessions";
+  if (admin != nullptr) admin->Stop();
   gateway.RequestStop();
   gateway.Wait();
   const server::GatewayStats st = gateway.Stats();

@@ -186,7 +186,9 @@ std::unique_ptr<GatewayUnderTest> GatewayUnderTest::Start(
   // policy backpressure): W3's publisher runs as fast as the client lets it,
   // and only the gateway's flow control keeps its subscriber whole.
   cfg << "[limits]\nmax_log_memory_bytes = \"4GiB\"\n"
-      << "[session]\nheartbeat_interval_ms = 1000\n";
+      << "[session]\nheartbeat_interval_ms = 1000\n"
+      // The admin server runs as in production, on a port of its own.
+      << "[admin]\nport = 0\n";
   if (s.udp) {
     // Large socket buffers: W5 offers hundreds of thousands of datagrams a
     // second, and a worker descheduled for a moment must not drop them.

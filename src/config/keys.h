@@ -148,6 +148,8 @@ inline constexpr Range kConnectTimeoutRange{1, 600'000};
 inline constexpr Range kReconnectBackoffRange{1, 3'600'000};
 inline constexpr Range kEjectAfterFailuresRange{0, 1000};
 inline constexpr Range kEjectRange{1, 3'600'000};
+// [admin]: concurrent HTTP and WebSocket connections of the admin server.
+inline constexpr Range kAdminConnectionsRange{1, 1024};
 
 // clang-format off
 // The lists read best as one row per key.
@@ -306,6 +308,30 @@ inline constexpr Range kEjectRange{1, 3'600'000};
     "let UDP_SUBSCRIBE name any address, not just the TCP peer's own, "        \
     "true|false (default false)")
 
+// [admin] -> AdminOptions (GatewayConfig::admin)
+#define TACHYON_CONFIG_ADMIN_KEYS(X)                                           \
+  X(admin, enabled, admin_enabled, kBool, kNoDetail,                           \
+    "serve the admin HTTP server (metrics, health, JSON API, dashboard), "     \
+    "true|false (default true)")                                               \
+  X(admin, bind, admin_bind, kString, kNoDetail,                               \
+    "IPv4 or IPv6 address literal of the admin server; a non-loopback "        \
+    "address needs admin.token (default 127.0.0.1)")                           \
+  X(admin, port, admin_port, kInt, kPortRange,                                 \
+    "admin HTTP port, 0..65535, 0 = ephemeral (default 7480)")                 \
+  X(admin, token, admin_token, kString, kNoDetail,                             \
+    "bearer token every admin request must carry (Authorization: Bearer), "    \
+    "printable ASCII without spaces, at most 255 bytes (default none)")        \
+  X(admin, max_connections, admin_max_connections, kInt,                       \
+    kAdminConnectionsRange,                                                    \
+    "concurrent admin connections, WebSockets included, 1..1024 "              \
+    "(default 32)")                                                            \
+  X(admin, dashboard_dir, admin_dashboard_dir, kString, kNoDetail,             \
+    "directory the dashboard page is served from (default empty: the "         \
+    "dashboard built with the gateway)")                                       \
+  X(admin, chartjs_path, admin_chartjs_path, kString, kNoDetail,               \
+    "Chart.js file served as /chart.js (default empty: Debian's "              \
+    "libjs-chart.js, /usr/share/javascript/chart.js/)")
+
 // The tables, in the order config/gateway.toml lists them:
 //   T(table, KEYS, Struct, path, ...)
 // KEYS is the table's key list; its keys are members of Struct, which sits
@@ -318,7 +344,8 @@ inline constexpr Range kEjectRange{1, 3'600'000};
   T(socket, TACHYON_CONFIG_SOCKET_KEYS, SocketOptions, .socket, __VA_ARGS__)   \
   T(streams, TACHYON_CONFIG_STREAMS_KEYS, StreamPolicy, .default_stream,       \
     __VA_ARGS__)                                                               \
-  T(udp, TACHYON_CONFIG_UDP_KEYS, UdpOptions, .udp, __VA_ARGS__)
+  T(udp, TACHYON_CONFIG_UDP_KEYS, UdpOptions, .udp, __VA_ARGS__)              \
+  T(admin, TACHYON_CONFIG_ADMIN_KEYS, AdminOptions, .admin, __VA_ARGS__)
 
 // Every key of every table, in file order: X(table, key, flag, kind, detail,
 // help).

@@ -129,6 +129,23 @@ struct UdpOptions {
   bool operator==(const UdpOptions&) const = default;
 };
 
+/// [admin]: the admin HTTP server (src/admin): Prometheus metrics, health,
+/// the JSON API and the dashboard.
+struct AdminOptions {
+  bool enabled = true;
+  /// Address literal; anything but loopback requires a token.
+  std::string bind = "127.0.0.1";
+  /// 0 = ephemeral. Not 9090, which is Prometheus's own port.
+  std::uint16_t port = 7480;
+  /// Bearer token; empty: none (loopback binds only).
+  std::string token;
+  int max_connections = 32;   ///< HTTP and WebSocket connections, 1..1024
+  std::string dashboard_dir;  ///< empty: the dashboard built with the gateway
+  std::string chartjs_path;   ///< empty: Debian's libjs-chart.js file
+
+  bool operator==(const AdminOptions&) const = default;
+};
+
 /// One backend service ([[backends]]): REQUESTs with its id (or name) go to
 /// its endpoints over per-worker pools of pre-connected, logged-on
 /// connections (PROTOCOL.md section 13, "Backends" in the README).
@@ -229,6 +246,8 @@ struct GatewayConfig {
   UdpOptions udp;
   // [[backends]]
   std::vector<BackendService> backends;
+  // [admin]
+  AdminOptions admin;
 
   /// udp.bind, or gateway.bind when udp.bind is empty.
   [[nodiscard]] const std::string& UdpBind() const {

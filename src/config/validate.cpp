@@ -7,6 +7,7 @@
 #include "config/validate.h"
 
 #include <arpa/inet.h>
+#include <netinet/in.h>
 
 #include <algorithm>
 #include <bit>
@@ -341,6 +342,53 @@ void ValidateBackends(const GatewayConfig& c, Problems& p) {
   }
 }
 
+// 127.0.0.0/8 or ::1 (also as ::ffff:127.x.y.z).
+bool IsLoopbackLiteral(const std::string& address) {
+  in_addr v4;
+  if (inet_pton(AF_INET, address.c_str(), &v4) == 1) {
+    return (ntohl(v4.s_addr) >> 24) == 127;
+  }
+  in6_addr v6;
+  if (inet_pton(AF_INET6, address.c_str(), &v6) != 1) return false;
+  if (IN6_IS_ADDR_LOOPBACK(&v6)) return true;
+  return IN6_IS_ADDR_V4MAPPED(&v6) && v6.s6_addr[12] == 127;
+}
+
+void ValidateAdmin(const AdminOptions& a, Problems& p) {
+  in6_addr addr;
+  const bool literal = inet_pton(AF_INET, a.bind.c_str(), &addr) == 1 ||
+                       inet_pton(AF_INET6, a.bind.c_str(), &addr) == 1;
+  if (!literal) {
+    p.Add("admin.bind", Cat("must be an IPv4 or IPv6 address literal such as "
+                            "127.0.0.1 or ::1, got ",
+                            Quoted(a.bind)));
+  } else if (a.enabled && a.token.empty() && !IsLoopbackLiteral(a.bind)) {
+    // Metrics, the session list and DELETE/reload would be open to anyone
+    // who can reach the address.
+    p.Add("admin.bind",
+          Cat(Quoted(a.bind),
+              " is not a loopback address, and admin.token is not set: set "
+              "admin.token (requests then need 'Authorization: Bearer "
+              "<token>'), or bind 127.0.0.1"));
+  }
+  CheckRange(p, "admin.port", a.port, kPortRange);
+  CheckRange(p, "admin.max_connections", a.max_connections,
+             kAdminConnectionsRange);
+  if (a.token.size() > 255) {
+    p.Add("admin.token",
+          Cat("must be at most 255 bytes, got ", a.token.size()));
+  }
+  for (char ch : a.token) {
+    // The token travels in an HTTP header: visible ASCII only.
+    if (ch <= ' ' || ch > '~') {
+      p.Add("admin.token",
+            "must be printable ASCII without spaces (it is sent in an "
+            "Authorization header)");
+      break;
+    }
+  }
+}
+
 }  // namespace
 
 void ValidateInto(const GatewayConfig& c, Problems& p) {
@@ -476,6 +524,8 @@ void ValidateInto(const GatewayConfig& c, Problems& p) {
   ValidateUdp(c, p);
   // [[backends]]
   ValidateBackends(c, p);
+  // [admin]
+  ValidateAdmin(c.admin, p);
 }
 
 }  // namespace internal

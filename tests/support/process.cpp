@@ -166,6 +166,13 @@ std::uint16_t StartGatewayWithArgs(Process* gateway,
                                    const std::string& gateway_binary,
                                    const std::vector<std::string>& args) {
   std::vector<std::string> argv = {gateway_binary};
+  // An ephemeral admin port unless the test picks one: tests run gateways
+  // in parallel, and the default port would collide.
+  bool admin_port_given = false;
+  for (const std::string& a : args) {
+    if (a.starts_with("--admin_port")) admin_port_given = true;
+  }
+  if (!admin_port_given) argv.push_back("--admin_port=0");
   argv.insert(argv.end(), args.begin(), args.end());
   *gateway = Process::Start(argv);
   if (gateway->pid() <= 0) return 0;

@@ -74,7 +74,8 @@ class Process {
 };
 
 /// Starts the tachyon-gateway binary `gateway_binary` with `args` and waits
-/// (up to 10 s) for it to print "listening on 127.0.0.1:<port>". Returns the
+/// (up to 10 s) for it to print "listening on 127.0.0.1:<port>"; adds
+/// --admin_port=0 unless `args` set the admin port. Returns the
 /// port, or 0 if it exited or did not print it in time; `gateway` then holds
 /// what it printed (for the caller's failure message).
 std::uint16_t StartGatewayWithArgs(Process* gateway,
