@@ -9,6 +9,7 @@ PACKAGES=(
   liburing-dev libabsl-dev libasio-dev libtomlplusplus-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   iproute2 procps gnuplot-nox
+  libjs-chart.js chromium chromium-driver python3-selenium
 )
 
 missing=()
