@@ -7,9 +7,9 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config git
   g++ clang-14 libclang-rt-14-dev clang-format-14
   liburing-dev libabsl-dev libasio-dev libtomlplusplus-dev libboost1.81-dev
-  libjs-chart.js
   libgtest-dev libgmock-dev libbenchmark-dev
   iproute2 procps gnuplot-nox
+  libjs-chart.js chromium chromium-driver python3-selenium
 )
 
 missing=()
