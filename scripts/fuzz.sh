@@ -14,7 +14,12 @@ for target in "$dir"/tests/fuzz/fuzz_*; do
   name=$(basename "$target")
   corpus="$dir/corpus/$name"
   mkdir -p "$corpus"
-  python3 scripts/vectors-to-corpus.py "$root/protocol/vectors" "$corpus" "$name"
+  if [[ -d "$root/tests/fuzz/corpus/$name" ]]; then
+    # Seeds of a fuzzer whose input is not a protocol frame.
+    cp "$root/tests/fuzz/corpus/$name"/* "$corpus"/
+  else
+    python3 scripts/vectors-to-corpus.py "$root/protocol/vectors" "$corpus" "$name"
+  fi
   echo "fuzz: $name for ${seconds}s"
   "$target" -max_total_time="$seconds" -print_final_stats=1 \
     -timeout=10 -rss_limit_mb=2048 "$corpus"
