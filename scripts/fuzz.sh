@@ -15,10 +15,11 @@ for target in "$dir"/tests/fuzz/fuzz_*; do
   name=$(basename "$target")
   corpus="$dir/corpus/$name"
   mkdir -p "$corpus"
-  python3 scripts/vectors-to-corpus.py "$root/protocol/vectors" "$corpus" "$name"
-  # Hand-written seeds (tests/fuzz/corpus/<target>/), e.g. HTTP requests.
-  if [[ -d $root/tests/fuzz/corpus/$name ]]; then
-    cp -u "$root/tests/fuzz/corpus/$name"/* "$corpus"/
+  if [[ -d "$root/tests/fuzz/corpus/$name" ]]; then
+    # Seeds of a fuzzer whose input is not a protocol frame.
+    cp "$root/tests/fuzz/corpus/$name"/* "$corpus"/
+  else
+    python3 scripts/vectors-to-corpus.py "$root/protocol/vectors" "$corpus" "$name"
   fi
   echo "fuzz: $name for ${seconds}s"
   "$target" -max_total_time="$seconds" -print_final_stats=1 \
