@@ -4,7 +4,7 @@
 // exits; `--json` prints it as JSON for scripts.
 //
 //   tachyon-stat                               live table, Ctrl-C to quit
-//   tachyon-stat --admin=127.0.0.1:9644 --once --json
+//   tachyon-stat --admin=127.0.0.1:7480 --once --json
 //
 // Exit codes: 0 success, 1 the admin plane could not be read, 2 usage.
 #include <signal.h>
@@ -35,7 +35,7 @@
 #include "stat_metrics.h"
 #include "stat_view.h"
 
-ABSL_FLAG(std::string, admin, "127.0.0.1:9644",
+ABSL_FLAG(std::string, admin, "127.0.0.1:7480",
           "The gateway's admin plane: HOST:PORT or http://HOST:PORT.");
 ABSL_FLAG(std::string, token, "",
           "Bearer token, if the admin plane requires one.");

@@ -684,7 +684,10 @@ TEST(AdminServerTest, GatewayBinaryPrintsTheAdminUrlAndServesIt) {
   EXPECT_EQ(Get(admin_port, "/readyz").status, 200);
   const Reply page = Get(admin_port, "/");
   EXPECT_EQ(page.status, 200);
-  EXPECT_THAT(page.body, HasSubstr("/api/v1/live"));
+  EXPECT_THAT(page.body, HasSubstr("/dashboard.js"));
+  const Reply script = Get(admin_port, "/dashboard.js");
+  EXPECT_EQ(script.status, 200);
+  EXPECT_THAT(script.body, HasSubstr("/api/v1/live"));
   EXPECT_EQ(StopGatewayProcess(&gw), 0) << gw.err();
 }
 

@@ -141,6 +141,12 @@ TEST_F(RouterTest, ServesTheDashboardAndNamesAMissingChartJs) {
   Response r = router.Handle(Make(http::verb::get, "/"));
   EXPECT_EQ(r.result(), http::status::ok);
   EXPECT_THAT(std::string(r[http::field::content_type]), HasSubstr("html"));
+  EXPECT_THAT(r.body(), HasSubstr("/dashboard.js"));
+  EXPECT_THAT(r.body(), HasSubstr("/chart.js"));
+  r = router.Handle(Make(http::verb::get, "/dashboard.js"));
+  EXPECT_EQ(r.result(), http::status::ok);
+  EXPECT_THAT(std::string(r[http::field::content_type]),
+              HasSubstr("javascript"));
   EXPECT_THAT(r.body(), HasSubstr("/api/v1/live"));
   r = router.Handle(Make(http::verb::get, "/chart.js"));
   EXPECT_EQ(r.result(), http::status::not_found);
