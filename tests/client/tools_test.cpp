@@ -597,4 +597,44 @@ TEST(ToolsHelpTest, EveryToolDescribesItsFlagsAndExitsZero) {
   }
 }
 
+// tachyon-stat reads a live gateway's /metrics: --once --json reports the
+// stream a publisher wrote, with the exact message count and sequences, and
+// the table names it too.
+TEST_F(ToolsTest, StatReportsWhatTheGatewayCounted) {
+  StartGateway();
+  auto m = gateway_.WaitForOutput(
+      std::regex("admin on http://127\\.0\\.0\\.1:([0-9]+)"), 20s);
+  ASSERT_TRUE(m.has_value()) << gateway_.out();
+  const std::string admin = "127.0.0.1:" + (*m)[1].str();
+  Process pub = Tool(TACHYON_PUB_BIN, {"--stream", "stat.demo", "--count",
+                                       "250", "--ack", "--quiet"});
+  ASSERT_EQ(pub.Wait(30s), 0) << pub.err();
+
+  Process once = Process::Start({TACHYON_STAT_BIN, "--admin", admin, "--once",
+                                 "--json", "--interval_ms", "100"});
+  ASSERT_EQ(once.Wait(30s), 0) << once.err();
+  EXPECT_THAT(once.out(),
+              HasSubstr("{\"name\":\"stat.demo\",\"msgs_per_sec\":0,"
+                        "\"appends_total\":250,\"first_sequence\":1,"
+                        "\"next_sequence\":251,"));
+  EXPECT_EQ(Lines(once.out()).size(), 1u) << once.out();
+
+  Process table = Process::Start({TACHYON_STAT_BIN, "--admin", admin, "--count",
+                                  "2", "--interval_ms", "100"});
+  ASSERT_EQ(table.Wait(30s), 0) << table.err();
+  EXPECT_THAT(table.out(), HasSubstr("stat.demo"));
+  EXPECT_THAT(table.out(), HasSubstr("STREAM"));
+
+  // A wrong address fails in one line, naming it.
+  Process bad = Process::Start(
+      {TACHYON_STAT_BIN, "--admin", "127.0.0.1:1", "--once", "--json"});
+  EXPECT_EQ(bad.Wait(30s), 1);
+  EXPECT_THAT(bad.err(), HasSubstr("cannot read http://127.0.0.1:1/metrics"));
+  Process usage = Process::Start({TACHYON_STAT_BIN, "--admin", "nonsense"});
+  EXPECT_EQ(usage.Wait(30s), 2);
+  Process help = Process::Start({TACHYON_STAT_BIN, "--help"});
+  EXPECT_EQ(help.Wait(30s), 0);
+  EXPECT_THAT(help.out(), HasSubstr("--once"));
+}
+
 }  // namespace
