@@ -13,7 +13,7 @@ CMAKE_ARGS ?=
 
 run: deps configure
 	cmake --build $(BUILD) -j $(JOBS) --target tachyon-gateway tachyon-pub \
-	  tachyon-sub tachyon-ping
+	  tachyon-sub tachyon-ping tachyon-stat
 	@./scripts/run-gateway.sh $(BUILD) $(CONFIG) $(GATEWAY_ARGS)
 
 test: deps build
