@@ -185,6 +185,7 @@ std::unique_ptr<tachyon::admin::AdminServer> StartAdmin(
   tachyon::admin::AdminHooks hooks;
   hooks.listeners_up = [&gateway] { return gateway.port() != 0; };
   hooks.sessions = [&gateway] { return gateway.Sessions(); };
+  hooks.running_config = [&gateway] { return gateway.RunningConfig(); };
   hooks.delete_stream = [&gateway](std::string_view name) {
     return gateway.registry().Retire(name);
   };

@@ -215,8 +215,8 @@ Response AdminRouter::MethodNotAllowed(const Request& request,
   return res;
 }
 
-Response AdminRouter::NotImplemented(const Request& request,
-                                     std::string_view hook) const {
+Response AdminRouter::MissingHook(const Request& request,
+                                  std::string_view hook) const {
   return Text(request, http::status::not_implemented,
               Cat("501 not implemented: this gateway has no '", hook,
                   "' admin hook\n"));
@@ -280,7 +280,7 @@ Response AdminRouter::Route(const Request& request, std::string_view path) {
     if (path == "/api/v1/gateway") return Json(request, GatewayJson());
     if (path == "/api/v1/streams") return Json(request, StreamsJson());
     if (path == "/api/v1/sessions") {
-      if (!hooks_.sessions) return NotImplemented(request, "sessions");
+      if (!hooks_.sessions) return MissingHook(request, "sessions");
       return Json(request, SessionsJson());
     }
     if (path == "/api/v1/backends") {
@@ -357,7 +357,8 @@ std::string AdminRouter::GatewayJson() const {
       .Key("config_file")
       .String(info_.config_file)
       .Key("config");
-  WriteConfig(w, info_.config);
+  WriteConfig(w,
+              hooks_.running_config ? hooks_.running_config() : info_.config);
   w.EndObject();
   return w.Take();
 }
@@ -406,7 +407,7 @@ std::string AdminRouter::SessionsJson() const {
 
 Response AdminRouter::DeleteStream(const Request& request,
                                    std::string_view name) {
-  if (!hooks_.delete_stream) return NotImplemented(request, "delete_stream");
+  if (!hooks_.delete_stream) return MissingHook(request, "delete_stream");
   const absl::Status s = hooks_.delete_stream(name);
   JsonWriter w;
   w.BeginObject().Key("stream").String(name);
@@ -423,7 +424,7 @@ Response AdminRouter::DeleteStream(const Request& request,
 }
 
 Response AdminRouter::Reload(const Request& request) {
-  if (!hooks_.reload) return NotImplemented(request, "reload");
+  if (!hooks_.reload) return MissingHook(request, "reload");
   absl::StatusOr<config::ReloadReport> report = hooks_.reload();
   JsonWriter w;
   w.BeginObject();

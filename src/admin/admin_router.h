@@ -79,6 +79,8 @@ struct AdminHooks {
   std::function<absl::StatusOr<config::ReloadReport>()> reload;
   /// True while the client listeners accept.
   std::function<bool()> listeners_up;
+  /// The configuration running now (after reloads); unset: AdminInfo's.
+  std::function<config::GatewayConfig()> running_config;
 };
 
 /// What /api/v1/gateway reports besides the counters.
@@ -130,7 +132,7 @@ class AdminRouter {
       boost::beast::http::status status = boost::beast::http::status::ok) const;
   Response MethodNotAllowed(const Request& request,
                             std::string_view allow) const;
-  Response NotImplemented(const Request& request, std::string_view hook) const;
+  Response MissingHook(const Request& request, std::string_view hook) const;
   Response ServeFile(const Request& request, const std::string& path,
                      std::string_view content_type,
                      std::string_view missing_hint) const;

@@ -91,8 +91,12 @@ class Session final : public io::ConnectionHandler,
   [[nodiscard]] const std::string& peer() const { return peer_; }
   /// The client name LOGON gave ("" before LOGON_ACK).
   [[nodiscard]] const std::string& client_name() const { return client_name_; }
-  /// Fills the admin plane's row for this session (not `worker`).
-  void FillInfo(SessionInfo& row) const;
+  /// Ids and names of the session's subscriptions (FillInfo's scratch).
+  using SubscriptionOrder =
+      std::vector<std::pair<std::uint32_t, const std::string*>>;
+  /// Fills the admin plane's row for this session (not `worker`), in
+  /// place; `scratch` keeps its capacity between calls.
+  void FillInfo(SessionInfo& row, SubscriptionOrder& scratch) const;
 
   // io::ConnectionHandler
   void OnData(std::span<const std::byte> data) override;

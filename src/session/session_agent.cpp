@@ -222,10 +222,10 @@ void SessionAgent::Tick(std::int64_t now_ns) {
 
 void SessionAgent::PublishRows(std::int64_t now_ns) {
   // Rows are refilled in place: the strings and vectors of the previous
-  // publish keep their capacity.
+  // publish keep their capacity (and the board's copy keeps its own).
   rows_.resize(sessions_.size());
   for (std::size_t i = 0; i < sessions_.size(); ++i) {
-    sessions_[i]->FillInfo(rows_[i]);
+    sessions_[i]->FillInfo(rows_[i], subscription_order_);
     rows_[i].worker = worker_;
   }
   if (board_->Publish(rows_)) {

@@ -24,7 +24,9 @@
 #include <algorithm>
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -175,6 +177,8 @@ class SessionAgent final : public io::Agent, public io::AcceptHandler {
   SessionCounters counters_;
   SessionBoard* const board_;
   std::vector<SessionInfo> rows_;
+  // Session::FillInfo's scratch (Session::SubscriptionOrder).
+  std::vector<std::pair<std::uint32_t, const std::string*>> subscription_order_;
   std::int64_t next_publish_ns_ = 0;
 
   bool listening_ = false;

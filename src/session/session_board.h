@@ -4,13 +4,15 @@
 // Overview
 //   The worker that owns the sessions fills a row per session
 //   (Session::FillInfo) at most once a second from its duty cycle and hands
-//   the whole list to Publish, which swaps it in under a small mutex that
+//   the whole list to Publish, which copies it in under a small mutex that
 //   the worker only try-locks: if a reader holds it, the worker keeps its
 //   rows and tries again on its next tick, so a worker never waits on a
-//   reader. Readers (the admin thread, tests) lock it only to copy the
-//   published rows out. Rows are at most a second (plus one failed try)
-//   old; a session that closed meanwhile stays listed until the next
-//   publish.
+//   reader. Both the worker's rows and the published copy are refilled in
+//   place, so once the rows have their shape (sessions, names,
+//   subscriptions) publishing allocates nothing. Readers (the admin thread,
+//   tests) lock it only to copy the published rows out. Rows are at most a
+//   second (plus one failed try) old; a session that closed meanwhile stays
+//   listed until the next publish.
 //
 // Example
 //   worker:  if (board.Publish(rows)) next_ns = now + kPublishIntervalNs;
@@ -34,13 +36,13 @@ class SessionBoard {
   /// How often a worker publishes its rows.
   static constexpr std::int64_t kPublishIntervalNs = 1'000'000'000;
 
-  /// Worker thread: swaps `rows` in as the published rows (leaving the
-  /// previous ones in `rows`, to be refilled) unless a reader holds the
-  /// board; false then, and nothing changed.
-  bool Publish(std::vector<SessionInfo>& rows) {
+  /// Worker thread: copies `rows` over the published rows (reusing their
+  /// capacity) unless a reader holds the board; false then, and nothing
+  /// changed.
+  bool Publish(const std::vector<SessionInfo>& rows) {
     std::unique_lock<std::mutex> lock(mu_, std::try_to_lock);
     if (!lock.owns_lock()) return false;
-    published_.swap(rows);
+    published_ = rows;
     return true;
   }
 

@@ -56,6 +56,22 @@ TEST_F(RouterTest, UnknownPathIs404AndWrongMethod405WithAllow) {
   EXPECT_EQ(r.result(), http::status::not_found);
 }
 
+TEST_F(RouterTest, GatewayShowsTheRunningConfigAfterAReload) {
+  AdminRouter start = Router();
+  Response r = start.Handle(Make(http::verb::get, "/api/v1/gateway"));
+  EXPECT_THAT(r.body(), HasSubstr("\"log_level\":\"info\""));
+  AdminHooks hooks;
+  hooks.running_config = [] {
+    config::GatewayConfig c;
+    c.log_level = "debug";
+    return c;
+  };
+  AdminRouter reloaded = Router(std::move(hooks));
+  r = reloaded.Handle(Make(http::verb::get, "/api/v1/gateway"));
+  EXPECT_EQ(r.result(), http::status::ok);
+  EXPECT_THAT(r.body(), HasSubstr("\"log_level\":\"debug\""));
+}
+
 TEST_F(RouterTest, UnsetHooksAnswer501NamingTheHook) {
   AdminRouter router = Router();
   Response r = router.Handle(Make(http::verb::get, "/api/v1/sessions"));
