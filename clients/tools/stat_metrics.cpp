@@ -249,12 +249,17 @@ double Scrape::Quantile(std::string_view name, double q,
   for (const MetricsSample& s : samples_) {
     if (!Matches(s, bucket, filter)) continue;
     double le = 0;
-    if (!ParseValue(s.label("le"), &le)) continue;
+    // A bound or count that is not a number (NaN, a negative or infinite
+    // count) cannot place a quantile: such series are skipped.
+    if (!ParseValue(s.label("le"), &le) || std::isnan(le) ||
+        !std::isfinite(s.value) || s.value < 0) {
+      continue;
+    }
     cumulative[le] += s.value;
   }
   if (cumulative.empty()) return -1;
   const double total = cumulative.rbegin()->second;
-  if (!(total > 0)) return -1;
+  if (!(total > 0) || !std::isfinite(total)) return -1;
   const double rank = q * total;
   double lower = 0;
   double below = 0;
@@ -263,8 +268,11 @@ double Scrape::Quantile(std::string_view name, double q,
     if (std::isinf(le)) return last_finite;
     if (count >= rank) {
       const double in_bucket = count - below;
-      if (in_bucket <= 0) return le;
-      return lower + (le - lower) * ((rank - below) / in_bucket);
+      if (!(in_bucket > 0)) return le;
+      const double v = lower + (le - lower) * ((rank - below) / in_bucket);
+      // Buckets that are not cumulative (a scrape out of order) can put the
+      // rank outside the bucket: report a bound rather than a stray value.
+      return std::isfinite(v) ? std::clamp(v, std::min(lower, le), le) : le;
     }
     lower = le;
     below = count;

@@ -4,6 +4,7 @@
 // interval, and the JSON carries every row.
 #include "stat_view.h"
 
+#include <cmath>
 #include <string>
 
 #include "gmock/gmock.h"
@@ -79,6 +80,25 @@ TEST(StatMetricsTest, ValuesBeyondTheLastFiniteBucketReportItsBound) {
       "h_bucket{le=\"8\"} 1\n"
       "h_bucket{le=\"+Inf\"} 100\n");
   EXPECT_DOUBLE_EQ(s.Quantile("h", 0.99), 8);
+}
+
+TEST(StatMetricsTest, QuantileIsNeverNaNWhateverTheBucketsSay) {
+  // Regression: a fuzzed scrape with a NaN count, an infinite count and
+  // non-cumulative buckets made Quantile return NaN.
+  const Scrape s = Parse(
+      "h_bucket{le=\"1\"} NaN\n"
+      "h_bucket{le=\"2\"} 5\n"
+      "h_bucket{le=\"4\"} 1\n"
+      "h_bucket{le=\"8\"} +Inf\n"
+      "h_bucket{le=\"NaN\"} 3\n"
+      "h_bucket{le=\"+Inf\"} 6\n");
+  for (double q : {0.01, 0.5, 0.9, 0.99, 0.999}) {
+    const double v = s.Quantile("h", q);
+    EXPECT_FALSE(std::isnan(v)) << q;
+    EXPECT_LE(v, 8) << q;
+  }
+  const Scrape inf = Parse("g_bucket{le=\"+Inf\"} +Inf\n");
+  EXPECT_EQ(inf.Quantile("g", 0.5), -1);
 }
 
 TEST(StatViewTest, RatesAreDeltasOverTheIntervalAndRowsFollowLabels) {
