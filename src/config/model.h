@@ -47,6 +47,23 @@ inline constexpr std::pair<SlowConsumerPolicy, std::string_view>
         {SlowConsumerPolicy::kDisconnect, "disconnect"},
         {SlowConsumerPolicy::kBackpressure, "backpressure"}};
 
+/// [fastpath] mode: how UDP datagrams reach the gateway.
+enum class FastPathMode { kSocket, kAfXdp, kDpdk };
+inline constexpr std::pair<FastPathMode, std::string_view>
+    kFastPathModeNames[] = {{FastPathMode::kSocket, "socket"},
+                            {FastPathMode::kAfXdp, "af_xdp"},
+                            {FastPathMode::kDpdk, "dpdk"}};
+/// [fastpath] xdp_mode: where the XDP program runs.
+enum class XdpMode { kNative, kGeneric };
+inline constexpr std::pair<XdpMode, std::string_view> kXdpModeNames[] = {
+    {XdpMode::kNative, "native"}, {XdpMode::kGeneric, "generic"}};
+/// [fastpath] xdp_bind: how AF_XDP sockets bind their UMEM.
+enum class XdpBind { kAuto, kCopy, kZeroCopy };
+inline constexpr std::pair<XdpBind, std::string_view> kXdpBindNames[] = {
+    {XdpBind::kAuto, "auto"},
+    {XdpBind::kCopy, "copy"},
+    {XdpBind::kZeroCopy, "zero_copy"}};
+
 /// Stream log sizing and slow-consumer policy for streams matching `match`
 /// (an exact name, or a prefix pattern ending in '*'; "*" matches all).
 struct StreamPolicy {
@@ -127,6 +144,48 @@ struct UdpOptions {
   std::vector<UdpGroup> groups;
 
   bool operator==(const UdpOptions&) const = default;
+};
+
+/// [fastpath]: kernel-bypass UDP (src/fastpath). "socket" is the kernel's
+/// UDP stack; "af_xdp" and "dpdk" take the [udp] port's datagrams off
+/// `interface` (AF_XDP) or a DPDK port before the kernel sees them and send
+/// egress datagrams the same way. The [udp] section still decides the port,
+/// batches, groups and limits.
+struct FastPathOptions {
+  FastPathMode mode = FastPathMode::kSocket;
+  /// AF_XDP: the interface to attach to (required). DPDK: unused unless
+  /// eal_args name no device (then a net_af_packet vdev on it).
+  std::string interface;
+  /// RX/TX queues, one per worker from worker 0: 1..workers.
+  int queues = 1;
+  /// First hardware queue (AF_XDP sockets bind start_queue + i).
+  int start_queue = 0;
+  XdpMode xdp_mode = XdpMode::kNative;
+  XdpBind xdp_bind = XdpBind::kAuto;
+  /// UMEM frames per queue (AF_XDP) / mbufs per queue (DPDK), power of two.
+  std::uint32_t frames = 4096;
+  /// Bytes per UMEM frame: 2048 or 4096.
+  std::uint32_t frame_size = 4096;
+  /// Ring sizes, powers of two: RX and TX rings (AF_XDP, and DPDK
+  /// descriptors), fill and completion rings (AF_XDP).
+  std::uint32_t rx_ring = 2048;
+  std::uint32_t tx_ring = 2048;
+  std::uint32_t fill_ring = 2048;
+  std::uint32_t completion_ring = 2048;
+  /// DPDK EAL arguments, e.g. ["--no-huge", "-m", "64", "--vdev",
+  /// "net_af_xdp0,iface=eth1"]; the program name is added.
+  std::vector<std::string> eal_args;
+  /// DPDK: the IPv4 address the gateway owns on its port (answers ARP for
+  /// it, accepts UDP to it). AF_XDP: the interface's address when empty.
+  std::string address;
+  /// DPDK: the prefix length of `address`'s subnet, and the next hop for
+  /// destinations outside it ("": none, such destinations are not sent).
+  int prefix_len = 24;
+  std::string gateway;
+  /// Static neighbours, "ip=mac", before any kernel table or ARP.
+  std::vector<std::string> neighbours;
+
+  bool operator==(const FastPathOptions&) const = default;
 };
 
 /// [admin]: the admin HTTP server (src/admin): Prometheus metrics, health,
@@ -248,6 +307,8 @@ struct GatewayConfig {
   std::vector<BackendService> backends;
   // [admin]
   AdminOptions admin;
+  // [fastpath]
+  FastPathOptions fastpath;
 
   /// udp.bind, or gateway.bind when udp.bind is empty.
   [[nodiscard]] const std::string& UdpBind() const {
