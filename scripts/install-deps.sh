@@ -10,6 +10,8 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   iproute2 procps gnuplot-nox
   libjs-chart.js chromium chromium-driver python3-selenium
+  libxdp-dev libbpf-dev xdp-tools bpftool llvm-14 gcc-multilib ethtool
+  libdpdk-dev dpdk-dev
 )
 
 missing=()
