@@ -154,6 +154,10 @@ void PrintBanner(const server::Gateway& gateway, const config::GatewayConfig& c,
                 c.UdpBind().c_str(), gateway.udp_port(),
                 static_cast<unsigned long long>(gateway.udp_source_id()));
   }
+  if (!gateway.fastpath_description().empty()) {
+    std::printf("tachyon-gateway fastpath %s\n",
+                gateway.fastpath_description().c_str());
+  }
   if (admin != nullptr) {
     const bool v6 = c.admin.bind.find(':') != std::string::npos;
     std::printf("tachyon-gateway admin on http://%s%s%s:%u\n", v6 ? "[" : "",
@@ -266,6 +270,23 @@ void LogSummary(const server::Gateway& gateway, Totals& last,
       now.slow_consumers, now.slow_consumers - last.slow_consumers, now.drops,
       now.drops - last.drops, now.backend_requests,
       now.backend_requests - last.backend_requests);
+  if (gateway.config().fastpath.mode !=
+      tachyon::config::FastPathMode::kSocket) {
+    // tachyon_fastpath_* (fastpath/fastpath_counters.h), all queues.
+    const auto sum = [&gateway](std::string_view name) {
+      return static_cast<unsigned long long>(gateway.counters().Sum(name));
+    };
+    TACHYON_LOG(kInfo) << absl::StrFormat(
+        "fastpath: rx_packets=%u tx_packets=%u rx_drops=%u rx_ring_full=%u "
+        "fill_empty=%u tx_ring_full=%u tx_no_neighbour=%u",
+        sum("tachyon_fastpath_rx_packets_total"),
+        sum("tachyon_fastpath_tx_packets_total"),
+        sum("tachyon_fastpath_rx_drops_total"),
+        sum("tachyon_fastpath_rx_ring_full_total"),
+        sum("tachyon_fastpath_fill_empty_total"),
+        sum("tachyon_fastpath_tx_ring_full_total"),
+        sum("tachyon_fastpath_tx_no_neighbour_total"));
+  }
   last = now;
 }
 

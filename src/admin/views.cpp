@@ -318,6 +318,26 @@ void WriteValue(JsonWriter& w, config::IdleStrategy v) {
 void WriteValue(JsonWriter& w, config::SlowConsumerPolicy v) {
   w.String(config::SlowConsumerPolicyName(v));
 }
+template <typename E, std::size_t N>
+void WriteEnum(JsonWriter& w, E v,
+               const std::pair<E, std::string_view> (&names)[N]) {
+  for (const auto& [value, name] : names) {
+    if (value == v) {
+      w.String(name);
+      return;
+    }
+  }
+  w.String("?");
+}
+void WriteValue(JsonWriter& w, config::FastPathMode v) {
+  WriteEnum(w, v, config::kFastPathModeNames);
+}
+void WriteValue(JsonWriter& w, config::XdpMode v) {
+  WriteEnum(w, v, config::kXdpModeNames);
+}
+void WriteValue(JsonWriter& w, config::XdpBind v) {
+  WriteEnum(w, v, config::kXdpBindNames);
+}
 template <typename T>
 void WriteValue(JsonWriter& w, const std::vector<T>& v) {
   w.BeginArray();

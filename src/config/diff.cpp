@@ -41,6 +41,13 @@ std::string Spell(const T& value) {
     return Quoted(value);
   } else if constexpr (kKind == ValueKind::kCpuList) {
     return value.empty() ? std::string("none") : absl::StrJoin(value, ",");
+  } else if constexpr (kKind == ValueKind::kStringList) {
+    std::string out = "[";
+    for (const std::string& e : value) {
+      if (out.size() > 1) out += ", ";
+      out += Quoted(e);
+    }
+    return out + "]";
   } else if constexpr (kKind == ValueKind::kFloat) {
     return absl::StrCat(value);
   } else {

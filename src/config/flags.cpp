@@ -75,6 +75,19 @@ FlagValue ParseCpuList(const std::string& text) {
   return Value(std::move(cpus));
 }
 
+// "a b  c" (or "none", or "") as a list of strings ([fastpath] eal_args,
+// neighbours: no element of either holds a space).
+Value ParseStringList(const std::string& text) {
+  std::vector<std::string> list;
+  const absl::string_view trimmed = absl::StripAsciiWhitespace(text);
+  if (trimmed == "none") return Value(list);
+  for (absl::string_view part :
+       absl::StrSplit(trimmed, absl::ByAnyChar(" \t"), absl::SkipEmpty())) {
+    list.emplace_back(part);
+  }
+  return Value(std::move(list));
+}
+
 // The value of a flag for a key of `kKind`, as the override the reader takes.
 template <ValueKind kKind, auto& kFlag>
 FlagValue Get() {
@@ -82,6 +95,8 @@ FlagValue Get() {
   if (!value.has_value()) return std::nullopt;
   if constexpr (kKind == ValueKind::kCpuList) {
     return ParseCpuList(*value);
+  } else if constexpr (kKind == ValueKind::kStringList) {
+    return ParseStringList(*value);
   } else {
     return Value(*std::move(value));
   }

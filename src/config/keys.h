@@ -63,7 +63,8 @@ enum class ValueKind {
   kString,      ///< string; a string flag
   kEnum,        ///< one of the names in `detail`; a string flag
   kCpuList,     ///< array of CPU ids; a string flag, "0,1" or "none"
-  kStringList,  ///< array of strings (entry keys only, no flag)
+  kStringList,  ///< array of strings; a string flag, elements separated by
+                ///< spaces, or "none"
   kFloat,       ///< TOML float (an integer is taken as one); a double flag
 };
 
@@ -150,6 +151,18 @@ inline constexpr Range kEjectAfterFailuresRange{0, 1000};
 inline constexpr Range kEjectRange{1, 3'600'000};
 // [admin]: concurrent HTTP and WebSocket connections of the admin server.
 inline constexpr Range kAdminConnectionsRange{1, 1024};
+// [fastpath]. Queues: also at most gateway.workers (one worker per queue).
+inline constexpr Range kFastPathQueuesRange{1, 64};
+inline constexpr Range kStartQueueRange{0, 1023};
+// UMEM frames / mbufs per queue, a power of two: 512 frames keep a fill ring
+// of 256 topped up; 2^20 frames of 4 KiB is 4 GiB of locked memory.
+inline constexpr Range kFramesRange{512, 1 << 20};
+// 2048 or 4096 (a UMEM chunk holds one frame and must be a power of two
+// between 2 KiB and the page size).
+inline constexpr Range kFrameSizeRange{2048, 4096};
+// Rings, powers of two.
+inline constexpr Range kRingRange{64, 32768};
+inline constexpr Range kPrefixLenRange{1, 32};
 
 // clang-format off
 // The lists read best as one row per key.
@@ -332,6 +345,56 @@ inline constexpr Range kAdminConnectionsRange{1, 1024};
     "Chart.js file served as /chart.js (default empty: Debian's "              \
     "libjs-chart.js, /usr/share/javascript/chart.js/)")
 
+// [fastpath] -> FastPathOptions (GatewayConfig::fastpath). Not reloadable.
+#define TACHYON_CONFIG_FASTPATH_KEYS(X)                                        \
+  X(fastpath, mode, fastpath_mode, kEnum, kFastPathModeNames,                  \
+    "UDP datagram path: socket (the kernel's), af_xdp or dpdk; af_xdp and "    \
+    "dpdk need udp.enabled and privileges (README, Kernel bypass) "            \
+    "(default socket)")                                                        \
+  X(fastpath, interface, fastpath_interface, kString, kNoDetail,               \
+    "af_xdp: the network interface to attach to (required); dpdk: a "          \
+    "net_af_packet vdev on it when eal_args name no device (default empty)")   \
+  X(fastpath, queues, fastpath_queues, kInt, kFastPathQueuesRange,             \
+    "RX/TX queues, worker i serves queue start_queue + i, "                    \
+    "1..gateway.workers (default 1)")                                          \
+  X(fastpath, start_queue, fastpath_start_queue, kInt, kStartQueueRange,       \
+    "af_xdp: first hardware queue bound, 0..1023 (default 0)")                 \
+  X(fastpath, xdp_mode, fastpath_xdp_mode, kEnum, kXdpModeNames,               \
+    "af_xdp: where the XDP program runs, native (the driver) or generic "      \
+    "(default native)")                                                        \
+  X(fastpath, xdp_bind, fastpath_xdp_bind, kEnum, kXdpBindNames,               \
+    "af_xdp: auto (zero-copy, else copy, logged), copy or zero_copy "          \
+    "(default auto)")                                                          \
+  X(fastpath, frames, fastpath_frames, kInt, kFramesRange,                     \
+    "UMEM frames (af_xdp) or mbufs (dpdk) per queue, a power of two, "         \
+    "512..1048576 (default 4096)")                                             \
+  X(fastpath, frame_size, fastpath_frame_size, kInt, kFrameSizeRange,          \
+    "bytes per UMEM frame, 2048 or 4096 (default 4096)")                       \
+  X(fastpath, rx_ring, fastpath_rx_ring, kInt, kRingRange,                     \
+    "RX ring (af_xdp) or RX descriptors (dpdk), a power of two, 64..32768 "    \
+    "(default 2048)")                                                          \
+  X(fastpath, tx_ring, fastpath_tx_ring, kInt, kRingRange,                     \
+    "TX ring (af_xdp) or TX descriptors (dpdk), a power of two, 64..32768 "    \
+    "(default 2048)")                                                          \
+  X(fastpath, fill_ring, fastpath_fill_ring, kInt, kRingRange,                 \
+    "af_xdp: fill ring, a power of two, 64..32768 (default 2048)")             \
+  X(fastpath, completion_ring, fastpath_completion_ring, kInt, kRingRange,     \
+    "af_xdp: completion ring, a power of two, 64..32768 (default 2048)")       \
+  X(fastpath, eal_args, fastpath_eal_args, kStringList, kNoDetail,             \
+    "dpdk: EAL arguments, on the command line separated by spaces, e.g. "      \
+    "'--no-huge -m 64 --vdev net_af_xdp0,iface=eth1' (default none)")          \
+  X(fastpath, address, fastpath_address, kString, kNoDetail,                   \
+    "dpdk: the IPv4 address the gateway owns on its port (required); "         \
+    "af_xdp: the interface's address when empty (default empty)")              \
+  X(fastpath, prefix_len, fastpath_prefix_len, kInt, kPrefixLenRange,          \
+    "dpdk: prefix length of address's subnet, 1..32 (default 24)")             \
+  X(fastpath, gateway, fastpath_gateway, kString, kNoDetail,                   \
+    "dpdk: IPv4 next hop for destinations outside the subnet (default "        \
+    "empty: none, such destinations are not sent)")                            \
+  X(fastpath, neighbours, fastpath_neighbours, kStringList, kNoDetail,         \
+    "static next hops \"ip=mac\", on the command line separated by spaces "    \
+    "(default none)")
+
 // The tables, in the order config/gateway.toml lists them:
 //   T(table, KEYS, Struct, path, ...)
 // KEYS is the table's key list; its keys are members of Struct, which sits
@@ -345,7 +408,9 @@ inline constexpr Range kAdminConnectionsRange{1, 1024};
   T(streams, TACHYON_CONFIG_STREAMS_KEYS, StreamPolicy, .default_stream,       \
     __VA_ARGS__)                                                               \
   T(udp, TACHYON_CONFIG_UDP_KEYS, UdpOptions, .udp, __VA_ARGS__)              \
-  T(admin, TACHYON_CONFIG_ADMIN_KEYS, AdminOptions, .admin, __VA_ARGS__)
+  T(admin, TACHYON_CONFIG_ADMIN_KEYS, AdminOptions, .admin, __VA_ARGS__)     \
+  T(fastpath, TACHYON_CONFIG_FASTPATH_KEYS, FastPathOptions, .fastpath,        \
+    __VA_ARGS__)
 
 // Every key of every table, in file order: X(table, key, flag, kind, detail,
 // help).

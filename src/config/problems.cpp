@@ -34,20 +34,27 @@ int EditDistance(std::string_view a, std::string_view b) {
 
 }  // namespace
 
-std::string UnknownKeyMessage(std::string_view what, std::string_view name,
-                              std::span<const std::string_view> known) {
+std::string DidYouMean(std::string_view name,
+                       std::span<const std::string_view> known) {
+  std::string lower(name);
+  for (char& ch : lower) {
+    if (ch >= 'A' && ch <= 'Z') ch = static_cast<char>(ch - 'A' + 'a');
+  }
   std::string_view best;
   int best_distance = 3;  // suggest only within two edits
   for (std::string_view candidate : known) {
-    const int d = EditDistance(name, candidate);
+    const int d = EditDistance(lower, candidate);
     if (d < best_distance) {
       best_distance = d;
       best = candidate;
     }
   }
-  std::string message = Cat("unknown ", what);
-  if (!best.empty()) message += Cat("; did you mean '", best, "'?");
-  return message;
+  return best.empty() ? std::string() : Cat("; did you mean '", best, "'?");
+}
+
+std::string UnknownKeyMessage(std::string_view what, std::string_view name,
+                              std::span<const std::string_view> known) {
+  return Cat("unknown ", what, DidYouMean(name, known));
 }
 
 std::string Join(std::span<const std::string_view> parts,

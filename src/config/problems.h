@@ -64,6 +64,11 @@ std::string Join(std::span<const std::string_view> parts,
 std::string UnknownKeyMessage(std::string_view what, std::string_view name,
                               std::span<const std::string_view> known);
 
+/// "; did you mean 'X'?" when one of `known` is within two edits of `name`
+/// (ignoring case), else "". Enum values are suggested this way.
+std::string DidYouMean(std::string_view name,
+                       std::span<const std::string_view> known);
+
 /// Where a key's value came from.
 struct KeyOrigin {
   std::uint32_t line = 0;  ///< 0: not from a file line

@@ -195,7 +195,10 @@ class Reader {
       *out = *e;
       return;
     }
-    Fail(Cat("must be one of ", ChoiceList(names), ", got '", v->get(), "'"));
+    std::vector<std::string_view> known;
+    for (const auto& [value, name] : names) known.push_back(name);
+    Fail(Cat("must be one of ", ChoiceList(names), ", got '", v->get(), "'",
+             internal::DidYouMean(v->get(), known)));
   }
 
   // An array whose elements `read_element` reads, as the keys "key[0]",
@@ -531,9 +534,10 @@ absl::Status ApplyOverrides(std::span<const KeyOverride> overrides,
     std::visit(
         [&](const auto& v) {
           using V = std::decay_t<decltype(v)>;
-          if constexpr (std::is_same_v<V, std::vector<std::int64_t>>) {
+          if constexpr (std::is_same_v<V, std::vector<std::int64_t>> ||
+                        std::is_same_v<V, std::vector<std::string>>) {
             toml::array array;
-            for (std::int64_t e : v) array.push_back(e);
+            for (const auto& e : v) array.push_back(e);
             table->insert_or_assign(key_name, std::move(array));
           } else {
             table->insert_or_assign(key_name, v);

@@ -56,10 +56,12 @@ absl::StatusOr<GatewayConfig> ParseConfig(std::string_view toml,
 /// A value that replaces one key after the file is read (a command-line
 /// flag, typically). `value` takes the same forms the TOML key accepts: an
 /// integer or a size string for byte sizes, a lower-case name for enums, a
-/// list of integers for gateway.cpus, a double (or an integer) for floats.
+/// list of integers for gateway.cpus, a list of strings for string lists
+/// ([fastpath] eal_args), a double (or an integer) for floats.
 struct KeyOverride {
-  using Value = std::variant<bool, std::int64_t, std::string,
-                             std::vector<std::int64_t>, double>;
+  using Value =
+      std::variant<bool, std::int64_t, std::string, std::vector<std::int64_t>,
+                   double, std::vector<std::string>>;
   std::string key;     ///< dotted TOML key, "table.name" ("gateway.workers")
   std::string origin;  ///< how errors name the source ("--workers")
   Value value;

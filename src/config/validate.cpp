@@ -389,6 +389,135 @@ void ValidateAdmin(const AdminOptions& a, Problems& p) {
   }
 }
 
+// "aa:bb:cc:dd:ee:ff" (hex digits of either case).
+bool IsMacAddress(std::string_view text) {
+  if (text.size() != 17) return false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char ch = text[i];
+    if (i % 3 == 2) {
+      if (ch != ':') return false;
+    } else if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f') ||
+                 (ch >= 'A' && ch <= 'F'))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool IsIpv4Literal(const std::string& text) {
+  in_addr addr;
+  return inet_pton(AF_INET, text.c_str(), &addr) == 1;
+}
+
+void CheckPowerOfTwo(Problems& p, std::string_view key, std::uint32_t v,
+                     Range r) {
+  if (!r.Contains(v) || !std::has_single_bit(v)) {
+    p.Add(key, Cat("must be a power of two between ", r.min, " and ", r.max,
+                   ", got ", v));
+  }
+}
+
+void ValidateFastPath(const GatewayConfig& c, Problems& p) {
+  const FastPathOptions& f = c.fastpath;
+  const bool bypass = f.mode != FastPathMode::kSocket;
+  if (bypass && !c.udp.enabled) {
+    p.Add("fastpath.mode",
+          "a kernel-bypass path carries UDP datagrams; set udp.enabled = true "
+          "(or mode = \"socket\")");
+  }
+  if (!kFastPathQueuesRange.Contains(f.queues)) {
+    CheckRange(p, "fastpath.queues", f.queues, kFastPathQueuesRange);
+  } else if (f.queues > c.workers && kWorkersRange.Contains(c.workers)) {
+    p.Add("fastpath.queues",
+          Cat("must be at most gateway.workers (", c.workers,
+              "): each queue is served by its own worker, got ", f.queues));
+  }
+  CheckRange(p, "fastpath.start_queue", f.start_queue, kStartQueueRange);
+  CheckPowerOfTwo(p, "fastpath.frames", f.frames, kFramesRange);
+  if (f.frame_size != 2048 && f.frame_size != 4096) {
+    p.Add("fastpath.frame_size",
+          Cat("must be 2048 or 4096, got ", f.frame_size));
+  } else if (bypass && c.udp.max_datagram_bytes + 42 > f.frame_size) {
+    // Ethernet (14) + IPv4 (20) + UDP (8) around the largest datagram.
+    p.Add("fastpath.frame_size",
+          Cat("holds datagrams of at most ", f.frame_size - 42,
+              " bytes with their Ethernet, IPv4 and UDP headers, but "
+              "udp.max_datagram_bytes is ",
+              c.udp.max_datagram_bytes, "; lower it or use frame_size = 4096"));
+  }
+  CheckPowerOfTwo(p, "fastpath.rx_ring", f.rx_ring, kRingRange);
+  CheckPowerOfTwo(p, "fastpath.tx_ring", f.tx_ring, kRingRange);
+  CheckPowerOfTwo(p, "fastpath.fill_ring", f.fill_ring, kRingRange);
+  CheckPowerOfTwo(p, "fastpath.completion_ring", f.completion_ring, kRingRange);
+  if (f.fill_ring > f.frames && kRingRange.Contains(f.fill_ring) &&
+      kFramesRange.Contains(f.frames)) {
+    p.Add("fastpath.fill_ring",
+          Cat("must be at most fastpath.frames (", f.frames,
+              "): the fill ring hands the kernel free frames, got ",
+              f.fill_ring));
+  }
+  CheckRange(p, "fastpath.prefix_len", f.prefix_len, kPrefixLenRange);
+  if (f.mode == FastPathMode::kAfXdp && f.interface.empty()) {
+    p.Add("fastpath.interface",
+          "required with mode = \"af_xdp\": the interface whose queues the "
+          "gateway takes (ip -br link lists them)");
+  }
+  if (f.interface.size() >= 16) {  // IFNAMSIZ, with its terminating NUL
+    p.Add("fastpath.interface",
+          Cat("must be an interface name of at most 15 characters, got ",
+              Quoted(f.interface)));
+  }
+  if (!f.address.empty() && !IsIpv4Literal(f.address)) {
+    p.Add("fastpath.address",
+          Cat("must be an IPv4 address literal such as \"10.0.0.1\", got ",
+              Quoted(f.address)));
+  } else if (f.mode == FastPathMode::kDpdk && f.address.empty()) {
+    p.Add("fastpath.address",
+          "required with mode = \"dpdk\": the IPv4 address the gateway "
+          "owns on its DPDK port (it answers ARP for it)");
+  }
+  if (!f.gateway.empty() && !IsIpv4Literal(f.gateway)) {
+    p.Add("fastpath.gateway",
+          Cat("must be an IPv4 address literal (the next hop), or empty, got ",
+              Quoted(f.gateway)));
+  }
+  if (f.mode == FastPathMode::kDpdk && c.udp.port == 0) {
+    // No kernel socket binds the port in DPDK mode, so nothing could pick
+    // an ephemeral one, and peers must know where to send.
+    p.Add("udp.port",
+          "must be set (1..65535) with fastpath.mode = \"dpdk\": the port is "
+          "served on the DPDK port, where nothing picks an ephemeral one");
+  }
+  if (f.mode == FastPathMode::kDpdk && f.eal_args.empty() &&
+      f.interface.empty()) {
+    p.Add(
+        "fastpath.eal_args",
+        "name a device (e.g. [\"--vdev\", \"net_af_xdp0,iface=eth1\"] or a PCI "
+        "address with -a) or set fastpath.interface for a net_af_packet "
+        "vdev on it");
+  }
+  for (std::size_t i = 0; i < f.neighbours.size(); ++i) {
+    const std::string key = Cat("fastpath.neighbours[", i, "]");
+    const std::string& entry = f.neighbours[i];
+    const std::size_t eq = entry.find('=');
+    if (eq == std::string::npos || !IsIpv4Literal(entry.substr(0, eq)) ||
+        !IsMacAddress(std::string_view(entry).substr(eq + 1))) {
+      p.Add(key, Cat("must be \"ip=mac\" such as "
+                     "\"10.0.0.2=02:00:00:00:00:02\", got ",
+                     Quoted(entry)));
+      continue;
+    }
+    for (std::size_t j = 0; j < i; ++j) {
+      const std::string& other = f.neighbours[j];
+      if (other.substr(0, other.find('=')) == entry.substr(0, eq)) {
+        p.Add(key, Cat(Quoted(entry.substr(0, eq)),
+                       " is already listed at fastpath.neighbours[", j, "]"));
+        break;
+      }
+    }
+  }
+}
+
 }  // namespace
 
 void ValidateInto(const GatewayConfig& c, Problems& p) {
@@ -526,6 +655,8 @@ void ValidateInto(const GatewayConfig& c, Problems& p) {
   ValidateBackends(c, p);
   // [admin]
   ValidateAdmin(c.admin, p);
+  // [fastpath]
+  ValidateFastPath(c, p);
 }
 
 }  // namespace internal

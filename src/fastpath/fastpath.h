@@ -58,6 +58,9 @@ class FastPath {
 /// True if this build has the DPDK path (libdpdk-dev was found at configure
 /// time).
 bool HaveDpdk();
+/// True if this build has the AF_XDP path (libxdp, libbpf and a clang with
+/// the BPF target were found at configure time).
+bool HaveAfXdp();
 
 }  // namespace tachyon::fastpath
 

@@ -31,6 +31,8 @@ Gateway::~Gateway() {
   RequestStop();
   Wait();
   workers_.clear();
+  // After the workers: their queues run over its rings and memory.
+  fastpath_.reset();
   for (int fd : listen_fds_) ::close(fd);
   for (int fd : udp_fds_) ::close(fd);
 }
@@ -55,10 +57,19 @@ absl::Status Gateway::Start() {
   if (!port.ok()) return port.status();
   port_ = *port;
   if (absl::Status s = StartUdp(); !s.ok()) return s;
+  const bool bypass = fastpath_ != nullptr;
   for (int i = 0; i < n; ++i) {
-    workers_.push_back(std::make_unique<Worker>(
-        *this, i, listen_fds_[i],
-        udp_fds_.empty() ? -1 : udp_fds_[static_cast<std::size_t>(i)]));
+    // On a fast path the kernel sockets only hold the port.
+    const int udp_fd =
+        udp_fds_.empty() || bypass ? -1 : udp_fds_[static_cast<std::size_t>(i)];
+    std::unique_ptr<io::DatagramIo> queue =
+        bypass && i < fastpath_->queues() ? fastpath_->TakeQueue(i) : nullptr;
+    if (bypass && i < fastpath_->queues() && queue == nullptr) {
+      return absl::InternalError(
+          absl::StrCat("fastpath: queue ", i, " could not be taken"));
+    }
+    workers_.push_back(std::make_unique<Worker>(*this, i, listen_fds_[i],
+                                                udp_fd, std::move(queue)));
   }
   for (int i = 0; i < n; ++i) {
     if (absl::Status s = workers_[i]->Start(); !s.ok()) {
@@ -99,15 +110,31 @@ absl::Status Gateway::StartUdp() {
   // The instance epoch: receivers tell a restarted gateway (whose
   // sequences and stream ids start over) by its change (PROTOCOL.md 16.4).
   udp_source_id_ = instance_epoch_;
-  absl::StatusOr<std::uint16_t> port = OpenPerWorker(
-      "UDP ingress", config_.UdpBind(), u.port, SOCK_DGRAM,
-      [this](std::uint16_t p) {
-        return io::OpenUdpReceiveSocket(config_.UdpBind(), p,
-                                        UdpReceiveTuning());
-      },
-      udp_fds_);
-  if (!port.ok()) return port.status();
-  udp_port_ = *port;
+  const config::FastPathMode mode = config_.fastpath.mode;
+  if (mode == config::FastPathMode::kDpdk) {
+    // The port lives on the DPDK port's address, which the kernel does not
+    // own: nothing to bind (validation made the port explicit).
+    udp_port_ = u.port;
+  } else {
+    // af_xdp binds too: the socket reserves the port (no other process
+    // takes it) and picks it when it is 0.
+    absl::StatusOr<std::uint16_t> port = OpenPerWorker(
+        "UDP ingress", config_.UdpBind(), u.port, SOCK_DGRAM,
+        [this](std::uint16_t p) {
+          return io::OpenUdpReceiveSocket(config_.UdpBind(), p,
+                                          UdpReceiveTuning());
+        },
+        udp_fds_);
+    if (!port.ok()) return port.status();
+    udp_port_ = *port;
+  }
+  if (mode != config::FastPathMode::kSocket) {
+    absl::StatusOr<std::unique_ptr<fastpath::FastPath>> fast =
+        fastpath::FastPath::Open(config_, udp_port_, counters_);
+    if (!fast.ok()) return fast.status();
+    fastpath_ = *std::move(fast);
+    fastpath_description_ = fastpath_->Describe();
+  }
   for (const config::UdpGroup& g : u.groups) {
     if (absl::StatusOr<stream::StreamLog*> log =
             registry_->OpenConfigured(g.stream);

@@ -6,7 +6,17 @@
 //   SO_REUSEPORT UDP ingress socket per worker likewise, creates the streams
 //   of [[udp.groups]], starts the workers and returns once every worker's
 //   reactor is running. The UDP egress of a stream is served by one worker,
-//   UdpOwner(stream). RequestStop() begins a
+//   UdpOwner(stream).
+//
+//   With [fastpath] mode af_xdp or dpdk, UDP runs over the kernel-bypass
+//   path (fastpath/fastpath.h) instead: af_xdp still binds the kernel UDP
+//   sockets (they reserve the port, and port 0 picks it) but reads none of
+//   them; dpdk binds none (the port lives on the DPDK port's address). The
+//   FastPath is opened once the port is known, worker i < queues takes
+//   queue i as its datagram path for ingress and egress, workers beyond
+//   the queues take no UDP, and UdpOwner maps streams onto the workers with
+//   a queue. The FastPath is destroyed after the workers are joined (which
+//   detaches the XDP program / stops the DPDK port). RequestStop() begins a
 //   graceful shutdown: stop accepting, deliver what is queued, LOGOUT every
 //   session, close; Wait() joins the workers.
 //
@@ -37,6 +47,7 @@
 #include "base/counters.h"
 #include "config/model.h"
 #include "config/reload_report.h"
+#include "fastpath/fastpath.h"
 #include "server/reload.h"
 #include "server/worker.h"
 #include "server/worker_command.h"
@@ -95,9 +106,22 @@ class Gateway final : public CommandRouter {
   [[nodiscard]] const base::CounterRegistry& counters() const {
     return counters_;
   }
-  /// The worker that serves `stream`'s UDP egress.
+  /// The worker that serves `stream`'s UDP egress: one of the UdpWorkers().
   [[nodiscard]] int UdpOwner(StreamId stream) const {
-    return static_cast<int>(stream.value() % workers_.size());
+    return static_cast<int>(stream.value() %
+                            static_cast<std::uint64_t>(UdpWorkers()));
+  }
+  /// Workers 0..UdpWorkers()-1 serve UDP: every worker on the kernel socket
+  /// path, one per queue on a fast path.
+  [[nodiscard]] int UdpWorkers() const {
+    return config_.fastpath.mode == config::FastPathMode::kSocket
+               ? config_.workers
+               : config_.fastpath.queues;
+  }
+  /// The fast path's start-up line (FastPath::Describe), or "" on the
+  /// kernel socket path. After Start.
+  [[nodiscard]] const std::string& fastpath_description() const {
+    return fastpath_description_;
   }
   /// CommandRouter: any thread; queues `command` in worker `worker`'s
   /// mailbox and wakes it; false if that mailbox is full.
@@ -169,6 +193,10 @@ class Gateway final : public CommandRouter {
   // Declared before everything that registers values in it.
   base::CounterRegistry counters_;
   std::unique_ptr<stream::StreamRegistry> registry_;
+  // Destroyed after the workers (whose queues it owns the memory of): the
+  // destructor resets it explicitly once they are joined.
+  std::unique_ptr<fastpath::FastPath> fastpath_;
+  std::string fastpath_description_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<int> listen_fds_;
   std::vector<int> udp_fds_;

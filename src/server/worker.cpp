@@ -14,7 +14,8 @@
 
 namespace tachyon::server {
 
-Worker::Worker(Gateway& gateway, int index, int listen_fd, int udp_fd)
+Worker::Worker(Gateway& gateway, int index, int listen_fd, int udp_fd,
+               std::unique_ptr<io::DatagramIo> fast_queue)
     : gateway_(gateway),
       index_(index),
       listen_fd_(listen_fd),
@@ -24,7 +25,9 @@ Worker::Worker(Gateway& gateway, int index, int listen_fd, int udp_fd)
                : -1),
       running_(gateway.config()),
       interest_(index),
-      mailbox_(kMailboxCapacity) {}
+      mailbox_(kMailboxCapacity) {
+  datagram_io_ = std::move(fast_queue);
+}
 
 Worker::~Worker() { Join(); }
 
@@ -108,15 +111,21 @@ absl::Status Worker::SetUp() {
 absl::Status Worker::SetUpUdp() {
   const config::GatewayConfig& c = gateway_.config();
   if (!c.udp.enabled) return absl::OkStatus();
-  absl::StatusOr<std::unique_ptr<io::SocketDatagramIo>> io =
-      io::SocketDatagramIo::Create(
-          {.receive_fd = udp_fd_,
-           .receive_batch = c.udp.recv_batch,
-           .max_datagram_bytes = c.udp.max_datagram_bytes,
-           .gso = c.udp.gso,
-           .send_tuning = gateway_.UdpSendTuning()});
-  if (!io.ok()) return io.status();
-  datagram_io_ = *std::move(io);
+  // On a fast path the queue came with the worker; a worker beyond the
+  // queues serves no UDP (UdpOwner never picks it).
+  const bool fast = datagram_io_ != nullptr;
+  if (!fast && index_ >= gateway_.UdpWorkers()) return absl::OkStatus();
+  if (!fast) {
+    absl::StatusOr<std::unique_ptr<io::SocketDatagramIo>> io =
+        io::SocketDatagramIo::Create(
+            {.receive_fd = udp_fd_,
+             .receive_batch = c.udp.recv_batch,
+             .max_datagram_bytes = c.udp.max_datagram_bytes,
+             .gso = c.udp.gso,
+             .send_tuning = gateway_.UdpSendTuning()});
+    if (!io.ok()) return io.status();
+    datagram_io_ = *std::move(io);
+  }
   udp_counters_ =
       std::make_unique<udp::UdpCounters>(gateway_.counters(), index_);
   udp_egress_ = std::make_unique<udp::UdpEgress>(
@@ -126,7 +135,10 @@ absl::Status Worker::SetUpUdp() {
     if (log == nullptr || gateway_.UdpOwner(log->id()) != index_) continue;
     if (absl::Status s = udp_egress_->AddGroup(log, g); !s.ok()) return s;
   }
-  if (udp_fd_ >= 0) {
+  // A fast-path queue is polled when it has no readiness descriptor
+  // (DPDK): UdpIngress then reports pending work every pass, so the idle
+  // strategy never blocks while the queue may hold datagrams.
+  if (udp_fd_ >= 0 || fast) {
     udp_ingress_ = std::make_unique<udp::UdpIngress>(
         *datagram_io_, c.udp.recv_batch, c.max_frame_length,
         gateway_.registry(), clock_, *this, *udp_counters_, reactor_.get());

@@ -57,7 +57,11 @@ class Worker final : public session::SessionServices,
   static constexpr std::size_t kMailboxCapacity = 4096;
 
   /// `udp_fd`: this worker's UDP ingress socket, or -1 without UDP.
-  Worker(Gateway& gateway, int index, int listen_fd, int udp_fd = -1);
+  /// `fast_queue`: on a kernel-bypass path, this worker's queue (its
+  /// datagram path for ingress and egress, used instead of sockets); null
+  /// otherwise. A worker without either serves no UDP on a fast path.
+  Worker(Gateway& gateway, int index, int listen_fd, int udp_fd = -1,
+         std::unique_ptr<io::DatagramIo> fast_queue = nullptr);
   ~Worker() override;
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;

@@ -232,6 +232,54 @@ TEST(ShippedConfigTest, TelemetryExampleLoads) {
   EXPECT_GT(config->socket.recv_buffer_bytes, 0);
 }
 
+TEST(ShippedConfigTest, FastPathExamplesLoad) {
+  absl::StatusOr<GatewayConfig> af_xdp =
+      LoadConfigFile(SourcePath("config/examples/fastpath-af_xdp.toml"));
+  ASSERT_TRUE(af_xdp.ok()) << af_xdp.status();
+  EXPECT_EQ(af_xdp->fastpath.mode, FastPathMode::kAfXdp);
+  EXPECT_EQ(af_xdp->fastpath.interface, "eth1");
+  EXPECT_EQ(af_xdp->fastpath.queues, 2);
+  EXPECT_EQ(af_xdp->fastpath.neighbours.size(), 1u);
+  absl::StatusOr<GatewayConfig> dpdk =
+      LoadConfigFile(SourcePath("config/examples/fastpath-dpdk.toml"));
+  ASSERT_TRUE(dpdk.ok()) << dpdk.status();
+  EXPECT_EQ(dpdk->fastpath.mode, FastPathMode::kDpdk);
+  EXPECT_EQ(dpdk->fastpath.address, "10.0.0.10");
+  EXPECT_EQ(dpdk->fastpath.eal_args.size(), 8u);
+}
+
+TEST_F(ConfigFileTest, ReadsTheFastPathTable) {
+  absl::StatusOr<GatewayConfig> config = Load(
+      "[gateway]\nworkers = 2\n[udp]\nenabled = true\n[fastpath]\n"
+      "mode = \"af_xdp\"\ninterface = \"veth-gw\"\nqueues = 2\n"
+      "xdp_mode = \"generic\"\nxdp_bind = \"copy\"\nframes = 1024\n"
+      "frame_size = 2048\nrx_ring = 512\ntx_ring = 512\nfill_ring = 512\n"
+      "completion_ring = 512\n"
+      "neighbours = [\"10.9.0.2=02:00:00:00:00:02\"]\n");
+  ASSERT_TRUE(config.ok()) << config.status();
+  const FastPathOptions& f = config->fastpath;
+  EXPECT_EQ(f.mode, FastPathMode::kAfXdp);
+  EXPECT_EQ(f.interface, "veth-gw");
+  EXPECT_EQ(f.queues, 2);
+  EXPECT_EQ(f.xdp_mode, XdpMode::kGeneric);
+  EXPECT_EQ(f.xdp_bind, XdpBind::kCopy);
+  EXPECT_EQ(f.frames, 1024u);
+  EXPECT_EQ(f.frame_size, 2048u);
+  EXPECT_EQ(f.rx_ring, 512u);
+  EXPECT_EQ(f.completion_ring, 512u);
+  EXPECT_EQ(f.neighbours,
+            std::vector<std::string>{"10.9.0.2=02:00:00:00:00:02"});
+}
+
+TEST_F(ConfigFileTest, AfXdpAcceptsAnEphemeralUdpPort) {
+  // The kernel socket still binds, so port 0 picks a port the fast path
+  // then serves.
+  absl::StatusOr<GatewayConfig> config = Load(
+      "[udp]\nenabled = true\nport = 0\n[fastpath]\n"
+      "mode = \"af_xdp\"\ninterface = \"eth1\"\n");
+  ASSERT_TRUE(config.ok()) << config.status();
+}
+
 TEST_F(ConfigFileTest, ReadsTheUdpTableAndGroups) {
   absl::StatusOr<GatewayConfig> config = Load(
       "[udp]\nenabled = true\nbind = \"127.0.0.1\"\nport = 0\n"
@@ -857,6 +905,94 @@ std::vector<BadCase> BadCases() {
        "expected an array of tables ([[streams.policies]]), got a string"},
       {"EntryNotATable", "[streams]\npolicies = [1]\n", 2,
        "streams.policies[0]", "expected a table, got an integer"},
+      // [fastpath]
+      {"FastPathModeUnknown", "[fastpath]\nmode = \"xdp\"\n", 2,
+       "fastpath.mode", "must be one of socket, af_xdp, dpdk, got 'xdp'"},
+      {"FastPathModeMisspelt", "[fastpath]\nmode = \"afxdp\"\n", 2,
+       "fastpath.mode", "got 'afxdp'; did you mean 'af_xdp'?"},
+      {"FastPathModeUpperCase", "[fastpath]\nmode = \"DPDK\"\n", 2,
+       "fastpath.mode", "got 'DPDK'; did you mean 'dpdk'?"},
+      {"XdpModeMisspelt", "[fastpath]\nxdp_mode = \"generc\"\n", 2,
+       "fastpath.xdp_mode",
+       "must be one of native, generic, got 'generc'; did you mean "
+       "'generic'?"},
+      {"XdpBindMisspelt", "[fastpath]\nxdp_bind = \"zerocopy\"\n", 2,
+       "fastpath.xdp_bind",
+       "must be one of auto, copy, zero_copy, got 'zerocopy'; did you mean "
+       "'zero_copy'?"},
+      {"FastPathWithoutUdp",
+       "[fastpath]\nmode = \"af_xdp\"\ninterface = \"eth1\"\n", 2,
+       "fastpath.mode", "set udp.enabled = true"},
+      {"FastPathQueuesZero", "[fastpath]\nqueues = 0\n", 2, "fastpath.queues",
+       "must be between 1 and 64, got 0"},
+      {"FastPathQueuesBeyondWorkers",
+       "[gateway]\nworkers = 2\n[fastpath]\nqueues = 3\n", 4, "fastpath.queues",
+       "must be at most gateway.workers (2)"},
+      {"FastPathStartQueueNegative", "[fastpath]\nstart_queue = -1\n", 2,
+       "fastpath.start_queue", "must be between 0 and 1023, got -1"},
+      {"FastPathFramesNotPowerOfTwo", "[fastpath]\nframes = 5000\n", 2,
+       "fastpath.frames",
+       "must be a power of two between 512 and 1048576, got 5000"},
+      {"FastPathFramesTooFew", "[fastpath]\nframes = 256\n", 2,
+       "fastpath.frames", "got 256"},
+      {"FastPathFrameSizeOdd", "[fastpath]\nframe_size = 3000\n", 2,
+       "fastpath.frame_size", "must be 2048 or 4096, got 3000"},
+      {"FastPathFrameTooSmallForDatagrams",
+       "[udp]\nenabled = true\nmax_datagram_bytes = 4000\n[fastpath]\n"
+       "mode = \"af_xdp\"\ninterface = \"eth1\"\nframe_size = 2048\n",
+       7, "fastpath.frame_size", "but udp.max_datagram_bytes is 4000"},
+      {"FastPathRxRingNotPowerOfTwo", "[fastpath]\nrx_ring = 1000\n", 2,
+       "fastpath.rx_ring",
+       "must be a power of two between 64 and 32768, got 1000"},
+      {"FastPathTxRingTooLarge", "[fastpath]\ntx_ring = 65536\n", 2,
+       "fastpath.tx_ring", "got 65536"},
+      {"FastPathFillRingTooSmall", "[fastpath]\nfill_ring = 32\n", 2,
+       "fastpath.fill_ring", "got 32"},
+      {"FastPathCompletionRingOdd", "[fastpath]\ncompletion_ring = 100\n", 2,
+       "fastpath.completion_ring", "got 100"},
+      {"FastPathFillRingBeyondFrames",
+       "[fastpath]\nframes = 1024\nfill_ring = 2048\n", 3, "fastpath.fill_ring",
+       "must be at most fastpath.frames (1024)"},
+      {"AfXdpWithoutInterface",
+       "[udp]\nenabled = true\n[fastpath]\nmode = \"af_xdp\"\n", 3,
+       "fastpath.interface", "required with mode = \"af_xdp\""},
+      {"FastPathInterfaceTooLong",
+       "[fastpath]\ninterface = \"a-very-long-interface\"\n", 2,
+       "fastpath.interface", "at most 15 characters"},
+      {"DpdkWithoutAddress",
+       "[udp]\nenabled = true\n[fastpath]\nmode = \"dpdk\"\ninterface = "
+       "\"eth1\"\n",
+       3, "fastpath.address", "required with mode = \"dpdk\""},
+      {"FastPathAddressNotIpv4", "[fastpath]\naddress = \"10.0.0\"\n", 2,
+       "fastpath.address",
+       "must be an IPv4 address literal such as \"10.0.0.1\", got '10.0.0'"},
+      {"FastPathGatewayNotIpv4", "[fastpath]\ngateway = \"::1\"\n", 2,
+       "fastpath.gateway", "must be an IPv4 address literal"},
+      {"FastPathPrefixTooLong", "[fastpath]\nprefix_len = 33\n", 2,
+       "fastpath.prefix_len", "must be between 1 and 32, got 33"},
+      {"DpdkOnEphemeralPort",
+       "[udp]\nenabled = true\nport = 0\n[fastpath]\nmode = \"dpdk\"\n"
+       "address = \"10.0.0.1\"\ninterface = \"eth1\"\n",
+       3, "udp.port", "must be set (1..65535) with fastpath.mode = \"dpdk\""},
+      {"DpdkWithoutDevice",
+       "[udp]\nenabled = true\n[fastpath]\nmode = \"dpdk\"\naddress = "
+       "\"10.0.0.1\"\n",
+       3, "fastpath.eal_args", "name a device"},
+      {"NeighbourWithoutMac", "[fastpath]\nneighbours = [\"10.0.0.2\"]\n", 2,
+       "fastpath.neighbours[0]",
+       "must be \"ip=mac\" such as \"10.0.0.2=02:00:00:00:00:02\", got "
+       "'10.0.0.2'"},
+      {"NeighbourBadMac",
+       "[fastpath]\nneighbours = [\n  \"10.0.0.2=02:00:00:00:00:02\",\n"
+       "  \"10.0.0.3=02:00:00:00:00\",\n]\n",
+       4, "fastpath.neighbours[1]", "got '10.0.0.3=02:00:00:00:00'"},
+      {"NeighbourListedTwice",
+       "[fastpath]\nneighbours = [\"10.0.0.2=02:00:00:00:00:02\", "
+       "\"10.0.0.2=02:00:00:00:00:03\"]\n",
+       2, "fastpath.neighbours[1]",
+       "'10.0.0.2' is already listed at fastpath.neighbours[0]"},
+      {"EalArgsNotAList", "[fastpath]\neal_args = \"--no-huge\"\n", 2,
+       "fastpath.eal_args", "expected an array of strings, got a string"},
   };
 }
 
@@ -1216,7 +1352,7 @@ TEST(FlagsTest, EveryKeyHasAFlagWhoseHelpNamesIt) {
     EXPECT_THAT(f->Help(), HasSubstr("(default "));
     EXPECT_TRUE(keys.insert(flag.key).second) << flag.key;
   }
-  EXPECT_EQ(keys.size(), 55u);  // 48 + [admin]'s 7
+  EXPECT_EQ(keys.size(), 72u);  // 48 + [admin]'s 7 + [fastpath]'s 17
   EXPECT_NE(absl::FindCommandLineFlag("config"), nullptr);
 }
 
@@ -1312,6 +1448,43 @@ TEST_F(FlagsFileTest, BadFlagValuesNameTheFlag) {
             absl::StrCat("--priority: must be between 0 and 6, got 9\n"
                          "--stream_window_bytes: must be at most "
                          "capacity_bytes / 2 (8MiB), got 1GiB"));
+}
+
+TEST(FlagsTest, FastPathFlagsSetTheTable) {
+  absl::SetFlag(&FLAGS_udp_enabled, true);
+  absl::SetFlag(&FLAGS_workers, 2);
+  absl::SetFlag(&FLAGS_fastpath_mode, "dpdk");
+  absl::SetFlag(&FLAGS_fastpath_queues, 2);
+  absl::SetFlag(&FLAGS_fastpath_address, "10.0.0.1");
+  absl::SetFlag(&FLAGS_fastpath_eal_args,
+                " --no-huge -m 64  --vdev net_af_packet0,iface=eth1 ");
+  absl::SetFlag(&FLAGS_fastpath_xdp_mode, "generic");
+  absl::StatusOr<GatewayConfig> config = LoadFromFlags();
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->fastpath.mode, FastPathMode::kDpdk);
+  EXPECT_EQ(config->fastpath.queues, 2);
+  EXPECT_EQ(config->fastpath.address, "10.0.0.1");
+  EXPECT_EQ(config->fastpath.xdp_mode, XdpMode::kGeneric);
+  EXPECT_EQ(config->fastpath.eal_args,
+            (std::vector<std::string>{"--no-huge", "-m", "64", "--vdev",
+                                      "net_af_packet0,iface=eth1"}));
+  absl::SetFlag(&FLAGS_fastpath_mode, "dpkd");
+  EXPECT_EQ(Msg(LoadFromFlags()),
+            "--fastpath_mode: must be one of socket, af_xdp, dpdk, got 'dpkd'; "
+            "did you mean 'dpdk'?");
+  absl::SetFlag(&FLAGS_fastpath_mode, "af_xdp");
+  absl::SetFlag(&FLAGS_fastpath_interface, std::string());
+  EXPECT_THAT(Msg(LoadFromFlags()),
+              HasSubstr("--fastpath_interface: required with mode = "
+                        "\"af_xdp\""));
+  for (auto* flag :
+       {&FLAGS_fastpath_mode, &FLAGS_fastpath_address, &FLAGS_fastpath_eal_args,
+        &FLAGS_fastpath_xdp_mode, &FLAGS_fastpath_interface}) {
+    absl::SetFlag(flag, std::nullopt);
+  }
+  absl::SetFlag(&FLAGS_fastpath_queues, std::nullopt);
+  absl::SetFlag(&FLAGS_workers, std::nullopt);
+  absl::SetFlag(&FLAGS_udp_enabled, std::nullopt);
 }
 
 TEST(BackendFlagTest, ParsesNameIdAndEndpoints) {

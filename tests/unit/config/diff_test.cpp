@@ -48,6 +48,18 @@ TEST(ChangedKeysTest, SpellsEachKindAsTheFileDoes) {
   EXPECT_EQ(changes.back().key, "udp.port");
 }
 
+TEST(ChangedKeysTest, SpellsTheFastPathTable) {
+  GatewayConfig c;
+  c.fastpath.mode = FastPathMode::kAfXdp;
+  c.fastpath.interface = "eth1";
+  c.fastpath.eal_args = {"--no-huge", "-m", "64"};
+  const std::vector<KeyChange> changes = ChangedKeys(GatewayConfig{}, c);
+  EXPECT_EQ(ValueOf(changes, "fastpath.mode"), "af_xdp");
+  EXPECT_EQ(ValueOf(changes, "fastpath.interface"), "'eth1'");
+  EXPECT_EQ(ValueOf(changes, "fastpath.eal_args"), "['--no-huge', '-m', '64']");
+  EXPECT_EQ(changes.size(), 3u);
+}
+
 TEST(ChangedKeysTest, NeverPrintsTheToken) {
   GatewayConfig c;
   c.token = "s3cret";

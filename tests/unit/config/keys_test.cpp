@@ -120,9 +120,12 @@ std::optional<KeyOverride> OverrideFromText(const KeyInfo& k,
     case ValueKind::kString:
       o.value = nothing ? std::string() : text;
       break;
+    case ValueKind::kStringList:
+      if (!nothing) return std::nullopt;
+      o.value = std::vector<std::string>{};
+      break;
     case ValueKind::kBytes:
     case ValueKind::kEnum:
-    case ValueKind::kStringList:
       o.value = text;
       break;
   }
