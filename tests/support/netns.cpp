@@ -102,14 +102,6 @@ RunResult Run(const std::vector<std::string>& argv,
   return result;
 }
 
-absl::Status RunOk(const std::vector<std::string>& argv) {
-  RunResult r = Run(argv);
-  if (r.exit_code == 0) return absl::OkStatus();
-  return absl::InternalError(absl::StrCat("`", absl::StrJoin(argv, " "),
-                                          "` failed (exit ", r.exit_code,
-                                          "): ", r.output));
-}
-
 void DeleteNamespace(const std::string& name) {
   Run({"ip", "netns", "delete", name});
 }
@@ -132,6 +124,14 @@ int NextSubnet() {
 }
 
 }  // namespace
+
+absl::Status RunCommand(const std::vector<std::string>& argv) {
+  RunResult r = Run(argv);
+  if (r.exit_code == 0) return absl::OkStatus();
+  return absl::InternalError(absl::StrCat("`", absl::StrJoin(argv, " "),
+                                          "` failed (exit ", r.exit_code,
+                                          "): ", r.output));
+}
 
 bool CanCreateNamespaces(std::string* why) {
   auto no = [&](std::string reason) {
@@ -238,7 +238,7 @@ absl::StatusOr<std::unique_ptr<VethPair>> VethPair::Create(
   };
   for (const auto& step : steps) {
     // On failure the half-made pair's destructor removes the namespaces.
-    if (absl::Status s = RunOk(step); !s.ok()) return s;
+    if (absl::Status s = RunCommand(step); !s.ok()) return s;
   }
   return pair;
 }
