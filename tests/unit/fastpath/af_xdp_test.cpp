@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <array>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -33,6 +34,7 @@
 #include "gtest/gtest.h"
 #include "io/datagram_io.h"
 #include "io/socket.h"
+#include "support/alloc_counter.h"
 #include "support/netns.h"
 #include "support/require.h"
 
@@ -467,6 +469,62 @@ TEST_P(AfXdpModeTest, SendsThroughTheKernelWhenTheNeighbourIsUnknown) {
   EXPECT_EQ(Queue().counters().tx_no_neighbour.value(), 3u);
   EXPECT_EQ(Queue().counters().tx_packets.value(), 0u);
   ::close(receiver);
+}
+
+// Once warm, receiving and sending allocate nothing.
+TEST_P(AfXdpModeTest, ReceiveAndSendAllocateNothingOnceWarm) {
+  if (IsSkipped() || HasFatalFailure()) return;
+  config::GatewayConfig c = Config(GetParam());
+  c.fastpath.neighbours = {pair_->peer_ip() + "=" + pair_->peer_mac()};
+  Open(c);
+  if (HasFatalFailure()) return;
+  const int peer = PeerUdpSocket();
+  const std::uint16_t peer_port = io::LocalPort(peer).value_or(0);
+  const std::string payload(200, 'p');
+  std::array<io::RxDatagram, 64> batch;
+  const std::vector<io::TxDatagram> datagrams(32, {AsBytes(payload), {}});
+  const std::vector<io::TxRun> runs = {
+      {{pair_->peer_ip_be(), peer_port}, 0, datagrams}};
+  std::vector<io::TxRunResult> results(1);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_addr.s_addr = pair_->gateway_ip_be();
+  to.sin_port = htons(kPort);
+  std::string sink(70000, '\0');
+  // Two rounds: the first warms up, the second is counted.
+  for (int round = 0; round < 2; ++round) {
+    if (round == 1) {
+      tachyon::testing::CountThisThread();
+      tachyon::testing::StartCountingAllocations();
+    }
+    int received = 0;
+    for (int i = 0; i < 32; ++i) {
+      ASSERT_EQ(::sendto(peer, payload.data(), payload.size(), 0,
+                         reinterpret_cast<const sockaddr*>(&to), sizeof to),
+                static_cast<ssize_t>(payload.size()));
+    }
+    for (int pass = 0; pass < 1000 && received < 32; ++pass) {
+      const int got = io_->Receive(batch);
+      received += got;
+      if (got == 0) {
+        pollfd p{io_->readiness_fd(), POLLIN, 0};
+        if (::poll(&p, 1, 1000) <= 0) break;
+      }
+    }
+    io_->Send(runs, results);
+    int echoed = 0;
+    for (int i = 0; i < 32; ++i) {
+      pollfd p{peer, POLLIN, 0};
+      if (::poll(&p, 1, 2000) <= 0) break;
+      if (::recv(peer, sink.data(), sink.size(), 0) > 0) ++echoed;
+    }
+    if (round == 1) tachyon::testing::StopCountingAllocations();
+    ASSERT_EQ(received, 32);
+    ASSERT_EQ(results[0].sent, 32u);
+    ASSERT_EQ(echoed, 32);
+  }
+  EXPECT_EQ(tachyon::testing::CountedAllocations(), 0);
+  ::close(peer);
 }
 
 INSTANTIATE_TEST_SUITE_P(
