@@ -51,7 +51,7 @@ absl::StatusOr<std::unique_ptr<FastPath>> FastPath::Open(
   }
 #if TACHYON_HAVE_AF_XDP
   if (options.mode == config::FastPathMode::kAfXdp) {
-    return OpenAfXdp(config, port, counters);
+    return af_xdp::OpenAfXdp(config, port, counters);
   }
 #endif
 #if TACHYON_HAVE_DPDK
