@@ -359,7 +359,8 @@ void DpdkDatagramIo::Send(std::span<const io::TxRun> runs,
       results[i] = {Status::kSent, 0};
       continue;
     }
-    if (run.channel < 0 || run.channel >= channels_) {
+    if (run.channel < 0 || run.channel >= channels_ ||
+        run.destination.port == 0 || run.destination.address_be == 0) {
       results[i] = {Status::kFailed, 0};
       continue;
     }
