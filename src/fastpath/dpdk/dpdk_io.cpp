@@ -69,7 +69,12 @@ DpdkDatagramIo::DpdkDatagramIo(Options options, base::CounterRegistry& counters)
       counters_(counters, "dpdk", options_.queue),
       neighbours_(0, options_.address_be, options_.prefix_len,
                   options_.gateway_be, options_.neighbours),
-      max_payload_(MaxPayload(options_.mtu)) {
+      max_payload_(MaxPayload(options_.mtu)),
+      subnet_mask_be_(
+          options_.prefix_len <= 0
+              ? 0
+              : htonl(~std::uint32_t{0}
+                      << (32 - std::min(options_.prefix_len, 32)))) {
   channel_ttl_[0] = kUnicastTtl;
 }
 
@@ -238,11 +243,13 @@ std::optional<MacAddress> DpdkDatagramIo::Resolve(std::uint32_t destination_be,
           neighbours_.Lookup(destination_be, now_ns)) {
     return mac;
   }
-  const std::uint32_t hop = neighbours_.NextHop(destination_be);
-  if (hop == 0) {  // off the subnet and no fastpath.gateway
-    *failed = true;
+  const bool on_link =
+      ((destination_be ^ options_.address_be) & subnet_mask_be_) == 0;
+  if (!on_link && options_.gateway_be == 0) {
+    *failed = true;  // off the subnet and no fastpath.gateway: not sent
     return std::nullopt;
   }
+  const std::uint32_t hop = neighbours_.NextHop(destination_be);
   Pending* slot = nullptr;
   Pending* oldest = &pending_[0];
   for (Pending& p : pending_) {

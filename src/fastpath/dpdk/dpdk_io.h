@@ -129,6 +129,7 @@ class DpdkDatagramIo final : public io::DatagramIo {
   FastPathCounters counters_;
   Neighbours neighbours_;
   std::uint32_t max_payload_ = 0;
+  std::uint32_t subnet_mask_be_ = 0;
   std::uint16_t ip_id_ = 0;
 
   std::array<rte_mbuf*, kRxBurst> rx_{};
