@@ -1,12 +1,16 @@
 #include "fastpath/dpdk/dpdk_path.h"
 
 #include <arpa/inet.h>
+#include <net/if.h>
 #include <rte_errno.h>
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
+#include <unistd.h>
 
+#include <array>
 #include <atomic>
+#include <cstring>
 #include <string>
 #include <utility>
 #include <vector>
@@ -16,6 +20,12 @@
 #include "absl/strings/str_format.h"
 #include "fastpath/dpdk/dpdk_eal.h"
 #include "fastpath/dpdk/dpdk_io.h"
+
+#ifdef TACHYON_DPDK_LIBBPF
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/bpf.h>
+#endif
 
 namespace tachyon::fastpath {
 namespace {
@@ -103,6 +113,85 @@ absl::StatusOr<std::uint16_t> FindPort(const std::vector<std::string>& args,
       "DPDK found no port: name one in fastpath.eal_args (--vdev "
       "net_af_xdp0,iface=<if>, --vdev net_af_packet0,iface=<if>, or -a "
       "<PCI address> of a NIC bound to vfio-pci) or set fastpath.interface");
+}
+
+// The value of `key`= in a vdev's argument list ("net_af_xdp0,iface=eth1").
+std::string VdevParam(const std::string& vdev, std::string_view key) {
+  std::size_t pos = 0;
+  while ((pos = vdev.find(',', pos)) != std::string::npos) {
+    ++pos;
+    if (vdev.compare(pos, key.size(), key) == 0 &&
+        pos + key.size() < vdev.size() && vdev[pos + key.size()] == '=') {
+      const std::size_t start = pos + key.size() + 1;
+      return vdev.substr(start, vdev.find(',', start) - start);
+    }
+  }
+  return "";
+}
+
+// net_af_xdp with xdp_prog=<our object>: the PMD loads the program and puts
+// its sockets into `xsks_map`, but knows nothing of `tachyon_ports`, the
+// ports the program redirects (everything else goes to the kernel). Put the
+// gateway's port there. A program without that map is someone else's: left
+// alone.
+absl::Status AddPortToXdpProgram(const std::string& iface, std::uint16_t port,
+                                 bool* found) {
+  *found = false;
+#ifndef TACHYON_DPDK_LIBBPF
+  (void)iface;
+  (void)port;
+  return absl::UnimplementedError(
+      "this build has no libbpf to give the XDP program its port");
+#else
+  const unsigned ifindex = if_nametoindex(iface.c_str());
+  if (ifindex == 0) {
+    return absl::NotFoundError(absl::StrCat("interface ", iface, " not found"));
+  }
+  __u32 prog_id = 0;
+  if (int rc = bpf_xdp_query_id(static_cast<int>(ifindex), 0, &prog_id);
+      rc != 0 || prog_id == 0) {
+    return absl::NotFoundError(absl::StrCat("no XDP program on ", iface,
+                                            " after the af_xdp port started"));
+  }
+  const int prog_fd = bpf_prog_get_fd_by_id(prog_id);
+  if (prog_fd < 0) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("bpf_prog_get_fd_by_id: ", std::strerror(-prog_fd),
+                     " (run as root or grant CAP_BPF and CAP_NET_ADMIN)"));
+  }
+  std::array<__u32, 16> map_ids{};
+  bpf_prog_info info{};
+  info.nr_map_ids = map_ids.size();
+  info.map_ids = reinterpret_cast<std::uintptr_t>(map_ids.data());
+  __u32 len = sizeof info;
+  const int rc = bpf_obj_get_info_by_fd(prog_fd, &info, &len);
+  ::close(prog_fd);
+  if (rc != 0) {
+    return absl::InternalError(
+        absl::StrCat("bpf_obj_get_info_by_fd: ", std::strerror(-rc)));
+  }
+  for (__u32 i = 0; i < std::min<__u32>(info.nr_map_ids, map_ids.size()); ++i) {
+    const int map_fd = bpf_map_get_fd_by_id(map_ids[i]);
+    if (map_fd < 0) continue;
+    bpf_map_info map{};
+    __u32 map_len = sizeof map;
+    if (bpf_obj_get_info_by_fd(map_fd, &map, &map_len) == 0 &&
+        std::strcmp(map.name, "tachyon_ports") == 0) {
+      const std::uint16_t key = port;  // host order, as the program reads it
+      const std::uint8_t value = 1;
+      const int urc = bpf_map_update_elem(map_fd, &key, &value, BPF_ANY);
+      ::close(map_fd);
+      if (urc != 0) {
+        return absl::InternalError(absl::StrCat(
+            "adding port ", port, " to tachyon_ports: ", std::strerror(-urc)));
+      }
+      *found = true;
+      return absl::OkStatus();
+    }
+    ::close(map_fd);
+  }
+  return absl::OkStatus();
+#endif
 }
 
 }  // namespace
@@ -240,6 +329,24 @@ absl::StatusOr<std::unique_ptr<FastPath>> OpenDpdk(
   }
   owner->started = true;
 
+  std::string xdp_note;
+  for (const std::string& vdev : dpdk_internal::VdevArgs(args)) {
+    if (dpdk_internal::VdevName(vdev) != owner->vdev ||
+        !owner->vdev.starts_with("net_af_xdp") ||
+        VdevParam(vdev, "xdp_prog").empty()) {
+      continue;
+    }
+    bool found = false;
+    absl::Status added =
+        AddPortToXdpProgram(VdevParam(vdev, "iface"), port, &found);
+    if (!added.ok()) {
+      return absl::Status(added.code(),
+                          absl::StrCat("DPDK af_xdp port: ", added.message()));
+    }
+    xdp_note = found ? absl::StrCat(", XDP program redirects UDP port ", port)
+                     : ", XDP program without tachyon_ports (left as is)";
+  }
+
   rte_ether_addr ether{};
   if (int rc = rte_eth_macaddr_get(pid, &ether); rc != 0) {
     return absl::UnavailableError(
@@ -276,8 +383,9 @@ absl::StatusOr<std::unique_ptr<FastPath>> OpenDpdk(
       fp.gateway.empty() ? "" : " via ", fp.gateway, ", ", queues,
       queues == 1 ? " queue" : " queues", ", ", rx_desc, "/", tx_desc,
       " RX/TX descriptors, ", fp.frames, " mbufs per queue, MTU ", mtu,
-      ", checksums ", offload ? "offloaded" : "in software",
-      ", non-UDP traffic dropped");
+      ", checksums ", offload ? "offloaded" : "in software", xdp_note,
+      xdp_note.empty() ? ", non-UDP traffic dropped"
+                       : ", other traffic stays with the kernel");
   if (eal->now) {
     absl::StrAppend(&description, absl::StrFormat(", EAL started in %.2f s",
                                                   eal->init_seconds));
