@@ -380,7 +380,9 @@ class FastPathTest : public ::testing::TestWithParam<PathParam> {
     auto in = pair_->EnterGateway();
     EXPECT_TRUE(in.ok());
     std::unique_ptr<TestClient> c = TestClient::Connect(tcp_port_);
-    if (c != nullptr) EXPECT_TRUE(c->Logon().has_value());
+    if (c != nullptr) {
+      EXPECT_TRUE(c->Logon().has_value());
+    }
     return c;
   }
 
@@ -574,8 +576,8 @@ INSTANTIATE_TEST_SUITE_P(
                       PathParam{"af_xdp_native", Path::kAfXdpNative},
                       PathParam{"dpdk_af_packet", Path::kDpdkAfPacket},
                       PathParam{"dpdk_af_xdp", Path::kDpdkAfXdp}),
-    [](const ::testing::TestParamInfo<PathParam>& info) {
-      return std::string(info.param.name);
+    [](const ::testing::TestParamInfo<PathParam>& param_info) {
+      return std::string(param_info.param.name);
     });
 
 }  // namespace
