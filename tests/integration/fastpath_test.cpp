@@ -245,6 +245,15 @@ std::uint64_t UdpChecksumErrors() {
   return 0;
 }
 
+// Our XDP program, for DPDK's net_af_xdp (built with the AF_XDP path).
+std::string XdpObject() {
+#ifdef TACHYON_XDP_OBJECT
+  return TACHYON_XDP_OBJECT;
+#else
+  return "";
+#endif
+}
+
 class FastPathTest : public ::testing::TestWithParam<PathParam> {
  protected:
   void SetUp() override {
@@ -262,6 +271,12 @@ class FastPathTest : public ::testing::TestWithParam<PathParam> {
       MissingFeature(
           "this build has no DPDK path (not built: libdpdk-dev was "
           "not found, or src/fastpath/dpdk is not in this tree)");
+      return;
+    }
+    if (path == Path::kDpdkAfXdp && XdpObject().empty()) {
+      MissingFeature(
+          "DPDK's net_af_xdp needs our XDP program, which this "
+          "build lacks (the AF_XDP path is not built)");
       return;
     }
     // Unique per process and parameter, so parallel runs never clash.
@@ -329,7 +344,7 @@ class FastPathTest : public ::testing::TestWithParam<PathParam> {
           path == Path::kDpdkAfPacket
               ? "net_af_packet0,iface=" + pair_->gateway_if()
               : "net_af_xdp0,iface=" + pair_->gateway_if() +
-                    ",start_queue=0,queue_count=1";
+                    ",start_queue=0,queue_count=1,xdp_prog=" + XdpObject();
       t << "mode = \"dpdk\"\ninterface = \"" << pair_->gateway_if() << "\"\n"
         << "eal_args = [\"--no-huge\", \"--no-pci\", \"-m\", \"64\", "
            "\"--no-telemetry\", \"--file-prefix\", \""
@@ -556,7 +571,8 @@ TEST_P(FastPathTest, RestartsAfterAKilledGateway) {
   ASSERT_TRUE(gateway_.Signal(SIGKILL));
   gateway_.Wait(seconds(10));
   ASSERT_TRUE(StartGateway());
-  if (IsAfXdp(GetParam().path)) {
+  // Both leave an XDP program of ours behind (DPDK's net_af_xdp loads it).
+  if (IsAfXdp(GetParam().path) || GetParam().path == Path::kDpdkAfXdp) {
     EXPECT_TRUE(gateway_.WaitForError(std::regex("stale"), seconds(5)))
         << "the log does not say the stale XDP program was replaced:\n"
         << gateway_.err();

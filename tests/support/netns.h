@@ -68,7 +68,7 @@ class VethPair {
   struct Options {
     int peer_mtu = 1500;
     int gateway_mtu = 1500;
-    int gateway_queues = 1;  ///< RX/TX queues of the gateway-side veth
+    int gateway_queues = 1;  ///< RX/TX queues of each end of the veth pair
   };
 
   /// Creates "<prefix>-gw" and "<prefix>-pe" (a stale pair of the same

@@ -18,6 +18,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "base/log.h"
 #include "fastpath/dpdk/dpdk_eal.h"
 #include "fastpath/dpdk/dpdk_io.h"
 
@@ -25,6 +26,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <linux/bpf.h>
+#include <linux/if_link.h>
 #endif
 
 namespace tachyon::fastpath {
@@ -194,6 +196,61 @@ absl::Status AddPortToXdpProgram(const std::string& iface, std::uint16_t port,
 #endif
 }
 
+// A program of ours (it has the `tachyon_ports` map) left on `iface` by a
+// gateway that was killed: net_af_xdp refuses to load over it ("XDP
+// program already attached"), so take it off first and say so. Anyone
+// else's program is left for the PMD to refuse.
+absl::Status RemoveStaleXdpProgram(const std::string& iface) {
+#ifndef TACHYON_DPDK_LIBBPF
+  (void)iface;
+  return absl::OkStatus();
+#else
+  const unsigned ifindex = if_nametoindex(iface.c_str());
+  if (ifindex == 0) return absl::OkStatus();  // the PMD names it
+  bpf_xdp_query_opts query{};
+  query.sz = sizeof query;
+  if (bpf_xdp_query(static_cast<int>(ifindex), 0, &query) != 0 ||
+      query.prog_id == 0) {
+    return absl::OkStatus();
+  }
+  const int prog_fd = bpf_prog_get_fd_by_id(query.prog_id);
+  if (prog_fd < 0) return absl::OkStatus();
+  std::array<__u32, 16> map_ids{};
+  bpf_prog_info info{};
+  info.nr_map_ids = map_ids.size();
+  info.map_ids = reinterpret_cast<std::uintptr_t>(map_ids.data());
+  __u32 len = sizeof info;
+  const int rc = bpf_obj_get_info_by_fd(prog_fd, &info, &len);
+  ::close(prog_fd);
+  if (rc != 0) return absl::OkStatus();
+  bool ours = false;
+  for (__u32 i = 0; i < std::min<__u32>(info.nr_map_ids, map_ids.size()); ++i) {
+    const int map_fd = bpf_map_get_fd_by_id(map_ids[i]);
+    if (map_fd < 0) continue;
+    bpf_map_info map{};
+    __u32 map_len = sizeof map;
+    ours = ours || (bpf_obj_get_info_by_fd(map_fd, &map, &map_len) == 0 &&
+                    std::strcmp(map.name, "tachyon_ports") == 0);
+    ::close(map_fd);
+  }
+  if (!ours) return absl::OkStatus();
+  const __u32 flags = query.attach_mode == XDP_ATTACHED_SKB ? XDP_FLAGS_SKB_MODE
+                      : query.attach_mode == XDP_ATTACHED_DRV
+                          ? XDP_FLAGS_DRV_MODE
+                          : 0u;
+  if (const int drc = bpf_xdp_detach(static_cast<int>(ifindex), flags, nullptr);
+      drc != 0) {
+    return absl::InternalError(
+        absl::StrCat("removing the stale XDP program (id ", query.prog_id,
+                     ") from ", iface, ": ", std::strerror(-drc)));
+  }
+  TACHYON_LOG(kWarn) << "fastpath: replaced a stale XDP program of ours (id "
+                     << query.prog_id << ") on " << iface
+                     << ", left by a gateway that did not shut down cleanly";
+  return absl::OkStatus();
+#endif
+}
+
 }  // namespace
 
 double DpdkEalInitSeconds() {
@@ -243,6 +300,15 @@ absl::StatusOr<std::unique_ptr<FastPath>> OpenDpdk(
   if (!dpdk_internal::NamesDevice(args) && !fp.interface.empty()) {
     args.push_back("--vdev");
     args.push_back("net_af_packet0,iface=" + fp.interface);
+  }
+  for (const std::string& vdev : dpdk_internal::VdevArgs(args)) {
+    if (dpdk_internal::VdevName(vdev).starts_with("net_af_xdp") &&
+        !VdevParam(vdev, "xdp_prog").empty()) {
+      if (absl::Status s = RemoveStaleXdpProgram(VdevParam(vdev, "iface"));
+          !s.ok()) {
+        return s;
+      }
+    }
   }
   absl::StatusOr<dpdk_internal::EalStarted> eal = dpdk_internal::StartEal(args);
   if (!eal.ok()) return eal.status();
