@@ -39,6 +39,28 @@ double Seconds(const timeval& tv) {
 
 void PreciseSleeps() { ::prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL); }
 
+bool EnterNetns(const std::string& name) {
+  if (name.empty()) return true;
+  const int fd =
+      ::open(("/var/run/netns/" + name).c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  const bool ok = ::setns(fd, CLONE_NEWNET) == 0;
+  ::close(fd);
+  return ok;
+}
+
+NetnsScope::NetnsScope(const std::string& name) {
+  if (name.empty()) return;
+  saved_ = ::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+  ok_ = saved_ >= 0 && EnterNetns(name);
+}
+
+NetnsScope::~NetnsScope() {
+  if (saved_ < 0) return;
+  (void)::setns(saved_, CLONE_NEWNET);
+  ::close(saved_);
+}
+
 double ProcessCpuSeconds(pid_t pid) {
   if (pid <= 0) return -1;
   std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
@@ -192,14 +214,16 @@ std::unique_ptr<GatewayUnderTest> GatewayUnderTest::Start(
   if (s.udp) {
     // Large socket buffers: W5 offers hundreds of thousands of datagrams a
     // second, and a worker descheduled for a moment must not drop them.
-    cfg << "[udp]\nenabled = true\nport = 0\n"
+    cfg << "[udp]\nenabled = true\nport = " << s.udp_port << "\n"
+        << (s.udp_bind.empty() ? std::string()
+                               : "bind = \"" + s.udp_bind + "\"\n")
         << "recv_buffer_bytes = \"8MiB\"\nsend_buffer_bytes = \"8MiB\"\n";
     if (!s.udp_destinations.empty()) {
       cfg << "[[udp.groups]]\nstream = \"" << s.udp_group_stream
           << "\"\ndestinations = [";
       for (std::size_t i = 0; i < s.udp_destinations.size(); ++i) {
-        cfg << (i ? ", " : "") << "\"127.0.0.1:" << s.udp_destinations[i]
-            << "\"";
+        cfg << (i ? ", " : "") << "\"" << s.udp_destination_host << ":"
+            << s.udp_destinations[i] << "\"";
       }
       cfg << "]\n";
     }
@@ -224,6 +248,7 @@ std::unique_ptr<GatewayUnderTest> GatewayUnderTest::Start(
       }
     }
   }
+  cfg << s.fastpath_toml;
   const std::string text = cfg.str();
   if (::write(fd, text.data(), text.size()) !=
       static_cast<ssize_t>(text.size())) {
@@ -245,6 +270,13 @@ std::unique_ptr<GatewayUnderTest> GatewayUnderTest::Start(
     ::dup2(out[1], STDOUT_FILENO);
     ::dup2(out[1], STDERR_FILENO);
     const std::string config_arg = "--config=" + g->config_path_;
+    if (!s.netns.empty()) {
+      // `ip netns exec` also remounts /sys for the namespace (the fast
+      // path reads the interface there); it execs the gateway, same PID.
+      ::execl("/usr/sbin/ip", "ip", "netns", "exec", s.netns.c_str(),
+              binary.c_str(), config_arg.c_str(), static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
     ::execl(binary.c_str(), binary.c_str(), config_arg.c_str(),
             static_cast<char*>(nullptr));
     ::_exit(127);
@@ -256,7 +288,7 @@ std::unique_ptr<GatewayUnderTest> GatewayUnderTest::Start(
   const std::regex listening("listening on [^ ]*:([0-9]+)");
   const std::regex backend("worker 0: ([^\n]*)\n");
   const std::regex udp("udp datagrams on [^ ]*:([0-9]+)");
-  const auto deadline = Clock::now() + std::chrono::seconds(10);
+  const auto deadline = Clock::now() + std::chrono::seconds(20);
   while (Clock::now() < deadline) {
     pollfd p{g->out_fd_, POLLIN, 0};
     if (::poll(&p, 1, 100) > 0) {

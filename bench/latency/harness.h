@@ -63,6 +63,26 @@ void PreciseSleeps();
 /// clock-tick resolution (10 ms at the usual 100 Hz); -1 when it cannot be
 /// read.
 double ProcessCpuSeconds(pid_t pid);
+
+/// Moves the calling thread into the network namespace `name` (as `ip netns
+/// add` made it, /var/run/netns/<name>); "" stays. False if setns failed.
+/// Sockets keep the namespace they were created in.
+bool EnterNetns(const std::string& name);
+
+/// While alive, the calling thread is in namespace `name` ("" : where it
+/// was); back where it came from afterwards.
+class NetnsScope {
+ public:
+  explicit NetnsScope(const std::string& name);
+  ~NetnsScope();
+  NetnsScope(const NetnsScope&) = delete;
+  NetnsScope& operator=(const NetnsScope&) = delete;
+  [[nodiscard]] bool ok() const { return ok_; }
+
+ private:
+  int saved_ = -1;
+  bool ok_ = true;
+};
 /// CPU time of this process (getrusage(RUSAGE_SELF)), in seconds.
 double SelfCpuSeconds();
 
@@ -139,6 +159,16 @@ struct GatewaySettings {
   // pool as shipped unless `backend_pool` says otherwise; 0: none.
   std::uint16_t backend_port = 0;
   std::optional<BackendPoolSettings> backend_pool;
+  // The kernel-bypass runs (--fastpath): the gateway runs inside network
+  // namespace `netns` (`ip netns exec`), its UDP bound to `udp_bind` on
+  // `udp_port` (0: ephemeral), the [[udp.groups]] destinations on
+  // `udp_destination_host`, and `fastpath_toml` (a [fastpath] table)
+  // appended to its config.
+  std::string netns;
+  std::string udp_bind;
+  std::uint16_t udp_port = 0;
+  std::string udp_destination_host = "127.0.0.1";
+  std::string fastpath_toml;
 };
 
 /// A tachyon-gateway process started from the build on a generated config.

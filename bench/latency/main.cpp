@@ -42,6 +42,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "backend_workloads.h"
+#include "fastpath_suite.h"
 #include "harness.h"
 #include "report.h"
 #include "workloads.h"
@@ -94,6 +95,10 @@ ABSL_FLAG(std::string, cpus, "",
 ABSL_FLAG(std::string, json, "", "also write the results as JSON to this file");
 ABSL_FLAG(std::string, plot, "",
           "write a percentile plot to PREFIX.svg and PREFIX.png (gnuplot)");
+ABSL_FLAG(std::string, fastpath, "",
+          "comma list of datagram paths (socket,af_xdp,dpdk): run W5 and W6 "
+          "over a veth pair between two network namespaces once per path, "
+          "with ratios to the socket path; needs root");
 ABSL_FLAG(std::string, gateway, "",
           "tachyon-gateway binary (default: the one built beside this tool)");
 
@@ -410,6 +415,23 @@ int Main() {
                       .c_str());
     results.push_back(r);
   };
+  if (const std::vector<std::string> paths =
+          SplitList(absl::GetFlag(FLAGS_fastpath));
+      !paths.empty()) {
+    std::string error;
+    const std::string table =
+        RunFastPathSuite(paths, base, udp_duration, gateway_bin, note, &error);
+    if (!error.empty()) {
+      std::fprintf(stderr, "tachyon-bench: %s\n", error.c_str());
+      return 2;
+    }
+    std::printf("%s%s", MarkdownReport(info, results).c_str(), table.c_str());
+    int rc = 0;
+    for (const Result& r : results) {
+      if (!r.ok || (r.lost != 0 && !r.best_effort) || r.duplicated != 0) rc = 1;
+    }
+    return rc;
+  }
   if (idle_suite) {
     WorkloadOptions o = base;
     o.payload = static_cast<std::size_t>(std::stoul(payloads.front()));

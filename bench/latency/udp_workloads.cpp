@@ -88,6 +88,11 @@ struct ProducerPlan {
   // Producer `lane` of `lanes` sends message indices lane, lane + lanes, ...
   std::uint64_t lane = 0;
   std::uint64_t lanes = 1;
+  // --fastpath: where the datagrams go and from which namespaces
+  // (WorkloadOptions).
+  std::string udp_host;
+  std::string peer_netns;
+  std::string client_netns;
 };
 
 // The producer process: says "ready" once it knows the stream id, starts on
@@ -97,6 +102,8 @@ struct ProducerPlan {
 int ProduceUdp(const ProducerPlan& p, Child::Channel& ch) {
   std::unique_ptr<Client> tcp;
   StreamId stream{1};
+  // The TCP client in the gateway's namespace, the UDP socket in the peer's.
+  if (!EnterNetns(p.client_netns)) return 5;
   if (p.tcp_port != 0) {
     auto c = Connect(p.tcp_port, "bench-udp-producer");
     if (!c.ok()) return 1;
@@ -105,8 +112,11 @@ int ProduceUdp(const ProducerPlan& p, Child::Channel& ch) {
     if (!id.ok()) return 2;
     stream = *id;
   }
+  if (!EnterNetns(p.peer_netns)) return 6;
   const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  const sockaddr_in to = Loopback(p.udp_port);
+  sockaddr_in to = Loopback(p.udp_port);
+  if (!p.udp_host.empty())
+    ::inet_pton(AF_INET, p.udp_host.c_str(), &to.sin_addr);
   if (fd < 0 ||
       ::connect(fd, reinterpret_cast<const sockaddr*>(&to), sizeof to) != 0) {
     return 3;
@@ -354,6 +364,9 @@ ProducerPlan PlanFor(const WorkloadOptions& o, bool max_rate) {
   p.duration_s = o.duration_s;
   p.payload = std::max(o.udp_payload, kStampBytes);
   p.spin = o.spin;
+  p.udp_host = o.udp_host;
+  p.peer_netns = o.peer_netns;
+  p.client_netns = o.client_netns;
   return p;
 }
 
@@ -436,6 +449,7 @@ Result RunUdpIngress(const WorkloadOptions& o, bool max_rate) {
   // The TCP subscriber counts what reached the log. Forked before this
   // process has any client.
   auto sub = Child::Spawn([&](Child::Channel& ch) {
+    if (!EnterNetns(o.client_netns)) return 4;
     auto c = Connect(o.port, "bench-w5-sub");
     if (!c.ok()) return 1;
     Tally tally(plan.total * plan.lanes, plan.lanes, !max_rate);
@@ -518,7 +532,10 @@ Result RunUdpFanOut(const WorkloadOptions& o) {
       return Failed(r, "W6: receiver process did not start");
     }
   }
-  auto c = Connect(o.port, "bench-w6-pub");
+  absl::StatusOr<std::unique_ptr<Client>> c = [&] {
+    NetnsScope in(o.client_netns);  // the socket stays in the gateway's
+    return Connect(o.port, "bench-w6-pub");
+  }();
   if (!c.ok()) return Failed(r, std::string(c.status().message()));
   auto stream = (*c)->OpenStream(kUdpFanOutStream);
   if (!stream.ok()) return Failed(r, std::string(stream.status().message()));

@@ -71,6 +71,13 @@ struct WorkloadOptions {
   std::vector<int> udp_receivers;     // W6: bound sockets the gateway's
                                       // [[udp.groups]] destinations name
   pid_t backend_pid = 0;              // W4: the echo backend process
+  // --fastpath: the gateway in a network namespace, producers and receivers
+  // in its peer's. W5 producers send to udp_host (empty: 127.0.0.1) from
+  // namespace peer_netns; TCP clients connect from client_netns (the
+  // gateway's). Empty: the current namespace.
+  std::string udp_host;
+  std::string peer_netns;
+  std::string client_netns;
 };
 
 /// The service W4 calls: its [[backends]] id, and its name.
