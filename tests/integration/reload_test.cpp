@@ -8,6 +8,7 @@
 
 #include "config/keys.h"
 #include "config/reload_report.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "support/gateway_fixture.h"
 #include "support/wait.h"
@@ -70,6 +71,27 @@ TEST_P(ReloadTest, AppliesTheTokenToNewLogonsAndKeepsOldSessions) {
   EXPECT_EQ(tp::ErrorView(refused->view()).code(),
             tp::ErrorCode::kLimitExceeded);
   EXPECT_FALSE(tp::ErrorView(refused->view()).fatal());
+}
+
+TEST_P(ReloadTest, AChangedFastPathNeedsARestart) {
+  const config::GatewayConfig c = TestConfig(GetParam());
+  Start(c);
+  config::GatewayConfig next = c;
+  next.udp.enabled = true;
+  next.fastpath.mode = config::FastPathMode::kAfXdp;
+  next.fastpath.interface = "eth1";
+  next.fastpath.queues = 1;
+  const config::ReloadReport report = gateway_->Reload(next);
+  EXPECT_TRUE(report.applied.empty());
+  EXPECT_EQ(report.restart_required,
+            (std::vector<std::string>{"udp.enabled", "fastpath.mode",
+                                      "fastpath.interface"}));
+  EXPECT_THAT(server::DescribeReload(report),
+              ::testing::HasSubstr("restart required (running values kept): "
+                                   "udp.enabled, fastpath.mode, "
+                                   "fastpath.interface"));
+  EXPECT_EQ(gateway_->RunningConfig().fastpath.mode,
+            config::FastPathMode::kSocket);
 }
 
 TEST_P(ReloadTest, NothingChangedReportsNothing) {

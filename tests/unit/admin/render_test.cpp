@@ -212,13 +212,17 @@ TEST(ViewsTest, ConfigJsonHasEveryTableAndHidesTokens) {
   ASSERT_FALSE(ec) << text;
   const json::object& o = v.as_object();
   for (const char* table : {"gateway", "limits", "session", "socket", "streams",
-                            "udp", "admin", "backends"}) {
+                            "udp", "admin", "fastpath", "backends"}) {
     EXPECT_TRUE(o.contains(table)) << table;
   }
   EXPECT_EQ(o.at("gateway").at("port").as_int64(), 7400);
   EXPECT_EQ(o.at("gateway").at("io").as_string(), "auto");
   EXPECT_EQ(o.at("session").at("token").as_string(), "(set)");
   EXPECT_EQ(o.at("admin").at("port").as_int64(), 7480);
+  EXPECT_EQ(o.at("fastpath").at("mode").as_string(), "socket");
+  EXPECT_EQ(o.at("fastpath").at("xdp_mode").as_string(), "native");
+  EXPECT_EQ(o.at("fastpath").at("frames").as_int64(), 4096);
+  EXPECT_TRUE(o.at("fastpath").at("eal_args").as_array().empty());
   EXPECT_EQ(o.at("backends").at(0).at("token").as_string(), "(set)");
   EXPECT_EQ(o.at("backends").at(0).at("endpoints").at(0).as_string(),
             "127.0.0.1:9001");
