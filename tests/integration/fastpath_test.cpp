@@ -401,6 +401,21 @@ class FastPathTest : public ::testing::TestWithParam<PathParam> {
     return c;
   }
 
+  // The tachyon_fastpath_* and tachyon_udp_* lines of /metrics (failure
+  // messages).
+  std::string FastPathMetrics() {
+    std::istringstream in(Metrics());
+    std::string out;
+    for (std::string line; std::getline(in, line);) {
+      if ((line.starts_with("tachyon_fastpath_") ||
+           line.starts_with("tachyon_udp_")) &&
+          !line.ends_with(" 0")) {
+        out += line + "\n";
+      }
+    }
+    return out;
+  }
+
   std::string Metrics() {
     auto in = pair_->EnterGateway();
     return HttpGet(admin_port_, "/metrics");
@@ -445,7 +460,13 @@ class FastPathTest : public ::testing::TestWithParam<PathParam> {
         ASSERT_TRUE(f.has_value() && f->type() == tp::MessageType::kData)
             << "DATA " << read << " of " << sent << " missing; gateway log:\n"
             << gateway_.err();
-        EXPECT_EQ(PayloadText(*f), "m" + std::to_string(first + read));
+        if (PayloadText(*f) != "m" + std::to_string(first + read)) {
+          ADD_FAILURE() << "expected m" << first + read << ", got "
+                        << PayloadText(*f) << "; metrics:\n"
+                        << FastPathMetrics() << "\ngateway log:\n"
+                        << gateway_.err();
+          return;
+        }
         ++read;
       }
     }
@@ -482,6 +503,12 @@ TEST_P(FastPathTest, IngressLandsExactlyOnceAndReachesATcpSubscriber) {
     EXPECT_GE(MetricSum(metrics, "tachyon_fastpath_rx_packets_total"),
               static_cast<std::uint64_t>(kMessages / 10))
         << "the datagrams did not come through the fast path";
+    // The SIGUSR1 summary has the fast path's totals.
+    ASSERT_TRUE(gateway_.Signal(SIGUSR1));
+    EXPECT_TRUE(gateway_.WaitForError(
+        std::regex("fastpath: rx_packets=[1-9][0-9]* tx_packets="),
+        seconds(5)))
+        << gateway_.err();
   }
 }
 
