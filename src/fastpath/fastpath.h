@@ -15,7 +15,8 @@
 //   Every missing privilege or capability is a start-up error that names it
 //   and what to do (run as root or grant CAP_NET_ADMIN and CAP_BPF, raise
 //   the locked-memory limit or grant CAP_IPC_LOCK, name an existing
-//   interface, lower the MTU for native XDP, use a build with DPDK).
+//   interface, lower the MTU for native XDP, use a build with DPDK): Open
+//   checks them (fastpath/prerequisites.h) before it opens anything.
 //
 // Threading: Open, TakeQueue and the destructor on the gateway's control
 // thread; each DatagramIo on the worker that took it.
