@@ -324,7 +324,8 @@ class FastPathTest : public ::testing::TestWithParam<PathParam> {
   std::string ConfigText() const {
     const Path path = GetParam().path;
     std::ostringstream t;
-    t << "[gateway]\nbind = \"127.0.0.1\"\nport = 0\nworkers = 1\n"
+    t << "[gateway]\nbind = \"127.0.0.1\"\nport = 0\nworkers = " << workers_
+      << "\n"
          "io = \"epoll\"\nlog_level = \"info\"\nsummary_interval_ms = 0\n"
          "[udp]\nenabled = true\nbind = \"0.0.0.0\"\n"
       << "port = " << (IsDpdk(path) ? 17401 : 0) << "\n"
@@ -512,6 +513,7 @@ class FastPathTest : public ::testing::TestWithParam<PathParam> {
   std::uint16_t tcp_port_ = 0;
   std::uint16_t udp_port_ = 0;
   std::uint16_t admin_port_ = 0;
+  int workers_ = 1;  // [fastpath] queues stay 1: workers beyond take no UDP
 };
 
 TEST_P(FastPathTest, IngressLandsExactlyOnceAndReachesATcpSubscriber) {
@@ -534,8 +536,7 @@ TEST_P(FastPathTest, IngressLandsExactlyOnceAndReachesATcpSubscriber) {
     // The SIGUSR1 summary has the fast path's totals.
     ASSERT_TRUE(gateway_.Signal(SIGUSR1));
     EXPECT_TRUE(gateway_.WaitForError(
-        std::regex("fastpath: rx_packets=[1-9][0-9]* tx_packets="),
-        seconds(5)))
+        std::regex("fastpath: rx_packets=[1-9][0-9]* tx_packets="), seconds(5)))
         << gateway_.err();
   }
 }
@@ -578,6 +579,53 @@ TEST_P(FastPathTest, EgressReachesThePeerWithValidChecksums) {
   EXPECT_EQ(sequences.size(), static_cast<std::size_t>(kMessages));
   auto in = pair_->EnterPeer();
   EXPECT_EQ(UdpChecksumErrors(), checksum_errors_before);
+}
+
+TEST_P(FastPathTest, MoreWorkersThanQueuesServeEveryStream) {
+  // Two workers, one queue: worker 1 has no datagram path, so UDP egress of
+  // every stream is owned by worker 0, and ingress lands there too.
+  workers_ = 2;
+  ASSERT_TRUE(StartGateway());
+  auto sub = Client();
+  ASSERT_NE(sub, nullptr);
+  ASSERT_TRUE(sub->Subscribe(1, "fp.w.a").has_value());
+  ASSERT_TRUE(sub->Subscribe(2, "fp.w.b").has_value());
+  const StreamId a = sub->Open("fp.w.a", 3);
+  const StreamId b = sub->Open("fp.w.b", 4);
+  ASSERT_NE(a.value(), 0u);
+  ASSERT_NE(b.value(), 0u);
+  SendAndExpectExactlyOnce(*sub, a, 100, 10, 51);
+  SendAndExpectExactlyOnce(*sub, b, 100, 10, 52);
+  // Egress of the group stream from another session, on another worker
+  // with two workers' SO_REUSEPORT listeners.
+  auto pub = Client();
+  ASSERT_NE(pub, nullptr);
+  const StreamId out = pub->Open("fp.out");
+  ASSERT_NE(out.value(), 0u);
+  constexpr int kMessages = 100;
+  for (int i = 0; i < kMessages; ++i) {
+    ASSERT_TRUE(pub->Publish(out, "w" + std::to_string(i)));
+  }
+  int frames = 0;
+  for (int spins = 0; frames < kMessages && spins < 1000; ++spins) {
+    std::vector<std::byte> d = receiver_->Receive(milliseconds(3000));
+    ASSERT_FALSE(d.empty()) << frames << " of " << kMessages << " arrived";
+    const tp::DatagramResult r =
+        tp::DecodeDatagram(d, tp::kDefaultMaxFrameLength);
+    ASSERT_EQ(r.error, tp::ErrorCode::kNone);
+    if (r.view.kind() == tp::DatagramKind::kHeartbeat) continue;
+    for (tp::FrameView f : r.view) {
+      static_cast<void>(f);
+      ++frames;
+    }
+  }
+  EXPECT_EQ(frames, kMessages);
+  if (GetParam().path != Path::kSocket) {
+    EXPECT_EQ(
+        Metrics().find("tachyon_udp_datagrams_received_total{worker=\"1\"}"),
+        std::string::npos)
+        << "worker 1 has no queue, so no UDP";
+  }
 }
 
 TEST_P(FastPathTest, PingAndOtherUdpPortsStillReachTheKernel) {
