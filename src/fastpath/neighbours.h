@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -34,6 +35,32 @@ struct StaticNeighbour {
 
 /// "10.0.0.2=02:00:00:00:00:02"; InvalidArgument naming the fault otherwise.
 absl::StatusOr<StaticNeighbour> ParseStaticNeighbour(std::string_view text);
+
+/// What a kernel-bypass path needs to know about the interface it binds.
+struct InterfaceInfo {
+  std::string name;
+  int ifindex = 0;
+  MacAddress mac;
+  std::uint32_t address_be = 0;  ///< first IPv4 address; 0: none
+  int prefix_len = 0;            ///< of `address_be`
+  int mtu = 0;
+  int rx_queues = 1;  ///< RX queues (combined/rx channels); at least 1
+  std::uint32_t gateway_be = 0;  ///< default route's gateway via it; 0: none
+};
+
+/// Reads `name`'s index, MAC, first IPv4 address and prefix, MTU, number of
+/// RX queues (/sys/class/net/<if>/queues, else ETHTOOL_GCHANNELS) and the
+/// gateway of a default route through it (rtnetlink RTM_GETROUTE), in the
+/// calling thread's network namespace. NotFound "interface 'eth9' not found:
+/// ..." if there is no such interface; other errors name it too. Control
+/// path (a few syscalls and netlink round trips; allocates).
+///
+/// Example
+///   auto info = fastpath::ReadInterface("eth0");
+///   if (!info.ok()) return info.status();
+///   Neighbours n(info->ifindex, info->address_be, info->prefix_len,
+///                info->gateway_be, statics);
+absl::StatusOr<InterfaceInfo> ReadInterface(std::string_view name);
 
 class Neighbours {
  public:

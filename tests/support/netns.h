@@ -42,6 +42,11 @@ namespace tachyon::testing {
 /// use RequirePrivileged below.
 bool CanCreateNamespaces(std::string* why);
 
+/// Runs `argv` (argv[0] looked up in PATH, e.g. {"ip", "-n", ns, "neigh",
+/// "add", ...}) to completion, waiting at most 10 s (then it is killed by
+/// its PID). OK if it exited 0; otherwise the command line and its output.
+absl::Status RunCommand(const std::vector<std::string>& argv);
+
 /// While alive, the calling thread is in namespace `name`; back in the
 /// namespace it came from afterwards.
 class NamespaceScope {
