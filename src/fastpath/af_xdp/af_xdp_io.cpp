@@ -307,8 +307,10 @@ int AfXdpDatagramIo::Receive(std::span<io::RxDatagram> out) {
     counters_.rx_wakeups.Add();
   }
   std::uint32_t idx = 0;
-  const std::uint32_t want =
-      static_cast<std::uint32_t>(std::min<std::size_t>(out.size(), rx_frames_));
+  // held_ has room for every RX frame; any not yet back in the fill ring
+  // (never expected: the ring has room for all of them) limit the take.
+  const std::uint32_t want = static_cast<std::uint32_t>(
+      std::min<std::size_t>(out.size(), rx_frames_ - held_count_));
   const std::uint32_t n = xsk_ring_cons__peek(&rings_->rx, want, &idx);
   const std::uint64_t frame_mask =
       ~static_cast<std::uint64_t>(options_.frame_size - 1);

@@ -374,6 +374,48 @@ std::vector<std::string> SendRun(io::DatagramIo& io, const io::Endpoint& to,
   return bodies;
 }
 
+// The program parses past one or two VLAN tags: tagged frames to our port
+// are redirected (and delivered); an IPv4 fragment to our port is left to
+// the kernel, never reaching the socket.
+TEST_P(AfXdpModeTest, RedirectsVlanTaggedFramesAndLeavesFragmentsToTheKernel) {
+  if (IsSkipped() || HasFatalFailure()) return;
+  Open(Config(GetParam()));
+  if (HasFatalFailure()) return;
+  const int raw = PeerPacketSocket();
+  auto send = [&](const std::vector<std::uint8_t>& f) {
+    ASSERT_EQ(::send(raw, f.data(), f.size(), 0),
+              static_cast<ssize_t>(f.size()));
+  };
+  auto frame = [&](const std::string& payload) {
+    return BuildRaw(peer_mac_, gateway_mac_, pair_->peer_ip_be(),
+                    pair_->gateway_ip_be(), 5555, kPort, payload);
+  };
+  // Tags go between the source MAC and the EtherType.
+  auto tagged = [&](const std::string& payload,
+                    std::vector<std::uint8_t> tags) {
+    std::vector<std::uint8_t> f = frame(payload).bytes;
+    f.insert(f.begin() + 12, tags.begin(), tags.end());
+    return f;
+  };
+  send(tagged("one tag", {0x81, 0x00, 0x00, 0x64}));
+  send(tagged("two tags", {0x88, 0xa8, 0x00, 0x0a, 0x81, 0x00, 0x00, 0x64}));
+  RawFrame fragment = frame("a first fragment");
+  fragment.bytes[fragment.ip + 6] = 0x20;  // MF, offset 0
+  fragment.bytes[fragment.ip + 10] = fragment.bytes[fragment.ip + 11] = 0;
+  const std::uint16_t sum = Checksum(&fragment.bytes[fragment.ip], 20);
+  fragment.bytes[fragment.ip + 10] = sum >> 8;
+  fragment.bytes[fragment.ip + 11] = sum & 0xff;
+  send(fragment.bytes);
+  send(frame("sentinel").bytes);
+  const std::vector<std::string> got = ReceiveUpTo(3);
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_EQ(got[0], "one tag");
+  EXPECT_EQ(got[1], "two tags");
+  EXPECT_EQ(got[2], "sentinel");
+  EXPECT_EQ(Queue().counters().rx_packets.value(), 3u);
+  ::close(raw);
+}
+
 // Egress leaves as frames the peer's kernel accepts (it verifies both
 // checksums: a bad one would be dropped), and a capture on the peer's
 // interface confirms each checksum.
@@ -640,6 +682,51 @@ TEST_F(AfXdpTest, ZeroCopyFallsBackUnderAutoAndFailsWhenRequired) {
   EXPECT_NE(path_->Describe().find("copy (tg0 queue 0 refused a zero-copy"),
             std::string::npos)
       << path_->Describe();
+}
+
+class AfXdpTwoQueueTest : public AfXdpTest {
+ protected:
+  AfXdpTwoQueueTest() { options_.gateway_queues = 2; }
+};
+
+// One socket per configured queue, each in its own slot of the map; veth
+// delivers on queue 0, whose socket receives.
+TEST_F(AfXdpTwoQueueTest, BindsOneSocketPerQueue) {
+  if (IsSkipped() || HasFatalFailure()) return;
+  config::GatewayConfig c = Config(config::XdpMode::kNative);
+  c.fastpath.queues = 2;
+  absl::StatusOr<std::unique_ptr<FastPath>> path =
+      OpenAfXdp(c, kPort, registry_);
+  ASSERT_TRUE(path.ok()) << path.status();
+  path_ = *std::move(path);
+  EXPECT_EQ(path_->queues(), 2);
+  EXPECT_NE(path_->Describe().find("queues 0..1"), std::string::npos)
+      << path_->Describe();
+  io_ = path_->TakeQueue(0);
+  std::unique_ptr<io::DatagramIo> second = path_->TakeQueue(1);
+  ASSERT_NE(io_, nullptr);
+  ASSERT_NE(second, nullptr);
+  EXPECT_EQ(path_->TakeQueue(0), nullptr);
+  EXPECT_NE(io_->readiness_fd(), second->readiness_fd());
+  const int peer = PeerUdpSocket();
+  SendTo(peer, pair_->gateway_ip_be(), kPort, "queue zero");
+  const std::vector<std::string> got = ReceiveUpTo(1);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0], "queue zero");
+  ::close(peer);
+  second.reset();
+}
+
+// More queues than the interface has is a start-up error naming both.
+TEST_F(AfXdpTest, RefusesMoreQueuesThanTheInterfaceHas) {
+  if (IsSkipped() || HasFatalFailure()) return;
+  config::GatewayConfig c = Config(config::XdpMode::kGeneric);
+  c.fastpath.queues = 2;
+  absl::StatusOr<std::unique_ptr<FastPath>> path =
+      OpenAfXdp(c, kPort, registry_);
+  ASSERT_FALSE(path.ok());
+  EXPECT_NE(path.status().message().find("1 RX queue"), std::string::npos)
+      << path.status();
 }
 
 // Start-up errors name what to fix.
