@@ -616,6 +616,34 @@ TEST_F(AfXdpTest, ReplacesAStaleProgramFromACrashedRunAndSaysSo) {
   ::close(peer);
 }
 
+// The program counts its verdicts: with no socket in the map, a datagram to
+// our port is passed (no_socket), another port and ICMP are passed for
+// their reasons, and the kernel still answers the ping.
+TEST_F(AfXdpTest, ProgramCountsItsVerdicts) {
+  if (IsSkipped() || HasFatalFailure()) return;
+  absl::StatusOr<std::unique_ptr<XdpProgram>> program = XdpProgram::Attach(
+      {.interface = "tg0", .mode = config::XdpMode::kNative, .ports = {kPort}});
+  ASSERT_TRUE(program.ok()) << program.status();
+  const int peer = PeerUdpSocket();
+  SendTo(peer, pair_->gateway_ip_be(), kPort, "no socket yet");
+  SendTo(peer, pair_->gateway_ip_be(), kOtherPort, "another port");
+  EXPECT_TRUE(PingFromPeer(*pair_));
+  // Stats are per-CPU map reads; the frames were handled before send
+  // returned, but wait (bounded) rather than assume it.
+  std::array<std::uint64_t, XdpProgram::kVerdicts> stats{};
+  for (int i = 0; i < 1000; ++i) {
+    stats = (*program)->Stats();
+    if (stats[1] >= 1 && stats[5] >= 1 && stats[3] >= 1) break;
+    ::usleep(1000);
+  }
+  EXPECT_EQ(std::string(XdpProgram::VerdictName(1)), "no_socket");
+  EXPECT_EQ(stats[0], 0u);  // redirected
+  EXPECT_EQ(stats[1], 1u);  // no_socket
+  EXPECT_GE(stats[3], 1u);  // pass_not_udp (the echo request)
+  EXPECT_EQ(stats[5], 1u);  // pass_other_port
+  ::close(peer);
+}
+
 // Shutting down detaches: no XDP program is left on the interface.
 TEST_F(AfXdpTest, DetachesOnDestruction) {
   if (IsSkipped() || HasFatalFailure()) return;
