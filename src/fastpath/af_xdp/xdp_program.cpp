@@ -90,9 +90,10 @@ absl::Status PermissionError(std::string_view what, int err,
                              const std::string& interface) {
   std::string text = absl::StrCat(
       AbslView(what), " on ", interface, ": ", ErrnoText(err),
-      ". AF_XDP needs root, or CAP_NET_ADMIN and CAP_BPF (and CAP_IPC_LOCK "
-      "for the UMEM), e.g. `setcap cap_net_admin,cap_bpf,cap_ipc_lock+ep "
-      "tachyon-gateway` or the container's securityContext capabilities");
+      ". AF_XDP needs root, or CAP_NET_ADMIN and CAP_BPF (the program), "
+      "CAP_NET_RAW (the sockets) and CAP_IPC_LOCK (the UMEM), e.g. `setcap "
+      "cap_net_admin,cap_bpf,cap_net_raw,cap_ipc_lock+ep tachyon-gateway` "
+      "or the container's securityContext capabilities");
   const std::string lockdown = LockdownMode();
   if (lockdown == "confidentiality") {
     absl::StrAppend(&text,

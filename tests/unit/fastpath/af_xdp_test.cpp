@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <linux/capability.h>
 #include <linux/if_ether.h>
 #include <linux/if_link.h>
 #include <linux/if_packet.h>
@@ -14,12 +15,16 @@
 #include <netinet/in.h>
 #include <netinet/ip_icmp.h>
 #include <poll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <array>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -775,6 +780,91 @@ TEST_F(AfXdpTest, RefusesMoreQueuesThanTheInterfaceHas) {
   ASSERT_FALSE(path.ok());
   EXPECT_NE(path.status().message().find("1 RX queue"), std::string::npos)
       << path.status();
+}
+
+// Runs `body` in a child process (in this thread's namespace) and returns
+// the text it wrote to the pipe it was given; the child is reaped by PID.
+std::string InChild(const std::function<std::string()>& body) {
+  int fds[2];
+  if (::pipe(fds) != 0) return "pipe failed";
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::close(fds[0]);
+    const std::string text = body();
+    (void)!::write(fds[1], text.data(), text.size());
+    ::_exit(0);
+  }
+  ::close(fds[1]);
+  std::string text;
+  char buf[4096];
+  for (ssize_t n; (n = ::read(fds[0], buf, sizeof buf)) > 0;) {
+    text.append(buf, static_cast<std::size_t>(n));
+  }
+  ::close(fds[0]);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return text;
+}
+
+// Without root (no CAP_BPF, CAP_NET_ADMIN) loading fails with an error that
+// names the capabilities.
+TEST_F(AfXdpTest, NamesTheMissingCapabilitiesWhenNotRoot) {
+  if (IsSkipped() || HasFatalFailure()) return;
+  const std::string text = InChild([] {
+    if (::setgid(65534) != 0 || ::setuid(65534) != 0) return std::string("?");
+    absl::StatusOr<std::unique_ptr<XdpProgram>> p =
+        XdpProgram::Attach({.interface = "tg0",
+                            .mode = config::XdpMode::kGeneric,
+                            .ports = {kPort}});
+    return p.ok() ? std::string("attached")
+                  : std::string(absl::StatusCodeToString(p.status().code())) +
+                        ": " + std::string(p.status().message());
+  });
+  EXPECT_EQ(text.rfind("PERMISSION_DENIED", 0), 0u) << text;
+  EXPECT_NE(text.find("CAP_BPF"), std::string::npos) << text;
+  EXPECT_NE(text.find("CAP_NET_ADMIN"), std::string::npos) << text;
+}
+
+// A UMEM above the locked-memory limit without CAP_IPC_LOCK: the error
+// explains the limit and the capability.
+TEST_F(AfXdpTest, ExplainsTheLockedMemoryLimit) {
+  if (IsSkipped() || HasFatalFailure()) return;
+  const std::string text = InChild([this] {
+    absl::StatusOr<std::unique_ptr<XdpProgram>> p =
+        XdpProgram::Attach({.interface = "tg0",
+                            .mode = config::XdpMode::kGeneric,
+                            .ports = {kPort}});
+    if (!p.ok()) return std::string(p.status().message());
+    // Drop CAP_IPC_LOCK from the effective set; lower the limit to 1 MiB.
+    __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+    __user_cap_data_struct caps[2] = {};
+    ::syscall(SYS_capget, &header, caps);
+    caps[0].effective &= ~(1u << CAP_IPC_LOCK);
+    ::syscall(SYS_capset, &header, caps);
+    const rlimit limit{1 << 20, 1 << 20};
+    ::setrlimit(RLIMIT_MEMLOCK, &limit);
+    AfXdpQueueOptions q;
+    q.interface = "tg0";
+    q.xsks_map_fd = (*p)->xsks_map_fd();
+    q.xdp_mode = config::XdpMode::kGeneric;
+    q.frames = 4096;  // 16 MiB
+    q.port = kPort;
+    q.source_be = pair_->gateway_ip_be();
+    base::CounterRegistry registry;
+    absl::StatusOr<std::unique_ptr<AfXdpDatagramIo>> io =
+        AfXdpDatagramIo::Create(q, registry);
+    return io.ok() ? std::string("created")
+                   : std::string(absl::StatusCodeToString(io.status().code())) +
+                         ": " + std::string(io.status().message());
+  });
+  EXPECT_EQ(text.rfind("RESOURCE_EXHAUSTED", 0), 0u) << text;
+  EXPECT_NE(text.find("CAP_IPC_LOCK"), std::string::npos) << text;
+  EXPECT_NE(text.find("ulimit -l"), std::string::npos) << text;
+  // The child's program was detached when it went.
+  EXPECT_EQ(
+      AttachedXdpProgram(static_cast<int>(::if_nametoindex("tg0")), nullptr)
+          .value_or(1),
+      0u);
 }
 
 // Start-up errors name what to fix.
