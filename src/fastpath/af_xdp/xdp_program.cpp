@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdarg>
 #include <cstdio>
@@ -177,6 +178,55 @@ absl::StatusOr<std::uint32_t> AttachedXdpProgram(int ifindex,
     }
   }
   return query.prog_id;
+}
+
+absl::Status AddPortsToAttachedProgram(
+    int ifindex, const std::vector<std::uint16_t>& ports) {
+  std::string name;
+  absl::StatusOr<std::uint32_t> id = AttachedXdpProgram(ifindex, &name);
+  if (!id.ok()) return id.status();
+  if (*id == 0 || name != kXdpProgramName) {
+    return absl::NotFoundError(absl::StrCat(
+        "no ", kXdpProgramName, " XDP program is attached to interface ",
+        ifindex, *id == 0 ? "" : absl::StrCat(" (it has '", name, "')")));
+  }
+  const int prog_fd = bpf_prog_get_fd_by_id(*id);
+  if (prog_fd < 0) {
+    return absl::InternalError("bpf_prog_get_fd_by_id: " + ErrnoText(errno));
+  }
+  std::array<std::uint32_t, 16> map_ids{};
+  bpf_prog_info info{};
+  info.nr_map_ids = map_ids.size();
+  info.map_ids = reinterpret_cast<std::uintptr_t>(map_ids.data());
+  std::uint32_t len = sizeof info;
+  const int rc = bpf_obj_get_info_by_fd(prog_fd, &info, &len);
+  ::close(prog_fd);
+  if (rc != 0) {
+    return absl::InternalError("bpf_obj_get_info_by_fd: " + ErrnoText(errno));
+  }
+  for (std::uint32_t i = 0; i < std::min<std::uint32_t>(info.nr_map_ids, 16);
+       ++i) {
+    const int map_fd = bpf_map_get_fd_by_id(map_ids[i]);
+    if (map_fd < 0) continue;
+    bpf_map_info map{};
+    std::uint32_t map_len = sizeof map;
+    if (bpf_obj_get_info_by_fd(map_fd, &map, &map_len) == 0 &&
+        std::string_view(map.name) == "tachyon_ports") {
+      for (const std::uint16_t port : ports) {
+        const std::uint8_t one = 1;
+        if (bpf_map_update_elem(map_fd, &port, &one, BPF_ANY) != 0) {
+          const int err = errno;
+          ::close(map_fd);
+          return absl::InternalError("filling tachyon_ports: " +
+                                     ErrnoText(err));
+        }
+      }
+      ::close(map_fd);
+      return absl::OkStatus();
+    }
+    ::close(map_fd);
+  }
+  return absl::NotFoundError("the attached program has no tachyon_ports map");
 }
 
 absl::StatusOr<std::unique_ptr<XdpProgram>> XdpProgram::Attach(

@@ -649,6 +649,30 @@ TEST_F(AfXdpTest, ProgramCountsItsVerdicts) {
   ::close(peer);
 }
 
+// A loader that attached the object itself (DPDK) fills the ports after.
+TEST_F(AfXdpTest, AddsPortsToTheAttachedProgram) {
+  if (IsSkipped() || HasFatalFailure()) return;
+  const int ifindex = static_cast<int>(::if_nametoindex("tg0"));
+  EXPECT_EQ(AddPortsToAttachedProgram(ifindex, {kPort}).code(),
+            absl::StatusCode::kNotFound);
+  absl::StatusOr<std::unique_ptr<XdpProgram>> program =
+      XdpProgram::Attach({.interface = "tg0",
+                          .mode = config::XdpMode::kGeneric,
+                          .ports = {kOtherPort}});
+  ASSERT_TRUE(program.ok()) << program.status();
+  ASSERT_TRUE(AddPortsToAttachedProgram(ifindex, {kPort}).ok());
+  const int peer = PeerUdpSocket();
+  SendTo(peer, pair_->gateway_ip_be(), kPort, "now ours");
+  std::array<std::uint64_t, XdpProgram::kVerdicts> stats{};
+  for (int i = 0; i < 1000 && stats[1] == 0; ++i) {
+    stats = (*program)->Stats();
+    if (stats[1] == 0) ::usleep(1000);
+  }
+  EXPECT_EQ(stats[1], 1u);  // no_socket: our port, nobody in the map
+  EXPECT_EQ(stats[5], 0u);  // not passed as another port
+  ::close(peer);
+}
+
 // Shutting down detaches: no XDP program is left on the interface.
 TEST_F(AfXdpTest, DetachesOnDestruction) {
   if (IsSkipped() || HasFatalFailure()) return;
