@@ -166,10 +166,16 @@ absl::StatusOr<std::uint32_t> AttachedXdpProgram(int ifindex,
     }
     return absl::InternalError("bpf_xdp_query: " + ErrnoText(rc));
   }
-  if (query.prog_id == 0) return 0u;
+  // With programs in two modes (one offloaded to hardware) prog_id is 0
+  // and the per-mode ids say which.
+  const std::uint32_t id = query.prog_id != 0       ? query.prog_id
+                           : query.drv_prog_id != 0 ? query.drv_prog_id
+                           : query.skb_prog_id != 0 ? query.skb_prog_id
+                                                    : query.hw_prog_id;
+  if (id == 0) return 0u;
   if (name != nullptr) {
     name->clear();
-    const int fd = bpf_prog_get_fd_by_id(query.prog_id);
+    const int fd = bpf_prog_get_fd_by_id(id);
     if (fd >= 0) {
       bpf_prog_info info{};
       std::uint32_t len = sizeof info;
@@ -177,7 +183,7 @@ absl::StatusOr<std::uint32_t> AttachedXdpProgram(int ifindex,
       ::close(fd);
     }
   }
-  return query.prog_id;
+  return id;
 }
 
 absl::Status AddPortsToAttachedProgram(
@@ -313,7 +319,7 @@ absl::StatusOr<std::unique_ptr<XdpProgram>> XdpProgram::Attach(
     }
     return absl::InternalError("bpf_xdp_query: " + ErrnoText(rc));
   }
-  if (query.prog_id != 0) {
+  if (query.prog_id != 0 || query.attach_mode != XDP_ATTACHED_NONE) {
     std::string name;
     (void)AttachedXdpProgram(p->ifindex_, &name);
     if (name != kXdpProgramName) {
@@ -362,15 +368,17 @@ absl::StatusOr<std::unique_ptr<XdpProgram>> XdpProgram::Attach(
     std::string text =
         absl::StrCat("attaching the XDP program to ", options.interface, " in ",
                      ModeName(options.mode), " mode: ", ErrnoText(rc));
-    if (options.mode == config::XdpMode::kNative &&
-        (rc == -EINVAL || rc == -ERANGE || rc == -EOPNOTSUPP || rc == -E2BIG)) {
-      absl::StatusOr<int> mtu = InterfaceMtu(options.interface);
-      absl::StrAppend(
-          &text, ". The driver refused native XDP: its MTU (",
-          mtu.ok() ? std::to_string(*mtu) : std::string("?"),
-          ", and on veth the peer's) may be too large - lower the MTU to ",
-          kMaxNativeXdpMtu, " or less - or the driver lacks native XDP; ",
-          "or set fastpath.xdp_mode = \"generic\"");
+    if (options.mode == config::XdpMode::kNative) {
+      absl::StrAppend(&text, ". The driver refused native XDP");
+      if (rc == -EINVAL || rc == -ERANGE || rc == -EOPNOTSUPP || rc == -E2BIG) {
+        absl::StatusOr<int> mtu = InterfaceMtu(options.interface);
+        absl::StrAppend(
+            &text, ": its MTU (",
+            mtu.ok() ? std::to_string(*mtu) : std::string("?"),
+            ", and on veth the peer's) may be too large - lower the MTU to ",
+            kMaxNativeXdpMtu, " or less - or the driver lacks native XDP");
+      }
+      absl::StrAppend(&text, "; or set fastpath.xdp_mode = \"generic\"");
     }
     absl::StrAppend(&text, " ", log.Tail());
     return absl::FailedPreconditionError(text);
