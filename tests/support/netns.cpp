@@ -201,8 +201,9 @@ absl::StatusOr<std::unique_ptr<VethPair>> VethPair::Create(
       {"ip", "-n", gw, "link", "add", "tg0", "address", pair->gateway_mac_,
        "numtxqueues", queues, "numrxqueues", queues, "type", "veth", "peer",
        "name", "tp0", "netns", pe, "address", pair->peer_mac_,
-       // Native XDP on tg0 needs its RX queues >= the peer's TX queues
-       // (the peer would otherwise get one per CPU).
+       // As many as the gateway side: native XDP on veth refuses a peer
+       // with more TX queues than its own RX queues (veth's default is
+       // one per CPU).
        "numtxqueues", queues, "numrxqueues", queues},
       {"ip", "-n", gw, "link", "set", "tg0", "mtu",
        std::to_string(options.gateway_mtu)},
