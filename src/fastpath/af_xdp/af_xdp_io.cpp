@@ -449,6 +449,7 @@ void AfXdpDatagramIo::Send(std::span<const io::TxRun> runs,
   const std::size_t max_payload =
       std::min<std::size_t>(65507, options_.frame_size - kUdpFrameOverhead);
   bool posted = false;
+  bool full = false;  // a run found the TX ring or frames exhausted
   for (std::size_t r = 0; r < runs.size(); ++r) {
     const io::TxRun& run = runs[r];
     io::TxRunResult& result = results[r];
@@ -471,6 +472,12 @@ void AfXdpDatagramIo::Send(std::span<const io::TxRun> runs,
     } else {
       result = SendThroughKernel(run);
       counters_.tx_no_neighbour.Add(run.datagrams.size());
+      continue;
+    }
+    if (full && !run.datagrams.empty()) {
+      // Nothing was freed since: do not kick and reap again for every run.
+      result.status = io::TxRunResult::Status::kFull;
+      counters_.tx_ring_full.Add(run.datagrams.size());
       continue;
     }
     const int ttl = channels_[static_cast<std::size_t>(run.channel)].ttl;
@@ -510,6 +517,7 @@ void AfXdpDatagramIo::Send(std::span<const io::TxRun> runs,
         }
         result.status = io::TxRunResult::Status::kFull;
         counters_.tx_ring_full.Add(total - next);
+        full = true;
         break;
       }
       std::uint64_t bytes = 0;
