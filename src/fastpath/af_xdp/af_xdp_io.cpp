@@ -298,6 +298,30 @@ std::uint64_t AfXdpDatagramIo::drops() const {
   return kernel_drops_ + parse_drops_;
 }
 
+RxDrop AfXdpDatagramIo::Classify(FrameKind kind, const UdpFrame& udp) const {
+  switch (kind) {
+    case FrameKind::kUdp:
+      if (udp.destination_port != options_.port ||
+          (options_.address_be != 0 &&
+           udp.destination_be != options_.address_be)) {
+        return RxDrop::kWrongPort;
+      }
+      return RxDrop::kCount;  // ours
+    case FrameKind::kArp:
+    case FrameKind::kNotIpv4:
+      return RxDrop::kNotIpv4;
+    case FrameKind::kNotUdp:
+      return RxDrop::kNotUdp;
+    case FrameKind::kFragment:
+      return RxDrop::kFragment;
+    case FrameKind::kMalformed:
+      return RxDrop::kMalformed;
+    case FrameKind::kBadChecksum:
+      return RxDrop::kBadChecksum;
+  }
+  return RxDrop::kMalformed;
+}
+
 int AfXdpDatagramIo::Receive(std::span<io::RxDatagram> out) {
   RecycleHeld();
   if (tx_outstanding_ != 0) ReapCompletions();
@@ -306,69 +330,62 @@ int AfXdpDatagramIo::Receive(std::span<io::RxDatagram> out) {
     ::recvfrom(fd_, nullptr, 0, MSG_DONTWAIT, nullptr, nullptr);
     counters_.rx_wakeups.Add();
   }
-  std::uint32_t idx = 0;
-  const std::uint32_t want =
-      static_cast<std::uint32_t>(std::min<std::size_t>(out.size(), rx_frames_));
-  const std::uint32_t n = xsk_ring_cons__peek(&rings_->rx, want, &idx);
   const std::uint64_t frame_mask =
       ~static_cast<std::uint64_t>(options_.frame_size - 1);
   int delivered = 0;
+  std::uint32_t taken = 0;
   std::uint64_t bytes = 0;
-  for (std::uint32_t i = 0; i < n; ++i) {
-    const xdp_desc* desc = xsk_ring_cons__rx_desc(&rings_->rx, idx + i);
-    held_[held_count_++] = desc->addr & frame_mask;
-    bytes += desc->len;
-    const std::span<const std::byte> frame(umem_area_ + desc->addr, desc->len);
-    UdpFrame udp;
-    const FrameKind kind = ParseFrame(frame, &udp);
-    RxDrop reason = RxDrop::kCount;
-    switch (kind) {
-      case FrameKind::kUdp:
-        if (udp.destination_port != options_.port ||
-            (options_.address_be != 0 &&
-             udp.destination_be != options_.address_be)) {
-          reason = RxDrop::kWrongPort;
-        }
-        break;
-      case FrameKind::kArp:
-      case FrameKind::kNotIpv4:
-        reason = RxDrop::kNotIpv4;
-        break;
-      case FrameKind::kNotUdp:
-        reason = RxDrop::kNotUdp;
-        break;
-      case FrameKind::kFragment:
-        reason = RxDrop::kFragment;
-        break;
-      case FrameKind::kMalformed:
-        reason = RxDrop::kMalformed;
-        break;
-      case FrameKind::kBadChecksum:
-        reason = RxDrop::kBadChecksum;
-        break;
+  bool drained = false;
+  // Frames this path drops (wrong port, bad checksum) do not fill `out`:
+  // peek again until it is full or the ring is empty, so a short return
+  // always means "drained" (edge-triggered readiness relies on it).
+  while (static_cast<std::size_t>(delivered) < out.size()) {
+    // held_ has room for every RX frame; any not yet back in the fill ring
+    // (never expected: the ring has room for all of them) limit the take.
+    const std::uint32_t want = static_cast<std::uint32_t>(
+        std::min<std::size_t>(out.size() - static_cast<std::size_t>(delivered),
+                              rx_frames_ - held_count_));
+    std::uint32_t idx = 0;
+    const std::uint32_t n =
+        want == 0 ? 0 : xsk_ring_cons__peek(&rings_->rx, want, &idx);
+    for (std::uint32_t i = 0; i < n; ++i) {
+      const xdp_desc* desc = xsk_ring_cons__rx_desc(&rings_->rx, idx + i);
+      held_[held_count_++] = desc->addr & frame_mask;
+      bytes += desc->len;
+      const std::span<const std::byte> frame(umem_area_ + desc->addr,
+                                             desc->len);
+      UdpFrame udp;
+      const RxDrop reason = Classify(ParseFrame(frame, &udp), udp);
+      if (reason != RxDrop::kCount) {
+        counters_.rx_drops[static_cast<std::size_t>(reason)].Add();
+        ++parse_drops_;
+        continue;
+      }
+      io::RxDatagram& d = out[static_cast<std::size_t>(delivered++)];
+      d.truncated = udp.payload.size() > options_.max_datagram_bytes;
+      d.bytes = d.truncated ? udp.payload.first(options_.max_datagram_bytes)
+                            : udp.payload;
+      d.source = io::Endpoint{udp.source_be, udp.source_port};
     }
-    if (reason != RxDrop::kCount) {
-      counters_.rx_drops[static_cast<std::size_t>(reason)].Add();
-      ++parse_drops_;
-      continue;
+    if (n != 0) xsk_ring_cons__release(&rings_->rx, n);
+    taken += n;
+    if (n < want || want == 0) {
+      drained = true;
+      break;
     }
-    io::RxDatagram& d = out[static_cast<std::size_t>(delivered++)];
-    d.truncated = udp.payload.size() > options_.max_datagram_bytes;
-    d.bytes = d.truncated ? udp.payload.first(options_.max_datagram_bytes)
-                          : udp.payload;
-    d.source = io::Endpoint{udp.source_be, udp.source_port};
   }
-  if (n != 0) {
-    xsk_ring_cons__release(&rings_->rx, n);
-    counters_.rx_packets.Add(n);
+  if (taken != 0) {
+    counters_.rx_packets.Add(taken);
     counters_.rx_bytes.Add(bytes);
   }
-  const std::int64_t now = base::MonotonicNs();
-  // Drained (a short batch): bring the kernel's drop counts up to date, at
-  // most once per millisecond when nothing arrives.
-  if (n < want && (n != 0 || now - last_statistics_ns_ >= 1'000'000)) {
-    last_statistics_ns_ = now;
-    RefreshStatistics();
+  // Drained: bring the kernel's drop counts up to date, at most once per
+  // millisecond when nothing arrives.
+  if (drained) {
+    const std::int64_t now = base::MonotonicNs();
+    if (taken != 0 || now - last_statistics_ns_ >= 1'000'000) {
+      last_statistics_ns_ = now;
+      RefreshStatistics();
+    }
   }
   return delivered;
 }
@@ -432,6 +449,7 @@ void AfXdpDatagramIo::Send(std::span<const io::TxRun> runs,
   const std::size_t max_payload =
       std::min<std::size_t>(65507, options_.frame_size - kUdpFrameOverhead);
   bool posted = false;
+  bool full = false;  // a run found the TX ring or frames exhausted
   for (std::size_t r = 0; r < runs.size(); ++r) {
     const io::TxRun& run = runs[r];
     io::TxRunResult& result = results[r];
@@ -454,6 +472,12 @@ void AfXdpDatagramIo::Send(std::span<const io::TxRun> runs,
     } else {
       result = SendThroughKernel(run);
       counters_.tx_no_neighbour.Add(run.datagrams.size());
+      continue;
+    }
+    if (full && !run.datagrams.empty()) {
+      // Nothing was freed since: do not kick and reap again for every run.
+      result.status = io::TxRunResult::Status::kFull;
+      counters_.tx_ring_full.Add(run.datagrams.size());
       continue;
     }
     const int ttl = channels_[static_cast<std::size_t>(run.channel)].ttl;
@@ -493,6 +517,7 @@ void AfXdpDatagramIo::Send(std::span<const io::TxRun> runs,
         }
         result.status = io::TxRunResult::Status::kFull;
         counters_.tx_ring_full.Add(total - next);
+        full = true;
         break;
       }
       std::uint64_t bytes = 0;

@@ -133,10 +133,12 @@ class AfXdpDatagramIo final : public io::DatagramIo {
                   base::CounterRegistry& registry);
   absl::Status Open();
   void RecycleHeld();
+  // Why a parsed frame is not ours (RxDrop::kCount: it is).
+  RxDrop Classify(FrameKind kind, const UdpFrame& udp) const;
   void RefreshStatistics();
   void ReapCompletions();
   void KickTx();
-  // Sends datagrams [first, end) of `run` through the kernel socket.
+  // Sends `run` through the kernel socket (next hop unknown).
   io::TxRunResult SendThroughKernel(const io::TxRun& run);
 
   const AfXdpQueueOptions options_;

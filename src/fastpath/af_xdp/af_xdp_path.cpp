@@ -1,18 +1,10 @@
 #include "fastpath/af_xdp/af_xdp_path.h"
 
 #include <arpa/inet.h>
-#include <ifaddrs.h>
 #include <net/if.h>
 #include <netinet/in.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
-#include <bit>
-#include <cstdio>
-#include <cstring>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -20,6 +12,7 @@
 #include "base/log.h"
 #include "fastpath/af_xdp/af_xdp_io.h"
 #include "fastpath/af_xdp/xdp_program.h"
+#include "fastpath/neighbours.h"
 
 namespace tachyon::fastpath::af_xdp {
 namespace {
@@ -39,66 +32,6 @@ absl::StatusOr<std::uint32_t> ParseIp(const std::string& text,
         std::string(what), " '", text, "' is not an IPv4 address"));
   }
   return a.s_addr;
-}
-
-struct InterfaceInfo {
-  MacAddress mac;
-  std::uint32_t address_be = 0;  // first IPv4 address, 0: none
-  int prefix_len = 24;
-  std::uint32_t gateway_be = 0;  // default route through it, 0: none
-};
-
-absl::StatusOr<InterfaceInfo> ReadInterface(const std::string& name,
-                                            std::uint32_t want_be) {
-  InterfaceInfo info;
-  const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return absl::InternalError("socket failed");
-  ifreq req{};
-  std::snprintf(req.ifr_name, sizeof req.ifr_name, "%s", name.c_str());
-  const int rc = ::ioctl(fd, SIOCGIFHWADDR, &req);
-  ::close(fd);
-  if (rc != 0) {
-    return absl::NotFoundError(
-        absl::StrCat("fastpath.interface '", name,
-                     "' does not exist (in this network namespace)"));
-  }
-  std::memcpy(info.mac.bytes.data(), req.ifr_hwaddr.sa_data, 6);
-
-  ifaddrs* list = nullptr;
-  if (::getifaddrs(&list) == 0) {
-    for (ifaddrs* a = list; a != nullptr; a = a->ifa_next) {
-      if (a->ifa_addr == nullptr || a->ifa_addr->sa_family != AF_INET ||
-          name != a->ifa_name) {
-        continue;
-      }
-      const auto* in = reinterpret_cast<const sockaddr_in*>(a->ifa_addr);
-      const auto* mask = reinterpret_cast<const sockaddr_in*>(a->ifa_netmask);
-      if (info.address_be != 0 && in->sin_addr.s_addr != want_be) continue;
-      info.address_be = in->sin_addr.s_addr;
-      info.prefix_len =
-          mask != nullptr ? std::popcount(mask->sin_addr.s_addr) : 32;
-      if (info.address_be == want_be) break;
-    }
-    ::freeifaddrs(list);
-  }
-
-  // /proc/net/route: Iface Destination Gateway Flags ... (hex, as stored).
-  std::ifstream routes("/proc/net/route");
-  std::string line;
-  std::getline(routes, line);
-  while (std::getline(routes, line)) {
-    std::istringstream in(line);
-    std::string iface;
-    std::string dest;
-    std::string gateway;
-    in >> iface >> dest >> gateway;
-    if (iface == name && dest == "00000000") {
-      info.gateway_be =
-          static_cast<std::uint32_t>(std::stoul(gateway, nullptr, 16));
-      break;
-    }
-  }
-  return info;
 }
 
 class AfXdpPath final : public FastPath {
@@ -156,8 +89,18 @@ absl::StatusOr<std::unique_ptr<FastPath>> OpenAfXdp(
     absl::StatusOr<std::uint32_t> a = ParseIp(bind, "udp.bind");
     if (a.ok() && *a != INADDR_ANY && (ntohl(*a) >> 24) != 127) accept_be = *a;
   }
-  absl::StatusOr<InterfaceInfo> info = ReadInterface(f.interface, accept_be);
-  if (!info.ok()) return info.status();
+  absl::StatusOr<InterfaceInfo> info = ReadInterface(f.interface);
+  if (!info.ok()) {
+    return absl::Status(
+        info.status().code(),
+        absl::StrCat("fastpath.interface: ", info.status().message()));
+  }
+  if (f.start_queue + f.queues > info->rx_queues) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        f.interface, " has ", info->rx_queues,
+        " RX queue(s); fastpath.start_queue (", f.start_queue, ") + queues (",
+        f.queues, ") must not exceed that (`ethtool -l ", f.interface, "`)"));
+  }
   const std::uint32_t source_be = accept_be != 0 ? accept_be : info->address_be;
   if (source_be == 0) {
     return absl::FailedPreconditionError(absl::StrCat(

@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdarg>
 #include <cstdio>
@@ -90,9 +91,10 @@ absl::Status PermissionError(std::string_view what, int err,
                              const std::string& interface) {
   std::string text = absl::StrCat(
       AbslView(what), " on ", interface, ": ", ErrnoText(err),
-      ". AF_XDP needs root, or CAP_NET_ADMIN and CAP_BPF (and CAP_IPC_LOCK "
-      "for the UMEM), e.g. `setcap cap_net_admin,cap_bpf,cap_ipc_lock+ep "
-      "tachyon-gateway` or the container's securityContext capabilities");
+      ". AF_XDP needs root, or CAP_NET_ADMIN and CAP_BPF (the program), "
+      "CAP_NET_RAW (the sockets) and CAP_IPC_LOCK (the UMEM), e.g. `setcap "
+      "cap_net_admin,cap_bpf,cap_net_raw,cap_ipc_lock+ep tachyon-gateway` "
+      "or the container's securityContext capabilities");
   const std::string lockdown = LockdownMode();
   if (lockdown == "confidentiality") {
     absl::StrAppend(&text,
@@ -164,10 +166,16 @@ absl::StatusOr<std::uint32_t> AttachedXdpProgram(int ifindex,
     }
     return absl::InternalError("bpf_xdp_query: " + ErrnoText(rc));
   }
-  if (query.prog_id == 0) return 0u;
+  // With programs in two modes (one offloaded to hardware) prog_id is 0
+  // and the per-mode ids say which.
+  const std::uint32_t id = query.prog_id != 0       ? query.prog_id
+                           : query.drv_prog_id != 0 ? query.drv_prog_id
+                           : query.skb_prog_id != 0 ? query.skb_prog_id
+                                                    : query.hw_prog_id;
+  if (id == 0) return 0u;
   if (name != nullptr) {
     name->clear();
-    const int fd = bpf_prog_get_fd_by_id(query.prog_id);
+    const int fd = bpf_prog_get_fd_by_id(id);
     if (fd >= 0) {
       bpf_prog_info info{};
       std::uint32_t len = sizeof info;
@@ -175,7 +183,56 @@ absl::StatusOr<std::uint32_t> AttachedXdpProgram(int ifindex,
       ::close(fd);
     }
   }
-  return query.prog_id;
+  return id;
+}
+
+absl::Status AddPortsToAttachedProgram(
+    int ifindex, const std::vector<std::uint16_t>& ports) {
+  std::string name;
+  absl::StatusOr<std::uint32_t> id = AttachedXdpProgram(ifindex, &name);
+  if (!id.ok()) return id.status();
+  if (*id == 0 || name != kXdpProgramName) {
+    return absl::NotFoundError(absl::StrCat(
+        "no ", kXdpProgramName, " XDP program is attached to interface ",
+        ifindex, *id == 0 ? "" : absl::StrCat(" (it has '", name, "')")));
+  }
+  const int prog_fd = bpf_prog_get_fd_by_id(*id);
+  if (prog_fd < 0) {
+    return absl::InternalError("bpf_prog_get_fd_by_id: " + ErrnoText(errno));
+  }
+  std::array<std::uint32_t, 16> map_ids{};
+  bpf_prog_info info{};
+  info.nr_map_ids = map_ids.size();
+  info.map_ids = reinterpret_cast<std::uintptr_t>(map_ids.data());
+  std::uint32_t len = sizeof info;
+  const int rc = bpf_obj_get_info_by_fd(prog_fd, &info, &len);
+  ::close(prog_fd);
+  if (rc != 0) {
+    return absl::InternalError("bpf_obj_get_info_by_fd: " + ErrnoText(errno));
+  }
+  for (std::uint32_t i = 0; i < std::min<std::uint32_t>(info.nr_map_ids, 16);
+       ++i) {
+    const int map_fd = bpf_map_get_fd_by_id(map_ids[i]);
+    if (map_fd < 0) continue;
+    bpf_map_info map{};
+    std::uint32_t map_len = sizeof map;
+    if (bpf_obj_get_info_by_fd(map_fd, &map, &map_len) == 0 &&
+        std::string_view(map.name) == "tachyon_ports") {
+      for (const std::uint16_t port : ports) {
+        const std::uint8_t one = 1;
+        if (bpf_map_update_elem(map_fd, &port, &one, BPF_ANY) != 0) {
+          const int err = errno;
+          ::close(map_fd);
+          return absl::InternalError("filling tachyon_ports: " +
+                                     ErrnoText(err));
+        }
+      }
+      ::close(map_fd);
+      return absl::OkStatus();
+    }
+    ::close(map_fd);
+  }
+  return absl::NotFoundError("the attached program has no tachyon_ports map");
 }
 
 absl::StatusOr<std::unique_ptr<XdpProgram>> XdpProgram::Attach(
@@ -262,7 +319,7 @@ absl::StatusOr<std::unique_ptr<XdpProgram>> XdpProgram::Attach(
     }
     return absl::InternalError("bpf_xdp_query: " + ErrnoText(rc));
   }
-  if (query.prog_id != 0) {
+  if (query.prog_id != 0 || query.attach_mode != XDP_ATTACHED_NONE) {
     std::string name;
     (void)AttachedXdpProgram(p->ifindex_, &name);
     if (name != kXdpProgramName) {
@@ -311,15 +368,17 @@ absl::StatusOr<std::unique_ptr<XdpProgram>> XdpProgram::Attach(
     std::string text =
         absl::StrCat("attaching the XDP program to ", options.interface, " in ",
                      ModeName(options.mode), " mode: ", ErrnoText(rc));
-    if (options.mode == config::XdpMode::kNative &&
-        (rc == -EINVAL || rc == -ERANGE || rc == -EOPNOTSUPP || rc == -E2BIG)) {
-      absl::StatusOr<int> mtu = InterfaceMtu(options.interface);
-      absl::StrAppend(
-          &text, ". The driver refused native XDP: its MTU (",
-          mtu.ok() ? std::to_string(*mtu) : std::string("?"),
-          ", and on veth the peer's) may be too large - lower the MTU to ",
-          kMaxNativeXdpMtu, " or less - or the driver lacks native XDP; ",
-          "or set fastpath.xdp_mode = \"generic\"");
+    if (options.mode == config::XdpMode::kNative) {
+      absl::StrAppend(&text, ". The driver refused native XDP");
+      if (rc == -EINVAL || rc == -ERANGE || rc == -EOPNOTSUPP || rc == -E2BIG) {
+        absl::StatusOr<int> mtu = InterfaceMtu(options.interface);
+        absl::StrAppend(
+            &text, ": its MTU (",
+            mtu.ok() ? std::to_string(*mtu) : std::string("?"),
+            ", and on veth the peer's) may be too large - lower the MTU to ",
+            kMaxNativeXdpMtu, " or less - or the driver lacks native XDP");
+      }
+      absl::StrAppend(&text, "; or set fastpath.xdp_mode = \"generic\"");
     }
     absl::StrAppend(&text, " ", log.Tail());
     return absl::FailedPreconditionError(text);

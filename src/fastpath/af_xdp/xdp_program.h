@@ -117,6 +117,13 @@ class XdpProgram {
   bool abandon_ = false;
 };
 
+/// Adds `ports` to the `tachyon_ports` map of the program attached to
+/// `ifindex`, which must be ours: for loaders that attach the object
+/// themselves (DPDK's net_af_xdp with xdp_prog=<XdpObjectPath()>), after
+/// they did. NotFound if no program of ours is attached.
+absl::Status AddPortsToAttachedProgram(int ifindex,
+                                       const std::vector<std::uint16_t>& ports);
+
 /// What is attached to `ifindex` now: the program id (0: none) and, if
 /// `name` is not null, its name.
 absl::StatusOr<std::uint32_t> AttachedXdpProgram(int ifindex,

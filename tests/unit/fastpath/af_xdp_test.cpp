@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <linux/capability.h>
 #include <linux/if_ether.h>
 #include <linux/if_link.h>
 #include <linux/if_packet.h>
@@ -14,12 +15,16 @@
 #include <netinet/in.h>
 #include <netinet/ip_icmp.h>
 #include <poll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <array>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -374,6 +379,48 @@ std::vector<std::string> SendRun(io::DatagramIo& io, const io::Endpoint& to,
   return bodies;
 }
 
+// The program parses past one or two VLAN tags: tagged frames to our port
+// are redirected (and delivered); an IPv4 fragment to our port is left to
+// the kernel, never reaching the socket.
+TEST_P(AfXdpModeTest, RedirectsVlanTaggedFramesAndLeavesFragmentsToTheKernel) {
+  if (IsSkipped() || HasFatalFailure()) return;
+  Open(Config(GetParam()));
+  if (HasFatalFailure()) return;
+  const int raw = PeerPacketSocket();
+  auto send = [&](const std::vector<std::uint8_t>& f) {
+    ASSERT_EQ(::send(raw, f.data(), f.size(), 0),
+              static_cast<ssize_t>(f.size()));
+  };
+  auto frame = [&](const std::string& payload) {
+    return BuildRaw(peer_mac_, gateway_mac_, pair_->peer_ip_be(),
+                    pair_->gateway_ip_be(), 5555, kPort, payload);
+  };
+  // Tags go between the source MAC and the EtherType.
+  auto tagged = [&](const std::string& payload,
+                    std::vector<std::uint8_t> tags) {
+    std::vector<std::uint8_t> f = frame(payload).bytes;
+    f.insert(f.begin() + 12, tags.begin(), tags.end());
+    return f;
+  };
+  send(tagged("one tag", {0x81, 0x00, 0x00, 0x64}));
+  send(tagged("two tags", {0x88, 0xa8, 0x00, 0x0a, 0x81, 0x00, 0x00, 0x64}));
+  RawFrame fragment = frame("a first fragment");
+  fragment.bytes[fragment.ip + 6] = 0x20;  // MF, offset 0
+  fragment.bytes[fragment.ip + 10] = fragment.bytes[fragment.ip + 11] = 0;
+  const std::uint16_t sum = Checksum(&fragment.bytes[fragment.ip], 20);
+  fragment.bytes[fragment.ip + 10] = sum >> 8;
+  fragment.bytes[fragment.ip + 11] = sum & 0xff;
+  send(fragment.bytes);
+  send(frame("sentinel").bytes);
+  const std::vector<std::string> got = ReceiveUpTo(3);
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_EQ(got[0], "one tag");
+  EXPECT_EQ(got[1], "two tags");
+  EXPECT_EQ(got[2], "sentinel");
+  EXPECT_EQ(Queue().counters().rx_packets.value(), 3u);
+  ::close(raw);
+}
+
 // Egress leaves as frames the peer's kernel accepts (it verifies both
 // checksums: a bad one would be dropped), and a capture on the peer's
 // interface confirms each checksum.
@@ -410,6 +457,45 @@ TEST_P(AfXdpModeTest, EgressDatagramsArriveWithValidChecksums) {
   }
   EXPECT_EQ(checked, 100);
   ::close(capture);
+  ::close(receiver);
+}
+
+// Far more datagrams than TX frames: frames are recycled from the
+// completion ring, and a caller that retries from `sent` after kFull gets
+// every datagram out, in order.
+TEST_P(AfXdpModeTest, RecyclesTxFramesAndResumesAfterFull) {
+  if (IsSkipped() || HasFatalFailure()) return;
+  config::GatewayConfig c = Config(GetParam());
+  c.fastpath.neighbours = {pair_->peer_ip() + "=" + pair_->peer_mac()};
+  c.fastpath.frames = 16;  // 8 to receive, 8 to send
+  c.fastpath.tx_ring = 8;
+  c.fastpath.completion_ring = 8;
+  Open(c);
+  if (HasFatalFailure()) return;
+  const int receiver = PeerUdpSocket();
+  const int rcvbuf = 8 << 20;
+  ::setsockopt(receiver, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+  const std::uint16_t port = io::LocalPort(receiver).value_or(0);
+  constexpr int kCount = 500;
+  std::vector<std::string> bodies;
+  for (int i = 0; i < kCount; ++i) bodies.push_back(std::to_string(i));
+  std::vector<io::TxDatagram> datagrams;
+  for (const std::string& b : bodies) datagrams.push_back({AsBytes(b), {}});
+  std::size_t sent = 0;
+  for (int call = 0; call < 10000 && sent < datagrams.size(); ++call) {
+    const std::vector<io::TxRun> runs = {
+        {{pair_->peer_ip_be(), port},
+         0,
+         std::span<const io::TxDatagram>(datagrams).subspan(sent)}};
+    std::vector<io::TxRunResult> results(1);
+    io_->Send(runs, results);
+    ASSERT_NE(results[0].status, io::TxRunResult::Status::kFailed);
+    sent += results[0].sent;
+  }
+  ASSERT_EQ(sent, datagrams.size());
+  for (const std::string& b : bodies) {
+    ASSERT_EQ(ReceiveFrom(receiver), b);
+  }
   ::close(receiver);
 }
 
@@ -574,6 +660,58 @@ TEST_F(AfXdpTest, ReplacesAStaleProgramFromACrashedRunAndSaysSo) {
   ::close(peer);
 }
 
+// The program counts its verdicts: with no socket in the map, a datagram to
+// our port is passed (no_socket), another port and ICMP are passed for
+// their reasons, and the kernel still answers the ping.
+TEST_F(AfXdpTest, ProgramCountsItsVerdicts) {
+  if (IsSkipped() || HasFatalFailure()) return;
+  absl::StatusOr<std::unique_ptr<XdpProgram>> program = XdpProgram::Attach(
+      {.interface = "tg0", .mode = config::XdpMode::kNative, .ports = {kPort}});
+  ASSERT_TRUE(program.ok()) << program.status();
+  const int peer = PeerUdpSocket();
+  SendTo(peer, pair_->gateway_ip_be(), kPort, "no socket yet");
+  SendTo(peer, pair_->gateway_ip_be(), kOtherPort, "another port");
+  EXPECT_TRUE(PingFromPeer(*pair_));
+  // Stats are per-CPU map reads; the frames were handled before send
+  // returned, but wait (bounded) rather than assume it.
+  std::array<std::uint64_t, XdpProgram::kVerdicts> stats{};
+  for (int i = 0; i < 1000; ++i) {
+    stats = (*program)->Stats();
+    if (stats[1] >= 1 && stats[5] >= 1 && stats[3] >= 1) break;
+    ::usleep(1000);
+  }
+  EXPECT_EQ(std::string(XdpProgram::VerdictName(1)), "no_socket");
+  EXPECT_EQ(stats[0], 0u);  // redirected
+  EXPECT_EQ(stats[1], 1u);  // no_socket
+  EXPECT_GE(stats[3], 1u);  // pass_not_udp (the echo request)
+  EXPECT_EQ(stats[5], 1u);  // pass_other_port
+  ::close(peer);
+}
+
+// A loader that attached the object itself (DPDK) fills the ports after.
+TEST_F(AfXdpTest, AddsPortsToTheAttachedProgram) {
+  if (IsSkipped() || HasFatalFailure()) return;
+  const int ifindex = static_cast<int>(::if_nametoindex("tg0"));
+  EXPECT_EQ(AddPortsToAttachedProgram(ifindex, {kPort}).code(),
+            absl::StatusCode::kNotFound);
+  absl::StatusOr<std::unique_ptr<XdpProgram>> program =
+      XdpProgram::Attach({.interface = "tg0",
+                          .mode = config::XdpMode::kGeneric,
+                          .ports = {kOtherPort}});
+  ASSERT_TRUE(program.ok()) << program.status();
+  ASSERT_TRUE(AddPortsToAttachedProgram(ifindex, {kPort}).ok());
+  const int peer = PeerUdpSocket();
+  SendTo(peer, pair_->gateway_ip_be(), kPort, "now ours");
+  std::array<std::uint64_t, XdpProgram::kVerdicts> stats{};
+  for (int i = 0; i < 1000 && stats[1] == 0; ++i) {
+    stats = (*program)->Stats();
+    if (stats[1] == 0) ::usleep(1000);
+  }
+  EXPECT_EQ(stats[1], 1u);  // no_socket: our port, nobody in the map
+  EXPECT_EQ(stats[5], 0u);  // not passed as another port
+  ::close(peer);
+}
+
 // Shutting down detaches: no XDP program is left on the interface.
 TEST_F(AfXdpTest, DetachesOnDestruction) {
   if (IsSkipped() || HasFatalFailure()) return;
@@ -640,6 +778,156 @@ TEST_F(AfXdpTest, ZeroCopyFallsBackUnderAutoAndFailsWhenRequired) {
   EXPECT_NE(path_->Describe().find("copy (tg0 queue 0 refused a zero-copy"),
             std::string::npos)
       << path_->Describe();
+}
+
+class AfXdpTwoQueueTest : public AfXdpTest {
+ protected:
+  AfXdpTwoQueueTest() { options_.gateway_queues = 2; }
+};
+
+// One socket per configured queue, each in its own slot of the map:
+// datagrams of many flows (the peer spreads them over its TX queues, veth
+// delivers each on the matching RX queue) all arrive, on one queue or the
+// other.
+TEST_F(AfXdpTwoQueueTest, BindsOneSocketPerQueue) {
+  if (IsSkipped() || HasFatalFailure()) return;
+  config::GatewayConfig c = Config(config::XdpMode::kNative);
+  c.fastpath.queues = 2;
+  absl::StatusOr<std::unique_ptr<FastPath>> path =
+      OpenAfXdp(c, kPort, registry_);
+  ASSERT_TRUE(path.ok()) << path.status();
+  path_ = *std::move(path);
+  EXPECT_EQ(path_->queues(), 2);
+  EXPECT_NE(path_->Describe().find("queues 0..1"), std::string::npos)
+      << path_->Describe();
+  std::unique_ptr<io::DatagramIo> queues[2] = {path_->TakeQueue(0),
+                                               path_->TakeQueue(1)};
+  ASSERT_NE(queues[0], nullptr);
+  ASSERT_NE(queues[1], nullptr);
+  EXPECT_EQ(path_->TakeQueue(0), nullptr);
+  constexpr int kFlows = 20;
+  for (int i = 0; i < kFlows; ++i) {
+    const int peer = PeerUdpSocket();
+    SendTo(peer, pair_->gateway_ip_be(), kPort, "flow " + std::to_string(i));
+    ::close(peer);
+  }
+  std::vector<std::string> got;
+  std::array<io::RxDatagram, 64> batch;
+  for (int pass = 0; pass < 1000 && got.size() < kFlows; ++pass) {
+    int any = 0;
+    for (auto& q : queues) {
+      const int n = q->Receive(batch);
+      for (int i = 0; i < n; ++i) {
+        const auto& d = batch[static_cast<std::size_t>(i)];
+        got.emplace_back(reinterpret_cast<const char*>(d.bytes.data()),
+                         d.bytes.size());
+      }
+      any += n;
+    }
+    if (any == 0) {
+      pollfd p[2] = {{queues[0]->readiness_fd(), POLLIN, 0},
+                     {queues[1]->readiness_fd(), POLLIN, 0}};
+      if (::poll(p, 2, 1000) <= 0) break;
+    }
+  }
+  EXPECT_EQ(got.size(), static_cast<std::size_t>(kFlows));
+}
+
+// More queues than the interface has is a start-up error naming both.
+TEST_F(AfXdpTest, RefusesMoreQueuesThanTheInterfaceHas) {
+  if (IsSkipped() || HasFatalFailure()) return;
+  config::GatewayConfig c = Config(config::XdpMode::kGeneric);
+  c.fastpath.queues = 2;
+  absl::StatusOr<std::unique_ptr<FastPath>> path =
+      OpenAfXdp(c, kPort, registry_);
+  ASSERT_FALSE(path.ok());
+  EXPECT_NE(path.status().message().find("1 RX queue"), std::string::npos)
+      << path.status();
+}
+
+// Runs `body` in a child process (in this thread's namespace) and returns
+// the text it wrote to the pipe it was given; the child is reaped by PID.
+std::string InChild(const std::function<std::string()>& body) {
+  int fds[2];
+  if (::pipe(fds) != 0) return "pipe failed";
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::close(fds[0]);
+    const std::string text = body();
+    (void)!::write(fds[1], text.data(), text.size());
+    ::_exit(0);
+  }
+  ::close(fds[1]);
+  std::string text;
+  char buf[4096];
+  for (ssize_t n; (n = ::read(fds[0], buf, sizeof buf)) > 0;) {
+    text.append(buf, static_cast<std::size_t>(n));
+  }
+  ::close(fds[0]);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return text;
+}
+
+// Without root (no CAP_BPF, CAP_NET_ADMIN) loading fails with an error that
+// names the capabilities.
+TEST_F(AfXdpTest, NamesTheMissingCapabilitiesWhenNotRoot) {
+  if (IsSkipped() || HasFatalFailure()) return;
+  const std::string text = InChild([] {
+    if (::setgid(65534) != 0 || ::setuid(65534) != 0) return std::string("?");
+    absl::StatusOr<std::unique_ptr<XdpProgram>> p =
+        XdpProgram::Attach({.interface = "tg0",
+                            .mode = config::XdpMode::kGeneric,
+                            .ports = {kPort}});
+    return p.ok() ? std::string("attached")
+                  : std::string(absl::StatusCodeToString(p.status().code())) +
+                        ": " + std::string(p.status().message());
+  });
+  EXPECT_EQ(text.rfind("PERMISSION_DENIED", 0), 0u) << text;
+  EXPECT_NE(text.find("CAP_BPF"), std::string::npos) << text;
+  EXPECT_NE(text.find("CAP_NET_ADMIN"), std::string::npos) << text;
+}
+
+// A UMEM above the locked-memory limit without CAP_IPC_LOCK: the error
+// explains the limit and the capability.
+TEST_F(AfXdpTest, ExplainsTheLockedMemoryLimit) {
+  if (IsSkipped() || HasFatalFailure()) return;
+  const std::string text = InChild([this] {
+    absl::StatusOr<std::unique_ptr<XdpProgram>> p =
+        XdpProgram::Attach({.interface = "tg0",
+                            .mode = config::XdpMode::kGeneric,
+                            .ports = {kPort}});
+    if (!p.ok()) return std::string(p.status().message());
+    // Drop CAP_IPC_LOCK from the effective set; lower the limit to 1 MiB.
+    __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+    __user_cap_data_struct caps[2] = {};
+    ::syscall(SYS_capget, &header, caps);
+    caps[0].effective &= ~(1u << CAP_IPC_LOCK);
+    ::syscall(SYS_capset, &header, caps);
+    const rlimit limit{1 << 20, 1 << 20};
+    ::setrlimit(RLIMIT_MEMLOCK, &limit);
+    AfXdpQueueOptions q;
+    q.interface = "tg0";
+    q.xsks_map_fd = (*p)->xsks_map_fd();
+    q.xdp_mode = config::XdpMode::kGeneric;
+    q.frames = 4096;  // 16 MiB
+    q.port = kPort;
+    q.source_be = pair_->gateway_ip_be();
+    base::CounterRegistry registry;
+    absl::StatusOr<std::unique_ptr<AfXdpDatagramIo>> io =
+        AfXdpDatagramIo::Create(q, registry);
+    return io.ok() ? std::string("created")
+                   : std::string(absl::StatusCodeToString(io.status().code())) +
+                         ": " + std::string(io.status().message());
+  });
+  EXPECT_EQ(text.rfind("RESOURCE_EXHAUSTED", 0), 0u) << text;
+  EXPECT_NE(text.find("CAP_IPC_LOCK"), std::string::npos) << text;
+  EXPECT_NE(text.find("ulimit -l"), std::string::npos) << text;
+  // The child's program was detached when it went.
+  EXPECT_EQ(
+      AttachedXdpProgram(static_cast<int>(::if_nametoindex("tg0")), nullptr)
+          .value_or(1),
+      0u);
 }
 
 // Start-up errors name what to fix.
