@@ -67,8 +67,9 @@ std::uint32_t MaxPayload(std::uint32_t mtu) {
 DpdkDatagramIo::DpdkDatagramIo(Options options, base::CounterRegistry& counters)
     : options_(std::move(options)),
       counters_(counters, "dpdk", options_.queue),
-      neighbours_(0, options_.address_be, options_.prefix_len,
-                  options_.gateway_be, options_.neighbours),
+      neighbours_(options_.kernel_ifindex, options_.address_be,
+                  options_.prefix_len, options_.gateway_be,
+                  options_.neighbours),
       max_payload_(MaxPayload(options_.mtu)),
       subnet_mask_be_(
           options_.prefix_len <= 0

@@ -330,12 +330,15 @@ absl::StatusOr<std::unique_ptr<FastPath>> OpenDpdk(
   owner->started = true;
 
   std::string xdp_note;
+  int kernel_ifindex = 0;
   for (const std::string& vdev : dpdk_internal::VdevArgs(args)) {
     if (dpdk_internal::VdevName(vdev) != owner->vdev ||
         !owner->vdev.starts_with("net_af_xdp") ||
         VdevParam(vdev, "xdp_prog").empty()) {
       continue;
     }
+    kernel_ifindex =
+        static_cast<int>(if_nametoindex(VdevParam(vdev, "iface").c_str()));
     bool found = false;
     absl::Status added =
         AddPortToXdpProgram(VdevParam(vdev, "iface"), port, &found);
@@ -370,6 +373,7 @@ absl::StatusOr<std::unique_ptr<FastPath>> OpenDpdk(
     o.prefix_len = fp.prefix_len;
     o.gateway_be = gateway_be;
     o.neighbours = statics;
+    o.kernel_ifindex = kernel_ifindex;
     o.tx_checksum_offload = offload;
     o.mtu = mtu;
     o.keepalive = owner;
