@@ -87,7 +87,13 @@ DpdkDatagramIo::~DpdkDatagramIo() {
 
 void DpdkDatagramIo::Drop(RxDrop reason) {
   counters_.rx_drops[static_cast<std::size_t>(reason)].Add();
-  ++own_drops_;
+  // drops() counts datagrams lost, not traffic that was never for us
+  // (IPv6 neighbour discovery, ICMP, other ports): those only have their
+  // counter.
+  if (reason != RxDrop::kNotIpv4 && reason != RxDrop::kNotUdp &&
+      reason != RxDrop::kWrongPort) {
+    ++own_drops_;
+  }
 }
 
 std::uint64_t DpdkDatagramIo::drops() const { return port_drops_ + own_drops_; }

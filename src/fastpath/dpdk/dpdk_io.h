@@ -25,8 +25,11 @@
 //   readiness_fd() is -1: the worker polls Receive on every pass (in dpdk
 //   mode the worker busy-polls its queue; no descriptor ever becomes
 //   readable). drops(): the port's imissed + rx_nombuf (read with
-//   rte_eth_stats_get every 1024 Receive calls) plus the frames this queue
-//   dropped.
+//   rte_eth_stats_get every 1024 Receive calls, reported by queue 0) plus
+//   the frames this queue dropped as damaged: bad checksum, malformed,
+//   fragment, truncated. Frames that were never datagrams for us (not IPv4,
+//   not UDP, another address or port) are counted by reason but are not
+//   datagram drops.
 //
 //   Nothing allocates per packet: bursts, held mbufs, channels and pending
 //   ARP resolutions live in fixed arrays.

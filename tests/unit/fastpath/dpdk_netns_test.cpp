@@ -107,11 +107,12 @@ class DpdkNetnsTest : public ::testing::TestWithParam<Device> {
                            "--file-prefix",
                            "tachyon-nstest-" + std::to_string(::getpid()),
                            "--no-telemetry",
-                           "--log-level=*:warning",
+                           (std::getenv("DPDK_LOG") ? std::getenv("DPDK_LOG")
+                                                    : "--log-level=*:warning"),
                            "--vdev"};
     c.fastpath.address = pair_->gateway_ip();
     c.fastpath.prefix_len = 24;
-    c.fastpath.frames = 2048;
+    c.fastpath.frames = 4096;
     c.fastpath.rx_ring = 1024;
     c.fastpath.tx_ring = 1024;
     if (GetParam() == Device::kAfPacket) {
@@ -122,6 +123,12 @@ class DpdkNetnsTest : public ::testing::TestWithParam<Device> {
       c.fastpath.eal_args.push_back("net_af_packet0,iface=tg0");
       // No static neighbour: the path resolves the peer by ARP.
     } else {
+      // net_af_xdp attaches in native mode, which veth allows only when the
+      // peer has no more TX queues than tg0 has RX queues (one).
+      ASSERT_TRUE(testing::RunCommand(testing::VethPair::NamespacedCommand(
+                                          pair_->peer_ns(),
+                                          {"ethtool", "-L", "tp0", "tx", "1"}))
+                      .ok());
       c.fastpath.eal_args.push_back(
           "net_af_xdp0,iface=tg0,start_queue=0,queue_count=1,xdp_prog=" +
           XdpObject());
@@ -259,7 +266,8 @@ TEST_P(DpdkNetnsTest, PeerDatagramsArriveExactlyOnceWithTheirSource) {
     all.insert(all.end(), got.begin(), got.end());
   }
   // A little longer: nothing more (no duplicates) may arrive.
-  auto extra = PollUntil([](const auto&) { return false; });
+  const auto until = Clock::now() + std::chrono::milliseconds(200);
+  auto extra = PollUntil([&](const auto&) { return Clock::now() >= until; });
   all.insert(all.end(), extra.begin(), extra.end());
   for (const auto& [payload, source] : all) {
     EXPECT_EQ(source, peer_endpoint_);
@@ -267,12 +275,9 @@ TEST_P(DpdkNetnsTest, PeerDatagramsArriveExactlyOnceWithTheirSource) {
   }
   EXPECT_EQ(duplicates, 0);
   EXPECT_EQ(seen.size(), static_cast<std::size_t>(kCount));
+  // IPv6 neighbour discovery on the fresh link is counted (not_ipv4) but
+  // is no datagram drop.
   EXPECT_EQ(io_->drops(), 0u);
-  if (GetParam() == Device::kAfPacket) {
-    // The peer's static entry for us was made by VethPair; its own ARP is
-    // tested below. Our side learned nothing needed yet.
-    EXPECT_EQ(Dropped(RxDrop::kBadChecksum), 0u);
-  }
 }
 
 TEST_P(DpdkNetnsTest, RunsArriveAtThePeerWithValidChecksums) {
