@@ -11,6 +11,8 @@
 #include <array>
 #include <atomic>
 #include <cstring>
+#include <mutex>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -31,6 +33,14 @@ namespace tachyon::fastpath {
 namespace {
 
 std::atomic<double> eal_init_seconds{0};
+
+// Ports open in this process: a second FastPath on the same port would
+// reconfigure it under the first one's queues.
+std::mutex ports_mu;
+std::set<std::uint16_t>& PortsInUse() {
+  static auto* ports = new std::set<std::uint16_t>();
+  return *ports;
+}
 std::atomic<unsigned> pool_generation{0};
 
 std::string ErrnoText(int err) {
@@ -61,6 +71,8 @@ class DpdkPort {
   DpdkPort() = default;
   DpdkPort(const DpdkPort&) = delete;
   DpdkPort& operator=(const DpdkPort&) = delete;
+  bool claimed = false;
+
   ~DpdkPort() {
     if (started) rte_eth_dev_stop(port_id);
     if (configured) rte_eth_dev_close(port_id);
@@ -69,6 +81,10 @@ class DpdkPort {
       (void)dpdk_internal::RemoveVdev(vdev);
     }
     for (rte_mempool* p : pools) rte_mempool_free(p);
+    if (claimed) {
+      std::lock_guard lock(ports_mu);
+      PortsInUse().erase(port_id);
+    }
   }
 };
 
@@ -250,10 +266,22 @@ absl::StatusOr<std::unique_ptr<FastPath>> OpenDpdk(
     eal_init_seconds.store(eal->init_seconds, std::memory_order_relaxed);
   }
 
-  auto owner = std::make_shared<DpdkPort>();
-  absl::StatusOr<std::uint16_t> port_id = FindPort(args, &owner->vdev);
+  std::string port_vdev;
+  absl::StatusOr<std::uint16_t> port_id = FindPort(args, &port_vdev);
   if (!port_id.ok()) return port_id.status();
+  auto owner = std::make_shared<DpdkPort>();
   owner->port_id = *port_id;
+  {
+    std::lock_guard lock(ports_mu);
+    if (!PortsInUse().insert(*port_id).second) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "DPDK port ", *port_id,
+          " is already open in this process: close "
+          "the other fast path (and every queue it gave out) first"));
+    }
+  }
+  owner->claimed = true;
+  owner->vdev = port_vdev;
   const std::uint16_t pid = *port_id;
 
   rte_eth_dev_info info{};
@@ -311,7 +339,12 @@ absl::StatusOr<std::unique_ptr<FastPath>> OpenDpdk(
         rc != 0) {
       return absl::UnavailableError(
           absl::StrCat("rte_eth_rx_queue_setup(queue ", q, ", ", rx_desc,
-                       " descriptors): ", ErrnoText(-rc)));
+                       " descriptors): ", ErrnoText(-rc),
+                       " (the EAL's log above says why; net_af_xdp also fills "
+                       "its fill ring from the pool, so give it "
+                       "fastpath.frames of at least rx_ring + 2048, and on "
+                       "veth native XDP needs the peer to have no more TX "
+                       "queues than this side has RX queues)"));
     }
     rte_eth_txconf txconf = info.default_txconf;
     txconf.offloads = conf.txmode.offloads;
