@@ -96,6 +96,21 @@ cpu_set_t MaskNow() {
 }
 const cpu_set_t kMaskBeforeEal = MaskNow();
 
+// A line of /proc/self/status ("SigCgt", "VmRSS").
+std::string Status(const std::string& key) {
+  std::ifstream status("/proc/self/status");
+  for (std::string line; std::getline(status, line);) {
+    if (line.starts_with(key + ":")) return line.substr(key.size() + 1);
+  }
+  return "";
+}
+// The standard signals (1..31) this process catches; glibc's internal
+// real-time ones (32, 33: thread cancellation, setxid) are left out.
+std::uint64_t CaughtStandardSignals() {
+  return std::stoull(Status("SigCgt"), nullptr, 16) & 0x7fffffffu;
+}
+const std::uint64_t kCaughtBeforeEal = CaughtStandardSignals();
+
 // The names of this process's threads ("comm"), to show what the EAL
 // started.
 std::string ThreadNames() {
@@ -226,7 +241,10 @@ TEST_F(DpdkIoTest, StartsTheEalAndOpensTheRingPort) {
   std::cout << "EAL init: " << DpdkEalInitSeconds() << " s; "
             << path_->Describe() << "\n";
   RecordProperty("eal_init_seconds", std::to_string(DpdkEalInitSeconds()));
-  std::cout << "threads after EAL start: " << ThreadNames() << "\n";
+  std::cout << "threads after EAL start: " << ThreadNames() << "; memory: VmRSS"
+            << Status("VmRSS") << ", VmSize" << Status("VmSize") << "\n";
+  // The EAL installs no signal handlers of its own.
+  EXPECT_EQ(CaughtStandardSignals(), kCaughtBeforeEal);
   // rte_eal_init pinned this thread to its main lcore; the path gave it its
   // mask back, so threads the gateway starts later are not pinned.
   const cpu_set_t now = MaskNow();
