@@ -92,16 +92,25 @@ absl::Status Dump(std::uint16_t type, const Body& body, F on_message) {
           absl::StrCat("netlink receive: ", Errno(errno)));
     }
     if (n == 0) return absl::InternalError("netlink: socket closed");
-    int left = static_cast<int>(n);
-    for (auto* h = reinterpret_cast<const nlmsghdr*>(buffer.data());
-         NLMSG_OK(h, left); h = NLMSG_NEXT(h, left)) {
+    // NLMSG_OK/NLMSG_NEXT by hand: the macros mix signed and unsigned.
+    const auto size = static_cast<std::size_t>(n);
+    for (std::size_t offset = 0; offset + sizeof(nlmsghdr) <= size;) {
+      const auto* h = reinterpret_cast<const nlmsghdr*>(buffer.data() + offset);
+      if (h->nlmsg_len < sizeof(nlmsghdr) || h->nlmsg_len > size - offset) {
+        break;
+      }
+      offset += NLMSG_ALIGN(h->nlmsg_len);
       if (h->nlmsg_type == NLMSG_DONE) return absl::OkStatus();
       if (h->nlmsg_type == NLMSG_ERROR) {
+        if (h->nlmsg_len < NLMSG_LENGTH(sizeof(nlmsgerr))) {
+          return absl::InternalError("netlink: short error message");
+        }
         const auto* e = static_cast<const nlmsgerr*>(NLMSG_DATA(h));
         if (e->error == 0) return absl::OkStatus();
         return absl::InternalError(absl::StrCat("netlink: ", Errno(-e->error)));
       }
-      on_message(h);
+      // Answers carry the same family header as the request.
+      if (h->nlmsg_len >= NLMSG_LENGTH(sizeof(Body))) on_message(h);
     }
   }
 }

@@ -71,7 +71,7 @@ std::string_view FrameKindName(FrameKind kind);
 struct UdpFrame {
   MacAddress source_mac;
   MacAddress destination_mac;
-  std::uint16_t vlan = 0;       ///< 802.1Q VLAN id; 0: untagged
+  std::uint16_t vlan = 0;  ///< VLAN id (QinQ: the inner tag's); 0: untagged
   std::uint32_t source_be = 0;  ///< IPv4 source, network order
   std::uint32_t destination_be = 0;
   std::uint16_t source_port = 0;  ///< host order
