@@ -1,6 +1,8 @@
 // The datagram I/O contract (io/datagram_io.h), one suite run over every
-// implementation: kernel sockets today; AF_XDP and DPDK add a factory to
-// kImplementations. Real datagrams over loopback.
+// implementation, each with real datagrams: kernel sockets over loopback;
+// AF_XDP (generic and native XDP) over a veth pair between two namespaces
+// the test creates, the peers' sockets in the peer namespace. DPDK adds a
+// factory to kImplementations.
 #include "io/datagram_io.h"
 
 #include <arpa/inet.h>
@@ -11,38 +13,60 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "base/counters.h"
+#include "config/model.h"
 #include "gtest/gtest.h"
 #include "io/datagram_socket.h"
 #include "io/socket.h"
 #include "support/net.h"
+#include "support/netns.h"
 #include "support/require.h"
+
+#ifdef TACHYON_HAVE_AF_XDP
+#include "fastpath/af_xdp/af_xdp_path.h"
+#endif
 
 namespace tachyon::io {
 namespace {
 
-// How a test asks for an implementation: a receive port (bound by the
-// factory on 127.0.0.1) and the knobs the contract exposes.
+// How a test asks for an implementation: the knobs the contract exposes.
+// The factory binds the receiver (127.0.0.1 for sockets, the gateway side
+// of a veth pair for the packet paths).
 struct IoSetup {
   int receive_batch = 64;
   std::uint32_t max_datagram_bytes = 1472;
-  int receive_buffer_bytes = 0;  // 0: the path's default
+  int receive_buffer_bytes = 0;  // 0: the path's default; else "small"
   bool offload = true;           // GSO or the path's equivalent
+};
+
+// What an implementation needs kept alive around its DatagramIo (a
+// namespace pair, an attached program), destroyed after it.
+struct Environment {
+  virtual ~Environment() = default;
 };
 
 struct Made {
   std::unique_ptr<DatagramIo> io;
   Endpoint address;  // where it receives
   int owned_fd = -1;
+  // Where peers live: their namespace ("": this one) and address.
+  std::string peer_ns;
+  std::uint32_t peer_address_be = htonl(INADDR_LOOPBACK);
+  // True if the path has segmentation offload (offloaded_sends counts).
+  bool has_offload = true;
+  std::unique_ptr<Environment> environment;
 };
 
 struct Implementation {
   const char* name;
+  // Returns a Made without io after recording a skip or failure.
   std::function<Made(const IoSetup&)> make;
 };
 
@@ -65,22 +89,102 @@ Made MakeSocketIo(const IoSetup& s) {
   return m;
 }
 
-const Implementation kImplementations[] = {{"Socket", &MakeSocketIo}};
+#ifdef TACHYON_HAVE_AF_XDP
+// The gateway side of a veth pair, entered by the test's thread for the
+// whole test (the XDP program, the socket and the neighbour lookups live
+// there); the peers' sockets are made in the peer namespace.
+struct VethEnvironment : Environment {
+  base::CounterRegistry registry;
+  std::unique_ptr<testing::VethPair> pair;
+  std::optional<testing::NamespaceScope> in_gateway;
+  std::unique_ptr<fastpath::FastPath> path;
+  ~VethEnvironment() override {
+    path.reset();  // detaches the program, inside the gateway namespace
+    in_gateway.reset();
+  }
+};
 
-// A plain bound loopback socket standing in for a peer.
+constexpr std::uint16_t kAfXdpPort = 7600;
+
+Made MakeAfXdpIo(const IoSetup& s, config::XdpMode mode) {
+  Made m;
+  std::string why;
+  if (!testing::CanCreateNamespaces(&why)) {
+    testing::MissingFeature("AF_XDP over veth needs namespaces: " + why);
+    return m;
+  }
+  static int serial = 0;
+  auto env = std::make_unique<VethEnvironment>();
+  absl::StatusOr<std::unique_ptr<testing::VethPair>> pair =
+      testing::VethPair::Create(
+          "tdio" + std::to_string(::getpid()) + "-" + std::to_string(serial++),
+          {.peer_mtu = 1500});
+  EXPECT_TRUE(pair.ok()) << pair.status();
+  if (!pair.ok()) return m;
+  env->pair = *std::move(pair);
+  env->in_gateway.emplace(env->pair->gateway_ns());
+  EXPECT_TRUE(env->in_gateway->ok());
+  config::GatewayConfig config;
+  config.udp.max_datagram_bytes = s.max_datagram_bytes;
+  config::FastPathOptions& f = config.fastpath;
+  f.mode = config::FastPathMode::kAfXdp;
+  f.interface = env->pair->gateway_if();
+  f.xdp_mode = mode;
+  f.address = env->pair->gateway_ip();
+  f.neighbours = {env->pair->peer_ip() + "=" + env->pair->peer_mac()};
+  if (s.receive_buffer_bytes != 0) {
+    // A small receive buffer: rings of a few dozen frames.
+    f.frames = 128;
+    f.rx_ring = 32;
+    f.fill_ring = 64;
+  }
+  absl::StatusOr<std::unique_ptr<fastpath::FastPath>> path =
+      fastpath::af_xdp::OpenAfXdp(config, kAfXdpPort, env->registry);
+  EXPECT_TRUE(path.ok()) << path.status();
+  if (!path.ok()) return m;
+  env->path = *std::move(path);
+  m.io = env->path->TakeQueue(0);
+  m.address = {env->pair->gateway_ip_be(), kAfXdpPort};
+  m.peer_ns = env->pair->peer_ns();
+  m.peer_address_be = env->pair->peer_ip_be();
+  m.has_offload = false;
+  m.environment = std::move(env);
+  return m;
+}
+
+const Implementation kImplementations[] = {
+    {"Socket", &MakeSocketIo},
+    {"AfXdpGeneric",
+     [](const IoSetup& s) {
+       return MakeAfXdpIo(s, config::XdpMode::kGeneric);
+     }},
+    {"AfXdpNative", [](const IoSetup& s) {
+       return MakeAfXdpIo(s, config::XdpMode::kNative);
+     }}};
+#else
+const Implementation kImplementations[] = {{"Socket", &MakeSocketIo}};
+#endif
+
+// A plain bound socket standing in for a peer: on loopback, or in the peer
+// namespace of the implementation.
 class Peer {
  public:
-  explicit Peer(int rcvbuf = 4 << 20) {
+  explicit Peer(const Made& made, int rcvbuf = 4 << 20) {
+    std::optional<testing::NamespaceScope> in_peer;
+    if (!made.peer_ns.empty()) in_peer.emplace(made.peer_ns);
     fd_ = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
     sockaddr_in a{};
     a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_addr.s_addr = made.peer_address_be;
     ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    address_be_ = made.peer_address_be;
     port_ = LocalPort(fd_).value_or(0);
   }
   ~Peer() { ::close(fd_); }
-  Endpoint endpoint() const { return {htonl(INADDR_LOOPBACK), port_}; }
+  Peer(const Peer&) = delete;
+  Peer& operator=(const Peer&) = delete;
+  Endpoint endpoint() const { return {address_be_, port_}; }
   void SendTo(const Endpoint& to, const std::string& bytes) const {
     const sockaddr_in a = to.ToSockaddr();
     ASSERT_EQ(::sendto(fd_, bytes.data(), bytes.size(), 0,
@@ -100,6 +204,7 @@ class Peer {
 
  private:
   int fd_ = -1;
+  std::uint32_t address_be_ = 0;
   std::uint16_t port_ = 0;
 };
 
@@ -111,12 +216,16 @@ std::span<const std::byte> AsSpan(const std::string& s) {
 
 class DatagramIoTest : public ::testing::TestWithParam<Implementation> {
  protected:
-  void Make(const IoSetup& setup) {
+  // False (skipped or failed) if the implementation cannot run here.
+  [[nodiscard]] bool Make(const IoSetup& setup) {
     made_ = GetParam().make(setup);
-    ASSERT_NE(made_.io, nullptr);
+    if (IsSkipped() || HasFailure()) return false;
+    EXPECT_NE(made_.io, nullptr);
+    return made_.io != nullptr;
   }
   void TearDown() override {
     made_.io.reset();
+    made_.environment.reset();
     if (made_.owned_fd >= 0) ::close(made_.owned_fd);
   }
   // Receives until `count` datagrams came or nothing more arrives (bounded
@@ -148,9 +257,9 @@ class DatagramIoTest : public ::testing::TestWithParam<Implementation> {
 };
 
 TEST_P(DatagramIoTest, ReceivesBatchesWithTheirSources) {
-  Make({});
-  Peer a;
-  Peer b;
+  if (!Make({})) return;
+  Peer a(made_);
+  Peer b(made_);
   for (int i = 0; i < 10; ++i) {
     (i % 2 == 0 ? a : b).SendTo(made_.address, "datagram " + std::to_string(i));
   }
@@ -167,8 +276,8 @@ TEST_P(DatagramIoTest, ReceivesBatchesWithTheirSources) {
 }
 
 TEST_P(DatagramIoTest, ReportsADatagramLongerThanItsBufferAsTruncated) {
-  Make({.max_datagram_bytes = 100});
-  Peer p;
+  if (!Make({.max_datagram_bytes = 100})) return;
+  Peer p(made_);
   p.SendTo(made_.address, Bytes('x', 500));
   p.SendTo(made_.address, Bytes('y', 100));
   const auto got = ReceiveUpTo(2);
@@ -182,8 +291,8 @@ TEST_P(DatagramIoTest, ReportsADatagramLongerThanItsBufferAsTruncated) {
 // More datagrams than a tiny receive buffer holds: every datagram is either
 // received or counted as dropped.
 TEST_P(DatagramIoTest, CountsWhatAFullReceiveBufferDropped) {
-  Make({.receive_buffer_bytes = 4096});
-  Peer p;
+  if (!Make({.receive_buffer_bytes = 4096})) return;
+  Peer p(made_);
   constexpr int kSent = 2000;
   for (int i = 0; i < kSent; ++i) p.SendTo(made_.address, Bytes('d', 200));
   // Datagrams sent over loopback are queued (or dropped) by the time
@@ -201,8 +310,9 @@ TEST_P(DatagramIoTest, CountsWhatAFullReceiveBufferDropped) {
 // from a head and a body: every destination gets exactly its datagrams,
 // whole and in order.
 TEST_P(DatagramIoTest, SendsEachRunToItsDestinationInOrder) {
-  Make({.offload = false});
-  std::vector<Peer> peers(3);
+  if (!Make({.offload = false})) return;
+  std::deque<Peer> peers;
+  for (int i = 0; i < 3; ++i) peers.emplace_back(made_);
   std::vector<std::string> heads;
   std::vector<std::string> bodies;
   for (int i = 0; i < 12; ++i) {
@@ -237,14 +347,14 @@ TEST_P(DatagramIoTest, SendsEachRunToItsDestinationInOrder) {
 // With offload: a run of equal-sized datagrams and a shorter last one goes
 // out segmented and arrives as the same whole datagrams.
 TEST_P(DatagramIoTest, OffloadedRunsArriveAsWholeDatagrams) {
-  Make({.offload = true});
+  if (!Make({.offload = true})) return;
   auto* socket_io = dynamic_cast<SocketDatagramIo*>(made_.io.get());
   // CI's kernel has UDP GSO: there its absence is a failure.
   if (socket_io != nullptr && !socket_io->gso_active() &&
       !testing::RequireUdpGso()) {
     return;
   }
-  Peer peer;
+  Peer peer(made_);
   const std::string head = "hdr:";
   std::vector<std::string> bodies;
   for (int i = 0; i < 20; ++i) bodies.push_back(Bytes('0' + i % 10, 996));
@@ -257,7 +367,9 @@ TEST_P(DatagramIoTest, OffloadedRunsArriveAsWholeDatagrams) {
   made_.io->Send(runs, results);
   EXPECT_EQ(results[0].status, TxRunResult::Status::kSent);
   EXPECT_EQ(results[0].sent, 21u);
-  EXPECT_GE(made_.io->offloaded_sends(), 1u);
+  if (made_.has_offload) {
+    EXPECT_GE(made_.io->offloaded_sends(), 1u);
+  }
   for (const std::string& b : bodies) {
     const std::optional<std::string> d = peer.Receive();
     ASSERT_TRUE(d.has_value());
@@ -268,11 +380,11 @@ TEST_P(DatagramIoTest, OffloadedRunsArriveAsWholeDatagrams) {
 // A run the path refuses (port 0) is reported failed; the runs after it go
 // out as usual.
 TEST_P(DatagramIoTest, AFailedRunDoesNotStopTheOthers) {
-  Make({.offload = false});
-  Peer peer;
+  if (!Make({.offload = false})) return;
+  Peer peer(made_);
   const std::string body = "payload";
   const std::vector<TxDatagram> one = {{AsSpan(body), {}}};
-  const std::vector<TxRun> runs = {{{htonl(INADDR_LOOPBACK), 0}, 0, one},
+  const std::vector<TxRun> runs = {{{made_.peer_address_be, 0}, 0, one},
                                    {peer.endpoint(), 0, one}};
   std::vector<TxRunResult> results(2);
   made_.io->Send(runs, results);
@@ -282,17 +394,42 @@ TEST_P(DatagramIoTest, AFailedRunDoesNotStopTheOthers) {
   EXPECT_EQ(peer.Receive(), body);
 }
 
-// A channel with multicast options delivers to a group member on lo.
+// A group member on the peer's side: on lo, or on the peer's interface in
+// its namespace. Returns the bound fd (port in *port), or -1 with *error.
+int JoinGroup(const Made& made, const std::string& group, std::uint16_t* port,
+              std::string* error) {
+  if (made.peer_ns.empty()) {
+    return testing::JoinLoopbackMulticast(group, port, error);
+  }
+  testing::NamespaceScope in_peer(made.peer_ns);
+  const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  ip_mreq m{};
+  ::inet_pton(AF_INET, group.c_str(), &m.imr_multiaddr);
+  m.imr_interface.s_addr = made.peer_address_be;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+      ::setsockopt(fd, IPPROTO_IP, IP_ADD_MEMBERSHIP, &m, sizeof m) != 0) {
+    *error = std::strerror(errno);
+    ::close(fd);
+    return -1;
+  }
+  *port = LocalPort(fd).value_or(0);
+  return fd;
+}
+
+// A channel with multicast options delivers to a group member (on lo, or
+// on the peer's side of the link).
 TEST_P(DatagramIoTest, MulticastChannelReachesTheGroup) {
-  Make({.offload = false});
+  if (!Make({.offload = false})) return;
   std::uint16_t port = 0;
   std::string error;
-  const int fd = testing::JoinLoopbackMulticast("239.255.78.1", &port, &error);
+  const int fd = JoinGroup(made_, "239.255.78.1", &port, &error);
   if (fd < 0) {
-    GTEST_SKIP() << "the kernel refuses multicast membership on lo: " << error;
+    GTEST_SKIP() << "the kernel refuses multicast membership: " << error;
   }
   MulticastOptions options;
-  options.ttl = 0;
+  options.ttl = made_.peer_ns.empty() ? 0 : 1;
   options.loopback = true;
   ::inet_pton(AF_INET, "127.0.0.1", &options.interface_be);
   absl::StatusOr<int> channel = made_.io->AddChannel(options);

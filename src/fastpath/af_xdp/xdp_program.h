@@ -1,0 +1,127 @@
+// XdpProgram: the gateway's XDP program (xdp_redirect.bpf.c) loaded with
+// libbpf and attached to one interface.
+//
+// Overview
+//   Attach() opens the compiled object (XdpObjectPath()), loads it, puts the
+//   gateway's UDP port(s) into its `tachyon_ports` map and attaches it to
+//   the interface in generic (SKB) or native (driver) mode. The program
+//   redirects only IPv4 UDP to those ports into `xsks_map` (one slot per RX
+//   queue, filled by the AF_XDP sockets, af_xdp_io.h) and passes everything
+//   else to the kernel.
+//
+//   One XDP program per interface (libxdp's multi-program dispatcher cannot
+//   load here, FASTPATH.md). Before attaching, Attach() looks at what is
+//   attached already: a program named tachyon_xdp is ours, left by a
+//   gateway that did not shut down cleanly, and is replaced (logged, and
+//   replaced_stale() says so); any other program is someone else's and
+//   Attach() refuses. Two gateways on one interface are not supported: the
+//   second would replace the first's program.
+//
+//   The destructor detaches the program (only if it is still the one
+//   attached). Every failure names its cause and what to do: not root or
+//   missing CAP_NET_ADMIN / CAP_BPF, a missing interface, an MTU too large
+//   for native XDP, a verifier or lockdown refusal (with libbpf's log).
+//
+// Threading: control thread only (start-up and shutdown).
+//
+// Example
+//   auto program = XdpProgram::Attach({.interface = "eth1",
+//                                      .mode = config::XdpMode::kNative,
+//                                      .ports = {7600}});
+//   if (!program.ok()) return program.status();
+//   int map_fd = (*program)->xsks_map_fd();  // for xsk_socket__update_xskmap
+#ifndef TACHYON_FASTPATH_AF_XDP_XDP_PROGRAM_H_
+#define TACHYON_FASTPATH_AF_XDP_XDP_PROGRAM_H_
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "config/model.h"
+
+struct bpf_object;
+
+namespace tachyon::fastpath::af_xdp {
+
+/// The name the program carries (and how a stale one is recognised).
+inline constexpr char kXdpProgramName[] = "tachyon_xdp";
+
+/// Native XDP handles single-page frames only: 4096 bytes less the XDP
+/// headroom (256) and skb_shared_info (320), less the Ethernet header and two
+/// VLAN tags. An interface MTU above this cannot take a native program.
+inline constexpr int kMaxNativeXdpMtu = 3498;
+
+/// Where the compiled program is: $TACHYON_XDP_OBJECT if set, else
+/// xdp_redirect.bpf.o beside the running executable (the installed layout),
+/// else the build tree's copy (XdpObjectBuildPath()).
+std::string XdpObjectPath();
+/// The build tree's copy, as compiled (for tests, whatever their working
+/// directory).
+std::string XdpObjectBuildPath();
+
+struct XdpProgramOptions {
+  std::string interface;
+  config::XdpMode mode = config::XdpMode::kNative;
+  /// UDP destination ports to redirect (1..16 of them).
+  std::vector<std::uint16_t> ports;
+  /// "" : XdpObjectPath().
+  std::string object_path;
+};
+
+class XdpProgram {
+ public:
+  /// Loads and attaches; see the overview for the errors.
+  static absl::StatusOr<std::unique_ptr<XdpProgram>> Attach(
+      const XdpProgramOptions& options);
+  /// Detaches (if still attached) and unloads.
+  ~XdpProgram();
+  XdpProgram(const XdpProgram&) = delete;
+  XdpProgram& operator=(const XdpProgram&) = delete;
+
+  [[nodiscard]] const std::string& interface() const { return interface_; }
+  [[nodiscard]] int ifindex() const { return ifindex_; }
+  [[nodiscard]] config::XdpMode mode() const { return mode_; }
+  /// The XSKMAP the sockets insert themselves into.
+  [[nodiscard]] int xsks_map_fd() const { return xsks_map_fd_; }
+  [[nodiscard]] std::uint32_t program_id() const { return program_id_; }
+  /// True if a program of ours from an earlier run was replaced.
+  [[nodiscard]] bool replaced_stale() const { return replaced_stale_id_ != 0; }
+
+  /// Frames per verdict (summed over CPUs): redirected, no_socket,
+  /// pass_not_ipv4, pass_not_udp, pass_fragment, pass_other_port,
+  /// pass_short. Zeros if the map cannot be read.
+  static constexpr int kVerdicts = 7;
+  [[nodiscard]] std::array<std::uint64_t, kVerdicts> Stats() const;
+  static const char* VerdictName(int verdict);
+
+  /// Forgets the program without detaching it, as a crash would leave it
+  /// (tests of the stale-program recovery).
+  void AbandonForTest() { abandon_ = true; }
+
+ private:
+  XdpProgram() = default;
+
+  std::string interface_;
+  int ifindex_ = 0;
+  config::XdpMode mode_ = config::XdpMode::kNative;
+  bpf_object* object_ = nullptr;
+  int program_fd_ = -1;
+  std::uint32_t program_id_ = 0;
+  int xsks_map_fd_ = -1;
+  int stats_map_fd_ = -1;
+  std::uint32_t replaced_stale_id_ = 0;
+  bool attached_ = false;
+  bool abandon_ = false;
+};
+
+/// What is attached to `ifindex` now: the program id (0: none) and, if
+/// `name` is not null, its name.
+absl::StatusOr<std::uint32_t> AttachedXdpProgram(int ifindex,
+                                                 std::string* name);
+
+}  // namespace tachyon::fastpath::af_xdp
+
+#endif  // TACHYON_FASTPATH_AF_XDP_XDP_PROGRAM_H_
