@@ -341,10 +341,10 @@ absl::StatusOr<std::unique_ptr<FastPath>> OpenDpdk(
           absl::StrCat("rte_eth_rx_queue_setup(queue ", q, ", ", rx_desc,
                        " descriptors): ", ErrnoText(-rc),
                        " (the EAL's log above says why; net_af_xdp also fills "
-                       "its fill ring from the pool, so give it "
-                       "fastpath.frames of at least rx_ring + 2048, and on "
-                       "veth native XDP needs the peer to have no more TX "
-                       "queues than this side has RX queues)"));
+                       "its fill ring from this pool: fastpath.frames = 2048 "
+                       "with rx_ring = 1024 is too few, 4096 works; on veth, "
+                       "native XDP needs the peer to have no more TX queues "
+                       "than this side has RX queues)"));
     }
     rte_eth_txconf txconf = info.default_txconf;
     txconf.offloads = conf.txmode.offloads;

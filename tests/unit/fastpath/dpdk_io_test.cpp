@@ -9,7 +9,9 @@
 //
 // DPDK's EAL starts once per process: every test opens the path with the
 // same EAL arguments (the first starts the EAL, the others reuse it and
-// probe the ring vdev again), as the gateway would on a reopen.
+// probe the ring vdev again), as the gateway would on a reopen. The ring
+// PMD logs "RING: Cannot reserve memory" on each re-probe: its rings
+// outlive the port, and it attaches to them.
 #include "fastpath/dpdk/dpdk_io.h"
 
 #include <arpa/inet.h>
@@ -614,6 +616,28 @@ TEST_F(DpdkIoTest, ASecondOpenInTheProcessWorksAndOtherEalArgumentsFail) {
   EXPECT_EQ(fp.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_NE(fp.status().message().find("once per process"), std::string::npos)
       << fp.status();
+}
+
+// rte_eal_init failing: the error names the EAL's reason and what to do,
+// and a later Open in the same process says the EAL cannot start twice. A
+// death test re-runs this binary for just this test (threadsafe style), so
+// the child's EAL has not been started by the tests before it.
+TEST(DpdkEalDeathTest, AFailedEalStartSaysWhatToDo) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(
+      {
+        config::GatewayConfig c = Config();
+        c.fastpath.eal_args.push_back("--not-an-eal-option");
+        base::CounterRegistry registry;
+        auto first = OpenDpdk(c, kPort, registry);
+        auto second = OpenDpdk(Config(), kPort, registry);
+        std::cerr << "first: " << first.status()
+                  << "\nsecond: " << second.status() << "\n";
+        std::exit(!first.ok() && !second.ok() ? 0 : 1);
+      },
+      ::testing::ExitedWithCode(0),
+      "first: UNAVAILABLE: DPDK's EAL did not start .*--file-prefix.*\n"
+      "second: FAILED_PRECONDITION: .*cannot be started twice");
 }
 
 TEST(DpdkConfigTest, RequiresAnAddress) {
