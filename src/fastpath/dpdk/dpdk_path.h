@@ -39,7 +39,10 @@
 //
 // Threading: OpenDpdk and the FastPath on the control thread; each queue on
 // the worker that took it. The port is stopped and closed (and a vdev
-// removed) when the FastPath and every queue it gave out are gone.
+// removed) when the FastPath and every queue it gave out are gone. A later
+// OpenDpdk in the same process probes a vdev afresh (a new interface of the
+// same name is fine); a PCI port, once closed, is not probed again in this
+// process (restart it). Only one FastPath may hold a port at a time.
 //
 // Example
 //   absl::StatusOr<std::unique_ptr<fastpath::FastPath>> fp =
