@@ -1,11 +1,13 @@
 #include "fastpath/dpdk/dpdk_path.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <net/if.h>
 #include <rte_errno.h>
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
+#include <sched.h>
 #include <unistd.h>
 
 #include <array>
@@ -27,6 +29,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <linux/bpf.h>
+#include <linux/if_link.h>
 #endif
 
 namespace tachyon::fastpath {
@@ -58,6 +61,68 @@ absl::StatusOr<std::uint32_t> ParseIpv4(const std::string& text,
   return a.s_addr;
 }
 
+// DPDK 22.11's net_af_xdp leaves a program it loaded with xdp_prog= attached
+// when the port closes, and refuses to load over it at the next start. Our
+// program (the one with the `tachyon_ports` map) comes off `iface` with the
+// port; someone else's is left alone. `netns_fd` (>= 0) is the network
+// namespace the port was opened in, entered for the detach when the closing
+// thread is elsewhere; it is closed here.
+void DetachOurXdpProgram(const std::string& iface, int netns_fd) {
+#ifndef TACHYON_DPDK_LIBBPF
+  (void)iface;
+#else
+  int saved = -1;
+  if (netns_fd >= 0) {
+    saved = ::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+    if (saved >= 0 && ::setns(netns_fd, CLONE_NEWNET) != 0) {
+      ::close(saved);
+      saved = -1;
+    }
+  }
+  const unsigned ifindex = if_nametoindex(iface.c_str());
+  bpf_xdp_query_opts query{};
+  query.sz = sizeof query;
+  if (ifindex != 0 &&
+      bpf_xdp_query(static_cast<int>(ifindex), 0, &query) == 0 &&
+      query.prog_id != 0) {
+    bool ours = false;
+    if (const int prog_fd = bpf_prog_get_fd_by_id(query.prog_id);
+        prog_fd >= 0) {
+      std::array<__u32, 16> map_ids{};
+      bpf_prog_info info{};
+      info.nr_map_ids = map_ids.size();
+      info.map_ids = reinterpret_cast<std::uintptr_t>(map_ids.data());
+      __u32 len = sizeof info;
+      if (bpf_obj_get_info_by_fd(prog_fd, &info, &len) == 0) {
+        for (__u32 i = 0; i < std::min<__u32>(info.nr_map_ids, map_ids.size());
+             ++i) {
+          const int map_fd = bpf_map_get_fd_by_id(map_ids[i]);
+          if (map_fd < 0) continue;
+          bpf_map_info map{};
+          __u32 map_len = sizeof map;
+          ours = ours || (bpf_obj_get_info_by_fd(map_fd, &map, &map_len) == 0 &&
+                          std::strcmp(map.name, "tachyon_ports") == 0);
+          ::close(map_fd);
+        }
+      }
+      ::close(prog_fd);
+    }
+    if (ours) {
+      const __u32 mode =
+          query.attach_mode == XDP_ATTACHED_SKB   ? XDP_FLAGS_SKB_MODE
+          : query.attach_mode == XDP_ATTACHED_DRV ? XDP_FLAGS_DRV_MODE
+                                                  : 0u;
+      (void)bpf_xdp_detach(static_cast<int>(ifindex), mode, nullptr);
+    }
+  }
+  if (saved >= 0) {
+    (void)::setns(saved, CLONE_NEWNET);
+    ::close(saved);
+  }
+#endif
+  if (netns_fd >= 0) ::close(netns_fd);
+}
+
 // The port and its pools; torn down when the FastPath and all its queues
 // are gone (each queue holds it through DpdkDatagramIo::Options::keepalive).
 class DpdkPort {
@@ -67,6 +132,10 @@ class DpdkPort {
   bool configured = false;
   std::string vdev;  // the vdev we probed or the EAL created, to remove
   std::vector<rte_mempool*> pools;
+  // net_af_xdp with xdp_prog=: the interface to take our program off, and
+  // the namespace it is in.
+  std::string xdp_iface;
+  int xdp_netns_fd = -1;
 
   DpdkPort() = default;
   DpdkPort(const DpdkPort&) = delete;
@@ -80,6 +149,7 @@ class DpdkPort {
       // A later Open probes it again: the interface it names may be new.
       (void)dpdk_internal::RemoveVdev(vdev);
     }
+    if (!xdp_iface.empty()) DetachOurXdpProgram(xdp_iface, xdp_netns_fd);
     for (rte_mempool* p : pools) rte_mempool_free(p);
     if (claimed) {
       std::lock_guard lock(ports_mu);
@@ -282,6 +352,17 @@ absl::StatusOr<std::unique_ptr<FastPath>> OpenDpdk(
   }
   owner->claimed = true;
   owner->vdev = port_vdev;
+  for (const std::string& v : dpdk_internal::VdevArgs(args)) {
+    // The PMD attaches the program while its queues are set up: from here
+    // on, a failed Open must take it off again too.
+    if (dpdk_internal::VdevName(v) == port_vdev &&
+        port_vdev.starts_with("net_af_xdp") &&
+        !VdevParam(v, "xdp_prog").empty()) {
+      owner->xdp_iface = VdevParam(v, "iface");
+      owner->xdp_netns_fd =
+          ::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+    }
+  }
   const std::uint16_t pid = *port_id;
 
   rte_eth_dev_info info{};
