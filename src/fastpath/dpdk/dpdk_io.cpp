@@ -67,8 +67,9 @@ std::uint32_t MaxPayload(std::uint32_t mtu) {
 DpdkDatagramIo::DpdkDatagramIo(Options options, base::CounterRegistry& counters)
     : options_(std::move(options)),
       counters_(counters, "dpdk", options_.queue),
-      neighbours_(0, options_.address_be, options_.prefix_len,
-                  options_.gateway_be, options_.neighbours),
+      neighbours_(options_.kernel_ifindex, options_.address_be,
+                  options_.prefix_len, options_.gateway_be,
+                  options_.neighbours),
       max_payload_(MaxPayload(options_.mtu)),
       subnet_mask_be_(
           options_.prefix_len <= 0
@@ -86,7 +87,13 @@ DpdkDatagramIo::~DpdkDatagramIo() {
 
 void DpdkDatagramIo::Drop(RxDrop reason) {
   counters_.rx_drops[static_cast<std::size_t>(reason)].Add();
-  ++own_drops_;
+  // drops() counts datagrams lost, not traffic that was never for us
+  // (IPv6 neighbour discovery, ICMP, other ports): those only have their
+  // counter.
+  if (reason != RxDrop::kNotIpv4 && reason != RxDrop::kNotUdp &&
+      reason != RxDrop::kWrongPort) {
+    ++own_drops_;
+  }
 }
 
 std::uint64_t DpdkDatagramIo::drops() const { return port_drops_ + own_drops_; }

@@ -14,18 +14,22 @@
 //   Send builds Ethernet/IPv4/UDP frames (BuildUdpFrame) in mbufs taken from
 //   the queue's pool and posts them with rte_eth_tx_burst. The next hop's
 //   MAC comes from Neighbours (static entries from fastpath.neighbours, then
-//   what ARP taught); a multicast destination maps to its 01:00:5e MAC. An
-//   unknown neighbour makes the run kFull (retried by the caller) while an
-//   ARP request goes out at most every 100 ms; after 1 s without an answer
-//   its runs are kFailed (lost) until one arrives. With the port's IPv4 and
-//   UDP checksum TX offload the checksums are left to the NIC (counted in
-//   offloaded_sends()); otherwise they are computed in software.
+//   what ARP taught, or with net_af_xdp the kernel's table); a multicast
+//   destination maps to its 01:00:5e MAC. An unknown neighbour makes the run
+//   kFull (retried by the caller) while an ARP request goes out at most every
+//   100 ms; after 1 s without an answer its runs are kFailed (lost) until one
+//   arrives. With the port's IPv4 and UDP checksum TX offload the checksums are
+//   left to the NIC (counted in offloaded_sends()); otherwise they are computed
+//   in software.
 //
 //   readiness_fd() is -1: the worker polls Receive on every pass (in dpdk
 //   mode the worker busy-polls its queue; no descriptor ever becomes
 //   readable). drops(): the port's imissed + rx_nombuf (read with
-//   rte_eth_stats_get every 1024 Receive calls) plus the frames this queue
-//   dropped.
+//   rte_eth_stats_get every 1024 Receive calls, reported by queue 0) plus
+//   the frames this queue dropped as damaged: bad checksum, malformed,
+//   fragment, truncated. Frames that were never datagrams for us (not IPv4,
+//   not UDP, another address or port) are counted by reason but are not
+//   datagram drops.
 //
 //   Nothing allocates per packet: bursts, held mbufs, channels and pending
 //   ARP resolutions live in fixed arrays.
@@ -76,6 +80,10 @@ class DpdkDatagramIo final : public io::DatagramIo {
     int prefix_len = 24;
     std::uint32_t gateway_be = 0;  ///< 0: no next hop off the subnet
     std::vector<StaticNeighbour> neighbours;
+    /// Non-zero: the kernel interface behind the port (net_af_xdp), whose
+    /// kernel keeps the address, answers ARP and so holds the neighbour
+    /// table (read over rtnetlink in the worker's namespace on a miss).
+    int kernel_ifindex = 0;
     bool tx_checksum_offload = false;
     std::uint32_t mtu = 1500;  ///< IPv4 packet size limit
     /// Keeps the port and pool alive while this queue exists.

@@ -1,16 +1,20 @@
 #include "fastpath/dpdk/dpdk_path.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <net/if.h>
 #include <rte_errno.h>
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
+#include <sched.h>
 #include <unistd.h>
 
 #include <array>
 #include <atomic>
 #include <cstring>
+#include <mutex>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -33,6 +37,14 @@ namespace tachyon::fastpath {
 namespace {
 
 std::atomic<double> eal_init_seconds{0};
+
+// Ports open in this process: a second FastPath on the same port would
+// reconfigure it under the first one's queues.
+std::mutex ports_mu;
+std::set<std::uint16_t>& PortsInUse() {
+  static auto* ports = new std::set<std::uint16_t>();
+  return *ports;
+}
 std::atomic<unsigned> pool_generation{0};
 
 std::string ErrnoText(int err) {
@@ -50,6 +62,68 @@ absl::StatusOr<std::uint32_t> ParseIpv4(const std::string& text,
   return a.s_addr;
 }
 
+// DPDK 22.11's net_af_xdp leaves a program it loaded with xdp_prog= attached
+// when the port closes, and refuses to load over it at the next start. Our
+// program (the one with the `tachyon_ports` map) comes off `iface` with the
+// port; someone else's is left alone. `netns_fd` (>= 0) is the network
+// namespace the port was opened in, entered for the detach when the closing
+// thread is elsewhere; it is closed here.
+void DetachOurXdpProgram(const std::string& iface, int netns_fd) {
+#ifndef TACHYON_DPDK_LIBBPF
+  (void)iface;
+#else
+  int saved = -1;
+  if (netns_fd >= 0) {
+    saved = ::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+    if (saved >= 0 && ::setns(netns_fd, CLONE_NEWNET) != 0) {
+      ::close(saved);
+      saved = -1;
+    }
+  }
+  const unsigned ifindex = if_nametoindex(iface.c_str());
+  bpf_xdp_query_opts query{};
+  query.sz = sizeof query;
+  if (ifindex != 0 &&
+      bpf_xdp_query(static_cast<int>(ifindex), 0, &query) == 0 &&
+      query.prog_id != 0) {
+    bool ours = false;
+    if (const int prog_fd = bpf_prog_get_fd_by_id(query.prog_id);
+        prog_fd >= 0) {
+      std::array<__u32, 16> map_ids{};
+      bpf_prog_info info{};
+      info.nr_map_ids = map_ids.size();
+      info.map_ids = reinterpret_cast<std::uintptr_t>(map_ids.data());
+      __u32 len = sizeof info;
+      if (bpf_obj_get_info_by_fd(prog_fd, &info, &len) == 0) {
+        for (__u32 i = 0; i < std::min<__u32>(info.nr_map_ids, map_ids.size());
+             ++i) {
+          const int map_fd = bpf_map_get_fd_by_id(map_ids[i]);
+          if (map_fd < 0) continue;
+          bpf_map_info map{};
+          __u32 map_len = sizeof map;
+          ours = ours || (bpf_obj_get_info_by_fd(map_fd, &map, &map_len) == 0 &&
+                          std::strcmp(map.name, "tachyon_ports") == 0);
+          ::close(map_fd);
+        }
+      }
+      ::close(prog_fd);
+    }
+    if (ours) {
+      const __u32 mode =
+          query.attach_mode == XDP_ATTACHED_SKB   ? XDP_FLAGS_SKB_MODE
+          : query.attach_mode == XDP_ATTACHED_DRV ? XDP_FLAGS_DRV_MODE
+                                                  : 0u;
+      (void)bpf_xdp_detach(static_cast<int>(ifindex), mode, nullptr);
+    }
+  }
+  if (saved >= 0) {
+    (void)::setns(saved, CLONE_NEWNET);
+    ::close(saved);
+  }
+#endif
+  if (netns_fd >= 0) ::close(netns_fd);
+}
+
 // The port and its pools; torn down when the FastPath and all its queues
 // are gone (each queue holds it through DpdkDatagramIo::Options::keepalive).
 class DpdkPort {
@@ -59,10 +133,16 @@ class DpdkPort {
   bool configured = false;
   std::string vdev;  // the vdev we probed or the EAL created, to remove
   std::vector<rte_mempool*> pools;
+  // net_af_xdp with xdp_prog=: the interface to take our program off, and
+  // the namespace it is in.
+  std::string xdp_iface;
+  int xdp_netns_fd = -1;
 
   DpdkPort() = default;
   DpdkPort(const DpdkPort&) = delete;
   DpdkPort& operator=(const DpdkPort&) = delete;
+  bool claimed = false;
+
   ~DpdkPort() {
     if (started) rte_eth_dev_stop(port_id);
     if (configured) rte_eth_dev_close(port_id);
@@ -70,7 +150,12 @@ class DpdkPort {
       // A later Open probes it again: the interface it names may be new.
       (void)dpdk_internal::RemoveVdev(vdev);
     }
+    if (!xdp_iface.empty()) DetachOurXdpProgram(xdp_iface, xdp_netns_fd);
     for (rte_mempool* p : pools) rte_mempool_free(p);
+    if (claimed) {
+      std::lock_guard lock(ports_mu);
+      PortsInUse().erase(port_id);
+    }
   }
 };
 
@@ -316,10 +401,33 @@ absl::StatusOr<std::unique_ptr<FastPath>> OpenDpdk(
     eal_init_seconds.store(eal->init_seconds, std::memory_order_relaxed);
   }
 
-  auto owner = std::make_shared<DpdkPort>();
-  absl::StatusOr<std::uint16_t> port_id = FindPort(args, &owner->vdev);
+  std::string port_vdev;
+  absl::StatusOr<std::uint16_t> port_id = FindPort(args, &port_vdev);
   if (!port_id.ok()) return port_id.status();
+  auto owner = std::make_shared<DpdkPort>();
   owner->port_id = *port_id;
+  {
+    std::lock_guard lock(ports_mu);
+    if (!PortsInUse().insert(*port_id).second) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "DPDK port ", *port_id,
+          " is already open in this process: close "
+          "the other fast path (and every queue it gave out) first"));
+    }
+  }
+  owner->claimed = true;
+  owner->vdev = port_vdev;
+  for (const std::string& v : dpdk_internal::VdevArgs(args)) {
+    // The PMD attaches the program while its queues are set up: from here
+    // on, a failed Open must take it off again too.
+    if (dpdk_internal::VdevName(v) == port_vdev &&
+        port_vdev.starts_with("net_af_xdp") &&
+        !VdevParam(v, "xdp_prog").empty()) {
+      owner->xdp_iface = VdevParam(v, "iface");
+      owner->xdp_netns_fd =
+          ::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+    }
+  }
   const std::uint16_t pid = *port_id;
 
   rte_eth_dev_info info{};
@@ -377,7 +485,12 @@ absl::StatusOr<std::unique_ptr<FastPath>> OpenDpdk(
         rc != 0) {
       return absl::UnavailableError(
           absl::StrCat("rte_eth_rx_queue_setup(queue ", q, ", ", rx_desc,
-                       " descriptors): ", ErrnoText(-rc)));
+                       " descriptors): ", ErrnoText(-rc),
+                       " (the EAL's log above says why; net_af_xdp also fills "
+                       "its fill ring from this pool: fastpath.frames = 2048 "
+                       "with rx_ring = 1024 is too few, 4096 works; on veth, "
+                       "native XDP needs the peer to have no more TX queues "
+                       "than this side has RX queues)"));
     }
     rte_eth_txconf txconf = info.default_txconf;
     txconf.offloads = conf.txmode.offloads;
@@ -396,12 +509,15 @@ absl::StatusOr<std::unique_ptr<FastPath>> OpenDpdk(
   owner->started = true;
 
   std::string xdp_note;
+  int kernel_ifindex = 0;
   for (const std::string& vdev : dpdk_internal::VdevArgs(args)) {
     if (dpdk_internal::VdevName(vdev) != owner->vdev ||
         !owner->vdev.starts_with("net_af_xdp") ||
         VdevParam(vdev, "xdp_prog").empty()) {
       continue;
     }
+    kernel_ifindex =
+        static_cast<int>(if_nametoindex(VdevParam(vdev, "iface").c_str()));
     bool found = false;
     absl::Status added =
         AddPortToXdpProgram(VdevParam(vdev, "iface"), port, &found);
@@ -436,6 +552,7 @@ absl::StatusOr<std::unique_ptr<FastPath>> OpenDpdk(
     o.prefix_len = fp.prefix_len;
     o.gateway_be = gateway_be;
     o.neighbours = statics;
+    o.kernel_ifindex = kernel_ifindex;
     o.tx_checksum_offload = offload;
     o.mtu = mtu;
     o.keepalive = owner;

@@ -39,7 +39,13 @@
 //
 // Threading: OpenDpdk and the FastPath on the control thread; each queue on
 // the worker that took it. The port is stopped and closed (and a vdev
-// removed) when the FastPath and every queue it gave out are gone.
+// removed, and with net_af_xdp our XDP program detached) when the FastPath
+// and every queue it gave out are gone. A later OpenDpdk in the same
+// process probes a vdev afresh (a new interface of the same name is fine),
+// except that DPDK 22.11's net_af_xdp cannot bind the same interface queue
+// twice in one process (it never releases its first socket's UMEM): restart
+// the process for that, as for a PCI port, which is not probed again once
+// closed. Only one FastPath may hold a port at a time.
 //
 // Example
 //   absl::StatusOr<std::unique_ptr<fastpath::FastPath>> fp =
