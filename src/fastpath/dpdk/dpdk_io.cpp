@@ -154,10 +154,14 @@ int DpdkDatagramIo::Receive(std::span<io::RxDatagram> out) {
           Drop(RxDrop::kWrongPort);
           break;
         }
-        out[static_cast<std::size_t>(delivered)] = {
-            .bytes = udp.payload,
-            .source = {udp.source_be, udp.source_port},
-            .truncated = false};
+        {
+          const bool cut = udp.payload.size() > options_.max_datagram_bytes;
+          out[static_cast<std::size_t>(delivered)] = {
+              .bytes = cut ? udp.payload.first(options_.max_datagram_bytes)
+                           : udp.payload,
+              .source = {udp.source_be, udp.source_port},
+              .truncated = cut};
+        }
         ++delivered;
         held_[static_cast<std::size_t>(held_count_++)] = m;
         continue;  // held until the next Receive

@@ -86,6 +86,9 @@ class DpdkDatagramIo final : public io::DatagramIo {
     int kernel_ifindex = 0;
     bool tx_checksum_offload = false;
     std::uint32_t mtu = 1500;  ///< IPv4 packet size limit
+    /// udp.max_datagram_bytes: longer payloads are handed out cut to this
+    /// and marked truncated, as the socket and AF_XDP paths do.
+    std::uint32_t max_datagram_bytes = 65507;
     /// Keeps the port and pool alive while this queue exists.
     std::shared_ptr<void> keepalive;
   };

@@ -555,6 +555,7 @@ absl::StatusOr<std::unique_ptr<FastPath>> OpenDpdk(
     o.kernel_ifindex = kernel_ifindex;
     o.tx_checksum_offload = offload;
     o.mtu = mtu;
+    o.max_datagram_bytes = config.udp.max_datagram_bytes;
     o.keepalive = owner;
     ios.push_back(std::make_unique<DpdkDatagramIo>(std::move(o), counters));
   }

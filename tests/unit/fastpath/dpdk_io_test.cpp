@@ -351,6 +351,27 @@ TEST_F(DpdkIoTest, ReceivesPeerDatagramsExactlyOnceWithTheirSource) {
             static_cast<std::uint64_t>(kCount));
 }
 
+TEST_F(DpdkIoTest, CutsDatagramsLongerThanTheMaximumAndMarksThem) {
+  // Like the socket and AF_XDP paths: the gateway rejects a truncated
+  // datagram (FRAME_TOO_LONG) rather than appending it whole.
+  config::GatewayConfig c = Config();
+  c.udp.max_datagram_bytes = 16;
+  Open(c);
+  const std::string exact(16, 'e');
+  const std::string longer(17, 'l');
+  Inject(PeerUdp(exact));
+  Inject(PeerUdp(longer));
+  std::array<RxDatagram, 4> rx;
+  int n = 0;
+  for (int pass = 0; n == 0 && pass < 200; ++pass) n = io_->Receive(rx);
+  ASSERT_EQ(n, 2);
+  EXPECT_EQ(rx[0].bytes.size(), 16u);
+  EXPECT_FALSE(rx[0].truncated);
+  EXPECT_EQ(rx[1].bytes.size(), 16u);
+  EXPECT_TRUE(rx[1].truncated);
+  EXPECT_EQ(std::memcmp(rx[1].bytes.data(), longer.data(), 16), 0);
+}
+
 TEST_F(DpdkIoTest, AnswersArpForItsAddressOnly) {
   std::array<std::byte, 64> frame{};
   const MacAddress asker = Mac("02:00:00:00:00:09");
