@@ -133,6 +133,7 @@ std::string FastPathToml(const std::string& path, const std::string& peer_ns,
          "xdp_bind = \"copy\"\n";
   } else {
     t << "mode = \"dpdk\"\ninterface = \"tg0\"\naddress = \"10.79.0.1\"\n"
+         "frames = 8192\n"
          "eal_args = [\"--no-huge\", \"--no-pci\", \"-m\", \"128\", "
          "\"--no-telemetry\", \"--file-prefix\", \""
       << peer_ns << "\", \"--vdev\", \"net_af_xdp0,iface=tg0,start_queue=0,"

@@ -49,6 +49,11 @@ inline constexpr std::pair<SlowConsumerPolicy, std::string_view>
 
 /// [fastpath] mode: how UDP datagrams reach the gateway.
 enum class FastPathMode { kSocket, kAfXdp, kDpdk };
+
+/// DPDK mbufs per queue beyond its RX and TX descriptors: the RX burst a
+/// queue holds until its next Receive (64) and the TX burst it builds (32),
+/// rounded up.
+inline constexpr std::uint32_t kDpdkPoolBurstSlack = 128;
 inline constexpr std::pair<FastPathMode, std::string_view>
     kFastPathModeNames[] = {{FastPathMode::kSocket, "socket"},
                             {FastPathMode::kAfXdp, "af_xdp"},
@@ -163,6 +168,7 @@ struct FastPathOptions {
   XdpMode xdp_mode = XdpMode::kNative;
   XdpBind xdp_bind = XdpBind::kAuto;
   /// UMEM frames per queue (AF_XDP) / mbufs per queue (DPDK), power of two.
+  /// DPDK needs at least rx_ring + tx_ring + kDpdkPoolBurstSlack.
   std::uint32_t frames = 4096;
   /// Bytes per UMEM frame: 2048 or 4096.
   std::uint32_t frame_size = 4096;

@@ -456,6 +456,21 @@ void ValidateFastPath(const GatewayConfig& c, Problems& p) {
               "): the fill ring hands the kernel free frames, got ",
               f.fill_ring));
   }
+  if (f.mode == FastPathMode::kDpdk && kFramesRange.Contains(f.frames) &&
+      kRingRange.Contains(f.rx_ring) && kRingRange.Contains(f.tx_ring) &&
+      f.frames < f.rx_ring + f.tx_ring + kDpdkPoolBurstSlack) {
+    // One mbuf pool per queue feeds its RX descriptors, the TX descriptors
+    // in flight and the bursts in hand; short of that RX starves.
+    p.Add("fastpath.frames",
+          Cat("must be at least fastpath.rx_ring + fastpath.tx_ring + ",
+              kDpdkPoolBurstSlack, " (",
+              f.rx_ring + f.tx_ring + kDpdkPoolBurstSlack,
+              ") with mode = \"dpdk\": each queue's "
+              "mbufs fill its RX descriptors, its TX descriptors in flight "
+              "and the bursts in hand; got ",
+              f.frames,
+              " (raise it to a power of two, e.g. 8192, or lower the rings)"));
+  }
   CheckRange(p, "fastpath.prefix_len", f.prefix_len, kPrefixLenRange);
   if (f.mode == FastPathMode::kAfXdp && f.interface.empty()) {
     p.Add("fastpath.interface",

@@ -351,7 +351,7 @@ class FastPathTest : public ::testing::TestWithParam<PathParam> {
            "\"--no-telemetry\", \"--file-prefix\", \""
         << prefix_ << "\", \"--vdev\", \"" << vdev << "\"]\n"
         << "address = \"" << GatewayUdpIp() << "\"\nprefix_len = 24\n"
-        << "frames = 4096\n";
+        << "frames = 4096\nrx_ring = 1024\ntx_ring = 1024\n";
     }
     t << "neighbours = [\"" << pair_->peer_ip() << "=" << pair_->peer_mac()
       << "\"]\n";

@@ -111,9 +111,11 @@ class DpdkDatagramIo final : public io::DatagramIo {
 
   [[nodiscard]] const FastPathCounters& counters() const { return counters_; }
 
- private:
+  /// Largest RX burst (held until the next Receive) and TX burst.
   static constexpr int kRxBurst = 64;
   static constexpr int kTxBurst = 32;
+
+ private:
   static constexpr int kMaxChannels = 16;
   static constexpr int kMaxPending = 16;
   static constexpr std::uint32_t kStatsEvery = 1024;

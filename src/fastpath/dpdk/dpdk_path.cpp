@@ -373,12 +373,22 @@ absl::StatusOr<std::unique_ptr<FastPath>> OpenDpdk(
   if (fp.queues < 1 || fp.queues > RTE_MAX_QUEUES_PER_PORT) {
     return absl::InvalidArgumentError("fastpath.queues must be at least 1");
   }
-  if (fp.frames <= fp.rx_ring) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("fastpath.frames (", fp.frames,
-                     " mbufs per queue) must exceed "
-                     "fastpath.rx_ring (",
-                     fp.rx_ring, "): the RX ring holds that many"));
+  // One pool per queue feeds the RX ring (every descriptor holds an mbuf),
+  // the TX descriptors still in flight, the RX burst held until the next
+  // Receive and the TX burst being built: short of that, RX starves
+  // (rx_nombuf) under a TX backlog. No per-lcore cache, so no slack for one.
+  static_assert(DpdkDatagramIo::kRxBurst + DpdkDatagramIo::kTxBurst + 1 <=
+                config::kDpdkPoolBurstSlack);
+  const std::uint64_t needed =
+      std::uint64_t{fp.rx_ring} + fp.tx_ring + config::kDpdkPoolBurstSlack;
+  if (fp.frames < needed) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "fastpath.frames (", fp.frames,
+        " mbufs per queue) is too few for fastpath.rx_ring (", fp.rx_ring,
+        ") + fastpath.tx_ring (", fp.tx_ring, ") + ",
+        config::kDpdkPoolBurstSlack,
+        " for the bursts in hand: raise fastpath.frames to at least ", needed,
+        " (a power of two) or lower the rings"));
   }
 
   std::vector<std::string> args = fp.eal_args;
@@ -470,7 +480,7 @@ absl::StatusOr<std::unique_ptr<FastPath>> OpenDpdk(
     // No per-lcore cache: the workers are not EAL threads (dpdk_io.h).
     const std::string name = absl::StrFormat("tachyon_%u_%u", generation, q);
     rte_mempool* pool = rte_pktmbuf_pool_create(
-        name.c_str(), fp.frames - 1, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
+        name.c_str(), fp.frames, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
         socket < 0 ? static_cast<int>(SOCKET_ID_ANY) : socket);
     if (pool == nullptr) {
       return absl::ResourceExhaustedError(absl::StrCat(
@@ -487,8 +497,7 @@ absl::StatusOr<std::unique_ptr<FastPath>> OpenDpdk(
           absl::StrCat("rte_eth_rx_queue_setup(queue ", q, ", ", rx_desc,
                        " descriptors): ", ErrnoText(-rc),
                        " (the EAL's log above says why; net_af_xdp also fills "
-                       "its fill ring from this pool: fastpath.frames = 2048 "
-                       "with rx_ring = 1024 is too few, 4096 works; on veth, "
+                       "its fill ring from this pool; on veth, "
                        "native XDP needs the peer to have no more TX queues "
                        "than this side has RX queues)"));
     }

@@ -974,6 +974,11 @@ std::vector<BadCase> BadCases() {
        "[udp]\nenabled = true\nport = 0\n[fastpath]\nmode = \"dpdk\"\n"
        "address = \"10.0.0.1\"\ninterface = \"eth1\"\n",
        3, "udp.port", "must be set (1..65535) with fastpath.mode = \"dpdk\""},
+      {"DpdkPoolSmallerThanItsRings",
+       "[udp]\nenabled = true\n[fastpath]\nmode = \"dpdk\"\naddress = "
+       "\"10.0.0.1\"\ninterface = \"eth1\"\nframes = 4096\n",
+       7, "fastpath.frames",
+       "must be at least fastpath.rx_ring + fastpath.tx_ring + 128 (4224)"},
       {"DpdkWithoutDevice",
        "[udp]\nenabled = true\n[fastpath]\nmode = \"dpdk\"\naddress = "
        "\"10.0.0.1\"\n",
@@ -1454,6 +1459,7 @@ TEST(FlagsTest, FastPathFlagsSetTheTable) {
   absl::SetFlag(&FLAGS_udp_enabled, true);
   absl::SetFlag(&FLAGS_workers, 2);
   absl::SetFlag(&FLAGS_fastpath_mode, "dpdk");
+  absl::SetFlag(&FLAGS_fastpath_frames, 8192);  // rx + tx rings + bursts
   absl::SetFlag(&FLAGS_fastpath_queues, 2);
   absl::SetFlag(&FLAGS_fastpath_address, "10.0.0.1");
   absl::SetFlag(&FLAGS_fastpath_eal_args,
@@ -1482,6 +1488,7 @@ TEST(FlagsTest, FastPathFlagsSetTheTable) {
         &FLAGS_fastpath_xdp_mode, &FLAGS_fastpath_interface}) {
     absl::SetFlag(flag, std::nullopt);
   }
+  absl::SetFlag(&FLAGS_fastpath_frames, std::nullopt);
   absl::SetFlag(&FLAGS_fastpath_queues, std::nullopt);
   absl::SetFlag(&FLAGS_workers, std::nullopt);
   absl::SetFlag(&FLAGS_udp_enabled, std::nullopt);

@@ -82,8 +82,8 @@ config::GatewayConfig Config() {
   c.fastpath.address = "10.0.0.1";
   c.fastpath.prefix_len = 24;
   c.fastpath.frames = 1024;
-  c.fastpath.rx_ring = 512;
-  c.fastpath.tx_ring = 512;
+  c.fastpath.rx_ring = 256;  // 256 + 256 + 128 for the bursts <= 1024
+  c.fastpath.tx_ring = 256;
   c.fastpath.neighbours = {"10.0.0.2=02:00:00:00:00:02"};
   return c;
 }
@@ -370,6 +370,22 @@ TEST_F(DpdkIoTest, CutsDatagramsLongerThanTheMaximumAndMarksThem) {
   EXPECT_EQ(rx[1].bytes.size(), 16u);
   EXPECT_TRUE(rx[1].truncated);
   EXPECT_EQ(std::memcmp(rx[1].bytes.data(), longer.data(), 16), 0);
+}
+
+TEST_F(DpdkIoTest, RefusesAPoolTooSmallForItsRingsAndBursts) {
+  io_.reset();
+  path_.reset();
+  config::GatewayConfig c = Config();
+  c.fastpath.rx_ring = 512;
+  c.fastpath.tx_ring = 512;  // 512 + 512 + 128 > 1024
+  auto fp = OpenDpdk(c, kPort, registry_);
+  ASSERT_FALSE(fp.ok());
+  EXPECT_NE(
+      fp.status().message().find("raise fastpath.frames to at least 1152"),
+      std::string::npos)
+      << fp.status();
+  c.fastpath.frames = 2048;
+  Open(c);  // and the same rings with enough mbufs open
 }
 
 TEST_F(DpdkIoTest, AnswersArpForItsAddressOnly) {
