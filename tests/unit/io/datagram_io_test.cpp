@@ -1,8 +1,8 @@
 // The datagram I/O contract (io/datagram_io.h), one suite run over every
 // implementation, each with real datagrams: kernel sockets over loopback;
-// AF_XDP (generic and native XDP) over a veth pair between two namespaces
-// the test creates, the peers' sockets in the peer namespace. DPDK adds a
-// factory to kImplementations.
+// AF_XDP (generic and native XDP) and DPDK (a net_af_packet vdev) over a
+// veth pair between two namespaces the test creates, the peers' sockets in
+// the peer namespace.
 #include "io/datagram_io.h"
 
 #include <arpa/inet.h>
@@ -11,6 +11,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <array>
 #include <cstdlib>
 #include <cstring>
 #include <deque>
@@ -31,6 +33,9 @@
 
 #ifdef TACHYON_HAVE_AF_XDP
 #include "fastpath/af_xdp/af_xdp_path.h"
+#endif
+#ifdef TACHYON_HAVE_DPDK
+#include "fastpath/dpdk/dpdk_path.h"
 #endif
 
 namespace tachyon::io {
@@ -61,6 +66,9 @@ struct Made {
   std::uint32_t peer_address_be = htonl(INADDR_LOOPBACK);
   // True if the path has segmentation offload (offloaded_sends counts).
   bool has_offload = true;
+  // Why this path cannot count what a full receive buffer dropped ("": it
+  // can).
+  std::string uncounted_drops;
   std::unique_ptr<Environment> environment;
 };
 
@@ -89,7 +97,7 @@ Made MakeSocketIo(const IoSetup& s) {
   return m;
 }
 
-#ifdef TACHYON_HAVE_AF_XDP
+#if defined(TACHYON_HAVE_AF_XDP) || defined(TACHYON_HAVE_DPDK)
 // The gateway side of a veth pair, entered by the test's thread for the
 // whole test (the XDP program, the socket and the neighbour lookups live
 // there); the peers' sockets are made in the peer namespace.
@@ -104,14 +112,13 @@ struct VethEnvironment : Environment {
   }
 };
 
-constexpr std::uint16_t kAfXdpPort = 7600;
-
-Made MakeAfXdpIo(const IoSetup& s, config::XdpMode mode) {
-  Made m;
+// A veth pair for one test, its gateway side entered; nullptr after
+// recording a skip (no namespaces) or failure.
+std::unique_ptr<VethEnvironment> MakeVeth(const std::string& what) {
   std::string why;
   if (!testing::CanCreateNamespaces(&why)) {
-    testing::MissingFeature("AF_XDP over veth needs namespaces: " + why);
-    return m;
+    testing::MissingFeature(what + " over veth needs namespaces: " + why);
+    return nullptr;
   }
   static int serial = 0;
   auto env = std::make_unique<VethEnvironment>();
@@ -120,10 +127,32 @@ Made MakeAfXdpIo(const IoSetup& s, config::XdpMode mode) {
           "tdio" + std::to_string(::getpid()) + "-" + std::to_string(serial++),
           {.peer_mtu = 1500});
   EXPECT_TRUE(pair.ok()) << pair.status();
-  if (!pair.ok()) return m;
+  if (!pair.ok()) return nullptr;
   env->pair = *std::move(pair);
   env->in_gateway.emplace(env->pair->gateway_ns());
   EXPECT_TRUE(env->in_gateway->ok());
+  return env;
+}
+
+// The datagram I/O of `env->path`'s queue 0, receiving at `port`.
+Made TakeVethQueue(std::unique_ptr<VethEnvironment> env, std::uint16_t port) {
+  Made m;
+  m.io = env->path->TakeQueue(0);
+  m.address = {env->pair->gateway_ip_be(), port};
+  m.peer_ns = env->pair->peer_ns();
+  m.peer_address_be = env->pair->peer_ip_be();
+  m.has_offload = false;
+  m.environment = std::move(env);
+  return m;
+}
+#endif
+
+#ifdef TACHYON_HAVE_AF_XDP
+constexpr std::uint16_t kAfXdpPort = 7600;
+
+Made MakeAfXdpIo(const IoSetup& s, config::XdpMode mode) {
+  std::unique_ptr<VethEnvironment> env = MakeVeth("AF_XDP");
+  if (env == nullptr) return {};
   config::GatewayConfig config;
   config.udp.max_datagram_bytes = s.max_datagram_bytes;
   config::FastPathOptions& f = config.fastpath;
@@ -141,29 +170,77 @@ Made MakeAfXdpIo(const IoSetup& s, config::XdpMode mode) {
   absl::StatusOr<std::unique_ptr<fastpath::FastPath>> path =
       fastpath::af_xdp::OpenAfXdp(config, kAfXdpPort, env->registry);
   EXPECT_TRUE(path.ok()) << path.status();
-  if (!path.ok()) return m;
+  if (!path.ok()) return {};
   env->path = *std::move(path);
-  m.io = env->path->TakeQueue(0);
-  m.address = {env->pair->gateway_ip_be(), kAfXdpPort};
-  m.peer_ns = env->pair->peer_ns();
-  m.peer_address_be = env->pair->peer_ip_be();
-  m.has_offload = false;
-  m.environment = std::move(env);
+  return TakeVethQueue(std::move(env), kAfXdpPort);
+}
+#endif
+
+#ifdef TACHYON_HAVE_DPDK
+constexpr std::uint16_t kDpdkPort = 7601;
+
+// DPDK with a net_af_packet vdev on the gateway side of the pair, whose
+// address is taken off so that the kernel does not answer for it too
+// (FASTPATH.md); the path answers ARP itself. The EAL starts once per
+// process: every test passes the same arguments but the --vdev, which is
+// hot-plugged again on the new pair's interface (net_af_xdp could not be:
+// it cannot be reopened in one process).
+Made MakeDpdkIo(const IoSetup& s) {
+  std::unique_ptr<VethEnvironment> env = MakeVeth("DPDK's net_af_packet");
+  if (env == nullptr) return {};
+  EXPECT_TRUE(testing::RunCommand({"ip", "-n", env->pair->gateway_ns(), "addr",
+                                   "flush", "dev", env->pair->gateway_if()})
+                  .ok());
+  config::GatewayConfig config;
+  config.udp.max_datagram_bytes = s.max_datagram_bytes;
+  config::FastPathOptions& f = config.fastpath;
+  f.mode = config::FastPathMode::kDpdk;
+  f.eal_args = {"--no-huge",
+                "--no-pci",
+                "-m",
+                "64",
+                "--file-prefix",
+                "tachyon-dio-" + std::to_string(::getpid()),
+                "--no-telemetry",
+                "--log-level=*:warning",
+                "--vdev",
+                "net_af_packet0,iface=" + env->pair->gateway_if() +
+                    // A small receive buffer: the kernel's packet ring.
+                    (s.receive_buffer_bytes != 0 ? ",framecnt=64" : "")};
+  f.address = env->pair->gateway_ip();
+  f.neighbours = {env->pair->peer_ip() + "=" + env->pair->peer_mac()};
+  f.frames = 2048;
+  f.rx_ring = 512;
+  f.tx_ring = 512;
+  absl::StatusOr<std::unique_ptr<fastpath::FastPath>> path =
+      fastpath::OpenDpdk(config, kDpdkPort, env->registry);
+  EXPECT_TRUE(path.ok()) << path.status();
+  if (!path.ok()) return {};
+  env->path = *std::move(path);
+  Made m = TakeVethQueue(std::move(env), kDpdkPort);
+  m.uncounted_drops =
+      "DPDK 22.11's net_af_packet does not report what its kernel packet "
+      "ring dropped (rte_eth_stats imissed stays 0; measured: 64 of 2000 "
+      "received, 0 counted), so no drop count can add up here; a NIC PMD or "
+      "net_af_xdp reports imissed";
   return m;
 }
+#endif
 
 const Implementation kImplementations[] = {
     {"Socket", &MakeSocketIo},
+#ifdef TACHYON_HAVE_AF_XDP
     {"AfXdpGeneric",
      [](const IoSetup& s) {
        return MakeAfXdpIo(s, config::XdpMode::kGeneric);
      }},
-    {"AfXdpNative", [](const IoSetup& s) {
-       return MakeAfXdpIo(s, config::XdpMode::kNative);
-     }}};
-#else
-const Implementation kImplementations[] = {{"Socket", &MakeSocketIo}};
+    {"AfXdpNative",
+     [](const IoSetup& s) { return MakeAfXdpIo(s, config::XdpMode::kNative); }},
 #endif
+#ifdef TACHYON_HAVE_DPDK
+    {"DpdkAfPacket", &MakeDpdkIo},
+#endif
+};
 
 // A plain bound socket standing in for a peer: on loopback, or in the peer
 // namespace of the implementation.
@@ -292,6 +369,7 @@ TEST_P(DatagramIoTest, ReportsADatagramLongerThanItsBufferAsTruncated) {
 // received or counted as dropped.
 TEST_P(DatagramIoTest, CountsWhatAFullReceiveBufferDropped) {
   if (!Make({.receive_buffer_bytes = 4096})) return;
+  if (!made_.uncounted_drops.empty()) GTEST_SKIP() << made_.uncounted_drops;
   Peer p(made_);
   constexpr int kSent = 2000;
   for (int i = 0; i < kSent; ++i) p.SendTo(made_.address, Bytes('d', 200));
