@@ -259,7 +259,12 @@ class FastPathTest : public ::testing::TestWithParam<PathParam> {
   void SetUp() override {
     const Path path = GetParam().path;
     std::string why;
-    if (!CanCreateNamespaces(&why)) GTEST_SKIP() << why;
+    if (!CanCreateNamespaces(&why)) {
+      // A skip elsewhere; under TACHYON_CI=1 a failure, like the features
+      // below: CI runs as root, so it can always create them.
+      MissingFeature(why);
+      return;
+    }
     if (IsAfXdp(path) && !fastpath::HaveAfXdp()) {
       MissingFeature(
           "this build has no AF_XDP path (not built: libxdp-dev, "
