@@ -24,11 +24,14 @@ function(tachyon_library)
   add_library(tachyon::${T_NAME} ALIAS ${target})
 endfunction()
 
-# tachyon_test(NAME name SRCS ... [DEPS ...] [LABELS ...] [TIMEOUT s])
+# tachyon_test(NAME name SRCS ... [DEPS ...] [LABELS ...] [TIMEOUT s]
+#              [SPLIT part=gtest_filter ...])
 # A GoogleTest binary registered with CTest (one CTest entry per binary, so a
-# 2-core CI machine runs whole binaries in parallel).
+# 2-core CI machine runs whole binaries in parallel). With SPLIT, one entry
+# per part instead, named name.part and running --gtest_filter=filter, each
+# with its own TIMEOUT (set more properties on name.part afterwards).
 function(tachyon_test)
-  cmake_parse_arguments(T "" "NAME;TIMEOUT" "SRCS;DEPS;LABELS" ${ARGN})
+  cmake_parse_arguments(T "" "NAME;TIMEOUT" "SRCS;DEPS;LABELS;SPLIT" ${ARGN})
   if(NOT TACHYON_BUILD_TESTS)
     return()
   endif()
@@ -44,10 +47,27 @@ function(tachyon_test)
   target_compile_definitions(${target} PRIVATE
     TACHYON_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
     TACHYON_BINARY_DIR="${PROJECT_BINARY_DIR}")
-  add_test(NAME ${target} COMMAND ${target})
   if(NOT T_TIMEOUT)
     set(T_TIMEOUT 300)
   endif()
-  set_tests_properties(${target} PROPERTIES TIMEOUT ${T_TIMEOUT}
-                       LABELS "${T_LABELS}")
+  if(NOT T_SPLIT)
+    add_test(NAME ${target} COMMAND ${target})
+    set_tests_properties(${target} PROPERTIES TIMEOUT ${T_TIMEOUT}
+                         LABELS "${T_LABELS}")
+    return()
+  endif()
+  foreach(part IN LISTS T_SPLIT)
+    string(FIND "${part}" "=" eq)
+    if(eq LESS 1)
+      message(FATAL_ERROR "tachyon_test(${target}): SPLIT wants part=filter, "
+                          "got '${part}'")
+    endif()
+    string(SUBSTRING "${part}" 0 ${eq} part_name)
+    math(EXPR from "${eq} + 1")
+    string(SUBSTRING "${part}" ${from} -1 part_filter)
+    add_test(NAME ${target}.${part_name}
+             COMMAND ${target} --gtest_filter=${part_filter})
+    set_tests_properties(${target}.${part_name} PROPERTIES
+                         TIMEOUT ${T_TIMEOUT} LABELS "${T_LABELS}")
+  endforeach()
 endfunction()
