@@ -18,7 +18,10 @@ namespace tachyon::fastpath {
 namespace {
 
 constexpr std::int64_t kArpIntervalNs = 100'000'000;
-constexpr std::int64_t kArpGiveUpNs = 1'000'000'000;
+// Long enough for a peer slow to answer (or a worker descheduled for a
+// while on a busy host) not to lose datagrams, short enough that egress
+// does not retry a dead neighbour's runs for long.
+constexpr std::int64_t kArpGiveUpNs = 3'000'000'000;
 constexpr std::int64_t kArpRetryAfterGiveUpNs = 1'000'000'000;
 constexpr int kUnicastTtl = 64;
 

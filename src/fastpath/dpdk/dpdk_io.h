@@ -17,10 +17,10 @@
 //   what ARP taught, or with net_af_xdp the kernel's table); a multicast
 //   destination maps to its 01:00:5e MAC. An unknown neighbour makes the run
 //   kFull (retried by the caller) while an ARP request goes out at most every
-//   100 ms; after 1 s without an answer its runs are kFailed (lost) until one
-//   arrives. With the port's IPv4 and UDP checksum TX offload the checksums are
-//   left to the NIC (counted in offloaded_sends()); otherwise they are computed
-//   in software.
+//   100 ms; after 3 s without an answer its runs are kFailed (lost; ARP is
+//   then retried every second) until one arrives. With the port's IPv4 and UDP
+//   checksum TX offload the checksums are left to the NIC (counted in
+//   offloaded_sends()); otherwise they are computed in software.
 //
 //   readiness_fd() is -1: the worker polls Receive on every pass (in dpdk
 //   mode the worker busy-polls its queue; no descriptor ever becomes
