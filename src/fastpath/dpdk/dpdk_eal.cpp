@@ -7,10 +7,14 @@
 #include <rte_errno.h>
 #include <rte_ethdev.h>
 #include <sched.h>
+#include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
+#include <filesystem>
 #include <mutex>
 #include <string_view>
+#include <system_error>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -62,6 +66,10 @@ struct EalState {
   // live as long as the process.
   std::vector<std::string> argv_storage;
   std::vector<char*> argv;
+  // Where the EAL keeps its runtime files (/var/run/dpdk/<file-prefix>),
+  // and the process that started it (a forked child must not remove them).
+  std::string runtime_dir;
+  pid_t owner = 0;
 };
 
 EalState& State() {
@@ -71,6 +79,17 @@ EalState& State() {
 
 std::string ErrnoText(int err) {
   return absl::StrCat(rte_strerror(err), " (rte_errno ", err, ")");
+}
+
+// At exit: rte_eal_cleanup releases the EAL's memory and its IPC socket,
+// but in 22.11 leaves the runtime directory (config, fbarray_* files) behind,
+// one per --file-prefix; a process that started the EAL removes its own.
+void CleanUpAtExit() {
+  EalState& s = State();
+  if (s.owner != ::getpid() || s.runtime_dir.empty()) return;
+  rte_eal_cleanup();
+  std::error_code ignored;
+  std::filesystem::remove_all(s.runtime_dir, ignored);
 }
 
 absl::Status ProbeMissingVdevs(const std::vector<std::string>& args) {
@@ -183,6 +202,9 @@ absl::StatusOr<EalStarted> StartEal(const std::vector<std::string>& args) {
       return s.failure;
     }
     s.non_device = NonDeviceArgs(args);
+    s.runtime_dir = rte_eal_get_runtime_dir();
+    s.owner = ::getpid();
+    std::atexit(CleanUpAtExit);
     started.now = true;
     return started;
   }

@@ -6,7 +6,9 @@
 // the same arguments apart from the devices: each `--vdev` that has no port
 // yet is probed then (hot-plug), so a gateway that closes its fast path and
 // opens it again, or a test binary that opens several times, works. Other
-// differences are an error naming the running arguments.
+// differences are an error naming the running arguments. At exit the
+// process that started the EAL calls rte_eal_cleanup and removes its runtime
+// directory (/var/run/dpdk/<file-prefix>), which the EAL leaves behind.
 //
 // Threading: any thread, serialised by a mutex (the control path).
 #ifndef TACHYON_FASTPATH_DPDK_DPDK_EAL_H_
