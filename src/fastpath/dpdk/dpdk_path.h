@@ -34,8 +34,11 @@
 //   lcore); without -l/-c/--lcores we pass `-l <a CPU we may run on>` and
 //   restore the calling thread's CPU mask afterwards, because rte_eal_init
 //   pins it. It installs no signal handlers. Memory: hugepages unless
-//   --no-huge (then -m MiB of anonymous memory; 64 is enough for the default
-//   4096 mbufs per queue), files under /var/run/dpdk/<file-prefix>.
+//   --no-huge (then -m MiB of anonymous memory; 64 is enough for 4096 mbufs
+//   per queue), files under /var/run/dpdk/<file-prefix> (removed at exit).
+//   fastpath.frames (mbufs per queue) must be at least rx_ring + tx_ring +
+//   config::kDpdkPoolBurstSlack: the pool fills the RX descriptors, the TX
+//   descriptors in flight and the bursts a queue holds.
 //
 // Threading: OpenDpdk and the FastPath on the control thread; each queue on
 // the worker that took it. The port is stopped and closed (and a vdev
