@@ -175,7 +175,7 @@ struct FastPathOptions {
   /// Ring sizes, powers of two: RX and TX rings (AF_XDP, and DPDK
   /// descriptors), fill and completion rings (AF_XDP).
   std::uint32_t rx_ring = 2048;
-  std::uint32_t tx_ring = 2048;
+  std::uint32_t tx_ring = 1024;
   std::uint32_t fill_ring = 2048;
   std::uint32_t completion_ring = 2048;
   /// DPDK EAL arguments, e.g. ["--no-huge", "-m", "64", "--vdev",

@@ -280,6 +280,18 @@ TEST_F(ConfigFileTest, AfXdpAcceptsAnEphemeralUdpPort) {
   ASSERT_TRUE(config.ok()) << config.status();
 }
 
+TEST_F(ConfigFileTest, DpdkRunsOnTheDefaultFramesAndRings) {
+  // A user who only picks the mode, address and device gets a pool that
+  // covers the default rings.
+  absl::StatusOr<GatewayConfig> config = Load(
+      "[udp]\nenabled = true\nport = 7401\n[fastpath]\nmode = \"dpdk\"\n"
+      "address = \"10.0.0.1\"\ninterface = \"eth1\"\n");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_GE(config->fastpath.frames, config->fastpath.rx_ring +
+                                         config->fastpath.tx_ring +
+                                         kDpdkPoolBurstSlack);
+}
+
 TEST_F(ConfigFileTest, ReadsTheUdpTableAndGroups) {
   absl::StatusOr<GatewayConfig> config = Load(
       "[udp]\nenabled = true\nbind = \"127.0.0.1\"\nport = 0\n"
@@ -976,9 +988,9 @@ std::vector<BadCase> BadCases() {
        3, "udp.port", "must be set (1..65535) with fastpath.mode = \"dpdk\""},
       {"DpdkPoolSmallerThanItsRings",
        "[udp]\nenabled = true\n[fastpath]\nmode = \"dpdk\"\naddress = "
-       "\"10.0.0.1\"\ninterface = \"eth1\"\nframes = 4096\n",
+       "\"10.0.0.1\"\ninterface = \"eth1\"\nframes = 2048\n",
        7, "fastpath.frames",
-       "must be at least fastpath.rx_ring + fastpath.tx_ring + 128 (4224)"},
+       "must be at least fastpath.rx_ring + fastpath.tx_ring + 128 (3200)"},
       {"DpdkWithoutDevice",
        "[udp]\nenabled = true\n[fastpath]\nmode = \"dpdk\"\naddress = "
        "\"10.0.0.1\"\n",
