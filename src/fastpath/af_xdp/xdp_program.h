@@ -11,11 +11,13 @@
 //
 //   One XDP program per interface (libxdp's multi-program dispatcher cannot
 //   load here, FASTPATH.md). Before attaching, Attach() looks at what is
-//   attached already: a program named tachyon_xdp is ours, left by a
-//   gateway that did not shut down cleanly, and is replaced (logged, and
-//   replaced_stale() says so); any other program is someone else's and
-//   Attach() refuses. Two gateways on one interface are not supported: the
-//   second would replace the first's program.
+//   attached already (RemoveStaleGatewayProgram): a program of ours (named
+//   tachyon_xdp, or carrying a `tachyon_ports` map) whose `xsks_map` holds
+//   no socket was left by a gateway that did not shut down cleanly (the
+//   kernel takes a socket out of the map when it closes) and is replaced
+//   (logged, and replaced_stale() says so); one whose map holds sockets
+//   belongs to a running gateway and Attach() refuses; any other program is
+//   someone else's and Attach() refuses.
 //
 //   The destructor detaches the program (only if it is still the one
 //   attached). Every failure names its cause and what to do: not root or
@@ -123,6 +125,43 @@ class XdpProgram {
 /// they did. NotFound if no program of ours is attached.
 absl::Status AddPortsToAttachedProgram(int ifindex,
                                        const std::vector<std::uint16_t>& ports);
+
+/// One XDP program attached to an interface (an interface carries one per
+/// mode: generic, native, offloaded).
+struct AttachedXdp {
+  std::uint32_t id = 0;
+  /// XDP_FLAGS_SKB_MODE, XDP_FLAGS_DRV_MODE or XDP_FLAGS_HW_MODE.
+  std::uint32_t mode_flags = 0;
+  std::string name;
+  /// Ours: named tachyon_xdp or carrying a `tachyon_ports` map.
+  bool ours = false;
+  /// Ours only: the AF_XDP sockets in its `xsks_map` (-1: could not tell).
+  /// Zero means no gateway runs it any more (the kernel removes a socket
+  /// from the map when the socket closes).
+  int sockets = 0;
+};
+
+/// Every XDP program attached to `ifindex`, each mode queried on its own
+/// (XDP_ATTACHED_MULTI included).
+absl::StatusOr<std::vector<AttachedXdp>> InspectXdpPrograms(int ifindex);
+
+/// The one check the AF_XDP path and DPDK's net_af_xdp share: takes a
+/// stale program of ours (no socket in its map) off `interface`, detaching
+/// with XDP_FLAGS_REPLACE against that very program so one swapped in
+/// meanwhile is never hit. FailedPrecondition if a program of ours has
+/// sockets: a running gateway's ("interface X already carries a running
+/// Tachyon gateway's XDP program (prog id N, K sockets): stop that gateway
+/// or use another interface"). Programs that are not ours are left alone
+/// and listed in `*others` (if not null). Returns the id removed (0: none).
+absl::StatusOr<std::uint32_t> RemoveStaleGatewayProgram(
+    const std::string& interface, std::vector<AttachedXdp>* others);
+
+/// Takes program `id` (0: whichever program of ours is attached) off
+/// `interface`, with XDP_FLAGS_REPLACE against it, sockets or not: for a
+/// loader closing the port it attached the program for (DPDK's
+/// net_af_xdp). Returns the id removed (0: none was there).
+absl::StatusOr<std::uint32_t> DetachGatewayProgram(const std::string& interface,
+                                                   std::uint32_t id);
 
 /// What is attached to `ifindex` now: the program id (0: none) and, if
 /// `name` is not null, its name.

@@ -667,6 +667,42 @@ TEST_F(AfXdpTest, ReplacesAStaleProgramFromACrashedRunAndSaysSo) {
   ::close(peer);
 }
 
+// A program of ours whose map holds sockets belongs to a running gateway:
+// a second path on the interface is refused, and the first keeps working.
+TEST_F(AfXdpTest, RefusesToTakeTheProgramOfARunningGateway) {
+  if (IsSkipped() || HasFatalFailure()) return;
+  const int ifindex = static_cast<int>(::if_nametoindex("tg0"));
+  Open(Config(config::XdpMode::kGeneric));
+  if (HasFatalFailure()) return;
+  const std::uint32_t id = AttachedXdpProgram(ifindex, nullptr).value_or(0);
+  ASSERT_NE(id, 0u);
+  absl::StatusOr<std::vector<AttachedXdp>> seen = InspectXdpPrograms(ifindex);
+  ASSERT_TRUE(seen.ok()) << seen.status();
+  ASSERT_EQ(seen->size(), 1u);
+  EXPECT_TRUE((*seen)[0].ours);
+  EXPECT_EQ((*seen)[0].sockets, 1);
+
+  base::CounterRegistry other_registry;
+  absl::StatusOr<std::unique_ptr<FastPath>> second =
+      OpenAfXdp(Config(config::XdpMode::kGeneric), kPort, other_registry);
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(second.status().message().find(
+                "already carries a running Tachyon gateway's XDP program "
+                "(prog id " +
+                std::to_string(id) + ", 1 sockets)"),
+            std::string::npos)
+      << second.status();
+  EXPECT_EQ(AttachedXdpProgram(ifindex, nullptr).value_or(0), id);
+  // The probe left the map as it was: the first still receives.
+  const int peer = PeerUdpSocket();
+  SendTo(peer, pair_->gateway_ip_be(), kPort, "still here");
+  const std::vector<std::string> got = ReceiveUpTo(1);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0], "still here");
+  ::close(peer);
+}
+
 // The program counts its verdicts: with no socket in the map, a datagram to
 // our port is passed (no_socket), another port and ICMP are passed for
 // their reasons, and the kernel still answers the ping.
