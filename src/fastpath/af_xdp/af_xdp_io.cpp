@@ -410,7 +410,9 @@ void AfXdpDatagramIo::KickTx() {
   if (!xsk_ring_prod__needs_wakeup(&rings_->tx)) return;
   // Copy mode transmits at most 32 descriptors per kick and says EAGAIN
   // while more remain; bounded, and resumed on the next call if still busy.
-  const std::uint32_t limit = tx_outstanding_ / 32 + 4;
+  const std::uint32_t limit = options_.tx_kicks_per_call != 0
+                                  ? options_.tx_kicks_per_call
+                                  : tx_outstanding_ / 32 + 4;
   for (std::uint32_t i = 0; i < limit; ++i) {
     counters_.tx_wakeups.Add();
     if (::sendto(fd_, nullptr, 0, MSG_DONTWAIT, nullptr, 0) >= 0) return;
@@ -444,7 +446,16 @@ io::TxRunResult AfXdpDatagramIo::SendThroughKernel(const io::TxRun& run) {
 
 void AfXdpDatagramIo::Send(std::span<const io::TxRun> runs,
                            std::span<io::TxRunResult> results) {
+  // Frames queued by an earlier call may still wait for a kick (the kernel
+  // was busy, or asks for a wakeup): kick them now, whether or not this
+  // call posts anything, so a gateway that only sends never stalls on a
+  // full ring waiting for a Receive to kick it.
   ReapCompletions();
+  if (tx_outstanding_ != 0 &&
+      (tx_kick_pending_ || xsk_ring_prod__needs_wakeup(&rings_->tx))) {
+    KickTx();
+    ReapCompletions();
+  }
   const std::int64_t now = base::MonotonicNs();
   const std::size_t max_payload =
       std::min<std::size_t>(65507, options_.frame_size - kUdpFrameOverhead);
@@ -511,7 +522,7 @@ void AfXdpDatagramIo::Send(std::span<const io::TxRun> runs,
         if (!retried) {
           // Let the kernel catch up once: kick what is queued, reap.
           retried = true;
-          if (posted) KickTx();
+          if (tx_outstanding_ != 0) KickTx();
           ReapCompletions();
           continue;
         }
@@ -552,7 +563,7 @@ void AfXdpDatagramIo::Send(std::span<const io::TxRun> runs,
       retried = false;
     }
   }
-  if (posted) KickTx();
+  if (posted || tx_kick_pending_) KickTx();
 }
 
 absl::StatusOr<int> AfXdpDatagramIo::AddChannel(

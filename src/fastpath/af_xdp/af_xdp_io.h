@@ -31,7 +31,9 @@
 //   sendto with MSG_DONTWAIT) only when the kernel asks for it. In copy mode
 //   the kernel transmits at most 32 frames per kick, so Send kicks until the
 //   ring is drained or the kernel says it is busy; frames still queued are
-//   kicked again on the next Receive or Send.
+//   kicked again on the next Receive or Send, even a Send that posts
+//   nothing (completions are reaped first), so a gateway that only sends
+//   never stalls on kFull.
 //
 // Nothing allocates on Receive or Send: every array is sized at creation.
 //
@@ -92,7 +94,11 @@ struct AfXdpQueueOptions {
   std::uint32_t gateway_be = 0;
   std::vector<StaticNeighbour> neighbours;
   /// Longer payloads are handed out cut to this and marked truncated.
-  std::uint32_t max_datagram_bytes = 65507;
+  std::uint32_t max_datagram_bytes =
+      65507;  /// Kicks per KickTx before the rest is left pending (0: enough
+              /// for the
+  /// ring, outstanding / 32 + 4). Tests lower it to leave frames queued.
+  std::uint32_t tx_kicks_per_call = 0;
 };
 
 class AfXdpDatagramIo final : public io::DatagramIo {
