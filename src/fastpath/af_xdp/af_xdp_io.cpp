@@ -282,11 +282,18 @@ void AfXdpDatagramIo::RefreshStatistics() {
   xdp_statistics stats{};
   socklen_t len = sizeof stats;
   if (::getsockopt(fd_, SOL_XDP, XDP_STATISTICS, &stats, &len) != 0) return;
-  const std::uint64_t lost = stats.rx_dropped + stats.rx_ring_full;
-  if (lost > ring_full_seen_) {
-    counters_.rx_ring_full.Add(lost - ring_full_seen_);
-    kernel_drops_ += lost - ring_full_seen_;
-    ring_full_seen_ = lost;
+  // Each kernel count goes to its own counter; drops() adds both once.
+  if (stats.rx_ring_full > ring_full_seen_) {
+    const std::uint64_t d = stats.rx_ring_full - ring_full_seen_;
+    counters_.rx_ring_full.Add(d);
+    kernel_drops_ += d;
+    ring_full_seen_ = stats.rx_ring_full;
+  }
+  if (stats.rx_dropped > dropped_seen_) {
+    const std::uint64_t d = stats.rx_dropped - dropped_seen_;
+    counters_.rx_kernel_dropped.Add(d);
+    kernel_drops_ += d;
+    dropped_seen_ = stats.rx_dropped;
   }
   if (stats.rx_fill_ring_empty_descs > fill_empty_seen_) {
     counters_.fill_empty.Add(stats.rx_fill_ring_empty_descs - fill_empty_seen_);

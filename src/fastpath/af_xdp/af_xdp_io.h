@@ -13,8 +13,10 @@
 //   UMEM. Those frames go back to the fill ring at the next Receive, which
 //   is why the spans stay valid until then. Anything else is counted by
 //   reason (FastPathCounters, path="af_xdp") and recycled. drops(): the
-//   kernel's XDP_STATISTICS (rx_dropped + rx_ring_full: frames lost for a
-//   full RX ring or an empty fill ring) plus our own parse drops.
+//   kernel's XDP_STATISTICS rx_ring_full (counter rx_ring_full: frames lost
+//   for a full RX ring) and rx_dropped (counter rx_kernel_dropped: frames
+//   too large for a frame, invalid descriptors), each counted once, plus
+//   our own parse drops.
 //
 //   Send: per run, the next hop's MAC comes from Neighbours (static entries
 //   first, then the kernel's table); each datagram is built into a free TX
@@ -173,6 +175,7 @@ class AfXdpDatagramIo final : public io::DatagramIo {
   std::uint64_t parse_drops_ = 0;
   std::uint64_t kernel_drops_ = 0;  // rx_dropped + rx_ring_full
   std::uint64_t ring_full_seen_ = 0;
+  std::uint64_t dropped_seen_ = 0;
   std::uint64_t fill_empty_seen_ = 0;
   std::int64_t last_statistics_ns_ = 0;
 };

@@ -38,7 +38,8 @@ class AfXdpPath final : public FastPath {
  public:
   AfXdpPath(std::unique_ptr<XdpProgram> program, std::string description)
       : program_(std::move(program)), description_(std::move(description)) {}
-  // Queues not taken go before the program detaches (member order).
+  // Members are destroyed in reverse order: the queues not taken (declared
+  // after program_) close their sockets before the program detaches.
   ~AfXdpPath() override = default;
 
   [[nodiscard]] std::string_view name() const override { return "af_xdp"; }
@@ -51,12 +52,15 @@ class AfXdpPath final : public FastPath {
   }
   [[nodiscard]] std::string Describe() const override { return description_; }
 
-  std::vector<std::unique_ptr<AfXdpDatagramIo>> queues_;
   std::string* description() { return &description_; }
 
  private:
   std::unique_ptr<XdpProgram> program_;
   std::string description_;
+
+ public:
+  // After program_: destroyed first.
+  std::vector<std::unique_ptr<AfXdpDatagramIo>> queues_;
 };
 
 }  // namespace

@@ -1058,5 +1058,38 @@ TEST_F(AfXdpJumboTest, NativeModeRefusesAnMtuTooLargeAndSaysWhatToDo) {
   Open(Config(config::XdpMode::kGeneric));
 }
 
+// A frame larger than a UMEM frame is the kernel's rx_dropped: counted as
+// rx_kernel_dropped (not rx_ring_full), once in drops().
+class AfXdpJumboBothTest : public AfXdpTest {
+ protected:
+  AfXdpJumboBothTest() {
+    options_.gateway_mtu = 9000;
+    options_.peer_mtu = 9000;
+  }
+};
+
+TEST_F(AfXdpJumboBothTest, CountsTheKernelsRxDroppedUnderItsOwnName) {
+  if (IsSkipped() || HasFatalFailure()) return;
+  config::GatewayConfig c = Config(config::XdpMode::kGeneric);
+  c.fastpath.frame_size = 2048;
+  Open(c);
+  if (HasFatalFailure()) return;
+  const int peer = PeerUdpSocket();
+  SendTo(peer, pair_->gateway_ip_be(), kPort, std::string(3000, 'j'));
+  SendTo(peer, pair_->gateway_ip_be(), kPort, "small");
+  const std::vector<std::string> got = ReceiveUpTo(1);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0], "small");
+  std::vector<io::RxDatagram> batch(8);
+  for (int i = 0; i < 1000 && io_->drops() == 0; ++i) {
+    ::usleep(2000);  // statistics are read at most once a millisecond
+    io_->Receive(batch);
+  }
+  EXPECT_EQ(Queue().counters().rx_kernel_dropped.value(), 1u);
+  EXPECT_EQ(Queue().counters().rx_ring_full.value(), 0u);
+  EXPECT_EQ(io_->drops(), 1u);
+  ::close(peer);
+}
+
 }  // namespace
 }  // namespace tachyon::fastpath::af_xdp
