@@ -96,9 +96,8 @@ struct AfXdpQueueOptions {
   std::uint32_t gateway_be = 0;
   std::vector<StaticNeighbour> neighbours;
   /// Longer payloads are handed out cut to this and marked truncated.
-  std::uint32_t max_datagram_bytes =
-      65507;  /// Kicks per KickTx before the rest is left pending (0: enough
-              /// for the
+  std::uint32_t max_datagram_bytes = 65507;
+  /// Kicks per KickTx before the rest is left pending (0: enough for the
   /// ring, outstanding / 32 + 4). Tests lower it to leave frames queued.
   std::uint32_t tx_kicks_per_call = 0;
 };
