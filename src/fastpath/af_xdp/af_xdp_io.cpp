@@ -464,8 +464,14 @@ void AfXdpDatagramIo::Send(std::span<const io::TxRun> runs,
     ReapCompletions();
   }
   const std::int64_t now = base::MonotonicNs();
-  const std::size_t max_payload =
+  std::size_t max_payload =
       std::min<std::size_t>(65507, options_.frame_size - kUdpFrameOverhead);
+  if (const auto ip_and_udp =
+          static_cast<int>(kIpv4HeaderBytes + kUdpHeaderBytes);
+      options_.mtu > ip_and_udp) {
+    max_payload = std::min<std::size_t>(
+        max_payload, static_cast<std::size_t>(options_.mtu - ip_and_udp));
+  }
   bool posted = false;
   bool full = false;  // a run found the TX ring or frames exhausted
   for (std::size_t r = 0; r < runs.size(); ++r) {
@@ -515,7 +521,9 @@ void AfXdpDatagramIo::Send(std::span<const io::TxRun> runs,
       std::size_t fit = next;
       while (fit < total && run.datagrams[fit].size() <= max_payload) ++fit;
       if (fit == next) {
+        // Larger than the MTU or a frame: never fragmented, never sent.
         result.status = io::TxRunResult::Status::kFailed;
+        counters_.tx_too_large.Add();
         break;
       }
       const auto want = static_cast<std::uint32_t>(

@@ -21,7 +21,9 @@
 //   Send: per run, the next hop's MAC comes from Neighbours (static entries
 //   first, then the kernel's table); each datagram is built into a free TX
 //   frame (BuildUdpFrame: Ethernet + IPv4 + UDP, checksums in software) and
-//   posted to the TX ring; completions are reaped to recycle frames. A run
+//   posted to the TX ring; completions are reaped to recycle frames. A
+//   datagram larger than the interface MTU allows (mtu - 28) or a frame
+//   holds ends its run with kFailed (counted tx_too_large). A run
 //   stops with kFull when the TX ring or the TX frames run out. A run whose
 //   next hop has no known MAC goes out through a kernel UDP socket instead
 //   (which makes the kernel resolve it by ARP) and counts tx_no_neighbour.
@@ -100,6 +102,10 @@ struct AfXdpQueueOptions {
   /// Kicks per KickTx before the rest is left pending (0: enough for the
   /// ring, outstanding / 32 + 4). Tests lower it to leave frames queued.
   std::uint32_t tx_kicks_per_call = 0;
+  /// The interface MTU (InterfaceInfo::mtu; 0: unknown). Send refuses
+  /// (kFailed, counted tx_too_large) payloads above mtu - 28 (IPv4 + UDP
+  /// headers): frames are never fragmented.
+  int mtu = 0;
 };
 
 class AfXdpDatagramIo final : public io::DatagramIo {

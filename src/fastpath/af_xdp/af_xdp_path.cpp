@@ -152,6 +152,7 @@ absl::StatusOr<std::unique_ptr<FastPath>> OpenAfXdp(
     q.gateway_be = info->gateway_be;
     q.neighbours = statics;
     q.max_datagram_bytes = config.udp.max_datagram_bytes;
+    q.mtu = info->mtu;
     absl::StatusOr<std::unique_ptr<AfXdpDatagramIo>> io =
         AfXdpDatagramIo::Create(q, counters);
     if (!io.ok()) return io.status();

@@ -557,6 +557,32 @@ TEST_P(AfXdpModeTest, SendAloneKicksWhatAnEarlierSendLeftQueued) {
   io->reset();
 }
 
+// Egress is limited by the interface MTU (1500 here: 1472 bytes of
+// payload), not only by the frame: a larger datagram fails and is counted.
+TEST_P(AfXdpModeTest, RefusesDatagramsLargerThanTheMtu) {
+  if (IsSkipped() || HasFatalFailure()) return;
+  config::GatewayConfig c = Config(GetParam());
+  c.fastpath.neighbours = {pair_->peer_ip() + "=" + pair_->peer_mac()};
+  Open(c);
+  if (HasFatalFailure()) return;
+  const int receiver = PeerUdpSocket();
+  const std::uint16_t port = io::LocalPort(receiver).value_or(0);
+  const std::string fits(1472, 'f');
+  const std::string too_large(1473, 'x');
+  std::vector<io::TxDatagram> big = {{AsBytes(too_large), {}}};
+  std::vector<io::TxDatagram> ok = {{AsBytes(fits), {}}};
+  const std::vector<io::TxRun> runs = {{{pair_->peer_ip_be(), port}, 0, big},
+                                       {{pair_->peer_ip_be(), port}, 0, ok}};
+  std::vector<io::TxRunResult> results(2);
+  io_->Send(runs, results);
+  EXPECT_EQ(results[0].status, io::TxRunResult::Status::kFailed);
+  EXPECT_EQ(results[0].sent, 0u);
+  EXPECT_EQ(results[1].sent, 1u);
+  EXPECT_EQ(Queue().counters().tx_too_large.value(), 1u);
+  EXPECT_EQ(ReceiveFrom(receiver), fits);
+  ::close(receiver);
+}
+
 // Without static entries the next hop's MAC comes from the kernel's
 // neighbour table (the pair has permanent entries both ways).
 TEST_P(AfXdpModeTest, FindsTheNextHopInTheKernelTable) {
