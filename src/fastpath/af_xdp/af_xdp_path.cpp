@@ -121,8 +121,11 @@ absl::StatusOr<std::unique_ptr<FastPath>> OpenAfXdp(
     statics.push_back(*n);
   }
 
-  absl::StatusOr<std::unique_ptr<XdpProgram>> program = XdpProgram::Attach(
-      {.interface = f.interface, .mode = f.xdp_mode, .ports = {port}});
+  absl::StatusOr<std::unique_ptr<XdpProgram>> program =
+      XdpProgram::Attach({.interface = f.interface,
+                          .mode = f.xdp_mode,
+                          .ports = {port},
+                          .address_be = accept_be});
   if (!program.ok()) return program.status();
   const int map_fd = (*program)->xsks_map_fd();
   const bool replaced = (*program)->replaced_stale();

@@ -429,7 +429,8 @@ absl::Status AddPortsToAttachedProgram(
         std::string_view(map.name) == "tachyon_ports") {
       for (const std::uint16_t port : ports) {
         const std::uint8_t one = 1;
-        if (bpf_map_update_elem(map_fd, &port, &one, BPF_ANY) != 0) {
+        const XdpPortKey key{.address_be = 0, .port = port};
+        if (bpf_map_update_elem(map_fd, &key, &one, BPF_ANY) != 0) {
           const int err = errno;
           ::close(map_fd);
           return absl::InternalError("filling tachyon_ports: " +
@@ -509,7 +510,8 @@ absl::StatusOr<std::unique_ptr<XdpProgram>> XdpProgram::Attach(
   p->stats_map_fd_ = stats != nullptr ? bpf_map__fd(stats) : -1;
   for (const std::uint16_t port : options.ports) {
     const std::uint8_t one = 1;
-    if (bpf_map_update_elem(bpf_map__fd(ports), &port, &one, BPF_ANY) != 0) {
+    const XdpPortKey key{.address_be = options.address_be, .port = port};
+    if (bpf_map_update_elem(bpf_map__fd(ports), &key, &one, BPF_ANY) != 0) {
       return absl::InternalError("filling tachyon_ports: " + ErrnoText(errno));
     }
   }

@@ -3,7 +3,8 @@
 //
 // Overview
 //   Attach() opens the compiled object (XdpObjectPath()), loads it, puts the
-//   gateway's UDP port(s) into its `tachyon_ports` map and attaches it to
+//   gateway's UDP port(s) (on its address, if one is given, else any)
+//   into its `tachyon_ports` map and attaches it to
 //   the interface in generic (SKB) or native (driver) mode. The program
 //   redirects only IPv4 UDP to those ports into `xsks_map` (one slot per RX
 //   queue, filled by the AF_XDP sockets, af_xdp_io.h) and passes everything
@@ -64,11 +65,25 @@ std::string XdpObjectPath();
 /// directory).
 std::string XdpObjectBuildPath();
 
+/// A key of the program's `tachyon_ports` map (keep in step with struct
+/// port_key in xdp_redirect.bpf.c): UDP to `port` (host order) on
+/// `address_be` (network order; 0: any address) is redirected.
+struct XdpPortKey {
+  std::uint32_t address_be = 0;
+  std::uint16_t port = 0;
+  std::uint16_t zero = 0;
+};
+static_assert(sizeof(XdpPortKey) == 8);
+
 struct XdpProgramOptions {
   std::string interface;
   config::XdpMode mode = config::XdpMode::kNative;
   /// UDP destination ports to redirect (1..16 of them).
   std::vector<std::uint16_t> ports;
+  /// Only to this destination address (network order; 0: any). With an
+  /// address, UDP to the port on the interface's other addresses stays
+  /// with the kernel.
+  std::uint32_t address_be = 0;
   /// "" : XdpObjectPath().
   std::string object_path;
 };
@@ -119,7 +134,8 @@ class XdpProgram {
   bool abandon_ = false;
 };
 
-/// Adds `ports` to the `tachyon_ports` map of the program attached to
+/// Adds `ports` (on any address) to the `tachyon_ports` map of the program
+/// attached to
 /// `ifindex`, which must be ours: for loaders that attach the object
 /// themselves (DPDK's net_af_xdp with xdp_prog=<XdpObjectPath()>), after
 /// they did. NotFound if no program of ours is attached.

@@ -249,7 +249,14 @@ absl::Status AddPortToXdpProgram(const std::string& iface, std::uint16_t port,
     __u32 map_len = sizeof map;
     if (bpf_obj_get_info_by_fd(map_fd, &map, &map_len) == 0 &&
         std::strcmp(map.name, "tachyon_ports") == 0) {
-      const std::uint16_t key = port;  // host order, as the program reads it
+      // struct port_key of xdp_redirect.bpf.c: any address (0), the port
+      // in host order, as the program reads it.
+      struct {
+        std::uint32_t address_be;
+        std::uint16_t port;
+        std::uint16_t zero;
+      } key{0, port, 0};
+      static_assert(sizeof key == 8);
       const std::uint8_t value = 1;
       const int urc = bpf_map_update_elem(map_fd, &key, &value, BPF_ANY);
       ::close(map_fd);

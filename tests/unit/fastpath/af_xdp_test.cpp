@@ -603,6 +603,43 @@ TEST_P(AfXdpModeTest, FindsTheNextHopInTheKernelTable) {
   ::close(receiver);
 }
 
+// With an address configured the program matches it too: UDP to the same
+// port on another address of the interface stays with the kernel (before,
+// it was taken and dropped as wrong_port) while the AF_XDP socket runs.
+TEST_P(AfXdpModeTest, LeavesTheSamePortOnAnotherAddressToTheKernel) {
+  if (IsSkipped() || HasFatalFailure()) return;
+  Open(Config(GetParam()));
+  if (HasFatalFailure()) return;
+  std::string second = pair_->gateway_ip();
+  second.back() = '7';
+  ASSERT_EQ(std::system(("ip -n " + pair_->gateway_ns() + " addr add " +
+                         second + "/24 dev tg0")
+                            .c_str()),
+            0);
+  in_addr second_be{};
+  ASSERT_EQ(::inet_pton(AF_INET, second.c_str(), &second_be), 1);
+  const int kernel = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr = second_be;
+  a.sin_port = htons(kPort);
+  ASSERT_EQ(::bind(kernel, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  const int peer = PeerUdpSocket();
+  SendTo(peer, second_be.s_addr, kPort, "to the other address");
+  SendTo(peer, pair_->gateway_ip_be(), kPort, "to the gateway");
+  EXPECT_EQ(ReceiveFrom(kernel), "to the other address");
+  const std::vector<std::string> got = ReceiveUpTo(1);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0], "to the gateway");
+  EXPECT_EQ(Queue()
+                .counters()
+                .rx_drops[static_cast<std::size_t>(RxDrop::kWrongPort)]
+                .value(),
+            0u);
+  ::close(peer);
+  ::close(kernel);
+}
+
 // A destination whose MAC nobody knows yet goes through the kernel, which
 // resolves it by ARP; counted as tx_no_neighbour.
 TEST_P(AfXdpModeTest, SendsThroughTheKernelWhenTheNeighbourIsUnknown) {
