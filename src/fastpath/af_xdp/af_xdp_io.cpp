@@ -236,24 +236,14 @@ absl::Status AfXdpDatagramIo::Open() {
   xsk_ring_prod__submit(&rings_->fill, rx_frames_);
 
   // The fallback for destinations whose MAC is unknown: the kernel resolves
-  // it. Bound to our port when it can be, so replies still come back to it
-  // (the XDP program takes them before this socket sees them).
+  // it. Send-only and unbound: bound to the gateway's port it would win the
+  // kernel's lookup for datagrams to that port that the XDP program passes
+  // (fragments, other interfaces) and hold them unread; the gateway's own
+  // kernel socket reads those. Its sends leave from an ephemeral source
+  // port.
   kernel_fd_ = ::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (kernel_fd_ < 0) {
     return absl::InternalError("socket(UDP): " + ErrnoText(errno));
-  }
-  const int one = 1;
-  ::setsockopt(kernel_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  ::setsockopt(kernel_fd_, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
-  sockaddr_in local{};
-  local.sin_family = AF_INET;
-  local.sin_addr.s_addr = o.source_be;
-  local.sin_port = htons(o.port);
-  if (::bind(kernel_fd_, reinterpret_cast<const sockaddr*>(&local),
-             sizeof local) != 0) {
-    TACHYON_LOG(kDebug) << "fastpath: the fallback UDP socket could not bind "
-                           "the gateway's port ("
-                        << ErrnoText(errno) << "); it sends from another";
   }
   return absl::OkStatus();
 }

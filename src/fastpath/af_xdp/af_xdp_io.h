@@ -26,7 +26,10 @@
 //   holds ends its run with kFailed (counted tx_too_large). A run
 //   stops with kFull when the TX ring or the TX frames run out. A run whose
 //   next hop has no known MAC goes out through a kernel UDP socket instead
-//   (which makes the kernel resolve it by ARP) and counts tx_no_neighbour.
+//   (which makes the kernel resolve it by ARP) and counts tx_no_neighbour;
+//   that socket is send-only and unbound (it never takes datagrams to the
+//   gateway's port from the kernel's lookup), so those datagrams leave from
+//   an ephemeral source port, not the gateway's.
 //   Multicast channels (AddChannel) map the group to its Ethernet address
 //   (01:00:5e + the low 23 bits) and use the channel's TTL; they need no
 //   kernel socket. offloaded_sends() is 0: there is no segmentation offload.
