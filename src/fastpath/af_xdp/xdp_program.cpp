@@ -214,7 +214,10 @@ void ForEachMap(int prog_fd, Fn fn) {
 // with an insert that only succeeds on an empty slot (BPF_NOEXIST) of a
 // socket of our own that never binds: EEXIST means a socket is there. The
 // probe socket's entries go when it closes, leaving occupied slots as
-// they were.
+// they were. While the probe runs (64 map updates), frames for a queue
+// whose slot was empty go to the probe and are dropped instead of passed
+// to the kernel: a start-up moment, only on an interface that already has
+// a program of ours.
 int CountXskSockets(int map_fd, std::uint32_t max_entries) {
   int probe = -1;
   int sockets = 0;
