@@ -437,13 +437,22 @@ void ValidateFastPath(const GatewayConfig& c, Problems& p) {
   if (f.frame_size != 2048 && f.frame_size != 4096) {
     p.Add("fastpath.frame_size",
           Cat("must be 2048 or 4096, got ", f.frame_size));
-  } else if (bypass && c.udp.max_datagram_bytes + 42 > f.frame_size) {
-    // Ethernet (14) + IPv4 (20) + UDP (8) around the largest datagram.
-    p.Add("fastpath.frame_size",
-          Cat("holds datagrams of at most ", f.frame_size - 42,
-              " bytes with their Ethernet, IPv4 and UDP headers, but "
-              "udp.max_datagram_bytes is ",
-              c.udp.max_datagram_bytes, "; lower it or use frame_size = 4096"));
+  } else if (bypass) {
+    // Ethernet (14) + IPv4 (20) + UDP (8) around the largest datagram; on
+    // AF_XDP also two VLAN tags (8) and the kernel's XDP_PACKET_HEADROOM
+    // (256), which a received frame keeps in front of the packet.
+    const bool af_xdp = f.mode == FastPathMode::kAfXdp;
+    const std::uint32_t around = af_xdp ? 42 + 8 + 256 : 42;
+    if (c.udp.max_datagram_bytes + around > f.frame_size) {
+      p.Add("fastpath.frame_size",
+            Cat("holds datagrams of at most ", f.frame_size - around,
+                af_xdp ? " bytes with their Ethernet, VLAN, IPv4 and UDP "
+                         "headers and the XDP headroom (256), but "
+                       : " bytes with their Ethernet, IPv4 and UDP headers, "
+                         "but ",
+                "udp.max_datagram_bytes is ", c.udp.max_datagram_bytes,
+                "; lower it or use frame_size = 4096"));
+    }
   }
   CheckPowerOfTwo(p, "fastpath.rx_ring", f.rx_ring, kRingRange);
   CheckPowerOfTwo(p, "fastpath.tx_ring", f.tx_ring, kRingRange);

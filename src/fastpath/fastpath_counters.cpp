@@ -51,12 +51,21 @@ FastPathCounters::FastPathCounters(base::CounterRegistry& registry,
   rx_ring_full = registry.AddCounter(
       "tachyon_fastpath_rx_ring_full_total",
       "Frames the kernel or NIC dropped for a full RX ring", labels());
+  rx_kernel_dropped = registry.AddCounter(
+      "tachyon_fastpath_rx_kernel_dropped_total",
+      "Frames the kernel dropped for reasons other than a full RX ring "
+      "(AF_XDP rx_dropped)",
+      labels());
   fill_empty = registry.AddCounter(
       "tachyon_fastpath_fill_empty_total",
       "Times the fill ring or mbuf pool had no free buffer", labels());
   tx_ring_full = registry.AddCounter(
       "tachyon_fastpath_tx_ring_full_total",
       "Datagrams not sent because the TX ring or buffer pool was full",
+      labels());
+  tx_too_large = registry.AddCounter(
+      "tachyon_fastpath_tx_too_large_total",
+      "Datagrams not sent: larger than the interface MTU or a frame allows",
       labels());
   tx_no_neighbour = registry.AddCounter(
       "tachyon_fastpath_tx_no_neighbour_total",

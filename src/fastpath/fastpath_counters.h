@@ -43,13 +43,19 @@ struct FastPathCounters {
   /// Frames dropped on receive, label reason=RxDropName.
   std::array<base::Counter, static_cast<std::size_t>(RxDrop::kCount)> rx_drops;
   /// AF_XDP: the kernel's count of frames dropped for a full RX ring
-  /// (XDP_STATISTICS rx_ring_full + rx_dropped); DPDK: imissed.
+  /// (XDP_STATISTICS rx_ring_full); DPDK: imissed.
   base::Counter rx_ring_full;
+  /// AF_XDP: frames the kernel dropped for other reasons (XDP_STATISTICS
+  /// rx_dropped: larger than a frame, invalid descriptors).
+  base::Counter rx_kernel_dropped;
   /// AF_XDP: times the fill ring had no free frame to give the kernel
   /// (XDP_STATISTICS rx_fill_ring_empty_descs); DPDK: rx_nombuf.
   base::Counter fill_empty;
   /// Datagrams not sent because the TX ring (or UMEM / mbuf pool) was full.
   base::Counter tx_ring_full;
+  /// AF_XDP: datagrams refused (kFailed) for being larger than the
+  /// interface MTU (less IPv4 and UDP headers) or a frame allows.
+  base::Counter tx_too_large;
   /// Datagrams not sent because no MAC address is known for the next hop
   /// (sent through the kernel socket instead when one is available).
   base::Counter tx_no_neighbour;

@@ -34,7 +34,9 @@ Gateway::~Gateway() {
   // After the workers: their queues run over its rings and memory.
   fastpath_.reset();
   for (int fd : listen_fds_) ::close(fd);
-  for (int fd : udp_fds_) ::close(fd);
+  for (int fd : udp_fds_) {
+    if (fd >= 0) ::close(fd);
+  }
 }
 
 absl::Status Gateway::Start() {
@@ -58,10 +60,24 @@ absl::Status Gateway::Start() {
   port_ = *port;
   if (absl::Status s = StartUdp(); !s.ok()) return s;
   const bool bypass = fastpath_ != nullptr;
+  // On AF_XDP the kernel still receives for the port what the XDP program
+  // passes (IP fragments, datagrams over loopback or another interface):
+  // the worker of queue i reads kernel socket i too, merged into its one
+  // UdpIngress. The sockets of workers beyond the queues are closed, so
+  // nothing lands in a socket nobody reads. On DPDK there are none.
+  const bool af_xdp_merge =
+      bypass && config_.fastpath.mode == config::FastPathMode::kAfXdp;
+  if (af_xdp_merge) {
+    for (std::size_t i = static_cast<std::size_t>(fastpath_->queues());
+         i < udp_fds_.size(); ++i) {
+      if (udp_fds_[i] >= 0) ::close(udp_fds_[i]);
+      udp_fds_[i] = -1;
+    }
+  }
   for (int i = 0; i < n; ++i) {
-    // On a fast path the kernel sockets only hold the port.
-    const int udp_fd =
-        udp_fds_.empty() || bypass ? -1 : udp_fds_[static_cast<std::size_t>(i)];
+    const int udp_fd = udp_fds_.empty() || (bypass && !af_xdp_merge)
+                           ? -1
+                           : udp_fds_[static_cast<std::size_t>(i)];
     std::unique_ptr<io::DatagramIo> queue =
         bypass && i < fastpath_->queues() ? fastpath_->TakeQueue(i) : nullptr;
     if (bypass && i < fastpath_->queues() && queue == nullptr) {

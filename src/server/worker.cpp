@@ -8,6 +8,7 @@
 #include "base/log.h"
 #include "base/strings.h"
 #include "io/datagram_socket.h"
+#include "io/merged_datagram_io.h"
 #include "io/socket.h"
 #include "server/gateway.h"
 #include "server/reload.h"
@@ -125,6 +126,23 @@ absl::Status Worker::SetUpUdp() {
              .send_tuning = gateway_.UdpSendTuning()});
     if (!io.ok()) return io.status();
     datagram_io_ = *std::move(io);
+  } else if (udp_fd_ >= 0) {
+    // AF_XDP: the kernel socket of this queue's worker receives what the
+    // XDP program leaves to the kernel; one merged path, one UdpIngress
+    // (one dedupe per producer). Sends stay on the fast path.
+    absl::StatusOr<std::unique_ptr<io::SocketDatagramIo>> kernel =
+        io::SocketDatagramIo::Create(
+            {.receive_fd = udp_fd_,
+             .receive_batch = c.udp.recv_batch,
+             .max_datagram_bytes = c.udp.max_datagram_bytes,
+             .gso = false,
+             .send_tuning = gateway_.UdpSendTuning()});
+    if (!kernel.ok()) return kernel.status();
+    absl::StatusOr<std::unique_ptr<io::MergedDatagramIo>> merged =
+        io::MergedDatagramIo::Create(std::move(datagram_io_),
+                                     *std::move(kernel));
+    if (!merged.ok()) return merged.status();
+    datagram_io_ = *std::move(merged);
   }
   udp_counters_ =
       std::make_unique<udp::UdpCounters>(gateway_.counters(), index_);

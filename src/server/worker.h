@@ -59,7 +59,9 @@ class Worker final : public session::SessionServices,
   /// `udp_fd`: this worker's UDP ingress socket, or -1 without UDP.
   /// `fast_queue`: on a kernel-bypass path, this worker's queue (its
   /// datagram path for ingress and egress, used instead of sockets); null
-  /// otherwise. A worker without either serves no UDP on a fast path.
+  /// otherwise. With both (AF_XDP), ingress reads the two merged
+  /// (io::MergedDatagramIo) and egress uses the queue. A worker without
+  /// either serves no UDP on a fast path.
   Worker(Gateway& gateway, int index, int listen_fd, int udp_fd = -1,
          std::unique_ptr<io::DatagramIo> fast_queue = nullptr);
   ~Worker() override;

@@ -102,6 +102,7 @@ class Udp {
   Udp& operator=(const Udp&) = delete;
 
   [[nodiscard]] std::uint16_t port() const { return port_; }
+  [[nodiscard]] int fd() const { return fd_; }
   bool SendTo(const std::string& ip, std::uint16_t port,
               std::span<const std::byte> bytes) const {
     sockaddr_in a{};
@@ -335,6 +336,10 @@ class FastPathTest : public ::testing::TestWithParam<PathParam> {
          "[udp]\nenabled = true\nbind = \"0.0.0.0\"\n"
       << "port = " << (IsDpdk(path) ? 17401 : 0) << "\n"
       << "heartbeat_interval_ms = 50\n"
+      << (max_datagram_bytes_ != 0
+              ? "max_datagram_bytes = " + std::to_string(max_datagram_bytes_) +
+                    "\n"
+              : std::string())
       << "[[udp.groups]]\nstream = \"fp.out\"\ndestinations = [\""
       << pair_->peer_ip() << ":" << receiver_->port() << "\"]\n"
       << "[admin]\nport = 0\n";
@@ -519,6 +524,7 @@ class FastPathTest : public ::testing::TestWithParam<PathParam> {
   std::uint16_t udp_port_ = 0;
   std::uint16_t admin_port_ = 0;
   int workers_ = 1;  // [fastpath] queues stay 1: workers beyond take no UDP
+  std::uint32_t max_datagram_bytes_ = 0;  // 0: the default
 };
 
 TEST_P(FastPathTest, IngressLandsExactlyOnceAndReachesATcpSubscriber) {
@@ -544,6 +550,65 @@ TEST_P(FastPathTest, IngressLandsExactlyOnceAndReachesATcpSubscriber) {
         std::regex("fastpath: rx_packets=[1-9][0-9]* tx_packets="), seconds(5)))
         << gateway_.err();
   }
+}
+
+// On AF_XDP the kernel still receives for the gateway's port what the XDP
+// program passes: an IP-fragmented datagram (larger than the veth MTU) and
+// one over loopback inside the gateway's namespace. Both land once, read
+// from the kernel socket of the queue's worker through the same ingress;
+// with two workers and one queue, the other worker's socket is closed so
+// nothing waits unread there.
+TEST_P(FastPathTest, FragmentsAndLoopbackDatagramsLandExactlyOnce) {
+  if (!IsAfXdp(GetParam().path)) GTEST_SKIP() << "AF_XDP only";
+  workers_ = 2;
+  max_datagram_bytes_ = 3000;
+  ASSERT_TRUE(StartGateway());
+  auto sub = Client();
+  ASSERT_NE(sub, nullptr);
+  ASSERT_TRUE(sub->Subscribe(1, "fp.kernel").has_value());
+  const StreamId stream = sub->Open("fp.kernel", 2);
+  ASSERT_NE(stream.value(), 0u);
+  const std::string big = "f" + std::string(1999, 'x');  // > MTU 1500
+  {
+    auto in = pair_->EnterPeer();
+    Udp producer(pair_->peer_ip());
+    const int dont = IP_PMTUDISC_DONT;  // DF off: the kernel fragments
+    ASSERT_EQ(::setsockopt(producer.fd(), IPPROTO_IP, IP_MTU_DISCOVER, &dont,
+                           sizeof dont),
+              0);
+    ASSERT_TRUE(producer.SendTo(GatewayUdpIp(), udp_port_,
+                                PublishDatagram(stream, 1, 61, {big})));
+  }
+  auto first = sub->ReadSkippingHeartbeats(seconds(5));
+  ASSERT_TRUE(first.has_value() && first->type() == tp::MessageType::kData)
+      << "the fragmented datagram did not land; metrics:\n"
+      << FastPathMetrics() << "\ngateway log:\n"
+      << gateway_.err();
+  EXPECT_EQ(PayloadText(*first), big);
+  {
+    auto in = pair_->EnterGateway();
+    for (int i = 0; i < 4; ++i) {  // four sockets' worth of flows
+      Udp producer("127.0.0.1");
+      ASSERT_TRUE(producer.SendTo(
+          "127.0.0.1", udp_port_,
+          PublishDatagram(stream, 1 + static_cast<std::uint64_t>(i), 62,
+                          {"loop" + std::to_string(i)})));
+    }
+  }
+  for (int i = 0; i < 4; ++i) {
+    auto f = sub->ReadSkippingHeartbeats(seconds(5));
+    ASSERT_TRUE(f.has_value() && f->type() == tp::MessageType::kData)
+        << "loopback datagram " << i << " did not land; metrics:\n"
+        << FastPathMetrics() << "\ngateway log:\n"
+        << gateway_.err();
+    EXPECT_EQ(PayloadText(*f), "loop" + std::to_string(i));
+  }
+  auto extra = sub->ReadSkippingHeartbeats(milliseconds(300));
+  EXPECT_FALSE(extra.has_value() && extra->type() == tp::MessageType::kData)
+      << "a message arrived twice";
+  const std::string metrics = Metrics();
+  EXPECT_EQ(MetricSum(metrics, "tachyon_udp_messages_appended_total"), 5u);
+  EXPECT_EQ(MetricSum(metrics, "tachyon_udp_duplicates_total"), 0u);
 }
 
 TEST_P(FastPathTest, EgressReachesThePeerWithValidChecksums) {

@@ -236,24 +236,14 @@ absl::Status AfXdpDatagramIo::Open() {
   xsk_ring_prod__submit(&rings_->fill, rx_frames_);
 
   // The fallback for destinations whose MAC is unknown: the kernel resolves
-  // it. Bound to our port when it can be, so replies still come back to it
-  // (the XDP program takes them before this socket sees them).
+  // it. Send-only and unbound: bound to the gateway's port it would win the
+  // kernel's lookup for datagrams to that port that the XDP program passes
+  // (fragments, other interfaces) and hold them unread; the gateway's own
+  // kernel socket reads those. Its sends leave from an ephemeral source
+  // port.
   kernel_fd_ = ::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (kernel_fd_ < 0) {
     return absl::InternalError("socket(UDP): " + ErrnoText(errno));
-  }
-  const int one = 1;
-  ::setsockopt(kernel_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  ::setsockopt(kernel_fd_, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
-  sockaddr_in local{};
-  local.sin_family = AF_INET;
-  local.sin_addr.s_addr = o.source_be;
-  local.sin_port = htons(o.port);
-  if (::bind(kernel_fd_, reinterpret_cast<const sockaddr*>(&local),
-             sizeof local) != 0) {
-    TACHYON_LOG(kDebug) << "fastpath: the fallback UDP socket could not bind "
-                           "the gateway's port ("
-                        << ErrnoText(errno) << "); it sends from another";
   }
   return absl::OkStatus();
 }
@@ -282,11 +272,18 @@ void AfXdpDatagramIo::RefreshStatistics() {
   xdp_statistics stats{};
   socklen_t len = sizeof stats;
   if (::getsockopt(fd_, SOL_XDP, XDP_STATISTICS, &stats, &len) != 0) return;
-  const std::uint64_t lost = stats.rx_dropped + stats.rx_ring_full;
-  if (lost > ring_full_seen_) {
-    counters_.rx_ring_full.Add(lost - ring_full_seen_);
-    kernel_drops_ += lost - ring_full_seen_;
-    ring_full_seen_ = lost;
+  // Each kernel count goes to its own counter; drops() adds both once.
+  if (stats.rx_ring_full > ring_full_seen_) {
+    const std::uint64_t d = stats.rx_ring_full - ring_full_seen_;
+    counters_.rx_ring_full.Add(d);
+    kernel_drops_ += d;
+    ring_full_seen_ = stats.rx_ring_full;
+  }
+  if (stats.rx_dropped > dropped_seen_) {
+    const std::uint64_t d = stats.rx_dropped - dropped_seen_;
+    counters_.rx_kernel_dropped.Add(d);
+    kernel_drops_ += d;
+    dropped_seen_ = stats.rx_dropped;
   }
   if (stats.rx_fill_ring_empty_descs > fill_empty_seen_) {
     counters_.fill_empty.Add(stats.rx_fill_ring_empty_descs - fill_empty_seen_);
@@ -410,7 +407,9 @@ void AfXdpDatagramIo::KickTx() {
   if (!xsk_ring_prod__needs_wakeup(&rings_->tx)) return;
   // Copy mode transmits at most 32 descriptors per kick and says EAGAIN
   // while more remain; bounded, and resumed on the next call if still busy.
-  const std::uint32_t limit = tx_outstanding_ / 32 + 4;
+  const std::uint32_t limit = options_.tx_kicks_per_call != 0
+                                  ? options_.tx_kicks_per_call
+                                  : tx_outstanding_ / 32 + 4;
   for (std::uint32_t i = 0; i < limit; ++i) {
     counters_.tx_wakeups.Add();
     if (::sendto(fd_, nullptr, 0, MSG_DONTWAIT, nullptr, 0) >= 0) return;
@@ -444,10 +443,25 @@ io::TxRunResult AfXdpDatagramIo::SendThroughKernel(const io::TxRun& run) {
 
 void AfXdpDatagramIo::Send(std::span<const io::TxRun> runs,
                            std::span<io::TxRunResult> results) {
+  // Frames queued by an earlier call may still wait for a kick (the kernel
+  // was busy, or asks for a wakeup): kick them now, whether or not this
+  // call posts anything, so a gateway that only sends never stalls on a
+  // full ring waiting for a Receive to kick it.
   ReapCompletions();
+  if (tx_outstanding_ != 0 &&
+      (tx_kick_pending_ || xsk_ring_prod__needs_wakeup(&rings_->tx))) {
+    KickTx();
+    ReapCompletions();
+  }
   const std::int64_t now = base::MonotonicNs();
-  const std::size_t max_payload =
+  std::size_t max_payload =
       std::min<std::size_t>(65507, options_.frame_size - kUdpFrameOverhead);
+  if (const auto ip_and_udp =
+          static_cast<int>(kIpv4HeaderBytes + kUdpHeaderBytes);
+      options_.mtu > ip_and_udp) {
+    max_payload = std::min<std::size_t>(
+        max_payload, static_cast<std::size_t>(options_.mtu - ip_and_udp));
+  }
   bool posted = false;
   bool full = false;  // a run found the TX ring or frames exhausted
   for (std::size_t r = 0; r < runs.size(); ++r) {
@@ -497,7 +511,9 @@ void AfXdpDatagramIo::Send(std::span<const io::TxRun> runs,
       std::size_t fit = next;
       while (fit < total && run.datagrams[fit].size() <= max_payload) ++fit;
       if (fit == next) {
+        // Larger than the MTU or a frame: never fragmented, never sent.
         result.status = io::TxRunResult::Status::kFailed;
+        counters_.tx_too_large.Add();
         break;
       }
       const auto want = static_cast<std::uint32_t>(
@@ -511,7 +527,7 @@ void AfXdpDatagramIo::Send(std::span<const io::TxRun> runs,
         if (!retried) {
           // Let the kernel catch up once: kick what is queued, reap.
           retried = true;
-          if (posted) KickTx();
+          if (tx_outstanding_ != 0) KickTx();
           ReapCompletions();
           continue;
         }
@@ -552,7 +568,7 @@ void AfXdpDatagramIo::Send(std::span<const io::TxRun> runs,
       retried = false;
     }
   }
-  if (posted) KickTx();
+  if (posted || tx_kick_pending_) KickTx();
 }
 
 absl::StatusOr<int> AfXdpDatagramIo::AddChannel(

@@ -13,16 +13,23 @@
 //   UMEM. Those frames go back to the fill ring at the next Receive, which
 //   is why the spans stay valid until then. Anything else is counted by
 //   reason (FastPathCounters, path="af_xdp") and recycled. drops(): the
-//   kernel's XDP_STATISTICS (rx_dropped + rx_ring_full: frames lost for a
-//   full RX ring or an empty fill ring) plus our own parse drops.
+//   kernel's XDP_STATISTICS rx_ring_full (counter rx_ring_full: frames lost
+//   for a full RX ring) and rx_dropped (counter rx_kernel_dropped: frames
+//   too large for a frame, invalid descriptors), each counted once, plus
+//   our own parse drops.
 //
 //   Send: per run, the next hop's MAC comes from Neighbours (static entries
 //   first, then the kernel's table); each datagram is built into a free TX
 //   frame (BuildUdpFrame: Ethernet + IPv4 + UDP, checksums in software) and
-//   posted to the TX ring; completions are reaped to recycle frames. A run
+//   posted to the TX ring; completions are reaped to recycle frames. A
+//   datagram larger than the interface MTU allows (mtu - 28) or a frame
+//   holds ends its run with kFailed (counted tx_too_large). A run
 //   stops with kFull when the TX ring or the TX frames run out. A run whose
 //   next hop has no known MAC goes out through a kernel UDP socket instead
-//   (which makes the kernel resolve it by ARP) and counts tx_no_neighbour.
+//   (which makes the kernel resolve it by ARP) and counts tx_no_neighbour;
+//   that socket is send-only and unbound (it never takes datagrams to the
+//   gateway's port from the kernel's lookup), so those datagrams leave from
+//   an ephemeral source port, not the gateway's.
 //   Multicast channels (AddChannel) map the group to its Ethernet address
 //   (01:00:5e + the low 23 bits) and use the channel's TTL; they need no
 //   kernel socket. offloaded_sends() is 0: there is no segmentation offload.
@@ -31,7 +38,9 @@
 //   sendto with MSG_DONTWAIT) only when the kernel asks for it. In copy mode
 //   the kernel transmits at most 32 frames per kick, so Send kicks until the
 //   ring is drained or the kernel says it is busy; frames still queued are
-//   kicked again on the next Receive or Send.
+//   kicked again on the next Receive or Send, even a Send that posts
+//   nothing (completions are reaped first), so a gateway that only sends
+//   never stalls on kFull.
 //
 // Nothing allocates on Receive or Send: every array is sized at creation.
 //
@@ -93,6 +102,13 @@ struct AfXdpQueueOptions {
   std::vector<StaticNeighbour> neighbours;
   /// Longer payloads are handed out cut to this and marked truncated.
   std::uint32_t max_datagram_bytes = 65507;
+  /// Kicks per KickTx before the rest is left pending (0: enough for the
+  /// ring, outstanding / 32 + 4). Tests lower it to leave frames queued.
+  std::uint32_t tx_kicks_per_call = 0;
+  /// The interface MTU (InterfaceInfo::mtu; 0: unknown). Send refuses
+  /// (kFailed, counted tx_too_large) payloads above mtu - 28 (IPv4 + UDP
+  /// headers): frames are never fragmented.
+  int mtu = 0;
 };
 
 class AfXdpDatagramIo final : public io::DatagramIo {
@@ -167,6 +183,7 @@ class AfXdpDatagramIo final : public io::DatagramIo {
   std::uint64_t parse_drops_ = 0;
   std::uint64_t kernel_drops_ = 0;  // rx_dropped + rx_ring_full
   std::uint64_t ring_full_seen_ = 0;
+  std::uint64_t dropped_seen_ = 0;
   std::uint64_t fill_empty_seen_ = 0;
   std::int64_t last_statistics_ns_ = 0;
 };

@@ -38,7 +38,8 @@ class AfXdpPath final : public FastPath {
  public:
   AfXdpPath(std::unique_ptr<XdpProgram> program, std::string description)
       : program_(std::move(program)), description_(std::move(description)) {}
-  // Queues not taken go before the program detaches (member order).
+  // Members are destroyed in reverse order: the queues not taken (declared
+  // after program_) close their sockets before the program detaches.
   ~AfXdpPath() override = default;
 
   [[nodiscard]] std::string_view name() const override { return "af_xdp"; }
@@ -51,12 +52,15 @@ class AfXdpPath final : public FastPath {
   }
   [[nodiscard]] std::string Describe() const override { return description_; }
 
-  std::vector<std::unique_ptr<AfXdpDatagramIo>> queues_;
   std::string* description() { return &description_; }
 
  private:
   std::unique_ptr<XdpProgram> program_;
   std::string description_;
+
+ public:
+  // After program_: destroyed first.
+  std::vector<std::unique_ptr<AfXdpDatagramIo>> queues_;
 };
 
 }  // namespace
@@ -117,8 +121,11 @@ absl::StatusOr<std::unique_ptr<FastPath>> OpenAfXdp(
     statics.push_back(*n);
   }
 
-  absl::StatusOr<std::unique_ptr<XdpProgram>> program = XdpProgram::Attach(
-      {.interface = f.interface, .mode = f.xdp_mode, .ports = {port}});
+  absl::StatusOr<std::unique_ptr<XdpProgram>> program =
+      XdpProgram::Attach({.interface = f.interface,
+                          .mode = f.xdp_mode,
+                          .ports = {port},
+                          .address_be = accept_be});
   if (!program.ok()) return program.status();
   const int map_fd = (*program)->xsks_map_fd();
   const bool replaced = (*program)->replaced_stale();
@@ -148,6 +155,7 @@ absl::StatusOr<std::unique_ptr<FastPath>> OpenAfXdp(
     q.gateway_be = info->gateway_be;
     q.neighbours = statics;
     q.max_datagram_bytes = config.udp.max_datagram_bytes;
+    q.mtu = info->mtu;
     absl::StatusOr<std::unique_ptr<AfXdpDatagramIo>> io =
         AfXdpDatagramIo::Create(q, counters);
     if (!io.ok()) return io.status();

@@ -186,6 +186,218 @@ absl::StatusOr<std::uint32_t> AttachedXdpProgram(int ifindex,
   return id;
 }
 
+namespace {
+
+// The maps of program `prog_fd`: calls `fn(map_fd, info)` for each (the fd
+// is closed after).
+template <typename Fn>
+void ForEachMap(int prog_fd, Fn fn) {
+  std::array<std::uint32_t, 16> map_ids{};
+  bpf_prog_info info{};
+  info.nr_map_ids = map_ids.size();
+  info.map_ids = reinterpret_cast<std::uintptr_t>(map_ids.data());
+  std::uint32_t len = sizeof info;
+  if (bpf_obj_get_info_by_fd(prog_fd, &info, &len) != 0) return;
+  for (std::uint32_t i = 0;
+       i < std::min<std::uint32_t>(info.nr_map_ids, map_ids.size()); ++i) {
+    const int map_fd = bpf_map_get_fd_by_id(map_ids[i]);
+    if (map_fd < 0) continue;
+    bpf_map_info map{};
+    std::uint32_t map_len = sizeof map;
+    if (bpf_obj_get_info_by_fd(map_fd, &map, &map_len) == 0) fn(map_fd, map);
+    ::close(map_fd);
+  }
+}
+
+// The sockets in XSKMAP `map_fd` (-1: cannot tell). The kernel does not
+// let a syscall read an XSKMAP slot (EOPNOTSUPP), so each slot is probed
+// with an insert that only succeeds on an empty slot (BPF_NOEXIST) of a
+// socket of our own that never binds: EEXIST means a socket is there. The
+// probe socket's entries go when it closes, leaving occupied slots as
+// they were. While the probe runs (64 map updates), frames for a queue
+// whose slot was empty go to the probe and are dropped instead of passed
+// to the kernel: a start-up moment, only on an interface that already has
+// a program of ours.
+int CountXskSockets(int map_fd, std::uint32_t max_entries) {
+  int probe = -1;
+  int sockets = 0;
+  std::uint32_t key = 0;
+  std::uint32_t* previous = nullptr;
+  std::uint32_t next = 0;
+  for (std::uint32_t n = 0; n < max_entries; ++n) {
+    if (bpf_map_get_next_key(map_fd, previous, &next) != 0) break;
+    key = next;
+    previous = &key;
+    std::uint32_t value = 0;
+    if (bpf_map_lookup_elem(map_fd, &key, &value) == 0) {
+      ++sockets;
+      continue;
+    }
+    if (errno == ENOENT) continue;
+    if (probe < 0) {
+      probe = ::socket(AF_XDP, SOCK_RAW | SOCK_CLOEXEC, 0);
+      if (probe < 0) return -1;
+    }
+    const std::uint32_t fd = static_cast<std::uint32_t>(probe);
+    if (bpf_map_update_elem(map_fd, &key, &fd, BPF_NOEXIST) == 0) continue;
+    if (errno == EEXIST) {
+      ++sockets;
+      continue;
+    }
+    ::close(probe);
+    return -1;
+  }
+  if (probe >= 0) ::close(probe);
+  return sockets;
+}
+
+// Fills `p` (id set) from the program itself; keeps its fd in `*fd` if
+// not null (the caller closes it).
+void DescribeProgram(AttachedXdp& p, int* fd_out) {
+  const int fd = bpf_prog_get_fd_by_id(p.id);
+  if (fd < 0) return;
+  bpf_prog_info info{};
+  std::uint32_t len = sizeof info;
+  if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0) p.name = info.name;
+  p.ours = p.name == kXdpProgramName;
+  int xsks = -1;
+  std::uint32_t xsks_entries = 0;
+  ForEachMap(fd, [&](int map_fd, const bpf_map_info& map) {
+    const std::string_view name(map.name);
+    if (name == "tachyon_ports") p.ours = true;
+    if (name == "xsks_map" && map.type == BPF_MAP_TYPE_XSKMAP && xsks < 0) {
+      xsks = ::dup(map_fd);
+      xsks_entries = map.max_entries;
+    }
+  });
+  if (p.ours) {
+    p.sockets = xsks < 0 ? 0 : CountXskSockets(xsks, xsks_entries);
+  }
+  if (xsks >= 0) ::close(xsks);
+  if (fd_out != nullptr) {
+    *fd_out = fd;
+  } else {
+    ::close(fd);
+  }
+}
+
+}  // namespace
+
+// Detaches `p` only if it is still the program attached in its mode
+// (XDP_FLAGS_REPLACE with its fd). False: it was gone or replaced already.
+absl::StatusOr<bool> DetachExactly(int ifindex, const std::string& interface,
+                                   const AttachedXdp& p) {
+  const int fd = bpf_prog_get_fd_by_id(p.id);
+  if (fd < 0) return false;  // gone meanwhile
+  bpf_xdp_attach_opts opts{};
+  opts.sz = sizeof opts;
+  opts.old_prog_fd = fd;
+  const int rc =
+      bpf_xdp_detach(ifindex, p.mode_flags | XDP_FLAGS_REPLACE, &opts);
+  ::close(fd);
+  if (rc == -EEXIST) return false;  // another program took its place
+  if (rc != 0) {
+    return absl::InternalError(absl::StrCat("removing the XDP program (id ",
+                                            p.id, ") from ", interface, ": ",
+                                            ErrnoText(rc)));
+  }
+  return true;
+}
+
+absl::StatusOr<std::vector<AttachedXdp>> InspectXdpPrograms(int ifindex) {
+  bpf_xdp_query_opts query{};
+  query.sz = sizeof query;
+  if (const int rc = bpf_xdp_query(ifindex, 0, &query); rc != 0) {
+    if (rc == -EPERM || rc == -EACCES) {
+      return PermissionError("bpf_xdp_query", rc, std::to_string(ifindex));
+    }
+    return absl::InternalError("bpf_xdp_query: " + ErrnoText(rc));
+  }
+  std::vector<AttachedXdp> out;
+  auto add = [&](std::uint32_t id, std::uint32_t mode) {
+    if (id == 0) return;
+    AttachedXdp p;
+    p.id = id;
+    p.mode_flags = mode;
+    DescribeProgram(p, nullptr);
+    out.push_back(std::move(p));
+  };
+  switch (query.attach_mode) {
+    case XDP_ATTACHED_NONE:
+      break;
+    case XDP_ATTACHED_SKB:
+      add(query.prog_id, XDP_FLAGS_SKB_MODE);
+      break;
+    case XDP_ATTACHED_DRV:
+      add(query.prog_id, XDP_FLAGS_DRV_MODE);
+      break;
+    case XDP_ATTACHED_HW:
+      add(query.prog_id, XDP_FLAGS_HW_MODE);
+      break;
+    default:  // XDP_ATTACHED_MULTI: prog_id is 0, each mode has its own
+      add(query.drv_prog_id, XDP_FLAGS_DRV_MODE);
+      add(query.skb_prog_id, XDP_FLAGS_SKB_MODE);
+      add(query.hw_prog_id, XDP_FLAGS_HW_MODE);
+      break;
+  }
+  return out;
+}
+
+absl::StatusOr<std::uint32_t> RemoveStaleGatewayProgram(
+    const std::string& interface, std::vector<AttachedXdp>* others) {
+  if (others != nullptr) others->clear();
+  const int ifindex = static_cast<int>(::if_nametoindex(interface.c_str()));
+  if (ifindex == 0) return 0u;  // the caller names a missing interface
+  absl::StatusOr<std::vector<AttachedXdp>> attached =
+      InspectXdpPrograms(ifindex);
+  if (!attached.ok()) return attached.status();
+  for (const AttachedXdp& p : *attached) {
+    if (p.ours && p.sockets != 0) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "interface ", interface,
+          " already carries a running Tachyon gateway's XDP program (prog "
+          "id ",
+          p.id, ", ",
+          p.sockets < 0 ? std::string("an unknown number of")
+                        : std::to_string(p.sockets),
+          " sockets): stop that gateway or use another interface"));
+    }
+  }
+  std::uint32_t removed = 0;
+  for (const AttachedXdp& p : *attached) {
+    if (!p.ours) {
+      if (others != nullptr) others->push_back(p);
+      continue;
+    }
+    absl::StatusOr<bool> gone = DetachExactly(ifindex, interface, p);
+    if (!gone.ok()) return gone.status();
+    if (*gone) {
+      removed = p.id;
+      TACHYON_LOG(kWarn) << "fastpath: replaced a stale XDP program of ours (id "
+                         << p.id << ") on " << interface
+                         << ", left by a gateway that did not shut down "
+                            "cleanly";
+    }
+  }
+  return removed;
+}
+
+absl::StatusOr<std::uint32_t> DetachGatewayProgram(const std::string& interface,
+                                                   std::uint32_t id) {
+  const int ifindex = static_cast<int>(::if_nametoindex(interface.c_str()));
+  if (ifindex == 0) return 0u;
+  absl::StatusOr<std::vector<AttachedXdp>> attached =
+      InspectXdpPrograms(ifindex);
+  if (!attached.ok()) return attached.status();
+  for (const AttachedXdp& p : *attached) {
+    if (!p.ours || (id != 0 && p.id != id)) continue;
+    absl::StatusOr<bool> gone = DetachExactly(ifindex, interface, p);
+    if (!gone.ok()) return gone.status();
+    if (*gone) return p.id;
+  }
+  return 0u;
+}
+
 absl::Status AddPortsToAttachedProgram(
     int ifindex, const std::vector<std::uint16_t>& ports) {
   std::string name;
@@ -220,7 +432,8 @@ absl::Status AddPortsToAttachedProgram(
         std::string_view(map.name) == "tachyon_ports") {
       for (const std::uint16_t port : ports) {
         const std::uint8_t one = 1;
-        if (bpf_map_update_elem(map_fd, &port, &one, BPF_ANY) != 0) {
+        const XdpPortKey key{.address_be = 0, .port = port};
+        if (bpf_map_update_elem(map_fd, &key, &one, BPF_ANY) != 0) {
           const int err = errno;
           ::close(map_fd);
           return absl::InternalError("filling tachyon_ports: " +
@@ -300,7 +513,8 @@ absl::StatusOr<std::unique_ptr<XdpProgram>> XdpProgram::Attach(
   p->stats_map_fd_ = stats != nullptr ? bpf_map__fd(stats) : -1;
   for (const std::uint16_t port : options.ports) {
     const std::uint8_t one = 1;
-    if (bpf_map_update_elem(bpf_map__fd(ports), &port, &one, BPF_ANY) != 0) {
+    const XdpPortKey key{.address_be = options.address_be, .port = port};
+    if (bpf_map_update_elem(bpf_map__fd(ports), &key, &one, BPF_ANY) != 0) {
       return absl::InternalError("filling tachyon_ports: " + ErrnoText(errno));
     }
   }
@@ -310,45 +524,26 @@ absl::StatusOr<std::unique_ptr<XdpProgram>> XdpProgram::Attach(
     p->program_id_ = info.id;
   }
 
-  // What is attached already?
-  bpf_xdp_query_opts query{};
-  query.sz = sizeof query;
-  if (const int rc = bpf_xdp_query(p->ifindex_, 0, &query); rc != 0) {
-    if (rc == -EPERM || rc == -EACCES) {
-      return PermissionError("bpf_xdp_query", rc, options.interface);
+  // What is attached already? A stale program of ours comes off; a
+  // running gateway's, or anyone else's, is refused.
+  std::vector<AttachedXdp> others;
+  absl::StatusOr<std::uint32_t> removed =
+      RemoveStaleGatewayProgram(options.interface, &others);
+  if (!removed.ok()) {
+    if (removed.status().code() == absl::StatusCode::kPermissionDenied) {
+      return PermissionError("bpf_xdp_query", -EPERM, options.interface);
     }
-    return absl::InternalError("bpf_xdp_query: " + ErrnoText(rc));
+    return removed.status();
   }
-  if (query.prog_id != 0 || query.attach_mode != XDP_ATTACHED_NONE) {
-    std::string name;
-    (void)AttachedXdpProgram(p->ifindex_, &name);
-    if (name != kXdpProgramName) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          options.interface, " already has an XDP program (id ", query.prog_id,
-          ", name '", name,
-          "') that is not the gateway's: remove it (`ip link set dev ",
-          options.interface,
-          " xdp off`, or xdp-loader unload) or use another interface"));
-    }
-    // Ours, from a gateway that did not shut down cleanly: take it off in
-    // whatever mode it was attached, then attach afresh.
-    const std::uint32_t old_flags =
-        query.attach_mode == XDP_ATTACHED_SKB   ? XDP_FLAGS_SKB_MODE
-        : query.attach_mode == XDP_ATTACHED_DRV ? XDP_FLAGS_DRV_MODE
-        : query.attach_mode == XDP_ATTACHED_HW  ? XDP_FLAGS_HW_MODE
-                                                : 0u;
-    if (const int rc = bpf_xdp_detach(p->ifindex_, old_flags, nullptr);
-        rc != 0) {
-      return absl::InternalError(
-          absl::StrCat("removing the stale XDP program (id ", query.prog_id,
-                       ") from ", options.interface, ": ", ErrnoText(rc)));
-    }
-    p->replaced_stale_id_ = query.prog_id;
-    TACHYON_LOG(kWarn) << "fastpath: replaced a stale XDP program of ours (id "
-                       << query.prog_id << ") on " << options.interface
-                       << ", left by a gateway that did not shut down "
-                          "cleanly";
+  if (!others.empty()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        options.interface, " already has an XDP program (id ", others[0].id,
+        ", name '", others[0].name,
+        "') that is not the gateway's: remove it (`ip link set dev ",
+        options.interface,
+        " xdp off`, or xdp-loader unload) or use another interface"));
   }
+  p->replaced_stale_id_ = *removed;
 
   const std::uint32_t flags =
       ModeFlags(options.mode) | XDP_FLAGS_UPDATE_IF_NOEXIST;

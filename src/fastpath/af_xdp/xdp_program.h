@@ -3,7 +3,8 @@
 //
 // Overview
 //   Attach() opens the compiled object (XdpObjectPath()), loads it, puts the
-//   gateway's UDP port(s) into its `tachyon_ports` map and attaches it to
+//   gateway's UDP port(s) (on its address, if one is given, else any)
+//   into its `tachyon_ports` map and attaches it to
 //   the interface in generic (SKB) or native (driver) mode. The program
 //   redirects only IPv4 UDP to those ports into `xsks_map` (one slot per RX
 //   queue, filled by the AF_XDP sockets, af_xdp_io.h) and passes everything
@@ -11,11 +12,13 @@
 //
 //   One XDP program per interface (libxdp's multi-program dispatcher cannot
 //   load here, FASTPATH.md). Before attaching, Attach() looks at what is
-//   attached already: a program named tachyon_xdp is ours, left by a
-//   gateway that did not shut down cleanly, and is replaced (logged, and
-//   replaced_stale() says so); any other program is someone else's and
-//   Attach() refuses. Two gateways on one interface are not supported: the
-//   second would replace the first's program.
+//   attached already (RemoveStaleGatewayProgram): a program of ours (named
+//   tachyon_xdp, or carrying a `tachyon_ports` map) whose `xsks_map` holds
+//   no socket was left by a gateway that did not shut down cleanly (the
+//   kernel takes a socket out of the map when it closes) and is replaced
+//   (logged, and replaced_stale() says so); one whose map holds sockets
+//   belongs to a running gateway and Attach() refuses; any other program is
+//   someone else's and Attach() refuses.
 //
 //   The destructor detaches the program (only if it is still the one
 //   attached). Every failure names its cause and what to do: not root or
@@ -62,11 +65,25 @@ std::string XdpObjectPath();
 /// directory).
 std::string XdpObjectBuildPath();
 
+/// A key of the program's `tachyon_ports` map (keep in step with struct
+/// port_key in xdp_redirect.bpf.c): UDP to `port` (host order) on
+/// `address_be` (network order; 0: any address) is redirected.
+struct XdpPortKey {
+  std::uint32_t address_be = 0;
+  std::uint16_t port = 0;
+  std::uint16_t zero = 0;
+};
+static_assert(sizeof(XdpPortKey) == 8);
+
 struct XdpProgramOptions {
   std::string interface;
   config::XdpMode mode = config::XdpMode::kNative;
   /// UDP destination ports to redirect (1..16 of them).
   std::vector<std::uint16_t> ports;
+  /// Only to this destination address (network order; 0: any). With an
+  /// address, UDP to the port on the interface's other addresses stays
+  /// with the kernel.
+  std::uint32_t address_be = 0;
   /// "" : XdpObjectPath().
   std::string object_path;
 };
@@ -117,12 +134,50 @@ class XdpProgram {
   bool abandon_ = false;
 };
 
-/// Adds `ports` to the `tachyon_ports` map of the program attached to
+/// Adds `ports` (on any address) to the `tachyon_ports` map of the program
+/// attached to
 /// `ifindex`, which must be ours: for loaders that attach the object
 /// themselves (DPDK's net_af_xdp with xdp_prog=<XdpObjectPath()>), after
 /// they did. NotFound if no program of ours is attached.
 absl::Status AddPortsToAttachedProgram(int ifindex,
                                        const std::vector<std::uint16_t>& ports);
+
+/// One XDP program attached to an interface (an interface carries one per
+/// mode: generic, native, offloaded).
+struct AttachedXdp {
+  std::uint32_t id = 0;
+  /// XDP_FLAGS_SKB_MODE, XDP_FLAGS_DRV_MODE or XDP_FLAGS_HW_MODE.
+  std::uint32_t mode_flags = 0;
+  std::string name;
+  /// Ours: named tachyon_xdp or carrying a `tachyon_ports` map.
+  bool ours = false;
+  /// Ours only: the AF_XDP sockets in its `xsks_map` (-1: could not tell).
+  /// Zero means no gateway runs it any more (the kernel removes a socket
+  /// from the map when the socket closes).
+  int sockets = 0;
+};
+
+/// Every XDP program attached to `ifindex`, each mode queried on its own
+/// (XDP_ATTACHED_MULTI included).
+absl::StatusOr<std::vector<AttachedXdp>> InspectXdpPrograms(int ifindex);
+
+/// The one check the AF_XDP path and DPDK's net_af_xdp share: takes a
+/// stale program of ours (no socket in its map) off `interface`, detaching
+/// with XDP_FLAGS_REPLACE against that very program so one swapped in
+/// meanwhile is never hit. FailedPrecondition if a program of ours has
+/// sockets: a running gateway's ("interface X already carries a running
+/// Tachyon gateway's XDP program (prog id N, K sockets): stop that gateway
+/// or use another interface"). Programs that are not ours are left alone
+/// and listed in `*others` (if not null). Returns the id removed (0: none).
+absl::StatusOr<std::uint32_t> RemoveStaleGatewayProgram(
+    const std::string& interface, std::vector<AttachedXdp>* others);
+
+/// Takes program `id` (0: whichever program of ours is attached) off
+/// `interface`, with XDP_FLAGS_REPLACE against it, sockets or not: for a
+/// loader closing the port it attached the program for (DPDK's
+/// net_af_xdp). Returns the id removed (0: none was there).
+absl::StatusOr<std::uint32_t> DetachGatewayProgram(const std::string& interface,
+                                                   std::uint32_t id);
 
 /// What is attached to `ifindex` now: the program id (0: none) and, if
 /// `name` is not null, its name.

@@ -47,10 +47,18 @@ struct {
   __type(value, __u32);
 } xsks_map SEC(".maps");
 
+// What is redirected: UDP to `port` (host order) on `address` (network
+// order; 0: any address). Keep in step with XdpPortKey (xdp_program.h).
+struct port_key {
+  __be32 address;
+  __u16 port;
+  __u16 zero;
+};
+
 struct {
   __uint(type, BPF_MAP_TYPE_HASH);
   __uint(max_entries, 16);
-  __type(key, __u16);
+  __type(key, struct port_key);
   __type(value, __u8);
 } tachyon_ports SEC(".maps");
 
@@ -106,9 +114,15 @@ int tachyon_xdp(struct xdp_md *ctx) {
   struct udphdr *udp = (void *)ip + ((__u32)ip->ihl & 0xf) * 4;
   if ((void *)(udp + 1) > data_end) return Count(kPassShort, XDP_PASS);
 
-  __u16 port = bpf_ntohs(udp->dest);
-  if (!bpf_map_lookup_elem(&tachyon_ports, &port)) {
-    return Count(kPassOtherPort, XDP_PASS);
+  // The gateway's address and port, or its port on any address: UDP to
+  // the port on another local (or forwarded) address stays with the kernel.
+  struct port_key key = {
+      .address = ip->daddr, .port = bpf_ntohs(udp->dest), .zero = 0};
+  if (!bpf_map_lookup_elem(&tachyon_ports, &key)) {
+    key.address = 0;
+    if (!bpf_map_lookup_elem(&tachyon_ports, &key)) {
+      return Count(kPassOtherPort, XDP_PASS);
+    }
   }
   int action = bpf_redirect_map(&xsks_map, ctx->rx_queue_index, XDP_PASS);
   return Count(action == XDP_REDIRECT ? kRedirected : kNoSocket, action);

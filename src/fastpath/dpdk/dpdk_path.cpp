@@ -26,6 +26,9 @@
 #include "fastpath/dpdk/dpdk_eal.h"
 #include "fastpath/dpdk/dpdk_io.h"
 
+#ifdef TACHYON_DPDK_SHARED_XDP_CHECK
+#include "fastpath/af_xdp/xdp_program.h"
+#endif
 #ifdef TACHYON_DPDK_LIBBPF
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -68,7 +71,8 @@ absl::StatusOr<std::uint32_t> ParseIpv4(const std::string& text,
 // port; someone else's is left alone. `netns_fd` (>= 0) is the network
 // namespace the port was opened in, entered for the detach when the closing
 // thread is elsewhere; it is closed here.
-void DetachOurXdpProgram(const std::string& iface, int netns_fd) {
+void DetachOurXdpProgram(const std::string& iface, std::uint32_t prog_id,
+                         int netns_fd) {
 #ifndef TACHYON_DPDK_LIBBPF
   (void)iface;
 #else
@@ -80,42 +84,21 @@ void DetachOurXdpProgram(const std::string& iface, int netns_fd) {
       saved = -1;
     }
   }
-  const unsigned ifindex = if_nametoindex(iface.c_str());
-  bpf_xdp_query_opts query{};
-  query.sz = sizeof query;
-  if (ifindex != 0 &&
-      bpf_xdp_query(static_cast<int>(ifindex), 0, &query) == 0 &&
-      query.prog_id != 0) {
-    bool ours = false;
-    if (const int prog_fd = bpf_prog_get_fd_by_id(query.prog_id);
-        prog_fd >= 0) {
-      std::array<__u32, 16> map_ids{};
-      bpf_prog_info info{};
-      info.nr_map_ids = map_ids.size();
-      info.map_ids = reinterpret_cast<std::uintptr_t>(map_ids.data());
-      __u32 len = sizeof info;
-      if (bpf_obj_get_info_by_fd(prog_fd, &info, &len) == 0) {
-        for (__u32 i = 0; i < std::min<__u32>(info.nr_map_ids, map_ids.size());
-             ++i) {
-          const int map_fd = bpf_map_get_fd_by_id(map_ids[i]);
-          if (map_fd < 0) continue;
-          bpf_map_info map{};
-          __u32 map_len = sizeof map;
-          ours = ours || (bpf_obj_get_info_by_fd(map_fd, &map, &map_len) == 0 &&
-                          std::strcmp(map.name, "tachyon_ports") == 0);
-          ::close(map_fd);
-        }
-      }
-      ::close(prog_fd);
-    }
-    if (ours) {
-      const __u32 mode =
-          query.attach_mode == XDP_ATTACHED_SKB   ? XDP_FLAGS_SKB_MODE
-          : query.attach_mode == XDP_ATTACHED_DRV ? XDP_FLAGS_DRV_MODE
-                                                  : 0u;
-      (void)bpf_xdp_detach(static_cast<int>(ifindex), mode, nullptr);
-    }
+#ifdef TACHYON_DPDK_SHARED_XDP_CHECK
+  // The program this port's PMD attached (prog_id; 0 if the open failed
+  // before it was known: whichever of ours is there), detached only if it
+  // is still the one attached. net_af_xdp may keep its socket open past
+  // the port's close, so the socket count says nothing here.
+  if (absl::StatusOr<std::uint32_t> removed =
+          af_xdp::DetachGatewayProgram(iface, prog_id);
+      !removed.ok()) {
+    TACHYON_LOG(kWarn) << "fastpath: leaving the XDP program on " << iface
+                       << ": " << removed.status().message();
   }
+#else
+  (void)iface;
+  (void)prog_id;
+#endif
   if (saved >= 0) {
     (void)::setns(saved, CLONE_NEWNET);
     ::close(saved);
@@ -136,6 +119,7 @@ class DpdkPort {
   // net_af_xdp with xdp_prog=: the interface to take our program off, and
   // the namespace it is in.
   std::string xdp_iface;
+  std::uint32_t xdp_prog_id = 0;
   int xdp_netns_fd = -1;
 
   DpdkPort() = default;
@@ -150,7 +134,8 @@ class DpdkPort {
       // A later Open probes it again: the interface it names may be new.
       (void)dpdk_internal::RemoveVdev(vdev);
     }
-    if (!xdp_iface.empty()) DetachOurXdpProgram(xdp_iface, xdp_netns_fd);
+    if (!xdp_iface.empty())
+      DetachOurXdpProgram(xdp_iface, xdp_prog_id, xdp_netns_fd);
     for (rte_mempool* p : pools) rte_mempool_free(p);
     if (claimed) {
       std::lock_guard lock(ports_mu);
@@ -264,7 +249,14 @@ absl::Status AddPortToXdpProgram(const std::string& iface, std::uint16_t port,
     __u32 map_len = sizeof map;
     if (bpf_obj_get_info_by_fd(map_fd, &map, &map_len) == 0 &&
         std::strcmp(map.name, "tachyon_ports") == 0) {
-      const std::uint16_t key = port;  // host order, as the program reads it
+      // struct port_key of xdp_redirect.bpf.c: any address (0), the port
+      // in host order, as the program reads it.
+      struct {
+        std::uint32_t address_be;
+        std::uint16_t port;
+        std::uint16_t zero;
+      } key{0, port, 0};
+      static_assert(sizeof key == 8);
       const std::uint8_t value = 1;
       const int urc = bpf_map_update_elem(map_fd, &key, &value, BPF_ANY);
       ::close(map_fd);
@@ -286,53 +278,14 @@ absl::Status AddPortToXdpProgram(const std::string& iface, std::uint16_t port,
 // program already attached"), so take it off first and say so. Anyone
 // else's program is left for the PMD to refuse.
 absl::Status RemoveStaleXdpProgram(const std::string& iface) {
-#ifndef TACHYON_DPDK_LIBBPF
+#ifndef TACHYON_DPDK_SHARED_XDP_CHECK
   (void)iface;
   return absl::OkStatus();
 #else
-  const unsigned ifindex = if_nametoindex(iface.c_str());
-  if (ifindex == 0) return absl::OkStatus();  // the PMD names it
-  bpf_xdp_query_opts query{};
-  query.sz = sizeof query;
-  if (bpf_xdp_query(static_cast<int>(ifindex), 0, &query) != 0 ||
-      query.prog_id == 0) {
-    return absl::OkStatus();
-  }
-  const int prog_fd = bpf_prog_get_fd_by_id(query.prog_id);
-  if (prog_fd < 0) return absl::OkStatus();
-  std::array<__u32, 16> map_ids{};
-  bpf_prog_info info{};
-  info.nr_map_ids = map_ids.size();
-  info.map_ids = reinterpret_cast<std::uintptr_t>(map_ids.data());
-  __u32 len = sizeof info;
-  const int rc = bpf_obj_get_info_by_fd(prog_fd, &info, &len);
-  ::close(prog_fd);
-  if (rc != 0) return absl::OkStatus();
-  bool ours = false;
-  for (__u32 i = 0; i < std::min<__u32>(info.nr_map_ids, map_ids.size()); ++i) {
-    const int map_fd = bpf_map_get_fd_by_id(map_ids[i]);
-    if (map_fd < 0) continue;
-    bpf_map_info map{};
-    __u32 map_len = sizeof map;
-    ours = ours || (bpf_obj_get_info_by_fd(map_fd, &map, &map_len) == 0 &&
-                    std::strcmp(map.name, "tachyon_ports") == 0);
-    ::close(map_fd);
-  }
-  if (!ours) return absl::OkStatus();
-  const __u32 flags = query.attach_mode == XDP_ATTACHED_SKB ? XDP_FLAGS_SKB_MODE
-                      : query.attach_mode == XDP_ATTACHED_DRV
-                          ? XDP_FLAGS_DRV_MODE
-                          : 0u;
-  if (const int drc = bpf_xdp_detach(static_cast<int>(ifindex), flags, nullptr);
-      drc != 0) {
-    return absl::InternalError(
-        absl::StrCat("removing the stale XDP program (id ", query.prog_id,
-                     ") from ", iface, ": ", std::strerror(-drc)));
-  }
-  TACHYON_LOG(kWarn) << "fastpath: replaced a stale XDP program of ours (id "
-                     << query.prog_id << ") on " << iface
-                     << ", left by a gateway that did not shut down cleanly";
-  return absl::OkStatus();
+  // A running gateway's program (sockets in its map) is refused here.
+  absl::StatusOr<std::uint32_t> removed =
+      af_xdp::RemoveStaleGatewayProgram(iface, nullptr);
+  return removed.ok() ? absl::OkStatus() : removed.status();
 #endif
 }
 
@@ -396,15 +349,6 @@ absl::StatusOr<std::unique_ptr<FastPath>> OpenDpdk(
     args.push_back("--vdev");
     args.push_back("net_af_packet0,iface=" + fp.interface);
   }
-  for (const std::string& vdev : dpdk_internal::VdevArgs(args)) {
-    if (dpdk_internal::VdevName(vdev).starts_with("net_af_xdp") &&
-        !VdevParam(vdev, "xdp_prog").empty()) {
-      if (absl::Status s = RemoveStaleXdpProgram(VdevParam(vdev, "iface"));
-          !s.ok()) {
-        return s;
-      }
-    }
-  }
   absl::StatusOr<dpdk_internal::EalStarted> eal = dpdk_internal::StartEal(args);
   if (!eal.ok()) return eal.status();
   if (eal->now) {
@@ -427,6 +371,19 @@ absl::StatusOr<std::unique_ptr<FastPath>> OpenDpdk(
   }
   owner->claimed = true;
   owner->vdev = port_vdev;
+  // Only now (the port is ours, its queues not set up yet, when the PMD
+  // attaches the program): a stale program of ours comes off, a running
+  // gateway's is refused.
+  for (const std::string& vdev : dpdk_internal::VdevArgs(args)) {
+    if (dpdk_internal::VdevName(vdev) == port_vdev &&
+        port_vdev.starts_with("net_af_xdp") &&
+        !VdevParam(vdev, "xdp_prog").empty()) {
+      if (absl::Status s = RemoveStaleXdpProgram(VdevParam(vdev, "iface"));
+          !s.ok()) {
+        return s;
+      }
+    }
+  }
   for (const std::string& v : dpdk_internal::VdevArgs(args)) {
     // The PMD attaches the program while its queues are set up: from here
     // on, a failed Open must take it off again too.
@@ -534,6 +491,13 @@ absl::StatusOr<std::unique_ptr<FastPath>> OpenDpdk(
       return absl::Status(added.code(),
                           absl::StrCat("DPDK af_xdp port: ", added.message()));
     }
+#ifdef TACHYON_DPDK_LIBBPF
+    __u32 attached_id = 0;
+    if (kernel_ifindex != 0 &&
+        bpf_xdp_query_id(kernel_ifindex, 0, &attached_id) == 0) {
+      owner->xdp_prog_id = attached_id;
+    }
+#endif
     xdp_note = found ? absl::StrCat(", XDP program redirects UDP port ", port)
                      : ", XDP program without tachyon_ports (left as is)";
   }

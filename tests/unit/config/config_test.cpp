@@ -953,6 +953,10 @@ std::vector<BadCase> BadCases() {
        "[udp]\nenabled = true\nmax_datagram_bytes = 4000\n[fastpath]\n"
        "mode = \"af_xdp\"\ninterface = \"eth1\"\nframe_size = 2048\n",
        7, "fastpath.frame_size", "but udp.max_datagram_bytes is 4000"},
+      {"AfXdpFrameHeadroomLeavesTooLittle",
+       "[udp]\nenabled = true\nmax_datagram_bytes = 1900\n[fastpath]\n"
+       "mode = \"af_xdp\"\ninterface = \"eth1\"\nframe_size = 2048\n",
+       7, "fastpath.frame_size", "holds datagrams of at most 1742 bytes"},
       {"FastPathRxRingNotPowerOfTwo", "[fastpath]\nrx_ring = 1000\n", 2,
        "fastpath.rx_ring",
        "must be a power of two between 64 and 32768, got 1000"},

@@ -501,6 +501,88 @@ TEST_P(AfXdpModeTest, RecyclesTxFramesAndResumesAfterFull) {
   ::close(receiver);
 }
 
+// Frames left queued by a kick the kernel cut short (copy mode sends 32 a
+// kick) go out on the next Send even when it posts nothing and nothing is
+// received: a gateway that only sends never stalls.
+TEST_P(AfXdpModeTest, SendAloneKicksWhatAnEarlierSendLeftQueued) {
+  if (IsSkipped() || HasFatalFailure()) return;
+  absl::StatusOr<std::unique_ptr<XdpProgram>> program = XdpProgram::Attach(
+      {.interface = "tg0", .mode = GetParam(), .ports = {kPort}});
+  ASSERT_TRUE(program.ok()) << program.status();
+  AfXdpQueueOptions q;
+  q.interface = "tg0";
+  q.xsks_map_fd = (*program)->xsks_map_fd();
+  q.xdp_mode = GetParam();
+  q.frames = 256;  // 128 to send
+  q.tx_ring = 128;
+  q.completion_ring = 128;
+  q.address_be = pair_->gateway_ip_be();
+  q.source_be = pair_->gateway_ip_be();
+  q.port = kPort;
+  q.mac = gateway_mac_;
+  q.neighbours = {
+      *ParseStaticNeighbour(pair_->peer_ip() + "=" + pair_->peer_mac())};
+  q.tx_kicks_per_call = 1;  // one kick: at most 32 frames leave per call
+  absl::StatusOr<std::unique_ptr<AfXdpDatagramIo>> io =
+      AfXdpDatagramIo::Create(q, registry_);
+  ASSERT_TRUE(io.ok()) << io.status();
+  const int receiver = PeerUdpSocket();
+  const int rcvbuf = 8 << 20;
+  ::setsockopt(receiver, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+  const std::uint16_t port = io::LocalPort(receiver).value_or(0);
+  constexpr int kCount = 100;
+  std::vector<std::string> bodies;
+  for (int i = 0; i < kCount; ++i) bodies.push_back("q" + std::to_string(i));
+  std::vector<io::TxDatagram> datagrams;
+  for (const std::string& b : bodies) datagrams.push_back({AsBytes(b), {}});
+  const std::vector<io::TxRun> runs = {
+      {{pair_->peer_ip_be(), port}, 0, datagrams}};
+  std::vector<io::TxRunResult> results(1);
+  (*io)->Send(runs, results);
+  ASSERT_EQ(results[0].sent, static_cast<std::uint32_t>(kCount));
+  // Nothing more to post, no Receive: Send alone must move the rest.
+  std::vector<std::string> got;
+  std::string buf(2048, '\0');
+  for (int call = 0; call < 2000 && got.size() < bodies.size(); ++call) {
+    (*io)->Send({}, {});
+    pollfd p{receiver, POLLIN, 0};
+    while (::poll(&p, 1, 1) > 0) {
+      const ssize_t n = ::recv(receiver, buf.data(), buf.size(), 0);
+      if (n <= 0) break;
+      got.emplace_back(buf.data(), static_cast<std::size_t>(n));
+    }
+  }
+  EXPECT_EQ(got, bodies);
+  ::close(receiver);
+  io->reset();
+}
+
+// Egress is limited by the interface MTU (1500 here: 1472 bytes of
+// payload), not only by the frame: a larger datagram fails and is counted.
+TEST_P(AfXdpModeTest, RefusesDatagramsLargerThanTheMtu) {
+  if (IsSkipped() || HasFatalFailure()) return;
+  config::GatewayConfig c = Config(GetParam());
+  c.fastpath.neighbours = {pair_->peer_ip() + "=" + pair_->peer_mac()};
+  Open(c);
+  if (HasFatalFailure()) return;
+  const int receiver = PeerUdpSocket();
+  const std::uint16_t port = io::LocalPort(receiver).value_or(0);
+  const std::string fits(1472, 'f');
+  const std::string too_large(1473, 'x');
+  std::vector<io::TxDatagram> big = {{AsBytes(too_large), {}}};
+  std::vector<io::TxDatagram> ok = {{AsBytes(fits), {}}};
+  const std::vector<io::TxRun> runs = {{{pair_->peer_ip_be(), port}, 0, big},
+                                       {{pair_->peer_ip_be(), port}, 0, ok}};
+  std::vector<io::TxRunResult> results(2);
+  io_->Send(runs, results);
+  EXPECT_EQ(results[0].status, io::TxRunResult::Status::kFailed);
+  EXPECT_EQ(results[0].sent, 0u);
+  EXPECT_EQ(results[1].sent, 1u);
+  EXPECT_EQ(Queue().counters().tx_too_large.value(), 1u);
+  EXPECT_EQ(ReceiveFrom(receiver), fits);
+  ::close(receiver);
+}
+
 // Without static entries the next hop's MAC comes from the kernel's
 // neighbour table (the pair has permanent entries both ways).
 TEST_P(AfXdpModeTest, FindsTheNextHopInTheKernelTable) {
@@ -519,6 +601,43 @@ TEST_P(AfXdpModeTest, FindsTheNextHopInTheKernelTable) {
   EXPECT_EQ(Queue().counters().tx_packets.value(), bodies.size());
   EXPECT_EQ(Queue().counters().tx_no_neighbour.value(), 0u);
   ::close(receiver);
+}
+
+// With an address configured the program matches it too: UDP to the same
+// port on another address of the interface stays with the kernel (before,
+// it was taken and dropped as wrong_port) while the AF_XDP socket runs.
+TEST_P(AfXdpModeTest, LeavesTheSamePortOnAnotherAddressToTheKernel) {
+  if (IsSkipped() || HasFatalFailure()) return;
+  Open(Config(GetParam()));
+  if (HasFatalFailure()) return;
+  std::string second = pair_->gateway_ip();
+  second.back() = '7';
+  ASSERT_EQ(std::system(("ip -n " + pair_->gateway_ns() + " addr add " +
+                         second + "/24 dev tg0")
+                            .c_str()),
+            0);
+  in_addr second_be{};
+  ASSERT_EQ(::inet_pton(AF_INET, second.c_str(), &second_be), 1);
+  const int kernel = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr = second_be;
+  a.sin_port = htons(kPort);
+  ASSERT_EQ(::bind(kernel, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  const int peer = PeerUdpSocket();
+  SendTo(peer, second_be.s_addr, kPort, "to the other address");
+  SendTo(peer, pair_->gateway_ip_be(), kPort, "to the gateway");
+  EXPECT_EQ(ReceiveFrom(kernel), "to the other address");
+  const std::vector<std::string> got = ReceiveUpTo(1);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0], "to the gateway");
+  EXPECT_EQ(Queue()
+                .counters()
+                .rx_drops[static_cast<std::size_t>(RxDrop::kWrongPort)]
+                .value(),
+            0u);
+  ::close(peer);
+  ::close(kernel);
 }
 
 // A destination whose MAC nobody knows yet goes through the kernel, which
@@ -664,6 +783,42 @@ TEST_F(AfXdpTest, ReplacesAStaleProgramFromACrashedRunAndSaysSo) {
   const std::vector<std::string> got = ReceiveUpTo(1);
   ASSERT_EQ(got.size(), 1u);
   EXPECT_EQ(got[0], "after the crash");
+  ::close(peer);
+}
+
+// A program of ours whose map holds sockets belongs to a running gateway:
+// a second path on the interface is refused, and the first keeps working.
+TEST_F(AfXdpTest, RefusesToTakeTheProgramOfARunningGateway) {
+  if (IsSkipped() || HasFatalFailure()) return;
+  const int ifindex = static_cast<int>(::if_nametoindex("tg0"));
+  Open(Config(config::XdpMode::kGeneric));
+  if (HasFatalFailure()) return;
+  const std::uint32_t id = AttachedXdpProgram(ifindex, nullptr).value_or(0);
+  ASSERT_NE(id, 0u);
+  absl::StatusOr<std::vector<AttachedXdp>> seen = InspectXdpPrograms(ifindex);
+  ASSERT_TRUE(seen.ok()) << seen.status();
+  ASSERT_EQ(seen->size(), 1u);
+  EXPECT_TRUE((*seen)[0].ours);
+  EXPECT_EQ((*seen)[0].sockets, 1);
+
+  base::CounterRegistry other_registry;
+  absl::StatusOr<std::unique_ptr<FastPath>> second =
+      OpenAfXdp(Config(config::XdpMode::kGeneric), kPort, other_registry);
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(second.status().message().find(
+                "already carries a running Tachyon gateway's XDP program "
+                "(prog id " +
+                std::to_string(id) + ", 1 sockets)"),
+            std::string::npos)
+      << second.status();
+  EXPECT_EQ(AttachedXdpProgram(ifindex, nullptr).value_or(0), id);
+  // The probe left the map as it was: the first still receives.
+  const int peer = PeerUdpSocket();
+  SendTo(peer, pair_->gateway_ip_be(), kPort, "still here");
+  const std::vector<std::string> got = ReceiveUpTo(1);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0], "still here");
   ::close(peer);
 }
 
@@ -964,6 +1119,39 @@ TEST_F(AfXdpJumboTest, NativeModeRefusesAnMtuTooLargeAndSaysWhatToDo) {
   EXPECT_NE(path.status().message().find("generic"), std::string::npos);
   // Generic mode takes it.
   Open(Config(config::XdpMode::kGeneric));
+}
+
+// A frame larger than a UMEM frame is the kernel's rx_dropped: counted as
+// rx_kernel_dropped (not rx_ring_full), once in drops().
+class AfXdpJumboBothTest : public AfXdpTest {
+ protected:
+  AfXdpJumboBothTest() {
+    options_.gateway_mtu = 9000;
+    options_.peer_mtu = 9000;
+  }
+};
+
+TEST_F(AfXdpJumboBothTest, CountsTheKernelsRxDroppedUnderItsOwnName) {
+  if (IsSkipped() || HasFatalFailure()) return;
+  config::GatewayConfig c = Config(config::XdpMode::kGeneric);
+  c.fastpath.frame_size = 2048;
+  Open(c);
+  if (HasFatalFailure()) return;
+  const int peer = PeerUdpSocket();
+  SendTo(peer, pair_->gateway_ip_be(), kPort, std::string(3000, 'j'));
+  SendTo(peer, pair_->gateway_ip_be(), kPort, "small");
+  const std::vector<std::string> got = ReceiveUpTo(1);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0], "small");
+  std::vector<io::RxDatagram> batch(8);
+  for (int i = 0; i < 1000 && io_->drops() == 0; ++i) {
+    ::usleep(2000);  // statistics are read at most once a millisecond
+    io_->Receive(batch);
+  }
+  EXPECT_EQ(Queue().counters().rx_kernel_dropped.value(), 1u);
+  EXPECT_EQ(Queue().counters().rx_ring_full.value(), 0u);
+  EXPECT_EQ(io_->drops(), 1u);
+  ::close(peer);
 }
 
 }  // namespace
