@@ -375,7 +375,7 @@ inline constexpr Range kPrefixLenRange{1, 32};
     "(default 2048)")                                                          \
   X(fastpath, tx_ring, fastpath_tx_ring, kInt, kRingRange,                     \
     "TX ring (af_xdp) or TX descriptors (dpdk), a power of two, 64..32768 "    \
-    "(default 2048)")                                                          \
+    "(default 1024)")                                                          \
   X(fastpath, fill_ring, fastpath_fill_ring, kInt, kRingRange,                 \
     "af_xdp: fill ring, a power of two, 64..32768 (default 2048)")             \
   X(fastpath, completion_ring, fastpath_completion_ring, kInt, kRingRange,     \
