@@ -26,6 +26,8 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "base/counters.h"
@@ -54,6 +56,53 @@ class FastPath {
   /// One line for the start-up banner: interface or port, mode (XDP mode,
   /// copy / zero-copy and why), queues, address.
   [[nodiscard]] virtual std::string Describe() const = 0;
+};
+
+/// The part every path shares: the banner line and the per-queue
+/// DatagramIo, handed out once each. A path derives from it and fills the
+/// queues (AddQueue) and the line (set_description) while it opens.
+///
+/// Destruction: the queues not taken are members of this base, so they
+/// outlive the derived class's own members. A path whose members must go
+/// after its queues (AfXdpPath: the XDP program detaches once its sockets
+/// are closed) calls CloseQueues() in its destructor's body, which runs
+/// before any member is destroyed.
+///
+/// Example:
+///   class MyPath final : public QueuedFastPath {
+///    public:
+///     ~MyPath() override { CloseQueues(); }
+///     std::string_view name() const override { return "my"; }
+///   };
+class QueuedFastPath : public FastPath {
+ public:
+  [[nodiscard]] int queues() const override {
+    return static_cast<int>(queues_.size());
+  }
+  std::unique_ptr<io::DatagramIo> TakeQueue(int q) override {
+    if (q < 0 || q >= queues()) return nullptr;
+    return std::move(queues_[static_cast<std::size_t>(q)]);
+  }
+  [[nodiscard]] std::string Describe() const override { return description_; }
+
+ protected:
+  QueuedFastPath() = default;
+  QueuedFastPath(std::string description,
+                 std::vector<std::unique_ptr<io::DatagramIo>> queues)
+      : description_(std::move(description)), queues_(std::move(queues)) {}
+
+  void AddQueue(std::unique_ptr<io::DatagramIo> io) {
+    queues_.push_back(std::move(io));
+  }
+  void set_description(std::string description) {
+    description_ = std::move(description);
+  }
+  /// Destroys the queues not taken (those taken are their owners').
+  void CloseQueues() { queues_.clear(); }
+
+ private:
+  std::string description_;
+  std::vector<std::unique_ptr<io::DatagramIo>> queues_;
 };
 
 /// True if this build has the DPDK path (libdpdk-dev was found at configure

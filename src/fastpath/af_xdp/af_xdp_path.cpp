@@ -34,33 +34,21 @@ absl::StatusOr<std::uint32_t> ParseIp(const std::string& text,
   return a.s_addr;
 }
 
-class AfXdpPath final : public FastPath {
+class AfXdpPath final : public QueuedFastPath {
  public:
-  AfXdpPath(std::unique_ptr<XdpProgram> program, std::string description)
-      : program_(std::move(program)), description_(std::move(description)) {}
-  // Members are destroyed in reverse order: the queues not taken (declared
-  // after program_) close their sockets before the program detaches.
-  ~AfXdpPath() override = default;
+  explicit AfXdpPath(std::unique_ptr<XdpProgram> program)
+      : program_(std::move(program)) {}
+  // The queues not taken (in the base, which outlives program_) close
+  // their sockets here, before the program detaches.
+  ~AfXdpPath() override { CloseQueues(); }
 
   [[nodiscard]] std::string_view name() const override { return "af_xdp"; }
-  [[nodiscard]] int queues() const override {
-    return static_cast<int>(queues_.size());
-  }
-  std::unique_ptr<io::DatagramIo> TakeQueue(int q) override {
-    if (q < 0 || q >= queues()) return nullptr;
-    return std::move(queues_[static_cast<std::size_t>(q)]);
-  }
-  [[nodiscard]] std::string Describe() const override { return description_; }
 
-  std::string* description() { return &description_; }
+  using QueuedFastPath::AddQueue;
+  using QueuedFastPath::set_description;
 
  private:
   std::unique_ptr<XdpProgram> program_;
-  std::string description_;
-
- public:
-  // After program_: destroyed first.
-  std::vector<std::unique_ptr<AfXdpDatagramIo>> queues_;
 };
 
 }  // namespace
@@ -129,7 +117,7 @@ absl::StatusOr<std::unique_ptr<FastPath>> OpenAfXdp(
   if (!program.ok()) return program.status();
   const int map_fd = (*program)->xsks_map_fd();
   const bool replaced = (*program)->replaced_stale();
-  auto path = std::make_unique<AfXdpPath>(*std::move(program), "");
+  auto path = std::make_unique<AfXdpPath>(*std::move(program));
 
   std::string copy_reason;
   bool zero_copy = false;
@@ -161,9 +149,9 @@ absl::StatusOr<std::unique_ptr<FastPath>> OpenAfXdp(
     if (!io.ok()) return io.status();
     zero_copy = (*io)->zero_copy();
     if (copy_reason.empty()) copy_reason = (*io)->copy_reason();
-    path->queues_.push_back(*std::move(io));
+    path->AddQueue(*std::move(io));
   }
-  *path->description() = absl::StrCat(
+  path->set_description(absl::StrCat(
       "af_xdp on ", f.interface, " (", info->mac.ToString(), ", ",
       Ip(source_be), "/", info->prefix_len, "), XDP ",
       f.xdp_mode == config::XdpMode::kGeneric ? "generic" : "native", " mode, ",
@@ -171,7 +159,7 @@ absl::StatusOr<std::unique_ptr<FastPath>> OpenAfXdp(
       copy_reason.empty() ? "" : absl::StrCat(" (", copy_reason, ")"),
       ", queues ", f.start_queue, "..", f.start_queue + f.queues - 1,
       ", UDP port ", port, accept_be == 0 ? " on any address" : "",
-      replaced ? ", replaced a stale XDP program of ours" : "");
+      replaced ? ", replaced a stale XDP program of ours" : ""));
   return std::unique_ptr<FastPath>(std::move(path));
 }
 

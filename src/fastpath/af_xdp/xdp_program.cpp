@@ -186,28 +186,52 @@ absl::StatusOr<std::uint32_t> AttachedXdpProgram(int ifindex,
   return id;
 }
 
-namespace {
-
-// The maps of program `prog_fd`: calls `fn(map_fd, info)` for each (the fd
-// is closed after).
-template <typename Fn>
-void ForEachMap(int prog_fd, Fn fn) {
+absl::StatusOr<int> OpenProgramMapByFd(int prog_fd, std::string_view map_name,
+                                       bpf_map_info* info) {
   std::array<std::uint32_t, 16> map_ids{};
-  bpf_prog_info info{};
-  info.nr_map_ids = map_ids.size();
-  info.map_ids = reinterpret_cast<std::uintptr_t>(map_ids.data());
-  std::uint32_t len = sizeof info;
-  if (bpf_obj_get_info_by_fd(prog_fd, &info, &len) != 0) return;
+  bpf_prog_info prog{};
+  prog.nr_map_ids = map_ids.size();
+  prog.map_ids = reinterpret_cast<std::uintptr_t>(map_ids.data());
+  std::uint32_t len = sizeof prog;
+  if (bpf_obj_get_info_by_fd(prog_fd, &prog, &len) != 0) {
+    return absl::InternalError("bpf_obj_get_info_by_fd: " + ErrnoText(errno));
+  }
   for (std::uint32_t i = 0;
-       i < std::min<std::uint32_t>(info.nr_map_ids, map_ids.size()); ++i) {
+       i < std::min<std::uint32_t>(prog.nr_map_ids, map_ids.size()); ++i) {
     const int map_fd = bpf_map_get_fd_by_id(map_ids[i]);
     if (map_fd < 0) continue;
     bpf_map_info map{};
     std::uint32_t map_len = sizeof map;
-    if (bpf_obj_get_info_by_fd(map_fd, &map, &map_len) == 0) fn(map_fd, map);
+    if (bpf_obj_get_info_by_fd(map_fd, &map, &map_len) == 0 &&
+        std::string_view(map.name) == map_name) {
+      if (info != nullptr) *info = map;
+      return map_fd;
+    }
     ::close(map_fd);
   }
+  return absl::NotFoundError(
+      absl::StrCat("the XDP program has no ", AbslView(map_name), " map"));
 }
+
+absl::StatusOr<int> OpenProgramMap(std::uint32_t prog_id,
+                                   std::string_view map_name) {
+  const int prog_fd = bpf_prog_get_fd_by_id(prog_id);
+  if (prog_fd < 0) {
+    const int err = errno;
+    const std::string text =
+        absl::StrCat("bpf_prog_get_fd_by_id(", prog_id, "): ", ErrnoText(err));
+    if (err == EPERM || err == EACCES) {
+      return absl::PermissionDeniedError(absl::StrCat(
+          text, " (run as root or grant CAP_BPF and CAP_NET_ADMIN)"));
+    }
+    return absl::InternalError(text);
+  }
+  absl::StatusOr<int> map_fd = OpenProgramMapByFd(prog_fd, map_name, nullptr);
+  ::close(prog_fd);
+  return map_fd;
+}
+
+namespace {
 
 // The sockets in XSKMAP `map_fd` (-1: cannot tell). The kernel does not
 // let a syscall read an XSKMAP slot (EOPNOTSUPP), so each slot is probed
@@ -260,16 +284,24 @@ void DescribeProgram(AttachedXdp& p, int* fd_out) {
   std::uint32_t len = sizeof info;
   if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0) p.name = info.name;
   p.ours = p.name == kXdpProgramName;
+  if (absl::StatusOr<int> ports =
+          OpenProgramMapByFd(fd, "tachyon_ports", nullptr);
+      ports.ok()) {
+    p.ours = true;
+    ::close(*ports);
+  }
   int xsks = -1;
   std::uint32_t xsks_entries = 0;
-  ForEachMap(fd, [&](int map_fd, const bpf_map_info& map) {
-    const std::string_view name(map.name);
-    if (name == "tachyon_ports") p.ours = true;
-    if (name == "xsks_map" && map.type == BPF_MAP_TYPE_XSKMAP && xsks < 0) {
-      xsks = ::dup(map_fd);
+  bpf_map_info map{};
+  if (absl::StatusOr<int> m = OpenProgramMapByFd(fd, "xsks_map", &map);
+      m.ok()) {
+    if (map.type == BPF_MAP_TYPE_XSKMAP) {
+      xsks = *m;
       xsks_entries = map.max_entries;
+    } else {
+      ::close(*m);
     }
-  });
+  }
   if (p.ours) {
     p.sockets = xsks < 0 ? 0 : CountXskSockets(xsks, xsks_entries);
   }
@@ -408,44 +440,19 @@ absl::Status AddPortsToAttachedProgram(
         "no ", kXdpProgramName, " XDP program is attached to interface ",
         ifindex, *id == 0 ? "" : absl::StrCat(" (it has '", name, "')")));
   }
-  const int prog_fd = bpf_prog_get_fd_by_id(*id);
-  if (prog_fd < 0) {
-    return absl::InternalError("bpf_prog_get_fd_by_id: " + ErrnoText(errno));
-  }
-  std::array<std::uint32_t, 16> map_ids{};
-  bpf_prog_info info{};
-  info.nr_map_ids = map_ids.size();
-  info.map_ids = reinterpret_cast<std::uintptr_t>(map_ids.data());
-  std::uint32_t len = sizeof info;
-  const int rc = bpf_obj_get_info_by_fd(prog_fd, &info, &len);
-  ::close(prog_fd);
-  if (rc != 0) {
-    return absl::InternalError("bpf_obj_get_info_by_fd: " + ErrnoText(errno));
-  }
-  for (std::uint32_t i = 0; i < std::min<std::uint32_t>(info.nr_map_ids, 16);
-       ++i) {
-    const int map_fd = bpf_map_get_fd_by_id(map_ids[i]);
-    if (map_fd < 0) continue;
-    bpf_map_info map{};
-    std::uint32_t map_len = sizeof map;
-    if (bpf_obj_get_info_by_fd(map_fd, &map, &map_len) == 0 &&
-        std::string_view(map.name) == "tachyon_ports") {
-      for (const std::uint16_t port : ports) {
-        const std::uint8_t one = 1;
-        const XdpPortKey key{.address_be = 0, .port = port};
-        if (bpf_map_update_elem(map_fd, &key, &one, BPF_ANY) != 0) {
-          const int err = errno;
-          ::close(map_fd);
-          return absl::InternalError("filling tachyon_ports: " +
-                                     ErrnoText(err));
-        }
-      }
-      ::close(map_fd);
-      return absl::OkStatus();
+  absl::StatusOr<int> map_fd = OpenProgramMap(*id, "tachyon_ports");
+  if (!map_fd.ok()) return map_fd.status();
+  for (const std::uint16_t port : ports) {
+    const std::uint8_t one = 1;
+    const XdpPortKey key{.address_be = 0, .port = port};
+    if (bpf_map_update_elem(*map_fd, &key, &one, BPF_ANY) != 0) {
+      const int err = errno;
+      ::close(*map_fd);
+      return absl::InternalError("filling tachyon_ports: " + ErrnoText(err));
     }
-    ::close(map_fd);
   }
-  return absl::NotFoundError("the attached program has no tachyon_ports map");
+  ::close(*map_fd);
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::unique_ptr<XdpProgram>> XdpProgram::Attach(

@@ -40,12 +40,14 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "config/model.h"
 
 struct bpf_object;
+struct bpf_map_info;
 
 namespace tachyon::fastpath::af_xdp {
 
@@ -133,6 +135,23 @@ class XdpProgram {
   bool attached_ = false;
   bool abandon_ = false;
 };
+
+/// Opens the map named `map_name` (e.g. "tachyon_ports", "tachyon_stats")
+/// of the loaded BPF program `prog_id` (as bpf_xdp_query_id or
+/// AttachedXdpProgram give it) and returns its fd, which the caller closes.
+/// NotFound if the program has no such map; PermissionDenied, naming the
+/// capabilities, if the program may not be opened.
+///
+/// Example:
+///   absl::StatusOr<int> map = OpenProgramMap(id, "tachyon_stats");
+///   if (map.ok()) { bpf_map_lookup_elem(*map, &key, &value); ::close(*map); }
+absl::StatusOr<int> OpenProgramMap(std::uint32_t prog_id,
+                                   std::string_view map_name);
+
+/// The same for a program fd the caller holds (and keeps); `info`, if not
+/// null, receives the map's bpf_map_info (type, max_entries, ...).
+absl::StatusOr<int> OpenProgramMapByFd(int prog_fd, std::string_view map_name,
+                                       bpf_map_info* info);
 
 /// Adds `ports` (on any address) to the `tachyon_ports` map of the program
 /// attached to

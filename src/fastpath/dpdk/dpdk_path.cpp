@@ -144,25 +144,13 @@ class DpdkPort {
   }
 };
 
-class DpdkFastPath final : public FastPath {
+class DpdkFastPath final : public QueuedFastPath {
  public:
   DpdkFastPath(std::string description,
                std::vector<std::unique_ptr<io::DatagramIo>> queues)
-      : description_(std::move(description)), queues_(std::move(queues)) {}
+      : QueuedFastPath(std::move(description), std::move(queues)) {}
 
   [[nodiscard]] std::string_view name() const override { return "dpdk"; }
-  [[nodiscard]] int queues() const override {
-    return static_cast<int>(queues_.size());
-  }
-  std::unique_ptr<io::DatagramIo> TakeQueue(int q) override {
-    if (q < 0 || q >= queues()) return nullptr;
-    return std::move(queues_[static_cast<std::size_t>(q)]);
-  }
-  [[nodiscard]] std::string Describe() const override { return description_; }
-
- private:
-  std::string description_;
-  std::vector<std::unique_ptr<io::DatagramIo>> queues_;
 };
 
 absl::StatusOr<std::uint16_t> FindPort(const std::vector<std::string>& args,
@@ -225,6 +213,14 @@ absl::Status AddPortToXdpProgram(const std::string& iface, std::uint16_t port,
     return absl::NotFoundError(absl::StrCat("no XDP program on ", iface,
                                             " after the af_xdp port started"));
   }
+#ifdef TACHYON_DPDK_SHARED_XDP_CHECK
+  absl::StatusOr<int> opened = af_xdp::OpenProgramMap(prog_id, "tachyon_ports");
+  if (absl::IsNotFound(opened.status())) return absl::OkStatus();
+  if (!opened.ok()) return opened.status();
+  const int map_fd = *opened;
+#else
+  // A build without the AF_XDP path (libbpf but no libxdp or BPF clang)
+  // has no af_xdp::OpenProgramMap: the same walk over the program's maps.
   const int prog_fd = bpf_prog_get_fd_by_id(prog_id);
   if (prog_fd < 0) {
     return absl::PermissionDeniedError(
@@ -242,33 +238,39 @@ absl::Status AddPortToXdpProgram(const std::string& iface, std::uint16_t port,
     return absl::InternalError(
         absl::StrCat("bpf_obj_get_info_by_fd: ", std::strerror(-rc)));
   }
-  for (__u32 i = 0; i < std::min<__u32>(info.nr_map_ids, map_ids.size()); ++i) {
-    const int map_fd = bpf_map_get_fd_by_id(map_ids[i]);
-    if (map_fd < 0) continue;
+  int map_fd = -1;
+  for (__u32 i = 0;
+       map_fd < 0 && i < std::min<__u32>(info.nr_map_ids, map_ids.size());
+       ++i) {
+    const int fd = bpf_map_get_fd_by_id(map_ids[i]);
+    if (fd < 0) continue;
     bpf_map_info map{};
     __u32 map_len = sizeof map;
-    if (bpf_obj_get_info_by_fd(map_fd, &map, &map_len) == 0 &&
+    if (bpf_obj_get_info_by_fd(fd, &map, &map_len) == 0 &&
         std::strcmp(map.name, "tachyon_ports") == 0) {
-      // struct port_key of xdp_redirect.bpf.c: any address (0), the port
-      // in host order, as the program reads it.
-      struct {
-        std::uint32_t address_be;
-        std::uint16_t port;
-        std::uint16_t zero;
-      } key{0, port, 0};
-      static_assert(sizeof key == 8);
-      const std::uint8_t value = 1;
-      const int urc = bpf_map_update_elem(map_fd, &key, &value, BPF_ANY);
-      ::close(map_fd);
-      if (urc != 0) {
-        return absl::InternalError(absl::StrCat(
-            "adding port ", port, " to tachyon_ports: ", std::strerror(-urc)));
-      }
-      *found = true;
-      return absl::OkStatus();
+      map_fd = fd;
+    } else {
+      ::close(fd);
     }
-    ::close(map_fd);
   }
+  if (map_fd < 0) return absl::OkStatus();
+#endif
+  // struct port_key of xdp_redirect.bpf.c: any address (0), the port
+  // in host order, as the program reads it.
+  struct {
+    std::uint32_t address_be;
+    std::uint16_t port;
+    std::uint16_t zero;
+  } key{0, port, 0};
+  static_assert(sizeof key == 8);
+  const std::uint8_t value = 1;
+  const int urc = bpf_map_update_elem(map_fd, &key, &value, BPF_ANY);
+  ::close(map_fd);
+  if (urc != 0) {
+    return absl::InternalError(absl::StrCat(
+        "adding port ", port, " to tachyon_ports: ", std::strerror(-urc)));
+  }
+  *found = true;
   return absl::OkStatus();
 #endif
 }

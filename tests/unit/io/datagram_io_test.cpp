@@ -37,6 +37,7 @@
 #include <net/if.h>
 
 #include "fastpath/af_xdp/af_xdp_path.h"
+#include "fastpath/af_xdp/xdp_program.h"
 #endif
 #ifdef TACHYON_HAVE_DPDK
 #include "fastpath/dpdk/dpdk_path.h"
@@ -164,36 +165,18 @@ std::optional<std::uint64_t> XdpRedirected(int ifindex) {
   if (bpf_xdp_query_id(ifindex, 0, &prog_id) != 0 || prog_id == 0) {
     return std::nullopt;
   }
-  const int prog_fd = bpf_prog_get_fd_by_id(prog_id);
-  if (prog_fd < 0) return std::nullopt;
-  std::array<__u32, 8> map_ids{};
-  bpf_prog_info info{};
-  info.nr_map_ids = map_ids.size();
-  info.map_ids = reinterpret_cast<std::uintptr_t>(map_ids.data());
-  __u32 len = sizeof info;
-  const int rc = bpf_obj_get_info_by_fd(prog_fd, &info, &len);
-  ::close(prog_fd);
-  if (rc != 0) return std::nullopt;
-  for (__u32 i = 0; i < std::min<__u32>(info.nr_map_ids, map_ids.size()); ++i) {
-    const int map_fd = bpf_map_get_fd_by_id(map_ids[i]);
-    if (map_fd < 0) continue;
-    bpf_map_info map{};
-    __u32 map_len = sizeof map;
-    if (bpf_obj_get_info_by_fd(map_fd, &map, &map_len) == 0 &&
-        std::string_view(map.name) == "tachyon_stats") {
-      std::vector<std::uint64_t> per_cpu(
-          static_cast<std::size_t>(std::max(libbpf_num_possible_cpus(), 1)));
-      const __u32 key = 0;  // kRedirected in xdp_redirect.bpf.c
-      const int lookup = bpf_map_lookup_elem(map_fd, &key, per_cpu.data());
-      ::close(map_fd);
-      if (lookup != 0) return std::nullopt;
-      std::uint64_t sum = 0;
-      for (const std::uint64_t n : per_cpu) sum += n;
-      return sum;
-    }
-    ::close(map_fd);
-  }
-  return std::nullopt;
+  absl::StatusOr<int> map_fd =
+      fastpath::af_xdp::OpenProgramMap(prog_id, "tachyon_stats");
+  if (!map_fd.ok()) return std::nullopt;
+  std::vector<std::uint64_t> per_cpu(
+      static_cast<std::size_t>(std::max(libbpf_num_possible_cpus(), 1)));
+  const __u32 key = 0;  // kRedirected in xdp_redirect.bpf.c
+  const int lookup = bpf_map_lookup_elem(*map_fd, &key, per_cpu.data());
+  ::close(*map_fd);
+  if (lookup != 0) return std::nullopt;
+  std::uint64_t sum = 0;
+  for (const std::uint64_t n : per_cpu) sum += n;
+  return sum;
 }
 
 Made MakeAfXdpIo(const IoSetup& s, config::XdpMode mode) {
