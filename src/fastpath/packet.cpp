@@ -9,6 +9,8 @@
 //             8 sha(6) | 14 spa(4) | 18 tha(6) | 24 tpa(4)
 #include "fastpath/packet.h"
 
+#include <arpa/inet.h>
+
 #include <bit>
 #include <cstring>
 
@@ -363,6 +365,22 @@ std::size_t BuildArpRequest(std::span<std::byte> out, const MacAddress& our_mac,
   broadcast.bytes.fill(0xff);
   return WriteArp(out, /*request=*/true, broadcast, our_mac, our_ip_be,
                   MacAddress{}, target_be);
+}
+
+bool IsMulticastIpv4(std::uint32_t address_be) {
+  return (ntohl(address_be) >> 28) == 0xe;
+}
+
+MacAddress MulticastMac(std::uint32_t group_be) {
+  const std::uint32_t g = ntohl(group_be);
+  MacAddress mac;
+  mac.bytes = {0x01,
+               0x00,
+               0x5e,
+               static_cast<std::uint8_t>((g >> 16) & 0x7f),
+               static_cast<std::uint8_t>((g >> 8) & 0xff),
+               static_cast<std::uint8_t>(g & 0xff)};
+  return mac;
 }
 
 }  // namespace tachyon::fastpath

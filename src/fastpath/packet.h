@@ -107,6 +107,14 @@ std::size_t BuildUdpFrame(std::span<std::byte> out, const UdpAddressing& a,
 std::uint16_t OnesComplementSum(std::span<const std::byte> bytes,
                                 std::uint32_t seed = 0);
 
+/// True if `address_be` (network order) is an IPv4 multicast group
+/// (224.0.0.0/4).
+bool IsMulticastIpv4(std::uint32_t address_be);
+
+/// The Ethernet address of multicast group `group_be` (network order),
+/// RFC 1112: 01:00:5e + the low 23 bits of the group.
+MacAddress MulticastMac(std::uint32_t group_be);
+
 /// An Ethernet/IPv4 ARP packet.
 struct ArpPacket {
   bool is_request = false;  ///< else a reply

@@ -26,10 +26,6 @@ std::string ErrnoText(int err) { return std::strerror(err < 0 ? -err : err); }
 
 bool IsPowerOfTwo(std::uint32_t v) { return v != 0 && (v & (v - 1)) == 0; }
 
-bool IsMulticast(std::uint32_t address_be) {
-  return (ntohl(address_be) >> 28) == 0xe;
-}
-
 // The IPv4 header checksum of the 20-byte header at `ip` (checksum field
 // zeroed by the caller), for rewriting the TTL of a built frame.
 std::uint16_t Ipv4HeaderChecksum(const std::byte* ip) {
@@ -62,18 +58,6 @@ struct AfXdpDatagramIo::Rings {
   xsk_ring_cons rx{};
   xsk_ring_prod tx{};
 };
-
-MacAddress MulticastMac(std::uint32_t group_be) {
-  const std::uint32_t g = ntohl(group_be);
-  MacAddress m;
-  m.bytes = {0x01,
-             0x00,
-             0x5e,
-             static_cast<std::uint8_t>((g >> 16) & 0x7f),
-             static_cast<std::uint8_t>((g >> 8) & 0xff),
-             static_cast<std::uint8_t>(g & 0xff)};
-  return m;
-}
 
 AfXdpDatagramIo::AfXdpDatagramIo(const AfXdpQueueOptions& options,
                                  base::CounterRegistry& registry)
@@ -475,7 +459,7 @@ void AfXdpDatagramIo::Send(std::span<const io::TxRun> runs,
       continue;
     }
     MacAddress mac;
-    if (IsMulticast(dest)) {
+    if (IsMulticastIpv4(dest)) {
       mac = MulticastMac(dest);
     } else if (dest == INADDR_BROADCAST) {
       mac.bytes = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};

@@ -188,9 +188,6 @@ class AfXdpDatagramIo final : public io::DatagramIo {
   std::int64_t last_statistics_ns_ = 0;
 };
 
-/// The Ethernet address of IPv4 multicast group `group_be`.
-MacAddress MulticastMac(std::uint32_t group_be);
-
 }  // namespace tachyon::fastpath::af_xdp
 
 #endif  // TACHYON_FASTPATH_AF_XDP_AF_XDP_IO_H_

@@ -156,8 +156,10 @@ const char* XdpProgram::VerdictName(int verdict) {
   return verdict >= 0 && verdict < kVerdicts ? kVerdictNames[verdict] : "?";
 }
 
-absl::StatusOr<std::uint32_t> AttachedXdpProgram(int ifindex,
-                                                 std::string* name) {
+namespace {
+
+// bpf_xdp_query on `ifindex`: what is attached, per mode.
+absl::StatusOr<bpf_xdp_query_opts> QueryXdp(int ifindex) {
   bpf_xdp_query_opts query{};
   query.sz = sizeof query;
   if (const int rc = bpf_xdp_query(ifindex, 0, &query); rc != 0) {
@@ -166,6 +168,16 @@ absl::StatusOr<std::uint32_t> AttachedXdpProgram(int ifindex,
     }
     return absl::InternalError("bpf_xdp_query: " + ErrnoText(rc));
   }
+  return query;
+}
+
+}  // namespace
+
+absl::StatusOr<std::uint32_t> AttachedXdpProgram(int ifindex,
+                                                 std::string* name) {
+  absl::StatusOr<bpf_xdp_query_opts> queried = QueryXdp(ifindex);
+  if (!queried.ok()) return queried.status();
+  const bpf_xdp_query_opts& query = *queried;
   // With programs in two modes (one offloaded to hardware) prog_id is 0
   // and the per-mode ids say which.
   const std::uint32_t id = query.prog_id != 0       ? query.prog_id
@@ -337,14 +349,9 @@ absl::StatusOr<bool> DetachExactly(int ifindex, const std::string& interface,
 }
 
 absl::StatusOr<std::vector<AttachedXdp>> InspectXdpPrograms(int ifindex) {
-  bpf_xdp_query_opts query{};
-  query.sz = sizeof query;
-  if (const int rc = bpf_xdp_query(ifindex, 0, &query); rc != 0) {
-    if (rc == -EPERM || rc == -EACCES) {
-      return PermissionError("bpf_xdp_query", rc, std::to_string(ifindex));
-    }
-    return absl::InternalError("bpf_xdp_query: " + ErrnoText(rc));
-  }
+  absl::StatusOr<bpf_xdp_query_opts> queried = QueryXdp(ifindex);
+  if (!queried.ok()) return queried.status();
+  const bpf_xdp_query_opts& query = *queried;
   std::vector<AttachedXdp> out;
   auto add = [&](std::uint32_t id, std::uint32_t mode) {
     if (id == 0) return;

@@ -41,23 +41,6 @@ void SetLength(rte_mbuf* m, std::size_t len) {
   m->pkt_len = static_cast<std::uint32_t>(len);
 }
 
-bool IsMulticast(std::uint32_t address_be) {
-  return (ntohl(address_be) >> 28) == 0xe;
-}
-
-// RFC 1112: 01:00:5e + the low 23 bits of the group.
-MacAddress MulticastMac(std::uint32_t group_be) {
-  const std::uint32_t g = ntohl(group_be);
-  MacAddress mac;
-  mac.bytes = {0x01,
-               0x00,
-               0x5e,
-               static_cast<std::uint8_t>((g >> 16) & 0x7f),
-               static_cast<std::uint8_t>((g >> 8) & 0xff),
-               static_cast<std::uint8_t>(g & 0xff)};
-  return mac;
-}
-
 std::uint32_t MaxPayload(std::uint32_t mtu) {
   return mtu > kIpv4HeaderBytes + kUdpHeaderBytes
              ? mtu - static_cast<std::uint32_t>(kIpv4HeaderBytes +
@@ -247,7 +230,7 @@ std::optional<MacAddress> DpdkDatagramIo::Resolve(std::uint32_t destination_be,
                                                   std::int64_t now_ns,
                                                   bool* failed) {
   *failed = false;
-  if (IsMulticast(destination_be)) return MulticastMac(destination_be);
+  if (IsMulticastIpv4(destination_be)) return MulticastMac(destination_be);
   if (destination_be == 0xffffffffu) {
     MacAddress broadcast;
     broadcast.bytes.fill(0xff);
