@@ -6,7 +6,9 @@
 #include <rte_errno.h>
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
+#include <rte_mbuf_pool_ops.h>
 #include <rte_mempool.h>
+#include <rte_memzone.h>
 #include <sched.h>
 #include <unistd.h>
 
@@ -173,6 +175,64 @@ absl::StatusOr<std::uint16_t> FindPort(const std::vector<std::string>& args,
       "DPDK found no port: name one in fastpath.eal_args (--vdev "
       "net_af_xdp0,iface=<if>, --vdev net_af_packet0,iface=<if>, or -a "
       "<PCI address> of a NIC bound to vfio-pci) or set fastpath.interface");
+}
+
+// A pool whose mbufs each fill one 4 KiB page exactly, starting on a page.
+// net_af_xdp registers the pool's memory as its UMEM (unaligned chunks):
+// in 4 KiB pages (EAL --no-huge) the kernel refuses a frame that crosses a
+// page, and the mbuf the PMD gave the fill ring never comes back, so a
+// default pool (objects of ~2.3 KiB packed across pages) loses more than
+// half its mbufs to the first traffic and the port stalls. Null on failure
+// (rte_errno set).
+rte_mempool* CreatePagePerMbufPool(const std::string& name, unsigned count,
+                                   int socket) {
+  constexpr std::uint32_t kPage = 4096;
+  const std::uint32_t flags = RTE_MEMPOOL_F_NO_SPREAD;
+  // The largest data room whose object (header, mbuf, data) is one page.
+  std::uint32_t data_room = kPage - sizeof(rte_mbuf);
+  while (data_room > RTE_PKTMBUF_HEADROOM &&
+         rte_mempool_calc_obj_size(sizeof(rte_mbuf) + data_room, flags,
+                                   nullptr) > kPage) {
+    data_room -= RTE_CACHE_LINE_SIZE;
+  }
+  if (rte_mempool_calc_obj_size(sizeof(rte_mbuf) + data_room, flags, nullptr) !=
+      kPage) {
+    rte_errno = EINVAL;
+    return nullptr;
+  }
+  rte_mempool* pool = rte_mempool_create_empty(
+      name.c_str(), count, sizeof(rte_mbuf) + data_room, 0,
+      sizeof(rte_pktmbuf_pool_private), socket, flags);
+  if (pool == nullptr) return nullptr;
+  const auto fail = [&](int error) {
+    rte_mempool_free(pool);
+    rte_errno = error;
+    return nullptr;
+  };
+  if (int rc = rte_mempool_set_ops_byname(pool, rte_mbuf_best_mempool_ops(),
+                                          nullptr);
+      rc != 0) {
+    return fail(-rc);
+  }
+  rte_pktmbuf_pool_private priv{};
+  priv.mbuf_data_room_size = static_cast<std::uint16_t>(data_room);
+  priv.mbuf_priv_size = 0;
+  rte_pktmbuf_pool_init(pool, &priv);
+  const rte_memzone* zone = rte_memzone_reserve_aligned(
+      (name + "_mem").c_str(), std::size_t{count} * kPage, socket, 0, kPage);
+  if (zone == nullptr) return fail(rte_errno);
+  const int populated = rte_mempool_populate_iova(
+      pool, static_cast<char*>(zone->addr), zone->iova, zone->len,
+      [](rte_mempool_memhdr*, void* opaque) {
+        rte_memzone_free(static_cast<const rte_memzone*>(opaque));
+      },
+      const_cast<rte_memzone*>(zone));
+  if (populated < 0 || static_cast<unsigned>(populated) != count) {
+    if (populated <= 0) rte_memzone_free(zone);
+    return fail(populated < 0 ? -populated : ENOMEM);
+  }
+  rte_mempool_obj_iter(pool, rte_pktmbuf_init, nullptr);
+  return pool;
 }
 
 // The value of `key`= in a vdev's argument list ("net_af_xdp0,iface=eth1").
@@ -438,9 +498,13 @@ absl::StatusOr<std::unique_ptr<FastPath>> OpenDpdk(
   for (std::uint16_t q = 0; q < queues; ++q) {
     // No per-lcore cache: the workers are not EAL threads (dpdk_io.h).
     const std::string name = absl::StrFormat("tachyon_%u_%u", generation, q);
-    rte_mempool* pool = rte_pktmbuf_pool_create(
-        name.c_str(), fp.frames, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
-        socket < 0 ? static_cast<int>(SOCKET_ID_ANY) : socket);
+    const int pool_socket =
+        socket < 0 ? static_cast<int>(SOCKET_ID_ANY) : socket;
+    rte_mempool* pool =
+        port_vdev.starts_with("net_af_xdp") && !rte_eal_has_hugepages()
+            ? CreatePagePerMbufPool(name, fp.frames, pool_socket)
+            : rte_pktmbuf_pool_create(name.c_str(), fp.frames, 0, 0,
+                                      RTE_MBUF_DEFAULT_BUF_SIZE, pool_socket);
     if (pool == nullptr) {
       return absl::ResourceExhaustedError(absl::StrCat(
           "DPDK could not create a pool of ", fp.frames, " mbufs for queue ", q,

@@ -38,7 +38,10 @@
 //   per queue), files under /var/run/dpdk/<file-prefix> (removed at exit).
 //   fastpath.frames (mbufs per queue) must be at least rx_ring + tx_ring +
 //   config::kDpdkPoolBurstSlack: the pool fills the RX descriptors, the TX
-//   descriptors in flight and the bursts a queue holds.
+//   descriptors in flight and the bursts a queue holds. net_af_xdp uses
+//   the pool's memory as its UMEM; without hugepages each mbuf then takes
+//   a whole 4 KiB page (frames * 4 KiB per queue), because the kernel
+//   refuses a frame that crosses a page and the mbuf would be lost.
 //
 // Threading: OpenDpdk and the FastPath on the control thread; each queue on
 // the worker that took it. The port is stopped and closed (and a vdev
