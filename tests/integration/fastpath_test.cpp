@@ -43,6 +43,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "support/datagrams.h"
 #include "support/netns.h"
 #include "support/process.h"
 #include "support/require.h"
@@ -126,22 +127,6 @@ class Udp {
   int fd_ = -1;
   std::uint16_t port_ = 0;
 };
-
-std::vector<std::byte> PublishDatagram(
-    StreamId stream, std::uint64_t first, std::uint64_t source,
-    const std::vector<std::string>& payloads) {
-  std::vector<std::byte> out(65536);
-  std::size_t n =
-      tp::EncodeDatagramHeader(out, tp::DatagramKind::kPublish,
-                               static_cast<std::uint16_t>(payloads.size()),
-                               stream, Sequence{first}, source);
-  for (const std::string& p : payloads) {
-    n +=
-        tp::EncodePublish(std::span(out).subspan(n), stream, 0, tp::AsBytes(p));
-  }
-  out.resize(n);
-  return out;
-}
 
 // One ICMP echo from the current namespace to `ip`; true if answered.
 bool Ping(const std::string& ip) {

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "support/datagrams.h"
 #include "support/gateway_fixture.h"
 #include "support/net.h"
 #include "support/require.h"
@@ -36,24 +37,6 @@ using tp::ErrorCode;
 using tp::MessageType;
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
-
-// A PUBLISH datagram of `payloads` for `stream`, producer sequences from
-// `first`.
-std::vector<std::byte> PublishDatagram(
-    StreamId stream, std::uint64_t first, std::uint64_t source,
-    const std::vector<std::string>& payloads) {
-  std::vector<std::byte> out(65536);
-  std::size_t n =
-      tp::EncodeDatagramHeader(out, tp::DatagramKind::kPublish,
-                               static_cast<std::uint16_t>(payloads.size()),
-                               stream, Sequence{first}, source);
-  for (const std::string& p : payloads) {
-    n +=
-        tp::EncodePublish(std::span(out).subspan(n), stream, 0, tp::AsBytes(p));
-  }
-  out.resize(n);
-  return out;
-}
 
 // Reads `count` DATA frames from a TCP subscriber: their payloads.
 std::vector<std::string> ReadPayloads(TestClient& c, std::size_t count,
