@@ -93,9 +93,15 @@ TEST_P(ClientCostsTest, BlockingPollCostsOneSyscallPerWakeUp) {
   ASSERT_EQ(got.size(), static_cast<std::size_t>(kMessages));
   EXPECT_EQ(got.back(), "m" + std::to_string(kMessages - 1));
   EXPECT_EQ(calls.waits, 0u) << "poll() before the read";
-  EXPECT_EQ(calls.receives, static_cast<std::uint64_t>(kMessages));
+  // One recv per message, plus a few where a frame reached the socket in
+  // two segments (the gateway hands a frame over as several iovecs, and a
+  // reader can wake between the segments): seen once in 200 under load in
+  // CI. A poll() or a second read per wake-up would make this 2x.
+  constexpr std::uint64_t kSplitSlack = kMessages / 50;
+  EXPECT_GE(calls.receives, static_cast<std::uint64_t>(kMessages));
+  EXPECT_LE(calls.receives, kMessages + kSplitSlack);
   EXPECT_LE(calls.options, 1u) << "the receive timeout is set once";
-  EXPECT_LE(calls.total(), static_cast<std::uint64_t>(kMessages) + 1);
+  EXPECT_LE(calls.total(), kMessages + kSplitSlack + 1);
 }
 
 // With coalescing, claimed frames are written into the batch with the
