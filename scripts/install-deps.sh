@@ -12,6 +12,7 @@ PACKAGES=(
   libjs-chart.js chromium chromium-driver python3-selenium
   libxdp-dev libbpf-dev xdp-tools bpftool llvm-14 gcc-multilib ethtool
   libdpdk-dev dpdk-dev
+  libssl-dev openssl libsodium-dev
 )
 
 missing=()
