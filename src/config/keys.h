@@ -107,6 +107,12 @@ inline constexpr Range kMaxPublishRateRange{
     0, std::numeric_limits<std::uint32_t>::max()};
 inline constexpr Range kOutboundQueueRange{4 * kKiB, kGiB};
 inline constexpr Range kLogMemoryRange{64 * kKiB, kTiB};
+inline constexpr Range kConnectionsPerAddressRange{0, 1 << 20};
+inline constexpr Range kLogonFailuresRange{0, 1'000'000};
+inline constexpr Range kLogonFailureWindowRange{1, 86'400'000};  // a day
+inline constexpr Range kTrackedAddressesRange{1024, 1 << 24};
+inline constexpr Range kFrameProgressRange{0, kGiB};
+inline constexpr Range kFrameProgressGraceRange{1, 600'000};
 inline constexpr Range kHeartbeatRange{1, 3'600'000};  // any heartbeat key, ms
 inline constexpr Range kIdleTimeoutHeartbeatsRange{1, 1000};
 inline constexpr Range kLogonTimeoutRange{1, 600'000};
@@ -216,7 +222,31 @@ inline constexpr Range kPrefixLenRange{1, 32};
   X(limits, max_log_memory_bytes, max_log_memory_bytes, kBytes,                \
     kLogMemoryRange,                                                           \
     "total ring capacity of all stream logs, >= every stream's "               \
-    "capacity_bytes, up to 1TiB (default 4GiB)")
+    "capacity_bytes, up to 1TiB (default 4GiB)")                               \
+  X(limits, max_connections_per_address, max_connections_per_address, kInt,    \
+    kConnectionsPerAddressRange,                                               \
+    "concurrent client connections from one address, 0 for unlimited, "        \
+    "0..1048576 (default 128)")                                                \
+  X(limits, logon_failures_per_address, logon_failures_per_address, kInt,      \
+    kLogonFailuresRange,                                                       \
+    "failed logons one address may have per logon_failure_window_ms before "   \
+    "its logons are refused, 0 for unlimited, 0..1000000 (default 20)")        \
+  X(limits, logon_failure_window_ms, logon_failure_window_ms, kInt,            \
+    kLogonFailureWindowRange,                                                  \
+    "the window of logon_failures_per_address, ms, 1..86400000 "               \
+    "(default 60000)")                                                         \
+  X(limits, max_tracked_addresses, max_tracked_addresses, kInt,                \
+    kTrackedAddressesRange,                                                    \
+    "addresses remembered for their logon failures, 1024..16777216 "           \
+    "(default 65536)")                                                         \
+  X(limits, min_frame_progress, min_frame_progress, kBytes,                    \
+    kFrameProgressRange,                                                       \
+    "bytes/s a frame split across reads must average once in flight for "      \
+    "frame_progress_grace_ms, 0 for no check, up to 1GiB (default 1KiB)")      \
+  X(limits, frame_progress_grace_ms, frame_progress_grace_ms, kInt,            \
+    kFrameProgressGraceRange,                                                  \
+    "how long a frame may be in flight before min_frame_progress applies, "    \
+    "ms, 1..600000 (default 10000)")
 
 // [session] -> GatewayConfig
 #define TACHYON_CONFIG_SESSION_KEYS(X)                                         \

@@ -293,6 +293,20 @@ struct GatewayConfig {
   /// fails with LIMIT_EXCEEDED. Bounds memory whatever clients do.
   /// >= every stream's capacity_bytes, <= 1 TiB.
   std::size_t max_log_memory_bytes = std::size_t{4} << 30;
+  // [limits]: abuse limits (PROTOCOL.md 15).
+  /// Concurrent TCP connections from one peer address; 0 = no limit.
+  int max_connections_per_address = 128;
+  /// Failed logons (LOGON_REJECT NOT_AUTHORIZED) one address may have per
+  /// logon_failure_window_ms before its LOGONs are refused until the window
+  /// passes; 0 = no budget.
+  std::uint32_t logon_failures_per_address = 20;
+  std::uint32_t logon_failure_window_ms = 60000;
+  /// Addresses remembered for their logon failures, at most.
+  std::uint32_t max_tracked_addresses = 65536;
+  /// A frame split across reads must arrive at this average rate, bytes/s,
+  /// once it has been in flight for frame_progress_grace_ms; 0 = no check.
+  std::size_t min_frame_progress = 1024;
+  std::uint32_t frame_progress_grace_ms = 10000;
   // [session]
   std::uint32_t heartbeat_interval_ms = 1000;  ///< default granted
   std::uint32_t min_heartbeat_interval_ms = 10;

@@ -606,6 +606,18 @@ void ValidateInto(const GatewayConfig& c, Problems& p) {
                   c.max_outbound_queue_bytes, kOutboundQueueRange);
   CheckBytesRange(p, "limits.max_log_memory_bytes", c.max_log_memory_bytes,
                   kLogMemoryRange);
+  CheckRange(p, "limits.max_connections_per_address",
+             c.max_connections_per_address, kConnectionsPerAddressRange);
+  CheckRange(p, "limits.logon_failures_per_address",
+             c.logon_failures_per_address, kLogonFailuresRange);
+  CheckRange(p, "limits.logon_failure_window_ms", c.logon_failure_window_ms,
+             kLogonFailureWindowRange);
+  CheckRange(p, "limits.max_tracked_addresses", c.max_tracked_addresses,
+             kTrackedAddressesRange);
+  CheckBytesRange(p, "limits.min_frame_progress", c.min_frame_progress,
+                  kFrameProgressRange);
+  CheckRange(p, "limits.frame_progress_grace_ms", c.frame_progress_grace_ms,
+             kFrameProgressGraceRange);
   {
     // A stream whose log alone exceeds the budget could never be created.
     std::size_t largest = c.default_stream.capacity_bytes;

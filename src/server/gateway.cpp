@@ -25,6 +25,16 @@ Gateway::Gateway(config::GatewayConfig config)
   for (int i = 0; i < config_.workers; ++i) {
     boards_.push_back(std::make_unique<session::SessionBoard>());
   }
+  if (config_.max_connections_per_address > 0 ||
+      config_.logon_failures_per_address > 0) {
+    address_limits_ = std::make_unique<session::AddressLimits>(
+        session::AddressLimits::Options{
+            .max_connections_per_address = config_.max_connections_per_address,
+            .logon_failures_per_address = config_.logon_failures_per_address,
+            .logon_failure_window_ns =
+                std::int64_t{config_.logon_failure_window_ms} * 1'000'000,
+            .max_tracked_addresses = config_.max_tracked_addresses});
+  }
 }
 
 Gateway::~Gateway() {

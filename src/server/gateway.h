@@ -51,6 +51,7 @@
 #include "server/reload.h"
 #include "server/worker.h"
 #include "server/worker_command.h"
+#include "session/address_limits.h"
 #include "session/session_board.h"
 #include "session/session_info.h"
 #include "stream/stream_registry.h"
@@ -154,6 +155,11 @@ class Gateway final : public CommandRouter {
   /// never blocks a worker.
   [[nodiscard]] std::vector<session::SessionInfo> Sessions() const;
   /// Worker `index`'s board (for the worker).
+  /// The per-address limits every worker shares; nullptr when the config
+  /// sets none.
+  [[nodiscard]] session::AddressLimits* address_limits() {
+    return address_limits_.get();
+  }
   [[nodiscard]] session::SessionBoard* session_board(int index) {
     return boards_[static_cast<std::size_t>(index)].get();
   }
@@ -211,6 +217,9 @@ class Gateway final : public CommandRouter {
   std::atomic<int> max_connections_;
   bool started_ = false;
   std::vector<std::unique_ptr<session::SessionBoard>> boards_;
+  // Used by the workers; the destructor clears workers_ before any member
+  // is destroyed.
+  std::unique_ptr<session::AddressLimits> address_limits_;
   mutable std::mutex reload_mu_;
   config::GatewayConfig running_ ABSL_GUARDED_BY(reload_mu_);
   ReloadSource reload_source_ ABSL_GUARDED_BY(reload_mu_);

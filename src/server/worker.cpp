@@ -103,7 +103,8 @@ absl::Status Worker::SetUp() {
           .router = backends_ != nullptr ? backends_->router() : nullptr,
           .clock = &clock_,
           .counters = &gateway_.counters(),
-          .board = gateway_.session_board(index_)});
+          .board = gateway_.session_board(index_),
+          .address_limits = gateway_.address_limits()});
   runner_->Add(sessions_.get());
   if (udp_egress_ != nullptr) runner_->Add(udp_egress_.get());
   return runner_->Start();

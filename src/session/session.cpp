@@ -10,6 +10,7 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "base/log_limit.h"
+#include "base/safe_text.h"
 #include "base/strings.h"
 #include "session/session_agent.h"
 
@@ -36,6 +37,7 @@ Session::Session(SessionAgent& agent, std::int64_t now_ns)
       last_recv_ns_(now_ns),
       last_send_ns_(now_ns),
       connected_unix_ms_(base::RealtimeNs() / 1'000'000),
+      partial_(&agent.counters().partial_frame_bytes),
       control_(kControlReserve),
       engine_(control_, *this, *this, &agent.counters().delivery_latency) {
   agent_.counters().sessions_open.Add(1);
@@ -72,43 +74,87 @@ void Session::OnData(std::span<const std::byte> data) {
   if (appended_in_read_) agent_.RecordPublishToAppend();
 }
 
+std::uint32_t Session::FrameLimit() const {
+  return state_ == State::kAwaitLogon
+             ? std::min(kMaxLogonFrameLength, max_frame_length_)
+             : max_frame_length_;
+}
+
+void Session::DecodeFailed(ErrorCode code, std::span<const std::byte> frame) {
+  if (code != ErrorCode::kFrameTooLong || frame.size() < 4) {
+    Fatal(code, "malformed frame");
+    return;
+  }
+  const std::uint32_t len = tp::LoadU32(frame.data());
+  if (state_ == State::kAwaitLogon && len <= max_frame_length_) {
+    agent_.counters().limit_pre_logon_frame.Add();
+    TACHYON_LOG_LIMITED(kInfo, kLogonRejected)
+        << "connection cut peer=" << peer_ << " reason=frame of " << len
+        << " bytes before LOGON_ACK (pre_logon_frame_length "
+        << kMaxLogonFrameLength << ")";
+    Fatal(code, absl::StrCat("frame length ", len,
+                             " exceeds the pre-logon frame limit of ",
+                             kMaxLogonFrameLength,
+                             " bytes (pre_logon_frame_length: the longest "
+                             "LOGON); limits.max_frame_length applies after "
+                             "LOGON_ACK"));
+    return;
+  }
+  Fatal(code, absl::StrCat("frame length ", len, " exceeds ",
+                           state_ == State::kAwaitLogon
+                               ? "the pre-logon frame limit of "
+                               : "limits.max_frame_length = ",
+                           FrameLimit(), " bytes"));
+}
+
+void Session::StartPartial(std::span<const std::byte> bytes) {
+  // Only what arrived is stored; the buffer grows with the frame.
+  const std::size_t frame_bytes =
+      bytes.size() >= 4 ? tp::PaddedLength(tp::LoadU32(bytes.data()))
+                        : tp::kHeaderLength;
+  partial_.Append(bytes, frame_bytes);
+  partial_since_ns_ = agent_.now_ns();
+}
+
 void Session::Consume(std::span<const std::byte> data) {
   // Finish a frame split across reads: top up `partial_` with just enough
   // bytes to learn the frame's length, then to complete it.
   while (!partial_.empty() && !data.empty()) {
     std::size_t want;
+    std::size_t frame_bytes;
     if (partial_.size() < tp::kHeaderLength) {
       want = tp::kHeaderLength - partial_.size();
+      frame_bytes = tp::kHeaderLength;
     } else {
-      const std::uint32_t len = tp::LoadU32(partial_.data());
-      want = tp::PaddedLength(len) - partial_.size();
+      // The header decoded without error: the length is within the limit.
+      frame_bytes = tp::PaddedLength(tp::LoadU32(partial_.data()));
+      want = frame_bytes - partial_.size();
     }
     const std::size_t take = std::min(want, data.size());
-    partial_.insert(partial_.end(), data.begin(), data.begin() + take);
+    partial_.Append(data.first(take), frame_bytes);
     data = data.subspan(take);
-    const tp::DecodeResult r = tp::DecodeFrame(partial_, max_frame_length_);
+    const tp::DecodeResult r = tp::DecodeFrame(partial_.bytes(), FrameLimit());
     if (r.status == tp::DecodeStatus::kError) {
-      Fatal(r.error, "malformed frame");
+      DecodeFailed(r.error, partial_.bytes());
       return;
     }
     if (r.status == tp::DecodeStatus::kFrame) {
       HandleFrame(r.frame);
       if (holding_) {
         // The frame (in partial_) waits with everything after it.
-        held_.assign(partial_.begin(), partial_.end());
+        held_.assign(partial_.bytes().begin(), partial_.bytes().end());
         held_.insert(held_.end(), data.begin(), data.end());
-        partial_.clear();
+        partial_.Clear();
         Hold();
         return;
       }
-      partial_.clear();
-      if (partial_.capacity() > 4 * kControlReserve) partial_.shrink_to_fit();
+      partial_.Clear();
       if (state_ != State::kAwaitLogon && state_ != State::kActive) return;
     }
   }
   // Whole frames straight from the receive buffer.
   while (!data.empty()) {
-    const tp::DecodeResult r = tp::DecodeFrame(data, max_frame_length_);
+    const tp::DecodeResult r = tp::DecodeFrame(data, FrameLimit());
     if (r.status == tp::DecodeStatus::kFrame) {
       HandleFrame(r.frame);
       if (holding_) {
@@ -121,12 +167,35 @@ void Session::Consume(std::span<const std::byte> data) {
       continue;
     }
     if (r.status == tp::DecodeStatus::kError) {
-      Fatal(r.error, "malformed frame");
+      DecodeFailed(r.error, data);
       return;
     }
-    partial_.assign(data.begin(), data.end());
+    StartPartial(data);
     break;
   }
+}
+
+void Session::CheckFrameProgress(std::int64_t now_ns) {
+  const config::GatewayConfig& cfg = agent_.config();
+  if (partial_.empty() || holding_ || cfg.min_frame_progress == 0) return;
+  const std::int64_t elapsed_ns = now_ns - partial_since_ns_;
+  const std::int64_t grace_ns =
+      std::int64_t{cfg.frame_progress_grace_ms} * 1'000'000;
+  if (elapsed_ns <= grace_ns) return;
+  // The frame must have averaged the minimum rate since its first bytes.
+  const double required =
+      static_cast<double>(cfg.min_frame_progress) * (elapsed_ns * 1e-9);
+  if (static_cast<double>(partial_.size()) >= required) return;
+  agent_.counters().limit_frame_progress.Add();
+  const std::string why = absl::StrCat(
+      "frame in flight received ", partial_.size(), " bytes in ",
+      elapsed_ns / 1'000'000,
+      " ms, below limits.min_frame_progress = ", cfg.min_frame_progress,
+      " bytes/s (after ", cfg.frame_progress_grace_ms, " ms of grace)");
+  TACHYON_LOG_LIMITED(kInfo, kLogonRejected)
+      << "connection cut peer=" << peer_ << " client='" << client_name_
+      << "' session=" << session_id_.value() << ": " << why;
+  Fatal(ErrorCode::kLimitExceeded, why);
 }
 
 void Session::HandleFrame(tp::FrameView frame) {
@@ -159,11 +228,11 @@ void Session::HandleFrame(tp::FrameView frame) {
       const tp::ErrorView e(frame);
       TACHYON_LOG(kDebug) << "session " << session_id_.value()
                           << ": client ERROR " << tp::ErrorCodeName(e.code())
-                          << ": " << e.text();
+                          << ": " << base::Quoted(e.text());
       if (e.fatal()) {
         NoteCloseReason(absl::StrCat("client ERROR ",
                                      AbslView(tp::ErrorCodeName(e.code())),
-                                     ": ", AbslView(e.text())));
+                                     ": ", base::Quoted(e.text())));
         CloseAfterFlush();
       }
       return;
@@ -207,18 +276,38 @@ void Session::HandleFrame(tp::FrameView frame) {
 
 void Session::HandleLogon(const tp::LogonView& m) {
   const config::GatewayConfig& cfg = agent_.config();
-  auto reject = [&](ErrorCode code, std::string_view text) {
+  AddressLimits* limits = has_address_ ? agent_.address_limits() : nullptr;
+  auto reject = [&](ErrorCode code, std::string_view full_text) {
+    const std::string_view text =
+        base::Utf8Prefix(full_text, tp::kMaxErrorTextLength);
     std::span<std::byte> out =
         ReserveControl(tp::ErrorView::kFixedLength + text.size() + 8);
     CommitControl(tp::EncodeLogonReject(out, {.code = code, .text = text}));
     agent_.counters().logons_rejected.Add();
+    // Every authentication failure spends the peer address's budget
+    // (limits.logon_failures_per_address).
+    if (code == ErrorCode::kNotAuthorized && limits != nullptr) {
+      limits->RecordLogonFailure(address_, agent_.now_ns());
+    }
     TACHYON_LOG_LIMITED(kInfo, kLogonRejected)
-        << "logon rejected peer=" << peer_ << " client='" << m.client_name()
+        << "logon rejected peer=" << peer_ << " client='"
+        << base::Quoted(m.client_name())
         << "' reason=" << tp::ErrorCodeName(code) << ": " << text;
     NoteCloseReason(
         absl::StrCat("logon rejected: ", AbslView(tp::ErrorCodeName(code))));
     CloseAfterFlush();
   };
+  if (limits != nullptr && !limits->LogonAllowed(address_, agent_.now_ns())) {
+    agent_.counters().limit_address_logon_failures.Add();
+    reject(ErrorCode::kLimitExceeded,
+           absl::StrCat("too many failed logons from ", address_.ToString(),
+                        ": limits.logon_failures_per_address = ",
+                        cfg.logon_failures_per_address, " per ",
+                        cfg.logon_failure_window_ms,
+                        " ms (limits.logon_failure_window_ms); try again "
+                        "later"));
+    return;
+  }
   // The highest version both speak (PROTOCOL.md 7.2): 2 adds the instance
   // epoch to LOGON_ACK and SUBSCRIBE_ACK, 3 adds SERVICE_LOOKUP and the
   // OVERLOADED status (and keeps the epoch), 1 keeps every frame as it was.
@@ -257,7 +346,8 @@ void Session::HandleLogon(const tp::LogonView& m) {
                                          .max_frame_length = max_frame_length_,
                                          .instance_epoch = ack_epoch_}));
   state_ = State::kActive;
-  client_name_ = std::string(m.client_name());
+  // Quoted: the name goes into log lines and the admin plane.
+  client_name_ = base::Quoted(m.client_name());
   TACHYON_LOG_LIMITED(kInfo, kConnection)
       << "logged on peer=" << peer_ << " client='" << client_name_
       << "' session=" << session_id_.value() << " version=" << version;
@@ -381,8 +471,11 @@ void Session::CommitControl(std::size_t bytes) {
   }
 }
 
-void Session::QueueError(ErrorCode code, bool fatal, std::string_view text,
+void Session::QueueError(ErrorCode code, bool fatal, std::string_view full_text,
                          std::uint64_t context, StreamId stream) {
+  // A cut at the protocol's text limit never splits a character.
+  const std::string_view text =
+      base::Utf8Prefix(full_text, tp::kMaxErrorTextLength);
   std::span<std::byte> out =
       ReserveControl(tp::ErrorView::kFixedLength + text.size() + 8);
   CommitControl(tp::EncodeError(out, {.code = code,
@@ -455,7 +548,7 @@ void Session::CloseAfterFlush() {
   }
   state_ = State::kClosing;
   deadline_ns_ = agent_.now_ns() + kCloseFlushNs;
-  partial_.clear();
+  partial_.Release();
   MarkDirty();
 }
 
@@ -514,7 +607,7 @@ void Session::BeginDrain(std::int64_t now_ns) {
   state_ = State::kDraining;
   deadline_ns_ =
       now_ns + std::int64_t{agent_.config().shutdown_drain_ms} * 1'000'000;
-  partial_.clear();
+  partial_.Release();
   MarkDirty();
 }
 
@@ -543,6 +636,8 @@ void Session::OnReleased() { agent_.DestroySession(this); }
 void Session::Tick(std::int64_t now_ns) {
   switch (state_) {
     case State::kAwaitLogon:
+      CheckFrameProgress(now_ns);
+      if (state_ != State::kAwaitLogon) return;
       if (now_ns - created_ns_ >
           std::int64_t{agent_.config().logon_timeout_ms} * 1'000'000) {
         Fatal(ErrorCode::kHeartbeatTimeout,
@@ -554,6 +649,8 @@ void Session::Tick(std::int64_t now_ns) {
       // A held publisher's connection goes unread by our choice: its
       // silence is not the peer's.
       if (holding_) last_recv_ns_ = now_ns;
+      CheckFrameProgress(now_ns);
+      if (state_ != State::kActive) return;
       const std::int64_t limit =
           heartbeat_ns_ * agent_.config().idle_timeout_heartbeats;
       if (now_ns - last_recv_ns_ > limit) {

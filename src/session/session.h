@@ -39,8 +39,10 @@
 #include "base/counters.h"
 #include "io/endpoint.h"
 #include "io/reactor.h"
+#include "session/address_limits.h"
 #include "session/control_queue.h"
 #include "session/delivery.h"
+#include "session/partial_frame.h"
 #include "session/request_router.h"
 #include "session/send_engine.h"
 #include "session/session_info.h"
@@ -78,6 +80,12 @@ class Session final : public io::ConnectionHandler,
     kClosed,      ///< Close() called; waiting for OnReleased
   };
 
+  /// The longest LOGON: its fixed part and two fields of at most 255 bytes
+  /// (PROTOCOL.md 6.1): 542 bytes, 544 padded. The frame limit before
+  /// LOGON_ACK.
+  static constexpr std::uint32_t kMaxLogonFrameLength =
+      protocol::LogonView::kFixedLength + 2 * protocol::kMaxLogonFieldLength;
+
   Session(SessionAgent& agent, std::int64_t now_ns);
   ~Session() override;
   Session(const Session&) = delete;
@@ -89,6 +97,18 @@ class Session final : public io::ConnectionHandler,
   /// session's log lines and admin row.
   void set_peer(std::string peer) { peer_ = std::move(peer); }
   [[nodiscard]] const std::string& peer() const { return peer_; }
+  /// The peer's address (without port), set by the agent at accept when
+  /// it is an IP address; `counted`: it holds a connection in the
+  /// agent's AddressLimits, to be released when the session ends.
+  void set_address(const AddressKey& key, bool counted) {
+    address_ = key;
+    has_address_ = true;
+    address_counted_ = counted;
+  }
+  /// The address whose connection count this session holds, if it does.
+  [[nodiscard]] const AddressKey* counted_address() const {
+    return address_counted_ ? &address_ : nullptr;
+  }
   /// The client name LOGON gave ("" before LOGON_ACK).
   [[nodiscard]] const std::string& client_name() const { return client_name_; }
   /// Ids and names of the session's subscriptions (FillInfo's scratch).
@@ -162,6 +182,17 @@ class Session final : public io::ConnectionHandler,
 
   // Decodes and handles the frames in `data`, until a PUBLISH must be held.
   void Consume(std::span<const std::byte> data);
+  // The frame limit in force: the longest LOGON (kMaxLogonFrameLength)
+  // until LOGON_ACK, then the configured limit (PROTOCOL.md 4.3, 15).
+  [[nodiscard]] std::uint32_t FrameLimit() const;
+  // A decoding error: the fatal ERROR, its text naming the limit for
+  // FRAME_TOO_LONG. `frame` starts with the offending frame.
+  void DecodeFailed(protocol::ErrorCode code, std::span<const std::byte> frame);
+  // Stores the trailing partial frame `bytes` (the partial was empty).
+  void StartPartial(std::span<const std::byte> bytes);
+  // limits.min_frame_progress: cuts a session whose frame in flight
+  // arrives too slowly (from Tick).
+  void CheckFrameProgress(std::int64_t now_ns);
   void HandleFrame(protocol::FrameView frame);
   void HandleLogon(const protocol::LogonView& m);
   // False when the stream has no room: the caller holds the frame.
@@ -269,8 +300,14 @@ class Session final : public io::ConnectionHandler,
   std::uint64_t bytes_out_ = 0;
   std::int64_t connected_unix_ms_ = 0;
 
-  // Receive: bytes of a frame split across reads.
-  std::vector<std::byte> partial_;
+  // Receive: bytes of a frame split across reads, and when its first
+  // bytes arrived (the loop clock of that read).
+  PartialFrame partial_;
+  std::int64_t partial_since_ns_ = 0;
+  // The peer's address (set_address).
+  AddressKey address_;
+  bool has_address_ = false;
+  bool address_counted_ = false;
   // Flow control: a PUBLISH its stream had no room for, and every byte
   // received after it; the connection is not read while holding_.
   bool holding_ = false;

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <array>
+#include <optional>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -19,13 +20,19 @@
 namespace tachyon::session {
 namespace {
 
-// "ip:port" of a connected socket's peer ("?" if the kernel will not say).
-std::string PeerOf(int fd) {
+// The peer of a connected socket (family AF_UNSPEC if the kernel will
+// not say).
+sockaddr_storage PeerAddressOf(int fd) {
   sockaddr_storage addr{};
   socklen_t len = sizeof addr;
   if (::getpeername(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    return "?";
+    addr.ss_family = AF_UNSPEC;
   }
+  return addr;
+}
+
+// "ip:port" of a peer address ("?" for anything but IPv4 and IPv6).
+std::string PeerText(const sockaddr_storage& addr) {
   if (addr.ss_family == AF_INET) {
     return io::Endpoint::FromSockaddr(
                reinterpret_cast<const sockaddr_in&>(addr))
@@ -39,6 +46,8 @@ std::string PeerOf(int fd) {
   }
   return "?";
 }
+
+std::string PeerOf(int fd) { return PeerText(PeerAddressOf(fd)); }
 
 }  // namespace
 
@@ -55,7 +64,8 @@ SessionAgent::SessionAgent(const SessionAgentParts& p)
       router_(p.router),
       clock_(*p.clock),
       counters_(*p.counters, p.worker),
-      board_(p.board) {}
+      board_(p.board),
+      address_limits_(p.address_limits) {}
 
 SessionAgent::~SessionAgent() {
   // Sessions left by a failed start; normally the drain releases them all.
@@ -303,13 +313,55 @@ void SessionAgent::Refuse(int fd, bool shutting_down) {
   ::close(fd);
 }
 
+void SessionAgent::RefuseAddress(int fd, const std::string& peer) {
+  counters_.refused_address_limit.Add();
+  counters_.limit_address_connections.Add();
+  const int limit = address_limits_->options().max_connections_per_address;
+  TACHYON_LOG_LIMITED(kInfo, kLogonRejected)
+      << "connection refused peer=" << peer << " worker=" << worker_
+      << " reason=connection limit per address reached "
+         "(limits.max_connections_per_address = "
+      << limit << ")";
+  // The same answer as the gateway-wide limit (PROTOCOL.md 7.1): a fatal
+  // ERROR LIMIT_EXCEEDED naming the limit, best effort on the new socket.
+  std::array<std::byte, 160> buf;
+  const std::string text = absl::StrCat(
+      "connection limit per address reached "
+      "(limits.max_connections_per_address = ",
+      limit, ")");
+  const std::size_t n =
+      protocol::EncodeError(buf, {.code = protocol::ErrorCode::kLimitExceeded,
+                                  .fatal = true,
+                                  .text = text});
+  [[maybe_unused]] ssize_t w =
+      ::send(fd, buf.data(), n, MSG_NOSIGNAL | MSG_DONTWAIT);
+  ::shutdown(fd, SHUT_WR);
+  ::close(fd);
+}
+
 void SessionAgent::OnAccept(int fd) {
   counters_.connections_accepted.Add();
   if (stopping()) {
     Refuse(fd, true);
     return;
   }
+  const sockaddr_storage peer_addr = PeerAddressOf(fd);
+  const std::optional<AddressKey> address = AddressKey::From(peer_addr);
+  // The per-address limit first: a flood from one address is refused
+  // without taking gateway-wide slots from anyone else.
+  bool address_counted = false;
+  if (address_limits_ != nullptr && address.has_value()) {
+    if (!address_limits_->TryAddConnection(*address)) {
+      RefuseAddress(fd, PeerText(peer_addr));
+      return;
+    }
+    address_counted = true;
+  }
+  auto release_address = [&] {
+    if (address_counted) address_limits_->ReleaseConnection(*address);
+  };
   if (!services_.TryAddConnection()) {
+    release_address();
     Refuse(fd, false);
     return;
   }
@@ -317,6 +369,7 @@ void SessionAgent::OnAccept(int fd) {
     TACHYON_LOG(kError) << "worker " << worker_ << ": " << s.message();
     ::close(fd);
     services_.ReleaseConnection();
+    release_address();
     return;
   }
   const std::int64_t now =
@@ -326,10 +379,12 @@ void SessionAgent::OnAccept(int fd) {
   if (conn == nullptr) {
     delete session;
     services_.ReleaseConnection();
+    release_address();
     return;
   }
   session->Attach(conn);
-  session->set_peer(PeerOf(fd));
+  session->set_peer(PeerText(peer_addr));
+  if (address.has_value()) session->set_address(*address, address_counted);
   TACHYON_LOG_LIMITED(kInfo, kConnection)
       << "connection opened peer=" << session->peer() << " worker=" << worker_;
   session->agent_index = sessions_.size();
@@ -352,6 +407,9 @@ void SessionAgent::DestroySession(Session* s) {
   if (s->dirty) std::erase(dirty_, s);
   std::erase(flushing_, s);
   if (s->holding()) std::erase(held_, s);
+  if (const AddressKey* a = s->counted_address(); a != nullptr) {
+    address_limits_->ReleaseConnection(*a);
+  }
   delete s;
   services_.ReleaseConnection();
 }

@@ -35,6 +35,7 @@
 #include "config/model.h"
 #include "io/agent.h"
 #include "io/reactor.h"
+#include "session/address_limits.h"
 #include "session/request_router.h"
 #include "session/session_board.h"
 #include "session/session_counters.h"
@@ -68,6 +69,10 @@ struct SessionAgentParts {
   /// Where the agent publishes its sessions' rows (about once a second);
   /// nullptr: nowhere.
   SessionBoard* board = nullptr;
+  /// Per-address limits shared by every worker (limits.
+  /// max_connections_per_address, logon_failures_per_address); nullptr:
+  /// none.
+  AddressLimits* address_limits = nullptr;
 };
 
 class SessionAgent final : public io::Agent, public io::AcceptHandler {
@@ -119,6 +124,10 @@ class SessionAgent final : public io::Agent, public io::AcceptHandler {
   [[nodiscard]] std::uint64_t instance_epoch() const {
     return services_.instance_epoch();
   }
+  /// The per-address limits; nullptr when there are none.
+  [[nodiscard]] AddressLimits* address_limits() const {
+    return address_limits_;
+  }
   /// The worker's request router; nullptr when there is none.
   [[nodiscard]] RequestRouter* router() const { return router_; }
   /// registry().Open with one `use` acquired, telling every worker when a
@@ -159,6 +168,8 @@ class SessionAgent final : public io::Agent, public io::AcceptHandler {
   int RetryHeld(std::int64_t now_ns);
   void Tick(std::int64_t now_ns);
   void Refuse(int fd, bool shutting_down);
+  // limits.max_connections_per_address: ERROR LIMIT_EXCEEDED, then close.
+  void RefuseAddress(int fd, const std::string& peer);
   // Fills rows_ and hands them to board_ (at most every
   // SessionBoard::kPublishIntervalNs; again next tick if a reader held it).
   void PublishRows(std::int64_t now_ns);
@@ -176,6 +187,7 @@ class SessionAgent final : public io::Agent, public io::AcceptHandler {
   base::LoopClock& clock_;
   SessionCounters counters_;
   SessionBoard* const board_;
+  AddressLimits* const address_limits_;
   std::vector<SessionInfo> rows_;
   // Session::FillInfo's scratch (Session::SubscriptionOrder).
   std::vector<std::pair<std::uint32_t, const std::string*>> subscription_order_;

@@ -47,6 +47,24 @@ SessionCounters::SessionCounters(base::CounterRegistry& registry, int worker) {
   slow_control_queue =
       counter(kSlowConsumersTotal, "subscribers closed as slow consumers",
               "control_queue");
+  auto limit = [&](std::string_view reason) {
+    return counter(kLimitRefusalsTotal,
+                   "connections refused or cut by an abuse limit, by limit",
+                   reason);
+  };
+  limit_pre_logon_frame = limit("pre_logon_frame_length");
+  limit_frame_progress = limit("min_frame_progress");
+  limit_address_connections = limit("max_connections_per_address");
+  limit_address_logon_failures = limit("logon_failures_per_address");
+  refused_address_limit = counter(kConnectionsRefusedTotal,
+                                  "TCP connections refused right after accept",
+                                  "address_connection_limit");
+  partial_frame_bytes = registry.AddGauge(
+      kPartialFrameBytes,
+      "bytes of buffer held for frames split across reads (grows with the "
+      "bytes received, returned when the frame completes or the session "
+      "closes)",
+      {{"worker", w}});
   delivery_latency = registry.AddHistogram(
       kDeliveryLatencyNs,
       "from a DATA frame's gateway timestamp to the completion of the send "

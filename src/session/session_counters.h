@@ -38,6 +38,14 @@ inline constexpr std::string_view kMalformedFramesTotal =
     "tachyon_session_malformed_frames_total";
 inline constexpr std::string_view kSlowConsumersTotal =
     "tachyon_session_slow_consumers_total";
+// Abuse limits (PROTOCOL.md 15): one count per refusal or cut, labelled
+// reason=<the limit's config key> (pre_logon_frame_length, which is fixed
+// by the protocol, has no key).
+inline constexpr std::string_view kLimitRefusalsTotal =
+    "tachyon_session_limit_refusals_total";
+// Bytes of buffer the worker's sessions hold for frames split across reads.
+inline constexpr std::string_view kPartialFrameBytes =
+    "tachyon_session_partial_frame_bytes";
 
 // Latency histograms (nanoseconds, power-of-two buckets: base/counters.h).
 //
@@ -92,6 +100,15 @@ struct SessionCounters {
   base::Counter slow_lapped;         ///< reason="lapped": overwritten
   base::Counter slow_stalled;        ///< reason="stalled": held publishers back
   base::Counter slow_control_queue;  ///< reason="control_queue"
+  // kLimitRefusalsTotal, by limit.
+  base::Counter limit_pre_logon_frame;         ///< pre_logon_frame_length
+  base::Counter limit_frame_progress;          ///< min_frame_progress
+  base::Counter limit_address_connections;     ///< max_connections_per_address
+  base::Counter limit_address_logon_failures;  ///< logon_failures_per_address
+  /// kConnectionsRefusedTotal reason="address_connection_limit".
+  base::Counter refused_address_limit;
+  /// kPartialFrameBytes: capacity of the sessions' PartialFrame buffers.
+  base::Gauge partial_frame_bytes;
   /// kDeliveryLatencyNs: recorded by the sessions' send engines.
   base::Histogram delivery_latency;
   /// kPublishToAppendNs.

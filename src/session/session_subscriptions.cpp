@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "base/safe_text.h"
 #include "base/strings.h"
 #include "session/session.h"
 #include "session/session_agent.h"
@@ -21,7 +22,7 @@ void Session::HandleOpenStream(const tp::OpenStreamView& m) {
   if (!tp::IsValidStreamName(name)) {
     QueueError(
         ErrorCode::kInvalidName, false,
-        absl::StrCat("'", AbslView(name), "' is not a valid stream name"),
+        absl::StrCat("'", base::Quoted(name), "' is not a valid stream name"),
         m.request_id());
     return;
   }
@@ -82,7 +83,7 @@ void Session::HandleSubscribe(const tp::SubscribeView& m) {
   const bool pattern = m.is_pattern();
   if (pattern ? !tp::IsValidPattern(name) : !tp::IsValidStreamName(name)) {
     QueueError(ErrorCode::kInvalidName, false,
-               absl::StrCat("'", AbslView(name), "' is not a valid stream ",
+               absl::StrCat("'", base::Quoted(name), "' is not a valid stream ",
                             pattern ? "pattern" : "name"),
                id);
     return;
@@ -231,7 +232,7 @@ void Session::HandleUdpSubscribe(const tp::UdpSubscribeView& m) {
   if (RefuseDuplicateSubscription(id)) return;
   if (!tp::IsValidStreamName(name)) {
     QueueError(ErrorCode::kInvalidName, false,
-               absl::StrCat("'", AbslView(name),
+               absl::StrCat("'", base::Quoted(name),
                             "' is not a valid stream name (UDP_SUBSCRIBE "
                             "takes no patterns)"),
                id);

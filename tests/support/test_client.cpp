@@ -1,5 +1,9 @@
 #include "support/test_client.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "support/net.h"
@@ -13,6 +17,29 @@ std::unique_ptr<TestClient> TestClient::Connect(std::uint16_t port,
                                                 int rcvbuf) {
   const int fd = ConnectLoopback(port, rcvbuf);
   if (fd < 0) return nullptr;
+  return std::unique_ptr<TestClient>(new TestClient(fd));
+}
+
+std::unique_ptr<TestClient> TestClient::ConnectFrom(std::uint16_t port,
+                                                    const char* source_ip) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return nullptr;
+  const int one = 1;
+  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  sockaddr_in source{};
+  source.sin_family = AF_INET;
+  if (::inet_pton(AF_INET, source_ip, &source.sin_addr) != 1 ||
+      ::bind(fd, reinterpret_cast<const sockaddr*>(&source), sizeof source) !=
+          0) {
+    ::close(fd);
+    return nullptr;
+  }
+  const sockaddr_in addr = LoopbackAddress(port);
+  if (::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) !=
+      0) {
+    ::close(fd);
+    return nullptr;
+  }
   return std::unique_ptr<TestClient>(new TestClient(fd));
 }
 

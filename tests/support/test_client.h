@@ -33,6 +33,11 @@ class TestClient {
   /// make a slow consumer).
   static std::unique_ptr<TestClient> Connect(std::uint16_t port,
                                              int rcvbuf = 0);
+  /// Connects to 127.0.0.1:port from `source_ip` (another loopback
+  /// address such as "127.0.0.2": the socket is bound to it first), so
+  /// that tests can play distinct peer addresses.
+  static std::unique_ptr<TestClient> ConnectFrom(std::uint16_t port,
+                                                 const char* source_ip);
   ~TestClient();
 
   int fd() const { return fd_; }
