@@ -226,7 +226,7 @@ inline constexpr Range kPrefixLenRange{1, 32};
   X(limits, max_connections_per_address, max_connections_per_address, kInt,    \
     kConnectionsPerAddressRange,                                               \
     "concurrent client connections from one address, 0 for unlimited, "        \
-    "0..1048576 (default 128)")                                                \
+    "0..1048576 (default 256)")                                                \
   X(limits, logon_failures_per_address, logon_failures_per_address, kInt,      \
     kLogonFailuresRange,                                                       \
     "failed logons one address may have per logon_failure_window_ms before "   \

@@ -295,7 +295,7 @@ struct GatewayConfig {
   std::size_t max_log_memory_bytes = std::size_t{4} << 30;
   // [limits]: abuse limits (PROTOCOL.md 15).
   /// Concurrent TCP connections from one peer address; 0 = no limit.
-  int max_connections_per_address = 128;
+  int max_connections_per_address = 256;
   /// Failed logons (LOGON_REJECT NOT_AUTHORIZED) one address may have per
   /// logon_failure_window_ms before its LOGONs are refused until the window
   /// passes; 0 = no budget.

@@ -89,6 +89,9 @@ inline config::GatewayConfig TestConfig(const GatewayParam& p) {
   c.default_stream.capacity_bytes = 1u << 20;
   c.default_stream.window_bytes = 512u << 10;
   c.shutdown_drain_ms = 1000;
+  // Every test client connects from 127.0.0.1, some hundreds at once; the
+  // per-address limit is tested where a test sets it.
+  c.max_connections_per_address = 0;
   return c;
 }
 

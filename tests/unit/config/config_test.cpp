@@ -1373,7 +1373,8 @@ TEST(FlagsTest, EveryKeyHasAFlagWhoseHelpNamesIt) {
     EXPECT_THAT(f->Help(), HasSubstr("(default "));
     EXPECT_TRUE(keys.insert(flag.key).second) << flag.key;
   }
-  EXPECT_EQ(keys.size(), 72u);  // 48 + [admin]'s 7 + [fastpath]'s 17
+  // 48 + [admin]'s 7 + [fastpath]'s 17 + [limits]' 6 abuse limits
+  EXPECT_EQ(keys.size(), 78u);
   EXPECT_NE(absl::FindCommandLineFlag("config"), nullptr);
 }
 
