@@ -309,9 +309,9 @@ struct Principal {
   std::vector<std::string> deny_subscribe;
   std::vector<std::string> deny_create;
   std::vector<std::string> deny_request;
-  int max_connections = 0;      ///< concurrent sessions, all workers
-  int max_streams_created = 0;  ///< streams it created that still exist
-  int max_subscriptions = 0;    ///< held at once, all its sessions
+  int max_connections = 0;         ///< concurrent sessions, all workers
+  int max_streams_created = 0;     ///< streams it created that still exist
+  int max_subscriptions = 0;       ///< held at once, all its sessions
   std::uint32_t publish_rate = 0;  ///< messages/s, all its sessions
   /// Bytes queued for one of its sessions before it is cut as a slow
   /// consumer: caps limits.max_outbound_queue_bytes (the smaller wins).

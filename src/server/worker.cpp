@@ -103,6 +103,7 @@ absl::Status Worker::SetUp() {
           .router = backends_ != nullptr ? backends_->router() : nullptr,
           .clock = &clock_,
           .counters = &gateway_.counters(),
+          .authenticator = &gateway_.authenticator(),
           .board = gateway_.session_board(index_)});
   runner_->Add(sessions_.get());
   if (udp_egress_ != nullptr) runner_->Add(udp_egress_.get());
