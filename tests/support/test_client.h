@@ -33,6 +33,11 @@ class TestClient {
   /// make a slow consumer).
   static std::unique_ptr<TestClient> Connect(std::uint16_t port,
                                              int rcvbuf = 0);
+  /// A client over `fd`, already connected (e.g. from a chosen source
+  /// address); owns and closes it.
+  static std::unique_ptr<TestClient> Adopt(int fd) {
+    return std::unique_ptr<TestClient>(new TestClient(fd));
+  }
   ~TestClient();
 
   int fd() const { return fd_; }
