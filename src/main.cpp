@@ -10,11 +10,15 @@
 //   SIGUSR1          log the counters summary now (not fatal)
 // and logs a one-line summary every gateway.summary_interval_ms.
 #include <signal.h>
+#include <termios.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <iostream>
+#include <iterator>
 #include <memory>
 #include <span>
 #include <string>
@@ -30,6 +34,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "admin/admin_server.h"
+#include "auth/token_hash.h"
 #include "backend/backend_counters.h"
 #include "base/clock.h"
 #include "base/log.h"
@@ -89,9 +94,11 @@ void PrintHelp() {
                 flag->Help().c_str());
   }
   std::printf(
-      "\n  --%-22s %s\n  --%-22s %s\n  --%-22s %s\n\n"
+      "\n  --%-22s %s\n  --%-22s %s\n  --%-22s %s\n  --%-22s %s\n\n"
       "Signals: SIGTERM/SIGINT drain and stop; SIGHUP reloads the config "
       "file;\nSIGUSR1 logs the counters summary.\n",
+      "hash-token",
+      "read a secret from stdin, print its [[principals]] token_hash, exit",
       "helpfull", "every flag, one per config key", "version",
       "version and build type", "help", "this text");
 }
@@ -419,6 +426,47 @@ int Run() {
   return 0;
 }
 
+// --hash-token: the secret comes from stdin (never argv, which ps shows);
+// one trailing newline is dropped. Prints the token_hash line.
+int HashTokenFromStdin() {
+  const bool tty = ::isatty(STDIN_FILENO) == 1;
+  termios saved{};
+  if (tty && ::tcgetattr(STDIN_FILENO, &saved) == 0) {
+    termios quiet = saved;
+    quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+    ::tcsetattr(STDIN_FILENO, TCSANOW, &quiet);
+    std::fprintf(stderr, "secret (not echoed), then Enter: ");
+  }
+  std::string secret;
+  if (tty) {
+    std::getline(std::cin, secret);
+    ::tcsetattr(STDIN_FILENO, TCSANOW, &saved);
+    std::fprintf(stderr, "\n");
+  } else {
+    secret.assign(std::istreambuf_iterator<char>(std::cin),
+                  std::istreambuf_iterator<char>());
+    if (secret.ends_with('\n')) secret.pop_back();
+    if (secret.ends_with('\r')) secret.pop_back();
+  }
+  if (secret.empty()) {
+    std::fprintf(stderr,
+                 "tachyon-gateway: --hash-token: no secret on stdin (e.g. "
+                 "openssl rand -base64 32 | tachyon-gateway --hash-token)\n");
+    return 2;
+  }
+  if (secret.size() > 200) {
+    // LOGON's token field holds 255 bytes: "name:" plus the secret.
+    std::fprintf(stderr,
+                 "tachyon-gateway: --hash-token: the secret is %zu bytes; at "
+                 "most 200, so that \"name:secret\" fits LOGON's 255-byte "
+                 "token\n",
+                 secret.size());
+    return 2;
+  }
+  std::printf("%s\n", tachyon::auth::HashToken(secret).c_str());
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -433,6 +481,15 @@ int main(int argc, char** argv) {
     if (a == "--help" || a == "-help" || a == "-h") {
       PrintHelp();
       return 0;
+    }
+    if (a == "--hash-token" || a == "--hash_token") {
+      if (args.size() != 1) {
+        std::fprintf(stderr,
+                     "tachyon-gateway: --hash-token takes no other argument "
+                     "(the secret is read from stdin)\n");
+        return 2;
+      }
+      return HashTokenFromStdin();
     }
   }
   if (absl::Status s = config::CheckFlagNames(args); !s.ok()) {

@@ -387,6 +387,8 @@ std::string AdminRouter::SessionsJson() const {
         .String(s.peer)
         .Key("client_name")
         .String(s.client_name)
+        .Key("principal")
+        .String(s.principal)
         .Key("subscriptions")
         .BeginArray();
     for (const std::string& p : s.subscriptions) w.String(p);

@@ -110,6 +110,11 @@ std::uint32_t BackendRouter::ServiceId(std::string_view name) const {
   return it == ids_by_name_.end() ? 0 : it->second;
 }
 
+std::string_view BackendRouter::ServiceName(std::uint32_t id) const {
+  const Service* s = Find(id);
+  return s == nullptr ? std::string_view() : std::string_view(s->config.name);
+}
+
 // ---------------------------------------------------------------- submit
 
 void BackendRouter::AnswerNow(session::ResponseTarget* to,

@@ -125,6 +125,7 @@ class BackendRouter final : public session::RequestRouter {
               const protocol::RequestView& request) override;
   void CancelAll(session::ResponseTarget* from) override;
   [[nodiscard]] std::uint32_t ServiceId(std::string_view name) const override;
+  [[nodiscard]] std::string_view ServiceName(std::uint32_t id) const override;
 
   /// Deadlines, pool ticks, queue draining; returns work done.
   int DoWork(std::int64_t now_ns);

@@ -100,6 +100,7 @@ std::vector<KeyChange> ChangedKeys(const GatewayConfig& from,
                out);
   CompareArray(kUdpGroups.key, from.udp.groups, to.udp.groups, out);
   CompareArray(kBackends.key, from.backends, to.backends, out);
+  CompareArray(kPrincipals.key, from.principals, to.principals, out);
   return out;
 }
 

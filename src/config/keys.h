@@ -169,6 +169,9 @@ inline constexpr Range kFrameSizeRange{2048, 4096};
 // Rings, powers of two.
 inline constexpr Range kRingRange{64, 32768};
 inline constexpr Range kPrefixLenRange{1, 32};
+// [auth] and [[principals]] quotas; 0 is unlimited.
+inline constexpr Range kQuotaRange{0, 1 << 20};
+inline constexpr Range kBufferedBytesRange{0, kGiB};
 
 // clang-format off
 // The lists read best as one row per key.
@@ -425,6 +428,35 @@ inline constexpr Range kPrefixLenRange{1, 32};
     "static next hops \"ip=mac\", on the command line separated by spaces "    \
     "(default none)")
 
+// [auth] -> AuthOptions (GatewayConfig::auth). Reloadable.
+#define TACHYON_CONFIG_AUTH_KEYS(X)                                            \
+  X(auth, anonymous, auth_anonymous, kBool, kNoDetail,                         \
+    "accept a LOGON that names no principal as an anonymous session (with "   \
+    "session.token if set), true|false (default true)")                        \
+  X(auth, anonymous_publish, auth_anonymous_publish, kStringList, kNoDetail,   \
+    "streams anonymous sessions may publish to, names or patterns ending "     \
+    "in '*' (default *)")                                                      \
+  X(auth, anonymous_subscribe, auth_anonymous_subscribe, kStringList,          \
+    kNoDetail,                                                                 \
+    "streams anonymous sessions may subscribe to, names or patterns "          \
+    "(default *)")                                                             \
+  X(auth, anonymous_create, auth_anonymous_create, kStringList, kNoDetail,     \
+    "streams anonymous sessions may create, names or patterns (default *)")    \
+  X(auth, anonymous_request, auth_anonymous_request, kStringList, kNoDetail,   \
+    "services anonymous sessions may send REQUESTs to, names or patterns "     \
+    "(default *)")                                                             \
+  X(auth, anonymous_max_connections, auth_anonymous_max_connections, kInt,     \
+    kQuotaRange,                                                               \
+    "anonymous sessions at once, 0 for unlimited..1048576 (default 0)")        \
+  X(auth, anonymous_max_streams_created, auth_anonymous_max_streams_created,   \
+    kInt, kQuotaRange,                                                         \
+    "streams anonymous sessions may have created, 0 for "                      \
+    "unlimited..1048576 (default 0)")                                          \
+  X(auth, anonymous_max_subscriptions, auth_anonymous_max_subscriptions,       \
+    kInt, kQuotaRange,                                                         \
+    "subscriptions all anonymous sessions may hold, 0 for "                    \
+    "unlimited..1048576 (default 0)")
+
 // The tables, in the order config/gateway.toml lists them:
 //   T(table, KEYS, Struct, path, ...)
 // KEYS is the table's key list; its keys are members of Struct, which sits
@@ -440,7 +472,8 @@ inline constexpr Range kPrefixLenRange{1, 32};
   T(udp, TACHYON_CONFIG_UDP_KEYS, UdpOptions, .udp, __VA_ARGS__)              \
   T(admin, TACHYON_CONFIG_ADMIN_KEYS, AdminOptions, .admin, __VA_ARGS__)     \
   T(fastpath, TACHYON_CONFIG_FASTPATH_KEYS, FastPathOptions, .fastpath,        \
-    __VA_ARGS__)
+    __VA_ARGS__)                                                               \
+  T(auth, TACHYON_CONFIG_AUTH_KEYS, AuthOptions, .auth, __VA_ARGS__)
 
 // Every key of every table, in file order: X(table, key, flag, kind, detail,
 // help).
@@ -490,10 +523,31 @@ inline constexpr Range kPrefixLenRange{1, 32};
   E(, backends, eject_after_failures, kInt, kEjectAfterFailuresRange)          \
   E(, backends, eject_ms, kInt, kEjectRange)
 
+// Keys of one top-level [[principals]] entry (a Principal).
+#define TACHYON_CONFIG_PRINCIPAL_ENTRY_KEYS(E)                                 \
+  E(, principals, name, kString, kNoDetail)                                    \
+  E(, principals, token_hash, kString, kNoDetail)                              \
+  E(, principals, certificate_subject, kString, kNoDetail)                     \
+  E(, principals, allowed_sources, kStringList, kNoDetail)                     \
+  E(, principals, publish, kStringList, kNoDetail)                             \
+  E(, principals, subscribe, kStringList, kNoDetail)                           \
+  E(, principals, create, kStringList, kNoDetail)                              \
+  E(, principals, request, kStringList, kNoDetail)                             \
+  E(, principals, deny_publish, kStringList, kNoDetail)                        \
+  E(, principals, deny_subscribe, kStringList, kNoDetail)                      \
+  E(, principals, deny_create, kStringList, kNoDetail)                         \
+  E(, principals, deny_request, kStringList, kNoDetail)                        \
+  E(, principals, max_connections, kInt, kQuotaRange)                          \
+  E(, principals, max_streams_created, kInt, kQuotaRange)                      \
+  E(, principals, max_subscriptions, kInt, kQuotaRange)                        \
+  E(, principals, publish_rate, kInt, kMaxPublishRateRange)                    \
+  E(, principals, max_buffered_bytes, kBytes, kBufferedBytesRange)
+
 #define TACHYON_CONFIG_ENTRY_KEYS(E)                                           \
   TACHYON_CONFIG_STREAM_POLICY_ENTRY_KEYS(E)                                   \
   TACHYON_CONFIG_UDP_GROUP_ENTRY_KEYS(E)                                       \
-  TACHYON_CONFIG_BACKEND_ENTRY_KEYS(E)
+  TACHYON_CONFIG_BACKEND_ENTRY_KEYS(E)                                         \
+  TACHYON_CONFIG_PRINCIPAL_ENTRY_KEYS(E)
 
 // clang-format on
 
@@ -573,7 +627,16 @@ inline constexpr ArrayInfo kBackends{
     .required = "name",
     .required_meaning = "the service's name, which clients may look it up by",
     .entries_meaning = "backend services"};
-inline constexpr ArrayInfo kArrays[] = {kStreamPolicies, kUdpGroups, kBackends};
+inline constexpr ArrayInfo kPrincipals{
+    .table = "",
+    .name = "principals",
+    .key = "principals",
+    .inherits = "",
+    .required = "name",
+    .required_meaning = "the principal's name, which LOGON tokens start with",
+    .entries_meaning = "principals (users and services)"};
+inline constexpr ArrayInfo kArrays[] = {kStreamPolicies, kUdpGroups, kBackends,
+                                        kPrincipals};
 
 /// One row of TACHYON_CONFIG_ENTRY_KEYS, as data.
 struct EntryKeyInfo {

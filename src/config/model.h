@@ -267,6 +267,59 @@ struct BackendService {
   bool operator==(const BackendService&) const = default;
 };
 
+/// [auth]: how LOGON authenticates, and what anonymous sessions may do
+/// (PROTOCOL.md section 14.4; src/auth/authenticator.h).
+/// Allow lists hold stream names or prefix patterns ending in '*'
+/// (PROTOCOL.md 9.2), service names or prefix patterns for `request`.
+struct AuthOptions {
+  /// Sessions whose LOGON names no principal are accepted as anonymous
+  /// (with session.token still required when one is set). The built-in
+  /// default keeps the pre-principal behaviour; a startup warning says so
+  /// when the TCP listener is not loopback-only.
+  bool anonymous = true;
+  std::vector<std::string> anonymous_publish = {"*"};
+  std::vector<std::string> anonymous_subscribe = {"*"};
+  std::vector<std::string> anonymous_create = {"*"};
+  std::vector<std::string> anonymous_request = {"*"};
+  /// Quotas shared by all anonymous sessions together; 0: unlimited.
+  int anonymous_max_connections = 0;
+  int anonymous_max_streams_created = 0;
+  int anonymous_max_subscriptions = 0;
+
+  bool operator==(const AuthOptions&) const = default;
+};
+
+/// One [[principals]] entry: a user or service that LOGON authenticates
+/// as (token "name:secret" checked against `token_hash`, or a TLS client
+/// certificate whose subject is `certificate_subject`), with what it may
+/// do. Allow lists are empty (nothing allowed) unless set; a deny entry
+/// wins over any allow entry. Quotas: 0 is unlimited.
+struct Principal {
+  std::string name;  ///< unique; 1..64 of [A-Za-z0-9._-]
+  /// "pbkdf2-sha256$<iterations>$<salt b64>$<hash b64>"
+  /// (tachyon-gateway --hash-token); empty: no token logon.
+  std::string token_hash;
+  std::string certificate_subject;           ///< empty: no certificate logon
+  std::vector<std::string> allowed_sources;  ///< CIDRs; empty: anywhere
+  std::vector<std::string> publish;
+  std::vector<std::string> subscribe;
+  std::vector<std::string> create;
+  std::vector<std::string> request;
+  std::vector<std::string> deny_publish;
+  std::vector<std::string> deny_subscribe;
+  std::vector<std::string> deny_create;
+  std::vector<std::string> deny_request;
+  int max_connections = 0;         ///< concurrent sessions, all workers
+  int max_streams_created = 0;     ///< streams it created that still exist
+  int max_subscriptions = 0;       ///< held at once, all its sessions
+  std::uint32_t publish_rate = 0;  ///< messages/s, all its sessions
+  /// Bytes queued for one of its sessions before it is cut as a slow
+  /// consumer: caps limits.max_outbound_queue_bytes (the smaller wins).
+  std::size_t max_buffered_bytes = 0;
+
+  bool operator==(const Principal&) const = default;
+};
+
 struct GatewayConfig {
   // [gateway]
   std::string bind = "127.0.0.1";
@@ -329,6 +382,9 @@ struct GatewayConfig {
   AdminOptions admin;
   // [fastpath]
   FastPathOptions fastpath;
+  // [auth] and [[principals]]
+  AuthOptions auth;
+  std::vector<Principal> principals;
 
   /// udp.bind, or gateway.bind when udp.bind is empty.
   [[nodiscard]] const std::string& UdpBind() const {

@@ -403,6 +403,12 @@ void ReadTopLevelArray(Reader& reader, const toml::table& root,
         TACHYON_CONFIG_BACKEND_ENTRY_KEYS(TACHYON_ENTRY_RULE)};
     ReadEntries(reader, root, kBackends, kRules, BackendService{},
                 config.backends);
+  } else if (array.key == kPrincipals.key) {
+    using Target = Principal;
+    static constexpr KeyRule<Target> kRules[] = {
+        TACHYON_CONFIG_PRINCIPAL_ENTRY_KEYS(TACHYON_ENTRY_RULE)};
+    ReadEntries(reader, root, kPrincipals, kRules, Principal{},
+                config.principals);
   }
 }
 

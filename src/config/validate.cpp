@@ -18,6 +18,8 @@
 #include <utility>
 #include <vector>
 
+#include "auth/source_filter.h"
+#include "auth/token_hash.h"
 #include "config/keys.h"
 #include "config/units.h"
 #include "tachyon/protocol/stream_messages.h"
@@ -542,6 +544,119 @@ void ValidateFastPath(const GatewayConfig& c, Problems& p) {
   }
 }
 
+// [auth] and [[principals]] (PROTOCOL.md 14.4).
+
+// A permission entry: a stream name or prefix pattern (PROTOCOL.md 9.2);
+// for `request`, a service name or a prefix pattern of one.
+void CheckPermissionList(Problems& p, const std::string& key,
+                         const std::vector<std::string>& entries,
+                         bool services) {
+  for (std::size_t j = 0; j < entries.size(); ++j) {
+    const std::string& e = entries[j];
+    const bool pattern = !e.empty() && e.back() == '*';
+    const std::string_view stem =
+        pattern ? std::string_view(e).substr(0, e.size() - 1) : e;
+    bool ok;
+    if (services) {
+      ok = pattern ? (stem.empty() || IsServiceName(stem)) : IsServiceName(e);
+    } else {
+      ok = pattern ? protocol::IsValidPattern(e)
+                   : protocol::IsValidStreamName(e);
+    }
+    if (ok) continue;
+    std::string hint;
+    if (e == ">" || e.ends_with(".>") || e.find("*.") != std::string::npos) {
+      hint =
+          "; patterns are prefixes ending in '*' (\"md.*\" matches "
+          "\"md.eq.AAPL\"), not NATS tokens";
+    }
+    p.Add(
+        Cat(key, "[", j, "]"),
+        Cat("must be a ", services ? "service" : "stream",
+            " name or a prefix pattern ending in '*', got ", Quoted(e), hint));
+  }
+}
+
+void ValidateAuth(const GatewayConfig& c, Problems& p) {
+  const AuthOptions& a = c.auth;
+  CheckPermissionList(p, "auth.anonymous_publish", a.anonymous_publish, false);
+  CheckPermissionList(p, "auth.anonymous_subscribe", a.anonymous_subscribe,
+                      false);
+  CheckPermissionList(p, "auth.anonymous_create", a.anonymous_create, false);
+  CheckPermissionList(p, "auth.anonymous_request", a.anonymous_request, true);
+  CheckRange(p, "auth.anonymous_max_connections", a.anonymous_max_connections,
+             kQuotaRange);
+  CheckRange(p, "auth.anonymous_max_streams_created",
+             a.anonymous_max_streams_created, kQuotaRange);
+  CheckRange(p, "auth.anonymous_max_subscriptions",
+             a.anonymous_max_subscriptions, kQuotaRange);
+  for (std::size_t i = 0; i < c.principals.size(); ++i) {
+    const Principal& pr = c.principals[i];
+    const std::string prefix = Cat(kPrincipals.key, "[", i, "]");
+    if (!IsServiceName(pr.name)) {
+      p.Add(prefix + ".name",
+            Cat("must be a principal name (1..64 of A-Z a-z 0-9 . _ -), got ",
+                Quoted(pr.name)));
+    }
+    for (std::size_t j = 0; j < i; ++j) {
+      if (c.principals[j].name == pr.name) {
+        p.Add(prefix + ".name",
+              Cat(Quoted(pr.name), " is already the name of ", kPrincipals.key,
+                  "[", j, "]; principal names must be unique"));
+        break;
+      }
+    }
+    if (pr.token_hash.empty() && pr.certificate_subject.empty()) {
+      p.Add(prefix + ".token_hash",
+            "needs token_hash (tachyon-gateway --hash-token prints one) or "
+            "certificate_subject: without either the principal can never "
+            "log on");
+    } else if (!pr.token_hash.empty()) {
+      absl::StatusOr<auth::TokenHash> h = auth::ParseTokenHash(pr.token_hash);
+      if (!h.ok()) {
+        p.Add(prefix + ".token_hash", StdView(h.status().message()));
+      }
+    }
+    if (!pr.certificate_subject.empty()) {
+      for (std::size_t j = 0; j < i; ++j) {
+        if (c.principals[j].certificate_subject == pr.certificate_subject) {
+          p.Add(
+              prefix + ".certificate_subject",
+              Cat(Quoted(pr.certificate_subject), " is already the subject of ",
+                  kPrincipals.key, "[", j, "]"));
+          break;
+        }
+      }
+    }
+    for (std::size_t j = 0; j < pr.allowed_sources.size(); ++j) {
+      absl::StatusOr<auth::Cidr> net = auth::ParseCidr(pr.allowed_sources[j]);
+      if (!net.ok()) {
+        p.Add(Cat(prefix, ".allowed_sources[", j, "]"),
+              StdView(net.status().message()));
+      }
+    }
+    CheckPermissionList(p, prefix + ".publish", pr.publish, false);
+    CheckPermissionList(p, prefix + ".subscribe", pr.subscribe, false);
+    CheckPermissionList(p, prefix + ".create", pr.create, false);
+    CheckPermissionList(p, prefix + ".request", pr.request, true);
+    CheckPermissionList(p, prefix + ".deny_publish", pr.deny_publish, false);
+    CheckPermissionList(p, prefix + ".deny_subscribe", pr.deny_subscribe,
+                        false);
+    CheckPermissionList(p, prefix + ".deny_create", pr.deny_create, false);
+    CheckPermissionList(p, prefix + ".deny_request", pr.deny_request, true);
+    CheckRange(p, prefix + ".max_connections", pr.max_connections, kQuotaRange);
+    CheckRange(p, prefix + ".max_streams_created", pr.max_streams_created,
+               kQuotaRange);
+    CheckRange(p, prefix + ".max_subscriptions", pr.max_subscriptions,
+               kQuotaRange);
+    CheckRange(p, prefix + ".publish_rate", pr.publish_rate,
+               kMaxPublishRateRange);
+    CheckRange(p, prefix + ".max_buffered_bytes",
+               static_cast<std::int64_t>(pr.max_buffered_bytes),
+               kBufferedBytesRange);
+  }
+}
+
 }  // namespace
 
 void ValidateInto(const GatewayConfig& c, Problems& p) {
@@ -693,6 +808,8 @@ void ValidateInto(const GatewayConfig& c, Problems& p) {
   ValidateAdmin(c.admin, p);
   // [fastpath]
   ValidateFastPath(c, p);
+  // [auth] and [[principals]]
+  ValidateAuth(c, p);
 }
 
 }  // namespace internal

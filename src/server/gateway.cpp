@@ -16,9 +16,24 @@
 
 namespace tachyon::server {
 
+namespace {
+
+// 127.0.0.0/8 or ::1 (or ::ffff:127.x.y.z).
+bool IsLoopbackAddress(const std::string& address) {
+  const std::optional<auth::IpAddress> a = auth::ParseIpAddress(address);
+  if (!a) return false;
+  if (a->family == AF_INET) return a->bytes[0] == 127;
+  static constexpr std::array<std::uint8_t, 16> kLoopback6 = {
+      0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+  return a->bytes == kLoopback6;
+}
+
+}  // namespace
+
 Gateway::Gateway(config::GatewayConfig config)
     : config_(std::move(config)),
       registry_(std::make_unique<stream::StreamRegistry>(config_, counters_)),
+      authenticator_(std::make_unique<auth::Authenticator>(config_)),
       max_connections_(config_.max_connections),
       running_(config_) {
   // Boards exist before the workers that publish to them, and outlive them.
@@ -68,6 +83,15 @@ absl::Status Gateway::Start() {
       listen_fds_);
   if (!port.ok()) return port.status();
   port_ = *port;
+  if (config_.auth.anonymous && !IsLoopbackAddress(config_.bind)) {
+    TACHYON_LOG(kWarn)
+        << "anonymous access is on (auth.anonymous = true) and the TCP "
+           "listener "
+        << config_.bind << ":" << port_
+        << " is not loopback-only: anyone who can reach it may log on "
+           "without a principal (set auth.anonymous = false and define "
+           "[[principals]])";
+  }
   if (absl::Status s = StartUdp(); !s.ok()) return s;
   const bool bypass = fastpath_ != nullptr;
   // On AF_XDP the kernel still receives for the port what the XDP program
@@ -259,6 +283,9 @@ config::ReloadReport Gateway::Reload(const config::GatewayConfig& next) {
   }
   if (report.applied.empty()) return report;
   ApplyReloadable(next, running_);
+  // Principals, permissions, anonymous access and session.token: a new
+  // snapshot; sessions check what they hold against it at their next tick.
+  authenticator_->Update(running_);
   base::LogLevel level;
   if (base::ParseLogLevel(running_.log_level, &level)) {
     base::SetLogLevel(level);

@@ -44,6 +44,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "auth/authenticator.h"
 #include "base/counters.h"
 #include "config/model.h"
 #include "config/reload_report.h"
@@ -168,6 +169,11 @@ class Gateway final : public CommandRouter {
   [[nodiscard]] config::SocketOptions UdpReceiveTuning() const;
   [[nodiscard]] config::SocketOptions UdpSendTuning() const;
   [[nodiscard]] stream::StreamRegistry& registry() { return *registry_; }
+  /// Principals and permissions ([auth], [[principals]]), shared by every
+  /// worker's sessions; replaced by reloads.
+  [[nodiscard]] const auth::Authenticator& authenticator() const {
+    return *authenticator_;
+  }
   [[nodiscard]] GatewayStats Stats() const;
 
   // For workers.
@@ -199,6 +205,7 @@ class Gateway final : public CommandRouter {
   // Declared before everything that registers values in it.
   base::CounterRegistry counters_;
   std::unique_ptr<stream::StreamRegistry> registry_;
+  std::unique_ptr<auth::Authenticator> authenticator_;
   // Destroyed after the workers (whose queues it owns the memory of): the
   // destructor resets it explicitly once they are joined.
   std::unique_ptr<fastpath::FastPath> fastpath_;

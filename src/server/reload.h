@@ -25,6 +25,11 @@
 //                                  interval it was granted)
 //     session.idle_timeout_heartbeats, session.logon_timeout_ms
 //                                  the next tick
+//     auth.*, [[principals]]       the next LOGON; a logged-on session
+//                                  checks what it holds at its next tick
+//                                  (within SessionAgent::kTickNs) and is
+//                                  closed with ERROR NOT_AUTHORIZED naming
+//                                  what was revoked (PROTOCOL.md 14.4)
 //   Everything else (listeners, workers, io, sockets, stream sizes and
 //   slow-consumer policies, UDP, backends) needs a restart.
 //
@@ -89,6 +94,18 @@ inline constexpr ReloadableKey kReloadableKeys[] = {
     TACHYON_RELOADABLE(idle_timeout_heartbeats,
                        "session.idle_timeout_heartbeats"),
     TACHYON_RELOADABLE(logon_timeout_ms, "session.logon_timeout_ms"),
+    TACHYON_RELOADABLE(auth.anonymous, "auth.anonymous"),
+    TACHYON_RELOADABLE(auth.anonymous_publish, "auth.anonymous_publish"),
+    TACHYON_RELOADABLE(auth.anonymous_subscribe, "auth.anonymous_subscribe"),
+    TACHYON_RELOADABLE(auth.anonymous_create, "auth.anonymous_create"),
+    TACHYON_RELOADABLE(auth.anonymous_request, "auth.anonymous_request"),
+    TACHYON_RELOADABLE(auth.anonymous_max_connections,
+                       "auth.anonymous_max_connections"),
+    TACHYON_RELOADABLE(auth.anonymous_max_streams_created,
+                       "auth.anonymous_max_streams_created"),
+    TACHYON_RELOADABLE(auth.anonymous_max_subscriptions,
+                       "auth.anonymous_max_subscriptions"),
+    TACHYON_RELOADABLE(principals, "principals"),
 };
 #undef TACHYON_RELOADABLE
 

@@ -103,6 +103,7 @@ absl::Status Worker::SetUp() {
           .router = backends_ != nullptr ? backends_->router() : nullptr,
           .clock = &clock_,
           .counters = &gateway_.counters(),
+          .authenticator = &gateway_.authenticator(),
           .board = gateway_.session_board(index_),
           .address_limits = gateway_.address_limits()});
   runner_->Add(sessions_.get());

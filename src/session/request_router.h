@@ -49,6 +49,12 @@ class RequestRouter {
   /// The id of the service named `name`, 0 when there is none.
   [[nodiscard]] virtual std::uint32_t ServiceId(
       std::string_view name) const = 0;
+  /// The name of the service with `id`, "" when there is none (request
+  /// permissions are by name, PROTOCOL.md 14.4).
+  [[nodiscard]] virtual std::string_view ServiceName(
+      std::uint32_t /*id*/) const {
+    return {};
+  }
 };
 
 }  // namespace tachyon::session

@@ -46,6 +46,12 @@ Session::Session(SessionAgent& agent, std::int64_t now_ns)
 Session::~Session() {
   DetachAll();
   ReleaseStreamUses();
+  if (identity_ != nullptr) {
+    if (connection_counted_) identity_->ReleaseConnection();
+    for (; subscriptions_counted_ > 0; --subscriptions_counted_) {
+      identity_->ReleaseSubscription();
+    }
+  }
   TACHYON_LOG_LIMITED(kInfo, kConnection)
       << "connection closed peer=" << peer_ << " client='" << client_name_
       << "' session=" << session_id_.value() << " reason="
@@ -321,13 +327,54 @@ void Session::HandleLogon(const tp::LogonView& m) {
                      m.min_version(), "..", m.max_version()));
     return;
   }
-  if (!cfg.token.empty() && m.token() != cfg.token) {
+  std::shared_ptr<const auth::Identity> identity;
+  if (const auth::Authenticator* authenticator = agent_.authenticator()) {
+    // The generation first: a reload after this sees a newer one and the
+    // session checks again at its next tick.
+    auth_generation_ = authenticator->generation();
+    sockaddr_storage addr{};
+    socklen_t len = sizeof addr;
+    auth::IpAddress peer;
+    if (conn_ != nullptr &&
+        ::getpeername(conn_->fd(), reinterpret_cast<sockaddr*>(&addr), &len) ==
+            0) {
+      peer = auth::IpAddress::FromSockaddr(reinterpret_cast<sockaddr*>(&addr),
+                                           len);
+    }
+    auth::AuthResult r =
+        authenticator->Authenticate(m.token(), peer, certificate_subject_);
+    if (r.identity == nullptr) {
+      agent_.counters().logons_bad_credentials.Add();
+      TACHYON_LOG_LIMITED(kInfo, kLogonRejected)
+          << "logon not authorized peer=" << peer_ << ": " << r.log_text;
+      reject(ErrorCode::kNotAuthorized, r.client_text);
+      return;
+    }
+    if (!r.identity->TryAddConnection()) {
+      agent_.counters().logons_connection_quota.Add();
+      reject(ErrorCode::kLimitExceeded,
+             absl::StrCat(AbslView(r.identity->label()), " may have at most ",
+                          r.identity->quotas().max_connections,
+                          " connections (max_connections)"));
+      return;
+    }
+    identity = std::move(r.identity);
+  } else if (!cfg.token.empty() &&
+             !auth::ConstantTimeEquals(m.token(), cfg.token)) {
     reject(ErrorCode::kNotAuthorized, "logon token rejected");
     return;
   }
   if (agent_.stopping()) {
+    if (identity != nullptr) identity->ReleaseConnection();
     reject(ErrorCode::kShuttingDown, "gateway is shutting down");
     return;
+  }
+  if (identity != nullptr) {
+    connection_counted_ = true;
+    (identity->anonymous() ? agent_.counters().logons_anonymous
+                           : agent_.counters().logons_principal)
+        .Add();
+    identity_ = std::move(identity);
   }
   std::uint32_t hb = m.heartbeat_interval_ms();
   if (hb == 0) hb = cfg.heartbeat_interval_ms;
@@ -350,7 +397,11 @@ void Session::HandleLogon(const tp::LogonView& m) {
   client_name_ = base::Quoted(m.client_name());
   TACHYON_LOG_LIMITED(kInfo, kConnection)
       << "logged on peer=" << peer_ << " client='" << client_name_
-      << "' session=" << session_id_.value() << " version=" << version;
+      << "' session=" << session_id_.value() << " version=" << version
+      << " principal="
+      << (identity_ == nullptr || identity_->anonymous()
+              ? std::string_view("(anonymous)")
+              : std::string_view(identity_->name()));
   if (cfg.max_publish_rate > 0) {
     publish_tokens_ = cfg.max_publish_rate;
     tokens_at_ns_ = agent_.now_ns();
@@ -412,6 +463,23 @@ bool Session::HandlePublish(const tp::PublishView& m) {
     }
     publish_tokens_ -= 1.0;
   }
+  if (identity_ != nullptr && identity_->quotas().publish_rate > 0) {
+    // The principal's rate, shared by its sessions on every worker: tokens
+    // are leased from its bucket about 10 ms' worth at a time, so the
+    // shared state is touched once per lease, not per message.
+    if (rate_lease_ == 0) {
+      rate_lease_ = identity_->TakePublishTokens(
+          agent_.now_ns(),
+          std::max<std::uint32_t>(1, identity_->quotas().publish_rate / 100));
+    }
+    if (rate_lease_ == 0) {
+      agent_.counters().quota_publish_rate.Add();
+      QueuePublishAck(stream, m.correlation_id(), Sequence{},
+                      ErrorCode::kLimitExceeded);
+      return true;
+    }
+    --rate_lease_;
+  }
   const stream::AppendResult r =
       log->Append(m.payload(), agent_.receive_time_ns());
   switch (r.status) {
@@ -429,6 +497,9 @@ bool Session::HandlePublish(const tp::PublishView& m) {
       // client sent after it) and its connection goes unread until the
       // log has room. The token is the retry's to spend.
       if (cfg.max_publish_rate > 0) publish_tokens_ += 1.0;
+      if (identity_ != nullptr && identity_->quotas().publish_rate > 0) {
+        ++rate_lease_;
+      }
       return false;
     case stream::AppendStatus::kTooLarge:
       agent_.counters().publish_too_large.Add();
@@ -457,15 +528,15 @@ bool Session::HandlePublish(const tp::PublishView& m) {
 void Session::CommitControl(std::size_t bytes) {
   control_.Commit(bytes);
   MarkDirty();
-  if (control_.pending_bytes() > agent_.config().max_outbound_queue_bytes &&
-      state_ != State::kClosing && state_ != State::kLingering) {
+  if (control_.pending_bytes() > OutboundLimit() && state_ != State::kClosing &&
+      state_ != State::kLingering) {
     // The peer does not read its control frames: a slow consumer.
     CountCut(agent_.counters().slow_control_queue);
     TACHYON_LOG_LIMITED(kInfo, kSlowConsumer)
         << "slow consumer cut peer=" << peer_ << " client='" << client_name_
         << "' session=" << session_id_.value()
         << " control_queue_bytes=" << control_.pending_bytes()
-        << " limit=" << agent_.config().max_outbound_queue_bytes;
+        << " limit=" << OutboundLimit();
     NoteCloseReason("slow consumer: control frames not read");
     CloseNow();
   }
@@ -573,6 +644,7 @@ void Session::FillInfo(SessionInfo& row, SubscriptionOrder& scratch) const {
   row.id = session_id_.value();
   row.peer = peer_;
   row.client_name = client_name_;
+  row.principal = principal();
   row.bytes_in = bytes_in_;
   row.bytes_out = bytes_out_;
   row.connected_unix_ms = connected_unix_ms_;
@@ -646,6 +718,12 @@ void Session::Tick(std::int64_t now_ns) {
       }
       return;
     case State::kActive: {
+      if (const auth::Authenticator* a = agent_.authenticator();
+          a != nullptr && identity_ != nullptr &&
+          a->generation() != auth_generation_) {
+        CheckRevocation();
+        if (state_ != State::kActive) return;
+      }
       // A held publisher's connection goes unread by our choice: its
       // silence is not the peer's.
       if (holding_) last_recv_ns_ = now_ns;

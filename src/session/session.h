@@ -15,6 +15,17 @@
 //   until SessionAgent's retry appends it; then reading resumes. TCP slows
 //   the publisher meanwhile, and nothing is refused.
 //
+//   Principals (PROTOCOL.md 14.4): LOGON authenticates to an identity
+//   (auth/authenticator.h) whose permissions are checked once per
+//   OPEN_STREAM, SUBSCRIBE, UDP_SUBSCRIBE, REQUEST service and
+//   SERVICE_LOOKUP, and once per stream a pattern comes to match; never
+//   per message. A refusal is a non-fatal ERROR NOT_AUTHORIZED naming the
+//   stream or service; a quota's is LIMIT_EXCEEDED naming the quota. After
+//   a reload (the authenticator's generation moved) the next tick looks
+//   again: a session whose principal is gone, or that holds a
+//   subscription or open stream no longer allowed, is closed with a fatal
+//   ERROR NOT_AUTHORIZED naming what was revoked.
+//
 //   Bad input: a malformed or disallowed frame earns an ERROR frame with its
 //   code and a text, then this connection alone is closed (after the ERROR is
 //   flushed and the write side shut down, so the peer reads it before EOF).
@@ -36,6 +47,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "auth/authenticator.h"
 #include "base/counters.h"
 #include "io/endpoint.h"
 #include "io/reactor.h"
@@ -47,6 +59,7 @@
 #include "session/send_engine.h"
 #include "session/session_info.h"
 #include "stream/stream_log.h"
+#include "stream/stream_registry.h"
 #include "tachyon/common/types.h"
 #include "tachyon/protocol/protocol.h"
 
@@ -109,6 +122,17 @@ class Session final : public io::ConnectionHandler,
   [[nodiscard]] const AddressKey* counted_address() const {
     return address_counted_ ? &address_ : nullptr;
   }
+  /// The TLS client certificate's subject, set by the agent before any
+  /// byte is read ("" without TLS or without a client certificate).
+  void set_certificate_subject(std::string subject) {
+    certificate_subject_ = std::move(subject);
+  }
+  /// The principal LOGON authenticated ("" before LOGON_ACK and for an
+  /// anonymous session).
+  [[nodiscard]] const std::string& principal() const {
+    static const std::string kNone;
+    return identity_ == nullptr ? kNone : identity_->name();
+  }
   /// The client name LOGON gave ("" before LOGON_ACK).
   [[nodiscard]] const std::string& client_name() const { return client_name_; }
   /// Ids and names of the session's subscriptions (FillInfo's scratch).
@@ -169,6 +193,9 @@ class Session final : public io::ConnectionHandler,
     // UDP_SUBSCRIBE: the stream goes to `udp_destination` as datagrams
     // (served by the stream's UDP owner worker), not over this connection.
     bool udp = false;
+    // Pattern subscriptions: each stream matched is checked against the
+    // subscribe permission (PatternVerdict::kSome).
+    bool filter_each = false;
     StreamId udp_stream;
     io::Endpoint udp_destination;
   };
@@ -209,6 +236,33 @@ class Session final : public io::ConnectionHandler,
   void QueueResponse(std::uint64_t correlation_id, std::uint32_t service_id,
                      protocol::ResponseStatus status,
                      std::span<const std::byte> payload);
+
+  // Principals. Each refusal queues the non-fatal ERROR (context
+  // `context`) and returns true.
+  bool RefuseUnless(auth::Action action, std::string_view name,
+                    std::string_view what, std::uint64_t context);
+  // SUBSCRIBE/UDP_SUBSCRIBE quota; taken (subscriptions_counted_) when not
+  // refused.
+  bool RefuseSubscriptionQuota(std::uint32_t id);
+  // The registry's create guard for this session's identity.
+  stream::StreamRegistry::CreateGuard CreateGuardFor(std::string_view name,
+                                                     std::string& denied,
+                                                     std::string& limit);
+  // Opens `name` with `use` under the create guard, queueing the ERROR
+  // (context `id`) on refusal.
+  stream::StreamLog* OpenGuarded(std::string_view name, stream::StreamUse use,
+                                 std::uint64_t id);
+  // May this session's pattern subscriptions receive `name`?
+  bool PatternMayCover(const Subscription& sub, std::string_view name) const;
+  // After a reload: closes the session if its identity or what it holds
+  // was revoked.
+  void CheckRevocation();
+  // The control-queue limit: limits.max_outbound_queue_bytes, or the
+  // principal's max_buffered_bytes if smaller.
+  [[nodiscard]] std::size_t OutboundLimit() const;
+  // REQUEST/SERVICE_LOOKUP: may this session use service `name`?
+  // Remembered per service id.
+  bool RequestAllowed(std::uint32_t service_id, std::string_view name);
 
   // session_subscriptions.cpp
   void HandleOpenStream(const protocol::OpenStreamView& m);
@@ -323,6 +377,19 @@ class Session final : public io::ConnectionHandler,
   absl::flat_hash_map<std::uint32_t, Subscription> subscriptions_;
   int pattern_count_ = 0;
   absl::flat_hash_set<std::uint32_t> opened_streams_;
+
+  // Principals: the identity LOGON gave (nullptr without an
+  // authenticator), the authenticator generation it was checked against,
+  // and what this session counts in its usage (released at the end).
+  std::shared_ptr<const auth::Identity> identity_;
+  std::uint64_t auth_generation_ = 0;
+  bool connection_counted_ = false;
+  int subscriptions_counted_ = 0;
+  std::string certificate_subject_;
+  // Publish-rate tokens leased from the principal's shared bucket.
+  std::uint32_t rate_lease_ = 0;
+  // REQUEST permission by service id, decided once per id.
+  absl::flat_hash_map<std::uint32_t, bool> request_allowed_;
 
   // Publish rate limit (token bucket); disabled when rate == 0.
   double publish_tokens_ = 0;

@@ -62,6 +62,7 @@ SessionAgent::SessionAgent(const SessionAgentParts& p)
       waker_(*p.waker),
       services_(*p.services),
       router_(p.router),
+      authenticator_(p.authenticator),
       clock_(*p.clock),
       counters_(*p.counters, p.worker),
       board_(p.board),
@@ -150,6 +151,15 @@ absl::StatusOr<stream::StreamLog*> SessionAgent::OpenStream(
     std::string_view name, stream::StreamUse use) {
   const std::uint32_t before = registry_.last_id();
   absl::StatusOr<stream::StreamLog*> log = registry_.Open(name, use);
+  if (log.ok() && registry_.last_id() != before) services_.OnStreamCreated();
+  return log;
+}
+
+absl::StatusOr<stream::StreamLog*> SessionAgent::OpenStream(
+    std::string_view name, stream::StreamUse use,
+    const stream::StreamRegistry::CreateGuard& guard) {
+  const std::uint32_t before = registry_.last_id();
+  absl::StatusOr<stream::StreamLog*> log = registry_.Open(name, use, guard);
   if (log.ok() && registry_.last_id() != before) services_.OnStreamCreated();
   return log;
 }

@@ -31,6 +31,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
+#include "auth/authenticator.h"
 #include "base/clock.h"
 #include "config/model.h"
 #include "io/agent.h"
@@ -66,6 +67,9 @@ struct SessionAgentParts {
   RequestRouter* router = nullptr;
   base::LoopClock* clock = nullptr;
   base::CounterRegistry* counters = nullptr;
+  /// Who LOGONs are and what they may do, shared by every worker; nullptr:
+  /// no principals (the session.token check alone, everything allowed).
+  const auth::Authenticator* authenticator = nullptr;
   /// Where the agent publishes its sessions' rows (about once a second);
   /// nullptr: nowhere.
   SessionBoard* board = nullptr;
@@ -128,12 +132,20 @@ class SessionAgent final : public io::Agent, public io::AcceptHandler {
   [[nodiscard]] AddressLimits* address_limits() const {
     return address_limits_;
   }
+  /// The gateway's authenticator; nullptr when there is none.
+  [[nodiscard]] const auth::Authenticator* authenticator() const {
+    return authenticator_;
+  }
   /// The worker's request router; nullptr when there is none.
   [[nodiscard]] RequestRouter* router() const { return router_; }
   /// registry().Open with one `use` acquired, telling every worker when a
   /// stream is created so that pattern subscriptions pick it up at once.
   absl::StatusOr<stream::StreamLog*> OpenStream(std::string_view name,
                                                 stream::StreamUse use);
+  /// OpenStream creating only as `guard` allows (principals).
+  absl::StatusOr<stream::StreamLog*> OpenStream(
+      std::string_view name, stream::StreamUse use,
+      const stream::StreamRegistry::CreateGuard& guard);
   /// `d` (of session `s`) reads its log from now on: woken when it grows.
   void AddReader(Delivery* d);
   void RemoveReader(Delivery* d);
@@ -184,6 +196,7 @@ class SessionAgent final : public io::Agent, public io::AcceptHandler {
   stream::StreamWaker& waker_;
   SessionServices& services_;
   RequestRouter* const router_;
+  const auth::Authenticator* const authenticator_;
   base::LoopClock& clock_;
   SessionCounters counters_;
   SessionBoard* const board_;

@@ -65,6 +65,42 @@ SessionCounters::SessionCounters(base::CounterRegistry& registry, int worker) {
       "bytes received, returned when the frame completes or the session "
       "closes)",
       {{"worker", w}});
+  auto labelled = [&](std::string_view name, std::string_view help,
+                      std::string_view label, std::string_view value) {
+    return registry.AddCounter(
+        name, help, {{"worker", w}, {std::string(label), std::string(value)}});
+  };
+  constexpr std::string_view kLogons =
+      "LOGONs by result: accepted as a principal or anonymously, or "
+      "rejected for their credentials or the principal's connection quota";
+  logons_principal = labelled(kAuthLogonsTotal, kLogons, "result", "principal");
+  logons_anonymous = labelled(kAuthLogonsTotal, kLogons, "result", "anonymous");
+  logons_bad_credentials =
+      labelled(kAuthLogonsTotal, kLogons, "result", "rejected_credentials");
+  logons_connection_quota =
+      labelled(kAuthLogonsTotal, kLogons, "result", "rejected_quota");
+  constexpr std::string_view kPermission =
+      "requests refused NOT_AUTHORIZED by the session's permissions";
+  refused_publish =
+      labelled(kPermissionRefusalsTotal, kPermission, "action", "publish");
+  refused_subscribe =
+      labelled(kPermissionRefusalsTotal, kPermission, "action", "subscribe");
+  refused_create =
+      labelled(kPermissionRefusalsTotal, kPermission, "action", "create");
+  refused_request =
+      labelled(kPermissionRefusalsTotal, kPermission, "action", "request");
+  constexpr std::string_view kQuota =
+      "requests refused LIMIT_EXCEEDED by a principal's quota";
+  quota_streams =
+      labelled(kQuotaRefusalsTotal, kQuota, "quota", "max_streams_created");
+  quota_subscriptions =
+      labelled(kQuotaRefusalsTotal, kQuota, "quota", "max_subscriptions");
+  quota_publish_rate =
+      labelled(kQuotaRefusalsTotal, kQuota, "quota", "publish_rate");
+  auth_revocations =
+      counter(kAuthRevocationsTotal,
+              "sessions closed NOT_AUTHORIZED because a reload revoked their "
+              "principal or what they held");
   delivery_latency = registry.AddHistogram(
       kDeliveryLatencyNs,
       "from a DATA frame's gateway timestamp to the completion of the send "

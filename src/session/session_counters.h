@@ -71,7 +71,16 @@ inline constexpr std::string_view kPartialFrameBytes =
 //   (and of reads handled before it in the same batch), so it is the
 //   append latency of the read's last PUBLISH. A PUBLISH held for lack of
 //   room in its stream (publish_holds_total) is appended by a later retry
-//   and not recorded here.
+//   and not recorded here.// Principals (PROTOCOL.md 14.4).
+inline constexpr std::string_view kAuthLogonsTotal =
+    "tachyon_session_auth_logons_total";
+inline constexpr std::string_view kPermissionRefusalsTotal =
+    "tachyon_session_permission_refusals_total";
+inline constexpr std::string_view kQuotaRefusalsTotal =
+    "tachyon_session_quota_refusals_total";
+inline constexpr std::string_view kAuthRevocationsTotal =
+    "tachyon_session_auth_revocations_total";
+
 inline constexpr std::string_view kDeliveryLatencyNs =
     "tachyon_session_delivery_latency_ns";
 inline constexpr std::string_view kPublishToAppendNs =
@@ -109,6 +118,26 @@ struct SessionCounters {
   base::Counter refused_address_limit;
   /// kPartialFrameBytes: capacity of the sessions' PartialFrame buffers.
   base::Gauge partial_frame_bytes;
+  // kAuthLogonsTotal, by result: logged on as a principal or
+  // anonymously; refused for credentials (wrong or unknown secret, no
+  // token with anonymous access off, a source outside allowed_sources) or
+  // for the connection quota.
+  base::Counter logons_principal;         ///< result="principal"
+  base::Counter logons_anonymous;         ///< result="anonymous"
+  base::Counter logons_bad_credentials;   ///< result="rejected_credentials"
+  base::Counter logons_connection_quota;  ///< result="rejected_quota"
+  // kPermissionRefusalsTotal, by action.
+  base::Counter refused_publish;    ///< action="publish"
+  base::Counter refused_subscribe;  ///< action="subscribe"
+  base::Counter refused_create;     ///< action="create"
+  base::Counter refused_request;    ///< action="request"
+  // kQuotaRefusalsTotal, by quota.
+  base::Counter quota_streams;        ///< quota="max_streams_created"
+  base::Counter quota_subscriptions;  ///< quota="max_subscriptions"
+  base::Counter quota_publish_rate;   ///< quota="publish_rate"
+  /// kAuthRevocationsTotal: sessions closed because a reload took away
+  /// their principal or something they held.
+  base::Counter auth_revocations;
   /// kDeliveryLatencyNs: recorded by the sessions' send engines.
   base::Histogram delivery_latency;
   /// kPublishToAppendNs.

@@ -18,6 +18,9 @@ struct SessionInfo {
   int worker = 0;           ///< worker that owns the session
   std::string peer;         ///< "ip:port" of the client
   std::string client_name;  ///< from LOGON; empty before LOGON_ACK
+  /// The principal LOGON authenticated; empty before LOGON_ACK and for
+  /// anonymous sessions.
+  std::string principal;
   /// Subscription patterns (exact names or prefix*), in subscribe order.
   std::vector<std::string> subscriptions;
   /// Bytes the slowest of its subscriptions is behind its stream's tail.

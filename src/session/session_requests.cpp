@@ -12,7 +12,53 @@ namespace tachyon::session {
 namespace tp = ::tachyon::protocol;
 using tp::ErrorCode;
 
+namespace {
+
+// A service name as a refusal may quote it: characters outside the service
+// name alphabet (and anything past 64 bytes) shown as '?'.
+std::string SafeServiceName(std::string_view name) {
+  std::string out(name.substr(0, 64));
+  for (char& ch : out) {
+    const bool ok = (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
+                    (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' ||
+                    ch == '-';
+    if (!ok) ch = '?';
+  }
+  return out;
+}
+
+}  // namespace
+
+bool Session::RequestAllowed(std::uint32_t service_id, std::string_view name) {
+  if (identity_ == nullptr) return true;
+  auto it = request_allowed_.find(service_id);
+  if (it != request_allowed_.end()) return it->second;
+  const bool allowed = identity_->permissions().request.Allows(name);
+  // Bounded by the number of configured services (ids the router names).
+  request_allowed_.emplace(service_id, allowed);
+  return allowed;
+}
+
 void Session::HandleRequest(const tp::RequestView& m) {
+  if (RequestRouter* router = agent_.router();
+      router != nullptr && identity_ != nullptr) {
+    // Decided once per service id; an id no service has is the router's
+    // to answer (NO_SUCH_SERVICE).
+    const std::string_view name = router->ServiceName(m.service_id());
+    if (!name.empty() && !RequestAllowed(m.service_id(), name)) {
+      agent_.counters().refused_request.Add();
+      const std::string text =
+          absl::StrCat(AbslView(identity_->label()),
+                       " may not request service '", AbslView(name), "'");
+      QueueError(ErrorCode::kNotAuthorized, false, text, m.correlation_id());
+      // Every REQUEST gets one RESPONSE (PROTOCOL.md 13): the service is
+      // not one this session may use.
+      const std::string payload = absl::StrCat("not authorized: ", text);
+      QueueResponse(m.correlation_id(), m.service_id(),
+                    tp::ResponseStatus::kNoSuchService, tp::AsBytes(payload));
+      return;
+    }
+  }
   if (RequestRouter* router = agent_.router()) {
     routed_requests_ = true;
     // Counted before Submit: an immediate answer is delivered inside it.
@@ -74,7 +120,18 @@ void Session::HandleServiceLookup(const tp::ServiceLookupView& m) {
     return;
   }
   const RequestRouter* router = agent_.router();
-  const std::uint32_t id = router == nullptr ? 0 : router->ServiceId(m.name());
+  std::uint32_t id = router == nullptr ? 0 : router->ServiceId(m.name());
+  if (identity_ != nullptr &&
+      !identity_->permissions().request.Allows(m.name())) {
+    // Refused whether or not the service exists: the answer does not tell.
+    agent_.counters().refused_request.Add();
+    QueueError(
+        ErrorCode::kNotAuthorized, false,
+        absl::StrCat(AbslView(identity_->label()), " may not request service '",
+                     SafeServiceName(m.name()), "'"),
+        m.correlation_id());
+    id = 0;
+  }
   std::span<std::byte> out =
       ReserveControl(tp::ServiceLookupAckView::kFixedLength);
   CommitControl(tp::EncodeServiceLookupAck(

@@ -8,6 +8,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/safe_text.h"
+#include "base/log.h"
+#include "base/log_limit.h"
 #include "base/strings.h"
 #include "session/session.h"
 #include "session/session_agent.h"
@@ -26,26 +28,24 @@ void Session::HandleOpenStream(const tp::OpenStreamView& m) {
         m.request_id());
     return;
   }
-  absl::StatusOr<stream::StreamLog*> log =
-      agent_.OpenStream(name, stream::StreamUse::kPublisher);
-  if (!log.ok()) {
-    QueueError(log.status().code() == absl::StatusCode::kResourceExhausted
-                   ? ErrorCode::kLimitExceeded
-                   : ErrorCode::kInternal,
-               false, StdView(log.status().message()), m.request_id());
+  if (RefuseUnless(auth::Action::kPublish, name, "publish to stream",
+                   m.request_id())) {
     return;
   }
+  stream::StreamLog* const opened =
+      OpenGuarded(name, stream::StreamUse::kPublisher, m.request_id());
+  if (opened == nullptr) return;
   // One publisher per session, however often it opens the stream; the
   // session's end releases it (~Session).
-  if (!opened_streams_.insert((*log)->id().value()).second) {
-    (*log)->Release(stream::StreamUse::kPublisher);
+  if (!opened_streams_.insert(opened->id().value()).second) {
+    opened->Release(stream::StreamUse::kPublisher);
   }
   std::span<std::byte> out =
       ReserveControl(tp::StreamAckView::kFixedLength + name.size() + 8);
   CommitControl(
-      tp::EncodeOpenStreamAck(out, {.stream_id = (*log)->id(),
+      tp::EncodeOpenStreamAck(out, {.stream_id = opened->id(),
                                     .id = m.request_id(),
-                                    .next_sequence = (*log)->next_sequence(),
+                                    .next_sequence = opened->next_sequence(),
                                     .name = name}));
 }
 
@@ -66,14 +66,177 @@ bool Session::RefuseSubscriptionOverLimit(std::uint32_t id) {
 
 stream::StreamLog* Session::OpenForSubscription(std::string_view name,
                                                 std::uint32_t id) {
-  absl::StatusOr<stream::StreamLog*> log =
-      agent_.OpenStream(name, stream::StreamUse::kSubscriber);
+  return OpenGuarded(name, stream::StreamUse::kSubscriber, id);
+}
+
+// ---------------------------------------------------------------- principals
+
+bool Session::RefuseUnless(auth::Action action, std::string_view name,
+                           std::string_view what, std::uint64_t context) {
+  if (identity_ == nullptr ||
+      identity_->permissions().For(action).Allows(name)) {
+    return false;
+  }
+  SessionCounters& c = agent_.counters();
+  switch (action) {
+    case auth::Action::kPublish:
+      c.refused_publish.Add();
+      break;
+    case auth::Action::kSubscribe:
+      c.refused_subscribe.Add();
+      break;
+    case auth::Action::kCreate:
+      c.refused_create.Add();
+      break;
+    case auth::Action::kRequest:
+      c.refused_request.Add();
+      break;
+  }
+  QueueError(ErrorCode::kNotAuthorized, false,
+             absl::StrCat(AbslView(identity_->label()), " may not ",
+                          AbslView(what), " '", AbslView(name), "'"),
+             context);
+  return true;
+}
+
+bool Session::RefuseSubscriptionQuota(std::uint32_t id) {
+  if (identity_ == nullptr) return false;
+  if (identity_->TryAddSubscription()) {
+    ++subscriptions_counted_;
+    return false;
+  }
+  agent_.counters().quota_subscriptions.Add();
+  QueueError(ErrorCode::kLimitExceeded, false,
+             absl::StrCat(AbslView(identity_->label()), " may hold at most ",
+                          identity_->quotas().max_subscriptions,
+                          " subscriptions (max_subscriptions)"),
+             id);
+  return true;
+}
+
+stream::StreamRegistry::CreateGuard Session::CreateGuardFor(
+    std::string_view name, std::string& denied, std::string& limit) {
+  stream::StreamRegistry::CreateGuard g;
+  g.allowed = identity_->permissions().create.Allows(name);
+  if (!g.allowed) {
+    denied = absl::StrCat(AbslView(identity_->label()),
+                          " may not create stream '", AbslView(name), "'");
+    g.denied_text = denied;
+  }
+  g.created = identity_->usage().streams_created;
+  g.limit = identity_->quotas().max_streams_created;
+  if (g.limit > 0) {
+    limit = absl::StrCat(AbslView(identity_->label()), " may create at most ",
+                         g.limit, " streams (max_streams_created)");
+    g.limit_text = limit;
+  }
+  return g;
+}
+
+stream::StreamLog* Session::OpenGuarded(std::string_view name,
+                                        stream::StreamUse use,
+                                        std::uint64_t id) {
+  absl::StatusOr<stream::StreamLog*> log;
+  std::string denied;
+  std::string limit;
+  if (identity_ == nullptr) {
+    log = agent_.OpenStream(name, use);
+  } else {
+    log = agent_.OpenStream(name, use, CreateGuardFor(name, denied, limit));
+  }
   if (log.ok()) return *log;
-  QueueError(log.status().code() == absl::StatusCode::kResourceExhausted
-                 ? ErrorCode::kLimitExceeded
-                 : ErrorCode::kInternal,
-             false, StdView(log.status().message()), id);
+  ErrorCode code = ErrorCode::kInternal;
+  switch (log.status().code()) {
+    case absl::StatusCode::kPermissionDenied:
+      agent_.counters().refused_create.Add();
+      code = ErrorCode::kNotAuthorized;
+      break;
+    case absl::StatusCode::kResourceExhausted:
+      if (!limit.empty() && StdView(log.status().message()) == limit) {
+        agent_.counters().quota_streams.Add();
+      }
+      code = ErrorCode::kLimitExceeded;
+      break;
+    default:
+      break;
+  }
+  QueueError(code, false, StdView(log.status().message()), id);
   return nullptr;
+}
+
+bool Session::PatternMayCover(const Subscription& sub,
+                              std::string_view name) const {
+  return !sub.filter_each || identity_ == nullptr ||
+         identity_->permissions().subscribe.Allows(name);
+}
+
+std::size_t Session::OutboundLimit() const {
+  const std::size_t limit = agent_.config().max_outbound_queue_bytes;
+  if (identity_ == nullptr || identity_->quotas().max_buffered_bytes == 0) {
+    return limit;
+  }
+  return std::min(limit, identity_->quotas().max_buffered_bytes);
+}
+
+void Session::CheckRevocation() {
+  const auth::Authenticator* a = agent_.authenticator();
+  auth_generation_ = a->generation();
+  std::shared_ptr<const auth::Identity> next = a->Refresh(*identity_);
+  std::string why;
+  if (next == nullptr) {
+    why = identity_->anonymous()
+              ? std::string("anonymous access was turned off by a reload")
+              : absl::StrCat(AbslView(identity_->label()),
+                             " was removed by a reload");
+  } else {
+    const auth::NameFilter& sub_filter = next->permissions().subscribe;
+    for (const auto& [id, sub] : subscriptions_) {
+      if (sub.pattern ? sub_filter.AllowsPattern(sub.name) ==
+                            auth::PatternVerdict::kNone
+                      : !sub_filter.Allows(sub.name)) {
+        why = absl::StrCat(AbslView(next->label()),
+                           " may no longer subscribe to '", AbslView(sub.name),
+                           "' (revoked by a reload)");
+        break;
+      }
+      if (!sub.pattern) continue;
+      for (StreamId s : sub.streams) {
+        const stream::StreamLog* log = agent_.registry().Find(s);
+        if (log != nullptr && !sub_filter.Allows(log->name())) {
+          why = absl::StrCat(AbslView(next->label()),
+                             " may no longer subscribe to stream '",
+                             AbslView(log->name()), "' (pattern '",
+                             AbslView(sub.name), "', revoked by a reload)");
+          break;
+        }
+      }
+      if (!why.empty()) break;
+    }
+    if (why.empty()) {
+      for (const std::uint32_t s : opened_streams_) {
+        const stream::StreamLog* log = agent_.registry().Find(StreamId{s});
+        if (log != nullptr &&
+            !next->permissions().publish.Allows(log->name())) {
+          why = absl::StrCat(AbslView(next->label()),
+                             " may no longer publish to stream '",
+                             AbslView(log->name()), "' (revoked by a reload)");
+          break;
+        }
+      }
+    }
+  }
+  if (why.empty()) {
+    // Same principal, new permissions and quotas; its usage is shared by
+    // name, so what this session counted stays counted.
+    identity_ = std::move(next);
+    request_allowed_.clear();
+    return;
+  }
+  agent_.counters().auth_revocations.Add();
+  TACHYON_LOG_LIMITED(kInfo, kLogonRejected)
+      << "session revoked peer=" << peer_ << " session=" << session_id_.value()
+      << ": " << why;
+  Fatal(ErrorCode::kNotAuthorized, why);
 }
 
 void Session::HandleSubscribe(const tp::SubscribeView& m) {
@@ -88,15 +251,46 @@ void Session::HandleSubscribe(const tp::SubscribeView& m) {
                id);
     return;
   }
+  bool filter_each = false;
+  if (!pattern) {
+    if (RefuseUnless(auth::Action::kSubscribe, name, "subscribe to stream",
+                     id)) {
+      return;
+    }
+  } else if (identity_ != nullptr) {
+    switch (identity_->permissions().subscribe.AllowsPattern(name)) {
+      case auth::PatternVerdict::kNone:
+        agent_.counters().refused_subscribe.Add();
+        QueueError(ErrorCode::kNotAuthorized, false,
+                   absl::StrCat(AbslView(identity_->label()),
+                                " may not subscribe to any stream pattern '",
+                                AbslView(name), "' matches"),
+                   id);
+        return;
+      case auth::PatternVerdict::kSome:
+        filter_each = true;
+        break;
+      case auth::PatternVerdict::kAll:
+        break;
+    }
+  }
   if (RefuseSubscriptionOverLimit(id)) return;
+  if (RefuseSubscriptionQuota(id)) return;
   stream::StreamLog* exact = nullptr;
   if (!pattern) {
     exact = OpenForSubscription(name, id);
-    if (exact == nullptr) return;
+    if (exact == nullptr) {
+      if (identity_ != nullptr) {
+        identity_->ReleaseSubscription();
+        --subscriptions_counted_;
+      }
+      return;
+    }
   }
   Subscription& sub = subscriptions_[id];
   sub.name = std::string(name);
   sub.pattern = pattern;
+  sub.filter_each = filter_each;
   const SubscriptionId sub_id{id};
   if (!pattern) {
     Cover(sub_id, sub, exact, m.start_mode(), m.start_sequence(), true);
@@ -114,6 +308,7 @@ void Session::HandleSubscribe(const tp::SubscribeView& m) {
     // UNSUBSCRIBE or the session's end); a stream retired meanwhile is
     // skipped.
     if (log != nullptr && stream::MatchesPattern(sub.name, log->name()) &&
+        PatternMayCover(sub, log->name()) &&
         log->TryAcquire(stream::StreamUse::kSubscriber)) {
       matches.push_back(log);
     }
@@ -131,6 +326,7 @@ void Session::OnNewStream(stream::StreamLog* log) {
   if (state_ != State::kActive) return;
   for (auto& [id, sub] : subscriptions_) {
     if (sub.pattern && stream::MatchesPattern(sub.name, log->name()) &&
+        PatternMayCover(sub, log->name()) &&
         std::find(sub.streams.begin(), sub.streams.end(), log->id()) ==
             sub.streams.end() &&
         log->TryAcquire(stream::StreamUse::kSubscriber)) {
@@ -218,6 +414,10 @@ void Session::HandleUnsubscribe(const tp::UnsubscribeView& m) {
     ReleaseSubscriber(s);
   }
   ReleaseUdp(it->second);
+  if (identity_ != nullptr && subscriptions_counted_ > 0) {
+    identity_->ReleaseSubscription();
+    --subscriptions_counted_;
+  }
   if (it->second.pattern && --pattern_count_ == 0) {
     agent_.RemovePatternSession(this);
   }
@@ -274,9 +474,19 @@ void Session::HandleUdpSubscribe(const tp::UdpSubscribeView& m) {
                id);
     return;
   }
+  if (RefuseUnless(auth::Action::kSubscribe, name, "subscribe to stream", id)) {
+    return;
+  }
   if (RefuseSubscriptionOverLimit(id)) return;
+  if (RefuseSubscriptionQuota(id)) return;
   stream::StreamLog* log = OpenForSubscription(name, id);
-  if (log == nullptr) return;
+  if (log == nullptr) {
+    if (identity_ != nullptr) {
+      identity_->ReleaseSubscription();
+      --subscriptions_counted_;
+    }
+    return;
+  }
   Subscription& sub = subscriptions_[id];
   sub.name = std::string(name);
   sub.udp = true;

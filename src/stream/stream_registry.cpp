@@ -78,6 +78,19 @@ absl::StatusOr<StreamLog*> StreamRegistry::Open(std::string_view name,
   return log;
 }
 
+absl::StatusOr<StreamLog*> StreamRegistry::Open(std::string_view name,
+                                                StreamUse use,
+                                                const CreateGuard& guard) {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::int64_t created = 0;
+  absl::StatusOr<StreamLog*> log = OpenLocked(name, &created, &guard);
+  if (log.ok() && !(*log)->TryAcquire(use)) {
+    return absl::InternalError(
+        absl::StrCat("stream '", AbslView(name), "' retired while opened"));
+  }
+  return log;
+}
+
 absl::StatusOr<StreamLog*> StreamRegistry::OpenConfigured(
     std::string_view name) {
   std::lock_guard<std::mutex> lock(mu_);
@@ -87,8 +100,8 @@ absl::StatusOr<StreamLog*> StreamRegistry::OpenConfigured(
   return log;
 }
 
-absl::StatusOr<StreamLog*> StreamRegistry::OpenLocked(std::string_view name,
-                                                      std::int64_t* created) {
+absl::StatusOr<StreamLog*> StreamRegistry::OpenLocked(
+    std::string_view name, std::int64_t* created, const CreateGuard* guard) {
   if (!protocol::IsValidStreamName(name)) {
     return absl::InvalidArgumentError(
         absl::StrCat("'", AbslView(name), "' is not a valid stream name"));
@@ -96,6 +109,13 @@ absl::StatusOr<StreamLog*> StreamRegistry::OpenLocked(std::string_view name,
   if (auto it = by_name_.find(AbslView(name)); it != by_name_.end()) {
     it->second.touched = true;
     return it->second.log.get();
+  }
+  if (guard != nullptr && !guard->allowed) {
+    return absl::PermissionDeniedError(AbslView(guard->denied_text));
+  }
+  if (guard != nullptr && guard->created != nullptr && guard->limit > 0 &&
+      guard->created->load(std::memory_order_relaxed) >= guard->limit) {
+    return absl::ResourceExhaustedError(AbslView(guard->limit_text));
   }
   const std::uint32_t n = size_.load(std::memory_order_relaxed);
   if (n >= max_streams_) {
@@ -127,6 +147,11 @@ absl::StatusOr<StreamLog*> StreamRegistry::OpenLocked(std::string_view name,
   Entry& e = by_name_[std::string(name)];
   e.log = *std::move(log);
   e.idle_retire_ns = std::int64_t{policy.idle_retire_ms} * 1'000'000;
+  if (guard != nullptr && guard->created != nullptr) {
+    // Incremented under mu_ like the check above; decremented at unlink.
+    e.creator_count = guard->created;
+    e.creator_count->fetch_add(1, std::memory_order_relaxed);
+  }
   slots_[id & slot_mask_].store(raw, std::memory_order_release);
   size_.store(n + 1, std::memory_order_release);
   last_id_.store(static_cast<std::uint32_t>(id), std::memory_order_release);
@@ -217,6 +242,9 @@ int StreamRegistry::Sweep(std::int64_t now_ns) {
 void StreamRegistry::UnlinkLocked(std::string_view name, Entry& entry,
                                   const char* why) {
   StreamLog* log = entry.log.get();
+  if (entry.creator_count != nullptr) {
+    entry.creator_count->fetch_sub(1, std::memory_order_relaxed);
+  }
   slots_[log->id().value() & slot_mask_].store(nullptr,
                                                std::memory_order_release);
   next_after_retire_[std::string(name)] = log->next_sequence().value();

@@ -97,6 +97,24 @@ class StreamRegistry {
   /// Open, plus one `use` of the stream acquired atomically with it (so it
   /// cannot be retired in between). The caller Releases it.
   absl::StatusOr<StreamLog*> Open(std::string_view name, StreamUse use);
+  /// Who may create a stream Open does not find: a principal's create
+  /// permission and its max_streams_created quota (src/auth), checked under
+  /// the registry's lock with the creation itself.
+  struct CreateGuard {
+    /// False: an absent stream is not created; PERMISSION_DENIED with
+    /// `denied_text`.
+    bool allowed = true;
+    std::string_view denied_text;
+    /// Streams this creator made that still exist: incremented when the
+    /// stream is created, decremented when it is retired. nullptr: none.
+    std::shared_ptr<std::atomic<std::int64_t>> created;
+    /// At `limit` (> 0) created streams: RESOURCE_EXHAUSTED, `limit_text`.
+    std::int64_t limit = 0;
+    std::string_view limit_text;
+  };
+  /// Open with `use`, creating only as `guard` allows.
+  absl::StatusOr<StreamLog*> Open(std::string_view name, StreamUse use,
+                                  const CreateGuard& guard);
   /// Open for a stream the config names ([[udp.groups]]): never retired.
   absl::StatusOr<StreamLog*> OpenConfigured(std::string_view name);
 
@@ -175,6 +193,8 @@ class StreamRegistry {
     std::unique_ptr<StreamLog> log;
     std::int64_t idle_retire_ns = 0;  // 0: never idle-retired
     bool configured = false;          // never retired at all
+    // CreateGuard::created of the creator: decremented at retirement.
+    std::shared_ptr<std::atomic<std::int64_t>> creator_count;
     // Sweep's view: the tail it last saw, and since when nothing changed.
     // `touched` (set by Open) counts as a change.
     bool touched = true;
@@ -193,7 +213,8 @@ class StreamRegistry {
   static constexpr std::uint64_t kOffline = ~std::uint64_t{0};
 
   absl::StatusOr<StreamLog*> OpenLocked(std::string_view name,
-                                        std::int64_t* created_id)
+                                        std::int64_t* created_id,
+                                        const CreateGuard* guard = nullptr)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Unlinks a log whose TryRetire succeeded and puts it in limbo.
   void UnlinkLocked(std::string_view name, Entry& entry, const char* why)

@@ -38,6 +38,11 @@ class TestClient {
   /// that tests can play distinct peer addresses.
   static std::unique_ptr<TestClient> ConnectFrom(std::uint16_t port,
                                                  const char* source_ip);
+  /// A client over `fd`, already connected (e.g. from a chosen source
+  /// address); owns and closes it.
+  static std::unique_ptr<TestClient> Adopt(int fd) {
+    return std::unique_ptr<TestClient>(new TestClient(fd));
+  }
   ~TestClient();
 
   int fd() const { return fd_; }

@@ -1373,8 +1373,8 @@ TEST(FlagsTest, EveryKeyHasAFlagWhoseHelpNamesIt) {
     EXPECT_THAT(f->Help(), HasSubstr("(default "));
     EXPECT_TRUE(keys.insert(flag.key).second) << flag.key;
   }
-  // 48 + [admin]'s 7 + [fastpath]'s 17 + [limits]' 6 abuse limits
-  EXPECT_EQ(keys.size(), 78u);
+  // 48 + [admin]'s 7 + [fastpath]'s 17 + [limits]' 6 abuse limits + [auth]'s 8
+  EXPECT_EQ(keys.size(), 86u);
   EXPECT_NE(absl::FindCommandLineFlag("config"), nullptr);
 }
 
@@ -1683,6 +1683,67 @@ TEST_F(FlagsFileTest, ParsesARealCommandLine) {
   EXPECT_EQ(config->default_stream.capacity_bytes, 32u << 20);
   EXPECT_TRUE(config->socket.strict);
   EXPECT_EQ(config->max_publish_rate, 5000u);
+}
+
+}  // namespace
+}  // namespace tachyon::config
+
+// --- [auth] and [[principals]] ---------------------------------------------
+
+namespace tachyon::config {
+namespace {
+
+constexpr char kHash[] =
+    "pbkdf2-sha256$10000$5eoX+6/UXn+5wHWrmncOsg==$"
+    "9p52daExKDg8leIzCJjcyQ672o7RtxO3lXABXPNdQvg=";
+
+TEST_F(ConfigFileTest, ReadsPrincipals) {
+  absl::StatusOr<GatewayConfig> config = Load(absl::StrCat(
+      "[auth]\nanonymous = false\nanonymous_publish = []\n"
+      "[[principals]]\nname = \"alice\"\ntoken_hash = \"",
+      kHash,
+      "\"\nallowed_sources = [\"127.0.0.1/32\", \"::1\"]\n"
+      "publish = [\"orders.*\"]\ndeny_subscribe = [\"md.secret*\"]\n"
+      "max_connections = 4\npublish_rate = 1000\n"
+      "max_buffered_bytes = \"256KiB\"\n"
+      "[[principals]]\nname = \"svc\"\ncertificate_subject = \"CN=svc\"\n"));
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_FALSE(config->auth.anonymous);
+  EXPECT_TRUE(config->auth.anonymous_publish.empty());
+  EXPECT_EQ(config->auth.anonymous_subscribe, std::vector<std::string>{"*"});
+  ASSERT_EQ(config->principals.size(), 2u);
+  const Principal& a = config->principals[0];
+  EXPECT_EQ(a.name, "alice");
+  EXPECT_EQ(a.token_hash, kHash);
+  EXPECT_EQ(a.allowed_sources.size(), 2u);
+  EXPECT_EQ(a.publish, std::vector<std::string>{"orders.*"});
+  EXPECT_TRUE(a.subscribe.empty());
+  EXPECT_EQ(a.max_connections, 4);
+  EXPECT_EQ(a.publish_rate, 1000u);
+  EXPECT_EQ(a.max_buffered_bytes, 256u * 1024);
+  EXPECT_EQ(config->principals[1].certificate_subject, "CN=svc");
+}
+
+TEST_F(ConfigFileTest, PrincipalErrorsNameFileLineAndKey) {
+  const std::string head = "[[principals]]\nname = \"alice\"\n";
+  const std::string hashed =
+      absl::StrCat(head, "token_hash = \"", kHash, "\"\n");
+  std::string m = Msg(Load(head + "token_hash = \"plain-secret\"\n"));
+  EXPECT_THAT(m, StartsWith(At(3, "principals[0].token_hash")));
+  m = Msg(Load(hashed + "subscribe = [\"md.>\"]\n"));
+  EXPECT_THAT(m, AllOf(StartsWith(At(4, "principals[0].subscribe[0]")),
+                       HasSubstr("not NATS tokens")));
+  m = Msg(Load(hashed + "allowed_sources = [\"10.0.0.0/40\"]\n"));
+  EXPECT_THAT(m, StartsWith(At(4, "principals[0].allowed_sources[0]")));
+  EXPECT_THAT(Msg(Load(head)), HasSubstr("can never log on"));
+  EXPECT_THAT(Msg(Load(hashed + hashed)),
+              HasSubstr("principal names must be unique"));
+  m = Msg(Load(hashed + "max_connections = -1\n"));
+  EXPECT_THAT(m, StartsWith(At(4, "principals[0].max_connections")));
+  EXPECT_THAT(Msg(Load("[[principals]]\ntoken_hash = \"x\"\n")),
+              HasSubstr("required"));
+  m = Msg(Load("[auth]\nanonymous_request = [\"bad name\"]\n"));
+  EXPECT_THAT(m, StartsWith(At(2, "auth.anonymous_request[0]")));
 }
 
 }  // namespace

@@ -16,6 +16,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "config/flags.h"
 #include "config/reader.h"
 #include "gmock/gmock.h"
@@ -121,8 +122,10 @@ std::optional<KeyOverride> OverrideFromText(const KeyInfo& k,
       o.value = nothing ? std::string() : text;
       break;
     case ValueKind::kStringList:
-      if (!nothing) return std::nullopt;
-      o.value = std::vector<std::string>{};
+      // Elements separated by spaces, as the flag takes them.
+      o.value = nothing ? std::vector<std::string>{}
+                        : std::vector<std::string>(
+                              absl::StrSplit(text, ' ', absl::SkipEmpty()));
       break;
     case ValueKind::kBytes:
     case ValueKind::kEnum:
