@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "base/log.h"
+#include "base/safe_text.h"
 #include "tachyon/protocol/protocol.h"
 
 namespace tachyon::backend {
@@ -255,7 +256,7 @@ bool BackendConnection::HandleFrame(tp::FrameView frame) {
       TACHYON_LOG(kWarn) << "backend '" << svc_.name
                          << "' rejected the gateway's LOGON: "
                          << tp::ErrorCodeName(reject.code()) << ": "
-                         << reject.text();
+                         << base::Quoted(reject.text());
       state_ = State::kClosed;
       reactor_.Close(conn_);
       owner_.OnEnded(this, ConnectionEnd::kConnectFailed);
@@ -272,7 +273,7 @@ bool BackendConnection::HandleFrame(tp::FrameView frame) {
         const tp::ErrorView e(frame);
         TACHYON_LOG(kWarn) << "backend '" << svc_.name << "' " << endpoint_
                            << " sent ERROR " << tp::ErrorCodeName(e.code())
-                           << ": " << e.text();
+                           << ": " << base::Quoted(e.text());
         if (!e.fatal()) return true;
         char why[160];
         const int n =

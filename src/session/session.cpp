@@ -433,6 +433,14 @@ bool Session::RetryHeld() {
   held_.clear();
   Consume(std::span<const std::byte>(resumed_).subspan(r.consumed));
   resumed_.clear();
+  // A hold can take a frame of up to the frame limit with what followed
+  // it: give such memory back once it is used, like partial frames.
+  if (resumed_.capacity() > PartialFrame::kHeapMaxBytes) {
+    resumed_.shrink_to_fit();
+  }
+  if (!holding_ && held_.capacity() > PartialFrame::kHeapMaxBytes) {
+    held_.shrink_to_fit();
+  }
   if (holding_) return true;  // held anew, and listed anew
   if (state_ != State::kClosed) agent_.reactor().ResumeReading(conn_);
   return true;
