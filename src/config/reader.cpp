@@ -404,6 +404,13 @@ void ReadTopLevelArray(Reader& reader, const toml::table& root,
     ReadEntries(reader, root, kBackends, kRules, BackendService{},
                 config.backends);
   }
+  if (array.key == kUdpProducers.key) {
+    using Target = UdpProducer;
+    static constexpr KeyRule<Target> kRules[] = {
+        TACHYON_CONFIG_UDP_PRODUCER_ENTRY_KEYS(TACHYON_ENTRY_RULE)};
+    ReadEntries(reader, root, kUdpProducers, kRules, UdpProducer{},
+                config.udp_producers);
+  }
 }
 
 // How each table is read: its key rules, into the struct at its path.

@@ -25,6 +25,9 @@
 //                                  interval it was granted)
 //     session.idle_timeout_heartbeats, session.logon_timeout_ms
 //                                  the next tick
+//     [[udp_producers]], udp.require_authentication, udp.max_sequence_jump
+//                                  the next datagram (key files are read
+//                                  again; producers' sequence state is kept)
 //   Everything else (listeners, workers, io, sockets, stream sizes and
 //   slow-consumer policies, UDP, backends) needs a restart.
 //
@@ -89,6 +92,11 @@ inline constexpr ReloadableKey kReloadableKeys[] = {
     TACHYON_RELOADABLE(idle_timeout_heartbeats,
                        "session.idle_timeout_heartbeats"),
     TACHYON_RELOADABLE(logon_timeout_ms, "session.logon_timeout_ms"),
+    // UDP producer authentication (PROTOCOL.md 16.7): the next datagram.
+    TACHYON_RELOADABLE(udp_producers, "udp_producers"),
+    TACHYON_RELOADABLE(udp.require_authentication,
+                       "udp.require_authentication"),
+    TACHYON_RELOADABLE(udp.max_sequence_jump, "udp.max_sequence_jump"),
 };
 #undef TACHYON_RELOADABLE
 
