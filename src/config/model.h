@@ -161,7 +161,7 @@ struct UdpOptions {
 /// One [[udp_producers]] entry: a UDP producer that signs its datagrams
 /// (PROTOCOL.md 16.7) with a key the gateway shares.
 struct UdpProducer {
-  std::string name;  ///< for logs and errors, unique
+  std::string name;      ///< for logs and errors, unique
   std::uint32_t id = 0;  ///< the datagrams' producer_id, 1..2^32-1, unique
   std::string key;       ///< 32 hex digits; or key_file
   std::string key_file;  ///< file holding the 32 hex digits (read at start)
