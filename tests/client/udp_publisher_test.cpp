@@ -11,6 +11,7 @@
 
 #include "client_test_util.h"
 #include "gtest/gtest.h"
+#include "server/reload.h"
 #include "support/gateway_fixture.h"
 #include "support/net.h"
 #include "support/wait.h"
@@ -306,6 +307,56 @@ TEST_P(UdpPublisherAuthTest, SignedArriveUnsignedAndWrongKeyDropped) {
   for (int i = 1; i <= 10; ++i) {
     EXPECT_EQ(got[static_cast<std::size_t>(i - 1)], "good" + std::to_string(i));
   }
+}
+
+// Reloading [[udp_producers]] applies to the next datagram: a producer
+// whose publish patterns no longer match is refused (not_permitted), and a
+// removed producer is unknown; neither needs a restart.
+TEST_P(UdpPublisherAuthTest, ReloadRevokesAProducersPermission) {
+  constexpr char kKey[] = "00112233445566778899aabbccddeeff";
+  config::GatewayConfig c = TestConfig(GetParam());
+  c.udp.enabled = true;
+  c.udp.port = 0;
+  c.udp.require_authentication = true;
+  c.udp_producers.push_back(
+      {.name = "feed", .id = 9, .key = kKey, .publish = {"md.*"}});
+  Start(c);
+  auto client = Client::Connect("127.0.0.1", gateway_->port());
+  ASSERT_TRUE(client.ok()) << client.status();
+  auto stream = (*client)->OpenStream(kStream);
+  ASSERT_TRUE(stream.ok());
+  auto pub = UdpPublisher::Create(
+      "127.0.0.1", gateway_->udp_port(),
+      {.producer_id = 9, .key = *protocol::ParseDatagramKey(kKey)});
+  ASSERT_TRUE(pub.ok());
+  ASSERT_TRUE((*pub)->Publish(*stream, "before").ok());
+  ASSERT_TRUE(
+      WaitUntil([&] { return gateway_->UdpStats().messages_appended == 1; }));
+
+  config::GatewayConfig next = c;
+  next.udp_producers[0].publish = {"other.*"};
+  const config::ReloadReport report = gateway_->Reload(next);
+  EXPECT_EQ(server::DescribeReload(report), "applied: udp_producers");
+  // The workers apply it from their mailboxes: send until one is refused.
+  ASSERT_TRUE(WaitUntil([&] {
+    (void)(*pub)->Publish(*stream, "after");
+    return gateway_->UdpStats().not_permitted > 0;
+  }));
+  const std::uint64_t appended = gateway_->UdpStats().messages_appended;
+  ASSERT_TRUE((*pub)->Publish(*stream, "refused").ok());
+  ASSERT_TRUE(WaitUntil([&] {
+    return gateway_->UdpStats().datagrams_received >=
+           gateway_->UdpStats().messages_appended +
+               gateway_->UdpStats().not_permitted;
+  }));
+
+  next.udp_producers.clear();
+  gateway_->Reload(next);
+  ASSERT_TRUE(WaitUntil([&] {
+    (void)(*pub)->Publish(*stream, "gone");
+    return gateway_->UdpStats().unknown_producer > 0;
+  }));
+  EXPECT_EQ(gateway_->UdpStats().messages_appended, appended);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, UdpPublisherAuthTest,
