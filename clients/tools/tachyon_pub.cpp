@@ -7,7 +7,7 @@
 // non-zero.
 //
 // With --udp HOST:PORT the messages go as PUBLISH datagrams to the gateway's
-// UDP ingress (UdpPublisher: a random producer id, per-stream producer
+// UDP ingress (UdpPublisher: a random source id, per-stream producer
 // sequences, several messages per datagram). The stream id is still learned
 // over TCP (OPEN_STREAM). UDP is best effort: nothing is acknowledged.
 // --producer_id and --key_file sign the datagrams (PROTOCOL.md 16.7).
@@ -301,10 +301,14 @@ int main(int argc, char** argv) {
   if (!absl::GetFlag(FLAGS_quiet) && udp != nullptr) {
     tt::Warn(absl::StrFormat(
         "sent %d messages for %s (stream id %d) to %s in %d datagram(s) "
-        "over UDP (producer id %016x) in %.3f s; UDP is best effort: the "
+        "over UDP (source id %016x%s) in %.3f s; UDP is best effort: the "
         "gateway counts what it drops",
         udp->stats().messages, stream_name, stream->value(), udp->peer(),
-        udp->stats().datagrams, udp->source_id(), seconds));
+        udp->stats().datagrams, udp->source_id(),
+        udp_options.producer_id != 0
+            ? absl::StrCat(", signed as producer ", udp_options.producer_id)
+            : std::string(", unsigned"),
+        seconds));
   } else if (!absl::GetFlag(FLAGS_quiet)) {
     tt::Warn(absl::StrFormat(
         "published %d messages to %s (stream id %d) in %.3f s (%.0f msg/s)%s",
