@@ -217,6 +217,7 @@ void UdpIngress::Handle(const io::RxDatagram& received) {
                          << " stream=" << stream_id << " from sequence "
                          << p.highest << " to " << first - 1;
       p.highest = first - 1;
+      p.wild_run = 0;
     }
   }
   const std::int64_t now = clock_.realtime_ns();
