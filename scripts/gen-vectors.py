@@ -536,6 +536,62 @@ def datagram_header_seg(version, kind_code, count, stream_id, first_sequence,
     return Seg(data_, comment, groups=[1, 1, 2, 4, 8, 8])
 
 
+# --- SipHash-2-4 with a 128-bit output (the version-2 datagram MAC) ----------
+# Written from the SipHash paper (Aumasson, Bernstein) and its reference
+# code's 128-bit variant, independently of libsodium, which the C++ uses.
+
+MAC_TEST_KEY = bytes(range(16))  # 000102..0f, the key of every v2 vector
+
+
+def siphash24_128(key, message):
+    mask = (1 << 64) - 1
+
+    def rotl(x, b):
+        return ((x << b) | (x >> (64 - b))) & mask
+
+    k0, k1 = struct.unpack("<QQ", key)
+    v = [k0 ^ 0x736F6D6570736575, k1 ^ 0x646F72616E646F6D,
+         k0 ^ 0x6C7967656E657261, k1 ^ 0x7465646279746573]
+    v[1] ^= 0xEE
+
+    def rounds(n):
+        for _ in range(n):
+            v[0] = (v[0] + v[1]) & mask
+            v[1] = rotl(v[1], 13) ^ v[0]
+            v[0] = rotl(v[0], 32)
+            v[2] = (v[2] + v[3]) & mask
+            v[3] = rotl(v[3], 16) ^ v[2]
+            v[0] = (v[0] + v[3]) & mask
+            v[3] = rotl(v[3], 21) ^ v[0]
+            v[2] = (v[2] + v[1]) & mask
+            v[1] = rotl(v[1], 17) ^ v[2]
+            v[2] = rotl(v[2], 32)
+
+    whole = len(message) - len(message) % 8
+    for i in range(0, whole, 8):
+        (m,) = struct.unpack_from("<Q", message, i)
+        v[3] ^= m
+        rounds(2)
+        v[0] ^= m
+    last = (len(message) & 0xFF) << 56
+    for i, b in enumerate(message[whole:]):
+        last |= b << (8 * i)
+    v[3] ^= last
+    rounds(2)
+    v[0] ^= last
+    v[2] ^= 0xEE
+    rounds(4)
+    out = struct.pack("<Q", v[0] ^ v[1] ^ v[2] ^ v[3])
+    v[1] ^= 0xDD
+    rounds(4)
+    return out + struct.pack("<Q", v[0] ^ v[1] ^ v[2] ^ v[3])
+
+
+# The reference implementation's first 128-bit test vector (empty input).
+assert siphash24_128(MAC_TEST_KEY, b"").hex() == \
+    "a3817f04ba25a8e66df67214c7550293", "SipHash-2-4-128 self-test"
+
+
 # --- Vectors -----------------------------------------------------------------
 
 
@@ -602,6 +658,50 @@ def datagram(name, doc, kind, *, stream_id, first_sequence, source_id,
         v.expects.append(("datagram", kind, [
             ("message_count", count), ("stream_id", stream_id),
             ("first_sequence", first_sequence), ("source_id", source_id)]))
+        for f in frames:
+            v.expects.append(("frame", f.type_name, f.fields))
+    else:
+        assert result in ERROR_CODES, result
+        v.expects.append(("error", result, []))
+    return v
+
+
+def auth_datagram(name, doc, kind, *, stream_id, first_sequence, source_id,
+                  producer_id, frames=(), count=None, reserved=0,
+                  trailing=b"", flip_mac_bit=None, key=MAC_TEST_KEY, cut=None,
+                  result=None):
+    """A version-2 datagram: the version-1 header with version 2, producer_id
+    and a reserved u32, the frames, then the SipHash-2-4-128 MAC under `key`
+    of every byte before it. `flip_mac_bit` corrupts the MAC (the datagram
+    still decodes; mac_valid is then false)."""
+    v = Vector(name, doc, kind="datagram")
+    if count is None:
+        count = len(frames)
+    v.segs.append(datagram_header_seg(2, DATAGRAM_KINDS[kind], count,
+                                      stream_id, first_sequence, source_id))
+    v.segs.append(Seg(struct.pack("<II", producer_id, reserved),
+                      f"producer_id {producer_id}, reserved {reserved}",
+                      groups=[4, 4]))
+    for f in frames:
+        v.segs += f.segs if isinstance(f, Frame) else f
+    if trailing:
+        v.segs.append(Seg(trailing, f"{len(trailing)} bytes after the frames"))
+    covered = b"".join(seg.data for seg in v.segs)
+    mac = bytearray(siphash24_128(key, covered))
+    what = "mac: SipHash-2-4-128 of the bytes above under the test key"
+    if flip_mac_bit is not None:
+        mac[flip_mac_bit // 8] ^= 1 << (flip_mac_bit % 8)
+        what = f"mac with bit {flip_mac_bit} flipped"
+    v.segs.append(Seg(bytes(mac), what))
+    if cut is not None:
+        v.segs = truncate(v.segs, cut)
+    if result is None:
+        v.expects.append(("datagram", kind, [
+            ("message_count", count), ("stream_id", stream_id),
+            ("first_sequence", first_sequence), ("source_id", source_id),
+            ("version", 2), ("producer_id", producer_id),
+            ("mac_key", MAC_TEST_KEY), ("mac", bytes(mac)),
+            ("mac_valid", flip_mac_bit is None)]))
         for f in frames:
             v.expects.append(("frame", f.type_name, f.fields))
     else:
@@ -1569,8 +1669,8 @@ def datagram_vectors():
                  "23 bytes: one short of the datagram header.", "HEARTBEAT",
                  stream_id=7, first_sequence=102, source_id=SOURCE, cut=23,
                  result="FRAME_TOO_SHORT"),
-        datagram("datagram_version_2", "A datagram with version 2.", "DATA",
-                 frames=[d(100, b"a")], version=2,
+        datagram("datagram_version_3", "A datagram with version 3.", "DATA",
+                 frames=[d(100, b"a")], version=3,
                  result="UNSUPPORTED_VERSION", **common),
         datagram("datagram_kind_0", "Datagram kind 0.", "DATA",
                  frames=[d(100, b"a")], kind_code=0, result="UNKNOWN_TYPE",
@@ -1646,6 +1746,54 @@ def datagram_vectors():
                  "max_frame_length 64.", "DATA",
                  frames=[d(100, b"p" * 40)], result="FRAME_TOO_LONG",
                  max_frame_length=64, **common),
+        # -- Version 2: authenticated (PROTOCOL.md 16.7). --
+        auth_datagram("datagram_v2_publish_one",
+                      "An authenticated PUBLISH datagram of producer 5: "
+                      "one frame, MAC under the test key 000102..0f.",
+                      "PUBLISH", stream_id=3, first_sequence=1,
+                      source_id=0x1122334455667788, producer_id=5,
+                      frames=[p(1, b"buy 100")]),
+        auth_datagram("datagram_v2_publish_two",
+                      "An authenticated PUBLISH datagram of two frames.",
+                      "PUBLISH", stream_id=3, first_sequence=41,
+                      source_id=1, producer_id=0xFFFFFFFF,
+                      frames=[p(9, b"x"), p(10, b"yz", ack=True)]),
+        auth_datagram("datagram_v2_heartbeat",
+                      "An authenticated HEARTBEAT datagram (48 bytes, the "
+                      "smallest version-2 datagram).", "HEARTBEAT",
+                      stream_id=7, first_sequence=102, source_id=SOURCE,
+                      producer_id=1),
+        auth_datagram("datagram_v2_bad_mac",
+                      "The first vector with one MAC bit flipped: it decodes, "
+                      "and the MAC does not verify.", "PUBLISH", stream_id=3,
+                      first_sequence=1, source_id=0x1122334455667788,
+                      producer_id=5, frames=[p(1, b"buy 100")],
+                      flip_mac_bit=0),
+        auth_datagram("datagram_v2_short",
+                      "47 bytes of a version-2 HEARTBEAT: one short of header "
+                      "and MAC.", "HEARTBEAT", stream_id=7,
+                      first_sequence=102, source_id=SOURCE, producer_id=1,
+                      cut=47, result="FRAME_TOO_SHORT"),
+        auth_datagram("datagram_v2_producer_id_0",
+                      "A version-2 datagram with producer_id 0.", "PUBLISH",
+                      stream_id=3, first_sequence=1, source_id=1,
+                      producer_id=0, frames=[p(1, b"x")], result="BAD_FIELD"),
+        auth_datagram("datagram_v2_reserved_set",
+                      "A version-2 datagram whose reserved u32 is 1.",
+                      "PUBLISH", stream_id=3, first_sequence=1, source_id=1,
+                      producer_id=5, reserved=1, frames=[p(1, b"x")],
+                      result="BAD_FIELD"),
+        auth_datagram("datagram_v2_bytes_before_mac",
+                      "8 bytes between the last frame and the MAC.",
+                      "PUBLISH", stream_id=3, first_sequence=1, source_id=1,
+                      producer_id=5, frames=[p(1, b"x")], trailing=bytes(8),
+                      result="BAD_BODY_LENGTH"),
+        auth_datagram("datagram_v2_mac_cut",
+                      "A version-2 PUBLISH datagram missing the last 8 bytes "
+                      "of its MAC: the frame then runs into where the MAC "
+                      "should be.", "PUBLISH", stream_id=3, first_sequence=1,
+                      source_id=1, producer_id=5, frames=[p(1, b"x")],
+                      cut=32 + 32 + 8, result="BAD_BODY_LENGTH"),
     ]
 
 

@@ -68,9 +68,11 @@
 #include "config/model.h"
 #include "io/datagram_socket.h"
 #include "stream/stream_registry.h"
+#include "tachyon/protocol/datagram_mac.h"
 #include "tachyon/protocol/protocol.h"
 #include "udp/egress.h"
 #include "udp/ingress.h"
+#include "udp/producers.h"
 #include "udp/udp_counters.h"
 #include "udp_batch.h"
 
@@ -532,14 +534,43 @@ class NullWaker final : public stream::StreamWaker {
   void OnAppended(stream::StreamLog*) override {}
 };
 
-void BM_GatewayIngressDrain(benchmark::State& state) {
+// The same PUBLISH datagram as version 2 (PROTOCOL.md 16.7): producer 1,
+// signed with kBenchKey.
+constexpr char kBenchKey[] = "000102030405060708090a0b0c0d0e0f";
+std::vector<std::byte> SignedPublishDatagram(std::size_t payload) {
+  const std::vector<std::byte> plain = PublishDatagram(payload, 1);
+  if (plain.empty()) return {};
+  std::vector<std::byte> d(tp::kAuthenticatedHeaderLength + plain.size() -
+                           tp::kDatagramHeaderLength + tp::kDatagramMacLength);
+  tp::EncodeAuthenticatedDatagramHeader(d, tp::DatagramKind::kPublish, 1,
+                                        kStream, Sequence{1}, kSourceId, 1);
+  std::memcpy(d.data() + tp::kAuthenticatedHeaderLength,
+              plain.data() + tp::kDatagramHeaderLength,
+              plain.size() - tp::kDatagramHeaderLength);
+  tp::SignDatagram(d, *tp::ParseDatagramKey(kBenchKey));
+  return d;
+}
+
+// Drains plain datagrams (signed = false) into an ingress that accepts
+// them, or signed ones into an ingress that requires authentication and
+// verifies every MAC (the producer re-signs each with its next sequence,
+// untimed).
+void GatewayIngressDrain(benchmark::State& state, bool signed_datagrams) {
   config::GatewayConfig config;
   config.udp.enabled = true;
   base::CounterRegistry metrics;
   stream::StreamRegistry registry(config, metrics);
   absl::StatusOr<stream::StreamLog*> log = registry.Open("bench.udp");
-  std::vector<std::byte> datagram =
-      PublishDatagram(static_cast<std::size_t>(state.range(0)), 1);
+  const auto payload = static_cast<std::size_t>(state.range(0));
+  std::vector<std::byte> datagram = signed_datagrams
+                                        ? SignedPublishDatagram(payload)
+                                        : PublishDatagram(payload, 1);
+  const tp::DatagramKey key = *tp::ParseDatagramKey(kBenchKey);
+  config.udp_producers.push_back({.name = "bench",
+                                  .id = 1,
+                                  .key = kBenchKey,
+                                  .allowed_sources = {"127.0.0.1/32"},
+                                  .publish = {"bench.*"}});
   Fd rx = BoundUdpSocket(16 << 20);
   Fd tx(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
   const sockaddr_in to = AddressOf(rx.get());
@@ -562,6 +593,14 @@ void BM_GatewayIngressDrain(benchmark::State& state) {
   }
   udp::UdpIngress ingress(**io, kBatch, tp::kDefaultMaxFrameLength, registry,
                           clock, waker, counters);
+  if (signed_datagrams) {
+    auto table = udp::ProducerTable::Create(config);
+    if (!table.ok()) {
+      state.SkipWithError("producer table set-up failed");
+      return;
+    }
+    ingress.SetAuth({.producers = *table, .require_authentication = true});
+  }
   std::uint64_t sequence = 1;
   std::uint64_t sent = 0;
   const AllocationCounter allocs;
@@ -569,6 +608,7 @@ void BM_GatewayIngressDrain(benchmark::State& state) {
     state.PauseTiming();
     for (std::uint64_t i = 0; i < kFill; ++i, ++sequence) {
       std::memcpy(datagram.data() + 8, &sequence, sizeof sequence);
+      if (signed_datagrams) tp::SignDatagram(datagram, key);
       if (::send(tx.get(), datagram.data(), datagram.size(), 0) < 0) break;
       ++sent;
     }
@@ -583,12 +623,27 @@ void BM_GatewayIngressDrain(benchmark::State& state) {
   ReportTotals(state, sent, s.messages_appended, s.messages_appended);
   state.counters["duplicates"] = static_cast<double>(s.duplicates);
   if (s.malformed_total() != 0) state.SkipWithError("malformed datagrams");
+  if (s.bad_mac + s.unauthenticated != 0) state.SkipWithError("MAC refused");
+}
+void BM_GatewayIngressDrain(benchmark::State& state) {
+  GatewayIngressDrain(state, false);
+}
+void BM_GatewayIngressDrainSigned(benchmark::State& state) {
+  GatewayIngressDrain(state, true);
 }
 // Named like the raw ingress runs so that the summary pairs it with the
-// recvfrom loop of the same payload.
+// recvfrom loop of the same payload, and the signed run with the plain one.
+// Payload 16: the 64-byte datagram (88 bytes signed); 1400: the largest
+// payload a signed 1472-byte datagram carries.
 BENCHMARK(BM_GatewayIngressDrain)
     ->ArgNames({"payload", "live"})
     ->Args({16, 0})
+    ->Args({1400, 0})
+    ->UseRealTime();
+BENCHMARK(BM_GatewayIngressDrainSigned)
+    ->ArgNames({"payload", "live"})
+    ->Args({16, 0})
+    ->Args({1400, 0})
     ->UseRealTime();
 
 // The gateway's own egress on one thread: UdpEgress::DoWork sends a stream
@@ -716,6 +771,8 @@ class RatioReporter : public benchmark::BenchmarkReporter {
          "ingress recvmmsg/recvfrom", 0},
         {"BM_GatewayIngressDrain", "BM_IngressRecvfrom",
          "gateway ingress/recvfrom", 0},
+        {"BM_GatewayIngressDrainSigned", "BM_GatewayIngressDrain",
+         "signed/plain ingress", 0},
         {"BM_EgressSendmmsg", "BM_EgressSendto", "egress sendmmsg/sendto", 3},
         {"BM_EgressGso", "BM_EgressSendto", "egress GSO/sendto", 0},
         {"BM_GatewayEgress", "BM_EgressSendto", "gateway egress/sendto", 3,

@@ -7,9 +7,10 @@
 // non-zero.
 //
 // With --udp HOST:PORT the messages go as PUBLISH datagrams to the gateway's
-// UDP ingress (UdpPublisher: a random producer id, per-stream producer
+// UDP ingress (UdpPublisher: a random source id, per-stream producer
 // sequences, several messages per datagram). The stream id is still learned
 // over TCP (OPEN_STREAM). UDP is best effort: nothing is acknowledged.
+// --producer_id and --key_file sign the datagrams (PROTOCOL.md 16.7).
 #include <poll.h>
 #include <unistd.h>
 
@@ -44,6 +45,14 @@ ABSL_FLAG(std::string, udp, "",
           "(its [udp] port, 7401 by default) instead of over TCP; several "
           "messages per datagram. Best effort: no acknowledgement, and a "
           "lost datagram is lost. Not with --ack.");
+ABSL_FLAG(uint32_t, producer_id, 0,
+          "With --udp: sign every datagram as this producer of the gateway's "
+          "[[udp_producers]] (PROTOCOL.md 16.7); needs --key_file. 0: "
+          "unsigned datagrams, which a gateway with "
+          "udp.require_authentication drops.");
+ABSL_FLAG(std::string, key_file, "",
+          "With --producer_id: the producer's key file (32 hex digits, the "
+          "same file the gateway's key_file names).");
 
 namespace {
 
@@ -54,7 +63,9 @@ constexpr char kUsage[] =
     "Publishes messages to a Tachyon stream.\n\n"
     "  echo hello | tachyon-pub --stream=demo          one message per line\n"
     "  tachyon-pub --stream=demo --count=1000 --rate=100   generated\n"
-    "  tachyon-pub --stream=demo --udp=127.0.0.1:7401      as datagrams\n";
+    "  tachyon-pub --stream=demo --udp=127.0.0.1:7401      as datagrams\n"
+    "  tachyon-pub --stream=md.x --udp=127.0.0.1:7401 --producer_id=5 \\\n"
+    "      --key_file=feed-a.key                          signed datagrams\n";
 
 class Publisher {
  public:
@@ -232,6 +243,20 @@ int main(int argc, char** argv) {
           tt::kExitUsage);
     }
   }
+  tc::UdpPublisherOptions udp_options{.batching = tc::UdpBatching::kFill};
+  udp_options.producer_id = absl::GetFlag(FLAGS_producer_id);
+  const std::string key_file = absl::GetFlag(FLAGS_key_file);
+  if ((udp_options.producer_id != 0) != !key_file.empty() ||
+      (udp_options.producer_id != 0 && udp_target.empty())) {
+    tt::Die("--producer_id and --key_file go together, with --udp",
+            tt::kExitUsage);
+  }
+  if (!key_file.empty()) {
+    absl::StatusOr<tachyon::protocol::DatagramKey> key =
+        tc::UdpPublisher::ReadKeyFile(key_file);
+    if (!key.ok()) tt::Die(key.status());
+    udp_options.key = *key;
+  }
 
   tt::InstallStopHandler();
   std::int64_t refused = 0;
@@ -250,8 +275,7 @@ int main(int argc, char** argv) {
   if (!stream.ok()) tt::Die(stream.status());
   std::unique_ptr<tc::UdpPublisher> udp;
   if (udp_port != 0) {
-    auto created = tc::UdpPublisher::Create(
-        udp_host, udp_port, {.batching = tc::UdpBatching::kFill});
+    auto created = tc::UdpPublisher::Create(udp_host, udp_port, udp_options);
     if (!created.ok()) tt::Die(created.status());
     udp = std::move(*created);
     if (static_cast<std::size_t>(size) > udp->max_payload_length()) {
@@ -277,10 +301,14 @@ int main(int argc, char** argv) {
   if (!absl::GetFlag(FLAGS_quiet) && udp != nullptr) {
     tt::Warn(absl::StrFormat(
         "sent %d messages for %s (stream id %d) to %s in %d datagram(s) "
-        "over UDP (producer id %016x) in %.3f s; UDP is best effort: the "
+        "over UDP (source id %016x%s) in %.3f s; UDP is best effort: the "
         "gateway counts what it drops",
         udp->stats().messages, stream_name, stream->value(), udp->peer(),
-        udp->stats().datagrams, udp->source_id(), seconds));
+        udp->stats().datagrams, udp->source_id(),
+        udp_options.producer_id != 0
+            ? absl::StrCat(", signed as producer ", udp_options.producer_id)
+            : std::string(", unsigned"),
+        seconds));
   } else if (!absl::GetFlag(FLAGS_quiet)) {
     tt::Warn(absl::StrFormat(
         "published %d messages to %s (stream id %d) in %.3f s (%.0f msg/s)%s",

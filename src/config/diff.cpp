@@ -101,6 +101,7 @@ std::vector<KeyChange> ChangedKeys(const GatewayConfig& from,
   CompareArray(kUdpGroups.key, from.udp.groups, to.udp.groups, out);
   CompareArray(kBackends.key, from.backends, to.backends, out);
   CompareArray(kPrincipals.key, from.principals, to.principals, out);
+  CompareArray(kUdpProducers.key, from.udp_producers, to.udp_producers, out);
   return out;
 }
 

@@ -126,6 +126,9 @@ inline constexpr Range kLagGraceRange{0, 60'000};
 inline constexpr Range kStallTimeoutRange{0, 600'000};
 inline constexpr Range kStreamIdleRetireRange{0, 86'400'000};  // a day
 inline constexpr Range kBatchRange{1, 1024};  // udp.recv_batch, send_batch
+inline constexpr Range kSequenceJumpRange{1, std::int64_t{1} << 62};
+// [[udp_producers]] ids: a datagram's u32 producer_id, 0 meaning none.
+inline constexpr Range kProducerIdRange{1, 0xFFFFFFFF};
 // One datagram header and the smallest DATA frame, up to the IPv4 limit.
 inline constexpr Range kDatagramRange{56, 65507};
 inline constexpr Range kUdpHeartbeatRange{1, 60'000};
@@ -352,7 +355,15 @@ inline constexpr Range kBufferedBytesRange{0, kGiB};
   X(udp, allow_remote_destinations, udp_allow_remote_destinations, kBool,      \
     kNoDetail,                                                                 \
     "let UDP_SUBSCRIBE name any address, not just the TCP peer's own, "        \
-    "true|false (default false)")
+    "true|false (default false)")                                              \
+  X(udp, require_authentication, udp_require_authentication, kBool,            \
+    kNoDetail,                                                                 \
+    "drop datagrams without a MAC (version 1): only [[udp_producers]] may "    \
+    "publish over UDP, true|false (default false)")                            \
+  X(udp, max_sequence_jump, udp_max_sequence_jump, kInt, kSequenceJumpRange,   \
+    "a PUBLISH datagram whose producer sequence jumps further than this "      \
+    "from the producer's highest is dropped as wild, 1..2^62 "                 \
+    "(default 1000000)")
 
 // [admin] -> AdminOptions (GatewayConfig::admin)
 #define TACHYON_CONFIG_ADMIN_KEYS(X)                                           \
@@ -543,11 +554,21 @@ inline constexpr Range kBufferedBytesRange{0, kGiB};
   E(, principals, publish_rate, kInt, kMaxPublishRateRange)                    \
   E(, principals, max_buffered_bytes, kBytes, kBufferedBytesRange)
 
+// Keys of one top-level [[udp_producers]] entry (a UdpProducer).
+#define TACHYON_CONFIG_UDP_PRODUCER_ENTRY_KEYS(E)                              \
+  E(, udp_producers, name, kString, kNoDetail)                                 \
+  E(, udp_producers, id, kInt, kProducerIdRange)                               \
+  E(, udp_producers, key, kString, kNoDetail)                                  \
+  E(, udp_producers, key_file, kString, kNoDetail)                             \
+  E(, udp_producers, allowed_sources, kStringList, kNoDetail)                  \
+  E(, udp_producers, publish, kStringList, kNoDetail)
+
 #define TACHYON_CONFIG_ENTRY_KEYS(E)                                           \
   TACHYON_CONFIG_STREAM_POLICY_ENTRY_KEYS(E)                                   \
   TACHYON_CONFIG_UDP_GROUP_ENTRY_KEYS(E)                                       \
   TACHYON_CONFIG_BACKEND_ENTRY_KEYS(E)                                         \
-  TACHYON_CONFIG_PRINCIPAL_ENTRY_KEYS(E)
+  TACHYON_CONFIG_PRINCIPAL_ENTRY_KEYS(E)                                      \
+  TACHYON_CONFIG_UDP_PRODUCER_ENTRY_KEYS(E)
 
 // clang-format on
 
@@ -635,8 +656,16 @@ inline constexpr ArrayInfo kPrincipals{
     .required = "name",
     .required_meaning = "the principal's name, which LOGON tokens start with",
     .entries_meaning = "principals (users and services)"};
+inline constexpr ArrayInfo kUdpProducers{
+    .table = "",
+    .name = "udp_producers",
+    .key = "udp_producers",
+    .inherits = "",
+    .required = "id",
+    .required_meaning = "the producer_id its datagrams carry, 1..4294967295",
+    .entries_meaning = "UDP producers"};
 inline constexpr ArrayInfo kArrays[] = {kStreamPolicies, kUdpGroups, kBackends,
-                                        kPrincipals};
+                                        kPrincipals, kUdpProducers};
 
 /// One row of TACHYON_CONFIG_ENTRY_KEYS, as data.
 struct EntryKeyInfo {

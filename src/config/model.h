@@ -146,9 +146,32 @@ struct UdpOptions {
   bool gso = true;  ///< UDP_SEGMENT: runs of datagrams in one message
   /// UDP_SUBSCRIBE may name any address (else only the TCP peer's own).
   bool allow_remote_destinations = false;
+  /// Drop (and count) version-1 datagrams, which carry no MAC
+  /// (PROTOCOL.md 16.7): only [[udp_producers]] may publish.
+  bool require_authentication = false;
+  /// A datagram whose first producer sequence lies further than this from
+  /// the producer's highest accepted one (either way, modulo 2^64) is
+  /// dropped and counted as wild and moves nothing (PROTOCOL.md 16.5).
+  std::uint64_t max_sequence_jump = 1'000'000;
   std::vector<UdpGroup> groups;
 
   bool operator==(const UdpOptions&) const = default;
+};
+
+/// One [[udp_producers]] entry: a UDP producer that signs its datagrams
+/// (PROTOCOL.md 16.7) with a key the gateway shares.
+struct UdpProducer {
+  std::string name;      ///< for logs and errors, unique
+  std::uint32_t id = 0;  ///< the datagrams' producer_id, 1..2^32-1, unique
+  std::string key;       ///< 32 hex digits; or key_file
+  std::string key_file;  ///< file holding the 32 hex digits (read at start)
+  /// IPv4 networks ("10.1.0.0/16", "127.0.0.1/32", a bare address is /32)
+  /// the producer's datagrams may come from; empty: any source.
+  std::vector<std::string> allowed_sources;
+  /// Stream names or patterns ("md.*", PROTOCOL.md 9.2) it may publish to.
+  std::vector<std::string> publish;
+
+  bool operator==(const UdpProducer&) const = default;
 };
 
 /// [fastpath]: kernel-bypass UDP (src/fastpath). "socket" is the kernel's
@@ -378,6 +401,8 @@ struct GatewayConfig {
   UdpOptions udp;
   // [[backends]]
   std::vector<BackendService> backends;
+  // [[udp_producers]]
+  std::vector<UdpProducer> udp_producers;
   // [admin]
   AdminOptions admin;
   // [fastpath]

@@ -410,6 +410,13 @@ void ReadTopLevelArray(Reader& reader, const toml::table& root,
     ReadEntries(reader, root, kPrincipals, kRules, Principal{},
                 config.principals);
   }
+  if (array.key == kUdpProducers.key) {
+    using Target = UdpProducer;
+    static constexpr KeyRule<Target> kRules[] = {
+        TACHYON_CONFIG_UDP_PRODUCER_ENTRY_KEYS(TACHYON_ENTRY_RULE)};
+    ReadEntries(reader, root, kUdpProducers, kRules, UdpProducer{},
+                config.udp_producers);
+  }
 }
 
 // How each table is read: its key rules, into the struct at its path.

@@ -319,6 +319,70 @@ void ValidateBackend(Problems& p, const std::string& prefix,
   CheckRange(p, prefix + ".eject_ms", b.eject_ms, kEjectRange);
 }
 
+// [[udp_producers]]: PROTOCOL.md 16.7. Keys are read here, so that a
+// missing or malformed key file is reported at the entry that names it.
+void ValidateUdpProducers(const GatewayConfig& c, Problems& p) {
+  for (std::size_t i = 0; i < c.udp_producers.size(); ++i) {
+    const UdpProducer& u = c.udp_producers[i];
+    const std::string prefix = Cat(kUdpProducers.key, "[", i, "]");
+    if (!IsServiceName(u.name)) {
+      p.Add(prefix + ".name",
+            Cat("must be a name (1..64 of A-Z a-z 0-9 . _ -), got ",
+                Quoted(u.name)));
+    }
+    CheckRange(p, prefix + ".id", u.id, kProducerIdRange);
+    for (std::size_t j = 0; j < i; ++j) {
+      if (c.udp_producers[j].id == u.id && kProducerIdRange.Contains(u.id)) {
+        p.Add(prefix + ".id",
+              Cat(u.id, " is already the id of ", kUdpProducers.key, "[", j,
+                  "] (", Quoted(c.udp_producers[j].name),
+                  "); producer ids must be unique"));
+        break;
+      }
+    }
+    for (std::size_t j = 0; j < i; ++j) {
+      if (IsServiceName(u.name) && c.udp_producers[j].name == u.name) {
+        p.Add(prefix + ".name",
+              Cat(Quoted(u.name), " is already the name of ", kUdpProducers.key,
+                  "[", j, "]; names must be unique"));
+        break;
+      }
+    }
+    if (u.key.empty() == u.key_file.empty()) {
+      p.Add(prefix + (u.key.empty() ? ".key_file" : ".key"),
+            "set exactly one of key_file (preferred: a file only the gateway "
+            "can read) and key");
+    } else if (absl::StatusOr<std::array<std::byte, 16>> k =
+                   ReadProducerKey(u.key, u.key_file);
+               !k.ok()) {
+      p.Add(prefix + (u.key.empty() ? ".key_file" : ".key"),
+            StdView(k.status().message()));
+    }
+    for (std::size_t j = 0; j < u.allowed_sources.size(); ++j) {
+      if (absl::StatusOr<Ipv4Cidr> n = ParseIpv4Cidr(u.allowed_sources[j]);
+          !n.ok()) {
+        p.Add(Cat(prefix, ".allowed_sources[", j, "]"),
+              StdView(n.status().message()));
+      }
+    }
+    if (u.publish.empty()) {
+      p.Add(prefix + ".publish",
+            "needs at least one stream name or pattern, such as \"md.*\"");
+    }
+    for (std::size_t j = 0; j < u.publish.size(); ++j) {
+      if (!protocol::IsValidStreamName(u.publish[j]) &&
+          !protocol::IsValidPattern(u.publish[j])) {
+        p.Add(Cat(prefix, ".publish[", j, "]"),
+              Cat("must be a stream name (1..255 of A-Z a-z 0-9 . _ -) or a "
+                  "prefix pattern ending in '*', got ",
+                  Quoted(u.publish[j])));
+      }
+    }
+  }
+  CheckRange(p, "udp.max_sequence_jump", c.udp.max_sequence_jump,
+             kSequenceJumpRange);
+}
+
 void ValidateBackends(const GatewayConfig& c, Problems& p) {
   for (std::size_t i = 0; i < c.backends.size(); ++i) {
     const BackendService& b = c.backends[i];
@@ -804,6 +868,8 @@ void ValidateInto(const GatewayConfig& c, Problems& p) {
   ValidateUdp(c, p);
   // [[backends]]
   ValidateBackends(c, p);
+  // [[udp_producers]]
+  ValidateUdpProducers(c, p);
   // [admin]
   ValidateAdmin(c.admin, p);
   // [fastpath]

@@ -30,6 +30,9 @@
 //                                  (within SessionAgent::kTickNs) and is
 //                                  closed with ERROR NOT_AUTHORIZED naming
 //                                  what was revoked (PROTOCOL.md 14.4)
+//     [[udp_producers]], udp.require_authentication, udp.max_sequence_jump
+//                                  the next datagram (key files are read
+//                                  again; producers' sequence state is kept)
 //   Everything else (listeners, workers, io, sockets, stream sizes and
 //   slow-consumer policies, UDP, backends) needs a restart.
 //
@@ -106,6 +109,11 @@ inline constexpr ReloadableKey kReloadableKeys[] = {
     TACHYON_RELOADABLE(auth.anonymous_max_subscriptions,
                        "auth.anonymous_max_subscriptions"),
     TACHYON_RELOADABLE(principals, "principals"),
+    // UDP producer authentication (PROTOCOL.md 16.7): the next datagram.
+    TACHYON_RELOADABLE(udp_producers, "udp_producers"),
+    TACHYON_RELOADABLE(udp.require_authentication,
+                       "udp.require_authentication"),
+    TACHYON_RELOADABLE(udp.max_sequence_jump, "udp.max_sequence_jump"),
 };
 #undef TACHYON_RELOADABLE
 

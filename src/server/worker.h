@@ -111,6 +111,9 @@ class Worker final : public session::SessionServices,
   // On the worker thread: the reactor, the agents, their start.
   absl::Status SetUp();
   absl::Status SetUpUdp();
+  // What UDP ingress requires of datagrams under `c` (key files read).
+  static absl::StatusOr<udp::UdpIngress::Auth> UdpIngressAuth(
+      const config::GatewayConfig& c);
 
   Gateway& gateway_;
   const int index_;

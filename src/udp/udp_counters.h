@@ -40,6 +40,16 @@ struct UdpStats {
   std::uint64_t refused = 0;         ///< frames the log refused (size,
                               ///< back-pressure) or over the producer limit
   std::uint64_t kernel_drops = 0;  ///< SO_RXQ_OVFL: dropped by the kernel
+  // Ingress authentication and sequence bounds (PROTOCOL.md 16.5, 16.7):
+  // datagrams dropped, by reason.
+  std::uint64_t unauthenticated = 0;     ///< version 1 while authentication is
+                                         ///< required
+  std::uint64_t unknown_producer = 0;    ///< producer_id not configured
+  std::uint64_t source_not_allowed = 0;  ///< source outside allowed_sources
+  std::uint64_t bad_mac = 0;             ///< MAC does not verify
+  std::uint64_t not_permitted = 0;  ///< stream outside the producer's publish
+  std::uint64_t wild_sequence = 0;  ///< sequence beyond max_sequence_jump
+  std::uint64_t reanchored = 0;     ///< producers re-anchored after a jump
   // Egress.
   std::uint64_t datagrams_sent = 0;    ///< DATA datagrams, per destination
   std::uint64_t messages_sent = 0;     ///< DATA frames, per destination
@@ -78,6 +88,13 @@ struct UdpCounters {
   base::Counter unknown_stream;
   base::Counter refused;
   base::Counter kernel_drops;
+  base::Counter unauthenticated;
+  base::Counter unknown_producer;
+  base::Counter source_not_allowed;
+  base::Counter bad_mac;
+  base::Counter not_permitted;
+  base::Counter wild_sequence;
+  base::Counter reanchored;
   base::Counter datagrams_sent;
   base::Counter messages_sent;
   base::Counter heartbeats_sent;

@@ -11,10 +11,13 @@
 
 #include "client_test_util.h"
 #include "gtest/gtest.h"
+#include "server/reload.h"
 #include "support/gateway_fixture.h"
 #include "support/net.h"
 #include "support/wait.h"
 #include "tachyon/client/client.h"
+#include "tachyon/protocol/datagram_mac.h"
+#include "udp/udp_counters.h"
 
 namespace tachyon::testing {
 namespace {
@@ -214,6 +217,149 @@ TEST_P(UdpPublisherTest, NothingListeningShowsOnALaterSend) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, UdpPublisherTest,
+                         ::testing::ValuesIn(EachBackend(1)), ParamName);
+
+// Signed datagrams (PROTOCOL.md 16.7) on the wire: version 2, the producer
+// id, and a MAC the key verifies; 24 bytes less payload room.
+TEST(UdpPublisherWireTest, SignedDatagramsCarryProducerIdAndMac) {
+  UdpSocket receiver;
+  const protocol::DatagramKey key =
+      *protocol::ParseDatagramKey("00112233445566778899aabbccddeeff");
+  auto pub = UdpPublisher::Create("127.0.0.1", receiver.port(),
+                                  {.source_id = 0x1122334455667788,
+                                   .batching = UdpBatching::kFill,
+                                   .producer_id = 9,
+                                   .key = key});
+  ASSERT_TRUE(pub.ok()) << pub.status();
+  EXPECT_EQ((*pub)->max_payload_length(), 1400u);
+  ASSERT_TRUE((*pub)->Publish(StreamId{7}, "a").ok());
+  ASSERT_TRUE((*pub)->Publish(StreamId{7}, "bc").ok());
+  ASSERT_TRUE((*pub)->Publish(StreamId{7}, std::string(1400, 'x')).ok());
+  ASSERT_TRUE((*pub)->Flush().ok());
+  for (const std::uint16_t count : {2, 1}) {
+    const std::vector<std::byte> bytes = receiver.Receive();
+    ASSERT_FALSE(bytes.empty());
+    EXPECT_LE(bytes.size(), protocol::kDefaultMaxDatagramLength);
+    const protocol::DatagramResult d =
+        protocol::DecodeDatagram(bytes, protocol::kDefaultMaxFrameLength);
+    ASSERT_EQ(d.error, protocol::ErrorCode::kNone);
+    EXPECT_TRUE(d.view.authenticated());
+    EXPECT_EQ(d.view.producer_id(), 9u);
+    EXPECT_EQ(d.view.message_count(), count);
+    EXPECT_TRUE(protocol::VerifyDatagramMac(bytes, key));
+    protocol::DatagramKey other = key;
+    other[3] ^= std::byte{1};
+    EXPECT_FALSE(protocol::VerifyDatagramMac(bytes, other));
+  }
+}
+
+// A gateway that requires authentication: a signed publisher's messages
+// arrive, an unsigned one's and a wrong key's are dropped and counted.
+class UdpPublisherAuthTest : public GatewayTest {};
+
+TEST_P(UdpPublisherAuthTest, SignedArriveUnsignedAndWrongKeyDropped) {
+  constexpr char kKey[] = "00112233445566778899aabbccddeeff";
+  config::GatewayConfig c = TestConfig(GetParam());
+  c.udp.enabled = true;
+  c.udp.port = 0;
+  c.udp.require_authentication = true;
+  c.udp_producers.push_back({.name = "feed",
+                             .id = 9,
+                             .key = kKey,
+                             .allowed_sources = {"127.0.0.0/8"},
+                             .publish = {"md.*"}});
+  Start(c);
+  auto client = Client::Connect("127.0.0.1", gateway_->port());
+  ASSERT_TRUE(client.ok()) << client.status();
+  auto stream = (*client)->OpenStream(kStream);
+  ASSERT_TRUE(stream.ok());
+  std::vector<std::string> got;
+  ASSERT_TRUE(
+      (*client)
+          ->Subscribe(kStream, StartPosition::Earliest(),
+                      [&](const Message& m) { got.emplace_back(m.text()); })
+          .ok());
+  auto plain = UdpPublisher::Create("127.0.0.1", gateway_->udp_port());
+  ASSERT_TRUE(plain.ok());
+  auto wrong = UdpPublisher::Create(
+      "127.0.0.1", gateway_->udp_port(),
+      {.producer_id = 9,
+       .key = *protocol::ParseDatagramKey("ffffffffffffffffffffffffffffffff")});
+  ASSERT_TRUE(wrong.ok());
+  auto good = UdpPublisher::Create(
+      "127.0.0.1", gateway_->udp_port(),
+      {.producer_id = 9, .key = *protocol::ParseDatagramKey(kKey)});
+  ASSERT_TRUE(good.ok());
+  for (int i = 1; i <= 10; ++i) {
+    ASSERT_TRUE((*plain)->Publish(*stream, "plain").ok());
+    ASSERT_TRUE((*wrong)->Publish(*stream, "forged").ok());
+    ASSERT_TRUE((*good)->Publish(*stream, "good" + std::to_string(i)).ok());
+  }
+  ASSERT_TRUE(PollUntil(**client, [&] { return got.size() >= 10; }));
+  ASSERT_TRUE(WaitUntil([&] {
+    const udp::UdpStats s = gateway_->UdpStats();
+    return s.unauthenticated == 10 && s.bad_mac == 10;
+  })) << "unauthenticated "
+      << gateway_->UdpStats().unauthenticated << " bad_mac "
+      << gateway_->UdpStats().bad_mac;
+  EXPECT_EQ(gateway_->UdpStats().messages_appended, 10u);
+  ASSERT_EQ(got.size(), 10u);
+  for (int i = 1; i <= 10; ++i) {
+    EXPECT_EQ(got[static_cast<std::size_t>(i - 1)], "good" + std::to_string(i));
+  }
+}
+
+// Reloading [[udp_producers]] applies to the next datagram: a producer
+// whose publish patterns no longer match is refused (not_permitted), and a
+// removed producer is unknown; neither needs a restart.
+TEST_P(UdpPublisherAuthTest, ReloadRevokesAProducersPermission) {
+  constexpr char kKey[] = "00112233445566778899aabbccddeeff";
+  config::GatewayConfig c = TestConfig(GetParam());
+  c.udp.enabled = true;
+  c.udp.port = 0;
+  c.udp.require_authentication = true;
+  c.udp_producers.push_back(
+      {.name = "feed", .id = 9, .key = kKey, .publish = {"md.*"}});
+  Start(c);
+  auto client = Client::Connect("127.0.0.1", gateway_->port());
+  ASSERT_TRUE(client.ok()) << client.status();
+  auto stream = (*client)->OpenStream(kStream);
+  ASSERT_TRUE(stream.ok());
+  auto pub = UdpPublisher::Create(
+      "127.0.0.1", gateway_->udp_port(),
+      {.producer_id = 9, .key = *protocol::ParseDatagramKey(kKey)});
+  ASSERT_TRUE(pub.ok());
+  ASSERT_TRUE((*pub)->Publish(*stream, "before").ok());
+  ASSERT_TRUE(
+      WaitUntil([&] { return gateway_->UdpStats().messages_appended == 1; }));
+
+  config::GatewayConfig next = c;
+  next.udp_producers[0].publish = {"other.*"};
+  const config::ReloadReport report = gateway_->Reload(next);
+  EXPECT_EQ(server::DescribeReload(report), "applied: udp_producers");
+  // The workers apply it from their mailboxes: send until one is refused.
+  ASSERT_TRUE(WaitUntil([&] {
+    (void)(*pub)->Publish(*stream, "after");
+    return gateway_->UdpStats().not_permitted > 0;
+  }));
+  const std::uint64_t appended = gateway_->UdpStats().messages_appended;
+  ASSERT_TRUE((*pub)->Publish(*stream, "refused").ok());
+  ASSERT_TRUE(WaitUntil([&] {
+    return gateway_->UdpStats().datagrams_received >=
+           gateway_->UdpStats().messages_appended +
+               gateway_->UdpStats().not_permitted;
+  }));
+
+  next.udp_producers.clear();
+  gateway_->Reload(next);
+  ASSERT_TRUE(WaitUntil([&] {
+    (void)(*pub)->Publish(*stream, "gone");
+    return gateway_->UdpStats().unknown_producer > 0;
+  }));
+  EXPECT_EQ(gateway_->UdpStats().messages_appended, appended);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, UdpPublisherAuthTest,
                          ::testing::ValuesIn(EachBackend(1)), ParamName);
 
 }  // namespace

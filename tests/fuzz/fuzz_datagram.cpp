@@ -6,6 +6,9 @@
 // iteration must agree with what DecodeDatagram promised (count, kind, stream,
 // contiguous DATA sequences, no trailing bytes); and the header and each frame
 // re-encode byte for byte. A rejected datagram must carry an error code.
+// Version-2 (authenticated) datagrams re-encode with their own header
+// encoder; their MAC is checked under a fixed key, then the datagram is
+// re-signed and must verify, and must not once any byte is changed.
 //
 // Seeds: scripts/vectors-to-corpus.py. Run: scripts/fuzz.sh BUILD_DIR SECONDS.
 #include <array>
@@ -17,6 +20,7 @@
 #include <span>
 #include <vector>
 
+#include "tachyon/protocol/datagram_mac.h"
 #include "tachyon/protocol/protocol.h"
 
 namespace tachyon::protocol {
@@ -73,17 +77,39 @@ void Run(std::span<const std::byte> input) {
   }
   const DatagramView& d = r.view;
   Check(input.size() >= kDatagramHeaderLength, "accepted a short datagram");
+  const bool v2 = d.authenticated();
+  const std::size_t header_length =
+      v2 ? kAuthenticatedHeaderLength : kDatagramHeaderLength;
+  const std::size_t trailer = v2 ? kDatagramMacLength : 0;
+  Check(input.size() >= header_length + trailer, "accepted a short datagram");
 
-  std::array<std::byte, kDatagramHeaderLength> header;
-  Check(EncodeDatagramHeader(header, d.kind(), d.message_count(), d.stream_id(),
-                             d.first_sequence(),
-                             d.source_id()) == kDatagramHeaderLength,
+  std::array<std::byte, kAuthenticatedHeaderLength> header;
+  Check((v2 ? EncodeAuthenticatedDatagramHeader(
+                  header, d.kind(), d.message_count(), d.stream_id(),
+                  d.first_sequence(), d.source_id(), d.producer_id())
+            : EncodeDatagramHeader(header, d.kind(), d.message_count(),
+                                   d.stream_id(), d.first_sequence(),
+                                   d.source_id())) == header_length,
         "header encode failed");
-  Check(std::memcmp(header.data(), input.data(), header.size()) == 0,
+  Check(std::memcmp(header.data(), input.data(), header_length) == 0,
         "header re-encodes differently");
-  Check(d.frames().data() == input.data() + kDatagramHeaderLength &&
-            d.frames().size() == input.size() - kDatagramHeaderLength,
+  Check(d.frames().data() == input.data() + header_length &&
+            d.frames().size() == input.size() - header_length - trailer,
         "frames() is not the datagram body");
+  if (v2) {
+    Check(d.producer_id() != 0, "accepted producer_id 0");
+    Check(d.mac().data() == input.data() + input.size() - kDatagramMacLength,
+          "mac() is not the last 16 bytes");
+    DatagramKey key{};
+    key[0] = std::byte{0x5a};
+    g_sink = g_sink + VerifyDatagramMac(input, key);
+    std::vector<std::byte> copy(input.begin(), input.end());
+    Check(SignDatagram(copy, key), "sign failed");
+    Check(VerifyDatagramMac(copy, key), "a signed datagram does not verify");
+    const std::size_t at = Sum(input) % copy.size();
+    copy[at] ^= std::byte{0x01};
+    Check(!VerifyDatagramMac(copy, key), "a changed datagram still verifies");
+  }
 
   MessageType expected_type = MessageType::kHeartbeat;
   switch (d.kind()) {
@@ -103,7 +129,7 @@ void Run(std::span<const std::byte> input) {
 
   std::vector<std::byte> out(PaddedLength(kMaxFrame));
   std::size_t count = 0;
-  std::size_t offset = kDatagramHeaderLength;
+  std::size_t offset = header_length;
   for (FrameView f : r) {
     Check(count < d.message_count(), "more frames than message_count");
     Check(f.bytes().data() == input.data() + offset, "frame not in place");
@@ -123,7 +149,7 @@ void Run(std::span<const std::byte> input) {
     ++count;
   }
   Check(count == d.message_count(), "fewer frames than message_count");
-  Check(offset == input.size(), "bytes after the last frame");
+  Check(offset + trailer == input.size(), "bytes after the last frame");
 }
 
 }  // namespace

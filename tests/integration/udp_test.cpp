@@ -205,7 +205,7 @@ TEST_P(UdpTest, MalformedDatagramsAreCountedByCodeAndNeverReachTheLog) {
     return d;
   };
   ASSERT_TRUE(producer.SendTo(port, std::span(good).first(10)));  // too short
-  ASSERT_TRUE(producer.SendTo(port, mutated(0, 2)));              // version
+  ASSERT_TRUE(producer.SendTo(port, mutated(0, 3)));              // version
   ASSERT_TRUE(producer.SendTo(port, mutated(1, 9)));              // kind
   ASSERT_TRUE(producer.SendTo(port, mutated(16, 0)));  // source_id 9 -> 0
   std::vector<std::byte> no_source = good;

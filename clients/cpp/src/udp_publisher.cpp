@@ -9,12 +9,14 @@
 
 #include <cerrno>
 #include <cstring>
+#include <fstream>
 #include <memory>
 #include <random>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "socket.h"
+#include "tachyon/protocol/datagram_mac.h"
 #include "tachyon/protocol/protocol.h"
 
 namespace tachyon::client {
@@ -38,6 +40,12 @@ class UdpPublisher::Impl {
         peer_(std::move(peer)),
         source_id_(source_id),
         options_(options),
+        signed_(options.producer_id != 0),
+        header_(signed_ ? tp::kAuthenticatedHeaderLength
+                        : tp::kDatagramHeaderLength),
+        // Frames end this far before max_datagram_length: room for the MAC.
+        capacity_(options.max_datagram_length -
+                  (signed_ ? tp::kDatagramMacLength : 0)),
         buffer_(std::make_unique<std::byte[]>(options.max_datagram_length)) {}
 
   absl::Status Publish(StreamId stream, std::span<const std::byte> payload) {
@@ -55,17 +63,16 @@ class UdpPublisher::Impl {
         tp::PaddedLength(tp::PublishView::kFixedLength + payload.size());
     absl::Status sent = absl::OkStatus();
     if (count_ > 0 &&
-        (stream != stream_ || used_ + frame > options_.max_datagram_length ||
-         count_ == 0xFFFF)) {
+        (stream != stream_ || used_ + frame > capacity_ || count_ == 0xFFFF)) {
       sent = Send();
     }
     if (count_ == 0) {
       stream_ = stream;
-      used_ = tp::kDatagramHeaderLength;
+      used_ = header_;
     }
-    used_ += tp::EncodePublish(
-        {buffer_.get() + used_, options_.max_datagram_length - used_}, stream,
-        /*correlation_id=*/0, payload);
+    used_ +=
+        tp::EncodePublish({buffer_.get() + used_, capacity_ - used_}, stream,
+                          /*correlation_id=*/0, payload);
     ++count_;
     if (options_.batching == UdpBatching::kNone) return Send();
     return sent;
@@ -82,8 +89,7 @@ class UdpPublisher::Impl {
 
   [[nodiscard]] std::size_t MaxPayload() const {
     // One frame of 24 header bytes, its payload padded to 8.
-    return (options_.max_datagram_length - tp::kDatagramHeaderLength -
-            tp::PublishView::kFixedLength) &
+    return (capacity_ - header_ - tp::PublishView::kFixedLength) &
            ~std::size_t{7};
   }
 
@@ -97,11 +103,20 @@ class UdpPublisher::Impl {
   // sequences only if the kernel took it.
   absl::Status Send() {
     std::uint64_t& next = next_.try_emplace(stream_.value(), 1).first->second;
-    tp::EncodeDatagramHeader({buffer_.get(), tp::kDatagramHeaderLength},
-                             tp::DatagramKind::kPublish,
-                             static_cast<std::uint16_t>(count_), stream_,
-                             Sequence{next}, source_id_);
-    const std::size_t length = used_;
+    std::size_t length = used_;
+    if (signed_) {
+      tp::EncodeAuthenticatedDatagramHeader(
+          {buffer_.get(), header_}, tp::DatagramKind::kPublish,
+          static_cast<std::uint16_t>(count_), stream_, Sequence{next},
+          source_id_, options_.producer_id);
+      length += tp::kDatagramMacLength;
+      tp::SignDatagram({buffer_.get(), length}, options_.key);
+    } else {
+      tp::EncodeDatagramHeader({buffer_.get(), header_},
+                               tp::DatagramKind::kPublish,
+                               static_cast<std::uint16_t>(count_), stream_,
+                               Sequence{next}, source_id_);
+    }
     const std::size_t count = count_;
     count_ = 0;
     used_ = 0;
@@ -131,6 +146,9 @@ class UdpPublisher::Impl {
   std::string peer_;
   std::uint64_t source_id_;
   UdpPublisherOptions options_;
+  const bool signed_;
+  const std::size_t header_;    // datagram header: 24, or 32 when signed
+  const std::size_t capacity_;  // where frames must end
   std::unique_ptr<std::byte[]> buffer_;
   // The datagram being filled: `count_` frames of `stream_` in
   // buffer_[0, used_), the header written at send time.
@@ -147,10 +165,17 @@ absl::StatusOr<std::unique_ptr<UdpPublisher>> UdpPublisher::Create(
     const UdpPublisherOptions& options) {
   if (host.empty()) return absl::InvalidArgumentError("host is empty");
   if (port == 0) return absl::InvalidArgumentError("port 0 is not a port");
-  if (options.max_datagram_length < kMinDatagram ||
+  // Signed: 8 more header bytes and the MAC.
+  const std::size_t min_datagram =
+      kMinDatagram +
+      (options.producer_id != 0
+           ? tp::kAuthenticatedHeaderLength - tp::kDatagramHeaderLength +
+                 tp::kDatagramMacLength
+           : 0);
+  if (options.max_datagram_length < min_datagram ||
       options.max_datagram_length > kMaxDatagram) {
     return absl::InvalidArgumentError(
-        absl::StrCat("max_datagram_length must be ", kMinDatagram, "..",
+        absl::StrCat("max_datagram_length must be ", min_datagram, "..",
                      kMaxDatagram, ", got ", options.max_datagram_length));
   }
   if (options.socket_send_buffer < 0) {
@@ -200,6 +225,26 @@ absl::StatusOr<std::unique_ptr<UdpPublisher>> UdpPublisher::Create(
   }
   return std::unique_ptr<UdpPublisher>(new UdpPublisher(
       std::make_unique<Impl>(std::move(fd), peer, source_id, options)));
+}
+
+absl::StatusOr<protocol::DatagramKey> UdpPublisher::ReadKeyFile(
+    const std::string& path) {
+  std::ifstream in(path);
+  if (!in) {
+    return absl::NotFoundError(absl::StrCat("cannot read key file ", path, ": ",
+                                            std::strerror(errno)));
+  }
+  std::string text(256, '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  text.resize(static_cast<std::size_t>(in.gcount()));
+  std::optional<protocol::DatagramKey> key = protocol::ParseDatagramKey(text);
+  if (!key.has_value()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "key file ", path,
+        " must hold 32 hex digits (16 random bytes, such as the output of "
+        "`openssl rand -hex 16`) and nothing else"));
+  }
+  return *key;
 }
 
 UdpPublisher::UdpPublisher(std::unique_ptr<Impl> impl)

@@ -31,6 +31,20 @@
 //   source_id: non-zero; the gateway's instance id on egress, a producer's
 //   random id on ingress.
 //
+//   Version 2 (authenticated, PROTOCOL.md 16.7) inserts a producer id after
+//   source_id and ends with a 16-byte MAC over every byte before it
+//   (tachyon/protocol/datagram_mac.h computes and checks it):
+//
+//   |  ... the 24 bytes above, version = 2 ...                      |  0
+//   +-------------------------------+-------------------------------+
+//   |       producer_id (u32)       |        reserved (u32, 0)      | 24
+//   +-------------------------------+-------------------------------+
+//   |  frames ...                                                   | 32
+//   +---------------------------------------------------------------+
+//   |  mac (16 bytes): SipHash-2-4-128 of bytes [0, size - 16)      | size-16
+//
+//   DecodeDatagram checks the layout only; the MAC needs the producer's key.
+//
 // Example
 //   auto d = tachyon::protocol::DecodeDatagram(bytes, max_frame_length);
 //   if (d.error == tachyon::protocol::ErrorCode::kNone)
@@ -47,6 +61,16 @@
 namespace tachyon::protocol {
 
 inline constexpr std::size_t kDatagramHeaderLength = 24;
+/// Datagram versions: 1 plain, 2 authenticated (PROTOCOL.md 16.7).
+inline constexpr std::uint8_t kDatagramVersion = 1;
+inline constexpr std::uint8_t kAuthenticatedDatagramVersion = 2;
+/// A version-2 datagram's header (the version-1 header, producer_id and a
+/// reserved u32) and its MAC trailer.
+inline constexpr std::size_t kAuthenticatedHeaderLength = 32;
+inline constexpr std::size_t kDatagramMacLength = 16;
+/// The smallest version-2 datagram: header and MAC, no frames.
+inline constexpr std::size_t kMinAuthenticatedDatagramLength =
+    kAuthenticatedHeaderLength + kDatagramMacLength;
 /// Default datagram size limit: a 1500-byte Ethernet MTU less IPv4 and UDP
 /// headers.
 inline constexpr std::size_t kDefaultMaxDatagramLength = 1472;
@@ -83,6 +107,11 @@ class DatagramView {
                std::uint32_t max_frame_length)
       : bytes_(bytes), max_frame_length_(max_frame_length) {}
 
+  /// 1 (plain) or 2 (authenticated).
+  [[nodiscard]] std::uint8_t version() const { return LoadU8(bytes_.data()); }
+  [[nodiscard]] bool authenticated() const {
+    return !bytes_.empty() && version() == kAuthenticatedDatagramVersion;
+  }
   [[nodiscard]] DatagramKind kind() const {
     return static_cast<DatagramKind>(LoadU8(bytes_.data() + 1));
   }
@@ -98,11 +127,29 @@ class DatagramView {
   [[nodiscard]] std::uint64_t source_id() const {
     return LoadU64(bytes_.data() + 16);
   }
-  /// The frames after the header (empty for a default-constructed view).
+  /// Version 2: the producer (key) id; 0 for a version-1 datagram.
+  [[nodiscard]] std::uint32_t producer_id() const {
+    return authenticated() ? LoadU32(bytes_.data() + 24) : 0;
+  }
+  /// The frames after the header and before the MAC (empty for a
+  /// default-constructed view).
   [[nodiscard]] std::span<const std::byte> frames() const {
     if (bytes_.size() < kDatagramHeaderLength) return {};
-    return bytes_.subspan(kDatagramHeaderLength);
+    if (!authenticated()) return bytes_.subspan(kDatagramHeaderLength);
+    return bytes_.subspan(kAuthenticatedHeaderLength,
+                          bytes_.size() - kMinAuthenticatedDatagramLength);
   }
+  /// Version 2: the bytes the MAC covers (all before it) and the MAC.
+  [[nodiscard]] std::span<const std::byte> mac_covered() const {
+    if (!authenticated()) return {};
+    return bytes_.first(bytes_.size() - kDatagramMacLength);
+  }
+  [[nodiscard]] std::span<const std::byte> mac() const {
+    if (!authenticated()) return {};
+    return bytes_.last(kDatagramMacLength);
+  }
+  /// The whole datagram.
+  [[nodiscard]] std::span<const std::byte> bytes() const { return bytes_; }
   [[nodiscard]] Iterator begin() const {
     return Iterator(frames(), max_frame_length_);
   }
@@ -124,8 +171,10 @@ struct DatagramResult {
 
 /// Validates a whole datagram: header, every frame (as DecodeFrame does), the
 /// frame count, frame types and stream ids, DATA sequences, and that no bytes
-/// follow the last frame. A truncated frame is BAD_BODY_LENGTH (a datagram
-/// never continues in the next one). Pure; never allocates.
+/// follow the last frame (version 2: none between it and the MAC). A
+/// truncated frame is BAD_BODY_LENGTH (a datagram never continues in the
+/// next one). Version 2's MAC is not checked here (VerifyDatagramMac, which
+/// needs the producer's key). Pure; never allocates.
 inline DatagramResult DecodeDatagram(std::span<const std::byte> bytes,
                                      std::uint32_t max_frame_length) {
   DatagramResult r;
@@ -134,8 +183,14 @@ inline DatagramResult DecodeDatagram(std::span<const std::byte> bytes,
     return r;
   }
   const std::byte* p = bytes.data();
-  if (LoadU8(p) != kProtocolVersion) {
+  const std::uint8_t version = LoadU8(p);
+  if (version != kDatagramVersion && version != kAuthenticatedDatagramVersion) {
     r.error = ErrorCode::kUnsupportedVersion;
+    return r;
+  }
+  const bool authenticated = version == kAuthenticatedDatagramVersion;
+  if (authenticated && bytes.size() < kMinAuthenticatedDatagramLength) {
+    r.error = ErrorCode::kFrameTooShort;
     return r;
   }
   const std::uint8_t kind = LoadU8(p + 1);
@@ -155,11 +210,16 @@ inline DatagramResult DecodeDatagram(std::span<const std::byte> bytes,
   }
   const bool heartbeat = expected == MessageType::kHeartbeat;
   if (stream == 0 || first == 0 || LoadU64(p + 16) == 0 ||
-      heartbeat != (count == 0)) {
+      heartbeat != (count == 0) ||
+      (authenticated && (LoadU32(p + 24) == 0 || LoadU32(p + 28) != 0))) {
     r.error = ErrorCode::kBadField;
     return r;
   }
-  std::span<const std::byte> rest = bytes.subspan(kDatagramHeaderLength);
+  std::span<const std::byte> rest =
+      authenticated
+          ? bytes.subspan(kAuthenticatedHeaderLength,
+                          bytes.size() - kMinAuthenticatedDatagramLength)
+          : bytes.subspan(kDatagramHeaderLength);
   for (std::uint16_t i = 0; i < count; ++i) {
     const DecodeResult f = DecodeFrame(rest, max_frame_length);
     if (f.status == DecodeStatus::kIncomplete) {
@@ -194,13 +254,30 @@ inline std::size_t EncodeDatagramHeader(std::span<std::byte> out,
                                         std::uint64_t source_id) {
   if (out.size() < kDatagramHeaderLength) return 0;
   std::byte* p = out.data();
-  StoreU8(p, kProtocolVersion);
+  StoreU8(p, kDatagramVersion);
   StoreU8(p + 1, static_cast<std::uint8_t>(kind));
   StoreU16(p + 2, count);
   StoreU32(p + 4, stream.value());
   StoreU64(p + 8, first.value());
   StoreU64(p + 16, source_id);
   return kDatagramHeaderLength;
+}
+
+/// Writes a version-2 (authenticated) datagram header for producer
+/// `producer_id` (>= 1). Returns kAuthenticatedHeaderLength, or 0 if `out`
+/// is too small. The caller appends the frames, then SignDatagram
+/// (datagram_mac.h) writes the MAC into the last kDatagramMacLength bytes.
+inline std::size_t EncodeAuthenticatedDatagramHeader(
+    std::span<std::byte> out, DatagramKind kind, std::uint16_t count,
+    StreamId stream, Sequence first, std::uint64_t source_id,
+    std::uint32_t producer_id) {
+  if (out.size() < kAuthenticatedHeaderLength) return 0;
+  EncodeDatagramHeader(out, kind, count, stream, first, source_id);
+  std::byte* p = out.data();
+  StoreU8(p, kAuthenticatedDatagramVersion);
+  StoreU32(p + 24, producer_id);
+  StoreU32(p + 28, 0);
+  return kAuthenticatedHeaderLength;
 }
 
 }  // namespace tachyon::protocol

@@ -595,6 +595,51 @@ std::vector<BadCase> BadCases() {
        7, "backends[1].name",
        "'risk' is already the name of backends[0]; service names must be "
        "unique"},
+      // [[udp_producers]] and the [udp] authentication keys.
+      {"ProducerKeyNotHex",
+       "[[udp_producers]]\nname = \"feed\"\nid = 1\nkey = \"zz\"\n"
+       "publish = [\"md.*\"]\n",
+       4, "udp_producers[0].key", "must be 32 hex digits"},
+      {"ProducerKeyAndKeyFile",
+       "[[udp_producers]]\nname = \"feed\"\nid = 1\n"
+       "key = \"000102030405060708090a0b0c0d0e0f\"\nkey_file = \"k\"\n"
+       "publish = [\"md.*\"]\n",
+       4, "udp_producers[0].key", "set exactly one of key_file"},
+      {"ProducerKeyFileMissing",
+       "[[udp_producers]]\nname = \"feed\"\nid = 1\n"
+       "key_file = \"/nonexistent/feed.key\"\npublish = [\"md.*\"]\n",
+       4, "udp_producers[0].key_file", "cannot read '/nonexistent/feed.key'"},
+      {"ProducerIdMissing",
+       "[[udp_producers]]\nname = \"feed\"\n"
+       "key = \"000102030405060708090a0b0c0d0e0f\"\npublish = [\"md.*\"]\n",
+       1, "udp_producers[0].id", "required: the producer_id"},
+      {"ProducerIdTwice",
+       "[[udp_producers]]\nname = \"a\"\nid = 1\n"
+       "key = \"000102030405060708090a0b0c0d0e0f\"\npublish = [\"md.*\"]\n"
+       "[[udp_producers]]\nname = \"b\"\nid = 1\n"
+       "key = \"000102030405060708090a0b0c0d0e0f\"\npublish = [\"md.*\"]\n",
+       8, "udp_producers[1].id",
+       "1 is already the id of udp_producers[0] ('a'); producer ids must be "
+       "unique"},
+      {"ProducerSourceNotANetwork",
+       "[[udp_producers]]\nname = \"feed\"\nid = 1\n"
+       "key = \"000102030405060708090a0b0c0d0e0f\"\n"
+       "allowed_sources = [\"10.0.0.0/33\"]\npublish = [\"md.*\"]\n",
+       5, "udp_producers[0].allowed_sources[0]",
+       "the prefix length must be 0..32"},
+      {"ProducerSourceHostBits",
+       "[[udp_producers]]\nname = \"feed\"\nid = 1\n"
+       "key = \"000102030405060708090a0b0c0d0e0f\"\n"
+       "allowed_sources = [\"10.1.2.3/16\"]\npublish = [\"md.*\"]\n",
+       5, "udp_producers[0].allowed_sources[0]",
+       "'10.1.2.3/16' has host bits set; the network is 10.1.0.0/16"},
+      {"ProducerPublishNotAPattern",
+       "[[udp_producers]]\nname = \"feed\"\nid = 1\n"
+       "key = \"000102030405060708090a0b0c0d0e0f\"\npublish = [\"md.*.x\"]\n",
+       5, "udp_producers[0].publish[0]", "must be a stream name"},
+      {"MaxSequenceJumpZero", "[udp]\nmax_sequence_jump = 0\n", 2,
+       "udp.max_sequence_jump",
+       "must be between 1 and 4611686018427387904, got 0"},
       {"BackendIdMissing",
        "[[backends]]\nname = \"risk\"\nendpoints = [\"127.0.0.1:9001\"]\n", 1,
        "backends[0].id", "must be between 1 and 4294967295, got 0"},
@@ -1373,8 +1418,9 @@ TEST(FlagsTest, EveryKeyHasAFlagWhoseHelpNamesIt) {
     EXPECT_THAT(f->Help(), HasSubstr("(default "));
     EXPECT_TRUE(keys.insert(flag.key).second) << flag.key;
   }
-  // 48 + [admin]'s 7 + [fastpath]'s 17 + [limits]' 6 abuse limits + [auth]'s 8
-  EXPECT_EQ(keys.size(), 86u);
+  // 48 + [admin]'s 7 + [fastpath]'s 17 + [limits]' 6 abuse limits + [auth]'s
+  // 8 + udp.require_authentication and udp.max_sequence_jump.
+  EXPECT_EQ(keys.size(), 88u);
   EXPECT_NE(absl::FindCommandLineFlag("config"), nullptr);
 }
 

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "tachyon/protocol/datagram_mac.h"
 #include "tachyon/protocol/protocol.h"
 #include "vector_file.h"
 
@@ -611,6 +612,8 @@ void CheckFrameVector(const Vector& v) {
 
 void CheckDatagramVector(const Vector& v) {
   const DatagramResult d = DecodeDatagram(v.bytes, v.max_frame_length);
+  DatagramKey key{};
+  bool mac_valid = true;
   const Expectation& head = v.expectations.front();
   if (d.error != ErrorCode::kNone) {
     ASSERT_EQ(golden::Cat("error ", ErrorCodeName(d.error)), Summary(head))
@@ -626,15 +629,41 @@ void CheckDatagramVector(const Vector& v) {
     c.Unsigned("stream_id", d.view.stream_id().value());
     c.Unsigned("first_sequence", d.view.first_sequence().value());
     c.Unsigned("source_id", d.view.source_id());
+    if (d.view.authenticated()) {
+      // Version 2 (PROTOCOL.md 16.7): the MAC under the vector's test key.
+      c.Unsigned("version", d.view.version());
+      c.Unsigned("producer_id", d.view.producer_id());
+      c.Bytes("mac", d.view.mac());
+      const Field* key_field = nullptr;
+      for (const Field& f : head.fields) {
+        if (f.key == "mac_key") key_field = &f;
+      }
+      ASSERT_NE(key_field, nullptr) << head.where << ": no mac_key";
+      ASSERT_EQ(key_field->value.text.size(), kDatagramKeyLength) << head.where;
+      std::memcpy(key.data(), key_field->value.text.data(), key.size());
+      c.Bytes("mac_key", AsBytes(key_field->value.text));
+      mac_valid = VerifyDatagramMac(v.bytes, key);
+      c.Bool("mac_valid", mac_valid);
+    }
     c.Finish();
   }
   // Every frame the view yields, checked and re-encoded; the datagram rebuilt
-  // from EncodeDatagramHeader and those frames must equal the input.
-  std::vector<std::byte> rebuilt(kDatagramHeaderLength);
-  EXPECT_EQ(EncodeDatagramHeader(rebuilt, d.view.kind(), d.view.message_count(),
+  // from its header encoder and those frames (and, version 2, the MAC) must
+  // equal the input.
+  const std::size_t header_length = d.view.authenticated()
+                                        ? kAuthenticatedHeaderLength
+                                        : kDatagramHeaderLength;
+  std::vector<std::byte> rebuilt(header_length);
+  EXPECT_EQ(
+      d.view.authenticated()
+          ? EncodeAuthenticatedDatagramHeader(
+                rebuilt, d.view.kind(), d.view.message_count(),
+                d.view.stream_id(), d.view.first_sequence(), d.view.source_id(),
+                d.view.producer_id())
+          : EncodeDatagramHeader(rebuilt, d.view.kind(), d.view.message_count(),
                                  d.view.stream_id(), d.view.first_sequence(),
                                  d.view.source_id()),
-            kDatagramHeaderLength);
+      header_length);
   std::span<const std::byte> rest = d.view.frames();
   std::size_t index = 1;
   for (FrameView frame : d) {
@@ -653,6 +682,19 @@ void CheckDatagramVector(const Vector& v) {
   EXPECT_EQ(index, v.expectations.size())
       << v.where << ": the datagram has fewer frames than the vector lists";
   EXPECT_EQ(index - 1, d.view.message_count()) << v.where;
+  if (d.view.authenticated()) {
+    rebuilt.resize(rebuilt.size() + kDatagramMacLength);
+    ASSERT_TRUE(SignDatagram(rebuilt, key)) << v.where;
+    if (!mac_valid) {
+      // A corrupted-MAC vector: re-signing must give a different tag, and
+      // the rest must still match.
+      EXPECT_NE(golden::ToHex(std::span(rebuilt).last(kDatagramMacLength)),
+                golden::ToHex(d.view.mac()))
+          << v.where;
+      std::memcpy(rebuilt.data() + rebuilt.size() - kDatagramMacLength,
+                  d.view.mac().data(), kDatagramMacLength);
+    }
+  }
   EXPECT_EQ(golden::ToHex(rebuilt), golden::ToHex(v.bytes))
       << v.where << ": datagram re-encoded differently";
 }

@@ -23,6 +23,16 @@
 //   one sendto per datagram instead of one per message. kNone (the default)
 //   sends every Publish as its own datagram at once.
 //
+//   Authentication (16.7): with a producer_id and key (the gateway's
+//   [[udp_producers]] entry for this producer), every datagram is version
+//   2: the header carries the producer id and the datagram ends with a
+//   16-byte SipHash-2-4 MAC over all bytes before it, which the gateway
+//   checks (a gateway with udp.require_authentication drops unsigned
+//   datagrams). The MAC authenticates, it does not encrypt: anyone on the
+//   path still reads the payloads. It costs tens of nanoseconds for a small
+//   datagram and about 0.5 us for a full 1472-byte one, and 16 bytes of
+//   room (max_payload_length() is 24 bytes less: the header grows by 8).
+//
 //   UDP is best effort: no PUBLISH_ACK comes back, a datagram lost on the
 //   way is lost (the gateway counts the jump in sequences as a gap), and a
 //   PUBLISH the gateway cannot append (a backpressure stream with no room,
@@ -52,6 +62,10 @@
 //   auto stream = (*client)->OpenStream("md.eq.AAPL");
 //   auto udp = tc::UdpPublisher::Create("127.0.0.1", 7401,
 //                                       {.batching = tc::UdpBatching::kFill});
+//   // Signed, as producer 5 of the gateway's [[udp_producers]]:
+//   auto key = tc::UdpPublisher::ReadKeyFile("/etc/tachyon/feed-a.key");
+//   auto signed_udp = tc::UdpPublisher::Create(
+//       "127.0.0.1", 7401, {.producer_id = 5, .key = *key});
 //   for (const Quote& q : quotes) (void)(*udp)->Publish(*stream, q.bytes());
 //   (void)(*udp)->Flush();
 #ifndef TACHYON_CLIENT_UDP_PUBLISHER_H_
@@ -68,6 +82,7 @@
 #include "absl/status/statusor.h"
 #include "tachyon/common/types.h"
 #include "tachyon/protocol/datagram.h"
+#include "tachyon/protocol/datagram_mac.h"
 
 namespace tachyon::client {
 
@@ -90,6 +105,13 @@ struct UdpPublisherOptions {
   UdpBatching batching = UdpBatching::kNone;
   /// SO_SNDBUF in bytes; 0 keeps the kernel default.
   int socket_send_buffer = 0;
+  /// Non-zero: sign every datagram (version 2, PROTOCOL.md 16.7) as this
+  /// producer of the gateway's [[udp_producers]] with `key`. 0: plain
+  /// version-1 datagrams.
+  std::uint32_t producer_id = 0;
+  /// The producer's 16-byte key (ReadKeyFile or protocol::ParseDatagramKey
+  /// read the 32-hex-digit form the gateway's key_file holds).
+  protocol::DatagramKey key{};
 };
 
 /// Running totals.
@@ -108,6 +130,11 @@ class UdpPublisher {
   static absl::StatusOr<std::unique_ptr<UdpPublisher>> Create(
       std::string_view host, std::uint16_t port,
       const UdpPublisherOptions& options = {});
+
+  /// The key in a producer key file: 32 hex digits (surrounding whitespace
+  /// ignored). NOT_FOUND if it cannot be read, INVALID_ARGUMENT otherwise.
+  static absl::StatusOr<protocol::DatagramKey> ReadKeyFile(
+      const std::string& path);
 
   /// Sends what is batched (errors ignored) and closes the socket.
   ~UdpPublisher();
