@@ -30,6 +30,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
@@ -47,6 +48,7 @@
 #include "stream/stream_log.h"
 #include "tachyon/common/types.h"
 #include "tachyon/protocol/protocol.h"
+#include "tls/tls_connection.h"
 
 namespace tachyon::session {
 
@@ -84,7 +86,22 @@ class Session final : public io::ConnectionHandler,
   Session& operator=(const Session&) = delete;
 
   /// Binds the reactor connection (right after AddConnection).
-  void Attach(io::Connection* conn) { conn_ = conn; }
+  void Attach(io::Connection* conn) {
+    conn_ = conn;
+    if (tls_ != nullptr) tls_->Attach(conn);
+  }
+  /// Makes this a TLS session (before AddConnection): returns the handler
+  /// the reactor must call (the TLS layer, which passes plaintext on to
+  /// this session), or nullptr if OpenSSL could not make the connection.
+  io::ConnectionHandler* EnableTls(SSL_CTX* ctx);
+  /// Whether the connection is TLS.
+  [[nodiscard]] bool tls() const { return tls_ != nullptr; }
+  /// The TLS client certificate's subject, RFC 2253 one-line form
+  /// ("CN=alice,O=Example"), once the handshake has finished; empty for a
+  /// plain connection or a client that sent no certificate. The handshake
+  /// finishes before any LOGON byte is decrypted, so HandleLogon can
+  /// always read it.
+  [[nodiscard]] const std::string& tls_subject() const;
   /// The peer's "ip:port", set by the agent at accept; named in the
   /// session's log lines and admin row.
   void set_peer(std::string peer) { peer_ = std::move(peer); }
@@ -281,6 +298,10 @@ class Session final : public io::ConnectionHandler,
 
   ControlQueue control_;
   SendEngine engine_;
+
+  // TLS ([tls] listener): the record layer the reactor calls; null for a
+  // plain connection (Send tests this one pointer).
+  std::unique_ptr<tls::TlsConnection> tls_;
 
   // Subscriptions.
   absl::flat_hash_map<std::uint32_t, Subscription> subscriptions_;
