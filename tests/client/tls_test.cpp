@@ -11,10 +11,13 @@
 #include <string>
 #include <vector>
 
+#include "backend/backend_counters.h"
 #include "client_test_util.h"
 #include "gtest/gtest.h"
 #include "support/gateway_fixture.h"
+#include "support/test_backend.h"
 #include "support/test_pki.h"
+#include "support/tls_proxy.h"
 #include "support/wait.h"
 #include "tachyon/client/client.h"
 #include "tls/tls_counters.h"
@@ -246,6 +249,79 @@ TEST_P(TlsTest, BadCertificateFileIsNamedAtStart) {
   EXPECT_NE(std::string(s2.message()).find("does not match"), std::string::npos)
       << s2;
 }
+
+// [[backends]] tls = true: the gateway's pool connections handshake (with
+// a client certificate: the proxy requires one) before LOGON.
+class TlsBackendTest : public TlsTest {
+ protected:
+  config::GatewayConfig WithBackend(std::uint16_t port, const std::string& ca) {
+    config::GatewayConfig c = TestConfig(GetParam());
+    config::BackendService s;
+    s.name = "echo";
+    s.id = 42;
+    s.endpoints = {"127.0.0.1:" + std::to_string(port)};
+    s.pool_min = 1;
+    s.pool_max = 2;
+    s.tls = true;
+    s.ca_file = ca;
+    s.certificate = pki_->client_cert();
+    s.private_key = pki_->client_key();
+    s.connect_timeout_ms = 2000;
+    s.reconnect_backoff_ms = 20;
+    s.reconnect_backoff_max_ms = 100;
+    c.backends = {s};
+    return c;
+  }
+  std::uint64_t ClientFailed(std::string_view reason) const {
+    std::uint64_t n = 0;
+    for (const base::MetricSample& m : gateway_->counters().Snapshot()) {
+      if (m.name != tls::kHandshakesFailedTotal) continue;
+      bool client = false, match = false;
+      for (const base::Label& l : m.labels) {
+        if (l.name == "side" && l.value == "client") client = true;
+        if (l.name == "reason" && l.value == reason) match = true;
+      }
+      if (client && match) n += m.value;
+    }
+    return n;
+  }
+};
+
+TEST_P(TlsBackendTest, PoolOverTlsAnswersARequest) {
+  TestBackend backend;
+  TlsProxy proxy(pki_->server_cert(), pki_->server_key(), pki_->ca(),
+                 backend.port());
+  ASSERT_NE(proxy.port(), 0);
+  Start(WithBackend(proxy.port(), pki_->ca()));
+  ASSERT_TRUE(WaitUntil(
+      [&] { return gateway_->counters().Sum(backend::kReadyGauge) >= 1; }));
+  EXPECT_GE(proxy.handshakes(), 1);
+  auto c = Client::Connect("127.0.0.1", gateway_->port(), {});
+  ASSERT_TRUE(c.ok()) << c.status();
+  absl::StatusOr<std::vector<std::byte>> answer =
+      (*c)->Request(42, std::string_view("over tls"), 2s);
+  ASSERT_TRUE(answer.ok()) << answer.status();
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(answer->data()),
+                        answer->size()),
+            "over tls");
+  EXPECT_GE(backend.logons(), 1);
+  proxy.Stop();
+}
+
+TEST_P(TlsBackendTest, BackendWhoseCertificateDoesNotVerifyNeverGetsReady) {
+  TestBackend backend;
+  TlsProxy proxy(pki_->server_cert(), pki_->server_key(), pki_->ca(),
+                 backend.port());
+  ASSERT_NE(proxy.port(), 0);
+  Start(WithBackend(proxy.port(), pki_->other_ca()));
+  ASSERT_TRUE(WaitUntil([&] { return ClientFailed("verify_failed") >= 1; }));
+  EXPECT_EQ(gateway_->counters().Sum(backend::kReadyGauge), 0u);
+  EXPECT_EQ(backend.logons(), 0);
+  proxy.Stop();
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, TlsBackendTest,
+                         ::testing::ValuesIn(EachBackend(1)), ParamName);
 
 INSTANTIATE_TEST_SUITE_P(Backends, TlsTest, ::testing::ValuesIn(EachBackend(1)),
                          ParamName);
