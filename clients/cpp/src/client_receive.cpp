@@ -251,9 +251,11 @@ bool Client::Impl::TookReceived(const internal::IoResult& r,
     Fail(absl::UnavailableError(
         core_.logged_on()
             ? absl::StrCat("gateway ", core_.peer(), " closed the connection")
-            : absl::StrCat(core_.peer(),
-                           " closed the connection before answering "
-                           "LOGON (is it a Tachyon gateway?)")));
+            : absl::StrCat(
+                  core_.peer(), " closed the connection before answering LOGON",
+                  tls_ != nullptr ? " (does it require a client certificate "
+                                    "its CA trusts? ClientOptions::tls)"
+                                  : " (is it a Tachyon gateway?)")));
   } else if (r.error != 0) {
     Fail(absl::UnavailableError(
         absl::StrCat("connection to ", core_.peer(),
