@@ -1373,7 +1373,8 @@ TEST(FlagsTest, EveryKeyHasAFlagWhoseHelpNamesIt) {
     EXPECT_THAT(f->Help(), HasSubstr("(default "));
     EXPECT_TRUE(keys.insert(flag.key).second) << flag.key;
   }
-  EXPECT_EQ(keys.size(), 80u);  // 48 + [admin]'s 7 + [fastpath]'s 17 + [tls]'s 8
+  EXPECT_EQ(keys.size(),
+            80u);  // 48 + [admin]'s 7 + [fastpath]'s 17 + [tls]'s 8
   EXPECT_NE(absl::FindCommandLineFlag("config"), nullptr);
 }
 
