@@ -19,6 +19,12 @@
 //   code and a text, then this connection alone is closed (after the ERROR is
 //   flushed and the write side shut down, so the peer reads it before EOF).
 //
+//   TLS: a session accepted on the [tls] listener reaches its reactor
+//   through a tls::TlsConnection (EnableTls): the reactor calls that layer,
+//   which hands this session plaintext, and Send encrypts through it. A
+//   plain session pays one null-pointer test per Send. tls_subject() is the
+//   client certificate's subject for LOGON to map to a principal.
+//
 //   Files: session.cpp (receive, frame dispatch, logon, publish, control
 //   output, life cycle, sending), session_subscriptions.cpp (OPEN,
 //   SUBSCRIBE, UDP_SUBSCRIBE, UNSUBSCRIBE and the deliveries they cover).
