@@ -153,9 +153,25 @@ void PrintBanner(const server::Gateway& gateway, const config::GatewayConfig& c,
     }
   }
   // Listeners: the TCP line, the UDP line; scripts and tests parse both.
-  std::printf("tachyon-gateway listening on %s:%u (workers=%d, idle=%s)\n",
-              c.bind.c_str(), gateway.port(), c.workers,
-              std::string(config::IdleStrategyName(c.idle)).c_str());
+  if (c.tls.enabled && !c.tls.plain) {
+    std::printf(
+        "tachyon-gateway plain TCP listener off (tls.plain = false; "
+        "workers=%d, idle=%s)\n",
+        c.workers, std::string(config::IdleStrategyName(c.idle)).c_str());
+  } else {
+    std::printf("tachyon-gateway listening on %s:%u (workers=%d, idle=%s)\n",
+                c.bind.c_str(), gateway.port(), c.workers,
+                std::string(config::IdleStrategyName(c.idle)).c_str());
+  }
+  if (c.tls.enabled) {
+    std::printf(
+        "tachyon-gateway TLS listening on %s:%u (TLS 1.3%s; kernel "
+        "TLS %s)\n",
+        c.bind.c_str(), gateway.tls_port(), c.tls.plain ? "" : " only",
+        gateway.kernel_tls()
+            ? "available, not used"
+            : ("unavailable: " + gateway.kernel_tls_reason()).c_str());
+  }
   if (c.udp.enabled) {
     std::printf("tachyon-gateway udp datagrams on %s:%u (source id %016llx)\n",
                 c.UdpBind().c_str(), gateway.udp_port(),

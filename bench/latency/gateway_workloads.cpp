@@ -42,6 +42,10 @@ absl::StatusOr<std::unique_ptr<Client>> Connect(const WorkloadOptions& o,
   options.client_name = name;
   options.heartbeat_interval = 1000ms;
   options.publish_batch_bytes = batch_bytes;
+  if (!o.tls_ca.empty()) {
+    options.tls.enabled = true;
+    options.tls.ca_file = o.tls_ca;
+  }
   return Client::Connect("127.0.0.1", o.port, options);
 }
 

@@ -211,6 +211,10 @@ std::unique_ptr<GatewayUnderTest> GatewayUnderTest::Start(
       << "[session]\nheartbeat_interval_ms = 1000\n"
       // The admin server runs as in production, on a port of its own.
       << "[admin]\nport = 0\n";
+  if (!s.tls_dir.empty()) {
+    cfg << "[tls]\nenabled = true\nport = 0\ncertificate = \"" << s.tls_dir
+        << "/server.pem\"\nprivate_key = \"" << s.tls_dir << "/server.key\"\n";
+  }
   if (s.udp) {
     // Large socket buffers: W5 offers hundreds of thousands of datagrams a
     // second, and a worker descheduled for a moment must not drop them.
@@ -288,6 +292,7 @@ std::unique_ptr<GatewayUnderTest> GatewayUnderTest::Start(
   const std::regex listening("listening on [^ ]*:([0-9]+)");
   const std::regex backend("worker 0: ([^\n]*)\n");
   const std::regex udp("udp datagrams on [^ ]*:([0-9]+)");
+  const std::regex tls("TLS listening on [^ ]*:([0-9]+)");
   const auto deadline = Clock::now() + std::chrono::seconds(20);
   while (Clock::now() < deadline) {
     pollfd p{g->out_fd_, POLLIN, 0};
@@ -297,10 +302,14 @@ std::unique_ptr<GatewayUnderTest> GatewayUnderTest::Start(
       if (n <= 0) break;
       output.append(buf, static_cast<std::size_t>(n));
     }
-    std::smatch m, b, u;
+    std::smatch m, b, u, t;
     if (std::regex_search(output, m, listening) &&
         std::regex_search(output, b, backend) &&
-        (!s.udp || std::regex_search(output, u, udp))) {
+        (!s.udp || std::regex_search(output, u, udp)) &&
+        (s.tls_dir.empty() || std::regex_search(output, t, tls))) {
+      if (!s.tls_dir.empty()) {
+        g->tls_port_ = static_cast<std::uint16_t>(std::stoi(t[1].str()));
+      }
       g->port_ = static_cast<std::uint16_t>(std::stoi(m[1].str()));
       g->backend_ = b[1].str();
       if (s.udp)

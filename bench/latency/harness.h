@@ -169,6 +169,9 @@ struct GatewaySettings {
   std::uint16_t udp_port = 0;
   std::string udp_destination_host = "127.0.0.1";
   std::string fastpath_toml;
+  // [tls]: a TLS listener (ephemeral port) beside the plain one, with
+  // <tls_dir>/server.pem and server.key; empty: none.
+  std::string tls_dir;
 };
 
 /// A tachyon-gateway process started from the build on a generated config.
@@ -184,6 +187,8 @@ class GatewayUnderTest {
   [[nodiscard]] double CpuSeconds() const { return ProcessCpuSeconds(pid_); }
   /// The UDP ingress port the gateway printed; 0 when it serves no UDP.
   [[nodiscard]] std::uint16_t udp_port() const { return udp_port_; }
+  /// The TLS listener's port the gateway printed; 0 without [tls].
+  [[nodiscard]] std::uint16_t tls_port() const { return tls_port_; }
   /// The backend line the gateway printed ("io_uring (configured): ...").
   [[nodiscard]] const std::string& backend() const { return backend_; }
   /// SIGTERM, then wait (bounded); true if it exited 0.
@@ -208,6 +213,7 @@ class GatewayUnderTest {
   int out_fd_ = -1;
   std::uint16_t port_ = 0;
   std::uint16_t udp_port_ = 0;
+  std::uint16_t tls_port_ = 0;
   std::string backend_;
   std::string udp_counters_;
   std::string backend_counters_;

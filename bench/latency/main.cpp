@@ -24,11 +24,15 @@
 // loss is reported, not failed).
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <ctime>
 #include <fstream>
 #include <functional>
@@ -85,6 +89,11 @@ ABSL_FLAG(int, udp_producers, 1,
 ABSL_FLAG(std::int64_t, udp_max_messages, 0,
           "W5-max sends at most this many (default 20 M; quick 20000)");
 ABSL_FLAG(std::int64_t, count, 0, "measured round trips for W1 and floors");
+ABSL_FLAG(bool, tls, false,
+          "also run W1 and W3 over TLS 1.3 (W1-tls, W3-tls: the gateway's "
+          "[tls] listener, user-space TLS, certificates made with the openssl "
+          "command), and report kernel TLS (W1-ktls, W3-ktls) as unavailable "
+          "when the kernel has no tls ULP");
 ABSL_FLAG(std::int64_t, warmup, -1, "discarded messages before measuring");
 ABSL_FLAG(std::string, io, "",
           "comma list of gateway io backends: epoll, uring, auto");
@@ -298,6 +307,43 @@ class UdpReceivers {
   std::vector<std::uint16_t> ports_;
 };
 
+// A CA and a server certificate for 127.0.0.1 in a fresh directory, made
+// with the openssl command; empty on failure (`error` says why).
+std::string MakeBenchPki(std::string* error) {
+  char tmpl[] = "/tmp/tachyon-bench-tls-XXXXXX";
+  if (::mkdtemp(tmpl) == nullptr) {
+    *error = "mkdtemp failed";
+    return {};
+  }
+  const std::string dir = tmpl;
+  const std::string cmd =
+      "cd '" + dir +
+      "' && printf 'subjectAltName=IP:127.0.0.1\\n' > server.ext && "
+      "openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 "
+      "-out ca.key && openssl req -x509 -new -key ca.key -days 1 -subj "
+      "'/CN=bench CA' -out ca.pem && openssl genpkey -algorithm EC -pkeyopt "
+      "ec_paramgen_curve:P-256 -out server.key && openssl req -new -key "
+      "server.key -subj '/CN=127.0.0.1' -out server.csr && openssl x509 "
+      "-req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 1 "
+      "-extfile server.ext -out server.pem";
+  if (std::system((cmd + " >/dev/null 2>&1").c_str()) != 0) {
+    *error = "openssl could not make the benchmark's certificates";
+    return {};
+  }
+  return dir;
+}
+
+// Whether the kernel has the "tls" TCP upper-layer protocol (kTLS).
+bool KernelTls(std::string* why) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  const int rc = ::setsockopt(fd, IPPROTO_TCP, 31 /* TCP_ULP */, "tls", 3);
+  const int e = errno;
+  ::close(fd);
+  if (rc == 0 || e == ENOTCONN) return true;
+  *why = e == ENOENT ? "kernel has no tls ULP" : std::strerror(e);
+  return false;
+}
+
 int Main() {
   const std::string suite = absl::GetFlag(FLAGS_suite);
   if (suite != "quick" && suite != "full" && suite != "custom" &&
@@ -370,6 +416,19 @@ int Main() {
   const std::string gateway_bin = absl::GetFlag(FLAGS_gateway).empty()
                                       ? DefaultGateway()
                                       : absl::GetFlag(FLAGS_gateway);
+
+  const bool tls = absl::GetFlag(FLAGS_tls);
+  std::string tls_dir;
+  std::string ktls_why;
+  const bool ktls = tls && KernelTls(&ktls_why);
+  if (tls) {
+    std::string error;
+    tls_dir = MakeBenchPki(&error);
+    if (tls_dir.empty()) {
+      std::fprintf(stderr, "tachyon-bench: --tls: %s\n", error.c_str());
+      return 2;
+    }
+  }
 
   RunInfo info;
   info.machine = DescribeMachine();
@@ -491,6 +550,7 @@ int Main() {
       UdpReceivers receivers(Has(workloads, "W6") ? base.subscribers : 0);
       gs.udp_group_stream = kUdpFanOutStream;
       gs.udp_destinations = receivers.ports();
+      gs.tls_dir = tls_dir;
       std::string error;
       // W4's backend listens before the gateway starts: its port is the
       // endpoint of the gateway's [[backends]] entry.
@@ -528,9 +588,34 @@ int Main() {
           r.idle = idle;
           note(r);
         };
+        // --tls: the same workload over the TLS listener, right after the
+        // plain one, and kernel TLS where the kernel has it.
+        auto run_tls = [&](const char* name,
+                           Result (*fn)(const WorkloadOptions&)) {
+          if (!tls || !Has(workloads, name)) return;
+          WorkloadOptions t = o;
+          t.port = gw->tls_port();
+          t.tls_ca = tls_dir + "/ca.pem";
+          Result r = WithCpu(gw.get(), [&] { return fn(t); });
+          r.workload = std::string(name) + "-tls";
+          r.system = system;
+          r.idle = idle;
+          note(r);
+          Result k{.workload = std::string(name) + "-ktls",
+                   .system = system,
+                   .payload = o.payload,
+                   .available = false,
+                   .note = ktls ? "kernel TLS not wired yet (user-space TLS "
+                                  "only)"
+                                : "unavailable: " + ktls_why};
+          k.idle = idle;
+          note(k);
+        };
         run("W1", RunPingPong);
+        run_tls("W1", RunPingPong);
         run("W2", RunFanOut);
         run("W3", RunThroughput);
+        run_tls("W3", RunThroughput);
         run("W4", RunRequestResponse);
         if (Has(workloads, "W6")) {
           WorkloadOptions u = o;

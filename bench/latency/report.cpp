@@ -203,14 +203,19 @@ std::string MarkdownReport(const RunInfo& info, const std::vector<Result>& rs) {
   }
   bool delivery = false;
   for (const Result& r : rs)
-    delivery |= (r.workload == "W2" || r.workload == "W3") && r.ok;
+    delivery |=
+        (r.workload == "W2" || r.workload == "W3" || r.workload == "W3-tls") &&
+        r.ok;
   if (delivery) {
     out << "\nDelivery (exact counts):\n\n"
         << "| workload | system | payload B | sent | received | lost | "
            "duplicated | reordered | msgs/s | MB/s |\n"
         << "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n";
     for (const Result& r : rs) {
-      if (!r.ok || (r.workload != "W2" && r.workload != "W3")) continue;
+      if (!r.ok || (r.workload != "W2" && r.workload != "W3" &&
+                    r.workload != "W3-tls")) {
+        continue;
+      }
       out << "| " << Label(r) << " | " << r.system << " | " << r.payload
           << " | " << r.sent << " | " << r.received << " | " << r.lost << " | "
           << r.duplicated << " | " << r.reordered << " | "
@@ -372,7 +377,8 @@ std::string WritePlot(const std::string& prefix,
   if (!data) return "cannot write " + data_path;
   std::vector<std::string> titles;
   for (const Result& r : rs) {
-    if (!r.ok || !r.available || r.latency.count() == 0 || r.workload == "W3") {
+    if (!r.ok || !r.available || r.latency.count() == 0 || r.workload == "W3" ||
+        r.workload == "W3-tls") {
       continue;
     }
     titles.push_back(Label(r) + " " + r.system + " " +

@@ -58,7 +58,10 @@ struct WorkloadOptions {
   int subscribers = 4;         // W2 subscriber processes
   double duration_s = 5;       // W2/W3 measured duration
   std::uint16_t port = 0;      // gateway port (gateway workloads)
-  pid_t gateway_pid = 0;       // its process, for its CPU time (W2)
+  // TLS: the CA file the clients verify the gateway with; `port` is then
+  // the gateway's TLS port. Empty: plain TCP.
+  std::string tls_ca;
+  pid_t gateway_pid = 0;  // its process, for its CPU time (W2)
   // floor-tcp: two CPUs to pin its two processes to, one each (reported as
   // floor-tcp-2cpu); empty: not pinned.
   std::vector<int> floor_cpus;

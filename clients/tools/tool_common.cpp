@@ -23,6 +23,18 @@ ABSL_FLAG(std::string, client_name, "",
           "name).");
 ABSL_FLAG(int32_t, heartbeat_ms, 0,
           "Heartbeat interval to ask for, in ms (0: the gateway's default).");
+ABSL_FLAG(bool, tls, false,
+          "Connect with TLS 1.3 (to the gateway's [tls] port); implied by "
+          "any --tls_* flag.");
+ABSL_FLAG(std::string, tls_ca, "",
+          "PEM CA file the gateway's certificate must chain to (default: the "
+          "system's CA store).");
+ABSL_FLAG(std::string, tls_cert, "",
+          "PEM client certificate chain, for a gateway that asks for one.");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert.");
+ABSL_FLAG(std::string, tls_server_name, "",
+          "Name the gateway's certificate must carry, sent as SNI (default: "
+          "--host).");
 ABSL_FLAG(int32_t, timeout_ms, 5000,
           "Timeout for connecting, logging on and each acknowledgement, in "
           "ms.");
@@ -95,6 +107,14 @@ client::ClientOptions OptionsFromFlags(client::ErrorHandler on_error) {
   options.response_timeout = timeout;
   options.send_timeout = timeout;
   options.on_error = std::move(on_error);
+  options.tls.ca_file = absl::GetFlag(FLAGS_tls_ca);
+  options.tls.certificate = absl::GetFlag(FLAGS_tls_cert);
+  options.tls.private_key = absl::GetFlag(FLAGS_tls_key);
+  options.tls.server_name = absl::GetFlag(FLAGS_tls_server_name);
+  options.tls.enabled =
+      absl::GetFlag(FLAGS_tls) || !options.tls.ca_file.empty() ||
+      !options.tls.certificate.empty() || !options.tls.private_key.empty() ||
+      !options.tls.server_name.empty();
   return options;
 }
 

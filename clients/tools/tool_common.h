@@ -1,6 +1,7 @@
 // Shared plumbing of tachyon-pub, tachyon-sub and tachyon-ping: the
 // connection flags every tool takes (--host, --port, --token, --client_name,
-// --heartbeat_ms, --timeout_ms), connecting with them, one-line fatal errors,
+// --heartbeat_ms, --timeout_ms, and --tls, --tls_ca, --tls_cert, --tls_key,
+// --tls_server_name), connecting with them, one-line fatal errors,
 // Ctrl-C handling and payload formatting.
 //
 // Exit codes, the same for every tool: 0 success, 1 a runtime error

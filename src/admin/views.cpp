@@ -338,6 +338,9 @@ void WriteValue(JsonWriter& w, config::XdpMode v) {
 void WriteValue(JsonWriter& w, config::XdpBind v) {
   WriteEnum(w, v, config::kXdpBindNames);
 }
+void WriteValue(JsonWriter& w, config::TlsVerifyClient v) {
+  WriteEnum(w, v, config::kTlsVerifyClientNames);
+}
 template <typename T>
 void WriteValue(JsonWriter& w, const std::vector<T>& v) {
   w.BeginArray();

@@ -67,10 +67,23 @@ bool BackendConnection::Start(const sockaddr_in& addr) {
   logon_deadline_ns_ = now + std::int64_t{svc_.connect_timeout_ms} * 1'000'000;
   last_recv_ns_ = last_send_ns_ = idle_since_ns_ = now;
   state_ = State::kConnecting;
+  io::ConnectionHandler* handler = this;
+  if (tls_ != nullptr) handler = tls_.get();
   conn_ = reactor_.Connect(fd, reinterpret_cast<const sockaddr*>(&addr),
-                           sizeof addr, this,
+                           sizeof addr, handler,
                            std::int64_t{svc_.connect_timeout_ms} * 1000);
+  if (tls_ != nullptr) tls_->Attach(conn_);
   return true;
+}
+
+void BackendConnection::UseTls(SSL_CTX* ctx, tls::TlsCounters& counters,
+                               std::string server_name) {
+  tls_ = std::make_unique<tls::TlsConnection>(
+      reactor_, *this, counters, ctx, /*server=*/false, std::string(endpoint_));
+  if (!tls_->ok() || !tls_->SetServerName(server_name)) {
+    TACHYON_LOG(kWarn) << "backend '" << svc_.name
+                       << "': cannot set up TLS for " << endpoint_;
+  }
 }
 
 void BackendConnection::OnConnected(int error) {
@@ -161,7 +174,8 @@ void BackendConnection::SendMore() {
       send_busy_ = true;
     }
     iovec iov{sending_.data() + sent_, sending_.size() - sent_};
-    const io::SendResult r = reactor_.Send(conn_, {&iov, 1});
+    const io::SendResult r = tls_ != nullptr ? tls_->Send({&iov, 1})
+                                             : reactor_.Send(conn_, {&iov, 1});
     if (r.pending || r.bytes == 0) {
       send_waiting_ = true;
       return;

@@ -58,6 +58,7 @@
 #include "io/reactor.h"
 #include "tachyon/protocol/frame_decoder.h"
 #include "tachyon/protocol/request_messages.h"
+#include "tls/tls_connection.h"
 
 namespace tachyon::backend {
 
@@ -165,6 +166,12 @@ class BackendConnection final : public io::ConnectionHandler {
   std::int64_t retire_at_ns = 0;
   std::int64_t retire_stamped_idle_ns = -1;
 
+  /// Makes the connection TLS (before Start): the handshake with
+  /// `server_name` (SNI and the name the backend's certificate must carry)
+  /// follows the TCP connect, within connect_timeout_ms, before LOGON.
+  void UseTls(SSL_CTX* ctx, tls::TlsCounters& counters,
+              std::string server_name);
+
   // io::ConnectionHandler
   void OnConnected(int error) override;
   void OnData(std::span<const std::byte> data) override;
@@ -203,6 +210,8 @@ class BackendConnection final : public io::ConnectionHandler {
   io::Reactor& reactor_;
   base::LoopClock& clock_;
   io::Connection* conn_ = nullptr;
+  // TLS: the record layer the reactor calls (null: plain TCP).
+  std::unique_ptr<tls::TlsConnection> tls_;
   State state_ = State::kConnecting;
 
   std::vector<Slot> slots_;

@@ -80,6 +80,25 @@ absl::StatusOr<std::unique_ptr<BackendRouter>> BackendRouter::Create(
     }
     auto s = std::make_unique<Service>(c, *std::move(warm), *parts.counters,
                                        parts.worker);
+    if (c.tls) {
+      const std::size_t index =
+          static_cast<std::size_t>(&c - parts.config->backends.data());
+      absl::StatusOr<tls::SslCtxPtr> ctx = tls::CreateClientContext(
+          {.ca_file = c.ca_file,
+           .certificate = c.certificate,
+           .private_key = c.private_key,
+           .verify = true,
+           .key_prefix = absl::StrCat("backends[", index, "].")});
+      if (!ctx.ok()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "backend service '", c.name, "': ", ctx.status().message()));
+      }
+      s->tls_ctx = *std::move(ctx);
+      if (r->tls_counters_ == nullptr) {
+        r->tls_counters_ = std::make_unique<tls::TlsCounters>(
+            *parts.counters, parts.worker, "client");
+      }
+    }
     for (const std::string& e : c.endpoints) {
       absl::StatusOr<sockaddr_in> addr = Resolve(c, e);
       if (!addr.ok()) return addr.status();
@@ -95,6 +114,9 @@ absl::StatusOr<std::unique_ptr<BackendRouter>> BackendRouter::Create(
     r->by_id_[c.id] = s.get();
     r->ids_by_name_[c.name] = c.id;
     r->services_.push_back(std::move(s));
+  }
+  if (r->tls_counters_ == nullptr) {
+    r->tls_counters_ = std::make_unique<tls::TlsCounters>();
   }
   r->table_ = RequestTable(std::min<std::size_t>(expected, 1u << 20));
   return r;

@@ -74,6 +74,8 @@
 #include "config/model.h"
 #include "io/reactor.h"
 #include "session/request_router.h"
+#include "tls/tls_context.h"
+#include "tls/tls_counters.h"
 
 namespace tachyon::backend {
 
@@ -87,6 +89,8 @@ struct Service {
         warm(std::move(w)),
         counters(registry, c.name, worker) {}
   const config::BackendService& config;
+  // config.tls: the client context its connections are made from.
+  tls::SslCtxPtr tls_ctx;
   std::vector<std::unique_ptr<EndpointPool>> pools;
   PoolSizer sizer;
   DemandPredictor predictor;  // of in_flight + queued, on this worker
@@ -145,6 +149,10 @@ class BackendRouter final : public session::RequestRouter {
   /// its round trip in the service's kRequestRttNs histogram.
   void RecordRoundTrip(std::uint32_t record);
   [[nodiscard]] io::Reactor& reactor() const { return reactor_; }
+  /// Counters of this worker's TLS backend connections.
+  [[nodiscard]] tls::TlsCounters& tls_counters() const {
+    return *tls_counters_;
+  }
   [[nodiscard]] base::LoopClock& clock() const { return clock_; }
   [[nodiscard]] std::uint32_t max_frame_length() const {
     return max_frame_length_;
@@ -184,6 +192,7 @@ class BackendRouter final : public session::RequestRouter {
 
   const config::GatewayConfig& config_;
   io::Reactor& reactor_;
+  std::unique_ptr<tls::TlsCounters> tls_counters_;
   base::LoopClock& clock_;
   const std::uint32_t max_frame_length_;
   std::vector<std::unique_ptr<Service>> services_;

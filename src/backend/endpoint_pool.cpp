@@ -94,6 +94,13 @@ void EndpointPool::Connect(std::int64_t now_ns) {
   auto c = std::make_unique<BackendConnection>(
       *this, svc_, name_, router_.max_frame_length(), router_.reactor(),
       router_.clock());
+  if (service_.tls_ctx != nullptr) {
+    // SNI and the name checked: server_name, else the endpoint's host.
+    const std::string host = !svc_.server_name.empty()
+                                 ? svc_.server_name
+                                 : name_.substr(0, name_.rfind(':'));
+    c->UseTls(service_.tls_ctx.get(), router_.tls_counters(), host);
+  }
   if (!c->Start(addr_)) {
     counters_.connect_failures.Add();
     Failed(now_ns);

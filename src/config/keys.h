@@ -154,6 +154,7 @@ inline constexpr Range kIdleRetireJitterRange{0, 86'400'000};
 // same warm_at time on the next day.
 inline constexpr Range kWarmWindowRange{0, 43'200'000};
 inline constexpr Range kConnectTimeoutRange{1, 600'000};
+inline constexpr Range kTlsHandshakeTimeoutRange{1, 60'000};  // tls.
 // reconnect_backoff_ms and _max_ms; the first at most the second.
 inline constexpr Range kReconnectBackoffRange{1, 3'600'000};
 inline constexpr Range kEjectAfterFailuresRange{0, 1000};
@@ -468,6 +469,34 @@ inline constexpr Range kBufferedBytesRange{0, kGiB};
     "subscriptions all anonymous sessions may hold, 0 for "                    \
     "unlimited..1048576 (default 0)")
 
+// [tls] -> TlsOptions (GatewayConfig::tls). Not reloadable.
+#define TACHYON_CONFIG_TLS_KEYS(X)                                             \
+  X(tls, enabled, tls_enabled, kBool, kNoDetail,                               \
+    "serve TLS 1.3 client connections on tls.port, true|false "                \
+    "(default false)")                                                         \
+  X(tls, port, tls_port, kInt, kPortRange,                                     \
+    "TLS listener port on gateway.bind, 0..65535, 0 = ephemeral "              \
+    "(default 7443)")                                                          \
+  X(tls, plain, tls_plain, kBool, kNoDetail,                                   \
+    "with tls.enabled, keep the plain TCP listener on gateway.port too; "      \
+    "false: TLS only (default true)")                                          \
+  X(tls, certificate, tls_certificate, kString, kNoDetail,                     \
+    "PEM file of the gateway's certificate chain, leaf first (default "        \
+    "empty)")                                                                  \
+  X(tls, private_key, tls_private_key, kString, kNoDetail,                     \
+    "PEM file of the certificate's private key, unencrypted (default "         \
+    "empty)")                                                                  \
+  X(tls, client_ca, tls_client_ca, kString, kNoDetail,                         \
+    "PEM file of the CA client certificates must chain to; needed unless "     \
+    "verify_client is none (default empty)")                                   \
+  X(tls, verify_client, tls_verify_client, kEnum, kTlsVerifyClientNames,       \
+    "client certificates: none (not asked for), optional (verified when "      \
+    "sent) or require (default none)")                                         \
+  X(tls, handshake_timeout_ms, tls_handshake_timeout_ms, kInt,                 \
+    kTlsHandshakeTimeoutRange,                                                 \
+    "close a connection whose TLS handshake has not finished by then, ms, "    \
+    "1..60000 (default 3000)")
+
 // The tables, in the order config/gateway.toml lists them:
 //   T(table, KEYS, Struct, path, ...)
 // KEYS is the table's key list; its keys are members of Struct, which sits
@@ -484,7 +513,8 @@ inline constexpr Range kBufferedBytesRange{0, kGiB};
   T(admin, TACHYON_CONFIG_ADMIN_KEYS, AdminOptions, .admin, __VA_ARGS__)     \
   T(fastpath, TACHYON_CONFIG_FASTPATH_KEYS, FastPathOptions, .fastpath,        \
     __VA_ARGS__)                                                               \
-  T(auth, TACHYON_CONFIG_AUTH_KEYS, AuthOptions, .auth, __VA_ARGS__)
+  T(auth, TACHYON_CONFIG_AUTH_KEYS, AuthOptions, .auth, __VA_ARGS__) \
+  T(tls, TACHYON_CONFIG_TLS_KEYS, TlsOptions, .tls, __VA_ARGS__)
 
 // Every key of every table, in file order: X(table, key, flag, kind, detail,
 // help).
@@ -532,7 +562,12 @@ inline constexpr Range kBufferedBytesRange{0, kGiB};
   E(, backends, reconnect_backoff_max_ms, kInt, kReconnectBackoffRange)        \
   E(, backends, heartbeat_interval_ms, kInt, kHeartbeatRange)                  \
   E(, backends, eject_after_failures, kInt, kEjectAfterFailuresRange)          \
-  E(, backends, eject_ms, kInt, kEjectRange)
+  E(, backends, eject_ms, kInt, kEjectRange)                                   \
+  E(, backends, tls, kBool, kNoDetail)                                         \
+  E(, backends, ca_file, kString, kNoDetail)                                   \
+  E(, backends, certificate, kString, kNoDetail)                               \
+  E(, backends, private_key, kString, kNoDetail)                               \
+  E(, backends, server_name, kString, kNoDetail)
 
 // Keys of one top-level [[principals]] entry (a Principal).
 #define TACHYON_CONFIG_PRINCIPAL_ENTRY_KEYS(E)                                 \

@@ -234,6 +234,31 @@ struct AdminOptions {
   bool operator==(const AdminOptions&) const = default;
 };
 
+/// [tls] verify_client: whether TLS clients must show a certificate.
+enum class TlsVerifyClient { kNone, kOptional, kRequire };
+inline constexpr std::pair<TlsVerifyClient, std::string_view>
+    kTlsVerifyClientNames[] = {{TlsVerifyClient::kNone, "none"},
+                               {TlsVerifyClient::kOptional, "optional"},
+                               {TlsVerifyClient::kRequire, "require"}};
+
+/// [tls]: TLS 1.3 on client connections, on its own port (README,
+/// Security). Not reloadable.
+struct TlsOptions {
+  bool enabled = false;
+  std::uint16_t port = 7443;  ///< the TLS listener (gateway.bind); 0: ephemeral
+  /// Keep the plain TCP listener (gateway.port) beside the TLS one; false:
+  /// TLS only.
+  bool plain = true;
+  std::string certificate;  ///< PEM certificate chain, leaf first
+  std::string private_key;  ///< PEM private key (unencrypted)
+  std::string client_ca;    ///< PEM CA file client certificates chain to
+  TlsVerifyClient verify_client = TlsVerifyClient::kNone;
+  /// A connection that has not finished its handshake by then is closed.
+  std::uint32_t handshake_timeout_ms = 3000;
+
+  bool operator==(const TlsOptions&) const = default;
+};
+
 /// One backend service ([[backends]]): REQUESTs with its id (or name) go to
 /// its endpoints over per-worker pools of pre-connected, logged-on
 /// connections (PROTOCOL.md section 13, "Backends" in the README).
@@ -286,6 +311,12 @@ struct BackendService {
   /// (1..3600000).
   int eject_after_failures = 3;
   std::uint32_t eject_ms = 5000;
+  // TLS to the endpoints (TLS 1.3, before LOGON).
+  bool tls = false;
+  std::string ca_file;      ///< PEM CA the backend's certificate chains to
+  std::string certificate;  ///< optional client certificate (PEM)
+  std::string private_key;  ///< its key (PEM)
+  std::string server_name;  ///< SNI and the name checked; empty: the host
 
   bool operator==(const BackendService&) const = default;
 };
@@ -410,6 +441,8 @@ struct GatewayConfig {
   // [auth] and [[principals]]
   AuthOptions auth;
   std::vector<Principal> principals;
+  // [tls]
+  TlsOptions tls;
 
   /// udp.bind, or gateway.bind when udp.bind is empty.
   [[nodiscard]] const std::string& UdpBind() const {

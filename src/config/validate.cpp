@@ -723,6 +723,56 @@ void ValidateAuth(const GatewayConfig& c, Problems& p) {
 
 }  // namespace
 
+// [tls] and the TLS keys of [[backends]]. Whether the files hold what they
+// should is checked when the gateway builds its TLS contexts (at start,
+// naming the file and OpenSSL's reason).
+void ValidateTls(const GatewayConfig& c, Problems& p) {
+  const TlsOptions& t = c.tls;
+  CheckRange(p, "tls.port", t.port, kPortRange);
+  CheckRange(p, "tls.handshake_timeout_ms", t.handshake_timeout_ms,
+             kTlsHandshakeTimeoutRange);
+  if (t.enabled) {
+    if (t.certificate.empty()) {
+      p.Add("tls.certificate",
+            "is required with tls.enabled: the PEM file of the gateway's "
+            "certificate chain");
+    }
+    if (t.private_key.empty()) {
+      p.Add("tls.private_key",
+            "is required with tls.enabled: the PEM file of the "
+            "certificate's private key");
+    }
+    if (t.verify_client != TlsVerifyClient::kNone && t.client_ca.empty()) {
+      p.Add("tls.client_ca",
+            "is required when tls.verify_client is optional or require: the "
+            "PEM file of the CA client certificates chain to");
+    }
+    if (t.plain && t.port == c.port && t.port != 0) {
+      p.Add("tls.port", Cat("must differ from gateway.port (", c.port,
+                            ") while tls.plain keeps the plain listener"));
+    }
+  } else if (!t.plain) {
+    p.Add("tls.plain",
+          "false turns the plain listener off, which needs tls.enabled = "
+          "true (else nothing would listen)");
+  }
+  for (std::size_t i = 0; i < c.backends.size(); ++i) {
+    const BackendService& b = c.backends[i];
+    const std::string prefix = Cat(kBackends.key, "[", i, "]");
+    const bool any_tls_key = !b.ca_file.empty() || !b.certificate.empty() ||
+                             !b.private_key.empty() || !b.server_name.empty();
+    if (!b.tls && any_tls_key) {
+      p.Add(prefix + ".tls",
+            "is false, but TLS keys (ca_file, certificate, private_key, "
+            "server_name) are set; set tls = true or remove them");
+    }
+    if (b.certificate.empty() != b.private_key.empty()) {
+      p.Add(prefix + (b.certificate.empty() ? ".certificate" : ".private_key"),
+            "certificate and private_key go together: set both or neither");
+    }
+  }
+}
+
 void ValidateInto(const GatewayConfig& c, Problems& p) {
   // [gateway]
   {
@@ -876,6 +926,8 @@ void ValidateInto(const GatewayConfig& c, Problems& p) {
   ValidateFastPath(c, p);
   // [auth] and [[principals]]
   ValidateAuth(c, p);
+  // [tls]
+  ValidateTls(c, p);
 }
 
 }  // namespace internal

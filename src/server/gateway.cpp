@@ -59,6 +59,7 @@ Gateway::~Gateway() {
   // After the workers: their queues run over its rings and memory.
   fastpath_.reset();
   for (int fd : listen_fds_) ::close(fd);
+  for (int fd : tls_listen_fds_) ::close(fd);
   for (int fd : udp_fds_) {
     if (fd >= 0) ::close(fd);
   }
@@ -75,14 +76,19 @@ absl::Status Gateway::Start() {
   }
   const int n = config_.workers;
   backend_descriptions_.assign(static_cast<std::size_t>(n), "");
-  absl::StatusOr<std::uint16_t> port = OpenPerWorker(
-      "listener", config_.bind, config_.port, SOCK_STREAM,
-      [this](std::uint16_t p) {
-        return io::CreateTcpListener(config_.bind, p, 4096);
-      },
-      listen_fds_);
-  if (!port.ok()) return port.status();
-  port_ = *port;
+  if (absl::Status s = StartTls(); !s.ok()) return s;
+  if (!config_.tls.enabled || config_.tls.plain) {
+    absl::StatusOr<std::uint16_t> port = OpenPerWorker(
+        "listener", config_.bind, config_.port, SOCK_STREAM,
+        [this](std::uint16_t p) {
+          return io::CreateTcpListener(config_.bind, p, 4096);
+        },
+        listen_fds_);
+    if (!port.ok()) return port.status();
+    port_ = *port;
+  } else {
+    listen_fds_.assign(static_cast<std::size_t>(n), -1);
+  }
   if (config_.auth.anonymous && !IsLoopbackAddress(config_.bind)) {
     TACHYON_LOG(kWarn)
         << "anonymous access is on (auth.anonymous = true) and the TCP "
@@ -129,6 +135,47 @@ absl::Status Gateway::Start() {
                           absl::StrCat("worker ", i, ": ", s.message()));
     }
   }
+  return absl::OkStatus();
+}
+
+absl::Status Gateway::StartTls() {
+  kernel_tls_ = tls::ProbeKernelTls(&kernel_tls_reason_);
+  const config::TlsOptions& t = config_.tls;
+  if (!t.enabled) return absl::OkStatus();
+  TACHYON_LOG(kInfo) << "kernel TLS: "
+                     << (kernel_tls_ ? std::string("available (not used yet: "
+                                                   "records are built in "
+                                                   "user space)")
+                                     : "unavailable: " + kernel_tls_reason_);
+  absl::StatusOr<tls::SslCtxPtr> ctx = tls::CreateServerContext(
+      {.certificate = t.certificate,
+       .private_key = t.private_key,
+       .client_ca = t.client_ca,
+       .verify_client =
+           t.verify_client == config::TlsVerifyClient::kRequire
+               ? tls::VerifyClient::kRequire
+               : (t.verify_client == config::TlsVerifyClient::kOptional
+                      ? tls::VerifyClient::kOptional
+                      : tls::VerifyClient::kNone)});
+  if (!ctx.ok()) return ctx.status();
+  tls_ctx_ = *std::move(ctx);
+  absl::StatusOr<std::uint16_t> port = OpenPerWorker(
+      "TLS listener", config_.bind, t.port, SOCK_STREAM,
+      [this](std::uint16_t p) {
+        return io::CreateTcpListener(config_.bind, p, 4096);
+      },
+      tls_listen_fds_);
+  if (!port.ok()) return port.status();
+  tls_port_ = *port;
+  TACHYON_LOG(kInfo) << "TLS 1.3 listener on " << config_.bind << ":"
+                     << tls_port_ << " (client certificates: "
+                     << (t.verify_client == config::TlsVerifyClient::kRequire
+                             ? "required"
+                         : t.verify_client == config::TlsVerifyClient::kOptional
+                             ? "optional"
+                             : "not asked for")
+                     << (t.plain ? "; plain TCP listener too)"
+                                 : "; no plain TCP listener)");
   return absl::OkStatus();
 }
 

@@ -57,6 +57,7 @@
 #include "session/session_info.h"
 #include "stream/stream_registry.h"
 #include "tachyon/common/types.h"
+#include "tls/tls_context.h"
 
 namespace tachyon::server {
 
@@ -91,6 +92,22 @@ class Gateway final : public CommandRouter {
 
   /// The TCP port the listeners are bound to (after Start).
   [[nodiscard]] std::uint16_t port() const { return port_; }
+  /// The TLS listener's port (after Start; 0 when tls.enabled is false).
+  [[nodiscard]] std::uint16_t tls_port() const { return tls_port_; }
+  /// Worker `index`'s TLS listener, or -1.
+  [[nodiscard]] int tls_listen_fd(int index) const {
+    return tls_listen_fds_.empty()
+               ? -1
+               : tls_listen_fds_[static_cast<std::size_t>(index)];
+  }
+  /// The TLS server context (nullptr when tls.enabled is false). Shared
+  /// read-only by the workers.
+  [[nodiscard]] SSL_CTX* tls_context() const { return tls_ctx_.get(); }
+  /// Whether kernel TLS (TCP_ULP "tls") is available, and why not.
+  [[nodiscard]] bool kernel_tls() const { return kernel_tls_; }
+  [[nodiscard]] const std::string& kernel_tls_reason() const {
+    return kernel_tls_reason_;
+  }
   /// The UDP ingress port (after Start; 0 when udp.enabled is false).
   [[nodiscard]] std::uint16_t udp_port() const { return udp_port_; }
   /// The non-zero source_id of this gateway instance's UDP datagrams: the
@@ -193,6 +210,9 @@ class Gateway final : public CommandRouter {
 
  private:
   absl::Status StartUdp();
+  // [tls]: the server context (from the PEM files) and the TLS listeners;
+  // probes kernel TLS.
+  absl::Status StartTls();
   // One socket per worker on bind:port (SO_REUSEPORT; the first picks the
   // port when it is 0), each made by `open`, after checking that no other
   // process holds the port. Returns the port.
@@ -213,6 +233,12 @@ class Gateway final : public CommandRouter {
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<int> listen_fds_;
   std::vector<int> udp_fds_;
+  // [tls]: one listener per worker, the shared server context.
+  std::vector<int> tls_listen_fds_;
+  std::uint16_t tls_port_ = 0;
+  tls::SslCtxPtr tls_ctx_;
+  bool kernel_tls_ = false;
+  std::string kernel_tls_reason_;
   std::uint16_t udp_port_ = 0;
   std::uint64_t udp_source_id_ = 0;
   std::uint64_t instance_epoch_ = 0;

@@ -95,6 +95,8 @@ absl::Status Worker::SetUp() {
           .worker = index_,
           .cpu = cpu_,
           .listen_fd = listen_fd_,
+          .tls_listen_fd = gateway_.tls_listen_fd(index_),
+          .tls_context = gateway_.tls_context(),
           .reactor = reactor_.get(),
           .registry = &gateway_.registry(),
           .interest = &interest_,

@@ -342,7 +342,7 @@ void Session::HandleLogon(const tp::LogonView& m) {
                                            len);
     }
     auth::AuthResult r =
-        authenticator->Authenticate(m.token(), peer, certificate_subject_);
+        authenticator->Authenticate(m.token(), peer, tls_subject());
     if (r.identity == nullptr) {
       agent_.counters().logons_bad_credentials.Add();
       TACHYON_LOG_LIMITED(kInfo, kLogonRejected)
@@ -656,6 +656,8 @@ void Session::FillInfo(SessionInfo& row, SubscriptionOrder& scratch) const {
   row.bytes_in = bytes_in_;
   row.bytes_out = bytes_out_;
   row.connected_unix_ms = connected_unix_ms_;
+  row.tls = tls_ != nullptr;
+  row.tls_subject = tls_subject();
   // Subscription ids grow as the client subscribes: their order is the
   // subscribe order.
   scratch.clear();
@@ -702,6 +704,9 @@ void Session::CountCut(base::Counter& reason) {
 }
 
 void Session::OnPeerClosed(int error) {
+  if (tls_ != nullptr && !tls_->failure_reason().empty()) {
+    NoteCloseReason(tls_->failure_reason());
+  }
   NoteCloseReason(error != 0 ? absl::StrCat("connection error ", -error)
                              : std::string("peer closed"));
   if (error != 0) {
@@ -716,6 +721,15 @@ void Session::OnReleased() { agent_.DestroySession(this); }
 void Session::Tick(std::int64_t now_ns) {
   switch (state_) {
     case State::kAwaitLogon:
+      if (tls_ != nullptr &&
+          tls_->HandshakeTimedOut(
+              created_ns_, now_ns,
+              std::int64_t{agent_.config().tls.handshake_timeout_ms} *
+                  1'000'000)) {
+        NoteCloseReason(tls_->failure_reason());
+        CloseNow();
+        return;
+      }
       CheckFrameProgress(now_ns);
       if (state_ != State::kAwaitLogon) return;
       if (now_ns - created_ns_ >
@@ -780,7 +794,24 @@ void Session::Tick(std::int64_t now_ns) {
 // ---------------------------------------------------------------- send
 
 io::SendResult Session::Send(std::span<const iovec> iov) {
+  if (tls_ != nullptr) return tls_->Send(iov);
   return agent_.reactor().Send(conn_, iov);
+}
+
+io::ConnectionHandler* Session::EnableTls(SSL_CTX* ctx) {
+  tls_ = std::make_unique<tls::TlsConnection>(agent_.reactor(), *this,
+                                              agent_.tls_counters(), ctx,
+                                              /*server=*/true, peer_);
+  if (!tls_->ok()) {
+    tls_.reset();
+    return nullptr;
+  }
+  return tls_.get();
+}
+
+const std::string& Session::tls_subject() const {
+  static const std::string kNone;
+  return tls_ != nullptr ? tls_->peer_subject() : kNone;
 }
 
 void Session::OnBytesSent(std::size_t bytes) {

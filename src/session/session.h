@@ -30,6 +30,12 @@
 //   code and a text, then this connection alone is closed (after the ERROR is
 //   flushed and the write side shut down, so the peer reads it before EOF).
 //
+//   TLS: a session accepted on the [tls] listener reaches its reactor
+//   through a tls::TlsConnection (EnableTls): the reactor calls that layer,
+//   which hands this session plaintext, and Send encrypts through it. A
+//   plain session pays one null-pointer test per Send. tls_subject() is the
+//   client certificate's subject for LOGON to map to a principal.
+//
 //   Files: session.cpp (receive, frame dispatch, logon, publish, control
 //   output, life cycle, sending), session_subscriptions.cpp (OPEN,
 //   SUBSCRIBE, UDP_SUBSCRIBE, UNSUBSCRIBE and the deliveries they cover).
@@ -41,6 +47,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
@@ -62,6 +69,7 @@
 #include "stream/stream_registry.h"
 #include "tachyon/common/types.h"
 #include "tachyon/protocol/protocol.h"
+#include "tls/tls_connection.h"
 
 namespace tachyon::session {
 
@@ -105,7 +113,22 @@ class Session final : public io::ConnectionHandler,
   Session& operator=(const Session&) = delete;
 
   /// Binds the reactor connection (right after AddConnection).
-  void Attach(io::Connection* conn) { conn_ = conn; }
+  void Attach(io::Connection* conn) {
+    conn_ = conn;
+    if (tls_ != nullptr) tls_->Attach(conn);
+  }
+  /// Makes this a TLS session (before AddConnection): returns the handler
+  /// the reactor must call (the TLS layer, which passes plaintext on to
+  /// this session), or nullptr if OpenSSL could not make the connection.
+  io::ConnectionHandler* EnableTls(SSL_CTX* ctx);
+  /// Whether the connection is TLS.
+  [[nodiscard]] bool tls() const { return tls_ != nullptr; }
+  /// The TLS client certificate's subject, RFC 2253 one-line form
+  /// ("CN=alice,O=Example"), once the handshake has finished; empty for a
+  /// plain connection or a client that sent no certificate. The handshake
+  /// finishes before any LOGON byte is decrypted, so HandleLogon can
+  /// always read it.
+  [[nodiscard]] const std::string& tls_subject() const;
   /// The peer's "ip:port", set by the agent at accept; named in the
   /// session's log lines and admin row.
   void set_peer(std::string peer) { peer_ = std::move(peer); }
@@ -121,11 +144,6 @@ class Session final : public io::ConnectionHandler,
   /// The address whose connection count this session holds, if it does.
   [[nodiscard]] const AddressKey* counted_address() const {
     return address_counted_ ? &address_ : nullptr;
-  }
-  /// The TLS client certificate's subject, set by the agent before any
-  /// byte is read ("" without TLS or without a client certificate).
-  void set_certificate_subject(std::string subject) {
-    certificate_subject_ = std::move(subject);
   }
   /// The principal LOGON authenticated ("" before LOGON_ACK and for an
   /// anonymous session).
@@ -373,6 +391,10 @@ class Session final : public io::ConnectionHandler,
   ControlQueue control_;
   SendEngine engine_;
 
+  // TLS ([tls] listener): the record layer the reactor calls; null for a
+  // plain connection (Send tests this one pointer).
+  std::unique_ptr<tls::TlsConnection> tls_;
+
   // Subscriptions.
   absl::flat_hash_map<std::uint32_t, Subscription> subscriptions_;
   int pattern_count_ = 0;
@@ -385,7 +407,6 @@ class Session final : public io::ConnectionHandler,
   std::uint64_t auth_generation_ = 0;
   bool connection_counted_ = false;
   int subscriptions_counted_ = 0;
-  std::string certificate_subject_;
   // Publish-rate tokens leased from the principal's shared bucket.
   std::uint32_t rate_lease_ = 0;
   // REQUEST permission by service id, decided once per id.

@@ -66,7 +66,14 @@ SessionAgent::SessionAgent(const SessionAgentParts& p)
       clock_(*p.clock),
       counters_(*p.counters, p.worker),
       board_(p.board),
-      address_limits_(p.address_limits) {}
+      address_limits_(p.address_limits),
+      tls_listen_fd_(p.tls_listen_fd),
+      tls_context_(p.tls_context) {
+  tls_counters_ =
+      p.tls_context != nullptr
+          ? std::make_unique<tls::TlsCounters>(*p.counters, p.worker, "server")
+          : std::make_unique<tls::TlsCounters>();
+}
 
 SessionAgent::~SessionAgent() {
   // Sessions left by a failed start; normally the drain releases them all.
@@ -76,11 +83,19 @@ SessionAgent::~SessionAgent() {
 absl::Status SessionAgent::OnStart(std::int64_t now_ns) {
   next_tick_ns_ = now_ns + kTickNs;
   known_streams_ = 0;
-  if (listen_fd_ < 0) return absl::OkStatus();
-  if (absl::Status s = reactor_.AddListener(listen_fd_, this); !s.ok()) {
-    return s;
+  if (listen_fd_ >= 0) {
+    if (absl::Status s = reactor_.AddListener(listen_fd_, this); !s.ok()) {
+      return s;
+    }
+    listening_ = true;
   }
-  listening_ = true;
+  if (tls_listen_fd_ >= 0 && tls_context_ != nullptr) {
+    if (absl::Status s = reactor_.AddListener(tls_listen_fd_, &tls_acceptor_);
+        !s.ok()) {
+      return s;
+    }
+    tls_listening_ = true;
+  }
   return absl::OkStatus();
 }
 
@@ -135,6 +150,11 @@ void SessionAgent::OnDrain(std::int64_t now_ns) {
     // (and reset) some of its first connections.
     ::shutdown(listen_fd_, SHUT_RDWR);
     listening_ = false;
+  }
+  if (tls_listening_) {
+    reactor_.RemoveListener(tls_listen_fd_);
+    ::shutdown(tls_listen_fd_, SHUT_RDWR);
+    tls_listening_ = false;
   }
   // BeginDrain may close a session at once (not logged on), which removes
   // nothing from sessions_ before the reactor releases it.
@@ -349,7 +369,7 @@ void SessionAgent::RefuseAddress(int fd, const std::string& peer) {
   ::close(fd);
 }
 
-void SessionAgent::OnAccept(int fd) {
+void SessionAgent::Accept(int fd, bool tls) {
   counters_.connections_accepted.Add();
   if (stopping()) {
     Refuse(fd, true);
@@ -385,7 +405,19 @@ void SessionAgent::OnAccept(int fd) {
   const std::int64_t now =
       clock_.now_ns() == 0 ? base::MonotonicNs() : clock_.now_ns();
   auto* session = new Session(*this, now);
-  io::Connection* conn = reactor_.AddConnection(fd, session);
+  session->set_peer(PeerText(peer_addr));
+  io::ConnectionHandler* handler = session;
+  if (tls) {
+    handler = session->EnableTls(tls_context_);
+    if (handler == nullptr) {
+      ::close(fd);
+      delete session;
+      services_.ReleaseConnection();
+      release_address();
+      return;
+    }
+  }
+  io::Connection* conn = reactor_.AddConnection(fd, handler);
   if (conn == nullptr) {
     delete session;
     services_.ReleaseConnection();
@@ -393,10 +425,10 @@ void SessionAgent::OnAccept(int fd) {
     return;
   }
   session->Attach(conn);
-  session->set_peer(PeerText(peer_addr));
   if (address.has_value()) session->set_address(*address, address_counted);
   TACHYON_LOG_LIMITED(kInfo, kConnection)
-      << "connection opened peer=" << session->peer() << " worker=" << worker_;
+      << "connection opened peer=" << session->peer() << " worker=" << worker_
+      << (tls ? " tls" : "");
   session->agent_index = sessions_.size();
   sessions_.push_back(session);
 }

@@ -29,6 +29,8 @@
 #include <utility>
 #include <vector>
 
+typedef struct ssl_ctx_st SSL_CTX;
+
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "auth/authenticator.h"
@@ -44,10 +46,12 @@
 #include "session/session_services.h"
 #include "stream/reader_interest.h"
 #include "stream/stream_registry.h"
+#include "tls/tls_counters.h"
 
 namespace tachyon::session {
 
 class Session;
+class SessionAgent;
 class Delivery;
 
 /// What a SessionAgent is built from: the worker's parts.
@@ -56,6 +60,10 @@ struct SessionAgentParts {
   int worker = 0;      ///< index, for labels and logs
   int cpu = -1;        ///< pinned CPU (SO_INCOMING_CPU), -1: none
   int listen_fd = -1;  ///< the worker's listener; -1: accept nothing
+  /// The worker's TLS listener ([tls]); -1: none. Its connections get a
+  /// tls::TlsConnection made from `tls_context` (shared, read-only).
+  int tls_listen_fd = -1;
+  SSL_CTX* tls_context = nullptr;
   io::Reactor* reactor = nullptr;
   stream::StreamRegistry* registry = nullptr;
   stream::WorkerInterest* interest = nullptr;
@@ -105,13 +113,15 @@ class SessionAgent final : public io::Agent, public io::AcceptHandler {
   void OnAbort() override;
 
   // io::AcceptHandler
-  void OnAccept(int fd) override;
+  void OnAccept(int fd) override { Accept(fd, false); }
 
   // For sessions.
   [[nodiscard]] const config::GatewayConfig& config() const { return config_; }
   [[nodiscard]] stream::StreamRegistry& registry() const { return registry_; }
   [[nodiscard]] io::Reactor& reactor() const { return reactor_; }
   [[nodiscard]] SessionCounters& counters() { return counters_; }
+  /// TLS counters of the worker's TLS connections (server side).
+  [[nodiscard]] tls::TlsCounters& tls_counters() { return *tls_counters_; }
   [[nodiscard]] std::int64_t now_ns() const { return clock_.now_ns(); }
   /// CLOCK_REALTIME of this loop iteration (DATA timestamps).
   [[nodiscard]] std::int64_t receive_time_ns() { return clock_.realtime_ns(); }
@@ -174,6 +184,18 @@ class SessionAgent final : public io::Agent, public io::AcceptHandler {
     std::vector<Delivery*> readers;
   };
 
+  // The TLS listener's accept handler.
+  class TlsAcceptor final : public io::AcceptHandler {
+   public:
+    explicit TlsAcceptor(SessionAgent& agent) : agent_(agent) {}
+    void OnAccept(int fd) override { agent_.Accept(fd, true); }
+
+   private:
+    SessionAgent& agent_;
+  };
+  // A connection from either listener; `tls`: through a TlsConnection.
+  void Accept(int fd, bool tls);
+
   int CheckNewStreams();
   int PollStreams();
   int FlushDirty();
@@ -207,6 +229,11 @@ class SessionAgent final : public io::Agent, public io::AcceptHandler {
   std::int64_t next_publish_ns_ = 0;
 
   bool listening_ = false;
+  const int tls_listen_fd_;
+  SSL_CTX* const tls_context_;
+  TlsAcceptor tls_acceptor_{*this};
+  std::unique_ptr<tls::TlsCounters> tls_counters_;
+  bool tls_listening_ = false;
   std::int64_t next_tick_ns_ = 0;
   // Every session; Session::agent_index_ is its place, for O(1) removal.
   std::vector<Session*> sessions_;

@@ -28,6 +28,8 @@ struct SessionInfo {
   std::uint64_t bytes_in = 0;   ///< read from the client
   std::uint64_t bytes_out = 0;  ///< sent to the client
   std::int64_t connected_unix_ms = 0;
+  bool tls = false;         ///< connected through the TLS listener
+  std::string tls_subject;  ///< client certificate subject (RFC 2253), or ""
 };
 
 }  // namespace tachyon::session

@@ -54,6 +54,13 @@ Client::Impl::~Impl() {
 
 absl::Status Client::Impl::Logon(Clock::time_point deadline) {
   if (absl::Status s = internal::CheckLogonFields(options_); !s.ok()) return s;
+  tls_.reset();
+  if (options_.tls.enabled) {
+    absl::StatusOr<std::unique_ptr<internal::TlsSocket>> tls =
+        internal::TlsSocket::Connect(fd_.get(), host_, options_, deadline);
+    if (!tls.ok()) return tls.status();
+    tls_ = *std::move(tls);
+  }
   const std::size_t n = core_.EncodeLogon(ctl_);
   if (absl::Status s = SendFrame({ctl_.data(), n}); !s.ok()) return s;
   return AwaitReply(ReplyKind::kLogon, 0, deadline, "answer to LOGON");
@@ -74,6 +81,7 @@ absl::Status Client::Impl::Close() {
                        Clock::now() + options_.close_timeout, "LOGOUT");
     }
   }
+  tls_.reset();
   fd_.reset();
   open_ = false;
   core_.MarkClosed();

@@ -41,6 +41,7 @@
 #include "socket.h"
 #include "tachyon/client/client.h"
 #include "tachyon/protocol/protocol.h"
+#include "tls_socket.h"
 
 namespace tachyon::client {
 namespace internal {
@@ -202,6 +203,9 @@ class Client::Impl final : private internal::SessionHost {
 
   // --- Connection ----------------------------------------------------------
   internal::UniqueFd fd_;
+  // ClientOptions::tls: the TLS layer over fd_ (made by Logon); null for
+  // plain TCP, whose calls go straight to socket.h.
+  std::unique_ptr<internal::TlsSocket> tls_;
   std::string host_;
   std::uint16_t port_;
   ClientOptions options_;

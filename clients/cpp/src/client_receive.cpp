@@ -157,9 +157,11 @@ absl::Status Client::Impl::AwaitReply(ReplyKind kind, std::uint64_t id,
         result = ReplyTimedOut(start, what);
         break;
       }
-      internal::WaitFor(
-          fd_.get(), POLLIN,
-          std::min<Clock::duration>(deadline - now, core_.heartbeat()));
+      if (tls_ == nullptr || !tls_->HasBuffered()) {
+        internal::WaitFor(
+            fd_.get(), POLLIN,
+            std::min<Clock::duration>(deadline - now, core_.heartbeat()));
+      }
     }
   }
   core_.set_holding(false);
@@ -211,7 +213,9 @@ void Client::Impl::OnReply(const internal::Reply& reply) {
 bool Client::Impl::ReceiveAvailable() {
   if (!open_) return false;
   const std::span<std::byte> space = core_.ReceiveSpace();
-  return TookReceived(internal::ReceiveSome(fd_.get(), space), space.size());
+  return TookReceived(tls_ != nullptr ? tls_->ReceiveSome(space)
+                                      : internal::ReceiveSome(fd_.get(), space),
+                      space.size());
 }
 
 bool Client::Impl::ReceiveWithin(Clock::duration wait) {
@@ -230,7 +234,9 @@ bool Client::Impl::ReceiveWithin(Clock::duration wait) {
     receive_timeout_ms_ = ms;
   }
   const std::span<std::byte> space = core_.ReceiveSpace();
-  return TookReceived(internal::ReceiveBlocking(fd_.get(), space),
+  return TookReceived(tls_ != nullptr
+                          ? tls_->ReceiveBlocking(space)
+                          : internal::ReceiveBlocking(fd_.get(), space),
                       space.size());
 }
 
@@ -245,9 +251,11 @@ bool Client::Impl::TookReceived(const internal::IoResult& r,
     Fail(absl::UnavailableError(
         core_.logged_on()
             ? absl::StrCat("gateway ", core_.peer(), " closed the connection")
-            : absl::StrCat(core_.peer(),
-                           " closed the connection before answering "
-                           "LOGON (is it a Tachyon gateway?)")));
+            : absl::StrCat(
+                  core_.peer(), " closed the connection before answering LOGON",
+                  tls_ != nullptr ? " (does it require a client certificate "
+                                    "its CA trusts? ClientOptions::tls)"
+                                  : " (is it a Tachyon gateway?)")));
   } else if (r.error != 0) {
     Fail(absl::UnavailableError(
         absl::StrCat("connection to ", core_.peer(),
@@ -269,7 +277,9 @@ absl::Status Client::Impl::ExplainLoss(absl::Status transport) {
     // a handler's Publish found the loss: then only what is buffered.
     if (!fd_.valid() || core_.in_callback() || reads == kMaxReads) break;
     const std::span<std::byte> space = core_.ReceiveSpace();
-    const internal::IoResult r = internal::ReceiveSome(fd_.get(), space);
+    const internal::IoResult r = tls_ != nullptr
+                                     ? tls_->ReceiveSome(space)
+                                     : internal::ReceiveSome(fd_.get(), space);
     if (r.bytes == 0) break;
     core_.Received(r.bytes);
   }
@@ -299,7 +309,8 @@ absl::Status Client::Impl::SendBytes(std::span<const std::byte> frame) {
   std::optional<Clock::time_point> deadline;
   while (sent < frame.size()) {
     const internal::IoResult r =
-        internal::SendSome(fd_.get(), frame.subspan(sent));
+        tls_ != nullptr ? tls_->SendSome(frame.subspan(sent))
+                        : internal::SendSome(fd_.get(), frame.subspan(sent));
     if (r.error != 0) {
       // The gateway may have closed after telling us why (ERROR
       // SLOW_CONSUMER, ...), in bytes we have not read yet.
@@ -328,12 +339,18 @@ absl::Status Client::Impl::SendBytes(std::span<const std::byte> frame) {
 }
 
 void Client::Impl::SendBestEffort(std::span<const std::byte> frame) {
-  if (open_) (void)internal::SendSome(fd_.get(), frame);
+  if (!open_) return;
+  if (tls_ != nullptr) {
+    (void)tls_->SendSome(frame);
+  } else {
+    (void)internal::SendSome(fd_.get(), frame);
+  }
 }
 
 void Client::Impl::CheckLiveness(Clock::time_point now) {
   // Bytes the gateway sent in time may wait unread behind a late wake-up.
-  if (core_.SilentAt(now) && internal::HasUnread(fd_.get())) {
+  if (core_.SilentAt(now) && ((tls_ != nullptr && tls_->HasBuffered()) ||
+                              internal::HasUnread(fd_.get()))) {
     core_.NoteUnreadBytes();
   }
   if (!core_.CheckLiveness(now)) return;
@@ -346,6 +363,7 @@ void Client::Impl::Fail(absl::Status status) {
   open_ = false;
   ++connection_generation_;
   core_.MarkClosed();
+  tls_.reset();
   fd_.reset();
   receive_timeout_ms_ = 0;
   if (background_.load(std::memory_order_relaxed)) replied_.notify_all();

@@ -70,6 +70,7 @@ void Client::Impl::TryReconnect() {
     return;
   }
   if (open_) {
+    tls_.reset();
     fd_.reset();
     open_ = false;
     core_.MarkClosed();

@@ -142,6 +142,25 @@ struct ConnectRetryOptions {
   ConnectRetryHandler on_retry;
 };
 
+/// TLS to the gateway's TLS listener ([tls] in its config): TLS 1.3, the
+/// gateway's certificate verified against ca_file for server_name (or the
+/// host Connect was given), and an optional client certificate, which a
+/// gateway with tls.verify_client = require insists on.
+struct ClientTlsOptions {
+  bool enabled = false;
+  /// PEM CA file the gateway's certificate chains to; empty: the system's
+  /// CA store.
+  std::string ca_file;
+  /// Client certificate chain and its key (PEM); empty: none.
+  std::string certificate;
+  std::string private_key;
+  /// Name sent as SNI and checked against the gateway's certificate (a DNS
+  /// name or an IP literal); empty: the host given to Connect.
+  std::string server_name;
+  /// Verify the gateway's certificate. Turn off only for tests.
+  bool verify = true;
+};
+
 struct ClientOptions {
   // --- LOGON ---------------------------------------------------------------
   /// The gateway's shared token; empty when it requires none. <= 255 bytes.
@@ -189,6 +208,8 @@ struct ClientOptions {
   /// SO_BUSY_POLL in microseconds for blocking waits; 0 is off. Needs
   /// CAP_NET_ADMIN to raise above net.core.busy_read; failure is ignored.
   int busy_poll_us = 0;
+  /// TLS (off by default; the connection is then plain TCP).
+  ClientTlsOptions tls;
 
   // --- Resilience ----------------------------------------------------------
   /// Retrying the first connection (Client::Connect).
