@@ -17,7 +17,10 @@ ABSL_FLAG(std::string, host, "127.0.0.1",
           "Gateway host: a name or an IPv4/IPv6 address.");
 ABSL_FLAG(int32_t, port, 7400, "Gateway TCP port (1..65535).");
 ABSL_FLAG(std::string, token, "",
-          "Shared LOGON token, if the gateway requires one.");
+          "LOGON token: \"principal:secret\" for a principal of the "
+          "gateway's [[principals]] (or the shared session.token). Default: "
+          "the environment variable TACHYON_TOKEN, which keeps the secret "
+          "out of `ps`.");
 ABSL_FLAG(std::string, client_name, "",
           "Client name shown in the gateway's logs (default: the tool's "
           "name).");
@@ -98,6 +101,9 @@ void Die(const absl::Status& status) {
 client::ClientOptions OptionsFromFlags(client::ErrorHandler on_error) {
   client::ClientOptions options;
   options.token = absl::GetFlag(FLAGS_token);
+  if (options.token.empty()) {
+    if (const char* env = std::getenv("TACHYON_TOKEN")) options.token = env;
+  }
   options.client_name = absl::GetFlag(FLAGS_client_name);
   if (options.client_name.empty()) options.client_name = ToolName();
   options.heartbeat_interval =

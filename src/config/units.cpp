@@ -150,41 +150,6 @@ absl::StatusOr<HostPort> ParseHostPort(std::string_view text) {
   return HostPort{host, static_cast<std::uint16_t>(port)};
 }
 
-bool Ipv4Cidr::Contains(std::uint32_t address_be) const {
-  return (ntohl(address_be) & mask) == network;
-}
-
-absl::StatusOr<Ipv4Cidr> ParseIpv4Cidr(std::string_view text) {
-  const std::string_view::size_type slash = text.find('/');
-  const std::string address(text.substr(0, slash));
-  in_addr addr;
-  if (inet_pton(AF_INET, address.c_str(), &addr) != 1) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "expected an IPv4 network \"a.b.c.d/len\" (len 0..32) or address, "
-        "such as \"10.1.0.0/16\" or \"127.0.0.1\", got '",
-        AbslView(text), "'"));
-  }
-  int len = 32;
-  if (slash != std::string_view::npos &&
-      (!absl::SimpleAtoi(AbslView(text.substr(slash + 1)), &len) ||
-       !AllDigits(text.substr(slash + 1)) || len < 0 || len > 32)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "the prefix length must be 0..32, got '", AbslView(text), "'"));
-  }
-  Ipv4Cidr cidr;
-  cidr.mask = len == 0 ? 0 : ~std::uint32_t{0} << (32 - len);
-  cidr.network = ntohl(addr.s_addr);
-  if ((cidr.network & ~cidr.mask) != 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "'", AbslView(text), "' has host bits set; the network is ",
-        (cidr.network & cidr.mask) >> 24, ".",
-        ((cidr.network & cidr.mask) >> 16) & 0xff, ".",
-        ((cidr.network & cidr.mask) >> 8) & 0xff, ".",
-        cidr.network & cidr.mask & 0xff, "/", len));
-  }
-  return cidr;
-}
-
 absl::StatusOr<std::array<std::byte, 16>> ReadProducerKey(
     std::string_view key, std::string_view key_file) {
   static_assert(protocol::kDatagramKeyLength == 16);

@@ -69,19 +69,6 @@ struct HostPort {
 /// quoting `text` otherwise (IPv6 is refused as such).
 absl::StatusOr<HostPort> ParseHostPort(std::string_view text);
 
-/// An IPv4 network, as [[udp_producers]] allowed_sources are written.
-struct Ipv4Cidr {
-  std::uint32_t network = 0;  ///< host byte order, host bits zero
-  std::uint32_t mask = 0;     ///< host byte order; 0 for /0
-  /// True if `address_be` (network order, as sockaddr_in) is inside.
-  [[nodiscard]] bool Contains(std::uint32_t address_be) const;
-  bool operator==(const Ipv4Cidr&) const = default;
-};
-
-/// Parses "a.b.c.d/len" (len 0..32, host bits zero) or a bare "a.b.c.d"
-/// (/32). InvalidArgument saying what is wrong otherwise.
-absl::StatusOr<Ipv4Cidr> ParseIpv4Cidr(std::string_view text);
-
 /// A [[udp_producers]] key: `key` (32 hex digits) if set, else the 32 hex
 /// digits in `key_file` (surrounding whitespace ignored). InvalidArgument
 /// or NotFound saying what is wrong, never quoting the key.

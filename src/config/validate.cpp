@@ -8,6 +8,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <bit>
@@ -359,10 +360,15 @@ void ValidateUdpProducers(const GatewayConfig& c, Problems& p) {
             StdView(k.status().message()));
     }
     for (std::size_t j = 0; j < u.allowed_sources.size(); ++j) {
-      if (absl::StatusOr<Ipv4Cidr> n = ParseIpv4Cidr(u.allowed_sources[j]);
-          !n.ok()) {
+      // UDP ingress is IPv4: an IPv6 network would never match.
+      absl::StatusOr<auth::Cidr> n = auth::ParseCidr(u.allowed_sources[j]);
+      if (!n.ok()) {
         p.Add(Cat(prefix, ".allowed_sources[", j, "]"),
               StdView(n.status().message()));
+      } else if (n->network.family != AF_INET) {
+        p.Add(Cat(prefix, ".allowed_sources[", j, "]"),
+              Cat("must be an IPv4 network (UDP ingress is IPv4), got ",
+                  Quoted(u.allowed_sources[j])));
       }
     }
     if (u.publish.empty()) {

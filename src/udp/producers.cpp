@@ -1,5 +1,8 @@
 #include "udp/producers.h"
 
+#include <sys/socket.h>
+
+#include <cstring>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -10,8 +13,11 @@ namespace tachyon::udp {
 
 bool ProducerTable::Producer::SourceAllowed(std::uint32_t address_be) const {
   if (allowed_sources.empty()) return true;
-  for (const config::Ipv4Cidr& n : allowed_sources) {
-    if (n.Contains(address_be)) return true;
+  auth::IpAddress a;
+  a.family = AF_INET;
+  std::memcpy(a.bytes.data(), &address_be, 4);
+  for (const auth::Cidr& n : allowed_sources) {
+    if (n.Contains(a)) return true;
   }
   return false;
 }
@@ -42,7 +48,7 @@ absl::StatusOr<std::shared_ptr<const ProducerTable>> ProducerTable::Create(
       return fail(u.key.empty() ? "key_file" : "key", key.status());
     p.key = *key;
     for (const std::string& s : u.allowed_sources) {
-      absl::StatusOr<config::Ipv4Cidr> n = config::ParseIpv4Cidr(s);
+      absl::StatusOr<auth::Cidr> n = auth::ParseCidr(s);
       if (!n.ok()) return fail("allowed_sources", n.status());
       p.allowed_sources.push_back(*n);
     }

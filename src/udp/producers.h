@@ -32,6 +32,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "config/model.h"
+#include "auth/source_filter.h"
 #include "config/units.h"
 #include "tachyon/protocol/datagram_mac.h"
 
@@ -44,8 +45,8 @@ class ProducerTable {
     std::uint32_t id = 0;
     std::uint32_t index = 0;  ///< position in the table, 0..size()-1
     protocol::DatagramKey key{};
-    std::vector<config::Ipv4Cidr> allowed_sources;  ///< empty: any
-    std::vector<std::string> publish;               ///< names or patterns
+    std::vector<auth::Cidr> allowed_sources;  ///< IPv4 networks; empty: any
+    std::vector<std::string> publish;         ///< names or patterns
 
     /// True if a datagram from `address_be` (network order) may be this
     /// producer's.

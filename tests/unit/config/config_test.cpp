@@ -100,10 +100,25 @@ TEST(ShippedConfigTest, DefaultFileEqualsTheStructDefaultsWithUdpOn) {
   absl::StatusOr<GatewayConfig> config =
       LoadConfigFile(SourcePath("config/gateway.toml"));
   ASSERT_TRUE(config.ok()) << config.status();
-  // The one departure: the shipped file serves UDP (so that `make run`
-  // does), while a config built in code leaves it off.
+  // The departures: the shipped file serves UDP (so that `make run` does),
+  // lets nobody on without a credential and no unsigned datagram in, and
+  // defines the loopback-only principal and UDP producer "demo" that the
+  // README's quick tour uses; a config built in code is open and has none.
   GatewayConfig expected;
   expected.udp.enabled = true;
+  expected.udp.require_authentication = true;
+  expected.auth.anonymous = false;
+  ASSERT_EQ(config->principals.size(), 1u);
+  const Principal& demo = config->principals[0];
+  EXPECT_EQ(demo.name, "demo");
+  EXPECT_THAT(demo.allowed_sources,
+              ::testing::ElementsAre("127.0.0.0/8", "::1/128"));
+  ASSERT_EQ(config->udp_producers.size(), 1u);
+  EXPECT_EQ(config->udp_producers[0].name, "demo");
+  EXPECT_THAT(config->udp_producers[0].allowed_sources,
+              ::testing::ElementsAre("127.0.0.0/8"));
+  expected.principals = config->principals;
+  expected.udp_producers = config->udp_producers;
   EXPECT_EQ(*config, expected);
 }
 
@@ -112,6 +127,9 @@ TEST(ShippedConfigTest, DefaultFileListsEveryKeyWithAComment) {
   const toml::table root = toml::parse_file(path);
   std::set<std::string> keys_in_file;
   for (auto&& [table_name, table] : root) {
+    // The arrays of tables ([[principals]], [[udp_producers]]) hold the
+    // demo entries; their keys are documented in the comment above them.
+    if (table.is_array_of_tables()) continue;
     ASSERT_TRUE(table.is_table()) << table_name.str();
     for (auto&& [key, value] : *table.as_table()) {
       keys_in_file.insert(absl::StrCat(std::string(table_name.str()), ".",
@@ -131,6 +149,7 @@ TEST(ShippedConfigTest, DefaultFileListsEveryKeyWithAComment) {
   const std::regex assignment(R"(^[a-z_]+ = )");
   int assignments = 0;
   while (std::getline(in, line)) {
+    if (line.starts_with("[[")) break;  // the demo entries at the end
     if (std::regex_search(line, assignment)) {
       ++assignments;
       EXPECT_THAT(previous, StartsWith("#")) << "no comment above: " << line;
