@@ -29,7 +29,7 @@
 //                                  checks what it holds at its next tick
 //                                  (within SessionAgent::kTickNs) and is
 //                                  closed with ERROR NOT_AUTHORIZED naming
-//                                  what was revoked (PROTOCOL.md 14.4)
+//                                  what was revoked (PROTOCOL.md 7.8)
 //   Everything else (listeners, workers, io, sockets, stream sizes and
 //   slow-consumer policies, UDP, backends) needs a restart.
 //
