@@ -17,7 +17,9 @@ ABSL_FLAG(std::string, host, "127.0.0.1",
           "Gateway host: a name or an IPv4/IPv6 address.");
 ABSL_FLAG(int32_t, port, 7400, "Gateway TCP port (1..65535).");
 ABSL_FLAG(std::string, token, "",
-          "Shared LOGON token, if the gateway requires one.");
+          "LOGON token: \"<principal>:<secret>\" for a gateway with "
+          "principals, or its shared session.token for anonymous access. "
+          "Visible to ps: prefer --flagfile with mode 0600.");
 ABSL_FLAG(std::string, client_name, "",
           "Client name shown in the gateway's logs (default: the tool's "
           "name).");
