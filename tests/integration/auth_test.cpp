@@ -1,4 +1,4 @@
-// Principals through a real gateway on loopback (PROTOCOL.md 14.4): LOGON
+// Principals through a real gateway on loopback (PROTOCOL.md 7.8): LOGON
 // authentication, permissions at OPEN_STREAM and SUBSCRIBE, quotas of one
 // principal leaving another unaffected, allowed_sources, and a reload that
 // revokes what a session holds. Both io backends, one and two workers.
