@@ -49,7 +49,6 @@ inline constexpr std::string_view kQuotaRefusalsTotal =
 inline constexpr std::string_view kAuthRevocationsTotal =
     "tachyon_session_auth_revocations_total";
 
-
 // Latency histograms (nanoseconds, power-of-two buckets: base/counters.h).
 //
 // tachyon_session_delivery_latency_ns: for each send to a subscriber that
