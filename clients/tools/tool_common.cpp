@@ -17,10 +17,10 @@ ABSL_FLAG(std::string, host, "127.0.0.1",
           "Gateway host: a name or an IPv4/IPv6 address.");
 ABSL_FLAG(int32_t, port, 7400, "Gateway TCP port (1..65535).");
 ABSL_FLAG(std::string, token, "",
-          "LOGON token: \"principal:secret\" for a principal of the "
-          "gateway's [[principals]] (or the shared session.token). Default: "
-          "the environment variable TACHYON_TOKEN, which keeps the secret "
-          "out of `ps`.");
+          "LOGON token: \"<principal>:<secret>\" for a gateway with "
+          "principals, or its shared session.token for anonymous access. "
+          "Default: the environment variable TACHYON_TOKEN, which (unlike "
+          "the command line) ps does not show.");
 ABSL_FLAG(std::string, client_name, "",
           "Client name shown in the gateway's logs (default: the tool's "
           "name).");

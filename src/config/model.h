@@ -322,7 +322,7 @@ struct BackendService {
 };
 
 /// [auth]: how LOGON authenticates, and what anonymous sessions may do
-/// (PROTOCOL.md section 14.4; src/auth/authenticator.h).
+/// (PROTOCOL.md section 7.8; src/auth/authenticator.h).
 /// Allow lists hold stream names or prefix patterns ending in '*'
 /// (PROTOCOL.md 9.2), service names or prefix patterns for `request`.
 struct AuthOptions {

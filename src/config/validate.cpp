@@ -614,7 +614,7 @@ void ValidateFastPath(const GatewayConfig& c, Problems& p) {
   }
 }
 
-// [auth] and [[principals]] (PROTOCOL.md 14.4).
+// [auth] and [[principals]] (PROTOCOL.md 7.8).
 
 // A permission entry: a stream name or prefix pattern (PROTOCOL.md 9.2);
 // for `request`, a service name or a prefix pattern of one.

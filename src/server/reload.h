@@ -29,7 +29,7 @@
 //                                  checks what it holds at its next tick
 //                                  (within SessionAgent::kTickNs) and is
 //                                  closed with ERROR NOT_AUTHORIZED naming
-//                                  what was revoked (PROTOCOL.md 14.4)
+//                                  what was revoked (PROTOCOL.md 7.8)
 //     [[udp_producers]], udp.require_authentication, udp.max_sequence_jump
 //                                  the next datagram (key files are read
 //                                  again; producers' sequence state is kept)

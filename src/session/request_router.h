@@ -50,7 +50,7 @@ class RequestRouter {
   [[nodiscard]] virtual std::uint32_t ServiceId(
       std::string_view name) const = 0;
   /// The name of the service with `id`, "" when there is none (request
-  /// permissions are by name, PROTOCOL.md 14.4).
+  /// permissions are by name, PROTOCOL.md 7.8).
   [[nodiscard]] virtual std::string_view ServiceName(
       std::uint32_t /*id*/) const {
     return {};

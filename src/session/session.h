@@ -15,7 +15,7 @@
 //   until SessionAgent's retry appends it; then reading resumes. TCP slows
 //   the publisher meanwhile, and nothing is refused.
 //
-//   Principals (PROTOCOL.md 14.4): LOGON authenticates to an identity
+//   Principals (PROTOCOL.md 7.8): LOGON authenticates to an identity
 //   (auth/authenticator.h) whose permissions are checked once per
 //   OPEN_STREAM, SUBSCRIBE, UDP_SUBSCRIBE, REQUEST service and
 //   SERVICE_LOOKUP, and once per stream a pattern comes to match; never

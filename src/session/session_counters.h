@@ -46,6 +46,16 @@ inline constexpr std::string_view kLimitRefusalsTotal =
 // Bytes of buffer the worker's sessions hold for frames split across reads.
 inline constexpr std::string_view kPartialFrameBytes =
     "tachyon_session_partial_frame_bytes";
+// Principals (PROTOCOL.md 7.8): LOGONs by result, permission refusals by
+// action, quota refusals by quota, sessions closed by a revoking reload.
+inline constexpr std::string_view kAuthLogonsTotal =
+    "tachyon_session_auth_logons_total";
+inline constexpr std::string_view kPermissionRefusalsTotal =
+    "tachyon_session_permission_refusals_total";
+inline constexpr std::string_view kQuotaRefusalsTotal =
+    "tachyon_session_quota_refusals_total";
+inline constexpr std::string_view kAuthRevocationsTotal =
+    "tachyon_session_auth_revocations_total";
 
 // Latency histograms (nanoseconds, power-of-two buckets: base/counters.h).
 //
@@ -71,16 +81,7 @@ inline constexpr std::string_view kPartialFrameBytes =
 //   (and of reads handled before it in the same batch), so it is the
 //   append latency of the read's last PUBLISH. A PUBLISH held for lack of
 //   room in its stream (publish_holds_total) is appended by a later retry
-//   and not recorded here.// Principals (PROTOCOL.md 14.4).
-inline constexpr std::string_view kAuthLogonsTotal =
-    "tachyon_session_auth_logons_total";
-inline constexpr std::string_view kPermissionRefusalsTotal =
-    "tachyon_session_permission_refusals_total";
-inline constexpr std::string_view kQuotaRefusalsTotal =
-    "tachyon_session_quota_refusals_total";
-inline constexpr std::string_view kAuthRevocationsTotal =
-    "tachyon_session_auth_revocations_total";
-
+//   and not recorded here.
 inline constexpr std::string_view kDeliveryLatencyNs =
     "tachyon_session_delivery_latency_ns";
 inline constexpr std::string_view kPublishToAppendNs =

@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "auth/token_hash.h"
 #include "client_test_util.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -553,6 +554,34 @@ TEST_P(ClientTest, LogonRejectIsPermissionDeniedWithGatewayText) {
   options.token = "secret";
   auto accepted = Client::Connect("localhost", gateway_->port(), options);
   EXPECT_TRUE(accepted.ok()) << accepted.status();
+}
+
+TEST_P(ClientTest, PrincipalTokenLogsOnAndPermissionsRefuse) {
+  config::GatewayConfig cfg = TestConfig(GetParam());
+  cfg.auth.anonymous = false;
+  config::Principal feed;
+  feed.name = "md-feed";
+  feed.token_hash = auth::HashToken("s3cret", auth::kMinIterations);
+  feed.publish = {"md.*"};
+  feed.create = {"md.*"};
+  cfg.principals.push_back(feed);
+  Start(cfg);
+  ClientOptions options;
+  options.token = "md-feed:wrong";
+  auto rejected = Client::Connect("127.0.0.1", gateway_->port(), options);
+  ASSERT_FALSE(rejected.ok());
+  EXPECT_EQ(rejected.status().code(), absl::StatusCode::kPermissionDenied);
+  options.token = "md-feed:s3cret";
+  auto c = Client::Connect("127.0.0.1", gateway_->port(), options);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_TRUE((*c)->OpenStream("md.eq.AAPL").ok());
+  auto refused = (*c)->OpenStream("fx.EUR");
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(refused.status().message(),
+              HasSubstr("principal 'md-feed' may not publish to stream "
+                        "'fx.EUR'"));
+  EXPECT_TRUE((*c)->connected());
 }
 
 TEST_P(ClientTest, HeartbeatsKeepAnIdleSessionAlive) {

@@ -1,16 +1,18 @@
-// Principals through a real gateway on loopback (PROTOCOL.md 14.4): LOGON
+// Principals through a real gateway on loopback (PROTOCOL.md 7.8): LOGON
 // authentication, permissions at OPEN_STREAM and SUBSCRIBE, quotas of one
 // principal leaving another unaffected, allowed_sources, and a reload that
 // revokes what a session holds. Both io backends, one and two workers.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "auth/token_hash.h"
 #include "gtest/gtest.h"
@@ -304,6 +306,83 @@ TEST_P(AuthTest, SessionsRowNamesThePrincipal) {
     if (!found) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   EXPECT_TRUE(found);
+}
+
+// Runs `tachyon-gateway args...` with `input` on stdin; its stdout, and
+// its exit status in *status. The child is waited for by its pid.
+std::string RunGateway(const std::vector<std::string>& args,
+                       const std::string& input, int* status) {
+  int in[2];
+  int out[2];
+  if (::pipe(in) != 0 || ::pipe(out) != 0) return {};
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::dup2(in[0], STDIN_FILENO);
+    ::dup2(out[1], STDOUT_FILENO);
+    ::close(in[1]);
+    ::close(out[0]);
+    std::vector<char*> argv;
+    std::string bin = TACHYON_GATEWAY_BIN;
+    argv.push_back(bin.data());
+    std::vector<std::string> copy = args;
+    for (std::string& a : copy) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  ::close(in[0]);
+  ::close(out[1]);
+  EXPECT_EQ(::write(in[1], input.data(), input.size()),
+            static_cast<ssize_t>(input.size()));
+  ::close(in[1]);
+  std::string text;
+  char buf[512];
+  ssize_t n;
+  while ((n = ::read(out[0], buf, sizeof buf)) > 0) text.append(buf, n);
+  ::close(out[0]);
+  ::waitpid(pid, status, 0);
+  return text;
+}
+
+TEST(HashTokenTest, HashesStdinAndTheHashLogsOn) {
+  int status = 0;
+  const std::string line =
+      RunGateway({"--hash-token"}, "piped-secret\n", &status);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  ASSERT_TRUE(line.ends_with("\n")) << line;
+  const std::string hash = line.substr(0, line.size() - 1);
+  absl::StatusOr<auth::TokenHash> h = auth::ParseTokenHash(hash);
+  ASSERT_TRUE(h.ok()) << h.status();
+  EXPECT_EQ(h->iterations, auth::kDefaultIterations);
+  // The trailing newline is not part of the secret.
+  EXPECT_TRUE(auth::VerifyToken("piped-secret", *h));
+  EXPECT_FALSE(auth::VerifyToken("piped-secret\n", *h));
+  // The line works as a principal's token_hash.
+  config::GatewayConfig c = TestConfig({config::IoBackend::kEpoll, 1});
+  c.auth.anonymous = false;
+  config::Principal p;
+  p.name = "piped";
+  p.token_hash = hash;
+  p.publish = {"*"};
+  c.principals.push_back(p);
+  auto gw = StartGateway(c);
+  ASSERT_NE(gw, nullptr);
+  auto client = TestClient::Connect(gw->port());
+  ASSERT_NE(client, nullptr);
+  auto ack = client->Logon("piped:piped-secret");
+  ASSERT_TRUE(ack);
+  EXPECT_EQ(ack->type(), MessageType::kLogonAck);
+}
+
+TEST(HashTokenTest, RefusesAnEmptySecretAndASecretInArgv) {
+  int status = 0;
+  EXPECT_EQ(RunGateway({"--hash-token"}, "", &status), "");
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 2);
+  EXPECT_EQ(RunGateway({"--hash-token", "argv-secret"}, "", &status), "");
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 2);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, AuthTest,

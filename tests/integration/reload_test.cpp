@@ -109,7 +109,8 @@ TEST(ReloadableKeysTest, EveryRowIsAKeyOfTheList) {
     for (const config::KeyInfo& info : config::kKeys) {
       found = found || info.key == k.key;
     }
-    // A whole array of tables ([[udp_producers]]) reloads as one.
+    // A whole array of tables ([[principals]], [[udp_producers]]) reloads
+    // as one.
     for (const config::ArrayInfo& array : config::kArrays) {
       found = found || array.key == k.key;
     }

@@ -75,7 +75,12 @@
 //                         timeout, gateway shutdown, cut as a slow
 //                         consumer); the Client is closed, or, with
 //                         reconnect enabled, reconnecting
-//     PERMISSION_DENIED   LOGON_REJECT NOT_AUTHORIZED (bad token)
+//     PERMISSION_DENIED   LOGON_REJECT NOT_AUTHORIZED (bad token, unknown
+//                         principal, source address not allowed); ERROR
+//                         NOT_AUTHORIZED answering OpenStream / Subscribe /
+//                         a request: the principal may not publish to,
+//                         subscribe to or create that stream, or use that
+//                         service (PROTOCOL.md 7.8). The text names it.
 //     FAILED_PRECONDITION LOGON_REJECT UNSUPPORTED_VERSION; a call made in the
 //                         wrong state (closed client, claim outstanding,
 //                         stream not opened, receiving call from a handler)

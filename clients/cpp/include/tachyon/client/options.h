@@ -15,7 +15,7 @@
 //
 // Example
 //   tachyon::client::ClientOptions options;
-//   options.token = "secret";
+//   options.token = "md-feed:s3cret";  // principal "md-feed" (PROTOCOL.md 7.3)
 //   options.client_name = "md-feed";
 //   options.heartbeat_interval = std::chrono::milliseconds(250);
 //   auto client = tachyon::client::Client::Connect("127.0.0.1", 7400, options);
@@ -163,7 +163,13 @@ struct ClientTlsOptions {
 
 struct ClientOptions {
   // --- LOGON ---------------------------------------------------------------
-  /// The gateway's shared token; empty when it requires none. <= 255 bytes.
+  /// The LOGON token, <= 255 bytes. For a gateway with principals
+  /// (PROTOCOL.md 7.3, 7.8): "<principal-name>:<secret>", the secret whose
+  /// hash the gateway's [[principals]] entry holds. For anonymous access: the
+  /// gateway's shared session.token, or empty when it requires none. A
+  /// refused token fails Connect with PERMISSION_DENIED ("logon token
+  /// rejected"); a principal at its connection quota with RESOURCE_EXHAUSTED.
+  /// Keep it out of argv and logs (read it from a file or the environment).
   std::string token;
   /// A name for the gateway's logs. <= 255 bytes.
   std::string client_name = "tachyon-client";
