@@ -139,8 +139,12 @@ TEST_F(ToolsTest, PubOverUdpAppendsEveryMessageInOrder) {
       std::regex("udp datagrams on 127\\.0\\.0\\.1:([0-9]+)"), 10s);
   ASSERT_TRUE(m.has_value()) << gateway_.out();
   const std::string udp = "127.0.0.1:" + (*m)[1].str();
-  Process pub = Tool(TACHYON_PUB_BIN, {"--stream", "udp.in", "--udp", udp,
-                                       "--count", "100", "--size", "20"});
+  // The shipped config takes signed datagrams only: the demo producer's.
+  const std::string key =
+      std::string(TACHYON_SOURCE_DIR) + "/config/demo-producer.key";
+  Process pub = Tool(TACHYON_PUB_BIN,
+                     {"--stream", "udp.in", "--udp", udp, "--count", "100",
+                      "--size", "20", "--producer_id", "1", "--key_file", key});
   ASSERT_EQ(pub.Wait(20s), 0) << pub.err();
   EXPECT_THAT(pub.err(), ::testing::ContainsRegex(
                              "sent 100 messages for udp.in \\(stream id "

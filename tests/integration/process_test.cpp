@@ -88,6 +88,36 @@ TEST(GatewayProcessTest, SaysWhichConfigFileItLoaded) {
 
 class ShutdownTest : public ::testing::TestWithParam<const char*> {};
 
+// The shipped config lets nobody on without a credential: an anonymous
+// LOGON and a wrong secret are refused NOT_AUTHORIZED; the loopback-only
+// demo principal of the README's quick tour logs on and may publish.
+TEST(GatewayProcessTest, ShippedConfigAdmitsOnlyPrincipals) {
+  Process gw;
+  const std::uint16_t port = StartGatewayWithArgs(
+      &gw, TACHYON_GATEWAY_BIN,
+      {"--config=" + DefaultConfig(), "--port=0", "--udp_port=0",
+       "--io=epoll", "--admin_enabled=false"});
+  ASSERT_NE(port, 0) << gw.out() << gw.err();
+  for (const std::string_view token :
+       {std::string_view(""), std::string_view("demo:wrong-secret"),
+        std::string_view("nobody:demo-secret")}) {
+    auto c = TestClient::Connect(port);
+    ASSERT_NE(c, nullptr);
+    auto f = c->Logon(token);
+    ASSERT_TRUE(f) << "token '" << token << "'";
+    ASSERT_EQ(f->type(), MessageType::kLogonReject) << "token '" << token << "'";
+    EXPECT_EQ(tp::LogonRejectView(f->view()).code(),
+              tp::ErrorCode::kNotAuthorized);
+  }
+  auto demo = TestClient::Connect(port);
+  ASSERT_NE(demo, nullptr);
+  auto ack = demo->Logon(kDemoToken);
+  ASSERT_TRUE(ack);
+  ASSERT_EQ(ack->type(), MessageType::kLogonAck);
+  EXPECT_NE(demo->Open("demo.greetings").value(), 0u);
+  EXPECT_EQ(StopGatewayProcess(&gw), 0) << gw.err();
+}
+
 // SIGTERM: the gateway stops accepting, sends every message already in the
 // log to a subscriber that is behind (its socket was full), then LOGOUT with
 // SHUTTING_DOWN, closes, and exits 0.
@@ -102,10 +132,10 @@ TEST_P(ShutdownTest, SigtermDeliversQueuedDataBeforeClosing) {
   ASSERT_NE(port, 0) << gw.out() << gw.err();
   auto sub = TestClient::Connect(port, /*rcvbuf=*/4096);
   ASSERT_NE(sub, nullptr);
-  ASSERT_TRUE(sub->Logon());
+  ASSERT_TRUE(sub->Logon(kDemoToken));
   ASSERT_TRUE(sub->Subscribe(1, "drain"));
   auto pub = TestClient::Connect(port);
-  ASSERT_TRUE(pub->Logon());
+  ASSERT_TRUE(pub->Logon(kDemoToken));
   const StreamId id = pub->Open("drain");
   ASSERT_NE(id.value(), 0u);
   constexpr int kMessages = 3000;  // ~700 KB: far more than the socket holds

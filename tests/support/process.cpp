@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 
 #include "gtest/gtest.h"
@@ -187,6 +188,7 @@ std::string StartGatewayProcess(Process* gateway,
                                 const std::string& gateway_binary,
                                 const std::string& source_dir,
                                 std::vector<std::string> extra) {
+  ::setenv("TACHYON_TOKEN", kDemoToken, 1);
   std::vector<std::string> args = {
       "--config",    source_dir + "/config/gateway.toml",
       "--port",      "0",

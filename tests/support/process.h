@@ -82,10 +82,17 @@ std::uint16_t StartGatewayWithArgs(Process* gateway,
                                    const std::string& gateway_binary,
                                    const std::vector<std::string>& args);
 
+/// The LOGON token of the shipped config's loopback-only principal "demo"
+/// (config/gateway.toml, README "Quick tour").
+inline constexpr const char* kDemoToken = "demo:demo-secret";
+
 /// Starts the gateway with the documented default config
 /// (`source_dir`/config/gateway.toml) on ephemeral TCP and UDP loopback
 /// ports, with epoll and warnings only, plus `extra` flags. Returns the TCP
-/// port as text, or "" (with a test failure) if it did not start.
+/// port as text, or "" (with a test failure) if it did not start. That
+/// config admits no anonymous LOGON: it also sets TACHYON_TOKEN to
+/// kDemoToken in this process's environment, which the tools, the examples
+/// and the package consumers it starts inherit and log on with.
 std::string StartGatewayProcess(Process* gateway,
                                 const std::string& gateway_binary,
                                 const std::string& source_dir,

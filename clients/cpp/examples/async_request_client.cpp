@@ -72,6 +72,7 @@ int main(int argc, char** argv) {
   asio::io_context io;
   tc::AsyncClientOptions options;
   options.client_name = "async-request-client";
+  options.token = flags.token;
   tc::AsyncClient client(io, options);
   int exit_code = 1;
   asio::co_spawn(io, Run(client, flags, service),

@@ -17,7 +17,15 @@ struct Flags {
   std::string host = "127.0.0.1";
   std::uint16_t port = 7400;
   long count = 0;
+  /// The LOGON token, "principal:secret": the environment variable
+  /// TACHYON_TOKEN (kept off the command line, which ps shows).
+  std::string token = TokenFromEnvironment();
   std::map<std::string, std::string> extra;  // the example's own flags
+
+  static std::string TokenFromEnvironment() {
+    const char* t = std::getenv("TACHYON_TOKEN");
+    return t == nullptr ? std::string() : std::string(t);
+  }
 
   /// The value of the example's flag `name`, or `fallback`.
   std::string Get(const std::string& name, const std::string& fallback) const {

@@ -74,6 +74,7 @@ int main(int argc, char** argv) {
   long refused = 0;
   tc::ClientOptions options;
   options.client_name = "market-data-publisher";
+  options.token = flags.token;
   options.on_error = [&](const absl::Status& s) {
     ++refused;
     std::fprintf(stderr, "market_data_publisher: %s\n",

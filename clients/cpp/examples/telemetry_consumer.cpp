@@ -50,6 +50,7 @@ int main(int argc, char** argv) {
 
   tc::ClientOptions options;
   options.client_name = "telemetry-consumer";
+  options.token = flags.token;
   auto client = tc::Client::Connect(flags.host, flags.port, options);
   if (!client.ok()) return Fail(client.status());
 

@@ -14,7 +14,10 @@ int main(int argc, char** argv) {
   if (argc != 2) return 2;
   const auto port = static_cast<std::uint16_t>(std::atoi(argv[1]));
   asio::io_context io;
-  tc::AsyncClient client(io);
+  tc::AsyncClientOptions options;
+  // "principal:secret", kept off the command line.
+  if (const char* token = std::getenv("TACHYON_TOKEN")) options.token = token;
+  tc::AsyncClient client(io, options);
   std::string got;
   int exit_code = 1;
   asio::co_spawn(

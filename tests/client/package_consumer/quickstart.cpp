@@ -10,7 +10,10 @@
 int main(int argc, char** argv) {
   namespace tc = tachyon::client;
   if (argc != 2) return 2;
-  auto client = tc::Client::Connect("127.0.0.1", std::atoi(argv[1]));
+  tc::ClientOptions options;
+  // "principal:secret", kept off the command line.
+  if (const char* token = std::getenv("TACHYON_TOKEN")) options.token = token;
+  auto client = tc::Client::Connect("127.0.0.1", std::atoi(argv[1]), options);
   if (!client.ok()) {
     std::fprintf(stderr, "%s\n",
                  std::string(client.status().message()).c_str());
