@@ -7,9 +7,9 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
-#include "base/safe_text.h"
 #include "base/log.h"
 #include "base/log_limit.h"
+#include "base/safe_text.h"
 #include "base/strings.h"
 #include "session/session.h"
 #include "session/session_agent.h"

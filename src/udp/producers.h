@@ -31,8 +31,8 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
-#include "config/model.h"
 #include "auth/source_filter.h"
+#include "config/model.h"
 #include "config/units.h"
 #include "tachyon/protocol/datagram_mac.h"
 

@@ -95,8 +95,8 @@ TEST(GatewayProcessTest, ShippedConfigAdmitsOnlyPrincipals) {
   Process gw;
   const std::uint16_t port = StartGatewayWithArgs(
       &gw, TACHYON_GATEWAY_BIN,
-      {"--config=" + DefaultConfig(), "--port=0", "--udp_port=0",
-       "--io=epoll", "--admin_enabled=false"});
+      {"--config=" + DefaultConfig(), "--port=0", "--udp_port=0", "--io=epoll",
+       "--admin_enabled=false"});
   ASSERT_NE(port, 0) << gw.out() << gw.err();
   for (const std::string_view token :
        {std::string_view(""), std::string_view("demo:wrong-secret"),
@@ -105,7 +105,8 @@ TEST(GatewayProcessTest, ShippedConfigAdmitsOnlyPrincipals) {
     ASSERT_NE(c, nullptr);
     auto f = c->Logon(token);
     ASSERT_TRUE(f) << "token '" << token << "'";
-    ASSERT_EQ(f->type(), MessageType::kLogonReject) << "token '" << token << "'";
+    ASSERT_EQ(f->type(), MessageType::kLogonReject)
+        << "token '" << token << "'";
     EXPECT_EQ(tp::LogonRejectView(f->view()).code(),
               tp::ErrorCode::kNotAuthorized);
   }
