@@ -97,6 +97,18 @@ absl::StatusOr<Cidr> ParseCidr(std::string_view text) {
         absl::StrCat("prefix length must be 0..", max, ", got \"",
                      AbslView(text.substr(slash + 1)), "\""));
   }
+  // Host bits set ("10.1.2.3/16") is most likely a typo for an address or
+  // another length: refused, naming the network it would mean.
+  Cidr network = c;
+  for (int bit = c.prefix_len; bit < max; ++bit) {
+    network.network.bytes[bit / 8] &= static_cast<std::uint8_t>(
+        ~(0x80u >> (bit % 8)));
+  }
+  if (network.network.bytes != c.network.bytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "'", AbslView(text), "' has host bits set; the network is ",
+        network.network.ToString(), "/", c.prefix_len));
+  }
   return c;
 }
 

@@ -76,14 +76,23 @@ bool BackendConnection::Start(const sockaddr_in& addr) {
   return true;
 }
 
-void BackendConnection::UseTls(SSL_CTX* ctx, tls::TlsCounters& counters,
+bool BackendConnection::UseTls(SSL_CTX* ctx, tls::TlsCounters& counters,
                                std::string server_name) {
   tls_ = std::make_unique<tls::TlsConnection>(
       reactor_, *this, counters, ctx, /*server=*/false, std::string(endpoint_));
-  if (!tls_->ok() || !tls_->SetServerName(server_name)) {
+  // Fail closed: without the name check any certificate of a trusted CA
+  // would do.
+  if (!tls_->ok() || server_name.empty() ||
+      !tls_->SetServerName(server_name)) {
     TACHYON_LOG(kWarn) << "backend '" << svc_.name
-                       << "': cannot set up TLS for " << endpoint_;
+                       << "': cannot set up TLS for " << endpoint_
+                       << " (server name '" << server_name
+                       << "'); not connecting";
+    tls_.reset();
+    state_ = State::kClosed;
+    return false;
   }
+  return true;
 }
 
 void BackendConnection::OnConnected(int error) {

@@ -169,8 +169,11 @@ class BackendConnection final : public io::ConnectionHandler {
   /// Makes the connection TLS (before Start): the handshake with
   /// `server_name` (SNI and the name the backend's certificate must carry)
   /// follows the TCP connect, within connect_timeout_ms, before LOGON.
-  void UseTls(SSL_CTX* ctx, tls::TlsCounters& counters,
-              std::string server_name);
+  /// False (logged) if TLS cannot be set up or `server_name` is empty or
+  /// not accepted: the caller must not Start the connection then, so that
+  /// nothing ever talks to a backend without the checks asked for.
+  [[nodiscard]] bool UseTls(SSL_CTX* ctx, tls::TlsCounters& counters,
+                            std::string server_name);
 
   // io::ConnectionHandler
   void OnConnected(int error) override;

@@ -99,7 +99,11 @@ void EndpointPool::Connect(std::int64_t now_ns) {
     const std::string host = !svc_.server_name.empty()
                                  ? svc_.server_name
                                  : name_.substr(0, name_.rfind(':'));
-    c->UseTls(service_.tls_ctx.get(), router_.tls_counters(), host);
+    if (!c->UseTls(service_.tls_ctx.get(), router_.tls_counters(), host)) {
+      counters_.connect_failures.Add();
+      Failed(now_ns);
+      return;
+    }
   }
   if (!c->Start(addr_)) {
     counters_.connect_failures.Add();

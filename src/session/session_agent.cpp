@@ -317,7 +317,7 @@ void SessionAgent::RemovePatternSession(Session* s) {
   std::erase(pattern_sessions_, s);
 }
 
-void SessionAgent::Refuse(int fd, bool shutting_down) {
+void SessionAgent::Refuse(int fd, bool shutting_down, bool tls) {
   if (shutting_down) {
     counters_.refused_shutting_down.Add();
   } else {
@@ -328,22 +328,31 @@ void SessionAgent::Refuse(int fd, bool shutting_down) {
       << " reason="
       << (shutting_down ? "gateway is shutting down"
                         : "connection limit reached (limits.max_connections)");
+  CloseWithError(fd, tls,
+                 shutting_down ? protocol::ErrorCode::kShuttingDown
+                               : protocol::ErrorCode::kLimitExceeded,
+                 shutting_down ? "gateway is shutting down"
+                               : "connection limit reached");
+}
+
+void SessionAgent::CloseWithError(int fd, bool tls, protocol::ErrorCode code,
+                                  std::string_view text) {
   // Tell the client why before closing; best effort, the socket is new and
-  // its send buffer empty.
-  std::array<std::byte, 128> buf;
-  const std::size_t n = protocol::EncodeError(
-      buf, {.code = shutting_down ? protocol::ErrorCode::kShuttingDown
-                                  : protocol::ErrorCode::kLimitExceeded,
-            .fatal = true,
-            .text = shutting_down ? "gateway is shutting down"
-                                  : "connection limit reached"});
-  [[maybe_unused]] ssize_t w =
-      ::send(fd, buf.data(), n, MSG_NOSIGNAL | MSG_DONTWAIT);
+  // its send buffer empty. Not on the TLS listener: a TLS client would read
+  // a plain frame as a broken handshake, so it only sees the close (the
+  // reason is in the log and the counters).
+  if (!tls) {
+    std::array<std::byte, 160> buf;
+    const std::size_t n = protocol::EncodeError(
+        buf, {.code = code, .fatal = true, .text = text});
+    [[maybe_unused]] ssize_t w =
+        ::send(fd, buf.data(), n, MSG_NOSIGNAL | MSG_DONTWAIT);
+  }
   ::shutdown(fd, SHUT_WR);
   ::close(fd);
 }
 
-void SessionAgent::RefuseAddress(int fd, const std::string& peer) {
+void SessionAgent::RefuseAddress(int fd, const std::string& peer, bool tls) {
   counters_.refused_address_limit.Add();
   counters_.limit_address_connections.Add();
   const int limit = address_limits_->options().max_connections_per_address;
@@ -353,26 +362,17 @@ void SessionAgent::RefuseAddress(int fd, const std::string& peer) {
          "(limits.max_connections_per_address = "
       << limit << ")";
   // The same answer as the gateway-wide limit (PROTOCOL.md 7.1): a fatal
-  // ERROR LIMIT_EXCEEDED naming the limit, best effort on the new socket.
-  std::array<std::byte, 160> buf;
-  const std::string text = absl::StrCat(
-      "connection limit per address reached "
-      "(limits.max_connections_per_address = ",
-      limit, ")");
-  const std::size_t n =
-      protocol::EncodeError(buf, {.code = protocol::ErrorCode::kLimitExceeded,
-                                  .fatal = true,
-                                  .text = text});
-  [[maybe_unused]] ssize_t w =
-      ::send(fd, buf.data(), n, MSG_NOSIGNAL | MSG_DONTWAIT);
-  ::shutdown(fd, SHUT_WR);
-  ::close(fd);
+  // ERROR LIMIT_EXCEEDED naming the limit.
+  CloseWithError(fd, tls, protocol::ErrorCode::kLimitExceeded,
+                 absl::StrCat("connection limit per address reached "
+                              "(limits.max_connections_per_address = ",
+                              limit, ")"));
 }
 
 void SessionAgent::Accept(int fd, bool tls) {
   counters_.connections_accepted.Add();
   if (stopping()) {
-    Refuse(fd, true);
+    Refuse(fd, true, tls);
     return;
   }
   const sockaddr_storage peer_addr = PeerAddressOf(fd);
@@ -382,7 +382,7 @@ void SessionAgent::Accept(int fd, bool tls) {
   bool address_counted = false;
   if (address_limits_ != nullptr && address.has_value()) {
     if (!address_limits_->TryAddConnection(*address)) {
-      RefuseAddress(fd, PeerText(peer_addr));
+      RefuseAddress(fd, PeerText(peer_addr), tls);
       return;
     }
     address_counted = true;
@@ -392,7 +392,7 @@ void SessionAgent::Accept(int fd, bool tls) {
   };
   if (!services_.TryAddConnection()) {
     release_address();
-    Refuse(fd, false);
+    Refuse(fd, false, tls);
     return;
   }
   if (absl::Status s = io::TuneSocket(fd, config_.socket, cpu_); !s.ok()) {

@@ -201,9 +201,15 @@ class SessionAgent final : public io::Agent, public io::AcceptHandler {
   int FlushDirty();
   int RetryHeld(std::int64_t now_ns);
   void Tick(std::int64_t now_ns);
-  void Refuse(int fd, bool shutting_down);
+  // A connection refused right after accept (`tls`: from the TLS
+  // listener): counted, logged, told why (plain only) and closed.
+  void Refuse(int fd, bool shutting_down, bool tls);
   // limits.max_connections_per_address: ERROR LIMIT_EXCEEDED, then close.
-  void RefuseAddress(int fd, const std::string& peer);
+  void RefuseAddress(int fd, const std::string& peer, bool tls);
+  // A fatal ERROR (not on TLS: the client would read it as a broken
+  // handshake), then close.
+  static void CloseWithError(int fd, bool tls, protocol::ErrorCode code,
+                             std::string_view text);
   // Fills rows_ and hands them to board_ (at most every
   // SessionBoard::kPublishIntervalNs; again next tick if a reader held it).
   void PublishRows(std::int64_t now_ns);

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <numeric>
@@ -184,7 +185,10 @@ TEST_F(ToolsTest, PingPrintsPercentiles) {
 }
 
 TEST_F(ToolsTest, ClearOneLineErrorsAndNonZeroExits) {
-  StartGateway({"--token", "secret"});
+  // Anonymous sessions with the shared session.token, and no demo token in
+  // the tools' environment: a tool without --token is refused.
+  StartGateway({"--token", "secret", "--auth_anonymous=true"});
+  ::unsetenv("TACHYON_TOKEN");
   struct Case {
     const char* binary;
     std::vector<std::string> args;

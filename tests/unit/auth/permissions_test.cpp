@@ -117,6 +117,8 @@ TEST(SourceFilterTest, Ipv4AndIpv6Networks) {
 
 TEST(SourceFilterTest, RefusesBadNetworks) {
   EXPECT_FALSE(ParseCidr("10.0.0.0/33").ok());
+  EXPECT_FALSE(ParseCidr("10.1.2.3/16").ok()) << "host bits set";
+  EXPECT_FALSE(ParseCidr("fd00::1/8").ok()) << "host bits set";
   EXPECT_FALSE(ParseCidr("host.example").ok());
   EXPECT_FALSE(ParseCidr("10.0.0.0/x").ok());
   EXPECT_FALSE(ParseCidr("::/129").ok());
