@@ -3,6 +3,7 @@
 #include <sched.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <random>
 #include <utility>
 
@@ -112,6 +113,20 @@ absl::Status Gateway::Start() {
          i < udp_fds_.size(); ++i) {
       if (udp_fds_[i] >= 0) ::close(udp_fds_[i]);
       udp_fds_[i] = -1;
+    }
+  }
+  // Every datagram of one producer goes to one worker, whatever its source
+  // port: a replay from another port meets the same dedupe table
+  // (PROTOCOL.md 16.7). The group is the sockets still open, in worker
+  // order (OpenPerWorker binds them in that order).
+  if (!udp_fds_.empty() && (!bypass || af_xdp_merge)) {
+    const int open = bypass ? std::min(fastpath_->queues(),
+                                       static_cast<int>(udp_fds_.size()))
+                            : static_cast<int>(udp_fds_.size());
+    if (open > 0) {
+      if (absl::Status s = io::SteerUdpByProducer(udp_fds_[0], open); !s.ok()) {
+        return s;
+      }
     }
   }
   for (int i = 0; i < n; ++i) {

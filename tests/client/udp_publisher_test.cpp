@@ -16,6 +16,8 @@
 #include "support/net.h"
 #include "support/wait.h"
 #include "tachyon/client/client.h"
+#include "tachyon/protocol/data_messages.h"
+#include "tachyon/protocol/datagram.h"
 #include "tachyon/protocol/datagram_mac.h"
 #include "udp/udp_counters.h"
 
@@ -361,6 +363,102 @@ TEST_P(UdpPublisherAuthTest, ReloadRevokesAProducersPermission) {
 
 INSTANTIATE_TEST_SUITE_P(Backends, UdpPublisherAuthTest,
                          ::testing::ValuesIn(EachBackend(1)), ParamName);
+
+// With two workers, every datagram of one producer lands on one worker
+// whatever its source port (PROTOCOL.md 16.7): the gateway steers the
+// SO_REUSEPORT group by producer id. Without it the kernel hashes the
+// 4-tuple, and a captured datagram re-sent from another port meets another
+// worker's dedupe table and is appended again.
+class UdpSteeringTest : public GatewayTest {
+ protected:
+  static constexpr char kKey[] = "00112233445566778899aabbccddeeff";
+  static constexpr int kPorts = 16;
+
+  void SetUp() override {
+    GatewayTest::SetUp();
+    config::GatewayConfig c = TestConfig(GetParam());
+    c.udp.enabled = true;
+    c.udp.port = 0;
+    c.udp.require_authentication = true;
+    c.udp_producers.push_back({.name = "feed",
+                               .id = 9,
+                               .key = kKey,
+                               .allowed_sources = {"127.0.0.0/8"},
+                               .publish = {"md.*"}});
+    Start(c);
+    auto client = Client::Connect("127.0.0.1", gateway_->port());
+    ASSERT_TRUE(client.ok()) << client.status();
+    client_ = std::move(*client);
+    auto stream = client_->OpenStream(kStream);
+    ASSERT_TRUE(stream.ok()) << stream.status();
+    stream_ = *stream;
+    for (auto& s : sockets_) s = std::make_unique<UdpSocket>();
+  }
+
+  // A signed PUBLISH datagram of producer 9 with one message `text`.
+  std::vector<std::byte> Signed(std::uint64_t sequence,
+                                const std::string& text) {
+    std::vector<std::byte> d(protocol::kDefaultMaxDatagramLength);
+    std::size_t n = protocol::EncodeAuthenticatedDatagramHeader(
+        d, protocol::DatagramKind::kPublish, 1, stream_, Sequence{sequence},
+        /*source_id=*/77, /*producer_id=*/9);
+    n += protocol::EncodePublish(std::span(d).subspan(n), stream_, 0,
+                                 std::as_bytes(std::span(text)));
+    d.resize(n + protocol::kDatagramMacLength);
+    EXPECT_TRUE(protocol::SignDatagram(d, *protocol::ParseDatagramKey(kKey)));
+    return d;
+  }
+
+  bool AllReceived(std::uint64_t datagrams) {
+    return WaitUntil(
+        [&] { return gateway_->UdpStats().datagrams_received >= datagrams; });
+  }
+
+  std::unique_ptr<Client> client_;
+  StreamId stream_;
+  std::array<std::unique_ptr<UdpSocket>, kPorts> sockets_;
+};
+
+TEST_P(UdpSteeringTest, ADatagramReSentFromOtherPortsIsAppendedOnce) {
+  const std::vector<std::byte> captured = Signed(1, "once");
+  for (const auto& s : sockets_) {
+    ASSERT_TRUE(s->SendTo(gateway_->udp_port(), captured));
+  }
+  // A marker after them, from the first port.
+  ASSERT_TRUE(sockets_[0]->SendTo(gateway_->udp_port(), Signed(2, "marker")));
+  ASSERT_TRUE(AllReceived(kPorts + 1));
+  std::vector<std::string> got;
+  ASSERT_TRUE(
+      client_
+          ->Subscribe(kStream, StartPosition::Earliest(),
+                      [&](const Message& m) { got.emplace_back(m.text()); })
+          .ok());
+  ASSERT_TRUE(PollUntil(
+      *client_, [&] { return !got.empty() && got.back() == "marker"; }));
+  EXPECT_EQ(got, (std::vector<std::string>{"once", "marker"}));
+  EXPECT_EQ(gateway_->UdpStats().messages_appended, 2u);
+  EXPECT_EQ(gateway_->UdpStats().duplicates, kPorts - 1u);
+}
+
+TEST_P(UdpSteeringTest, OneProducersDatagramsFromManyPortsStayInOrder) {
+  constexpr int kMessages = 64;
+  for (int i = 1; i <= kMessages; ++i) {
+    ASSERT_TRUE(sockets_[static_cast<std::size_t>(i % kPorts)]->SendTo(
+        gateway_->udp_port(),
+        Signed(static_cast<std::uint64_t>(i), "m" + std::to_string(i))));
+  }
+  ASSERT_TRUE(AllReceived(kMessages));
+  // One worker saw them all, in the order sent: nothing skipped, nothing
+  // old.
+  const udp::UdpStats st = gateway_->UdpStats();
+  EXPECT_EQ(st.messages_appended, static_cast<std::uint64_t>(kMessages));
+  EXPECT_EQ(st.gaps, 0u);
+  EXPECT_EQ(st.duplicates, 0u);
+  EXPECT_EQ(st.kernel_drops, 0u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, UdpSteeringTest,
+                         ::testing::ValuesIn(EachBackend(2)), ParamName);
 
 }  // namespace
 }  // namespace tachyon::testing
