@@ -222,6 +222,13 @@ absl::Status Gateway::StartUdp() {
   // The instance epoch: receivers tell a restarted gateway (whose
   // sequences and stream ids start over) by its change (PROTOCOL.md 16.4).
   udp_source_id_ = instance_epoch_;
+  {
+    absl::StatusOr<std::shared_ptr<const udp::ProducerTable>> producers =
+        udp::ProducerTable::Create(config_);
+    if (!producers.ok()) return producers.status();
+    std::lock_guard<std::mutex> lock(producers_mu_);
+    udp_producers_ = *std::move(producers);
+  }
   const config::FastPathMode mode = config_.fastpath.mode;
   if (mode == config::FastPathMode::kDpdk) {
     // The port lives on the DPDK port's address, which the kernel does not
@@ -343,7 +350,30 @@ config::ReloadReport Gateway::Reload(const config::GatewayConfig& next) {
       report.restart_required.push_back(change.key);
     }
   }
+  // Key files are read here, once for every worker, and compared by their
+  // keys: a rewritten key file is a change even when no configuration
+  // value is.
+  std::shared_ptr<const udp::ProducerTable> producers = udp_producers();
+  if (producers != nullptr) {
+    absl::StatusOr<std::shared_ptr<const udp::ProducerTable>> table =
+        udp::ProducerTable::Create(next);
+    if (!table.ok()) {
+      TACHYON_LOG(kError) << "reload: UDP producers unchanged: "
+                          << table.status().message();
+    } else {
+      if (!(*table)->SameKeys(*producers) &&
+          std::find(report.applied.begin(), report.applied.end(),
+                    "udp_producers") == report.applied.end()) {
+        report.applied.push_back("udp_producers");
+      }
+      producers = *std::move(table);
+    }
+  }
   if (report.applied.empty()) return report;
+  {
+    std::lock_guard<std::mutex> producers_lock(producers_mu_);
+    udp_producers_ = producers;
+  }
   ApplyReloadable(next, running_);
   // Principals, permissions, anonymous access and session.token: a new
   // snapshot; sessions check what they hold against it at their next tick.
@@ -356,7 +386,7 @@ config::ReloadReport Gateway::Reload(const config::GatewayConfig& next) {
   const auto shared = std::make_shared<const config::GatewayConfig>(running_);
   for (auto& w : workers_) {
     // A mailbox is drained every duty cycle; full only for an instant.
-    while (!w->TryPost(ConfigUpdate{shared})) sched_yield();
+    while (!w->TryPost(ConfigUpdate{shared, producers})) sched_yield();
   }
   return report;
 }

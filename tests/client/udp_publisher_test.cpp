@@ -4,7 +4,11 @@
 // bad arguments get specific errors.
 #include "tachyon/client/udp_publisher.h"
 
+#include <unistd.h>
+
 #include <chrono>
+#include <cstdio>
+#include <fstream>
 #include <memory>
 #include <string>
 #include <vector>
@@ -359,6 +363,62 @@ TEST_P(UdpPublisherAuthTest, ReloadRevokesAProducersPermission) {
     return gateway_->UdpStats().unknown_producer > 0;
   }));
   EXPECT_EQ(gateway_->UdpStats().messages_appended, appended);
+}
+
+// A rewritten key file is a change on its own: reloading the same
+// configuration picks the new key up, the old key's datagrams become bad
+// MACs and the new key's are appended.
+TEST_P(UdpPublisherAuthTest, ReloadPicksUpARewrittenKeyFile) {
+  constexpr char kOld[] = "00112233445566778899aabbccddeeff";
+  constexpr char kNew[] = "ffeeddccbbaa99887766554433221100";
+  const std::string key_file = ::testing::TempDir() + "udp_key_" +
+                               std::to_string(::getpid()) + "_" +
+                               IoBackendParamName(GetParam().io) + ".hex";
+  const auto write_key = [&](const char* hex) {
+    std::ofstream f(key_file, std::ios::trunc);
+    f << hex;
+    return f.good();
+  };
+  ASSERT_TRUE(write_key(kOld));
+  config::GatewayConfig c = TestConfig(GetParam());
+  c.udp.enabled = true;
+  c.udp.port = 0;
+  c.udp.require_authentication = true;
+  c.udp_producers.push_back(
+      {.name = "feed", .id = 9, .key_file = key_file, .publish = {"md.*"}});
+  Start(c);
+  auto client = Client::Connect("127.0.0.1", gateway_->port());
+  ASSERT_TRUE(client.ok()) << client.status();
+  auto stream = (*client)->OpenStream(kStream);
+  ASSERT_TRUE(stream.ok());
+  auto old_pub = UdpPublisher::Create(
+      "127.0.0.1", gateway_->udp_port(),
+      {.producer_id = 9, .key = *protocol::ParseDatagramKey(kOld)});
+  ASSERT_TRUE(old_pub.ok());
+  ASSERT_TRUE((*old_pub)->Publish(*stream, "old key").ok());
+  ASSERT_TRUE(
+      WaitUntil([&] { return gateway_->UdpStats().messages_appended == 1; }));
+
+  ASSERT_TRUE(write_key(kNew));
+  const config::ReloadReport report = gateway_->Reload(c);
+  EXPECT_EQ(server::DescribeReload(report), "applied: udp_producers");
+  // The workers apply it from their mailboxes: send until one is refused.
+  ASSERT_TRUE(WaitUntil([&] {
+    (void)(*old_pub)->Publish(*stream, "old key after");
+    return gateway_->UdpStats().bad_mac > 0;
+  })) << "the old key is still accepted";
+  const std::uint64_t appended = gateway_->UdpStats().messages_appended;
+  auto new_pub = UdpPublisher::Create(
+      "127.0.0.1", gateway_->udp_port(),
+      {.producer_id = 9, .key = *protocol::ParseDatagramKey(kNew)});
+  ASSERT_TRUE(new_pub.ok());
+  ASSERT_TRUE((*new_pub)->Publish(*stream, "new key").ok());
+  ASSERT_TRUE(WaitUntil([&] {
+    return gateway_->UdpStats().messages_appended == appended + 1;
+  })) << "the new key is not accepted";
+  // Reloading again with nothing changed applies nothing.
+  EXPECT_EQ(server::DescribeReload(gateway_->Reload(c)), "nothing changed");
+  std::remove(key_file.c_str());
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, UdpPublisherAuthTest,
