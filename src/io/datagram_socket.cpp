@@ -1,11 +1,13 @@
 #include "io/datagram_socket.h"
 
 #include <arpa/inet.h>
+#include <linux/filter.h>
 #include <netinet/in.h>
 #include <netinet/udp.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
@@ -47,6 +49,66 @@ bool GsoAvailable(int fd) {
 }
 
 }  // namespace
+
+absl::Status SteerUdpByProducer(int fd, int sockets) {
+  if (sockets < 2) return absl::OkStatus();
+  // For a reuseport program on UDP the kernel pulls the UDP header first:
+  // absolute offsets count from the first payload byte, and BPF_LEN is the
+  // payload length. Integers in a datagram are little-endian (PROTOCOL.md
+  // 1); BPF_ABS word loads are big-endian, so the u32 is assembled from
+  // its bytes. A load past the end would end the program with 0 (socket
+  // 0), hence the length checks first.
+  constexpr std::uint32_t kV1Header = 24;  // PROTOCOL.md 16.1
+  constexpr std::uint32_t kV2Header = 32;  // PROTOCOL.md 16.7
+  constexpr std::uint32_t kSourceId = 16;  // low half of the u64
+  constexpr std::uint32_t kProducerId = 24;
+  const auto n = static_cast<std::uint32_t>(sockets);
+  const auto load_le32 = [](std::uint32_t off, sock_filter* out) {
+    const sock_filter code[] = {
+        BPF_STMT(BPF_LD | BPF_B | BPF_ABS, off + 3),
+        BPF_STMT(BPF_ALU | BPF_LSH | BPF_K, 8),
+        BPF_STMT(BPF_MISC | BPF_TAX, 0),
+        BPF_STMT(BPF_LD | BPF_B | BPF_ABS, off + 2),
+        BPF_STMT(BPF_ALU | BPF_OR | BPF_X, 0),
+        BPF_STMT(BPF_ALU | BPF_LSH | BPF_K, 8),
+        BPF_STMT(BPF_MISC | BPF_TAX, 0),
+        BPF_STMT(BPF_LD | BPF_B | BPF_ABS, off + 1),
+        BPF_STMT(BPF_ALU | BPF_OR | BPF_X, 0),
+        BPF_STMT(BPF_ALU | BPF_LSH | BPF_K, 8),
+        BPF_STMT(BPF_MISC | BPF_TAX, 0),
+        BPF_STMT(BPF_LD | BPF_B | BPF_ABS, off),
+        BPF_STMT(BPF_ALU | BPF_OR | BPF_X, 0),
+    };
+    std::copy(std::begin(code), std::end(code), out);
+  };
+  constexpr int kLoad = 13;
+  //  0 len; 1 len >= 24?; 2 version; 3 is 1? -> 6; 4 is 2? -> 20;
+  //  5 fall back; 6..18 source_id low 32 bits; 19 -> 36;
+  // 20 len; 21 len >= 32? -> 23; 22 fall back; 23..35 producer_id;
+  // 36 mod n; 37 return it.
+  std::array<sock_filter, 38> prog{};
+  prog[0] = BPF_STMT(BPF_LD | BPF_W | BPF_LEN, 0);
+  prog[1] = BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, kV1Header, 0, 3);
+  prog[2] = BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 0);
+  prog[3] = BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 1, 2, 0);
+  prog[4] = BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 2, 15, 0);
+  prog[5] = BPF_STMT(BPF_RET | BPF_K, n);
+  load_le32(kSourceId, &prog[6]);
+  prog[6 + kLoad] = BPF_STMT(BPF_JMP | BPF_JA, 16);
+  prog[20] = BPF_STMT(BPF_LD | BPF_W | BPF_LEN, 0);
+  prog[21] = BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, kV2Header, 1, 0);
+  prog[22] = BPF_STMT(BPF_RET | BPF_K, n);
+  load_le32(kProducerId, &prog[23]);
+  prog[23 + kLoad] = BPF_STMT(BPF_ALU | BPF_MOD | BPF_K, n);
+  prog[37] = BPF_STMT(BPF_RET | BPF_A, 0);
+  sock_fprog fprog{.len = static_cast<unsigned short>(prog.size()),
+                   .filter = prog.data()};
+  if (::setsockopt(fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &fprog,
+                   sizeof fprog) != 0) {
+    return Errno("setsockopt(SO_ATTACH_REUSEPORT_CBPF)", errno);
+  }
+  return absl::OkStatus();
+}
 
 absl::StatusOr<int> OpenUdpReceiveSocket(const std::string& bind,
                                          std::uint16_t port,

@@ -45,6 +45,23 @@ absl::StatusOr<int> OpenUdpReceiveSocket(const std::string& bind,
                                          std::uint16_t port,
                                          const config::SocketOptions& tuning);
 
+/// Steers every datagram of one producer to one socket of the SO_REUSEPORT
+/// group `fd` belongs to, so one worker's dedupe table sees all of them
+/// whatever source port they come from (PROTOCOL.md 16.7): attaches a
+/// classic BPF program (SO_ATTACH_REUSEPORT_CBPF) that returns
+/// producer_id mod `sockets` for a version-2 datagram and the low 32 bits
+/// of source_id mod `sockets` for a version-1 one. Anything else (too
+/// short, another version) gets an index past the group and the kernel
+/// falls back to its 4-tuple hash. The index is a socket's position in the
+/// group, its order of binding: open the sockets in worker order, and pass
+/// the number still open. Replaces any program attached before; a no-op
+/// for `sockets` < 2. Call from the thread that set the group up, before
+/// the workers read.
+///
+///   for (int i = 0; i < n; ++i) fds.push_back(*OpenUdpReceiveSocket(...));
+///   if (absl::Status s = SteerUdpByProducer(fds[0], n); !s.ok()) ...
+absl::Status SteerUdpByProducer(int fd, int sockets);
+
 struct SocketDatagramOptions {
   /// A bound socket to receive from (see OpenUdpReceiveSocket), borrowed:
   /// the caller closes it after the SocketDatagramIo is gone. -1: send only.

@@ -3,6 +3,7 @@
 #include <sched.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <random>
 #include <utility>
 
@@ -114,6 +115,20 @@ absl::Status Gateway::Start() {
       udp_fds_[i] = -1;
     }
   }
+  // Every datagram of one producer goes to one worker, whatever its source
+  // port: a replay from another port meets the same dedupe table
+  // (PROTOCOL.md 16.7). The group is the sockets still open, in worker
+  // order (OpenPerWorker binds them in that order).
+  if (!udp_fds_.empty() && (!bypass || af_xdp_merge)) {
+    const int open = bypass ? std::min(fastpath_->queues(),
+                                       static_cast<int>(udp_fds_.size()))
+                            : static_cast<int>(udp_fds_.size());
+    if (open > 0) {
+      if (absl::Status s = io::SteerUdpByProducer(udp_fds_[0], open); !s.ok()) {
+        return s;
+      }
+    }
+  }
   for (int i = 0; i < n; ++i) {
     const int udp_fd = udp_fds_.empty() || (bypass && !af_xdp_merge)
                            ? -1
@@ -207,6 +222,13 @@ absl::Status Gateway::StartUdp() {
   // The instance epoch: receivers tell a restarted gateway (whose
   // sequences and stream ids start over) by its change (PROTOCOL.md 16.4).
   udp_source_id_ = instance_epoch_;
+  {
+    absl::StatusOr<std::shared_ptr<const udp::ProducerTable>> producers =
+        udp::ProducerTable::Create(config_);
+    if (!producers.ok()) return producers.status();
+    std::lock_guard<std::mutex> lock(producers_mu_);
+    udp_producers_ = *std::move(producers);
+  }
   const config::FastPathMode mode = config_.fastpath.mode;
   if (mode == config::FastPathMode::kDpdk) {
     // The port lives on the DPDK port's address, which the kernel does not
@@ -328,7 +350,30 @@ config::ReloadReport Gateway::Reload(const config::GatewayConfig& next) {
       report.restart_required.push_back(change.key);
     }
   }
+  // Key files are read here, once for every worker, and compared by their
+  // keys: a rewritten key file is a change even when no configuration
+  // value is.
+  std::shared_ptr<const udp::ProducerTable> producers = udp_producers();
+  if (producers != nullptr) {
+    absl::StatusOr<std::shared_ptr<const udp::ProducerTable>> table =
+        udp::ProducerTable::Create(next);
+    if (!table.ok()) {
+      TACHYON_LOG(kError) << "reload: UDP producers unchanged: "
+                          << table.status().message();
+    } else {
+      if (!(*table)->SameKeys(*producers) &&
+          std::find(report.applied.begin(), report.applied.end(),
+                    "udp_producers") == report.applied.end()) {
+        report.applied.push_back("udp_producers");
+      }
+      producers = *std::move(table);
+    }
+  }
   if (report.applied.empty()) return report;
+  {
+    std::lock_guard<std::mutex> producers_lock(producers_mu_);
+    udp_producers_ = producers;
+  }
   ApplyReloadable(next, running_);
   // Principals, permissions, anonymous access and session.token: a new
   // snapshot; sessions check what they hold against it at their next tick.
@@ -341,7 +386,7 @@ config::ReloadReport Gateway::Reload(const config::GatewayConfig& next) {
   const auto shared = std::make_shared<const config::GatewayConfig>(running_);
   for (auto& w : workers_) {
     // A mailbox is drained every duty cycle; full only for an instant.
-    while (!w->TryPost(ConfigUpdate{shared})) sched_yield();
+    while (!w->TryPost(ConfigUpdate{shared, producers})) sched_yield();
   }
   return report;
 }

@@ -58,6 +58,7 @@
 #include "stream/stream_registry.h"
 #include "tachyon/common/types.h"
 #include "tls/tls_context.h"
+#include "udp/producers.h"
 
 namespace tachyon::server {
 
@@ -192,6 +193,14 @@ class Gateway final : public CommandRouter {
     return *authenticator_;
   }
   [[nodiscard]] GatewayStats Stats() const;
+  /// [[udp_producers]] with their keys: read from the key files once at
+  /// start and at every reload (a rewritten key file alone is a change),
+  /// shared by every worker. Null when UDP is off. Any thread.
+  [[nodiscard]] std::shared_ptr<const udp::ProducerTable> udp_producers()
+      const {
+    std::lock_guard<std::mutex> lock(producers_mu_);
+    return udp_producers_;
+  }
 
   // For workers.
   SessionId NextSessionId() {
@@ -233,6 +242,9 @@ class Gateway final : public CommandRouter {
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<int> listen_fds_;
   std::vector<int> udp_fds_;
+  mutable std::mutex producers_mu_;
+  std::shared_ptr<const udp::ProducerTable> udp_producers_
+      ABSL_GUARDED_BY(producers_mu_);
   // [tls]: one listener per worker, the shared server context.
   std::vector<int> tls_listen_fds_;
   std::uint16_t tls_port_ = 0;

@@ -164,20 +164,16 @@ absl::Status Worker::SetUpUdp() {
     udp_ingress_ = std::make_unique<udp::UdpIngress>(
         *datagram_io_, c.udp.recv_batch, c.max_frame_length,
         gateway_.registry(), clock_, *this, *udp_counters_, reactor_.get());
-    absl::StatusOr<udp::UdpIngress::Auth> auth = UdpIngressAuth(c);
-    if (!auth.ok()) return auth.status();
-    udp_ingress_->SetAuth(*std::move(auth));
+    udp_ingress_->SetAuth(UdpIngressAuth(c, gateway_.udp_producers()));
   }
   return absl::OkStatus();
 }
 
-absl::StatusOr<udp::UdpIngress::Auth> Worker::UdpIngressAuth(
-    const config::GatewayConfig& c) {
-  absl::StatusOr<std::shared_ptr<const udp::ProducerTable>> producers =
-      udp::ProducerTable::Create(c);
-  if (!producers.ok()) return producers.status();
+udp::UdpIngress::Auth Worker::UdpIngressAuth(
+    const config::GatewayConfig& c,
+    std::shared_ptr<const udp::ProducerTable> producers) {
   return udp::UdpIngress::Auth{
-      .producers = *std::move(producers),
+      .producers = std::move(producers),
       .require_authentication = c.udp.require_authentication,
       .max_sequence_jump = static_cast<std::uint64_t>(c.udp.max_sequence_jump)};
 }
@@ -234,16 +230,10 @@ void Worker::Handle(const WorkerCommand& command) {
         } else if constexpr (std::is_same_v<C, ConfigUpdate>) {
           ApplyReloadable(*c.config, running_);
           if (udp_ingress_ != nullptr) {
-            // [[udp_producers]] and the [udp] authentication keys; the key
-            // files are read again (validation has just read them).
-            absl::StatusOr<udp::UdpIngress::Auth> auth =
-                UdpIngressAuth(running_);
-            if (auth.ok()) {
-              udp_ingress_->SetAuth(*std::move(auth));
-            } else {
-              TACHYON_LOG(kError) << "reload: UDP producers unchanged: "
-                                  << auth.status().message();
-            }
+            // [[udp_producers]] (the table the gateway built, key files
+            // read once for every worker) and the [udp] authentication
+            // settings.
+            udp_ingress_->SetAuth(UdpIngressAuth(running_, c.producers));
           }
         }
       },

@@ -111,9 +111,11 @@ class Worker final : public session::SessionServices,
   // On the worker thread: the reactor, the agents, their start.
   absl::Status SetUp();
   absl::Status SetUpUdp();
-  // What UDP ingress requires of datagrams under `c` (key files read).
-  static absl::StatusOr<udp::UdpIngress::Auth> UdpIngressAuth(
-      const config::GatewayConfig& c);
+  // What UDP ingress requires of datagrams under `c`, with the producer
+  // table (keys) the gateway read.
+  static udp::UdpIngress::Auth UdpIngressAuth(
+      const config::GatewayConfig& c,
+      std::shared_ptr<const udp::ProducerTable> producers);
 
   Gateway& gateway_;
   const int index_;

@@ -11,6 +11,7 @@
 
 #include "config/model.h"
 #include "session/session_services.h"
+#include "udp/producers.h"
 
 namespace tachyon::server {
 
@@ -19,6 +20,8 @@ namespace tachyon::server {
 /// sessions read. Shared, so every worker reads the same immutable copy.
 struct ConfigUpdate {
   std::shared_ptr<const config::GatewayConfig> config;
+  /// [[udp_producers]] with their keys, read once by the gateway.
+  std::shared_ptr<const udp::ProducerTable> producers;
 };
 
 using WorkerCommand =

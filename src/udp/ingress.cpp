@@ -200,9 +200,13 @@ void UdpIngress::Handle(const io::RxDatagram& received) {
     p.highest = first - 1;
     p.anchored = true;
   } else {
+    // Only a jump forward can re-anchor: a datagram behind `highest`, by
+    // however much, is old (a duplicate or a replay) and the frame loop
+    // below drops and counts each of its frames. Letting old datagrams
+    // re-anchor would let three captured consecutive ones, replayed, move
+    // the producer backwards and append their messages again.
     const std::uint64_t ahead = first - p.highest;
-    const std::uint64_t distance = ahead < kHalf ? ahead : p.highest - first;
-    if (distance > auth_.max_sequence_jump) {
+    if (ahead < kHalf && ahead > auth_.max_sequence_jump) {
       p.wild_run = p.wild_run != 0 && first == p.wild_next ? p.wild_run + 1 : 1;
       p.wild_next = first + d.message_count();
       if (p.wild_run < kReanchorDatagrams) {

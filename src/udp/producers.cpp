@@ -62,4 +62,15 @@ absl::StatusOr<std::shared_ptr<const ProducerTable>> ProducerTable::Create(
   return std::shared_ptr<const ProducerTable>(std::move(table));
 }
 
+bool ProducerTable::SameKeys(const ProducerTable& other) const {
+  if (producers_.size() != other.producers_.size()) return false;
+  for (std::size_t i = 0; i < producers_.size(); ++i) {
+    if (producers_[i].id != other.producers_[i].id ||
+        producers_[i].key != other.producers_[i].key) {
+      return false;
+    }
+  }
+  return true;
+}
+
 }  // namespace tachyon::udp

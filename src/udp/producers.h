@@ -67,6 +67,10 @@ class ProducerTable {
     return it == by_id_.end() ? nullptr : &producers_[it->second];
   }
   [[nodiscard]] std::size_t size() const { return producers_.size(); }
+  /// True if `other` holds the same producer ids with the same keys, in
+  /// the same order: a rewritten key file shows here, not in the
+  /// configuration's text.
+  [[nodiscard]] bool SameKeys(const ProducerTable& other) const;
 
  private:
   std::vector<Producer> producers_;

@@ -4,7 +4,11 @@
 // bad arguments get specific errors.
 #include "tachyon/client/udp_publisher.h"
 
+#include <unistd.h>
+
 #include <chrono>
+#include <cstdio>
+#include <fstream>
 #include <memory>
 #include <string>
 #include <vector>
@@ -16,6 +20,8 @@
 #include "support/net.h"
 #include "support/wait.h"
 #include "tachyon/client/client.h"
+#include "tachyon/protocol/data_messages.h"
+#include "tachyon/protocol/datagram.h"
 #include "tachyon/protocol/datagram_mac.h"
 #include "udp/udp_counters.h"
 
@@ -359,8 +365,160 @@ TEST_P(UdpPublisherAuthTest, ReloadRevokesAProducersPermission) {
   EXPECT_EQ(gateway_->UdpStats().messages_appended, appended);
 }
 
+// A rewritten key file is a change on its own: reloading the same
+// configuration picks the new key up, the old key's datagrams become bad
+// MACs and the new key's are appended.
+TEST_P(UdpPublisherAuthTest, ReloadPicksUpARewrittenKeyFile) {
+  constexpr char kOld[] = "00112233445566778899aabbccddeeff";
+  constexpr char kNew[] = "ffeeddccbbaa99887766554433221100";
+  const std::string key_file = ::testing::TempDir() + "udp_key_" +
+                               std::to_string(::getpid()) + "_" +
+                               IoBackendParamName(GetParam().io) + ".hex";
+  const auto write_key = [&](const char* hex) {
+    std::ofstream f(key_file, std::ios::trunc);
+    f << hex;
+    return f.good();
+  };
+  ASSERT_TRUE(write_key(kOld));
+  config::GatewayConfig c = TestConfig(GetParam());
+  c.udp.enabled = true;
+  c.udp.port = 0;
+  c.udp.require_authentication = true;
+  c.udp_producers.push_back(
+      {.name = "feed", .id = 9, .key_file = key_file, .publish = {"md.*"}});
+  Start(c);
+  auto client = Client::Connect("127.0.0.1", gateway_->port());
+  ASSERT_TRUE(client.ok()) << client.status();
+  auto stream = (*client)->OpenStream(kStream);
+  ASSERT_TRUE(stream.ok());
+  auto old_pub = UdpPublisher::Create(
+      "127.0.0.1", gateway_->udp_port(),
+      {.producer_id = 9, .key = *protocol::ParseDatagramKey(kOld)});
+  ASSERT_TRUE(old_pub.ok());
+  ASSERT_TRUE((*old_pub)->Publish(*stream, "old key").ok());
+  ASSERT_TRUE(
+      WaitUntil([&] { return gateway_->UdpStats().messages_appended == 1; }));
+
+  ASSERT_TRUE(write_key(kNew));
+  const config::ReloadReport report = gateway_->Reload(c);
+  EXPECT_EQ(server::DescribeReload(report), "applied: udp_producers");
+  // The workers apply it from their mailboxes: send until one is refused.
+  ASSERT_TRUE(WaitUntil([&] {
+    (void)(*old_pub)->Publish(*stream, "old key after");
+    return gateway_->UdpStats().bad_mac > 0;
+  })) << "the old key is still accepted";
+  const std::uint64_t appended = gateway_->UdpStats().messages_appended;
+  auto new_pub = UdpPublisher::Create(
+      "127.0.0.1", gateway_->udp_port(),
+      {.producer_id = 9, .key = *protocol::ParseDatagramKey(kNew)});
+  ASSERT_TRUE(new_pub.ok());
+  ASSERT_TRUE((*new_pub)->Publish(*stream, "new key").ok());
+  ASSERT_TRUE(WaitUntil([&] {
+    return gateway_->UdpStats().messages_appended == appended + 1;
+  })) << "the new key is not accepted";
+  // Reloading again with nothing changed applies nothing.
+  EXPECT_EQ(server::DescribeReload(gateway_->Reload(c)), "nothing changed");
+  std::remove(key_file.c_str());
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, UdpPublisherAuthTest,
                          ::testing::ValuesIn(EachBackend(1)), ParamName);
+
+// With two workers, every datagram of one producer lands on one worker
+// whatever its source port (PROTOCOL.md 16.7): the gateway steers the
+// SO_REUSEPORT group by producer id. Without it the kernel hashes the
+// 4-tuple, and a captured datagram re-sent from another port meets another
+// worker's dedupe table and is appended again.
+class UdpSteeringTest : public GatewayTest {
+ protected:
+  static constexpr char kKey[] = "00112233445566778899aabbccddeeff";
+  static constexpr int kPorts = 16;
+
+  void SetUp() override {
+    GatewayTest::SetUp();
+    config::GatewayConfig c = TestConfig(GetParam());
+    c.udp.enabled = true;
+    c.udp.port = 0;
+    c.udp.require_authentication = true;
+    c.udp_producers.push_back({.name = "feed",
+                               .id = 9,
+                               .key = kKey,
+                               .allowed_sources = {"127.0.0.0/8"},
+                               .publish = {"md.*"}});
+    Start(c);
+    auto client = Client::Connect("127.0.0.1", gateway_->port());
+    ASSERT_TRUE(client.ok()) << client.status();
+    client_ = std::move(*client);
+    auto stream = client_->OpenStream(kStream);
+    ASSERT_TRUE(stream.ok()) << stream.status();
+    stream_ = *stream;
+    for (auto& s : sockets_) s = std::make_unique<UdpSocket>();
+  }
+
+  // A signed PUBLISH datagram of producer 9 with one message `text`.
+  std::vector<std::byte> Signed(std::uint64_t sequence,
+                                const std::string& text) {
+    std::vector<std::byte> d(protocol::kDefaultMaxDatagramLength);
+    std::size_t n = protocol::EncodeAuthenticatedDatagramHeader(
+        d, protocol::DatagramKind::kPublish, 1, stream_, Sequence{sequence},
+        /*source_id=*/77, /*producer_id=*/9);
+    n += protocol::EncodePublish(std::span(d).subspan(n), stream_, 0,
+                                 std::as_bytes(std::span(text)));
+    d.resize(n + protocol::kDatagramMacLength);
+    EXPECT_TRUE(protocol::SignDatagram(d, *protocol::ParseDatagramKey(kKey)));
+    return d;
+  }
+
+  bool AllReceived(std::uint64_t datagrams) {
+    return WaitUntil(
+        [&] { return gateway_->UdpStats().datagrams_received >= datagrams; });
+  }
+
+  std::unique_ptr<Client> client_;
+  StreamId stream_;
+  std::array<std::unique_ptr<UdpSocket>, kPorts> sockets_;
+};
+
+TEST_P(UdpSteeringTest, ADatagramReSentFromOtherPortsIsAppendedOnce) {
+  const std::vector<std::byte> captured = Signed(1, "once");
+  for (const auto& s : sockets_) {
+    ASSERT_TRUE(s->SendTo(gateway_->udp_port(), captured));
+  }
+  // A marker after them, from the first port.
+  ASSERT_TRUE(sockets_[0]->SendTo(gateway_->udp_port(), Signed(2, "marker")));
+  ASSERT_TRUE(AllReceived(kPorts + 1));
+  std::vector<std::string> got;
+  ASSERT_TRUE(
+      client_
+          ->Subscribe(kStream, StartPosition::Earliest(),
+                      [&](const Message& m) { got.emplace_back(m.text()); })
+          .ok());
+  ASSERT_TRUE(PollUntil(
+      *client_, [&] { return !got.empty() && got.back() == "marker"; }));
+  EXPECT_EQ(got, (std::vector<std::string>{"once", "marker"}));
+  EXPECT_EQ(gateway_->UdpStats().messages_appended, 2u);
+  EXPECT_EQ(gateway_->UdpStats().duplicates, kPorts - 1u);
+}
+
+TEST_P(UdpSteeringTest, OneProducersDatagramsFromManyPortsStayInOrder) {
+  constexpr int kMessages = 64;
+  for (int i = 1; i <= kMessages; ++i) {
+    ASSERT_TRUE(sockets_[static_cast<std::size_t>(i % kPorts)]->SendTo(
+        gateway_->udp_port(),
+        Signed(static_cast<std::uint64_t>(i), "m" + std::to_string(i))));
+  }
+  ASSERT_TRUE(AllReceived(kMessages));
+  // One worker saw them all, in the order sent: nothing skipped, nothing
+  // old.
+  const udp::UdpStats st = gateway_->UdpStats();
+  EXPECT_EQ(st.messages_appended, static_cast<std::uint64_t>(kMessages));
+  EXPECT_EQ(st.gaps, 0u);
+  EXPECT_EQ(st.duplicates, 0u);
+  EXPECT_EQ(st.kernel_drops, 0u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, UdpSteeringTest,
+                         ::testing::ValuesIn(EachBackend(2)), ParamName);
 
 }  // namespace
 }  // namespace tachyon::testing

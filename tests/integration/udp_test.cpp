@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstring>
@@ -184,8 +185,14 @@ TEST_P(UdpTest, DuplicatesAreDroppedAndGapsCounted) {
   EXPECT_EQ(s.messages_appended, 5u);  // a b c f x
   EXPECT_EQ(s.duplicates, 5u);         // a b b d e
   EXPECT_EQ(s.gaps, 2u);               // 4 and 5 skipped when 6 came
-  EXPECT_EQ(ReadPayloads(*sub, 5),
-            (std::vector<std::string>{"a", "b", "c", "f", "x"}));
+  // Each producer's messages arrive in its order; two producers' may
+  // interleave: with several workers each producer's datagrams go to the
+  // worker its source id is steered to (PROTOCOL.md 16.7).
+  std::vector<std::string> got = ReadPayloads(*sub, 5);
+  const auto x = std::find(got.begin(), got.end(), "x");
+  ASSERT_NE(x, got.end());
+  got.erase(x);
+  EXPECT_EQ(got, (std::vector<std::string>{"a", "b", "c", "f"}));
 }
 
 TEST_P(UdpTest, MalformedDatagramsAreCountedByCodeAndNeverReachTheLog) {

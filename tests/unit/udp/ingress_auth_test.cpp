@@ -316,6 +316,40 @@ TEST_F(UdpIngressAuthTest, ConsistentDatagramsBeyondTheBoundReanchor) {
   EXPECT_EQ(Appended(md_), 1u + 2 * 6);
 }
 
+// Three captured consecutive signed datagrams, older than the bound,
+// replayed back to back: behind the producer, they are duplicates and never
+// re-anchor it backwards (which would append their messages again).
+TEST_F(UdpIngressAuthTest, ReplayedOldDatagramsNeverReanchorBackwards) {
+  Configure(/*require=*/true, /*max_jump=*/1000);
+  std::vector<std::vector<std::byte>> captured;
+  for (std::uint64_t s = 1; s <= 3; ++s) {
+    captured.push_back(Datagram(md_, s, kProducer));
+    ASSERT_NO_FATAL_FAILURE(Send(captured.back()));
+  }
+  // The producer moves on, in bounds, until the captured ones are more
+  // than max_sequence_jump behind.
+  for (std::uint64_t s : {900u, 1800u, 2700u}) {
+    ASSERT_NO_FATAL_FAILURE(Send(Datagram(md_, s, kProducer)));
+  }
+  ASSERT_EQ(Appended(md_), 6u);
+  for (int round = 0; round < 2; ++round) {
+    for (const std::vector<std::byte>& d : captured) {
+      ASSERT_NO_FATAL_FAILURE(Send(d));
+    }
+  }
+  EXPECT_EQ(Appended(md_), 6u);
+  UdpStats st = counters_.Snapshot();
+  EXPECT_EQ(st.reanchored, 0u);
+  EXPECT_EQ(st.wild_sequence, 0u);
+  EXPECT_EQ(st.duplicates, 6u);
+  // The real producer keeps delivering.
+  for (std::uint64_t s = 2701; s <= 2710; ++s) {
+    ASSERT_NO_FATAL_FAILURE(Send(Datagram(md_, s, kProducer)));
+  }
+  EXPECT_EQ(Appended(md_), 16u);
+  EXPECT_EQ(counters_.Snapshot().wild_sequence, 0u);
+}
+
 TEST_F(UdpIngressAuthTest, InconsistentWildDatagramsNeverReanchor) {
   Configure(/*require=*/false, /*max_jump=*/1000);
   ASSERT_NO_FATAL_FAILURE(Send(Datagram(md_, 1, 0)));
