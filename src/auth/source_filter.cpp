@@ -101,8 +101,8 @@ absl::StatusOr<Cidr> ParseCidr(std::string_view text) {
   // another length: refused, naming the network it would mean.
   Cidr network = c;
   for (int bit = c.prefix_len; bit < max; ++bit) {
-    network.network.bytes[bit / 8] &= static_cast<std::uint8_t>(
-        ~(0x80u >> (bit % 8)));
+    network.network.bytes[bit / 8] &=
+        static_cast<std::uint8_t>(~(0x80u >> (bit % 8)));
   }
   if (network.network.bytes != c.network.bytes) {
     return absl::InvalidArgumentError(absl::StrCat(

@@ -82,8 +82,7 @@ bool BackendConnection::UseTls(SSL_CTX* ctx, tls::TlsCounters& counters,
       reactor_, *this, counters, ctx, /*server=*/false, std::string(endpoint_));
   // Fail closed: without the name check any certificate of a trusted CA
   // would do.
-  if (!tls_->ok() || server_name.empty() ||
-      !tls_->SetServerName(server_name)) {
+  if (!tls_->ok() || server_name.empty() || !tls_->SetServerName(server_name)) {
     TACHYON_LOG(kWarn) << "backend '" << svc_.name
                        << "': cannot set up TLS for " << endpoint_
                        << " (server name '" << server_name

@@ -328,11 +328,11 @@ void SessionAgent::Refuse(int fd, bool shutting_down, bool tls) {
       << " reason="
       << (shutting_down ? "gateway is shutting down"
                         : "connection limit reached (limits.max_connections)");
-  CloseWithError(fd, tls,
-                 shutting_down ? protocol::ErrorCode::kShuttingDown
-                               : protocol::ErrorCode::kLimitExceeded,
-                 shutting_down ? "gateway is shutting down"
-                               : "connection limit reached");
+  CloseWithError(
+      fd, tls,
+      shutting_down ? protocol::ErrorCode::kShuttingDown
+                    : protocol::ErrorCode::kLimitExceeded,
+      shutting_down ? "gateway is shutting down" : "connection limit reached");
 }
 
 void SessionAgent::CloseWithError(int fd, bool tls, protocol::ErrorCode code,
@@ -343,8 +343,8 @@ void SessionAgent::CloseWithError(int fd, bool tls, protocol::ErrorCode code,
   // reason is in the log and the counters).
   if (!tls) {
     std::array<std::byte, 160> buf;
-    const std::size_t n = protocol::EncodeError(
-        buf, {.code = code, .fatal = true, .text = text});
+    const std::size_t n =
+        protocol::EncodeError(buf, {.code = code, .fatal = true, .text = text});
     [[maybe_unused]] ssize_t w =
         ::send(fd, buf.data(), n, MSG_NOSIGNAL | MSG_DONTWAIT);
   }
