@@ -236,8 +236,10 @@ inline constexpr Range kBufferedBytesRange{0, kGiB};
     "0..1048576 (default 256)")                                                \
   X(limits, logon_failures_per_address, logon_failures_per_address, kInt,      \
     kLogonFailuresRange,                                                       \
-    "failed logons one address may have per logon_failure_window_ms before "   \
-    "its logons are refused, 0 for unlimited, 0..1000000 (default 20)")        \
+    "failed logons one address (IPv6: one /64) may have per "                  \
+    "logon_failure_window_ms before its logons are refused (a full address "   \
+    "table: new addresses share one such budget), 0 for unlimited, "           \
+    "0..1000000 (default 20)")                                                 \
   X(limits, logon_failure_window_ms, logon_failure_window_ms, kInt,            \
     kLogonFailureWindowRange,                                                  \
     "the window of logon_failures_per_address, ms, 1..86400000 "               \
