@@ -150,6 +150,7 @@ std::shared_ptr<const Authenticator::Snapshot> Authenticator::Build(
   const config::AuthOptions& a = config.auth;
   s->anonymous = a.anonymous;
   s->legacy_token = config.token;
+  s->refusal_iterations = kDefaultIterations;
   {
     Permissions perms{
         .publish = NameFilter(a.anonymous_publish, {}),
@@ -185,6 +186,7 @@ std::shared_ptr<const Authenticator::Snapshot> Authenticator::Build(
             << "principal '" << p.name
             << "': token_hash ignored: " << h.status().message();
       } else {
+        s->refusal_iterations = std::max(s->refusal_iterations, h->iterations);
         id->token_hash = *std::move(h);
       }
     }
@@ -250,30 +252,50 @@ AuthResult Authenticator::Authenticate(
     const std::string_view secret = token.substr(colon + 1);
     if (it != s->by_name.end()) {
       if (!it->second->CheckSecret(secret, digest_key_)) {
+        // The principal's own derivation (none without a token_hash), then
+        // the rest of the fixed refusal cost.
+        PayRefusal(
+            *s, secret,
+            it->second->token_hash ? it->second->token_hash->iterations : 0);
         return refuse(absl::StrCat(
             it->second->label(), ": wrong secret",
             it->second->token_hash ? "" : " (it has no token_hash)"));
       }
       return accept(it->second, "token");
     }
-    if (!s->anonymous) {
-      // Same cost as a known name: the time does not tell names apart.
-      (void)VerifyToken(secret, dummy_);
+    // An unknown name: refused whether or not anonymous logon is on (the
+    // answer must not tell a known name from an unknown one), unless the
+    // token is session.token itself or there are no principals at all
+    // (nothing to tell apart; the token is then only session.token's).
+    if (!s->anonymous || (!s->by_name.empty() &&
+                          (s->legacy_token.empty() ||
+                           !ConstantTimeEquals(token, s->legacy_token)))) {
+      PayRefusal(*s, secret, 0);
       return refuse(absl::StrCat(
           "unknown principal '",
           AbslView(token.substr(0, std::min<std::size_t>(colon, 64))), "'"));
     }
   }
   if (!s->anonymous) {
+    PayRefusal(*s, token, 0);
     return refuse(token.empty() ? "anonymous logon is disabled (auth.anonymous "
                                   "= false) and the LOGON has no token"
                                 : "anonymous logon is disabled (auth.anonymous "
                                   "= false) and the token names no principal");
   }
   if (!s->legacy_token.empty() && !ConstantTimeEquals(token, s->legacy_token)) {
+    PayRefusal(*s, token, 0);
     return refuse("anonymous logon: token is not session.token");
   }
   return AuthResult{.identity = s->anonymous_identity};
+}
+
+void Authenticator::PayRefusal(const Snapshot& s, std::string_view secret,
+                               std::uint32_t spent) const {
+  if (spent >= s.refusal_iterations) return;
+  TokenHash h = dummy_;
+  h.iterations = s.refusal_iterations - spent;
+  (void)VerifyToken(secret, h);
 }
 
 std::shared_ptr<const Identity> Authenticator::Refresh(

@@ -18,8 +18,14 @@
 //   A principal with allowed_sources refuses a peer outside them. A wrong
 //   secret, an unknown principal and a refused source all give the client
 //   the same text ("logon token rejected"); the log line (log_text) says
-//   which. An unknown principal's secret is still derived against a dummy
-//   hash, so that the time does not tell which names exist.
+//   which. Every refusal pays the same derivation cost (a dummy hash at
+//   the most iterations any principal's hash uses, at least
+//   kDefaultIterations; a wrong secret pays its principal's derivation and
+//   the rest against the dummy), so the time does not tell which names
+//   exist, which have a token_hash, or what iterations they use. With
+//   anonymous on, a token "<name>:<secret>" naming no principal is refused
+//   like a wrong secret (unless it equals session.token), so the answer
+//   does not tell names apart either.
 //
 //   Cost, measured on the build machine (AMD EPYC, 2 shared vCPUs, OpenSSL
 //   3.0; tests/unit/auth ReportsLogonCost): one PBKDF2-SHA-256
@@ -189,6 +195,9 @@ class Authenticator {
   struct Snapshot {
     bool anonymous = true;
     std::string legacy_token;
+    // Iterations every refusal pays: the most any principal's hash uses,
+    // at least kDefaultIterations.
+    std::uint32_t refusal_iterations = 0;
     std::shared_ptr<const Identity> anonymous_identity;
     absl::flat_hash_map<std::string, std::shared_ptr<const Identity>> by_name;
     absl::flat_hash_map<std::string, std::shared_ptr<const Identity>>
@@ -197,6 +206,11 @@ class Authenticator {
   std::shared_ptr<const Snapshot> Build(const config::GatewayConfig& config);
   std::shared_ptr<const Snapshot> Current() const;
   std::shared_ptr<Usage> UsageFor(const std::string& key);
+  // Derives `secret` against the dummy hash for what is left of
+  // s.refusal_iterations after `spent` iterations: every refusal then
+  // costs the same.
+  void PayRefusal(const Snapshot& s, std::string_view secret,
+                  std::uint32_t spent) const;
 
   std::array<std::uint8_t, 32> digest_key_{};
   TokenHash dummy_;

@@ -123,6 +123,19 @@ TEST_P(AuthTest, AnonymousOnKeepsTheSessionToken) {
   EXPECT_EQ(LogonCode("bob:nope"), ErrorCode::kNotAuthorized);
 }
 
+TEST_P(AuthTest, AnonymousOnRefusesUnknownNamesLikeWrongSecrets) {
+  config::GatewayConfig c = AuthConfig(GetParam());
+  c.auth.anonymous = true;
+  Start(c);
+  std::string unknown;
+  std::string wrong;
+  EXPECT_EQ(LogonCode("carol:x", &unknown), ErrorCode::kNotAuthorized);
+  EXPECT_EQ(LogonCode("alice:x", &wrong), ErrorCode::kNotAuthorized);
+  EXPECT_EQ(unknown, wrong);
+  EXPECT_EQ(LogonCode("no-name-token"), ErrorCode::kNone);
+  EXPECT_EQ(LogonCode("alice:alice-secret"), ErrorCode::kNone);
+}
+
 TEST_P(AuthTest, OpenStreamChecksPublishAndCreate) {
   Start(AuthConfig(GetParam()));
   auto alice = As("alice:alice-secret");
