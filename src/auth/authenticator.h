@@ -132,6 +132,10 @@ class Identity {
   std::optional<TokenHash> token_hash;
   std::string certificate_subject;
   std::vector<Cidr> allowed_sources;
+  /// True when `secret` is the one last accepted (its HMAC digest is
+  /// remembered): no derivation needed.
+  [[nodiscard]] bool MatchesRemembered(
+      std::string_view secret, const std::array<std::uint8_t, 32>& key) const;
   /// True when `secret` is the principal's: the HMAC fast path, else a full
   /// PBKDF2 verification (whose success is then remembered).
   [[nodiscard]] bool CheckSecret(std::string_view secret,
@@ -155,6 +159,9 @@ struct AuthResult {
   std::string client_text;
   /// Refused: why, for the log line (names the principal or the fault).
   std::string log_text;
+  /// Refused LIMIT_EXCEEDED rather than NOT_AUTHORIZED: the gateway-wide
+  /// verification budget (auth.max_verifications_per_second) was spent.
+  bool limited = false;
 };
 
 /// Checks the [auth] and [[principals]] of `config` beyond what the
@@ -198,6 +205,8 @@ class Authenticator {
     // Iterations every refusal pays: the most any principal's hash uses,
     // at least kDefaultIterations.
     std::uint32_t refusal_iterations = 0;
+    // auth.max_verifications_per_second; 0: unlimited.
+    int verifications_per_second = 0;
     std::shared_ptr<const Identity> anonymous_identity;
     absl::flat_hash_map<std::string, std::shared_ptr<const Identity>> by_name;
     absl::flat_hash_map<std::string, std::shared_ptr<const Identity>>
@@ -211,9 +220,15 @@ class Authenticator {
   // costs the same.
   void PayRefusal(const Snapshot& s, std::string_view secret,
                   std::uint32_t spent) const;
+  // Takes one full verification from the gateway-wide budget; false when
+  // it is spent.
+  bool TakeVerification(const Snapshot& s) const;
 
   std::array<std::uint8_t, 32> digest_key_{};
   TokenHash dummy_;
+  // The verification budget as a GCRA: the theoretical arrival time of the
+  // next verification, steady-clock ns (one atomic, CAS-updated).
+  mutable std::atomic<std::int64_t> verify_tat_ns_{0};
   mutable std::mutex mu_;
   std::shared_ptr<const Snapshot> snapshot_;
   absl::flat_hash_map<std::string, std::shared_ptr<Usage>> usage_;

@@ -469,7 +469,12 @@ inline constexpr Range kBufferedBytesRange{0, kGiB};
   X(auth, anonymous_max_subscriptions, auth_anonymous_max_subscriptions,       \
     kInt, kQuotaRange,                                                         \
     "subscriptions all anonymous sessions may hold, 0 for "                    \
-    "unlimited..1048576 (default 0)")
+    "unlimited..1048576 (default 0)")                                          \
+  X(auth, max_verifications_per_second, auth_max_verifications_per_second,     \
+    kInt, kQuotaRange,                                                         \
+    "full token verifications (PBKDF2) the whole gateway does per second; "    \
+    "past it a LOGON needing one gets LOGON_REJECT LIMIT_EXCEEDED, 0 for "     \
+    "unlimited..1048576 (default 200)")
 
 // [tls] -> TlsOptions (GatewayConfig::tls). Not reloadable.
 #define TACHYON_CONFIG_TLS_KEYS(X)                                             \

@@ -348,6 +348,14 @@ void Session::HandleLogon(const tp::LogonView& m) {
     }
     auth::AuthResult r =
         authenticator->Authenticate(m.token(), peer, tls_subject());
+    if (r.identity == nullptr && r.limited) {
+      // The gateway-wide verification budget is spent: not the peer's
+      // fault, so not counted against its address.
+      TACHYON_LOG_LIMITED(kInfo, kLogonRejected)
+          << "logon not verified peer=" << peer_ << ": " << r.log_text;
+      reject(ErrorCode::kLimitExceeded, r.client_text);
+      return;
+    }
     if (r.identity == nullptr) {
       agent_.counters().logons_bad_credentials.Add();
       TACHYON_LOG_LIMITED(kInfo, kLogonRejected)

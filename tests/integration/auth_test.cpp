@@ -136,6 +136,20 @@ TEST_P(AuthTest, AnonymousOnRefusesUnknownNamesLikeWrongSecrets) {
   EXPECT_EQ(LogonCode("alice:alice-secret"), ErrorCode::kNone);
 }
 
+TEST_P(AuthTest, VerificationBudgetRefusesLimitExceededNamingTheKey) {
+  config::GatewayConfig c = AuthConfig(GetParam());
+  c.auth.max_verifications_per_second = 1;  // a burst of one
+  Start(c);
+  EXPECT_EQ(LogonCode("alice:alice-secret"), ErrorCode::kNone);
+  // The remembered secret is not charged.
+  EXPECT_EQ(LogonCode("alice:alice-secret"), ErrorCode::kNone);
+  std::string text;
+  EXPECT_EQ(LogonCode("bob:bob-secret", &text), ErrorCode::kLimitExceeded);
+  EXPECT_NE(text.find("auth.max_verifications_per_second"), std::string::npos)
+      << text;
+  EXPECT_EQ(LogonCode("alice:wrong"), ErrorCode::kLimitExceeded);
+}
+
 TEST_P(AuthTest, OpenStreamChecksPublishAndCreate) {
   Start(AuthConfig(GetParam()));
   auto alice = As("alice:alice-secret");

@@ -71,6 +71,59 @@ TEST(AuthenticatorTest, WrongSecretAndUnknownPrincipalLookTheSame) {
   EXPECT_EQ(auth.Authenticate("svc:", Ip("127.0.0.1"), "").identity, nullptr);
 }
 
+TEST(AuthenticatorTest, VerificationBudgetRefusesFullVerificationsOnly) {
+  config::GatewayConfig c = Config(false);
+  c.auth.max_verifications_per_second = 1;  // a burst of one
+  const Authenticator auth(c);
+  const AuthResult first = auth.Authenticate("alice:wonderland", Ip("::1"), "");
+  ASSERT_NE(first.identity, nullptr) << first.log_text;
+  // The remembered secret is not charged.
+  EXPECT_NE(auth.Authenticate("alice:wonderland", Ip("::1"), "").identity,
+            nullptr);
+  // Anything needing a derivation is refused LIMIT_EXCEEDED, naming the
+  // key, without deriving.
+  for (const char* token : {"alice:wrong", "nobody:x", "", "svc:x"}) {
+    const std::uint64_t before = IterationsDerived();
+    const AuthResult r = auth.Authenticate(token, Ip("127.0.0.1"), "");
+    EXPECT_EQ(r.identity, nullptr) << token;
+    EXPECT_TRUE(r.limited) << token;
+    EXPECT_NE(r.client_text.find("auth.max_verifications_per_second = 1"),
+              std::string::npos)
+        << r.client_text;
+    EXPECT_EQ(IterationsDerived(), before) << token;
+  }
+  // A certificate needs no derivation either.
+  EXPECT_NE(auth.Authenticate("", Ip("127.0.0.1"), "CN=svc,O=Example").identity,
+            nullptr);
+}
+
+// Workers share one budget: however the threads interleave, no more
+// verifications are granted than the burst plus the rate over the time
+// taken (a correctness bound, not a speed one).
+TEST(AuthenticatorTest, VerificationBudgetIsSharedAcrossThreads) {
+  config::GatewayConfig c = Config(false);
+  c.auth.max_verifications_per_second = 3;
+  const Authenticator auth(c);
+  std::atomic<int> granted{0};
+  const auto start = std::chrono::steady_clock::now();
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 5; ++i) {
+        if (!auth.Authenticate("nobody:x", Ip("::1"), "").limited) {
+          granted.fetch_add(1);
+        }
+      }
+    });
+  }
+  for (std::thread& th : threads) th.join();
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
+  EXPECT_GE(granted.load(), 1);
+  EXPECT_LE(granted.load(), 3 + static_cast<int>(seconds * 3) + 1);
+}
+
 TEST(AuthenticatorTest, AnonymousOffRefusesEmptyToken) {
   const Authenticator auth(Config(false));
   const AuthResult r = auth.Authenticate("", Ip("127.0.0.1"), "");
