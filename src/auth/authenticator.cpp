@@ -4,6 +4,7 @@
 #include <openssl/rand.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <utility>
 
@@ -88,6 +89,15 @@ std::uint32_t Identity::TakePublishTokens(std::int64_t now_ns,
   return granted;
 }
 
+bool Identity::MatchesRemembered(
+    std::string_view secret, const std::array<std::uint8_t, 32>& key) const {
+  if (!token_hash) return false;
+  const std::string digest = Hmac(key, secret);
+  std::lock_guard<std::mutex> lock(accepted_mu_);
+  return !accepted_digest_.empty() &&
+         ConstantTimeEquals(accepted_digest_, digest);
+}
+
 bool Identity::CheckSecret(std::string_view secret,
                            const std::array<std::uint8_t, 32>& key) const {
   if (!token_hash) return false;
@@ -150,6 +160,8 @@ std::shared_ptr<const Authenticator::Snapshot> Authenticator::Build(
   const config::AuthOptions& a = config.auth;
   s->anonymous = a.anonymous;
   s->legacy_token = config.token;
+  s->refusal_iterations = kDefaultIterations;
+  s->verifications_per_second = a.max_verifications_per_second;
   {
     Permissions perms{
         .publish = NameFilter(a.anonymous_publish, {}),
@@ -185,6 +197,7 @@ std::shared_ptr<const Authenticator::Snapshot> Authenticator::Build(
             << "principal '" << p.name
             << "': token_hash ignored: " << h.status().message();
       } else {
+        s->refusal_iterations = std::max(s->refusal_iterations, h->iterations);
         id->token_hash = *std::move(h);
       }
     }
@@ -244,36 +257,96 @@ AuthResult Authenticator::Authenticate(
     auto it = s->by_subject.find(AbslView(certificate_subject));
     if (it != s->by_subject.end()) return accept(it->second, "certificate");
   }
+  // Every path below that derives (a verification or a refusal's fixed
+  // cost) first takes one from the gateway-wide budget.
+  auto limited = [&]() -> AuthResult {
+    return AuthResult{
+        .client_text = absl::StrCat(
+            "too many logons to verify: auth.max_verifications_per_second = ",
+            s->verifications_per_second, "; try again later"),
+        .log_text =
+            "verification budget spent "
+            "(auth.max_verifications_per_second)",
+        .limited = true};
+  };
   const std::size_t colon = token.find(':');
   if (colon != std::string_view::npos) {
     auto it = s->by_name.find(AbslView(token.substr(0, colon)));
     const std::string_view secret = token.substr(colon + 1);
     if (it != s->by_name.end()) {
+      // The secret last accepted costs one HMAC: not charged.
+      if (it->second->MatchesRemembered(secret, digest_key_)) {
+        return accept(it->second, "token");
+      }
+      if (!TakeVerification(*s)) return limited();
       if (!it->second->CheckSecret(secret, digest_key_)) {
+        // The principal's own derivation (none without a token_hash), then
+        // the rest of the fixed refusal cost.
+        PayRefusal(
+            *s, secret,
+            it->second->token_hash ? it->second->token_hash->iterations : 0);
         return refuse(absl::StrCat(
             it->second->label(), ": wrong secret",
             it->second->token_hash ? "" : " (it has no token_hash)"));
       }
       return accept(it->second, "token");
     }
-    if (!s->anonymous) {
-      // Same cost as a known name: the time does not tell names apart.
-      (void)VerifyToken(secret, dummy_);
+    // An unknown name: refused whether or not anonymous logon is on (the
+    // answer must not tell a known name from an unknown one), unless the
+    // token is session.token itself or there are no principals at all
+    // (nothing to tell apart; the token is then only session.token's).
+    if (!s->anonymous || (!s->by_name.empty() &&
+                          (s->legacy_token.empty() ||
+                           !ConstantTimeEquals(token, s->legacy_token)))) {
+      if (!TakeVerification(*s)) return limited();
+      PayRefusal(*s, secret, 0);
       return refuse(absl::StrCat(
           "unknown principal '",
           AbslView(token.substr(0, std::min<std::size_t>(colon, 64))), "'"));
     }
   }
   if (!s->anonymous) {
+    if (!TakeVerification(*s)) return limited();
+    PayRefusal(*s, token, 0);
     return refuse(token.empty() ? "anonymous logon is disabled (auth.anonymous "
                                   "= false) and the LOGON has no token"
                                 : "anonymous logon is disabled (auth.anonymous "
                                   "= false) and the token names no principal");
   }
   if (!s->legacy_token.empty() && !ConstantTimeEquals(token, s->legacy_token)) {
+    if (!TakeVerification(*s)) return limited();
+    PayRefusal(*s, token, 0);
     return refuse("anonymous logon: token is not session.token");
   }
   return AuthResult{.identity = s->anonymous_identity};
+}
+
+bool Authenticator::TakeVerification(const Snapshot& s) const {
+  if (s.verifications_per_second <= 0) return true;
+  const std::int64_t now =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(
+          std::chrono::steady_clock::now().time_since_epoch())
+          .count();
+  const std::int64_t interval = 1'000'000'000 / s.verifications_per_second;
+  // A burst of up to one second's worth, then one per interval.
+  const std::int64_t tolerance = 1'000'000'000 - interval;
+  std::int64_t tat = verify_tat_ns_.load(std::memory_order_relaxed);
+  while (true) {
+    const std::int64_t start = std::max(tat, now);
+    if (start - now > tolerance) return false;
+    if (verify_tat_ns_.compare_exchange_weak(tat, start + interval,
+                                             std::memory_order_relaxed)) {
+      return true;
+    }
+  }
+}
+
+void Authenticator::PayRefusal(const Snapshot& s, std::string_view secret,
+                               std::uint32_t spent) const {
+  if (spent >= s.refusal_iterations) return;
+  TokenHash h = dummy_;
+  h.iterations = s.refusal_iterations - spent;
+  (void)VerifyToken(secret, h);
 }
 
 std::shared_ptr<const Identity> Authenticator::Refresh(

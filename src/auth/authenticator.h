@@ -18,8 +18,14 @@
 //   A principal with allowed_sources refuses a peer outside them. A wrong
 //   secret, an unknown principal and a refused source all give the client
 //   the same text ("logon token rejected"); the log line (log_text) says
-//   which. An unknown principal's secret is still derived against a dummy
-//   hash, so that the time does not tell which names exist.
+//   which. Every refusal pays the same derivation cost (a dummy hash at
+//   the most iterations any principal's hash uses, at least
+//   kDefaultIterations; a wrong secret pays its principal's derivation and
+//   the rest against the dummy), so the time does not tell which names
+//   exist, which have a token_hash, or what iterations they use. With
+//   anonymous on, a token "<name>:<secret>" naming no principal is refused
+//   like a wrong secret (unless it equals session.token), so the answer
+//   does not tell names apart either.
 //
 //   Cost, measured on the build machine (AMD EPYC, 2 shared vCPUs, OpenSSL
 //   3.0; tests/unit/auth ReportsLogonCost): one PBKDF2-SHA-256
@@ -126,6 +132,10 @@ class Identity {
   std::optional<TokenHash> token_hash;
   std::string certificate_subject;
   std::vector<Cidr> allowed_sources;
+  /// True when `secret` is the one last accepted (its HMAC digest is
+  /// remembered): no derivation needed.
+  [[nodiscard]] bool MatchesRemembered(
+      std::string_view secret, const std::array<std::uint8_t, 32>& key) const;
   /// True when `secret` is the principal's: the HMAC fast path, else a full
   /// PBKDF2 verification (whose success is then remembered).
   [[nodiscard]] bool CheckSecret(std::string_view secret,
@@ -149,6 +159,9 @@ struct AuthResult {
   std::string client_text;
   /// Refused: why, for the log line (names the principal or the fault).
   std::string log_text;
+  /// Refused LIMIT_EXCEEDED rather than NOT_AUTHORIZED: the gateway-wide
+  /// verification budget (auth.max_verifications_per_second) was spent.
+  bool limited = false;
 };
 
 /// Checks the [auth] and [[principals]] of `config` beyond what the
@@ -189,6 +202,11 @@ class Authenticator {
   struct Snapshot {
     bool anonymous = true;
     std::string legacy_token;
+    // Iterations every refusal pays: the most any principal's hash uses,
+    // at least kDefaultIterations.
+    std::uint32_t refusal_iterations = 0;
+    // auth.max_verifications_per_second; 0: unlimited.
+    int verifications_per_second = 0;
     std::shared_ptr<const Identity> anonymous_identity;
     absl::flat_hash_map<std::string, std::shared_ptr<const Identity>> by_name;
     absl::flat_hash_map<std::string, std::shared_ptr<const Identity>>
@@ -197,9 +215,20 @@ class Authenticator {
   std::shared_ptr<const Snapshot> Build(const config::GatewayConfig& config);
   std::shared_ptr<const Snapshot> Current() const;
   std::shared_ptr<Usage> UsageFor(const std::string& key);
+  // Derives `secret` against the dummy hash for what is left of
+  // s.refusal_iterations after `spent` iterations: every refusal then
+  // costs the same.
+  void PayRefusal(const Snapshot& s, std::string_view secret,
+                  std::uint32_t spent) const;
+  // Takes one full verification from the gateway-wide budget; false when
+  // it is spent.
+  bool TakeVerification(const Snapshot& s) const;
 
   std::array<std::uint8_t, 32> digest_key_{};
   TokenHash dummy_;
+  // The verification budget as a GCRA: the theoretical arrival time of the
+  // next verification, steady-clock ns (one atomic, CAS-updated).
+  mutable std::atomic<std::int64_t> verify_tat_ns_{0};
   mutable std::mutex mu_;
   std::shared_ptr<const Snapshot> snapshot_;
   absl::flat_hash_map<std::string, std::shared_ptr<Usage>> usage_;

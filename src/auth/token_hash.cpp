@@ -2,8 +2,11 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/rand.h>
 
+#include <array>
+#include <atomic>
 #include <cstdlib>
 #include <vector>
 
@@ -17,8 +20,11 @@ namespace tachyon::auth {
 
 namespace {
 
+std::atomic<std::uint64_t> iterations_derived{0};
+
 std::string Derive(std::string_view secret, std::string_view salt,
                    std::uint32_t iterations) {
+  iterations_derived.fetch_add(iterations, std::memory_order_relaxed);
   std::string out(kHashBytes, '\0');
   if (PKCS5_PBKDF2_HMAC(secret.data(), static_cast<int>(secret.size()),
                         reinterpret_cast<const unsigned char*>(salt.data()),
@@ -34,10 +40,34 @@ std::string Derive(std::string_view secret, std::string_view salt,
 
 }  // namespace
 
+std::uint64_t IterationsDerived() {
+  return iterations_derived.load(std::memory_order_relaxed);
+}
+
 bool ConstantTimeEquals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  if (a.empty()) return true;
-  return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+  // HMAC-SHA-256 of both under a per-process random key, compared in
+  // constant time: neither the contents nor the lengths show in the time.
+  static const std::array<unsigned char, 32> key = [] {
+    std::array<unsigned char, 32> k{};
+    if (RAND_bytes(k.data(), static_cast<int>(k.size())) != 1) std::abort();
+    return k;
+  }();
+  unsigned char da[EVP_MAX_MD_SIZE];
+  unsigned char db[EVP_MAX_MD_SIZE];
+  unsigned int la = 0;
+  unsigned int lb = 0;
+  static const char kNone = 0;  // never a null pointer, even when empty
+  if (a.empty()) a = std::string_view(&kNone, 0);
+  if (b.empty()) b = std::string_view(&kNone, 0);
+  if (HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+           reinterpret_cast<const unsigned char*>(a.data()), a.size(), da,
+           &la) == nullptr ||
+      HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+           reinterpret_cast<const unsigned char*>(b.data()), b.size(), db,
+           &lb) == nullptr) {
+    std::abort();
+  }
+  return CRYPTO_memcmp(da, db, la) == 0;
 }
 
 absl::StatusOr<TokenHash> ParseTokenHash(std::string_view line) {

@@ -70,9 +70,15 @@ std::string FormatTokenHash(const TokenHash& h);
 /// constant-time comparison (ConstantTimeEquals).
 bool VerifyToken(std::string_view secret, const TokenHash& h);
 
-/// Constant-time equality of two byte strings (CRYPTO_memcmp); the time
-/// depends only on the lengths. Every secret comparison goes through it.
+/// Constant-time equality of two byte strings: HMAC-SHA-256 of each under a
+/// per-process random key, compared with CRYPTO_memcmp, so that the time
+/// tells neither the contents nor the lengths. Every secret comparison
+/// goes through it.
 bool ConstantTimeEquals(std::string_view a, std::string_view b);
+
+/// PBKDF2 iterations derived by this process so far (every thread; relaxed
+/// atomic): lets tests check what a path costs without a clock.
+std::uint64_t IterationsDerived();
 
 }  // namespace tachyon::auth
 

@@ -236,8 +236,10 @@ inline constexpr Range kBufferedBytesRange{0, kGiB};
     "0..1048576 (default 256)")                                                \
   X(limits, logon_failures_per_address, logon_failures_per_address, kInt,      \
     kLogonFailuresRange,                                                       \
-    "failed logons one address may have per logon_failure_window_ms before "   \
-    "its logons are refused, 0 for unlimited, 0..1000000 (default 20)")        \
+    "failed logons one address (IPv6: one /64) may have per "                  \
+    "logon_failure_window_ms before its logons are refused (a full address "   \
+    "table: new addresses share one such budget), 0 for unlimited, "           \
+    "0..1000000 (default 20)")                                                 \
   X(limits, logon_failure_window_ms, logon_failure_window_ms, kInt,            \
     kLogonFailureWindowRange,                                                  \
     "the window of logon_failures_per_address, ms, 1..86400000 "               \
@@ -467,7 +469,12 @@ inline constexpr Range kBufferedBytesRange{0, kGiB};
   X(auth, anonymous_max_subscriptions, auth_anonymous_max_subscriptions,       \
     kInt, kQuotaRange,                                                         \
     "subscriptions all anonymous sessions may hold, 0 for "                    \
-    "unlimited..1048576 (default 0)")
+    "unlimited..1048576 (default 0)")                                          \
+  X(auth, max_verifications_per_second, auth_max_verifications_per_second,     \
+    kInt, kQuotaRange,                                                         \
+    "full token verifications (PBKDF2) the whole gateway does per second; "    \
+    "past it a LOGON needing one gets LOGON_REJECT LIMIT_EXCEEDED, 0 for "     \
+    "unlimited..1048576 (default 200)")
 
 // [tls] -> TlsOptions (GatewayConfig::tls). Not reloadable.
 #define TACHYON_CONFIG_TLS_KEYS(X)                                             \

@@ -339,6 +339,10 @@ struct AuthOptions {
   int anonymous_max_connections = 0;
   int anonymous_max_streams_created = 0;
   int anonymous_max_subscriptions = 0;
+  /// Full token verifications (PBKDF2, on the worker threads) the whole
+  /// gateway does per second (a burst of as many); a LOGON that needs one
+  /// past it is refused LIMIT_EXCEEDED. 0: unlimited.
+  int max_verifications_per_second = 200;
 
   bool operator==(const AuthOptions&) const = default;
 };

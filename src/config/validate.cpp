@@ -660,6 +660,8 @@ void ValidateAuth(const GatewayConfig& c, Problems& p) {
              a.anonymous_max_streams_created, kQuotaRange);
   CheckRange(p, "auth.anonymous_max_subscriptions",
              a.anonymous_max_subscriptions, kQuotaRange);
+  CheckRange(p, "auth.max_verifications_per_second",
+             a.max_verifications_per_second, kQuotaRange);
   for (std::size_t i = 0; i < c.principals.size(); ++i) {
     const Principal& pr = c.principals[i];
     const std::string prefix = Cat(kPrincipals.key, "[", i, "]");

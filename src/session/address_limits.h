@@ -16,19 +16,21 @@
 //   them, the gateway-wide limit); entries that only remember logon
 //   failures are added while the table is below its bound, and those whose
 //   window has passed are swept out when it is full (at most once per
-//   kSweepIntervalNs). When it stays full, failures of new addresses go
-//   unrecorded (counted in untracked_failures()) rather than evicting a
-//   budget still running.
+//   kSweepIntervalNs). When it stays full, failures of new addresses are
+//   counted in one shared overflow budget of the same size (and in
+//   untracked_failures()) rather than evicting a budget still running.
 //
-//   Addresses are IPv6 (IPv4 as v4-mapped), port excluded.
+//   Addresses are IPv6 (IPv4 as v4-mapped), port excluded. Connections are
+//   counted per address; failure budgets per IPv4 address and per IPv6 /64.
 //
 // Example
 //   AddressLimits limits({.max_connections_per_address = 64, ...});
 //   const AddressKey key = *AddressKey::From(peer_sockaddr);
 //   if (!limits.TryAddConnection(key)) refuse();
 //   ...
-//   if (!limits.LogonAllowed(key, now_ns)) reject("logon failure budget");
-//   if (bad_token) limits.RecordLogonFailure(key, now_ns);
+//   const auto slot = limits.ReserveLogon(key, now_ns);
+//   if (slot == AddressLimits::LogonSlot::kRefused) reject("budget spent");
+//   if (!bad_token) limits.ReleaseLogon(key, slot);  // else stays counted
 //   ...
 //   limits.ReleaseConnection(key);  // the session ended
 //
@@ -96,9 +98,22 @@ class AddressLimits {
   /// Counts a failed logon (a LOGON_REJECT NOT_AUTHORIZED) against `key`.
   void RecordLogonFailure(const AddressKey& key, std::int64_t now_ns);
 
+  /// Where a reserved logon attempt was counted.
+  enum class LogonSlot { kUnlimited, kRefused, kAddress, kShared };
+  /// Checks and spends one failure of `key`'s budget in one step (a LOGON
+  /// counts as failed until ReleaseLogon gives it back), so concurrent
+  /// LOGONs cannot all pass one check. kRefused: the budget is spent,
+  /// nothing counted. Failure budgets are kept per IPv4 address and per
+  /// IPv6 /64; while the table is full of live budgets, new addresses share
+  /// one overflow budget of the same size (kShared).
+  LogonSlot ReserveLogon(const AddressKey& key, std::int64_t now_ns);
+  /// Gives back a slot ReserveLogon took (the LOGON succeeded or was
+  /// refused for something other than its credentials).
+  void ReleaseLogon(const AddressKey& key, LogonSlot slot);
+
   /// Addresses in the table now.
   [[nodiscard]] std::size_t tracked() const;
-  /// Failures not recorded because the table was full.
+  /// Failures counted in the shared overflow budget (the table was full).
   [[nodiscard]] std::uint64_t untracked_failures() const;
   [[nodiscard]] const Options& options() const { return options_; }
 
@@ -112,6 +127,14 @@ class AddressLimits {
     return e.failures == 0 ||
            now_ns - e.window_start_ns >= options_.logon_failure_window_ns;
   }
+  // The key a failure budget is kept under: the address for IPv4, its /64
+  // for IPv6.
+  static AddressKey FailureKey(const AddressKey& key);
+  // The failure entry of `key` (created when `create`; the shared overflow
+  // entry, *shared set, when the table is full); nullptr if absent.
+  Entry* FailureEntryLocked(const AddressKey& key, std::int64_t now_ns,
+                            bool create, bool* shared)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Drops the entries with no connection whose window has passed.
   void SweepLocked(std::int64_t now_ns) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
@@ -122,6 +145,8 @@ class AddressLimits {
   absl::flat_hash_map<AddressKey, Entry> entries_ ABSL_GUARDED_BY(mu_);
   std::int64_t last_sweep_ns_ ABSL_GUARDED_BY(mu_) = 0;
   std::uint64_t untracked_failures_ ABSL_GUARDED_BY(mu_) = 0;
+  // The one budget shared by addresses that found the table full.
+  Entry overflow_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace tachyon::session

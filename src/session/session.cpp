@@ -283,6 +283,7 @@ void Session::HandleFrame(tp::FrameView frame) {
 void Session::HandleLogon(const tp::LogonView& m) {
   const config::GatewayConfig& cfg = agent_.config();
   AddressLimits* limits = has_address_ ? agent_.address_limits() : nullptr;
+  AddressLimits::LogonSlot slot = AddressLimits::LogonSlot::kUnlimited;
   auto reject = [&](ErrorCode code, std::string_view full_text) {
     const std::string_view text =
         base::Utf8Prefix(full_text, tp::kMaxErrorTextLength);
@@ -291,9 +292,10 @@ void Session::HandleLogon(const tp::LogonView& m) {
     CommitControl(tp::EncodeLogonReject(out, {.code = code, .text = text}));
     agent_.counters().logons_rejected.Add();
     // Every authentication failure spends the peer address's budget
-    // (limits.logon_failures_per_address).
-    if (code == ErrorCode::kNotAuthorized && limits != nullptr) {
-      limits->RecordLogonFailure(address_, agent_.now_ns());
+    // (limits.logon_failures_per_address): the slot reserved below stays
+    // counted; any other refusal gives it back.
+    if (code != ErrorCode::kNotAuthorized && limits != nullptr) {
+      limits->ReleaseLogon(address_, slot);
     }
     TACHYON_LOG_LIMITED(kInfo, kLogonRejected)
         << "logon rejected peer=" << peer_ << " client='"
@@ -303,7 +305,10 @@ void Session::HandleLogon(const tp::LogonView& m) {
         absl::StrCat("logon rejected: ", AbslView(tp::ErrorCodeName(code))));
     CloseAfterFlush();
   };
-  if (limits != nullptr && !limits->LogonAllowed(address_, agent_.now_ns())) {
+  // The LOGON counts as a failure until it succeeds: reserving the slot
+  // when checking it keeps concurrent LOGONs from all passing one check.
+  if (limits != nullptr) slot = limits->ReserveLogon(address_, agent_.now_ns());
+  if (slot == AddressLimits::LogonSlot::kRefused) {
     agent_.counters().limit_address_logon_failures.Add();
     reject(ErrorCode::kLimitExceeded,
            absl::StrCat("too many failed logons from ", address_.ToString(),
@@ -343,6 +348,14 @@ void Session::HandleLogon(const tp::LogonView& m) {
     }
     auth::AuthResult r =
         authenticator->Authenticate(m.token(), peer, tls_subject());
+    if (r.identity == nullptr && r.limited) {
+      // The gateway-wide verification budget is spent: not the peer's
+      // fault, so not counted against its address.
+      TACHYON_LOG_LIMITED(kInfo, kLogonRejected)
+          << "logon not verified peer=" << peer_ << ": " << r.log_text;
+      reject(ErrorCode::kLimitExceeded, r.client_text);
+      return;
+    }
     if (r.identity == nullptr) {
       agent_.counters().logons_bad_credentials.Add();
       TACHYON_LOG_LIMITED(kInfo, kLogonRejected)
@@ -386,6 +399,7 @@ void Session::HandleLogon(const tp::LogonView& m) {
   if (version >= tp::kEpochProtocolVersion) {
     ack_epoch_ = agent_.instance_epoch();
   }
+  if (limits != nullptr) limits->ReleaseLogon(address_, slot);
   std::span<std::byte> out = ReserveControl(tp::LogonAckView::kEpochLength);
   CommitControl(tp::EncodeLogonAck(out, {.version = version,
                                          .heartbeat_interval_ms = hb,

@@ -230,6 +230,15 @@ void Session::CheckRevocation() {
     // name, so what this session counted stays counted.
     identity_ = std::move(next);
     request_allowed_.clear();
+    // A pattern the old permissions covered wholly may now be covered only
+    // in part: streams created from here on are then checked one by one.
+    const auth::NameFilter& now = identity_->permissions().subscribe;
+    for (auto& [id, sub] : subscriptions_) {
+      if (sub.pattern) {
+        sub.filter_each =
+            now.AllowsPattern(sub.name) == auth::PatternVerdict::kSome;
+      }
+    }
     return;
   }
   agent_.counters().auth_revocations.Add();
@@ -324,6 +333,14 @@ void Session::HandleSubscribe(const tp::SubscribeView& m) {
 
 void Session::OnNewStream(stream::StreamLog* log) {
   if (state_ != State::kActive) return;
+  // A reload this session has not seen yet: apply it before matching, so a
+  // stream born right after the reload is judged by the new permissions.
+  if (const auth::Authenticator* a = agent_.authenticator();
+      a != nullptr && identity_ != nullptr &&
+      a->generation() != auth_generation_) {
+    CheckRevocation();
+    if (state_ != State::kActive) return;
+  }
   for (auto& [id, sub] : subscriptions_) {
     if (sub.pattern && stream::MatchesPattern(sub.name, log->name()) &&
         PatternMayCover(sub, log->name()) &&

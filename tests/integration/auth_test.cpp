@@ -123,6 +123,33 @@ TEST_P(AuthTest, AnonymousOnKeepsTheSessionToken) {
   EXPECT_EQ(LogonCode("bob:nope"), ErrorCode::kNotAuthorized);
 }
 
+TEST_P(AuthTest, AnonymousOnRefusesUnknownNamesLikeWrongSecrets) {
+  config::GatewayConfig c = AuthConfig(GetParam());
+  c.auth.anonymous = true;
+  Start(c);
+  std::string unknown;
+  std::string wrong;
+  EXPECT_EQ(LogonCode("carol:x", &unknown), ErrorCode::kNotAuthorized);
+  EXPECT_EQ(LogonCode("alice:x", &wrong), ErrorCode::kNotAuthorized);
+  EXPECT_EQ(unknown, wrong);
+  EXPECT_EQ(LogonCode("no-name-token"), ErrorCode::kNone);
+  EXPECT_EQ(LogonCode("alice:alice-secret"), ErrorCode::kNone);
+}
+
+TEST_P(AuthTest, VerificationBudgetRefusesLimitExceededNamingTheKey) {
+  config::GatewayConfig c = AuthConfig(GetParam());
+  c.auth.max_verifications_per_second = 1;  // a burst of one
+  Start(c);
+  EXPECT_EQ(LogonCode("alice:alice-secret"), ErrorCode::kNone);
+  // The remembered secret is not charged.
+  EXPECT_EQ(LogonCode("alice:alice-secret"), ErrorCode::kNone);
+  std::string text;
+  EXPECT_EQ(LogonCode("bob:bob-secret", &text), ErrorCode::kLimitExceeded);
+  EXPECT_NE(text.find("auth.max_verifications_per_second"), std::string::npos)
+      << text;
+  EXPECT_EQ(LogonCode("alice:wrong"), ErrorCode::kLimitExceeded);
+}
+
 TEST_P(AuthTest, OpenStreamChecksPublishAndCreate) {
   Start(AuthConfig(GetParam()));
   auto alice = As("alice:alice-secret");
@@ -291,6 +318,43 @@ TEST_P(AuthTest, ReloadRevokingClosesOnlyWhatItNoLongerAllows) {
   ExpectError(*bob, ErrorCode::kNotAuthorized,
               "principal 'bob' was removed by a reload", /*fatal=*/true);
   EXPECT_EQ(LogonCode("bob:bob-secret"), ErrorCode::kNotAuthorized);
+}
+
+TEST_P(AuthTest, ReloadNarrowingAPatternFiltersStreamsCreatedLater) {
+  config::GatewayConfig c = AuthConfig(GetParam());
+  c.principals[0].deny_subscribe.clear();  // md.* wholly allowed
+  Start(c);
+  auto alice = As("alice:alice-secret");
+  auto bob = As("bob:bob-secret");
+  ASSERT_TRUE(alice && bob);
+  auto ack = alice->Subscribe(1, "md.*");
+  ASSERT_TRUE(ack && ack->type() == MessageType::kSubscribeAck);
+  // The reload denies md.secret.* while no such stream exists: the
+  // pattern stays, but is now filtered stream by stream.
+  config::GatewayConfig next = c;
+  next.principals[0].deny_subscribe = {"md.secret.*"};
+  gateway_->Reload(next);
+  const StreamId secret = bob->Open("md.secret.x", 1);
+  ASSERT_NE(secret.value(), 0u);
+  ASSERT_TRUE(bob->Publish(secret, "hidden"));
+  const StreamId ok = bob->Open("md.ok", 2);
+  ASSERT_NE(ok.value(), 0u);
+  ASSERT_TRUE(bob->Publish(ok, "visible"));
+  // Everything alice receives up to md.ok's message: nothing of md.secret.x.
+  bool got = false;
+  for (int i = 0; i < 10 && !got; ++i) {
+    auto f = alice->ReadSkippingHeartbeats();
+    ASSERT_TRUE(f);
+    if (f->type() == MessageType::kSubscribeAck) {
+      EXPECT_NE(f->view().stream_id(), secret);
+      continue;
+    }
+    ASSERT_EQ(f->type(), MessageType::kData);
+    ASSERT_EQ(f->view().stream_id(), ok) << PayloadText(*f);
+    EXPECT_EQ(PayloadText(*f), "visible");
+    got = true;
+  }
+  EXPECT_TRUE(got);
 }
 
 TEST_P(AuthTest, SessionsRowNamesThePrincipal) {

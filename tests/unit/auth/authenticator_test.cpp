@@ -71,6 +71,59 @@ TEST(AuthenticatorTest, WrongSecretAndUnknownPrincipalLookTheSame) {
   EXPECT_EQ(auth.Authenticate("svc:", Ip("127.0.0.1"), "").identity, nullptr);
 }
 
+TEST(AuthenticatorTest, VerificationBudgetRefusesFullVerificationsOnly) {
+  config::GatewayConfig c = Config(false);
+  c.auth.max_verifications_per_second = 1;  // a burst of one
+  const Authenticator auth(c);
+  const AuthResult first = auth.Authenticate("alice:wonderland", Ip("::1"), "");
+  ASSERT_NE(first.identity, nullptr) << first.log_text;
+  // The remembered secret is not charged.
+  EXPECT_NE(auth.Authenticate("alice:wonderland", Ip("::1"), "").identity,
+            nullptr);
+  // Anything needing a derivation is refused LIMIT_EXCEEDED, naming the
+  // key, without deriving.
+  for (const char* token : {"alice:wrong", "nobody:x", "", "svc:x"}) {
+    const std::uint64_t before = IterationsDerived();
+    const AuthResult r = auth.Authenticate(token, Ip("127.0.0.1"), "");
+    EXPECT_EQ(r.identity, nullptr) << token;
+    EXPECT_TRUE(r.limited) << token;
+    EXPECT_NE(r.client_text.find("auth.max_verifications_per_second = 1"),
+              std::string::npos)
+        << r.client_text;
+    EXPECT_EQ(IterationsDerived(), before) << token;
+  }
+  // A certificate needs no derivation either.
+  EXPECT_NE(auth.Authenticate("", Ip("127.0.0.1"), "CN=svc,O=Example").identity,
+            nullptr);
+}
+
+// Workers share one budget: however the threads interleave, no more
+// verifications are granted than the burst plus the rate over the time
+// taken (a correctness bound, not a speed one).
+TEST(AuthenticatorTest, VerificationBudgetIsSharedAcrossThreads) {
+  config::GatewayConfig c = Config(false);
+  c.auth.max_verifications_per_second = 3;
+  const Authenticator auth(c);
+  std::atomic<int> granted{0};
+  const auto start = std::chrono::steady_clock::now();
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 5; ++i) {
+        if (!auth.Authenticate("nobody:x", Ip("::1"), "").limited) {
+          granted.fetch_add(1);
+        }
+      }
+    });
+  }
+  for (std::thread& th : threads) th.join();
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
+  EXPECT_GE(granted.load(), 1);
+  EXPECT_LE(granted.load(), 3 + static_cast<int>(seconds * 3) + 1);
+}
+
 TEST(AuthenticatorTest, AnonymousOffRefusesEmptyToken) {
   const Authenticator auth(Config(false));
   const AuthResult r = auth.Authenticate("", Ip("127.0.0.1"), "");
@@ -92,10 +145,51 @@ TEST(AuthenticatorTest, AnonymousOnKeepsLegacyToken) {
   EXPECT_EQ(auth.Authenticate("other", Ip("::1"), "").identity, nullptr);
   // A known principal with a wrong secret never falls back to anonymous.
   EXPECT_EQ(auth.Authenticate("alice:nope", Ip("::1"), "").identity, nullptr);
-  // Without session.token, any token that names no principal is anonymous.
+  // Without session.token, a token without a name is anonymous; one of the
+  // form name:secret naming no principal is refused like a wrong secret
+  // (the answer must not tell that alice exists and bob does not).
   const Authenticator open(Config(true));
   EXPECT_NE(open.Authenticate("", Ip("::1"), "").identity, nullptr);
-  EXPECT_NE(open.Authenticate("bob:x", Ip("::1"), "").identity, nullptr);
+  EXPECT_NE(open.Authenticate("plain", Ip("::1"), "").identity, nullptr);
+  const AuthResult bob = open.Authenticate("bob:x", Ip("::1"), "");
+  const AuthResult alice = open.Authenticate("alice:x", Ip("::1"), "");
+  EXPECT_EQ(bob.identity, nullptr);
+  EXPECT_EQ(alice.identity, nullptr);
+  EXPECT_EQ(bob.client_text, alice.client_text);
+}
+
+// Every refusal costs the same derivation, counted in iterations: the most
+// any principal's hash uses (at least kDefaultIterations).
+TEST(AuthenticatorTest, EveryRefusalPaysTheSameDerivation) {
+  config::GatewayConfig c = Config(false);
+  config::Principal slow;
+  slow.name = "slow";
+  slow.token_hash = HashToken("s", kDefaultIterations * 2);
+  c.principals.push_back(slow);
+  const std::uint64_t full = kDefaultIterations * 2;
+  auto cost = [](const Authenticator& a, std::string_view token,
+                 std::string_view subject = "") {
+    const std::uint64_t before = IterationsDerived();
+    EXPECT_EQ(a.Authenticate(token, Ip("127.0.0.1"), subject).identity, nullptr)
+        << token;
+    return IterationsDerived() - before;
+  };
+  const Authenticator off(c);
+  EXPECT_EQ(cost(off, "alice:wrong"), full);  // kMinIterations + the rest
+  EXPECT_EQ(cost(off, "slow:wrong"), full);
+  EXPECT_EQ(cost(off, "svc:x"), full);  // certificate-only: no token_hash
+  EXPECT_EQ(cost(off, "nobody:x"), full);
+  EXPECT_EQ(cost(off, ""), full);
+  EXPECT_EQ(cost(off, "no-colon"), full);
+  c.auth.anonymous = true;
+  c.token = "shared";
+  const Authenticator on(c);
+  EXPECT_EQ(cost(on, "nobody:x"), full);
+  EXPECT_EQ(cost(on, "other"), full);
+  // With only default-iteration hashes, the dummy runs at the default.
+  const Authenticator plain(Config(false));
+  EXPECT_EQ(cost(plain, "svc:x"), std::uint64_t{kDefaultIterations});
+  EXPECT_EQ(cost(plain, "nobody:x"), std::uint64_t{kDefaultIterations});
 }
 
 TEST(AuthenticatorTest, AllowedSourcesRefuseOtherAddresses) {

@@ -1438,8 +1438,8 @@ TEST(FlagsTest, EveryKeyHasAFlagWhoseHelpNamesIt) {
     EXPECT_TRUE(keys.insert(flag.key).second) << flag.key;
   }
   // 48 + [admin]'s 7 + [fastpath]'s 17 + [limits]' 6 abuse limits + [auth]'s
-  // 8 + udp.require_authentication and udp.max_sequence_jump + [tls]'s 8.
-  EXPECT_EQ(keys.size(), 96u);
+  // 9 + udp.require_authentication and udp.max_sequence_jump + [tls]'s 8.
+  EXPECT_EQ(keys.size(), 97u);
   EXPECT_NE(absl::FindCommandLineFlag("config"), nullptr);
 }
 

@@ -26,12 +26,23 @@ AddressKey Nth(std::uint32_t n) {
   AddressKey k;
   k.bytes[0] = 0x20;
   k.bytes[1] = 0x01;
-  k.bytes[12] = static_cast<std::uint8_t>(n >> 24);
-  k.bytes[13] = static_cast<std::uint8_t>(n >> 16);
-  k.bytes[14] = static_cast<std::uint8_t>(n >> 8);
-  k.bytes[15] = static_cast<std::uint8_t>(n);
+  // In the /64 prefix: each n is its own failure budget.
+  k.bytes[4] = static_cast<std::uint8_t>(n >> 24);
+  k.bytes[5] = static_cast<std::uint8_t>(n >> 16);
+  k.bytes[6] = static_cast<std::uint8_t>(n >> 8);
+  k.bytes[7] = static_cast<std::uint8_t>(n);
   return k;
 }
+
+AddressKey V6(const char* ip) {
+  sockaddr_storage s{};
+  auto& a6 = reinterpret_cast<sockaddr_in6&>(s);
+  a6.sin6_family = AF_INET6;
+  EXPECT_EQ(::inet_pton(AF_INET6, ip, &a6.sin6_addr), 1);
+  return *AddressKey::From(s);
+}
+
+using Slot = AddressLimits::LogonSlot;
 
 TEST(AddressKeyTest, IPv4IsMappedAndPrintsAsIPv4) {
   EXPECT_EQ(V4("127.0.0.2").ToString(), "127.0.0.2");
@@ -85,6 +96,86 @@ TEST(AddressLimitsTest, FailureBudgetIsSpentThenRecoversAfterTheWindow) {
   // A fresh budget.
   limits.RecordLogonFailure(a, 110 * kSecond);
   EXPECT_TRUE(limits.LogonAllowed(a, 110 * kSecond));
+}
+
+TEST(AddressLimitsTest, ReservingCountsPendingLogonsUntilReleased) {
+  AddressLimits limits({.logon_failures_per_address = 3,
+                        .logon_failure_window_ns = 10 * kSecond});
+  const AddressKey a = V4("127.0.0.3");
+  const std::int64_t now = kSecond;
+  // Three LOGONs in flight at once take the whole budget: a fourth
+  // concurrent one is refused before any of them has failed.
+  std::vector<Slot> held;
+  for (int i = 0; i < 3; ++i) {
+    held.push_back(limits.ReserveLogon(a, now));
+    EXPECT_EQ(held.back(), Slot::kAddress) << i;
+  }
+  EXPECT_EQ(limits.ReserveLogon(a, now), Slot::kRefused);
+  // A success gives its slot back.
+  limits.ReleaseLogon(a, held.back());
+  EXPECT_EQ(limits.ReserveLogon(a, now), Slot::kAddress);
+  EXPECT_EQ(limits.ReserveLogon(a, now), Slot::kRefused);
+}
+
+TEST(AddressLimitsTest, ConcurrentReservationsNeverExceedTheBudget) {
+  constexpr std::uint32_t kBudget = 5;
+  AddressLimits limits({.logon_failures_per_address = kBudget,
+                        .logon_failure_window_ns = 1000 * kSecond});
+  const AddressKey a = V4("127.0.0.9");
+  std::atomic<int> granted{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 50; ++i) {
+        if (limits.ReserveLogon(a, kSecond) != Slot::kRefused) {
+          granted.fetch_add(1);
+        }
+      }
+    });
+  }
+  for (std::thread& th : threads) th.join();
+  EXPECT_EQ(granted.load(), static_cast<int>(kBudget));
+}
+
+TEST(AddressLimitsTest, IPv6FailuresShareTheBudgetOfTheirSlash64) {
+  AddressLimits limits({.logon_failures_per_address = 2,
+                        .logon_failure_window_ns = 10 * kSecond});
+  limits.RecordLogonFailure(V6("2001:db8:0:1::1"), kSecond);
+  limits.RecordLogonFailure(V6("2001:db8:0:1:ffff::2"), kSecond);
+  EXPECT_EQ(limits.ReserveLogon(V6("2001:db8:0:1::3"), kSecond),
+            Slot::kRefused);
+  EXPECT_FALSE(limits.LogonAllowed(V6("2001:db8:0:1:1234::9"), kSecond));
+  // Another /64 has its own budget.
+  EXPECT_EQ(limits.ReserveLogon(V6("2001:db8:0:2::1"), kSecond),
+            Slot::kAddress);
+  // IPv4 stays per address.
+  limits.RecordLogonFailure(V4("10.0.0.1"), kSecond);
+  limits.RecordLogonFailure(V4("10.0.0.1"), kSecond);
+  EXPECT_FALSE(limits.LogonAllowed(V4("10.0.0.1"), kSecond));
+  EXPECT_TRUE(limits.LogonAllowed(V4("10.0.0.2"), kSecond));
+}
+
+TEST(AddressLimitsTest, AFullTableCountsNewAddressesInOneSharedBudget) {
+  AddressLimits limits({.logon_failures_per_address = 3,
+                        .logon_failure_window_ns = 10 * kSecond,
+                        .max_tracked_addresses = 16});
+  for (std::uint32_t i = 0; i < 16; ++i) {
+    limits.RecordLogonFailure(Nth(i), kSecond);
+  }
+  // Each new address finds the table full: they share one budget of 3.
+  int granted = 0;
+  for (std::uint32_t i = 100; i < 200; ++i) {
+    const Slot s = limits.ReserveLogon(Nth(i), kSecond);
+    if (s != Slot::kRefused) {
+      EXPECT_EQ(s, Slot::kShared);
+      ++granted;
+    }
+  }
+  EXPECT_EQ(granted, 3);
+  EXPECT_FALSE(limits.LogonAllowed(Nth(500), kSecond));
+  EXPECT_EQ(limits.tracked(), 16u);
+  // The shared budget recovers with its window.
+  EXPECT_EQ(limits.ReserveLogon(Nth(501), 12 * kSecond), Slot::kAddress);
 }
 
 TEST(AddressLimitsTest, TheTableStaysBoundedUnderManyAddresses) {
