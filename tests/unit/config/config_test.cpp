@@ -644,8 +644,7 @@ std::vector<BadCase> BadCases() {
        "[[udp_producers]]\nname = \"feed\"\nid = 1\n"
        "key = \"000102030405060708090a0b0c0d0e0f\"\n"
        "allowed_sources = [\"10.0.0.0/33\"]\npublish = [\"md.*\"]\n",
-       5, "udp_producers[0].allowed_sources[0]",
-       "prefix length must be 0..32"},
+       5, "udp_producers[0].allowed_sources[0]", "prefix length must be 0..32"},
       {"ProducerSourceHostBits",
        "[[udp_producers]]\nname = \"feed\"\nid = 1\n"
        "key = \"000102030405060708090a0b0c0d0e0f\"\n"
