@@ -12,6 +12,7 @@
 #include "absl/strings/ascii.h"
 #include "admin/json_writer.h"
 #include "admin/prometheus.h"
+#include "auth/token_hash.h"
 #include "session/session_counters.h"
 
 namespace tachyon::admin {
@@ -57,19 +58,6 @@ constexpr std::uintmax_t kMaxFileBytes = 8u << 20;
 constexpr std::string_view kChartJsCandidates[] = {
     "/usr/share/javascript/chart.js/chart.umd.js",
     "/usr/share/javascript/chart.js/chart.min.js"};
-
-// Constant-time in the content of both strings (not in the length of the
-// longer one, which a network observer learns anyway).
-bool ConstantTimeEquals(std::string_view a, std::string_view b) {
-  const std::size_t n = std::max(a.size(), b.size());
-  unsigned char diff = a.size() == b.size() ? 0 : 1;
-  for (std::size_t i = 0; i < n; ++i) {
-    const unsigned char x = i < a.size() ? static_cast<unsigned char>(a[i]) : 0;
-    const unsigned char y = i < b.size() ? static_cast<unsigned char>(b[i]) : 0;
-    diff |= static_cast<unsigned char>(x ^ y);
-  }
-  return diff == 0;
-}
 
 // A file name the dashboard directory may serve: no separators, no leading
 // dot (so no "..", no hidden files).
@@ -169,7 +157,7 @@ bool AdminRouter::Authorized(const Request& request) const {
       !EqualsIgnoreCase(value.substr(0, kScheme.size()), kScheme)) {
     return false;
   }
-  return ConstantTimeEquals(value.substr(kScheme.size()), token);
+  return auth::ConstantTimeEquals(value.substr(kScheme.size()), token);
 }
 
 Response AdminRouter::Text(const Request& request, http::status status,
