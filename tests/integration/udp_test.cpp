@@ -336,9 +336,9 @@ TEST_P(UdpTest, IdleStreamSendsHeartbeatsWithTheNextSequence) {
   EXPECT_EQ(heartbeats_after_data, 3);
   // The owner counts after sendmmsg returns, maybe after the receiver
   // already has the datagram (CI saw 2 of 3 counted).
-  EXPECT_TRUE(
-      WaitUntil([&] { return gateway_->UdpStats().heartbeats_sent >= 3u; }))
-      << gateway_->UdpStats().heartbeats_sent;
+  EXPECT_TRUE(WaitUntil([&] {
+    return gateway_->UdpStats().heartbeats_sent >= 3u;
+  })) << gateway_->UdpStats().heartbeats_sent;
 }
 
 TEST_P(UdpTest, MulticastGroupOnLoopback) {
