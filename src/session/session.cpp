@@ -560,6 +560,9 @@ void Session::CommitControl(std::size_t bytes) {
         << " control_queue_bytes=" << control_.pending_bytes()
         << " limit=" << OutboundLimit();
     NoteCloseReason("slow consumer: control frames not read");
+    // A frame may be half on the wire: a reset, never a clean EOF after
+    // part of it.
+    ResetOnClose();
     CloseNow();
   }
 }
@@ -634,8 +637,10 @@ void Session::CloseAfterFlush() {
   // so that the final frames follow it whatever the writer does meanwhile.
   if (!engine_.StopData()) {
     // That frame is already overwritten: the byte stream cannot be
-    // repaired, and nothing more can be said on it.
+    // repaired, and nothing more can be said on it. A reset, so that the
+    // peer never reads a clean EOF after part of a frame (PROTOCOL.md 12).
     CountCut(agent_.counters().slow_lapped);
+    ResetOnClose();
     CloseNow();
     return;
   }
