@@ -539,10 +539,11 @@ TEST_P(AfXdpModeTest, CountsAnEmptyFillRingWhenReceiveFallsBehind) {
     }
   }
   ASSERT_GT(stats.rx_fill_ring_empty_descs, 0u);
-  // What the 8 RX frames held is delivered; the rest were dropped.
+  // What the 8 RX frames held is delivered (more only if the kernel was
+  // still working through the burst); the rest were dropped.
   const std::vector<std::string> early = ReceiveUpTo(kBurst);
   EXPECT_GE(early.size(), 1u);
-  EXPECT_LE(early.size(), 8u);
+  EXPECT_LT(early.size(), static_cast<std::size_t>(kBurst));
   const FastPathCounters& counters = Queue().counters();
   EXPECT_GT(counters.fill_empty.value(), 0u);
   EXPECT_GT(io_->drops(), 0u);
