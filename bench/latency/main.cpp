@@ -108,6 +108,14 @@ ABSL_FLAG(std::string, fastpath, "",
           "comma list of datagram paths (socket,af_xdp,dpdk): run W5 and W6 "
           "over a veth pair between two network namespaces once per path, "
           "with ratios to the socket path; needs root");
+ABSL_FLAG(std::string, fastpath_interface, "",
+          "with --fastpath: run over this port instead of a veth pair (the "
+          "gateway's end; needs --fastpath_peer_interface, the port cabled "
+          "to it). Both are moved into the suite's namespaces, which drops "
+          "their addresses, and moved back at the end");
+ABSL_FLAG(std::string, fastpath_peer_interface, "",
+          "with --fastpath_interface: the port the producers and receivers "
+          "use, cabled to the gateway's");
 ABSL_FLAG(std::string, gateway, "",
           "tachyon-gateway binary (default: the one built beside this tool)");
 
@@ -478,8 +486,11 @@ int Main() {
           SplitList(absl::GetFlag(FLAGS_fastpath));
       !paths.empty()) {
     std::string error;
-    const std::string table =
-        RunFastPathSuite(paths, base, udp_duration, gateway_bin, note, &error);
+    const std::string table = RunFastPathSuite(
+        paths, base, udp_duration, gateway_bin,
+        {.gateway_interface = absl::GetFlag(FLAGS_fastpath_interface),
+         .peer_interface = absl::GetFlag(FLAGS_fastpath_peer_interface)},
+        note, &error);
     if (!error.empty()) {
       std::fprintf(stderr, "tachyon-bench: %s\n", error.c_str());
       return 2;

@@ -38,7 +38,7 @@ std::string Escape(const std::string& s) {
 }
 
 bool IsUdp(const Result& r) {
-  return r.workload.rfind("W5", 0) == 0 || r.workload == "W6" ||
+  return r.workload.rfind("W5", 0) == 0 || r.workload.rfind("W6", 0) == 0 ||
          r.workload.rfind("floor-udp-in", 0) == 0;
 }
 

@@ -485,14 +485,17 @@ Result RunUdpIngress(const WorkloadOptions& o, bool max_rate) {
   return r;
 }
 
-Result RunUdpFanOut(const WorkloadOptions& o) {
-  Result r{.workload = "W6", .payload = std::max(o.payload, kStampBytes)};
+Result RunUdpFanOut(const WorkloadOptions& o, bool max_rate) {
+  Result r{.workload = RateName("W6", max_rate),
+           .payload = std::max(o.payload, kStampBytes)};
   if (o.udp_receivers.empty()) {
     r.available = false;
     r.note = "the gateway under test has no UDP destinations";
     return r;
   }
-  const auto measured = static_cast<std::int64_t>(o.rate * o.duration_s);
+  const auto measured = max_rate && o.udp_max_messages > 0
+                            ? o.udp_max_messages
+                            : static_cast<std::int64_t>(o.rate * o.duration_s);
   const std::int64_t total = o.warmup + measured;
   std::vector<std::unique_ptr<Child>> receivers;
   for (const int fd : o.udp_receivers) {
@@ -540,12 +543,14 @@ Result RunUdpFanOut(const WorkloadOptions& o) {
   auto stream = (*c)->OpenStream(kUdpFanOutStream);
   if (!stream.ok()) return Failed(r, std::string(stream.status().message()));
   std::vector<std::byte> payload(r.payload, std::byte{0x42});
-  const double interval_ns = 1e9 / o.rate;
-  const std::int64_t start = MonotonicNs() + 10'000'000;
+  const double interval_ns = max_rate ? 0 : 1e9 / o.rate;
+  const std::int64_t start = MonotonicNs() + (max_rate ? 0 : 10'000'000);
   for (std::int64_t i = 0; i < total; ++i) {
     const std::int64_t scheduled =
-        start + static_cast<std::int64_t>(static_cast<double>(i) * interval_ns);
-    WaitUntilNs(scheduled, o.spin);
+        max_rate ? MonotonicNs()
+                 : start + static_cast<std::int64_t>(static_cast<double>(i) *
+                                                     interval_ns);
+    if (!max_rate) WaitUntilNs(scheduled, o.spin);
     Stamp(payload.data(), static_cast<std::uint64_t>(i), scheduled);
     if (absl::Status s = (*c)->Publish(*stream, payload); !s.ok()) {
       return Failed(r, std::string(s.message()));
@@ -569,9 +574,18 @@ Result RunUdpFanOut(const WorkloadOptions& o) {
   r.sent = static_cast<std::uint64_t>(total) * receivers.size();
   r.seconds = static_cast<double>(end - start) * 1e-9;
   r.offered_per_second = static_cast<double>(total) / r.seconds;
-  r.target_per_second = o.rate;
+  r.target_per_second = max_rate ? 0 : o.rate;
   r.messages_per_second =
       r.seconds > 0 ? static_cast<double>(total) / r.seconds : 0;
+  if (max_rate) {
+    // Unthrottled: what arrived per second (per stream), from the first
+    // publish to the last arrival.
+    const double span = static_cast<double>(last - start) * 1e-9;
+    r.messages_per_second =
+        span > 0 ? static_cast<double>(r.received) /
+                       static_cast<double>(receivers.size()) / span
+                 : 0;
+  }
   return r;
 }
 

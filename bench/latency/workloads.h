@@ -147,7 +147,9 @@ Result RunThroughput(const WorkloadOptions& o);       // W3
 Result RunRequestResponse(const WorkloadOptions& o);  // W4
 Result RunUdpIngressFloor(const WorkloadOptions& o, bool max_rate);
 Result RunUdpIngress(const WorkloadOptions& o, bool max_rate);  // W5
-Result RunUdpFanOut(const WorkloadOptions& o);                  // W6
+// W6; max_rate: the publisher unthrottled (W6-max), o.udp_max_messages of
+// them when set, and the rate is what arrived per second.
+Result RunUdpFanOut(const WorkloadOptions& o, bool max_rate = false);
 
 }  // namespace tachyon::bench
 

@@ -761,6 +761,83 @@ TEST_P(FastPathTest, RestartsAfterAKilledGateway) {
   SendAndExpectExactlyOnce(*sub, stream, 200, 10, 77);
 }
 
+// Every PUBLISH datagram sent twice (a producer's retransmission): the
+// per-producer dedupe (PROTOCOL.md 16) holds on every path, so each
+// message lands once, and each second copy is counted a duplicate.
+TEST_P(FastPathTest, EachDatagramSentTwiceLandsOnce) {
+  ASSERT_TRUE(StartGateway());
+  auto sub = Client();
+  ASSERT_NE(sub, nullptr);
+  ASSERT_TRUE(sub->Subscribe(1, "fp.twice").has_value());
+  const StreamId stream = sub->Open("fp.twice", 2);
+  ASSERT_NE(stream.value(), 0u);
+  constexpr int kMessages = 300;
+  std::unique_ptr<Udp> producer;
+  {
+    auto in = pair_->EnterPeer();
+    producer = std::make_unique<Udp>(pair_->peer_ip());
+  }
+  int read = 0;
+  for (int i = 0; i < kMessages; ++i) {
+    const auto seq = static_cast<std::uint64_t>(i + 1);
+    const std::vector<std::byte> d =
+        PublishDatagram(stream, seq, 88, {"d" + std::to_string(seq)});
+    ASSERT_TRUE(producer->SendTo(GatewayUdpIp(), udp_port_, d));
+    ASSERT_TRUE(producer->SendTo(GatewayUdpIp(), udp_port_, d));
+    // At most ~100 messages in flight (paced by the subscriber).
+    while (read < i - 100 || (i == kMessages - 1 && read < kMessages)) {
+      auto f = sub->ReadSkippingHeartbeats(seconds(5));
+      ASSERT_TRUE(f.has_value() && f->type() == tp::MessageType::kData)
+          << "DATA " << read << " missing; metrics:\n"
+          << FastPathMetrics() << "\ngateway log:\n"
+          << gateway_.err();
+      ASSERT_EQ(PayloadText(*f), "d" + std::to_string(read + 1))
+          << "metrics:\n"
+          << FastPathMetrics();
+      ++read;
+    }
+  }
+  auto extra = sub->ReadSkippingHeartbeats(milliseconds(300));
+  EXPECT_FALSE(extra.has_value() && extra->type() == tp::MessageType::kData)
+      << "a message arrived twice: " << PayloadText(*extra);
+  // The last second copy may still be on its way: wait for it (bounded).
+  EXPECT_EQ(WaitForMetric("tachyon_udp_duplicates_total", kMessages),
+            static_cast<std::uint64_t>(kMessages))
+      << FastPathMetrics();
+  EXPECT_EQ(MetricSum(Metrics(), "tachyon_udp_messages_appended_total"),
+            static_cast<std::uint64_t>(kMessages))
+      << FastPathMetrics();
+}
+
+// SIGTERM detaches the XDP program the gateway attached (AF_XDP) or had
+// DPDK's net_af_xdp load: once the process has exited, the interface has
+// none, so the kernel gets all its traffic back.
+TEST_P(FastPathTest, SigtermLeavesNoXdpProgramOnTheInterface) {
+  const Path path = GetParam().path;
+  if (!IsAfXdp(path) && path != Path::kDpdkAfXdp) {
+    GTEST_SKIP() << "no XDP program on this path";
+  }
+  auto link = [&] {
+    Process show = Process::Start(Namespaced(
+        pair_->gateway_ns(),
+        {"/usr/sbin/ip", "link", "show", "dev", pair_->gateway_if()}));
+    EXPECT_EQ(show.Wait(seconds(10)), 0) << show.err();
+    return show.out();
+  };
+  ASSERT_EQ(link().find("xdp"), std::string::npos)
+      << "an XDP program before the gateway started: " << link();
+  ASSERT_TRUE(StartGateway());
+  // The check can fail: while the gateway runs, `ip link` shows the program.
+  ASSERT_NE(link().find("xdp"), std::string::npos)
+      << "no XDP program while the gateway runs: " << link();
+  ASSERT_TRUE(gateway_.Signal(SIGTERM));
+  EXPECT_EQ(gateway_.Wait(seconds(20)), 0) << gateway_.err();
+  EXPECT_EQ(link().find("xdp"), std::string::npos)
+      << "an XDP program is left after SIGTERM: " << link()
+      << "\ngateway log:\n"
+      << gateway_.err();
+}
+
 INSTANTIATE_TEST_SUITE_P(
     EveryPath, FastPathTest,
     ::testing::Values(PathParam{"socket", Path::kSocket},

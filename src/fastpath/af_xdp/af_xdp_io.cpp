@@ -389,6 +389,10 @@ void AfXdpDatagramIo::ReapCompletions() {
 void AfXdpDatagramIo::KickTx() {
   tx_kick_pending_ = false;
   if (!xsk_ring_prod__needs_wakeup(&rings_->tx)) return;
+  if (options_.tx_kicks_per_call == AfXdpQueueOptions::kTxKicksNone) {
+    tx_kick_pending_ = true;
+    return;
+  }
   // Copy mode transmits at most 32 descriptors per kick and says EAGAIN
   // while more remain; bounded, and resumed on the next call if still busy.
   const std::uint32_t limit = options_.tx_kicks_per_call != 0

@@ -103,8 +103,11 @@ struct AfXdpQueueOptions {
   /// Longer payloads are handed out cut to this and marked truncated.
   std::uint32_t max_datagram_bytes = 65507;
   /// Kicks per KickTx before the rest is left pending (0: enough for the
-  /// ring, outstanding / 32 + 4). Tests lower it to leave frames queued.
+  /// ring, outstanding / 32 + 4). Tests lower it to leave frames queued;
+  /// kTxKicksNone never kicks, so a copy-mode socket (which sends only
+  /// when kicked) stands for a device that stops taking frames.
   std::uint32_t tx_kicks_per_call = 0;
+  static constexpr std::uint32_t kTxKicksNone = ~std::uint32_t{0};
   /// The interface MTU (InterfaceInfo::mtu; 0: unknown). Send refuses
   /// (kFailed, counted tx_too_large) payloads above mtu - 28 (IPv4 + UDP
   /// headers): frames are never fragmented.

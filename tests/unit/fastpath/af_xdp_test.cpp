@@ -11,6 +11,7 @@
 #include <linux/if_ether.h>
 #include <linux/if_link.h>
 #include <linux/if_packet.h>
+#include <linux/if_xdp.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <netinet/ip_icmp.h>
@@ -498,7 +499,60 @@ TEST_P(AfXdpModeTest, RecyclesTxFramesAndResumesAfterFull) {
   for (const std::string& b : bodies) {
     ASSERT_EQ(ReceiveFrom(receiver), b);
   }
+  // Copy mode on veth completes each frame inside the kick, so Send
+  // usually gets the whole run out by itself; every frame was posted once.
+  EXPECT_EQ(Queue().counters().tx_packets.value(), bodies.size());
   ::close(receiver);
+}
+
+// A small fill ring and a gateway that does not call Receive for a while:
+// the kernel finds the fill ring empty, and the next Receive reports it
+// (fill_empty) with the drops, then delivers what arrives after. Copy mode
+// (veth) never asks for a fill-ring wakeup (the kernel sets that flag only
+// for zero-copy drivers), so rx_wakeups is not asserted here.
+TEST_P(AfXdpModeTest, CountsAnEmptyFillRingWhenReceiveFallsBehind) {
+  if (IsSkipped() || HasFatalFailure()) return;
+  config::GatewayConfig c = Config(GetParam());
+  c.fastpath.frames = 16;  // 8 to receive, 8 to send
+  c.fastpath.fill_ring = 8;
+  c.fastpath.rx_ring = 16;  // room beyond the fill ring: it empties first
+  c.fastpath.tx_ring = 8;
+  c.fastpath.completion_ring = 8;
+  Open(c);
+  if (HasFatalFailure()) return;
+  const int peer = PeerUdpSocket();
+  constexpr int kBurst = 64;
+  for (int i = 0; i < kBurst; ++i) {
+    SendTo(peer, pair_->gateway_ip_be(), kPort, "b" + std::to_string(i));
+  }
+  // Wait (bounded) until the kernel has met the empty fill ring, reading
+  // its statistics directly: no Receive in between.
+  xdp_statistics stats{};
+  for (int i = 0; i < 200 && stats.rx_fill_ring_empty_descs == 0; ++i) {
+    socklen_t len = sizeof stats;
+    ASSERT_EQ(::getsockopt(io_->readiness_fd(), SOL_XDP, XDP_STATISTICS, &stats,
+                           &len),
+              0);
+    if (stats.rx_fill_ring_empty_descs == 0) {
+      pollfd p{-1, 0, 0};
+      ::poll(&p, 0, 10);
+    }
+  }
+  ASSERT_GT(stats.rx_fill_ring_empty_descs, 0u);
+  // What the 8 RX frames held is delivered (more only if the kernel was
+  // still working through the burst); the rest were dropped.
+  const std::vector<std::string> early = ReceiveUpTo(kBurst);
+  EXPECT_GE(early.size(), 1u);
+  EXPECT_LT(early.size(), static_cast<std::size_t>(kBurst));
+  const FastPathCounters& counters = Queue().counters();
+  EXPECT_GT(counters.fill_empty.value(), 0u);
+  EXPECT_GT(io_->drops(), 0u);
+  // Frames went back to the fill ring: the queue receives again.
+  SendTo(peer, pair_->gateway_ip_be(), kPort, "after");
+  const std::vector<std::string> later = ReceiveUpTo(1);
+  ASSERT_EQ(later.size(), 1u);
+  EXPECT_EQ(later[0], "after");
+  ::close(peer);
 }
 
 // Frames left queued by a kick the kernel cut short (copy mode sends 32 a
@@ -553,7 +607,64 @@ TEST_P(AfXdpModeTest, SendAloneKicksWhatAnEarlierSendLeftQueued) {
     }
   }
   EXPECT_EQ(got, bodies);
+  // veth is copy mode: the TX ring always asks for a wakeup, and every
+  // frame left only because Send kicked it.
+  EXPECT_GT((*io)->counters().tx_wakeups.value(), 0u);
   ::close(receiver);
+  io->reset();
+}
+
+// A device that stops taking frames (here: a copy-mode socket never
+// kicked, so the kernel sends nothing and no completion comes back): the
+// TX frames run out, Send says kFull with what it posted, and every
+// datagram it could not post is counted tx_ring_full, on this run and on
+// the retry.
+TEST_P(AfXdpModeTest, CountsTxRingFullWhenTheDeviceTakesNothing) {
+  if (IsSkipped() || HasFatalFailure()) return;
+  absl::StatusOr<std::unique_ptr<XdpProgram>> program = XdpProgram::Attach(
+      {.interface = "tg0", .mode = GetParam(), .ports = {kPort}});
+  ASSERT_TRUE(program.ok()) << program.status();
+  AfXdpQueueOptions q;
+  q.interface = "tg0";
+  q.xsks_map_fd = (*program)->xsks_map_fd();
+  q.xdp_mode = GetParam();
+  q.frames = 16;  // 8 to receive, 8 to send
+  q.rx_ring = 8;
+  q.fill_ring = 8;
+  q.tx_ring = 8;
+  q.completion_ring = 8;
+  q.address_be = pair_->gateway_ip_be();
+  q.source_be = pair_->gateway_ip_be();
+  q.port = kPort;
+  q.mac = gateway_mac_;
+  q.neighbours = {
+      *ParseStaticNeighbour(pair_->peer_ip() + "=" + pair_->peer_mac())};
+  q.tx_kicks_per_call = AfXdpQueueOptions::kTxKicksNone;
+  absl::StatusOr<std::unique_ptr<AfXdpDatagramIo>> io =
+      AfXdpDatagramIo::Create(q, registry_);
+  ASSERT_TRUE(io.ok()) << io.status();
+  std::vector<std::string> bodies;
+  for (int i = 0; i < 20; ++i) bodies.push_back("f" + std::to_string(i));
+  std::vector<io::TxDatagram> datagrams;
+  for (const std::string& b : bodies) datagrams.push_back({AsBytes(b), {}});
+  const std::vector<io::TxRun> runs = {
+      {{pair_->peer_ip_be(), 9}, 0, datagrams}};
+  std::vector<io::TxRunResult> results(1);
+  (*io)->Send(runs, results);
+  EXPECT_EQ(results[0].status, io::TxRunResult::Status::kFull);
+  EXPECT_EQ(results[0].sent, 8u);
+  const FastPathCounters& c = (*io)->counters();
+  EXPECT_EQ(c.tx_packets.value(), 8u);
+  EXPECT_EQ(c.tx_ring_full.value(), 12u);
+  const std::vector<io::TxRun> rest = {
+      {{pair_->peer_ip_be(), 9},
+       0,
+       std::span<const io::TxDatagram>(datagrams).subspan(8)}};
+  (*io)->Send(rest, results);
+  EXPECT_EQ(results[0].status, io::TxRunResult::Status::kFull);
+  EXPECT_EQ(results[0].sent, 0u);
+  EXPECT_EQ(c.tx_ring_full.value(), 24u);
+  EXPECT_EQ(c.tx_wakeups.value(), 0u);
   io->reset();
 }
 
