@@ -554,7 +554,7 @@ void Session::CommitControl(std::size_t bytes) {
       state_ != State::kLingering) {
     // The peer does not read its control frames: a slow consumer.
     CountCut(agent_.counters().slow_control_queue);
-    TACHYON_LOG_LIMITED(kInfo, kSlowConsumer)
+    TACHYON_LOG_LIMITED(kWarn, kSlowConsumer)
         << "slow consumer cut peer=" << peer_ << " client='" << client_name_
         << "' session=" << session_id_.value()
         << " control_queue_bytes=" << control_.pending_bytes()
@@ -871,7 +871,7 @@ void Session::CutSlowConsumer(const SendEngine::Result& r,
                        log->window(), ") for ", r.behind_ns / 1'000'000, " ms");
       break;
   }
-  TACHYON_LOG_LIMITED(kInfo, kSlowConsumer)
+  TACHYON_LOG_LIMITED(kWarn, kSlowConsumer)
       << "slow consumer cut peer=" << peer_ << " client='" << client_name_
       << "' session=" << session_id_.value() << " stream='" << log->name()
       << "' lag_bytes=" << r.lag_bytes << " window=" << log->window()
