@@ -77,7 +77,9 @@ void Session::OnData(std::span<const std::byte> data) {
   }
   appended_in_read_ = false;
   Consume(data);
-  if (appended_in_read_) agent_.RecordPublishToAppend();
+  if (appended_in_read_) {
+    agent_.RecordPublishToAppend(appended_stream_latency_);
+  }
 }
 
 std::uint32_t Session::FrameLimit() const {
@@ -462,7 +464,8 @@ bool Session::RetryHeld() {
 
 bool Session::HandlePublish(const tp::PublishView& m) {
   const StreamId stream = m.stream_id();
-  stream::StreamLog* log = opened_streams_.contains(stream.value())
+  const auto opened = opened_streams_.find(stream.value());
+  stream::StreamLog* log = opened != opened_streams_.end()
                                ? agent_.registry().Find(stream)
                                : nullptr;
   if (log == nullptr) {
@@ -508,6 +511,7 @@ bool Session::HandlePublish(const tp::PublishView& m) {
     case stream::AppendStatus::kOk:
       agent_.counters().publishes.Add();
       appended_in_read_ = true;
+      appended_stream_latency_ = opened->second;
       agent_.OnAppended(log);
       if (m.ack_requested()) {
         QueuePublishAck(stream, m.correlation_id(), r.sequence,
