@@ -92,21 +92,24 @@ inline constexpr std::string_view kPublishToAppendNs =
 // The same two measures per stream (labels worker and stream), under names
 // of their own so that summing a name over its label sets never counts a
 // value twice:
-// tachyon_stream_delivery_latency_ns: per send, for each stream the send
+// tachyon_session_stream_delivery_latency_ns: per send, for each stream the
+// send
 //   finished a live frame of, CLOCK_REALTIME after the completion minus
 //   the oldest such frame's timestamp (the worker series takes the oldest
 //   over all streams of the send; one clock read serves both).
-// tachyon_stream_publish_to_append_ns: the worker series' value, recorded
+// tachyon_session_stream_publish_to_append_ns: the worker series' value,
+// recorded
 //   also under the stream of the read's last appended PUBLISH.
 // A worker allocates a stream's series when it first delivers (or a
 // session of it first opens) the stream; past kMaxStreamSeries streams
 // per worker and measure, further streams share the stream="other" series.
 // Series outlive a retired stream (a re-created stream of the name reuses
-// them), so their number stays bounded.
+// them), so their number stays bounded; hence not the tachyon_stream_*
+// prefix, whose series belong to live streams (one admin row each).
 inline constexpr std::string_view kStreamDeliveryLatencyNs =
-    "tachyon_stream_delivery_latency_ns";
+    "tachyon_session_stream_delivery_latency_ns";
 inline constexpr std::string_view kStreamPublishToAppendNs =
-    "tachyon_stream_publish_to_append_ns";
+    "tachyon_session_stream_publish_to_append_ns";
 
 /// One worker's per-stream series of one latency histogram (see above).
 /// Threading: the worker's thread only.
