@@ -186,8 +186,13 @@ std::uint64_t StreamRegistry::sequence_floor() const {
 
 void StreamRegistry::RememberRetiredLocked(std::string_view name,
                                            std::uint64_t next_sequence) {
-  // A live stream's name is never remembered (creation forgets it), so the
-  // name is new here.
+  // A live stream's name is not remembered (creation forgets it); should
+  // it be, its older entry goes, so each name is in the order once.
+  if (auto old = next_after_retire_.find(AbslView(name));
+      old != next_after_retire_.end()) {
+    retired_order_.erase(old->second.order);
+    next_after_retire_.erase(old);
+  }
   retired_order_.emplace_back(name);
   next_after_retire_[std::string(name)] = {next_sequence,
                                            std::prev(retired_order_.end())};
