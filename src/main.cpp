@@ -78,7 +78,9 @@ constexpr std::string_view kImportantFlags[] = {"config",
                                                 "stream_policy",
                                                 "udp_enabled",
                                                 "udp_port",
-                                                "backend"};
+                                                "backend",
+                                                "admin_enabled",
+                                                "admin_port"};
 
 void PrintHelp() {
   std::printf(

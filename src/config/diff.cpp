@@ -56,8 +56,20 @@ std::string Spell(const T& value) {
   }
 }
 
-// A key whose value must never reach a log or a terminal.
-bool IsSecret(std::string_view key) { return key == "session.token"; }
+// A key whose value must never reach a log or a terminal: any token, token
+// hash, key, private key, password or secret, in any table ("session.token",
+// "admin.token", "tls.private_key", ...). Judged by the last part of the
+// dotted name so a key added later under one of these names is covered.
+bool IsSecret(std::string_view key) {
+  const std::size_t dot = key.rfind('.');
+  const std::string_view name =
+      dot == std::string_view::npos ? key : key.substr(dot + 1);
+  for (std::string_view secret : {"token", "token_hash", "key", "private_key",
+                                  "password", "passphrase", "secret"}) {
+    if (name == secret) return true;
+  }
+  return false;
+}
 
 template <ValueKind kKind, const auto& kDetail, auto kField, typename Struct>
 void Compare(std::string_view key, const Struct& from, const Struct& to,

@@ -25,7 +25,8 @@
 //                                  interval it was granted)
 //     session.idle_timeout_heartbeats, session.logon_timeout_ms
 //                                  the next tick
-//     auth.*, [[principals]]       the next LOGON; a logged-on session
+//     auth.anonymous*, [[principals]]
+//                                  the next LOGON; a logged-on session
 //                                  checks what it holds at its next tick
 //                                  (within SessionAgent::kTickNs) and is
 //                                  closed with ERROR NOT_AUTHORIZED naming

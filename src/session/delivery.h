@@ -30,6 +30,7 @@
 
 #include <cstdint>
 
+#include "base/counters.h"
 #include "stream/stream_log.h"
 #include "tachyon/protocol/stream_messages.h"
 
@@ -120,6 +121,9 @@ class Delivery {
 
   /// On its session's dirty list (new bytes to look at).
   bool dirty = false;
+  /// The worker's delivery latency series of this stream
+  /// (kStreamDeliveryLatencyNs); null: not recorded per stream.
+  base::Histogram* stream_latency = nullptr;
   /// Index in the worker's readers of this stream (SessionAgent).
   std::uint32_t reader_index = 0;
 

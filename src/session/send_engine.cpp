@@ -254,8 +254,11 @@ SendEngine::Outcome SendEngine::OnSendComplete(ssize_t result) {
 void SendEngine::HandleSent(std::size_t bytes) {
   listener_.OnBytesSent(bytes);
   partial_valid_ = false;
-  // The gateway timestamp of the oldest live frame this send finished.
+  // The gateway timestamp of the oldest live frame this send finished; the
+  // clock is read once, at the first such frame, for it and for the
+  // per-stream series.
   std::int64_t oldest_ns = std::numeric_limits<std::int64_t>::max();
+  std::int64_t now_ns = 0;
   for (const Source& s : sources_) {
     const std::size_t k = std::min(bytes, s.length);
     bytes -= k;
@@ -269,7 +272,15 @@ void SendEngine::HandleSent(std::size_t bytes) {
       s.delivery->Advance(k, k == s.length);
       if (delivery_latency_ != nullptr && s.delivery->frame_start() > first &&
           first >= s.delivery->live_from()) {
-        oldest_ns = std::min(oldest_ns, s.delivery->TimestampAt(first));
+        const std::int64_t ts = s.delivery->TimestampAt(first);
+        oldest_ns = std::min(oldest_ns, ts);
+        if (s.delivery->stream_latency != nullptr) {
+          if (now_ns == 0) now_ns = base::RealtimeNs();
+          if (now_ns >= ts) {
+            s.delivery->stream_latency->Record(
+                static_cast<std::uint64_t>(now_ns - ts));
+          }
+        }
       }
     }
     if (k < s.length) {
@@ -283,7 +294,8 @@ void SendEngine::HandleSent(std::size_t bytes) {
     }
   }
   if (oldest_ns != std::numeric_limits<std::int64_t>::max()) {
-    const std::int64_t latency = base::RealtimeNs() - oldest_ns;
+    const std::int64_t latency =
+        (now_ns != 0 ? now_ns : base::RealtimeNs()) - oldest_ns;
     if (latency >= 0) {
       delivery_latency_->Record(static_cast<std::uint64_t>(latency));
     }

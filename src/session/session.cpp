@@ -77,7 +77,9 @@ void Session::OnData(std::span<const std::byte> data) {
   }
   appended_in_read_ = false;
   Consume(data);
-  if (appended_in_read_) agent_.RecordPublishToAppend();
+  if (appended_in_read_) {
+    agent_.RecordPublishToAppend(appended_stream_latency_);
+  }
 }
 
 std::uint32_t Session::FrameLimit() const {
@@ -462,7 +464,8 @@ bool Session::RetryHeld() {
 
 bool Session::HandlePublish(const tp::PublishView& m) {
   const StreamId stream = m.stream_id();
-  stream::StreamLog* log = opened_streams_.contains(stream.value())
+  const auto opened = opened_streams_.find(stream.value());
+  stream::StreamLog* log = opened != opened_streams_.end()
                                ? agent_.registry().Find(stream)
                                : nullptr;
   if (log == nullptr) {
@@ -508,6 +511,7 @@ bool Session::HandlePublish(const tp::PublishView& m) {
     case stream::AppendStatus::kOk:
       agent_.counters().publishes.Add();
       appended_in_read_ = true;
+      appended_stream_latency_ = opened->second;
       agent_.OnAppended(log);
       if (m.ack_requested()) {
         QueuePublishAck(stream, m.correlation_id(), r.sequence,
@@ -554,7 +558,7 @@ void Session::CommitControl(std::size_t bytes) {
       state_ != State::kLingering) {
     // The peer does not read its control frames: a slow consumer.
     CountCut(agent_.counters().slow_control_queue);
-    TACHYON_LOG_LIMITED(kInfo, kSlowConsumer)
+    TACHYON_LOG_LIMITED(kWarn, kSlowConsumer)
         << "slow consumer cut peer=" << peer_ << " client='" << client_name_
         << "' session=" << session_id_.value()
         << " control_queue_bytes=" << control_.pending_bytes()
@@ -871,7 +875,7 @@ void Session::CutSlowConsumer(const SendEngine::Result& r,
                        log->window(), ") for ", r.behind_ns / 1'000'000, " ms");
       break;
   }
-  TACHYON_LOG_LIMITED(kInfo, kSlowConsumer)
+  TACHYON_LOG_LIMITED(kWarn, kSlowConsumer)
       << "slow consumer cut peer=" << peer_ << " client='" << client_name_
       << "' session=" << session_id_.value() << " stream='" << log->name()
       << "' lag_bytes=" << r.lag_bytes << " window=" << log->window()

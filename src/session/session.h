@@ -385,6 +385,8 @@ class Session final : public io::ConnectionHandler,
   bool holding_ = false;
   // The read being consumed appended a PUBLISH (publish-to-append latency).
   bool appended_in_read_ = false;
+  // The series of the stream of the read's last appended PUBLISH.
+  base::Histogram* appended_stream_latency_ = nullptr;
   std::vector<std::byte> held_;
   std::vector<std::byte> resumed_;  // held_ being consumed after a retry
 
@@ -398,7 +400,9 @@ class Session final : public io::ConnectionHandler,
   // Subscriptions.
   absl::flat_hash_map<std::uint32_t, Subscription> subscriptions_;
   int pattern_count_ = 0;
-  absl::flat_hash_set<std::uint32_t> opened_streams_;
+  // Streams opened for publishing (OPEN_STREAM) -> the worker's
+  // publish-to-append series of the stream (kStreamPublishToAppendNs).
+  absl::flat_hash_map<std::uint32_t, base::Histogram*> opened_streams_;
 
   // Principals: the identity LOGON gave (nullptr without an
   // authenticator), the authenticator generation it was checked against,

@@ -126,11 +126,14 @@ class SessionAgent final : public io::Agent, public io::AcceptHandler {
   /// CLOCK_REALTIME of this loop iteration (DATA timestamps).
   [[nodiscard]] std::int64_t receive_time_ns() { return clock_.realtime_ns(); }
   /// A read just appended PUBLISHes stamped receive_time_ns(): records
-  /// the time since then (kPublishToAppendNs). One clock read.
-  void RecordPublishToAppend() {
+  /// the time since then (kPublishToAppendNs), and in `stream` (the
+  /// series of the stream of the read's last PUBLISH, if not null). One
+  /// clock read.
+  void RecordPublishToAppend(base::Histogram* stream) {
     const std::int64_t ns = base::RealtimeNs() - clock_.realtime_ns();
     if (ns >= 0) {
       counters_.publish_to_append.Record(static_cast<std::uint64_t>(ns));
+      if (stream != nullptr) stream->Record(static_cast<std::uint64_t>(ns));
     }
   }
   [[nodiscard]] bool stopping() const { return services_.stopping(); }

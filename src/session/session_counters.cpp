@@ -1,10 +1,49 @@
 #include "session/session_counters.h"
 
 #include <string>
+#include <utility>
+
+#include "base/strings.h"
 
 namespace tachyon::session {
 
-SessionCounters::SessionCounters(base::CounterRegistry& registry, int worker) {
+StreamHistograms::StreamHistograms(base::CounterRegistry& registry,
+                                   std::string_view name, std::string_view help,
+                                   std::string worker)
+    : registry_(registry),
+      name_(name),
+      help_(help),
+      worker_(std::move(worker)) {}
+
+base::Histogram* StreamHistograms::For(std::string_view stream) {
+  if (auto it = series_.find(AbslView(stream)); it != series_.end()) {
+    return &it->second;
+  }
+  // The cap counts streams of their own; "other" comes on top of it.
+  const std::size_t own = series_.size() - (series_.contains("other") ? 1 : 0);
+  const std::string_view label = own < kMaxStreamSeries ? stream : "other";
+  if (auto it = series_.find(AbslView(label)); it != series_.end()) {
+    return &it->second;
+  }
+  auto [it, inserted] = series_.try_emplace(
+      std::string(label),
+      registry_.AddHistogram(
+          name_, help_, {{"worker", worker_}, {"stream", std::string(label)}}));
+  return &it->second;
+}
+
+SessionCounters::SessionCounters(base::CounterRegistry& registry, int worker)
+    : delivery_latency_by_stream(
+          registry, kStreamDeliveryLatencyNs,
+          "per stream: from a DATA frame's gateway timestamp to the "
+          "completion of the send that finished it to a subscriber (oldest "
+          "frame of the stream in each send; replays excluded), ns",
+          std::to_string(worker)),
+      publish_to_append_by_stream(
+          registry, kStreamPublishToAppendNs,
+          "per stream: from a publisher's read batch to the append of its "
+          "last PUBLISH (the stream of that PUBLISH), ns",
+          std::to_string(worker)) {
   const std::string w = std::to_string(worker);
   auto counter = [&](std::string_view name, std::string_view help,
                      std::string_view reason = {}) {

@@ -9,8 +9,11 @@
 #ifndef TACHYON_SESSION_SESSION_COUNTERS_H_
 #define TACHYON_SESSION_SESSION_COUNTERS_H_
 
+#include <cstddef>
+#include <string>
 #include <string_view>
 
+#include "absl/container/node_hash_map.h"
 #include "base/counters.h"
 
 namespace tachyon::session {
@@ -86,6 +89,53 @@ inline constexpr std::string_view kDeliveryLatencyNs =
     "tachyon_session_delivery_latency_ns";
 inline constexpr std::string_view kPublishToAppendNs =
     "tachyon_session_publish_to_append_ns";
+// The same two measures per stream (labels worker and stream), under names
+// of their own so that summing a name over its label sets never counts a
+// value twice:
+// tachyon_session_stream_delivery_latency_ns: per send, for each stream the
+// send
+//   finished a live frame of, CLOCK_REALTIME after the completion minus
+//   the oldest such frame's timestamp (the worker series takes the oldest
+//   over all streams of the send; one clock read serves both).
+// tachyon_session_stream_publish_to_append_ns: the worker series' value,
+// recorded
+//   also under the stream of the read's last appended PUBLISH.
+// A worker allocates a stream's series when it first delivers (or a
+// session of it first opens) the stream; past kMaxStreamSeries streams
+// per worker and measure, further streams share the stream="other" series.
+// Series outlive a retired stream (a re-created stream of the name reuses
+// them), so their number stays bounded; hence not the tachyon_stream_*
+// prefix, whose series belong to live streams (one admin row each).
+inline constexpr std::string_view kStreamDeliveryLatencyNs =
+    "tachyon_session_stream_delivery_latency_ns";
+inline constexpr std::string_view kStreamPublishToAppendNs =
+    "tachyon_session_stream_publish_to_append_ns";
+
+/// One worker's per-stream series of one latency histogram (see above).
+/// Threading: the worker's thread only.
+class StreamHistograms {
+ public:
+  /// Streams with a series of their own, per worker; the rest share
+  /// stream="other".
+  static constexpr std::size_t kMaxStreamSeries = 64;
+
+  StreamHistograms(base::CounterRegistry& registry, std::string_view name,
+                   std::string_view help, std::string worker);
+  /// The series of `stream`, registered on first use (control path: a
+  /// subscription's delivery starting, a stream opened). The pointer stays
+  /// valid for the life of this object.
+  base::Histogram* For(std::string_view stream);
+  /// Series registered, "other" included once used.
+  [[nodiscard]] std::size_t size() const { return series_.size(); }
+
+ private:
+  base::CounterRegistry& registry_;
+  const std::string name_;
+  const std::string help_;
+  const std::string worker_;
+  // Node-based: the Histograms handed out never move.
+  absl::node_hash_map<std::string, base::Histogram> series_;
+};
 
 struct SessionCounters {
   /// Registers every value with label worker=`worker`.
@@ -143,6 +193,9 @@ struct SessionCounters {
   base::Histogram delivery_latency;
   /// kPublishToAppendNs.
   base::Histogram publish_to_append;
+  /// kStreamDeliveryLatencyNs, kStreamPublishToAppendNs.
+  StreamHistograms delivery_latency_by_stream;
+  StreamHistograms publish_to_append_by_stream;
 };
 
 }  // namespace tachyon::session

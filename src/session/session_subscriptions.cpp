@@ -37,7 +37,12 @@ void Session::HandleOpenStream(const tp::OpenStreamView& m) {
   if (opened == nullptr) return;
   // One publisher per session, however often it opens the stream; the
   // session's end releases it (~Session).
-  if (!opened_streams_.insert(opened->id().value()).second) {
+  if (auto [it, inserted] =
+          opened_streams_.try_emplace(opened->id().value(), nullptr);
+      inserted) {
+    it->second =
+        agent_.counters().publish_to_append_by_stream.For(opened->name());
+  } else {
     opened->Release(stream::StreamUse::kPublisher);
   }
   std::span<std::byte> out =
@@ -213,7 +218,7 @@ void Session::CheckRevocation() {
       if (!why.empty()) break;
     }
     if (why.empty()) {
-      for (const std::uint32_t s : opened_streams_) {
+      for (const auto& [s, unused] : opened_streams_) {
         const stream::StreamLog* log = agent_.registry().Find(StreamId{s});
         if (log != nullptr &&
             !next->permissions().publish.Allows(log->name())) {
@@ -382,6 +387,8 @@ void Session::Cover(SubscriptionId sub_id, Subscription& sub,
     return;
   }
   d = engine_.Add(this, log);
+  d->stream_latency =
+      agent_.counters().delivery_latency_by_stream.For(log->name());
   d->coverage = 1;
   const stream::StartPoint sp = d->Start(mode, start);
   d->ready_after_ctl = AnnounceStart(sub_id, log, sp, announce);
@@ -536,7 +543,7 @@ void Session::ReleaseSubscriber(StreamId stream) {
 }
 
 void Session::ReleaseStreamUses() {
-  for (const std::uint32_t id : opened_streams_) {
+  for (const auto& [id, unused] : opened_streams_) {
     if (stream::StreamLog* log = agent_.registry().Find(StreamId{id})) {
       log->Release(stream::StreamUse::kPublisher);
     }

@@ -8,18 +8,12 @@
 #include "absl/strings/str_cat.h"
 #include "base/clock.h"
 #include "base/log.h"
+#include "base/log_limit.h"
 #include "base/strings.h"
 #include "stream/stream_metric_names.h"
 #include "tachyon/protocol/stream_messages.h"
 
 namespace tachyon::stream {
-namespace {
-
-// Info lines about streams created and retired, per second at most.
-constexpr int kLogBurst = 20;
-constexpr std::int64_t kLogWindowNs = 1'000'000'000;
-
-}  // namespace
 
 StreamRegistry::StreamRegistry(const config::GatewayConfig& config,
                                base::CounterRegistry& counters,
@@ -33,7 +27,9 @@ StreamRegistry::StreamRegistry(const config::GatewayConfig& config,
       // for the next id is always a few steps away.
       slot_mask_(std::bit_ceil(std::size_t{2} * max_streams_) - 1),
       slots_(new std::atomic<StreamLog*>[slot_mask_ + 1]),
-      readers_(new ReaderEpoch[kMaxReaders]) {
+      readers_(new ReaderEpoch[kMaxReaders]),
+      retired_names_cap_(
+          std::max<std::size_t>(max_streams_, kMinRetiredNames)) {
   for (std::size_t i = 0; i <= slot_mask_; ++i) {
     slots_[i].store(nullptr, std::memory_order_relaxed);
   }
@@ -133,15 +129,22 @@ absl::StatusOr<StreamLog*> StreamRegistry::OpenLocked(
     return absl::ResourceExhaustedError(
         "stream ids exhausted: 4294967295 streams created in this run");
   }
-  Sequence first{1};
+  // A remembered name continues; any other starts at the floor (1 unless
+  // remembered names were evicted), so no name's sequences repeat.
+  Sequence first{sequence_floor_};
   auto tomb = next_after_retire_.find(AbslView(name));
-  if (tomb != next_after_retire_.end()) first = Sequence{tomb->second};
+  if (tomb != next_after_retire_.end()) {
+    first = Sequence{tomb->second.next_sequence};
+  }
   const config::StreamPolicy& policy = config_.PolicyFor(name);
   absl::StatusOr<std::unique_ptr<StreamLog>> log = StreamLog::Create(
       StreamId{static_cast<std::uint32_t>(id)}, std::string(name), policy,
       config_.max_frame_length, storage_, counters_, &budget_, first);
   if (!log.ok()) return log.status();
-  if (tomb != next_after_retire_.end()) next_after_retire_.erase(tomb);
+  if (tomb != next_after_retire_.end()) {
+    retired_order_.erase(tomb->second.order);
+    next_after_retire_.erase(tomb);
+  }
   next_id_ = id + 1;
   StreamLog* raw = log->get();
   Entry& e = by_name_[std::string(name)];
@@ -169,6 +172,36 @@ StreamLog* StreamRegistry::FindByName(std::string_view name) const {
 
 std::uint64_t StreamRegistry::retired_total() const {
   return retired_counter_.value();
+}
+
+std::size_t StreamRegistry::retired_names() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return next_after_retire_.size();
+}
+
+std::uint64_t StreamRegistry::sequence_floor() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return sequence_floor_;
+}
+
+void StreamRegistry::RememberRetiredLocked(std::string_view name,
+                                           std::uint64_t next_sequence) {
+  // A live stream's name is not remembered (creation forgets it); should
+  // it be, its older entry goes, so each name is in the order once.
+  if (auto old = next_after_retire_.find(AbslView(name));
+      old != next_after_retire_.end()) {
+    retired_order_.erase(old->second.order);
+    next_after_retire_.erase(old);
+  }
+  retired_order_.emplace_back(name);
+  next_after_retire_[std::string(name)] = {next_sequence,
+                                           std::prev(retired_order_.end())};
+  while (next_after_retire_.size() > retired_names_cap_) {
+    auto oldest = next_after_retire_.find(AbslView(retired_order_.front()));
+    sequence_floor_ = std::max(sequence_floor_, oldest->second.next_sequence);
+    next_after_retire_.erase(oldest);
+    retired_order_.pop_front();
+  }
 }
 
 absl::Status StreamRegistry::Retire(std::string_view name) {
@@ -247,7 +280,7 @@ void StreamRegistry::UnlinkLocked(std::string_view name, Entry& entry,
   }
   slots_[log->id().value() & slot_mask_].store(nullptr,
                                                std::memory_order_release);
-  next_after_retire_[std::string(name)] = log->next_sequence().value();
+  RememberRetiredLocked(name, log->next_sequence().value());
   const std::uint32_t n = size_.load(std::memory_order_relaxed) - 1;
   size_.store(n, std::memory_order_release);
   streams_gauge_.Set(n);
@@ -310,24 +343,8 @@ std::size_t StreamRegistry::limbo_size() const {
 
 void StreamRegistry::LogLocked(std::string_view what, std::string_view name,
                                StreamId id) {
-  if (!base::LogEnabled(base::LogLevel::kInfo)) return;
-  const std::int64_t now = base::MonotonicNs();
-  if (now - log_window_start_ns_ >= kLogWindowNs) {
-    log_window_start_ns_ = now;
-    log_lines_ = 0;
-  }
-  if (log_lines_ >= kLogBurst) {
-    ++log_suppressed_;
-    return;
-  }
-  ++log_lines_;
-  base::LogLine line(base::LogLevel::kInfo);
-  line << "stream '" << name << "' (id " << id.value() << ") " << what;
-  if (log_suppressed_ != 0) {
-    line << " (" << log_suppressed_
-         << " earlier stream creations/retirements not logged)";
-    log_suppressed_ = 0;
-  }
+  TACHYON_LOG_LIMITED(kInfo, kStream)
+      << "stream '" << name << "' (id " << id.value() << ") " << what;
 }
 
 bool MatchesPattern(std::string_view pattern, std::string_view name) {

@@ -23,6 +23,12 @@
 //   name map at once; its id is never used again, and a stream of the same
 //   name created later gets a new id and continues the retired one's
 //   sequences (its first append gets the retired stream's next sequence).
+//   The retired names remembered for this are bounded (retired_names_cap(),
+//   the larger of max_streams and kMinRetiredNames), oldest retirement
+//   evicted first. An evicted name's next sequence raises a floor that every
+//   stream created under a name not remembered starts from (1 until the
+//   first eviction), so a name's sequences never repeat within a run,
+//   remembered or not (PROTOCOL.md 9.4).
 //
 //   Reclamation (quiescent-state based). Find() is lock-free and workers
 //   keep the pointer for the rest of their duty-cycle iteration, so a
@@ -51,6 +57,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <list>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -149,6 +156,19 @@ class StreamRegistry {
   }
   /// Streams retired so far.
   [[nodiscard]] std::uint64_t retired_total() const;
+  /// Retired names remembered (with the sequence a re-created stream of the
+  /// name continues from); at most retired_names_cap().
+  [[nodiscard]] std::size_t retired_names() const;
+  /// The most retired names remembered: max(max_streams, kMinRetiredNames).
+  [[nodiscard]] std::size_t retired_names_cap() const {
+    return retired_names_cap_;
+  }
+  /// The first sequence of a stream created under a name not remembered: 1
+  /// until a remembered name is evicted, then the highest next sequence of
+  /// any evicted name.
+  [[nodiscard]] std::uint64_t sequence_floor() const;
+  /// The least retired_names_cap() whatever max_streams is.
+  static constexpr std::size_t kMinRetiredNames = 4096;
   /// Ring bytes committed by every stream, retired ones not yet freed
   /// included.
   [[nodiscard]] std::uint64_t memory_committed() const {
@@ -224,8 +244,13 @@ class StreamRegistry {
   void ReclaimLocked(std::vector<std::unique_ptr<StreamLog>>& freed)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void PublishGaugesLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Create/retire lines at info level, at most kLogBurst a second; the rest
-  // are counted and summed up in the next line that is printed.
+  // Remembers that `name` was retired with `next_sequence` next, evicting
+  // the oldest remembered name past the cap.
+  void RememberRetiredLocked(std::string_view name, std::uint64_t next_sequence)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Create/retire lines at info level, rate-limited by the gateway's stream
+  // log limiter (base::LimiterFor(LogKind::kStream)), whose suppressed count
+  // the periodic summary reports.
   void LogLocked(std::string_view what, std::string_view name, StreamId id)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
@@ -249,15 +274,20 @@ class StreamRegistry {
   mutable std::mutex mu_;
   absl::flat_hash_map<std::string, Entry> by_name_ ABSL_GUARDED_BY(mu_);
   // Retired names -> the sequence their next message would have had, so
-  // that a stream created again under the name continues from there.
-  absl::flat_hash_map<std::string, std::uint64_t> next_after_retire_
+  // that a stream created again under the name continues from there; at
+  // most retired_names_cap_, oldest retirement first in retired_order_.
+  struct Tomb {
+    std::uint64_t next_sequence = 1;
+    std::list<std::string>::iterator order;
+  };
+  const std::size_t retired_names_cap_;
+  absl::flat_hash_map<std::string, Tomb> next_after_retire_
       ABSL_GUARDED_BY(mu_);
+  std::list<std::string> retired_order_ ABSL_GUARDED_BY(mu_);
+  std::uint64_t sequence_floor_ ABSL_GUARDED_BY(mu_) = 1;
   std::vector<Retired> limbo_ ABSL_GUARDED_BY(mu_);
   std::array<bool, kMaxReaders> reader_used_ ABSL_GUARDED_BY(mu_){};
   std::uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
-  std::int64_t log_window_start_ns_ ABSL_GUARDED_BY(mu_) = 0;
-  int log_lines_ ABSL_GUARDED_BY(mu_) = 0;
-  std::uint64_t log_suppressed_ ABSL_GUARDED_BY(mu_) = 0;
   // Registry totals, written under mu_ only (single writer).
   base::Gauge streams_gauge_;
   base::Counter retired_counter_;

@@ -1,16 +1,26 @@
 #!/usr/bin/python3
 """Dashboard test in a real browser.
 
-Starts tachyon-gateway (admin plane on an ephemeral port), a subscriber and a
-publisher, opens the dashboard at / in headless Chromium (Debian's chromium and
-chromium-driver, driven through python3-selenium), and checks that:
-  * the page receives live snapshots over the WebSocket and its charts get
-    data (messages/s of the published stream above zero, delivery latency),
+Starts a backend service (tachyon-reply), tachyon-gateway (admin plane on an
+ephemeral port, forwarding service "echo" to the backend), a subscriber, a
+publisher and a requester, opens the dashboard at / in headless Chromium
+(Debian's chromium and chromium-driver, driven through python3-selenium), and
+checks that:
+  * the page receives live snapshots over the WebSocket and all five charts
+    get data: messages/s of the published stream above zero, delivery
+    latency, sessions, slow consumers and drops (points, zero here), and the
+    backend pool's ready and predicted series above zero,
   * once the publisher has finished, the numbers in the page's stream table
-    match GET /api/v1/streams exactly,
+    match GET /api/v1/streams exactly, and its backend table matches
+    GET /api/v1/backends,
+  * a stream retired by DELETE /api/v1/streams/NAME leaves the rate chart,
 and saves a screenshot of the page next to the test's build files.
 
-Usage: dashboard_test.py GATEWAY PUB SUB SCREENSHOT_PNG
+The gateway runs on its built-in defaults (anonymous access allowed), so the
+tools need no token; TACHYON_TOKEN (which the shipped config's demo principal
+uses) is removed from their environment so an exported one cannot interfere.
+
+Usage: dashboard_test.py GATEWAY PUB SUB REPLY REQ SCREENSHOT_PNG
 Exit 77 (skipped) when the browser is missing, except under TACHYON_CI=1,
 where a missing browser is a failure.
 """
@@ -30,6 +40,8 @@ SKIP = 77
 STREAM = "dash.demo"
 MESSAGES = 3000
 RATE = 600  # msgs/s: five seconds of traffic, several snapshots' worth
+SERVICE = "echo"
+REQUESTS = 50
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -77,6 +89,12 @@ def get_json(url):
         return json.loads(r.read().decode())
 
 
+def delete(url):
+    req = urllib.request.Request(url, method="DELETE")
+    with urllib.request.urlopen(req, timeout=10) as r:
+        return r.status
+
+
 def stop(proc):
     if proc is None or proc.poll() is not None:
         return
@@ -89,10 +107,13 @@ def stop(proc):
 
 
 def main():
-    if len(sys.argv) != 5:
+    if len(sys.argv) != 7:
         print(__doc__)
         return 2
-    gateway_bin, pub_bin, sub_bin, screenshot = sys.argv[1:5]
+    gateway_bin, pub_bin, sub_bin, reply_bin, req_bin, screenshot = (
+        sys.argv[1:7])
+    env = dict(os.environ)
+    env.pop("TACHYON_TOKEN", None)
     if not (os.access(CHROMIUM, os.X_OK) and os.access(CHROMEDRIVER, os.X_OK)):
         skip_or_fail(f"{CHROMIUM} or {CHROMEDRIVER} not installed "
                      "(Debian packages chromium, chromium-driver)")
@@ -106,10 +127,24 @@ def main():
     driver = None
     profile = tempfile.mkdtemp(prefix="tachyon-dashboard-")
     try:
+        # The backend first: the gateway's pool connects at start.
+        reply = subprocess.Popen([reply_bin, "--port=0"],
+                                 stdout=subprocess.PIPE,
+                                 stderr=subprocess.STDOUT, text=True, env=env)
+        procs.append(reply)
+        reply_out = []
+        backend_port = int(read_line_matching(
+            reply, r"listening on 127\.0\.0\.1:(\d+)", reply_out).group(1))
+        reply_drain = subprocess.Popen(["cat"], stdin=reply.stdout,
+                                       stdout=subprocess.DEVNULL)
+        procs.append(reply_drain)
+        endpoint = f"127.0.0.1:{backend_port}"
+
         gateway = subprocess.Popen(
             [gateway_bin, "--port=0", "--admin_port=0", "--workers=2",
-             "--idle=block"],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+             "--idle=block", f"--backend={SERVICE}:1@{endpoint}"],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            env=env)
         procs.append(gateway)
         out = []
         port = int(read_line_matching(
@@ -123,7 +158,7 @@ def main():
 
         sub = subprocess.Popen(
             [sub_bin, f"--port={port}", f"--stream={STREAM}"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
         procs.append(sub)
         wait_for("the subscriber's session",
                  lambda: get_json(admin + "/api/v1/streams").get("streams"))
@@ -142,8 +177,16 @@ def main():
         pub = subprocess.Popen(
             [pub_bin, f"--port={port}", f"--stream={STREAM}",
              f"--count={MESSAGES}", f"--rate={RATE}", "--size=64", "--quiet"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
         procs.append(pub)
+        # Requests through the backend while the page watches.
+        req = subprocess.run(
+            [req_bin, f"--port={port}", f"--service={SERVICE}",
+             f"--count={REQUESTS}", "hello"],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            env=env, timeout=60)
+        assert req.returncode == 0, "tachyon-req failed:\n" + req.stdout
+        assert req.stdout.count("OK ") == REQUESTS, req.stdout
 
         def js(expr):
             return driver.execute_script("return " + expr)
@@ -159,6 +202,20 @@ def main():
         wait_for("a sessions point", lambda: js(
             "window.tachyonDashboard.charts.sessions.data.datasets"
             ".some(d => d.data.some(v => v >= 1))"))
+        # Slow consumers and drops: none happen, but both series get points.
+        for label in ("slow consumers", "drops"):
+            wait_for(f"'{label}' points", lambda label=label: js(
+                "window.tachyonDashboard.charts.losses.data.datasets"
+                ".some(d => d.label === '%s' && "
+                "d.data.some(v => v !== null && v >= 0))" % label))
+        # The backend pool: ready and predicted connections above zero.
+        for series in ("ready", "predicted"):
+            name = f"{SERVICE}@{endpoint} {series}"
+            wait_for(f"a backend '{name}' point above zero",
+                     lambda name=name: js(
+                         "window.tachyonDashboard.charts.backends.data"
+                         ".datasets.some(d => d.label === '%s' && "
+                         "d.data.some(v => v > 0))" % name))
         assert js("window.tachyonDashboard.errors") == 0, "bad snapshots"
 
         assert pub.wait(timeout=120) == 0, "publisher failed"
@@ -192,12 +249,61 @@ def main():
         assert page_cell("slow_consumers_total") == str(
             row["slow_consumers_total"])
 
+        # The backend table against /api/v1/backends (pool sizes settle:
+        # compare once both agree, bounded).
+        def backend_cells():
+            return js(
+                "(() => { const tr = document.querySelector("
+                "'#backends tbody tr[data-name=\"%s@%s\"]'); if (!tr) "
+                "return null; const o = {}; for (const td of "
+                "tr.querySelectorAll('td[data-key]')) o[td.dataset.key] = "
+                "td.textContent; return o; })()" % (SERVICE, endpoint))
+
+        def api_service():
+            for svc in get_json(admin + "/api/v1/backends")["services"]:
+                if svc["service"] == SERVICE:
+                    return svc
+            return None
+
+        def api_backend():
+            for b in (api_service() or {}).get("endpoints", []):
+                if b["endpoint"] == endpoint:
+                    return b
+            return None
+
+        def backends_agree():
+            page, api = backend_cells(), api_backend()
+            if not page or not api:
+                return None
+            keys = ("ready", "busy", "predicted")
+            if all(page.get(k) == str(api.get(k)) for k in keys):
+                return (page, api)
+            return None
+
+        page_b, api_b = wait_for("the page's backend row to match the API",
+                                 backends_agree, timeout_s=30)
+        assert int(api_b["ready"]) > 0, api_b
+        answered = sum(api_service()["requests"].values())
+        assert answered == REQUESTS, (answered, api_service())
+
         os.makedirs(os.path.dirname(os.path.abspath(screenshot)),
                     exist_ok=True)
         assert driver.save_screenshot(screenshot), "screenshot failed"
+
+        # A stream that goes away takes its rate series with it.
+        stop(sub)
+        wait_for("the stream to have no subscriber", lambda: (
+            (api_row() or {}).get("subscribers") == 0))
+        assert delete(admin + "/api/v1/streams/" + STREAM) == 200
+        wait_for("the retired stream's series to leave the rate chart",
+                 lambda: js(
+                     "!window.tachyonDashboard.charts.rates.data.datasets"
+                     ".some(d => d.label === '%s')" % STREAM))
+        assert js("window.tachyonDashboard.errors") == 0, "bad snapshots"
         print(f"dashboard OK: {js('window.tachyonDashboard.snapshots')} "
-              f"snapshots, {MESSAGES} messages matched /api/v1/streams; "
-              f"screenshot {screenshot}")
+              f"snapshots, {MESSAGES} messages matched /api/v1/streams, "
+              f"{REQUESTS} requests through {SERVICE}@{endpoint}, backend "
+              f"row {page_b}; screenshot {screenshot}")
         return 0
     finally:
         if driver is not None:

@@ -13,6 +13,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "backend/backend_counters.h"
@@ -64,6 +65,25 @@ Totals Histograms(const base::CounterRegistry& registry, std::string_view name,
   for (const base::MetricSample& m : registry.Snapshot()) {
     if (m.name != name || m.type != base::MetricType::kHistogram) continue;
     if (!service.empty() && m.label("service") != service) continue;
+    ++t.registrations;
+    if (!m.label("worker").empty()) ++t.with_worker_label;
+    t.count += m.count;
+    t.sum += m.sum;
+    for (std::size_t i = 0; i < t.buckets.size(); ++i) {
+      t.buckets[i] += m.buckets[i];
+    }
+  }
+  return t;
+}
+
+// The per-stream series of `name` labelled stream=`stream`, summed over
+// workers.
+Totals StreamSeries(const base::CounterRegistry& registry,
+                    std::string_view name, std::string_view stream) {
+  Totals t;
+  for (const base::MetricSample& m : registry.Snapshot()) {
+    if (m.name != name || m.type != base::MetricType::kHistogram) continue;
+    if (m.label("stream") != stream) continue;
     ++t.registrations;
     if (!m.label("worker").empty()) ++t.with_worker_label;
     t.count += m.count;
@@ -148,6 +168,93 @@ TEST_P(LatencyHistogramsTest, PublishAndDeliveryHistogramsFollowTheTraffic) {
   EXPECT_GT(append.sum, 0u);
   EXPECT_LT(append.sum / append.count, elapsed_ns);
   EXPECT_LE(append.HighestBucketFloor(), elapsed_ns);
+}
+
+// The same measures per stream: each stream's series counts its own
+// messages (a send per message and subscriber; a read per PUBLISH), under
+// names of their own so the worker series are not counted twice.
+TEST_P(LatencyHistogramsTest, PerStreamSeriesCountEachStreamsMessages) {
+  Start();
+  const base::CounterRegistry& registry = gateway_->counters();
+  auto pub = Connect();
+  auto sub = Connect();
+  ASSERT_NE(pub, nullptr);
+  ASSERT_NE(sub, nullptr);
+  int got_a = 0;
+  int got_b = 0;
+  ASSERT_TRUE(sub->Subscribe("per.a", StartPosition::Latest(),
+                             [&](const Message&) { ++got_a; })
+                  .ok());
+  ASSERT_TRUE(sub->Subscribe("per.b", StartPosition::Latest(),
+                             [&](const Message&) { ++got_b; })
+                  .ok());
+  auto a = pub->OpenStream("per.a");
+  auto b = pub->OpenStream("per.b");
+  ASSERT_TRUE(a.ok()) << a.status();
+  ASSERT_TRUE(b.ok()) << b.status();
+  constexpr int kA = 30;
+  constexpr int kB = 12;
+  for (int i = 1; i <= kA; ++i) {
+    ASSERT_TRUE(pub->Publish(*a, "a").ok());
+    ASSERT_TRUE(PollUntil(*sub, [&] { return got_a == i; }));
+    if (i <= kB) {
+      ASSERT_TRUE(pub->Publish(*b, "b").ok());
+      ASSERT_TRUE(PollUntil(*sub, [&] { return got_b == i; }));
+    }
+  }
+  ASSERT_TRUE(WaitUntil([&] {
+    return StreamSeries(registry, session::kStreamDeliveryLatencyNs, "per.a")
+                   .count >= kA &&
+           StreamSeries(registry, session::kStreamDeliveryLatencyNs, "per.b")
+                   .count >= kB;
+  }));
+  for (const auto& [stream, n] :
+       {std::pair<std::string_view, int>{"per.a", kA}, {"per.b", kB}}) {
+    const Totals d =
+        StreamSeries(registry, session::kStreamDeliveryLatencyNs, stream);
+    EXPECT_EQ(d.count, static_cast<std::uint64_t>(n)) << stream;
+    EXPECT_EQ(d.BucketTotal(), d.count) << stream;
+    EXPECT_GT(d.sum, 0u) << stream;
+    EXPECT_EQ(d.with_worker_label, d.registrations) << stream;
+    // One read per PUBLISH: the publisher's worker records each.
+    const Totals p =
+        StreamSeries(registry, session::kStreamPublishToAppendNs, stream);
+    EXPECT_EQ(p.count, static_cast<std::uint64_t>(n)) << stream;
+    EXPECT_GT(p.sum, 0u) << stream;
+  }
+  // The worker series hold the same sends once: no double count.
+  EXPECT_EQ(Histograms(registry, session::kDeliveryLatencyNs).count,
+            static_cast<std::uint64_t>(kA + kB));
+  EXPECT_EQ(Histograms(registry, session::kPublishToAppendNs).count,
+            static_cast<std::uint64_t>(kA + kB));
+}
+
+// A worker gives at most kMaxStreamSeries streams a series of their own;
+// the rest share stream="other".
+TEST(StreamHistogramsTest, StreamsPastTheCapShareOther) {
+  base::CounterRegistry registry;
+  session::StreamHistograms h(registry, "test_stream_latency_ns", "test", "0");
+  constexpr std::size_t kCap = session::StreamHistograms::kMaxStreamSeries;
+  std::vector<base::Histogram*> own;
+  for (std::size_t i = 0; i < kCap; ++i) {
+    own.push_back(h.For("s." + std::to_string(i)));
+  }
+  EXPECT_EQ(h.For("s.0"), own[0]);  // found again, not registered twice
+  base::Histogram* other = h.For("s.late.1");
+  EXPECT_EQ(h.For("s.late.2"), other);
+  for (base::Histogram* o : own) EXPECT_NE(o, other);
+  EXPECT_EQ(h.size(), kCap + 1);
+  other->Record(5);
+  int series = 0;
+  for (const base::MetricSample& m : registry.Snapshot()) {
+    if (m.name != "test_stream_latency_ns") continue;
+    ++series;
+    EXPECT_EQ(m.label("worker"), "0");
+    if (m.label("stream") == "other") {
+      EXPECT_EQ(m.count, 1u);
+    }
+  }
+  EXPECT_EQ(series, static_cast<int>(kCap + 1));
 }
 
 // Messages replayed to a late subscriber are not gateway latency: its

@@ -53,7 +53,8 @@ TEST(OperatorTest, BannerListsNonDefaultSettingsAndEveryListener) {
   const std::uint16_t port = StartGatewayWithArgs(
       &gw, TACHYON_GATEWAY_BIN,
       {"--port=0", "--udp_enabled=true", "--udp_port=0", "--io=epoll",
-       "--workers=2", "--token=hunter2", "--stream_capacity_bytes=32MiB"});
+       "--workers=2", "--token=hunter2", "--stream_capacity_bytes=32MiB",
+       "--admin_port=0", "--admin_token=SOMESECRET"});
   ASSERT_NE(port, 0) << gw.out() << gw.err();
   ASSERT_TRUE(
       gw.WaitForOutput(std::regex("udp datagrams on [0-9.]+:[0-9]+"), 10s))
@@ -71,21 +72,27 @@ TEST(OperatorTest, BannerListsNonDefaultSettingsAndEveryListener) {
   // The token is a secret: said to be set, never printed.
   EXPECT_NE(out.find("  session.token = (set)\n"), std::string::npos) << out;
   EXPECT_EQ(out.find("hunter2"), std::string::npos) << out;
+  EXPECT_NE(out.find("  admin.token = (set)\n"), std::string::npos) << out;
   // A key at its default is not listed.
   EXPECT_EQ(out.find("gateway.idle ="), std::string::npos) << out;
   EXPECT_NE(out.find("listening on 127.0.0.1:" + std::to_string(port)),
             std::string::npos)
       << out;
   EXPECT_EQ(StopGatewayProcess(&gw), 0) << gw.err();
+  // No secret anywhere in what the gateway printed, to the end.
+  EXPECT_EQ((gw.out() + gw.err()).find("SOMESECRET"), std::string::npos)
+      << gw.out() << gw.err();
+  EXPECT_EQ((gw.out() + gw.err()).find("hunter2"), std::string::npos)
+      << gw.out() << gw.err();
 }
 
 TEST(OperatorTest, HelpListsTheImportantFlagsAndExitsZero) {
   Process p = Process::Start({TACHYON_GATEWAY_BIN, "--help"});
   EXPECT_EQ(p.Wait(10s), 0);
   const std::string out = p.out() + p.err();
-  for (const char* flag :
-       {"--config", "--port", "--workers", "--log_level",
-        "--summary_interval_ms", "--helpfull", "--version"}) {
+  for (const char* flag : {"--config", "--port", "--workers", "--log_level",
+                           "--summary_interval_ms", "--admin_enabled",
+                           "--admin_port", "--helpfull", "--version"}) {
     EXPECT_NE(out.find(flag), std::string::npos) << flag << "\n" << out;
   }
   EXPECT_NE(out.find("gateway.port: TCP port"), std::string::npos) << out;
@@ -306,11 +313,80 @@ TEST(OperatorTest, ASlowConsumerCutIsLoggedWithStreamLagAndPolicy) {
     ASSERT_TRUE(pub->PublishBurst(id, 100, payload));
   }
   EXPECT_TRUE(gw.WaitForError(
-      std::regex(
-          "slow consumer cut peer=127\\.0\\.0\\.1:" + std::to_string(sub_port) +
-          " client='test-client' session=[0-9]+ stream='slow\\.md' "
-          "lag_bytes=[0-9]+ window=131072 policy=disconnect"),
+      std::regex("W [0-9:.]+ tachyon: slow consumer cut peer=127\\.0\\.0\\.1:" +
+                 std::to_string(sub_port) +
+                 " client='test-client' session=[0-9]+ stream='slow\\.md' "
+                 "lag_bytes=[0-9]+ window=131072 policy=disconnect"),
       20s))
+      << gw.err();
+  EXPECT_EQ(StopGatewayProcess(&gw), 0) << gw.err();
+}
+
+// A connection's life at info level: opened (peer address), logged on
+// (peer and client name); a stream's: created, and retired once idle.
+TEST(OperatorTest, ConnectionsAndStreamLifecycleAreLogged) {
+  Process gw;
+  const std::uint16_t port = StartGatewayWithArgs(
+      &gw, TACHYON_GATEWAY_BIN,
+      {"--port=0", "--udp_enabled=false", "--io=epoll", "--log_level=info",
+       "--admin_enabled=false", "--stream_idle_retire_ms=50"});
+  ASSERT_NE(port, 0) << gw.out() << gw.err();
+  auto client = TestClient::Connect(port);
+  ASSERT_NE(client, nullptr);
+  const std::string peer =
+      "127\\.0\\.0\\.1:" + std::to_string(LocalPort(client->fd()));
+  EXPECT_TRUE(gw.WaitForError(
+      std::regex("I [0-9:.]+ tachyon: connection opened peer=" + peer + " "),
+      10s))
+      << gw.err();
+  ASSERT_TRUE(client->Logon());
+  EXPECT_TRUE(
+      gw.WaitForError(std::regex("logged on peer=" + peer +
+                                 " client='test-client' session=[0-9]+"),
+                      10s))
+      << gw.err();
+  const StreamId id = client->Open("ops.lifecycle");
+  ASSERT_NE(id.value(), 0u);
+  const auto created = gw.WaitForError(
+      std::regex("stream 'ops\\.lifecycle' \\(id ([0-9]+)\\) created"), 10s);
+  ASSERT_TRUE(created.has_value()) << gw.err();
+  ASSERT_EQ((*created)[1].str(), std::to_string(id.value()));
+  // The session holds the stream as its publisher; once it is gone the
+  // stream is idle and the once-a-second sweep retires it.
+  client.reset();
+  EXPECT_TRUE(gw.WaitForError(std::regex("stream 'ops\\.lifecycle' \\(id " +
+                                         std::to_string(id.value()) +
+                                         "\\) retired after idle_retire_ms"),
+                              20s))
+      << gw.err();
+  EXPECT_EQ(StopGatewayProcess(&gw), 0) << gw.err();
+}
+
+// A backend endpoint coming up (its first connection logged on) and going
+// down (the backend process killed) is logged with service and endpoint.
+TEST(OperatorTest, BackendEndpointUpAndDownAreLogged) {
+  Process reply = Process::Start({TACHYON_REPLY_BIN, "--port=0"});
+  ASSERT_GT(reply.pid(), 0);
+  const auto listening = reply.WaitForOutput(
+      std::regex("listening on 127\\.0\\.0\\.1:([0-9]+)"), 10s);
+  ASSERT_TRUE(listening.has_value()) << reply.out() << reply.err();
+  const std::string endpoint = "127.0.0.1:" + (*listening)[1].str();
+  Process gw;
+  const std::uint16_t port = StartGatewayWithArgs(
+      &gw, TACHYON_GATEWAY_BIN,
+      {"--port=0", "--udp_enabled=false", "--io=epoll", "--log_level=info",
+       "--admin_enabled=false", "--backend=echo:1@" + endpoint});
+  ASSERT_NE(port, 0) << gw.out() << gw.err();
+  EXPECT_TRUE(gw.WaitForError(
+      std::regex("backend 'echo' endpoint " + Literal(endpoint) +
+                 " up: first connection logged on"),
+      10s))
+      << gw.err();
+  ASSERT_TRUE(reply.Signal(SIGKILL));
+  reply.Wait(10s);
+  EXPECT_TRUE(gw.WaitForError(
+      std::regex("backend 'echo' endpoint " + Literal(endpoint) + " down: "),
+      10s))
       << gw.err();
   EXPECT_EQ(StopGatewayProcess(&gw), 0) << gw.err();
 }

@@ -34,11 +34,13 @@
     });
   }
 
-  // The dataset named `label` of `chart`, created on first use.
+  // The dataset named `label` of `chart`, created on first use. Colours
+  // come from a per-chart count, so a removed series frees no colour twice.
   function series(chart, label) {
     let ds = chart.data.datasets.find((d) => d.label === label);
     if (!ds) {
-      const color = kPalette[chart.data.datasets.length % kPalette.length];
+      chart.$created = (chart.$created || 0) + 1;
+      const color = kPalette[(chart.$created - 1) % kPalette.length];
       ds = { label, data: new Array(chart.data.labels.length).fill(null),
              borderColor: color, backgroundColor: color };
       chart.data.datasets.push(ds);
@@ -60,6 +62,12 @@
       for (const ds of chart.data.datasets) ds.data.shift();
     }
     chart.update('none');
+  }
+
+  // Removes the datasets of `chart` whose label is not in `keep` (a stream
+  // retired or deleted: its series goes with it).
+  function prune(chart, keep) {
+    chart.data.datasets = chart.data.datasets.filter((d) => keep.has(d.label));
   }
 
   function text(id, value) {
@@ -119,6 +127,7 @@
 
     const rates = {};
     for (const s of streams) rates[s.name] = s.msgs_per_sec;
+    prune(state.charts.rates, new Set(Object.keys(rates)));
     push(state.charts.rates, label, rates);
 
     const lat = deliveryLatency(snap.latency_window);
@@ -141,6 +150,7 @@
       pools[b.service + '@' + b.endpoint + ' ready'] = b.ready;
       pools[b.service + '@' + b.endpoint + ' predicted'] = b.predicted;
     }
+    prune(state.charts.backends, new Set(Object.keys(pools)));
     push(state.charts.backends, label, pools);
 
     fillTable('streams', streams, (s) => [

@@ -69,6 +69,24 @@ TEST(ChangedKeysTest, NeverPrintsTheToken) {
   EXPECT_EQ(ValueOf(cleared, "session.token"), "(none)");
 }
 
+// Every secret key, not only session.token: the admin bearer token and the
+// TLS private key are said to be set, never printed.
+TEST(ChangedKeysTest, NeverPrintsAnySecretKey) {
+  GatewayConfig c;
+  c.admin.token = "adm1n-s3cret";
+  c.tls.private_key = "/etc/tachyon/k3y.pem";
+  const std::vector<KeyChange> set = ChangedKeys(GatewayConfig{}, c);
+  EXPECT_EQ(ValueOf(set, "admin.token"), "(set)");
+  EXPECT_EQ(ValueOf(set, "tls.private_key"), "(set)");
+  for (const KeyChange& change : set) {
+    EXPECT_EQ(change.value.find("s3cret"), std::string::npos) << change.key;
+    EXPECT_EQ(change.value.find("k3y"), std::string::npos) << change.key;
+  }
+  const std::vector<KeyChange> cleared = ChangedKeys(c, GatewayConfig{});
+  EXPECT_EQ(ValueOf(cleared, "admin.token"), "(none)");
+  EXPECT_EQ(ValueOf(cleared, "tls.private_key"), "(none)");
+}
+
 TEST(ChangedKeysTest, ComparesArraysOfTablesWhole) {
   GatewayConfig c;
   BackendService b;

@@ -7,6 +7,7 @@
 // TSan in CI: label `concurrency`).
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -17,6 +18,8 @@
 #include <thread>
 #include <vector>
 
+#include "base/log.h"
+#include "base/log_limit.h"
 #include "gtest/gtest.h"
 #include "stream/stream_metric_names.h"
 #include "stream/stream_registry.h"
@@ -293,6 +296,67 @@ TEST(StreamRetireTest, RecreatedStreamGetsANewIdAndContinuesItsSequences) {
   log->Detach(&slot);
   // A name never retired starts at 1.
   EXPECT_EQ((*registry.Open("fresh"))->next_sequence(), Sequence{1});
+}
+
+// The retired names remembered stay at the cap, oldest evicted first; an
+// evicted name's next sequence becomes the floor every name not remembered
+// starts from, so no name's sequences repeat within the run.
+TEST(StreamRetireTest, RetiredNamesStayAtTheCapAndEvictedNamesNeverRepeat) {
+  config::GatewayConfig config = SmallConfig();
+  config.max_streams = 4;
+  base::CounterRegistry metrics;
+  StreamRegistry registry(config, metrics);
+  const std::size_t cap = registry.retired_names_cap();
+  ASSERT_EQ(cap, StreamRegistry::kMinRetiredNames);  // max(4, the minimum)
+  StreamLog* first = *registry.Open("n.0");
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_EQ(first->Append({}, 0).status, AppendStatus::kOk);
+  }
+  ASSERT_TRUE(registry.Retire("n.0").ok());  // remembered: next 11
+  for (std::size_t i = 1; i < cap + 100; ++i) {
+    const std::string name = "n." + std::to_string(i);
+    ASSERT_TRUE(registry.Open(name).ok()) << name;
+    ASSERT_TRUE(registry.Retire(name).ok()) << name;
+    ASSERT_EQ(registry.retired_names(), std::min(i + 1, cap)) << name;
+    if (i < cap) {
+      ASSERT_EQ(registry.sequence_floor(), 1u) << name;
+    }
+  }
+  EXPECT_EQ(registry.retired_names(), cap);
+  // "n.0" went first: its next sequence is now the floor.
+  EXPECT_EQ(registry.sequence_floor(), 11u);
+  EXPECT_EQ((*registry.Open("n.0"))->next_sequence(), Sequence{11});
+  EXPECT_EQ((*registry.Open("never.seen"))->next_sequence(), Sequence{11});
+  // The latest retired name is still remembered (and forgotten when created
+  // again, so the map shrinks).
+  StreamLog* tail = *registry.Open("tail.name");
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_EQ(tail->Append({}, 0).status, AppendStatus::kOk);
+  }
+  ASSERT_TRUE(registry.Retire("tail.name").ok());
+  EXPECT_EQ(registry.retired_names(), cap);
+  EXPECT_EQ((*registry.Open("tail.name"))->next_sequence(), Sequence{16});
+  EXPECT_EQ(registry.retired_names(), cap - 1);
+}
+
+// Create/retire lines share the gateway's stream log limiter: past its
+// burst they are counted, and FlushSuppressed (the periodic summary) says
+// how many were left out.
+TEST(StreamRetireTest, StreamLinesPastTheLimitAreReportedByTheFlush) {
+  config::GatewayConfig config = SmallConfig();
+  base::CounterRegistry metrics;
+  StreamRegistry registry(config, metrics);
+  base::SetLogLevel(base::LogLevel::kInfo);
+  base::FlushSuppressed();  // nothing left over from earlier tests
+  ::testing::internal::CaptureStderr();
+  for (int i = 0; i < 2 * base::kLogLinesBurst; ++i) {
+    const std::string name = "flood." + std::to_string(i);
+    ASSERT_TRUE(registry.Open(name).ok());
+    ASSERT_TRUE(registry.Retire(name).ok());
+  }
+  base::FlushSuppressed();
+  const std::string err = ::testing::internal::GetCapturedStderr();
+  EXPECT_NE(err.find(" similar messages (stream)"), std::string::npos) << err;
 }
 
 TEST(StreamRetireTest, RetiredLogIsFreedOnlyAfterEveryReaderIsQuiescent) {
