@@ -752,6 +752,8 @@ const std::string& AdminRouter::Tick() {
         .String(r.service)
         .Key("endpoint")
         .String(r.endpoint)
+        .Key("state")
+        .String(EndpointState(r))
         .Key("ready")
         .Int(r.ready)
         .Key("predicted")

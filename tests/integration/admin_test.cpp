@@ -374,6 +374,7 @@ TEST(AdminServerTest, HealthzAndReadyzFollowTheBackendPool) {
   const json::value& ep = svc.at("endpoints").at(0);
   EXPECT_EQ(ep.at("endpoint").as_string(), "127.0.0.1:" + std::to_string(port));
   EXPECT_GE(Number(ep.at("ready")), 2u);  // pool_min on each of 2 workers
+  EXPECT_EQ(ep.at("state").as_string(), "up");
   for (const char* key : {"busy", "connecting", "predicted", "target",
                           "connects_total", "connect_failures_total"}) {
     EXPECT_TRUE(ep.as_object().contains(key)) << key;
@@ -381,6 +382,51 @@ TEST(AdminServerTest, HealthzAndReadyzFollowTheBackendPool) {
   EXPECT_TRUE(svc.at("requests").is_object());
   admin->Stop();
   backend.Stop();
+}
+
+TEST(AdminServerTest, BackendEndpointsShowEjectedAndBackingOff) {
+  std::uint16_t port = 0;  // nothing listens there
+  {
+    TestBackend probe;
+    port = probe.port();
+    probe.Stop();
+  }
+  ASSERT_NE(port, 0);
+  config::GatewayConfig c = AdminConfig(1);
+  config::BackendService s;
+  s.endpoints = {"127.0.0.1:" + std::to_string(port)};
+  s.pool_min = 1;
+  s.pool_max = 1;
+  s.name = "gone";
+  s.id = 7;
+  s.eject_after_failures = 1;
+  s.eject_ms = 600'000;
+  c.backends.push_back(s);
+  s.name = "flaky";
+  s.id = 8;
+  s.eject_after_failures = 0;
+  s.reconnect_backoff_ms = 60'000;
+  s.reconnect_backoff_max_ms = 600'000;
+  c.backends.push_back(s);
+  auto gw = StartGateway(c);
+  ASSERT_NE(gw, nullptr);
+  auto admin = StartAdmin(*gw, HooksFor(*gw));
+  ASSERT_NE(admin, nullptr);
+  std::map<std::string, std::string> states;
+  EXPECT_TRUE(WaitUntil([&] {
+    const Reply r = Get(admin->port(), "/api/v1/backends");
+    if (r.status != 200) return false;
+    const json::value v = ParseJson(r.body);
+    for (const json::value& svc : v.at("services").as_array()) {
+      for (const json::value& ep : svc.at("endpoints").as_array()) {
+        states[std::string(svc.at("service").as_string())] =
+            std::string(ep.at("state").as_string());
+      }
+    }
+    return states["gone"] == "ejected" && states["flaky"] == "backing_off";
+  })) << "gone: "
+      << states["gone"] << ", flaky: " << states["flaky"];
+  admin->Stop();
 }
 
 TEST(AdminServerTest, ApiShapes) {
