@@ -212,7 +212,7 @@ std::unique_ptr<tachyon::admin::AdminServer> StartAdmin(
     server::Gateway& gateway, const std::string& config_path) {
   const config::GatewayConfig& c = gateway.config();
   tachyon::admin::AdminHooks hooks;
-  hooks.listeners_up = [&gateway] { return gateway.port() != 0; };
+  hooks.listeners_up = [&gateway] { return gateway.ListenersUp(); };
   hooks.sessions = [&gateway] { return gateway.Sessions(); };
   hooks.running_config = [&gateway] { return gateway.RunningConfig(); };
   hooks.delete_stream = [&gateway](std::string_view name) {

@@ -1,10 +1,16 @@
 #include "admin/admin_router.h"
 
+#include <arpa/inet.h>
+#include <sys/random.h>
+
+#include <array>
 #include <chrono>
 #include <cstddef>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <random>
 #include <sstream>
 #include <string>
 #include <utility>
@@ -111,6 +117,93 @@ bool PercentDecode(std::string_view in, std::string& out) {
   return true;
 }
 
+// The value of `name` in the query string `query` ("a=1&token=x"), %XX-
+// decoded; false if absent or malformed.
+bool QueryValue(std::string_view query, std::string_view name,
+                std::string& value) {
+  while (!query.empty()) {
+    const std::size_t amp = query.find('&');
+    const std::string_view pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view()
+                                          : query.substr(amp + 1);
+    const std::size_t eq = pair.find('=');
+    if (eq == std::string_view::npos || pair.substr(0, eq) != name) continue;
+    return PercentDecode(pair.substr(eq + 1), value);
+  }
+  return false;
+}
+
+std::string_view Trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
+    s.remove_prefix(1);
+  }
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) {
+    s.remove_suffix(1);
+  }
+  return s;
+}
+
+// 32 random bytes as hex: the browser session cookie's value.
+std::string RandomSessionValue() {
+  std::array<unsigned char, 32> bytes{};
+  std::size_t got = 0;
+  while (got < bytes.size()) {
+    const ssize_t n = ::getrandom(bytes.data() + got, bytes.size() - got, 0);
+    if (n <= 0) break;
+    got += static_cast<std::size_t>(n);
+  }
+  if (got < bytes.size()) {
+    std::random_device rd;  // getrandom(2) missing: the kernel's pool too
+    for (unsigned char& b : bytes) b = static_cast<unsigned char>(rd());
+  }
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char b : bytes) {
+    out += kHex[b >> 4];
+    out += kHex[b & 15];
+  }
+  return out;
+}
+
+// An IPv4 or IPv6 address literal (no brackets) as 16 bytes (IPv4 as
+// v4-mapped); false if `text` is not one.
+bool ParseAddress(std::string_view text, std::array<unsigned char, 16>& out) {
+  if (text.empty() || text.size() > 64) return false;
+  const std::string s(text);
+  out.fill(0);
+  in_addr v4;
+  if (::inet_pton(AF_INET, s.c_str(), &v4) == 1) {
+    out[10] = out[11] = 0xff;
+    std::memcpy(out.data() + 12, &v4, 4);
+    return true;
+  }
+  return ::inet_pton(AF_INET6, s.c_str(), out.data()) == 1;
+}
+
+bool IsMappedV4(const std::array<unsigned char, 16>& a) {
+  for (int i = 0; i < 10; ++i) {
+    if (a[i] != 0) return false;
+  }
+  return a[10] == 0xff && a[11] == 0xff;
+}
+
+bool IsLoopbackBytes(const std::array<unsigned char, 16>& a) {
+  if (IsMappedV4(a)) return a[12] == 127;
+  for (int i = 0; i < 15; ++i) {
+    if (a[i] != 0) return false;
+  }
+  return a[15] == 1;
+}
+
+bool IsUnspecifiedBytes(const std::array<unsigned char, 16>& a) {
+  if (IsMappedV4(a))
+    return a[12] == 0 && a[13] == 0 && a[14] == 0 && a[15] == 0;
+  for (unsigned char b : a) {
+    if (b != 0) return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 std::string DefaultDashboardDir() {
@@ -138,6 +231,9 @@ AdminRouter::AdminRouter(const base::CounterRegistry* registry, AdminInfo info,
   if (info_.build_type.empty()) info_.build_type = TACHYON_ADMIN_BUILD_TYPE;
   if (info_.dashboard_dir.empty()) info_.dashboard_dir = DefaultDashboardDir();
   if (info_.chartjs_path.empty()) info_.chartjs_path = DefaultChartJsPath();
+  if (!info_.config.admin.token.empty()) {
+    session_cookie_ = RandomSessionValue();
+  }
 }
 
 double AdminRouter::UptimeSeconds() const {
@@ -147,8 +243,37 @@ double AdminRouter::UptimeSeconds() const {
 }
 
 bool AdminRouter::Authorized(const Request& request) const {
+  if (info_.config.admin.token.empty()) return true;
+  if (BearerAuthorized(request)) return true;
+  // Every cookie of every Cookie field: "a=1; tachyon_admin=...".
+  bool found = false;
+  for (auto [it, end] = request.equal_range(http::field::cookie); it != end;
+       ++it) {
+    std::string_view rest(it->value().data(), it->value().size());
+    while (!rest.empty()) {
+      const std::size_t semi = rest.find(';');
+      const std::string_view pair = Trim(rest.substr(0, semi));
+      rest = semi == std::string_view::npos ? std::string_view()
+                                            : rest.substr(semi + 1);
+      const std::size_t eq = pair.find('=');
+      if (eq == std::string_view::npos ||
+          Trim(pair.substr(0, eq)) != kSessionCookie) {
+        continue;
+      }
+      // Every candidate is compared, so the time does not tell which one
+      // (if any) matched.
+      if (auth::ConstantTimeEquals(Trim(pair.substr(eq + 1)),
+                                   session_cookie_)) {
+        found = true;
+      }
+    }
+  }
+  return found;
+}
+
+bool AdminRouter::BearerAuthorized(const Request& request) const {
   const std::string& token = info_.config.admin.token;
-  if (token.empty()) return true;
+  if (token.empty()) return false;
   auto it = request.find(http::field::authorization);
   if (it == request.end()) return false;
   std::string_view value(it->value().data(), it->value().size());
@@ -172,10 +297,111 @@ Response AdminRouter::Text(const Request& request, http::status status,
   return res;
 }
 
+bool AdminRouter::HostAllowed(std::string_view host) const {
+  std::string_view name = host;
+  std::string_view port;
+  if (!host.empty() && host.front() == '[') {
+    const std::size_t close = host.find(']');
+    if (close == std::string_view::npos) return false;
+    name = host.substr(1, close - 1);
+    const std::string_view after = host.substr(close + 1);
+    if (!after.empty()) {
+      if (after.front() != ':') return false;
+      port = after.substr(1);
+      if (port.empty()) return false;
+    }
+    // Only an IPv6 literal goes in brackets.
+    if (name.find(':') == std::string_view::npos) return false;
+  } else {
+    const std::size_t colon = host.find(':');
+    if (colon != std::string_view::npos) {
+      name = host.substr(0, colon);
+      port = host.substr(colon + 1);
+      if (port.empty()) return false;
+    }
+    // An IPv6 literal without brackets is not a Host.
+    if (name.find(':') != std::string_view::npos) return false;
+  }
+  if (port.size() > 5) return false;
+  for (char c : port) {
+    if (c < '0' || c > '9') return false;
+  }
+  if (EqualsIgnoreCase(name, "localhost")) return true;
+  std::array<unsigned char, 16> address{};
+  if (!ParseAddress(name, address)) return false;
+  if (IsLoopbackBytes(address)) return true;
+  std::array<unsigned char, 16> bind{};
+  if (!ParseAddress(info_.config.admin.bind, bind)) return false;
+  // A wildcard bind is reached by any of the host's addresses; a literal
+  // address in Host cannot be a rebound name.
+  return IsUnspecifiedBytes(bind) || address == bind;
+}
+
+std::string AdminRouter::CrossSiteRefusal(const Request& request) const {
+  const auto host_it = request.find(http::field::host);
+  const bool has_host = host_it != request.end();
+  const std::string_view host =
+      has_host
+          ? std::string_view(host_it->value().data(), host_it->value().size())
+          : std::string_view();
+  if (has_host && !HostAllowed(host) && !BearerAuthorized(request)) {
+    return Cat("Host '", host,
+               "' is not an address of this admin server: use 127.0.0.1, "
+               "[::1], localhost or admin.bind ('",
+               info_.config.admin.bind,
+               "'), with any port (a page reaching this server under another "
+               "name is refused: DNS rebinding)");
+  }
+  const http::verb method = request.method();
+  const bool changes_or_upgrades =
+      (method != http::verb::get && method != http::verb::head &&
+       method != http::verb::options) ||
+      request.find(http::field::upgrade) != request.end();
+  const auto origin_it = request.find(http::field::origin);
+  if (!changes_or_upgrades || origin_it == request.end()) return "";
+  const std::string_view origin(origin_it->value().data(),
+                                origin_it->value().size());
+  std::string_view authority;
+  if (origin.size() > 7 && EqualsIgnoreCase(origin.substr(0, 7), "http://")) {
+    authority = origin.substr(7);
+  } else if (origin.size() > 8 &&
+             EqualsIgnoreCase(origin.substr(0, 8), "https://")) {
+    authority = origin.substr(8);
+  }
+  if (!has_host || authority.empty() || !EqualsIgnoreCase(authority, host)) {
+    return Cat("Origin '", origin, "' does not match Host '", host,
+               "': a WebSocket, POST or DELETE from a page of another site "
+               "is refused");
+  }
+  return "";
+}
+
+Response AdminRouter::Forbidden(const Request& request,
+                                std::string_view reason) {
+  return Text(request, http::status::forbidden,
+              Cat("403 forbidden: ", reason, "\n"));
+}
+
+Response AdminRouter::IssueCookie(const Request& request,
+                                  std::string_view query) {
+  std::string token;
+  if (!QueryValue(query, "token", token) ||
+      !auth::ConstantTimeEquals(token, info_.config.admin.token)) {
+    return Unauthorized(request);
+  }
+  Response res = Text(request, http::status::see_other,
+                      "303 see other: signed in, continue at /\n");
+  res.set(http::field::location, "/");
+  res.set(http::field::set_cookie, Cat(kSessionCookie, "=", session_cookie_,
+                                       "; Path=/; HttpOnly; SameSite=Strict"));
+  return res;
+}
+
 Response AdminRouter::Unauthorized(const Request& request) const {
   Response res =
       Text(request, http::status::unauthorized,
-           "401 unauthorized: send 'Authorization: Bearer <admin.token>'\n");
+           "401 unauthorized: send 'Authorization: Bearer <admin.token>', or "
+           "open /?token=<admin.token> in a browser (it sets a cookie)\n");
   res.set(http::field::www_authenticate, "Bearer realm=\"tachyon-admin\"");
   return res;
 }
@@ -236,14 +462,28 @@ Response AdminRouter::ServeFile(const Request& request, const std::string& path,
 }
 
 Response AdminRouter::Handle(const Request& request) {
-  if (!Authorized(request)) return Unauthorized(request);
+  if (std::string refusal = CrossSiteRefusal(request); !refusal.empty()) {
+    return Forbidden(request, refusal);
+  }
   const std::string_view target(request.target().data(),
                                 request.target().size());
+  const std::size_t question = target.find('?');
+  const std::string_view path = target.substr(0, question);
+  const std::string_view query = question == std::string_view::npos
+                                     ? std::string_view()
+                                     : target.substr(question + 1);
+  if (!info_.config.admin.token.empty() &&
+      request.method() == http::verb::get &&
+      (path == "/" || path == "/index.html") &&
+      (query.starts_with("token=") ||
+       query.find("&token=") != std::string_view::npos)) {
+    return IssueCookie(request, query);
+  }
+  if (!Authorized(request)) return Unauthorized(request);
   if (target.empty() || target.front() != '/') {
     return Text(request, http::status::bad_request,
                 "400 bad request: the target must be a path starting with /\n");
   }
-  const std::string_view path = target.substr(0, target.find('?'));
   return Route(request, path);
 }
 
@@ -512,6 +752,8 @@ const std::string& AdminRouter::Tick() {
         .String(r.service)
         .Key("endpoint")
         .String(r.endpoint)
+        .Key("state")
+        .String(EndpointState(r))
         .Key("ready")
         .Int(r.ready)
         .Key("predicted")

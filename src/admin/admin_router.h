@@ -2,11 +2,36 @@
 //
 // Overview
 //   The HTTP server (admin_server.h) reads a request with Beast's parser and
-//   hands it here; Handle() checks the bearer token (when one is set;
-//   compared in constant time), routes by method and path and renders the
-//   reply. Nothing here touches a socket, so the fuzzer
-//   (tests/fuzz/fuzz_admin_http.cpp) drives the same parser and Handle()
-//   with arbitrary bytes.
+//   hands it here; Handle() checks where the request comes from (below),
+//   then the token (when one is set; compared in constant time), routes by
+//   method and path and renders the reply. Nothing here touches a socket, so
+//   the fuzzer (tests/fuzz/fuzz_admin_http.cpp) drives the same parser and
+//   Handle() with arbitrary bytes.
+//
+//   Token (admin.token set). A request is authorised by either
+//     - the header "Authorization: Bearer <token>" (scripts, Prometheus,
+//       tachyon-stat), or
+//     - the cookie "tachyon_admin=<session>" (browsers, which cannot add a
+//       header to a page load or a WebSocket). Opening
+//       http://127.0.0.1:PORT/?token=<token> checks the token (constant
+//       time) and answers 303 to "/" with
+//         Set-Cookie: tachyon_admin=<session>; Path=/; HttpOnly;
+//                     SameSite=Strict
+//       so the token leaves the address bar. <session> is 32 random bytes
+//       (hex) drawn when the router is made: the cookie is not the token,
+//       and a restarted gateway asks for ?token= again. A wrong ?token= is
+//       401.
+//
+//   Where a request comes from (DNS rebinding, cross-site requests):
+//     - Host, when present, must name a loopback address (127.0.0.0/8,
+//       [::1]), "localhost", or admin.bind (any IP literal when admin.bind
+//       is 0.0.0.0 or ::), with an optional port. A request that carries
+//       the right bearer token in its Authorization header may use any Host
+//       (a browser cannot send that header by itself).
+//     - Origin, when present on a WebSocket upgrade, a POST or a DELETE,
+//       must be http:// or https:// followed by the request's Host.
+//   Otherwise: 403 with the rule broken. A page on another site can then
+//   neither read the API through a rebound name nor POST /api/v1/reload.
 //
 //   Endpoints:
 //     GET /metrics                Prometheus text (prometheus.h)
@@ -111,8 +136,15 @@ class AdminRouter {
   /// The reply to `request` (keep-alive as the request asks).
   Response Handle(const Request& request);
 
-  /// True if `request` carries the token (always, when none is set).
+  /// True if `request` carries the token in its Authorization header or
+  /// the session cookie (always, when no token is set).
   [[nodiscard]] bool Authorized(const Request& request) const;
+  /// Empty if `request`'s Host and Origin are acceptable (see Overview);
+  /// else why not, for a 403. Checked by Handle and, for WebSocket
+  /// upgrades, by the server.
+  [[nodiscard]] std::string CrossSiteRefusal(const Request& request) const;
+  /// 403 with `reason`.
+  static Response Forbidden(const Request& request, std::string_view reason);
   /// 401 with WWW-Authenticate, for `request`.
   Response Unauthorized(const Request& request) const;
   /// A plain-text reply with `status`.
@@ -127,6 +159,10 @@ class AdminRouter {
 
  private:
   Response Route(const Request& request, std::string_view path);
+  // GET /?token=...: the cookie, or 401.
+  Response IssueCookie(const Request& request, std::string_view query);
+  bool BearerAuthorized(const Request& request) const;
+  bool HostAllowed(std::string_view host) const;
   Response Json(
       const Request& request, std::string body,
       boost::beast::http::status status = boost::beast::http::status::ok) const;
@@ -150,7 +186,12 @@ class AdminRouter {
   std::chrono::steady_clock::time_point start_;
   LiveSampler sampler_;
   std::string live_json_;
+  // The browser session cookie's value (hex); empty without a token.
+  std::string session_cookie_;
 };
+
+/// Name of the browser session cookie.
+inline constexpr std::string_view kSessionCookie = "tachyon_admin";
 
 }  // namespace tachyon::admin
 

@@ -41,8 +41,8 @@ std::string Cat(const T&... parts) {
 }
 
 constexpr std::string_view kRefusals[] = {
-    "max_connections", "too_large",  "timeout",  "bad_request",
-    "unauthorized",    "live_limit", "live_slow"};
+    "max_connections", "too_large",  "timeout",   "bad_request",
+    "unauthorized",    "live_limit", "live_slow", "forbidden"};
 enum Refusal : std::size_t {
   kMaxConnections,
   kTooLarge,
@@ -51,6 +51,7 @@ enum Refusal : std::size_t {
   kUnauthorized,
   kLiveLimit,
   kLiveSlow,
+  kForbidden,
   kRefusalCount
 };
 
@@ -79,7 +80,11 @@ struct AdminServer::State {
         std::chrono::milliseconds interval)
       : admin(info.config.admin),
         router(&registry, std::move(info), std::move(hooks)),
-        live_interval(interval) {
+        live_interval(interval),
+        request_timeout(
+            admin.request_timeout_ms > 0
+                ? std::chrono::milliseconds(admin.request_timeout_ms)
+                : kDefaultRequestTimeout) {
     requests = registry.AddCounter("tachyon_admin_requests_total",
                                    "admin HTTP requests answered");
     for (std::size_t i = 0; i < kRefusalCount; ++i) {
@@ -102,6 +107,8 @@ struct AdminServer::State {
   config::AdminOptions admin;
   AdminRouter router;
   std::chrono::milliseconds live_interval;
+  // admin.request_timeout_ms: to read one request or write one reply.
+  std::chrono::milliseconds request_timeout;
   base::Counter requests;
   std::array<base::Counter, kRefusalCount> refused;
   base::Gauge connections_gauge;
@@ -258,7 +265,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(kMaxRequestBytes));
     parser_->body_limit(kMaxRequestBytes);
-    stream_.expires_after(kRequestTimeout);
+    stream_.expires_after(st_->request_timeout);
     http::async_read_header(
         stream_, buffer_, *parser_,
         beast::bind_front_handler(&HttpSession::OnHeader, shared_from_this()));
@@ -286,6 +293,11 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
                                   request.target().size());
     if (websocket::is_upgrade(request) &&
         target.substr(0, target.find('?')) == "/api/v1/live") {
+      if (std::string refusal = st_->router.CrossSiteRefusal(request);
+          !refusal.empty()) {
+        st_->refused[kForbidden].Add();
+        return Write(AdminRouter::Forbidden(request, refusal), /*close=*/true);
+      }
       if (!st_->router.Authorized(request)) {
         st_->refused[kUnauthorized].Add();
         return Write(st_->router.Unauthorized(request), /*close=*/true);
@@ -307,6 +319,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     Response response = st_->router.Handle(request);
     if (response.result() == http::status::unauthorized) {
       st_->refused[kUnauthorized].Add();
+    } else if (response.result() == http::status::forbidden) {
+      st_->refused[kForbidden].Add();
     }
     const bool close = response.need_eof();
     Write(std::move(response), close);
@@ -347,7 +361,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void Write(Response response, bool close) {
     if (close) response.keep_alive(false);
     response_ = std::make_unique<Response>(std::move(response));
-    stream_.expires_after(kRequestTimeout);
+    stream_.expires_after(st_->request_timeout);
     http::async_write(stream_, *response_,
                       beast::bind_front_handler(&HttpSession::OnWrite,
                                                 shared_from_this(), close));

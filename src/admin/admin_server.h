@@ -11,13 +11,15 @@
 //   Every request is bounded:
 //     - size: header and body together at most kMaxRequestBytes (8 KiB);
 //       a larger request is answered 413 and the connection closed;
-//     - time: kRequestTimeout (10 s) to read one request (and to write its
-//       reply); a connection that is too slow is closed;
+//     - time: admin.request_timeout_ms (default 10 s) to read one request
+//       (and to write its reply); a connection that is too slow is closed
+//       and counted as refused{reason="timeout"};
 //     - connections: at most admin.max_connections at once, WebSockets
 //       included; one more is answered 503 and closed at once.
 //   Keep-alive is honoured. A malformed request is answered 400 and closed.
 //
-//   /api/v1/live upgrades to a WebSocket (after the token check) that gets
+//   /api/v1/live upgrades to a WebSocket (after the Host/Origin and token
+//   checks of admin_router.h; a browser sends the session cookie) that gets
 //   the router's snapshot as a text message every `live_interval` (1 s),
 //   and one at once. At most kMaxLiveClients WebSockets; a client with
 //   kMaxQueuedSnapshots snapshots still unsent when the next is due is
@@ -26,7 +28,7 @@
 //   What it refuses it counts, in the registry (written by the admin thread
 //   only): tachyon_admin_requests_total,
 //   tachyon_admin_refused_total{reason=max_connections|too_large|timeout|
-//   bad_request|unauthorized|live_limit|live_slow}, and the gauges
+//   bad_request|unauthorized|live_limit|live_slow|forbidden}, and the gauges
 //   tachyon_admin_connections and tachyon_admin_live_clients.
 //
 // Example
@@ -52,8 +54,9 @@
 
 namespace tachyon::admin {
 
-/// Time to read one request, or to write one reply.
-inline constexpr std::chrono::seconds kRequestTimeout{10};
+/// Time to read one request, or to write one reply, when
+/// admin.request_timeout_ms is not positive (its default is the same).
+inline constexpr std::chrono::milliseconds kDefaultRequestTimeout{10000};
 /// WebSocket clients of /api/v1/live at once.
 inline constexpr std::size_t kMaxLiveClients = 16;
 /// Snapshots a WebSocket client may have unsent before it is dropped.

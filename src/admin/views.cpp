@@ -189,6 +189,10 @@ std::vector<BackendRow> BackendRows(
       r.connect_failures_total += s.value;
     } else if (n == backend::kEjectionsTotal) {
       r.ejections_total += s.value;
+    } else if (n == backend::kEjectedGauge) {
+      r.ejected_workers += s.gauge() > 0 ? 1 : 0;
+    } else if (n == backend::kBackingOffGauge) {
+      r.backing_off_workers += s.gauge() > 0 ? 1 : 0;
     }
   }
   std::vector<BackendRow> out;
@@ -198,6 +202,14 @@ std::vector<BackendRow> BackendRows(
     out.push_back(std::move(row));
   }
   return out;
+}
+
+std::string_view EndpointState(const BackendRow& row) {
+  if (row.ready > 0) return "up";
+  if (row.ejected_workers > 0) return "ejected";
+  if (row.backing_off_workers > 0) return "backing_off";
+  if (row.connecting > 0) return "connecting";
+  return "idle";
 }
 
 std::string BackendsJson(const std::vector<base::MetricSample>& snap) {
@@ -239,6 +251,8 @@ std::string BackendsJson(const std::vector<base::MetricSample>& snap) {
       w.BeginObject()
           .Key("endpoint")
           .String(r.endpoint)
+          .Key("state")
+          .String(EndpointState(r))
           .Key("ready")
           .Int(r.ready)
           .Key("busy")
@@ -255,6 +269,10 @@ std::string BackendsJson(const std::vector<base::MetricSample>& snap) {
           .Uint(r.connect_failures_total)
           .Key("ejections_total")
           .Uint(r.ejections_total)
+          .Key("ejected_workers")
+          .Int(r.ejected_workers)
+          .Key("backing_off_workers")
+          .Int(r.backing_off_workers)
           .EndObject();
     }
     w.EndArray().EndObject();

@@ -114,7 +114,14 @@ struct BackendRow {
   std::uint64_t connects_total = 0;
   std::uint64_t connect_failures_total = 0;
   std::uint64_t ejections_total = 0;
+  /// Workers on which the endpoint is ejected / backing off (the pool's
+  /// gauges, refreshed at every pool tick).
+  std::int64_t ejected_workers = 0;
+  std::int64_t backing_off_workers = 0;
 };
+/// "up" (a connection is logged on, on some worker), else "ejected",
+/// "backing_off", "connecting", or "idle" (no connection wanted).
+std::string_view EndpointState(const BackendRow& row);
 std::vector<BackendRow> BackendRows(
     const std::vector<base::MetricSample>& snap);
 

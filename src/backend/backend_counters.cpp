@@ -44,6 +44,13 @@ EndpointCounters::EndpointCounters(base::CounterRegistry& registry,
       "the service's predicted concurrent requests on this worker", labels);
   target = registry.AddGauge(kTargetGauge,
                              "connections the pool aims to keep ready", labels);
+  ejected = registry.AddGauge(
+      kEjectedGauge,
+      "1 while consecutive failures have ejected the endpoint (eject_ms)",
+      labels);
+  backing_off = registry.AddGauge(
+      kBackingOffGauge,
+      "1 while the reconnect backoff holds the next connect back", labels);
   connects = registry.AddCounter(
       kConnectsTotal, "backend connections connected and logged on", labels);
   connect_failures = registry.AddCounter(

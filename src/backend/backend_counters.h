@@ -53,6 +53,11 @@ inline constexpr std::string_view kConnectingGauge =
     "tachyon_backend_connecting";
 inline constexpr std::string_view kPredictedGauge = "tachyon_backend_predicted";
 inline constexpr std::string_view kTargetGauge = "tachyon_backend_target";
+// 1 while consecutive failures have ejected the endpoint on this worker.
+inline constexpr std::string_view kEjectedGauge = "tachyon_backend_ejected";
+// 1 while the reconnect backoff holds this worker's next connect back.
+inline constexpr std::string_view kBackingOffGauge =
+    "tachyon_backend_backing_off";
 inline constexpr std::string_view kConnectsTotal =
     "tachyon_backend_connects_total";
 inline constexpr std::string_view kConnectFailuresTotal =
@@ -88,6 +93,8 @@ struct EndpointCounters {
   base::Gauge connecting;
   base::Gauge predicted;
   base::Gauge target;
+  base::Gauge ejected;      // 0 or 1
+  base::Gauge backing_off;  // 0 or 1
   base::Counter connects;
   base::Counter connect_failures;
   base::Counter ejections;

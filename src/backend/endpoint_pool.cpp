@@ -87,7 +87,7 @@ void EndpointPool::Resize(std::int64_t now_ns, const SizingInput& in) {
     if (static_cast<int>(conns_.size()) >= svc_.pool_max || closed_) break;
     Connect(now_ns);
   }
-  UpdateGauges(in.predicted);
+  UpdateGauges(in.predicted, now_ns);
 }
 
 void EndpointPool::Connect(std::int64_t now_ns) {
@@ -114,7 +114,7 @@ void EndpointPool::Connect(std::int64_t now_ns) {
   conns_.push_back(std::move(c));
 }
 
-void EndpointPool::UpdateGauges(double predicted) {
+void EndpointPool::UpdateGauges(double predicted, std::int64_t now_ns) {
   int busy = 0;
   for (const auto& c : conns_) {
     if (c->logged_on() && c->in_flight() > 0) ++busy;
@@ -124,6 +124,10 @@ void EndpointPool::UpdateGauges(double predicted) {
   counters_.connecting.Set(connecting_);
   counters_.predicted.Set(static_cast<std::int64_t>(std::ceil(predicted)));
   counters_.target.Set(target_);
+  const bool ejected = !health_.Available(now_ns);
+  counters_.ejected.Set(ejected ? 1 : 0);
+  counters_.backing_off.Set(
+      !ejected && logged_on_ == 0 && !backoff_.MayAttempt(now_ns) ? 1 : 0);
 }
 
 void EndpointPool::CloseAll() {

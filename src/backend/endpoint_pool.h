@@ -98,7 +98,7 @@ class EndpointPool final : public ConnectionOwner {
  private:
   void Failed(std::int64_t now_ns);
   void Connect(std::int64_t now_ns);
-  void UpdateGauges(double predicted);
+  void UpdateGauges(double predicted, std::int64_t now_ns);
 
   BackendRouter& router_;
   Service& service_;

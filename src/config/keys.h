@@ -161,6 +161,8 @@ inline constexpr Range kEjectAfterFailuresRange{0, 1000};
 inline constexpr Range kEjectRange{1, 3'600'000};
 // [admin]: concurrent HTTP and WebSocket connections of the admin server.
 inline constexpr Range kAdminConnectionsRange{1, 1024};
+// [admin]: time to read one request or write one reply, ms.
+inline constexpr Range kAdminRequestTimeoutRange{50, 600'000};
 // [fastpath]. Queues: also at most gateway.workers (one worker per queue).
 inline constexpr Range kFastPathQueuesRange{1, 64};
 inline constexpr Range kStartQueueRange{0, 1023};
@@ -390,7 +392,11 @@ inline constexpr Range kBufferedBytesRange{0, kGiB};
     "dashboard built with the gateway)")                                       \
   X(admin, chartjs_path, admin_chartjs_path, kString, kNoDetail,               \
     "Chart.js file served as /chart.js (default empty: Debian's "              \
-    "libjs-chart.js, /usr/share/javascript/chart.js/)")
+    "libjs-chart.js, /usr/share/javascript/chart.js/)")                        \
+  X(admin, request_timeout_ms, admin_request_timeout_ms, kInt,                 \
+    kAdminRequestTimeoutRange,                                                 \
+    "close an admin connection that takes longer to send one request (or "     \
+    "to read its reply), ms, 50..600000 (default 10000)")
 
 // [fastpath] -> FastPathOptions (GatewayConfig::fastpath). Not reloadable.
 #define TACHYON_CONFIG_FASTPATH_KEYS(X)                                        \

@@ -230,6 +230,8 @@ struct AdminOptions {
   int max_connections = 32;   ///< HTTP and WebSocket connections, 1..1024
   std::string dashboard_dir;  ///< empty: the dashboard built with the gateway
   std::string chartjs_path;   ///< empty: Debian's libjs-chart.js file
+  /// Time to read one request (and to write its reply), ms.
+  int request_timeout_ms = 10000;
 
   bool operator==(const AdminOptions&) const = default;
 };

@@ -446,6 +446,8 @@ void ValidateAdmin(const AdminOptions& a, Problems& p) {
   CheckRange(p, "admin.port", a.port, kPortRange);
   CheckRange(p, "admin.max_connections", a.max_connections,
              kAdminConnectionsRange);
+  CheckRange(p, "admin.request_timeout_ms", a.request_timeout_ms,
+             kAdminRequestTimeoutRange);
   if (a.token.size() > 255) {
     p.Add("admin.token",
           Cat("must be at most 255 bytes, got ", a.token.size()));

@@ -150,6 +150,11 @@ absl::Status Gateway::Start() {
                           absl::StrCat("worker ", i, ": ", s.message()));
     }
   }
+  const bool plain_up =
+      (config_.tls.enabled && !config_.tls.plain) || port_ != 0;
+  const bool tls_up = !config_.tls.enabled || tls_port_ != 0;
+  const bool udp_up = !config_.udp.enabled || udp_port_ != 0;
+  listeners_up_.store(plain_up && tls_up && udp_up, std::memory_order_release);
   return absl::OkStatus();
 }
 
@@ -289,6 +294,7 @@ udp::UdpStats Gateway::WorkerUdpStats(int index) const {
 }
 
 void Gateway::RequestStop() {
+  listeners_up_.store(false, std::memory_order_release);
   for (auto& w : workers_) w->RequestStop();
 }
 

@@ -91,8 +91,16 @@ class Gateway final : public CommandRouter {
   void RequestStop();
   void Wait();
 
-  /// The TCP port the listeners are bound to (after Start).
+  /// The TCP port the listeners are bound to (after Start; 0 when only TLS
+  /// listens: tls.enabled without tls.plain).
   [[nodiscard]] std::uint16_t port() const { return port_; }
+  /// True once Start has bound every configured listener (plain TCP unless
+  /// TLS-only, TLS when tls.enabled, UDP when udp.enabled) and started the
+  /// workers, until RequestStop begins the drain. What /readyz reports as
+  /// "listeners up". Any thread.
+  [[nodiscard]] bool ListenersUp() const {
+    return listeners_up_.load(std::memory_order_acquire);
+  }
   /// The TLS listener's port (after Start; 0 when tls.enabled is false).
   [[nodiscard]] std::uint16_t tls_port() const { return tls_port_; }
   /// Worker `index`'s TLS listener, or -1.
@@ -261,6 +269,9 @@ class Gateway final : public CommandRouter {
   // limits.max_connections as last reloaded.
   std::atomic<int> max_connections_;
   bool started_ = false;
+  // Set by Start once every listener is bound and the workers run, cleared
+  // by RequestStop; read by the admin thread.
+  std::atomic<bool> listeners_up_{false};
   std::vector<std::unique_ptr<session::SessionBoard>> boards_;
   // Used by the workers; the destructor clears workers_ before any member
   // is destroyed.

@@ -98,8 +98,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
     }
     if (ec || !parser.is_done()) return 0;
     const tachyon::admin::Request& request = parser.get();
-    (void)boost::beast::websocket::is_upgrade(request);
-    tachyon::admin::Response response = Router(with_token).Handle(request);
+    AdminRouter& router = Router(with_token);
+    if (boost::beast::websocket::is_upgrade(request)) {
+      // The server's checks before it upgrades (admin_server.cpp).
+      (void)router.CrossSiteRefusal(request);
+      (void)router.Authorized(request);
+    }
+    tachyon::admin::Response response = router.Handle(request);
     const unsigned status = response.result_int();
     if (status < 200 || status > 599) __builtin_trap();
     if (response.has_content_length() &&

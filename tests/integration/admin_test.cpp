@@ -6,8 +6,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <regex>
@@ -32,6 +36,7 @@
 #include "support/gateway_fixture.h"
 #include "support/process.h"
 #include "support/test_backend.h"
+#include "support/test_pki.h"
 #include "support/wait.h"
 
 namespace tachyon::testing {
@@ -74,10 +79,12 @@ class HttpClient {
   bool connected() const { return connected_; }
 
   Reply Send(http::verb method, const std::string& target,
-             const std::string& token = "", const std::string& body = "") {
+             const std::string& token = "", const std::string& body = "",
+             const std::map<std::string, std::string>& extra = {}) {
     http::request<http::string_body> req{method, target, 11};
     req.set(http::field::host, "127.0.0.1");
     if (!token.empty()) req.set(http::field::authorization, "Bearer " + token);
+    for (const auto& [name, value] : extra) req.set(name, value);
     if (!body.empty() || method == http::verb::post) {
       req.body() = body;
       req.prepare_payload();
@@ -209,7 +216,7 @@ AdminInfo InfoFor(const server::Gateway& gw) {
 
 AdminHooks HooksFor(server::Gateway& gw) {
   AdminHooks hooks;
-  hooks.listeners_up = [&gw] { return gw.port() != 0; };
+  hooks.listeners_up = [&gw] { return gw.ListenersUp(); };
   return hooks;
 }
 
@@ -367,6 +374,7 @@ TEST(AdminServerTest, HealthzAndReadyzFollowTheBackendPool) {
   const json::value& ep = svc.at("endpoints").at(0);
   EXPECT_EQ(ep.at("endpoint").as_string(), "127.0.0.1:" + std::to_string(port));
   EXPECT_GE(Number(ep.at("ready")), 2u);  // pool_min on each of 2 workers
+  EXPECT_EQ(ep.at("state").as_string(), "up");
   for (const char* key : {"busy", "connecting", "predicted", "target",
                           "connects_total", "connect_failures_total"}) {
     EXPECT_TRUE(ep.as_object().contains(key)) << key;
@@ -374,6 +382,51 @@ TEST(AdminServerTest, HealthzAndReadyzFollowTheBackendPool) {
   EXPECT_TRUE(svc.at("requests").is_object());
   admin->Stop();
   backend.Stop();
+}
+
+TEST(AdminServerTest, BackendEndpointsShowEjectedAndBackingOff) {
+  std::uint16_t port = 0;  // nothing listens there
+  {
+    TestBackend probe;
+    port = probe.port();
+    probe.Stop();
+  }
+  ASSERT_NE(port, 0);
+  config::GatewayConfig c = AdminConfig(1);
+  config::BackendService s;
+  s.endpoints = {"127.0.0.1:" + std::to_string(port)};
+  s.pool_min = 1;
+  s.pool_max = 1;
+  s.name = "gone";
+  s.id = 7;
+  s.eject_after_failures = 1;
+  s.eject_ms = 600'000;
+  c.backends.push_back(s);
+  s.name = "flaky";
+  s.id = 8;
+  s.eject_after_failures = 0;
+  s.reconnect_backoff_ms = 60'000;
+  s.reconnect_backoff_max_ms = 600'000;
+  c.backends.push_back(s);
+  auto gw = StartGateway(c);
+  ASSERT_NE(gw, nullptr);
+  auto admin = StartAdmin(*gw, HooksFor(*gw));
+  ASSERT_NE(admin, nullptr);
+  std::map<std::string, std::string> states;
+  EXPECT_TRUE(WaitUntil([&] {
+    const Reply r = Get(admin->port(), "/api/v1/backends");
+    if (r.status != 200) return false;
+    const json::value v = ParseJson(r.body);
+    for (const json::value& svc : v.at("services").as_array()) {
+      for (const json::value& ep : svc.at("endpoints").as_array()) {
+        states[std::string(svc.at("service").as_string())] =
+            std::string(ep.at("state").as_string());
+      }
+    }
+    return states["gone"] == "ejected" && states["flaky"] == "backing_off";
+  })) << "gone: "
+      << states["gone"] << ", flaky: " << states["flaky"];
+  admin->Stop();
 }
 
 TEST(AdminServerTest, ApiShapes) {
@@ -579,6 +632,84 @@ TEST(AdminServerTest, DeleteAndReloadCallTheirHooks) {
   EXPECT_EQ(deleted, (std::vector<std::string>{"md.old", "missing", "busy"}));
 }
 
+TEST(AdminServerTest, TlsOnlyGatewayIsReadyUntilItDrains) {
+  auto pki = TestPki::Create();
+  ASSERT_NE(pki, nullptr);
+  config::GatewayConfig c = AdminConfig(1);
+  c.tls.enabled = true;
+  c.tls.plain = false;
+  c.tls.port = 0;
+  c.tls.certificate = pki->server_cert();
+  c.tls.private_key = pki->server_key();
+  auto gw = StartGateway(c);
+  ASSERT_NE(gw, nullptr);
+  ASSERT_EQ(gw->port(), 0);  // no plain listener
+  ASSERT_NE(gw->tls_port(), 0);
+  EXPECT_TRUE(gw->ListenersUp());
+  auto admin = StartAdmin(*gw, HooksFor(*gw));
+  ASSERT_NE(admin, nullptr);
+  Reply r = Get(admin->port(), "/readyz");
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.body, "ready\n");
+  gw->RequestStop();  // the drain begins
+  EXPECT_FALSE(gw->ListenersUp());
+  r = Get(admin->port(), "/readyz");
+  EXPECT_EQ(r.status, 503) << r.body;
+  EXPECT_THAT(r.body, HasSubstr("listeners: not accepting"));
+  admin->Stop();
+}
+
+TEST(AdminServerTest, EveryConfiguredListenerCountsForReadiness) {
+  config::GatewayConfig c = AdminConfig(1);
+  c.udp.enabled = true;
+  c.udp.port = 0;
+  auto gw = StartGateway(c);
+  ASSERT_NE(gw, nullptr);
+  EXPECT_NE(gw->port(), 0);
+  EXPECT_NE(gw->udp_port(), 0);
+  EXPECT_TRUE(gw->ListenersUp());
+  gw->RequestStop();
+  EXPECT_FALSE(gw->ListenersUp());
+}
+
+TEST(AdminServerTest, HalfSentRequestIsClosedAfterTheRequestTimeout) {
+  config::GatewayConfig c = AdminConfig(1);
+  c.admin.request_timeout_ms = 200;
+  auto gw = StartGateway(c);
+  ASSERT_NE(gw, nullptr);
+  auto admin = StartAdmin(*gw, HooksFor(*gw));
+  ASSERT_NE(admin, nullptr);
+  HttpClient slow(admin->port());
+  ASSERT_TRUE(slow.connected());
+  // Half a header, then nothing: the server closes without a reply. (The
+  // client's own read gives up after 10 s, the default timeout.)
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(slow.SendRaw("GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n"), "");
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 9s)
+      << "closed by the client's timeout, not the server's";
+  EXPECT_TRUE(WaitUntil([&] {
+    return gw->counters().Sum("tachyon_admin_refused_total", "reason",
+                              "timeout") == 1;
+  }));
+  // Others are still served.
+  EXPECT_EQ(Get(admin->port(), "/healthz").status, 200);
+}
+
+TEST(AdminServerTest, RequestTimeoutIsAConfigKeyWithARange) {
+  absl::StatusOr<config::GatewayConfig> c =
+      config::ParseConfig("[admin]\nrequest_timeout_ms = 250\n", "admin.toml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->admin.request_timeout_ms, 250);
+  EXPECT_EQ(config::GatewayConfig{}.admin.request_timeout_ms, 10000);
+  c = config::ParseConfig("[admin]\n\nrequest_timeout_ms = 0\n", "admin.toml");
+  ASSERT_FALSE(c.ok());
+  EXPECT_THAT(std::string(c.status().message()),
+              HasSubstr("admin.toml:3: admin.request_timeout_ms"));
+  c = config::ParseConfig("[admin]\nrequest_timeout_ms = 600001\n",
+                          "admin.toml");
+  EXPECT_FALSE(c.ok());
+}
+
 // A WebSocket client of /api/v1/live.
 struct LiveClient {
   explicit LiveClient(std::uint16_t port, int rcvbuf = 0) : ws(ioc) {
@@ -638,6 +769,114 @@ TEST(AdminServerTest, LivePushesSnapshotsMatchingTheStreams) {
   EXPECT_EQ(live_rows["md.live.b"], 30u);
 }
 
+TEST(AdminServerTest, LiveClientsBeyondTheLimitAreRefused) {
+  auto gw = StartGateway(AdminConfig(1));
+  ASSERT_NE(gw, nullptr);
+  ASSERT_GT(gw->config().admin.max_connections,
+            static_cast<int>(admin::kMaxLiveClients));
+  auto admin = StartAdmin(*gw, HooksFor(*gw));
+  ASSERT_NE(admin, nullptr);
+  std::vector<std::unique_ptr<LiveClient>> clients;
+  for (std::size_t i = 0; i < admin::kMaxLiveClients; ++i) {
+    clients.push_back(std::make_unique<LiveClient>(admin->port()));
+  }
+  ASSERT_TRUE(WaitUntil([&] {
+    return gw->counters().Sum("tachyon_admin_live_clients") ==
+           static_cast<std::int64_t>(admin::kMaxLiveClients);
+  }));
+  {
+    HttpClient extra(admin->port());
+    const std::string reply = extra.SendRaw(
+        "GET /api/v1/live HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        "Connection: Upgrade\r\nUpgrade: websocket\r\n"
+        "Sec-WebSocket-Version: 13\r\n"
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n");
+    EXPECT_THAT(reply, HasSubstr("HTTP/1.1 503"));
+    EXPECT_THAT(reply, HasSubstr("live clients"));
+  }
+  EXPECT_EQ(
+      gw->counters().Sum("tachyon_admin_refused_total", "reason", "live_limit"),
+      1u);
+  // One leaves: a new one is accepted.
+  clients.pop_back();
+  EXPECT_TRUE(WaitUntil([&] {
+    return gw->counters().Sum("tachyon_admin_live_clients") <
+           static_cast<std::int64_t>(admin::kMaxLiveClients);
+  }));
+  LiveClient again(admin->port());
+  EXPECT_TRUE(again.Next().as_object().contains("streams"));
+}
+
+TEST(AdminServerTest, BrowserCookieAndCrossSiteChecksOverHttp) {
+  config::GatewayConfig c = AdminConfig(1);
+  c.admin.token = "t0ken";
+  auto gw = StartGateway(c);
+  ASSERT_NE(gw, nullptr);
+  AdminHooks hooks = HooksFor(*gw);
+  std::atomic<int> reloads{0};
+  hooks.reload = [&]() -> absl::StatusOr<config::ReloadReport> {
+    ++reloads;
+    return config::ReloadReport{};
+  };
+  auto admin = StartAdmin(*gw, std::move(hooks));
+  ASSERT_NE(admin, nullptr);
+  const std::string host = "127.0.0.1:" + std::to_string(admin->port());
+  HttpClient c1(admin->port());
+  Reply r = c1.Send(http::verb::get, "/?token=t0ken", "", "", {{"Host", host}});
+  ASSERT_EQ(r.status, 303) << r.body;
+  const std::string set = r.headers["Set-Cookie"];
+  EXPECT_THAT(set, HasSubstr("HttpOnly"));
+  EXPECT_THAT(set, HasSubstr("SameSite=Strict"));
+  const std::string cookie = set.substr(0, set.find(';'));
+  r = c1.Send(http::verb::get, "/api/v1/gateway", "", "",
+              {{"Host", host}, {"Cookie", cookie}});
+  EXPECT_EQ(r.status, 200) << r.body;
+  r = c1.Send(http::verb::get, "/api/v1/gateway", "", "",
+              {{"Host", host}, {"Cookie", cookie + "x"}});
+  EXPECT_EQ(r.status, 401);
+  // A rebound name is refused even with the cookie.
+  r = c1.Send(http::verb::get, "/api/v1/gateway", "", "",
+              {{"Host", "evil.example:" + std::to_string(admin->port())},
+               {"Cookie", cookie}});
+  EXPECT_EQ(r.status, 403);
+  // A cross-site POST is refused before the hook runs.
+  r = c1.Send(
+      http::verb::post, "/api/v1/reload", "", "",
+      {{"Host", host}, {"Cookie", cookie}, {"Origin", "http://evil.example"}});
+  EXPECT_EQ(r.status, 403);
+  r = c1.Send(
+      http::verb::post, "/api/v1/reload", "", "",
+      {{"Host", host}, {"Cookie", cookie}, {"Origin", "http://" + host}});
+  EXPECT_EQ(r.status, 200) << r.body;
+
+  // The WebSocket: the cookie admits it, a foreign Origin does not.
+  const auto handshake = [&](const std::string& cookie_value,
+                             const std::string& origin) {
+    net::io_context ioc;
+    websocket::stream<tcp::socket> ws(ioc);
+    ws.next_layer().connect(
+        {net::ip::make_address("127.0.0.1"), admin->port()});
+    SetTimeouts(ws.next_layer());
+    ws.set_option(
+        websocket::stream_base::decorator([&](websocket::request_type& req) {
+          if (!cookie_value.empty()) req.set(http::field::cookie, cookie_value);
+          if (!origin.empty()) req.set(http::field::origin, origin);
+        }));
+    websocket::response_type res;
+    beast::error_code ec;
+    ws.handshake(res, host, "/api/v1/live", ec);
+    return static_cast<int>(res.result_int());
+  };
+  EXPECT_EQ(handshake(cookie, "http://" + host), 101);
+  EXPECT_EQ(handshake("", "http://" + host), 401);
+  EXPECT_EQ(handshake(cookie, "http://evil.example"), 403);
+  admin->Stop();
+  EXPECT_EQ(reloads.load(), 1);
+  EXPECT_EQ(
+      gw->counters().Sum("tachyon_admin_refused_total", "reason", "forbidden"),
+      3u);
+}
+
 TEST(AdminServerTest, SlowLiveClientIsDropped) {
   // Streams with long names make each snapshot tens of KiB, so a client
   // that never reads fills its socket within a few pushes. Small rings:
@@ -689,6 +928,168 @@ TEST(AdminServerTest, GatewayBinaryPrintsTheAdminUrlAndServesIt) {
   EXPECT_EQ(script.status, 200);
   EXPECT_THAT(script.body, HasSubstr("/api/v1/live"));
   EXPECT_EQ(StopGatewayProcess(&gw), 0) << gw.err();
+}
+
+// The admin port the gateway binary printed (0 if it did not).
+std::uint16_t AdminPortOf(Process& gw) {
+  auto m = gw.WaitForOutput(
+      std::regex("admin on http://127\\.0\\.0\\.1:([0-9]+)"), 10s);
+  if (!m.has_value()) return 0;
+  return static_cast<std::uint16_t>(std::stoi((*m)[1].str()));
+}
+
+// The local port of a connected socket.
+std::uint16_t LocalPort(int fd) {
+  sockaddr_in a{};
+  socklen_t len = sizeof a;
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) return 0;
+  return ntohs(a.sin_port);
+}
+
+TEST(AdminServerTest, GatewayBinaryListsARealClientsSession) {
+  Process gw;
+  const std::string port =
+      StartGatewayProcess(&gw, TACHYON_GATEWAY_BIN, TACHYON_SOURCE_DIR);
+  ASSERT_FALSE(port.empty());
+  const std::uint16_t admin_port = AdminPortOf(gw);
+  ASSERT_NE(admin_port, 0) << gw.out();
+  auto client =
+      TestClient::Connect(static_cast<std::uint16_t>(std::stoi(port)));
+  ASSERT_NE(client, nullptr);
+  auto logon = client->Logon(kDemoToken);
+  ASSERT_TRUE(logon && logon->type() == protocol::MessageType::kLogonAck);
+  ASSERT_TRUE(client->Subscribe(1, "adm.sessions"));
+  const std::string peer =
+      "127.0.0.1:" + std::to_string(LocalPort(client->fd()));
+  json::value row;
+  ASSERT_TRUE(WaitUntil([&] {
+    const Reply r = Get(admin_port, "/api/v1/sessions");
+    if (r.status != 200) return false;
+    const json::value sessions = ParseJson(r.body);
+    for (const json::value& s : sessions.at("sessions").as_array()) {
+      if (s.at("peer").as_string() == peer) {
+        row = s;
+        return !s.at("subscriptions").as_array().empty();
+      }
+    }
+    return false;
+  })) << "no session with peer "
+      << peer;
+  EXPECT_EQ(row.at("client_name").as_string(), "test-client");
+  EXPECT_EQ(row.at("principal").as_string(), "demo");
+  EXPECT_EQ(row.at("subscriptions").at(0).as_string(), "adm.sessions");
+  client.reset();
+  EXPECT_EQ(StopGatewayProcess(&gw), 0) << gw.err();
+}
+
+TEST(AdminServerTest, GatewayBinaryRetiresAStreamOnlyOnceUnused) {
+  Process gw;
+  const std::string port =
+      StartGatewayProcess(&gw, TACHYON_GATEWAY_BIN, TACHYON_SOURCE_DIR);
+  ASSERT_FALSE(port.empty());
+  const std::uint16_t admin_port = AdminPortOf(gw);
+  ASSERT_NE(admin_port, 0) << gw.out();
+  const auto gw_port = static_cast<std::uint16_t>(std::stoi(port));
+  {
+    auto pub = TestClient::Connect(gw_port);
+    ASSERT_TRUE(pub && pub->Logon(kDemoToken));
+    ASSERT_NE(pub->Open("adm.retire").value(), 0u);
+  }
+  auto sub = TestClient::Connect(gw_port);
+  ASSERT_TRUE(sub && sub->Logon(kDemoToken));
+  ASSERT_TRUE(sub->Subscribe(1, "adm.retire"));
+  HttpClient admin(admin_port);
+  Reply r;
+  // The publisher's close reaches the stream asynchronously: until then it
+  // counts too.
+  ASSERT_TRUE(WaitUntil([&] {
+    r = admin.Send(http::verb::delete_, "/api/v1/streams/adm.retire");
+    return r.status == 409 &&
+           r.body.find(" 0 publishers, 1 subscribers") != std::string::npos;
+  })) << r.status
+      << " " << r.body;
+  EXPECT_THAT(r.body, HasSubstr("is in use"));
+  sub.reset();
+  ASSERT_TRUE(WaitUntil([&] {
+    r = admin.Send(http::verb::delete_, "/api/v1/streams/adm.retire");
+    return r.status != 409;
+  })) << r.body;
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_TRUE(ParseJson(r.body).at("retired").as_bool());
+  r = admin.Send(http::verb::delete_, "/api/v1/streams/adm.retire");
+  EXPECT_EQ(r.status, 404) << r.body;
+  EXPECT_THAT(r.body, HasSubstr("no stream named 'adm.retire'"));
+  EXPECT_EQ(StopGatewayProcess(&gw), 0) << gw.err();
+}
+
+TEST(AdminServerTest, GatewayBinaryReloadsItsConfigFile) {
+  std::ifstream in(TACHYON_SOURCE_DIR "/config/gateway.toml");
+  std::stringstream shipped;
+  shipped << in.rdbuf();
+  const std::string text = shipped.str();
+  const std::string info_line = "log_level = \"info\"";
+  const std::size_t at = text.find("\n" + info_line + "\n");
+  ASSERT_NE(at, std::string::npos) << "the shipped config sets " << info_line;
+  const int log_level_line =
+      static_cast<int>(std::count(text.begin(), text.begin() + at + 1, '\n')) +
+      1;
+  const std::string path = ::testing::TempDir() + "tachyon-admin-reload-" +
+                           std::to_string(::getpid()) + ".toml";
+  const auto write = [&](const std::string& level) {
+    std::string t = text;
+    t.replace(at + 1, info_line.size(), "log_level = \"" + level + "\"");
+    std::ofstream out(path, std::ios::trunc);
+    out << t;
+    return static_cast<bool>(out);
+  };
+  ASSERT_TRUE(write("info"));
+  ::setenv("TACHYON_TOKEN", kDemoToken, 1);
+  Process gw;
+  const std::uint16_t port = StartGatewayWithArgs(
+      &gw, TACHYON_GATEWAY_BIN,
+      {"--config", path, "--port", "0", "--udp_port", "0", "--io", "epoll"});
+  ASSERT_NE(port, 0) << gw.out() << gw.err();
+  const std::uint16_t admin_port = AdminPortOf(gw);
+  ASSERT_NE(admin_port, 0) << gw.out();
+  const auto log_level = [&] {
+    const Reply r = Get(admin_port, "/api/v1/gateway");
+    if (r.status != 200)
+      return std::string("status ") + std::to_string(r.status);
+    return std::string(ParseJson(r.body)
+                           .at("config")
+                           .at("gateway")
+                           .at("log_level")
+                           .as_string());
+  };
+  EXPECT_EQ(log_level(), "info");
+  // A client stays connected through the reload.
+  auto client = TestClient::Connect(port);
+  ASSERT_TRUE(client && client->Logon(kDemoToken));
+
+  ASSERT_TRUE(write("warn"));
+  HttpClient admin(admin_port);
+  Reply r = admin.Send(http::verb::post, "/api/v1/reload");
+  ASSERT_EQ(r.status, 200) << r.body;
+  const json::value report = ParseJson(r.body);
+  bool applied = false;
+  for (const json::value& k : report.at("applied").as_array()) {
+    applied = applied || k.as_string() == "gateway.log_level";
+  }
+  EXPECT_TRUE(applied) << r.body;
+  EXPECT_EQ(log_level(), "warn");
+
+  ASSERT_TRUE(write("loud"));
+  r = admin.Send(http::verb::post, "/api/v1/reload");
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_THAT(ParseJson(r.body).at("error").as_string().c_str(),
+              HasSubstr(path + ":" + std::to_string(log_level_line) +
+                        ": gateway.log_level"));
+  EXPECT_EQ(log_level(), "warn");
+  // Still served: a SUBSCRIBE is acknowledged.
+  EXPECT_TRUE(client->Subscribe(1, "adm.reload")) << "the reload dropped it";
+  client.reset();
+  EXPECT_EQ(StopGatewayProcess(&gw), 0) << gw.err();
+  std::remove(path.c_str());
 }
 
 TEST(AdminServerTest, GatewayBinaryRefusesAnOpenAdminBind) {

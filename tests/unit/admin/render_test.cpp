@@ -1,11 +1,14 @@
 // JSON writer, Prometheus exposition, percentiles and the registry views.
 #include <cmath>
+#include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "admin/json_writer.h"
 #include "admin/prometheus.h"
 #include "admin/views.h"
+#include "backend/backend_counters.h"
 #include "base/counters.h"
 #include "boost/json.hpp"
 #include "gmock/gmock.h"
@@ -192,6 +195,41 @@ TEST(ViewsTest, ReadinessNamesEveryEndpointAndWorkerBelowPoolMin) {
       {{"service", "risk"}, {"endpoint", "127.0.0.1:9001"}, {"worker", "1"}});
   ready1.Set(3);
   EXPECT_TRUE(BackendReadiness(registry.Snapshot(), c).ready);
+}
+
+TEST(ViewsTest, BackendEndpointsSayWhetherUpEjectedOrBackingOff) {
+  base::CounterRegistry registry;
+  // The pool's own gauges, two workers per endpoint.
+  std::vector<std::unique_ptr<backend::EndpointCounters>> c;
+  for (const char* endpoint :
+       {"up:1", "ejected:1", "backoff:1", "dialing:1", "idle:1"}) {
+    for (int worker = 0; worker < 2; ++worker) {
+      c.push_back(std::make_unique<backend::EndpointCounters>(
+          registry, "risk", endpoint, worker));
+    }
+  }
+  c[0]->ready.Set(1);    // up on worker 0;
+  c[1]->ejected.Set(1);  // ejected on worker 1: still up
+  c[2]->ejected.Set(1);
+  c[3]->backing_off.Set(1);
+  c[4]->backing_off.Set(1);
+  c[6]->connecting.Set(1);
+  const json::value v = json::parse(BackendsJson(registry.Snapshot()));
+  std::map<std::string, json::object> rows;
+  for (const json::value& e :
+       v.at("services").at(0).at("endpoints").as_array()) {
+    rows[std::string(e.at("endpoint").as_string())] = e.as_object();
+  }
+  ASSERT_EQ(rows.size(), 5u);
+  EXPECT_EQ(rows["up:1"].at("state").as_string(), "up");
+  EXPECT_EQ(rows["up:1"].at("ejected_workers").as_int64(), 1);
+  EXPECT_EQ(rows["ejected:1"].at("state").as_string(), "ejected");
+  EXPECT_EQ(rows["ejected:1"].at("ejected_workers").as_int64(), 1);
+  EXPECT_EQ(rows["ejected:1"].at("backing_off_workers").as_int64(), 1);
+  EXPECT_EQ(rows["backoff:1"].at("state").as_string(), "backing_off");
+  EXPECT_EQ(rows["backoff:1"].at("backing_off_workers").as_int64(), 1);
+  EXPECT_EQ(rows["dialing:1"].at("state").as_string(), "connecting");
+  EXPECT_EQ(rows["idle:1"].at("state").as_string(), "idle");
 }
 
 TEST(ViewsTest, ConfigJsonHasEveryTableAndHidesTokens) {

@@ -108,6 +108,170 @@ TEST_F(RouterTest, TokenIsRequiredWhenSet) {
   EXPECT_EQ(r.body(), "ok\n");
 }
 
+// The value of the session cookie a 303 sets ("" if none).
+std::string SessionCookieOf(const Response& r) {
+  const std::string set(r[http::field::set_cookie]);
+  const std::string prefix = std::string(kSessionCookie) + "=";
+  if (!set.starts_with(prefix)) return "";
+  return set.substr(prefix.size(), set.find(';') - prefix.size());
+}
+
+TEST_F(RouterTest, TokenInTheQuerySetsAnHttpOnlyStrictCookie) {
+  AdminRouter router = Router({}, "s3cret");
+  EXPECT_EQ(router.Handle(Make(http::verb::get, "/")).result(),
+            http::status::unauthorized);
+  Response r = router.Handle(Make(http::verb::get, "/?token=wrong"));
+  EXPECT_EQ(r.result(), http::status::unauthorized);
+  EXPECT_EQ(r.count(http::field::set_cookie), 0u);
+  r = router.Handle(Make(http::verb::get, "/?token=s3cret"));
+  ASSERT_EQ(r.result(), http::status::see_other);
+  EXPECT_EQ(r[http::field::location], "/");
+  const std::string set(r[http::field::set_cookie]);
+  EXPECT_THAT(set, HasSubstr("; HttpOnly"));
+  EXPECT_THAT(set, HasSubstr("; SameSite=Strict"));
+  EXPECT_THAT(set, HasSubstr("; Path=/"));
+  const std::string cookie = SessionCookieOf(r);
+  ASSERT_EQ(cookie.size(), 64u) << set;
+  EXPECT_EQ(cookie.find("s3cret"), std::string::npos);
+  // Percent-encoded, among other parameters.
+  EXPECT_EQ(
+      router.Handle(Make(http::verb::get, "/?x=1&token=s3%63ret")).result(),
+      http::status::see_other);
+
+  // The cookie authorises any request, the WebSocket's included.
+  for (const char* target : {"/metrics", "/", "/api/v1/gateway"}) {
+    Request req = Make(http::verb::get, target);
+    EXPECT_EQ(router.Handle(req).result(), http::status::unauthorized)
+        << target;
+    req.set(http::field::cookie, "theme=dark; tachyon_admin=" + cookie);
+    EXPECT_EQ(router.Handle(req).result(), http::status::ok) << target;
+    EXPECT_TRUE(router.Authorized(req));
+    req.set(http::field::cookie, "tachyon_admin=" + cookie + "0");
+    EXPECT_EQ(router.Handle(req).result(), http::status::unauthorized)
+        << target;
+    req.set(http::field::cookie, "tachyon_admin=s3cret");
+    EXPECT_EQ(router.Handle(req).result(), http::status::unauthorized)
+        << target;
+    req.set(http::field::cookie, "other_admin=" + cookie);
+    EXPECT_FALSE(router.Authorized(req));
+  }
+  // Another router (a restarted gateway) draws another session.
+  AdminRouter restarted = Router({}, "s3cret");
+  Request req = Make(http::verb::get, "/metrics");
+  req.set(http::field::cookie, "tachyon_admin=" + cookie);
+  EXPECT_EQ(restarted.Handle(req).result(), http::status::unauthorized);
+  // Without a token, ?token= is just a query.
+  EXPECT_EQ(Router().Handle(Make(http::verb::get, "/?token=x")).result(),
+            http::status::ok);
+}
+
+Request WithHost(http::verb method, std::string target, std::string host) {
+  Request r{method, target, 11};
+  r.set(http::field::host, host);
+  return r;
+}
+
+TEST_F(RouterTest, HostMustNameThisServer) {
+  AdminRouter router = Router();
+  for (const char* host :
+       {"127.0.0.1", "127.0.0.1:7480", "127.9.9.9:1", "localhost",
+        "LOCALHOST:7480", "[::1]", "[::1]:7480", "[::ffff:127.0.0.1]:80"}) {
+    EXPECT_EQ(
+        router.Handle(WithHost(http::verb::get, "/healthz", host)).result(),
+        http::status::ok)
+        << host;
+  }
+  for (const char* host :
+       {"evil.example", "evil.example:7480", "localhost.evil.example",
+        "10.0.0.1:7480", "127.0.0.1:", "127.0.0.1:x", "::1", "[::1",
+        "[127.0.0.1]", "127.0.0.1:7480:1", ""}) {
+    const Response r =
+        router.Handle(WithHost(http::verb::get, "/healthz", host));
+    EXPECT_EQ(r.result(), http::status::forbidden) << host;
+    EXPECT_THAT(r.body(), HasSubstr("403 forbidden: Host")) << host;
+  }
+  EXPECT_THAT(
+      router.Handle(WithHost(http::verb::get, "/metrics", "evil.example"))
+          .body(),
+      HasSubstr("DNS rebinding"));
+  // No Host at all (an HTTP/1.0 script): allowed.
+  Request bare{http::verb::get, "/healthz", 10};
+  EXPECT_EQ(router.Handle(bare).result(), http::status::ok);
+}
+
+TEST_F(RouterTest, HostMayBeTheBindAddressOrAnyLiteralOnAWildcardBind) {
+  AdminInfo info;
+  info.config.admin.bind = "10.0.0.5";
+  info.config.admin.token = "s3cret";
+  AdminRouter router(&registry_, info, {});
+  Request req = WithHost(http::verb::get, "/healthz", "10.0.0.5:7480");
+  req.set(http::field::authorization, "Bearer wrong");
+  EXPECT_EQ(router.Handle(req).result(), http::status::unauthorized);
+  req.set(http::field::host, "10.0.0.6:7480");
+  EXPECT_EQ(router.Handle(req).result(), http::status::forbidden);
+  // The bearer token lets scripts use a name (a browser cannot send it).
+  req.set(http::field::host, "gw1.example:7480");
+  EXPECT_EQ(router.Handle(req).result(), http::status::forbidden);
+  req.set(http::field::authorization, "Bearer s3cret");
+  EXPECT_EQ(router.Handle(req).result(), http::status::ok);
+
+  info.config.admin.bind = "0.0.0.0";
+  AdminRouter wildcard(&registry_, info, {});
+  req.set(http::field::host, "192.0.2.7:7480");
+  req.erase(http::field::authorization);
+  req.set(http::field::cookie, "x=1");
+  EXPECT_EQ(wildcard.Handle(req).result(), http::status::unauthorized);
+  req.set(http::field::host, "gw1.example:7480");
+  EXPECT_EQ(wildcard.Handle(req).result(), http::status::forbidden);
+}
+
+TEST_F(RouterTest, CrossSiteOriginIsRefusedForChangesAndUpgrades) {
+  int reloads = 0;
+  AdminHooks hooks;
+  hooks.reload = [&]() -> absl::StatusOr<config::ReloadReport> {
+    ++reloads;
+    return config::ReloadReport{};
+  };
+  hooks.delete_stream = [](std::string_view) { return absl::OkStatus(); };
+  AdminRouter router = Router(std::move(hooks));
+  Request post = WithHost(http::verb::post, "/api/v1/reload", "127.0.0.1:7480");
+  post.set(http::field::origin, "http://evil.example");
+  Response r = router.Handle(post);
+  EXPECT_EQ(r.result(), http::status::forbidden);
+  EXPECT_THAT(r.body(), HasSubstr("Origin 'http://evil.example' does not "
+                                  "match Host '127.0.0.1:7480'"));
+  post.set(http::field::origin, "http://127.0.0.1:7481");
+  EXPECT_EQ(router.Handle(post).result(), http::status::forbidden);
+  post.set(http::field::origin, "null");
+  EXPECT_EQ(router.Handle(post).result(), http::status::forbidden);
+  EXPECT_EQ(reloads, 0);
+  post.set(http::field::origin, "http://127.0.0.1:7480");
+  EXPECT_EQ(router.Handle(post).result(), http::status::ok);
+  post.erase(http::field::origin);  // curl
+  EXPECT_EQ(router.Handle(post).result(), http::status::ok);
+  EXPECT_EQ(reloads, 2);
+
+  Request del =
+      WithHost(http::verb::delete_, "/api/v1/streams/md.a", "localhost:7480");
+  del.set(http::field::origin, "https://evil.example");
+  EXPECT_EQ(router.Handle(del).result(), http::status::forbidden);
+  del.set(http::field::origin, "http://localhost:7480");
+  EXPECT_EQ(router.Handle(del).result(), http::status::ok);
+
+  Request upgrade = WithHost(http::verb::get, "/api/v1/live", "127.0.0.1:7480");
+  upgrade.set(http::field::upgrade, "websocket");
+  upgrade.set(http::field::origin, "http://evil.example");
+  EXPECT_THAT(router.CrossSiteRefusal(upgrade), HasSubstr("Origin"));
+  upgrade.set(http::field::origin, "http://127.0.0.1:7480");
+  EXPECT_EQ(router.CrossSiteRefusal(upgrade), "");
+
+  // A plain GET may come from anywhere (the browser keeps the reply from
+  // the other page: no CORS headers).
+  Request get = WithHost(http::verb::get, "/healthz", "127.0.0.1:7480");
+  get.set(http::field::origin, "http://evil.example");
+  EXPECT_EQ(router.Handle(get).result(), http::status::ok);
+}
+
 TEST_F(RouterTest, DeleteAndReloadMapStatusesToHttp) {
   std::vector<std::string> deleted;
   AdminHooks hooks;

@@ -1436,9 +1436,9 @@ TEST(FlagsTest, EveryKeyHasAFlagWhoseHelpNamesIt) {
     EXPECT_THAT(f->Help(), HasSubstr("(default "));
     EXPECT_TRUE(keys.insert(flag.key).second) << flag.key;
   }
-  // 48 + [admin]'s 7 + [fastpath]'s 17 + [limits]' 6 abuse limits + [auth]'s
+  // 48 + [admin]'s 8 + [fastpath]'s 17 + [limits]' 6 abuse limits + [auth]'s
   // 9 + udp.require_authentication and udp.max_sequence_jump + [tls]'s 8.
-  EXPECT_EQ(keys.size(), 97u);
+  EXPECT_EQ(keys.size(), 98u);
   EXPECT_NE(absl::FindCommandLineFlag("config"), nullptr);
 }
 
