@@ -276,7 +276,8 @@ class PrincipalsTest : public GatewayTest {
 
 TEST_P(PrincipalsTest, ForbiddenRequestIsRefusedAndTheSessionGoesOn) {
   TestBackend backend;
-  StartWithServices(PrincipalsConfig(GetParam()), backend);
+  ASSERT_NO_FATAL_FAILURE(
+      StartWithServices(PrincipalsConfig(GetParam()), backend));
   auto alice = As(kAlice);
   auto bob = As(kBob);
   ASSERT_TRUE(alice && bob);
@@ -321,7 +322,8 @@ TEST_P(PrincipalsTest, ForbiddenRequestIsRefusedAndTheSessionGoesOn) {
 
 TEST_P(PrincipalsTest, ForbiddenServiceLookupIsRefusedLikeAnAbsentService) {
   TestBackend backend;
-  StartWithServices(PrincipalsConfig(GetParam()), backend);
+  ASSERT_NO_FATAL_FAILURE(
+      StartWithServices(PrincipalsConfig(GetParam()), backend));
   auto alice = As(kAlice);
   auto bob = As(kBob);
   ASSERT_TRUE(alice && bob);
@@ -355,7 +357,7 @@ TEST_P(PrincipalsTest, ForbiddenUdpSubscribeIsRefusedAndTheSessionGoesOn) {
   c.udp.enabled = true;
   c.udp.port = 0;
   c.udp.heartbeat_interval_ms = 20;
-  Start(c);
+  ASSERT_NO_FATAL_FAILURE(Start(c));
   auto alice = As(kAlice);
   auto bob = As(kBob);
   ASSERT_TRUE(alice && bob);
@@ -402,7 +404,7 @@ TEST_P(PrincipalsTest, ForbiddenUdpSubscribeIsRefusedAndTheSessionGoesOn) {
 TEST_P(PrincipalsTest, MaxSubscriptionsIsSharedByThePrincipalsSessions) {
   config::GatewayConfig c = PrincipalsConfig(GetParam());
   c.principals[0].max_subscriptions = 2;
-  Start(c);
+  ASSERT_NO_FATAL_FAILURE(Start(c));
   auto alice = As(kAlice);
   auto alice2 = As(kAlice);
   auto bob = As(kBob);
@@ -455,7 +457,7 @@ TEST_P(PrincipalsTest, UdpSubscribeCountsAgainstMaxSubscriptions) {
   c.udp.enabled = true;
   c.udp.port = 0;
   c.principals[0].max_subscriptions = 1;
-  Start(c);
+  ASSERT_NO_FATAL_FAILURE(Start(c));
   auto alice = As(kAlice);
   auto bob = As(kBob);
   ASSERT_TRUE(alice && bob);
@@ -488,7 +490,7 @@ TEST_P(PrincipalsTest, PublishRateRefusesBeyondTheRateAndSparesOthers) {
   config::GatewayConfig c = PrincipalsConfig(GetParam());
   c.principals[0].publish_rate = kRate;
   const Clock::time_point begin = Clock::now();
-  Start(c);
+  ASSERT_NO_FATAL_FAILURE(Start(c));
   auto alice = As(kAlice);
   auto alice2 = As(kAlice);
   auto bob = As(kBob);
@@ -537,7 +539,7 @@ TEST_P(PrincipalsTest, MaxBufferedBytesCutsOnlyThePrincipalsStalledSession) {
   config::GatewayConfig c = PrincipalsConfig(GetParam());
   c.max_outbound_queue_bytes = 256u << 20;
   c.principals[0].max_buffered_bytes = 16u << 10;
-  Start(c);
+  ASSERT_NO_FATAL_FAILURE(Start(c));
   auto cuts = [&] {
     return Sum(session::kSlowConsumersTotal, "reason", "control_queue");
   };
@@ -592,7 +594,7 @@ TEST_P(PrincipalsTest, MaxStreamsCreatedIsSharedAndReturnedByRetirement) {
   config::GatewayConfig c = PrincipalsConfig(GetParam());
   c.principals[0].max_streams_created = 1;
   c.default_stream.idle_retire_ms = 50;
-  Start(c);
+  ASSERT_NO_FATAL_FAILURE(Start(c));
   auto alice2 = As(kAlice);
   auto bob = As(kBob);
   ASSERT_TRUE(alice2 && bob);
@@ -631,7 +633,8 @@ TEST_P(PrincipalsTest, MaxStreamsCreatedIsSharedAndReturnedByRetirement) {
 // the session goes on. A reload that grants it back applies alike.
 TEST_P(PrincipalsTest, ReloadRevokingRequestRefusesTheNextRequest) {
   TestBackend backend;
-  StartWithServices(PrincipalsConfig(GetParam()), backend);
+  ASSERT_NO_FATAL_FAILURE(
+      StartWithServices(PrincipalsConfig(GetParam()), backend));
   auto alice = As(kAlice);
   ASSERT_TRUE(alice);
   ASSERT_TRUE(SendRequest(*alice, 1, kPricing, "before"));
@@ -671,7 +674,7 @@ TEST_P(PrincipalsTest, ReloadRevokingRequestRefusesTheNextRequest) {
 // stream at its very next OPEN_STREAM.
 TEST_P(PrincipalsTest, ReloadRevokingPublishClosesThePublisherOnly) {
   const config::GatewayConfig c = PrincipalsConfig(GetParam());
-  Start(c);
+  ASSERT_NO_FATAL_FAILURE(Start(c));
   auto alice = As(kAlice);
   auto alice2 = As(kAlice);
   ASSERT_TRUE(alice && alice2);
@@ -705,7 +708,7 @@ TEST_P(PrincipalsTest, ReloadRevokingSubscribeRefusesTheNextSubscribe) {
   config::GatewayConfig c = PrincipalsConfig(GetParam());
   c.udp.enabled = true;
   c.udp.port = 0;
-  Start(c);
+  ASSERT_NO_FATAL_FAILURE(Start(c));
   auto alice = As(kAlice);
   auto bob = As(kBob);
   ASSERT_TRUE(alice && bob);
@@ -735,7 +738,7 @@ TEST_P(PrincipalsTest, ReloadRevokingSubscribeRefusesTheNextSubscribe) {
 TEST_P(PrincipalsTest, ReloadLoweringAQuotaBindsNewRequestsOnly) {
   config::GatewayConfig c = PrincipalsConfig(GetParam());
   c.principals[0].max_subscriptions = 3;
-  Start(c);
+  ASSERT_NO_FATAL_FAILURE(Start(c));
   auto alice = As(kAlice);
   auto bob = As(kBob);
   ASSERT_TRUE(alice && bob);
