@@ -215,6 +215,17 @@ void Session::HandleFrame(tp::FrameView frame) {
                        AbslView(tp::MessageTypeName(type))));
     return;
   }
+  // A reload that completed before this frame was read judges it, rather
+  // than the session's next tick: a permission it revoked is not granted
+  // again in between (a REQUEST would reach the backend, a SUBSCRIBE be
+  // acknowledged). One acquire load per control frame; PUBLISH and
+  // HEARTBEAT do not look (a PUBLISH was judged at its OPEN_STREAM, and the
+  // tick closes a publisher whose stream was revoked).
+  if (state_ == State::kActive && type != MessageType::kPublish &&
+      type != MessageType::kHeartbeat && ReloadPending()) {
+    CheckRevocation();
+    if (state_ != State::kActive) return;
+  }
   switch (type) {
     case MessageType::kLogon:
       if (state_ != State::kAwaitLogon) {
@@ -763,9 +774,7 @@ void Session::Tick(std::int64_t now_ns) {
       }
       return;
     case State::kActive: {
-      if (const auth::Authenticator* a = agent_.authenticator();
-          a != nullptr && identity_ != nullptr &&
-          a->generation() != auth_generation_) {
+      if (ReloadPending()) {
         CheckRevocation();
         if (state_ != State::kActive) return;
       }

@@ -275,6 +275,9 @@ class Session final : public io::ConnectionHandler,
   // After a reload: closes the session if its identity or what it holds
   // was revoked.
   void CheckRevocation();
+  // A reload this session has not checked against yet (the authenticator's
+  // generation moved since).
+  [[nodiscard]] bool ReloadPending() const;
   // The control-queue limit: limits.max_outbound_queue_bytes, or the
   // principal's max_buffered_bytes if smaller.
   [[nodiscard]] std::size_t OutboundLimit() const;

@@ -183,6 +183,12 @@ std::size_t Session::OutboundLimit() const {
   return std::min(limit, identity_->quotas().max_buffered_bytes);
 }
 
+bool Session::ReloadPending() const {
+  const auth::Authenticator* a = agent_.authenticator();
+  return a != nullptr && identity_ != nullptr &&
+         a->generation() != auth_generation_;
+}
+
 void Session::CheckRevocation() {
   const auth::Authenticator* a = agent_.authenticator();
   auth_generation_ = a->generation();
@@ -340,9 +346,7 @@ void Session::OnNewStream(stream::StreamLog* log) {
   if (state_ != State::kActive) return;
   // A reload this session has not seen yet: apply it before matching, so a
   // stream born right after the reload is judged by the new permissions.
-  if (const auth::Authenticator* a = agent_.authenticator();
-      a != nullptr && identity_ != nullptr &&
-      a->generation() != auth_generation_) {
+  if (ReloadPending()) {
     CheckRevocation();
     if (state_ != State::kActive) return;
   }

@@ -11,6 +11,7 @@
 #include <fstream>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "client_test_util.h"
@@ -259,22 +260,63 @@ TEST(UdpPublisherWireTest, SignedDatagramsCarryProducerIdAndMac) {
   }
 }
 
-// A gateway that requires authentication: a signed publisher's messages
-// arrive, an unsigned one's and a wrong key's are dropped and counted.
-class UdpPublisherAuthTest : public GatewayTest {};
+// Gateways that require UDP authentication (PROTOCOL.md 16.7), with
+// producer 9 the one producer.
+class UdpPublisherAuthTest : public GatewayTest {
+ protected:
+  static constexpr char kKey[] = "00112233445566778899aabbccddeeff";
 
+  // The test configuration with UDP ingress on, authentication required,
+  // and `producer` (id 9) the one producer.
+  config::GatewayConfig SignedConfig(config::UdpProducer producer) const {
+    config::GatewayConfig c = TestConfig(GetParam());
+    c.udp.enabled = true;
+    c.udp.port = 0;
+    c.udp.require_authentication = true;
+    c.udp_producers.push_back(std::move(producer));
+    return c;
+  }
+  // A publisher to the gateway's UDP port signing as producer 9 with the
+  // key `hex` (32 hex digits).
+  std::unique_ptr<UdpPublisher> Signed(const char* hex) const {
+    auto p = UdpPublisher::Create(
+        "127.0.0.1", gateway_->udp_port(),
+        {.producer_id = 9, .key = *protocol::ParseDatagramKey(hex)});
+    EXPECT_TRUE(p.ok()) << p.status();
+    return p.ok() ? std::move(*p) : nullptr;
+  }
+  // Starts `c`, opens kStream (stream_) with client_, and has pub_, signing
+  // with `hex`, publish `first`, which the gateway must append: the start
+  // of each reload test.
+  void StartWithOneAppended(const config::GatewayConfig& c, const char* hex,
+                            std::string_view first) {
+    Start(c);
+    auto client = Client::Connect("127.0.0.1", gateway_->port());
+    ASSERT_TRUE(client.ok()) << client.status();
+    client_ = std::move(*client);
+    auto stream = client_->OpenStream(kStream);
+    ASSERT_TRUE(stream.ok()) << stream.status();
+    stream_ = *stream;
+    pub_ = Signed(hex);
+    ASSERT_NE(pub_, nullptr);
+    ASSERT_TRUE(pub_->Publish(stream_, first).ok());
+    ASSERT_TRUE(
+        WaitUntil([&] { return gateway_->UdpStats().messages_appended == 1; }));
+  }
+
+  std::unique_ptr<Client> client_;
+  StreamId stream_;
+  std::unique_ptr<UdpPublisher> pub_;
+};
+
+// A signed publisher's messages arrive, an unsigned one's and a wrong key's
+// are dropped and counted.
 TEST_P(UdpPublisherAuthTest, SignedArriveUnsignedAndWrongKeyDropped) {
-  constexpr char kKey[] = "00112233445566778899aabbccddeeff";
-  config::GatewayConfig c = TestConfig(GetParam());
-  c.udp.enabled = true;
-  c.udp.port = 0;
-  c.udp.require_authentication = true;
-  c.udp_producers.push_back({.name = "feed",
-                             .id = 9,
-                             .key = kKey,
-                             .allowed_sources = {"127.0.0.0/8"},
-                             .publish = {"md.*"}});
-  Start(c);
+  Start(SignedConfig({.name = "feed",
+                      .id = 9,
+                      .key = kKey,
+                      .allowed_sources = {"127.0.0.0/8"},
+                      .publish = {"md.*"}}));
   auto client = Client::Connect("127.0.0.1", gateway_->port());
   ASSERT_TRUE(client.ok()) << client.status();
   auto stream = (*client)->OpenStream(kStream);
@@ -287,19 +329,13 @@ TEST_P(UdpPublisherAuthTest, SignedArriveUnsignedAndWrongKeyDropped) {
           .ok());
   auto plain = UdpPublisher::Create("127.0.0.1", gateway_->udp_port());
   ASSERT_TRUE(plain.ok());
-  auto wrong = UdpPublisher::Create(
-      "127.0.0.1", gateway_->udp_port(),
-      {.producer_id = 9,
-       .key = *protocol::ParseDatagramKey("ffffffffffffffffffffffffffffffff")});
-  ASSERT_TRUE(wrong.ok());
-  auto good = UdpPublisher::Create(
-      "127.0.0.1", gateway_->udp_port(),
-      {.producer_id = 9, .key = *protocol::ParseDatagramKey(kKey)});
-  ASSERT_TRUE(good.ok());
+  auto wrong = Signed("ffffffffffffffffffffffffffffffff");
+  auto good = Signed(kKey);
+  ASSERT_TRUE(wrong && good);
   for (int i = 1; i <= 10; ++i) {
     ASSERT_TRUE((*plain)->Publish(*stream, "plain").ok());
-    ASSERT_TRUE((*wrong)->Publish(*stream, "forged").ok());
-    ASSERT_TRUE((*good)->Publish(*stream, "good" + std::to_string(i)).ok());
+    ASSERT_TRUE(wrong->Publish(*stream, "forged").ok());
+    ASSERT_TRUE(good->Publish(*stream, "good" + std::to_string(i)).ok());
   }
   ASSERT_TRUE(PollUntil(**client, [&] { return got.size() >= 10; }));
   ASSERT_TRUE(WaitUntil([&] {
@@ -319,25 +355,10 @@ TEST_P(UdpPublisherAuthTest, SignedArriveUnsignedAndWrongKeyDropped) {
 // whose publish patterns no longer match is refused (not_permitted), and a
 // removed producer is unknown; neither needs a restart.
 TEST_P(UdpPublisherAuthTest, ReloadRevokesAProducersPermission) {
-  constexpr char kKey[] = "00112233445566778899aabbccddeeff";
-  config::GatewayConfig c = TestConfig(GetParam());
-  c.udp.enabled = true;
-  c.udp.port = 0;
-  c.udp.require_authentication = true;
-  c.udp_producers.push_back(
-      {.name = "feed", .id = 9, .key = kKey, .publish = {"md.*"}});
-  Start(c);
-  auto client = Client::Connect("127.0.0.1", gateway_->port());
-  ASSERT_TRUE(client.ok()) << client.status();
-  auto stream = (*client)->OpenStream(kStream);
-  ASSERT_TRUE(stream.ok());
-  auto pub = UdpPublisher::Create(
-      "127.0.0.1", gateway_->udp_port(),
-      {.producer_id = 9, .key = *protocol::ParseDatagramKey(kKey)});
-  ASSERT_TRUE(pub.ok());
-  ASSERT_TRUE((*pub)->Publish(*stream, "before").ok());
-  ASSERT_TRUE(
-      WaitUntil([&] { return gateway_->UdpStats().messages_appended == 1; }));
+  const config::GatewayConfig c =
+      SignedConfig({.name = "feed", .id = 9, .key = kKey, .publish = {"md.*"}});
+  StartWithOneAppended(c, kKey, "before");
+  if (HasFatalFailure()) return;
 
   config::GatewayConfig next = c;
   next.udp_producers[0].publish = {"other.*"};
@@ -345,11 +366,11 @@ TEST_P(UdpPublisherAuthTest, ReloadRevokesAProducersPermission) {
   EXPECT_EQ(server::DescribeReload(report), "applied: udp_producers");
   // The workers apply it from their mailboxes: send until one is refused.
   ASSERT_TRUE(WaitUntil([&] {
-    (void)(*pub)->Publish(*stream, "after");
+    (void)pub_->Publish(stream_, "after");
     return gateway_->UdpStats().not_permitted > 0;
   }));
   const std::uint64_t appended = gateway_->UdpStats().messages_appended;
-  ASSERT_TRUE((*pub)->Publish(*stream, "refused").ok());
+  ASSERT_TRUE(pub_->Publish(stream_, "refused").ok());
   ASSERT_TRUE(WaitUntil([&] {
     return gateway_->UdpStats().datagrams_received >=
            gateway_->UdpStats().messages_appended +
@@ -359,7 +380,7 @@ TEST_P(UdpPublisherAuthTest, ReloadRevokesAProducersPermission) {
   next.udp_producers.clear();
   gateway_->Reload(next);
   ASSERT_TRUE(WaitUntil([&] {
-    (void)(*pub)->Publish(*stream, "gone");
+    (void)pub_->Publish(stream_, "gone");
     return gateway_->UdpStats().unknown_producer > 0;
   }));
   EXPECT_EQ(gateway_->UdpStats().messages_appended, appended);
@@ -369,7 +390,6 @@ TEST_P(UdpPublisherAuthTest, ReloadRevokesAProducersPermission) {
 // configuration picks the new key up, the old key's datagrams become bad
 // MACs and the new key's are appended.
 TEST_P(UdpPublisherAuthTest, ReloadPicksUpARewrittenKeyFile) {
-  constexpr char kOld[] = "00112233445566778899aabbccddeeff";
   constexpr char kNew[] = "ffeeddccbbaa99887766554433221100";
   const std::string key_file = ::testing::TempDir() + "udp_key_" +
                                std::to_string(::getpid()) + "_" +
@@ -379,40 +399,24 @@ TEST_P(UdpPublisherAuthTest, ReloadPicksUpARewrittenKeyFile) {
     f << hex;
     return f.good();
   };
-  ASSERT_TRUE(write_key(kOld));
-  config::GatewayConfig c = TestConfig(GetParam());
-  c.udp.enabled = true;
-  c.udp.port = 0;
-  c.udp.require_authentication = true;
-  c.udp_producers.push_back(
+  ASSERT_TRUE(write_key(kKey));
+  const config::GatewayConfig c = SignedConfig(
       {.name = "feed", .id = 9, .key_file = key_file, .publish = {"md.*"}});
-  Start(c);
-  auto client = Client::Connect("127.0.0.1", gateway_->port());
-  ASSERT_TRUE(client.ok()) << client.status();
-  auto stream = (*client)->OpenStream(kStream);
-  ASSERT_TRUE(stream.ok());
-  auto old_pub = UdpPublisher::Create(
-      "127.0.0.1", gateway_->udp_port(),
-      {.producer_id = 9, .key = *protocol::ParseDatagramKey(kOld)});
-  ASSERT_TRUE(old_pub.ok());
-  ASSERT_TRUE((*old_pub)->Publish(*stream, "old key").ok());
-  ASSERT_TRUE(
-      WaitUntil([&] { return gateway_->UdpStats().messages_appended == 1; }));
+  StartWithOneAppended(c, kKey, "old key");
+  if (HasFatalFailure()) return;
 
   ASSERT_TRUE(write_key(kNew));
   const config::ReloadReport report = gateway_->Reload(c);
   EXPECT_EQ(server::DescribeReload(report), "applied: udp_producers");
   // The workers apply it from their mailboxes: send until one is refused.
   ASSERT_TRUE(WaitUntil([&] {
-    (void)(*old_pub)->Publish(*stream, "old key after");
+    (void)pub_->Publish(stream_, "old key after");
     return gateway_->UdpStats().bad_mac > 0;
   })) << "the old key is still accepted";
   const std::uint64_t appended = gateway_->UdpStats().messages_appended;
-  auto new_pub = UdpPublisher::Create(
-      "127.0.0.1", gateway_->udp_port(),
-      {.producer_id = 9, .key = *protocol::ParseDatagramKey(kNew)});
-  ASSERT_TRUE(new_pub.ok());
-  ASSERT_TRUE((*new_pub)->Publish(*stream, "new key").ok());
+  auto new_pub = Signed(kNew);
+  ASSERT_NE(new_pub, nullptr);
+  ASSERT_TRUE(new_pub->Publish(stream_, "new key").ok());
   ASSERT_TRUE(WaitUntil([&] {
     return gateway_->UdpStats().messages_appended == appended + 1;
   })) << "the new key is not accepted";
