@@ -155,6 +155,7 @@ class AsyncClient::Impl final : public std::enable_shared_from_this<Impl>,
   /// Queued behind what is there and written at once if no async write is
   /// in progress; never waited for.
   void SendBestEffort(std::span<const std::byte> frame) override;
+  void OnGracefulEnd() override { SendCloseNotify(); }
 
   // --- Connect and logon ---------------------------------------------------
   void OnResolved(const asio::error_code& ec,
