@@ -3,7 +3,10 @@
 // every REQUEST: by default with the request's own payload (echo); with
 // --file, from a table read from a file, one "key value" per line, where the
 // request payload is the key (an unknown key is answered BACKEND_ERROR).
-// --delay_ms holds each answer back (to play a slow service).
+// --delay_ms holds each answer back (to play a slow service). --tls_cert and
+// --tls_key serve TLS 1.3 (the gateway's [[backends]] entry then says
+// tls = true, with a ca_file that trusts the certificate); --tls_client_ca
+// also requires the gateway's client certificate from that CA.
 //
 // It prints "tachyon-reply: listening on HOST:PORT" to stdout once ready
 // (--port=0 picks a free port) and runs until Ctrl-C / SIGTERM, or until it
