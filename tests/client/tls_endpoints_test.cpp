@@ -373,6 +373,41 @@ TEST_P(TlsEndpointsTest, AsyncClientThatDoesNotTrustTheGatewayIsRefused) {
       << result2;
 }
 
+TEST_P(TlsEndpointsTest, AsyncClientCertificateSubjectReachesTheSession) {
+  config::GatewayConfig c = TlsConfig();
+  c.tls.verify_client = config::TlsVerifyClient::kRequire;
+  c.tls.client_ca = pki_->ca();
+  Start(c);
+  // Without a certificate: refused.
+  {
+    AsyncClient without(io_, AsyncTls());
+    absl::Status result = absl::UnknownError("not run");
+    without.AsyncConnect("127.0.0.1", gateway_->tls_port(),
+                         [&](absl::Status s) { result = s; });
+    io_.run_for(kRunLimit);
+    EXPECT_FALSE(result.ok());
+  }
+  io_.restart();
+  AsyncClientOptions o = AsyncTls();
+  o.tls.certificate = pki_->client_cert();
+  o.tls.private_key = pki_->client_key();
+  AsyncClient with(io_, o);
+  absl::Status result = absl::UnknownError("not run");
+  with.AsyncConnect("127.0.0.1", gateway_->tls_port(),
+                    [&](absl::Status s) { result = s; });
+  io_.run_for(2s);  // connected, then idle (heartbeats keep it busy)
+  ASSERT_TRUE(result.ok()) << result;
+  const std::uint64_t id = with.session_id().value();
+  std::string subject;
+  ASSERT_TRUE(WaitUntil([&] {
+    for (const session::SessionInfo& row : gateway_->Sessions()) {
+      if (row.id == id) subject = row.tls_subject;
+    }
+    return !subject.empty();
+  }));
+  EXPECT_EQ(subject, TestPki::kClientSubject);
+}
+
 // ---------------------------------------------- the service library's TLS
 
 TEST_P(TlsEndpointsTest, AsyncRequestOverTlsToATlsServiceIsAnswered) {
