@@ -3,7 +3,10 @@
 // every REQUEST: by default with the request's own payload (echo); with
 // --file, from a table read from a file, one "key value" per line, where the
 // request payload is the key (an unknown key is answered BACKEND_ERROR).
-// --delay_ms holds each answer back (to play a slow service).
+// --delay_ms holds each answer back (to play a slow service). --tls_cert and
+// --tls_key serve TLS 1.3 (the gateway's [[backends]] entry then says
+// tls = true, with a ca_file that trusts the certificate); --tls_client_ca
+// also requires the gateway's client certificate from that CA.
 //
 // It prints "tachyon-reply: listening on HOST:PORT" to stdout once ready
 // (--port=0 picks a free port) and runs until Ctrl-C / SIGTERM, or until it
@@ -41,6 +44,13 @@ ABSL_FLAG(std::string, file, "",
 ABSL_FLAG(int32_t, delay_ms, 0, "Wait this long before each answer.");
 ABSL_FLAG(int64_t, count, 0,
           "Exit after answering this many requests (0: run until stopped).");
+ABSL_FLAG(std::string, tls_cert, "",
+          "Serve TLS 1.3 with this PEM certificate chain (needs --tls_key); "
+          "the gateway's [[backends]] entry then says tls = true.");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert.");
+ABSL_FLAG(std::string, tls_client_ca, "",
+          "With --tls_cert: require a gateway client certificate from this "
+          "PEM CA.");
 
 namespace {
 
@@ -50,7 +60,9 @@ constexpr char kUsage[] =
     "A toy Tachyon backend service: echoes each request, or answers from a "
     "file.\n\n"
     "  tachyon-reply --port=7500 [--threads=2] [--file=answers.txt] "
-    "[--delay_ms=0]\n";
+    "[--delay_ms=0]\n"
+    "                [--tls_cert=service.pem --tls_key=service.key "
+    "[--tls_client_ca=ca.pem]]\n";
 
 std::atomic<bool> stop_requested{false};
 void OnStopSignal(int) { stop_requested.store(true); }
@@ -130,6 +142,15 @@ int main(int argc, char** argv) {
   options.port = static_cast<std::uint16_t>(port);
   options.threads = threads;
   options.token = absl::GetFlag(FLAGS_token);
+  options.tls.certificate = absl::GetFlag(FLAGS_tls_cert);
+  options.tls.private_key = absl::GetFlag(FLAGS_tls_key);
+  options.tls.client_ca = absl::GetFlag(FLAGS_tls_client_ca);
+  options.tls.enabled = !options.tls.certificate.empty();
+  options.tls.require_client_certificate = !options.tls.client_ca.empty();
+  if (!options.tls.enabled &&
+      (!options.tls.private_key.empty() || !options.tls.client_ca.empty())) {
+    Die("--tls_key and --tls_client_ca need --tls_cert", 2);
+  }
   options.on_connection_error = [](const absl::Status& s) {
     std::fprintf(stderr, "tachyon-reply: %s\n", Str(s.message()).c_str());
   };
@@ -142,8 +163,8 @@ int main(int argc, char** argv) {
   ::sigaction(SIGTERM, &sa, nullptr);
 
   std::printf(
-      "tachyon-reply: listening on %s:%u (%s)\n", options.host.c_str(),
-      (*server)->port(),
+      "tachyon-reply: listening on %s:%u (%s%s)\n", options.host.c_str(),
+      (*server)->port(), options.tls.enabled ? "TLS, " : "",
       echo ? "echo" : absl::StrCat(table.size(), " keys from ", file).c_str());
   std::fflush(stdout);
   while (!stop_requested.load() &&

@@ -945,6 +945,9 @@ void Session::Flush() {
     }
     // Nothing left to send.
     if (state_ == State::kClosing && engine_.OutputIdle()) {
+      // TLS: close_notify before the FIN; its OnWritable brings us back
+      // here if it could not leave at once.
+      if (tls_ != nullptr && !tls_->SendCloseNotify()) return;
       ::shutdown(conn_->fd(), SHUT_WR);
       state_ = State::kLingering;
       deadline_ns_ = agent_.now_ns() + kLingerNs;

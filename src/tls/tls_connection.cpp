@@ -290,6 +290,24 @@ bool TlsConnection::HandshakeTimedOut(std::int64_t start_ns,
 
 // ---------------------------------------------------------------- send
 
+bool TlsConnection::SendCloseNotify() {
+  if (!close_notify_ && established_ && !failed_ && ssl_ != nullptr &&
+      conn_ != nullptr) {
+    close_notify_ = true;
+    ERR_clear_error();
+    // The memory BIO takes the alert whole: 0 (ours sent, the peer's not
+    // read), never a retry.
+    (void)SSL_shutdown(ssl_);
+    ERR_clear_error();
+    if (!sending_ && !pending_.empty()) {
+      if (PushOutput() == Push::kError) return true;  // nothing more to do
+    }
+  }
+  if (OutputIdle()) return true;
+  want_writable_ = true;
+  return false;
+}
+
 io::SendResult TlsConnection::Send(std::span<const iovec> iov) {
   if (failed_) return {.pending = false, .bytes = -EPIPE};
   if (!established_ || sending_) {

@@ -20,6 +20,11 @@
 //       0 bytes and OnWritable follows, as for a full socket; a Send whose
 //       ciphertext does not all go out at once is pending and completes
 //       (inner OnSendComplete with the plaintext bytes) when it has.
+//   Close: a graceful close (the session's LOGOUT, or its final ERROR,
+//   flushed) calls SendCloseNotify before the owner shuts the socket down,
+//   so that the peer reads close_notify, not a bare FIN; the peer's
+//   close_notify ends the connection as an orderly EOF (OnPeerClosed(0)).
+//   A connection cut mid-frame (a reset) sends none.
 //   Handshake: the server side waits for the ClientHello; the client side
 //   (backend connections) starts it with StartClient() once TCP is up. A
 //   failed handshake is counted by reason and logged (rate-limited) with
@@ -79,6 +84,16 @@ class TlsConnection final : public io::ConnectionHandler {
 
   /// Sends plaintext; see the overview. Same results as Reactor::Send.
   io::SendResult Send(std::span<const iovec> iov);
+
+  /// Queues TLS close_notify (once, after the handshake) and sends it.
+  /// Returns true when nothing of ours is left to send (the owner may shut
+  /// the socket down now); false while it is in flight: the inner
+  /// handler's OnWritable follows when it has gone.
+  bool SendCloseNotify();
+  /// Nothing queued or in flight on our side.
+  [[nodiscard]] bool OutputIdle() const {
+    return !sending_ && pending_.empty() && offset_ == inflight_.size();
+  }
 
   [[nodiscard]] bool established() const { return established_; }
   [[nodiscard]] bool failed() const { return failed_; }
@@ -150,6 +165,7 @@ class TlsConnection final : public io::ConnectionHandler {
   bool inner_send_ = false;       // inflight_ carries the inner's Send
   std::size_t plain_in_flight_ = 0;
   bool want_writable_ = false;  // the inner's Send got 0: OnWritable owed
+  bool close_notify_ = false;   // SendCloseNotify called
 };
 
 }  // namespace tachyon::tls

@@ -19,6 +19,7 @@
 #include "gtest/gtest.h"
 #include "support/net.h"
 #include "support/process.h"
+#include "support/test_pki.h"
 
 namespace {
 
@@ -557,6 +558,33 @@ TEST(ReplyToolTest, ReqCallsReplyAndPrintsEachResponse) {
     EXPECT_THAT(line, ::testing::MatchesRegex("OK [0-9.]+us hello there"));
   }
   EXPECT_EQ(reply.Wait(10s), 0) << reply.err();
+}
+
+TEST(ReplyToolTest, ServesTlsToTachyonReq) {
+  auto pki = tachyon::testing::TestPki::Create();
+  ASSERT_NE(pki, nullptr);
+  Process reply;
+  const std::uint16_t port =
+      StartReply(&reply, {"--count", "2", "--tls_cert", pki->server_cert(),
+                          "--tls_key", pki->server_key()});
+  ASSERT_NE(port, 0);
+  EXPECT_THAT(reply.out(), HasSubstr("(TLS, echo)"));
+  // A plain client is not served: its handshake fails on the service side.
+  Process plain =
+      Process::Start({TACHYON_REQ_BIN, "--port", std::to_string(port),
+                      "--service", "4", "--timeout_ms", "2000", "plain"});
+  EXPECT_NE(plain.Wait(10s), 0) << plain.out();
+  Process req = Process::Start({TACHYON_REQ_BIN, "--port", std::to_string(port),
+                                "--tls", "--tls_ca", pki->ca(), "--service",
+                                "4", "--count", "2", "over", "tls"});
+  ASSERT_EQ(req.Wait(10s), 0) << req.err();
+  const auto lines = Lines(req.out());
+  ASSERT_EQ(lines.size(), 2u) << req.out();
+  for (const std::string& line : lines) {
+    EXPECT_THAT(line, ::testing::MatchesRegex("OK [0-9.]+us over tls"));
+  }
+  EXPECT_EQ(reply.Wait(10s), 0) << reply.err();
+  EXPECT_THAT(reply.err(), HasSubstr("TLS handshake failed"));
 }
 
 TEST(ReplyToolTest, ReqReportsATimeoutFromADelayedReply) {

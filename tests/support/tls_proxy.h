@@ -79,6 +79,15 @@ class TlsProxy {
   /// Handshakes completed.
   [[nodiscard]] int handshakes() const { return handshakes_.load(); }
 
+  /// When the plain side ends first, keep reading the TLS side until it
+  /// ends too (to see how the TLS peer closes). Call before connecting.
+  void set_wait_for_tls_close(bool wait) { wait_for_tls_close_ = wait; }
+  /// TLS sides that ended with the peer's close_notify
+  /// (SSL_ERROR_ZERO_RETURN), and those that ended any other way (an EOF
+  /// without close_notify, an error) while the proxy was reading them.
+  [[nodiscard]] int tls_close_notifies() const { return close_notifies_; }
+  [[nodiscard]] int tls_other_ends() const { return other_ends_; }
+
   void Stop() {
     if (stopping_.exchange(true)) return;
     if (listen_fd_ >= 0) ::shutdown(listen_fd_, SHUT_RDWR);
@@ -122,19 +131,33 @@ class TlsProxy {
         ::connect(up, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) {
       handshakes_.fetch_add(1);
       char buf[16384];
+      bool up_open = true;
       for (;;) {
         if (SSL_pending(ssl) == 0) {
-          pollfd p[2] = {{fd, POLLIN, 0}, {up, POLLIN, 0}};
+          pollfd p[2] = {{fd, POLLIN, 0}, {up_open ? up : -1, POLLIN, 0}};
           if (::poll(p, 2, 1000) < 0) break;
           if (stopping_) break;
           if (p[1].revents != 0) {
             const ssize_t n = ::recv(up, buf, sizeof buf, 0);
-            if (n <= 0 || SSL_write(ssl, buf, static_cast<int>(n)) <= 0) break;
+            if (n == 0 && wait_for_tls_close_) {
+              up_open = false;  // go on reading the TLS side to its end
+            } else if (n <= 0 ||
+                       SSL_write(ssl, buf, static_cast<int>(n)) <= 0) {
+              break;
+            }
           }
           if (p[0].revents == 0) continue;
         }
         const int n = SSL_read(ssl, buf, sizeof buf);
-        if (n <= 0) break;
+        if (n <= 0) {
+          if (SSL_get_error(ssl, n) == SSL_ERROR_ZERO_RETURN) {
+            close_notifies_.fetch_add(1);
+          } else {
+            other_ends_.fetch_add(1);
+          }
+          break;
+        }
+        if (!up_open) continue;
         if (::send(up, buf, static_cast<std::size_t>(n), MSG_NOSIGNAL) != n) {
           break;
         }
@@ -152,6 +175,9 @@ class TlsProxy {
   int listen_fd_ = -1;
   std::atomic<bool> stopping_{false};
   std::atomic<int> handshakes_{0};
+  std::atomic<bool> wait_for_tls_close_{false};
+  std::atomic<int> close_notifies_{0};
+  std::atomic<int> other_ends_{0};
   std::thread acceptor_;
   std::mutex mu_;
   std::vector<int> fds_;

@@ -6,6 +6,7 @@
 #include "tachyon/client/async_client.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <climits>
 #include <cstring>
 #include <utility>
@@ -85,6 +86,7 @@ void AsyncClient::Impl::Terminate(absl::Status later,
   control_timer_.cancel();
   heartbeat_timer_.cancel();
   socket_.close(ignored);
+  tls_.reset();
   CancelParked(pending);
   for (auto* waits : {&id_waits_, &correlation_waits_}) {
     auto taken = std::move(*waits);
@@ -113,7 +115,16 @@ void AsyncClient::Impl::Fail(absl::Status status) {
   if (was_open) core_.ReportAsync(std::move(status));
 }
 
+void AsyncClient::Impl::SendCloseNotify() {
+  // Not behind a half-written record: then the connection ends without.
+  if (tls_ != nullptr && state_ != State::kClosed && !writing_) {
+    (void)tls_->SendCloseNotify();
+  }
+}
+
 void AsyncClient::Impl::FinishClose() {
+  // Our LOGOUT was answered (or the close timed out): a graceful end.
+  SendCloseNotify();
   Terminate(absl::FailedPreconditionError(
                 absl::StrCat("client for ", peer(), " is closed")),
             absl::CancelledError(
@@ -137,8 +148,11 @@ void AsyncClient::Impl::OnControlTimer() {
   const auto waited = Millis(SteadyClock::now() - control_started_);
   switch (state_) {
     case State::kConnecting: {
-      const absl::Status s = absl::DeadlineExceededError(absl::StrCat(
-          "cannot connect to ", peer(), ": timed out after ", waited, " ms"));
+      const absl::Status s = absl::DeadlineExceededError(
+          tls_ != nullptr ? absl::StrCat("TLS handshake with ", peer(),
+                                         " timed out after ", waited, " ms")
+                          : absl::StrCat("cannot connect to ", peer(),
+                                         ": timed out after ", waited, " ms"));
       Terminate(s, s);
       return;
     }
@@ -171,6 +185,7 @@ void AsyncClient::Impl::StartConnect(std::string host, std::uint16_t port,
     return;
   }
   core_.set_peer(internal::PeerName(host, port));
+  host_ = host;
   if (options_.reconnect.enabled) {
     internal::Finish(done,
                      absl::InvalidArgumentError(
@@ -229,6 +244,54 @@ void AsyncClient::Impl::OnConnected(const asio::error_code& ec) {
   // Sends are tried synchronously first (see Flush); the read loop is
   // asynchronous either way.
   socket_.non_blocking(true, ignored);
+  if (options_.tls.enabled) [[unlikely]] {
+    absl::StatusOr<std::unique_ptr<internal::TlsSocket>> tls =
+        internal::TlsSocket::StartClient(socket_.native_handle(), host_,
+                                         options_);
+    if (!tls.ok()) {
+      Terminate(tls.status(), tls.status());
+      return;
+    }
+    tls_ = *std::move(tls);
+    ContinueHandshake();
+    return;
+  }
+  BeginLogon();
+}
+
+void AsyncClient::Impl::ContinueHandshake() {
+  if (state_ != State::kConnecting || tls_ == nullptr) return;
+  asio::socket_base::wait_type wait = asio::socket_base::wait_read;
+  switch (tls_->Handshake()) {
+    case internal::TlsSocket::Step::kDone:
+      BeginLogon();
+      return;
+    case internal::TlsSocket::Step::kWantRead:
+      break;
+    case internal::TlsSocket::Step::kWantWrite:
+      wait = asio::socket_base::wait_write;
+      break;
+    case internal::TlsSocket::Step::kFailed: {
+      const absl::Status s = absl::UnavailableError(absl::StrCat(
+          "TLS handshake with ", peer(), " failed: ", tls_->failure()));
+      Terminate(s, s);
+      return;
+    }
+  }
+  socket_.async_wait(wait, [self = shared_from_this()](
+                               const asio::error_code& wait_ec) {
+    if (wait_ec == asio::error::operation_aborted) return;
+    if (wait_ec) {
+      const absl::Status s = absl::UnavailableError(absl::StrCat(
+          "TLS handshake with ", self->peer(), " failed: ", wait_ec.message()));
+      self->Terminate(s, s);
+      return;
+    }
+    self->ContinueHandshake();
+  });
+}
+
+void AsyncClient::Impl::BeginLogon() {
   state_ = State::kLoggingOn;
   core_.BeginConnection();
   if (!QueueControl(core_.LogonLength(), [this](std::span<std::byte> out) {
@@ -259,6 +322,13 @@ void AsyncClient::Impl::OnLoggedOn() {
 // read again.
 
 void AsyncClient::Impl::StartRead() {
+  if (tls_ != nullptr) [[unlikely]] {
+    socket_.async_wait(asio::socket_base::wait_read,
+                       [self = shared_from_this()](const asio::error_code& ec) {
+                         self->OnTlsReadable(ec);
+                       });
+    return;
+  }
   const std::span<std::byte> space = core_.ReceiveSpace();
   socket_.async_read_some(
       asio::buffer(space.data(), space.size()),
@@ -272,12 +342,7 @@ void AsyncClient::Impl::OnRead(const asio::error_code& ec, std::size_t bytes) {
   if (ec) {
     if (ec == asio::error::operation_aborted) return;
     if (ec == asio::error::eof) {
-      Fail(absl::UnavailableError(
-          state_ == State::kLoggingOn
-              ? absl::StrCat(peer(),
-                             " closed the connection before answering LOGON "
-                             "(is it a Tachyon gateway?)")
-              : absl::StrCat("gateway ", peer(), " closed the connection")));
+      OnPeerClosed();
     } else {
       Fail(absl::UnavailableError(
           absl::StrCat("connection to ", peer(), " lost: ", ec.message())));
@@ -287,6 +352,55 @@ void AsyncClient::Impl::OnRead(const asio::error_code& ec, std::size_t bytes) {
   core_.Received(bytes);
   (void)core_.Dispatch(INT_MAX, /*stop_at_reply=*/false);
   if (state_ != State::kClosed) StartRead();
+}
+
+void AsyncClient::Impl::OnPeerClosed() {
+  Fail(absl::UnavailableError(
+      state_ == State::kLoggingOn
+          ? absl::StrCat(peer(),
+                         " closed the connection before answering LOGON "
+                         "(is it a Tachyon gateway?)")
+          : absl::StrCat("gateway ", peer(), " closed the connection")));
+}
+
+void AsyncClient::Impl::OnTlsReadable(const asio::error_code& ec) {
+  if (state_ == State::kClosed || tls_ == nullptr) return;
+  if (ec) {
+    if (ec == asio::error::operation_aborted) return;
+    Fail(absl::UnavailableError(
+        absl::StrCat("connection to ", peer(), " lost: ", ec.message())));
+    return;
+  }
+  // What arrived, a bounded number of buffers per turn; a full buffer may
+  // leave plaintext inside OpenSSL that no readiness would announce, so
+  // the next turn is then posted rather than waited for.
+  constexpr int kReadsPerTurn = 16;
+  for (int i = 0; i < kReadsPerTurn; ++i) {
+    const std::span<std::byte> space = core_.ReceiveSpace();
+    const internal::IoResult r = tls_->ReceiveSome(space);
+    if (r.bytes > 0) {
+      core_.Received(r.bytes);
+      (void)core_.Dispatch(INT_MAX, /*stop_at_reply=*/false);
+      if (state_ == State::kClosed || tls_ == nullptr) return;
+      continue;
+    }
+    if (r.closed) {
+      OnPeerClosed();
+      return;
+    }
+    if (r.error != 0) {
+      Fail(absl::UnavailableError(
+          absl::StrCat("connection to ", peer(), " lost: ",
+                       r.error == EPROTO ? std::string("TLS record error")
+                                         : internal::ErrnoText(r.error))));
+      return;
+    }
+    StartRead();  // would block: wait for the socket
+    return;
+  }
+  asio::post(executor_, [self = shared_from_this()] {
+    self->OnTlsReadable(asio::error_code());
+  });
 }
 
 // ======================================================================
@@ -643,6 +757,7 @@ void AsyncClient::Impl::StartClose(CompletionPtr<absl::Status> done) {
 void AsyncClient::Impl::Abandon() {
   if (state_ == State::kOpen) {
     SendBestEffort(internal::SessionCore::LogoutFrame());
+    SendCloseNotify();
   }
   Terminate(absl::FailedPreconditionError(
                 absl::StrCat("AsyncClient for ", peer(), " was destroyed")),

@@ -10,6 +10,14 @@
 // async_client_send.cpp the send queue, publishing and heartbeats. Each Wait
 // is bounded by its own steady_timer. Everything runs on the executor;
 // nothing here locks.
+//
+// TLS (ClientOptions::tls): the blocking client's TlsSocket over the same
+// non-blocking socket. The handshake runs between TCP connect and LOGON,
+// each step after an async_wait for the socket; the read loop waits for
+// readability and decrypts what arrived into the core's receive buffer;
+// writes go through TlsSocket::SendSome, and a full socket is waited for
+// with async_wait(write). A plain connection never enters these branches
+// (tls_ is null).
 #ifndef TACHYON_CLIENTS_CPP_SRC_ASYNC_CLIENT_IMPL_H_
 #define TACHYON_CLIENTS_CPP_SRC_ASYNC_CLIENT_IMPL_H_
 
@@ -32,6 +40,7 @@
 #include "session_core.h"
 #include "tachyon/client/async_client.h"
 #include "tachyon/protocol/protocol.h"
+#include "tls_socket.h"
 
 namespace tachyon::client {
 namespace internal {
@@ -146,11 +155,16 @@ class AsyncClient::Impl final : public std::enable_shared_from_this<Impl>,
   /// Queued behind what is there and written at once if no async write is
   /// in progress; never waited for.
   void SendBestEffort(std::span<const std::byte> frame) override;
+  void OnGracefulEnd() override { SendCloseNotify(); }
 
   // --- Connect and logon ---------------------------------------------------
   void OnResolved(const asio::error_code& ec,
                   const asio::ip::tcp::resolver::results_type& endpoints);
   void OnConnected(const asio::error_code& ec);
+  /// TLS: one handshake step, then waits for the socket or sends LOGON.
+  void ContinueHandshake();
+  /// Queues LOGON and starts the read loop (after TCP, or TLS, is up).
+  void BeginLogon();
   void OnLoggedOn();
   /// (Re-)arms control_timer_; an expiry from an earlier arming is ignored.
   void ArmControlTimer(std::chrono::milliseconds timeout);
@@ -178,6 +192,15 @@ class AsyncClient::Impl final : public std::enable_shared_from_this<Impl>,
   // --- Receiving -----------------------------------------------------------
   void StartRead();
   void OnRead(const asio::error_code& ec, std::size_t bytes);
+  /// TLS: the socket is readable (or ec says why not): decrypts what
+  /// arrived, dispatches, waits again.
+  void OnTlsReadable(const asio::error_code& ec);
+  /// The gateway closed the connection (EOF, or TLS close_notify).
+  void OnPeerClosed();
+  /// TLS: the socket has room for the async write's rest.
+  void OnTlsWritable(const asio::error_code& ec);
+  /// TLS: a graceful end sends close_notify before the socket closes.
+  void SendCloseNotify();
 
   // --- Send queue (async_client_send.cpp) ----------------------------------
   /// Room for a frame of up to `bytes` in the filling buffer if it stays
@@ -232,6 +255,9 @@ class AsyncClient::Impl final : public std::enable_shared_from_this<Impl>,
   internal::SessionCore core_;
   asio::ip::tcp::resolver resolver_;
   asio::ip::tcp::socket socket_;
+  std::string host_;  // as given to AsyncConnect (TLS server name default)
+  // TLS over socket_ when options_.tls.enabled, from TCP connect on.
+  std::unique_ptr<internal::TlsSocket> tls_;
   // Bounds AsyncConnect (connect_timeout) and then AsyncClose
   // (close_timeout).
   asio::steady_timer control_timer_;

@@ -29,6 +29,23 @@ bool WouldBlock(const asio::error_code& ec) {
          ec == asio::error::interrupted;
 }
 
+// Encrypts and sends as much of `bytes` as the socket takes now: OpenSSL
+// returns after each record in partial-write mode.
+std::size_t TlsWrite(internal::TlsSocket& tls, std::span<const std::byte> bytes,
+                     asio::error_code& ec) {
+  std::size_t total = 0;
+  while (total < bytes.size()) {
+    const internal::IoResult r = tls.SendSome(bytes.subspan(total));
+    if (r.error != 0) {
+      ec = asio::error_code(r.error, asio::system_category());
+      break;
+    }
+    if (r.bytes == 0) break;
+    total += r.bytes;
+  }
+  return total;
+}
+
 }  // namespace
 
 // ======================================================================
@@ -177,8 +194,12 @@ void AsyncClient::Impl::Flush() {
   // Latency first: one non-blocking send straight from the queue. Only
   // when the kernel's buffer is full does the rest go asynchronous.
   asio::error_code ec;
-  const std::size_t n =
-      socket_.write_some(asio::buffer(b.data.get(), b.size), ec);
+  std::size_t n = 0;
+  if (tls_ != nullptr) [[unlikely]] {
+    n = TlsWrite(*tls_, {b.data.get(), b.size}, ec);
+  } else {
+    n = socket_.write_some(asio::buffer(b.data.get(), b.size), ec);
+  }
   if (ec && !WouldBlock(ec)) {
     Fail(ExplainLoss(absl::UnavailableError(
         absl::StrCat("connection to ", peer(), " lost: ", ec.message()))));
@@ -201,6 +222,13 @@ void AsyncClient::Impl::Flush() {
 }
 
 void AsyncClient::Impl::StartWrite() {
+  if (tls_ != nullptr) [[unlikely]] {
+    socket_.async_wait(asio::socket_base::wait_write,
+                       [self = shared_from_this()](const asio::error_code& ec) {
+                         self->OnTlsWritable(ec);
+                       });
+    return;
+  }
   const internal::SendBuffer& b = send_[1 - filling_];
   socket_.async_write_some(
       asio::buffer(b.data.get() + write_offset_, b.size - write_offset_),
@@ -233,6 +261,24 @@ void AsyncClient::Impl::OnWrite(const asio::error_code& ec, std::size_t bytes) {
   write_offset_ = 0;
   writing_ = false;
   Pump();
+}
+
+void AsyncClient::Impl::OnTlsWritable(const asio::error_code& ec) {
+  if (ec || state_ == State::kClosed || tls_ == nullptr) {
+    OnWrite(ec, 0);
+    return;
+  }
+  // The same bytes as the attempt that found the socket full (OpenSSL
+  // holds the record it made of them).
+  const internal::SendBuffer& b = send_[1 - filling_];
+  asio::error_code write_ec;
+  const std::size_t n = TlsWrite(
+      *tls_, {b.data.get() + write_offset_, b.size - write_offset_}, write_ec);
+  if (n == 0 && !write_ec) {
+    StartWrite();  // still full
+    return;
+  }
+  OnWrite(n > 0 ? asio::error_code() : write_ec, n);
 }
 
 bool AsyncClient::Impl::DrainParked() {
@@ -311,8 +357,12 @@ absl::Status AsyncClient::Impl::ExplainLoss(absl::Status transport) {
     }
     asio::error_code ec;
     const std::span<std::byte> space = core_.ReceiveSpace();
-    const std::size_t n =
-        socket_.read_some(asio::buffer(space.data(), space.size()), ec);
+    std::size_t n = 0;
+    if (tls_ != nullptr) {
+      n = tls_->ReceiveSome(space).bytes;
+    } else {
+      n = socket_.read_some(asio::buffer(space.data(), space.size()), ec);
+    }
     if (ec || n == 0) break;
     core_.Received(n);
   }
@@ -354,7 +404,10 @@ void AsyncClient::Impl::OnTick() {
   // sent in time are not its silence.
   if (core_.SilentAt(now)) {
     asio::error_code ec;
-    if (socket_.available(ec) > 0 && !ec) core_.NoteUnreadBytes();
+    if ((socket_.available(ec) > 0 && !ec) ||
+        (tls_ != nullptr && tls_->HasBuffered())) {
+      core_.NoteUnreadBytes();
+    }
   }
   const bool heartbeat_due = core_.CheckLiveness(now);
   if (state_ == State::kClosed) return;  // the gateway went silent

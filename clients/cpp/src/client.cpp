@@ -49,6 +49,8 @@ Client::Impl::~Impl() {
   (void)StopBackgroundPolling();
   if (open_ && core_.phase() == internal::SessionCore::Phase::kOpen) {
     SendBestEffort(internal::SessionCore::LogoutFrame());
+    // A graceful end: close_notify before the FIN.
+    if (tls_ != nullptr) (void)tls_->SendCloseNotify();
   }
 }
 
@@ -80,6 +82,8 @@ absl::Status Client::Impl::Close() {
       (void)AwaitReply(ReplyKind::kLogout, 0,
                        Clock::now() + options_.close_timeout, "LOGOUT");
     }
+    // A graceful end: close_notify before the FIN.
+    if (tls_ != nullptr) (void)tls_->SendCloseNotify();
   }
   tls_.reset();
   fd_.reset();

@@ -127,6 +127,9 @@ class Client::Impl final : private internal::SessionHost {
   void OnSessionFailed(absl::Status status) override {
     Fail(std::move(status));
   }
+  void OnGracefulEnd() override {
+    if (tls_ != nullptr) (void)tls_->SendCloseNotify();
+  }
   void SendBestEffort(std::span<const std::byte> frame) override;
 
   // --- State checks --------------------------------------------------------

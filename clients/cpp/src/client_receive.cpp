@@ -205,8 +205,12 @@ void Client::Impl::OnReply(const internal::Reply& reply) {
       pending_.response->assign(reply.payload.begin(), reply.payload.end());
     }
   }
-  // The gateway's answer to our LOGOUT: the session ended as asked.
-  if (reply.kind == ReplyKind::kLogout) Fail(absl::OkStatus());
+  // The gateway's answer to our LOGOUT: the session ended as asked, with
+  // close_notify on TLS.
+  if (reply.kind == ReplyKind::kLogout) {
+    if (tls_ != nullptr) (void)tls_->SendCloseNotify();
+    Fail(absl::OkStatus());
+  }
   if (background_.load(std::memory_order_relaxed)) replied_.notify_all();
 }
 

@@ -151,6 +151,9 @@ class SessionHost {
   /// One attempt to send `frame` without waiting (an ERROR or LOGOUT on the
   /// way out); it may be dropped.
   virtual void SendBestEffort(std::span<const std::byte> frame) = 0;
+  /// The gateway's LOGOUT was answered with ours: the connection ends
+  /// gracefully (TLS: close_notify), just before OnSessionFailed.
+  virtual void OnGracefulEnd() {}
 
  protected:
   ~SessionHost() = default;

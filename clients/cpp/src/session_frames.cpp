@@ -414,6 +414,7 @@ void SessionCore::HandleLogout(const tp::LogoutView& logout) {
     return;
   }
   host_.SendBestEffort(LogoutFrame());
+  host_.OnGracefulEnd();
   Fail(LogoutStatus(logout));
 }
 

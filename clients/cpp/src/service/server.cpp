@@ -234,6 +234,26 @@ absl::StatusOr<std::unique_ptr<Server>> Server::StartImpl(
   }
   auto impl =
       std::make_unique<Impl>(options, std::move(handler), std::move(async));
+  if (options.tls.enabled) {
+    if (options.tls.certificate.empty() || options.tls.private_key.empty()) {
+      return absl::InvalidArgumentError(
+          "Server: tls.enabled needs tls.certificate and tls.private_key");
+    }
+    if (options.tls.require_client_certificate &&
+        options.tls.client_ca.empty()) {
+      return absl::InvalidArgumentError(
+          "Server: tls.require_client_certificate needs tls.client_ca");
+    }
+    absl::StatusOr<client::internal::SslCtxPtr> ctx =
+        client::internal::TlsSocket::ServerContext(
+            {.certificate = options.tls.certificate,
+             .private_key = options.tls.private_key,
+             .client_ca = options.tls.client_ca,
+             .require_client_certificate =
+                 options.tls.require_client_certificate});
+    if (!ctx.ok()) return ctx.status();
+    impl->tls_ctx_ = *std::move(ctx);
+  }
   if (absl::Status s = impl->Listen(); !s.ok()) return s;
   if (absl::Status s = impl->StartWorkers(); !s.ok()) return s;
   return std::unique_ptr<Server>(new Server(std::move(impl)));
@@ -254,7 +274,10 @@ ServerStats Server::stats() const {
       .requests = c.requests.load(std::memory_order_relaxed),
       .responses_ok = c.responses_ok.load(std::memory_order_relaxed),
       .responses_error = c.responses_error.load(std::memory_order_relaxed),
-      .protocol_errors = c.protocol_errors.load(std::memory_order_relaxed)};
+      .protocol_errors = c.protocol_errors.load(std::memory_order_relaxed),
+      .tls_handshakes = c.tls_handshakes.load(std::memory_order_relaxed),
+      .tls_handshake_failures =
+          c.tls_handshake_failures.load(std::memory_order_relaxed)};
 }
 
 }  // namespace tachyon::service

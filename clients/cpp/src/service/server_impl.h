@@ -10,6 +10,13 @@
 // through the owning worker's CompletionQueue (a mutex-protected vector
 // and an eventfd). server.cpp has the Responder, listening and Start/Stop;
 // worker.cpp the event loop and the backend role of the protocol.
+//
+// TLS (ServerOptions::tls): the Impl holds one server SSL_CTX; each
+// connection a TlsSocket (the client library's, tls_socket.h) over its
+// non-blocking fd. The handshake is driven from the connection's epoll
+// events before any frame is read; after it, receives and sends go
+// through the TlsSocket instead of recv/send. Plain connections never enter
+// those branches (Connection::tls is null).
 #ifndef TACHYON_CLIENTS_CPP_SRC_SERVICE_SERVER_IMPL_H_
 #define TACHYON_CLIENTS_CPP_SRC_SERVICE_SERVER_IMPL_H_
 
@@ -37,6 +44,7 @@
 #include "absl/strings/string_view.h"
 #include "tachyon/protocol/protocol.h"
 #include "tachyon/service/server.h"
+#include "tls_socket.h"
 
 namespace tachyon::service {
 namespace internal {
@@ -119,6 +127,7 @@ struct Connection {
         storage(std::make_unique_for_overwrite<std::byte[]>(storage_size)),
         decoder(std::span<std::byte>(storage.get(), storage_size), max_frame) {}
   ~Connection() {
+    tls.reset();
     if (fd >= 0) ::close(fd);
   }
 
@@ -127,6 +136,12 @@ struct Connection {
   const std::uint64_t id;
   int fd;
   State state = State::kAwaitingLogon;
+  // TLS: the record layer over fd (null on a plain Server); tls_up once
+  // the handshake is done; tls_wants_write while a handshake step waits
+  // for room in the socket.
+  std::unique_ptr<client::internal::TlsSocket> tls;
+  bool tls_up = false;
+  bool tls_wants_write = false;
   std::size_t storage_size;
   std::unique_ptr<std::byte[]> storage;
   protocol::FrameDecoder decoder;
@@ -153,6 +168,8 @@ class Server::Impl {
     std::atomic<std::uint64_t> responses_ok{0};
     std::atomic<std::uint64_t> responses_error{0};
     std::atomic<std::uint64_t> protocol_errors{0};
+    std::atomic<std::uint64_t> tls_handshakes{0};
+    std::atomic<std::uint64_t> tls_handshake_failures{0};
   };
 
   class Worker;
@@ -181,6 +198,7 @@ class Server::Impl {
   std::uint16_t version_ = 1;
   int listen_fd_ = -1;
   std::uint16_t port_ = 0;
+  client::internal::SslCtxPtr tls_ctx_;  // ServerOptions::tls.enabled
   std::atomic<std::uint64_t> next_session_{1};
   std::atomic<std::uint64_t> next_connection_{1};
   Counters counters_;
@@ -253,6 +271,9 @@ class Server::Impl::Worker {
   void Run();
   void Accept();
   void OnReadable(internal::Connection* c);
+  // One TLS handshake step; true once established (false: waiting, or
+  // failed and closed).
+  bool DriveHandshake(internal::Connection* c);
   void OnFrame(internal::Connection* c, protocol::FrameView f);
   void OnLogon(internal::Connection* c, protocol::LogonView logon);
   void OnRequest(internal::Connection* c, protocol::RequestView req);
@@ -283,7 +304,9 @@ class Server::Impl::Worker {
   void AppendLogout(internal::Connection* c, protocol::ErrorCode reason);
   // Queues `final_frame`'s effect: stop reading, flush, then close.
   void CloseAfterFlush(internal::Connection* c);
-  void CloseNow(internal::Connection* c);
+  // `graceful`: the end of an orderly close (our final frame flushed, or
+  // the LOGOUT exchange done): TLS close_notify goes before the FIN.
+  void CloseNow(internal::Connection* c, bool graceful = false);
   void ReportError(const absl::Status& s) {
     if (server_->options_.on_connection_error) {
       server_->options_.on_connection_error(s);

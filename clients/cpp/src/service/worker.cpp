@@ -114,6 +114,11 @@ void Server::Impl::Worker::Accept() {
     auto conn = std::make_unique<Connection>(
         id, fd, server_->options_.max_frame_length);
     Connection* c = conn.get();
+    if (server_->tls_ctx_ != nullptr) {
+      c->tls =
+          client::internal::TlsSocket::StartServer(fd, server_->tls_ctx_.get());
+      if (c->tls == nullptr) continue;  // out of memory: closed
+    }
     const Clock::time_point now = Clock::now();
     c->last_recv = c->last_send = now;
     c->deadline = now + server_->options_.logon_timeout;
@@ -129,10 +134,53 @@ void Server::Impl::Worker::Accept() {
   }
 }
 
+bool Server::Impl::Worker::DriveHandshake(Connection* c) {
+  using Step = client::internal::TlsSocket::Step;
+  c->tls_wants_write = false;
+  switch (c->tls->Handshake()) {
+    case Step::kDone:
+      c->tls_up = true;
+      server_->counters_.tls_handshakes.fetch_add(1, std::memory_order_relaxed);
+      return true;
+    case Step::kWantRead:
+      return false;
+    case Step::kWantWrite:
+      c->tls_wants_write = true;
+      UpdateInterest(c);
+      return false;
+    case Step::kFailed:
+      break;
+  }
+  server_->counters_.tls_handshake_failures.fetch_add(
+      1, std::memory_order_relaxed);
+  ReportError(absl::UnavailableError(
+      absl::StrCat("gateway connection ", c->id,
+                   ": TLS handshake failed: ", View(c->tls->failure()))));
+  CloseNow(c);
+  return false;
+}
+
 void Server::Impl::Worker::OnReadable(Connection* c) {
-  for (int i = 0; i < kMaxReadsPerEvent && !c->dead && c->reading; ++i) {
+  if (c->tls != nullptr && !c->tls_up && !DriveHandshake(c)) return;
+  // TLS: plaintext OpenSSL already holds is not announced by epoll, so
+  // the reads go on past the per-event budget until it is taken.
+  for (int i = 0;
+       !c->dead && c->reading &&
+       (i < kMaxReadsPerEvent || (c->tls != nullptr && c->tls->HasBuffered()));
+       ++i) {
     std::span<std::byte> space = c->decoder.WritableSpan();
-    const ssize_t n = ::recv(c->fd, space.data(), space.size(), 0);
+    ssize_t n = 0;
+    if (c->tls != nullptr) [[unlikely]] {
+      const client::internal::IoResult r = c->tls->ReceiveSome(space);
+      if (r.closed || r.error != 0) {
+        CloseNow(c);  // a close_notify or EOF from the gateway, or an error
+        return;
+      }
+      if (r.bytes == 0) return;  // would block
+      n = static_cast<ssize_t>(r.bytes);
+    } else {
+      n = ::recv(c->fd, space.data(), space.size(), 0);
+    }
     if (n == 0) {
       CloseNow(c);
       return;
@@ -180,7 +228,7 @@ void Server::Impl::Worker::OnFrame(Connection* c, tp::FrameView f) {
       return;
     case State::kLoggedOut:
       // After our LOGOUT we send nothing; wait for the peer's LOGOUT.
-      if (type == tp::MessageType::kLogout) CloseNow(c);
+      if (type == tp::MessageType::kLogout) CloseNow(c, /*graceful=*/true);
       return;
     case State::kClosing:
       return;
@@ -357,9 +405,32 @@ void Server::Impl::Worker::DrainCompletions() {
 }
 
 void Server::Impl::Worker::Flush(Connection* c) {
+  if (c->tls != nullptr && !c->tls_up) [[unlikely]] {
+    // Nothing is queued before LOGON, which comes after the handshake,
+    // but an ERROR (the logon timeout): it cannot go out without one.
+    if (c->state == Connection::State::kClosing) {
+      CloseNow(c);
+      return;
+    }
+    if (c->tls_wants_write && DriveHandshake(c)) OnReadable(c);
+    if (!c->dead) UpdateInterest(c);
+    return;
+  }
   while (c->unsent() > 0) {
-    const ssize_t n = ::send(c->fd, c->out.data() + c->out_head, c->unsent(),
-                             MSG_NOSIGNAL | MSG_DONTWAIT);
+    ssize_t n = 0;
+    if (c->tls != nullptr) [[unlikely]] {
+      const client::internal::IoResult r =
+          c->tls->SendSome({c->out.data() + c->out_head, c->unsent()});
+      if (r.error != 0) {
+        CloseNow(c);
+        return;
+      }
+      if (r.bytes == 0) break;  // full: EPOLLOUT
+      n = static_cast<ssize_t>(r.bytes);
+    } else {
+      n = ::send(c->fd, c->out.data() + c->out_head, c->unsent(),
+                 MSG_NOSIGNAL | MSG_DONTWAIT);
+    }
     if (n < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) break;
@@ -372,7 +443,7 @@ void Server::Impl::Worker::Flush(Connection* c) {
     c->out.clear();
     c->out_head = 0;
     if (c->state == Connection::State::kClosing) {
-      CloseNow(c);
+      CloseNow(c, /*graceful=*/true);
       return;
     }
   }
@@ -382,7 +453,7 @@ void Server::Impl::Worker::Flush(Connection* c) {
 void Server::Impl::Worker::UpdateInterest(Connection* c) {
   std::uint32_t want = 0;
   if (c->reading && c->unsent() < kOutputHighWater) want |= EPOLLIN;
-  if (c->unsent() > 0) want |= EPOLLOUT;
+  if (c->unsent() > 0 || c->tls_wants_write) want |= EPOLLOUT;
   if (want == c->events) return;
   epoll_event ev{};
   ev.events = want;
@@ -399,9 +470,11 @@ void Server::Impl::Worker::CloseAfterFlush(Connection* c) {
   Flush(c);
 }
 
-void Server::Impl::Worker::CloseNow(Connection* c) {
+void Server::Impl::Worker::CloseNow(Connection* c, bool graceful) {
   if (c->dead) return;
   c->dead = true;
+  if (graceful && c->tls != nullptr) (void)c->tls->SendCloseNotify();
+  c->tls.reset();
   ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, c->fd, nullptr);
   ::close(c->fd);
   c->fd = -1;

@@ -80,6 +80,15 @@
 //   ClientOptions::reconnect.enabled with INVALID_ARGUMENT. Make a new
 //   AsyncClient to reconnect.
 //
+// TLS
+//   ClientOptions::tls works as for the blocking Client: TLS 1.3 to the
+//   gateway's [tls] listener, the certificate verified against tls.ca_file
+//   for tls.server_name (or the host), an optional client certificate. The
+//   handshake is part of AsyncConnect (within connect_timeout); a refused
+//   one completes it with UNAVAILABLE "TLS handshake with host:port failed:
+//   <reason>" ("certificate verify failed (...)" for an untrusted
+//   certificate). AsyncClose ends with TLS close_notify before the FIN.
+//
 // Threading
 //   An AsyncClient is not thread-safe. Every call (including the destructor)
 //   must be made on its executor: from a thread running the io_context when

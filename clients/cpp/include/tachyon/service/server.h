@@ -63,6 +63,23 @@
 //
 // Configure the gateway with a [[backends]] entry whose endpoint is this
 // host:port; clients then reach the handler with Client::Request.
+//
+// TLS
+//   With ServerOptions::tls.enabled every accepted connection speaks TLS 1.3
+//   (OpenSSL): the Server presents tls.certificate, and with tls.client_ca
+//   verifies the gateway's client certificate (required with
+//   tls.require_client_certificate). Configure the gateway's [[backends]]
+//   entry with tls = true, ca_file (the CA of this certificate) and
+//   server_name (a name the certificate carries), and certificate /
+//   private_key when a client certificate is required. A connection that
+//   does not complete the handshake within logon_timeout, or fails it, is
+//   closed and reported to on_connection_error; a plain connection is never
+//   served on a TLS Server. A graceful close (LOGOUT either way, Stop) sends
+//   close_notify before the FIN.
+//
+//     ts::ServerOptions o{.port = 7500};
+//     o.tls = {.enabled = true, .certificate = "service.pem",
+//              .private_key = "service.key"};
 #ifndef TACHYON_SERVICE_SERVER_H_
 #define TACHYON_SERVICE_SERVER_H_
 
@@ -173,6 +190,21 @@ using AsyncHandler = std::function<void(const Request&, Responder)>;
 /// gateway). The connection's worker calls it; it must be thread-safe.
 using ConnectionErrorHandler = std::function<void(const absl::Status&)>;
 
+/// TLS on the Server's connections (see the overview).
+struct ServerTlsOptions {
+  bool enabled = false;
+  /// PEM certificate chain (leaf first) and its private key. Required when
+  /// enabled; a missing, unreadable or mismatched file fails Start with
+  /// FAILED_PRECONDITION naming it.
+  std::string certificate;
+  std::string private_key;
+  /// PEM CA file the gateways' client certificates must chain to; empty:
+  /// none is asked for.
+  std::string client_ca;
+  /// Refuse a gateway that sends no client certificate (needs client_ca).
+  bool require_client_certificate = false;
+};
+
 struct ServerOptions {
   /// Address to listen on: an IPv4/IPv6 literal or a host name.
   std::string host = "127.0.0.1";
@@ -208,6 +240,8 @@ struct ServerOptions {
   std::chrono::milliseconds logout_timeout{1000};
   /// Optional; see ConnectionErrorHandler.
   ConnectionErrorHandler on_connection_error;
+  /// TLS (off by default: plain TCP).
+  ServerTlsOptions tls;
 };
 
 /// Counters, updated by the workers (relaxed; read them for monitoring and
@@ -217,8 +251,10 @@ struct ServerStats {
   std::uint64_t connections_open = 0;  ///< logged on and not yet closed
   std::uint64_t requests = 0;          ///< REQUEST frames handled
   std::uint64_t responses_ok = 0;
-  std::uint64_t responses_error = 0;  ///< BACKEND_ERROR sent
-  std::uint64_t protocol_errors = 0;  ///< connections closed with ERROR
+  std::uint64_t responses_error = 0;         ///< BACKEND_ERROR sent
+  std::uint64_t protocol_errors = 0;         ///< connections closed with ERROR
+  std::uint64_t tls_handshakes = 0;          ///< TLS handshakes completed
+  std::uint64_t tls_handshake_failures = 0;  ///< closed in the handshake
 };
 
 class Server {
