@@ -419,9 +419,11 @@ int Run() {
   const int sig = WaitForStop(gateway, signals);
   TACHYON_LOG(kInfo) << "received " << (sig == SIGTERM ? "SIGTERM" : "SIGINT")
                      << ": draining and closing sessions";
-  if (admin != nullptr) admin->Stop();
+  // The admin plane stays up through the drain, so /readyz answers 503 and
+  // /metrics still serves while the sessions close; it stops last.
   gateway.RequestStop();
   gateway.Wait();
+  if (admin != nullptr) admin->Stop();
   const server::GatewayStats st = gateway.Stats();
   TACHYON_LOG(kInfo) << "stopped: " << st.connections_accepted
                      << " connections, " << st.publishes << " publishes, "

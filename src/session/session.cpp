@@ -75,6 +75,13 @@ void Session::OnData(std::span<const std::byte> data) {
     held_.insert(held_.end(), data.begin(), data.end());
     return;
   }
+  // A reload that completed before this read judges every frame in it,
+  // PUBLISH included: a publisher whose stream it revoked is closed before
+  // anything more is appended. One check per read, not per message.
+  if (state_ == State::kActive && ReloadPending()) {
+    CheckRevocation();
+    if (state_ != State::kActive) return;
+  }
   appended_in_read_ = false;
   Consume(data);
   if (appended_in_read_) {
@@ -218,9 +225,9 @@ void Session::HandleFrame(tp::FrameView frame) {
   // A reload that completed before this frame was read judges it, rather
   // than the session's next tick: a permission it revoked is not granted
   // again in between (a REQUEST would reach the backend, a SUBSCRIBE be
-  // acknowledged). One acquire load per control frame; PUBLISH and
-  // HEARTBEAT do not look (a PUBLISH was judged at its OPEN_STREAM, and the
-  // tick closes a publisher whose stream was revoked).
+  // acknowledged) when the reload completes while a read is being
+  // handled. One acquire load per control frame; PUBLISH and HEARTBEAT
+  // rely on the check at the start of each read (OnData).
   if (state_ == State::kActive && type != MessageType::kPublish &&
       type != MessageType::kHeartbeat && ReloadPending()) {
     CheckRevocation();

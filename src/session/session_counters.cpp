@@ -19,9 +19,13 @@ base::Histogram* StreamHistograms::For(std::string_view stream) {
   if (auto it = series_.find(AbslView(stream)); it != series_.end()) {
     return &it->second;
   }
-  // The cap counts streams of their own; "other" comes on top of it.
-  const std::size_t own = series_.size() - (series_.contains("other") ? 1 : 0);
-  const std::string_view label = own < kMaxStreamSeries ? stream : "other";
+  // The cap counts streams of their own; the overflow series comes on top
+  // of it. Its label, "(other)", is no valid stream name, so a stream
+  // called "other" gets a series of its own like any other.
+  const std::size_t own =
+      series_.size() - (series_.contains(AbslView(kOverflowLabel)) ? 1 : 0);
+  const std::string_view label =
+      own < kMaxStreamSeries ? stream : kOverflowLabel;
   if (auto it = series_.find(AbslView(label)); it != series_.end()) {
     return &it->second;
   }

@@ -102,7 +102,7 @@ inline constexpr std::string_view kPublishToAppendNs =
 //   also under the stream of the read's last appended PUBLISH.
 // A worker allocates a stream's series when it first delivers (or a
 // session of it first opens) the stream; past kMaxStreamSeries streams
-// per worker and measure, further streams share the stream="other" series.
+// per worker and measure, further streams share the stream="(other)" series.
 // Series outlive a retired stream (a re-created stream of the name reuses
 // them), so their number stays bounded; hence not the tachyon_stream_*
 // prefix, whose series belong to live streams (one admin row each).
@@ -116,8 +116,10 @@ inline constexpr std::string_view kStreamPublishToAppendNs =
 class StreamHistograms {
  public:
   /// Streams with a series of their own, per worker; the rest share
-  /// stream="other".
+  /// stream="(other)".
   static constexpr std::size_t kMaxStreamSeries = 64;
+  /// Label of the series further streams share: not a valid stream name.
+  static constexpr std::string_view kOverflowLabel = "(other)";
 
   StreamHistograms(base::CounterRegistry& registry, std::string_view name,
                    std::string_view help, std::string worker);
@@ -125,7 +127,7 @@ class StreamHistograms {
   /// subscription's delivery starting, a stream opened). The pointer stays
   /// valid for the life of this object.
   base::Histogram* For(std::string_view stream);
-  /// Series registered, "other" included once used.
+  /// Series registered, "(other)" included once used.
   [[nodiscard]] std::size_t size() const { return series_.size(); }
 
  private:

@@ -230,7 +230,7 @@ TEST_P(LatencyHistogramsTest, PerStreamSeriesCountEachStreamsMessages) {
 }
 
 // A worker gives at most kMaxStreamSeries streams a series of their own;
-// the rest share stream="other".
+// the rest share stream="(other)".
 TEST(StreamHistogramsTest, StreamsPastTheCapShareOther) {
   base::CounterRegistry registry;
   session::StreamHistograms h(registry, "test_stream_latency_ns", "test", "0");
@@ -250,7 +250,7 @@ TEST(StreamHistogramsTest, StreamsPastTheCapShareOther) {
     if (m.name != "test_stream_latency_ns") continue;
     ++series;
     EXPECT_EQ(m.label("worker"), "0");
-    if (m.label("stream") == "other") {
+    if (m.label("stream") == "(other)") {
       EXPECT_EQ(m.count, 1u);
     }
   }

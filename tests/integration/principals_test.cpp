@@ -678,12 +678,16 @@ TEST_P(PrincipalsTest, ReloadRevokingPublishClosesThePublisherOnly) {
   auto alice = As(kAlice);
   auto alice2 = As(kAlice);
   ASSERT_TRUE(alice && alice2);
-  ASSERT_NE(alice->Open("orders.eu", 1).value(), 0u);
+  const StreamId eu = alice->Open("orders.eu", 1);
+  ASSERT_NE(eu.value(), 0u);
   ASSERT_NE(alice2->Open("orders.us", 1).value(), 0u);
 
   config::GatewayConfig next = c;
   next.principals[0].deny_publish = {"orders.eu"};
   ASSERT_EQ(gateway_->Reload(next).restart_required.size(), 0u);
+  // A PUBLISH read after the reload is judged by it: never appended (the
+  // session may already be closed by its tick; then the send may fail).
+  alice->Publish(eu, "late", 7, /*ack=*/true);
   ASSERT_TRUE(SendOpen(*alice2, "orders.eu", 2));
   ExpectError(*alice2, ErrorCode::kNotAuthorized,
               "principal 'alice' may not publish to stream 'orders.eu'", 2);
@@ -693,6 +697,10 @@ TEST_P(PrincipalsTest, ReloadRevokingPublishClosesThePublisherOnly) {
               0, /*fatal=*/true);
   EXPECT_TRUE(alice->WaitForEof());
   EXPECT_EQ(Sum(session::kAuthRevocationsTotal), 1u);
+  const stream::StreamLog* log = gateway_->registry().Find(eu);
+  ASSERT_NE(log, nullptr);
+  EXPECT_EQ(log->appended(), 0u) << "a PUBLISH read after the reload was "
+                                    "appended";
   // alice2 goes on with what it still may do.
   const StreamId us = alice2->Open("orders.us", 3);
   ASSERT_NE(us.value(), 0u);
