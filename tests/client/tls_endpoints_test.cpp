@@ -237,17 +237,7 @@ class TlsEndpointsTest : public GatewayTest {
         });
   }
   std::uint64_t ClientSideFailed(std::string_view reason) const {
-    std::uint64_t n = 0;
-    for (const base::MetricSample& m : gateway_->counters().Snapshot()) {
-      if (m.name != tls::kHandshakesFailedTotal) continue;
-      bool client = false, match = false;
-      for (const base::Label& l : m.labels) {
-        if (l.name == "side" && l.value == "client") client = true;
-        if (l.name == "reason" && l.value == reason) match = true;
-      }
-      if (client && match) n += m.value;
-    }
-    return n;
+    return TlsHandshakesFailed(*gateway_, "client", reason);
   }
 
   asio::io_context io_;

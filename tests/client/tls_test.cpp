@@ -273,17 +273,7 @@ class TlsBackendTest : public TlsTest {
     return c;
   }
   std::uint64_t ClientFailed(std::string_view reason) const {
-    std::uint64_t n = 0;
-    for (const base::MetricSample& m : gateway_->counters().Snapshot()) {
-      if (m.name != tls::kHandshakesFailedTotal) continue;
-      bool client = false, match = false;
-      for (const base::Label& l : m.labels) {
-        if (l.name == "side" && l.value == "client") client = true;
-        if (l.name == "reason" && l.value == reason) match = true;
-      }
-      if (client && match) n += m.value;
-    }
-    return n;
+    return TlsHandshakesFailed(*gateway_, "client", reason);
   }
 };
 

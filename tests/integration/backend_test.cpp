@@ -35,20 +35,6 @@ struct Answer {
   std::string payload;
 };
 
-config::BackendService Service(std::string name, std::uint32_t id,
-                               std::uint16_t port) {
-  config::BackendService s;
-  s.name = std::move(name);
-  s.id = id;
-  s.endpoints = {"127.0.0.1:" + std::to_string(port)};
-  s.pool_min = 1;
-  s.pool_max = 4;
-  s.reconnect_backoff_ms = 10;
-  s.reconnect_backoff_max_ms = 50;
-  s.eject_after_failures = 0;
-  return s;
-}
-
 bool SendRequest(TestClient& c, std::uint64_t correlation,
                  std::uint32_t service, std::string_view payload,
                  std::uint32_t timeout_ms = 0) {
@@ -108,7 +94,7 @@ class BackendTest : public GatewayTest {
 TEST_P(BackendTest, RoundTripKeepsEachClientsCorrelationIds) {
   TestBackend backend;
   ASSERT_NE(backend.port(), 0);
-  StartWith({Service("echo", 7, backend.port())});
+  StartWith({LoopbackService("echo", 7, backend.port())});
   ASSERT_TRUE(WaitForReady());
   auto a = LoggedOnClient();
   auto b = LoggedOnClient();
@@ -139,7 +125,7 @@ TEST_P(BackendTest, RoundTripKeepsEachClientsCorrelationIds) {
 
 TEST_P(BackendTest, UnknownServiceIsNoSuchService) {
   TestBackend backend;
-  StartWith({Service("echo", 7, backend.port())});
+  StartWith({LoopbackService("echo", 7, backend.port())});
   auto c = LoggedOnClient();
   ASSERT_TRUE(c);
   ASSERT_TRUE(SendRequest(*c, 5, 99, "x"));
@@ -151,7 +137,7 @@ TEST_P(BackendTest, UnknownServiceIsNoSuchService) {
 }
 
 TEST_P(BackendTest, NoListeningEndpointIsUnavailableAtOnce) {
-  StartWith({Service("down", 3, DeadPort())});
+  StartWith({LoopbackService("down", 3, DeadPort())});
   auto c = LoggedOnClient();
   ASSERT_TRUE(c);
   // A minute's timeout: an answer within the read's 5 s is not a TIMEOUT,
@@ -172,7 +158,7 @@ TEST_P(BackendTest, NoListeningEndpointIsUnavailableAtOnce) {
 }
 
 TEST_P(BackendTest, ConsecutiveFailuresEjectTheEndpoint) {
-  config::BackendService s = Service("ejected", 15, DeadPort());
+  config::BackendService s = LoopbackService("ejected", 15, DeadPort());
   s.eject_after_failures = 2;
   s.eject_ms = 60000;
   StartWith({s});
@@ -194,7 +180,7 @@ TEST_P(BackendTest, ConsecutiveFailuresEjectTheEndpoint) {
 
 TEST_P(BackendTest, SlowBackendTimesOutAndItsLateAnswerIsDroppedAndCounted) {
   TestBackend backend;
-  StartWith({Service("slow", 4, backend.port())});
+  StartWith({LoopbackService("slow", 4, backend.port())});
   ASSERT_TRUE(WaitForReady());
   auto c = LoggedOnClient();
   ASSERT_TRUE(c);
@@ -221,7 +207,7 @@ TEST_P(BackendTest, SlowBackendTimesOutAndItsLateAnswerIsDroppedAndCounted) {
 TEST_P(BackendTest, KilledBackendAnswersUnavailableAndThePoolReconnects) {
   auto backend = std::make_unique<TestBackend>();
   const std::uint16_t port = backend->port();
-  StartWith({Service("flaky", 5, port)});
+  StartWith({LoopbackService("flaky", 5, port)});
   ASSERT_TRUE(WaitForReady());
   auto c = LoggedOnClient();
   ASSERT_TRUE(c);
@@ -256,7 +242,7 @@ TEST_P(BackendTest, KilledBackendAnswersUnavailableAndThePoolReconnects) {
 
 TEST_P(BackendTest, MalformedFrameClosesOnlyThatConnection) {
   TestBackend backend;
-  config::BackendService s = Service("mixed", 6, backend.port());
+  config::BackendService s = LoopbackService("mixed", 6, backend.port());
   s.pool_min = 2;
   s.pool_max = 2;
   s.max_in_flight_per_connection = 1;
@@ -287,7 +273,7 @@ TEST_P(BackendTest, MalformedFrameClosesOnlyThatConnection) {
 
 TEST_P(BackendTest, BackendStatusesOtherThanOkReachTheClientAsBackendError) {
   TestBackend backend;
-  StartWith({Service("picky", 8, backend.port())});
+  StartWith({LoopbackService("picky", 8, backend.port())});
   ASSERT_TRUE(WaitForReady());
   auto c = LoggedOnClient();
   ASSERT_TRUE(c);
@@ -305,7 +291,7 @@ TEST_P(BackendTest, BackendStatusesOtherThanOkReachTheClientAsBackendError) {
 
 TEST_P(BackendTest, ClientDisconnectCancelsItsRequests) {
   TestBackend backend;
-  StartWith({Service("cancel", 9, backend.port())});
+  StartWith({LoopbackService("cancel", 9, backend.port())});
   ASSERT_TRUE(WaitForReady());
   auto c = LoggedOnClient();
   ASSERT_TRUE(c);
@@ -321,7 +307,7 @@ TEST_P(BackendTest, ClientDisconnectCancelsItsRequests) {
 
 TEST_P(BackendTest, FullPoolAndFullQueueAnswerOverloaded) {
   TestBackend backend;
-  config::BackendService s = Service("busy", 10, backend.port());
+  config::BackendService s = LoopbackService("busy", 10, backend.port());
   s.pool_min = 1;
   s.pool_max = 1;
   s.max_in_flight_per_connection = 1;
@@ -377,7 +363,7 @@ TEST_P(BackendTest, UnreadyServiceQueuesAndSendsOnceLoggedOn) {
   // The request arrives before any connection is up: it waits in the queue
   // and goes out as soon as one logs on.
   TestBackend backend;
-  StartWith({Service("early", 12, backend.port())});
+  StartWith({LoopbackService("early", 12, backend.port())});
   auto c = LoggedOnClient();
   ASSERT_TRUE(c);
   ASSERT_TRUE(SendRequest(*c, 71, 12, "early", 60000));
@@ -389,7 +375,7 @@ TEST_P(BackendTest, UnreadyServiceQueuesAndSendsOnceLoggedOn) {
 
 TEST_P(BackendTest, SilentBackendFailsItsConnectionAfterThreeIntervals) {
   TestBackend backend;
-  config::BackendService s = Service("mute", 14, backend.port());
+  config::BackendService s = LoopbackService("mute", 14, backend.port());
   s.heartbeat_interval_ms = 50;  // granted as asked by the test backend
   StartWith({s});
   ASSERT_TRUE(WaitForReady());
@@ -407,7 +393,7 @@ TEST_P(BackendTest, SilentBackendFailsItsConnectionAfterThreeIntervals) {
 
 TEST_P(BackendTest, PoolGrowsForConcurrentRequestsAndShrinksToMinWhenIdle) {
   TestBackend backend;
-  config::BackendService s = Service("grow", 13, backend.port());
+  config::BackendService s = LoopbackService("grow", 13, backend.port());
   s.pool_min = 1;
   s.pool_max = 4;
   s.max_in_flight_per_connection = 1;
@@ -451,7 +437,7 @@ TEST_P(BackendTest, PoolGrowsForConcurrentRequestsAndShrinksToMinWhenIdle) {
 // once then never wait for a connection.
 TEST_P(BackendTest, ScheduledWarmUpFillsThePoolBeforeAnyRequest) {
   TestBackend backend;
-  config::BackendService s = Service("open", 18, backend.port());
+  config::BackendService s = LoopbackService("open", 18, backend.port());
   s.max_in_flight_per_connection = 1;
   s.pool_min = 1;
   s.pool_max = 8;
@@ -485,7 +471,7 @@ TEST_P(BackendTest, ScheduledWarmUpFillsThePoolBeforeAnyRequest) {
 // flight (bounded by their timeouts) before it says LOGOUT to the client.
 TEST_P(BackendTest, GracefulStopDeliversAnswersToRequestsInFlight) {
   TestBackend backend;
-  StartWith({Service("drain", 17, backend.port())});
+  StartWith({LoopbackService("drain", 17, backend.port())});
   ASSERT_TRUE(WaitForReady());
   auto c = LoggedOnClient();
   ASSERT_TRUE(c);
@@ -505,7 +491,7 @@ TEST_P(BackendTest, GracefulStopDeliversAnswersToRequestsInFlight) {
 
 TEST(BackendConfigTest, AnEndpointThatDoesNotResolveStopsTheStart) {
   config::GatewayConfig c = TestConfig({config::IoBackend::kEpoll, 1});
-  config::BackendService s = Service("pricing", 16, 1);
+  config::BackendService s = LoopbackService("pricing", 16, 1);
   s.endpoints = {"127.0.0.1:1", "no-port-here"};
   c.backends = {s};
   server::Gateway gateway(c);

@@ -80,20 +80,6 @@ config::GatewayConfig PrincipalsConfig(const GatewayParam& p) {
   return c;
 }
 
-config::BackendService Service(std::string name, std::uint32_t id,
-                               std::uint16_t port) {
-  config::BackendService s;
-  s.name = std::move(name);
-  s.id = id;
-  s.endpoints = {"127.0.0.1:" + std::to_string(port)};
-  s.pool_min = 1;
-  s.pool_max = 4;
-  s.reconnect_backoff_ms = 10;
-  s.reconnect_backoff_max_ms = 50;
-  s.eject_after_failures = 0;
-  return s;
-}
-
 // The next non-heartbeat frame: an ERROR with `code` and `fatal`, whose
 // context is `context` and whose text contains `needle`.
 void ExpectError(TestClient& c, ErrorCode code, std::string_view needle,
@@ -262,8 +248,8 @@ class PrincipalsTest : public GatewayTest {
   // each has a connection logged on.
   void StartWithServices(config::GatewayConfig c, const TestBackend& backend) {
     ASSERT_NE(backend.port(), 0);
-    c.backends = {Service("pricing", kPricing, backend.port()),
-                  Service("admin", kAdmin, backend.port())};
+    c.backends = {LoopbackService("pricing", kPricing, backend.port()),
+                  LoopbackService("admin", kAdmin, backend.port())};
     Start(c);
     ASSERT_TRUE(WaitUntil([&] {
       return Sum(backend::kReadyGauge) >=

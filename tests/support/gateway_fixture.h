@@ -23,9 +23,12 @@
 #ifndef TACHYON_TESTS_SUPPORT_GATEWAY_FIXTURE_H_
 #define TACHYON_TESTS_SUPPORT_GATEWAY_FIXTURE_H_
 
+#include <cstdint>
 #include <memory>
 #include <ostream>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "config/model.h"
@@ -33,6 +36,7 @@
 #include "server/gateway.h"
 #include "support/require.h"
 #include "support/test_client.h"
+#include "tls/tls_counters.h"
 
 namespace tachyon::testing {
 
@@ -96,6 +100,41 @@ inline config::GatewayConfig TestConfig(const GatewayParam& p) {
 }
 
 /// Starts a gateway, or records a test failure and returns nullptr.
+// A backend service on loopback `port` (a TestBackend's) with a small pool
+// that reconnects quickly and never ejects: what the gateway tests use.
+inline config::BackendService LoopbackService(std::string name,
+                                              std::uint32_t id,
+                                              std::uint16_t port) {
+  config::BackendService s;
+  s.name = std::move(name);
+  s.id = id;
+  s.endpoints = {"127.0.0.1:" + std::to_string(port)};
+  s.pool_min = 1;
+  s.pool_max = 4;
+  s.reconnect_backoff_ms = 10;
+  s.reconnect_backoff_max_ms = 50;
+  s.eject_after_failures = 0;
+  return s;
+}
+
+// Failed TLS handshakes the gateway counted on its `side` ("client": its
+// own connections to backends; "server": its listener) for `reason`.
+inline std::uint64_t TlsHandshakesFailed(const server::Gateway& gateway,
+                                         std::string_view side,
+                                         std::string_view reason) {
+  std::uint64_t n = 0;
+  for (const base::MetricSample& m : gateway.counters().Snapshot()) {
+    if (m.name != tls::kHandshakesFailedTotal) continue;
+    bool side_match = false, reason_match = false;
+    for (const base::Label& l : m.labels) {
+      if (l.name == "side" && l.value == side) side_match = true;
+      if (l.name == "reason" && l.value == reason) reason_match = true;
+    }
+    if (side_match && reason_match) n += m.value;
+  }
+  return n;
+}
+
 inline std::unique_ptr<server::Gateway> StartGateway(
     const config::GatewayConfig& c) {
   auto gw = std::make_unique<server::Gateway>(c);
