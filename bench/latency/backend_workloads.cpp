@@ -12,8 +12,11 @@
 #include <thread>
 #include <vector>
 
+#include "asio/co_spawn.hpp"
+#include "asio/detached.hpp"
 #include "asio/io_context.hpp"
 #include "asio/steady_timer.hpp"
+#include "asio/use_awaitable.hpp"
 #include "base/clock.h"
 #include "delivery.h"
 #include "tachyon/client/async_client.h"
@@ -126,15 +129,19 @@ Result RunRequestResponse(const WorkloadOptions& o) {
 std::vector<LoadStepMode> LoadStepModes() {
   const BackendPoolSettings reactive{.pool_min = 0,
                                      .prediction_ratio = 1.0,
+                                     .prediction_per_session = 0,
                                      .prediction_horizon_ms = 0,
                                      .prediction_half_life_ms = 1};
   BackendPoolSettings fixed = reactive;
   fixed.pool_min = 8;
   const BackendPoolSettings predictive{};  // the shipped prediction
+  BackendPoolSettings trend = predictive;
+  trend.prediction_per_session = 0;
   return {{"on-demand", reactive, false},
           {"fixed-min", fixed, false},
-          {"predictive", predictive, false},
-          {"predictive+warm_at", predictive, true}};
+          {"trend-only", trend, false},
+          {"trend+warm_at", trend, true},
+          {"predictive", predictive, false}};
 }
 
 void PlaceWarmUp(std::int64_t step_realtime_ns, BackendPoolSettings* pool) {
@@ -182,6 +189,35 @@ bool RunLoadStep(const WorkloadOptions& o, const LoadStepPlan& plan,
                                     : std::string(failure.message()));
     return false;
   }
+  // Each requester resolves the service by name once connected, as the
+  // tools and a client addressing a service by name do; the pools of a
+  // mode with prediction_per_session > 0 count them as interested.
+  std::uint32_t service_id = 0;
+  int resolved = 0;
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        for (auto& c : clients) {
+          absl::StatusOr<std::uint32_t> id = co_await c->AsyncLookupService(
+              kBenchServiceName, asio::use_awaitable);
+          if (!id.ok()) {
+            failure = id.status();
+            co_return;
+          }
+          service_id = *id;
+          ++resolved;
+        }
+      },
+      asio::detached);
+  for (int i = 0; i < 1000 && resolved < kLoadStepRequesters && failure.ok();
+       ++i) {
+    io.run_for(10ms);
+  }
+  if (resolved < kLoadStepRequesters || service_id != kBenchServiceId) {
+    *error = "W7: " + (failure.ok() ? std::string("service lookup failed")
+                                    : std::string(failure.message()));
+    return false;
+  }
   // The clocks: the step is placed on the wall clock (warm_at), measured
   // on the monotonic one.
   const std::int64_t step_ns =
@@ -207,7 +243,7 @@ bool RunLoadStep(const WorkloadOptions& o, const LoadStepPlan& plan,
     const bool first_after_step = t0 >= step_ns && after_step++ < plan.first;
     Stamp(payload.data(), static_cast<std::uint64_t>(completed), t0);
     clients[static_cast<std::size_t>(k)]->AsyncRequest(
-        kBenchServiceId, payload, 5000ms,
+        service_id, payload, 5000ms,
         [&, k, t0,
          first_after_step](absl::StatusOr<std::vector<std::byte>> answer) {
           const std::int64_t rtt = MonotonicNs() - t0;
@@ -227,7 +263,7 @@ bool RunLoadStep(const WorkloadOptions& o, const LoadStepPlan& plan,
     absl::Status warm = absl::UnavailableError("not tried");
     for (int attempt = 0; attempt < 500 && !warm.ok(); ++attempt) {
       bool done = false;
-      clients[0]->AsyncRequest(kBenchServiceId, payload, 1000ms,
+      clients[0]->AsyncRequest(service_id, payload, 1000ms,
                                [&](absl::StatusOr<std::vector<std::byte>> a) {
                                  warm = a.status();
                                  done = true;

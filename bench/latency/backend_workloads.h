@@ -41,17 +41,24 @@ class BenchBackend {
 
 /// W7's pool modes, each a gateway configuration of the bench service
 /// with max_in_flight_per_connection = 1 (so the step from 1 to
-/// kLoadStepRequesters concurrent requests needs that many connections):
-///   on-demand   pool_min 0, ratio 1, no trend: a connection is dialled
-///               when a request finds none free (connect on demand)
-///   fixed-min   pool_min 8, ratio 1, no trend: a fixed warm pool, on
-///               demand beyond it
-///   predictive  pool_min 1, ratio 1.5, trend over 500 ms (the shipped
-///               prediction): sized from demand as it is observed
-///   predictive+warm_at  the same with a scheduled warm-up
+/// kLoadStepRequesters concurrent requests needs that many connections).
+/// The requesters connect and look the service up by name before the step
+/// in every mode.
+///   on-demand   pool_min 0, ratio 1, no trend, prediction_per_session 0:
+///               a connection is dialled when a request finds none free
+///               (connect on demand)
+///   fixed-min   the same with pool_min 8: a fixed warm pool, on demand
+///               beyond it
+///   trend-only  pool_min 1, ratio 1.5, trend over 500 ms,
+///               prediction_per_session 0: sized from demand as it is
+///               observed, with nothing to anticipate the step from
+///   trend+warm_at  trend-only with a scheduled warm-up
 ///               (warm_connections = kLoadStepRequesters) whose window
 ///               opens one second before the step: how an operator meets a
 ///               step known in advance (a market open)
+///   predictive  the shipped prediction: trend-only plus
+///               prediction_per_session 1, so the 64 sessions that looked
+///               the service up count as demand before they call
 struct LoadStepMode {
   std::string name;
   BackendPoolSettings pool;

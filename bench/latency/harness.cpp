@@ -241,6 +241,8 @@ std::unique_ptr<GatewayUnderTest> GatewayUnderTest::Start(
           << p->max_in_flight_per_connection << "\npool_min = " << p->pool_min
           << "\npool_max = " << p->pool_max
           << "\nprediction_ratio = " << std::to_string(p->prediction_ratio)
+          << "\nprediction_per_session = "
+          << std::to_string(p->prediction_per_session)
           << "\nprediction_horizon_ms = " << p->prediction_horizon_ms
           << "\nprediction_half_life_ms = " << p->prediction_half_life_ms
           << "\n";

@@ -135,6 +135,7 @@ struct BackendPoolSettings {
   int pool_min = 1;
   int pool_max = 64;
   double prediction_ratio = 1.5;
+  double prediction_per_session = 1.0;
   int prediction_horizon_ms = 500;
   int prediction_half_life_ms = 200;
   std::string warm_at;  // "HH:MM" UTC

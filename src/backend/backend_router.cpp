@@ -173,6 +173,7 @@ void BackendRouter::Submit(session::ResponseTarget* from,
   // Read afresh: reactor callbacks run under the loop time read before the
   // poll, which may be a blocked wait ago, and the deadline starts now.
   const std::int64_t now = std::max(clock_.now_ns(), base::MonotonicNs());
+  AddInterest(*s, from, now);
   BackendConnection* conn = Pick(*s, now);
   if (conn == nullptr) {
     if (!AnyRoutable(*s, now)) {
@@ -282,7 +283,9 @@ SizingInput BackendRouter::Sizing(const Service& s, std::int64_t now_ns) const {
   for (const auto& p : s.pools) {
     if (!p->ejected(now_ns)) ++healthy;
   }
-  return {.predicted = s.predictor.predicted(),
+  const double population = static_cast<double>(s.interested.size()) *
+                            s.config.prediction_per_session;
+  return {.predicted = std::max(s.predictor.predicted(), population),
           .healthy_endpoints = healthy,
           .warm = s.warm.Active(clock_.realtime_ns())};
 }
@@ -351,7 +354,25 @@ void BackendRouter::Expire(std::uint32_t record) {
   Answer(record, tp::ResponseStatus::kTimeout, Text(text, n, sizeof text));
 }
 
+void BackendRouter::NoteInterest(session::ResponseTarget* from,
+                                 std::uint32_t service_id) {
+  Service* s = Find(service_id);
+  if (s == nullptr || draining_ || closed_) return;
+  AddInterest(*s, from, std::max(clock_.now_ns(), base::MonotonicNs()));
+}
+
+void BackendRouter::AddInterest(Service& s, const session::ResponseTarget* from,
+                                std::int64_t now_ns) {
+  // A lookup per request once the session is known: no allocation.
+  if (s.config.prediction_per_session <= 0 || !s.interested.insert(from).second)
+    return;
+  const SizingInput sizing = Sizing(s, now_ns);
+  for (auto& p : s.pools) p->Resize(now_ns, sizing);
+}
+
 void BackendRouter::CancelAll(session::ResponseTarget* from) {
+  // Its interest goes; the pools shrink through idle retirement as usual.
+  for (auto& s : services_) s->interested.erase(from);
   for (std::uint32_t i = 0; i < table_.size(); ++i) {
     PendingRequest& r = table_[i];
     if (r.state == PendingRequest::State::kFree || r.target != from) continue;

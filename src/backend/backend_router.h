@@ -35,7 +35,12 @@
 //   Pool sizes follow each service's DemandPredictor (requests in flight
 //   plus queued on this worker, observed whenever it changes and at every
 //   tick) through its PoolSizer, with its WarmSchedule (pool_sizer.h and
-//   the files it names).
+//   the files it names). The prediction is never below the service's
+//   interested sessions (those on this worker that looked it up or sent it
+//   a REQUEST, until they end) times prediction_per_session: a population
+//   that has resolved a service finds its connections ready when it starts
+//   calling, all at once if need be, where a trend only sees the load once
+//   it has arrived.
 //
 //   Nothing allocates per request in steady state: records, their payload
 //   buffers (queued requests), the deadline heap and the connections' send
@@ -61,6 +66,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "backend/backend_counters.h"
 #include "backend/demand_predictor.h"
@@ -94,6 +100,10 @@ struct Service {
   std::vector<std::unique_ptr<EndpointPool>> pools;
   PoolSizer sizer;
   DemandPredictor predictor;  // of in_flight + queued, on this worker
+  // Live sessions on this worker that looked the service up or called it
+  // (while prediction_per_session > 0); the prediction is at least
+  // interested.size() x prediction_per_session.
+  absl::flat_hash_set<const session::ResponseTarget*> interested;
   WarmSchedule warm;
   ServiceCounters counters;
   // FIFO of queued records.
@@ -128,6 +138,8 @@ class BackendRouter final : public session::RequestRouter {
   void Submit(session::ResponseTarget* from,
               const protocol::RequestView& request) override;
   void CancelAll(session::ResponseTarget* from) override;
+  void NoteInterest(session::ResponseTarget* from,
+                    std::uint32_t service_id) override;
   [[nodiscard]] std::uint32_t ServiceId(std::string_view name) const override;
   [[nodiscard]] std::string_view ServiceName(std::uint32_t id) const override;
 
@@ -185,6 +197,10 @@ class BackendRouter final : public session::RequestRouter {
                         static_cast<int>(s.in_flight + s.queued));
   }
   SizingInput Sizing(const Service& s, std::int64_t now_ns) const;
+  // Counts `from` among the service's interested sessions; sizes its pools
+  // at once when that raised the prediction.
+  void AddInterest(Service& s, const session::ResponseTarget* from,
+                   std::int64_t now_ns);
   // Answers a request that was never accepted (no record).
   void AnswerNow(session::ResponseTarget* to, ServiceCounters& counters,
                  const protocol::RequestView& request,

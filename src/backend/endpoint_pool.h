@@ -50,7 +50,9 @@ struct Service;
 
 /// What sizing needs from the service at a tick.
 struct SizingInput {
-  double predicted = 0.0;     ///< DemandPredictor::predicted()
+  /// max(DemandPredictor::predicted(), interested sessions x
+  /// prediction_per_session) (backend_router.h)
+  double predicted = 0.0;
   int healthy_endpoints = 1;  ///< the service's endpoints not ejected
   bool warm = false;          ///< a scheduled warm-up is active
 };

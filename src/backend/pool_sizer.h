@@ -13,7 +13,9 @@
 //                                                         pool_max))
 //
 // `predicted` is the service's DemandPredictor on this worker (requests in
-// flight plus queued, extrapolated); the ratio is the headroom Envoy's
+// flight plus queued, extrapolated), and never below its interested
+// sessions (those on the worker that looked it up or called it) times
+// prediction_per_session (backend_router.h); the ratio is the headroom Envoy's
 // preconnect ratio gives, applied to a demand that already anticipates a
 // rising load. Connections still connecting or logging on count towards
 // the target, so a tick never connects twice for the same need: connect =
@@ -38,6 +40,13 @@
 // even before any request. When the load stops, the prediction decays by
 // half every 200 ms, the target falls to 1 within seconds, and the extra
 // connections close between 25 s and 35 s after each went idle.
+//
+// Population (prediction_per_session 1): 40 sessions log on to one worker
+// at 09:00 and each looks "risk" up. Before any of them calls, predicted
+// is 40 on that worker, so each endpoint holds ceil(40 * 1.5 / 32 / 2) = 1
+// (with max_in_flight_per_connection 1: ceil(40 * 1.5 / 1 / 2) = 30, up to
+// pool_max); when they all call at once, no request waits for a connect.
+// As they log off, the prediction falls back to the measured demand.
 //
 // Example (the gateway's per-endpoint pool, once per tick). The pool keeps
 // `ready_view_` (one ReadyConnection per ready connection, in the order of
@@ -76,8 +85,9 @@ struct ReadyConnection {
 
 /// One endpoint pool's state at a tick.
 struct PoolInput {
-  /// The service's predicted demand on this worker
-  /// (DemandPredictor::predicted()), requests.
+  /// The service's predicted demand on this worker, requests
+  /// (DemandPredictor::predicted(), at least the interested sessions x
+  /// prediction_per_session).
   double predicted = 0.0;
   /// The service's endpoints not ejected, counting this one; values below
   /// 1 are taken as 1.

@@ -143,6 +143,7 @@ inline constexpr Range kPoolMaxRange{1, 4096};
 // pool_min and warm_connections: also at most the entry's pool_max.
 inline constexpr Range kPoolConnectionsRange{0, 4096};
 inline constexpr FloatRange kPredictionRatioRange{1.0, 100.0};
+inline constexpr FloatRange kPredictionPerSessionRange{0.0, 1000.0};
 // Ten minutes: a trend or an average over longer is no longer "demand now";
 // scheduled warm-ups (warm_at) cover the slow, known patterns.
 inline constexpr Range kPredictionHorizonRange{0, 600'000};
@@ -562,6 +563,7 @@ inline constexpr Range kBufferedBytesRange{0, kGiB};
   E(, backends, pool_min, kInt, kPoolConnectionsRange)                         \
   E(, backends, pool_max, kInt, kPoolMaxRange)                                 \
   E(, backends, prediction_ratio, kFloat, kPredictionRatioRange)               \
+  E(, backends, prediction_per_session, kFloat, kPredictionPerSessionRange)    \
   E(, backends, prediction_horizon_ms, kInt, kPredictionHorizonRange)          \
   E(, backends, prediction_half_life_ms, kInt, kPredictionHalfLifeRange)       \
   E(, backends, idle_retire_ms, kInt, kIdleRetireRange)                        \

@@ -282,6 +282,12 @@ struct BackendService {
   /// Keep ready >= predicted concurrent requests x ratio (in connections:
   /// divided by max_in_flight_per_connection), 1.0..100.
   double prediction_ratio = 1.5;
+  /// Anticipated demand per interested session: every live session on the
+  /// worker that has looked the service up (SERVICE_LOOKUP) or sent it a
+  /// REQUEST counts as this many concurrent requests, and the prediction
+  /// is never below their sum, so a pool is ready for a population before
+  /// it starts calling. 0 (off)..1000.
+  double prediction_per_session = 1.0;
   /// How far ahead the demand trend is extrapolated, ms, 0..600000.
   std::uint32_t prediction_horizon_ms = 500;
   /// Half-life of the demand EWMA, ms, 1..600000.

@@ -272,6 +272,12 @@ void ValidateBackend(Problems& p, const std::string& prefix,
           Cat("must be between ", kPredictionRatioRange.min, " and ",
               kPredictionRatioRange.max, ", got ", b.prediction_ratio));
   }
+  if (!kPredictionPerSessionRange.Contains(b.prediction_per_session)) {
+    p.Add(prefix + ".prediction_per_session",
+          Cat("must be between ", kPredictionPerSessionRange.min, " and ",
+              kPredictionPerSessionRange.max, ", got ",
+              b.prediction_per_session));
+  }
   CheckRange(p, prefix + ".prediction_horizon_ms", b.prediction_horizon_ms,
              kPredictionHorizonRange);
   CheckRange(p, prefix + ".prediction_half_life_ms", b.prediction_half_life_ms,

@@ -44,8 +44,14 @@ class RequestRouter {
   /// `request` is valid only during the call.
   virtual void Submit(ResponseTarget* from,
                       const protocol::RequestView& request) = 0;
-  /// `from` is going away: no answer reaches it after this returns.
+  /// `from` is going away: no answer reaches it after this returns, and
+  /// its interest in services (NoteInterest, Submit) is forgotten.
   virtual void CancelAll(ResponseTarget* from) = 0;
+  /// `from` resolved `service_id` by name (SERVICE_LOOKUP, permitted): it
+  /// means to call it, and the router may prepare for that (backend pools
+  /// count it towards their prediction). Undone by CancelAll.
+  virtual void NoteInterest(ResponseTarget* /*from*/,
+                            std::uint32_t /*service_id*/) {}
   /// The id of the service named `name`, 0 when there is none.
   [[nodiscard]] virtual std::uint32_t ServiceId(
       std::string_view name) const = 0;

@@ -132,6 +132,12 @@ void Session::HandleServiceLookup(const tp::ServiceLookupView& m) {
         m.correlation_id());
     id = 0;
   }
+  if (id != 0) {
+    // The session means to call it: the pools may warm up for it now.
+    // CancelAll, when the session ends, takes the interest back.
+    agent_.router()->NoteInterest(this, id);
+    routed_requests_ = true;
+  }
   std::span<std::byte> out =
       ReserveControl(tp::ServiceLookupAckView::kFixedLength);
   CommitControl(tp::EncodeServiceLookupAck(

@@ -6,11 +6,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <array>
 #include <cstdint>
 #include <cstdio>
 #include <ctime>
+#include <memory>
 #include <optional>
 #include <set>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -400,6 +403,10 @@ TEST_P(BackendTest, PoolGrowsForConcurrentRequestsAndShrinksToMinWhenIdle) {
   s.prediction_half_life_ms = 50;
   s.idle_retire_ms = 50;
   s.idle_retire_jitter_ms = 10;
+  // The measured demand alone: the client stays connected, and as an
+  // interested session it would hold a connection of its own (tested in
+  // LookedUpServiceIsReadyForItsSessionsBeforeTheyCall).
+  s.prediction_per_session = 0;
   StartWith({s});
   ASSERT_TRUE(WaitForReady());
   auto c = LoggedOnClient();
@@ -430,6 +437,106 @@ TEST_P(BackendTest, PoolGrowsForConcurrentRequestsAndShrinksToMinWhenIdle) {
     return Sum(backend::kReadyGauge) == static_cast<std::uint64_t>(workers());
   }));
   EXPECT_TRUE(WaitUntil([&] { return backend.logouts() >= 3; }));
+}
+
+bool SendLookup(TestClient& c, std::uint64_t correlation,
+                std::string_view name) {
+  std::array<std::byte, 128> buf;
+  const std::size_t n = tp::EncodeServiceLookup(
+      buf, {.correlation_id = correlation, .name = name});
+  return n != 0 && c.SendRaw(std::span(buf).first(n));
+}
+
+// The service id in the SERVICE_LOOKUP_ACK that is the next frame; 0 when
+// something else came.
+std::uint32_t LookupAck(TestClient& c) {
+  std::optional<Frame> f = c.ReadSkippingHeartbeats();
+  if (!f || f->type() != tp::MessageType::kServiceLookupAck) return 0;
+  return tp::ServiceLookupAckView(f->view()).service_id();
+}
+
+// A service for the prediction_per_session tests: one request in flight
+// per connection, no minimum, quick retirement and decay.
+config::BackendService DeskService(std::uint16_t port, double per_session) {
+  config::BackendService s = LoopbackService("desk", 21, port);
+  s.pool_min = 0;
+  s.pool_max = 8;
+  s.max_in_flight_per_connection = 1;
+  s.prediction_ratio = 1.0;
+  s.prediction_per_session = per_session;
+  s.prediction_half_life_ms = 20;
+  s.idle_retire_ms = 50;
+  s.idle_retire_jitter_ms = 10;
+  return s;
+}
+
+// `n` version-3 clients that have each looked "desk" up (id 21).
+std::vector<std::unique_ptr<TestClient>> DeskClients(std::uint16_t port,
+                                                     int n) {
+  std::vector<std::unique_ptr<TestClient>> clients;
+  for (int i = 0; i < n; ++i) {
+    auto c = TestClient::Connect(port);
+    if (c == nullptr) break;
+    auto ack = c->Logon("", 10000, 1, 3);
+    if (!ack || ack->type() != tp::MessageType::kLogonAck) break;
+    if (!SendLookup(*c, 7, "desk") || LookupAck(*c) != 21u) break;
+    clients.push_back(std::move(c));
+  }
+  EXPECT_EQ(clients.size(), static_cast<std::size_t>(n));
+  return clients;
+}
+
+// prediction_per_session: sessions that looked a service up count as
+// demand before they send anything, so when they all call at once no
+// request waits for a connect; when they leave, their connections retire.
+TEST_P(BackendTest, LookedUpServiceIsReadyForItsSessionsBeforeTheyCall) {
+  TestBackend backend;
+  StartWith({DeskService(backend.port(), 1.0)});
+  constexpr int kSessions = 4;
+  auto clients = DeskClients(gateway_->port(), kSessions);
+  ASSERT_EQ(clients.size(), static_cast<std::size_t>(kSessions));
+  // Each lookup was answered after its worker's pool was sized for it:
+  // one connection per interested session, on the worker it is on.
+  EXPECT_EQ(Sum(backend::kTargetGauge), static_cast<std::uint64_t>(kSessions));
+  ASSERT_TRUE(WaitUntil([&] {
+    return Sum(backend::kReadyGauge) == static_cast<std::uint64_t>(kSessions);
+  }));
+  EXPECT_EQ(Sum(backend::kConnectsTotal),
+            static_cast<std::uint64_t>(kSessions));
+  // All call at once: every request finds a ready connection.
+  for (int i = 0; i < kSessions; ++i) {
+    ASSERT_TRUE(SendRequest(*clients[static_cast<std::size_t>(i)],
+                            100 + static_cast<std::uint64_t>(i), 21, "hold",
+                            60000));
+  }
+  ASSERT_TRUE(WaitUntil([&] { return backend.held() == kSessions; }));
+  // None waited for a connect (the step they made may grow the pool
+  // further through the trend, which is not what is tested here).
+  EXPECT_EQ(Sum(backend::kQueuedTotal), 0u);
+  backend.ReleaseHeld();
+  for (auto& c : clients) {
+    std::optional<Answer> r = ReadAnswer(*c);
+    ASSERT_TRUE(r.has_value());
+    EXPECT_EQ(r->status, ResponseStatus::kOk);
+  }
+  // Three sessions leave: their interest goes with them, and the idle
+  // connections retire down to the one the last session is counted for.
+  clients.resize(1);
+  ASSERT_TRUE(WaitUntil([&] {
+    return Sum(backend::kReadyGauge) == 1u && Sum(backend::kTargetGauge) == 1u;
+  }));
+}
+
+// With prediction_per_session 0 the same lookups leave the pool at
+// pool_min (0): only measured demand sizes it.
+TEST_P(BackendTest, LookupsDoNotSizeThePoolWhenPerSessionIsOff) {
+  TestBackend backend;
+  StartWith({DeskService(backend.port(), 0.0)});
+  auto clients = DeskClients(gateway_->port(), 4);
+  ASSERT_EQ(clients.size(), 4u);
+  EXPECT_EQ(Sum(backend::kTargetGauge), 0u);
+  EXPECT_EQ(Sum(backend::kConnectsTotal), 0u);
+  EXPECT_EQ(Sum(backend::kConnectingGauge), 0u);
 }
 
 // A scheduled warm-up (warm_at) whose window covers now fills the pool to
