@@ -360,6 +360,7 @@ queue_limit = 0
 pool_min = 2
 pool_max = 64
 prediction_ratio = 2.25
+prediction_per_session = 0.5
 prediction_horizon_ms = 0
 prediction_half_life_ms = 1000
 idle_retire_ms = 60000
@@ -396,6 +397,7 @@ prediction_ratio = 3
   EXPECT_EQ(b.pool_min, 2);
   EXPECT_EQ(b.pool_max, 64);
   EXPECT_EQ(b.prediction_ratio, 2.25);
+  EXPECT_EQ(b.prediction_per_session, 0.5);
   EXPECT_EQ(b.prediction_horizon_ms, 0u);
   EXPECT_EQ(b.prediction_half_life_ms, 1000u);
   EXPECT_EQ(b.idle_retire_ms, 60000u);
@@ -764,6 +766,15 @@ std::vector<BadCase> BadCases() {
        "backends[0].prediction_ratio", "must be between 1 and 100, got inf"},
       {"BackendRatioAsString", b + "prediction_ratio = \"1.5\"\n", 5,
        "backends[0].prediction_ratio", "expected a number, got a string"},
+      {"BackendPerSessionNegative", b + "prediction_per_session = -0.5\n", 5,
+       "backends[0].prediction_per_session",
+       "must be between 0 and 1000, got -0.5"},
+      {"BackendPerSessionTooLarge", b + "prediction_per_session = 1001\n", 5,
+       "backends[0].prediction_per_session",
+       "must be between 0 and 1000, got 1001"},
+      {"BackendPerSessionNan", b + "prediction_per_session = nan\n", 5,
+       "backends[0].prediction_per_session",
+       "must be between 0 and 1000, got nan"},
       {"BackendHorizonTooLong", b + "prediction_horizon_ms = 600001\n", 5,
        "backends[0].prediction_horizon_ms",
        "must be between 0 and 600000, got 600001"},
