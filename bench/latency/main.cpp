@@ -529,7 +529,7 @@ int Main() {
         u.system = "floor " + idle;
         u.idle = idle;
         note(u);
-        if (Has(workloads, "W4")) {
+        if (Has(workloads, "W1") || Has(workloads, "W4")) {
           Result relay = WithCpu(nullptr, [&] { return RunTcpRelayFloor(o); });
           relay.system = "floor " + idle;
           relay.idle = idle;

@@ -182,21 +182,26 @@ std::string MarkdownReport(const RunInfo& info, const std::vector<Result>& rs) {
     }
     out << " |\n";
   }
-  // W4 beside its own physics: the same four hops through a plain relay.
-  for (const Result& w4 : rs) {
-    if (w4.workload != "W4" || !w4.ok || w4.latency.count() == 0) continue;
+  // W1 and W4 beside their own physics: the same four hops through a plain
+  // relay (W1: publisher -> gateway -> echo -> gateway -> publisher).
+  for (const Result& w : rs) {
+    if ((w.workload != "W1" && w.workload != "W4") || !w.ok ||
+        w.latency.count() == 0) {
+      continue;
+    }
     for (const Result& f : rs) {
-      if (f.workload != "floor-tcp-relay" || !f.ok || f.payload != w4.payload ||
-          ClientMode(f) != ClientMode(w4)) {
+      if (f.workload != "floor-tcp-relay" || !f.ok || f.payload != w.payload ||
+          ClientMode(f) != ClientMode(w)) {
         continue;
       }
-      out << "\nW4 (" << w4.system << ", " << w4.payload
+      out << "\n"
+          << w.workload << " (" << w.system << ", " << w.payload
           << " B) vs floor-tcp-relay, the same four socket hops through a "
              "plain relay process: p50 "
-          << Ratio(w4.latency.ValueAtPercentile(50),
+          << Ratio(w.latency.ValueAtPercentile(50),
                    f.latency.ValueAtPercentile(50))
           << ", p99 "
-          << Ratio(w4.latency.ValueAtPercentile(99),
+          << Ratio(w.latency.ValueAtPercentile(99),
                    f.latency.ValueAtPercentile(99))
           << "\n";
     }

@@ -5,9 +5,9 @@
 //              floor-tcp-2cpu: the same pinned to two CPUs, so every
 //              message wakes a process on another CPU (idle suite)
 //   floor-udp  plain UDP ping-pong between two processes
-//   floor-tcp-relay  W4's path without a gateway: a client, a relay process
-//              forwarding over a second connection, an echo process; four
-//              socket hops, three processes (with W4 only)
+//   floor-tcp-relay  W1's and W4's path without a gateway: a client, a
+//              relay process forwarding over a second connection, an echo
+//              process; four socket hops, three processes (with W1 or W4)
 //   W1         ping-pong through the gateway: A publishes on `ping`, B
 //              (another process) republishes on `pong`, A records the RTT
 //   W2         fan-out: one publisher at a fixed offered rate to K subscriber
