@@ -1,6 +1,8 @@
 // Hostile and slow clients against a real gateway: malformed frames from the
 // golden vectors, slow consumers under both policies, connection churn.
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -466,8 +468,12 @@ TEST_P(RobustnessTest,
 
 // A held publisher whose gateway stops: the drain ends its session with
 // LOGOUT and a clean EOF, not a reset and not a hang, although its stream
-// never had room again. (The session reads again once it drains, so it
-// sees the publisher's EOF at once instead of lingering its full second.)
+// never had room again. The session reads again once it drains, so it
+// takes the rest of what the publisher sent, sees its EOF and closes with
+// nothing unread. Were it still not reading, it would wait out its linger
+// time and close with the publisher's bytes unread, which the kernel turns
+// into a reset: the publisher's socket would end with ECONNRESET, which is
+// what the end of this test looks for.
 TEST_P(RobustnessTest, HeldPublisherEndsCleanlyWhenTheGatewayStops) {
   config::GatewayConfig c = TestConfig(GetParam());
   c.default_stream.capacity_bytes = 1u << 20;
@@ -510,7 +516,23 @@ TEST_P(RobustnessTest, HeldPublisherEndsCleanlyWhenTheGatewayStops) {
     }
     ASSERT_GE(got, 0) << "the connection ended with " << std::strerror(errno);
   }
-  EXPECT_EQ(got, 0) << "no EOF";
+  ASSERT_EQ(got, 0) << "no EOF";
+  // The connection ends either way, so wait for that (its FIN acknowledged
+  // or a reset): then the socket is closed, and its pending error says how.
+  auto state = [fd] {
+    tcp_info info{};
+    socklen_t len = sizeof info;
+    if (::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len) != 0) return -1;
+    return static_cast<int>(info.tcpi_state);
+  };
+  EXPECT_TRUE(WaitUntil([&] { return state() == TCP_CLOSE; }, 20000ms))
+      << "TCP state " << state();
+  int error = -1;
+  socklen_t len = sizeof error;
+  ASSERT_EQ(::getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &len), 0);
+  EXPECT_EQ(error, 0) << "the gateway reset the connection ("
+                      << std::strerror(error)
+                      << "): it closed with the publisher's bytes unread";
 }
 
 // Policy "backpressure": a subscriber that reads nothing at all for the
