@@ -1,6 +1,8 @@
 // Hostile and slow clients against a real gateway: malformed frames from the
 // golden vectors, slow consumers under both policies, connection churn.
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -12,6 +14,7 @@
 #include <cstring>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -391,6 +394,50 @@ std::size_t OfferUntilTheKernelStops(int fd, std::span<const std::byte> bytes) {
   return sent;
 }
 
+// Reads non-blocking `fd` until EOF: what arrived, or nullopt (and a
+// failure) on an error or if no EOF came within about ten seconds.
+std::optional<std::vector<std::byte>> ReadUntilEof(int fd) {
+  std::vector<std::byte> all;
+  std::vector<std::byte> buf(64 << 10);
+  for (int waits = 0; waits < 500;) {
+    const ssize_t got = ::recv(fd, buf.data(), buf.size(), 0);
+    if (got == 0) return all;
+    if (got > 0) {
+      all.insert(all.end(), buf.begin(), buf.begin() + got);
+      continue;
+    }
+    if (errno != EAGAIN) {
+      ADD_FAILURE() << "the connection ended with " << std::strerror(errno);
+      return std::nullopt;
+    }
+    pollfd p{fd, POLLIN, 0};
+    ::poll(&p, 1, 20);
+    ++waits;
+  }
+  ADD_FAILURE() << "no EOF";
+  return std::nullopt;
+}
+
+// After the gateway's EOF on `fd`: the connection ends (our FIN
+// acknowledged, or a reset), and not with a reset, which is what the
+// kernel sends when the gateway closes a socket with bytes still unread.
+void ExpectEndedWithoutReset(int fd) {
+  auto state = [fd] {
+    tcp_info info{};
+    socklen_t len = sizeof info;
+    if (::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len) != 0) return -1;
+    return static_cast<int>(info.tcpi_state);
+  };
+  EXPECT_TRUE(WaitUntil([&] { return state() == TCP_CLOSE; }, 20000ms))
+      << "TCP state " << state();
+  int error = -1;
+  socklen_t len = sizeof error;
+  ASSERT_EQ(::getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &len), 0);
+  EXPECT_EQ(error, 0) << "the gateway reset the connection ("
+                      << std::strerror(error)
+                      << "): it closed with the client's bytes unread";
+}
+
 // Policy "backpressure" (the default): a subscriber that stops reading
 // holds the publisher. The gateway stops reading the publisher's connection
 // at the PUBLISH that does not fit, so TCP slows it; nothing is refused and
@@ -466,8 +513,12 @@ TEST_P(RobustnessTest,
 
 // A held publisher whose gateway stops: the drain ends its session with
 // LOGOUT and a clean EOF, not a reset and not a hang, although its stream
-// never had room again. (The session reads again once it drains, so it
-// sees the publisher's EOF at once instead of lingering its full second.)
+// never had room again. The session reads again once it drains, so it
+// takes the rest of what the publisher sent, sees its EOF and closes with
+// nothing unread. Were it still not reading, it would wait out its linger
+// time and close with the publisher's bytes unread, which the kernel turns
+// into a reset: the publisher's socket would end with ECONNRESET, which is
+// what the end of this test looks for.
 TEST_P(RobustnessTest, HeldPublisherEndsCleanlyWhenTheGatewayStops) {
   config::GatewayConfig c = TestConfig(GetParam());
   c.default_stream.capacity_bytes = 1u << 20;
@@ -497,20 +548,76 @@ TEST_P(RobustnessTest, HeldPublisherEndsCleanlyWhenTheGatewayStops) {
   ::shutdown(fd, SHUT_WR);  // nothing more from the publisher
   gateway_->RequestStop();
   // Read whatever the gateway sends (its LOGOUT) until the connection ends.
-  std::vector<std::byte> buf(64 << 10);
-  ssize_t got = 1;
-  int waits = 0;
-  while (got != 0 && waits < 500) {
-    got = ::recv(fd, buf.data(), buf.size(), 0);
-    if (got < 0 && errno == EAGAIN) {
-      pollfd p{fd, POLLIN, 0};
-      ::poll(&p, 1, 20);
-      ++waits;
-      continue;
-    }
-    ASSERT_GE(got, 0) << "the connection ended with " << std::strerror(errno);
+  ASSERT_TRUE(ReadUntilEof(fd).has_value());
+  ExpectEndedWithoutReset(fd);
+}
+
+// A held publisher whose held bytes end in a LOGOUT: once the stream has
+// room, the held PUBLISH is appended and the LOGOUT closes the session,
+// which then reads on (ignoring what the client sent after its LOGOUT), so
+// it sees the client's EOF and closes with nothing unread. Were it not
+// reading, it would linger and then close with the client's bytes unread:
+// a reset instead of a clean end.
+TEST_P(RobustnessTest, HeldPublisherThatLogsOutEndsWithoutAReset) {
+  config::GatewayConfig c = TestConfig(GetParam());
+  c.default_stream.capacity_bytes = 1u << 20;
+  c.default_stream.window_bytes = 128u << 10;
+  c.default_stream.stall_timeout_ms = 0;
+  c.socket.send_buffer_bytes = 4096;
+  c.socket.recv_buffer_bytes = 64 << 10;
+  Start(c);
+  auto sub = LoggedOnClient(/*rcvbuf=*/4096);
+  ASSERT_TRUE(sub->Subscribe(1, "bp"));
+  auto pub = LoggedOnClient();
+  const StreamId id = pub->Open("bp");
+  ASSERT_NE(id.value(), 0u);
+  // 15 x 8,000 bytes fit the 128 KiB window even if the subscriber took
+  // nothing, and leave it about 10 KiB plus what the subscriber's small
+  // socket buffers took: less than the 60,000-byte PUBLISH that follows.
+  constexpr int kFirst = 15;
+  for (int i = 1; i <= kFirst; ++i) {
+    ASSERT_TRUE(pub->Publish(id, std::string(8000, 'a'), i, i == kFirst));
   }
-  EXPECT_EQ(got, 0) << "no EOF";
+  auto ack = pub->ReadSkippingHeartbeats();
+  ASSERT_TRUE(ack);
+  ASSERT_EQ(ack->type(), MessageType::kPublishAck);
+  ASSERT_EQ(gateway_->Stats().publish_holds, 0u);
+  // One write: the PUBLISH that is held, the LOGOUT right behind it (read
+  // with it, so held with it), then more than the kernel takes.
+  std::vector<std::byte> bytes(4 << 20);
+  std::size_t total =
+      tp::EncodePublish(bytes, id, 0, tp::AsBytes(std::string(60000, 'b')));
+  total +=
+      tp::EncodeLogout(std::span(bytes).subspan(total), tp::ErrorCode::kNone);
+  const std::string filler(500, 'c');
+  while (bytes.size() - total >= 1024) {
+    total += tp::EncodePublish(std::span(bytes).subspan(total), id, 0,
+                               tp::AsBytes(filler));
+  }
+  const int fd = pub->fd();
+  const std::size_t sent =
+      OfferUntilTheKernelStops(fd, std::span(bytes).first(total));
+  ASSERT_LT(sent, total) << "never held";
+  ASSERT_GE(gateway_->Stats().publish_holds, 1u);
+  ::shutdown(fd, SHUT_WR);  // nothing more from the publisher
+  // The subscriber reads: the held PUBLISH is appended, nothing after the
+  // LOGOUT is.
+  for (std::uint64_t want = 1; want <= kFirst + 1; ++want) {
+    auto f = sub->ReadSkippingHeartbeats(10000ms);
+    ASSERT_TRUE(f) << "waiting for " << want;
+    ASSERT_EQ(f->type(), MessageType::kData);
+    ASSERT_EQ(tp::DataView(f->view()).sequence().value(), want);
+    EXPECT_EQ(tp::DataView(f->view()).payload().size(),
+              want <= kFirst ? 8000u : 60000u);
+  }
+  // The publisher: the gateway's LOGOUT, then EOF, then the end of the
+  // connection, not a reset.
+  const std::optional<std::vector<std::byte>> got = ReadUntilEof(fd);
+  ASSERT_TRUE(got.has_value());
+  const tp::DecodeResult r = tp::DecodeFrame(*got, c.max_frame_length);
+  ASSERT_EQ(r.status, tp::DecodeStatus::kFrame);
+  EXPECT_EQ(r.frame.type(), MessageType::kLogout);
+  ExpectEndedWithoutReset(fd);
 }
 
 // Policy "backpressure": a subscriber that reads nothing at all for the

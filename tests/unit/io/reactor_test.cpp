@@ -12,6 +12,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -1679,6 +1680,136 @@ TEST_P(ReactorTest, RapidPauseResumeLosesNothing) {
   ASSERT_EQ(handler.received.size(), kTotal);
   EXPECT_TRUE(handler.received == data) << "bytes differ or are out of order";
   EXPECT_EQ(handler.violations, 0) << handler.first_violation;
+}
+
+// io_uring: a receive whose arm found no submission entry waits on the
+// retry list for the next Poll. Reading paused before that Poll, the retry
+// must be dropped (the resume arms a fresh receive): submitted anyway, it
+// would be a receive in the kernel on a paused connection that no cancel
+// covers, taking every byte the peer sends into the reactor's held buffer,
+// without bound, instead of leaving them in the socket to slow the sender.
+// epoll has no submission queue; there the same steps check the plain
+// contract for a connection paused as soon as it is added.
+TEST_P(ReactorTest, ReceiveDeferredForWantOfAnEntryIsDroppedWhilePaused) {
+  ReactorOptions options;
+  options.uring_entries = 4;
+  StartReactor(options, &faults_);
+  if (IsSkipped() || HasFatalFailure()) return;
+  HangGuard guard("ReceiveDeferredForWantOfAnEntryIsDroppedWhilePaused",
+                  seconds(60));
+  // Four connections whose receives take the four entries, and the one
+  // under test. All connect before the first Poll, whose accept takes them
+  // together.
+  constexpr int kFillers = 4;
+  std::vector<int> filler_clients;
+  for (int i = 0; i < kFillers; ++i) {
+    const int fd = NewClient();
+    ASSERT_GE(fd, 0);
+    filler_clients.push_back(fd);
+  }
+  const int client = NewClient();
+  ASSERT_GE(client, 0);
+  ASSERT_TRUE(PollUntil([&] { return acceptor_.fds.size() == kFillers + 1; }));
+  absl::StatusOr<std::uint16_t> client_port = LocalPort(client);
+  ASSERT_TRUE(client_port.ok()) << client_port.status();
+  std::vector<int> filler_fds;
+  int server_fd = -1;
+  for (int fd : acceptor_.fds) {
+    sockaddr_in peer{};
+    socklen_t len = sizeof peer;
+    ASSERT_EQ(::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &len), 0);
+    if (ntohs(peer.sin_port) == *client_port) {
+      server_fd = fd;
+    } else {
+      filler_fds.push_back(fd);
+    }
+  }
+  ASSERT_GE(server_fd, 0);
+  ASSERT_EQ(filler_fds.size(), static_cast<std::size_t>(kFillers));
+
+  faults_.refuse_submits = true;  // a full queue cannot be flushed
+  std::vector<std::unique_ptr<TestHandler>> fillers;
+  for (int i = 0; i < kFillers; ++i) {
+    fillers.push_back(std::make_unique<TestHandler>(reactor_.get()));
+    adopted_.push_back(filler_fds[i]);
+    Connection* conn =
+        reactor_->AddConnection(filler_fds[i], fillers.back().get());
+    ASSERT_NE(conn, nullptr);
+    fillers.back()->set_connection(conn);
+  }
+  // The queue is full: this connection's receive waits for the next Poll.
+  TestHandler handler(reactor_.get());
+  handler.close_on_peer_closed = false;
+  adopted_.push_back(server_fd);
+  Connection* conn = reactor_->AddConnection(server_fd, &handler);
+  ASSERT_NE(conn, nullptr);
+  handler.set_connection(conn);
+  faults_.refuse_submits = false;
+  // Paused before that Poll (a cancel, if one is needed, now gets an entry:
+  // the full queue is flushed for it).
+  handler.Pause();
+
+  // Bytes in the socket before the retry would run, then Polls until a
+  // filler's byte went through the reactor (so the retry has run).
+  constexpr std::size_t kLimit = 32 << 20;  // far beyond any socket buffer
+  const std::vector<std::byte> data = Pattern(kLimit, 79);
+  constexpr std::size_t kFirst = 1000;
+  ASSERT_EQ(::send(client, data.data(), kFirst, MSG_NOSIGNAL),
+            static_cast<ssize_t>(kFirst));
+  const char mark = 'm';
+  for (int fd : filler_clients) {
+    ASSERT_EQ(::send(fd, &mark, 1, MSG_NOSIGNAL), 1);
+  }
+  ASSERT_TRUE(PollUntil([&] {
+    return std::all_of(fillers.begin(), fillers.end(),
+                       [](const auto& h) { return !h->received.empty(); });
+  }));
+  for (int i = 0; i < 4; ++i) reactor_->Poll(0);
+  int queued = -1;
+  ASSERT_EQ(::ioctl(server_fd, FIONREAD, &queued), 0);
+  EXPECT_EQ(queued, static_cast<int>(kFirst))
+      << "bytes were taken from the socket of a paused connection";
+
+  // The sender is slowed by the kernel's window, not buffered past it.
+  SetNonBlocking(client);
+  std::size_t sent = kFirst;
+  int refusals = 0;
+  const Clock::time_point deadline = Clock::now() + seconds(20);
+  while (refusals < 50 && sent < kLimit && Clock::now() < deadline) {
+    const ssize_t w =
+        ::send(client, data.data() + sent,
+               std::min<std::size_t>(64 * 1024, kLimit - sent), MSG_NOSIGNAL);
+    if (w > 0) {
+      sent += static_cast<std::size_t>(w);
+      refusals = 0;
+    } else {
+      ASSERT_EQ(errno, EAGAIN) << std::strerror(errno);
+      ++refusals;
+    }
+    reactor_->Poll(0);
+  }
+  ASSERT_EQ(refusals, 50) << "the sender was never slowed: " << sent
+                          << " bytes accepted while reading was paused";
+  EXPECT_EQ(handler.data_calls, 0);
+
+  // Resumed: every byte, in order.
+  handler.Resume();
+  ASSERT_TRUE(PollUntil([&] { return handler.received.size() >= sent; }));
+  ASSERT_EQ(handler.received.size(), sent);
+  EXPECT_TRUE(std::equal(handler.received.begin(), handler.received.end(),
+                         data.begin()))
+      << "bytes differ or are out of order";
+  EXPECT_EQ(handler.violations, 0) << handler.first_violation;
+  handler.Close();
+  for (auto& h : fillers) h->Close();
+  ASSERT_TRUE(PollUntil([&] {
+    return handler.released > 0 &&
+           std::all_of(fillers.begin(), fillers.end(),
+                       [](const auto& h) { return h->released > 0; });
+  }));
+  for (const auto& h : fillers) {
+    EXPECT_EQ(h->violations, 0) << h->first_violation;
+  }
 }
 
 // Fills a socket so that a send through the reactor writes nothing, then
