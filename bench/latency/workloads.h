@@ -8,6 +8,11 @@
 //   floor-tcp-relay  W4's path without a gateway: a client, a relay process
 //              forwarding over a second connection, an echo process; four
 //              socket hops, three processes (with W4 only)
+//   floor-fanout  W2's path without a gateway: the publisher (this process,
+//              on W2's schedule and stamps) to a relay process that writes
+//              each read to K subscriber processes over TCP, one write per
+//              subscriber per read; latency from the scheduled send time,
+//              delivery counted exactly as W2's (with W2 only)
 //   W1         ping-pong through the gateway: A publishes on `ping`, B
 //              (another process) republishes on `pong`, A records the RTT
 //   W2         fan-out: one publisher at a fixed offered rate to K subscriber
@@ -141,6 +146,7 @@ struct Result {
 Result RunTcpFloor(const WorkloadOptions& o);
 Result RunUdpFloor(const WorkloadOptions& o);
 Result RunTcpRelayFloor(const WorkloadOptions& o);    // W4's four hops
+Result RunFanOutFloor(const WorkloadOptions& o);      // W2 without a gateway
 Result RunPingPong(const WorkloadOptions& o);         // W1
 Result RunFanOut(const WorkloadOptions& o);           // W2
 Result RunThroughput(const WorkloadOptions& o);       // W3
