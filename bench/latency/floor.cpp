@@ -436,9 +436,15 @@ Result RunFanOutFloor(const WorkloadOptions& o) {
     r.reordered += reorder;
     subs[k]->Wait(10s);
   }
+  // The relay stands where W2's gateway is: its CPU is reported in the
+  // gateway's place, and the clients' CPU is the publisher's and the
+  // subscribers', as in W2.
+  const double reaped_before = Child::ReapedCpuSeconds();
   if (relay->Wait(10s).value_or(-1) != 0 || !sent_all) {
     return failed("floor-fanout: relay process failed");
   }
+  r.gateway_cpu_s = Child::ReapedCpuSeconds() - reaped_before;
+  r.helpers_cpu_s = -r.gateway_cpu_s;
   r.messages_per_second =
       r.seconds > 0 ? static_cast<double>(total) / r.seconds : 0;
   return r;

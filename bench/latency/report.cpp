@@ -97,7 +97,8 @@ std::string CpuTable(const std::vector<Result>& rs) {
   std::ostringstream out;
   out << "\nCPU time (gateway: the gateway process over the window, from "
          "the first scheduled send to the last subscriber's report for W2, "
-         "the whole run otherwise; clients: the benchmark's own processes "
+         "the whole run otherwise; for floor-fanout its relay process, which "
+         "stands where the gateway is; clients: the benchmark's own processes "
          "over the whole run; per M msgs: messages published, each W1 ping "
          "and pong counted; per idle s: W2 at rate 0, clients connected and "
          "subscribed, nothing sent; send lag: how late the W2 publisher's "
@@ -227,6 +228,12 @@ std::string MarkdownReport(const RunInfo& info, const std::vector<Result>& rs) {
             << Ratio(a, b) << " (" << Micros(a) << " vs " << Micros(b)
             << " µs)";
         sep = ", ";
+      }
+      if (w2.gateway_cpu_s >= 0 && f.gateway_cpu_s >= 0) {
+        out << "; CPU: gateway " << Fixed(100.0 * CoreFraction(w2), 1)
+            << " % of a core vs relay " << Fixed(100.0 * CoreFraction(f), 1)
+            << " %, clients " << Fixed(w2.clients_cpu_s, 3) << " vs "
+            << Fixed(f.clients_cpu_s, 3) << " s";
       }
       out << "\n";
     }
