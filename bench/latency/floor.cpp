@@ -1,8 +1,10 @@
 // The floor: the same ping-pong as W1 without a gateway, over plain TCP and
 // UDP sockets between two processes on loopback, and (floor-tcp-relay) W4's
 // path without a gateway: client -> relay -> echo and back, three processes
-// and four socket hops. Every gateway figure is printed beside these,
-// measured in the same run.
+// and four socket hops, and (floor-fanout) W2's path without a gateway: a
+// publisher, a relay process copying what it reads to K subscriber
+// processes. Every gateway figure is printed beside these, measured in the
+// same run.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -10,10 +12,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <sstream>
 #include <vector>
 
+#include "delivery.h"
 #include "harness.h"
 #include "udp_batch.h"
 #include "workloads.h"
@@ -231,6 +236,217 @@ Result RunTcpRelayFloor(const WorkloadOptions& o) {
     r.ok = false;
     r.note = "relay or echo process failed";
   }
+  return r;
+}
+
+Result RunFanOutFloor(const WorkloadOptions& o) {
+  Result r{.workload = "floor-fanout", .system = "floor", .payload = o.payload};
+  r.rate = o.rate;
+  auto failed = [&r](std::string why) {
+    r.ok = false;
+    r.note = std::move(why);
+    return r;
+  };
+  // The same messages and schedule as W2: PayloadSize bytes, stamped with
+  // the index and the scheduled send time.
+  const std::size_t size = std::max(o.payload, kStampBytes);
+  const auto measured =
+      o.rate > 0 ? static_cast<std::int64_t>(o.rate * o.duration_s) : 0;
+  const std::int64_t total = o.rate > 0 ? o.warmup + measured : 0;
+  const int subscribers = std::max(1, o.subscribers);
+  const int sub_listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  const int pub_listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr = Loopback(0);
+  sockaddr_in addr2 = Loopback(0);
+  if (sub_listener < 0 || pub_listener < 0 ||
+      ::bind(sub_listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr) !=
+          0 ||
+      ::listen(sub_listener, subscribers) != 0 ||
+      ::bind(pub_listener, reinterpret_cast<sockaddr*>(&addr2), sizeof addr2) !=
+          0 ||
+      ::listen(pub_listener, 1) != 0) {
+    if (sub_listener >= 0) ::close(sub_listener);
+    if (pub_listener >= 0) ::close(pub_listener);
+    return failed(std::string("listeners: ") + std::strerror(errno));
+  }
+  const std::uint16_t sub_port = PortOf(sub_listener);
+  const std::uint16_t pub_port = PortOf(pub_listener);
+  // The relay (what the gateway is in W2): every read from the publisher is
+  // written to each subscriber, one write per subscriber per read. It
+  // forwards only once every subscriber is connected, and ends when the
+  // publisher closes, closing the subscribers' connections.
+  auto relay = Child::Spawn([&](Child::Channel& ch) {
+    std::vector<int> subs;
+    for (int k = 0; k < subscribers; ++k) {
+      const int fd = ::accept(sub_listener, nullptr, nullptr);
+      if (fd < 0) return 1;
+      NoDelay(fd);
+      subs.push_back(fd);
+    }
+    const int in = ::accept(pub_listener, nullptr, nullptr);
+    if (in < 0) return 1;
+    NoDelay(in);
+    ch.Send("ready");
+    std::vector<std::byte> buf(64 * 1024);
+    for (;;) {
+      const ssize_t n =
+          ::recv(in, buf.data(), buf.size(), o.spin ? MSG_DONTWAIT : 0);
+      if (n == 0) break;
+      if (n < 0) {
+        if (errno != EAGAIN && errno != EINTR) return 2;
+        if (o.spin) ::sched_yield();
+        continue;
+      }
+      for (const int fd : subs) {
+        if (!WriteAll(fd, buf.data(), static_cast<std::size_t>(n))) return 3;
+      }
+    }
+    for (const int fd : subs) ::close(fd);
+    ::close(in);
+    return 0;
+  });
+  if (!relay) {
+    ::close(sub_listener);
+    ::close(pub_listener);
+    return failed("floor-fanout: relay process did not start");
+  }
+  // The subscribers: one read per wake-up, every complete record in it
+  // accounted for as W2's subscribers do, then "unique duplicated
+  // reordered <histogram>" to the parent.
+  std::vector<std::unique_ptr<Child>> subs;
+  for (int k = 0; k < subscribers; ++k) {
+    subs.push_back(Child::Spawn([&](Child::Channel& ch) {
+      const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      sockaddr_in to = Loopback(sub_port);
+      if (::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to) != 0) {
+        return 1;
+      }
+      NoDelay(fd);
+      // Blocking reads wake up at least once a second to look for the
+      // parent's "done" (a relay that never closes cannot hang the run).
+      timeval tv{.tv_sec = 1, .tv_usec = 0};
+      if (!o.spin) ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+      LatencyHistogram h;
+      DeliveryLedger ledger(static_cast<std::uint64_t>(total));
+      ch.Send("ready");
+      std::vector<std::byte> buf(64 * 1024 + size);
+      std::size_t have = 0;  // bytes of an incomplete record at the front
+      std::int64_t done_at = 0;
+      while (ledger.unique() < static_cast<std::uint64_t>(total) ||
+             (total == 0 && done_at == 0)) {
+        const ssize_t n = ::recv(fd, buf.data() + have, buf.size() - have,
+                                 o.spin ? MSG_DONTWAIT : 0);
+        if (n == 0) break;  // the relay closed: the publisher is done
+        if (n < 0) {
+          if (errno != EAGAIN && errno != EINTR) break;
+          if (o.spin) ::sched_yield();
+          if (done_at == 0 && ch.Receive(std::chrono::milliseconds(0))) {
+            done_at = MonotonicNs();
+          }
+          if (done_at != 0 && MonotonicNs() - done_at > 5'000'000'000) break;
+          continue;
+        }
+        have += static_cast<std::size_t>(n);
+        std::size_t off = 0;
+        for (; have - off >= size; off += size) {
+          const std::int64_t now = MonotonicNs();
+          std::uint64_t index;
+          std::int64_t scheduled;
+          ReadStamp(std::span<const std::byte>(buf.data() + off, size), &index,
+                    &scheduled);
+          ledger.Add(index);
+          if (index >= static_cast<std::uint64_t>(o.warmup)) {
+            h.Record(now - scheduled);
+          }
+        }
+        have -= off;
+        if (have > 0 && off > 0)
+          std::memmove(buf.data(), buf.data() + off, have);
+      }
+      ch.Send(ledger.Summary() + " " + h.Serialize());
+      ::close(fd);
+      return 0;
+    }));
+    if (!subs.back() || subs.back()->Receive(10s) != "ready") {
+      ::close(sub_listener);
+      ::close(pub_listener);
+      return failed("floor-fanout: subscriber process did not start");
+    }
+  }
+  ::close(sub_listener);
+  ::close(pub_listener);
+  // The publisher: this process, on W2's schedule.
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  addr = Loopback(pub_port);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(fd);
+    return failed(std::string("connect: ") + std::strerror(errno));
+  }
+  NoDelay(fd);
+  if (relay->Receive(10s) != "ready") {
+    ::close(fd);
+    return failed("floor-fanout: relay did not accept every connection");
+  }
+  std::vector<std::byte> payload(size, std::byte{0x42});
+  const double interval_ns = o.rate > 0 ? 1e9 / o.rate : 0;
+  const std::int64_t start = MonotonicNs() + 10'000'000;
+  WaitUntilNs(start, o.spin);
+  bool sent_all = true;
+  for (std::int64_t i = 0; i < total; ++i) {
+    const std::int64_t scheduled =
+        start + static_cast<std::int64_t>(static_cast<double>(i) * interval_ns);
+    WaitUntilNs(scheduled, o.spin);
+    r.send_lag.Record(MonotonicNs() - scheduled);
+    Stamp(payload.data(), static_cast<std::uint64_t>(i), scheduled);
+    if (!WriteAll(fd, payload.data(), payload.size())) {
+      sent_all = false;
+      break;
+    }
+  }
+  if (total == 0) {
+    WaitUntilNs(start + static_cast<std::int64_t>(o.duration_s * 1e9), o.spin);
+  }
+  r.seconds = static_cast<double>(MonotonicNs() - start) * 1e-9;
+  ::close(fd);  // the relay sees EOF and closes the subscribers
+  r.sent = static_cast<std::uint64_t>(total) *
+           static_cast<std::uint64_t>(subscribers);
+  r.messages = static_cast<std::uint64_t>(total);
+  for (auto& s : subs) s->Send("done");
+  std::vector<std::string> lines;
+  for (auto& s : subs) {
+    std::optional<std::string> line = s->Receive(60s);
+    if (!line) return failed("floor-fanout: a subscriber never reported");
+    lines.push_back(*line);
+  }
+  r.cpu_window_s = static_cast<double>(MonotonicNs() - start) * 1e-9;
+  for (std::size_t k = 0; k < subs.size(); ++k) {
+    std::istringstream in(lines[k]);
+    std::uint64_t unique, dup, reorder;
+    in >> unique >> dup >> reorder;
+    std::string rest;
+    std::getline(in, rest);
+    LatencyHistogram h;
+    if (!h.Parse(rest)) {
+      return failed("floor-fanout: unreadable subscriber histogram");
+    }
+    r.latency.Merge(h);
+    r.received += unique;
+    r.lost += static_cast<std::uint64_t>(total) - unique;
+    r.duplicated += dup;
+    r.reordered += reorder;
+    subs[k]->Wait(10s);
+  }
+  // The relay stands where W2's gateway is: its CPU is reported in the
+  // gateway's place, and the clients' CPU is the publisher's and the
+  // subscribers', as in W2.
+  const double reaped_before = Child::ReapedCpuSeconds();
+  if (relay->Wait(10s).value_or(-1) != 0 || !sent_all) {
+    return failed("floor-fanout: relay process failed");
+  }
+  r.gateway_cpu_s = Child::ReapedCpuSeconds() - reaped_before;
+  r.helpers_cpu_s = -r.gateway_cpu_s;
+  r.messages_per_second =
+      r.seconds > 0 ? static_cast<double>(total) / r.seconds : 0;
   return r;
 }
 

@@ -535,6 +535,12 @@ int Main() {
           relay.idle = idle;
           note(relay);
         }
+        if (Has(workloads, "W2")) {
+          Result fan = WithCpu(nullptr, [&] { return RunFanOutFloor(o); });
+          fan.system = "floor " + idle;
+          fan.idle = idle;
+          note(fan);
+        }
       }
     }
     if (Has(workloads, "floor") && Has(workloads, "W5")) {

@@ -76,9 +76,14 @@ std::string Ratio(std::int64_t v, std::int64_t floor) {
   return Fixed(static_cast<double>(v) / static_cast<double>(floor), 2) + "×";
 }
 
-// "W2 @1000/s" for a fan-out row, the workload's name otherwise.
+// "W2 @1000/s" for a fan-out row (the gateway's or its floor's), the
+// workload's name otherwise.
+bool IsFanOut(const Result& r) {
+  return r.workload == "W2" || r.workload == "floor-fanout";
+}
+
 std::string Label(const Result& r) {
-  if (r.workload != "W2") return r.workload;
+  if (!IsFanOut(r)) return r.workload;
   return r.workload + " @" + Fixed(r.rate, 0) + "/s";
 }
 
@@ -92,7 +97,8 @@ std::string CpuTable(const std::vector<Result>& rs) {
   std::ostringstream out;
   out << "\nCPU time (gateway: the gateway process over the window, from "
          "the first scheduled send to the last subscriber's report for W2, "
-         "the whole run otherwise; clients: the benchmark's own processes "
+         "the whole run otherwise; for floor-fanout its relay process, which "
+         "stands where the gateway is; clients: the benchmark's own processes "
          "over the whole run; per M msgs: messages published, each W1 ping "
          "and pong counted; per idle s: W2 at rate 0, clients connected and "
          "subscribed, nothing sent; send lag: how late the W2 publisher's "
@@ -206,21 +212,49 @@ std::string MarkdownReport(const RunInfo& info, const std::vector<Result>& rs) {
           << "\n";
     }
   }
+  // W2 beside its own physics: the same fan-out through a plain relay
+  // process that writes each read to every subscriber.
+  for (const Result& w2 : rs) {
+    if (w2.workload != "W2" || !w2.ok || w2.latency.count() == 0) continue;
+    for (const Result& f : rs) {
+      if (f.workload != "floor-fanout" || !f.ok || f.payload != w2.payload ||
+          ClientMode(f) != ClientMode(w2) || f.latency.count() == 0) {
+        continue;
+      }
+      out << "\n"
+          << Label(w2) << " (" << w2.system << ", " << w2.payload
+          << " B) vs floor-fanout (" << f.system
+          << "), the same fan-out through a plain relay process:";
+      const char* sep = " ";
+      for (const double p : {50.0, 99.0, 99.9}) {
+        const std::int64_t a = w2.latency.ValueAtPercentile(p);
+        const std::int64_t b = f.latency.ValueAtPercentile(p);
+        out << sep << "p" << Fixed(p, p == std::floor(p) ? 0 : 1) << " "
+            << Ratio(a, b) << " (" << Micros(a) << " vs " << Micros(b)
+            << " µs)";
+        sep = ", ";
+      }
+      if (w2.gateway_cpu_s >= 0 && f.gateway_cpu_s >= 0) {
+        out << "; CPU: gateway " << Fixed(100.0 * CoreFraction(w2), 1)
+            << " % of a core vs relay " << Fixed(100.0 * CoreFraction(f), 1)
+            << " %, clients " << Fixed(w2.clients_cpu_s, 3) << " vs "
+            << Fixed(f.clients_cpu_s, 3) << " s";
+      }
+      out << "\n";
+    }
+  }
+  auto in_delivery = [](const Result& r) {
+    return IsFanOut(r) || r.workload == "W3" || r.workload == "W3-tls";
+  };
   bool delivery = false;
-  for (const Result& r : rs)
-    delivery |=
-        (r.workload == "W2" || r.workload == "W3" || r.workload == "W3-tls") &&
-        r.ok;
+  for (const Result& r : rs) delivery |= in_delivery(r) && r.ok;
   if (delivery) {
     out << "\nDelivery (exact counts):\n\n"
         << "| workload | system | payload B | sent | received | lost | "
            "duplicated | reordered | msgs/s | MB/s |\n"
         << "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n";
     for (const Result& r : rs) {
-      if (!r.ok || (r.workload != "W2" && r.workload != "W3" &&
-                    r.workload != "W3-tls")) {
-        continue;
-      }
+      if (!r.ok || !in_delivery(r)) continue;
       out << "| " << Label(r) << " | " << r.system << " | " << r.payload
           << " | " << r.sent << " | " << r.received << " | " << r.lost << " | "
           << r.duplicated << " | " << r.reordered << " | "

@@ -8,6 +8,12 @@
 //   floor-tcp-relay  W1's and W4's path without a gateway: a client, a
 //              relay process forwarding over a second connection, an echo
 //              process; four socket hops, three processes (with W1 or W4)
+//   floor-fanout  W2's path without a gateway: the publisher (this process,
+//              on W2's schedule and stamps) to a relay process that writes
+//              each read to K subscriber processes over TCP, one write per
+//              subscriber per read; latency from the scheduled send time,
+//              delivery counted exactly as W2's; the relay's CPU is
+//              reported where W2's gateway's is (with W2 only)
 //   W1         ping-pong through the gateway: A publishes on `ping`, B
 //              (another process) republishes on `pong`, A records the RTT
 //   W2         fan-out: one publisher at a fixed offered rate to K subscriber
@@ -115,13 +121,16 @@ struct Result {
   double seconds = 0;
   // CPU, recorded for every run: the gateway process over `cpu_window_s`
   // (W2: from the first scheduled send to the last subscriber's report;
-  // other workloads: the whole run; -1 where no gateway ran), and the
+  // other workloads: the whole run; floor-fanout: its relay process over
+  // its life; -1 where no gateway ran), and the
   // client processes (the benchmark itself and its children, whole run).
   double gateway_cpu_s = -1;
   double cpu_window_s = 0;
   double clients_cpu_s = 0;
   // Processes a workload started and left running (W4's backend): CPU
-  // seconds they used during the run, added to clients_cpu_s.
+  // seconds they used during the run, added to clients_cpu_s. Negative for
+  // floor-fanout: its relay, a child like the clients, is reported as
+  // gateway_cpu_s instead (it stands where the gateway is) and taken out.
   double helpers_cpu_s = 0;
   // W7: from the gateway's shutdown log, over its life (-1: not known):
   // requests that found no ready connection and waited for one, and the
@@ -141,6 +150,7 @@ struct Result {
 Result RunTcpFloor(const WorkloadOptions& o);
 Result RunUdpFloor(const WorkloadOptions& o);
 Result RunTcpRelayFloor(const WorkloadOptions& o);    // W4's four hops
+Result RunFanOutFloor(const WorkloadOptions& o);      // W2 without a gateway
 Result RunPingPong(const WorkloadOptions& o);         // W1
 Result RunFanOut(const WorkloadOptions& o);           // W2
 Result RunThroughput(const WorkloadOptions& o);       // W3
