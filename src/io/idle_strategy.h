@@ -5,7 +5,16 @@
 //            cores)
 //   backoff  spin for a time budget measured by the loop's clock
 //            (gateway.spin_budget_us), then yield the CPU kMaxYields times,
-//            then block in the reactor (the default: fair on shared hosts)
+//            then block in the reactor (the default: fair on shared hosts).
+//            Two passes that did not wait but lie more than kPreemptedGapNs
+//            apart on the loop's clock mean the worker was descheduled:
+//            another runnable task wanted this CPU, and spinning takes the
+//            CPU from it. Backoff then skips the spin phase (yields, then
+//            blocks) for a cool-down that starts at kMinCoolDownNs and
+//            doubles, up to kMaxCoolDownNs, while it keeps happening; after
+//            kQuietResetNs without one the cool-down is back at its start.
+//            With a spare core this does not trigger; on a full box the
+//            worker stops competing with the processes it serves.
 //   block    block in the reactor until an event, a wake-up or a timer,
 //            including right after an iteration that did work
 //
@@ -57,6 +66,13 @@ class IdleStrategy {
   /// is a system call that lets a process waiting for this core run, and
   /// on an idle core they take a few µs in all, less than the budget.
   static constexpr int kMaxYields = 8;
+  /// A pass normally takes well under a microsecond to some tens; a
+  /// scheduler time slice is 0.75 ms or more. Two passes that did not wait
+  /// this far apart mean the thread was descheduled.
+  static constexpr std::int64_t kPreemptedGapNs = 200'000;
+  static constexpr std::int64_t kMinCoolDownNs = 20'000'000;
+  static constexpr std::int64_t kMaxCoolDownNs = 1'000'000'000;
+  static constexpr std::int64_t kQuietResetNs = 2'000'000'000;
 
   /// `spin_budget_ns` (>= 0) is how long backoff spins; the other
   /// strategies ignore it.
@@ -76,14 +92,29 @@ class IdleStrategy {
   [[nodiscard]] Phase phase() const { return phase_; }
   [[nodiscard]] config::IdleStrategy kind() const { return kind_; }
   [[nodiscard]] std::int64_t spin_budget_ns() const { return spin_budget_ns_; }
+  /// backoff: times it found the worker descheduled and stopped spinning.
+  [[nodiscard]] std::uint64_t spin_preemptions() const {
+    return spin_preemptions_;
+  }
+  /// backoff: the spin phase is skipped until this CLOCK_MONOTONIC time.
+  [[nodiscard]] std::int64_t no_spin_until_ns() const {
+    return no_spin_until_ns_;
+  }
 
  private:
+  void NotePreemption(std::int64_t now_ns);
+
   config::IdleStrategy kind_;
   std::int64_t spin_budget_ns_;
   Phase phase_ = Phase::kSpinning;
   bool idle_ = false;               // in an idle period (backoff)
   std::int64_t idle_since_ns_ = 0;  // its first iteration's clock
   int yields_ = 0;                  // sched_yield calls in this idle period
+  std::int64_t last_spin_ns_ = -1;  // clock of the last pass that did not wait
+  std::int64_t no_spin_until_ns_ = 0;
+  std::int64_t cool_down_ns_ = kMinCoolDownNs;
+  std::int64_t last_preempted_ns_ = 0;
+  std::uint64_t spin_preemptions_ = 0;
 };
 
 }  // namespace tachyon::io

@@ -1,6 +1,7 @@
 #include "server/agent_runner.h"
 
 #include <algorithm>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "base/strings.h"
@@ -8,8 +9,13 @@
 namespace tachyon::server {
 
 AgentRunner::AgentRunner(io::Reactor& reactor, io::WakeSignal& wake,
-                         base::LoopClock& clock, const io::IdleStrategy& idle)
-    : reactor_(reactor), wake_(wake), clock_(clock), idle_(idle) {}
+                         base::LoopClock& clock, const io::IdleStrategy& idle,
+                         base::Counter spin_stops)
+    : reactor_(reactor),
+      wake_(wake),
+      clock_(clock),
+      idle_(idle),
+      spin_stops_(std::move(spin_stops)) {}
 
 absl::Status AgentRunner::Start() {
   clock_.Tick();
@@ -46,6 +52,7 @@ bool AgentRunner::AllDrained() const {
 
 void AgentRunner::Run(const std::atomic<bool>& stop, std::int64_t drain_ns) {
   io::IdleStrategy idle = idle_;
+  std::uint64_t spin_stops = idle.spin_preemptions();
   std::int64_t timeout_us = 0;
   bool draining = false;
   bool aborted = false;
@@ -72,6 +79,10 @@ void AgentRunner::Run(const std::atomic<bool>& stop, std::int64_t drain_ns) {
       }
     }
     timeout_us = idle.Next(work, now, BlockUs(now));
+    if (idle.spin_preemptions() != spin_stops) {
+      spin_stops_.Add(idle.spin_preemptions() - spin_stops);
+      spin_stops = idle.spin_preemptions();
+    }
     if (timeout_us > 0) {
       wake_.PrepareToSleep();
       // Re-check after announcing sleep: work published before the

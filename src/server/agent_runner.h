@@ -22,10 +22,12 @@
 
 #include <atomic>
 #include <cstdint>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "base/clock.h"
+#include "base/counters.h"
 #include "io/agent.h"
 #include "io/idle_strategy.h"
 #include "io/reactor.h"
@@ -33,14 +35,21 @@
 
 namespace tachyon::server {
 
+/// Counter, per worker: IdleStrategy::spin_preemptions.
+inline constexpr std::string_view kSpinStopsTotal =
+    "tachyon_worker_spin_stops_total";
+
 class AgentRunner {
  public:
   /// Longest a blocked worker waits without an event.
   static constexpr std::int64_t kMaxBlockNs = 5'000'000;
 
-  /// `idle` is copied: each Run starts from its state.
+  /// `idle` is copied: each Run starts from its state. `spin_stops`
+  /// counts IdleStrategy::spin_preemptions (backoff found the worker
+  /// descheduled mid-spin); detached by default.
   AgentRunner(io::Reactor& reactor, io::WakeSignal& wake,
-              base::LoopClock& clock, const io::IdleStrategy& idle);
+              base::LoopClock& clock, const io::IdleStrategy& idle,
+              base::Counter spin_stops = {});
 
   /// Adds an agent; its DoWork runs after those added before it.
   void Add(io::Agent* agent) { agents_.push_back(agent); }
@@ -61,6 +70,7 @@ class AgentRunner {
   io::WakeSignal& wake_;
   base::LoopClock& clock_;
   const io::IdleStrategy idle_;
+  base::Counter spin_stops_;
   std::vector<io::Agent*> agents_;
 };
 

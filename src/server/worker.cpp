@@ -69,7 +69,12 @@ absl::Status Worker::SetUp() {
 
   runner_ = std::make_unique<AgentRunner>(
       *reactor_, *wake_, clock_,
-      io::IdleStrategy(c.idle, std::int64_t{c.spin_budget_us} * 1000));
+      io::IdleStrategy(c.idle, std::int64_t{c.spin_budget_us} * 1000),
+      gateway_.counters().AddCounter(
+          kSpinStopsTotal,
+          "times the backoff idle strategy found the worker descheduled "
+          "while spinning and stopped spinning for a cool-down",
+          {{"worker", std::to_string(index_)}}));
   mailbox_agent_ =
       std::make_unique<MailboxAgent>(mailbox_, *this, gateway_, c.workers);
   runner_->Add(mailbox_agent_.get());

@@ -3,6 +3,7 @@
 // were made or on how fast this machine is.
 #include "io/idle_strategy.h"
 
+#include <algorithm>
 #include <cstdint>
 
 #include "gtest/gtest.h"
@@ -87,7 +88,9 @@ TEST(IdleStrategyTest, WorkStartsANewIdlePeriodWithAFullBudget) {
   // Work: spin again, and the budget counts from the next idle pass.
   EXPECT_EQ(idle.Next(3, now, kMaxBlockUs), 0);
   EXPECT_EQ(idle.phase(), Phase::kSpinning);
-  now += 1'000'000;  // a long pass of work
+  // A long pass of work (below kPreemptedGapNs: a longer one could not be
+  // told from being descheduled, see the next tests).
+  now += IdleStrategy::kPreemptedGapNs;
   EXPECT_EQ(idle.Next(0, now, kMaxBlockUs), 0);
   EXPECT_EQ(idle.phase(), Phase::kSpinning);
   EXPECT_EQ(idle.Next(0, now + kBudgetNs - 1, kMaxBlockUs), 0);
@@ -118,6 +121,87 @@ TEST(IdleStrategyTest, BlockBlocksEvenRightAfterWork) {
   EXPECT_EQ(idle.Next(5, kStartNs, kMaxBlockUs), kMaxBlockUs);
   EXPECT_EQ(idle.Next(0, kStartNs, kMaxBlockUs), kMaxBlockUs);
   EXPECT_EQ(idle.phase(), Phase::kBlocking);
+}
+
+// A pass that comes more than kPreemptedGapNs after one that did not wait:
+// the worker was descheduled while another task wanted its CPU. Backoff
+// skips its spin phase (yields, then blocks) for the cool-down, then spins
+// again.
+TEST(IdleStrategyTest, DescheduledWorkerSkipsTheSpinPhaseForACoolDown) {
+  IdleStrategy idle = Backoff();
+  std::int64_t now = kStartNs;
+  EXPECT_EQ(idle.Next(1, now, kMaxBlockUs), 0);  // work
+  now += IdleStrategy::kPreemptedGapNs + 1;      // descheduled
+  EXPECT_EQ(idle.Next(0, now, kMaxBlockUs), 0);
+  EXPECT_EQ(idle.phase(), Phase::kYielding);
+  EXPECT_EQ(idle.spin_preemptions(), 1u);
+  EXPECT_EQ(idle.no_spin_until_ns(), now + IdleStrategy::kMinCoolDownNs);
+  // More work inside the cool-down: the idle pass after it yields at once.
+  now += 1'000;
+  EXPECT_EQ(idle.Next(1, now, kMaxBlockUs), 0);
+  EXPECT_EQ(idle.Next(0, now + 10, kMaxBlockUs), 0);
+  EXPECT_EQ(idle.phase(), Phase::kYielding);
+  // After the cool-down, work then idle spins for the budget again.
+  now += IdleStrategy::kMinCoolDownNs;
+  EXPECT_EQ(idle.Next(1, now, kMaxBlockUs), 0);
+  EXPECT_EQ(idle.Next(0, now + 10, kMaxBlockUs), 0);
+  EXPECT_EQ(idle.phase(), Phase::kSpinning);
+  EXPECT_EQ(idle.spin_preemptions(), 1u);
+}
+
+TEST(IdleStrategyTest, RepeatedDeschedulingDoublesTheCoolDownUpToItsMax) {
+  IdleStrategy idle = Backoff();
+  std::int64_t now = kStartNs;
+  std::int64_t expected = IdleStrategy::kMinCoolDownNs;
+  for (int i = 0; i < 12; ++i) {
+    EXPECT_EQ(idle.Next(1, now, kMaxBlockUs), 0);
+    now += IdleStrategy::kPreemptedGapNs + 1;
+    EXPECT_EQ(idle.Next(1, now, kMaxBlockUs), 0);
+    EXPECT_EQ(idle.no_spin_until_ns(), now + expected) << "time " << i;
+    expected = std::min(2 * expected, IdleStrategy::kMaxCoolDownNs);
+  }
+  EXPECT_EQ(expected, IdleStrategy::kMaxCoolDownNs);
+  // Asleep for longer than kQuietResetNs (not descheduled: it blocked),
+  // then descheduled again: the cool-down starts over.
+  ASSERT_GT(PassesUntilBlock(idle, &now, 1'000, 1'000), 0);
+  now += IdleStrategy::kQuietResetNs + 1;
+  EXPECT_EQ(idle.Next(1, now, kMaxBlockUs), 0);
+  now += IdleStrategy::kPreemptedGapNs + 1;
+  EXPECT_EQ(idle.Next(1, now, kMaxBlockUs), 0);
+  EXPECT_EQ(idle.no_spin_until_ns(), now + IdleStrategy::kMinCoolDownNs);
+  EXPECT_EQ(idle.spin_preemptions(), 13u);
+}
+
+// Passes up to kPreemptedGapNs apart (busy agents), and any gap after a
+// yield or a block (the worker gave the CPU away or slept), are not
+// preemption.
+TEST(IdleStrategyTest, SlowPassesYieldsAndBlocksAreNotTakenForPreemption) {
+  IdleStrategy idle = Backoff();
+  std::int64_t now = kStartNs;
+  for (int i = 0; i < 100; ++i) {
+    EXPECT_EQ(idle.Next(1, now, kMaxBlockUs), 0);
+    now += IdleStrategy::kPreemptedGapNs;
+  }
+  EXPECT_EQ(idle.spin_preemptions(), 0u);
+  // Spin the budget, yield, block; then wake up much later with work.
+  EXPECT_EQ(PassesUntilBlock(idle, &now, 1'000, 1000),
+            kBudgetNs / 1'000 + 1 + IdleStrategy::kMaxYields);
+  now += 1'000'000'000;
+  EXPECT_EQ(idle.Next(1, now, kMaxBlockUs), 0);
+  EXPECT_EQ(idle.Next(0, now + 10, kMaxBlockUs), 0);
+  EXPECT_EQ(idle.phase(), Phase::kSpinning);
+  EXPECT_EQ(idle.spin_preemptions(), 0u);
+}
+
+TEST(IdleStrategyTest, SpinAndBlockIgnoreDescheduling) {
+  for (config::IdleStrategy kind :
+       {config::IdleStrategy::kSpin, config::IdleStrategy::kBlock}) {
+    IdleStrategy idle(kind, kBudgetNs);
+    EXPECT_EQ(idle.Next(1, kStartNs, kMaxBlockUs),
+              kind == config::IdleStrategy::kSpin ? 0 : kMaxBlockUs);
+    idle.Next(0, kStartNs + 10'000'000, kMaxBlockUs);
+    EXPECT_EQ(idle.spin_preemptions(), 0u);
+  }
 }
 
 }  // namespace
