@@ -1,7 +1,8 @@
 // What every workload's messages carry and how receivers account for them:
 // a 16-byte stamp at the start of each payload (message index, then a
 // CLOCK_MONOTONIC time in ns, shared by all processes on the host) and a
-// ledger of exactly which indices arrived, in which order.
+// ledger of exactly which indices arrived, in which order; and how a
+// fan-out subscriber's report of them is added to a Result.
 #ifndef TACHYON_BENCH_LATENCY_DELIVERY_H_
 #define TACHYON_BENCH_LATENCY_DELIVERY_H_
 
@@ -10,8 +11,12 @@
 #include <cstdint>
 #include <cstring>
 #include <span>
+#include <sstream>
 #include <string>
 #include <vector>
+
+#include "histogram.h"
+#include "workloads.h"
 
 namespace tachyon::bench {
 
@@ -66,6 +71,27 @@ class DeliveryLedger {
   std::uint64_t reordered_ = 0;
   std::vector<std::uint64_t> highest_;  // per lane: highest index seen + 1
 };
+
+/// Adds one fan-out subscriber's report to `*r`, a run that published
+/// `total` messages: the line is DeliveryLedger::Summary(), a space and its
+/// LatencyHistogram::Serialize(). Latency merged; received, lost,
+/// duplicated and reordered summed. False if the histogram is unreadable.
+inline bool AddSubscriberReport(const std::string& line, std::uint64_t total,
+                                Result* r) {
+  std::istringstream in(line);
+  std::uint64_t unique = 0, dup = 0, reorder = 0;
+  in >> unique >> dup >> reorder;
+  std::string rest;
+  std::getline(in, rest);
+  LatencyHistogram h;
+  if (!h.Parse(rest)) return false;
+  r->latency.Merge(h);
+  r->received += unique;
+  r->lost += total - std::min(unique, total);
+  r->duplicated += dup;
+  r->reordered += reorder;
+  return true;
+}
 
 }  // namespace tachyon::bench
 

@@ -420,20 +420,9 @@ Result RunFanOutFloor(const WorkloadOptions& o) {
   }
   r.cpu_window_s = static_cast<double>(MonotonicNs() - start) * 1e-9;
   for (std::size_t k = 0; k < subs.size(); ++k) {
-    std::istringstream in(lines[k]);
-    std::uint64_t unique, dup, reorder;
-    in >> unique >> dup >> reorder;
-    std::string rest;
-    std::getline(in, rest);
-    LatencyHistogram h;
-    if (!h.Parse(rest)) {
+    if (!AddSubscriberReport(lines[k], static_cast<std::uint64_t>(total), &r)) {
       return failed("floor-fanout: unreadable subscriber histogram");
     }
-    r.latency.Merge(h);
-    r.received += unique;
-    r.lost += static_cast<std::uint64_t>(total) - unique;
-    r.duplicated += dup;
-    r.reordered += reorder;
     subs[k]->Wait(10s);
   }
   // The relay stands where W2's gateway is: its CPU is reported in the

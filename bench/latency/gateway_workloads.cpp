@@ -243,18 +243,9 @@ Result RunFanOut(const WorkloadOptions& o) {
     r.gateway_cpu_s = gateway_cpu_end - gateway_cpu_start;
   }
   for (std::size_t k = 0; k < subs.size(); ++k) {
-    std::istringstream in(lines[k]);
-    std::uint64_t unique, dup, reorder;
-    in >> unique >> dup >> reorder;
-    std::string rest;
-    std::getline(in, rest);
-    LatencyHistogram h;
-    if (!h.Parse(rest)) return Failed(r, "W2: unreadable subscriber histogram");
-    r.latency.Merge(h);
-    r.received += unique;
-    r.lost += static_cast<std::uint64_t>(total) - unique;
-    r.duplicated += dup;
-    r.reordered += reorder;
+    if (!AddSubscriberReport(lines[k], static_cast<std::uint64_t>(total), &r)) {
+      return Failed(r, "W2: unreadable subscriber histogram");
+    }
     subs[k]->Wait(10s);
   }
   (void)(*c)->Close();  // best effort: the run is over

@@ -283,8 +283,11 @@ SizingInput BackendRouter::Sizing(const Service& s, std::int64_t now_ns) const {
   for (const auto& p : s.pools) {
     if (!p->ejected(now_ns)) ++healthy;
   }
-  const double population = static_cast<double>(s.interested.size()) *
-                            s.config.prediction_per_session;
+  // Draining: the sessions can no longer call, so they are no demand.
+  const double population = draining_
+                                ? 0.0
+                                : static_cast<double>(s.interested.size()) *
+                                      s.config.prediction_per_session;
   return {.predicted = std::max(s.predictor.predicted(), population),
           .healthy_endpoints = healthy,
           .warm = s.warm.Active(clock_.realtime_ns())};
@@ -370,9 +373,13 @@ void BackendRouter::AddInterest(Service& s, const session::ResponseTarget* from,
   for (auto& p : s.pools) p->Resize(now_ns, sizing);
 }
 
-void BackendRouter::CancelAll(session::ResponseTarget* from) {
-  // Its interest goes; the pools shrink through idle retirement as usual.
+void BackendRouter::ForgetInterest(session::ResponseTarget* from) {
+  // The pools shrink through idle retirement as usual.
   for (auto& s : services_) s->interested.erase(from);
+}
+
+void BackendRouter::CancelAll(session::ResponseTarget* from) {
+  ForgetInterest(from);
   for (std::uint32_t i = 0; i < table_.size(); ++i) {
     PendingRequest& r = table_[i];
     if (r.state == PendingRequest::State::kFree || r.target != from) continue;

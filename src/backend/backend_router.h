@@ -140,6 +140,7 @@ class BackendRouter final : public session::RequestRouter {
   void CancelAll(session::ResponseTarget* from) override;
   void NoteInterest(session::ResponseTarget* from,
                     std::uint32_t service_id) override;
+  void ForgetInterest(session::ResponseTarget* from) override;
   [[nodiscard]] std::uint32_t ServiceId(std::string_view name) const override;
   [[nodiscard]] std::string_view ServiceName(std::uint32_t id) const override;
 

@@ -1,15 +1,28 @@
 #include "io/idle_strategy.h"
 
 #include <sched.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 
 namespace tachyon::io {
 
+std::uint64_t IdleStrategy::ThreadInvoluntarySwitches() {
+  rusage usage{};
+  if (::getrusage(RUSAGE_THREAD, &usage) != 0) return 0;
+  return static_cast<std::uint64_t>(usage.ru_nivcsw);
+}
+
 void IdleStrategy::NotePreemption(std::int64_t now_ns) {
-  // Descheduled between two passes that did not wait: another task was
-  // waiting for this CPU. Stop spinning for a while.
-  if (last_spin_ns_ >= 0 && now_ns - last_spin_ns_ > kPreemptedGapNs) {
+  // Descheduled between two passes that did not wait (a long gap, and the
+  // kernel says it took the CPU away): another task was waiting for this
+  // CPU. Stop spinning for a while. The switch count is read only after a
+  // long gap, and once at the start as the baseline.
+  if (last_switches_ < 0) {
+    last_switches_ = static_cast<std::int64_t>(switches_());
+  }
+  if (last_spin_ns_ >= 0 && now_ns - last_spin_ns_ > kPreemptedGapNs &&
+      SwitchedSinceLastLook()) {
     if (now_ns - last_preempted_ns_ > kQuietResetNs) {
       cool_down_ns_ = kMinCoolDownNs;
     }
@@ -19,6 +32,13 @@ void IdleStrategy::NotePreemption(std::int64_t now_ns) {
     ++spin_preemptions_;
   }
   last_spin_ns_ = -1;
+}
+
+bool IdleStrategy::SwitchedSinceLastLook() {
+  const auto now = static_cast<std::int64_t>(switches_());
+  const bool switched = now > last_switches_;
+  last_switches_ = now;
+  return switched;
 }
 
 std::int64_t IdleStrategy::Next(int work, std::int64_t now_ns,
@@ -31,7 +51,10 @@ std::int64_t IdleStrategy::Next(int work, std::int64_t now_ns,
     phase_ = Phase::kBlocking;
     return max_block_us;
   }
-  if (kind_ == config::IdleStrategy::kBackoff) NotePreemption(now_ns);
+  // With no spin phase there is nothing to stop.
+  if (kind_ == config::IdleStrategy::kBackoff && spin_budget_ns_ > 0) {
+    NotePreemption(now_ns);
+  }
   if (work > 0) {
     idle_ = false;
     phase_ = Phase::kSpinning;

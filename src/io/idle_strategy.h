@@ -7,14 +7,18 @@
 //            (gateway.spin_budget_us), then yield the CPU kMaxYields times,
 //            then block in the reactor (the default: fair on shared hosts).
 //            Two passes that did not wait but lie more than kPreemptedGapNs
-//            apart on the loop's clock mean the worker was descheduled:
-//            another runnable task wanted this CPU, and spinning takes the
-//            CPU from it. Backoff then skips the spin phase (yields, then
-//            blocks) for a cool-down that starts at kMinCoolDownNs and
-//            doubles, up to kMaxCoolDownNs, while it keeps happening; after
-//            kQuietResetNs without one the cool-down is back at its start.
-//            With a spare core this does not trigger; on a full box the
-//            worker stops competing with the processes it serves.
+//            apart on the loop's clock, while the thread's count of
+//            involuntary context switches (getrusage RUSAGE_THREAD, read
+//            only then) went up, mean the worker was descheduled: another
+//            runnable task wanted this CPU, and spinning takes the CPU from
+//            it. A long pass of work alone does not count. Backoff then
+//            skips the spin phase (yields, then blocks) for a cool-down
+//            that starts at kMinCoolDownNs and doubles, up to
+//            kMaxCoolDownNs, while it keeps happening; after kQuietResetNs
+//            without one the cool-down is back at its start. With a spare
+//            core the scheduler has no reason to preempt the worker; on a
+//            full box the worker stops competing with the processes it
+//            serves.
 //   block    block in the reactor until an event, a wake-up or a timer,
 //            including right after an iteration that did work
 //
@@ -68,16 +72,23 @@ class IdleStrategy {
   static constexpr int kMaxYields = 8;
   /// A pass normally takes well under a microsecond to some tens; a
   /// scheduler time slice is 0.75 ms or more. Two passes that did not wait
-  /// this far apart mean the thread was descheduled.
+  /// this far apart are checked for an involuntary context switch.
   static constexpr std::int64_t kPreemptedGapNs = 200'000;
   static constexpr std::int64_t kMinCoolDownNs = 20'000'000;
   static constexpr std::int64_t kMaxCoolDownNs = 1'000'000'000;
   static constexpr std::int64_t kQuietResetNs = 2'000'000'000;
 
+  /// The calling thread's involuntary context switches so far.
+  using SwitchCounter = std::uint64_t (*)();
+  /// getrusage(RUSAGE_THREAD).ru_nivcsw.
+  static std::uint64_t ThreadInvoluntarySwitches();
+
   /// `spin_budget_ns` (>= 0) is how long backoff spins; the other
-  /// strategies ignore it.
-  IdleStrategy(config::IdleStrategy kind, std::int64_t spin_budget_ns)
-      : kind_(kind), spin_budget_ns_(spin_budget_ns) {}
+  /// strategies ignore it. `switches` is read by backoff when two passes
+  /// lie far apart (tests pass their own).
+  IdleStrategy(config::IdleStrategy kind, std::int64_t spin_budget_ns,
+               SwitchCounter switches = &ThreadInvoluntarySwitches)
+      : kind_(kind), spin_budget_ns_(spin_budget_ns), switches_(switches) {}
 
   /// Call once per loop iteration with the work it did and the loop's
   /// CLOCK_MONOTONIC reading (`now_ns`, non-decreasing). Returns the
@@ -103,9 +114,13 @@ class IdleStrategy {
 
  private:
   void NotePreemption(std::int64_t now_ns);
+  bool SwitchedSinceLastLook();
 
   config::IdleStrategy kind_;
   std::int64_t spin_budget_ns_;
+  SwitchCounter switches_;
+  // switches_() at the last look; -1: not read yet (the first Next does).
+  std::int64_t last_switches_ = -1;
   Phase phase_ = Phase::kSpinning;
   bool idle_ = false;               // in an idle period (backoff)
   std::int64_t idle_since_ns_ = 0;  // its first iteration's clock

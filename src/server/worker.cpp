@@ -73,7 +73,8 @@ absl::Status Worker::SetUp() {
       gateway_.counters().AddCounter(
           kSpinStopsTotal,
           "times the backoff idle strategy found the worker descheduled "
-          "while spinning and stopped spinning for a cool-down",
+          "(another task wanted its CPU) and stopped spinning for a "
+          "cool-down",
           {{"worker", std::to_string(index_)}}));
   mailbox_agent_ =
       std::make_unique<MailboxAgent>(mailbox_, *this, gateway_, c.workers);

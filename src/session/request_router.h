@@ -46,12 +46,17 @@ class RequestRouter {
                       const protocol::RequestView& request) = 0;
   /// `from` is going away: no answer reaches it after this returns, and
   /// its interest in services (NoteInterest, Submit) is forgotten.
+  /// Walks every outstanding request: a session with none calls
+  /// ForgetInterest instead.
   virtual void CancelAll(ResponseTarget* from) = 0;
   /// `from` resolved `service_id` by name (SERVICE_LOOKUP, permitted): it
   /// means to call it, and the router may prepare for that (backend pools
   /// count it towards their prediction). Undone by CancelAll.
   virtual void NoteInterest(ResponseTarget* /*from*/,
                             std::uint32_t /*service_id*/) {}
+  /// `from`, with no request outstanding, is going away: forget its
+  /// interest (what CancelAll does besides, without its walk).
+  virtual void ForgetInterest(ResponseTarget* /*from*/) {}
   /// The id of the service named `name`, 0 when there is none.
   [[nodiscard]] virtual std::uint32_t ServiceId(
       std::string_view name) const = 0;

@@ -358,8 +358,14 @@ void Session::DetachAll() {
   // a session that is ending (the router counts their late answers).
   if (routed_requests_) {
     routed_requests_ = false;
+    // Every answer comes through DeliverResponse, which counts it: with
+    // none outstanding only the interest is left to forget.
+    if (requests_outstanding_ > 0) {
+      agent_.router()->CancelAll(this);
+    } else {
+      agent_.router()->ForgetInterest(this);
+    }
     requests_outstanding_ = 0;
-    agent_.router()->CancelAll(this);
   }
   // UDP destinations of this session's UDP_SUBSCRIBEs end with it.
   for (auto& [id, sub] : subscriptions_) ReleaseUdp(sub);

@@ -6,14 +6,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <array>
 #include <cstdint>
 #include <cstdio>
 #include <ctime>
 #include <memory>
 #include <optional>
 #include <set>
-#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -439,14 +437,6 @@ TEST_P(BackendTest, PoolGrowsForConcurrentRequestsAndShrinksToMinWhenIdle) {
   EXPECT_TRUE(WaitUntil([&] { return backend.logouts() >= 3; }));
 }
 
-bool SendLookup(TestClient& c, std::uint64_t correlation,
-                std::string_view name) {
-  std::array<std::byte, 128> buf;
-  const std::size_t n = tp::EncodeServiceLookup(
-      buf, {.correlation_id = correlation, .name = name});
-  return n != 0 && c.SendRaw(std::span(buf).first(n));
-}
-
 // The service id in the SERVICE_LOOKUP_ACK that is the next frame; 0 when
 // something else came.
 std::uint32_t LookupAck(TestClient& c) {
@@ -479,7 +469,7 @@ std::vector<std::unique_ptr<TestClient>> DeskClients(std::uint16_t port,
     if (c == nullptr) break;
     auto ack = c->Logon("", 10000, 1, 3);
     if (!ack || ack->type() != tp::MessageType::kLogonAck) break;
-    if (!SendLookup(*c, 7, "desk") || LookupAck(*c) != 21u) break;
+    if (!c->SendServiceLookup(7, "desk") || LookupAck(*c) != 21u) break;
     clients.push_back(std::move(c));
   }
   EXPECT_EQ(clients.size(), static_cast<std::size_t>(n));
@@ -525,6 +515,22 @@ TEST_P(BackendTest, LookedUpServiceIsReadyForItsSessionsBeforeTheyCall) {
   ASSERT_TRUE(WaitUntil([&] {
     return Sum(backend::kReadyGauge) == 1u && Sum(backend::kTargetGauge) == 1u;
   }));
+}
+
+// Sessions that only looked the service up and never called it: when they
+// end, their interest ends with them and the pool retires back to pool_min
+// (0).
+TEST_P(BackendTest, LookupOnlySessionsThatLeaveTakeTheirConnectionsAlong) {
+  TestBackend backend;
+  StartWith({DeskService(backend.port(), 1.0)});
+  auto clients = DeskClients(gateway_->port(), 3);
+  ASSERT_EQ(clients.size(), 3u);
+  ASSERT_TRUE(WaitUntil([&] { return Sum(backend::kReadyGauge) == 3u; }));
+  clients.clear();
+  ASSERT_TRUE(WaitUntil([&] {
+    return Sum(backend::kTargetGauge) == 0u && Sum(backend::kReadyGauge) == 0u;
+  }));
+  EXPECT_EQ(Sum(backend::kQueuedTotal), 0u);
 }
 
 // With prediction_per_session 0 the same lookups leave the pool at

@@ -139,14 +139,6 @@ std::optional<Answer> ReadAnswer(TestClient& c) {
                 std::string(tp::AsText(r.payload()))};
 }
 
-bool SendLookup(TestClient& c, std::uint64_t correlation,
-                std::string_view name) {
-  std::array<std::byte, 128> buf;
-  const std::size_t n = tp::EncodeServiceLookup(
-      buf, {.correlation_id = correlation, .name = name});
-  return n != 0 && c.SendRaw(std::span(buf).first(n));
-}
-
 // The next non-heartbeat frame is a SERVICE_LOOKUP_ACK of `correlation`:
 // its service id (0 also when something else came).
 std::uint32_t LookupAck(TestClient& c, std::uint64_t correlation) {
@@ -314,18 +306,18 @@ TEST_P(PrincipalsTest, ForbiddenServiceLookupIsRefusedLikeAnAbsentService) {
   auto bob = As(kBob);
   ASSERT_TRUE(alice && bob);
   // Forbidden: an ERROR naming the service, and id 0 in the ack.
-  ASSERT_TRUE(SendLookup(*alice, 11, "admin"));
+  ASSERT_TRUE(alice->SendServiceLookup(11, "admin"));
   ExpectError(*alice, ErrorCode::kNotAuthorized,
               "principal 'alice' may not request service 'admin'", 11);
   EXPECT_EQ(LookupAck(*alice, 11), 0u);
   // A forbidden name no service has is answered the same way: the answer
   // does not tell which services exist.
-  ASSERT_TRUE(SendLookup(*alice, 12, "payroll"));
+  ASSERT_TRUE(alice->SendServiceLookup(12, "payroll"));
   ExpectError(*alice, ErrorCode::kNotAuthorized,
               "principal 'alice' may not request service 'payroll'", 12);
   EXPECT_EQ(LookupAck(*alice, 12), 0u);
   // The session goes on: the allowed service is found and answers.
-  ASSERT_TRUE(SendLookup(*alice, 13, "pricing"));
+  ASSERT_TRUE(alice->SendServiceLookup(13, "pricing"));
   EXPECT_EQ(LookupAck(*alice, 13), kPricing);
   ASSERT_TRUE(SendRequest(*alice, 14, kPricing, "after lookups"));
   std::optional<Answer> a = ReadAnswer(*alice);
@@ -333,7 +325,7 @@ TEST_P(PrincipalsTest, ForbiddenServiceLookupIsRefusedLikeAnAbsentService) {
   EXPECT_EQ(a->status, ResponseStatus::kOk);
   EXPECT_EQ(a->payload, "after lookups");
   // Bob finds "admin".
-  ASSERT_TRUE(SendLookup(*bob, 1, "admin"));
+  ASSERT_TRUE(bob->SendServiceLookup(1, "admin"));
   EXPECT_EQ(LookupAck(*bob, 1), kAdmin);
   EXPECT_EQ(Refused("request"), 2u);
 }
@@ -639,7 +631,7 @@ TEST_P(PrincipalsTest, ReloadRevokingRequestRefusesTheNextRequest) {
   EXPECT_EQ(after->status, ResponseStatus::kNoSuchService);
   EXPECT_EQ(backend.requests(), 1);
   // SERVICE_LOOKUP follows the same permission.
-  ASSERT_TRUE(SendLookup(*alice, 3, "pricing"));
+  ASSERT_TRUE(alice->SendServiceLookup(3, "pricing"));
   ExpectError(*alice, ErrorCode::kNotAuthorized, "service 'pricing'", 3);
   EXPECT_EQ(LookupAck(*alice, 3), 0u);
 

@@ -6,7 +6,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <array>
+
 #include "support/net.h"
+#include "tachyon/protocol/request_messages.h"
 
 namespace tachyon::testing {
 
@@ -85,6 +88,14 @@ bool TestClient::WaitForEof(std::chrono::milliseconds timeout) {
     }
   }
   return true;
+}
+
+bool TestClient::SendServiceLookup(std::uint64_t correlation,
+                                   std::string_view name) {
+  std::array<std::byte, 128> buf;
+  const std::size_t n = protocol::EncodeServiceLookup(
+      buf, {.correlation_id = correlation, .name = name});
+  return n != 0 && SendRaw(std::span(buf).first(n));
 }
 
 std::optional<Frame> TestClient::Logon(std::string_view token,

@@ -47,6 +47,9 @@ class TestClient {
 
   int fd() const { return fd_; }
   bool SendRaw(std::span<const std::byte> bytes);
+  /// Sends SERVICE_LOOKUP `name` (protocol version 3: Logon with
+  /// max_version 3 first); false if it could not be encoded or sent.
+  bool SendServiceLookup(std::uint64_t correlation, std::string_view name);
 
   /// The next frame within `timeout`, or nullopt on timeout, EOF or a
   /// malformed frame (see eof() / decode_error()).

@@ -17,8 +17,12 @@ constexpr std::int64_t kBudgetNs = 50'000;
 constexpr std::int64_t kMaxBlockUs = 5'000;
 constexpr std::int64_t kStartNs = 1'000'000'000;
 
+// The involuntary context switches the strategies under test see.
+std::uint64_t g_switches = 0;
+std::uint64_t FakeSwitches() { return g_switches; }
+
 IdleStrategy Backoff(std::int64_t budget_ns = kBudgetNs) {
-  return IdleStrategy(config::IdleStrategy::kBackoff, budget_ns);
+  return IdleStrategy(config::IdleStrategy::kBackoff, budget_ns, &FakeSwitches);
 }
 
 // The passes, at most `limit`, until Next says block; -1 if it never did.
@@ -88,9 +92,7 @@ TEST(IdleStrategyTest, WorkStartsANewIdlePeriodWithAFullBudget) {
   // Work: spin again, and the budget counts from the next idle pass.
   EXPECT_EQ(idle.Next(3, now, kMaxBlockUs), 0);
   EXPECT_EQ(idle.phase(), Phase::kSpinning);
-  // A long pass of work (below kPreemptedGapNs: a longer one could not be
-  // told from being descheduled, see the next tests).
-  now += IdleStrategy::kPreemptedGapNs;
+  now += 1'000'000;  // a long pass of work (no involuntary switch)
   EXPECT_EQ(idle.Next(0, now, kMaxBlockUs), 0);
   EXPECT_EQ(idle.phase(), Phase::kSpinning);
   EXPECT_EQ(idle.Next(0, now + kBudgetNs - 1, kMaxBlockUs), 0);
@@ -132,6 +134,7 @@ TEST(IdleStrategyTest, DescheduledWorkerSkipsTheSpinPhaseForACoolDown) {
   std::int64_t now = kStartNs;
   EXPECT_EQ(idle.Next(1, now, kMaxBlockUs), 0);  // work
   now += IdleStrategy::kPreemptedGapNs + 1;      // descheduled
+  ++g_switches;
   EXPECT_EQ(idle.Next(0, now, kMaxBlockUs), 0);
   EXPECT_EQ(idle.phase(), Phase::kYielding);
   EXPECT_EQ(idle.spin_preemptions(), 1u);
@@ -156,6 +159,7 @@ TEST(IdleStrategyTest, RepeatedDeschedulingDoublesTheCoolDownUpToItsMax) {
   for (int i = 0; i < 12; ++i) {
     EXPECT_EQ(idle.Next(1, now, kMaxBlockUs), 0);
     now += IdleStrategy::kPreemptedGapNs + 1;
+    ++g_switches;
     EXPECT_EQ(idle.Next(1, now, kMaxBlockUs), 0);
     EXPECT_EQ(idle.no_spin_until_ns(), now + expected) << "time " << i;
     expected = std::min(2 * expected, IdleStrategy::kMaxCoolDownNs);
@@ -165,8 +169,10 @@ TEST(IdleStrategyTest, RepeatedDeschedulingDoublesTheCoolDownUpToItsMax) {
   // then descheduled again: the cool-down starts over.
   ASSERT_GT(PassesUntilBlock(idle, &now, 1'000, 1'000), 0);
   now += IdleStrategy::kQuietResetNs + 1;
+  ++g_switches;  // while asleep: not a preemption
   EXPECT_EQ(idle.Next(1, now, kMaxBlockUs), 0);
   now += IdleStrategy::kPreemptedGapNs + 1;
+  ++g_switches;
   EXPECT_EQ(idle.Next(1, now, kMaxBlockUs), 0);
   EXPECT_EQ(idle.no_spin_until_ns(), now + IdleStrategy::kMinCoolDownNs);
   EXPECT_EQ(idle.spin_preemptions(), 13u);
@@ -196,12 +202,31 @@ TEST(IdleStrategyTest, SlowPassesYieldsAndBlocksAreNotTakenForPreemption) {
 TEST(IdleStrategyTest, SpinAndBlockIgnoreDescheduling) {
   for (config::IdleStrategy kind :
        {config::IdleStrategy::kSpin, config::IdleStrategy::kBlock}) {
-    IdleStrategy idle(kind, kBudgetNs);
+    IdleStrategy idle(kind, kBudgetNs, &FakeSwitches);
     EXPECT_EQ(idle.Next(1, kStartNs, kMaxBlockUs),
               kind == config::IdleStrategy::kSpin ? 0 : kMaxBlockUs);
+    ++g_switches;
     idle.Next(0, kStartNs + 10'000'000, kMaxBlockUs);
     EXPECT_EQ(idle.spin_preemptions(), 0u);
   }
+}
+
+// A pass of work longer than kPreemptedGapNs with no involuntary context
+// switch (the worker was busy, not descheduled) keeps the spin phase, and
+// so does a zero budget, which has no spin phase to stop.
+TEST(IdleStrategyTest, LongPassWithoutAnInvoluntarySwitchIsNotPreemption) {
+  IdleStrategy idle = Backoff();
+  std::int64_t now = kStartNs;
+  EXPECT_EQ(idle.Next(1, now, kMaxBlockUs), 0);
+  now += 10'000'000;
+  EXPECT_EQ(idle.Next(0, now, kMaxBlockUs), 0);
+  EXPECT_EQ(idle.phase(), Phase::kSpinning);
+  EXPECT_EQ(idle.spin_preemptions(), 0u);
+  IdleStrategy none = Backoff(0);
+  EXPECT_EQ(none.Next(1, now, kMaxBlockUs), 0);
+  ++g_switches;
+  EXPECT_EQ(none.Next(1, now + 10'000'000, kMaxBlockUs), 0);
+  EXPECT_EQ(none.spin_preemptions(), 0u);
 }
 
 }  // namespace
