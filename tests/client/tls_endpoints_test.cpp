@@ -24,7 +24,7 @@
 #include "backend/backend_counters.h"
 #include "gtest/gtest.h"
 #include "support/gateway_fixture.h"
-#include "support/test_pki.h"
+#include "support/tls_gateway_fixture.h"
 #include "support/tls_proxy.h"
 #include "support/wait.h"
 #include "tachyon/client/async_client.h"
@@ -159,27 +159,8 @@ class RawTlsClient {
   tp::FrameDecoder decoder_;
 };
 
-class TlsEndpointsTest : public GatewayTest {
+class TlsEndpointsTest : public TlsGatewayTest {
  protected:
-  static void SetUpTestSuite() { pki_ = TestPki::Create().release(); }
-  static void TearDownTestSuite() {
-    delete pki_;
-    pki_ = nullptr;
-  }
-  void SetUp() override {
-    GatewayTest::SetUp();
-    if (IsSkipped()) return;
-    ASSERT_NE(pki_, nullptr);
-  }
-
-  config::GatewayConfig TlsConfig() {
-    config::GatewayConfig c = TestConfig(GetParam());
-    c.tls.enabled = true;
-    c.tls.port = 0;
-    c.tls.certificate = pki_->server_cert();
-    c.tls.private_key = pki_->server_key();
-    return c;
-  }
   // A [[backends]] entry over TLS to a service on `port`, its certificate
   // checked against `ca` for "localhost"; one failure ejects it for a
   // minute, so that a refused handshake is answered UNAVAILABLE at once.
@@ -241,9 +222,7 @@ class TlsEndpointsTest : public GatewayTest {
   }
 
   asio::io_context io_;
-  static TestPki* pki_;
 };
-TestPki* TlsEndpointsTest::pki_ = nullptr;
 
 // ------------------------------------------------------------ AsyncClient
 

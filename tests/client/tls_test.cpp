@@ -16,7 +16,7 @@
 #include "gtest/gtest.h"
 #include "support/gateway_fixture.h"
 #include "support/test_backend.h"
-#include "support/test_pki.h"
+#include "support/tls_gateway_fixture.h"
 #include "support/tls_proxy.h"
 #include "support/wait.h"
 #include "tachyon/client/client.h"
@@ -36,30 +36,8 @@ struct Got {
   bool operator==(const Got&) const = default;
 };
 
-class TlsTest : public GatewayTest {
+class TlsTest : public TlsGatewayTest {
  protected:
-  static void SetUpTestSuite() { pki_ = TestPki::Create().release(); }
-  static void TearDownTestSuite() {
-    delete pki_;
-    pki_ = nullptr;
-  }
-  void SetUp() override {
-    GatewayTest::SetUp();
-    if (IsSkipped()) return;
-    ASSERT_NE(pki_, nullptr);
-  }
-
-  config::GatewayConfig TlsConfig(
-      config::TlsVerifyClient verify = config::TlsVerifyClient::kNone) {
-    config::GatewayConfig c = TestConfig(GetParam());
-    c.tls.enabled = true;
-    c.tls.port = 0;
-    c.tls.certificate = pki_->server_cert();
-    c.tls.private_key = pki_->server_key();
-    c.tls.verify_client = verify;
-    if (verify != config::TlsVerifyClient::kNone) c.tls.client_ca = pki_->ca();
-    return c;
-  }
   ClientOptions TlsOptions(bool with_cert = false) {
     ClientOptions o;
     o.tls.enabled = true;
@@ -80,10 +58,7 @@ class TlsTest : public GatewayTest {
   std::uint64_t Ok() const {
     return gateway_->counters().Sum(tls::kHandshakesTotal);
   }
-
-  static TestPki* pki_;
 };
-TestPki* TlsTest::pki_ = nullptr;
 
 TEST_P(TlsTest, SubscriberOverTlsGetsTheSameDataAsAPlainOne) {
   Start(TlsConfig());

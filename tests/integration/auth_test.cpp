@@ -17,6 +17,7 @@
 #include "auth/token_hash.h"
 #include "gtest/gtest.h"
 #include "support/gateway_fixture.h"
+#include "support/token_hashes.h"
 
 namespace tachyon::testing {
 namespace {
@@ -24,16 +25,6 @@ namespace {
 namespace tp = ::tachyon::protocol;
 using ::tachyon::protocol::ErrorCode;
 using ::tachyon::protocol::MessageType;
-
-// Hashes are made once (each costs a PBKDF2 derivation).
-const std::string& AliceHash() {
-  static const std::string h = auth::HashToken("alice-secret", 1000);
-  return h;
-}
-const std::string& BobHash() {
-  static const std::string h = auth::HashToken("bob-secret", 1000);
-  return h;
-}
 
 config::GatewayConfig AuthConfig(const GatewayParam& p) {
   config::GatewayConfig c = TestConfig(p);

@@ -27,6 +27,7 @@
 #include "support/gateway_fixture.h"
 #include "support/net.h"
 #include "support/test_backend.h"
+#include "support/token_hashes.h"
 #include "support/wait.h"
 #include "tachyon/protocol/protocol.h"
 
@@ -42,15 +43,6 @@ using Clock = std::chrono::steady_clock;
 constexpr std::uint32_t kPricing = 7;  // alice may request it
 constexpr std::uint32_t kAdmin = 8;    // alice may not
 
-// Hashes are made once (each costs a PBKDF2 derivation).
-const std::string& AliceHash() {
-  static const std::string h = auth::HashToken("alice-secret", 1000);
-  return h;
-}
-const std::string& BobHash() {
-  static const std::string h = auth::HashToken("bob-secret", 1000);
-  return h;
-}
 constexpr std::string_view kAlice = "alice:alice-secret";
 constexpr std::string_view kBob = "bob:bob-secret";
 

@@ -89,6 +89,32 @@ void SetNonBlocking(int fd) {
 // Ends the process with a message if the scope is still running after
 // `limit`: a call that never returns (a reactor spinning inside Poll) then
 // fails the test instead of hanging it.
+// Sends data[*sent..] to non-blocking `fd` in pieces of up to 64 KiB,
+// polling `reactor` (without waiting) after each try, until the kernel has
+// refused 50 sends in a row, all of data is sent, or 20 s passed. Returns
+// the refusals in a row it stopped at (-1: a send failed otherwise).
+int SendUntilRefused(int fd, const std::vector<std::byte>& data,
+                     std::size_t* sent, Reactor& reactor) {
+  int refusals = 0;
+  const Clock::time_point deadline = Clock::now() + seconds(20);
+  while (refusals < 50 && *sent < data.size() && Clock::now() < deadline) {
+    const ssize_t w = ::send(
+        fd, data.data() + *sent,
+        std::min<std::size_t>(64 * 1024, data.size() - *sent), MSG_NOSIGNAL);
+    if (w > 0) {
+      *sent += static_cast<std::size_t>(w);
+      refusals = 0;
+    } else if (errno == EAGAIN) {
+      ++refusals;
+    } else {
+      ADD_FAILURE() << std::strerror(errno);
+      return -1;
+    }
+    reactor.Poll(0);
+  }
+  return refusals;
+}
+
 class HangGuard {
  public:
   HangGuard(const char* what, Clock::duration limit)
@@ -1611,21 +1637,7 @@ TEST_P(ReactorTest, PausedReadingSlowsTheSenderAndResumeDeliversEverything) {
   // Send until the kernel refuses, polling the reactor between sends: were
   // it still reading, the sender would never see EAGAIN before kLimit.
   std::size_t sent = 100;
-  int refusals = 0;
-  const Clock::time_point deadline = Clock::now() + seconds(20);
-  while (refusals < 50 && sent < kLimit && Clock::now() < deadline) {
-    const ssize_t w =
-        ::send(client, data.data() + sent,
-               std::min<std::size_t>(64 * 1024, kLimit - sent), MSG_NOSIGNAL);
-    if (w > 0) {
-      sent += static_cast<std::size_t>(w);
-      refusals = 0;
-    } else {
-      ASSERT_EQ(errno, EAGAIN) << std::strerror(errno);
-      ++refusals;
-    }
-    reactor_->Poll(0);
-  }
+  const int refusals = SendUntilRefused(client, data, &sent, *reactor_);
   ASSERT_EQ(refusals, 50) << "the sender was never slowed: " << sent
                           << " bytes accepted while reading was paused";
   EXPECT_LT(sent, kLimit);
@@ -1773,21 +1785,7 @@ TEST_P(ReactorTest, ReceiveDeferredForWantOfAnEntryIsDroppedWhilePaused) {
   // The sender is slowed by the kernel's window, not buffered past it.
   SetNonBlocking(client);
   std::size_t sent = kFirst;
-  int refusals = 0;
-  const Clock::time_point deadline = Clock::now() + seconds(20);
-  while (refusals < 50 && sent < kLimit && Clock::now() < deadline) {
-    const ssize_t w =
-        ::send(client, data.data() + sent,
-               std::min<std::size_t>(64 * 1024, kLimit - sent), MSG_NOSIGNAL);
-    if (w > 0) {
-      sent += static_cast<std::size_t>(w);
-      refusals = 0;
-    } else {
-      ASSERT_EQ(errno, EAGAIN) << std::strerror(errno);
-      ++refusals;
-    }
-    reactor_->Poll(0);
-  }
+  const int refusals = SendUntilRefused(client, data, &sent, *reactor_);
   ASSERT_EQ(refusals, 50) << "the sender was never slowed: " << sent
                           << " bytes accepted while reading was paused";
   EXPECT_EQ(handler.data_calls, 0);
