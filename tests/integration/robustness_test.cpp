@@ -614,7 +614,15 @@ TEST_P(RobustnessTest, HeldPublisherThatLogsOutEndsWithoutAReset) {
   // connection, not a reset.
   const std::optional<std::vector<std::byte>> got = ReadUntilEof(fd);
   ASSERT_TRUE(got.has_value());
-  const tp::DecodeResult r = tp::DecodeFrame(*got, c.max_frame_length);
+  // (A slow run may have had a HEARTBEAT first.)
+  std::span<const std::byte> rest(*got);
+  tp::DecodeResult r = tp::DecodeFrame(rest, c.max_frame_length);
+  for (int i = 0; i < 100 && r.status == tp::DecodeStatus::kFrame &&
+                  r.frame.type() == MessageType::kHeartbeat;
+       ++i) {
+    rest = rest.subspan(r.consumed);
+    r = tp::DecodeFrame(rest, c.max_frame_length);
+  }
   ASSERT_EQ(r.status, tp::DecodeStatus::kFrame);
   EXPECT_EQ(r.frame.type(), MessageType::kLogout);
   ExpectEndedWithoutReset(fd);
