@@ -336,15 +336,8 @@ TEST(AdminServerTest, HealthzAndReadyzFollowTheBackendPool) {
   }
   ASSERT_NE(port, 0);
   config::GatewayConfig c = AdminConfig();
-  config::BackendService s;
-  s.name = "echo";
-  s.id = 7;
-  s.endpoints = {"127.0.0.1:" + std::to_string(port)};
-  s.pool_min = 1;
+  config::BackendService s = LoopbackService("echo", 7, port);
   s.pool_max = 2;
-  s.reconnect_backoff_ms = 10;
-  s.reconnect_backoff_max_ms = 50;
-  s.eject_after_failures = 0;
   c.backends.push_back(s);
   auto gw = StartGateway(c);
   ASSERT_NE(gw, nullptr);
